@@ -1,0 +1,279 @@
+// SessionRoom: one Durable Object per session. Pairs the browser's socket with the connector's
+// data socket and relays frames both ways, holds the deadline on its alarm, and ends the session
+// with a reason that both sides hear. Uses the hibernation API: all state lives in storage and in
+// each socket's attachment, so nothing is lost when the object is evicted between messages.
+import { DurableObject } from "cloudflare:workers";
+import {
+  BrowserToRoom,
+  CloseCode,
+  ConnectorToRoom,
+  decodeFrame,
+  type EndReason,
+  encodeMessage,
+  FrameError,
+  MessageError,
+  OUTPUT_WINDOW,
+  PING,
+  PONG,
+  PROTOCOL_VERSION,
+  parseMessage,
+  type RoomToBrowser,
+  type RoomToConnector,
+  type SessionState,
+} from "../protocol/index.ts";
+import type { Env } from "../worker/env.ts";
+import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { due, nextDue, type Timers } from "./timers.ts";
+
+export type RoomMeta = { sessionId: string; userId: string; siteId: string; deadline: number };
+
+/** A connector must dial the session's data socket within 30 s of dispatch. */
+const ATTACH_TIMEOUT_MS = 30_000;
+
+/** The typed attachment each socket carries across hibernation (kept small: it is serialized). */
+type Attachment =
+  | { role: "user"; userId: string; hello: boolean; cols: number; rows: number }
+  | { role: "connector"; connectorId: string; hello: boolean; state: "connecting" | "connected" };
+
+export class SessionRoom extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Heartbeats are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  // ---- RPC from the Worker and the ConnectorHub ---------------------------------------------
+
+  async init(meta: RoomMeta): Promise<void> {
+    await this.ctx.storage.put("meta", meta);
+    await this.setTimers({ deadline: meta.deadline, attach: Date.now() + ATTACH_TIMEOUT_MS });
+  }
+
+  /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
+  async end(reason: EndReason, bySite?: string): Promise<void> {
+    const meta = await this.meta();
+    if (!meta || (bySite !== undefined && bySite !== meta.siteId)) return;
+    if (await this.ctx.storage.get("ended")) return;
+    await this.ctx.storage.put("ended", reason);
+    await this.setTimers({});
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.role === "user") send(ws, { type: "ended", reason } satisfies RoomToBrowser);
+      else send(ws, { type: "end", reason } satisfies RoomToConnector);
+      closeQuietly(ws, CloseCode.Ended, reason);
+    }
+    await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
+      .bind(Date.now(), reason, meta.sessionId)
+      .run();
+  }
+
+  // ---- sockets -------------------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    const peer = JSON.parse(request.headers.get(PEER_HEADER) ?? "null") as SocketPeer | null;
+    const meta = await this.meta();
+    if (!peer || !meta) return new Response("not found", { status: 404 });
+    if (peer.role === "user" ? peer.userId !== meta.userId : peer.siteId !== meta.siteId) {
+      return new Response("forbidden", { status: 403 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [peer.role]);
+    const attachment: Attachment =
+      peer.role === "user"
+        ? { role: "user", userId: peer.userId, hello: false, cols: 80, rows: 24 }
+        : { role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" };
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    try {
+      if (typeof message === "string") await this.onControl(ws, att, message);
+      else this.onFrame(ws, att, message);
+    } catch (err) {
+      if (!(err instanceof MessageError || err instanceof FrameError)) throw err;
+      // A bad frame costs its sender the socket, nothing else. A connector that breaks the
+      // protocol cannot carry the session any further, so the session ends with that reason.
+      console.warn(`room ${att.role} protocol error: ${err.message}`);
+      closeQuietly(ws, CloseCode.ProtocolError, "protocol_error");
+      if (att.role === "connector") await this.end("protocol_error");
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, "");
+    await this.onGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.onGone(ws);
+  }
+
+  override async alarm(): Promise<void> {
+    const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+    const { fired, pending } = due(timers, Date.now());
+    await this.setTimers(pending);
+    for (const name of fired) {
+      if (name === "deadline") await this.end("time_limit");
+      if (name === "attach" && !this.connector()) await this.end("connector_unavailable");
+    }
+  }
+
+  // ---- relay ---------------------------------------------------------------------------------
+
+  private async onControl(ws: WebSocket, att: Attachment, text: string): Promise<void> {
+    if (att.role === "user") {
+      const msg = parseMessage(BrowserToRoom, text);
+      if (!att.hello) {
+        if (msg.type !== "hello") throw new MessageError("first message must be hello");
+        if (!this.versionOk(ws, msg.v)) return;
+        const meta = (await this.meta())!;
+        const ended = await this.ctx.storage.get<EndReason>("ended");
+        ws.serializeAttachment({ ...att, hello: true, cols: msg.cols, rows: msg.rows });
+        send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId, deadline: meta.deadline });
+        if (ended) {
+          send(ws, { type: "ended", reason: ended } satisfies RoomToBrowser);
+          closeQuietly(ws, CloseCode.Ended, ended);
+          return;
+        }
+        // One browser drives a session at a time; a newer tab takes over.
+        for (const other of this.ctx.getWebSockets("user")) if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+        send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
+        this.attachBrowser(msg.cols, msg.rows);
+        return;
+      }
+      if (msg.type !== "resize") throw new MessageError("hello sent twice");
+      ws.serializeAttachment({ ...att, cols: msg.cols, rows: msg.rows });
+      const connector = this.connector();
+      if (connector) send(connector, msg satisfies RoomToConnector);
+      return;
+    }
+
+    const msg = parseMessage(ConnectorToRoom, text);
+    if (!att.hello) {
+      const meta = await this.meta();
+      if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId) throw new MessageError("first message must be hello");
+      if (!this.versionOk(ws, msg.v)) return;
+      for (const other of this.ctx.getWebSockets("connector")) if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+      ws.serializeAttachment({ ...att, hello: true });
+      const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+      await this.setTimers({ deadline: timers.deadline });
+      send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
+      this.broadcastStatus("connecting");
+      return;
+    }
+    switch (msg.type) {
+      case "hello":
+        throw new MessageError("hello sent twice");
+      case "status": {
+        ws.serializeAttachment({ ...att, state: msg.state });
+        if (msg.state === "connected") {
+          const meta = (await this.meta())!;
+          await this.env.DB.prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending'")
+            .bind(meta.sessionId)
+            .run();
+          const user = this.browser();
+          if (user) {
+            const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
+            this.attachBrowser(u.cols, u.rows);
+          }
+        }
+        this.broadcastStatus(msg.state);
+        return;
+      }
+      case "end":
+        await this.end(msg.reason);
+        return;
+    }
+  }
+
+  /** Binary frames are validated, then forwarded as the same bytes: no copy, no re-encode. */
+  private onFrame(ws: WebSocket, att: Attachment, message: ArrayBuffer): void {
+    if (!att.hello) throw new FrameError("frame before hello");
+    const frame = decodeFrame(message);
+    if (att.role === "user") {
+      // Input and credit go to the connector once it is connected; before that there is no
+      // shell to type into and no output to credit, so they are dropped.
+      const connector = this.connector();
+      if (connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected") {
+        connector.send(message);
+      }
+      return;
+    }
+    if (frame.kind !== "data") throw new FrameError("connector sent credit");
+    // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms
+    // here. With no browser attached it has no credit, and sends nothing.
+    const user = this.browser();
+    if (user) user.send(message);
+  }
+
+  /** A browser (re)attached: the connector's credit restarts at the full window. */
+  private attachBrowser(cols: number, rows: number): void {
+    const connector = this.connector();
+    if (!connector || (connector.deserializeAttachment() as Attachment & { role: "connector" }).state !== "connected") return;
+    send(connector, { type: "resize", cols, rows } satisfies RoomToConnector);
+    send(connector, { type: "window", bytes: OUTPUT_WINDOW } satisfies RoomToConnector);
+  }
+
+  private async onGone(ws: WebSocket): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    if (att.role !== "connector" || !att.hello) return;
+    if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN)) return;
+    await this.end("connector_lost");
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private versionOk(ws: WebSocket, v: number): boolean {
+    if (v === PROTOCOL_VERSION) return true;
+    closeQuietly(ws, CloseCode.VersionMismatch, `server speaks v${PROTOCOL_VERSION}`);
+    return false;
+  }
+
+  private connector(): WebSocket | undefined {
+    return this.ctx.getWebSockets("connector").find((ws) => (ws.deserializeAttachment() as Attachment).hello);
+  }
+
+  private browser(): WebSocket | undefined {
+    return this.ctx.getWebSockets("user").find((ws) => (ws.deserializeAttachment() as Attachment).hello);
+  }
+
+  private state(): SessionState {
+    const connector = this.connector();
+    if (!connector) return "waiting_for_connector";
+    return (connector.deserializeAttachment() as Attachment & { role: "connector" }).state;
+  }
+
+  private broadcastStatus(state: SessionState): void {
+    const user = this.browser();
+    if (user) send(user, { type: "status", state } satisfies RoomToBrowser);
+  }
+
+  private meta(): Promise<RoomMeta | undefined> {
+    return this.ctx.storage.get<RoomMeta>("meta");
+  }
+
+  private async setTimers(timers: Timers): Promise<void> {
+    await this.ctx.storage.put("timers", timers);
+    const at = nextDue(timers);
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
+  }
+}
+
+function send(ws: WebSocket, message: RoomToBrowser | RoomToConnector): void {
+  try {
+    ws.send(encodeMessage(message));
+  } catch {
+    // The socket is already closing; its close handler does the cleanup.
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}

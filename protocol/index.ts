@@ -1,0 +1,7 @@
+// The wire contract of every part: frames, control messages, tokens, API bodies, close codes.
+export * from "./api.ts";
+export * from "./close.ts";
+export * from "./frames.ts";
+export * from "./limits.ts";
+export * from "./messages.ts";
+export * from "./tokens.ts";

@@ -1,0 +1,39 @@
+// Protocol version and size limits shared by every hop. Every constant states its unit.
+
+/** Bumped on any incompatible change to a frame or message. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest terminal payload in one DATA frame: 64 KiB. Senders split larger writes. */
+export const MAX_DATA_PAYLOAD = 64 * 1024;
+
+/** Largest binary frame on any socket: the DATA payload plus its 1-byte header. */
+export const MAX_BINARY_FRAME = MAX_DATA_PAYLOAD + 1;
+
+/** Largest JSON control message: 16 KiB (a grant in `open` is ~1.5 KiB). */
+export const MAX_CONTROL_MESSAGE = 16 * 1024;
+
+/**
+ * Output window the browser grants the connector: 1 MiB. The connector never has more
+ * than this many output bytes unacknowledged, so a browser that stops reading stalls the
+ * ssh2 stream (and so the remote program) instead of growing any buffer on the way.
+ */
+export const OUTPUT_WINDOW = 1024 * 1024;
+
+/** The browser returns credit once it has rendered at least this many bytes: 64 KiB. */
+export const CREDIT_BATCH = 64 * 1024;
+
+/** Terminal size bounds, in character cells. */
+export const MAX_COLS = 1000;
+export const MAX_ROWS = 500;
+
+/** Heartbeat period for connector control sockets and browsers: 15 s. */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+
+/** A connector silent for this long is treated as gone: 45 s. */
+export const HEARTBEAT_TIMEOUT_MS = 45_000;
+
+/** A session grant must be used within this long of issue: 60 s. */
+export const GRANT_TTL_SECONDS = 60;
+
+/** A connector's proof-of-key token lives this long: 60 s. */
+export const CONNECTOR_TOKEN_TTL_SECONDS = 60;

@@ -1,0 +1,150 @@
+// JSON control messages on every socket, as `type`-tagged unions, one union per direction.
+// The first message on every socket, in each direction, is `hello` carrying PROTOCOL_VERSION.
+import { z } from "zod";
+import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
+
+/** Why a session ended. Shown to the user; stable across versions (add, never rename). */
+export const EndReason = z.enum([
+  "user_exit", // the remote shell exited
+  "closed", // the user closed the session
+  "time_limit", // the deadline passed
+  "idle", // no input for the policy's idle timeout
+  "killed", // an admin ended it
+  "connector_lost", // the connector's socket dropped mid-session
+  "connector_unavailable", // no connector of the site took the session
+  "grant_rejected", // the connector refused the session grant
+  "host_key_mismatch", // the target's host key does not match the pin
+  "target_unreachable", // TCP/SSH connection to the target failed
+  "auth_failed", // the target refused the vaulted credential
+  "credential_unavailable", // the connector could not open the credential
+  "protocol_error", // a peer broke the protocol
+  "internal_error",
+]);
+export type EndReason = z.infer<typeof EndReason>;
+
+/** Session states the browser is shown. */
+export const SessionState = z.enum(["waiting_for_connector", "connecting", "connected", "ended"]);
+export type SessionState = z.infer<typeof SessionState>;
+
+/** Stable error codes sent to browsers. Never carry upstream text. */
+export const ErrorCode = z.enum([
+  "bad_request",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "rate_limited",
+  "connector_unavailable",
+  "protocol_error",
+  "internal",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+const version = z.number().int().positive();
+const cols = z.number().int().min(1).max(MAX_COLS);
+const rows = z.number().int().min(1).max(MAX_ROWS);
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+// ---- browser <-> SessionRoom -------------------------------------------------------------
+
+export const BrowserHello = z.strictObject({ type: z.literal("hello"), v: version, cols, rows });
+export const Resize = z.strictObject({ type: z.literal("resize"), cols, rows });
+export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize]);
+export type BrowserToRoom = z.infer<typeof BrowserToRoom>;
+
+export const RoomHello = z.strictObject({
+  type: z.literal("hello"),
+  v: version,
+  sessionId: id,
+  /** Unix ms when the session will be ended. */
+  deadline: z.number().int(),
+});
+export const Status = z.strictObject({ type: z.literal("status"), state: SessionState });
+export const Ended = z.strictObject({ type: z.literal("ended"), reason: EndReason });
+export const ErrorMessage = z.strictObject({ type: z.literal("error"), code: ErrorCode });
+export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, ErrorMessage]);
+export type RoomToBrowser = z.infer<typeof RoomToBrowser>;
+
+// ---- connector data socket <-> SessionRoom ----------------------------------------------
+
+export const ConnectorSessionHello = z.strictObject({
+  type: z.literal("hello"),
+  v: version,
+  sessionId: id,
+});
+export const ConnectorStatus = z.strictObject({
+  type: z.literal("status"),
+  state: z.enum(["connecting", "connected"]),
+});
+/** Either side ends the session with a reason. */
+export const End = z.strictObject({ type: z.literal("end"), reason: EndReason });
+export const ConnectorToRoom = z.discriminatedUnion("type", [ConnectorSessionHello, ConnectorStatus, End]);
+export type ConnectorToRoom = z.infer<typeof ConnectorToRoom>;
+
+/**
+ * The browser (re)attached: the connector's output credit is reset to exactly `bytes`.
+ * Output sent before the reset that the old browser never acknowledged is not re-sent.
+ */
+export const Window = z.strictObject({ type: z.literal("window"), bytes: z.number().int().positive() });
+export const RoomToConnector = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), v: version, sessionId: id }),
+  Resize,
+  Window,
+  End,
+]);
+export type RoomToConnector = z.infer<typeof RoomToConnector>;
+
+// ---- connector control socket <-> ConnectorHub --------------------------------------------
+
+export const ConnectorHello = z.strictObject({
+  type: z.literal("hello"),
+  v: version,
+  /** The connector software version, for the admin's health view. */
+  agent: z.string().max(64),
+});
+/** The connector refused an `open` (bad grant, credential not openable). */
+export const Rejected = z.strictObject({
+  type: z.literal("rejected"),
+  sessionId: id,
+  reason: EndReason,
+});
+export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected]);
+export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
+
+export const Open = z.strictObject({
+  type: z.literal("open"),
+  sessionId: id,
+  /** The signed session grant (compact JWS). Travels only edge -> connector. */
+  grant: z.string().max(12 * 1024),
+});
+export const HubToConnector = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), v: version, siteId: id, connectorId: id }),
+  Open,
+]);
+export type HubToConnector = z.infer<typeof HubToConnector>;
+
+/** Heartbeats are exact strings so the edge can answer them without waking (auto-response). */
+export const PING = '{"type":"ping"}';
+export const PONG = '{"type":"pong"}';
+
+export class MessageError extends Error {
+  override name = "MessageError";
+}
+
+/** Parses a JSON control message against a schema; throws MessageError on size, JSON or shape. */
+export function parseMessage<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
+  if (text.length > MAX_CONTROL_MESSAGE) throw new MessageError("control message too large");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new MessageError("control message is not JSON");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new MessageError(`invalid ${String(value && (value as { type?: unknown }).type)} message`);
+  return result.data;
+}
+
+export function encodeMessage<T extends { type: string }>(message: T): string {
+  return JSON.stringify(message);
+}

@@ -1,0 +1,73 @@
+// The three signed token kinds. Each has its own `typ` and `aud` so that none can stand in
+// for another: a user's cookie is never a grant, a grant never authenticates a connector.
+import { z } from "zod";
+
+export const EDGE_ISSUER = "psm-edge";
+
+/** Session grant: edge -> connector, EdDSA, verified against the edge key pinned at enrollment. */
+export const GRANT_TYP = "psm-grant+jwt";
+export const GRANT_ALG = "EdDSA";
+export const grantAudience = (siteId: string) => `site:${siteId}`;
+
+/** Connector proof of key: connector -> edge, EdDSA with the connector's enrolled key. */
+export const CONNECTOR_TOKEN_TYP = "psm-connector+jwt";
+export const CONNECTOR_TOKEN_ALG = "EdDSA";
+export const CONNECTOR_TOKEN_AUD = "psm-edge";
+
+/** Browser session cookie: edge -> edge, HS256 with the edge's user-token secret. */
+export const USER_TOKEN_TYP = "psm-user+jwt";
+export const USER_TOKEN_AUD = "psm-web";
+
+/** Sealed credentials: JWE to the site's P-256 key. Pinned so a downgrade is refused. */
+export const SEAL_ALG = "ECDH-ES+A256KW";
+export const SEAL_ENC = "A256GCM";
+export const SEAL_CTY = "psm-secret";
+
+/** OpenSSH-style host key fingerprint, e.g. `SHA256:n4bQ...` (base64 without padding). */
+export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/);
+
+export const CredentialKind = z.enum(["password", "private_key"]);
+export type CredentialKind = z.infer<typeof CredentialKind>;
+
+/** A compact JWE: five base64url parts. The edge stores it, never opens it. */
+export const SealedSecret = z
+  .string()
+  .max(16 * 1024)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+
+/** Claims of a session grant, beyond the registered ones (iss, aud, sub = session id, iat, exp, jti). */
+export const GrantClaims = z.object({
+  iss: z.literal(EDGE_ISSUER),
+  sub: z.string().min(1).max(64),
+  aud: z.string(),
+  jti: z.string().min(1),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  /** Unix seconds at which the connector closes the session whatever the edge says. */
+  dl: z.number().int(),
+  usr: z.object({ id: z.string(), name: z.string() }),
+  tgt: z.object({
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535),
+    protocol: z.literal("ssh"),
+    hostKey: HostKeyFingerprint,
+  }),
+  cred: z.object({
+    id: z.string(),
+    username: z.string().min(1).max(256),
+    kind: CredentialKind,
+    sealed: SealedSecret,
+  }),
+  rec: z.object({ required: z.boolean(), keystrokes: z.boolean() }),
+  ch: z.array(z.enum(["shell"])).min(1),
+});
+export type GrantClaims = z.infer<typeof GrantClaims>;
+
+export const ConnectorTokenClaims = z.object({
+  iss: z.string(),
+  sub: z.string(),
+  aud: z.literal(CONNECTOR_TOKEN_AUD),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  jti: z.string().min(8),
+});

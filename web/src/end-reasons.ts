@@ -1,0 +1,45 @@
+// Human sentences for why a session ended (every EndReason) and for fatal socket close codes.
+import { CloseCode, EndReason } from "../../protocol/index.ts";
+
+const END_REASON_TEXT: Record<EndReason, string> = {
+  user_exit: "The remote shell exited.",
+  closed: "The session was closed.",
+  time_limit: "The session reached its time limit.",
+  idle: "The session was ended after being idle for too long.",
+  killed: "An administrator ended this session.",
+  connector_lost: "The connector serving this server disconnected.",
+  connector_unavailable: "No connector was available to reach this server. Ask an admin to check the site's connector.",
+  grant_rejected: "The connector refused the session grant.",
+  host_key_mismatch: "The server's host key does not match the pinned key; the connection was refused.",
+  target_unreachable: "The server could not be reached from the connector.",
+  auth_failed: "The server refused the vaulted credential.",
+  credential_unavailable: "The connector could not open the vaulted credential.",
+  protocol_error: "The session was ended because of a protocol error.",
+  internal_error: "The session was ended because of an internal error.",
+};
+
+/** A sentence for an end reason; unknown strings (e.g. from a newer edge) get a neutral sentence. */
+export function endReasonText(reason: string | null | undefined): string {
+  const parsed = EndReason.safeParse(reason);
+  return parsed.success ? END_REASON_TEXT[parsed.data] : "The session has ended.";
+}
+
+/** A sentence for a fatal close that arrived without an `ended` message first. */
+export function closeCodeText(code: number): string {
+  switch (code) {
+    case CloseCode.Ended:
+      return "The session has ended.";
+    case CloseCode.ProtocolError:
+      return "The connection was closed because of a protocol error. Reload the page to try again.";
+    case CloseCode.VersionMismatch:
+      return "This page is out of date for the server. Reload the page.";
+    case CloseCode.Forbidden:
+      return "You are not (or no longer) allowed to use this session.";
+    case CloseCode.NotFound:
+      return "This session does not exist or is not ready.";
+    case CloseCode.Replaced:
+      return "This session was opened in another tab or window, so this view was disconnected.";
+    default:
+      return `The connection was closed (code ${code}).`;
+  }
+}

@@ -1,0 +1,268 @@
+// The browser's one reconnecting socket to a SessionRoom: handshake, validation, output credit,
+// heartbeats and capped exponential backoff. No DOM here; the terminal page listens to its events.
+import {
+  CREDIT_BATCH,
+  CloseCode,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  PING,
+  PONG,
+  PROTOCOL_VERSION,
+  RoomToBrowser,
+  decodeFrame,
+  encodeCredit,
+  encodeDataChunks,
+  encodeMessage,
+  isFatalClose,
+  parseMessage,
+  type EndReason,
+  type ErrorCode,
+} from "../../protocol/index.ts";
+
+/** What the page shows. `reconnecting` = the socket dropped and a retry is pending or in flight. */
+export type SocketState = "connecting" | "waiting_for_connector" | "connected" | "ended" | "reconnecting";
+
+/** How a session stopped for this browser: an `ended` message, or a fatal close without one. */
+export type SessionStop = { reason: EndReason } | { closeCode: number };
+
+export interface SessionSocketEvents {
+  state(state: SocketState): void;
+  /** Unix ms at which the edge ends the session. */
+  deadline(unixMs: number): void;
+  /** Terminal output. Call `rendered` once the bytes are on screen; that returns credit to the connector. */
+  output(payload: Uint8Array, rendered: () => void): void;
+  stopped(stop: SessionStop): void;
+  error(code: ErrorCode): void;
+}
+
+export interface SessionSocketOptions {
+  sessionId: string;
+  url: string;
+  /** The terminal's current size, sent in every hello. */
+  size(): { cols: number; rows: number };
+  WebSocketImpl?: typeof WebSocket;
+}
+
+/** Backoff: 500 ms doubling to a 10 s cap; each delay is jittered down to half so tabs do not retry in step. */
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+
+/**
+ * Input waiting in the socket's send buffer beyond this (256 KiB) is refused rather than queued:
+ * a user who pastes into a stalled connection is told, instead of the tab buffering without bound.
+ */
+const MAX_BUFFERED_INPUT = 256 * 1024;
+
+const utf8 = new TextEncoder();
+
+export class SessionSocket {
+  private ws: WebSocket | null = null;
+  private current: SocketState = "connecting";
+  /** Bumped for every new socket, so late write callbacks of an old socket never grant credit. */
+  private generation = 0;
+  /** Rendered output bytes not yet returned as credit, on the current socket. */
+  private rendered = 0;
+  private attempt = 0;
+  private lastHeard = 0;
+  private sentSize = { cols: 0, rows: 0 };
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private done = false;
+  private readonly WebSocketImpl: typeof WebSocket;
+
+  constructor(
+    private readonly options: SessionSocketOptions,
+    private readonly events: SessionSocketEvents,
+  ) {
+    this.WebSocketImpl = options.WebSocketImpl ?? WebSocket;
+  }
+
+  get state(): SocketState {
+    return this.current;
+  }
+
+  start(): void {
+    if (this.done || this.ws) return;
+    globalThis.addEventListener?.("online", this.retryNow);
+    this.open();
+  }
+
+  /** Leaves the session (the page is going away). The session itself keeps running until its deadline. */
+  stop(): void {
+    this.done = true;
+    globalThis.removeEventListener?.("online", this.retryNow);
+    this.teardown(1000, "leaving");
+  }
+
+  /** Sends keyboard input; only while connected. Returns false when it was not sent. */
+  sendInput(data: string | Uint8Array): boolean {
+    const ws = this.ws;
+    if (this.current !== "connected" || !ws || ws.readyState !== ws.OPEN) return false;
+    if (ws.bufferedAmount > MAX_BUFFERED_INPUT) return false;
+    const bytes = typeof data === "string" ? utf8.encode(data) : data;
+    for (const frame of encodeDataChunks(bytes)) ws.send(frame);
+    return true;
+  }
+
+  resize(cols: number, rows: number): void {
+    if (cols === this.sentSize.cols && rows === this.sentSize.rows) return;
+    if (this.sendControl({ type: "resize", cols, rows })) this.sentSize = { cols, rows };
+  }
+
+  private open(): void {
+    const generation = ++this.generation;
+    this.rendered = 0;
+    const ws = new this.WebSocketImpl(this.options.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => {
+      if (generation !== this.generation) return;
+      this.lastHeard = Date.now();
+      const { cols, rows } = this.options.size();
+      this.sentSize = { cols, rows };
+      ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols, rows }));
+      this.heartbeatTimer = setInterval(this.heartbeat, HEARTBEAT_INTERVAL_MS);
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (generation !== this.generation) return;
+      this.lastHeard = Date.now();
+      try {
+        if (typeof event.data === "string") this.onText(event.data);
+        else this.onBinary(event.data as ArrayBuffer, generation);
+      } catch {
+        // Anything malformed from the room: the stream can no longer be trusted, so stop for good.
+        this.fail(CloseCode.ProtocolError);
+      }
+    };
+    ws.onclose = (event: CloseEvent) => {
+      if (generation !== this.generation) return;
+      this.dropped(event.code);
+    };
+    // An error is always followed by close; the close decides what happens.
+    ws.onerror = () => {};
+  }
+
+  private onText(text: string): void {
+    if (text === PONG) return;
+    const message = parseMessage(RoomToBrowser, text);
+    switch (message.type) {
+      case "hello":
+        if (message.v !== PROTOCOL_VERSION) return this.fail(CloseCode.VersionMismatch);
+        if (message.sessionId !== this.options.sessionId) return this.fail(CloseCode.ProtocolError);
+        this.attempt = 0; // attached: the next drop starts its backoff afresh
+        this.events.deadline(message.deadline);
+        if (this.current === "reconnecting") this.setState("connecting");
+        return;
+      case "status":
+        if (message.state === "ended") return this.setState("ended");
+        return this.setState(message.state);
+      case "ended":
+        this.finish({ reason: message.reason });
+        this.teardown(1000, "ended");
+        return;
+      case "error":
+        this.events.error(message.code);
+        return;
+    }
+  }
+
+  private onBinary(data: ArrayBuffer, generation: number): void {
+    const frame = decodeFrame(data);
+    if (frame.kind !== "data") throw new Error("unexpected frame from room");
+    const bytes = frame.payload.byteLength;
+    this.events.output(frame.payload, () => this.creditRendered(generation, bytes));
+  }
+
+  /** Flow control: return credit in CREDIT_BATCH steps for output the terminal has actually rendered. */
+  private creditRendered(generation: number, bytes: number): void {
+    const ws = this.ws;
+    if (generation !== this.generation || !ws || ws.readyState !== ws.OPEN) return;
+    this.rendered += bytes;
+    if (this.rendered >= CREDIT_BATCH) {
+      ws.send(encodeCredit(this.rendered));
+      this.rendered = 0;
+    }
+  }
+
+  private readonly heartbeat = (): void => {
+    if (Date.now() - this.lastHeard > HEARTBEAT_TIMEOUT_MS) {
+      // Half-open socket (sleeping laptop, dead NAT entry): no close event will ever come.
+      this.teardown(4100, "heartbeat timeout");
+      this.dropped(CloseCode.TryAgain);
+      return;
+    }
+    const ws = this.ws;
+    if (ws && ws.readyState === ws.OPEN) ws.send(PING);
+  };
+
+  private dropped(code: number): void {
+    this.clearTimers();
+    this.ws = null;
+    this.generation++;
+    if (this.done) return;
+    if (isFatalClose(code)) {
+      this.finish({ closeCode: code });
+      return;
+    }
+    this.setState("reconnecting");
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    this.attempt++;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /** The browser came back online: skip the rest of the backoff. */
+  private readonly retryNow = (): void => {
+    if (this.done || this.current !== "reconnecting" || this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.open();
+  };
+
+  private fail(code: number): void {
+    this.finish({ closeCode: code });
+    this.teardown(code, "");
+  }
+
+  private finish(stop: SessionStop): void {
+    if (this.done) return;
+    this.done = true;
+    globalThis.removeEventListener?.("online", this.retryNow);
+    this.setState("ended");
+    this.events.stopped(stop);
+  }
+
+  private teardown(code: number, reason: string): void {
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = null;
+    this.generation++;
+    if (ws && (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // close() throws on an out-of-range code in some engines; the socket is abandoned anyway.
+      }
+    }
+  }
+
+  private sendControl(message: { type: "resize"; cols: number; rows: number }): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(encodeMessage(message));
+    return true;
+  }
+
+  private setState(state: SocketState): void {
+    if (state === this.current) return;
+    this.current = state;
+    this.events.state(state);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
+    this.retryTimer = undefined;
+    this.heartbeatTimer = undefined;
+  }
+}

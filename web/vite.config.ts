@@ -1,0 +1,23 @@
+// Vite build of the browser app: web/ is the root, the bundle goes to web/dist (served as Worker assets).
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+const webRoot = fileURLToPath(new URL(".", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+
+export default defineConfig({
+  root: webRoot,
+  base: "/",
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    sourcemap: false,
+  },
+  server: {
+    // The app imports ../protocol, which lies outside web/.
+    fs: { allow: [repoRoot] },
+    // `vite` dev server in front of `wrangler dev` (default port 8787), sockets included.
+    proxy: { "/api": { target: "http://127.0.0.1:8787", ws: true, changeOrigin: false } },
+  },
+});

@@ -1,0 +1,21 @@
+// Bindings and secrets of the edge Worker (see wrangler.toml).
+import type { ConnectorHub } from "../durable/connector-hub.ts";
+import type { SessionRoom } from "../durable/session-room.ts";
+
+export interface Env {
+  DB: D1Database;
+  ASSETS: Fetcher;
+  SESSION_ROOM: DurableObjectNamespace<SessionRoom>;
+  CONNECTOR_HUB: DurableObjectNamespace<ConnectorHub>;
+  EDGE_SIGNING_KEY: string;
+  USER_TOKEN_SECRET: string;
+  BOOTSTRAP_TOKEN?: string;
+  MAX_SESSION_MINUTES: string;
+}
+
+export type AppContext = {
+  Bindings: Env;
+  Variables: { user: AuthUser };
+};
+
+export type AuthUser = { id: string; username: string; roles: string[] };

@@ -1,0 +1,74 @@
+// Typed API errors: a stable code and a generic message to the browser, the detail to the log only.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import type { ApiError, ErrorCode } from "../protocol/index.ts";
+
+const MESSAGES: Record<ErrorCode, string> = {
+  bad_request: "The request was not valid.",
+  unauthorized: "Sign in to continue.",
+  forbidden: "You are not allowed to do that.",
+  not_found: "Not found.",
+  conflict: "That conflicts with existing data.",
+  rate_limited: "Too many attempts. Wait a moment and try again.",
+  connector_unavailable: "No connector is online for this server's site. Ask an admin to check the connector.",
+  protocol_error: "Protocol error.",
+  internal: "Something went wrong on our side.",
+};
+
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  rate_limited: 429,
+  connector_unavailable: 503,
+  protocol_error: 400,
+  internal: 500,
+};
+
+export class ApiFailure extends HTTPException {
+  constructor(
+    readonly code: ErrorCode,
+    /** Logged on the server, never sent. */
+    readonly detail?: string,
+  ) {
+    super(STATUS[code]);
+  }
+}
+
+export function errorBody(code: ErrorCode): ApiError {
+  return { error: { code, message: MESSAGES[code] } };
+}
+
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof ApiFailure) {
+    if (err.detail) console.warn(`api ${c.req.method} ${new URL(c.req.url).pathname}: ${err.code}: ${err.detail}`);
+    return c.json(errorBody(err.code), STATUS[err.code]);
+  }
+  if (err instanceof HTTPException) {
+    const code: ErrorCode = err.status === 401 ? "unauthorized" : err.status === 404 ? "not_found" : "bad_request";
+    return c.json(errorBody(code), STATUS[code]);
+  }
+  console.error(`api ${c.req.method} ${new URL(c.req.url).pathname}: unhandled`, err);
+  return c.json(errorBody("internal"), 500);
+}
+
+/** Reads and validates a JSON body; any failure is a generic 400. */
+export async function readBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const text = await c.req.text();
+  if (text.length > 64 * 1024) throw new ApiFailure("bad_request", "body too large");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiFailure("bad_request", "body is not JSON");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ApiFailure("bad_request", result.error.issues.map((i) => `${i.path.join(".")}: ${i.code}`).join("; "));
+  }
+  return result.data;
+}
