@@ -5,3 +5,4 @@ export * from "./frames.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./tokens.ts";
+export * from "./backoff.ts";

@@ -11,10 +11,12 @@ import { connectors } from "./routes/connectors.ts";
 import { sessions } from "./routes/sessions.ts";
 
 export const app = new Hono<AppContext>();
-app.use(
-  "/api/*",
-  secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, crossOriginResourcePolicy: "same-origin" }),
-);
+const apiHeaders = secureHeaders({
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  crossOriginResourcePolicy: "same-origin",
+});
+// A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
+app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
 app.route("/api", auth);
 app.route("/api", admin);
 app.route("/api", sessions);

@@ -1,5 +1,14 @@
 // A tiny typed element builder so pages build DOM without innerHTML (nothing user-supplied is parsed as HTML).
 
+/** What a page returns: how to stop its timers, sockets and listeners when the route changes. */
+export type Cleanup = () => void;
+
+/**
+ * Anything a label can point at. A union rather than HTMLElement: with @cloudflare/workers-types in
+ * the same program, its global `Element` clashes with HTMLSelectElement's `remove()`.
+ */
+export type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | HTMLDivElement;
+
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
@@ -40,7 +49,7 @@ export function replace(parent: Node, ...children: Child[]): void {
 }
 
 /** A labelled form field: the label wraps nothing, it points at the control by id. */
-export function field(label: string, control: HTMLElement, hint?: string): HTMLDivElement {
+export function field(label: string, control: Control, hint?: string): HTMLDivElement {
   const id = control.id;
   const hintId = hint ? `${id}-hint` : undefined;
   if (hintId) control.setAttribute("aria-describedby", hintId);

@@ -154,8 +154,9 @@ export class SessionSocket {
         if (this.current === "reconnecting") this.setState("connecting");
         return;
       case "status":
-        if (message.state === "ended") return this.setState("ended");
-        return this.setState(message.state);
+        // `ended` is only final once the `ended` message brings its reason.
+        if (message.state !== "ended") this.setState(message.state);
+        return;
       case "ended":
         this.finish({ reason: message.reason });
         this.teardown(1000, "ended");

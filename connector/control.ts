@@ -1,0 +1,109 @@
+// The connector's control socket to its site's ConnectorHub: dialled out, kept alive with
+// heartbeats, redialled with capped backoff. Session `open`s arrive here.
+import WebSocket from "ws";
+import {
+  backoffDelay,
+  CloseCode,
+  type ConnectorToHub,
+  encodeMessage,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  HubToConnector,
+  MAX_CONTROL_MESSAGE,
+  type Open,
+  PING,
+  PONG,
+  PROTOCOL_VERSION,
+  parseMessage,
+} from "../protocol/index.ts";
+import type { z } from "zod";
+import { connectorToken } from "./keys.ts";
+import type { Log } from "./log.ts";
+import type { ConnectorState } from "./state.ts";
+
+export const AGENT = "psm-connector/0.1.0";
+
+export class ControlLink {
+  private ws?: WebSocket;
+  private attempt = 0;
+  private stopped = false;
+  private heartbeat?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
+  private lastPong = 0;
+
+  constructor(
+    private readonly state: ConnectorState,
+    private readonly onOpen: (open: z.infer<typeof Open>) => void,
+    private readonly log: Log,
+    /** Called once the hub has acknowledged this connector (each time it reconnects). */
+    private readonly onReady: () => void = () => {},
+  ) {}
+
+  start(): void {
+    void this.dial();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
+    this.ws?.close(1000);
+  }
+
+  send(message: ConnectorToHub): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(message));
+  }
+
+  private async dial(): Promise<void> {
+    const url = new URL("/connector/control", this.state.edgeUrl);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const token = await connectorToken(this.state.connectorId, this.state.identityKey);
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, maxPayload: MAX_CONTROL_MESSAGE });
+    this.ws = ws;
+    ws.on("open", () => {
+      this.lastPong = Date.now();
+      ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: AGENT } satisfies ConnectorToHub));
+      this.heartbeat = setInterval(() => {
+        if (Date.now() - this.lastPong > HEARTBEAT_TIMEOUT_MS) {
+          this.log("control.heartbeat_timeout");
+          ws.terminate();
+          return;
+        }
+        ws.send(PING);
+      }, HEARTBEAT_INTERVAL_MS);
+    });
+    ws.on("message", (data: Buffer, isBinary) => {
+      const text = data.toString("utf8");
+      if (text === PONG) {
+        this.lastPong = Date.now();
+        return;
+      }
+      try {
+        if (isBinary) throw new Error("binary on control socket");
+        const msg = parseMessage(HubToConnector, text);
+        if (msg.type === "hello") {
+          this.attempt = 0;
+          this.log("control.connected", { site: msg.siteId, connector: msg.connectorId });
+          this.onReady();
+        } else {
+          this.onOpen(msg);
+        }
+      } catch (err) {
+        this.log("control.bad_message", { error: (err as Error).message });
+      }
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      this.log("control.refused", { status: res.statusCode });
+      ws.terminate();
+    });
+    ws.on("error", (err) => this.log("control.error", { error: err.message }));
+    ws.on("close", (code) => {
+      clearInterval(this.heartbeat);
+      if (this.stopped) return;
+      if (code === CloseCode.Replaced) this.log("control.replaced", { hint: "another process runs with this connector's identity" });
+      const delay = backoffDelay(this.attempt++);
+      this.log("control.reconnecting", { code, inMs: delay });
+      this.retry = setTimeout(() => void this.dial().catch((err) => this.log("control.error", { error: err.message })), delay);
+    });
+  }
+}

@@ -1,0 +1,39 @@
+// Key material of a connector: generating it at enrollment and proving possession to the edge.
+import { randomUUID } from "node:crypto";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import {
+  CONNECTOR_TOKEN_ALG,
+  CONNECTOR_TOKEN_AUD,
+  CONNECTOR_TOKEN_TTL_SECONDS,
+  CONNECTOR_TOKEN_TYP,
+  SEAL_ALG,
+} from "../protocol/index.ts";
+
+export async function generateIdentityKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(CONNECTOR_TOKEN_ALG, { crv: "Ed25519", extractable: true });
+  return exportJWK(privateKey);
+}
+
+export async function generateSealKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(SEAL_ALG, { crv: "P-256", extractable: true });
+  return { ...(await exportJWK(privateKey)), alg: SEAL_ALG, use: "enc" };
+}
+
+export function publicJwk(jwk: JWK): JWK {
+  const { d: _private, ...rest } = jwk;
+  return rest;
+}
+
+/** A fresh, short-lived proof-of-key token, sent as `Authorization: Bearer` on every socket dial. */
+export async function connectorToken(connectorId: string, identityKey: JWK): Promise<string> {
+  const key = await importJWK(identityKey, CONNECTOR_TOKEN_ALG);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: CONNECTOR_TOKEN_ALG, typ: CONNECTOR_TOKEN_TYP })
+    .setIssuer(connectorId)
+    .setSubject(connectorId)
+    .setAudience(CONNECTOR_TOKEN_AUD)
+    .setIssuedAt()
+    .setJti(randomUUID())
+    .setExpirationTime(`${CONNECTOR_TOKEN_TTL_SECONDS}s`)
+    .sign(key);
+}

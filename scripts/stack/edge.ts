@@ -1,0 +1,73 @@
+// Starts the edge locally: `wrangler d1 migrations apply --local` then `wrangler dev`, with its
+// own state folder and secrets file, on a loopback port.
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
+import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const OFFLINE = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
+
+export type EdgeSecrets = { EDGE_SIGNING_KEY: string; USER_TOKEN_SECRET: string; BOOTSTRAP_TOKEN: string };
+
+export async function generateEdgeSecrets(): Promise<EdgeSecrets> {
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  return {
+    EDGE_SIGNING_KEY: JSON.stringify(await exportJWK(privateKey)),
+    USER_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+    BOOTSTRAP_TOKEN: randomBytes(24).toString("base64url"),
+  };
+}
+
+export function envFile(secrets: Record<string, string>): string {
+  return `${Object.entries(secrets)
+    .map(([k, v]) => `${k}='${v}'`)
+    .join("\n")}\n`;
+}
+
+export type Edge = { url: string; proc: Proc; stop: () => Promise<void> };
+
+export async function startEdge(opts: {
+  stateDir: string;
+  secrets: EdgeSecrets;
+  port?: number;
+  vars?: Record<string, string>;
+  echo?: boolean;
+}): Promise<Edge> {
+  await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+  const envPath = join(opts.stateDir, "edge.env");
+  await writeFile(envPath, envFile({ ...opts.secrets, ...opts.vars }), { mode: 0o600 });
+  const persist = join(opts.stateDir, "wrangler");
+  const migrate = startProcess(process.execPath, [WRANGLER, "d1", "migrations", "apply", "psm", "--local", "--persist-to", persist], {
+    name: "migrate",
+    cwd: ROOT,
+    env: { ...process.env, ...OFFLINE, CI: "true" },
+  });
+  const code = await new Promise<number | null>((resolve) => migrate.child.once("exit", resolve));
+  if (code !== 0) throw new Error(`d1 migrations failed:\n${migrate.output()}`);
+
+  const port = opts.port ?? (await freePort());
+  const inspector = await freePort();
+  const proc = startProcess(
+    process.execPath,
+    [
+      WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+      "--persist-to", persist, "--env-file", envPath, "--show-interactive-dev-session=false", "--live-reload=false",
+    ],
+    { name: "edge", cwd: ROOT, env: { ...process.env, ...OFFLINE }, echo: opts.echo },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor("wrangler dev", async () => {
+      if (proc.child.exitCode !== null) throw new Error(`wrangler exited:\n${proc.output()}`);
+      const res = await fetch(`${url}/api/me`);
+      return res.status === 401 ? true : undefined;
+    }, 60_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { url, proc, stop: () => proc.stop() };
+}

@@ -1,0 +1,66 @@
+// Child processes of the dev stack and the tests: started in their own process group so that
+// stopping one stops everything it started (wrangler leaves workerd running otherwise).
+import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
+import { createServer } from "node:net";
+
+export type Proc = { child: ChildProcess; output: () => string; stop: () => Promise<void> };
+
+export function startProcess(command: string, args: string[], options: SpawnOptions & { name: string; echo?: boolean }): Proc {
+  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    output += text;
+    if (output.length > 4 * 1024 * 1024) output = output.slice(-2 * 1024 * 1024);
+    if (options.echo) for (const line of text.split("\n")) if (line.trim()) process.stderr.write(`[${options.name}] ${line}\n`);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        return;
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {}
+      }, 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
+}

@@ -1,0 +1,69 @@
+// A private OpenSSH sshd on loopback: its own config, host key, pid and log file in a folder of
+// ours. Nothing outside that folder changes (as root, sshd needs /run/sshd to exist).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { connect } from "node:net";
+import { hostKeyFingerprint } from "../../connector/host-key.ts";
+import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
+
+export const SSHD = "/usr/sbin/sshd";
+export const sshdInstalled = () => existsSync(SSHD);
+
+export type Sshd = { port: number; hostKeyFingerprint: string; logFile: string; log: () => Promise<string>; proc: Proc; stop: () => Promise<void> };
+
+export async function startSshd(opts: {
+  dir: string;
+  passwordAuthentication: boolean;
+  authorizedKeysFile?: string;
+  allowUsers?: string[];
+  port?: number;
+}): Promise<Sshd> {
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  const hostKey = join(opts.dir, "ssh_host_ed25519_key");
+  if (!existsSync(hostKey)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  const blob = Buffer.from((await readFile(`${hostKey}.pub`, "utf8")).split(" ")[1]!, "base64");
+  const port = opts.port ?? (await freePort());
+  const logFile = join(opts.dir, "sshd.log");
+  const config = [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${hostKey}`,
+    `PidFile ${join(opts.dir, "sshd.pid")}`,
+    "UsePAM no",
+    `PasswordAuthentication ${opts.passwordAuthentication ? "yes" : "no"}`,
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    `AuthorizedKeysFile ${opts.authorizedKeysFile ?? "none"}`,
+    "PermitRootLogin prohibit-password",
+    "StrictModes no",
+    "LogLevel VERBOSE",
+    "PrintMotd no",
+    "MaxStartups 200:30:400",
+    ...(opts.allowUsers ? [`AllowUsers ${opts.allowUsers.join(" ")}`] : []),
+  ].join("\n");
+  const configFile = join(opts.dir, "sshd_config");
+  await writeFile(configFile, `${config}\n`);
+  if (process.getuid?.() === 0 && !existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755 });
+  const proc = startProcess(SSHD, ["-D", "-f", configFile, "-E", logFile], { name: "sshd" });
+  await waitFor("sshd", () =>
+    new Promise<boolean | undefined>((resolve, reject) => {
+      if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(undefined));
+    }),
+  );
+  return {
+    port,
+    hostKeyFingerprint: hostKeyFingerprint(blob),
+    logFile,
+    log: () => readFile(logFile, "utf8").catch(() => ""),
+    proc,
+    stop: () => proc.stop(),
+  };
+}

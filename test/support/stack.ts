@@ -1,0 +1,110 @@
+// The full stack for end-to-end tests, all real: wrangler dev (edge), a private OpenSSH sshd on
+// loopback with a real local user whose password is a unique canary, and an enrolled connector process.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EdgeClient } from "../../scripts/stack/admin-client.ts";
+import { enrollConnector, runConnector } from "../../scripts/stack/connector.ts";
+import { type Edge, generateEdgeSecrets, startEdge } from "../../scripts/stack/edge.ts";
+import type { Proc } from "../../scripts/stack/process.ts";
+import { type Sshd, sshdInstalled, startSshd } from "../../scripts/stack/sshd.ts";
+
+export const TARGET_USER = "psm_e2e";
+export const isRoot = () => process.getuid?.() === 0;
+
+/** Why real-peer tests cannot run here, or undefined when they can. Under CI=true they must. */
+export function missingPeers(): string | undefined {
+  if (!sshdInstalled()) return "OpenSSH sshd is not installed (apt-get install openssh-server)";
+  if (!isRoot()) return "creating the sshd test user needs root";
+  return undefined;
+}
+
+/** A unique canary password: if it shows up in any browser-bound byte or log, a secret leaked. */
+export const newCanary = () => `Canary-${randomBytes(12).toString("hex")}`;
+
+export function ensureTargetUser(password: string): void {
+  try {
+    execFileSync("id", [TARGET_USER], { stdio: "ignore" });
+  } catch {
+    execFileSync("useradd", ["-m", "-s", "/bin/bash", TARGET_USER]);
+  }
+  execFileSync("chpasswd", { input: `${TARGET_USER}:${password}\n` });
+}
+
+export type Stack = {
+  dir: string;
+  edge: Edge;
+  sshd: Sshd;
+  connector: Proc;
+  connectorState: string;
+  admin: EdgeClient;
+  user: EdgeClient;
+  canary: string;
+  siteId: string;
+  serverId: string;
+  credentialId: string;
+  /** Everything the edge and the connector printed so far. */
+  logs: () => Promise<string>;
+  restartConnector: () => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+export async function startStack(): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
+  const canary = newCanary();
+  ensureTargetUser(canary);
+  const secrets = await generateEdgeSecrets();
+  const [edge, sshd] = await Promise.all([
+    startEdge({ stateDir: join(dir, "edge"), secrets }),
+    startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [TARGET_USER] }),
+  ]);
+  const admin = new EdgeClient(edge.url);
+  await admin.bootstrap(secrets.BOOTSTRAP_TOKEN, "admin", "admin-password-1");
+  await admin.login("admin", "admin-password-1");
+  const site = await admin.createSite("e2e");
+  const { token } = await admin.enrollmentToken(site.id);
+  const connectorState = join(dir, "connector");
+  await enrollConnector(edge.url, token, connectorState);
+  let connector = await runConnector(connectorState);
+  const server = await admin.createServer({ name: "target", host: "127.0.0.1", port: sshd.port, siteId: site.id, hostKey: sshd.hostKeyFingerprint });
+  const cred = await admin.createCredential({
+    name: "e2e password",
+    username: TARGET_USER,
+    kind: "password",
+    siteId: site.id,
+    secret: canary,
+    serverIds: [server.id],
+  });
+  await admin.request("POST", "/api/users", { username: "alice", password: "alice-password-1", roles: ["requester"] });
+  const user = new EdgeClient(edge.url);
+  await user.login("alice", "alice-password-1");
+  const oldOutputs: string[] = [];
+  return {
+    dir,
+    edge,
+    sshd,
+    get connector() {
+      return connector;
+    },
+    connectorState,
+    admin,
+    user,
+    canary,
+    siteId: site.id,
+    serverId: server.id,
+    credentialId: cred.id,
+    logs: async () => [edge.proc.output(), ...oldOutputs, connector.output(), await sshd.log()].join("\n"),
+    restartConnector: async () => {
+      connector.child.kill("SIGKILL");
+      await connector.stop();
+      oldOutputs.push(connector.output());
+      connector = await runConnector(connectorState);
+    },
+    stop: async () => {
+      await Promise.allSettled([connector.stop(), edge.stop(), sshd.stop()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// A Node client that speaks exactly the browser's session protocol (hello, credit, resize, input),
+// for end-to-end tests and benchmarks. It keeps every byte it received so tests can scan them.
+import WebSocket from "ws";
+import {
+  CREDIT_BATCH,
+  decodeFrame,
+  encodeCredit,
+  encodeDataChunks,
+  encodeMessage,
+  type EndReason,
+  PROTOCOL_VERSION,
+  parseMessage,
+  RoomToBrowser,
+  type SessionState,
+} from "../../protocol/index.ts";
+
+export class TerminalClient {
+  readonly received: Buffer[] = [];
+  readonly messages: RoomToBrowser[] = [];
+  state: SessionState | "closed" = "waiting_for_connector";
+  endReason?: EndReason;
+  closeCode?: number;
+  private text = "";
+  private uncredited = 0;
+  private waiters = new Set<() => void>();
+  /** Output bytes consumed in all; benchmarks read it. */
+  bytesIn = 0;
+  onData?: (payload: Uint8Array) => void;
+
+  private constructor(readonly ws: WebSocket) {}
+
+  static async open(edgeUrl: string, sessionId: string, cookie: string, opts: { cols?: number; rows?: number; origin?: string } = {}) {
+    const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
+    const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
+    ws.binaryType = "nodebuffer";
+    const client = new TerminalClient(ws);
+    ws.on("message", (data: Buffer, isBinary) => client.onMessage(data, isBinary));
+    ws.on("close", (code) => {
+      client.closeCode = code;
+      client.state = "closed";
+      client.wake();
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
+    });
+    ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: opts.cols ?? 100, rows: opts.rows ?? 30 }));
+    return client;
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.received.push(Buffer.from(data));
+    if (!isBinary) {
+      const msg = parseMessage(RoomToBrowser, data.toString("utf8"));
+      this.messages.push(msg);
+      if (msg.type === "status") this.state = msg.state;
+      if (msg.type === "ended") {
+        this.state = "ended";
+        this.endReason = msg.reason;
+      }
+    } else {
+      const frame = decodeFrame(data);
+      if (frame.kind !== "data") throw new Error("room sent credit to a browser");
+      this.bytesIn += frame.payload.byteLength;
+      if (this.onData) this.onData(frame.payload);
+      else this.text += Buffer.from(frame.payload).toString("utf8");
+      // Credit back what we consumed, in batches, as the page does after xterm renders.
+      this.uncredited += frame.payload.byteLength;
+      if (this.uncredited >= CREDIT_BATCH) {
+        this.ws.send(encodeCredit(this.uncredited));
+        this.uncredited = 0;
+      }
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters) waiter();
+  }
+
+  async until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+    const found = probe();
+    if (found !== undefined) return found;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out waiting for ${what}; state=${this.state} output=${JSON.stringify(this.text.slice(-300))}`));
+      }, timeoutMs);
+      const check = () => {
+        const value = probe();
+        if (value === undefined) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(value);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  get output(): string {
+    return this.text;
+  }
+
+  waitForOutput(pattern: string | RegExp, timeoutMs?: number): Promise<string> {
+    return this.until(`output ${pattern}`, () => {
+      const hit = typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+      return hit ? this.text : undefined;
+    }, timeoutMs);
+  }
+
+  waitForState(state: SessionState, timeoutMs?: number): Promise<true> {
+    return this.until(`state ${state}`, () => (this.state === state ? true : undefined), timeoutMs);
+  }
+
+  waitForEnd(timeoutMs?: number): Promise<EndReason> {
+    return this.until("ended", () => this.endReason, timeoutMs);
+  }
+
+  waitForClose(timeoutMs?: number): Promise<number> {
+    return this.until("close", () => this.closeCode, timeoutMs);
+  }
+
+  type(text: string | Uint8Array): void {
+    const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    for (const frame of encodeDataChunks(bytes)) this.ws.send(frame);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.ws.send(encodeMessage({ type: "resize", cols, rows }));
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}

@@ -1,0 +1,97 @@
+// The admin's add-server form: name, host, port, site, pinned host key fingerprint and tags.
+import { CreateServerRequest } from "../../protocol/index.ts";
+import { type AdminCatalog, fillSiteSelect } from "./admin-data.ts";
+import { api, errorText } from "./api.ts";
+import { type Cleanup, type Control, append, field, h, say } from "./dom.ts";
+
+/** What to tell the admin for each field the request schema refuses. */
+const FIELD_TEXT: Record<string, string> = {
+  name: "Server name: use letters, digits, dots, dashes or underscores (up to 64).",
+  host: "Host: enter a hostname or IP address.",
+  port: "Port: enter a number from 1 to 65535.",
+  siteId: "Site: choose the site whose connector reaches this server.",
+  hostKey: "Host key: paste the SHA256 fingerprint, e.g. SHA256: followed by 43 characters.",
+  tags: "Tags: up to 16 tags of at most 32 characters each.",
+};
+
+export function renderServerForm(container: HTMLElement, catalog: AdminCatalog): Cleanup {
+  const name = h("input", { id: "server-name", name: "name", required: true, maxlength: 64, autocomplete: "off", spellcheck: "false" });
+  const host = h("input", { id: "server-host", name: "host", required: true, maxlength: 253, autocomplete: "off", spellcheck: "false" });
+  const port = h("input", { id: "server-port", name: "port", type: "number", min: 1, max: 65535, value: 22, inputmode: "numeric" });
+  const site = h("select", { id: "server-site", name: "siteId", required: true });
+  const hostKey = h("input", {
+    id: "server-hostkey",
+    name: "hostKey",
+    required: true,
+    placeholder: "SHA256:…",
+    autocomplete: "off",
+    spellcheck: "false",
+    class: "mono",
+  });
+  const tags = h("input", { id: "server-tags", name: "tags", placeholder: "prod, db", autocomplete: "off" });
+  const message = h("p", { id: "server-message", class: "alert", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit", id: "server-submit" }, "Add server");
+  const controls: Record<string, Control> = { name, host, port, siteId: site, hostKey, tags };
+
+  const form = h(
+    "form",
+    { id: "server-form", class: "grid-form", novalidate: true },
+    field("Name", name),
+    field("Host", host),
+    field("Port", port),
+    field("Site", site),
+    field("Host key fingerprint", hostKey, "Output of: ssh-keyscan HOST | ssh-keygen -lf -"),
+    field("Tags", tags, "Comma-separated"),
+    h("div", { class: "form-actions" }, submit),
+    message,
+  );
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const control of Object.values(controls)) control.removeAttribute("aria-invalid");
+    const parsed = CreateServerRequest.safeParse({
+      name: name.value,
+      host: host.value,
+      port: port.value === "" ? 22 : Number(port.value),
+      siteId: site.value,
+      hostKey: hostKey.value.trim(),
+      tags: tags.value
+        .split(",")
+        .map((tag) => tag.trim())
+        .filter(Boolean),
+    });
+    if (!parsed.success || !site.value) {
+      const key = parsed.success ? "siteId" : String(parsed.error.issues[0]?.path[0] ?? "name");
+      const control = controls[key] ?? name;
+      control.setAttribute("aria-invalid", "true");
+      say(message, FIELD_TEXT[key] ?? "Check the fields and try again.");
+      control.focus();
+      return;
+    }
+    say(message, null);
+    submit.disabled = true;
+    try {
+      await api.createServer(parsed.data);
+      say(message, `Server ${parsed.data.name} added. Add a credential for it below.`, "ok");
+      form.reset();
+      port.value = "22";
+      await catalog.reload();
+    } catch (failure) {
+      say(message, errorText(failure, { conflict: `A server named ${parsed.data.name} already exists.` }));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  const stop = catalog.listen(() => fillSiteSelect(site, catalog.sites));
+  fillSiteSelect(site, catalog.sites);
+  append(container, 
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "server-form-title" },
+      h("h2", { id: "server-form-title" }, "Add a server"),
+      form,
+    ),
+  );
+  return stop;
+}

@@ -1,0 +1,100 @@
+// The slim bar above the terminal: server name, a connection state indicator and a live countdown
+// to the session's deadline, with spoken warnings at 5 minutes and 1 minute left.
+import { append, h } from "./dom.ts";
+import type { SocketState } from "./session-socket.ts";
+
+const STATE_TEXT: Record<SocketState, string> = {
+  connecting: "Connecting",
+  waiting_for_connector: "Waiting for connector",
+  connected: "Connected",
+  ended: "Ended",
+  reconnecting: "Connection lost, reconnecting",
+};
+
+/** Countdown thresholds, in ms: amber under 5 minutes, red under 1 minute. */
+const WARN_MS = 5 * 60_000;
+const DANGER_MS = 60_000;
+
+/** "1:02:03" for an hour or more, "4:05" below. */
+export function formatRemaining(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+export class SessionStatusBar {
+  readonly element: HTMLElement;
+  private readonly server = h("span", { id: "session-server", class: "session-server" }, "Session");
+  private readonly stateDot = h("span", { class: "dot", "aria-hidden": "true" });
+  private readonly stateText = h("span", {}, STATE_TEXT.connecting);
+  private readonly state = h("span", { id: "session-state", class: "session-state", "data-state": "connecting" });
+  private readonly countdown = h("span", { id: "session-countdown", class: "countdown mono", title: "Time left" });
+  /** Polite live region for state changes and time warnings; the ticking countdown itself is not announced. */
+  private readonly announcer = h("span", { class: "visually-hidden", "aria-live": "polite", role: "status" });
+  private readonly notice = h("span", { id: "session-notice", class: "session-notice", role: "alert", hidden: true });
+  private deadline: number | undefined;
+  private warned = { warn: false, danger: false };
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor() {
+    append(this.state, this.stateDot, this.stateText);
+    this.element = h(
+      "div",
+      { id: "status-bar", class: "status-bar" },
+      h("a", { href: "#/servers", class: "back", "aria-label": "Back to servers" }, "←"),
+      this.server,
+      this.state,
+      this.notice,
+      h("span", { class: "spacer" }),
+      this.countdown,
+      this.announcer,
+    );
+    this.timer = setInterval(() => this.tick(), 1000);
+  }
+
+  setServer(serverName: string, credentialName: string): void {
+    this.server.textContent = serverName;
+    this.server.title = `${serverName} as ${credentialName}`;
+    document.title = `${serverName} · PSM`;
+  }
+
+  setState(state: SocketState): void {
+    this.state.dataset.state = state;
+    this.stateText.textContent = STATE_TEXT[state];
+    this.announcer.textContent = STATE_TEXT[state];
+    if (state === "ended") this.countdown.textContent = "";
+  }
+
+  setDeadline(unixMs: number): void {
+    this.deadline = unixMs;
+    this.countdown.dataset.deadline = String(unixMs);
+    this.tick();
+  }
+
+  /** A short message next to the state (e.g. input refused); `null` clears it. */
+  setNotice(text: string | null): void {
+    this.notice.textContent = text ?? "";
+    this.notice.hidden = !text;
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.deadline === undefined || this.state.dataset.state === "ended") return;
+    const left = this.deadline - Date.now();
+    this.countdown.textContent = left > 0 ? `${formatRemaining(left)} left` : "Time is up";
+    this.countdown.classList.toggle("warn", left <= WARN_MS && left > DANGER_MS);
+    this.countdown.classList.toggle("danger", left <= DANGER_MS);
+    if (left <= DANGER_MS && left > 0 && !this.warned.danger) {
+      this.warned = { warn: true, danger: true };
+      this.announcer.textContent = "Less than 1 minute left in this session.";
+    } else if (left <= WARN_MS && left > DANGER_MS && !this.warned.warn) {
+      this.warned.warn = true;
+      this.announcer.textContent = `${Math.ceil(left / 60_000)} minutes left in this session.`;
+    }
+  }
+}

@@ -1,0 +1,176 @@
+// The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
+// SessionSocket. Mirrors the session state on <body data-session-state> for tests.
+import "@xterm/xterm/css/xterm.css";
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import { MAX_COLS, MAX_ROWS, type ErrorCode } from "../../protocol/index.ts";
+import { ApiError, api, errorText } from "./api.ts";
+import { type Cleanup, append, h, replace } from "./dom.ts";
+import { closeCodeText, endReasonText } from "./end-reasons.ts";
+import { SessionSocket, type SessionStop, type SocketState } from "./session-socket.ts";
+import { SessionStatusBar } from "./session-status.ts";
+
+/** Resize events are coalesced for this long (ms) before the terminal is refitted. */
+const RESIZE_DEBOUNCE_MS = 100;
+/** While reconnecting, the session's record is re-read at most this often (ms) to learn if it ended. */
+const RECHECK_MS = 10_000;
+/** Terminal scrollback, in lines. */
+const SCROLLBACK_LINES = 5000;
+
+const ROOM_ERROR_TEXT: Partial<Record<ErrorCode, string>> = {
+  rate_limited: "Too much input too fast; some was dropped.",
+  forbidden: "You are not allowed to use this session.",
+  not_found: "This session does not exist.",
+};
+
+function socketUrl(sessionId: string): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/api/sessions/${encodeURIComponent(sessionId)}/ws`;
+}
+
+/** `onBinary` strings carry one byte per character (legacy mouse reports), not UTF-16 text. */
+function binaryStringBytes(data: string): Uint8Array {
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+  return bytes;
+}
+
+export function renderTerminal(container: HTMLElement, sessionId: string): Cleanup {
+  document.title = "Session · PSM";
+  const body = document.body;
+  const status = new SessionStatusBar();
+  const terminalEl = h("div", { id: "terminal", class: "terminal", "data-session-id": sessionId });
+  const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
+  container.classList.add("terminal-page");
+  append(container, status.element, h("div", { class: "terminal-area" }, terminalEl, banner));
+
+  const term = new Terminal({
+    cursorBlink: true,
+    fontFamily: 'ui-monospace, "SFMono-Regular", "Cascadia Mono", Menlo, Consolas, "Liberation Mono", monospace',
+    fontSize: 14,
+    scrollback: SCROLLBACK_LINES,
+    theme: { background: "#0d1117", foreground: "#d6dde6", cursor: "#8ab4f8", selectionBackground: "#2f4a6d" },
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(terminalEl);
+  refit();
+
+  let stopped = false;
+  let lastRecheck = 0;
+
+  function setState(state: SocketState): void {
+    body.dataset.sessionState = state;
+    status.setState(state);
+    if (state === "connected") status.setNotice(null);
+    if (state === "reconnecting") void recheck();
+  }
+
+  function showStopped(text: string, reason?: string, closeCode?: number): void {
+    if (stopped) return;
+    stopped = true;
+    if (reason) body.dataset.endReason = reason;
+    if (closeCode !== undefined) body.dataset.closeCode = String(closeCode);
+    setState("ended");
+    term.options.disableStdin = true;
+    term.options.cursorBlink = false;
+    if (reason) banner.dataset.endReason = reason;
+    replace(
+      banner,
+      h("h2", {}, "Session ended"),
+      h("p", { id: "ended-reason" }, text),
+      h("a", { href: "#/servers", class: "button" }, "Back to servers"),
+    );
+    banner.hidden = false;
+  }
+
+  function onStopped(stop: SessionStop): void {
+    if ("reason" in stop) showStopped(endReasonText(stop.reason), stop.reason);
+    else showStopped(closeCodeText(stop.closeCode), undefined, stop.closeCode);
+  }
+
+  const socket = new SessionSocket(
+    {
+      sessionId,
+      url: socketUrl(sessionId),
+      size: () => ({
+        cols: Math.min(Math.max(term.cols, 1), MAX_COLS),
+        rows: Math.min(Math.max(term.rows, 1), MAX_ROWS),
+      }),
+    },
+    {
+      state: setState,
+      deadline: (unixMs) => status.setDeadline(unixMs),
+      output: (payload, rendered) => term.write(payload, rendered),
+      stopped: onStopped,
+      error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
+    },
+  );
+
+  /** Reads the session record: name and deadline for the bar, and whether it already ended. */
+  async function recheck(): Promise<void> {
+    const now = Date.now();
+    if (now - lastRecheck < RECHECK_MS) return;
+    lastRecheck = now;
+    try {
+      const summary = await api.session(sessionId);
+      if (stopped) return;
+      status.setServer(summary.serverName, summary.credentialName);
+      status.setDeadline(summary.deadline);
+      if (summary.status === "ended") {
+        socket.stop();
+        showStopped(endReasonText(summary.endReason), summary.endReason ?? undefined);
+      }
+    } catch (failure) {
+      if (stopped || !(failure instanceof ApiError)) return;
+      if (failure.code === "not_found" || failure.code === "forbidden") {
+        socket.stop();
+        showStopped(errorText(failure, { not_found: "This session does not exist." }));
+      }
+    }
+  }
+
+  const inputs = [
+    term.onData((data) => send(data)),
+    term.onBinary((data) => send(binaryStringBytes(data))),
+    term.onResize(({ cols, rows }) => socket.resize(cols, rows)),
+  ];
+
+  function send(data: string | Uint8Array): void {
+    if (stopped || socket.state !== "connected") return;
+    if (!socket.sendInput(data)) status.setNotice("Input not sent: the connection is backed up.");
+  }
+
+  function refit(): void {
+    // FitAddon measures the container; a hidden or zero-size container yields no proposal.
+    if (terminalEl.clientWidth > 0 && terminalEl.clientHeight > 0) fit.fit();
+  }
+
+  let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  const onResize = (): void => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(refit, RESIZE_DEBOUNCE_MS);
+  };
+  window.addEventListener("resize", onResize);
+  // Layout changes that are not window resizes (the nav wrapping, the banner) also change the space.
+  const observer = new ResizeObserver(onResize);
+  observer.observe(terminalEl);
+
+  setState("connecting");
+  socket.start();
+  void recheck();
+  term.focus();
+
+  return () => {
+    socket.stop();
+    status.dispose();
+    observer.disconnect();
+    window.removeEventListener("resize", onResize);
+    clearTimeout(resizeTimer);
+    for (const disposable of inputs) disposable.dispose();
+    term.dispose();
+    delete body.dataset.sessionState;
+    delete body.dataset.endReason;
+    delete body.dataset.closeCode;
+  };
+}
