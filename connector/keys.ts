@@ -1,5 +1,4 @@
 // Key material of a connector: generating it at enrollment and proving possession to the edge.
-import { randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import {
   CONNECTOR_TOKEN_ALG,
@@ -33,7 +32,7 @@ export async function connectorToken(connectorId: string, identityKey: JWK): Pro
     .setSubject(connectorId)
     .setAudience(CONNECTOR_TOKEN_AUD)
     .setIssuedAt()
-    .setJti(randomUUID())
+    .setJti(crypto.randomUUID())
     .setExpirationTime(`${CONNECTOR_TOKEN_TTL_SECONDS}s`)
     .sign(key);
 }

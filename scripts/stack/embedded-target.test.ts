@@ -103,7 +103,11 @@ describe("embedded SSH target", () => {
     await withTarget(async (target, _privateKey, dir) => {
       const keyFile = join(dir, "demo", "embedded_ssh_host_ed25519_key");
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-      const again = await startEmbeddedTarget({ dir: join(dir, "demo"), authorizedKey: keyPair().publicKey, username: USER });
+      const again = await startEmbeddedTarget({
+        dir: join(dir, "demo"),
+        authorizedKey: keyPair().publicKey,
+        username: USER,
+      });
       await again.stop();
       expect(again.hostKeyFingerprint).toBe(target.hostKeyFingerprint);
       expect(target.hostKeyFingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);

@@ -107,14 +107,15 @@ export async function startEmbeddedTarget(opts: {
   const python = hasPython();
   const shell = process.env.SHELL || "/bin/bash";
   const home = process.env.HOME || homedir();
+  const user = userInfo().username;
   // The shell runs as this process's user, so USER/HOME describe that user. Only a small, fixed
   // environment is passed: the dev stack's own variables (tokens, secrets) must not leak into it.
   const baseEnv = {
     PATH: process.env.PATH || "/usr/local/bin:/usr/bin:/bin",
     LANG: process.env.LANG || "C.UTF-8",
     HOME: home,
-    USER: userInfo().username,
-    LOGNAME: userInfo().username,
+    USER: user,
+    LOGNAME: user,
     SHELL: shell,
     PS1: "demo$ ",
   };
@@ -127,7 +128,8 @@ export async function startEmbeddedTarget(opts: {
     let session: Session;
     if (!pty) {
       // Like sshd without a pty: plain pipes, and a shell without -i (there is no terminal to drive).
-      session = { child: spawn(shell, command === undefined ? [] : ["-c", command], { cwd: home, env, stdio: "pipe" }) };
+      const args = command === undefined ? [] : ["-c", command];
+      session = { child: spawn(shell, args, { cwd: home, env, stdio: "pipe" }) };
     } else if (python) {
       const child = spawn("python3", ["-c", PTY_HELPER, String(pty.rows || 24), String(pty.cols || 80), ...argv], {
         cwd: home,
@@ -226,17 +228,11 @@ export async function startEmbeddedTarget(opts: {
   }
 
   const server = new Server({ hostKeys: [hostKey] }, onConnection);
-  server.on("error", () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve, reject) =>
+    server.once("error", reject).listen(opts.port ?? 0, "127.0.0.1", () => resolve()),
+  );
   return {
-    port,
+    port: (server.address() as { port: number }).port,
     hostKeyFingerprint: hostKeyFingerprint(parse(hostKey).getPublicSSH()),
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -39,7 +39,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   document.title = "Session · PSM";
   const body = document.body;
   const status = new SessionStatusBar();
-  const terminalEl = h("div", { id: "terminal", class: "terminal", "data-session-id": sessionId });
+  const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
   container.classList.add("terminal-page");
   append(container, status.element, h("div", { class: "terminal-area" }, terminalEl, banner));

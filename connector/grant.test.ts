@@ -1,0 +1,78 @@
+// The connector refuses every grant that is not exactly what the edge would sign for this session.
+import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { GRANT_TYP, grantAudience } from "../protocol/index.ts";
+import { GrantRejected, verifyGrant } from "./grant.ts";
+
+const SITE = "site-1";
+const SESSION = "session-1";
+let edgePrivate: CryptoKey;
+let edgePublic: JWK;
+let otherPrivate: CryptoKey;
+
+const claims = (dl = Math.floor(Date.now() / 1000) + 3600) => ({
+  dl,
+  usr: { id: "u1", name: "alice" },
+  tgt: { host: "10.0.0.5", port: 22, protocol: "ssh", hostKey: `SHA256:${"A".repeat(43)}` },
+  cred: { id: "c1", username: "root", kind: "password", sealed: "a.b.c.d.e" },
+  rec: { required: false, keystrokes: false },
+  ch: ["shell"],
+});
+
+function grant(opts: { key?: CryptoKey; typ?: string; aud?: string; sub?: string; exp?: string; iss?: string; body?: object } = {}) {
+  return new SignJWT(opts.body ?? claims())
+    .setProtectedHeader({ alg: "EdDSA", typ: opts.typ ?? GRANT_TYP })
+    .setIssuer(opts.iss ?? "psm-edge")
+    .setAudience(opts.aud ?? grantAudience(SITE))
+    .setSubject(opts.sub ?? SESSION)
+    .setJti("j1")
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? "60s")
+    .sign(opts.key ?? edgePrivate);
+}
+
+const verify = (token: string) => verifyGrant(token, { edgeKey: edgePublic, siteId: SITE, sessionId: SESSION });
+
+beforeAll(async () => {
+  const edge = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  edgePrivate = edge.privateKey;
+  edgePublic = await exportJWK(edge.publicKey);
+  otherPrivate = (await generateKeyPair("EdDSA", { crv: "Ed25519" })).privateKey;
+});
+
+describe("session grants", () => {
+  it("accepts a grant signed by the pinned edge key for this site and session", async () => {
+    const verified = await verify(await grant());
+    expect(verified.sub).toBe(SESSION);
+    expect(verified.cred.username).toBe("root");
+  });
+
+  it.each([
+    ["forged (signed by another key)", () => grant({ key: otherPrivate })],
+    ["expired", () => grant({ exp: "-10s" })],
+    ["meant for another site", () => grant({ aud: grantAudience("site-2") })],
+    ["meant for another session", () => grant({ sub: "session-2" })],
+    ["of another token type (a connector token)", () => grant({ typ: "psm-connector+jwt" })],
+    ["from another issuer", () => grant({ iss: "someone" })],
+    ["past its session deadline", () => grant({ body: claims(Math.floor(Date.now() / 1000) - 1) })],
+    ["with malformed claims", () => grant({ body: { ...claims(), tgt: { host: "x" } } })],
+    ["unsigned (alg: none)", async () => new UnsecuredJWT(claims()).setIssuer("psm-edge").setAudience(grantAudience(SITE)).setSubject(SESSION).setIssuedAt().setExpirationTime("60s").encode()],
+    ["tampered payload", async () => {
+      const [h, p, s] = (await grant()).split(".");
+      const body = JSON.parse(Buffer.from(p!, "base64url").toString());
+      body.tgt.host = "evil.example";
+      return `${h}.${Buffer.from(JSON.stringify(body)).toString("base64url")}.${s}`;
+    }],
+  ])("refuses a grant %s", async (_name, make) => {
+    await expect(verify(await make())).rejects.toBeInstanceOf(GrantRejected);
+  });
+
+  it("refuses an HS256 grant keyed with the public key (algorithm confusion)", async () => {
+    const secret = new TextEncoder().encode(JSON.stringify(edgePublic));
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "HS256", typ: GRANT_TYP })
+      .setIssuer("psm-edge").setAudience(grantAudience(SITE)).setSubject(SESSION).setJti("j").setIssuedAt().setExpirationTime("60s")
+      .sign(secret);
+    await expect(verify(token)).rejects.toBeInstanceOf(GrantRejected);
+  });
+});

@@ -1,0 +1,57 @@
+// Three projects in one `vitest run`: pure units on Node, the edge inside the Workers runtime
+// (workerd via @cloudflare/vitest-pool-workers), and end-to-end tests with real peers on Node.
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const edgeSecrets = {
+  // Fixed keys for the Workers-runtime tests only; every real run generates its own.
+  EDGE_SIGNING_KEY: JSON.stringify({
+    kty: "OKP",
+    crv: "Ed25519",
+    x: "XYQaEo_0jlJWuP-g0SN3IWYyMO7GsMVoRyBKxUQDSDw",
+    d: "kTkrPC73IlVsxsIDcWEwz3meVYKC9wCEWuFLnbzCFkE",
+  }),
+  USER_TOKEN_SECRET: "test-user-token-secret-0123456789abcdef",
+  BOOTSTRAP_TOKEN: "test-bootstrap-token-0123456789",
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["protocol/**/*.test.ts", "connector/**/*.test.ts", "durable/timers.test.ts", "scripts/**/*.test.ts"],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(async () => ({
+            main: "./worker/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { ...edgeSecrets, TEST_MIGRATIONS: await readD1Migrations("./worker/migrations") },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["worker/**/*.test.ts", "durable/**/*.workers.test.ts"],
+          setupFiles: ["./worker/test/apply-migrations.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Each file starts its own edge, sshd and connector; two cores run two at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
