@@ -17,7 +17,7 @@ export type EmbeddedTarget = { port: number; hostKeyFingerprint: string; stop():
 // argv: rows cols shell-argv...; fd 0/1 carry the terminal bytes, fd 3 carries "rows cols\n" resizes.
 // Exits with the shell's exit code (128+signal if it was killed).
 const PTY_HELPER = String.raw`
-import fcntl, os, pty, select, signal, struct, sys, termios
+import fcntl, os, pty, select, signal, struct, sys, termios, time
 rows, cols, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 def winsize(fd, r, c): fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", r, c, 0, 0))
 pid, master = pty.fork()
@@ -27,9 +27,14 @@ if pid == 0:
         os.execvp(argv[0], argv)
     finally:
         os._exit(127)
-def hangup(*_):  # our parent is gone or asked us to stop: hang up the shell like a closed terminal
-    try: os.killpg(pid, signal.SIGHUP)
-    except OSError: pass
+def hangup(*_):  # parent gone or stop(): hang up the shell like a closed terminal, and reap it
+    for sig in (signal.SIGHUP, signal.SIGKILL):  # (init in a container may never reap a zombie)
+        try:
+            os.killpg(pid, sig)
+            for _ in range(20):
+                if os.waitpid(pid, os.WNOHANG)[0]: os._exit(129)
+                time.sleep(0.05)
+        except OSError: os._exit(129)
     os._exit(129)
 signal.signal(signal.SIGTERM, hangup)
 def out(data):
@@ -37,10 +42,9 @@ def out(data):
         while data: data = data[os.write(1, data):]
     except OSError: hangup()
 os.set_blocking(master, False)
-inputs, pending, resizes = [3, 0, master], b"", b""
-while True:
-    try: r, w, _ = select.select(inputs, [master] if pending else [], [], 0.5)
-    except InterruptedError: continue
+inputs, pending, resizes, status = [3, 0, master], b"", b"", None
+while status is None:
+    r, w, _ = select.select(inputs, [master] if pending else [], [], 0.5)
     if 3 in r:  # resizes first, so a command typed after a resize sees the new size
         data = os.read(3, 4096)
         if not data: inputs.remove(3)
@@ -64,17 +68,16 @@ while True:
         except OSError: data = b""  # EIO: every slave fd is closed, the shell is gone
         if not data: break
         out(data)
-    if os.waitpid(pid, os.WNOHANG)[0]: break
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done: status = st
 while True:  # drain what the shell wrote just before exiting
     try: data = os.read(master, 65536)
     except OSError: break
     if not data: break
     out(data)
-code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1] if status is None else status)
 sys.exit(128 - code if code < 0 else code)
 `;
-
-const hasPython = () => spawnSync("python3", ["-c", ""], { stdio: "ignore" }).status === 0;
 
 function loadHostKey(dir: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -86,7 +89,7 @@ function loadHostKey(dir: string): string {
 function parse(key: string): ParsedKey {
   const parsed = utils.parseKey(key);
   if (parsed instanceof Error) throw parsed;
-  return Array.isArray(parsed) ? parsed[0] : parsed;
+  return parsed;
 }
 
 const sameBytes = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
@@ -104,7 +107,7 @@ export async function startEmbeddedTarget(opts: {
   const allowed = parse(opts.authorizedKey);
   const allowedBlob = allowed.getPublicSSH();
   const allowedUser = Buffer.from(opts.username);
-  const python = hasPython();
+  const python = spawnSync("python3", ["-c", ""], { stdio: "ignore" }).status === 0;
   const shell = process.env.SHELL || "/bin/bash";
   const home = process.env.HOME || homedir();
   const user = userInfo().username;
@@ -160,8 +163,7 @@ export async function startEmbeddedTarget(opts: {
     });
   }
 
-  function attach(channel: ServerChannel, session: Session, pty: boolean) {
-    const { child } = session;
+  function attach(channel: ServerChannel, child: ChildProcess, pty: boolean) {
     child.stdin!.on("error", () => {});
     relay(child.stdout!, channel);
     relay(child.stderr!, pty ? channel : channel.stderr);
@@ -188,10 +190,9 @@ export async function startEmbeddedTarget(opts: {
       for (const child of mine) child.kill();
     });
     client.on("authentication", (ctx) => {
-      const userOk = sameBytes(Buffer.from(ctx.username), allowedUser);
       if (
+        !sameBytes(Buffer.from(ctx.username), allowedUser) ||
         ctx.method !== "publickey" ||
-        !userOk ||
         ctx.key.algo !== allowed.type ||
         !sameBytes(ctx.key.data, allowedBlob) ||
         // No signature yet means the client only asks whether this key would do.
@@ -219,7 +220,7 @@ export async function startEmbeddedTarget(opts: {
         const run = (channel: ServerChannel, command?: string) => {
           running = start(pty, command);
           mine.add(running.child);
-          attach(channel, running, pty !== undefined);
+          attach(channel, running.child, pty !== undefined);
         };
         sessionChannel.on("shell", (accept) => run(accept()));
         sessionChannel.on("exec", (accept, _reject, info) => run(accept(), info.command));

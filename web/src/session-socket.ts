@@ -64,6 +64,8 @@ export class SessionSocket {
   private rendered = 0;
   private attempt = 0;
   private lastHeard = 0;
+  /** The timeout is enforced only once the room has answered a ping on this socket (see heartbeat). */
+  private pongSeen = false;
   private sentSize = { cols: 0, rows: 0 };
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -112,6 +114,7 @@ export class SessionSocket {
   private open(): void {
     const generation = ++this.generation;
     this.rendered = 0;
+    this.pongSeen = false;
     const ws = new this.WebSocketImpl(this.options.url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -143,7 +146,10 @@ export class SessionSocket {
   }
 
   private onText(text: string): void {
-    if (text === PONG) return;
+    if (text === PONG) {
+      this.pongSeen = true;
+      return;
+    }
     const message = parseMessage(RoomToBrowser, text);
     switch (message.type) {
       case "hello":
@@ -185,8 +191,13 @@ export class SessionSocket {
     }
   }
 
+  /**
+   * Every HEARTBEAT_INTERVAL_MS: send PING (the edge answers PONG by auto-response). Silence for
+   * HEARTBEAT_TIMEOUT_MS after a PONG was seen means a dead socket; an edge that never answers
+   * pings is not held to it, so an idle session is not torn down every 45 s.
+   */
   private readonly heartbeat = (): void => {
-    if (Date.now() - this.lastHeard > HEARTBEAT_TIMEOUT_MS) {
+    if (this.pongSeen && Date.now() - this.lastHeard > HEARTBEAT_TIMEOUT_MS) {
       // Half-open socket (sleeping laptop, dead NAT entry): no close event will ever come.
       this.teardown(4100, "heartbeat timeout");
       this.dropped(CloseCode.TryAgain);

@@ -88,9 +88,11 @@ export async function openSocket(path: string, headers: Record<string, string>):
       throw new Error(`timed out waiting for ${what}: ${JSON.stringify(client.texts)} closed=${JSON.stringify(client.closed)}`);
     },
   };
+  let order = Promise.resolve<unknown>(undefined);
   ws.addEventListener("message", (e) => {
     if (typeof e.data === "string") client.texts.push(JSON.parse(e.data));
-    else client.binaries.push(new Uint8Array(e.data as ArrayBuffer));
+    // workerd hands test-side sockets binary messages as Blobs; keep arrival order.
+    else order = order.then(async () => client.binaries.push(new Uint8Array(await (e.data as Blob).arrayBuffer())));
   });
   ws.addEventListener("close", (e) => {
     client.closed = { code: e.code, reason: e.reason };

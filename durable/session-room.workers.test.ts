@@ -1,0 +1,155 @@
+// SessionRoom and ConnectorHub inside the Workers runtime: dispatch, pairing and relay both ways
+// with flow control, protocol errors isolated to one socket, rebuild after hibernation, and the
+// deadline alarm.
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { CloseCode, decodeFrame, encodeCredit, encodeData, encodeMessage, OUTPUT_WINDOW, PROTOCOL_VERSION } from "../protocol/index.ts";
+import { api, type Client, connectControl, hasText, login, ORIGIN, openSocket, seedSite, seedUser } from "../worker/test/harness.ts";
+import { SessionRoom } from "./session-room.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const payloads = (c: Client) => c.binaries.map((b) => decodeFrame(b));
+
+async function liveSession() {
+  const site = await seedSite();
+  const username = `u${crypto.randomUUID().slice(0, 8)}`;
+  await seedUser(username, "user-password-1", ["requester"]);
+  const cookie = await login(username, "user-password-1");
+  const control = await connectControl(site);
+  const res = await api("/api/sessions", { method: "POST", cookie, body: { serverId: site.serverId, credentialId: site.credentialId, minutes: 30 } });
+  expect(res.status).toBe(201);
+  const { id } = (await res.json()) as { id: string };
+  await control.next(hasText("open", { sessionId: id }), "open");
+  const open = control.texts.find((m) => (m as { type: string }).type === "open") as { grant: string };
+
+  const user = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+  user.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 120, rows: 40 }));
+  await user.next(hasText("status", { state: "waiting_for_connector" }), "waiting status");
+
+  const connector = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+  connector.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id }));
+  await connector.next(hasText("hello"), "room hello");
+  connector.ws.send(encodeMessage({ type: "status", state: "connected" }));
+  await user.next(hasText("status", { state: "connected" }), "connected status");
+  await connector.next(hasText("window", { bytes: OUTPUT_WINDOW }), "window");
+  const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
+  return { id, site, cookie, control, open, user, connector, room };
+}
+
+describe("SessionRoom relay", () => {
+  it("dispatches a signed grant to the site's connector and pairs both sockets", async () => {
+    const { open, connector, user, id } = await liveSession();
+    expect(open.grant.split(".")).toHaveLength(3);
+    // The browser never sees the grant, and the connector gets the browser's size first.
+    expect(JSON.stringify(user.texts)).not.toContain(open.grant.slice(0, 20));
+    expect(connector.texts).toContainEqual({ type: "resize", cols: 120, rows: 40 });
+    const row = await env.DB.prepare("SELECT status FROM sessions WHERE id = ?").bind(id).first<{ status: string }>();
+    expect(row!.status).toBe("active");
+  });
+
+  it("relays terminal bytes both ways and passes credit to the connector", async () => {
+    const { connector, user } = await liveSession();
+    connector.ws.send(encodeData(bytes("root@db1:~# ")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    expect(payloads(user)).toEqual([{ kind: "data", payload: bytes("root@db1:~# ") }]);
+    user.ws.send(encodeData(bytes("id\r")));
+    user.ws.send(encodeCredit(12));
+    await connector.next((c) => c.binaries.length === 2, "input and credit");
+    expect(payloads(connector)).toEqual([
+      { kind: "data", payload: bytes("id\r") },
+      { kind: "credit", bytes: 12 },
+    ]);
+    user.ws.send(encodeMessage({ type: "resize", cols: 90, rows: 20 }));
+    await connector.next(hasText("resize", { cols: 90, rows: 20 }), "resize");
+  });
+
+  it("closes only the offending socket on a malformed or oversized frame", async () => {
+    const { connector, user, id, cookie } = await liveSession();
+    user.ws.send(new Uint8Array([0x09, 1, 2]));
+    await user.next((c) => c.closed !== undefined, "user closed");
+    expect(user.closed!.code).toBe(CloseCode.ProtocolError);
+    // The session lives on: a new browser socket attaches and the relay still works.
+    const again = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+    again.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+    await again.next(hasText("status", { state: "connected" }), "reattached");
+    connector.ws.send(encodeData(bytes("still here")));
+    await again.next((c) => c.binaries.length === 1, "output after reattach");
+    again.ws.send(new Uint8Array(70 * 1024).fill(1));
+    await again.next((c) => c.closed !== undefined, "oversized closes");
+    expect(again.closed!.code).toBe(CloseCode.ProtocolError);
+    const bad = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+    bad.ws.send('{"type":"resize","cols":80,"rows":24}');
+    await bad.next((c) => c.closed !== undefined, "resize before hello closes");
+    expect(bad.closed!.code).toBe(CloseCode.ProtocolError);
+    expect(connector.closed).toBeUndefined();
+  });
+
+  it("refuses another protocol version with a fatal code", async () => {
+    const { id, cookie } = await liveSession();
+    const old = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+    old.ws.send(encodeMessage({ type: "hello", v: 99, cols: 80, rows: 24 }));
+    await old.next((c) => c.closed !== undefined, "closed");
+    expect(old.closed!.code).toBe(CloseCode.VersionMismatch);
+  });
+
+  it("relays with a fresh instance after hibernation, from storage and attachments alone", async () => {
+    const { connector, user, room } = await liveSession();
+    await runInDurableObject(room, async (_live, state) => {
+      // A new object over the same state is what the runtime builds after evicting the old one.
+      const revived = new SessionRoom(state, env);
+      const [connectorSide] = state.getWebSockets("connector");
+      const [userSide] = state.getWebSockets("user");
+      await revived.webSocketMessage(connectorSide!, encodeData(bytes("after nap")).buffer as ArrayBuffer);
+      await revived.webSocketMessage(userSide!, encodeCredit(9).buffer as ArrayBuffer);
+    });
+    await user.next((c) => c.binaries.length === 1, "output via revived room");
+    expect(payloads(user)).toEqual([{ kind: "data", payload: bytes("after nap") }]);
+    await connector.next((c) => c.binaries.length === 1, "credit via revived room");
+  });
+
+  it("ends the session at its deadline whether or not a browser is attached", async () => {
+    const { connector, user, room, id } = await liveSession();
+    user.ws.close(1000);
+    await runInDurableObject(room, async (_instance, state) => {
+      await state.storage.put("timers", { deadline: Date.now() - 1 });
+    });
+    expect(await runDurableObjectAlarm(room)).toBe(true);
+    await connector.next(hasText("end", { reason: "time_limit" }), "end to connector");
+    await connector.next((c) => c.closed !== undefined, "connector closed");
+    expect(connector.closed!.code).toBe(CloseCode.Ended);
+    const row = await env.DB.prepare("SELECT status, end_reason FROM sessions WHERE id = ?").bind(id).first();
+    expect(row).toEqual({ status: "ended", end_reason: "time_limit" });
+  });
+
+  it("tells the browser why when the connector drops or ends the session", async () => {
+    const first = await liveSession();
+    first.connector.ws.close(1011, "gone");
+    await first.user.next(hasText("ended", { reason: "connector_lost" }), "connector_lost");
+    await first.user.next((c) => c.closed !== undefined, "user closed");
+    expect(first.user.closed!.code).toBe(CloseCode.Ended);
+
+    const second = await liveSession();
+    second.connector.ws.send(encodeMessage({ type: "end", reason: "host_key_mismatch" }));
+    await second.user.next(hasText("ended", { reason: "host_key_mismatch" }), "reason");
+  });
+
+  it("ends a session the connector rejected, but only for the connector's own site", async () => {
+    const { control, user, id } = await liveSession();
+    const stranger = await seedSite();
+    const strangerControl = await connectControl(stranger);
+    strangerControl.ws.send(encodeMessage({ type: "rejected", sessionId: id, reason: "grant_rejected" }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(user.texts).not.toContainEqual({ type: "ended", reason: "grant_rejected" });
+    control.ws.send(encodeMessage({ type: "rejected", sessionId: id, reason: "grant_rejected" }));
+    await user.next(hasText("ended", { reason: "grant_rejected" }), "rejected");
+  });
+
+  it("answers 503 connector_unavailable when no connector of the site is online", async () => {
+    const site = await seedSite();
+    await seedUser("lonely", "lonely-password-1", ["requester"]);
+    const cookie = await login("lonely", "lonely-password-1");
+    const res = await api("/api/sessions", { method: "POST", cookie, body: { serverId: site.serverId, credentialId: site.credentialId } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("connector_unavailable");
+  });
+});
