@@ -6,6 +6,8 @@ import { sealSecret } from "../../connector/seal.ts";
 
 export class EdgeClient {
   private cookie = "";
+  /** Every response body this client received: tests scan them for leaked secrets. */
+  readonly responses: string[] = [];
   constructor(readonly url: string) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -17,6 +19,7 @@ export class EdgeClient {
     const setCookie = res.headers.get("set-cookie");
     if (setCookie) this.cookie = setCookie.split(";")[0]!;
     const text = await res.text();
+    this.responses.push(`${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${text}`);
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
