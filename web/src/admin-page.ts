@@ -19,7 +19,13 @@ export function renderAdmin(container: HTMLElement): Cleanup {
   // ---- sites -------------------------------------------------------------------------------
   const sitesError = h("p", { id: "sites-error", class: "alert", role: "alert", hidden: true });
   const sitesBody = h("tbody", {}, h("tr", { class: "empty" }, h("td", { colspan: 3 }, "Loading sites…")));
-  const tokenPanel = h("div", { id: "enrollment-token", class: "token-panel", role: "region", "aria-label": "Enrollment token", hidden: true });
+  const tokenPanel = h("div", {
+    id: "enrollment-token",
+    class: "token-panel",
+    role: "region",
+    "aria-label": "Enrollment token",
+    hidden: true,
+  });
   const siteName = h("input", { id: "site-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
   const siteForm = h(
     "form",
@@ -79,7 +85,11 @@ export function renderAdmin(container: HTMLElement): Cleanup {
     replace(
       sitesBody,
       ...catalog.sites.map((site) => {
-        const button = h("button", { type: "button", class: "enroll", "data-site-id": site.id }, "Create enrollment token");
+        const button = h(
+          "button",
+          { type: "button", class: "enroll", "data-site-id": site.id },
+          "Create enrollment token",
+        );
         button.addEventListener("click", () => void createToken(site, button));
         const kid = site.sealKey && typeof site.sealKey.kid === "string" ? site.sealKey.kid : null;
         return h(
@@ -123,7 +133,8 @@ export function renderAdmin(container: HTMLElement): Cleanup {
   });
 
   cleanups.push(catalog.listen(drawSites));
-  append(container, 
+  append(
+    container,
     h("h1", {}, "Admin"),
     h(
       "section",
@@ -140,7 +151,17 @@ export function renderAdmin(container: HTMLElement): Cleanup {
         h(
           "table",
           { id: "sites-table", class: "table" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Site"), h("th", { scope: "col" }, "Seal key"), h("th", { scope: "col" }, "Enroll"))),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", { scope: "col" }, "Site"),
+              h("th", { scope: "col" }, "Seal key"),
+              h("th", { scope: "col" }, "Enroll"),
+            ),
+          ),
           sitesBody,
         ),
       ),

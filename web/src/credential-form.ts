@@ -63,10 +63,15 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
   );
 
   function drawServers(): void {
-    const checked = new Set(Array.from(servers.querySelectorAll<HTMLInputElement>("input:checked"), (box) => box.value));
+    const checked = new Set(
+      Array.from(servers.querySelectorAll<HTMLInputElement>("input:checked"), (box) => box.value),
+    );
     const inSite = catalog.servers.filter((server) => server.siteId === site.value);
     if (!site.value || inSite.length === 0) {
-      replace(servers, h("p", { class: "muted" }, site.value ? "This site has no servers yet." : "Choose a site first."));
+      replace(
+        servers,
+        h("p", { class: "muted" }, site.value ? "This site has no servers yet." : "Choose a site first."),
+      );
     } else {
       replace(
         servers,
@@ -84,9 +89,10 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     const chosen = catalog.site(site.value);
     const sealable = Boolean(chosen?.sealKey);
     sealNote.hidden = !chosen || sealable;
-    sealNote.textContent = chosen && !sealable
-      ? `${chosen.name} has no seal key yet: enroll its first connector, then add credentials.`
-      : "";
+    sealNote.textContent =
+      chosen && !sealable
+        ? `${chosen.name} has no seal key yet: enroll its first connector, then add credentials.`
+        : "";
     submit.disabled = Boolean(chosen) && !sealable;
   }
 
@@ -169,7 +175,8 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
 
   const stop = catalog.listen(redraw);
   redraw();
-  append(container, 
+  append(
+    container,
     h(
       "section",
       { class: "panel", "aria-labelledby": "credential-form-title" },

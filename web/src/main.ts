@@ -1,6 +1,8 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/servers, #/sessions/<id>, #/admin)
 // and gives each page a fresh container plus a cleanup hook.
 import "./styles.css";
+import "./forms.css";
+import "./tables.css";
 import type { Me } from "../../protocol/index.ts";
 import { api, errorText, setUnauthorizedHandler } from "./api.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
@@ -98,7 +100,10 @@ async function lazy<T>(serial: number, load: () => Promise<T>, container: HTMLEl
     return serial === routeSerial ? page : undefined;
   } catch {
     if (serial === routeSerial) {
-      replace(container, h("p", { class: "notice", role: "alert" }, "This page could not be loaded. Reload to try again."));
+      replace(
+        container,
+        h("p", { class: "notice", role: "alert" }, "This page could not be loaded. Reload to try again."),
+      );
     }
     return undefined;
   }

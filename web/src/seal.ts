@@ -10,7 +10,8 @@ export class SealError extends Error {
 /** Returns the compact JWE of `secret`. Refuses anything but a public EC P-256 key. */
 export async function sealSecret(sealKeyJwk: Record<string, unknown>, secret: string): Promise<string> {
   if (secret.length === 0) throw new SealError("the secret is empty");
-  if (sealKeyJwk.kty !== "EC" || sealKeyJwk.crv !== "P-256") throw new SealError("the site's seal key is not a P-256 key");
+  if (sealKeyJwk.kty !== "EC" || sealKeyJwk.crv !== "P-256")
+    throw new SealError("the site's seal key is not a P-256 key");
   if ("d" in sealKeyJwk) throw new SealError("the site's seal key holds private material");
   // Import only the public members, so a stray `alg`/`use`/`key_ops` cannot fight the pinned algorithm.
   const publicJwk: JWK = { kty: "EC", crv: "P-256", x: String(sealKeyJwk.x), y: String(sealKeyJwk.y) };

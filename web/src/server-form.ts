@@ -15,9 +15,31 @@ const FIELD_TEXT: Record<string, string> = {
 };
 
 export function renderServerForm(container: HTMLElement, catalog: AdminCatalog): Cleanup {
-  const name = h("input", { id: "server-name", name: "name", required: true, maxlength: 64, autocomplete: "off", spellcheck: "false" });
-  const host = h("input", { id: "server-host", name: "host", required: true, maxlength: 253, autocomplete: "off", spellcheck: "false" });
-  const port = h("input", { id: "server-port", name: "port", type: "number", min: 1, max: 65535, value: 22, inputmode: "numeric" });
+  const name = h("input", {
+    id: "server-name",
+    name: "name",
+    required: true,
+    maxlength: 64,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const host = h("input", {
+    id: "server-host",
+    name: "host",
+    required: true,
+    maxlength: 253,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const port = h("input", {
+    id: "server-port",
+    name: "port",
+    type: "number",
+    min: 1,
+    max: 65535,
+    value: 22,
+    inputmode: "numeric",
+  });
   const site = h("select", { id: "server-site", name: "siteId", required: true });
   const hostKey = h("input", {
     id: "server-hostkey",
@@ -85,7 +107,8 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
 
   const stop = catalog.listen(() => fillSiteSelect(site, catalog.sites));
   fillSiteSelect(site, catalog.sites);
-  append(container, 
+  append(
+    container,
     h(
       "section",
       { class: "panel", "aria-labelledby": "server-form-title" },

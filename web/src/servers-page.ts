@@ -90,7 +90,7 @@ export function renderServers(container: HTMLElement, openSession: (id: string) 
     say(error, null);
     const label = button.textContent;
     button.textContent = "Connecting…";
-    body.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    for (const b of Array.from(body.querySelectorAll("button"))) b.disabled = true;
     try {
       const session = await api.createSession({ serverId: server.id, credentialId, minutes: Number(length.value) });
       if (!disposed) openSession(session.id);
@@ -108,7 +108,7 @@ export function renderServers(container: HTMLElement, openSession: (id: string) 
     } finally {
       busy = false;
       button.textContent = label;
-      body.querySelectorAll("button").forEach((b) => (b.disabled = false));
+      for (const b of Array.from(body.querySelectorAll("button"))) b.disabled = false;
     }
   }
 
@@ -123,7 +123,10 @@ export function renderServers(container: HTMLElement, openSession: (id: string) 
     count.textContent =
       servers.length === shown.length ? `${servers.length} servers` : `${shown.length} of ${servers.length} servers`;
     if (shown.length === 0) {
-      const text = servers.length === 0 ? "No servers yet. An admin adds them on the Admin page." : "No servers match your search.";
+      const text =
+        servers.length === 0
+          ? "No servers yet. An admin adds them on the Admin page."
+          : "No servers match your search.";
       replace(body, h("tr", { class: "empty" }, h("td", { colspan: 4 }, text)));
       return;
     }
@@ -150,14 +153,10 @@ export function renderServers(container: HTMLElement, openSession: (id: string) 
 
   search.addEventListener("input", draw);
   error.tabIndex = -1;
-  append(container, 
+  append(
+    container,
     h("h1", {}, "Servers"),
-    h(
-      "div",
-      { class: "toolbar" },
-      field("Search servers", search),
-      field("Session length", length),
-    ),
+    h("div", { class: "toolbar" }, field("Search servers", search), field("Session length", length)),
     error,
     count,
     h("div", { class: "table-wrap" }, table),

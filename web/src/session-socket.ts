@@ -153,8 +153,10 @@ export class SessionSocket {
     const message = parseMessage(RoomToBrowser, text);
     switch (message.type) {
       case "hello":
-        if (message.v !== PROTOCOL_VERSION) return this.fail(CloseCode.VersionMismatch);
-        if (message.sessionId !== this.options.sessionId) return this.fail(CloseCode.ProtocolError);
+        if (message.v !== PROTOCOL_VERSION || message.sessionId !== this.options.sessionId) {
+          this.fail(message.v !== PROTOCOL_VERSION ? CloseCode.VersionMismatch : CloseCode.ProtocolError);
+          return;
+        }
         this.attempt = 0; // attached: the next drop starts its backoff afresh
         this.events.deadline(message.deadline);
         if (this.current === "reconnecting") this.setState("connecting");

@@ -1,6 +1,7 @@
 // The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
 // SessionSocket. Mirrors the session state on <body data-session-state> for tests.
 import "@xterm/xterm/css/xterm.css";
+import "./terminal.css";
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import { MAX_COLS, MAX_ROWS, type ErrorCode } from "../../protocol/index.ts";
