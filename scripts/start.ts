@@ -26,11 +26,17 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 async function main() {
   mkdirSync(DEMO, { recursive: true, mode: 0o700 });
   const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    // Ctrl-C reaches us twice (from the terminal and relayed by tsx/npm): stop once, ignore the rest.
+    stopping ??= (async () => {
+      for (const stop of [...stops].reverse()) await stop().catch(() => {});
+    })();
+    return stopping;
   };
-  process.once("SIGINT", () => void stopAll().then(() => process.exit(0)));
-  process.once("SIGTERM", () => void stopAll().then(() => process.exit(0)));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => void stopAll().then(() => process.exit(0)));
+  }
 
   try {
     if (!existsSync(join(ROOT, "web", "dist", "index.html"))) {
