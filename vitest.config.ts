@@ -22,7 +22,12 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["protocol/**/*.test.ts", "connector/**/*.test.ts", "durable/timers.test.ts", "scripts/**/*.test.ts"],
+          include: [
+            "protocol/**/*.test.ts",
+            "connector/**/*.test.ts",
+            "durable/timers.test.ts",
+            "scripts/**/*.test.ts",
+          ],
         },
       },
       {

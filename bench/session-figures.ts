@@ -10,7 +10,8 @@ import { TerminalClient } from "../test/support/terminal-client.ts";
 const STARTS = 20;
 const KEYSTROKES = 1000;
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 
 async function echoLatencies(type: (b: string) => void, waitEcho: (count: number) => Promise<void>): Promise<number[]> {
@@ -48,7 +49,10 @@ async function main() {
     t.onData = (p) => {
       for (const b of p) if (b === 0x78) xs++;
     };
-    const ours = await echoLatencies((b) => t.type(b), (n) => t.until("echo", () => (xs >= n ? true : undefined)));
+    const ours = await echoLatencies(
+      (b) => t.type(b),
+      async (n) => void (await t.until("echo", () => (xs >= n ? true : undefined))),
+    );
     t.close();
 
     // The physical baseline: ssh2 straight to the same sshd, same pty, same program.
@@ -67,7 +71,11 @@ async function main() {
           });
           const samples = await echoLatencies(
             (b) => stream.write(b),
-            (count) => new Promise<void>((r) => (n >= count ? r() : (wake = () => n >= count && r()))),
+            (count) =>
+              new Promise<void>((r) => {
+                if (n >= count) r();
+                else wake = () => void (n >= count && r());
+              }),
           );
           ssh.end();
           resolve(samples);
@@ -84,9 +92,19 @@ async function main() {
     });
 
     const rows = [
-      ["session start (create -> first byte)", `p50 ${fmt(pct(starts, 50))}`, `p90 ${fmt(pct(starts, 90))}`, `n=${STARTS}`],
+      [
+        "session start (create -> first byte)",
+        `p50 ${fmt(pct(starts, 50))}`,
+        `p90 ${fmt(pct(starts, 90))}`,
+        `n=${STARTS}`,
+      ],
       ["keystroke echo, through the PSM", `p50 ${fmt(pct(ours, 50))}`, `p99 ${fmt(pct(ours, 99))}`, `n=${KEYSTROKES}`],
-      ["keystroke echo, direct ssh2 (baseline)", `p50 ${fmt(pct(direct, 50))}`, `p99 ${fmt(pct(direct, 99))}`, `n=${KEYSTROKES}`],
+      [
+        "keystroke echo, direct ssh2 (baseline)",
+        `p50 ${fmt(pct(direct, 50))}`,
+        `p99 ${fmt(pct(direct, 99))}`,
+        `n=${KEYSTROKES}`,
+      ],
     ];
     for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(42) : c.padEnd(18))).join(""));
   } finally {

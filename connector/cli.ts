@@ -57,7 +57,9 @@ async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile:
   if (!res.ok) throw new Error(`enrollment refused (HTTP ${res.status}): the token may be used or expired`);
   const enrolled = EnrollResponse.parse(await res.json());
   if (enrolled.sealKey.x !== sealKey.x || enrolled.sealKey.y !== sealKey.y) {
-    throw new Error("this site already has a seal key: enroll with --seal-key <file> copied from the site's first connector");
+    throw new Error(
+      "this site already has a seal key: enroll with --seal-key <file> copied from the site's first connector",
+    );
   }
   await saveState(stateDir, {
     edgeUrl,
@@ -86,7 +88,11 @@ async function run(stateDir: string): Promise<void> {
         })
         .catch((err: Error) => {
           log("session.rejected", { session: open.sessionId, error: err.message });
-          control.send({ type: "rejected", sessionId: open.sessionId, reason: err instanceof GrantRejected ? "grant_rejected" : "internal_error" });
+          control.send({
+            type: "rejected",
+            sessionId: open.sessionId,
+            reason: err instanceof GrantRejected ? "grant_rejected" : "internal_error",
+          });
         });
     },
     log,
@@ -107,7 +113,9 @@ async function seal(stateDir: string): Promise<void> {
   const state = await loadState(stateDir);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const secret = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  const secret = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
   process.stdout.write(`${await sealSecret(publicJwk(state.sealKey), secret)}\n`);
 }
 

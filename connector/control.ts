@@ -100,10 +100,14 @@ export class ControlLink {
     ws.on("close", (code) => {
       clearInterval(this.heartbeat);
       if (this.stopped) return;
-      if (code === CloseCode.Replaced) this.log("control.replaced", { hint: "another process runs with this connector's identity" });
+      if (code === CloseCode.Replaced)
+        this.log("control.replaced", { hint: "another process runs with this connector's identity" });
       const delay = backoffDelay(this.attempt++);
       this.log("control.reconnecting", { code, inMs: delay });
-      this.retry = setTimeout(() => void this.dial().catch((err) => this.log("control.error", { error: err.message })), delay);
+      this.retry = setTimeout(
+        () => void this.dial().catch((err) => this.log("control.error", { error: err.message })),
+        delay,
+      );
     });
   }
 }

@@ -19,7 +19,17 @@ const claims = (dl = Math.floor(Date.now() / 1000) + 3600) => ({
   ch: ["shell"],
 });
 
-function grant(opts: { key?: CryptoKey; typ?: string; aud?: string; sub?: string; exp?: string; iss?: string; body?: object } = {}) {
+function grant(
+  opts: {
+    key?: CryptoKey;
+    typ?: string;
+    aud?: string;
+    sub?: string;
+    exp?: string;
+    iss?: string;
+    body?: Record<string, unknown>;
+  } = {},
+) {
   return new SignJWT(opts.body ?? claims())
     .setProtectedHeader({ alg: "EdDSA", typ: opts.typ ?? GRANT_TYP })
     .setIssuer(opts.iss ?? "psm-edge")
@@ -56,13 +66,26 @@ describe("session grants", () => {
     ["from another issuer", () => grant({ iss: "someone" })],
     ["past its session deadline", () => grant({ body: claims(Math.floor(Date.now() / 1000) - 1) })],
     ["with malformed claims", () => grant({ body: { ...claims(), tgt: { host: "x" } } })],
-    ["unsigned (alg: none)", async () => new UnsecuredJWT(claims()).setIssuer("psm-edge").setAudience(grantAudience(SITE)).setSubject(SESSION).setIssuedAt().setExpirationTime("60s").encode()],
-    ["tampered payload", async () => {
-      const [h, p, s] = (await grant()).split(".");
-      const body = JSON.parse(Buffer.from(p!, "base64url").toString());
-      body.tgt.host = "evil.example";
-      return `${h}.${Buffer.from(JSON.stringify(body)).toString("base64url")}.${s}`;
-    }],
+    [
+      "unsigned (alg: none)",
+      async () =>
+        new UnsecuredJWT(claims())
+          .setIssuer("psm-edge")
+          .setAudience(grantAudience(SITE))
+          .setSubject(SESSION)
+          .setIssuedAt()
+          .setExpirationTime("60s")
+          .encode(),
+    ],
+    [
+      "tampered payload",
+      async () => {
+        const [h, p, s] = (await grant()).split(".");
+        const body = JSON.parse(Buffer.from(p!, "base64url").toString());
+        body.tgt.host = "evil.example";
+        return `${h}.${Buffer.from(JSON.stringify(body)).toString("base64url")}.${s}`;
+      },
+    ],
   ])("refuses a grant %s", async (_name, make) => {
     await expect(verify(await make())).rejects.toBeInstanceOf(GrantRejected);
   });
@@ -71,7 +94,12 @@ describe("session grants", () => {
     const secret = new TextEncoder().encode(JSON.stringify(edgePublic));
     const token = await new SignJWT(claims())
       .setProtectedHeader({ alg: "HS256", typ: GRANT_TYP })
-      .setIssuer("psm-edge").setAudience(grantAudience(SITE)).setSubject(SESSION).setJti("j").setIssuedAt().setExpirationTime("60s")
+      .setIssuer("psm-edge")
+      .setAudience(grantAudience(SITE))
+      .setSubject(SESSION)
+      .setJti("j")
+      .setIssuedAt()
+      .setExpirationTime("60s")
       .sign(secret);
     await expect(verify(token)).rejects.toBeInstanceOf(GrantRejected);
   });

@@ -6,7 +6,12 @@ import { SEAL_ALG, SEAL_CTY, SEAL_ENC } from "../protocol/index.ts";
 export async function sealSecret(sealPublicKey: JWK, secret: string): Promise<string> {
   const key = await importJWK(sealPublicKey, SEAL_ALG);
   return new CompactEncrypt(new TextEncoder().encode(secret))
-    .setProtectedHeader({ alg: SEAL_ALG, enc: SEAL_ENC, cty: SEAL_CTY, ...(sealPublicKey.kid ? { kid: sealPublicKey.kid } : {}) })
+    .setProtectedHeader({
+      alg: SEAL_ALG,
+      enc: SEAL_ENC,
+      cty: SEAL_CTY,
+      ...(sealPublicKey.kid ? { kid: sealPublicKey.kid } : {}),
+    })
     .encrypt(key);
 }
 

@@ -86,7 +86,12 @@ export class ConnectorHub extends DurableObject<Env> {
   async health(): Promise<ConnectorHealth[]> {
     return this.live().map((ws) => {
       const att = ws.deserializeAttachment() as Attachment;
-      return { connectorId: att.connectorId, agent: att.agent, connectedAt: att.since, lastSeen: this.lastSeen(ws, att) };
+      return {
+        connectorId: att.connectorId,
+        agent: att.agent,
+        connectedAt: att.since,
+        lastSeen: this.lastSeen(ws, att),
+      };
     });
   }
 

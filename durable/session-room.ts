@@ -90,7 +90,7 @@ export class SessionRoom extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment;
     try {
       if (typeof message === "string") await this.onControl(ws, att, message);
-      else this.onFrame(ws, att, message);
+      else this.onFrame(att, message);
     } catch (err) {
       if (!(err instanceof MessageError || err instanceof FrameError)) throw err;
       // A bad frame costs its sender the socket, nothing else. A connector that breaks the
@@ -138,7 +138,8 @@ export class SessionRoom extends DurableObject<Env> {
           return;
         }
         // One browser drives a session at a time; a newer tab takes over.
-        for (const other of this.ctx.getWebSockets("user")) if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+        for (const other of this.ctx.getWebSockets("user"))
+          if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
         send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
         this.attachBrowser(msg.cols, msg.rows);
         return;
@@ -153,9 +154,11 @@ export class SessionRoom extends DurableObject<Env> {
     const msg = parseMessage(ConnectorToRoom, text);
     if (!att.hello) {
       const meta = await this.meta();
-      if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId) throw new MessageError("first message must be hello");
+      if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId)
+        throw new MessageError("first message must be hello");
       if (!this.versionOk(ws, msg.v)) return;
-      for (const other of this.ctx.getWebSockets("connector")) if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+      for (const other of this.ctx.getWebSockets("connector"))
+        if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
       ws.serializeAttachment({ ...att, hello: true });
       const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
       await this.setTimers({ deadline: timers.deadline });
@@ -189,14 +192,17 @@ export class SessionRoom extends DurableObject<Env> {
   }
 
   /** Binary frames are validated, then forwarded as the same bytes: no copy, no re-encode. */
-  private onFrame(ws: WebSocket, att: Attachment, message: ArrayBuffer): void {
+  private onFrame(att: Attachment, message: ArrayBuffer): void {
     if (!att.hello) throw new FrameError("frame before hello");
     const frame = decodeFrame(message);
     if (att.role === "user") {
       // Input and credit go to the connector once it is connected; before that there is no
       // shell to type into and no output to credit, so they are dropped.
       const connector = this.connector();
-      if (connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected") {
+      if (
+        connector &&
+        (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
+      ) {
         connector.send(message);
       }
       return;
@@ -211,7 +217,8 @@ export class SessionRoom extends DurableObject<Env> {
   /** A browser (re)attached: the connector's credit restarts at the full window. */
   private attachBrowser(cols: number, rows: number): void {
     const connector = this.connector();
-    if (!connector || (connector.deserializeAttachment() as Attachment & { role: "connector" }).state !== "connected") return;
+    if (!connector || (connector.deserializeAttachment() as Attachment & { role: "connector" }).state !== "connected")
+      return;
     send(connector, { type: "resize", cols, rows } satisfies RoomToConnector);
     send(connector, { type: "window", bytes: OUTPUT_WINDOW } satisfies RoomToConnector);
   }
@@ -219,7 +226,8 @@ export class SessionRoom extends DurableObject<Env> {
   private async onGone(ws: WebSocket): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
     if (att.role !== "connector" || !att.hello) return;
-    if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN)) return;
+    if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN))
+      return;
     await this.end("connector_lost");
   }
 

@@ -3,8 +3,26 @@
 // deadline alarm.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CloseCode, decodeFrame, encodeCredit, encodeData, encodeMessage, OUTPUT_WINDOW, PROTOCOL_VERSION } from "../protocol/index.ts";
-import { api, type Client, connectControl, hasText, login, ORIGIN, openSocket, seedSite, seedUser } from "../worker/test/harness.ts";
+import {
+  CloseCode,
+  decodeFrame,
+  encodeCredit,
+  encodeData,
+  encodeMessage,
+  OUTPUT_WINDOW,
+  PROTOCOL_VERSION,
+} from "../protocol/index.ts";
+import {
+  api,
+  type Client,
+  connectControl,
+  hasText,
+  login,
+  ORIGIN,
+  openSocket,
+  seedSite,
+  seedUser,
+} from "../worker/test/harness.ts";
 import { SessionRoom } from "./session-room.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -16,7 +34,11 @@ async function liveSession() {
   await seedUser(username, "user-password-1", ["requester"]);
   const cookie = await login(username, "user-password-1");
   const control = await connectControl(site);
-  const res = await api("/api/sessions", { method: "POST", cookie, body: { serverId: site.serverId, credentialId: site.credentialId, minutes: 30 } });
+  const res = await api("/api/sessions", {
+    method: "POST",
+    cookie,
+    body: { serverId: site.serverId, credentialId: site.credentialId, minutes: 30 },
+  });
   expect(res.status).toBe(201);
   const { id } = (await res.json()) as { id: string };
   await control.next(hasText("open", { sessionId: id }), "open");
@@ -148,7 +170,11 @@ describe("SessionRoom relay", () => {
     const site = await seedSite();
     await seedUser("lonely", "lonely-password-1", ["requester"]);
     const cookie = await login("lonely", "lonely-password-1");
-    const res = await api("/api/sessions", { method: "POST", cookie, body: { serverId: site.serverId, credentialId: site.credentialId } });
+    const res = await api("/api/sessions", {
+      method: "POST",
+      cookie,
+      body: { serverId: site.serverId, credentialId: site.credentialId },
+    });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("connector_unavailable");
   });

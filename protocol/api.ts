@@ -6,7 +6,12 @@ import { MAX_COLS, MAX_ROWS } from "./limits.ts";
 import type { ErrorCode } from "./messages.ts";
 
 const name = z.string().trim().min(1).max(128);
-const username = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/);
+const username = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._@-]+$/);
 const password = z.string().min(1).max(1024);
 
 export const Role = z.enum(["requester", "approver", "auditor", "admin"]);
@@ -28,7 +33,11 @@ export const Me = z.object({ id: z.string(), username: z.string(), roles: z.arra
 export type Me = z.infer<typeof Me>;
 
 export const CreateSiteRequest = z.strictObject({ name });
-export const Site = z.object({ id: z.string(), name: z.string(), sealKey: z.record(z.string(), z.unknown()).nullable() });
+export const Site = z.object({
+  id: z.string(),
+  name: z.string(),
+  sealKey: z.record(z.string(), z.unknown()).nullable(),
+});
 export type Site = z.infer<typeof Site>;
 
 export const EnrollmentToken = z.object({ token: z.string(), siteId: z.string(), expiresAt: z.number() });
@@ -54,7 +63,12 @@ export const EnrollResponse = z.object({
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
 export const CreateServerRequest = z.strictObject({
-  name: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/),
   host: z.string().trim().min(1).max(253),
   port: z.number().int().min(1).max(65535).default(22),
   protocol: z.literal("ssh").default("ssh"),
@@ -73,7 +87,12 @@ export const CreateCredentialRequest = z.strictObject({
   serverIds: z.array(z.string()).min(1),
 });
 
-export const CredentialSummary = z.object({ id: z.string(), name: z.string(), username: z.string(), kind: CredentialKind });
+export const CredentialSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  username: z.string(),
+  kind: CredentialKind,
+});
 export const ServerSummary = z.object({
   id: z.string(),
   name: z.string(),
@@ -90,7 +109,12 @@ export const CreateSessionRequest = z.strictObject({
   serverId: z.string(),
   credentialId: z.string(),
   /** Requested length; capped by the edge's maximum. */
-  minutes: z.number().int().min(1).max(24 * 60).optional(),
+  minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .optional(),
 });
 export const SessionSummary = z.object({
   id: z.string(),
@@ -104,7 +128,10 @@ export const SessionSummary = z.object({
 });
 export type SessionSummary = z.infer<typeof SessionSummary>;
 
-export const TerminalSize = z.object({ cols: z.number().int().min(1).max(MAX_COLS), rows: z.number().int().min(1).max(MAX_ROWS) });
+export const TerminalSize = z.object({
+  cols: z.number().int().min(1).max(MAX_COLS),
+  rows: z.number().int().min(1).max(MAX_ROWS),
+});
 
 /** Every error the edge returns to a browser. `code` is stable; nothing else is promised. */
 export type ApiError = { error: { code: ErrorCode; message: string } };

@@ -15,7 +15,10 @@ describe("binary frames", () => {
   });
 
   it("round-trips both kinds", () => {
-    expect(decodeFrame(new Uint8Array([0x01, 0x68, 0x69, 0x21]))).toEqual({ kind: "data", payload: new Uint8Array([0x68, 0x69, 0x21]) });
+    expect(decodeFrame(new Uint8Array([0x01, 0x68, 0x69, 0x21]))).toEqual({
+      kind: "data",
+      payload: new Uint8Array([0x68, 0x69, 0x21]),
+    });
     expect(decodeFrame(Buffer.from("0200000040", "hex"))).toEqual({ kind: "credit", bytes: 64 });
   });
 

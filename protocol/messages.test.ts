@@ -1,13 +1,27 @@
 import { describe, expect, it } from "vitest";
 import { isFatalClose, CloseCode } from "./close.ts";
 import { MAX_CONTROL_MESSAGE, PROTOCOL_VERSION } from "./limits.ts";
-import { BrowserToRoom, encodeMessage, MessageError, parseMessage, RoomToBrowser, RoomToConnector } from "./messages.ts";
+import {
+  BrowserToRoom,
+  encodeMessage,
+  MessageError,
+  parseMessage,
+  RoomToBrowser,
+  RoomToConnector,
+} from "./messages.ts";
 import { backoffDelay, BACKOFF_CAP_MS } from "./backoff.ts";
 
 describe("control messages", () => {
   it("serializes the handshake exactly (golden)", () => {
-    expect(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 120, rows: 40 })).toBe('{"type":"hello","v":1,"cols":120,"rows":40}');
-    expect(parseMessage(BrowserToRoom, '{"type":"hello","v":1,"cols":120,"rows":40}')).toEqual({ type: "hello", v: 1, cols: 120, rows: 40 });
+    expect(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 120, rows: 40 })).toBe(
+      '{"type":"hello","v":1,"cols":120,"rows":40}',
+    );
+    expect(parseMessage(BrowserToRoom, '{"type":"hello","v":1,"cols":120,"rows":40}')).toEqual({
+      type: "hello",
+      v: 1,
+      cols: 120,
+      rows: 40,
+    });
   });
 
   it("parses every room-to-browser kind", () => {

@@ -43,7 +43,11 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 const version = z.number().int().positive();
 const cols = z.number().int().min(1).max(MAX_COLS);
 const rows = z.number().int().min(1).max(MAX_ROWS);
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
 
 // ---- browser <-> SessionRoom -------------------------------------------------------------
 

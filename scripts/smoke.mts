@@ -12,5 +12,10 @@ try {
   console.log("OUTPUT", JSON.stringify(t.output));
   t.type("exit\n");
   console.log("end", await t.waitForEnd());
-} catch (e) { console.error("FAIL", e); await new Promise((r) => setTimeout(r, 1000)); console.log(await stack.logs()); }
-finally { await stack.stop(); }
+} catch (e) {
+  console.error("FAIL", e);
+  await new Promise((r) => setTimeout(r, 1000));
+  console.log(await stack.logs());
+} finally {
+  await stack.stop();
+}

@@ -57,18 +57,31 @@ async function main() {
     // The demo credential is an SSH key for the current OS user, accepted only by the demo target.
     const user = userInfo().username;
     const keyFile = join(DEMO, "id_ed25519");
-    if (!existsSync(keyFile)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "psm-demo", "-f", keyFile]);
+    if (!existsSync(keyFile))
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "psm-demo", "-f", keyFile]);
     const publicKey = (await readFile(`${keyFile}.pub`, "utf8")).trim();
     await writeFile(join(DEMO, "authorized_keys"), `${publicKey}\n`, { mode: 0o600 });
 
     const setupFile = join(STATE, "setup.json");
     const previous = await readJson<Setup>(setupFile);
     const targetPort = previous?.targetPort;
-    const target = sshdInstalled()
-      ? await startSshd({ dir: join(DEMO, "sshd"), passwordAuthentication: false, authorizedKeysFile: join(DEMO, "authorized_keys"), allowUsers: [user], port: targetPort })
-      : await startEmbeddedTarget({ dir: join(DEMO, "embedded"), authorizedKey: publicKey, username: user, port: targetPort });
+    const useSshd = process.env.PSM_DEMO_TARGET !== "embedded" && sshdInstalled();
+    const target = useSshd
+      ? await startSshd({
+          dir: join(DEMO, "sshd"),
+          passwordAuthentication: false,
+          authorizedKeysFile: join(DEMO, "authorized_keys"),
+          allowUsers: [user],
+          port: targetPort,
+        })
+      : await startEmbeddedTarget({
+          dir: join(DEMO, "embedded"),
+          authorizedKey: publicKey,
+          username: user,
+          port: targetPort,
+        });
     stops.push(target.stop);
-    console.log(`demo SSH target (${sshdInstalled() ? "OpenSSH sshd" : "embedded"}) on 127.0.0.1:${target.port}`);
+    console.log(`demo SSH target (${useSshd ? "OpenSSH sshd" : "embedded"}) on 127.0.0.1:${target.port}`);
 
     let password: string | undefined;
     let setup = previous;
@@ -81,7 +94,14 @@ async function main() {
       const site = await admin.createSite("local");
       const { token } = await admin.enrollmentToken(site.id);
       await enrollConnector(edge.url, token, join(STATE, "connector"), "local-connector");
-      const server = await admin.createServer({ name: "demo", host: "127.0.0.1", port: target.port, siteId: site.id, hostKey: target.hostKeyFingerprint, tags: ["demo"] });
+      const server = await admin.createServer({
+        name: "demo",
+        host: "127.0.0.1",
+        port: target.port,
+        siteId: site.id,
+        hostKey: target.hostKeyFingerprint,
+        tags: ["demo"],
+      });
       const cred = await admin.createCredential({
         name: "demo key",
         username: user,

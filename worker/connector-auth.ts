@@ -1,7 +1,12 @@
 // Authenticates a connector by its proof-of-key token (Authorization: Bearer), signed with the
 // Ed25519 key it registered at enrollment.
 import { decodeJwt, importJWK, type JWK, jwtVerify } from "jose";
-import { CONNECTOR_TOKEN_ALG, CONNECTOR_TOKEN_AUD, CONNECTOR_TOKEN_TYP, ConnectorTokenClaims } from "../protocol/index.ts";
+import {
+  CONNECTOR_TOKEN_ALG,
+  CONNECTOR_TOKEN_AUD,
+  CONNECTOR_TOKEN_TYP,
+  ConnectorTokenClaims,
+} from "../protocol/index.ts";
 import { ApiFailure } from "./errors.ts";
 
 export type AuthConnector = { id: string; siteId: string };

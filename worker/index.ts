@@ -21,7 +21,9 @@ app.route("/api", auth);
 app.route("/api", admin);
 app.route("/api", sessions);
 app.route("/", connectors);
-app.notFound((c) => (new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw)));
+app.notFound((c) =>
+  new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),
+);
 app.onError(onError);
 
 export default app;

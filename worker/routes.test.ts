@@ -8,7 +8,9 @@ import { api, BOOTSTRAP_TOKEN, login, ORIGIN, seedSite, seedUser } from "./test/
 describe("accounts", () => {
   it("bootstraps the first admin once, with the bootstrap token only", async () => {
     const body = { token: BOOTSTRAP_TOKEN, username: "root-admin", password: "long-enough-pw" };
-    expect((await api("/api/bootstrap", { method: "POST", body: { ...body, token: "wrong-token-0123456789" } })).status).toBe(403);
+    expect(
+      (await api("/api/bootstrap", { method: "POST", body: { ...body, token: "wrong-token-0123456789" } })).status,
+    ).toBe(403);
     expect((await api("/api/bootstrap", { method: "POST", body })).status).toBe(201);
     const again = await api("/api/bootstrap", { method: "POST", body: { ...body, username: "second" } });
     expect(again.status).toBe(409);
@@ -37,7 +39,9 @@ describe("accounts", () => {
 
   it("stores passwords as PBKDF2 hashes", async () => {
     await seedUser("carol", "carol-password-1", ["requester"]);
-    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'carol'").first<{ password_hash: string }>();
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'carol'").first<{
+      password_hash: string;
+    }>();
     expect(row!.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
     expect(row!.password_hash).not.toContain("carol-password-1");
   });
@@ -77,21 +81,40 @@ describe("accounts", () => {
 
 describe("connector enrollment", () => {
   const identityKey = { kty: "OKP", crv: "Ed25519", x: "XYQaEo_0jlJWuP-g0SN3IWYyMO7GsMVoRyBKxUQDSDw" };
-  const sealKey = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
+  const sealKey = {
+    kty: "EC",
+    crv: "P-256",
+    x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+  };
 
   it("takes a one-time token once, returns the edge key to pin, and sets the site's seal key", async () => {
     await seedUser("admin1", "admin-password-1", ["admin"]);
     const cookie = await login("admin1", "admin-password-1");
-    const site = (await (await api("/api/sites", { method: "POST", cookie, body: { name: "dc-east" } })).json()) as { id: string };
-    const { token } = (await (await api(`/api/sites/${site.id}/enrollment-tokens`, { method: "POST", cookie })).json()) as { token: string };
-    const first = await api("/api/connectors/enroll", { method: "POST", body: { token, name: "c1", identityKey, sealKey } });
+    const site = (await (await api("/api/sites", { method: "POST", cookie, body: { name: "dc-east" } })).json()) as {
+      id: string;
+    };
+    const { token } = (await (
+      await api(`/api/sites/${site.id}/enrollment-tokens`, { method: "POST", cookie })
+    ).json()) as { token: string };
+    const first = await api("/api/connectors/enroll", {
+      method: "POST",
+      body: { token, name: "c1", identityKey, sealKey },
+    });
     expect(first.status).toBe(201);
-    const enrolled = (await first.json()) as { edgeKey: Record<string, unknown>; sealKey: Record<string, unknown>; siteId: string };
+    const enrolled = (await first.json()) as {
+      edgeKey: Record<string, unknown>;
+      sealKey: Record<string, unknown>;
+      siteId: string;
+    };
     expect(enrolled.siteId).toBe(site.id);
     expect(enrolled.edgeKey).toMatchObject({ kty: "OKP", crv: "Ed25519" });
     expect(enrolled.edgeKey).not.toHaveProperty("d");
     expect(enrolled.sealKey).toMatchObject({ x: sealKey.x });
-    const replay = await api("/api/connectors/enroll", { method: "POST", body: { token, name: "c2", identityKey, sealKey } });
+    const replay = await api("/api/connectors/enroll", {
+      method: "POST",
+      body: { token, name: "c2", identityKey, sealKey },
+    });
     expect(replay.status).toBe(401);
     const stored = await env.DB.prepare("SELECT token_hash FROM enrollment_tokens").all<{ token_hash: string }>();
     expect(JSON.stringify(stored.results)).not.toContain(token);
@@ -102,10 +125,15 @@ describe("connector enrollment", () => {
     const site = crypto.randomUUID();
     await env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, 'old', 0)").bind(site).run();
     const { sha256 } = await import("./random.ts");
-    await env.DB.prepare("INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)")
+    await env.DB.prepare(
+      "INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)",
+    )
       .bind(await sha256("expired-token-0123456789"), site, uid, Date.now() - 1)
       .run();
-    const expired = await api("/api/connectors/enroll", { method: "POST", body: { token: "expired-token-0123456789", name: "c", identityKey, sealKey } });
+    const expired = await api("/api/connectors/enroll", {
+      method: "POST",
+      body: { token: "expired-token-0123456789", name: "c", identityKey, sealKey },
+    });
     expect(expired.status).toBe(401);
     const withPrivate = await api("/api/connectors/enroll", {
       method: "POST",
@@ -129,14 +157,21 @@ describe("websocket upgrades", () => {
     const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(sessionId));
     await room.init({ sessionId, userId, siteId: site.siteId, deadline: Date.now() + 60_000 });
     const path = `${ORIGIN}/api/sessions/${sessionId}/ws`;
-    const upgrade = (headers: Record<string, string>) => SELF.fetch(path, { headers: { Upgrade: "websocket", ...headers } });
+    const upgrade = (headers: Record<string, string>) =>
+      SELF.fetch(path, { headers: { Upgrade: "websocket", ...headers } });
 
     expect((await upgrade({ Origin: ORIGIN })).status).toBe(401);
     expect((await upgrade({ Origin: "https://evil.example", cookie })).status).toBe(403);
     expect((await upgrade({ cookie })).status).toBe(403);
-    expect((await SELF.fetch(`${ORIGIN}/connector/sessions/${sessionId}`, { headers: { Upgrade: "websocket" } })).status).toBe(401);
     expect(
-      (await SELF.fetch(`${ORIGIN}/connector/sessions/${sessionId}`, { headers: { Upgrade: "websocket", Authorization: "Bearer x.y.z" } })).status,
+      (await SELF.fetch(`${ORIGIN}/connector/sessions/${sessionId}`, { headers: { Upgrade: "websocket" } })).status,
+    ).toBe(401);
+    expect(
+      (
+        await SELF.fetch(`${ORIGIN}/connector/sessions/${sessionId}`, {
+          headers: { Upgrade: "websocket", Authorization: "Bearer x.y.z" },
+        })
+      ).status,
     ).toBe(401);
     await runInDurableObject(room, (_instance, state) => {
       expect(state.getWebSockets()).toHaveLength(0);

@@ -11,7 +11,8 @@ export type SocketPeer =
 export const PEER_HEADER = "X-PSM-Peer";
 
 export const requireUpgrade: MiddlewareHandler<AppContext> = async (c, next) => {
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiFailure("bad_request", "not a websocket upgrade");
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    throw new ApiFailure("bad_request", "not a websocket upgrade");
   await next();
 };
 
@@ -22,7 +23,11 @@ export const requireSameOrigin: MiddlewareHandler<AppContext> = async (c, next) 
   await next();
 };
 
-export function forwardSocket(stub: { fetch(request: Request): Promise<Response> }, request: Request, peer: SocketPeer) {
+export function forwardSocket(
+  stub: { fetch(request: Request): Promise<Response> },
+  request: Request,
+  peer: SocketPeer,
+) {
   const headers = new Headers(request.headers);
   headers.set(PEER_HEADER, JSON.stringify(peer));
   headers.delete("Authorization");

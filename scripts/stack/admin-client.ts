@@ -55,7 +55,14 @@ export class EdgeClient {
   }
 
   /** Seals the secret to the site's key here, as the admin's browser does, and uploads only the blob. */
-  async createCredential(cred: { name: string; username: string; kind: "password" | "private_key"; siteId: string; secret: string; serverIds: string[] }) {
+  async createCredential(cred: {
+    name: string;
+    username: string;
+    kind: "password" | "private_key";
+    siteId: string;
+    secret: string;
+    serverIds: string[];
+  }) {
     const site = await this.site(cred.siteId);
     if (!site.sealKey) throw new Error("site has no seal key yet: enroll a connector first");
     const sealed = await sealSecret(site.sealKey as JWK, cred.secret);

@@ -7,16 +7,24 @@ const CLI = join(ROOT, "connector", "cli.ts");
 const nodeArgs = (args: string[]) => ["--import", "tsx", CLI, ...args];
 
 export async function enrollConnector(edgeUrl: string, token: string, stateDir: string, name = "local"): Promise<void> {
-  const proc = startProcess(process.execPath, nodeArgs(["enroll", "--url", edgeUrl, "--token", token, "--state", stateDir, "--name", name]), {
-    name: "enroll",
-    cwd: ROOT,
-  });
+  const proc = startProcess(
+    process.execPath,
+    nodeArgs(["enroll", "--url", edgeUrl, "--token", token, "--state", stateDir, "--name", name]),
+    {
+      name: "enroll",
+      cwd: ROOT,
+    },
+  );
   const code = await new Promise<number | null>((resolve) => proc.child.once("exit", resolve));
   if (code !== 0) throw new Error(`enroll failed: ${proc.output()}`);
 }
 
 export async function runConnector(stateDir: string, opts: { echo?: boolean } = {}): Promise<Proc> {
-  const proc = startProcess(process.execPath, nodeArgs(["run", "--state", stateDir]), { name: "connector", cwd: ROOT, echo: opts.echo });
+  const proc = startProcess(process.execPath, nodeArgs(["run", "--state", stateDir]), {
+    name: "connector",
+    cwd: ROOT,
+    echo: opts.echo,
+  });
   await waitFor("connector to reach its hub", async () => {
     if (proc.child.exitCode !== null) throw new Error(`connector exited: ${proc.output()}`);
     return proc.output().includes('"control.connected"') ? true : undefined;

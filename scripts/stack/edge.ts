@@ -40,11 +40,15 @@ export async function startEdge(opts: {
   const envPath = join(opts.stateDir, "edge.env");
   await writeFile(envPath, envFile({ ...opts.secrets, ...opts.vars }), { mode: 0o600 });
   const persist = join(opts.stateDir, "wrangler");
-  const migrate = startProcess(process.execPath, [WRANGLER, "d1", "migrations", "apply", "psm", "--local", "--persist-to", persist], {
-    name: "migrate",
-    cwd: ROOT,
-    env: { ...process.env, ...OFFLINE, CI: "true" },
-  });
+  const migrate = startProcess(
+    process.execPath,
+    [WRANGLER, "d1", "migrations", "apply", "psm", "--local", "--persist-to", persist],
+    {
+      name: "migrate",
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE, CI: "true" },
+    },
+  );
   const code = await new Promise<number | null>((resolve) => migrate.child.once("exit", resolve));
   if (code !== 0) throw new Error(`d1 migrations failed:\n${migrate.output()}`);
 
@@ -53,18 +57,34 @@ export async function startEdge(opts: {
   const proc = startProcess(
     process.execPath,
     [
-      WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", persist, "--env-file", envPath, "--show-interactive-dev-session=false", "--live-reload=false",
+      WRANGLER,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspector),
+      "--persist-to",
+      persist,
+      "--env-file",
+      envPath,
+      "--show-interactive-dev-session=false",
+      "--live-reload=false",
     ],
     { name: "edge", cwd: ROOT, env: { ...process.env, ...OFFLINE }, echo: opts.echo },
   );
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor("wrangler dev", async () => {
-      if (proc.child.exitCode !== null) throw new Error(`wrangler exited:\n${proc.output()}`);
-      const res = await fetch(`${url}/api/me`);
-      return res.status === 401 ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      "wrangler dev",
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`wrangler exited:\n${proc.output()}`);
+        const res = await fetch(`${url}/api/me`);
+        return res.status === 401 ? true : undefined;
+      },
+      60_000,
+    );
   } catch (err) {
     await proc.stop();
     throw err;

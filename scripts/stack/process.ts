@@ -5,14 +5,19 @@ import { createServer } from "node:net";
 
 export type Proc = { child: ChildProcess; output: () => string; stop: () => Promise<void> };
 
-export function startProcess(command: string, args: string[], options: SpawnOptions & { name: string; echo?: boolean }): Proc {
+export function startProcess(
+  command: string,
+  args: string[],
+  options: SpawnOptions & { name: string; echo?: boolean },
+): Proc {
   const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
     const text = chunk.toString("utf8");
     output += text;
     if (output.length > 4 * 1024 * 1024) output = output.slice(-2 * 1024 * 1024);
-    if (options.echo) for (const line of text.split("\n")) if (line.trim()) process.stderr.write(`[${options.name}] ${line}\n`);
+    if (options.echo)
+      for (const line of text.split("\n")) if (line.trim()) process.stderr.write(`[${options.name}] ${line}\n`);
   };
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);

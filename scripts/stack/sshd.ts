@@ -11,7 +11,14 @@ import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
 export const SSHD = "/usr/sbin/sshd";
 export const sshdInstalled = () => existsSync(SSHD);
 
-export type Sshd = { port: number; hostKeyFingerprint: string; logFile: string; log: () => Promise<string>; proc: Proc; stop: () => Promise<void> };
+export type Sshd = {
+  port: number;
+  hostKeyFingerprint: string;
+  logFile: string;
+  log: () => Promise<string>;
+  proc: Proc;
+  stop: () => Promise<void>;
+};
 
 export async function startSshd(opts: {
   dir: string;
@@ -47,16 +54,18 @@ export async function startSshd(opts: {
   await writeFile(configFile, `${config}\n`);
   if (process.getuid?.() === 0 && !existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755 });
   const proc = startProcess(SSHD, ["-D", "-f", configFile, "-E", logFile], { name: "sshd" });
-  await waitFor("sshd", () =>
-    new Promise<boolean | undefined>((resolve, reject) => {
-      if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(undefined));
-    }),
+  await waitFor(
+    "sshd",
+    () =>
+      new Promise<boolean | undefined>((resolve, reject) => {
+        if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(undefined));
+      }),
   );
   return {
     port,

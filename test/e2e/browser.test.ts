@@ -25,7 +25,11 @@ describeWithPeers("terminal in Chromium", missingPeers() ?? chromiumMissing(), (
       browserBound.push(JSON.stringify(res.headers()));
       browserBound.push(await res.text().catch(() => ""));
     });
-    page.on("websocket", (ws) => ws.on("framereceived", (f) => browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))));
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", (f) =>
+        browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1")),
+      ),
+    );
     const consoleLines: string[] = [];
     page.on("console", (msg) => consoleLines.push(msg.text()));
 

@@ -44,7 +44,9 @@ describeWithPeers("connector deadline backstop", missingPeers(), () => {
       edgeKey: {},
     };
     const received: string[] = [];
-    silentEdge.on("connection", (ws) => ws.on("message", (data, isBinary) => !isBinary && received.push(data.toString())));
+    silentEdge.on("connection", (ws) =>
+      ws.on("message", (data, isBinary) => !isBinary && received.push(data.toString())),
+    );
     const deadline = Date.now() + 3000;
     const logLines: string[] = [];
     let endedAt = 0;
@@ -61,7 +63,12 @@ describeWithPeers("connector deadline backstop", missingPeers(), () => {
         dl: Math.ceil(deadline / 1000),
         usr: { id: "u", name: "alice" },
         tgt: { host: "127.0.0.1", port: sshd.port, protocol: "ssh", hostKey: sshd.hostKeyFingerprint },
-        cred: { id: "c", username: TARGET_USER, kind: "password", sealed: await sealSecret(publicJwk(sealKey), canary) },
+        cred: {
+          id: "c",
+          username: TARGET_USER,
+          kind: "password",
+          sealed: await sealSecret(publicJwk(sealKey), canary),
+        },
         rec: { required: false, keystrokes: false },
         ch: ["shell"],
       },
@@ -75,7 +82,9 @@ describeWithPeers("connector deadline backstop", missingPeers(), () => {
     await expect.poll(() => endedAt, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(endedAt).toBeGreaterThanOrEqual(Math.ceil(deadline / 1000) * 1000 - 50);
     expect(endedAt - Math.ceil(deadline / 1000) * 1000).toBeLessThan(1500);
-    await expect.poll(async () => sshd.log(), { timeout: 5000 }).toMatch(/(Disconnected from|Received disconnect from).*127\.0\.0\.1/);
+    await expect
+      .poll(async () => sshd.log(), { timeout: 5000 })
+      .toMatch(/(Disconnected from|Received disconnect from).*127\.0\.0\.1/);
     expect(received).toContainEqual(JSON.stringify({ type: "end", reason: "time_limit" }));
     expect(logLines.join("\n")).not.toContain(canary);
   });

@@ -115,7 +115,12 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
       expect(haystack).not.toContain(Buffer.from(stack.canary).toString("base64"));
     }
     // Nor the sealed blob or a grant: the user's responses hold no JWE and no JWS.
-    expect(http.split("\n\n").filter((_, i) => i % 2 === 1).join("\n")).not.toMatch(/eyJ[\w-]+\.[\w-]*\.[\w-]+\.[\w-]+\.[\w-]+/);
+    expect(
+      http
+        .split("\n\n")
+        .filter((_, i) => i % 2 === 1)
+        .join("\n"),
+    ).not.toMatch(/eyJ[\w-]+\.[\w-]*\.[\w-]+\.[\w-]+\.[\w-]+/);
     expect(browserBytes).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
   });
 });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
-export const chromiumMissing = () => (existsSync(CHROMIUM) ? undefined : "Chromium is not installed (apt-get install chromium)");
+export const chromiumMissing = () =>
+  existsSync(CHROMIUM) ? undefined : "Chromium is not installed (apt-get install chromium)";
 
 export async function launchChromium(): Promise<BrowserContext> {
   const profile = await mkdtemp(join(tmpdir(), "psm-chromium-"));

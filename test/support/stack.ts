@@ -68,7 +68,13 @@ export async function startStack(): Promise<Stack> {
   const connectorState = join(dir, "connector");
   await enrollConnector(edge.url, token, connectorState);
   let connector = await runConnector(connectorState);
-  const server = await admin.createServer({ name: "target", host: "127.0.0.1", port: sshd.port, siteId: site.id, hostKey: sshd.hostKeyFingerprint });
+  const server = await admin.createServer({
+    name: "target",
+    host: "127.0.0.1",
+    port: sshd.port,
+    siteId: site.id,
+    hostKey: sshd.hostKeyFingerprint,
+  });
   const cred = await admin.createCredential({
     name: "e2e password",
     username: TARGET_USER,

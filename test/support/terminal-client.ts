@@ -29,7 +29,12 @@ export class TerminalClient {
 
   private constructor(readonly ws: WebSocket) {}
 
-  static async open(edgeUrl: string, sessionId: string, cookie: string, opts: { cols?: number; rows?: number; origin?: string } = {}) {
+  static async open(
+    edgeUrl: string,
+    sessionId: string,
+    cookie: string,
+    opts: { cols?: number; rows?: number; origin?: string } = {},
+  ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
     const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
     ws.binaryType = "nodebuffer";
@@ -85,7 +90,11 @@ export class TerminalClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; state=${this.state} output=${JSON.stringify(this.text.slice(-300))}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; state=${this.state} output=${JSON.stringify(this.text.slice(-300))}`,
+          ),
+        );
       }, timeoutMs);
       const check = () => {
         const value = probe();
@@ -103,10 +112,14 @@ export class TerminalClient {
   }
 
   waitForOutput(pattern: string | RegExp, timeoutMs?: number): Promise<string> {
-    return this.until(`output ${pattern}`, () => {
-      const hit = typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
-      return hit ? this.text : undefined;
-    }, timeoutMs);
+    return this.until(
+      `output ${pattern}`,
+      () => {
+        const hit = typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+        return hit ? this.text : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   waitForState(state: SessionState, timeoutMs?: number): Promise<true> {

@@ -40,7 +40,11 @@ admin.get("/sites", ...adminOnly, async (c) => {
     name: string;
     seal_key: string | null;
   }>();
-  const sites: Site[] = results.map((s) => ({ id: s.id, name: s.name, sealKey: s.seal_key ? JSON.parse(s.seal_key) : null }));
+  const sites: Site[] = results.map((s) => ({
+    id: s.id,
+    name: s.name,
+    sealKey: s.seal_key ? JSON.parse(s.seal_key) : null,
+  }));
   return c.json(sites);
 });
 
@@ -62,7 +66,9 @@ admin.post("/sites/:id/enrollment-tokens", ...adminOnly, async (c) => {
   if (!site) throw new ApiFailure("not_found");
   const token = randomToken();
   const expiresAt = Date.now() + ENROLLMENT_TTL_MS;
-  await c.env.DB.prepare("INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)")
+  await c.env.DB.prepare(
+    "INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)",
+  )
     .bind(await sha256(token), siteId, c.get("user").id, expiresAt)
     .run();
   return c.json({ token, siteId, expiresAt } satisfies EnrollmentToken, 201);
@@ -74,7 +80,17 @@ admin.post("/servers", ...adminOnly, async (c) => {
   await c.env.DB.prepare(
     "INSERT INTO servers (id, name, host, port, protocol, site_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'manual', ?)",
   )
-    .bind(id, body.name, body.host, body.port, body.protocol, body.siteId, body.hostKey, JSON.stringify(body.tags), Date.now())
+    .bind(
+      id,
+      body.name,
+      body.host,
+      body.port,
+      body.protocol,
+      body.siteId,
+      body.hostKey,
+      JSON.stringify(body.tags),
+      Date.now(),
+    )
     .run()
     .catch((err: Error) => {
       throw new ApiFailure("conflict", err.message);

@@ -10,7 +10,9 @@ export const auth = new Hono<AppContext>();
 
 auth.post("/login", async (c) => {
   const { username, password } = await readBody(c, LoginRequest);
-  const row = await c.env.DB.prepare("SELECT id, username, password_hash, roles, disabled FROM users WHERE username = ?")
+  const row = await c.env.DB.prepare(
+    "SELECT id, username, password_hash, roles, disabled FROM users WHERE username = ?",
+  )
     .bind(username)
     .first<{ id: string; username: string; password_hash: string; roles: string; disabled: number }>();
   const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);

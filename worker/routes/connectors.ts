@@ -35,7 +35,9 @@ connectors.post("/api/connectors/enroll", async (c) => {
       .bind(JSON.stringify(publicOnly(body.sealKey)), siteId)
       .run();
   }
-  const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?").bind(siteId).first<{ seal_key: string | null }>();
+  const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?")
+    .bind(siteId)
+    .first<{ seal_key: string | null }>();
   if (!site?.seal_key) throw new ApiFailure("bad_request", "site has no seal key and none was offered");
 
   const connectorId = crypto.randomUUID();
@@ -63,7 +65,8 @@ connectors.get("/connector/sessions/:id", requireUpgrade, async (c) => {
   const session = await c.env.DB.prepare("SELECT site_id, status FROM sessions WHERE id = ?")
     .bind(sessionId)
     .first<{ site_id: string; status: string }>();
-  if (!session || session.site_id !== connector.siteId) throw new ApiFailure("not_found", "session not of connector's site");
+  if (!session || session.site_id !== connector.siteId)
+    throw new ApiFailure("not_found", "session not of connector's site");
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
   return forwardSocket(room, c.req.raw, { role: "connector", connectorId: connector.id, siteId: connector.siteId });
 });

@@ -9,8 +9,22 @@ import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts"
 
 export const sessions = new Hono<AppContext>();
 
-type ServerRow = { id: string; name: string; host: string; port: number; protocol: "ssh"; site_id: string; tags: string };
-type CredentialRow = { id: string; name: string; username: string; kind: "password" | "private_key"; server_id: string };
+type ServerRow = {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  protocol: "ssh";
+  site_id: string;
+  tags: string;
+};
+type CredentialRow = {
+  id: string;
+  name: string;
+  username: string;
+  kind: "password" | "private_key";
+  server_id: string;
+};
 
 /**
  * The servers a user may open. Until the access model lands every signed-in user is entitled to
@@ -54,7 +68,15 @@ sessions.post("/sessions", requireUser, async (c) => {
      WHERE s.id = ? AND c.id = ?`,
   )
     .bind(body.serverId, body.credentialId)
-    .first<{ host: string; port: number; host_key: string; site_id: string; username: string; kind: "password" | "private_key"; sealed: string }>();
+    .first<{
+      host: string;
+      port: number;
+      host_key: string;
+      site_id: string;
+      username: string;
+      kind: "password" | "private_key";
+      sealed: string;
+    }>();
   if (!target) throw new ApiFailure("not_found");
 
   const maxMinutes = Number(c.env.MAX_SESSION_MINUTES) || 60;

@@ -45,7 +45,12 @@ export async function seedSite() {
   const identityKey: JWK = await exportJWK(privateKey);
   const now = Date.now();
   await env.DB.batch([
-    env.DB.prepare("INSERT INTO sites (id, name, seal_key, created_at) VALUES (?, ?, ?, ?)").bind(siteId, `site-${siteId}`, '{"kty":"EC"}', now),
+    env.DB.prepare("INSERT INTO sites (id, name, seal_key, created_at) VALUES (?, ?, ?, ?)").bind(
+      siteId,
+      `site-${siteId}`,
+      '{"kty":"EC"}',
+      now,
+    ),
     env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, 'c', ?, ?)").bind(
       connectorId,
       siteId,
@@ -58,7 +63,10 @@ export async function seedSite() {
     env.DB.prepare(
       "INSERT INTO credentials (id, name, username, kind, site_id, sealed, created_at) VALUES (?, 'root pw', 'root', 'password', ?, 'SEALED.BLOB.MUST.NOTLEAK', ?)",
     ).bind(credentialId, siteId, now),
-    env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(serverId, credentialId),
+    env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(
+      serverId,
+      credentialId,
+    ),
   ]);
   return { siteId, connectorId, serverId, credentialId, token: () => connectorToken(connectorId, identityKey) };
 }
@@ -85,7 +93,9 @@ export async function openSocket(path: string, headers: Record<string, string>):
         if (pred(client)) return;
         await new Promise((r) => setTimeout(r, 10));
       }
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(client.texts)} closed=${JSON.stringify(client.closed)}`);
+      throw new Error(
+        `timed out waiting for ${what}: ${JSON.stringify(client.texts)} closed=${JSON.stringify(client.closed)}`,
+      );
     },
   };
   let order = Promise.resolve<unknown>(undefined);
@@ -100,11 +110,13 @@ export async function openSocket(path: string, headers: Record<string, string>):
   return client;
 }
 
-export const hasText = (type: string, extra: Record<string, unknown> = {}) => (c: Client) =>
-  c.texts.some((m) => {
-    const msg = m as Record<string, unknown>;
-    return msg.type === type && Object.entries(extra).every(([k, v]) => msg[k] === v);
-  });
+export const hasText =
+  (type: string, extra: Record<string, unknown> = {}) =>
+  (c: Client) =>
+    c.texts.some((m) => {
+      const msg = m as Record<string, unknown>;
+      return msg.type === type && Object.entries(extra).every(([k, v]) => msg[k] === v);
+    });
 
 /** Connects a connector's control socket and says hello, as psm-connector does. */
 export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>): Promise<Client> {
