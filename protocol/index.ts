@@ -6,3 +6,4 @@ export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./tokens.ts";
 export * from "./backoff.ts";
+export * from "./audit.ts";

@@ -1,4 +1,5 @@
 // Bindings and secrets of the edge Worker (see wrangler.toml).
+import type { AuditLedger } from "../durable/audit-ledger.ts";
 import type { ConnectorHub } from "../durable/connector-hub.ts";
 import type { SessionRoom } from "../durable/session-room.ts";
 
@@ -7,6 +8,7 @@ export interface Env {
   ASSETS: Fetcher;
   SESSION_ROOM: DurableObjectNamespace<SessionRoom>;
   CONNECTOR_HUB: DurableObjectNamespace<ConnectorHub>;
+  AUDIT_LEDGER: DurableObjectNamespace<AuditLedger>;
   EDGE_SIGNING_KEY: string;
   USER_TOKEN_SECRET: string;
   BOOTSTRAP_TOKEN?: string;

@@ -1,6 +1,7 @@
 // The edge Worker: authenticates and routes. Sockets are upgraded here and handed to Durable Objects.
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { AuditLedger } from "../durable/audit-ledger.ts";
 import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
 import type { AppContext } from "./env.ts";
@@ -27,4 +28,4 @@ app.notFound((c) =>
 app.onError(onError);
 
 export default app;
-export { ConnectorHub, SessionRoom };
+export { AuditLedger, ConnectorHub, SessionRoom };

@@ -1,0 +1,58 @@
+// Audit ledger entries: what the edge records, and the hash-chained form the AuditLedger stores.
+import { z } from "zod";
+
+export const AuditAction = z.enum([
+  "auth.login",
+  "auth.login_failed",
+  "auth.logout",
+  "checkout.requested",
+  "checkout.approved",
+  "checkout.denied",
+  "checkout.withdrawn",
+  "checkout.expired",
+  "checkout.checked_in",
+  "checkout.revoked",
+  "session.started",
+  "session.ended",
+  "session.killed",
+  "admin.change",
+]);
+export type AuditAction = z.infer<typeof AuditAction>;
+
+const Ref = z.string().max(128);
+
+/** What a caller hands the ledger. `refs` index the entry for filtering by user, server, session. */
+export const AuditEntryInput = z.object({
+  actor: z.object({ id: Ref, name: z.string().max(128) }).nullable(),
+  action: AuditAction,
+  target: z.object({ type: z.string().max(32), id: Ref, name: z.string().max(256).optional() }),
+  refs: z.object({ userId: Ref.optional(), serverId: Ref.optional(), sessionId: Ref.optional(), checkoutId: Ref.optional() }).default({}),
+  /** Free-form detail: for admin changes `{ before, after }`. Never a secret. */
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+export type AuditEntryInput = z.input<typeof AuditEntryInput>;
+
+/** A stored entry: `prev` is the previous entry's `hash` (64 zeros for the first), `hash` covers all other fields. */
+export const AuditEntry = AuditEntryInput.extend({
+  idx: z.number().int().nonnegative(),
+  ts: z.number().int(),
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const AuditQuery = z.object({
+  userId: Ref.optional(),
+  serverId: Ref.optional(),
+  action: AuditAction.optional(),
+  from: z.coerce.number().int().optional(),
+  to: z.coerce.number().int().optional(),
+  /** Entries with idx below this, newest first: for paging back. */
+  before: z.coerce.number().int().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export type AuditQuery = z.infer<typeof AuditQuery>;
+
+export type AuditVerifyResult =
+  | { ok: true; count: number; head: string }
+  | { ok: false; count: number; firstBadIndex: number; problem: "hash_mismatch" | "broken_link" | "index_gap" | "malformed" };
