@@ -26,8 +26,12 @@ export default defineConfig({
             "protocol/**/*.test.ts",
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
+            "durable/audit-chain.test.ts",
             "scripts/**/*.test.ts",
+            "worker/access/**/*.test.ts",
+            "worker/notify/**/*.test.ts",
           ],
+          exclude: ["**/*.workers.test.ts", "**/node_modules/**"],
         },
       },
       {
@@ -42,7 +46,8 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["worker/**/*.test.ts", "durable/**/*.workers.test.ts"],
+          // Pure tests of worker/access and worker/notify run in the unit project; here only what needs workerd.
+          include: ["worker/**/*.workers.test.ts", "durable/**/*.workers.test.ts"],
           setupFiles: ["./worker/test/apply-migrations.ts"],
         },
       },

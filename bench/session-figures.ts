@@ -31,7 +31,7 @@ async function main() {
     const starts: number[] = [];
     for (let i = 0; i < STARTS; i++) {
       const t0 = performance.now();
-      const { id } = await stack.user.createSession(stack.serverId, stack.credentialId);
+      const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
       const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
       await client.until("first byte", () => (client.bytesIn > 0 ? true : undefined));
       starts.push(performance.now() - t0);
@@ -40,7 +40,7 @@ async function main() {
     starts.sort((a, b) => a - b);
 
     // Echo through the product: raw mode so each keystroke echoes exactly one byte.
-    const { id } = await stack.user.createSession(stack.serverId, stack.credentialId);
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
     const t = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
     await t.waitForState("connected");
     t.type("stty raw -echo; cat -u; exit\n");

@@ -4,6 +4,7 @@
 // each socket's attachment, so nothing is lost when the object is evicted between messages.
 import { DurableObject } from "cloudflare:workers";
 import {
+  type AuditEntryInput,
   BrowserToRoom,
   CloseCode,
   ConnectorToRoom,
@@ -25,7 +26,17 @@ import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 import { due, nextDue, type Timers } from "./timers.ts";
 
-export type RoomMeta = { sessionId: string; userId: string; siteId: string; deadline: number };
+/** The ledger's one RPC the room uses (typed narrowly: the full stub type is too deep for tsc here). */
+type AuditAppender = { append(entry: AuditEntryInput): Promise<unknown> };
+
+export type RoomMeta = {
+  sessionId: string;
+  userId: string;
+  username: string;
+  serverId: string;
+  siteId: string;
+  deadline: number;
+};
 
 /** A connector must dial the session's data socket within 30 s of dispatch. */
 const ATTACH_TIMEOUT_MS = 30_000;
@@ -65,6 +76,15 @@ export class SessionRoom extends DurableObject<Env> {
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
+    // The one audit writer for the whole deployment (see worker/audit.ts).
+    const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
+    await ledger.append({
+      actor: null,
+      action: reason === "killed" || reason === "checkout_revoked" ? "session.killed" : "session.ended",
+      target: { type: "session", id: meta.sessionId },
+      refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+      data: { reason },
+    });
   }
 
   // ---- sockets -------------------------------------------------------------------------------

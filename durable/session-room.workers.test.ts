@@ -15,6 +15,7 @@ import {
 import {
   api,
   type Client,
+  checkout,
   connectControl,
   hasText,
   login,
@@ -31,14 +32,11 @@ const payloads = (c: Client) => c.binaries.map((b) => decodeFrame(b));
 async function liveSession() {
   const site = await seedSite();
   const username = `u${crypto.randomUUID().slice(0, 8)}`;
-  await seedUser(username, "user-password-1", ["requester"]);
+  await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
   const cookie = await login(username, "user-password-1");
   const control = await connectControl(site);
-  const res = await api("/api/sessions", {
-    method: "POST",
-    cookie,
-    body: { serverId: site.serverId, credentialId: site.credentialId, minutes: 30 },
-  });
+  const { id: checkoutId } = await checkout(cookie, site);
+  const res = await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } });
   expect(res.status).toBe(201);
   const { id } = (await res.json()) as { id: string };
   await control.next(hasText("open", { sessionId: id }), "open");
@@ -168,13 +166,10 @@ describe("SessionRoom relay", () => {
 
   it("answers 503 connector_unavailable when no connector of the site is online", async () => {
     const site = await seedSite();
-    await seedUser("lonely", "lonely-password-1", ["requester"]);
+    await site.entitle(await seedUser("lonely", "lonely-password-1", ["requester"]));
     const cookie = await login("lonely", "lonely-password-1");
-    const res = await api("/api/sessions", {
-      method: "POST",
-      cookie,
-      body: { serverId: site.serverId, credentialId: site.credentialId },
-    });
+    const { id: checkoutId } = await checkout(cookie, site);
+    const res = await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("connector_unavailable");
   });

@@ -14,7 +14,7 @@ const username = z
   .regex(/^[A-Za-z0-9._@-]+$/);
 const password = z.string().min(1).max(1024);
 
-export const Role = z.enum(["requester", "approver", "auditor", "admin"]);
+export const Role = z.enum(["requester", "approver", "auditor", "admin", "zone_admin"]);
 export type Role = z.infer<typeof Role>;
 
 export const LoginRequest = z.strictObject({ username, password });
@@ -72,7 +72,7 @@ export const CreateServerRequest = z.strictObject({
   host: z.string().trim().min(1).max(253),
   port: z.number().int().min(1).max(65535).default(22),
   protocol: z.literal("ssh").default("ssh"),
-  siteId: z.string(),
+  zoneId: z.string(),
   hostKey: HostKeyFingerprint,
   tags: z.array(z.string().max(32)).max(16).default([]),
 });
@@ -81,10 +81,12 @@ export const CreateCredentialRequest = z.strictObject({
   name,
   username: z.string().min(1).max(256),
   kind: CredentialKind,
-  siteId: z.string(),
-  /** Sealed to the site's key in the admin's browser or by the connector CLI. */
+  zoneId: z.string(),
+  /** Sealed to the key of the zone's site, in the admin's browser or by the connector CLI. */
   sealed: SealedSecret,
   serverIds: z.array(z.string()).min(1),
+  /** Overrides the zone's policy for this credential. */
+  policyId: z.string().nullable().default(null),
 });
 
 export const CredentialSummary = z.object({
@@ -100,24 +102,198 @@ export const ServerSummary = z.object({
   port: z.number(),
   protocol: z.literal("ssh"),
   siteId: z.string(),
+  zoneId: z.string(),
+  zoneName: z.string(),
   tags: z.array(z.string()),
+  source: z.string(),
   credentials: z.array(CredentialSummary),
 });
 export type ServerSummary = z.infer<typeof ServerSummary>;
 
-export const CreateSessionRequest = z.strictObject({
+/** What a policy tells a requester before they ask. */
+export const PolicyHint = z.object({
+  approvalRequired: z.boolean(),
+  quorum: z.number(),
+  maxCheckoutMinutes: z.number(),
+  maxSessionMinutes: z.number(),
+  exclusive: z.boolean(),
+  recordingRequired: z.boolean(),
+});
+export const CatalogCredential = CredentialSummary.extend({ policy: PolicyHint });
+export const CatalogEntry = ServerSummary.omit({ credentials: true }).extend({
+  credentials: z.array(CatalogCredential),
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+export const CatalogQuery = z.object({
+  q: z.string().max(128).optional(),
+  zoneId: z.string().optional(),
+  tag: z.string().max(32).optional(),
+});
+
+// ---- access model administration --------------------------------------------------------
+
+export const Zone = z.object({
+  id: z.string(),
+  name: z.string(),
+  siteId: z.string(),
+  description: z.string(),
+  policyId: z.string().nullable(),
+});
+export type Zone = z.infer<typeof Zone>;
+export const CreateZoneRequest = z.strictObject({
+  name,
+  siteId: z.string(),
+  description: z.string().max(1024).default(""),
+  policyId: z.string().nullable().default(null),
+});
+export const UpdateZoneRequest = z.strictObject({
+  description: z.string().max(1024).optional(),
+  policyId: z.string().nullable().optional(),
+});
+
+const minutes = (max: number) => z.number().int().min(1).max(max);
+export const PolicyFields = z.object({
+  name,
+  maxCheckoutMinutes: minutes(30 * 24 * 60).default(480),
+  maxSessionMinutes: minutes(7 * 24 * 60).default(240),
+  approvalRequired: z.boolean().default(false),
+  approverGroupId: z.string().nullable().default(null),
+  quorum: z.number().int().min(1).max(20).default(1),
+  pendingTtlMinutes: minutes(30 * 24 * 60).default(1440),
+  recordingRequired: z.boolean().default(false),
+  recordKeystrokes: z.boolean().default(false),
+  liveViewAllowed: z.boolean().default(true),
+  notifyWatched: z.boolean().default(true),
+  masterPasswordRequired: z.boolean().default(false),
+  mfaRequired: z.boolean().default(false),
+  idleTimeoutMinutes: minutes(24 * 60)
+    .nullable()
+    .default(null),
+  exclusive: z.boolean().default(false),
+  resetOnCheckin: z.boolean().default(false),
+});
+export const CreatePolicyRequest = PolicyFields.strict();
+export const UpdatePolicyRequest = PolicyFields.partial().strict();
+export const Policy = PolicyFields.extend({ id: z.string() });
+export type Policy = z.infer<typeof Policy>;
+
+export const Group = z.object({
+  id: z.string(),
+  name: z.string(),
+  members: z.array(z.object({ id: z.string(), username: z.string() })),
+});
+export type Group = z.infer<typeof Group>;
+export const CreateGroupRequest = z.strictObject({ name });
+export const SetGroupMembersRequest = z.strictObject({ userIds: z.array(z.string()).max(1000) });
+
+export const UserSummary = z.object({
+  id: z.string(),
+  username: z.string(),
+  roles: z.array(Role),
+  email: z.string().nullable(),
+  personId: z.string(),
+  disabled: z.boolean(),
+  zoneAdminOf: z.array(z.string()),
+});
+export type UserSummary = z.infer<typeof UserSummary>;
+export const UpdateUserRequest = z.strictObject({
+  roles: z.array(Role).min(1).optional(),
+  email: z.email().nullable().optional(),
+  personId: z.string().max(64).nullable().optional(),
+  disabled: z.boolean().optional(),
+  zoneAdminOf: z.array(z.string()).optional(),
+});
+
+export const AccessGrant = z.object({
+  id: z.string(),
+  groupId: z.string(),
+  zoneId: z.string(),
+  serverId: z.string().nullable(),
+  credentialId: z.string().nullable(),
+});
+export type AccessGrant = z.infer<typeof AccessGrant>;
+export const CreateAccessGrantRequest = z.strictObject({
+  groupId: z.string(),
+  zoneId: z.string(),
+  serverId: z.string().nullable().default(null),
+  credentialId: z.string().nullable().default(null),
+});
+
+export const ImportServersRequest = z.strictObject({ zoneId: z.string(), csv: z.string().max(1024 * 1024) });
+export const ImportServersResponse = z.object({
+  created: z.number(),
+  errors: z.array(z.object({ line: z.number(), error: z.string() })),
+});
+
+// ---- checkouts, cart and approvals ------------------------------------------------------
+
+export const CheckoutStatus = z.enum([
+  "pending_approval",
+  "approved",
+  "active",
+  "denied",
+  "withdrawn",
+  "expired",
+  "checked_in",
+  "revoked",
+]);
+export type CheckoutStatus = z.infer<typeof CheckoutStatus>;
+
+export const CartItem = z.strictObject({
   serverId: z.string(),
   credentialId: z.string(),
-  /** Requested length; capped by the edge's maximum. */
-  minutes: z
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 60)
-    .optional(),
+  /** Unix ms; default now. */
+  startsAt: z.number().int().optional(),
+  /** Unix ms; give this or `minutes`. */
+  endsAt: z.number().int().optional(),
+  minutes: minutes(30 * 24 * 60).optional(),
+  justification: z.string().trim().min(3).max(1000),
 });
+export const SubmitCartRequest = z.strictObject({ items: z.array(CartItem).min(1).max(20) });
+
+const DecisionView = z.object({ by: z.string(), at: z.number(), comment: z.string() });
+export const CheckoutSummary = z.object({
+  id: z.string(),
+  cartId: z.string(),
+  requester: z.object({ id: z.string(), username: z.string() }),
+  serverId: z.string(),
+  serverName: z.string(),
+  credentialId: z.string(),
+  credentialName: z.string(),
+  accountUsername: z.string(),
+  zoneName: z.string(),
+  status: CheckoutStatus,
+  justification: z.string(),
+  requestedAt: z.number(),
+  startsAt: z.number(),
+  endsAt: z.number(),
+  approvalRequired: z.boolean(),
+  quorum: z.number(),
+  approvals: z.array(DecisionView),
+  denial: DecisionView.nullable(),
+  endedAt: z.number().nullable(),
+  revokeReason: z.string().nullable(),
+});
+export type CheckoutSummary = z.infer<typeof CheckoutSummary>;
+
+export const CartResult = z.object({
+  cartId: z.string(),
+  results: z.array(
+    z.union([
+      z.object({ ok: z.literal(true), checkout: CheckoutSummary }),
+      z.object({ ok: z.literal(false), error: z.string() }),
+    ]),
+  ),
+});
+export type CartResult = z.infer<typeof CartResult>;
+
+export const DecisionRequest = z.strictObject({ comment: z.string().trim().max(1000).default("") });
+export const RevokeRequest = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
+
+export const CreateSessionRequest = z.strictObject({ checkoutId: z.string() });
 export const SessionSummary = z.object({
   id: z.string(),
+  checkoutId: z.string().nullable(),
   serverId: z.string(),
   serverName: z.string(),
   credentialName: z.string(),

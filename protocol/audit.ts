@@ -26,7 +26,9 @@ export const AuditEntryInput = z.object({
   actor: z.object({ id: Ref, name: z.string().max(128) }).nullable(),
   action: AuditAction,
   target: z.object({ type: z.string().max(32), id: Ref, name: z.string().max(256).optional() }),
-  refs: z.object({ userId: Ref.optional(), serverId: Ref.optional(), sessionId: Ref.optional(), checkoutId: Ref.optional() }).default({}),
+  refs: z
+    .object({ userId: Ref.optional(), serverId: Ref.optional(), sessionId: Ref.optional(), checkoutId: Ref.optional() })
+    .default({}),
   /** Free-form detail: for admin changes `{ before, after }`. Never a secret. */
   data: z.record(z.string(), z.unknown()).default({}),
 });
@@ -55,4 +57,9 @@ export type AuditQuery = z.infer<typeof AuditQuery>;
 
 export type AuditVerifyResult =
   | { ok: true; count: number; head: string }
-  | { ok: false; count: number; firstBadIndex: number; problem: "hash_mismatch" | "broken_link" | "index_gap" | "malformed" };
+  | {
+      ok: false;
+      count: number;
+      firstBadIndex: number;
+      problem: "hash_mismatch" | "broken_link" | "index_gap" | "malformed";
+    };

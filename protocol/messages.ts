@@ -17,6 +17,8 @@ export const EndReason = z.enum([
   "target_unreachable", // TCP/SSH connection to the target failed
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
+  "checkout_ended", // the checkout the session runs under ended (expired or checked in)
+  "checkout_revoked", // an admin revoked the checkout
   "protocol_error", // a peer broke the protocol
   "internal_error",
 ]);

@@ -94,11 +94,16 @@ async function main() {
       const site = await admin.createSite("local");
       const { token } = await admin.enrollmentToken(site.id);
       await enrollConnector(edge.url, token, join(STATE, "connector"), "local-connector");
+      // A zone for the demo, granted to an "admins" group: even admins reach servers through grants.
+      const zone = await admin.createZone("demo", site.id);
+      const me = await admin.request<{ id: string }>("GET", "/api/me");
+      const admins = await admin.createGroup("admins", [me.id]);
+      await admin.grant(admins.id, zone.id);
       const server = await admin.createServer({
         name: "demo",
         host: "127.0.0.1",
         port: target.port,
-        siteId: site.id,
+        zoneId: zone.id,
         hostKey: target.hostKeyFingerprint,
         tags: ["demo"],
       });
@@ -106,7 +111,7 @@ async function main() {
         name: "demo key",
         username: user,
         kind: "private_key",
-        siteId: site.id,
+        zoneId: zone.id,
         secret: await readFile(keyFile, "utf8"),
         serverIds: [server.id],
       });

@@ -13,6 +13,12 @@ export interface Env {
   USER_TOKEN_SECRET: string;
   BOOTSTRAP_TOKEN?: string;
   MAX_SESSION_MINUTES: string;
+  /** Notifications (see worker/notify/): a Slack-compatible webhook, its HMAC secret, and email. */
+  NOTIFY_WEBHOOK_URL?: string;
+  NOTIFY_WEBHOOK_SECRET?: string;
+  NOTIFY_EMAIL_FROM?: string;
+  EMAIL?: SendEmail;
+  APP_URL?: string;
 }
 
 export type AppContext = {

@@ -1,31 +1,43 @@
 // The edge Worker: authenticates and routes. Sockets are upgraded here and handed to Durable Objects.
-import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { AuditLedger } from "../durable/audit-ledger.ts";
 import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
-import type { AppContext } from "./env.ts";
+import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
-import { admin } from "./routes/admin.ts";
+import { newApi } from "./openapi.ts";
+import { audit } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
+import { checkouts } from "./routes/checkouts.ts";
 import { connectors } from "./routes/connectors.ts";
+import { directory } from "./routes/directory.ts";
+import { inventory } from "./routes/inventory.ts";
 import { sessions } from "./routes/sessions.ts";
+import { sites } from "./routes/sites.ts";
+import { zones } from "./routes/zones.ts";
+import { sweep } from "./scheduler.ts";
 
-export const app = new Hono<AppContext>();
+export const app = newApi();
 const apiHeaders = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
   crossOriginResourcePolicy: "same-origin",
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-app.route("/api", auth);
-app.route("/api", admin);
-app.route("/api", sessions);
+for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, audit]) app.route("/api", part);
 app.route("/", connectors);
+app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
 app.notFound((c) =>
   new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),
 );
 app.onError(onError);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** Every minute: expire and activate checkouts, deliver due notifications. */
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+    ctx.waitUntil(sweep(env, Date.now()));
+  },
+} satisfies ExportedHandler<Env>;
+
 export { AuditLedger, ConnectorHub, SessionRoom };

@@ -1,7 +1,7 @@
 // A small client of the edge's admin API, used by `npm start`, the tests and the benchmarks to set
 // up an admin, a site, its connector, a server and a sealed credential.
 import type { JWK } from "jose";
-import type { EnrollmentToken, Site } from "../../protocol/index.ts";
+import type { CartResult, EnrollmentToken, Site, Zone } from "../../protocol/index.ts";
 import { sealSecret } from "../../connector/seal.ts";
 
 export class EdgeClient {
@@ -50,27 +50,66 @@ export class EdgeClient {
     return this.request<EnrollmentToken>("POST", `/api/sites/${siteId}/enrollment-tokens`);
   }
 
-  createServer(server: { name: string; host: string; port: number; siteId: string; hostKey: string; tags?: string[] }) {
+  createZone(name: string, siteId: string, policyId: string | null = null) {
+    return this.request<Zone>("POST", "/api/zones", { name, siteId, policyId });
+  }
+
+  createGroup(name: string, userIds: string[]) {
+    return this.request<{ id: string }>("POST", "/api/groups", { name }).then(async (g) => {
+      await this.request("PUT", `/api/groups/${g.id}/members`, { userIds });
+      return g;
+    });
+  }
+
+  grant(groupId: string, zoneId: string) {
+    return this.request<{ id: string }>("POST", "/api/grants", { groupId, zoneId });
+  }
+
+  createServer(server: { name: string; host: string; port: number; zoneId: string; hostKey: string; tags?: string[] }) {
     return this.request<{ id: string }>("POST", "/api/servers", server);
   }
 
-  /** Seals the secret to the site's key here, as the admin's browser does, and uploads only the blob. */
+  /** Seals the secret to the zone's site key here, as the admin's browser does, and uploads only the blob. */
   async createCredential(cred: {
     name: string;
     username: string;
     kind: "password" | "private_key";
-    siteId: string;
+    zoneId: string;
     secret: string;
     serverIds: string[];
   }) {
-    const site = await this.site(cred.siteId);
+    const zone = (await this.request<Zone[]>("GET", "/api/zones")).find((z) => z.id === cred.zoneId);
+    if (!zone) throw new Error(`no zone ${cred.zoneId}`);
+    const site = await this.site(zone.siteId);
     if (!site.sealKey) throw new Error("site has no seal key yet: enroll a connector first");
     const sealed = await sealSecret(site.sealKey as JWK, cred.secret);
     const { secret: _secret, ...rest } = cred;
     return this.request<{ id: string }>("POST", "/api/credentials", { ...rest, sealed });
   }
 
-  createSession(serverId: string, credentialId: string, minutes?: number) {
-    return this.request<{ id: string; deadline: number }>("POST", "/api/sessions", { serverId, credentialId, minutes });
+  submitCart(
+    items: {
+      serverId: string;
+      credentialId: string;
+      minutes?: number;
+      startsAt?: number;
+      endsAt?: number;
+      justification: string;
+    }[],
+  ) {
+    return this.request<CartResult>("POST", "/api/checkouts", { items });
+  }
+
+  createSession(checkoutId: string) {
+    return this.request<{ id: string; deadline: number }>("POST", "/api/sessions", { checkoutId });
+  }
+
+  /** Checks out one credential (auto-approved policies only) and opens a session on it. */
+  async openSession(serverId: string, credentialId: string, minutes = 30) {
+    const cart = await this.submitCart([{ serverId, credentialId, minutes, justification: "automated session" }]);
+    const result = cart.results[0];
+    if (!result?.ok) throw new Error(`checkout refused: ${result && !result.ok ? result.error : "none"}`);
+    if (result.checkout.status !== "active") throw new Error(`checkout is ${result.checkout.status}`);
+    return this.createSession(result.checkout.id);
   }
 }

@@ -10,7 +10,7 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
   const clients: TerminalClient[] = [];
 
   async function connect(serverId = stack.serverId, credentialId = stack.credentialId) {
-    const { id } = await stack.user.createSession(serverId, credentialId);
+    const { id } = await stack.user.openSession(serverId, credentialId);
     const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie, { cols: 100, rows: 30 });
     clients.push(client);
     return client;
@@ -48,14 +48,14 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
       name: "wrong-pin",
       host: "127.0.0.1",
       port: stack.sshd.port,
-      siteId: stack.siteId,
+      zoneId: stack.zoneId,
       hostKey: `SHA256:${"x".repeat(43)}`,
     });
     const cred = await stack.admin.createCredential({
       name: "pw for wrong pin",
       username: TARGET_USER,
       kind: "password",
-      siteId: stack.siteId,
+      zoneId: stack.zoneId,
       secret: stack.canary,
       serverIds: [server.id],
     });
@@ -72,7 +72,7 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
       name: "stale password",
       username: TARGET_USER,
       kind: "password",
-      siteId: stack.siteId,
+      zoneId: stack.zoneId,
       secret: "not-the-password",
       serverIds: [stack.serverId],
     });

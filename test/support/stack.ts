@@ -43,6 +43,8 @@ export type Stack = {
   user: EdgeClient;
   canary: string;
   siteId: string;
+  zoneId: string;
+  operatorsGroupId: string;
   serverId: string;
   credentialId: string;
   /** Everything the edge and the connector printed so far. */
@@ -68,22 +70,29 @@ export async function startStack(): Promise<Stack> {
   const connectorState = join(dir, "connector");
   await enrollConnector(edge.url, token, connectorState);
   let connector = await runConnector(connectorState);
+  const zone = await admin.createZone("e2e servers", site.id);
   const server = await admin.createServer({
     name: "target",
     host: "127.0.0.1",
     port: sshd.port,
-    siteId: site.id,
+    zoneId: zone.id,
     hostKey: sshd.hostKeyFingerprint,
   });
   const cred = await admin.createCredential({
     name: "e2e password",
     username: TARGET_USER,
     kind: "password",
-    siteId: site.id,
+    zoneId: zone.id,
     secret: canary,
     serverIds: [server.id],
   });
-  await admin.request("POST", "/api/users", { username: "alice", password: "alice-password-1", roles: ["requester"] });
+  const alice = await admin.request<{ id: string }>("POST", "/api/users", {
+    username: "alice",
+    password: "alice-password-1",
+    roles: ["requester"],
+  });
+  const operators = await admin.createGroup("operators", [alice.id]);
+  await admin.grant(operators.id, zone.id);
   const user = new EdgeClient(edge.url);
   await user.login("alice", "alice-password-1");
   const oldOutputs: string[] = [];
@@ -99,6 +108,8 @@ export async function startStack(): Promise<Stack> {
     user,
     canary,
     siteId: site.id,
+    zoneId: zone.id,
+    operatorsGroupId: operators.id,
     serverId: server.id,
     credentialId: cred.id,
     logs: async () => [edge.proc.output(), ...oldOutputs, connector.output(), await sshd.log()].join("\n"),

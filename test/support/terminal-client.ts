@@ -27,18 +27,22 @@ export class TerminalClient {
   bytesIn = 0;
   onData?: (payload: Uint8Array) => void;
 
-  private constructor(readonly ws: WebSocket) {}
+  private constructor(
+    readonly ws: WebSocket,
+    /** False for bulk runs: `received` then stays empty instead of holding every frame. */
+    private readonly keepReceived = true,
+  ) {}
 
   static async open(
     edgeUrl: string,
     sessionId: string,
     cookie: string,
-    opts: { cols?: number; rows?: number; origin?: string } = {},
+    opts: { cols?: number; rows?: number; origin?: string; keepReceived?: boolean } = {},
   ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
     const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
     ws.binaryType = "nodebuffer";
-    const client = new TerminalClient(ws);
+    const client = new TerminalClient(ws, opts.keepReceived ?? true);
     ws.on("message", (data: Buffer, isBinary) => client.onMessage(data, isBinary));
     ws.on("close", (code) => {
       client.closeCode = code;
@@ -55,7 +59,7 @@ export class TerminalClient {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    this.received.push(Buffer.from(data));
+    if (this.keepReceived) this.received.push(Buffer.from(data));
     if (!isBinary) {
       const msg = parseMessage(RoomToBrowser, data.toString("utf8"));
       this.messages.push(msg);

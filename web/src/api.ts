@@ -1,16 +1,37 @@
 // Typed calls to the edge's HTTP API (same origin, cookie auth). Every response is checked against protocol/.
 import { z } from "zod";
 import {
+  AccessGrant,
+  type AuditQuery,
+  AuditEntry,
+  type AuditVerifyResult,
+  CartResult,
+  CatalogEntry,
+  CheckoutSummary,
   EnrollmentToken,
   ErrorCode,
+  Group,
+  ImportServersResponse,
   Me,
+  Policy,
   ServerSummary,
   SessionSummary,
   Site,
+  UserSummary,
+  Zone,
+  type CreateAccessGrantRequest,
   type CreateCredentialRequest,
+  type CreatePolicyRequest,
   type CreateServerRequest,
   type CreateSessionRequest,
+  type CreateUserRequest,
+  type CreateZoneRequest,
+  type ImportServersRequest,
   type LoginRequest,
+  type SubmitCartRequest,
+  type UpdatePolicyRequest,
+  type UpdateUserRequest,
+  type UpdateZoneRequest,
 } from "../../protocol/index.ts";
 
 /** An API failure as the page sees it: HTTP status plus the edge's stable error code. */
@@ -64,8 +85,10 @@ function codeFor(status: number, body: unknown): ErrorCode {
   return status >= 500 ? "internal" : "bad_request";
 }
 
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
 async function call<S extends z.ZodType>(
-  method: "GET" | "POST",
+  method: Method,
   path: string,
   schema: S,
   body?: unknown,
@@ -91,11 +114,34 @@ async function call<S extends z.ZodType>(
   return parsed.data;
 }
 
+/** `?a=1&b=2` from the defined, non-empty values; "" when there are none. */
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+const at = (path: string, id: string, rest = "") => `${path}/${encodeURIComponent(id)}${rest}`;
+
 const Created = z.object({ id: z.string() });
 const SessionCreated = z.object({ id: z.string(), deadline: z.number() });
 const Anything = z.unknown();
+/** protocol/audit.ts declares the verify result as a type only; this schema mirrors it. */
+const VerifyResult: z.ZodType<AuditVerifyResult> = z.union([
+  z.object({ ok: z.literal(true), count: z.number(), head: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    count: z.number(),
+    firstBadIndex: z.number(),
+    problem: z.enum(["hash_mismatch", "broken_link", "index_gap", "malformed"]),
+  }),
+]);
 
 type Body<T extends z.ZodType> = z.input<T>;
+export type AuditFilter = Partial<Omit<AuditQuery, "limit">> & { limit?: number };
 
 export const api = {
   login: (body: Body<typeof LoginRequest>) => call("POST", "/api/login", Me, body, false),
@@ -106,13 +152,57 @@ export const api = {
       if (error instanceof ApiError && error.status === 401) return null;
       throw error;
     }),
-  servers: () => call("GET", "/api/servers", z.array(ServerSummary)),
+
+  // ---- requester -------------------------------------------------------------------------
+  catalog: (filter: { q?: string; zoneId?: string; tag?: string } = {}) =>
+    call("GET", `/api/catalog${query(filter)}`, z.array(CatalogEntry)),
+  submitCart: (body: Body<typeof SubmitCartRequest>) => call("POST", "/api/checkouts", CartResult, body),
+  checkouts: () => call("GET", "/api/checkouts", z.array(CheckoutSummary)),
+  withdraw: (id: string) => call("POST", at("/api/checkouts", id, "/withdraw"), CheckoutSummary, {}),
+  checkIn: (id: string) => call("POST", at("/api/checkouts", id, "/check-in"), CheckoutSummary, {}),
   createSession: (body: Body<typeof CreateSessionRequest>) => call("POST", "/api/sessions", SessionCreated, body),
-  session: (id: string) => call("GET", `/api/sessions/${encodeURIComponent(id)}`, SessionSummary),
+  session: (id: string) => call("GET", at("/api/sessions", id), SessionSummary),
+
+  // ---- approver --------------------------------------------------------------------------
+  approvals: () => call("GET", "/api/approvals", z.array(CheckoutSummary)),
+  decide: (id: string, verdict: "approve" | "deny", comment: string) =>
+    call("POST", at("/api/checkouts", id, `/${verdict}`), CheckoutSummary, { comment }),
+  revoke: (id: string, reason: string) =>
+    call("POST", at("/api/checkouts", id, "/revoke"), CheckoutSummary, { reason }),
+
+  // ---- admin and zone admin --------------------------------------------------------------
   sites: () => call("GET", "/api/sites", z.array(Site)),
   createSite: (name: string) => call("POST", "/api/sites", Site, { name }),
   createEnrollmentToken: (siteId: string) =>
-    call("POST", `/api/sites/${encodeURIComponent(siteId)}/enrollment-tokens`, EnrollmentToken, {}),
+    call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
+  zones: () => call("GET", "/api/zones", z.array(Zone)),
+  createZone: (body: Body<typeof CreateZoneRequest>) => call("POST", "/api/zones", Zone, body),
+  updateZone: (id: string, body: Body<typeof UpdateZoneRequest>) => call("PATCH", at("/api/zones", id), Zone, body),
+  policies: () => call("GET", "/api/policies", z.array(Policy)),
+  createPolicy: (body: Body<typeof CreatePolicyRequest>) => call("POST", "/api/policies", Policy, body),
+  updatePolicy: (id: string, body: Body<typeof UpdatePolicyRequest>) =>
+    call("PATCH", at("/api/policies", id), Policy, body),
+  groups: () => call("GET", "/api/groups", z.array(Group)),
+  createGroup: (name: string) => call("POST", "/api/groups", Group, { name }),
+  setGroupMembers: (id: string, userIds: string[]) =>
+    call("PUT", at("/api/groups", id, "/members"), Group, { userIds }),
+  users: () => call("GET", "/api/users", z.array(UserSummary)),
+  createUser: (body: Body<typeof CreateUserRequest>) => call("POST", "/api/users", Anything, body),
+  updateUser: (id: string, body: Body<typeof UpdateUserRequest>) =>
+    call("PATCH", at("/api/users", id), UserSummary, body),
+  grants: () => call("GET", "/api/grants", z.array(AccessGrant)),
+  createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
+  deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
+  servers: () => call("GET", "/api/servers", z.array(ServerSummary)),
   createServer: (body: Body<typeof CreateServerRequest>) => call("POST", "/api/servers", Created, body),
+  importServers: (body: Body<typeof ImportServersRequest>) =>
+    call("POST", "/api/servers/import", ImportServersResponse, body),
   createCredential: (body: Body<typeof CreateCredentialRequest>) => call("POST", "/api/credentials", Created, body),
+
+  // ---- auditor ---------------------------------------------------------------------------
+  audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),
+  verifyAudit: () => call("GET", "/api/audit/verify", VerifyResult),
 };
+
+/** The NDJSON export: a plain link, so the browser streams it to a file. */
+export const AUDIT_EXPORT_URL = "/api/audit/export";

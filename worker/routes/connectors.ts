@@ -1,55 +1,62 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
-import { Hono } from "hono";
-import { type EnrollResponse, EnrollRequest } from "../../protocol/index.ts";
+import { EnrollRequest, EnrollResponse } from "../../protocol/index.ts";
 import { authenticateConnector } from "../connector-auth.ts";
-import type { AppContext } from "../env.ts";
-import { ApiFailure, readBody } from "../errors.ts";
+import { ApiFailure } from "../errors.ts";
+import { newApi, route } from "../openapi.ts";
 import { edgeKey } from "../keys.ts";
 import { sha256 } from "../random.ts";
 import { forwardSocket, requireUpgrade } from "../sockets.ts";
 
-export const connectors = new Hono<AppContext>();
+export const connectors = newApi();
 
-connectors.post("/api/connectors/enroll", async (c) => {
-  const body = await readBody(c, EnrollRequest);
-  const identity = body.identityKey;
-  if (identity.kty !== "OKP" || identity.crv !== "Ed25519" || typeof identity.x !== "string") {
-    throw new ApiFailure("bad_request", "identity key must be a public Ed25519 JWK");
-  }
-  if (body.sealKey && (body.sealKey.kty !== "EC" || body.sealKey.crv !== "P-256")) {
-    throw new ApiFailure("bad_request", "seal key must be a public P-256 JWK");
-  }
-  // Claim the token atomically: single use, unexpired.
-  const claimed = await c.env.DB.prepare(
-    "UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING site_id",
-  )
-    .bind(Date.now(), await sha256(body.token), Date.now())
-    .first<{ site_id: string }>();
-  if (!claimed) throw new ApiFailure("unauthorized", "enrollment token unknown, used or expired");
-  const siteId = claimed.site_id;
+connectors.openapi(
+  route({
+    method: "post",
+    path: "/api/connectors/enroll",
+    summary: "Enroll a connector with a one-time token",
+    tags: ["connectors"],
+    body: EnrollRequest,
+    response: EnrollResponse,
+    status: 201,
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const identity = body.identityKey;
+    if (identity.kty !== "OKP" || identity.crv !== "Ed25519" || typeof identity.x !== "string") {
+      throw new ApiFailure("bad_request", "identity key must be a public Ed25519 JWK");
+    }
+    if (body.sealKey && (body.sealKey.kty !== "EC" || body.sealKey.crv !== "P-256")) {
+      throw new ApiFailure("bad_request", "seal key must be a public P-256 JWK");
+    }
+    // Claim the token atomically: single use, unexpired.
+    const claimed = await c.env.DB.prepare(
+      "UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING site_id",
+    )
+      .bind(Date.now(), await sha256(body.token), Date.now())
+      .first<{ site_id: string }>();
+    if (!claimed) throw new ApiFailure("unauthorized", "enrollment token unknown, used or expired");
+    const siteId = claimed.site_id;
 
-  // The site's first connector sets the seal key; later ones must already hold the same key.
-  if (body.sealKey) {
-    await c.env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ? AND seal_key IS NULL")
-      .bind(JSON.stringify(publicOnly(body.sealKey)), siteId)
+    // The site's first connector sets the seal key; later ones must already hold the same key.
+    if (body.sealKey) {
+      await c.env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ? AND seal_key IS NULL")
+        .bind(JSON.stringify(publicOnly(body.sealKey)), siteId)
+        .run();
+    }
+    const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?")
+      .bind(siteId)
+      .first<{ seal_key: string | null }>();
+    if (!site?.seal_key) throw new ApiFailure("bad_request", "site has no seal key and none was offered");
+
+    const connectorId = crypto.randomUUID();
+    await c.env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)")
+      .bind(connectorId, siteId, body.name, JSON.stringify(publicOnly(identity)), Date.now())
       .run();
-  }
-  const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?")
-    .bind(siteId)
-    .first<{ seal_key: string | null }>();
-  if (!site?.seal_key) throw new ApiFailure("bad_request", "site has no seal key and none was offered");
-
-  const connectorId = crypto.randomUUID();
-  await c.env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)")
-    .bind(connectorId, siteId, body.name, JSON.stringify(publicOnly(identity)), Date.now())
-    .run();
-  const { publicJwk } = await edgeKey(c.env.EDGE_SIGNING_KEY);
-  return c.json(
-    { connectorId, siteId, edgeKey: publicJwk, sealKey: JSON.parse(site.seal_key) } satisfies EnrollResponse,
-    201,
-  );
-});
+    const { publicJwk } = await edgeKey(c.env.EDGE_SIGNING_KEY);
+    return c.json({ connectorId, siteId, edgeKey: publicJwk, sealKey: JSON.parse(site.seal_key) }, 201);
+  },
+);
 
 /** The connector's long-lived control socket, held by its site's ConnectorHub. */
 connectors.get("/connector/control", requireUpgrade, async (c) => {

@@ -35,20 +35,34 @@ export function api(path: string, init: { method?: string; cookie?: string; body
   });
 }
 
-/** A site with one enrolled connector, a server and a credential, seeded straight into D1. */
-export async function seedSite() {
+/** A site and zone with one enrolled connector, a server and a credential, seeded straight into D1. */
+export async function seedSite(policy: Record<string, unknown> = {}) {
   const siteId = crypto.randomUUID();
+  const zoneId = crypto.randomUUID();
   const connectorId = crypto.randomUUID();
   const serverId = crypto.randomUUID();
   const credentialId = crypto.randomUUID();
+  const groupId = crypto.randomUUID();
+  const policyId = crypto.randomUUID();
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const identityKey: JWK = await exportJWK(privateKey);
   const now = Date.now();
+  const columns = Object.keys(policy);
   await env.DB.batch([
     env.DB.prepare("INSERT INTO sites (id, name, seal_key, created_at) VALUES (?, ?, ?, ?)").bind(
       siteId,
       `site-${siteId}`,
       '{"kty":"EC"}',
+      now,
+    ),
+    env.DB.prepare(
+      `INSERT INTO policies (id, name, created_at${columns.map((c) => `, ${c}`).join("")}) VALUES (?, ?, ?${columns.map(() => ", ?").join("")})`,
+    ).bind(policyId, `policy-${policyId}`, now, ...Object.values(policy)),
+    env.DB.prepare("INSERT INTO zones (id, name, site_id, policy_id, created_at) VALUES (?, ?, ?, ?, ?)").bind(
+      zoneId,
+      `zone-${zoneId}`,
+      siteId,
+      policyId,
       now,
     ),
     env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, 'c', ?, ?)").bind(
@@ -58,17 +72,51 @@ export async function seedSite() {
       now,
     ),
     env.DB.prepare(
-      "INSERT INTO servers (id, name, host, port, protocol, site_id, host_key, created_at) VALUES (?, ?, '10.1.2.3', 22, 'ssh', ?, ?, ?)",
-    ).bind(serverId, `srv-${serverId.slice(0, 8)}`, siteId, `SHA256:${"B".repeat(43)}`, now),
+      "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, created_at) VALUES (?, ?, '10.1.2.3', 22, 'ssh', ?, ?, ?, ?)",
+    ).bind(serverId, `srv-${serverId.slice(0, 8)}`, siteId, zoneId, `SHA256:${"B".repeat(43)}`, now),
     env.DB.prepare(
-      "INSERT INTO credentials (id, name, username, kind, site_id, sealed, created_at) VALUES (?, 'root pw', 'root', 'password', ?, 'SEALED.BLOB.MUST.NOTLEAK', ?)",
-    ).bind(credentialId, siteId, now),
+      "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, created_at) VALUES (?, 'root pw', 'root', 'password', ?, ?, 'SEALED.BLOB.MUST.NOTLEAK', ?)",
+    ).bind(credentialId, siteId, zoneId, now),
     env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(
       serverId,
       credentialId,
     ),
+    env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)").bind(groupId, `group-${groupId}`, now),
+    env.DB.prepare("INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES (?, ?, ?, ?)").bind(
+      crypto.randomUUID(),
+      groupId,
+      zoneId,
+      now,
+    ),
   ]);
-  return { siteId, connectorId, serverId, credentialId, token: () => connectorToken(connectorId, identityKey) };
+  return {
+    siteId,
+    zoneId,
+    policyId,
+    groupId,
+    connectorId,
+    serverId,
+    credentialId,
+    token: () => connectorToken(connectorId, identityKey),
+    /** Makes the user a member of the group granted this zone. */
+    entitle: (userId: string) =>
+      env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(groupId, userId).run(),
+  };
+}
+
+/** Submits a one-item cart and returns the checkout's summary. */
+export async function checkout(cookie: string, site: { serverId: string; credentialId: string }, minutes = 30) {
+  const res = await api("/api/checkouts", {
+    method: "POST",
+    cookie,
+    body: { items: [{ serverId: site.serverId, credentialId: site.credentialId, minutes, justification: "testing" }] },
+  });
+  const cart = (await res.json()) as {
+    results: { ok: boolean; error?: string; checkout?: { id: string; status: string } }[];
+  };
+  const result = cart.results[0]!;
+  if (!result.ok) throw new Error(`checkout refused: ${result.error}`);
+  return result.checkout!;
 }
 
 export type Client = {

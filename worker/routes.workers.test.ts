@@ -155,7 +155,14 @@ describe("websocket upgrades", () => {
       .bind(sessionId, userId, site.serverId, site.credentialId, site.siteId, Date.now(), Date.now() + 60_000)
       .run();
     const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(sessionId));
-    await room.init({ sessionId, userId, siteId: site.siteId, deadline: Date.now() + 60_000 });
+    await room.init({
+      sessionId,
+      userId,
+      username: "frank",
+      serverId: site.serverId,
+      siteId: site.siteId,
+      deadline: Date.now() + 60_000,
+    });
     const path = `${ORIGIN}/api/sessions/${sessionId}/ws`;
     const upgrade = (headers: Record<string, string>) =>
       SELF.fetch(path, { headers: { Upgrade: "websocket", ...headers } });
@@ -187,10 +194,10 @@ describe("websocket upgrades", () => {
   });
 
   it("never returns the sealed blob through the catalog", async () => {
-    await seedSite();
-    await seedUser("gina", "gina-password-1", ["requester"]);
+    const site = await seedSite();
+    await site.entitle(await seedUser("gina", "gina-password-1", ["requester"]));
     const cookie = await login("gina", "gina-password-1");
-    const text = await (await api("/api/servers", { cookie })).text();
+    const text = await (await api("/api/catalog", { cookie })).text();
     expect(text).toContain("root pw");
     expect(text).not.toContain("SEALED");
   });

@@ -1,0 +1,207 @@
+// Turns one run's figures into the table printed on stdout and written to docs/benchmarks.md.
+import type { BulkResult, EchoResult } from "./pipe.ts";
+import type { ChromiumResult } from "./chromium.ts";
+import type { ScaleResult } from "./scale.ts";
+import { mb, mbps, ms, percentile, ratio, summarize } from "./stats.ts";
+import type { Machine, MemoryTrace } from "./system.ts";
+
+export type Who = "ours" | "direct" | "wetty";
+
+export type Results = {
+  date: string;
+  machine: Machine;
+  versions: Record<string, string>;
+  totalMs?: number;
+  starts: Partial<Record<Who, number[]>>;
+  echo: Partial<Record<Who, EchoResult>>;
+  bulk: Partial<Record<Who, BulkResult>>;
+  bulkMemory: Partial<Record<Who, Record<string, MemoryTrace>>>;
+  chromium?: ChromiumResult;
+  scale?: ScaleResult;
+  errors: string[];
+  config: { keystrokes: number; warmup: number; bulkBytes: number; starts: number; idle: number; active: number };
+};
+
+const p = (values: number[] | undefined, q: number) => (values?.length ? percentile(values, q) : Number.NaN);
+const sorted = (values: number[] | undefined) => (values ? [...values].sort((a, b) => a - b) : undefined);
+const yesNo = (ok: boolean | undefined) => (ok === undefined ? "–" : ok ? "yes" : "**no**");
+
+/** Markdown table (also readable as plain text on stdout). */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join("\n");
+}
+
+export function mainTable(r: Results): string {
+  const echo = {
+    ours: sorted(r.echo.ours?.samples),
+    direct: sorted(r.echo.direct?.samples),
+    wetty: sorted(r.echo.wetty?.samples),
+  };
+  const starts = { ours: sorted(r.starts.ours), direct: sorted(r.starts.direct), wetty: sorted(r.starts.wetty) };
+  const chrome = r.chromium;
+  const rows: string[][] = [];
+  const n = (values: number[] | undefined) => (values?.length ? ` (n=${values.length})` : "");
+
+  for (const q of [50, 99] as const) {
+    const ours = p(echo.ours, q);
+    const wetty = p(echo.wetty, q);
+    const limit = q === 50 ? 0.6 : 5;
+    rows.push([
+      `Keystroke echo p${q}`,
+      `${ms(ours)}${n(echo.ours)}`,
+      chrome
+        ? `${ms(p(chrome.synthetic, q))}${n(chrome.synthetic)}; keyboard ${ms(p(chrome.keyboard, q))}${n(chrome.keyboard)}`
+        : "–",
+      `${ms(p(echo.direct, q))}${n(echo.direct)}`,
+      `${ms(wetty)}${n(echo.wetty)}`,
+      ratio(ours, wetty),
+      ratio(ours, p(echo.direct, q)),
+      `≤ ${limit} ms; ≤ 0.5× WeTTY`,
+      yesNo(Number.isFinite(ours) ? ours <= limit && (!Number.isFinite(wetty) || ours <= wetty / 2) : undefined),
+    ]);
+  }
+  const bulk = (who: Who) => r.bulk[who]?.mbPerS ?? Number.NaN;
+  rows.push([
+    `Bulk output, ${mb(r.config.bulkBytes)}`,
+    mbps(bulk("ours")),
+    chrome?.bulk ? mbps(chrome.bulk.mbPerS) : "–",
+    mbps(bulk("direct")),
+    mbps(bulk("wetty")),
+    ratio(bulk("ours"), bulk("wetty")),
+    ratio(bulk("ours"), bulk("direct")),
+    "≥ 60 MB/s; ≥ 2× WeTTY",
+    yesNo(
+      Number.isFinite(bulk("ours"))
+        ? bulk("ours") >= 60 && (!Number.isFinite(bulk("wetty")) || bulk("ours") >= 2 * bulk("wetty"))
+        : undefined,
+    ),
+  ]);
+  for (const q of [50, 90] as const) {
+    const ours = p(starts.ours, q);
+    rows.push([
+      `Session start p${q}`,
+      `${ms(ours)}${n(starts.ours)}`,
+      q === 50 && chrome ? `${ms(chrome.startMs)} (in page, n=1)` : "–",
+      `${ms(p(starts.direct, q))}${n(starts.direct)}`,
+      `${ms(p(starts.wetty, q))}${n(starts.wetty)}`,
+      ratio(ours, p(starts.wetty, q)),
+      ratio(ours, p(starts.direct, q)),
+      q === 50 ? "≤ 200 ms" : "–",
+      q === 50 ? yesNo(Number.isFinite(ours) ? ours <= 200 : undefined) : "–",
+    ]);
+  }
+  rows.push([
+    "Fan-out, 50 live viewers",
+    "n/a — needs live view (Session control issue)",
+    "–",
+    "–",
+    "–",
+    "–",
+    "–",
+    "50 viewers",
+    "n/a",
+  ]);
+  const s = r.scale;
+  if (s) {
+    const idleKb = s.idleOpen ? (s.connectorRssAfter - s.connectorRssBefore) / s.idleOpen / 1024 : Number.NaN;
+    rows.push([
+      "Scale: idle + active sessions",
+      `${s.idleOpen}/${s.idleTarget} idle + ${s.activeOpen}/${s.activeTarget} active open; active echo p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}; connector ≈ ${Number.isFinite(idleKb) ? idleKb.toFixed(0) : "–"} KiB RSS per idle session`,
+      "–",
+      "–",
+      "–",
+      "–",
+      "–",
+      "1,000 idle + 100 active",
+      s.idleOpen >= 1000 && s.activeOpen >= 100 ? "yes" : `**no** (tried ${s.idleTarget} + ${s.activeTarget})`,
+    ]);
+  } else {
+    rows.push(["Scale: idle + active sessions", "not run", "–", "–", "–", "–", "–", "1,000 idle + 100 active", "–"]);
+  }
+  rows.push(["Recording", "n/a — needs recording (Recording issue)", "–", "–", "–", "–", "–", "–", "n/a"]);
+  return table(
+    [
+      "Measure",
+      "Ours (Node client)",
+      "Ours (Chromium page)",
+      "Direct ssh2",
+      "WeTTY",
+      "Ours ÷ WeTTY",
+      "Ours ÷ direct",
+      "Target",
+      "Met",
+    ],
+    rows,
+  );
+}
+
+const range = (t: MemoryTrace | undefined) => (t ? `${mb(t.start)} → max ${mb(t.max)} → ${mb(t.end)}` : "–");
+
+export function memoryTable(r: Results): string {
+  const rows: string[][] = [];
+  const names: Record<Who, string> = { ours: "Ours", direct: "Direct ssh2", wetty: "WeTTY" };
+  for (const who of ["ours", "direct", "wetty"] as const) {
+    const m = r.bulkMemory[who];
+    const b = r.bulk[who];
+    if (!m) continue;
+    rows.push([
+      names[who],
+      b ? `${mb(b.bytes)} in ${(b.ms / 1000).toFixed(2)} s` : "failed",
+      range(m.connector),
+      range(m.workerd),
+      range(m.wetty),
+      range(m.clientRss),
+      range(m.clientHeap),
+    ]);
+  }
+  if (r.chromium?.bulk) {
+    rows.push([
+      "Ours in Chromium",
+      `${mb(r.chromium.bulk.bytes)} in ${(r.chromium.bulk.ms / 1000).toFixed(2)} s`,
+      "–",
+      "–",
+      "–",
+      "–",
+      `page JS heap ${range(r.chromium.heap)}`,
+    ]);
+  }
+  return table(
+    [
+      "Bulk run",
+      "Bytes / time",
+      "Connector RSS",
+      "workerd RSS (all)",
+      "WeTTY server RSS",
+      "Client RSS",
+      "Client JS heap",
+    ],
+    rows,
+  );
+}
+
+export function scaleLines(s: ScaleResult | undefined): string[] {
+  if (!s) return ["Scale was not run."];
+  const failures = Object.entries(s.failures);
+  const starts = summarize(s.sessionStartsUnderLoad);
+  return [
+    `- Opened ${s.idleOpen} of ${s.idleTarget} idle sessions in ${(s.openMs / 1000).toFixed(1)} s (stopped: ${s.stoppedBecause}); ${s.idleStillOpen} still connected after the active phase.`,
+    `- Session start while ramping (concurrency shown in the config): p50 ${ms(starts.p50)}, p90 ${ms(starts.p90)}, max ${ms(starts.max)}.`,
+    `- ${s.activeOpen} of ${s.activeTarget} active sessions typed for ${(s.activeMs / 1000).toFixed(1)} s at once: ${s.activeEcho.length} echoes, p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}.`,
+    `- Connector RSS ${mb(s.connectorRssBefore)} → ${mb(s.connectorRssAfter)} (${s.connectorFdsAfter ?? "?"} fds); workerd RSS ${mb(s.workerdRssBefore)} → ${mb(s.workerdRssAfter)}; sshd processes at the end: ${s.sshdProcesses}.`,
+    failures.length ? `- Failures: ${failures.map(([k, v]) => `${v} × ${k}`).join("; ")}` : "- Failures: none.",
+  ];
+}
+
+export function header(r: Results): string[] {
+  const m = r.machine;
+  return [
+    `Run: ${r.date}${r.totalMs ? `, ${(r.totalMs / 1000).toFixed(0)} s in all` : ""}.`,
+    `Machine: ${m.cores} cores, ${m.cpu}, ${m.memory} RAM, ${m.os} (Linux ${m.kernel}); everything on loopback.`,
+    `Versions: ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}${r.chromium ? `, Chromium ${r.chromium.version}` : ""}.`,
+    `Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, scale ${r.config.idle} idle + ${r.config.active} active.`,
+  ];
+}

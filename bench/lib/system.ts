@@ -1,0 +1,146 @@
+// What the benchmark ran on (machine, versions) and per-process memory read from /proc, so the
+// report can say whether memory stayed flat while bytes flowed.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "../../scripts/stack/edge.ts";
+
+export type Machine = { cores: number; cpu: string; memory: string; os: string; kernel: string };
+
+export function machine(): Machine {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+  const osRelease = readFileSync("/etc/os-release", "utf8");
+  const os = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(osRelease)?.[1] ?? "Linux";
+  return {
+    cores: cpus().length,
+    cpu,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os,
+    kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+  };
+}
+
+function packageVersion(dir: string, name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")) as { version: string })
+      .version;
+  } catch {
+    return "not installed";
+  }
+}
+
+export function versions(wettyDir: string): Record<string, string> {
+  // `ssh -V` prints to stderr; the sshd package is the same OpenSSH build.
+  const ssh = spawnSync("ssh", ["-V"], { encoding: "utf8" });
+  const openssh = `${ssh.stderr ?? ""}${ssh.stdout ?? ""}`.trim() || "unknown";
+  return {
+    node: process.version,
+    wrangler: packageVersion(ROOT, "wrangler"),
+    workerd: packageVersion(ROOT, "workerd"),
+    ssh2: packageVersion(ROOT, "ssh2"),
+    ws: packageVersion(ROOT, "ws"),
+    "@xterm/xterm": packageVersion(ROOT, "@xterm/xterm"),
+    OpenSSH: openssh,
+    wetty: packageVersion(wettyDir, "wetty"),
+    "socket.io": packageVersion(wettyDir, "socket.io"),
+    "socket.io-client": packageVersion(wettyDir, "socket.io-client"),
+    "node-pty": packageVersion(wettyDir, "node-pty"),
+  };
+}
+
+/** Resident set size of a process in bytes, or undefined once it is gone. */
+export function rss(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open file descriptors of a process. */
+export function fdCount(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}
+
+type ProcInfo = { pid: number; ppid: number; pgrp: number; comm: string };
+
+export function processes(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      out.push({ pid: Number(entry), comm, ppid: Number(fields[1]), pgrp: Number(fields[2]) });
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return out;
+}
+
+/** Pids of processes named `comm` in process group `pgrp` (e.g. workerd under wrangler dev). */
+export function groupMembers(pgrp: number | undefined, comm: string): number[] {
+  if (!pgrp) return [];
+  return processes()
+    .filter((p) => p.pgrp === pgrp && p.comm === comm)
+    .map((p) => p.pid);
+}
+
+export function countProcesses(comm: string): number {
+  return processes().filter((p) => p.comm === comm).length;
+}
+
+/** Summed RSS of several processes. */
+export const rssSum = (pids: number[]) => pids.reduce((sum, pid) => sum + (rss(pid) ?? 0), 0);
+
+export type MemoryTrace = { start: number; max: number; end: number; samples: number };
+
+/** Samples named probes every `intervalMs` until stopped; each probe returns bytes. */
+export class MemorySampler {
+  private readonly traces = new Map<string, MemoryTrace>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly probes: Record<string, () => number | undefined>,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): this {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    return this;
+  }
+
+  stop(): Record<string, MemoryTrace> {
+    clearInterval(this.timer);
+    this.sample();
+    return Object.fromEntries(this.traces);
+  }
+
+  private sample(): void {
+    for (const [name, probe] of Object.entries(this.probes)) {
+      const value = probe();
+      if (value === undefined) continue;
+      const trace = this.traces.get(name);
+      if (!trace) this.traces.set(name, { start: value, max: value, end: value, samples: 1 });
+      else {
+        trace.max = Math.max(trace.max, value);
+        trace.end = value;
+        trace.samples++;
+      }
+    }
+  }
+}

@@ -1,0 +1,286 @@
+// `npm run bench`: every figure of docs/benchmarks.md in one run, all on loopback. Starts the stack
+// (wrangler dev, a private sshd, an enrolled connector), WeTTY against the same sshd, and Chromium;
+// measures session start, keystroke echo and bulk output for ours, direct ssh2 and WeTTY, repeats
+// echo and bulk once through the real page, then tries scale. Prints the table and writes it, with
+// the machine and versions, to docs/benchmarks.md and the echo CDF to docs/benchmark-latency.svg.
+// Needs root (the stack creates the sshd user), OpenSSH and Chromium. BENCH_QUICK=1 runs tiny counts.
+import { existsSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "../scripts/stack/edge.ts";
+import { chromiumMissing } from "../test/support/browser.ts";
+import { missingPeers, type Stack, startStack, TARGET_USER } from "../test/support/stack.ts";
+import { runChromium } from "./lib/chromium.ts";
+import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
+import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
+import { header, mainTable, memoryTable, type Results, scaleLines, type Who } from "./lib/report.ts";
+import { runScale } from "./lib/scale.ts";
+import { sleep } from "./lib/stats.ts";
+import { latencyCdfSvg } from "./lib/svg.ts";
+import { groupMembers, MemorySampler, machine, rss, rssSum, versions } from "./lib/system.ts";
+import { ensureWettyInstalled, openWetty, startWetty, WETTY_DIR, type Wetty } from "./lib/wetty.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const CONFIG = {
+  keystrokes: QUICK ? 200 : 2000,
+  warmup: QUICK ? 20 : 100,
+  bulkBytes: QUICK ? 10_000_000 : 100_000_000,
+  starts: QUICK ? 5 : 30,
+  idle: QUICK ? 20 : Number(process.env.BENCH_IDLE ?? 200),
+  active: QUICK ? 4 : Number(process.env.BENCH_ACTIVE ?? 20),
+  chromiumKeyboard: QUICK ? 50 : 300,
+};
+/** The whole run must fit in 5 minutes; stages get what is left, and each is bounded too. */
+const BUDGET_MS = 290_000;
+const DOC = join(ROOT, "docs", "benchmarks.md");
+const SVG = join(ROOT, "docs", "benchmark-latency.svg");
+const BEGIN = "<!-- bench:results:begin (written by `npm run bench`; edit outside these markers) -->";
+const END = "<!-- bench:results:end -->";
+
+const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+async function sessionStarts(who: Who, open: () => Promise<Timed & Pipe>, count: number, maxMs: number) {
+  const samples: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < count + 2 && performance.now() - started < maxMs; i++) {
+    const pipe = await open();
+    // Two warm-up starts are not counted (first DO instantiation, JIT, sshd's first fork).
+    if (i >= 2) samples.push(pipe.firstByteAt - pipe.startedAt);
+    await pipe.close();
+  }
+  log(`${who}: ${samples.length} session starts`);
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const missing = missingPeers() ?? chromiumMissing();
+  if (missing) {
+    console.error(`bench: cannot run: ${missing}`);
+    process.exit(2);
+  }
+  const runStarted = performance.now();
+  const remaining = () => BUDGET_MS - (performance.now() - runStarted);
+  ensureWettyInstalled();
+  if (!existsSync(join(ROOT, "web", "dist", "index.html"))) {
+    log("web/dist missing: building the page (vite build)");
+    const built = spawnSync(
+      process.execPath,
+      [join(ROOT, "node_modules", "vite", "bin", "vite.js"), "build", "--config", "web/vite.config.ts"],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
+    if (built.status !== 0) throw new Error("vite build failed");
+  }
+
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    versions: versions(WETTY_DIR),
+    starts: {},
+    echo: {},
+    bulk: {},
+    bulkMemory: {},
+    errors: [],
+    config: {
+      keystrokes: CONFIG.keystrokes,
+      warmup: CONFIG.warmup,
+      bulkBytes: CONFIG.bulkBytes,
+      starts: CONFIG.starts,
+      idle: CONFIG.idle,
+      active: CONFIG.active,
+    },
+  };
+  const openPipes = new Set<Pipe>();
+  let stack: Stack | undefined;
+  let wetty: Wetty | undefined;
+  let wettyDir: string | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await Promise.allSettled([...openPipes].map((p) => Promise.race([p.close(), sleep(3000)])));
+      await Promise.allSettled([wetty?.stop(), stack?.stop()]);
+      if (wettyDir) await rm(wettyDir, { recursive: true, force: true });
+    })());
+  const onSignal = () => {
+    log("interrupted: stopping everything");
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const stage = async (name: string, work: () => Promise<void>) => {
+    const t0 = performance.now();
+    try {
+      await work();
+    } catch (err) {
+      results.errors.push(`${name}: ${(err as Error).message}`);
+      log(`${name} FAILED: ${(err as Error).stack ?? err}`);
+    }
+    log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s (${Math.round(remaining() / 1000)} s left)`);
+  };
+
+  try {
+    await stage("start stack and WeTTY", async () => {
+      stack = await startStack();
+      wettyDir = await mkdtemp(join(tmpdir(), "psm-bench-wetty-"));
+      wetty = await startWetty({ dir: wettyDir, sshPort: stack.sshd.port, user: TARGET_USER, password: stack.canary });
+    });
+    if (!stack || !wetty) throw new Error(results.errors.join("; "));
+    const s = stack;
+    const w = wetty;
+    const openers: Record<Who, () => Promise<Timed & Pipe>> = {
+      ours: () => openOurs(s),
+      direct: () => openDirect(s),
+      wetty: () => openWetty(w),
+    };
+    const tracked = async <T extends Pipe>(open: () => Promise<T>): Promise<T> => {
+      const pipe = await open();
+      openPipes.add(pipe);
+      return pipe;
+    };
+    const release = async (pipe: Pipe) => {
+      openPipes.delete(pipe);
+      await Promise.race([pipe.close(), sleep(3000)]);
+    };
+
+    for (const who of ["ours", "direct", "wetty"] as const) {
+      await stage(`session start (${who})`, async () => {
+        results.starts[who] = await sessionStarts(who, openers[who], CONFIG.starts, 30_000);
+      });
+    }
+
+    for (const who of ["ours", "direct", "wetty"] as const) {
+      await stage(`keystroke echo (${who})`, async () => {
+        const pipe = await tracked(openers[who]);
+        try {
+          results.echo[who] = await measureEcho(pipe, CONFIG.keystrokes, CONFIG.warmup, 40_000);
+        } finally {
+          await release(pipe);
+        }
+      });
+    }
+
+    const connectorPid = s.connector.child.pid;
+    const edgeGroup = s.edge.proc.child.pid;
+    for (const who of ["ours", "direct", "wetty"] as const) {
+      await stage(`bulk (${who})`, async () => {
+        const pipe = await tracked(openers[who]);
+        await sleep(300); // let the login banner and prompt pass
+        const sampler = new MemorySampler({
+          connector: () => (who === "ours" ? rss(connectorPid) : undefined),
+          workerd: () => (who === "ours" ? rssSum(groupMembers(edgeGroup, "workerd")) : undefined),
+          wetty: () => (who === "wetty" ? rss(w.proc.child.pid) : undefined),
+          clientRss: () => process.memoryUsage().rss,
+          clientHeap: () => process.memoryUsage().heapUsed,
+        }).start();
+        try {
+          results.bulk[who] = await measureBulk(pipe, CONFIG.bulkBytes, Math.min(90_000, remaining() - 120_000));
+        } finally {
+          results.bulkMemory[who] = sampler.stop();
+          await release(pipe);
+        }
+      });
+    }
+
+    await stage("Chromium page", async () => {
+      results.chromium = await runChromium(s, {
+        synthetic: CONFIG.keystrokes,
+        keyboard: CONFIG.chromiumKeyboard,
+        warmup: CONFIG.warmup,
+        bulkBytes: CONFIG.bulkBytes,
+        maxMs: Math.max(30_000, remaining() - 75_000),
+      });
+      for (const note of results.chromium.notes) results.errors.push(`Chromium: ${note}`);
+    });
+
+    await stage("scale", async () => {
+      const budget = Math.max(20_000, remaining() - 20_000);
+      const { result, pipes } = await runScale(s, {
+        idle: CONFIG.idle,
+        active: CONFIG.active,
+        concurrency: 8,
+        budgetMs: Math.min(budget, 90_000),
+        activeMs: QUICK ? 3_000 : 8_000,
+      });
+      results.scale = result;
+      // Closing the sockets is enough: stopping the connector ends every SSH connection.
+      for (const pipe of pipes) pipe.listen(() => {});
+      for (const pipe of pipes) (pipe as { client?: { close(): void } }).client?.close();
+    });
+  } finally {
+    await stage("cleanup", cleanup);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+  results.totalMs = performance.now() - runStarted;
+  await writeReport(results);
+}
+
+async function writeReport(r: Results): Promise<void> {
+  const lines = [
+    ...header(r),
+    "",
+    mainTable(r),
+    "",
+    "Memory while the bulk output ran (sampled every 100 ms; “flat” = max close to start):",
+    "",
+    memoryTable(r),
+    "",
+    "Scale:",
+    "",
+    ...scaleLines(r.scale),
+    ...(r.errors.length ? ["", "Errors in this run:", "", ...r.errors.map((e) => `- ${e}`)] : []),
+  ];
+  const text = lines.join("\n");
+  console.log(`\n${text}\n`);
+
+  const series = [
+    { name: "Ours (Node client)", color: "#1f6feb", sorted: r.echo.ours?.samples ?? [] },
+    { name: "Ours (Chromium page)", color: "#1f6feb", dashed: true, sorted: r.chromium?.synthetic ?? [] },
+    { name: "Direct ssh2", color: "#2da44e", sorted: r.echo.direct?.samples ?? [] },
+    { name: "WeTTY 3.2.0", color: "#d1242f", sorted: r.echo.wetty?.samples ?? [] },
+  ]
+    .filter((x) => x.sorted.length > 0)
+    .map((x) => ({ ...x, sorted: [...x.sorted].sort((a, b) => a - b) }));
+  if (series.length) {
+    await writeFile(
+      SVG,
+      latencyCdfSvg(series, {
+        title: "Keystroke echo latency, 1 byte through a pty (raw mode, cat -u)",
+        subtitle: `${r.date.slice(0, 10)} · ${r.machine.cores} cores ${r.machine.cpu} · loopback · npm run bench`,
+        target: 0.6,
+      }),
+    );
+  }
+
+  const generated = [BEGIN, "", ...lines, "", "![Keystroke echo latency CDF](benchmark-latency.svg)", "", END].join(
+    "\n",
+  );
+  let doc: string;
+  try {
+    const old = await readFile(DOC, "utf8");
+    const a = old.indexOf(BEGIN.slice(0, 30));
+    const b = old.indexOf(END);
+    doc =
+      a >= 0 && b > a
+        ? `${old.slice(0, a)}${generated}${old.slice(b + END.length)}`
+        : `${old.trimEnd()}\n\n${generated}\n`;
+  } catch {
+    doc = `# Benchmarks\n\nProduced by \`npm run bench\` (bench/run.ts). Method and analysis below the results.\n\n${generated}\n`;
+  }
+  await writeFile(DOC, doc);
+  log(`wrote ${DOC} and ${SVG}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,155 @@
+// Admin › Sites: each site's seal-key state, site creation, and one-time enrollment tokens shown
+// with the command that enrolls a connector.
+import type { EnrollmentToken, Site } from "../../protocol/index.ts";
+import type { AdminContext } from "./admin-data.ts";
+import { dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { api, errorText } from "./api.ts";
+import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+
+function enrollCommand(token: string): string {
+  return `npx psm-connector enroll --url ${location.origin} --token ${token}`;
+}
+
+export function renderSites(container: HTMLElement, { data }: AdminContext): Cleanup {
+  const sitesError = h("p", { id: "sites-error", class: "alert", role: "alert", hidden: true });
+  const sitesBody = h("tbody", {}, emptyRow(3, "Loading sites…"));
+  const tokenPanel = h("div", {
+    id: "enrollment-token",
+    class: "token-panel",
+    role: "region",
+    "aria-label": "Enrollment token",
+    hidden: true,
+  });
+  const siteName = h("input", { id: "site-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
+  const siteForm = h(
+    "form",
+    { id: "site-form", class: "inline-form" },
+    field("New site name", siteName),
+    h("button", { type: "submit" }, "Create site"),
+  );
+
+  function showToken(site: Site, token: EnrollmentToken): void {
+    const command = enrollCommand(token.token);
+    const copy = h("button", { type: "button", class: "button-quiet" }, "Copy command");
+    copy.addEventListener("click", () => {
+      navigator.clipboard?.writeText(command).then(
+        () => (copy.textContent = "Copied"),
+        () => (copy.textContent = "Copy failed; select the text"),
+      );
+    });
+    const hide = h("button", { type: "button", class: "button-quiet" }, "Done, hide it");
+    hide.addEventListener("click", () => {
+      replace(tokenPanel);
+      tokenPanel.hidden = true;
+    });
+    replace(
+      tokenPanel,
+      h("h3", {}, `Enroll a connector for ${site.name}`),
+      h(
+        "p",
+        {},
+        "Run this once on the connector host. The token is shown only now and expires ",
+        h("time", { datetime: new Date(token.expiresAt).toISOString() }, new Date(token.expiresAt).toLocaleString()),
+        ".",
+      ),
+      h("pre", { id: "enrollment-command", class: "command", tabindex: 0, "data-site-id": site.id }, command),
+      h("div", { class: "button-row" }, copy, hide),
+    );
+    tokenPanel.hidden = false;
+    tokenPanel.scrollIntoView({ block: "nearest" });
+  }
+
+  async function createToken(site: Site, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    say(sitesError, null);
+    try {
+      showToken(site, await api.createEnrollmentToken(site.id));
+    } catch (failure) {
+      say(sitesError, `Could not create an enrollment token for ${site.name}. ${errorText(failure)}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function drawSites(): void {
+    if (data.sites.length === 0) {
+      replace(sitesBody, emptyRow(3, "No sites yet. Create one below."));
+      return;
+    }
+    replace(
+      sitesBody,
+      ...data.sites.map((site) => {
+        const button = h(
+          "button",
+          { type: "button", class: "enroll", "data-site-id": site.id },
+          "Create enrollment token",
+        );
+        button.addEventListener("click", () => void createToken(site, button));
+        const kid = site.sealKey && typeof site.sealKey.kid === "string" ? site.sealKey.kid : null;
+        const zones = data.zones.filter((zone) => zone.siteId === site.id).map((zone) => zone.name);
+        return h(
+          "tr",
+          { "data-site-id": site.id, "data-sealed": site.sealKey ? "yes" : "no" },
+          h(
+            "th",
+            { scope: "row" },
+            site.name,
+            zones.length ? h("div", { class: "muted small" }, `Zones: ${zones.join(", ")}`) : null,
+          ),
+          h(
+            "td",
+            {},
+            site.sealKey
+              ? h("span", { class: "pill ok" }, kid ? `Seal key ${kid}` : "Seal key ready")
+              : h("span", { class: "pill pending" }, "Waiting for first connector"),
+          ),
+          h("td", { class: "actions" }, button),
+        );
+      }),
+    );
+  }
+
+  siteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = siteName.value.trim();
+    if (!name) {
+      say(sitesError, "Enter a name for the site.");
+      siteName.focus();
+      return;
+    }
+    say(sitesError, null);
+    const submit = siteForm.querySelector("button")!;
+    submit.disabled = true;
+    try {
+      const site = await api.createSite(name);
+      siteName.value = "";
+      await data.reload("sites");
+      say(sitesError, `Site ${site.name} created. Create an enrollment token to connect its first connector.`, "ok");
+    } catch (failure) {
+      say(sitesError, errorText(failure, { conflict: `A site named ${name} already exists.` }));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  const stop = data.listen(drawSites);
+  append(
+    container,
+    panel(
+      "sites",
+      "Sites",
+      "A site is a network a connector reaches. Its first connector provides the key credentials are sealed to.",
+      dataTable("sites-table", "Sites", ["Site", "Seal key", "Enroll"], sitesBody),
+      tokenPanel,
+      siteForm,
+      sitesError,
+    ),
+  );
+  data.reload("sites", "zones").catch((failure: unknown) => say(sitesError, errorText(failure)));
+
+  return () => {
+    stop();
+    // The one-time token must not linger in a detached DOM.
+    replace(tokenPanel);
+  };
+}

@@ -1,0 +1,193 @@
+// The approver's inbox (#/approvals): one card per pending request with who, what, where, when and
+// why, the approvals so far, a comment and Approve / Deny. Cards stack on a phone; re-read every 15 s.
+import type { CheckoutSummary } from "../../protocol/index.ts";
+import { api, errorText } from "./api.ts";
+import { approvalsText, statusBadge, statusLabel } from "./checkout-view.ts";
+import { type Cleanup, append, h, say } from "./dom.ts";
+import { formatTime, formatWindow, timeElement } from "./format.ts";
+
+/** How often the inbox is re-read, in ms. */
+const REFRESH_MS = 15_000;
+
+type Verdict = "approve" | "deny";
+
+function resultText(verdict: Verdict, c: CheckoutSummary): string {
+  if (verdict === "deny") return `Denied. ${c.requester.username} cannot use this request.`;
+  if (c.status === "pending_approval") {
+    const missing = c.quorum - c.approvals.length;
+    return `Approved. ${approvalsText(c)}; waiting for ${missing} more.`;
+  }
+  return `Approved. ${statusLabel(c.status)}: ${c.requester.username} can connect ${c.status === "active" ? "now" : `from ${formatTime(c.startsAt)}`}.`;
+}
+
+function fact(term: string, ...value: (Node | string)[]): HTMLDivElement {
+  return h("div", { class: "fact" }, h("dt", {}, term), h("dd", {}, ...value));
+}
+
+export function renderApprovals(container: HTMLElement, me: { id: string }): Cleanup {
+  document.title = "Approvals · PSM";
+  /** Cards by checkout id; cards decided here stay (with their result) until the page is left. */
+  const cards = new Map<string, { element: HTMLElement; decided: boolean }>();
+  let disposed = false;
+  let loaded = false;
+
+  const list = h("div", { id: "approvals-list", class: "cards" });
+  const count = h("p", { id: "approvals-count", class: "muted", "aria-live": "polite" }, "Loading requests…");
+  const message = h("p", { id: "approvals-message", class: "alert", role: "alert", hidden: true });
+  const empty = h("p", { class: "muted empty-state", hidden: true }, "Nothing to decide. New requests appear here.");
+
+  function card(c: CheckoutSummary, pending: CheckoutSummary[]): HTMLElement {
+    const commentId = `decision-comment-${c.id}`;
+    const comment = h("textarea", {
+      id: commentId,
+      class: "decision-comment",
+      rows: 2,
+      maxlength: 1000,
+      placeholder: "Optional; the requester sees it",
+    });
+    const approve = h("button", { type: "button", class: "approve" }, "Approve");
+    const deny = h("button", { type: "button", class: "deny button-danger" }, "Deny");
+    const actions = h("div", { class: "button-row decision" }, approve, deny);
+    const others = pending.filter((p) => p.requester.id === c.requester.id && p.id !== c.id).length;
+    const minutes = (c.endsAt - c.startsAt) / 60_000;
+    const element = h(
+      "article",
+      { class: "card approval", "data-approval-id": c.id, "aria-labelledby": `approval-${c.id}-title` },
+      h(
+        "header",
+        { class: "card-head" },
+        h(
+          "h2",
+          { id: `approval-${c.id}-title` },
+          `${c.requester.username} → ${c.serverName}`,
+          h("span", { class: "muted" }, ` as ${c.accountUsername}`),
+        ),
+        statusBadge(c.status),
+      ),
+      h(
+        "dl",
+        { class: "facts" },
+        fact("Who", c.requester.username, others ? h("span", { class: "muted" }, ` · ${others} other pending`) : ""),
+        fact("What", `${c.serverName}, credential ${c.credentialName} (account ${c.accountUsername})`),
+        fact("Zone", c.zoneName),
+        fact("When", formatWindow(c.startsAt, c.endsAt)),
+        fact("Asked", timeElement(c.requestedAt)),
+        fact(
+          "Approvals",
+          approvalsText(c),
+          ...c.approvals.map((a) =>
+            h("div", { class: "muted small" }, `${a.by}${a.comment ? `: “${a.comment}”` : ""}`),
+          ),
+        ),
+      ),
+      h(
+        "blockquote",
+        { class: "justification" },
+        h("span", { class: "visually-hidden" }, "Justification: "),
+        c.justification,
+      ),
+      h("div", { class: "field" }, h("label", { for: commentId }, "Comment"), comment),
+      actions,
+    );
+    const decide = async (verdict: Verdict) => {
+      approve.disabled = deny.disabled = comment.disabled = true;
+      element.setAttribute("aria-busy", "true");
+      element.querySelector("[data-approval-result]")?.remove();
+      try {
+        const updated = await api.decide(c.id, verdict, comment.value.trim());
+        if (disposed) return;
+        const entry = cards.get(c.id);
+        if (entry) entry.decided = true;
+        actions.replaceWith(
+          h(
+            "p",
+            {
+              class: "alert",
+              role: "status",
+              "data-tone": "ok",
+              "data-approval-result": verdict === "approve" ? "approved" : "denied",
+            },
+            resultText(verdict, updated),
+          ),
+        );
+        element.querySelector(".card-head .pill")?.replaceWith(statusBadge(updated.status));
+        comment.closest(".field")?.remove();
+      } catch (failure) {
+        if (disposed) return;
+        approve.disabled = deny.disabled = comment.disabled = false;
+        actions.after(
+          h(
+            "p",
+            { class: "alert", role: "alert", "data-approval-result": "error" },
+            errorText(failure, {
+              forbidden:
+                "You cannot decide this request: it is your own (or another account of yours), or you are not one of its approvers.",
+              conflict: "This request is no longer pending: someone else decided it, it was withdrawn, or it expired.",
+              not_found: "This request no longer exists.",
+            }),
+          ),
+        );
+      } finally {
+        element.removeAttribute("aria-busy");
+      }
+    };
+    approve.addEventListener("click", () => void decide("approve"));
+    deny.addEventListener("click", () => void decide("deny"));
+    if (c.requester.id === me.id) {
+      actions.before(h("p", { class: "note" }, "This is your own request; someone else must decide it."));
+    }
+    return element;
+  }
+
+  function draw(pending: CheckoutSummary[]): void {
+    const ids = new Set(pending.map((c) => c.id));
+    for (const [id, entry] of cards) {
+      if (!ids.has(id) && !entry.decided) {
+        entry.element.remove();
+        cards.delete(id);
+      }
+    }
+    // Only new cards are added, so a half-typed comment or a focused button survives the refresh.
+    for (const c of pending) {
+      if (cards.has(c.id)) continue;
+      const element = card(c, pending);
+      cards.set(c.id, { element, decided: false });
+      list.append(element);
+    }
+    const waiting = pending.filter((c) => !cards.get(c.id)?.decided).length;
+    count.textContent = waiting === 1 ? "1 request waits for a decision." : `${waiting} requests wait for a decision.`;
+    empty.hidden = cards.size > 0;
+  }
+
+  function load(): void {
+    api
+      .approvals()
+      .then((pending) => {
+        if (disposed) return;
+        loaded = true;
+        say(message, null);
+        draw(pending);
+      })
+      .catch((failure: unknown) => {
+        if (disposed) return;
+        if (!loaded) count.textContent = "";
+        say(message, `Could not load the requests. ${errorText(failure)}`);
+      });
+  }
+
+  append(
+    container,
+    h("h1", {}, "Approvals"),
+    h("p", { class: "muted" }, "Requests waiting for your decision. Times are in your time zone."),
+    message,
+    count,
+    empty,
+    list,
+  );
+  load();
+  const refresh = window.setInterval(load, REFRESH_MS);
+  return () => {
+    disposed = true;
+    window.clearInterval(refresh);
+  };
+}

@@ -1,0 +1,266 @@
+// My requests (#/requests): the user's checkouts with status, approvals so far and a live countdown;
+// Connect (active only), Check in and Withdraw. Re-read every 5 s and whenever a countdown reaches zero.
+import type { CheckoutSummary } from "../../protocol/index.ts";
+import { api, errorText } from "./api.ts";
+import { cart } from "./cart.ts";
+import { approvalsText, cartErrorText, statusBadge, submittedText } from "./checkout-view.ts";
+import { type Cleanup, append, h, replace, say } from "./dom.ts";
+import { formatCountdown, formatWindow } from "./format.ts";
+
+/** How often the list is re-read, in ms. */
+const REFRESH_MS = 5_000;
+/** How often countdowns are redrawn, in ms. */
+const TICK_MS = 1_000;
+/** Countdowns under this many ms are shown as a warning. */
+const WARN_MS = 5 * 60_000;
+
+/** The next moment (ms) this checkout changes on its own, or null when it will not. */
+function nextEdge(c: CheckoutSummary, now: number): number | null {
+  if (c.status === "approved" && c.startsAt > now) return c.startsAt;
+  if (c.status === "approved" || c.status === "active" || c.status === "pending_approval") return c.endsAt;
+  return null;
+}
+
+/** The countdown sentence for a row at `now`, or null when nothing is counting. */
+function countdown(c: CheckoutSummary, now: number): { text: string; warn: boolean } | null {
+  if (c.status === "pending_approval")
+    return { text: `Window ends in ${formatCountdown(c.endsAt - now)}`, warn: false };
+  if (c.status === "approved" && c.startsAt > now)
+    return { text: `Starts in ${formatCountdown(c.startsAt - now)}`, warn: false };
+  if (c.status === "approved" || c.status === "active") {
+    const left = c.endsAt - now;
+    return { text: left > 0 ? `Ends in ${formatCountdown(left)}` : "Ending…", warn: left < WARN_MS };
+  }
+  return null;
+}
+
+function statusDetail(c: CheckoutSummary): string | null {
+  if (c.status === "denied" && c.denial) return `By ${c.denial.by}${c.denial.comment ? `: “${c.denial.comment}”` : ""}`;
+  if (c.status === "revoked") return c.revokeReason ? `Reason: ${c.revokeReason}` : null;
+  return null;
+}
+
+export function renderRequests(container: HTMLElement, openSession: (id: string) => void): Cleanup {
+  document.title = "My requests · PSM";
+  let checkouts: CheckoutSummary[] = [];
+  let loaded = false;
+  let busy = false;
+  let disposed = false;
+  let loading: Promise<void> | null = null;
+
+  const message = h("p", { id: "requests-message", class: "alert", role: "alert", hidden: true, tabindex: -1 });
+  const flash = h("ul", { id: "cart-results", class: "cart-results", "aria-live": "polite", hidden: true });
+  const count = h("p", { id: "requests-count", class: "muted", "aria-live": "polite" }, "Loading your requests…");
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { id: "requests-table", class: "table" },
+    h("caption", { class: "visually-hidden" }, "Your checkout requests, newest first"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ...["Server and account", "Zone", "Window", "Status", "Approvals", "Time", "Actions"].map((label) =>
+          h("th", { scope: "col" }, label),
+        ),
+      ),
+    ),
+    body,
+  );
+
+  function actionButton(c: CheckoutSummary, kind: "connect" | "check-in" | "withdraw"): HTMLButtonElement {
+    const label = { connect: "Connect", "check-in": "Check in", withdraw: "Withdraw" }[kind];
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: kind === "connect" ? "connect" : `${kind} button-quiet`,
+        "data-checkout-id": c.id,
+        "aria-label": `${label}: ${c.serverName} as ${c.accountUsername}`,
+        disabled: busy,
+      },
+      label,
+    );
+    button.addEventListener("click", () => void act(c, kind, button));
+    return button;
+  }
+
+  function row(c: CheckoutSummary, now: number): HTMLTableRowElement {
+    const time = countdown(c, now);
+    const live = c.status === "active" && c.endsAt > now;
+    const detail = statusDetail(c);
+    return h(
+      "tr",
+      { "data-checkout-id": c.id, "data-status": c.status },
+      h(
+        "th",
+        { scope: "row" },
+        c.serverName,
+        h("div", { class: "muted small" }, `as ${c.accountUsername} · ${c.credentialName}`),
+      ),
+      h("td", {}, c.zoneName),
+      h("td", { class: "small" }, formatWindow(c.startsAt, c.endsAt)),
+      h("td", {}, statusBadge(c.status), detail ? h("div", { class: "muted small" }, detail) : null),
+      h(
+        "td",
+        { title: c.approvals.map((a) => `${a.by}${a.comment ? `: ${a.comment}` : ""}`).join("\n") || null },
+        approvalsText(c),
+      ),
+      h(
+        "td",
+        { class: time?.warn ? "countdown warn" : "countdown", "data-countdown": c.id },
+        time ? time.text : h("span", { class: "muted" }, "—"),
+      ),
+      h(
+        "td",
+        { class: "actions" },
+        h(
+          "div",
+          { class: "button-row" },
+          live ? actionButton(c, "connect") : null,
+          c.status === "approved" || c.status === "active" ? actionButton(c, "check-in") : null,
+          c.status === "pending_approval" ? actionButton(c, "withdraw") : null,
+        ),
+      ),
+    );
+  }
+
+  function draw(): void {
+    const now = Date.now();
+    const focused = document.activeElement;
+    const refocus =
+      focused instanceof HTMLButtonElement && body.contains(focused)
+        ? `button.${focused.classList[0]}[data-checkout-id="${focused.dataset.checkoutId}"]`
+        : null;
+    const open = checkouts.filter((c) => nextEdge(c, now) !== null).length;
+    count.textContent = loaded ? `${checkouts.length} requests, ${open} open` : "";
+    if (checkouts.length === 0) {
+      const text = loaded ? "No requests yet. Find a server in the Catalog and add it to the cart." : "Loading…";
+      replace(body, h("tr", { class: "empty" }, h("td", { colspan: 7 }, text)));
+      return;
+    }
+    replace(body, ...checkouts.map((c) => row(c, now)));
+    if (refocus) body.querySelector<HTMLButtonElement>(refocus)?.focus();
+  }
+
+  /** Updates the countdowns in place; re-reads the list when one of them crosses zero. */
+  let lastTick = Date.now();
+  function tick(): void {
+    const now = Date.now();
+    const crossed = checkouts.some((c) => {
+      const edge = nextEdge(c, lastTick);
+      return edge !== null && edge > lastTick && edge <= now;
+    });
+    lastTick = now;
+    if (crossed) {
+      draw(); // drops Connect at once, before the edge confirms the expiry
+      void load();
+      return;
+    }
+    for (const c of checkouts) {
+      const cell = body.querySelector<HTMLTableCellElement>(`td[data-countdown="${c.id}"]`);
+      const time = countdown(c, now);
+      if (!cell || !time) continue;
+      cell.textContent = time.text;
+      cell.classList.toggle("warn", time.warn);
+    }
+  }
+
+  function load(): Promise<void> {
+    loading ??= api
+      .checkouts()
+      .then((list) => {
+        if (disposed) return;
+        checkouts = list;
+        loaded = true;
+        if (message.dataset.tone === "error" && message.dataset.source === "load") say(message, null);
+        draw();
+      })
+      .catch((failure: unknown) => {
+        if (disposed) return;
+        say(message, `Could not load your requests. ${errorText(failure)}`);
+        message.dataset.source = "load";
+      })
+      .finally(() => {
+        loading = null;
+      });
+    return loading;
+  }
+
+  async function act(c: CheckoutSummary, kind: "connect" | "check-in" | "withdraw", button: HTMLButtonElement) {
+    if (busy) return;
+    busy = true;
+    say(message, null);
+    delete message.dataset.source;
+    const label = button.textContent;
+    button.textContent = kind === "connect" ? "Connecting…" : "Working…";
+    for (const b of Array.from(body.querySelectorAll("button"))) b.disabled = true;
+    try {
+      if (kind === "connect") {
+        const session = await api.createSession({ checkoutId: c.id });
+        if (!disposed) openSession(session.id);
+        return;
+      }
+      const updated = kind === "check-in" ? await api.checkIn(c.id) : await api.withdraw(c.id);
+      if (disposed) return;
+      checkouts = checkouts.map((x) => (x.id === updated.id ? updated : x));
+      say(
+        message,
+        kind === "check-in"
+          ? `${c.serverName} as ${c.accountUsername} is checked in.`
+          : `Your request for ${c.serverName} as ${c.accountUsername} is withdrawn.`,
+        "ok",
+      );
+    } catch (failure) {
+      if (disposed) return;
+      say(
+        message,
+        errorText(failure, {
+          connector_unavailable: `No connector is online for ${c.serverName}'s site, so the session could not start. Ask an admin to check the site's connector, then try again.`,
+          conflict:
+            kind === "connect"
+              ? `This checkout is not active any more (it may have expired, been checked in or revoked).`
+              : "This request has changed meanwhile; the list is refreshed.",
+          not_found: `This checkout no longer exists.`,
+          forbidden: `You are not allowed to do that with this checkout.`,
+        }),
+      );
+      message.focus();
+      void load();
+    } finally {
+      busy = false;
+      button.textContent = label;
+      if (!disposed) draw();
+    }
+  }
+
+  if (cart.lastResult) {
+    const { result, names } = cart.lastResult;
+    cart.lastResult = null;
+    replace(
+      flash,
+      ...result.results.map((item, i) =>
+        h(
+          "li",
+          { "data-result": item.ok ? "ok" : "error" },
+          h("span", { class: `pill ${item.ok ? "ok" : "danger"}` }, item.ok ? "Requested" : "Not requested"),
+          ` ${names[i] ?? "Item"}: ${item.ok ? submittedText(item.checkout) : cartErrorText(item.error)}`,
+        ),
+      ),
+    );
+    flash.hidden = false;
+  }
+
+  append(container, h("h1", {}, "My requests"), flash, message, count, h("div", { class: "table-wrap" }, table));
+  draw();
+  void load();
+  const refresh = window.setInterval(() => void load(), REFRESH_MS);
+  const ticker = window.setInterval(tick, TICK_MS);
+  return () => {
+    disposed = true;
+    window.clearInterval(refresh);
+    window.clearInterval(ticker);
+  };
+}

@@ -1,0 +1,310 @@
+// Checkout operations: cart submission, decisions, withdraw, check-in, revoke and the passage of
+// time. Each runs the pure state machine, stores the result guarded by the row's version (and,
+// for exclusive credentials, by the absence of an overlapping open checkout), then audits,
+// notifies, and ends live sessions when a checkout closes.
+import type { AuditAction, CartItem, CartResult, CheckoutSummary, EndReason } from "../../protocol/index.ts";
+import type { z } from "zod";
+import { actorOf, record } from "../audit.ts";
+import type { AuthUser, Env } from "../env.ts";
+import { ApiFailure } from "../errors.ts";
+import { entitlement } from "./catalog.ts";
+import {
+  applyEvent,
+  type Checkout,
+  type CheckoutEvent,
+  type CheckoutStatus,
+  nextTransitionAt,
+  requestCheckout,
+} from "./checkout.ts";
+import {
+  type CheckoutRow,
+  machinePolicy,
+  type NamedPerson,
+  OPEN_STATUSES,
+  rowPolicy,
+  rowToCheckout,
+  SELECT_CHECKOUT,
+  saveStatement,
+  toSummary,
+} from "./checkout-store.ts";
+import { notifyCheckout } from "./notify-checkout.ts";
+import { effectivePolicies } from "./policy.ts";
+
+/** No other open checkout of the same credential overlaps this window, when either is exclusive. */
+const NO_EXCLUSIVE_OVERLAP = `NOT EXISTS (
+  SELECT 1 FROM checkouts o WHERE o.credential_id = ? AND o.id != ? AND o.status IN ${OPEN_STATUSES}
+    AND o.starts_at < ? AND o.ends_at > ? AND (o.exclusive = 1 OR ? = 1))`;
+
+export async function personOf(db: D1Database, user: AuthUser): Promise<NamedPerson> {
+  const row = await db
+    .prepare("SELECT COALESCE(person_id, id) AS person FROM users WHERE id = ?")
+    .bind(user.id)
+    .first<{ person: string }>();
+  return { userId: user.id, personId: row?.person ?? user.id, name: user.username };
+}
+
+export async function approversOf(db: D1Database, groupId: string | null): Promise<NamedPerson[]> {
+  if (!groupId) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT u.id, u.username, COALESCE(u.person_id, u.id) AS person FROM group_members gm
+       JOIN users u ON u.id = gm.user_id WHERE gm.group_id = ? AND u.disabled = 0`,
+    )
+    .bind(groupId)
+    .all<{ id: string; username: string; person: string }>();
+  return results.map((r) => ({ userId: r.id, personId: r.person, name: r.username }));
+}
+
+export async function loadRow(db: D1Database, id: string): Promise<CheckoutRow | null> {
+  return db.prepare(`${SELECT_CHECKOUT} WHERE ch.id = ?`).bind(id).first<CheckoutRow>();
+}
+
+const ACTION_FOR: Partial<Record<CheckoutStatus, AuditAction>> = {
+  approved: "checkout.approved",
+  denied: "checkout.denied",
+  withdrawn: "checkout.withdrawn",
+  expired: "checkout.expired",
+  checked_in: "checkout.checked_in",
+  revoked: "checkout.revoked",
+};
+
+async function afterChange(
+  env: Env,
+  before: CheckoutRow,
+  after: Checkout,
+  actor: AuthUser | null,
+  action?: AuditAction,
+) {
+  const auditAction = action ?? ACTION_FOR[after.status];
+  if (auditAction) {
+    await record(env, {
+      actor: actorOf(actor),
+      action: auditAction,
+      target: { type: "checkout", id: before.id, name: `${before.credential_name} on ${before.server_name}` },
+      refs: { userId: before.user_id, serverId: before.server_id, checkoutId: before.id },
+      data: { from: before.status, to: after.status, approvals: after.approvals.length },
+    });
+  }
+  if (before.status !== after.status) await notifyCheckout(env, after.status, before, after);
+  const closing: Partial<Record<CheckoutStatus, EndReason>> = {
+    expired: "checkout_ended",
+    checked_in: "checkout_ended",
+    revoked: "checkout_revoked",
+  };
+  const reason = closing[after.status];
+  if (reason) await endSessions(env, before.id, reason);
+}
+
+export async function endSessions(env: Env, checkoutId: string, reason: EndReason): Promise<void> {
+  const { results } = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ? AND status != 'ended'")
+    .bind(checkoutId)
+    .all<{ id: string }>();
+  await Promise.all(results.map((s) => env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(s.id)).end(reason)));
+}
+
+/** Applies an event and stores it; throws the API failure the machine's refusal maps to. */
+async function transition(
+  env: Env,
+  row: CheckoutRow,
+  event: CheckoutEvent,
+  actor: AuthUser | null,
+): Promise<CheckoutSummary> {
+  const result = applyEvent(rowToCheckout(row), event, machinePolicy(rowPolicy(row)));
+  if (!result.ok) {
+    const forbidden = ["self_approval", "not_an_approver", "not_requester"].includes(result.error);
+    throw new ApiFailure(forbidden ? "forbidden" : "conflict", `checkout ${row.id}: ${result.error}`);
+  }
+  if (!result.changed) return toSummary(row, result.checkout);
+  const next = result.checkout;
+  const becomesOpen = (next.status === "approved" || next.status === "active") && row.status === "pending_approval";
+  const stmt = becomesOpen
+    ? saveStatement(env.DB, row, next, `AND ${NO_EXCLUSIVE_OVERLAP}`, [
+        row.credential_id,
+        row.id,
+        row.ends_at,
+        row.starts_at,
+        row.exclusive,
+      ])
+    : saveStatement(env.DB, row, next);
+  const { meta } = await stmt.run();
+  if (!meta.changes)
+    throw new ApiFailure("conflict", `checkout ${row.id} changed concurrently or overlaps an exclusive checkout`);
+  await afterChange(env, row, next, actor);
+  return toSummary(row, next);
+}
+
+/** Lets time pass for one checkout: activation, expiry. Returns the current summary. */
+export async function advance(env: Env, row: CheckoutRow, now: number): Promise<CheckoutSummary> {
+  try {
+    return await transition(env, row, { type: "tick", at: now }, null);
+  } catch (err) {
+    if (!(err instanceof ApiFailure)) throw err;
+    // Someone else advanced it first: read it again.
+    const fresh = await loadRow(env.DB, row.id);
+    return fresh ? toSummary(fresh) : toSummary(row);
+  }
+}
+
+export async function submitCart(
+  env: Env,
+  user: AuthUser,
+  items: z.infer<typeof CartItem>[],
+  now: number,
+): Promise<CartResult> {
+  const cartId = crypto.randomUUID();
+  const requester = await personOf(env.DB, user);
+  const policies = await effectivePolicies(
+    env.DB,
+    items.map((i) => i.credentialId),
+  );
+  const results: CartResult["results"] = [];
+  for (const item of items) {
+    const entitled = await entitlement(env.DB, user, item.serverId, item.credentialId);
+    const policy = policies.get(item.credentialId);
+    if (!entitled || !policy) {
+      results.push({ ok: false, error: "not_found" });
+      continue;
+    }
+    const startsAt = item.startsAt ?? now;
+    const endsAt = item.endsAt ?? startsAt + (item.minutes ?? policy.maxCheckoutMinutes) * 60_000;
+    const approvers = await approversOf(env.DB, policy.approverGroupId);
+    const id = crypto.randomUUID();
+    const requested = requestCheckout({
+      id,
+      requester,
+      startsAt,
+      endsAt,
+      at: now,
+      policy: machinePolicy(policy),
+      approvers,
+    });
+    if (!requested.ok) {
+      results.push({ ok: false, error: requested.error });
+      continue;
+    }
+    const c = requested.checkout;
+    const exclusive = policy.exclusive ? 1 : 0;
+    const open = c.status === "approved" || c.status === "active";
+    const { meta } = await env.DB.prepare(
+      `INSERT INTO checkouts (id, cart_id, user_id, person_id, server_id, credential_id, zone_id, policy, exclusive, status,
+         justification, requested_at, starts_at, ends_at, next_transition_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? = 0 OR ${NO_EXCLUSIVE_OVERLAP}`,
+    )
+      .bind(
+        id,
+        cartId,
+        user.id,
+        requester.personId,
+        item.serverId,
+        item.credentialId,
+        entitled.zone_id,
+        JSON.stringify(policy),
+        exclusive,
+        c.status,
+        item.justification,
+        now,
+        startsAt,
+        endsAt,
+        nextTransitionAt(c, machinePolicy(policy)),
+        open ? 1 : 0,
+        item.credentialId,
+        id,
+        endsAt,
+        startsAt,
+        exclusive,
+      )
+      .run();
+    if (!meta.changes) {
+      results.push({ ok: false, error: "conflict" });
+      continue;
+    }
+    const row = (await loadRow(env.DB, id))!;
+    await record(env, {
+      actor: actorOf(user),
+      action: "checkout.requested",
+      target: { type: "checkout", id, name: `${row.credential_name} on ${row.server_name}` },
+      refs: { userId: user.id, serverId: item.serverId, checkoutId: id },
+      data: { startsAt, endsAt, justification: item.justification, status: c.status },
+    });
+    if (open)
+      await record(env, {
+        actor: null,
+        action: "checkout.approved",
+        target: { type: "checkout", id },
+        refs: { userId: user.id, serverId: item.serverId, checkoutId: id },
+        data: { auto: true },
+      });
+    await notifyCheckout(env, "requested", row, c);
+    results.push({ ok: true, checkout: toSummary(row, c) });
+  }
+  return { cartId, results };
+}
+
+export async function listMine(env: Env, user: AuthUser, now: number): Promise<CheckoutSummary[]> {
+  const { results } = await env.DB.prepare(
+    `${SELECT_CHECKOUT} WHERE ch.user_id = ? ORDER BY ch.requested_at DESC LIMIT 200`,
+  )
+    .bind(user.id)
+    .all<CheckoutRow>();
+  return Promise.all(
+    results.map((row) =>
+      row.next_transition_at !== null && row.next_transition_at <= now ? advance(env, row, now) : toSummary(row),
+    ),
+  );
+}
+
+/** Pending requests the user may decide: member of the approver group, not the requester's person. */
+export async function inbox(env: Env, user: AuthUser, now: number): Promise<CheckoutSummary[]> {
+  const me = await personOf(env.DB, user);
+  const { results } = await env.DB.prepare(
+    `${SELECT_CHECKOUT}
+     JOIN group_members gm ON gm.group_id = json_extract(ch.policy, '$.approverGroupId') AND gm.user_id = ?
+     WHERE ch.status = 'pending_approval' AND ch.person_id != ? ORDER BY ch.requested_at`,
+  )
+    .bind(user.id, me.personId)
+    .all<CheckoutRow>();
+  const current = await Promise.all(results.map((row) => advance(env, row, now)));
+  return current.filter((c) => c.status === "pending_approval");
+}
+
+export async function decide(
+  env: Env,
+  user: AuthUser,
+  id: string,
+  verdict: "approve" | "deny",
+  comment: string,
+  now: number,
+) {
+  const row = await loadRow(env.DB, id);
+  if (!row) throw new ApiFailure("not_found");
+  const by = await personOf(env.DB, user);
+  const approvers = await approversOf(env.DB, rowPolicy(row).approverGroupId);
+  return transition(env, row, { type: verdict, by, approvers, at: now, comment }, user);
+}
+
+export async function requesterAction(
+  env: Env,
+  user: AuthUser,
+  id: string,
+  type: "withdraw" | "check_in",
+  now: number,
+) {
+  const row = await loadRow(env.DB, id);
+  if (!row || row.user_id !== user.id) throw new ApiFailure("not_found");
+  return transition(env, row, { type, by: await personOf(env.DB, user), at: now }, user);
+}
+
+export async function revoke(env: Env, user: AuthUser, row: CheckoutRow, reason: string, now: number) {
+  return transition(env, row, { type: "revoke", by: await personOf(env.DB, user), at: now, reason }, user);
+}
+
+/** The scheduler's sweep: every checkout whose next transition is due. */
+export async function advanceDue(env: Env, now: number, limit = 200): Promise<number> {
+  const { results } = await env.DB.prepare(
+    `${SELECT_CHECKOUT} WHERE ch.next_transition_at <= ? ORDER BY ch.next_transition_at LIMIT ?`,
+  )
+    .bind(now, limit)
+    .all<CheckoutRow>();
+  for (const row of results) await advance(env, row, now);
+  return results.length;
+}

@@ -1,0 +1,125 @@
+// Policies: stored rows to the API shape, and the effective policy of a credential (its own
+// override, else its zone's, else the built-in default).
+import type { Policy } from "../../protocol/index.ts";
+
+export type PolicyRow = {
+  id: string;
+  name: string;
+  max_checkout_minutes: number;
+  max_session_minutes: number;
+  approval_required: number;
+  approver_group_id: string | null;
+  quorum: number;
+  pending_ttl_minutes: number;
+  recording_required: number;
+  record_keystrokes: number;
+  live_view_allowed: number;
+  notify_watched: number;
+  master_password_required: number;
+  mfa_required: number;
+  idle_timeout_minutes: number | null;
+  exclusive: number;
+  reset_on_checkin: number;
+};
+
+/** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
+export const DEFAULT_POLICY: Policy = {
+  id: "default",
+  name: "Default",
+  maxCheckoutMinutes: 480,
+  maxSessionMinutes: 240,
+  approvalRequired: false,
+  approverGroupId: null,
+  quorum: 1,
+  pendingTtlMinutes: 1440,
+  recordingRequired: false,
+  recordKeystrokes: false,
+  liveViewAllowed: true,
+  notifyWatched: true,
+  masterPasswordRequired: false,
+  mfaRequired: false,
+  idleTimeoutMinutes: null,
+  exclusive: false,
+  resetOnCheckin: false,
+};
+
+export function policyFromRow(r: PolicyRow): Policy {
+  return {
+    id: r.id,
+    name: r.name,
+    maxCheckoutMinutes: r.max_checkout_minutes,
+    maxSessionMinutes: r.max_session_minutes,
+    approvalRequired: !!r.approval_required,
+    approverGroupId: r.approver_group_id,
+    quorum: r.quorum,
+    pendingTtlMinutes: r.pending_ttl_minutes,
+    recordingRequired: !!r.recording_required,
+    recordKeystrokes: !!r.record_keystrokes,
+    liveViewAllowed: !!r.live_view_allowed,
+    notifyWatched: !!r.notify_watched,
+    masterPasswordRequired: !!r.master_password_required,
+    mfaRequired: !!r.mfa_required,
+    idleTimeoutMinutes: r.idle_timeout_minutes,
+    exclusive: !!r.exclusive,
+    resetOnCheckin: !!r.reset_on_checkin,
+  };
+}
+
+/** Column values in the order of POLICY_COLUMNS. */
+export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] {
+  return [
+    p.name,
+    p.maxCheckoutMinutes,
+    p.maxSessionMinutes,
+    p.approvalRequired ? 1 : 0,
+    p.approverGroupId,
+    p.quorum,
+    p.pendingTtlMinutes,
+    p.recordingRequired ? 1 : 0,
+    p.recordKeystrokes ? 1 : 0,
+    p.liveViewAllowed ? 1 : 0,
+    p.notifyWatched ? 1 : 0,
+    p.masterPasswordRequired ? 1 : 0,
+    p.mfaRequired ? 1 : 0,
+    p.idleTimeoutMinutes,
+    p.exclusive ? 1 : 0,
+    p.resetOnCheckin ? 1 : 0,
+  ];
+}
+
+export const POLICY_COLUMNS = [
+  "name",
+  "max_checkout_minutes",
+  "max_session_minutes",
+  "approval_required",
+  "approver_group_id",
+  "quorum",
+  "pending_ttl_minutes",
+  "recording_required",
+  "record_keystrokes",
+  "live_view_allowed",
+  "notify_watched",
+  "master_password_required",
+  "mfa_required",
+  "idle_timeout_minutes",
+  "exclusive",
+  "reset_on_checkin",
+] as const;
+
+/** The effective policy for each of the given credentials. */
+export async function effectivePolicies(db: D1Database, credentialIds: string[]): Promise<Map<string, Policy>> {
+  const out = new Map<string, Policy>();
+  if (credentialIds.length === 0) return out;
+  const marks = credentialIds.map(() => "?").join(",");
+  const { results } = await db
+    .prepare(
+      `SELECT c.id AS credential_id, p.* FROM credentials c
+       LEFT JOIN zones z ON z.id = c.zone_id
+       LEFT JOIN policies p ON p.id = COALESCE(c.policy_id, z.policy_id)
+       WHERE c.id IN (${marks})`,
+    )
+    .bind(...credentialIds)
+    .all<PolicyRow & { credential_id: string }>();
+  for (const row of results) out.set(row.credential_id, row.id ? policyFromRow(row) : DEFAULT_POLICY);
+  return out;
+}

@@ -1,0 +1,69 @@
+// Route definitions with @hono/zod-openapi: every body, query and path parameter is validated by
+// its protocol/ schema before a handler runs, and the same definitions produce /api/openapi.json.
+import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppContext } from "./env.ts";
+import { ApiFailure } from "./errors.ts";
+
+export function newApi() {
+  return new OpenAPIHono<AppContext>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const detail = result.error.issues.map((i) => `${i.path.join(".")}: ${i.code}`).join("; ");
+        throw new ApiFailure("bad_request", detail);
+      }
+    },
+  });
+}
+
+const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+type Method = "get" | "post" | "put" | "patch" | "delete";
+
+/** A route with a JSON body (optional), a JSON response, and the error shape every route shares. */
+export function route<
+  M extends Method,
+  P extends string,
+  B extends z.ZodType | undefined = undefined,
+  Q extends z.ZodObject | undefined = undefined,
+  R extends z.ZodType = z.ZodType,
+  Pa extends z.ZodObject | undefined = undefined,
+>(spec: {
+  method: M;
+  path: P;
+  summary: string;
+  tags: string[];
+  middleware?: MiddlewareHandler<AppContext>[];
+  params?: Pa;
+  query?: Q;
+  body?: B;
+  response?: R;
+  status?: 200 | 201;
+}) {
+  const status = spec.status ?? 200;
+  return createRoute({
+    method: spec.method,
+    path: spec.path,
+    summary: spec.summary,
+    tags: spec.tags,
+    middleware: spec.middleware as [],
+    request: {
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+      ...(spec.body ? { body: { content: { "application/json": { schema: spec.body } }, required: true } } : {}),
+    } as {
+      params: Pa extends z.ZodObject ? Pa : z.ZodObject;
+      query: Q extends z.ZodObject ? Q : z.ZodObject;
+      body: { content: { "application/json": { schema: B extends z.ZodType ? B : z.ZodAny } }; required: true };
+    },
+    responses: {
+      [status]: {
+        description: spec.summary,
+        ...(spec.response ? { content: { "application/json": { schema: spec.response } } } : {}),
+      },
+      default: { description: "Error with a stable code", content: { "application/json": { schema: ApiErrorSchema } } },
+    },
+  } satisfies RouteConfig);
+}
+
+export const IdParam = z.object({ id: z.string().min(1).max(64) });

@@ -1,0 +1,239 @@
+// Users, roles, persons and groups (admins only). Zone admins cannot reach any of this, so they
+// cannot widen their own zones or anyone's roles.
+import { z } from "zod";
+import {
+  CreateGroupRequest,
+  CreateUserRequest,
+  Group,
+  SetGroupMembersRequest,
+  UpdateUserRequest,
+  UserSummary,
+} from "../../protocol/index.ts";
+import { requireAdmin } from "../access/scope.ts";
+import { actorOf, record } from "../audit.ts";
+import { hashPassword } from "../auth/password.ts";
+import { requireUser } from "../auth/user-token.ts";
+import type { AppContext } from "../env.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+import type { MiddlewareHandler } from "hono";
+
+export const directory = newApi();
+const tags = ["directory"];
+const adminOnly: MiddlewareHandler<AppContext> = async (c, next) => {
+  requireAdmin(c.get("user"));
+  await next();
+};
+const middleware = [requireUser, adminOnly];
+
+type UserRow = {
+  id: string;
+  username: string;
+  roles: string;
+  email: string | null;
+  person_id: string | null;
+  disabled: number;
+  zones: string | null;
+};
+
+async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT u.id, u.username, u.roles, u.email, u.person_id, u.disabled, group_concat(za.zone_id) AS zones
+       FROM users u LEFT JOIN zone_admins za ON za.user_id = u.id ${id ? "WHERE u.id = ?" : ""}
+       GROUP BY u.id ORDER BY u.username`,
+    )
+    .bind(...(id ? [id] : []))
+    .all<UserRow>();
+  return results.map((u) => ({
+    id: u.id,
+    username: u.username,
+    roles: JSON.parse(u.roles),
+    email: u.email,
+    personId: u.person_id ?? u.id,
+    disabled: !!u.disabled,
+    zoneAdminOf: u.zones ? u.zones.split(",") : [],
+  }));
+}
+
+directory.openapi(
+  route({ method: "get", path: "/users", summary: "List users", tags, middleware, response: z.array(UserSummary) }),
+  async (c) => c.json(await userSummaries(c.env.DB), 200),
+);
+
+directory.openapi(
+  route({
+    method: "post",
+    path: "/users",
+    summary: "Create a local user",
+    tags,
+    middleware,
+    body: CreateUserRequest,
+    status: 201,
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const id = crypto.randomUUID();
+    await c.env.DB.prepare("INSERT INTO users (id, username, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)")
+      .bind(id, body.username, await hashPassword(body.password), JSON.stringify(body.roles), Date.now())
+      .run()
+      .catch((err: Error) => {
+        throw new ApiFailure("conflict", err.message);
+      });
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "user", id, name: body.username },
+      refs: { userId: id },
+      data: { after: { roles: body.roles } },
+    });
+    return c.json({ id, username: body.username, roles: body.roles }, 201);
+  },
+);
+
+directory.openapi(
+  route({
+    method: "patch",
+    path: "/users/{id}",
+    summary: "Change a user's roles, person, email, zones or status",
+    tags,
+    middleware,
+    params: IdParam,
+    body: UpdateUserRequest,
+    response: UserSummary,
+  }),
+  async (c) => {
+    const id = c.req.valid("param").id;
+    const body = c.req.valid("json");
+    const [before] = await userSummaries(c.env.DB, id);
+    if (!before) throw new ApiFailure("not_found");
+    const removesAdmin =
+      before.roles.includes("admin") && ((body.roles && !body.roles.includes("admin")) || body.disabled);
+    if (removesAdmin) {
+      const admins = await c.env.DB.prepare(
+        `SELECT count(*) AS n FROM users WHERE disabled = 0 AND roles LIKE '%"admin"%'`,
+      ).first<{ n: number }>();
+      if ((admins?.n ?? 0) <= 1) throw new ApiFailure("conflict", "would remove the last admin");
+    }
+    const stmts = [
+      c.env.DB.prepare(
+        "UPDATE users SET roles = COALESCE(?, roles), email = CASE WHEN ? THEN ? ELSE email END, person_id = CASE WHEN ? THEN ? ELSE person_id END, disabled = COALESCE(?, disabled) WHERE id = ?",
+      ).bind(
+        body.roles ? JSON.stringify(body.roles) : null,
+        body.email !== undefined ? 1 : 0,
+        body.email ?? null,
+        body.personId !== undefined ? 1 : 0,
+        body.personId ?? null,
+        body.disabled === undefined ? null : body.disabled ? 1 : 0,
+        id,
+      ),
+    ];
+    if (body.zoneAdminOf) {
+      stmts.push(c.env.DB.prepare("DELETE FROM zone_admins WHERE user_id = ?").bind(id));
+      for (const zone of body.zoneAdminOf)
+        stmts.push(
+          c.env.DB.prepare("INSERT INTO zone_admins (zone_id, user_id) SELECT id, ? FROM zones WHERE id = ?").bind(
+            id,
+            zone,
+          ),
+        );
+    }
+    await c.env.DB.batch(stmts);
+    const [after] = await userSummaries(c.env.DB, id);
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "user", id, name: before.username },
+      refs: { userId: id },
+      data: { before, after },
+    });
+    return c.json(after!, 200);
+  },
+);
+
+async function groups(db: D1Database): Promise<Group[]> {
+  const [g, m] = await db.batch<{ id: string; name: string; group_id: string; user_id: string; username: string }>([
+    db.prepare("SELECT id, name FROM groups ORDER BY name"),
+    db.prepare(
+      "SELECT gm.group_id, u.id AS user_id, u.username FROM group_members gm JOIN users u ON u.id = gm.user_id ORDER BY u.username",
+    ),
+  ]);
+  return (g?.results ?? []).map((group) => ({
+    id: group.id,
+    name: group.name,
+    members: (m?.results ?? [])
+      .filter((x) => x.group_id === group.id)
+      .map((x) => ({ id: x.user_id, username: x.username })),
+  }));
+}
+
+directory.openapi(
+  route({ method: "get", path: "/groups", summary: "List groups", tags, middleware, response: z.array(Group) }),
+  async (c) => c.json(await groups(c.env.DB), 200),
+);
+
+directory.openapi(
+  route({
+    method: "post",
+    path: "/groups",
+    summary: "Create a group",
+    tags,
+    middleware,
+    body: CreateGroupRequest,
+    response: Group,
+    status: 201,
+  }),
+  async (c) => {
+    const { name } = c.req.valid("json");
+    const id = crypto.randomUUID();
+    await c.env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
+      .bind(id, name, Date.now())
+      .run()
+      .catch((err: Error) => {
+        throw new ApiFailure("conflict", err.message);
+      });
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "group", id, name },
+      data: { after: { name } },
+    });
+    return c.json({ id, name, members: [] }, 201);
+  },
+);
+
+directory.openapi(
+  route({
+    method: "put",
+    path: "/groups/{id}/members",
+    summary: "Replace a group's members",
+    tags,
+    middleware,
+    params: IdParam,
+    body: SetGroupMembersRequest,
+    response: Group,
+  }),
+  async (c) => {
+    const id = c.req.valid("param").id;
+    const { userIds } = c.req.valid("json");
+    const before = (await groups(c.env.DB)).find((g) => g.id === id);
+    if (!before) throw new ApiFailure("not_found");
+    await c.env.DB.batch([
+      c.env.DB.prepare("DELETE FROM group_members WHERE group_id = ?").bind(id),
+      ...userIds.map((u) =>
+        c.env.DB.prepare("INSERT INTO group_members (group_id, user_id) SELECT ?, id FROM users WHERE id = ?").bind(
+          id,
+          u,
+        ),
+      ),
+    ]);
+    const after = (await groups(c.env.DB)).find((g) => g.id === id)!;
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "group", id, name: before.name },
+      data: { before: before.members, after: after.members },
+    });
+    return c.json(after, 200);
+  },
+);

@@ -1,0 +1,304 @@
+// Servers (manual and CSV import), sealed credentials, and access grants, each inside a zone.
+// Admins act on every zone, zone admins on their own only.
+import { z } from "zod";
+import {
+  AccessGrant,
+  CreateAccessGrantRequest,
+  CreateCredentialRequest,
+  CreateServerRequest,
+  ImportServersRequest,
+  ImportServersResponse,
+  ServerSummary,
+} from "../../protocol/index.ts";
+import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
+import { parseServerCsv } from "../access/server-csv.ts";
+import { actorOf, record } from "../audit.ts";
+import { requireUser } from "../auth/user-token.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+
+export const inventory = newApi();
+const tags = ["inventory"];
+const middleware = [requireUser];
+
+async function zoneSite(db: D1Database, zoneId: string): Promise<string> {
+  const zone = await db.prepare("SELECT site_id FROM zones WHERE id = ?").bind(zoneId).first<{ site_id: string }>();
+  if (!zone) throw new ApiFailure("not_found", `zone ${zoneId}`);
+  return zone.site_id;
+}
+
+inventory.openapi(
+  route({
+    method: "get",
+    path: "/servers",
+    summary: "List servers in the caller's zones",
+    tags,
+    middleware,
+    response: z.array(ServerSummary),
+  }),
+  async (c) => {
+    requireAnyAdmin(c.get("user"));
+    const scope = await adminScope(c.env.DB, c.get("user"));
+    const [servers, creds] = await c.env.DB.batch<Record<string, string | number>>([
+      c.env.DB.prepare(
+        "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id ORDER BY s.name",
+      ),
+      c.env.DB.prepare(
+        "SELECT c.id, c.name, c.username, c.kind, sc.server_id FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name",
+      ),
+    ]);
+    const list: ServerSummary[] = (servers?.results ?? [])
+      .filter((s) => inScope(scope, s.zone_id as string))
+      .map((s) => ({
+        id: s.id as string,
+        name: s.name as string,
+        host: s.host as string,
+        port: s.port as number,
+        protocol: "ssh",
+        siteId: s.site_id as string,
+        zoneId: s.zone_id as string,
+        zoneName: s.zone_name as string,
+        tags: JSON.parse(s.tags as string),
+        source: s.source as string,
+        credentials: (creds?.results ?? [])
+          .filter((cr) => cr.server_id === s.id)
+          .map((cr) => ({
+            id: cr.id as string,
+            name: cr.name as string,
+            username: cr.username as string,
+            kind: cr.kind as "password" | "private_key",
+          })),
+      }));
+    return c.json(list, 200);
+  },
+);
+
+function insertServer(
+  db: D1Database,
+  s: { name: string; host: string; port: number; hostKey: string; tags: string[] },
+  zoneId: string,
+  siteId: string,
+  source: string,
+  id = crypto.randomUUID(),
+) {
+  return db
+    .prepare(
+      "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, 'ssh', ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id, s.name, s.host, s.port, siteId, zoneId, s.hostKey, JSON.stringify(s.tags), source, Date.now());
+}
+
+inventory.openapi(
+  route({
+    method: "post",
+    path: "/servers",
+    summary: "Register a server",
+    tags,
+    middleware,
+    body: CreateServerRequest,
+    status: 201,
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
+    const id = crypto.randomUUID();
+    await insertServer(c.env.DB, body, body.zoneId, await zoneSite(c.env.DB, body.zoneId), "manual", id)
+      .run()
+      .catch((err: Error) => {
+        throw new ApiFailure("conflict", err.message);
+      });
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "server", id, name: body.name },
+      refs: { serverId: id },
+      data: { after: body },
+    });
+    return c.json({ id }, 201);
+  },
+);
+
+inventory.openapi(
+  route({
+    method: "post",
+    path: "/servers/import",
+    summary: "Import servers from CSV",
+    tags,
+    middleware,
+    body: ImportServersRequest,
+    response: ImportServersResponse,
+  }),
+  async (c) => {
+    const { zoneId, csv } = c.req.valid("json");
+    requireZone(await adminScope(c.env.DB, c.get("user")), zoneId);
+    const siteId = await zoneSite(c.env.DB, zoneId);
+    const parsed = parseServerCsv(csv);
+    let created = 0;
+    for (const server of parsed.servers) {
+      const id = crypto.randomUUID();
+      const ok = await insertServer(c.env.DB, server, zoneId, siteId, "csv", id)
+        .run()
+        .then(() => true)
+        .catch(() => false);
+      if (!ok) {
+        parsed.errors.push({ line: server.line, error: "a server with this name already exists" });
+        continue;
+      }
+      created++;
+      await record(c.env, {
+        actor: actorOf(c.get("user")),
+        action: "admin.change",
+        target: { type: "server", id, name: server.name },
+        refs: { serverId: id },
+        data: { after: { ...server, source: "csv" } },
+      });
+    }
+    return c.json({ created, errors: parsed.errors.sort((a, b) => a.line - b.line) }, 200);
+  },
+);
+
+inventory.openapi(
+  route({
+    method: "post",
+    path: "/credentials",
+    summary: "Store a sealed credential",
+    tags,
+    middleware,
+    body: CreateCredentialRequest,
+    status: 201,
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
+    const siteId = await zoneSite(c.env.DB, body.zoneId);
+    const marks = body.serverIds.map(() => "?").join(",");
+    const { results: servers } = await c.env.DB.prepare(`SELECT id, zone_id FROM servers WHERE id IN (${marks})`)
+      .bind(...body.serverIds)
+      .all<{ id: string; zone_id: string }>();
+    if (servers.length !== new Set(body.serverIds).size || servers.some((s) => s.zone_id !== body.zoneId)) {
+      throw new ApiFailure("bad_request", "credential servers must exist and belong to the credential's zone");
+    }
+    const id = crypto.randomUUID();
+    await c.env.DB.batch([
+      c.env.DB.prepare(
+        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ).bind(id, body.name, body.username, body.kind, siteId, body.zoneId, body.sealed, body.policyId, Date.now()),
+      ...servers.map((s) =>
+        c.env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(s.id, id),
+      ),
+    ]);
+    // The audit entry names the credential and never carries the sealed blob.
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "credential", id, name: body.name },
+      data: {
+        after: {
+          name: body.name,
+          username: body.username,
+          kind: body.kind,
+          zoneId: body.zoneId,
+          serverIds: body.serverIds,
+          policyId: body.policyId,
+        },
+      },
+    });
+    return c.json({ id }, 201);
+  },
+);
+
+type GrantRow = {
+  id: string;
+  group_id: string;
+  zone_id: string;
+  server_id: string | null;
+  credential_id: string | null;
+};
+const toGrant = (g: GrantRow): AccessGrant => ({
+  id: g.id,
+  groupId: g.group_id,
+  zoneId: g.zone_id,
+  serverId: g.server_id,
+  credentialId: g.credential_id,
+});
+
+inventory.openapi(
+  route({
+    method: "get",
+    path: "/grants",
+    summary: "List access grants in the caller's zones",
+    tags,
+    middleware,
+    response: z.array(AccessGrant),
+  }),
+  async (c) => {
+    requireAnyAdmin(c.get("user"));
+    const scope = await adminScope(c.env.DB, c.get("user"));
+    const { results } = await c.env.DB.prepare("SELECT * FROM access_grants ORDER BY created_at").all<GrantRow>();
+    return c.json(results.filter((g) => inScope(scope, g.zone_id)).map(toGrant), 200);
+  },
+);
+
+inventory.openapi(
+  route({
+    method: "post",
+    path: "/grants",
+    summary: "Grant a group a zone's credentials",
+    tags,
+    middleware,
+    body: CreateAccessGrantRequest,
+    response: AccessGrant,
+    status: 201,
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
+    const fits = await c.env.DB.prepare(
+      `SELECT (SELECT count(*) FROM groups WHERE id = ?) AS g,
+            (? IS NULL OR EXISTS (SELECT 1 FROM servers WHERE id = ? AND zone_id = ?)) AS s,
+            (? IS NULL OR EXISTS (SELECT 1 FROM credentials WHERE id = ? AND zone_id = ?)) AS c`,
+    )
+      .bind(body.groupId, body.serverId, body.serverId, body.zoneId, body.credentialId, body.credentialId, body.zoneId)
+      .first<{ g: number; s: number; c: number }>();
+    if (!fits?.g || !fits.s || !fits.c)
+      throw new ApiFailure("bad_request", "group, server and credential must exist and be in the zone");
+    const grant: AccessGrant = { id: crypto.randomUUID(), ...body };
+    await c.env.DB.prepare(
+      "INSERT INTO access_grants (id, group_id, zone_id, server_id, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+      .bind(grant.id, grant.groupId, grant.zoneId, grant.serverId, grant.credentialId, Date.now())
+      .run();
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "grant", id: grant.id },
+      data: { after: grant },
+    });
+    return c.json(grant, 201);
+  },
+);
+
+inventory.openapi(
+  route({
+    method: "delete",
+    path: "/grants/{id}",
+    summary: "Remove an access grant",
+    tags,
+    middleware,
+    params: IdParam,
+  }),
+  async (c) => {
+    const id = c.req.valid("param").id;
+    const before = await c.env.DB.prepare("SELECT * FROM access_grants WHERE id = ?").bind(id).first<GrantRow>();
+    if (!before) throw new ApiFailure("not_found");
+    requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id);
+    await c.env.DB.prepare("DELETE FROM access_grants WHERE id = ?").bind(id).run();
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "grant", id },
+      data: { before: toGrant(before), after: null },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);

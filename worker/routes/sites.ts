@@ -1,0 +1,103 @@
+// Sites and connector enrollment tokens (admins only).
+import { CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
+import { z } from "zod";
+import { requireAdmin } from "../access/scope.ts";
+import { actorOf, record } from "../audit.ts";
+import { requireUser } from "../auth/user-token.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+import { randomToken, sha256 } from "../random.ts";
+
+/** An enrollment token is good for 30 minutes. */
+const ENROLLMENT_TTL_MS = 30 * 60 * 1000;
+
+export const sites = newApi();
+const tags = ["sites"];
+const middleware = [requireUser];
+
+sites.openapi(
+  route({ method: "get", path: "/sites", summary: "List sites", tags, middleware, response: z.array(Site) }),
+  async (c) => {
+    const user = c.get("user");
+    if (!user.roles.includes("admin") && !user.roles.includes("zone_admin")) throw new ApiFailure("forbidden");
+    const { results } = await c.env.DB.prepare("SELECT id, name, seal_key FROM sites ORDER BY name").all<{
+      id: string;
+      name: string;
+      seal_key: string | null;
+    }>();
+    return c.json(
+      results.map((s) => ({
+        id: s.id,
+        name: s.name,
+        sealKey: s.seal_key ? JSON.parse(s.seal_key) : null,
+      })) satisfies Site[],
+      200,
+    );
+  },
+);
+
+sites.openapi(
+  route({
+    method: "post",
+    path: "/sites",
+    summary: "Create a site",
+    tags,
+    middleware,
+    body: CreateSiteRequest,
+    response: Site,
+    status: 201,
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const { name } = c.req.valid("json");
+    const id = crypto.randomUUID();
+    await c.env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)")
+      .bind(id, name, Date.now())
+      .run()
+      .catch((err: Error) => {
+        throw new ApiFailure("conflict", err.message);
+      });
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "site", id, name },
+      data: { after: { name } },
+    });
+    return c.json({ id, name, sealKey: null } satisfies Site, 201);
+  },
+);
+
+sites.openapi(
+  route({
+    method: "post",
+    path: "/sites/{id}/enrollment-tokens",
+    summary: "Create a one-time connector enrollment token",
+    tags,
+    middleware,
+    params: IdParam,
+    response: EnrollmentToken,
+    status: 201,
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const siteId = c.req.valid("param").id;
+    const site = await c.env.DB.prepare("SELECT id, name FROM sites WHERE id = ?")
+      .bind(siteId)
+      .first<{ name: string }>();
+    if (!site) throw new ApiFailure("not_found");
+    const token = randomToken();
+    const expiresAt = Date.now() + ENROLLMENT_TTL_MS;
+    await c.env.DB.prepare(
+      "INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)",
+    )
+      .bind(await sha256(token), siteId, c.get("user").id, expiresAt)
+      .run();
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "admin.change",
+      target: { type: "site", id: siteId, name: site.name },
+      data: { after: { enrollmentTokenExpiresAt: expiresAt } },
+    });
+    return c.json({ token, siteId, expiresAt } satisfies EnrollmentToken, 201);
+  },
+);

@@ -1,0 +1,11 @@
+// The minute sweep (cron trigger): checkouts whose next transition is due, then the notification
+// outbox. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
+import { advanceDue } from "./access/checkouts.ts";
+import type { Env } from "./env.ts";
+import { deliverOutbox } from "./access/notify-checkout.ts";
+
+export async function sweep(env: Env, now: number): Promise<{ checkouts: number; notifications: unknown }> {
+  const checkouts = await advanceDue(env, now);
+  const notifications = await deliverOutbox(env, now);
+  return { checkouts, notifications };
+}
