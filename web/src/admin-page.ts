@@ -1,183 +1,80 @@
-// The admin page (#/admin): sites with their seal-key state, site creation, one-time enrollment
-// tokens with the connector command, and the add-server and add-credential forms.
-import type { EnrollmentToken, Site } from "../../protocol/index.ts";
-import { AdminCatalog } from "./admin-data.ts";
-import { api, errorText } from "./api.ts";
-import { renderCredentialForm } from "./credential-form.ts";
-import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
-import { renderServerForm } from "./server-form.ts";
+// The admin pages (#/admin/<section>): a section menu by role and the chosen section. Admins see
+// everything; zone admins see only their zones' zones, grants, servers, credentials and revocation.
+import { renderAdminCheckouts } from "./admin-checkouts.ts";
+import { renderAdminCredentials } from "./admin-credentials.ts";
+import { type AdminContext, AdminData } from "./admin-data.ts";
+import { renderGrants } from "./admin-grants.ts";
+import { renderGroups } from "./admin-groups.ts";
+import { renderPolicies } from "./admin-policies.ts";
+import { renderAdminServers } from "./admin-servers.ts";
+import { renderSites } from "./admin-sites.ts";
+import { renderUsers } from "./admin-users.ts";
+import { renderZones } from "./admin-zones.ts";
+import { type Cleanup, append, h } from "./dom.ts";
 
-function enrollCommand(token: string): string {
-  return `npx psm-connector enroll --url ${location.origin} --token ${token}`;
+interface Section {
+  id: string;
+  label: string;
+  /** Hidden from zone admins (the edge refuses them anyway). */
+  adminOnly: boolean;
+  render: (container: HTMLElement, context: AdminContext) => Cleanup;
 }
 
-export function renderAdmin(container: HTMLElement): Cleanup {
-  document.title = "Admin · PSM";
-  const catalog = new AdminCatalog();
-  const cleanups: Cleanup[] = [];
+const SECTIONS: readonly Section[] = [
+  { id: "sites", label: "Sites", adminOnly: true, render: renderSites },
+  { id: "zones", label: "Zones", adminOnly: false, render: renderZones },
+  { id: "policies", label: "Policies", adminOnly: true, render: renderPolicies },
+  { id: "groups", label: "Groups", adminOnly: true, render: renderGroups },
+  { id: "users", label: "Users", adminOnly: true, render: renderUsers },
+  { id: "grants", label: "Grants", adminOnly: false, render: renderGrants },
+  { id: "servers", label: "Servers", adminOnly: false, render: renderAdminServers },
+  { id: "credentials", label: "Credentials", adminOnly: false, render: renderAdminCredentials },
+  { id: "checkouts", label: "Revoke", adminOnly: false, render: renderAdminCheckouts },
+];
 
-  // ---- sites -------------------------------------------------------------------------------
-  const sitesError = h("p", { id: "sites-error", class: "alert", role: "alert", hidden: true });
-  const sitesBody = h("tbody", {}, h("tr", { class: "empty" }, h("td", { colspan: 3 }, "Loading sites…")));
-  const tokenPanel = h("div", {
-    id: "enrollment-token",
-    class: "token-panel",
-    role: "region",
-    "aria-label": "Enrollment token",
-    hidden: true,
-  });
-  const siteName = h("input", { id: "site-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
-  const siteForm = h(
-    "form",
-    { id: "site-form", class: "inline-form" },
-    field("New site name", siteName),
-    h("button", { type: "submit" }, "Create site"),
-  );
+/** The sections this user may open, in menu order. */
+export function adminSections(isAdmin: boolean): readonly Section[] {
+  return SECTIONS.filter((section) => isAdmin || !section.adminOnly);
+}
 
-  function showToken(site: Site, token: EnrollmentToken): void {
-    const command = enrollCommand(token.token);
-    const copy = h("button", { type: "button", class: "button-quiet" }, "Copy command");
-    copy.addEventListener("click", () => {
-      navigator.clipboard?.writeText(command).then(
-        () => (copy.textContent = "Copied"),
-        () => (copy.textContent = "Copy failed; select the text"),
-      );
-    });
-    const hide = h("button", { type: "button", class: "button-quiet" }, "Done, hide it");
-    hide.addEventListener("click", () => {
-      replace(tokenPanel);
-      tokenPanel.hidden = true;
-    });
-    replace(
-      tokenPanel,
-      h("h3", {}, `Enroll a connector for ${site.name}`),
-      h(
-        "p",
-        {},
-        "Run this once on the connector host. The token is shown only now and expires ",
-        h("time", { datetime: new Date(token.expiresAt).toISOString() }, new Date(token.expiresAt).toLocaleString()),
-        ".",
-      ),
-      h("pre", { id: "enrollment-command", class: "command", tabindex: 0, "data-site-id": site.id }, command),
-      h("div", { class: "button-row" }, copy, hide),
-    );
-    tokenPanel.hidden = false;
-    tokenPanel.scrollIntoView({ block: "nearest" });
-  }
-
-  async function createToken(site: Site, button: HTMLButtonElement): Promise<void> {
-    button.disabled = true;
-    say(sitesError, null);
-    try {
-      showToken(site, await api.createEnrollmentToken(site.id));
-    } catch (failure) {
-      say(sitesError, `Could not create an enrollment token for ${site.name}. ${errorText(failure)}`);
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  function drawSites(): void {
-    if (catalog.sites.length === 0) {
-      replace(sitesBody, h("tr", { class: "empty" }, h("td", { colspan: 3 }, "No sites yet. Create one below.")));
-      return;
-    }
-    replace(
-      sitesBody,
-      ...catalog.sites.map((site) => {
-        const button = h(
-          "button",
-          { type: "button", class: "enroll", "data-site-id": site.id },
-          "Create enrollment token",
-        );
-        button.addEventListener("click", () => void createToken(site, button));
-        const kid = site.sealKey && typeof site.sealKey.kid === "string" ? site.sealKey.kid : null;
-        return h(
-          "tr",
-          { "data-site-id": site.id, "data-sealed": site.sealKey ? "yes" : "no" },
-          h("th", { scope: "row" }, site.name),
-          h(
-            "td",
-            {},
-            site.sealKey
-              ? h("span", { class: "pill ok" }, kid ? `Seal key ${kid}` : "Seal key ready")
-              : h("span", { class: "pill pending" }, "Waiting for first connector"),
-          ),
-          h("td", { class: "actions" }, button),
-        );
-      }),
-    );
-  }
-
-  siteForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const name = siteName.value.trim();
-    if (!name) {
-      say(sitesError, "Enter a name for the site.");
-      siteName.focus();
-      return;
-    }
-    say(sitesError, null);
-    const submit = siteForm.querySelector("button")!;
-    submit.disabled = true;
-    try {
-      const site = await api.createSite(name);
-      siteName.value = "";
-      await catalog.reload();
-      say(sitesError, `Site ${site.name} created. Create an enrollment token to connect its first connector.`, "ok");
-    } catch (failure) {
-      say(sitesError, errorText(failure, { conflict: `A site named ${name} already exists.` }));
-    } finally {
-      submit.disabled = false;
-    }
-  });
-
-  cleanups.push(catalog.listen(drawSites));
-  append(
-    container,
-    h("h1", {}, "Admin"),
+/**
+ * Renders `#/admin/<sectionId>/<param>`. An unknown or forbidden section falls back to the first
+ * one the user may open (Sites for admins, where setup starts; Zones for zone admins).
+ */
+export function renderAdmin(
+  container: HTMLElement,
+  isAdmin: boolean,
+  sectionId: string | null,
+  param: string | null,
+): Cleanup {
+  const sections = adminSections(isAdmin);
+  const section = sections.find((s) => s.id === sectionId) ?? sections[0]!;
+  document.title = `${section.label} · Admin · PSM`;
+  document.body.dataset.adminSection = section.id;
+  const menu = h(
+    "nav",
+    { class: "subnav", "aria-label": "Admin sections" },
     h(
-      "section",
-      { class: "panel", "aria-labelledby": "sites-title" },
-      h("h2", { id: "sites-title" }, "Sites"),
-      h(
-        "p",
-        { class: "muted" },
-        "A site is a network a connector reaches. Its first connector provides the key credentials are sealed to.",
-      ),
-      h(
-        "div",
-        { class: "table-wrap" },
+      "ul",
+      {},
+      ...sections.map((s) =>
         h(
-          "table",
-          { id: "sites-table", class: "table" },
+          "li",
+          {},
           h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              h("th", { scope: "col" }, "Site"),
-              h("th", { scope: "col" }, "Seal key"),
-              h("th", { scope: "col" }, "Enroll"),
-            ),
+            "a",
+            { href: `#/admin/${s.id}`, "data-admin-section": s.id, "aria-current": s === section ? "page" : null },
+            s.label,
           ),
-          sitesBody,
         ),
       ),
-      tokenPanel,
-      siteForm,
-      sitesError,
     ),
   );
-
-  cleanups.push(renderServerForm(container, catalog), renderCredentialForm(container, catalog));
-
-  catalog.reload().catch((failure: unknown) => say(sitesError, errorText(failure)));
-
+  const body = h("div", { class: "admin-section", "data-section": section.id });
+  append(container, h("h1", {}, isAdmin ? "Admin" : "Zone admin"), menu, body);
+  const cleanup = section.render(body, { data: new AdminData(), isAdmin, param: section.id === sectionId ? param : null });
   return () => {
-    for (const cleanup of cleanups) cleanup();
-    // The one-time token must not linger in a detached DOM.
-    replace(tokenPanel);
+    cleanup();
+    delete document.body.dataset.adminSection;
   };
 }

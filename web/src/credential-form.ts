@@ -1,7 +1,7 @@
-// The admin's add-credential form. The secret is sealed in this browser to the site's key
-// (seal.ts), the textarea is cleared at once, and only the sealed JWE is sent to the edge.
+// The admin's add-credential form. The secret is sealed in this browser to the key of the zone's
+// site (seal.ts), the textarea is cleared at once, and only the sealed JWE is sent to the edge.
 import { CreateCredentialRequest, type CredentialKind } from "../../protocol/index.ts";
-import { type AdminCatalog, fillSiteSelect } from "./admin-data.ts";
+import { type AdminData, fillSelect, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, replace, say } from "./dom.ts";
 import { sealSecret } from "./seal.ts";
@@ -11,7 +11,7 @@ const SECRET_HINT: Record<CredentialKind, string> = {
   private_key: "The OpenSSH private key (PEM). It is sealed in this browser before anything is sent.",
 };
 
-export function renderCredentialForm(container: HTMLElement, catalog: AdminCatalog): Cleanup {
+export function renderCredentialForm(container: HTMLElement, data: AdminData): Cleanup {
   const name = h("input", { id: "cred-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
   const username = h("input", {
     id: "cred-username",
@@ -28,7 +28,8 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     h("option", { value: "password" }, "Password"),
     h("option", { value: "private_key" }, "Private key"),
   );
-  const site = h("select", { id: "cred-site", name: "siteId", required: true });
+  const zone = h("select", { id: "cred-zone", name: "zoneId", required: true });
+  const policy = h("select", { id: "cred-policy", name: "policyId" });
   const servers = h("div", { id: "cred-servers", class: "checklist", tabindex: -1 });
   const secret = h("textarea", {
     id: "cred-secret",
@@ -54,7 +55,8 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     field("Name", name),
     field("Username on the server", username),
     field("Kind", kind),
-    field("Site", site),
+    field("Zone", zone, "Sealed to the key of the zone's site; usable on the zone's servers."),
+    field("Policy", policy, "Leave at the zone's policy unless this credential needs stricter rules."),
     h("fieldset", { class: "field wide" }, h("legend", {}, "Servers"), servers),
     secretField,
     sealNote,
@@ -62,20 +64,26 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     message,
   );
 
+  /** The chosen zone and its site (whose seal key the secret is sealed to). */
+  function chosen() {
+    const z = data.zone(zone.value);
+    return z ? { zone: z, site: data.site(z.siteId) } : null;
+  }
+
   function drawServers(): void {
     const checked = new Set(
       Array.from(servers.querySelectorAll<HTMLInputElement>("input:checked"), (box) => box.value),
     );
-    const inSite = catalog.servers.filter((server) => server.siteId === site.value);
-    if (!site.value || inSite.length === 0) {
+    const inZone = data.servers.filter((server) => server.zoneId === zone.value);
+    if (!zone.value || inZone.length === 0) {
       replace(
         servers,
-        h("p", { class: "muted" }, site.value ? "This site has no servers yet." : "Choose a site first."),
+        h("p", { class: "muted" }, zone.value ? "This zone has no servers yet." : "Choose a zone first."),
       );
     } else {
       replace(
         servers,
-        ...inSite.map((server) =>
+        ...inZone.map((server) =>
           h(
             "label",
             { class: "check" },
@@ -86,34 +94,41 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
         ),
       );
     }
-    const chosen = catalog.site(site.value);
-    const sealable = Boolean(chosen?.sealKey);
-    sealNote.hidden = !chosen || sealable;
-    sealNote.textContent =
-      chosen && !sealable
-        ? `${chosen.name} has no seal key yet: enroll its first connector, then add credentials.`
-        : "";
-    submit.disabled = Boolean(chosen) && !sealable;
+    const target = chosen();
+    const sealable = Boolean(target?.site?.sealKey);
+    sealNote.hidden = !target || sealable;
+    sealNote.textContent = !target || sealable ? "" : sealProblem(target.zone.name, target.site?.name);
+    submit.disabled = Boolean(target) && !sealable;
+  }
+
+  function sealProblem(zoneName: string, siteName: string | undefined): string {
+    if (!siteName) return `The site of ${zoneName} cannot be read, so there is no key to seal to. Ask an admin.`;
+    return `${siteName} (the site of ${zoneName}) has no seal key yet: enroll its first connector, then add credentials.`;
   }
 
   /** The first field that stops the form, with what to tell the admin; null when it can be sent. */
   function firstProblem(serverIds: string[]): readonly [Control, string] | null {
-    const chosen = catalog.site(site.value);
+    const target = chosen();
     if (!name.value.trim()) return [name, "Enter a name for the credential."];
     if (!username.value.trim()) return [username, "Enter the username it logs in as."];
-    if (!chosen) return [site, "Choose a site."];
-    if (!chosen.sealKey) return [site, `${chosen.name} has no seal key yet: enroll its first connector first.`];
+    if (!target) return [zone, "Choose a zone."];
+    if (!target.site?.sealKey) return [zone, sealProblem(target.zone.name, target.site?.name)];
     if (serverIds.length === 0) return [servers, "Tick at least one server this credential opens."];
     if (!secret.value) return [secret, "Enter the secret."];
     return null;
   }
 
   function redraw(): void {
-    fillSiteSelect(site, catalog.sites);
+    fillZoneSelect(zone, data);
+    fillSelect(
+      policy,
+      data.policies.map((p) => ({ id: p.id, label: p.name })),
+      { none: "The zone's policy" },
+    );
     drawServers();
   }
 
-  site.addEventListener("change", drawServers);
+  zone.addEventListener("change", drawServers);
   kind.addEventListener("change", () => {
     const value = kind.value as CredentialKind;
     secret.classList.toggle("masked", value === "password");
@@ -125,21 +140,22 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const serverIds = Array.from(servers.querySelectorAll<HTMLInputElement>("input:checked"), (box) => box.value);
-    const chosen = catalog.site(site.value);
+    const target = chosen();
     const problem = firstProblem(serverIds);
     if (problem) {
       say(message, problem[1]);
       problem[0].focus();
       return;
     }
-    if (!chosen?.sealKey) return;
+    const sealKey = target?.site?.sealKey;
+    if (!target || !sealKey) return;
     say(message, null);
     submit.disabled = true;
     let sealed: string;
     try {
-      sealed = await sealSecret(chosen.sealKey, secret.value);
+      sealed = await sealSecret(sealKey, secret.value);
     } catch {
-      say(message, "The secret could not be sealed to this site's key. Nothing was sent.");
+      say(message, "The secret could not be sealed to the zone's site key. Nothing was sent.");
       submit.disabled = false;
       return;
     } finally {
@@ -150,9 +166,10 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
       name: name.value,
       username: username.value.trim(),
       kind: kind.value,
-      siteId: chosen.id,
+      zoneId: target.zone.id,
       sealed,
       serverIds,
+      policyId: policy.value || null,
     });
     if (!body.success) {
       say(message, "Check the fields, then enter the secret again.");
@@ -161,11 +178,11 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     }
     try {
       await api.createCredential(body.data);
-      say(message, `Credential ${body.data.name} saved, sealed to ${chosen.name}'s key.`, "ok");
+      say(message, `Credential ${body.data.name} saved, sealed to ${target.site?.name ?? "the site"}'s key.`, "ok");
       form.reset();
       kind.dispatchEvent(new Event("change"));
       redraw();
-      await catalog.reload();
+      await data.reload("servers");
     } catch (failure) {
       say(message, `The credential was not saved. ${errorText(failure)} Enter the secret again to retry.`);
     } finally {
@@ -173,7 +190,7 @@ export function renderCredentialForm(container: HTMLElement, catalog: AdminCatal
     }
   });
 
-  const stop = catalog.listen(redraw);
+  const stop = data.listen(redraw);
   redraw();
   append(
     container,

@@ -1,14 +1,19 @@
-// Entry point: loads the signed-in user, routes by URL hash (#/login, #/servers, #/sessions/<id>, #/admin)
-// and gives each page a fresh container plus a cleanup hook.
+// Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
+// #/admin/<section>, #/audit, #/sessions/<id>) and gives each page a fresh container plus a cleanup hook.
 import "./styles.css";
 import "./forms.css";
 import "./tables.css";
-import type { Me } from "../../protocol/index.ts";
+import "./access.css";
+import type { Me, Role } from "../../protocol/index.ts";
 import { api, errorText, setUnauthorizedHandler } from "./api.ts";
+import { renderCatalog } from "./catalog-page.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
 import { renderLogin } from "./login-page.ts";
 import { renderNav } from "./nav.ts";
-import { renderServers } from "./servers-page.ts";
+import { renderRequests } from "./requests-page.ts";
+
+/** Where a signed-in user lands. */
+const HOME = "#/catalog";
 
 const app = document.getElementById("app")!;
 const nav = document.getElementById("nav")!;
@@ -36,9 +41,15 @@ setUnauthorizedHandler(() => {
   go("#/login");
 });
 
+const has = (user: Me, ...roles: Role[]) => roles.some((role) => user.roles.includes(role));
+
+function refuse(container: HTMLElement, text: string): void {
+  replace(container, h("p", { class: "notice", role: "alert" }, text));
+}
+
 async function route(): Promise<void> {
   const serial = ++routeSerial;
-  const path = location.hash.replace(/^#/, "") || "/servers";
+  let path = location.hash.replace(/^#/, "") || "/catalog";
   if (me === undefined) {
     try {
       me = await api.me();
@@ -60,33 +71,42 @@ async function route(): Promise<void> {
   replace(app, container);
 
   if (!me && path !== "/login") return go("#/login");
-  if (me && path === "/login") return go("#/servers");
+  if (me && path === "/login") return go(HOME);
+  // The old servers page is now the catalog.
+  if (path === "/servers") path = "/catalog";
   document.body.dataset.route = path.split("/")[1] ?? "";
   renderNav(nav, me, path, () => void logout());
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
   if (path === "/login") {
     cleanup = renderLogin(container, (signedIn) => {
       me = signedIn;
-      go("#/servers");
+      go(HOME);
     });
   } else if (!me) {
     return;
-  } else if (path === "/servers") {
-    cleanup = renderServers(container, (id) => go(`#/sessions/${id}`));
+  } else if (path === "/catalog") {
+    cleanup = renderCatalog(container, () => go("#/requests"));
+  } else if (path === "/requests") {
+    cleanup = renderRequests(container, (id) => go(`#/sessions/${id}`));
+  } else if (path === "/approvals") {
+    const page = await lazy(serial, () => import("./approvals-page.ts"), container);
+    if (page) cleanup = page.renderApprovals(container, me);
   } else if (session?.[1]) {
     document.body.classList.add("page-terminal");
     const page = await lazy(serial, () => import("./terminal-page.ts"), container);
     if (page) cleanup = page.renderTerminal(container, session[1]);
-  } else if (path === "/admin") {
-    if (!me.roles.includes("admin")) {
-      replace(container, h("p", { class: "notice", role: "alert" }, "The admin pages are for administrators."));
-      return;
-    }
+  } else if (admin) {
+    if (!has(me, "admin", "zone_admin")) return refuse(container, "The admin pages are for administrators.");
     const page = await lazy(serial, () => import("./admin-page.ts"), container);
-    if (page) cleanup = page.renderAdmin(container);
+    if (page) cleanup = page.renderAdmin(container, has(me, "admin"), admin[1] ?? null, admin[2] ?? null);
+  } else if (path === "/audit") {
+    if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
+    const page = await lazy(serial, () => import("./audit-page.ts"), container);
+    if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
   } else {
-    return go("#/servers");
+    return go(HOME);
   }
 }
 

@@ -5,14 +5,20 @@ import { h, replace } from "./dom.ts";
 interface NavLink {
   href: string;
   label: string;
-  /** Shown when the user holds any of these roles. */
-  roles: readonly Role[];
+  /** Shown when the user holds any of these roles; null: everyone signed in (entitlement comes from groups). */
+  roles: readonly Role[] | null;
 }
 
 const LINKS: readonly NavLink[] = [
-  { href: "#/servers", label: "Servers", roles: ["requester", "approver", "auditor", "admin"] },
-  { href: "#/admin", label: "Admin", roles: ["admin"] },
+  { href: "#/catalog", label: "Catalog", roles: null },
+  { href: "#/requests", label: "My requests", roles: null },
+  { href: "#/approvals", label: "Approvals", roles: ["approver", "admin", "zone_admin"] },
+  { href: "#/admin", label: "Admin", roles: ["admin", "zone_admin"] },
+  { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
 ];
+
+/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "audit". */
+const hook = (link: NavLink) => link.href.slice(2);
 
 export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, onLogout: () => void): void {
   if (!me) {
@@ -21,7 +27,7 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
     return;
   }
   nav.hidden = false;
-  const links = LINKS.filter((link) => link.roles.some((role) => me.roles.includes(role))).map((link) =>
+  const links = LINKS.filter((link) => !link.roles || link.roles.some((role) => me.roles.includes(role))).map((link) =>
     h(
       "li",
       {},
@@ -30,7 +36,7 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
         {
           href: link.href,
           "aria-current": currentPath.startsWith(link.href.slice(1)) ? "page" : null,
-          "data-nav": link.label.toLowerCase(),
+          "data-nav": hook(link),
         },
         link.label,
       ),
@@ -38,7 +44,7 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
   );
   replace(
     nav,
-    h("a", { class: "brand", href: "#/servers" }, "PSM"),
+    h("a", { class: "brand", href: "#/catalog" }, "PSM"),
     h("nav", { "aria-label": "Main" }, h("ul", { class: "nav-links" }, ...links)),
     h(
       "div",
@@ -47,7 +53,7 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
         "span",
         { id: "nav-username", "data-roles": me.roles.join(" ") },
         me.username,
-        h("span", { class: "muted" }, ` · ${me.roles.join(", ")}`),
+        h("span", { class: "muted" }, ` · ${me.roles.join(", ").replace("zone_admin", "zone admin")}`),
       ),
       h("button", { type: "button", id: "logout", class: "button-quiet", onclick: onLogout }, "Sign out"),
     ),

@@ -1,6 +1,6 @@
-// The admin's add-server form: name, host, port, site, pinned host key fingerprint and tags.
+// The admin's add-server form: name, host, port, zone, pinned host key fingerprint and tags.
 import { CreateServerRequest } from "../../protocol/index.ts";
-import { type AdminCatalog, fillSiteSelect } from "./admin-data.ts";
+import { type AdminData, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, say } from "./dom.ts";
 
@@ -9,12 +9,12 @@ const FIELD_TEXT: Record<string, string> = {
   name: "Server name: use letters, digits, dots, dashes or underscores (up to 64).",
   host: "Host: enter a hostname or IP address.",
   port: "Port: enter a number from 1 to 65535.",
-  siteId: "Site: choose the site whose connector reaches this server.",
+  zoneId: "Zone: choose the zone this server belongs to.",
   hostKey: "Host key: paste the SHA256 fingerprint, e.g. SHA256: followed by 43 characters.",
   tags: "Tags: up to 16 tags of at most 32 characters each.",
 };
 
-export function renderServerForm(container: HTMLElement, catalog: AdminCatalog): Cleanup {
+export function renderServerForm(container: HTMLElement, data: AdminData): Cleanup {
   const name = h("input", {
     id: "server-name",
     name: "name",
@@ -40,7 +40,7 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
     value: 22,
     inputmode: "numeric",
   });
-  const site = h("select", { id: "server-site", name: "siteId", required: true });
+  const zone = h("select", { id: "server-zone", name: "zoneId", required: true });
   const hostKey = h("input", {
     id: "server-hostkey",
     name: "hostKey",
@@ -53,7 +53,7 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
   const tags = h("input", { id: "server-tags", name: "tags", placeholder: "prod, db", autocomplete: "off" });
   const message = h("p", { id: "server-message", class: "alert", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", id: "server-submit" }, "Add server");
-  const controls: Record<string, Control> = { name, host, port, siteId: site, hostKey, tags };
+  const controls: Record<string, Control> = { name, host, port, zoneId: zone, hostKey, tags };
 
   const form = h(
     "form",
@@ -61,7 +61,7 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
     field("Name", name),
     field("Host", host),
     field("Port", port),
-    field("Site", site),
+    field("Zone", zone, "Its site's connectors reach the server; its policy governs access."),
     field("Host key fingerprint", hostKey, "Output of: ssh-keyscan HOST | ssh-keygen -lf -"),
     field("Tags", tags, "Comma-separated"),
     h("div", { class: "form-actions" }, submit),
@@ -75,15 +75,15 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
       name: name.value,
       host: host.value,
       port: port.value === "" ? 22 : Number(port.value),
-      siteId: site.value,
+      zoneId: zone.value,
       hostKey: hostKey.value.trim(),
       tags: tags.value
         .split(",")
         .map((tag) => tag.trim())
         .filter(Boolean),
     });
-    if (!parsed.success || !site.value) {
-      const key = parsed.success ? "siteId" : String(parsed.error.issues[0]?.path[0] ?? "name");
+    if (!parsed.success || !zone.value) {
+      const key = parsed.success ? "zoneId" : String(parsed.error.issues[0]?.path[0] ?? "name");
       const control = controls[key] ?? name;
       control.setAttribute("aria-invalid", "true");
       say(message, FIELD_TEXT[key] ?? "Check the fields and try again.");
@@ -94,10 +94,10 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
     submit.disabled = true;
     try {
       await api.createServer(parsed.data);
-      say(message, `Server ${parsed.data.name} added. Add a credential for it below.`, "ok");
+      say(message, `Server ${parsed.data.name} added. Add a credential for it under Credentials.`, "ok");
       form.reset();
       port.value = "22";
-      await catalog.reload();
+      await data.reload("servers");
     } catch (failure) {
       say(message, errorText(failure, { conflict: `A server named ${parsed.data.name} already exists.` }));
     } finally {
@@ -105,8 +105,8 @@ export function renderServerForm(container: HTMLElement, catalog: AdminCatalog):
     }
   });
 
-  const stop = catalog.listen(() => fillSiteSelect(site, catalog.sites));
-  fillSiteSelect(site, catalog.sites);
+  const stop = data.listen(() => fillZoneSelect(zone, data));
+  fillZoneSelect(zone, data);
   append(
     container,
     h(

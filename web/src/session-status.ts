@@ -43,7 +43,7 @@ export class SessionStatusBar {
     this.element = h(
       "div",
       { id: "status-bar", class: "status-bar" },
-      h("a", { href: "#/servers", class: "back", "aria-label": "Back to servers" }, "←"),
+      h("a", { href: "#/requests", class: "back", "aria-label": "Back to my requests" }, "←"),
       this.server,
       this.state,
       this.notice,

@@ -80,7 +80,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       banner,
       h("h2", {}, "Session ended"),
       h("p", { id: "ended-reason" }, text),
-      h("a", { href: "#/servers", class: "button" }, "Back to servers"),
+      h("a", { href: "#/requests", class: "button" }, "Back to my requests"),
     );
     banner.hidden = false;
   }

@@ -279,6 +279,9 @@ export async function decide(
   if (!row) throw new ApiFailure("not_found");
   const by = await personOf(env.DB, user);
   const approvers = await approversOf(env.DB, rowPolicy(row).approverGroupId);
+  // Who may decide is settled before anything about the request's state is revealed.
+  if (by.personId === row.person_id) throw new ApiFailure("forbidden", `self-approval of ${row.id}`);
+  if (!approvers.some((a) => a.userId === user.id)) throw new ApiFailure("forbidden", `not an approver of ${row.id}`);
   return transition(env, row, { type: verdict, by, approvers, at: now, comment }, user);
 }
 

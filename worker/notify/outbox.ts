@@ -158,6 +158,7 @@ export async function deliverDue(env: NotifyEnv, now: number, deps: SweepDeps, l
   if (due.length === 0) return counts;
 
   // Long enough for every delivery round of this sweep to time out in turn, so a live sweep never loses its claim.
+  // (50 rows = 13 rounds = 130 s at most: webhook timestamps, all `now`, stay inside receivers' 300 s window.)
   const leaseUntil = now + Math.ceil(due.length / SWEEP_CONCURRENCY) * DELIVERY_MAX_MS + LEASE_MARGIN_MS;
   const claims = await env.DB.batch(
     due.map((r) =>

@@ -1,0 +1,166 @@
+// The authorization matrix, generated from the router's own route list: every route is tried as
+// anonymous, as an admin of another zone, as a requester, as an approver and as an admin. A route
+// without an entry here fails the test, so a new route cannot ship without a decision on who may call it.
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { app } from "./index.ts";
+import { api, checkout, login, ORIGIN, seedSite, seedUser } from "./test/harness.ts";
+
+type Persona = "anonymous" | "otherZoneAdmin" | "requester" | "approver" | "admin";
+const PERSONAS: Persona[] = ["anonymous", "otherZoneAdmin", "requester", "approver", "admin"];
+
+/** Who may call a route: public (anyone), signedIn, anyAdmin (admin or zone admin), admin, zoneAdmin (of the object's zone), owner (the requester's own objects), approver, auditor, connector, socket. */
+type Access = "public" | "signedIn" | "anyAdmin" | "admin" | "zoneAdmin" | "owner" | "approver" | "auditor" | "connector" | "socket";
+
+const ALLOWED: Record<Access, Persona[]> = {
+  public: PERSONAS,
+  signedIn: ["otherZoneAdmin", "requester", "approver", "admin"],
+  anyAdmin: ["otherZoneAdmin", "admin"],
+  admin: ["admin"],
+  zoneAdmin: ["admin"],
+  owner: ["requester"],
+  approver: ["approver"],
+  auditor: ["admin"],
+  connector: [],
+  socket: ["requester"],
+};
+
+type Fixture = Awaited<ReturnType<typeof fixture>>;
+type Entry = { access: Access; body?: (f: Fixture) => unknown; id?: (f: Fixture) => string };
+
+const MATRIX: Record<string, Entry> = {
+  "POST /api/login": { access: "public", body: () => ({ username: "nobody", password: "x" }) },
+  "POST /api/logout": { access: "public" },
+  "GET /api/me": { access: "signedIn" },
+  "POST /api/bootstrap": { access: "public", body: () => ({ token: "wrong-token-0123456789", username: "x", password: "long-enough-password" }) },
+  "GET /api/sites": { access: "anyAdmin" },
+  "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
+  "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/users": { access: "admin" },
+  "POST /api/users": { access: "admin", body: () => ({ username: `u${crypto.randomUUID().slice(0, 8)}`, password: "long-enough-password", roles: ["requester"] }) },
+  "PATCH /api/users/:id": { access: "admin", id: (f) => f.requesterId, body: () => ({ email: "req@example.com" }) },
+  "GET /api/groups": { access: "admin" },
+  "POST /api/groups": { access: "admin", body: () => ({ name: `g-${crypto.randomUUID()}` }) },
+  "PUT /api/groups/:id/members": { access: "admin", id: (f) => f.site.groupId, body: (f) => ({ userIds: [f.requesterId] }) },
+  "GET /api/zones": { access: "anyAdmin" },
+  "POST /api/zones": { access: "admin", body: (f) => ({ name: `z-${crypto.randomUUID()}`, siteId: f.site.siteId }) },
+  "PATCH /api/zones/:id": { access: "admin", id: (f) => f.site.zoneId, body: () => ({ description: "changed" }) },
+  "GET /api/policies": { access: "anyAdmin" },
+  "POST /api/policies": { access: "admin", body: () => ({ name: `p-${crypto.randomUUID()}` }) },
+  "PATCH /api/policies/:id": { access: "admin", id: (f) => f.site.policyId, body: () => ({ maxSessionMinutes: 120 }) },
+  "GET /api/servers": { access: "anyAdmin" },
+  "POST /api/servers": {
+    access: "zoneAdmin",
+    body: (f) => ({ name: `srv-${crypto.randomUUID().slice(0, 8)}`, host: "10.0.0.9", zoneId: f.site.zoneId, hostKey: `SHA256:${"C".repeat(43)}` }),
+  },
+  "POST /api/servers/import": { access: "zoneAdmin", body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }) },
+  "POST /api/credentials": {
+    access: "zoneAdmin",
+    body: (f) => ({ name: "c", username: "root", kind: "password", zoneId: f.site.zoneId, sealed: "a.b.c.d.e", serverIds: [f.site.serverId] }),
+  },
+  "GET /api/grants": { access: "anyAdmin" },
+  "POST /api/grants": { access: "zoneAdmin", body: (f) => ({ groupId: f.site.groupId, zoneId: f.site.zoneId }) },
+  "DELETE /api/grants/:id": { access: "zoneAdmin", id: (f) => f.spareGrantId },
+  "GET /api/catalog": { access: "signedIn" },
+  "POST /api/checkouts": { access: "signedIn", body: (f) => ({ items: [{ serverId: f.site.serverId, credentialId: f.site.credentialId, minutes: 5, justification: "matrix" }] }) },
+  "GET /api/checkouts": { access: "signedIn" },
+  "GET /api/approvals": { access: "signedIn" },
+  "POST /api/checkouts/:id/approve": { access: "approver", id: (f) => f.pendingId, body: () => ({ comment: "ok" }) },
+  "POST /api/checkouts/:id/deny": { access: "approver", id: (f) => f.pendingId, body: () => ({ comment: "no" }) },
+  "POST /api/checkouts/:id/withdraw": { access: "owner", id: (f) => f.pendingId },
+  "POST /api/checkouts/:id/check-in": { access: "owner", id: (f) => f.activeId },
+  "POST /api/checkouts/:id/revoke": { access: "zoneAdmin", id: (f) => f.activeId, body: () => ({ reason: "matrix revoke" }) },
+  "POST /api/sessions": { access: "owner", body: (f) => ({ checkoutId: f.activeId }) },
+  "GET /api/sessions/:id": { access: "owner", id: (f) => f.sessionId },
+  "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
+  "GET /api/audit": { access: "auditor" },
+  "GET /api/audit/export": { access: "auditor" },
+  "GET /api/audit/verify": { access: "auditor" },
+  "POST /api/connectors/enroll": { access: "public", body: () => ({ token: "not-a-real-token-0123", name: "c", identityKey: { kty: "OKP", crv: "Ed25519", x: "AAAA" } }) },
+  "GET /connector/control": { access: "connector" },
+  "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
+  "GET /api/openapi.json": { access: "public" },
+};
+
+async function fixture() {
+  // Zone A holds everything; the other zone admin administers zone B only.
+  const site = await seedSite({ approval_required: 0 });
+  const gated = await seedSite({ approval_required: 1 });
+  const requesterId = await seedUser("m-requester", "matrix-password-1", ["requester"]);
+  const approverId = await seedUser("m-approver", "matrix-password-1", ["requester", "approver"]);
+  const zoneAdminId = await seedUser("m-zoneadmin", "matrix-password-1", ["zone_admin"]);
+  await seedUser("m-admin", "matrix-password-1", ["admin", "auditor"]);
+  await site.entitle(requesterId);
+  await gated.entitle(requesterId);
+  await env.DB.batch([
+    env.DB.prepare("INSERT INTO zone_admins (zone_id, user_id) VALUES (?, ?)").bind(gated.zoneId, zoneAdminId),
+    env.DB.prepare("UPDATE policies SET approver_group_id = ? WHERE id = ?").bind(gated.groupId, gated.policyId),
+    env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(gated.groupId, approverId),
+    env.DB.prepare("INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)").bind(site.groupId, site.zoneId),
+  ]);
+  const cookies = {
+    anonymous: "",
+    requester: await login("m-requester", "matrix-password-1"),
+    approver: await login("m-approver", "matrix-password-1"),
+    otherZoneAdmin: await login("m-zoneadmin", "matrix-password-1"),
+    admin: await login("m-admin", "matrix-password-1"),
+  } satisfies Record<Persona, string>;
+  const active = await checkout(cookies.requester, site);
+  const pending = await checkout(cookies.requester, gated);
+  const sessionRes = await api("/api/sessions", { method: "POST", cookie: cookies.requester, body: { checkoutId: active.id } });
+  expect(sessionRes.status).toBe(503); // no connector: the session row exists, ended
+  const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?").bind(active.id).first<{ id: string }>();
+  return { site, gated, requesterId, cookies, activeId: active.id, pendingId: pending.id, sessionId: session!.id, spareGrantId: "spare-grant" };
+}
+
+function routeKeys(): string[] {
+  const keys = new Set<string>();
+  for (const r of app.routes) if (r.method !== "ALL") keys.add(`${r.method} ${r.path}`);
+  return [...keys].sort();
+}
+
+describe("authorization matrix", () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await fixture();
+  });
+
+  it("has exactly one entry per route the router serves", () => {
+    expect(routeKeys()).toEqual(Object.keys(MATRIX).sort());
+  });
+
+  it("lets exactly the right personas through every route", async () => {
+    const failures: string[] = [];
+    let tried = 0;
+    for (const key of routeKeys()) {
+      const entry = MATRIX[key]!;
+      const [method, pattern] = key.split(" ") as [string, string];
+      for (const persona of PERSONAS) {
+        const path = pattern.replace(":id", entry.id ? entry.id(f) : "x");
+        const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
+        if (f.cookies[persona]) headers.cookie = f.cookies[persona];
+        if (entry.access === "socket" || entry.access === "connector") headers.Upgrade = "websocket";
+        const res = await SELF.fetch(`${ORIGIN}${path}`, {
+          method,
+          headers,
+          body: entry.body ? JSON.stringify(entry.body(f)) : method === "GET" ? undefined : "{}",
+        });
+        if (res.webSocket) {
+          res.webSocket.accept();
+          res.webSocket.close(1000);
+        } else await res.arrayBuffer();
+        tried++;
+        if (res.status >= 500 && res.status !== 503) failures.push(`${key} as ${persona}: HTTP ${res.status}`);
+        // Public routes authenticate by what they are sent (a password, a token): any 4xx is theirs to give.
+        if (entry.access === "public") continue;
+        const allowed = ALLOWED[entry.access].includes(persona);
+        const denied = res.status === 401 || res.status === 403 || res.status === 404;
+        const anonymousOk = persona !== "anonymous" || entry.access === "public" || res.status === 401;
+        if (allowed === denied || !anonymousOk) failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(tried).toBe(routeKeys().length * PERSONAS.length);
+    console.log(`authorization matrix: ${routeKeys().length} routes x ${PERSONAS.length} personas = ${tried} requests`);
+  });
+});
