@@ -13,6 +13,9 @@ const edgeSecrets = {
   }),
   USER_TOKEN_SECRET: "test-user-token-secret-0123456789abcdef",
   BOOTSTRAP_TOKEN: "test-bootstrap-token-0123456789",
+  // Nothing listens on port 9: deliveries fail and stay in the outbox, which is what the tests read.
+  NOTIFY_WEBHOOK_URL: "http://127.0.0.1:9/hook",
+  NOTIFY_WEBHOOK_SECRET: "test-webhook-secret",
 };
 
 export default defineConfig({

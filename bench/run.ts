@@ -12,12 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { chromiumMissing } from "../test/support/browser.ts";
-import { missingPeers, type Stack, startStack, TARGET_USER } from "../test/support/stack.ts";
+import { missingPeers, type Stack, startStack } from "../test/support/stack.ts";
 import { runChromium } from "./lib/chromium.ts";
 import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
 import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
 import { header, mainTable, memoryTable, type Results, scaleLines, type Who } from "./lib/report.ts";
 import { runScale } from "./lib/scale.ts";
+import { startTarget, type Target } from "./lib/target.ts";
 import { sleep } from "./lib/stats.ts";
 import { latencyCdfSvg } from "./lib/svg.ts";
 import { groupMembers, MemorySampler, machine, rss, rssSum, versions } from "./lib/system.ts";
@@ -98,12 +99,14 @@ async function main(): Promise<void> {
   const openPipes = new Set<Pipe>();
   let stack: Stack | undefined;
   let wetty: Wetty | undefined;
+  let target: Target | undefined;
   let wettyDir: string | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
       await Promise.allSettled([...openPipes].map((p) => Promise.race([p.close(), sleep(3000)])));
-      await Promise.allSettled([wetty?.stop(), stack?.stop()]);
+      await Promise.allSettled([wetty?.stop(), target?.stop()]);
+      await stack?.stop();
       if (wettyDir) await rm(wettyDir, { recursive: true, force: true });
     })());
   const onSignal = () => {
@@ -127,15 +130,17 @@ async function main(): Promise<void> {
   try {
     await stage("start stack and WeTTY", async () => {
       stack = await startStack();
+      target = await startTarget(stack);
       wettyDir = await mkdtemp(join(tmpdir(), "psm-bench-wetty-"));
-      wetty = await startWetty({ dir: wettyDir, sshPort: stack.sshd.port, user: TARGET_USER, password: stack.canary });
+      wetty = await startWetty({ dir: wettyDir, sshPort: target.port, user: target.user, password: target.password });
     });
-    if (!stack || !wetty) throw new Error(results.errors.join("; "));
+    if (!stack || !wetty || !target) throw new Error(results.errors.join("; "));
     const s = stack;
     const w = wetty;
+    const t = target;
     const openers: Record<Who, () => Promise<Timed & Pipe>> = {
-      ours: () => openOurs(s),
-      direct: () => openDirect(s),
+      ours: () => openOurs(s, t),
+      direct: () => openDirect(t),
       wetty: () => openWetty(w),
     };
     const tracked = async <T extends Pipe>(open: () => Promise<T>): Promise<T> => {
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
     }
 
     await stage("Chromium page", async () => {
-      results.chromium = await runChromium(s, {
+      results.chromium = await runChromium(s, t, {
         synthetic: CONFIG.keystrokes,
         keyboard: CONFIG.chromiumKeyboard,
         warmup: CONFIG.warmup,
@@ -200,7 +205,7 @@ async function main(): Promise<void> {
 
     await stage("scale", async () => {
       const budget = Math.max(20_000, remaining() - 20_000);
-      const { result, pipes } = await runScale(s, {
+      const { result, pipes } = await runScale(s, t, {
         idle: CONFIG.idle,
         active: CONFIG.active,
         concurrency: 8,

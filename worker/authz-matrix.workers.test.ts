@@ -10,7 +10,17 @@ type Persona = "anonymous" | "otherZoneAdmin" | "requester" | "approver" | "admi
 const PERSONAS: Persona[] = ["anonymous", "otherZoneAdmin", "requester", "approver", "admin"];
 
 /** Who may call a route: public (anyone), signedIn, anyAdmin (admin or zone admin), admin, zoneAdmin (of the object's zone), owner (the requester's own objects), approver, auditor, connector, socket. */
-type Access = "public" | "signedIn" | "anyAdmin" | "admin" | "zoneAdmin" | "owner" | "approver" | "auditor" | "connector" | "socket";
+type Access =
+  | "public"
+  | "signedIn"
+  | "anyAdmin"
+  | "admin"
+  | "zoneAdmin"
+  | "owner"
+  | "approver"
+  | "auditor"
+  | "connector"
+  | "socket";
 
 const ALLOWED: Record<Access, Persona[]> = {
   public: PERSONAS,
@@ -32,16 +42,30 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/login": { access: "public", body: () => ({ username: "nobody", password: "x" }) },
   "POST /api/logout": { access: "public" },
   "GET /api/me": { access: "signedIn" },
-  "POST /api/bootstrap": { access: "public", body: () => ({ token: "wrong-token-0123456789", username: "x", password: "long-enough-password" }) },
+  "POST /api/bootstrap": {
+    access: "public",
+    body: () => ({ token: "wrong-token-0123456789", username: "x", password: "long-enough-password" }),
+  },
   "GET /api/sites": { access: "anyAdmin" },
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/users": { access: "admin" },
-  "POST /api/users": { access: "admin", body: () => ({ username: `u${crypto.randomUUID().slice(0, 8)}`, password: "long-enough-password", roles: ["requester"] }) },
+  "POST /api/users": {
+    access: "admin",
+    body: () => ({
+      username: `u${crypto.randomUUID().slice(0, 8)}`,
+      password: "long-enough-password",
+      roles: ["requester"],
+    }),
+  },
   "PATCH /api/users/:id": { access: "admin", id: (f) => f.requesterId, body: () => ({ email: "req@example.com" }) },
   "GET /api/groups": { access: "admin" },
   "POST /api/groups": { access: "admin", body: () => ({ name: `g-${crypto.randomUUID()}` }) },
-  "PUT /api/groups/:id/members": { access: "admin", id: (f) => f.site.groupId, body: (f) => ({ userIds: [f.requesterId] }) },
+  "PUT /api/groups/:id/members": {
+    access: "admin",
+    id: (f) => f.site.groupId,
+    body: (f) => ({ userIds: [f.requesterId] }),
+  },
   "GET /api/zones": { access: "anyAdmin" },
   "POST /api/zones": { access: "admin", body: (f) => ({ name: `z-${crypto.randomUUID()}`, siteId: f.site.siteId }) },
   "PATCH /api/zones/:id": { access: "admin", id: (f) => f.site.zoneId, body: () => ({ description: "changed" }) },
@@ -51,32 +75,59 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/servers": { access: "anyAdmin" },
   "POST /api/servers": {
     access: "zoneAdmin",
-    body: (f) => ({ name: `srv-${crypto.randomUUID().slice(0, 8)}`, host: "10.0.0.9", zoneId: f.site.zoneId, hostKey: `SHA256:${"C".repeat(43)}` }),
+    body: (f) => ({
+      name: `srv-${crypto.randomUUID().slice(0, 8)}`,
+      host: "10.0.0.9",
+      zoneId: f.site.zoneId,
+      hostKey: `SHA256:${"C".repeat(43)}`,
+    }),
   },
-  "POST /api/servers/import": { access: "zoneAdmin", body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }) },
+  "POST /api/servers/import": {
+    access: "zoneAdmin",
+    body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }),
+  },
   "POST /api/credentials": {
     access: "zoneAdmin",
-    body: (f) => ({ name: "c", username: "root", kind: "password", zoneId: f.site.zoneId, sealed: "a.b.c.d.e", serverIds: [f.site.serverId] }),
+    body: (f) => ({
+      name: "c",
+      username: "root",
+      kind: "password",
+      zoneId: f.site.zoneId,
+      sealed: "a.b.c.d.e",
+      serverIds: [f.site.serverId],
+    }),
   },
   "GET /api/grants": { access: "anyAdmin" },
   "POST /api/grants": { access: "zoneAdmin", body: (f) => ({ groupId: f.site.groupId, zoneId: f.site.zoneId }) },
   "DELETE /api/grants/:id": { access: "zoneAdmin", id: (f) => f.spareGrantId },
   "GET /api/catalog": { access: "signedIn" },
-  "POST /api/checkouts": { access: "signedIn", body: (f) => ({ items: [{ serverId: f.site.serverId, credentialId: f.site.credentialId, minutes: 5, justification: "matrix" }] }) },
+  "POST /api/checkouts": {
+    access: "signedIn",
+    body: (f) => ({
+      items: [{ serverId: f.site.serverId, credentialId: f.site.credentialId, minutes: 5, justification: "matrix" }],
+    }),
+  },
   "GET /api/checkouts": { access: "signedIn" },
   "GET /api/approvals": { access: "signedIn" },
   "POST /api/checkouts/:id/approve": { access: "approver", id: (f) => f.pendingId, body: () => ({ comment: "ok" }) },
   "POST /api/checkouts/:id/deny": { access: "approver", id: (f) => f.pendingId, body: () => ({ comment: "no" }) },
   "POST /api/checkouts/:id/withdraw": { access: "owner", id: (f) => f.pendingId },
   "POST /api/checkouts/:id/check-in": { access: "owner", id: (f) => f.activeId },
-  "POST /api/checkouts/:id/revoke": { access: "zoneAdmin", id: (f) => f.activeId, body: () => ({ reason: "matrix revoke" }) },
+  "POST /api/checkouts/:id/revoke": {
+    access: "zoneAdmin",
+    id: (f) => f.activeId,
+    body: () => ({ reason: "matrix revoke" }),
+  },
   "POST /api/sessions": { access: "owner", body: (f) => ({ checkoutId: f.activeId }) },
   "GET /api/sessions/:id": { access: "owner", id: (f) => f.sessionId },
   "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/verify": { access: "auditor" },
-  "POST /api/connectors/enroll": { access: "public", body: () => ({ token: "not-a-real-token-0123", name: "c", identityKey: { kty: "OKP", crv: "Ed25519", x: "AAAA" } }) },
+  "POST /api/connectors/enroll": {
+    access: "public",
+    body: () => ({ token: "not-a-real-token-0123", name: "c", identityKey: { kty: "OKP", crv: "Ed25519", x: "AAAA" } }),
+  },
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
   "GET /api/openapi.json": { access: "public" },
@@ -96,7 +147,9 @@ async function fixture() {
     env.DB.prepare("INSERT INTO zone_admins (zone_id, user_id) VALUES (?, ?)").bind(gated.zoneId, zoneAdminId),
     env.DB.prepare("UPDATE policies SET approver_group_id = ? WHERE id = ?").bind(gated.groupId, gated.policyId),
     env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(gated.groupId, approverId),
-    env.DB.prepare("INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)").bind(site.groupId, site.zoneId),
+    env.DB.prepare(
+      "INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)",
+    ).bind(site.groupId, site.zoneId),
   ]);
   const cookies = {
     anonymous: "",
@@ -107,10 +160,25 @@ async function fixture() {
   } satisfies Record<Persona, string>;
   const active = await checkout(cookies.requester, site);
   const pending = await checkout(cookies.requester, gated);
-  const sessionRes = await api("/api/sessions", { method: "POST", cookie: cookies.requester, body: { checkoutId: active.id } });
+  const sessionRes = await api("/api/sessions", {
+    method: "POST",
+    cookie: cookies.requester,
+    body: { checkoutId: active.id },
+  });
   expect(sessionRes.status).toBe(503); // no connector: the session row exists, ended
-  const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?").bind(active.id).first<{ id: string }>();
-  return { site, gated, requesterId, cookies, activeId: active.id, pendingId: pending.id, sessionId: session!.id, spareGrantId: "spare-grant" };
+  const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?")
+    .bind(active.id)
+    .first<{ id: string }>();
+  return {
+    site,
+    gated,
+    requesterId,
+    cookies,
+    activeId: active.id,
+    pendingId: pending.id,
+    sessionId: session!.id,
+    spareGrantId: "spare-grant",
+  };
 }
 
 function routeKeys(): string[] {
@@ -156,7 +224,8 @@ describe("authorization matrix", () => {
         const allowed = ALLOWED[entry.access].includes(persona);
         const denied = res.status === 401 || res.status === 403 || res.status === 404;
         const anonymousOk = persona !== "anonymous" || entry.access === "public" || res.status === 401;
-        if (allowed === denied || !anonymousOk) failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);
+        if (allowed === denied || !anonymousOk)
+          failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);
       }
     }
     expect(failures).toEqual([]);

@@ -20,6 +20,7 @@ import type { BrowserContext, CDPSession, Page } from "playwright-core";
 import { launchChromium } from "../../test/support/browser.ts";
 import type { Stack } from "../../test/support/stack.ts";
 import { ascending } from "./stats.ts";
+import type { Target } from "./target.ts";
 import type { MemoryTrace } from "./system.ts";
 
 type BenchState = {
@@ -58,6 +59,7 @@ function instrument(): void {
     },
     true,
   );
+  const latin1 = new TextDecoder("latin1");
   const Native = window.WebSocket;
   class BenchWebSocket extends Native {
     constructor(url: string | URL, protocols?: string | string[]) {
@@ -74,8 +76,9 @@ function instrument(): void {
           for (let i = 1; i < frame.length; i++) if (frame[i] === 0x78) bench.xs++;
           if (bench.xs >= bench.want && !bench.echoAt) bench.echoAt = now;
         }
-        const from = Math.max(1, frame.length - 64);
-        bench.tail = (bench.tail + String.fromCharCode(...frame.subarray(from))).slice(-160);
+        // The last 4 KiB of output as text, for markers (which are followed by ~100 bytes of prompt).
+        const from = Math.max(1, frame.length - 4096);
+        bench.tail = (bench.tail + latin1.decode(frame.subarray(from))).slice(-4096);
         bench.onData?.(now);
       });
     }
@@ -107,6 +110,7 @@ async function waitForTail(page: Page, marker: string, timeoutMs: number): Promi
 
 export async function runChromium(
   stack: Stack,
+  target: Target,
   opts: { synthetic: number; keyboard: number; warmup: number; bulkBytes: number; maxMs: number },
 ): Promise<ChromiumResult> {
   const notes: string[] = [];
@@ -156,7 +160,7 @@ export async function runChromium(
         location.hash = `#/sessions/${id}`;
         return id;
       },
-      { serverId: stack.serverId, credentialId: stack.credentialId },
+      { serverId: target.serverId, credentialId: target.credentialId },
     );
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
     await page.waitForFunction(() => (window as unknown as BenchWindow).__bench.bytes > 0, undefined, {

@@ -3,9 +3,9 @@
 import ssh2, { type ClientChannel } from "ssh2";
 import { hostKeyFingerprint } from "../../connector/host-key.ts";
 import type { Stack } from "../../test/support/stack.ts";
-import { TARGET_USER } from "../../test/support/stack.ts";
 import { TerminalClient } from "../../test/support/terminal-client.ts";
 import type { Chunk, Pipe } from "./pipe.ts";
+import type { Target } from "./target.ts";
 
 const { Client } = ssh2;
 
@@ -15,18 +15,18 @@ export type Timed = { startedAt: number; firstByteAt: number };
 export type OursPipe = Pipe & Timed & { client: TerminalClient; sessionId: string };
 
 /** One checkout of the benchmark credential, reused for every session (checking out is not timed). */
-const checkouts = new WeakMap<Stack, string>();
+const checkouts = new WeakMap<Target, string>();
 
-async function checkout(stack: Stack, fresh: boolean): Promise<string> {
-  const known = checkouts.get(stack);
+async function checkout(stack: Stack, target: Target, fresh: boolean): Promise<string> {
+  const known = checkouts.get(target);
   if (known && !fresh) return known;
   const cart = await stack.user.submitCart([
-    { serverId: stack.serverId, credentialId: stack.credentialId, minutes: 60, justification: "benchmark run" },
+    { serverId: target.serverId, credentialId: target.credentialId, minutes: 60, justification: "benchmark run" },
   ]);
   const result = cart.results[0];
   if (!result?.ok) throw new Error(`checkout refused: ${result && !result.ok ? result.error : "no result"}`);
   if (result.checkout.status !== "active") throw new Error(`checkout is ${result.checkout.status}`);
-  checkouts.set(stack, result.checkout.id);
+  checkouts.set(target, result.checkout.id);
   return result.checkout.id;
 }
 
@@ -34,15 +34,15 @@ async function checkout(stack: Stack, fresh: boolean): Promise<string> {
  * A session through the product, timed from `POST /api/sessions` (on an active checkout) through
  * the browser socket's handshake to the first output byte. Resolves at that byte.
  */
-export async function openOurs(stack: Stack, timeoutMs = 20_000): Promise<OursPipe> {
-  const checkoutId = await checkout(stack, false);
+export async function openOurs(stack: Stack, target: Target, timeoutMs = 20_000): Promise<OursPipe> {
+  const checkoutId = await checkout(stack, target, false);
   let startedAt = performance.now();
   let id: string;
   try {
     ({ id } = await stack.user.createSession(checkoutId));
   } catch {
     // The checkout may have ended (its window, a revocation): take a new one, once.
-    const again = await checkout(stack, true);
+    const again = await checkout(stack, target, true);
     startedAt = performance.now();
     ({ id } = await stack.user.createSession(again));
   }
@@ -92,7 +92,7 @@ export async function openOurs(stack: Stack, timeoutMs = 20_000): Promise<OursPi
 export type DirectPipe = Pipe & Timed;
 
 /** ssh2 straight to the same sshd, same user, same pty type and size: the physical baseline. */
-export function openDirect(stack: Stack, timeoutMs = 20_000): Promise<DirectPipe> {
+export function openDirect(target: Target, timeoutMs = 20_000): Promise<DirectPipe> {
   const startedAt = performance.now();
   return new Promise((resolve, reject) => {
     const ssh = new Client();
@@ -136,12 +136,12 @@ export function openDirect(stack: Stack, timeoutMs = 20_000): Promise<DirectPipe
       }),
     );
     ssh.connect({
-      host: "127.0.0.1",
-      port: stack.sshd.port,
-      username: TARGET_USER,
-      password: stack.canary,
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      password: target.password,
       readyTimeout: timeoutMs,
-      hostVerifier: (key: Buffer) => hostKeyFingerprint(key) === stack.sshd.hostKeyFingerprint,
+      hostVerifier: (key: Buffer) => hostKeyFingerprint(key) === target.hostKeyFingerprint,
     });
   });
 }

@@ -26,39 +26,54 @@ export function countX(chunk: Chunk): number {
 
 export const chunkLength = (chunk: Chunk) => chunk.length;
 
-/** The last few characters of a chunk, for spotting markers that may straddle chunks. */
-function tailOf(chunk: Chunk, chars: number): string {
-  if (typeof chunk === "string") return chunk.slice(-chars);
-  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(
-    "latin1",
-    Math.max(0, chunk.length - chars),
-  );
+/** A chunk as latin1 text (one character per byte; WeTTY's chunks are text already). */
+const text = (chunk: Chunk, from = 0) =>
+  typeof chunk === "string"
+    ? chunk.slice(from)
+    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1", from);
+
+/** Finds a marker in a stream of chunks, including one split across chunks. */
+export class MarkerScanner {
+  private carry = "";
+  constructor(private readonly marker: string) {}
+
+  /** True once the marker has been seen. Searches the whole chunk (native indexOf, cheap). */
+  push(chunk: Chunk): boolean {
+    const keep = this.marker.length - 1;
+    const head = typeof chunk === "string" ? chunk.slice(0, keep) : text(chunk.subarray(0, keep));
+    if ((this.carry + head).includes(this.marker)) return true;
+    const found =
+      typeof chunk === "string"
+        ? chunk.includes(this.marker)
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).includes(this.marker, 0, "latin1");
+    if (found) return true;
+    const from = Math.max(0, chunk.length - keep);
+    this.carry = (this.carry + text(chunk, from)).slice(-keep);
+    return false;
+  }
 }
 
 /**
  * Waits until `marker` appears in the output, counting bytes on the way. The marker is always
  * typed with a split in it (`"A""B"` in shell), so the terminal's echo of the command never matches.
  */
-export function waitForMarker(
-  pipe: Pipe,
-  marker: string,
-  timeoutMs: number,
-): Promise<{ at: number; bytes: number; tail: string }> {
+export function waitForMarker(pipe: Pipe, marker: string, timeoutMs: number): Promise<{ at: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    let tail = "";
+    const scanner = new MarkerScanner(marker);
     let bytes = 0;
+    let last = "";
     const timer = setTimeout(() => {
       pipe.listen(() => {});
-      reject(new Error(`no "${marker}" within ${timeoutMs} ms; output ended ${JSON.stringify(tail)}`));
+      reject(new Error(`no "${marker}" within ${Math.round(timeoutMs)} ms; output ended ${JSON.stringify(last)}`));
     }, timeoutMs);
     pipe.listen((chunk) => {
       bytes += chunkLength(chunk);
-      tail = (tail + tailOf(chunk, marker.length + 64)).slice(-(marker.length + 256));
-      if (tail.includes(marker)) {
+      last = (last + text(chunk, Math.max(0, chunk.length - 200))).slice(-200);
+      if (scanner.push(chunk)) {
         const at = performance.now();
         clearTimeout(timer);
         pipe.listen(() => {});
-        resolve({ at, bytes, tail });
+        resolve({ at, bytes });
       }
     });
   });

@@ -4,7 +4,8 @@
 // failure is counted and its message kept.
 import type { Stack } from "../../test/support/stack.ts";
 import { openOurs, type OursPipe } from "./clients.ts";
-import { countX } from "./pipe.ts";
+import { countX, MarkerScanner } from "./pipe.ts";
+import type { Target } from "./target.ts";
 import { countProcesses, fdCount, groupMembers, rss, rssSum } from "./system.ts";
 
 export type ScaleResult = {
@@ -36,6 +37,7 @@ const failureKey = (err: unknown) =>
 
 export async function runScale(
   stack: Stack,
+  target: Target,
   opts: { idle: number; active: number; concurrency: number; budgetMs: number; activeMs: number },
 ): Promise<{ result: ScaleResult; pipes: OursPipe[] }> {
   const started = performance.now();
@@ -68,7 +70,7 @@ export async function runScale(
       }
       next++;
       try {
-        const pipe = await openOurs(stack, 30_000);
+        const pipe = await openOurs(stack, target, 30_000);
         startTimes.push(pipe.firstByteAt - pipe.startedAt);
         idle.push(pipe);
         consecutiveFailures = 0;
@@ -87,7 +89,7 @@ export async function runScale(
   await Promise.all(
     Array.from({ length: opts.active }, async () => {
       try {
-        active.push(await openOurs(stack, 30_000));
+        active.push(await openOurs(stack, target, 30_000));
       } catch (err) {
         fail(err);
       }
@@ -99,10 +101,9 @@ export async function runScale(
     active.map(async (pipe) => {
       try {
         const ready = new Promise<void>((resolve) => {
-          let tail = "";
+          const scanner = new MarkerScanner("SCALEREADY");
           pipe.listen((chunk) => {
-            tail = (tail + Buffer.from(chunk as Uint8Array).toString("latin1")).slice(-64);
-            if (tail.includes("SCALEREADY")) resolve();
+            if (scanner.push(chunk)) resolve();
           });
         });
         pipe.write('stty raw -echo isig; echo SCA""LEREADY; cat -u\n');

@@ -8,11 +8,22 @@ import { type Cleanup, append, field, h, say } from "./dom.ts";
 import { statusLabel } from "./checkout-view.ts";
 
 export function renderAdminCheckouts(container: HTMLElement, { param }: AdminContext): Cleanup {
-  const id = h("input", { id: "revoke-id", name: "checkoutId", required: true, autocomplete: "off", spellcheck: "false", class: "mono" });
+  const id = h("input", {
+    id: "revoke-id",
+    name: "checkoutId",
+    required: true,
+    autocomplete: "off",
+    spellcheck: "false",
+    class: "mono",
+  });
   const reason = h("textarea", { id: "revoke-reason", name: "reason", rows: 2, required: true, maxlength: 1000 });
   const submit = h("button", { type: "submit", id: "revoke-submit", class: "button-danger" }, "Revoke checkout");
   const message = h("p", { id: "revoke-message", class: "alert", role: "alert", hidden: true });
-  const reasonField = field("Reason", reason, "At least 3 characters. Recorded in the audit log and shown to the requester.");
+  const reasonField = field(
+    "Reason",
+    reason,
+    "At least 3 characters. Recorded in the audit log and shown to the requester.",
+  );
   reasonField.classList.add("wide");
   const form = h(
     "form",
@@ -41,7 +52,11 @@ export function renderAdminCheckouts(container: HTMLElement, { param }: AdminCon
     void busy(submit, async () => {
       try {
         const c = await api.revoke(id.value.trim(), parsed.data.reason);
-        say(message, `${c.requester.username}'s checkout of ${c.serverName} as ${c.accountUsername} is ${statusLabel(c.status).toLowerCase()}; its sessions are ended.`, "ok");
+        say(
+          message,
+          `${c.requester.username}'s checkout of ${c.serverName} as ${c.accountUsername} is ${statusLabel(c.status).toLowerCase()}; its sessions are ended.`,
+          "ok",
+        );
         reason.value = "";
       } catch (failure) {
         say(

@@ -55,7 +55,11 @@ export function renderGrants(container: HTMLElement, { data }: AdminContext): Cl
       try {
         await api.deleteGrant(grant.id);
         await data.reload("grants");
-        say(listMessage, `Removed ${groupName(grant.groupId)}'s access to ${data.zone(grant.zoneId)?.name ?? "the zone"}.`, "ok");
+        say(
+          listMessage,
+          `Removed ${groupName(grant.groupId)}'s access to ${data.zone(grant.zoneId)?.name ?? "the zone"}.`,
+          "ok",
+        );
       } catch (failure) {
         say(listMessage, `The grant was not removed. ${errorText(failure)}`);
       }
@@ -90,14 +94,30 @@ export function renderGrants(container: HTMLElement, { data }: AdminContext): Cl
           "Remove",
         );
         button.addEventListener("click", () => void remove(grant, button));
-        const cred = grant.credentialId ? data.credentialsOf(grant.zoneId).find((c) => c.id === grant.credentialId) : null;
+        const cred = grant.credentialId
+          ? data.credentialsOf(grant.zoneId).find((c) => c.id === grant.credentialId)
+          : null;
         return h(
           "tr",
           { "data-grant-id": grant.id },
           h("th", { scope: "row" }, groupName(grant.groupId)),
           h("td", {}, data.zone(grant.zoneId)?.name ?? grant.zoneId),
-          h("td", {}, grant.serverId ? (data.server(grant.serverId)?.name ?? grant.serverId) : h("span", { class: "muted" }, "All servers")),
-          h("td", {}, grant.credentialId ? (cred ? `${cred.name} (${cred.username})` : grant.credentialId) : h("span", { class: "muted" }, "All credentials")),
+          h(
+            "td",
+            {},
+            grant.serverId
+              ? (data.server(grant.serverId)?.name ?? grant.serverId)
+              : h("span", { class: "muted" }, "All servers"),
+          ),
+          h(
+            "td",
+            {},
+            grant.credentialId
+              ? cred
+                ? `${cred.name} (${cred.username})`
+                : grant.credentialId
+              : h("span", { class: "muted" }, "All credentials"),
+          ),
           h("td", { class: "actions" }, button),
         );
       }),
@@ -125,9 +145,19 @@ export function renderGrants(container: HTMLElement, { data }: AdminContext): Cl
       try {
         await api.createGrant(parsed.data);
         await data.reload("grants");
-        say(message, `${groupName(groupId)} can now request from ${data.zone(parsed.data.zoneId)?.name ?? "the zone"}.`, "ok");
+        say(
+          message,
+          `${groupName(groupId)} can now request from ${data.zone(parsed.data.zoneId)?.name ?? "the zone"}.`,
+          "ok",
+        );
       } catch (failure) {
-        say(message, errorText(failure, { bad_request: "The group, server and credential must exist, and the server and credential must be in the zone." }));
+        say(
+          message,
+          errorText(failure, {
+            bad_request:
+              "The group, server and credential must exist, and the server and credential must be in the zone.",
+          }),
+        );
       }
     });
   });

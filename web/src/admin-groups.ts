@@ -113,7 +113,11 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
         const saved = await api.setGroupMembers(group.id, checkedValues(members));
         await data.reload("groups");
         openMembers(null);
-        say(createMessage, `${saved.name} now has ${saved.members.length} member${saved.members.length === 1 ? "" : "s"}.`, "ok");
+        say(
+          createMessage,
+          `${saved.name} now has ${saved.members.length} member${saved.members.length === 1 ? "" : "s"}.`,
+          "ok",
+        );
       } catch (failure) {
         say(membersMessage, errorText(failure));
       }

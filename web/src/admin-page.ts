@@ -72,7 +72,11 @@ export function renderAdmin(
   );
   const body = h("div", { class: "admin-section", "data-section": section.id });
   append(container, h("h1", {}, isAdmin ? "Admin" : "Zone admin"), menu, body);
-  const cleanup = section.render(body, { data: new AdminData(), isAdmin, param: section.id === sectionId ? param : null });
+  const cleanup = section.render(body, {
+    data: new AdminData(),
+    isAdmin,
+    param: section.id === sectionId ? param : null,
+  });
   return () => {
     cleanup();
     delete document.body.dataset.adminSection;

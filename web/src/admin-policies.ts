@@ -103,7 +103,13 @@ export function renderPolicies(container: HTMLElement, { data }: AdminContext): 
     void busy(submit, async () => {
       try {
         const saved = current ? await api.updatePolicy(current.id, read.body) : await api.createPolicy(read.body);
-        say(message, current ? `Policy ${saved.name} saved.` : `Policy ${saved.name} created. Attach it to a zone or a credential.`, "ok");
+        say(
+          message,
+          current
+            ? `Policy ${saved.name} saved.`
+            : `Policy ${saved.name} created. Attach it to a zone or a credential.`,
+          "ok",
+        );
         startEdit(null);
         await data.reload("policies");
       } catch (failure) {
@@ -119,7 +125,12 @@ export function renderPolicies(container: HTMLElement, { data }: AdminContext): 
       "policies",
       "Policies",
       "A policy decides how access is granted and watched: approval, windows, recording and step-up. Zones name a policy; a credential may override it.",
-      dataTable("policies-table", "Policies", ["Policy", "Approval", "Max checkout", "Max session", "Controls", ""], body),
+      dataTable(
+        "policies-table",
+        "Policies",
+        ["Policy", "Approval", "Max checkout", "Max session", "Controls", ""],
+        body,
+      ),
       listMessage,
       h("div", { class: "subform" }, title, form),
     ),

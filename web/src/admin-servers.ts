@@ -10,7 +10,13 @@ import { renderServerImport } from "./server-import.ts";
 export function renderAdminServers(container: HTMLElement, { data }: AdminContext): Cleanup {
   const body = h("tbody", {}, emptyRow(6, "Loading servers…"));
   const listMessage = h("p", { id: "admin-servers-error", class: "alert", role: "alert", hidden: true });
-  const search = h("input", { id: "admin-server-search", type: "search", autocomplete: "off", spellcheck: "false", placeholder: "Name, host, zone or tag" });
+  const search = h("input", {
+    id: "admin-server-search",
+    type: "search",
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "Name, host, zone or tag",
+  });
 
   function draw(): void {
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -19,7 +25,10 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
       return terms.every((t) => text.includes(t));
     });
     if (shown.length === 0) {
-      replace(body, emptyRow(6, data.servers.length ? "No servers match." : "No servers yet. Add one below or import a CSV."));
+      replace(
+        body,
+        emptyRow(6, data.servers.length ? "No servers match." : "No servers yet. Add one below or import a CSV."),
+      );
       return;
     }
     replace(

@@ -21,7 +21,14 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
     autocapitalize: "none",
     spellcheck: "false",
   });
-  const password = h("input", { id: "user-password", name: "password", type: "password", autocomplete: "new-password", minlength: 12, maxlength: 1024 });
+  const password = h("input", {
+    id: "user-password",
+    name: "password",
+    type: "password",
+    autocomplete: "new-password",
+    minlength: 12,
+    maxlength: 1024,
+  });
   const roles = h("div", { id: "user-roles", class: "checklist vertical", tabindex: -1 });
   const submit = h("button", { type: "submit", id: "user-submit" }, "Create user");
   const message = h("p", { id: "user-message", class: "alert", role: "alert", hidden: true });
@@ -55,10 +62,22 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
           h("th", { scope: "row" }, user.username),
           h("td", { class: "small" }, user.roles.join(", ")),
           h("td", { class: "small" }, user.email ?? h("span", { class: "muted" }, "—")),
-          h("td", { class: "small mono" }, user.personId === user.id ? h("span", { class: "muted" }, "own") : user.personId),
-          h("td", {}, user.disabled ? h("span", { class: "pill danger" }, "Disabled") : h("span", { class: "pill ok" }, "Active")),
+          h(
+            "td",
+            { class: "small mono" },
+            user.personId === user.id ? h("span", { class: "muted" }, "own") : user.personId,
+          ),
+          h(
+            "td",
+            {},
+            user.disabled ? h("span", { class: "pill danger" }, "Disabled") : h("span", { class: "pill ok" }, "Active"),
+          ),
           h("td", { class: "small" }, zoneNames(user) || h("span", { class: "muted" }, "—")),
-          h("td", { class: "actions" }, rowButton("Edit", "edit-user", `Edit ${user.username}`, () => edit.open(user))),
+          h(
+            "td",
+            { class: "actions" },
+            rowButton("Edit", "edit-user", `Edit ${user.username}`, () => edit.open(user)),
+          ),
         ),
       ),
     );
@@ -66,7 +85,11 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const parsed = CreateUserRequest.safeParse({ username: username.value, password: password.value, roles: checkedValues(roles) });
+    const parsed = CreateUserRequest.safeParse({
+      username: username.value,
+      password: password.value,
+      roles: checkedValues(roles),
+    });
     if (!parsed.success) {
       const key = parsed.error.issues[0]?.path[0];
       const [control, text] =
@@ -110,7 +133,10 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
         await data.reload("users");
         say(listMessage, `${saved.username} saved.`, "ok");
       } catch (failure) {
-        say(edit.message, errorText(failure, { conflict: "That would leave no active admin. Make someone else an admin first." }));
+        say(
+          edit.message,
+          errorText(failure, { conflict: "That would leave no active admin. Make someone else an admin first." }),
+        );
       }
     });
   });

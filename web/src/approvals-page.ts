@@ -49,7 +49,6 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
     const deny = h("button", { type: "button", class: "deny button-danger" }, "Deny");
     const actions = h("div", { class: "button-row decision" }, approve, deny);
     const others = pending.filter((p) => p.requester.id === c.requester.id && p.id !== c.id).length;
-    const minutes = (c.endsAt - c.startsAt) / 60_000;
     const element = h(
       "article",
       { class: "card approval", "data-approval-id": c.id, "aria-labelledby": `approval-${c.id}-title` },

@@ -46,7 +46,11 @@ export function renderServerImport(container: HTMLElement, data: AdminData): Cle
     }
     try {
       csv.value = await chosen.text();
-      say(message, `Loaded ${chosen.name} (${csv.value.split(/\r?\n/).filter(Boolean).length} lines). Check it, then import.`, "info");
+      say(
+        message,
+        `Loaded ${chosen.name} (${csv.value.split(/\r?\n/).filter(Boolean).length} lines). Check it, then import.`,
+        "info",
+      );
     } catch {
       say(message, `Could not read ${chosen.name}.`);
     }
@@ -57,7 +61,14 @@ export function renderServerImport(container: HTMLElement, data: AdminData): Cle
     errors.hidden = true;
     const parsed = ImportServersRequest.safeParse({ zoneId: zone.value, csv: csv.value });
     if (!zone.value || !csv.value.trim() || !parsed.success) {
-      say(message, !zone.value ? "Choose the zone to import into." : csv.value.trim() ? "The CSV is larger than 1 MiB." : "Paste the CSV or choose a file.");
+      say(
+        message,
+        !zone.value
+          ? "Choose the zone to import into."
+          : csv.value.trim()
+            ? "The CSV is larger than 1 MiB."
+            : "Paste the CSV or choose a file.",
+      );
       (zone.value ? csv : zone).focus();
       return;
     }

@@ -42,11 +42,21 @@ export class UserEditForm {
   constructor(private readonly data: AdminData) {
     this.form = h(
       "form",
-      { id: "user-edit-form", class: "grid-form subform", hidden: true, novalidate: true, "aria-labelledby": "user-edit-title" },
+      {
+        id: "user-edit-form",
+        class: "grid-form subform",
+        hidden: true,
+        novalidate: true,
+        "aria-labelledby": "user-edit-title",
+      },
       h("div", { class: "wide" }, this.title),
       h("fieldset", { class: "field wide" }, h("legend", {}, "Roles"), this.roles),
       field("Email", this.email, "Where approval requests and notices go. Empty: none."),
-      field("Person id", this.personId, "Give two accounts of one person the same id; neither can then approve the other's requests. Empty: this account alone."),
+      field(
+        "Person id",
+        this.personId,
+        "Give two accounts of one person the same id; neither can then approve the other's requests. Empty: this account alone.",
+      ),
       checkField(this.disabled, "Disabled", "A disabled user cannot sign in, request or approve."),
       h("fieldset", { class: "field wide" }, h("legend", {}, "Zone admin of"), this.zones),
       h("div", { class: "form-actions" }, this.submit, this.cancel),
@@ -89,7 +99,8 @@ export class UserEditForm {
     });
     if (parsed.success) return { ok: true, body: parsed.data };
     const key = parsed.error.issues[0]?.path[0];
-    if (key === "email") return { ok: false, control: this.email, message: "Email: enter a valid address, or leave it empty." };
+    if (key === "email")
+      return { ok: false, control: this.email, message: "Email: enter a valid address, or leave it empty." };
     return { ok: false, control: this.personId, message: "Person id: up to 64 characters." };
   }
 }
