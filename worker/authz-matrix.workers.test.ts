@@ -223,7 +223,7 @@ describe("authorization matrix", () => {
         if (entry.access === "public") continue;
         const allowed = ALLOWED[entry.access].includes(persona);
         const denied = res.status === 401 || res.status === 403 || res.status === 404;
-        const anonymousOk = persona !== "anonymous" || entry.access === "public" || res.status === 401;
+        const anonymousOk = persona !== "anonymous" || res.status === 401;
         if (allowed === denied || !anonymousOk)
           failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);
       }
