@@ -191,7 +191,7 @@ describe("authorization matrix", () => {
   let f: Fixture;
   beforeAll(async () => {
     f = await fixture();
-  });
+  }, 30_000);
 
   it("has exactly one entry per route the router serves", () => {
     expect(routeKeys()).toEqual(Object.keys(MATRIX).sort());
@@ -231,5 +231,5 @@ describe("authorization matrix", () => {
     expect(failures).toEqual([]);
     expect(tried).toBe(routeKeys().length * PERSONAS.length);
     console.log(`authorization matrix: ${routeKeys().length} routes x ${PERSONAS.length} personas = ${tried} requests`);
-  });
+  }, 60_000);
 });
