@@ -34,6 +34,8 @@ type BenchState = {
   onData: ((now: number) => void) | null;
   startedAt: number;
   firstDataAt: number;
+  /** When the page's socket last sent a 1-byte DATA frame (a keystroke). */
+  sentAt: number;
 };
 type BenchWindow = Window & { __bench: BenchState };
 
@@ -50,6 +52,7 @@ function instrument(): void {
     onData: null,
     startedAt: 0,
     firstDataAt: 0,
+    sentAt: 0,
   };
   (window as unknown as BenchWindow).__bench = bench;
   document.addEventListener(
@@ -62,6 +65,11 @@ function instrument(): void {
   const latin1 = new TextDecoder("latin1");
   const Native = window.WebSocket;
   class BenchWebSocket extends Native {
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      if (typeof data !== "string" && "byteLength" in data && data.byteLength === 2) bench.sentAt = performance.now();
+      super.send(data);
+    }
+
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
       if (!String(url).includes("/api/sessions/")) return;
@@ -91,6 +99,8 @@ export type ChromiumResult = {
   startMs: number;
   synthetic: number[];
   keyboard: number[];
+  /** Real keyboard: keydown to the keystroke's frame leaving the page (xterm + page input path). */
+  keyboardToSend: number[];
   bulk?: { bytes: number; ms: number; mbPerS: number };
   heap?: MemoryTrace;
   notes: string[];
@@ -212,6 +222,7 @@ export async function runChromium(
 
     // The real keyboard, a smaller sample: each key costs CDP round trips from here.
     const keyboard: number[] = [];
+    const keyboardToSend: number[] = [];
     const kbStarted = performance.now();
     for (let i = 0; i < opts.keyboard && performance.now() - kbStarted < 20_000; i++) {
       await page.evaluate(() => {
@@ -219,19 +230,23 @@ export async function runChromium(
         bench.want = bench.xs + 1;
         bench.echoAt = 0;
         bench.keydownAt = 0;
+        bench.sentAt = 0;
       });
       await page.keyboard.press("x");
       const sample = await page.evaluate(async () => {
         const bench = (window as unknown as BenchWindow).__bench;
         const until = performance.now() + 2000;
-        while (!bench.echoAt && performance.now() < until) await new Promise((r) => setTimeout(r, 0));
-        return bench.echoAt && bench.keydownAt ? bench.echoAt - bench.keydownAt : null;
+        while (!bench.echoAt && performance.now() < until) await new Promise((r) => setTimeout(r, 1));
+        return bench.echoAt && bench.keydownAt
+          ? { total: bench.echoAt - bench.keydownAt, toSend: bench.sentAt - bench.keydownAt }
+          : null;
       });
       if (sample === null) {
         notes.push(`real keyboard: keystroke ${i} had no echo within 2 s; stopped`);
         break;
       }
-      keyboard.push(sample);
+      keyboard.push(sample.total);
+      keyboardToSend.push(sample.toSend);
     }
     await page.evaluate(() => {
       (window as unknown as BenchWindow).__bench.want = Number.POSITIVE_INFINITY;
@@ -297,7 +312,16 @@ export async function runChromium(
     await page.waitForSelector('body[data-session-state="ended"]', { timeout: 5000 }).catch(() => {
       notes.push("the Chromium session did not report its end within 5 s");
     });
-    return { version, startMs, synthetic: ascending(synthetic), keyboard: ascending(keyboard), bulk, heap, notes };
+    return {
+      version,
+      startMs,
+      synthetic: ascending(synthetic),
+      keyboard: ascending(keyboard),
+      keyboardToSend: ascending(keyboardToSend),
+      bulk,
+      heap,
+      notes,
+    };
   } finally {
     await context?.close().catch(() => undefined);
   }

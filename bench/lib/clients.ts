@@ -81,7 +81,10 @@ export async function openOurs(stack: Stack, target: Target, timeoutMs = 20_000)
     close: async () => {
       // `exit` ends the session on the connector (user_exit); then the socket goes.
       if (client.state !== "closed" && client.state !== "ended") {
-        client.type("\x03exit\r");
+        // ^C first (ends a running cat); it flushes the tty's input, so `exit` goes separately.
+        client.type("\x03");
+        await new Promise((r) => setTimeout(r, 50));
+        client.type("exit\r");
         await client.waitForEnd(3000).catch(() => undefined);
       }
       client.close();

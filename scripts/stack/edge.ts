@@ -35,6 +35,8 @@ export async function startEdge(opts: {
   port?: number;
   vars?: Record<string, string>;
   echo?: boolean;
+  /** Serve GET /__scheduled so tests can fire the cron trigger. */
+  testScheduled?: boolean;
 }): Promise<Edge> {
   await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
   const envPath = join(opts.stateDir, "edge.env");
@@ -70,6 +72,7 @@ export async function startEdge(opts: {
       "--env-file",
       envPath,
       "--show-interactive-dev-session=false",
+      ...(opts.testScheduled ? ["--test-scheduled"] : []),
       "--live-reload=false",
     ],
     { name: "edge", cwd: ROOT, env: { ...process.env, ...OFFLINE }, echo: opts.echo },

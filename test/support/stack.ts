@@ -53,13 +53,15 @@ export type Stack = {
   stop: () => Promise<void>;
 };
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(
+  opts: { vars?: Record<string, string>; testScheduled?: boolean } = {},
+): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
   ensureTargetUser(canary);
   const secrets = await generateEdgeSecrets();
   const [edge, sshd] = await Promise.all([
-    startEdge({ stateDir: join(dir, "edge"), secrets }),
+    startEdge({ stateDir: join(dir, "edge"), secrets, ...opts }),
     startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [TARGET_USER] }),
   ]);
   const admin = new EdgeClient(edge.url);

@@ -50,7 +50,6 @@ export function renderAdmin(
   const sections = adminSections(isAdmin);
   const section = sections.find((s) => s.id === sectionId) ?? sections[0]!;
   document.title = `${section.label} · Admin · PSM`;
-  document.body.dataset.adminSection = section.id;
   const menu = h(
     "nav",
     { class: "subnav", "aria-label": "Admin sections" },
@@ -72,13 +71,5 @@ export function renderAdmin(
   );
   const body = h("div", { class: "admin-section", "data-section": section.id });
   append(container, h("h1", {}, isAdmin ? "Admin" : "Zone admin"), menu, body);
-  const cleanup = section.render(body, {
-    data: new AdminData(),
-    isAdmin,
-    param: section.id === sectionId ? param : null,
-  });
-  return () => {
-    cleanup();
-    delete document.body.dataset.adminSection;
-  };
+  return section.render(body, { data: new AdminData(), isAdmin, param: section.id === sectionId ? param : null });
 }

@@ -36,7 +36,8 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
   const message = h("p", { id: "approvals-message", class: "alert", role: "alert", hidden: true });
   const empty = h("p", { class: "muted empty-state", hidden: true }, "Nothing to decide. New requests appear here.");
 
-  function card(c: CheckoutSummary, pending: CheckoutSummary[]): HTMLElement {
+  /** A request's card; with `result` (after a decision here) it shows that instead of the controls. */
+  function card(c: CheckoutSummary, pending: CheckoutSummary[], result?: HTMLElement): HTMLElement {
     const commentId = `decision-comment-${c.id}`;
     const comment = h("textarea", {
       id: commentId,
@@ -85,9 +86,10 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
         h("span", { class: "visually-hidden" }, "Justification: "),
         c.justification,
       ),
-      h("div", { class: "field" }, h("label", { for: commentId }, "Comment"), comment),
-      actions,
+      result ?? h("div", { class: "field" }, h("label", { for: commentId }, "Comment"), comment),
+      result ? null : actions,
     );
+    if (result) return element;
     const decide = async (verdict: Verdict) => {
       approve.disabled = deny.disabled = comment.disabled = true;
       element.setAttribute("aria-busy", "true");
@@ -95,22 +97,22 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
       try {
         const updated = await api.decide(c.id, verdict, comment.value.trim());
         if (disposed) return;
-        const entry = cards.get(c.id);
-        if (entry) entry.decided = true;
-        actions.replaceWith(
-          h(
-            "p",
-            {
-              class: "alert",
-              role: "status",
-              "data-tone": "ok",
-              "data-approval-result": verdict === "approve" ? "approved" : "denied",
-            },
-            resultText(verdict, updated),
-          ),
+        const outcome = h(
+          "p",
+          {
+            class: "alert",
+            role: "status",
+            tabindex: -1,
+            "data-tone": "ok",
+            "data-approval-result": verdict === "approve" ? "approved" : "denied",
+          },
+          resultText(verdict, updated),
         );
-        element.querySelector(".card-head .pill")?.replaceWith(statusBadge(updated.status));
-        comment.closest(".field")?.remove();
+        const decided = card(updated, pending, outcome);
+        element.replaceWith(decided);
+        cards.set(c.id, { element: decided, decided: true });
+        outcome.focus();
+        load();
       } catch (failure) {
         if (disposed) return;
         approve.disabled = deny.disabled = comment.disabled = false;

@@ -160,7 +160,7 @@ export function renderCatalog(container: HTMLElement, showRequests: () => void):
             server.name,
             h("div", { class: "muted mono small" }, server.port === 22 ? server.host : `${server.host}:${server.port}`),
           ),
-          h("td", {}, server.zoneName),
+          h("td", { "data-label": "Zone" }, server.zoneName),
           h("td", {}, ...server.tags.map((t) => h("span", { class: "tag" }, t))),
           h(
             "td",

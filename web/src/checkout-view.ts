@@ -25,9 +25,9 @@ export function statusBadge(status: CheckoutStatus): HTMLSpanElement {
   return h("span", { class: `pill ${STATUS[status].tone}`, "data-status-badge": status }, STATUS[status].label);
 }
 
-/** "1 of 2 approvals", "Not required". */
+/** "1 of 2 approvals", "No approval needed". */
 export function approvalsText(c: CheckoutSummary): string {
-  if (!c.approvalRequired) return "Not required";
+  if (!c.approvalRequired) return "No approval needed";
   return `${Math.min(c.approvals.length, c.quorum)} of ${c.quorum} approval${c.quorum === 1 ? "" : "s"}`;
 }
 

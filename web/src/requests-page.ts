@@ -100,8 +100,8 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
         c.serverName,
         h("div", { class: "muted small" }, `as ${c.accountUsername} · ${c.credentialName}`),
       ),
-      h("td", {}, c.zoneName),
-      h("td", { class: "small" }, formatWindow(c.startsAt, c.endsAt)),
+      h("td", { "data-label": "Zone" }, c.zoneName),
+      h("td", { class: "small", "data-label": "Window" }, formatWindow(c.startsAt, c.endsAt)),
       h("td", {}, statusBadge(c.status), detail ? h("div", { class: "muted small" }, detail) : null),
       h(
         "td",
