@@ -199,6 +199,7 @@ describe("authorization matrix", () => {
 
   it("lets exactly the right personas through every route", async () => {
     const failures: string[] = [];
+    const bodies: string[] = [];
     let tried = 0;
     for (const key of routeKeys()) {
       const entry = MATRIX[key]!;
@@ -216,7 +217,7 @@ describe("authorization matrix", () => {
         if (res.webSocket) {
           res.webSocket.accept();
           res.webSocket.close(1000);
-        } else await res.arrayBuffer();
+        } else bodies.push(await res.text());
         tried++;
         if (res.status >= 500 && res.status !== 503) failures.push(`${key} as ${persona}: HTTP ${res.status}`);
         // Public routes authenticate by what they are sent (a password, a token): any 4xx is theirs to give.
@@ -229,6 +230,9 @@ describe("authorization matrix", () => {
       }
     }
     expect(failures).toEqual([]);
+    // No route, for any persona, ever returns a credential's sealed blob.
+    expect(bodies.join("\n")).not.toContain("SEALED.BLOB");
+    expect(bodies.some((b) => b.includes('"openapi":"3.1.0"') && b.includes("/api/checkouts/{id}/approve"))).toBe(true);
     expect(tried).toBe(routeKeys().length * PERSONAS.length);
     console.log(`authorization matrix: ${routeKeys().length} routes x ${PERSONAS.length} personas = ${tried} requests`);
   }, 60_000);
