@@ -62,7 +62,7 @@ export class ConnectorHub extends DurableObject<Env> {
       if (msg.type !== "rejected") throw new MessageError("hello sent twice");
       console.warn(`connector ${att.connectorId} rejected session ${msg.sessionId}: ${msg.reason}`);
       const room = this.env.SESSION_ROOM.get(this.env.SESSION_ROOM.idFromName(msg.sessionId));
-      await room.end(msg.reason, att.siteId);
+      await room.end(msg.reason, { bySite: att.siteId });
     } catch (err) {
       if (!(err instanceof MessageError)) throw err;
       console.warn(`hub: connector ${att.connectorId} protocol error: ${err.message}`);

@@ -24,7 +24,7 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
-import { due, nextDue, type Timers } from "./timers.ts";
+import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
 
 /** The ledger's one RPC the room uses (typed narrowly: the full stub type is too deep for tsc here). */
 type AuditAppender = { append(entry: AuditEntryInput): Promise<unknown> };
@@ -36,7 +36,19 @@ export type RoomMeta = {
   serverId: string;
   siteId: string;
   deadline: number;
+  /** Warn the user this long before the deadline, in ms (policy; default 5 min and 1 min). */
+  warnBeforeMs?: number[];
+  /** End the session after this long without input, in ms; null: never (policy). */
+  idleMs?: number | null;
 };
+
+export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
+
+const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
+/** Idle sessions are warned 1 minute before they end (or halfway, for limits under 2 minutes). */
+const IDLE_WARNING_MS = 60_000;
+/** Input time is written to storage at most every 5 s; the alarm re-checks against memory too. */
+const INPUT_PERSIST_MS = 5_000;
 
 /** A connector must dial the session's data socket within 30 s of dispatch. */
 const ATTACH_TIMEOUT_MS = 30_000;
@@ -57,19 +69,24 @@ export class SessionRoom extends DurableObject<Env> {
 
   async init(meta: RoomMeta): Promise<void> {
     await this.ctx.storage.put("meta", meta);
-    await this.setTimers({ deadline: meta.deadline, attach: Date.now() + ATTACH_TIMEOUT_MS });
+    const warn = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
+    await this.setTimers({
+      deadline: meta.deadline,
+      attach: Date.now() + ATTACH_TIMEOUT_MS,
+      ...(warn ? { warn } : {}),
+    });
   }
 
   /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
-  async end(reason: EndReason, bySite?: string): Promise<void> {
+  async end(reason: EndReason, { bySite, note, actor }: EndOptions = {}): Promise<boolean> {
     const meta = await this.meta();
-    if (!meta || (bySite !== undefined && bySite !== meta.siteId)) return;
-    if (await this.ctx.storage.get("ended")) return;
+    if (!meta || (bySite !== undefined && bySite !== meta.siteId)) return false;
+    if (await this.ctx.storage.get("ended")) return false;
     await this.ctx.storage.put("ended", reason);
     await this.setTimers({});
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (att.role === "user") send(ws, { type: "ended", reason } satisfies RoomToBrowser);
+      if (att.role === "user") send(ws, { type: "ended", reason, ...(note ? { note } : {}) } satisfies RoomToBrowser);
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
@@ -79,12 +96,18 @@ export class SessionRoom extends DurableObject<Env> {
     // The one audit writer for the whole deployment (see worker/audit.ts).
     const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
     await ledger.append({
-      actor: null,
+      actor: actor ?? null,
       action: reason === "killed" || reason === "checkout_revoked" ? "session.killed" : "session.ended",
       target: { type: "session", id: meta.sessionId },
       refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-      data: { reason },
+      data: { reason, ...(note ? { note } : {}) },
     });
+    return true;
+  }
+
+  /** For the live sessions list: who is attached right now. */
+  async presence(): Promise<{ user: boolean; connector: boolean; state: SessionState }> {
+    return { user: !!this.browser(), connector: !!this.connector(), state: this.state() };
   }
 
   // ---- sockets -------------------------------------------------------------------------------
@@ -110,7 +133,7 @@ export class SessionRoom extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment;
     try {
       if (typeof message === "string") await this.onControl(ws, att, message);
-      else this.onFrame(att, message);
+      else await this.onFrame(att, message);
     } catch (err) {
       if (!(err instanceof MessageError || err instanceof FrameError)) throw err;
       // A bad frame costs its sender the socket, nothing else. A connector that breaks the
@@ -137,7 +160,56 @@ export class SessionRoom extends DurableObject<Env> {
     for (const name of fired) {
       if (name === "deadline") await this.end("time_limit");
       if (name === "attach" && !this.connector()) await this.end("connector_unavailable");
+      if (name === "warn") await this.warnTimeLimit();
+      if (name === "idle") await this.checkIdle();
     }
+  }
+
+  private async warnTimeLimit(): Promise<void> {
+    const meta = await this.meta();
+    if (!meta || (await this.ctx.storage.get("ended"))) return;
+    const user = this.browser();
+    if (user) send(user, { type: "warning", reason: "time_limit", at: meta.deadline } satisfies RoomToBrowser);
+    const next = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
+    if (next) await this.addTimer("warn", next);
+  }
+
+  /** In-memory time of the last input; storage lags it by at most INPUT_PERSIST_MS. */
+  private lastInput = 0;
+
+  private async checkIdle(): Promise<void> {
+    const meta = await this.meta();
+    if (!meta?.idleMs || (await this.ctx.storage.get("ended"))) return;
+    const stored = (await this.ctx.storage.get<number>("lastInput")) ?? 0;
+    const warned = (await this.ctx.storage.get<boolean>("idleWarned")) ?? false;
+    const step = idleStep(Math.max(stored, this.lastInput), meta.idleMs, IDLE_WARNING_MS, warned, Date.now());
+    if (step.action === "end") {
+      await this.end("idle");
+      return;
+    }
+    if (step.action === "warn") {
+      await this.ctx.storage.put("idleWarned", true);
+      const user = this.browser();
+      if (user) send(user, { type: "warning", reason: "idle", at: step.at } satisfies RoomToBrowser);
+    }
+    await this.addTimer("idle", step.at);
+  }
+
+  /** Records input for the idle timeout without a storage write per keystroke. */
+  private async noteInput(): Promise<void> {
+    const now = Date.now();
+    const previous = this.lastInput;
+    this.lastInput = now;
+    if (now - previous < INPUT_PERSIST_MS) return;
+    const meta = await this.meta();
+    if (!meta?.idleMs) return;
+    await this.ctx.storage.put({ lastInput: now, idleWarned: false });
+    await this.addTimer("idle", now + meta.idleMs - Math.min(IDLE_WARNING_MS, meta.idleMs / 2));
+  }
+
+  private async addTimer(name: keyof Timers, at: number): Promise<void> {
+    const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+    await this.setTimers({ ...timers, [name]: at });
   }
 
   // ---- relay ---------------------------------------------------------------------------------
@@ -180,8 +252,8 @@ export class SessionRoom extends DurableObject<Env> {
       for (const other of this.ctx.getWebSockets("connector"))
         if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
       ws.serializeAttachment({ ...att, hello: true });
-      const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
-      await this.setTimers({ deadline: timers.deadline });
+      const { attach: _attached, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+      await this.setTimers(timers);
       send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
       this.broadcastStatus("connecting");
       return;
@@ -201,6 +273,8 @@ export class SessionRoom extends DurableObject<Env> {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
             this.attachBrowser(u.cols, u.rows);
           }
+          this.lastInput = 0;
+          await this.noteInput();
         }
         this.broadcastStatus(msg.state);
         return;
@@ -212,7 +286,7 @@ export class SessionRoom extends DurableObject<Env> {
   }
 
   /** Binary frames are validated, then forwarded as the same bytes: no copy, no re-encode. */
-  private onFrame(att: Attachment, message: ArrayBuffer): void {
+  private onFrame(att: Attachment, message: ArrayBuffer): Promise<void> | undefined {
     if (!att.hello) throw new FrameError("frame before hello");
     const frame = decodeFrame(message);
     if (att.role === "user") {

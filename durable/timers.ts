@@ -1,7 +1,7 @@
 // Several named timers multiplexed onto a Durable Object's single alarm. Pure: the room stores
 // the map, sets its alarm to `nextDue`, and on the alarm runs whatever `due` returns.
 
-export type TimerName = "deadline" | "attach";
+export type TimerName = "deadline" | "attach" | "warn" | "idle";
 export type Timers = Partial<Record<TimerName, number>>; // unix ms
 
 export function nextDue(timers: Timers): number | null {
@@ -19,4 +19,25 @@ export function due(timers: Timers, now: number): { fired: TimerName[]; pending:
   }
   fired.sort((a, b) => a[1] - b[1]);
   return { fired: fired.map(([name]) => name), pending };
+}
+
+/** The next time-limit warning after `now`: the latest `deadline - offset` still ahead. */
+export function nextWarning(deadline: number, offsetsMs: number[], now: number): number | undefined {
+  const ahead = offsetsMs.map((o) => deadline - o).filter((t) => t > now);
+  return ahead.length ? Math.min(...ahead) : undefined;
+}
+
+/** What the idle timer should do at `now`, given the last input and the policy's idle limit. */
+export function idleStep(
+  lastInput: number,
+  idleMs: number,
+  warnMs: number,
+  warned: boolean,
+  now: number,
+): { action: "end" } | { action: "warn"; at: number } | { action: "wait"; at: number } {
+  const endAt = lastInput + idleMs;
+  if (now >= endAt) return { action: "end" };
+  const warnAt = endAt - Math.min(warnMs, idleMs / 2);
+  if (now >= warnAt && !warned) return { action: "warn", at: endAt };
+  return { action: "wait", at: warned ? endAt : warnAt };
 }

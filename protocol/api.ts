@@ -311,3 +311,18 @@ export const TerminalSize = z.object({
 
 /** Every error the edge returns to a browser. `code` is stable; nothing else is promised. */
 export type ApiError = { error: { code: ErrorCode; message: string } };
+
+export const KillRequest = z.strictObject({ reason: z.string().trim().min(3).max(500) });
+export const LiveSession = z.object({
+  id: z.string(),
+  user: z.string(),
+  server: z.string(),
+  credential: z.string(),
+  zoneId: z.string(),
+  status: z.enum(["pending", "active"]),
+  startedAt: z.number(),
+  deadline: z.number(),
+  browserAttached: z.boolean(),
+  viewers: z.number(),
+});
+export type LiveSession = z.infer<typeof LiveSession>;

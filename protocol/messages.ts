@@ -66,9 +66,20 @@ export const RoomHello = z.strictObject({
   deadline: z.number().int(),
 });
 export const Status = z.strictObject({ type: z.literal("status"), state: SessionState });
-export const Ended = z.strictObject({ type: z.literal("ended"), reason: EndReason });
+export const Ended = z.strictObject({
+  type: z.literal("ended"),
+  reason: EndReason,
+  /** A person's words, e.g. the admin's reason for a kill. */
+  note: z.string().max(500).optional(),
+});
+/** The session will end at `at` (unix ms) for `reason` unless something changes (more time, input). */
+export const Warning = z.strictObject({
+  type: z.literal("warning"),
+  reason: z.enum(["time_limit", "idle"]),
+  at: z.number().int(),
+});
 export const ErrorMessage = z.strictObject({ type: z.literal("error"), code: ErrorCode });
-export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, ErrorMessage]);
+export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, Warning, ErrorMessage]);
 export type RoomToBrowser = z.infer<typeof RoomToBrowser>;
 
 // ---- connector data socket <-> SessionRoom ----------------------------------------------

@@ -120,6 +120,12 @@ const MATRIX: Record<string, Entry> = {
   },
   "POST /api/sessions": { access: "owner", body: (f) => ({ checkoutId: f.activeId }) },
   "GET /api/sessions/:id": { access: "owner", id: (f) => f.sessionId },
+  "GET /api/sessions/live": { access: "anyAdmin" },
+  "POST /api/sessions/:id/kill": {
+    access: "zoneAdmin",
+    id: (f) => f.sessionId,
+    body: () => ({ reason: "matrix kill" }),
+  },
   "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },

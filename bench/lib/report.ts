@@ -9,6 +9,8 @@ export type Who = "ours" | "direct" | "wetty";
 
 export type Results = {
   date: string;
+  /** The code measured: commit plus how many files differed from it. */
+  code: string;
   machine: Machine;
   versions: Record<string, string>;
   totalMs?: number;
@@ -197,7 +199,7 @@ export function scaleLines(s: ScaleResult | undefined): string[] {
 export function header(r: Results): string[] {
   const m = r.machine;
   return [
-    `Run: ${r.date}${r.totalMs ? `, ${(r.totalMs / 1000).toFixed(0)} s in all` : ""}.`,
+    `Run: ${r.date}${r.totalMs ? `, ${(r.totalMs / 1000).toFixed(0)} s in all` : ""}; code ${r.code}.`,
     `Machine: ${m.cores} cores, ${m.cpu}, ${m.memory} RAM, ${m.os} (Linux ${m.kernel}); everything on loopback.`,
     `Versions: ${Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)

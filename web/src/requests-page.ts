@@ -93,7 +93,13 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     const detail = statusDetail(c);
     return h(
       "tr",
-      { "data-checkout-id": c.id, "data-status": c.status },
+      {
+        "data-checkout-id": c.id,
+        "data-status": c.status,
+        "data-server-id": c.serverId,
+        "data-server-name": c.serverName,
+        "data-credential-id": c.credentialId,
+      },
       h(
         "th",
         { scope: "row" },

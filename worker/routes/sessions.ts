@@ -1,5 +1,7 @@
 // Opening a session on an active checkout (grant + dispatch), its status, and the browser's socket.
-import { CreateSessionRequest, SessionSummary } from "../../protocol/index.ts";
+import { z } from "zod";
+import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "../../protocol/index.ts";
+import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow } from "../access/checkouts.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
@@ -91,6 +93,55 @@ sessions.openapi(
   },
 );
 
+sessions.openapi(
+  route({
+    method: "get",
+    path: "/sessions/live",
+    summary: "Live sessions in the caller's zones",
+    tags,
+    middleware,
+    response: z.array(LiveSession),
+  }),
+  async (c) => {
+    const user = c.get("user");
+    if (!user.roles.includes("auditor")) requireAnyAdmin(user);
+    const scope = user.roles.includes("auditor") ? ({ all: true } as const) : await adminScope(c.env.DB, user);
+    const { results } = await c.env.DB.prepare(
+      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, se.status, se.created_at, se.deadline
+     FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id
+     WHERE se.status != 'ended' ORDER BY se.created_at DESC LIMIT 500`,
+    ).all<{
+      id: string;
+      username: string;
+      server: string;
+      credential: string;
+      zone_id: string;
+      status: "pending" | "active";
+      created_at: number;
+      deadline: number;
+    }>();
+    const visible = results.filter((r) => inScope(scope, r.zone_id));
+    const live = await Promise.all(
+      visible.map(async (r) => {
+        const presence = await c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(r.id)).presence();
+        return {
+          id: r.id,
+          user: r.username,
+          server: r.server,
+          credential: r.credential,
+          zoneId: r.zone_id,
+          status: r.status,
+          startedAt: r.created_at,
+          deadline: r.deadline,
+          browserAttached: presence.user,
+          viewers: 0,
+        } satisfies LiveSession;
+      }),
+    );
+    return c.json(live, 200);
+  },
+);
+
 async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, sessionId: string) {
   const row = await c.env.DB.prepare(
     `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
@@ -149,3 +200,33 @@ sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireUser,
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
   return forwardSocket(room, c.req.raw, { role: "user", userId: user.id, username: user.username });
 });
+
+sessions.openapi(
+  route({
+    method: "post",
+    path: "/sessions/{id}/kill",
+    summary: "End a live session now, with a reason",
+    tags,
+    middleware,
+    params: IdParam,
+    body: KillRequest,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const id = c.req.valid("param").id;
+    const row = await c.env.DB.prepare(
+      "SELECT se.id, sv.zone_id FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
+    )
+      .bind(id)
+      .first<{ id: string; zone_id: string }>();
+    if (!row) throw new ApiFailure("not_found");
+    requireZone(await adminScope(c.env.DB, user), row.zone_id);
+    const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(id));
+    const ended = await room.end("killed", {
+      note: c.req.valid("json").reason,
+      actor: { id: user.id, name: user.username },
+    });
+    if (!ended) throw new ApiFailure("conflict", `session ${id} already ended`);
+    return c.json({ ok: true }, 200);
+  },
+);
