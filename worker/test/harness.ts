@@ -137,7 +137,7 @@ export async function openSocket(path: string, headers: Record<string, string>):
     texts: [],
     binaries: [],
     next: async (pred, what) => {
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 800; i++) {
         if (pred(client)) return;
         await new Promise((r) => setTimeout(r, 10));
       }

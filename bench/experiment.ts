@@ -1,0 +1,194 @@
+// `npm run bench:experiment [-- name ...]`: measures proposed code changes without touching the
+// tree. Each experiment copies the working tree to a temporary folder (lib/snapshot.ts), applies
+// its patch there (plain text replacements that must match exactly, else it reports "does not
+// apply"), runs `bench/profile.ts --figures` from that copy (its own wrangler dev, sshd and
+// connector) and deletes the copy. Prints echo p50/p99, bulk MB/s and DATA frame sizes per experiment.
+import { spawn } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../scripts/stack/edge.ts";
+import { snapshot } from "./lib/snapshot.ts";
+
+type Edit = { file: string; find: string; replace: string };
+
+/** Keeps the matched text and adds `extra` after it. */
+const after = (file: string, find: string, extra: string): Edit => ({ file, find, replace: find + extra });
+
+const CONNECTOR_NO_DEFLATE: Edit[] = [
+  {
+    file: "connector/session.ts",
+    find: "maxPayload: MAX_BINARY_FRAME }",
+    replace: "maxPayload: MAX_BINARY_FRAME, perMessageDeflate: false }",
+  },
+];
+
+// The Worker forwards the upgrade to the room without the client's extension offer, so the
+// browser-facing socket is not compressed either.
+const EDGE_NO_DEFLATE: Edit[] = [after("worker/sockets.ts", '  headers.delete("Cookie");', '\n  headers.delete("Sec-WebSocket-Extensions");')];
+
+// One DATA frame per event-loop turn instead of one per ssh2 chunk (sshd sends ~4 KiB per packet):
+// chunks are gathered and sent after the I/O phase (setImmediate) or once 64 KiB are waiting.
+const COALESCE: Edit[] = [
+  {
+    file: "connector/session.ts",
+    find: `    stream.on("data", (chunk: Buffer) => {
+      for (const frame of encodeDataChunks(chunk)) this.ws?.send(frame);
+      if (this.credit.spend(chunk.byteLength)) stream.pause();
+    });`,
+    replace: `    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      if (pendingBytes === 0) return;
+      const frame = Buffer.allocUnsafe(pendingBytes + 1);
+      frame[0] = 0x01;
+      let at = 1;
+      for (const part of pending) at += part.copy(frame, at);
+      pending = [];
+      pendingBytes = 0;
+      this.ws?.send(frame);
+    };
+    stream.on("data", (chunk: Buffer) => {
+      for (let at = 0; at < chunk.byteLength; ) {
+        const take = Math.min(chunk.byteLength - at, 65536 - pendingBytes);
+        pending.push(chunk.subarray(at, at + take));
+        pendingBytes += take;
+        at += take;
+        if (pendingBytes === 65536) flush();
+      }
+      if (pendingBytes > 0 && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+      if (this.credit.spend(chunk.byteLength)) stream.pause();
+    });`,
+  },
+];
+
+const BIGGER_WINDOW: Edit[] = [
+  { file: "protocol/limits.ts", find: "export const OUTPUT_WINDOW = 1024 * 1024;", replace: "export const OUTPUT_WINDOW = 4 * 1024 * 1024;" },
+  { file: "protocol/limits.ts", find: "export const CREDIT_BATCH = 64 * 1024;", replace: "export const CREDIT_BATCH = 256 * 1024;" },
+];
+
+// The room finds the peer socket once, not with getWebSockets + deserializeAttachment per frame.
+const ROOM_PEER_CACHE: Edit[] = [
+  after("durable/session-room.ts", "export class SessionRoom extends DurableObject<Env> {", "\n  private cachedUser?: WebSocket;\n  private cachedConnector?: WebSocket;"),
+  {
+    file: "durable/session-room.ts",
+    find: `      const connector = this.connector();
+      if (
+        connector &&`,
+    replace: `      let connector = this.cachedConnector;
+      if (!connector || connector.readyState !== WebSocket.OPEN) connector = this.cachedConnector = this.connector();
+      if (
+        connector &&`,
+  },
+  {
+    file: "durable/session-room.ts",
+    find: `    const user = this.browser();
+    if (user) user.send(message);`,
+    replace: `    let user = this.cachedUser;
+    if (!user || user.readyState !== WebSocket.OPEN) user = this.cachedUser = this.browser();
+    if (user) user.send(message);`,
+  },
+];
+
+const SSH_NODELAY: Edit[] = [
+  after("connector/session.ts", `    ssh.on("ready", () => {`, "\n      ssh.setNoDelay(true);"),
+];
+
+const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
+  baseline: { what: "the tree as it is", edits: [] },
+  "connector-no-deflate": { what: "connector data socket without permessage-deflate", edits: CONNECTOR_NO_DEFLATE },
+  "edge-no-deflate": { what: "browser socket without permessage-deflate (Worker drops the offer)", edits: EDGE_NO_DEFLATE },
+  "no-deflate": { what: "both sockets without permessage-deflate", edits: [...CONNECTOR_NO_DEFLATE, ...EDGE_NO_DEFLATE] },
+  coalesce: { what: "connector coalesces ssh2 chunks into frames up to 64 KiB", edits: COALESCE },
+  "window-4MiB": { what: "output window 4 MiB, credit batch 256 KiB", edits: BIGGER_WINDOW },
+  "room-peer-cache": { what: "room caches peer sockets instead of a lookup per frame", edits: ROOM_PEER_CACHE },
+  "ssh-nodelay": { what: "connector sets TCP_NODELAY on its SSH socket", edits: SSH_NODELAY },
+  "all": {
+    what: "no-deflate + coalesce + room-peer-cache + ssh-nodelay",
+    edits: [...CONNECTOR_NO_DEFLATE, ...EDGE_NO_DEFLATE, ...COALESCE, ...ROOM_PEER_CACHE, ...SSH_NODELAY],
+  },
+  "all+window": {
+    what: "all + window 4 MiB",
+    edits: [...CONNECTOR_NO_DEFLATE, ...EDGE_NO_DEFLATE, ...COALESCE, ...ROOM_PEER_CACHE, ...SSH_NODELAY, ...BIGGER_WINDOW],
+  },
+};
+
+type Figures = {
+  echoP50: number;
+  echoP99: number;
+  bulkMBps: number;
+  frameMean: number;
+  frameP50: number;
+  clientExtensions: string;
+};
+
+function apply(dir: string, edits: Edit[]): string | undefined {
+  for (const edit of edits) {
+    const path = join(dir, edit.file);
+    const text = readFileSync(path, "utf8");
+    const count = text.split(edit.find).length - 1;
+    if (count !== 1) return `${edit.file}: expected text found ${count} times`;
+    writeFileSync(path, text.replace(edit.find, edit.replace));
+  }
+  return undefined;
+}
+
+async function run(name: string): Promise<Figures | string> {
+  const dir = snapshot(ROOT);
+  try {
+    const problem = apply(dir, EXPERIMENTS[name]!.edits);
+    if (problem) return `does not apply: ${problem}`;
+    const child = spawn(process.execPath, ["--import", "tsx", join(dir, "bench", "profile.ts"), "--figures"], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, BENCH_OUT_ROOT: ROOT },
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const line = out.trim().split("\n").pop() ?? "";
+    if (code !== 0 || !line.startsWith("{")) return `failed (exit ${code}): ${out.slice(-300)}`;
+    return JSON.parse(line) as Figures;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const chosen = names.length ? names : Object.keys(EXPERIMENTS);
+  for (const name of chosen) if (!EXPERIMENTS[name]) throw new Error(`unknown experiment ${name}; known: ${Object.keys(EXPERIMENTS).join(", ")}`);
+  const rows: string[] = [];
+  for (const name of chosen) {
+    const started = performance.now();
+    const result = await run(name);
+    const took = ((performance.now() - started) / 1000).toFixed(0);
+    const row =
+      typeof result === "string"
+        ? `| ${name} | ${EXPERIMENTS[name]!.what} | ${result} | | | | |`
+        : `| ${name} | ${EXPERIMENTS[name]!.what} | ${result.echoP50.toFixed(3)} ms | ${result.echoP99.toFixed(2)} ms | ${result.bulkMBps.toFixed(1)} MB/s | ${result.frameMean.toFixed(0)} B | ${result.clientExtensions || "none"} |`;
+    rows.push(row);
+    process.stderr.write(`experiment ${name} (${took} s): ${row}\n`);
+  }
+  console.log(
+    [
+      "| Experiment | Change | Echo p50 | Echo p99 | Bulk 100 MB | Mean DATA frame | Client socket extensions |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+      ...rows,
+    ].join("\n"),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,206 @@
+// `npm run bench:profile`: where the time goes on our data path. Starts the stack and the bench
+// target, swaps the stack's connector for one started with `node --cpu-prof`, and for bulk output
+// (100 MB) and keystroke echo (2,000) records: CPU seconds per process (connector, both workerd
+// processes of wrangler dev, the wrangler node process, sshd, this client), a V8 profile of the
+// Worker/Durable Object isolate through wrangler's inspector port, the connector's V8 profile, and
+// the sizes of the DATA frames the client received. Prints a summary; keeps the .cpuprofile files.
+//
+// `--figures` prints only one JSON line of figures (echo p50/p99, bulk MB/s, frame sizes): the
+// experiment runner (bench/experiment.ts) runs it inside patched copies of the tree.
+import { mkdtemp } from "node:fs/promises";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { ROOT } from "../scripts/stack/edge.ts";
+import { type Proc, startProcess, waitFor } from "../scripts/stack/process.ts";
+import { startStack, type Stack } from "../test/support/stack.ts";
+import { openDirect, openOurs } from "./lib/clients.ts";
+import { cpuDuring, formatSummary, pidsNamed, summarizeProfile } from "./lib/cpu.ts";
+import { measureBulk, measureEcho } from "./lib/pipe.ts";
+import { percentile, sleep } from "./lib/stats.ts";
+import { processes } from "./lib/system.ts";
+import { runInSnapshot } from "./lib/snapshot.ts";
+import { startTarget, type Target } from "./lib/target.ts";
+
+const FIGURES_ONLY = process.argv.includes("--figures");
+const BULK = 100_000_000;
+const KEYS = FIGURES_ONLY ? 1500 : 2000;
+const log = (text: string) => process.stderr.write(`profile: ${text}\n`);
+
+async function profiledConnector(stack: Stack, dir: string): Promise<Proc> {
+  const proc = startProcess(
+    process.execPath,
+    ["--cpu-prof", "--cpu-prof-dir", dir, "--import", "tsx", join(ROOT, "connector", "cli.ts"), "run", "--state", stack.connectorState],
+    { name: "connector-profiled", cwd: ROOT },
+  );
+  await waitFor("profiled connector", async () => {
+    if (proc.child.exitCode !== null) throw new Error(`connector exited: ${proc.output()}`);
+    return proc.output().includes('"control.connected"') ? true : undefined;
+  });
+  return proc;
+}
+
+async function stopConnector(proc: Proc): Promise<void> {
+  const exited = new Promise<void>((resolve) => proc.child.once("exit", () => resolve()));
+  proc.child.kill("SIGTERM");
+  await Promise.race([exited, sleep(5000)]);
+  await proc.stop();
+}
+
+/** A CDP session on the Worker isolate through wrangler dev's inspector port. */
+async function inspector(stack: Stack) {
+  const args = stack.edge.proc.child.spawnargs;
+  const port = args[args.indexOf("--inspector-port") + 1];
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  let id = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  ws.on("message", (data) => {
+    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg.error ? { error: msg.error } : msg.result);
+  });
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve) => {
+      const n = ++id;
+      pending.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+async function main(): Promise<void> {
+  if (!process.env.BENCH_OUT_ROOT && process.env.BENCH_NO_SNAPSHOT !== "1") {
+    // Like bench/run.ts: measure a frozen copy, so edits elsewhere cannot reload wrangler dev mid-run.
+    process.exit(await runInSnapshot(ROOT, "bench/profile.ts", { BENCH_OUT_ROOT: ROOT }));
+  }
+  const stack = await startStack();
+  let target: Target | undefined;
+  let connector: Proc | undefined;
+  const outDir = await mkdtemp(join(tmpdir(), "psm-profile-"));
+  try {
+    target = await startTarget(stack);
+    const t = target;
+    // Swap in a profiled connector (same state, so the hub sees the same connector).
+    await stack.connector.stop();
+    const bulkProfileDir = join(outDir, "connector-bulk");
+    connector = await profiledConnector(stack, bulkProfileDir);
+    const edgeGroup = stack.edge.proc.child.pid!;
+    const workerdPids = pidsNamed("workerd", edgeGroup)();
+    // wrangler dev runs two workerd: the proxy on the public port, and the runtime with the Worker.
+    const publicPort = stack.edge.url.split(":").pop()!;
+    const proxyPid = processes().find(
+      (p) => workerdPids.includes(p.pid) && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(`127.0.0.1:${publicPort}`),
+    )?.pid;
+    const groups = {
+      connector: () => (connector?.child.pid ? [connector.child.pid] : []),
+      "workerd (wrangler proxy)": () => (proxyPid ? [proxyPid] : []),
+      "workerd (Worker + DOs)": () => workerdPids.filter((p) => p !== proxyPid),
+      "wrangler (node)": () => processes().filter((p) => p.pgrp === edgeGroup && p.comm === "node").map((p) => p.pid),
+      sshd: pidsNamed("sshd"),
+      "this client (bench)": () => [process.pid],
+    };
+
+    // Bulk through ours, with frame sizes.
+    const cdp = FIGURES_ONLY ? undefined : await inspector(stack);
+    await cdp?.send("Profiler.enable");
+    await cdp?.send("Profiler.setSamplingInterval", { interval: 200 });
+    const pipe = await openOurs(stack, t);
+    const clientExtensions = pipe.client.ws.extensions;
+    await sleep(300);
+    const sizes: number[] = [];
+    const original = pipe.client.onData!;
+    pipe.client.onData = (payload) => {
+      sizes.push(payload.byteLength);
+      original(payload);
+    };
+    await cdp?.send("Profiler.start");
+    const bulk = await cpuDuring(groups, () => measureBulk(pipe, BULK, 120_000));
+    const workerProfile = (await cdp?.send("Profiler.stop")) as { profile?: Parameters<typeof summarizeProfile>[0] } | undefined;
+    cdp?.close();
+    pipe.client.onData = original;
+    await pipe.close();
+    await stopConnector(connector);
+
+    // Echo through ours, with a fresh profiled connector.
+    const echoProfileDir = join(outDir, "connector-echo");
+    connector = await profiledConnector(stack, echoProfileDir);
+    const echoPipe = await openOurs(stack, t);
+    const echo = await cpuDuring(groups, () => measureEcho(echoPipe, KEYS, 100, 40_000));
+    await echoPipe.close();
+    await stopConnector(connector);
+    connector = undefined;
+
+    sizes.sort((a, b) => a - b);
+    const echoSorted = [...echo.value.samples].sort((a, b) => a - b);
+    const figures = {
+      echoP50: percentile(echoSorted, 50),
+      echoP99: percentile(echoSorted, 99),
+      echoN: echoSorted.length,
+      bulkMBps: bulk.value.mbPerS,
+      frames: sizes.length,
+      frameP50: percentile(sizes, 50),
+      frameMean: sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length),
+      frameMax: sizes[sizes.length - 1] ?? 0,
+      clientExtensions,
+    };
+    if (FIGURES_ONLY) {
+      console.log(JSON.stringify(figures));
+      return;
+    }
+
+    // Direct ssh2 bulk: what sshd and the client cost without us in the way.
+    const direct = await openDirect(t);
+    await sleep(300);
+    const directBulk = await cpuDuring(groups, () => measureBulk(direct, BULK, 60_000));
+    await direct.close();
+
+    const share = (r: { wallMs: number; shares: { name: string; seconds: number; percentOfWall: number }[] }) =>
+      r.shares
+        .filter((s) => s.seconds > 0.005)
+        .sort((a, b) => b.seconds - a.seconds)
+        .map((s) => `    ${s.name.padEnd(26)} ${s.seconds.toFixed(2).padStart(6)} s CPU  ${s.percentOfWall.toFixed(0).padStart(4)}% of a core`)
+        .join("\n");
+    const out: string[] = [];
+    out.push(`Bulk, ours: ${figures.bulkMBps.toFixed(1)} MB/s (${(bulk.wallMs / 1000).toFixed(2)} s wall)`);
+    out.push(share(bulk));
+    out.push(
+      `  DATA frames received: ${figures.frames}, size p50 ${figures.frameP50} B, mean ${figures.frameMean.toFixed(0)} B, max ${figures.frameMax} B`,
+    );
+    out.push(`Bulk, direct ssh2: ${directBulk.value.mbPerS.toFixed(1)} MB/s (${(directBulk.wallMs / 1000).toFixed(2)} s wall)`);
+    out.push(share(directBulk));
+    out.push(
+      `Echo, ours: p50 ${figures.echoP50.toFixed(3)} ms, p99 ${figures.echoP99.toFixed(2)} ms over ${figures.echoN} (${(echo.wallMs / 1000).toFixed(2)} s wall)`,
+    );
+    out.push(share(echo));
+    if (workerProfile?.profile) {
+      writeFileSync(join(outDir, "worker-bulk.cpuprofile"), JSON.stringify(workerProfile.profile));
+      out.push(formatSummary("Worker/DO isolate during bulk (inspector)", summarizeProfile(workerProfile.profile)));
+    } else out.push(`Worker profile: none (${JSON.stringify(workerProfile).slice(0, 200)})`);
+    for (const [name, dir] of [
+      ["Connector during bulk", bulkProfileDir],
+      ["Connector during echo", echoProfileDir],
+    ] as const) {
+      const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+      if (!file) {
+        out.push(`${name}: no profile written`);
+        continue;
+      }
+      out.push(formatSummary(name, summarizeProfile(JSON.parse(readFileSync(join(dir, file), "utf8")))));
+    }
+    out.push(`Profiles kept in ${outDir}`);
+    console.log(out.join("\n"));
+  } finally {
+    if (connector) await connector.stop();
+    await target?.stop();
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
