@@ -21,7 +21,7 @@ import { runScale } from "./lib/scale.ts";
 import { startTarget, type Target } from "./lib/target.ts";
 import { sleep } from "./lib/stats.ts";
 import { latencyCdfSvg } from "./lib/svg.ts";
-import { groupMembers, MemorySampler, machine, rss, rssSum, versions } from "./lib/system.ts";
+import { groupMembers, LoadWatcher, MemorySampler, machine, rss, rssSum, versions } from "./lib/system.ts";
 import { ensureWettyInstalled, openWetty, startWetty, WETTY_DIR, type Wetty } from "./lib/wetty.ts";
 import { provenance, runInSnapshot } from "./lib/snapshot.ts";
 
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   }
   const runStarted = performance.now();
   const remaining = () => BUDGET_MS - (performance.now() - runStarted);
+  const load = new LoadWatcher();
   ensureWettyInstalled();
 
   const results: Results = {
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
     process.removeListener("SIGTERM", onSignal);
   }
   results.totalMs = performance.now() - runStarted;
+  results.load = load.stop();
   await writeReport(results);
 }
 

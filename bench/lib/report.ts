@@ -3,7 +3,7 @@ import type { BulkResult, EchoResult } from "./pipe.ts";
 import type { ChromiumResult } from "./chromium.ts";
 import type { ScaleResult } from "./scale.ts";
 import { mb, mbps, ms, percentile, ratio, summarize } from "./stats.ts";
-import type { Machine, MemoryTrace } from "./system.ts";
+import type { Machine, MachineLoad, MemoryTrace } from "./system.ts";
 
 export type Who = "ours" | "direct" | "wetty";
 
@@ -14,6 +14,7 @@ export type Results = {
   machine: Machine;
   versions: Record<string, string>;
   totalMs?: number;
+  load?: MachineLoad;
   starts: Partial<Record<Who, number[]>>;
   echo: Partial<Record<Who, EchoResult>>;
   bulk: Partial<Record<Who, BulkResult>>;
@@ -204,6 +205,9 @@ export function header(r: Results): string[] {
     `Versions: ${Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}${r.chromium ? `, Chromium ${r.chromium.version}` : ""}.`,
+    r.load
+      ? `Other work on the machine during the run: 1-min load average mean ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}) on ${m.cores} cores; processes not started by this run used at least ${r.load.othersCpuSeconds.toFixed(0)} CPU-seconds (${r.load.othersPercent.toFixed(0)}% of the machine).${r.load.othersPercent > 15 ? " The machine was shared: latency tails and throughput are worse than on an idle machine." : ""}`
+      : "Other work on the machine: not measured.",
     `Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, scale ${r.config.idle} idle + ${r.config.active} active.`,
   ];
 }

@@ -2,7 +2,7 @@
 // report can say whether memory stayed flat while bytes flowed.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../scripts/stack/edge.ts";
 
@@ -142,5 +142,75 @@ export class MemorySampler {
         trace.samples++;
       }
     }
+  }
+}
+
+/** CPU seconds (user + system) of every process, and each one's start time (s after boot). */
+function cpuTable(): Map<number, { cpu: number; start: number; ppid: number }> {
+  const table = new Map<number, { cpu: number; start: number; ppid: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // f[1] ppid, f[11] utime, f[12] stime, f[19] starttime (all in 1/100 s)
+      table.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100, start: Number(f[19]) / 100 });
+    } catch {
+      // gone
+    }
+  }
+  return table;
+}
+
+const uptime = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+
+export type MachineLoad = { loadMean: number; loadMax: number; othersCpuSeconds: number; othersPercent: number; wallS: number };
+
+/**
+ * How busy the machine was with work that is not this run: the 1-min load average (sampled every
+ * 2 s) and the CPU time of processes outside this process's tree (a lower bound: processes that
+ * started and ended between two readings are missed).
+ */
+export class LoadWatcher {
+  private readonly startTable = cpuTable();
+  private readonly startUptime = uptime();
+  private readonly loads: number[] = [];
+  private readonly timer = setInterval(() => this.loads.push(loadavg()[0]!), 2000);
+
+  constructor() {
+    this.loads.push(loadavg()[0]!);
+    this.timer.unref();
+  }
+
+  stop(): MachineLoad {
+    clearInterval(this.timer);
+    this.loads.push(loadavg()[0]!);
+    const end = cpuTable();
+    const wallS = uptime() - this.startUptime;
+    const ours = new Set<number>([process.pid]);
+    // Descendants of this process (children are listed after parents often, not always: iterate).
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [pid, p] of end) {
+        if (!ours.has(pid) && ours.has(p.ppid)) {
+          ours.add(pid);
+          changed = true;
+        }
+      }
+    }
+    let others = 0;
+    for (const [pid, p] of end) {
+      if (ours.has(pid) || pid === process.ppid) continue;
+      const before = this.startTable.get(pid);
+      if (before && before.start === p.start) others += p.cpu - before.cpu;
+      else if (p.start >= this.startUptime) others += p.cpu;
+    }
+    return {
+      loadMean: this.loads.reduce((a, b) => a + b, 0) / this.loads.length,
+      loadMax: Math.max(...this.loads),
+      othersCpuSeconds: others,
+      othersPercent: (others / (wallS * cpus().length)) * 100,
+      wallS,
+    };
   }
 }

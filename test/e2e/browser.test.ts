@@ -1,46 +1,68 @@
-// The whole product as a person meets it, in real Chromium: log in, find the server, open the
-// terminal, type whoami, read the answer. Every byte the page receives is scanned for the canary.
+// The product as people meet it, in real Chromium against the real edge, connector and sshd:
+// a requester checks a server out through the cart and opens its terminal; with approval
+// required, an approver in a second browser approves, and at expiry Connect disappears.
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { BrowserContext } from "playwright-core";
 import { chromiumMissing, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack, TARGET_USER } from "../support/stack.ts";
 
-describeWithPeers("terminal in Chromium", missingPeers() ?? chromiumMissing(), () => {
+describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing(), () => {
   let stack: Stack;
   let browser: BrowserContext;
+  let approverBrowser: BrowserContext;
+  const browserBound: string[] = [];
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
+    [stack, browser, approverBrowser] = await Promise.all([startStack(), launchChromium(), launchChromium()]);
   });
   afterAll(async () => {
-    await browser?.close();
+    await Promise.allSettled([browser?.close(), approverBrowser?.close()]);
     await stack?.stop();
   });
 
-  it("logs in, opens the terminal, runs whoami and sees the user's name", async () => {
-    const page = await browser.newPage();
-    const browserBound: string[] = [];
+  /** Records every byte the page receives (responses, websocket frames, console) for the canary scan. */
+  async function openPage(context: BrowserContext): Promise<Page> {
+    const page = await context.newPage();
     page.on("response", async (res) => {
       browserBound.push(JSON.stringify(res.headers()));
       browserBound.push(await res.text().catch(() => ""));
     });
     page.on("websocket", (ws) =>
-      ws.on("framereceived", (f) =>
-        browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1")),
-      ),
+      ws.on("framereceived", (f) => browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))),
     );
-    const consoleLines: string[] = [];
-    page.on("console", (msg) => consoleLines.push(msg.text()));
+    page.on("console", (msg) => browserBound.push(msg.text()));
+    return page;
+  }
 
+  async function signIn(page: Page, username: string, password: string) {
     await page.goto(`${stack.edge.url}/#/login`);
-    await page.fill("#login-username", "alice");
-    await page.fill("#login-password", "alice-password-1");
+    await page.waitForSelector('#login-username, body[data-route="catalog"]');
+    if ((await page.getAttribute("body", "data-route")) === "catalog") return; // this browser is signed in already
+    await page.fill("#login-username", username);
+    await page.fill("#login-password", password);
     await page.click("#login-submit");
-    const row = page.locator('tr[data-server-name="target"]');
+    await page.waitForSelector('body[data-route="catalog"]');
+  }
+
+  async function requestThroughCart(page: Page, justification: string): Promise<string> {
+    await page.goto(`${stack.edge.url}/#/catalog`);
+    await page.locator(`button.add-to-cart[data-credential-id="${stack.credentialId}"]`).click();
+    await page.fill("textarea.cart-justification", justification);
+    await page.click("#cart-submit");
+    await page.waitForSelector('body[data-route="requests"]');
+    const row = page.locator(`tr[data-server-name="target"]`).first();
     await row.waitFor();
-    await row.locator(`button.connect[data-credential-id="${stack.credentialId}"]`).click();
-    await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+    return (await row.getAttribute("data-checkout-id"))!;
+  }
+
+  async function runInTerminal(page: Page, checkoutId: string) {
+    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"] button.connect`).click({ timeout: 20_000 });
+    await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 }).catch(async (err) => {
+      await page.screenshot({ path: "test-results/connect-failed.png" });
+      console.log(await page.locator("body").innerText(), (await stack.logs()).slice(-4000));
+      throw err;
+    });
     await page.click("#terminal");
     await page.keyboard.type("whoami\n");
     await page.waitForFunction(
@@ -48,16 +70,51 @@ describeWithPeers("terminal in Chromium", missingPeers() ?? chromiumMissing(), (
       TARGET_USER,
       { timeout: 10_000 },
     );
-    await page.screenshot({ path: "test-results/terminal.png" });
+  }
 
-    // The shell's own exit ends the session and the page says why.
+  it("checks out through the cart, opens the terminal, runs whoami", async () => {
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "check the disk usage");
+    await runInTerminal(page, checkoutId);
+    await page.screenshot({ path: "test-results/terminal.png" });
     await page.keyboard.type("exit\n");
     await page.waitForSelector('body[data-session-state="ended"]');
     expect(await page.getAttribute("body", "data-end-reason")).toBe("user_exit");
     expect(await page.locator("#ended-banner").isVisible()).toBe(true);
-
-    const everything = [...browserBound, ...consoleLines].join("\n");
-    expect(everything).toContain(TARGET_USER);
-    expect(everything).not.toContain(stack.canary);
+    await page.close();
   });
+
+  it("needs an approver's yes, then loses Connect at expiry", async () => {
+    const bob = await stack.admin.request<{ id: string }>("POST", "/api/users", { username: "bob", password: "bob-password-12", roles: ["approver"] });
+    const approvers = await stack.admin.createGroup("approvers", [bob.id]);
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "approval, one minute",
+      approvalRequired: true,
+      approverGroupId: approvers.id,
+      maxCheckoutMinutes: 1,
+    });
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "restart the web tier");
+    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"][data-status="pending_approval"]`);
+
+    const approverPage = await openPage(approverBrowser);
+    await signIn(approverPage, "bob", "bob-password-12");
+    await approverPage.goto(`${stack.edge.url}/#/approvals`);
+    const card = approverPage.locator(`[data-approval-id="${checkoutId}"]`);
+    await card.locator("textarea.decision-comment").fill("go ahead");
+    await card.locator("button.approve").click();
+    await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
+
+    await runInTerminal(page, checkoutId);
+    await page.goto(`${stack.edge.url}/#/requests`);
+    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`);
+    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`, { state: "detached", timeout: 75_000 });
+    await expect(stack.user.createSession(checkoutId)).rejects.toThrow(/HTTP 409/);
+    expect(browserBound.join("\n")).toContain(TARGET_USER);
+    expect(browserBound.join("\n")).not.toContain(stack.canary);
+  }, 150_000);
 });
