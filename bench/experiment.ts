@@ -25,7 +25,9 @@ const CONNECTOR_NO_DEFLATE: Edit[] = [
 
 // The Worker forwards the upgrade to the room without the client's extension offer, so the
 // browser-facing socket is not compressed either.
-const EDGE_NO_DEFLATE: Edit[] = [after("worker/sockets.ts", '  headers.delete("Cookie");', '\n  headers.delete("Sec-WebSocket-Extensions");')];
+const EDGE_NO_DEFLATE: Edit[] = [
+  after("worker/sockets.ts", '  headers.delete("Cookie");', '\n  headers.delete("Sec-WebSocket-Extensions");'),
+];
 
 // One DATA frame per event-loop turn instead of one per ssh2 chunk (sshd sends ~4 KiB per packet):
 // chunks are gathered and sent after the I/O phase (setImmediate) or once 64 KiB are waiting.
@@ -68,13 +70,25 @@ const COALESCE: Edit[] = [
 ];
 
 const BIGGER_WINDOW: Edit[] = [
-  { file: "protocol/limits.ts", find: "export const OUTPUT_WINDOW = 1024 * 1024;", replace: "export const OUTPUT_WINDOW = 4 * 1024 * 1024;" },
-  { file: "protocol/limits.ts", find: "export const CREDIT_BATCH = 64 * 1024;", replace: "export const CREDIT_BATCH = 256 * 1024;" },
+  {
+    file: "protocol/limits.ts",
+    find: "export const OUTPUT_WINDOW = 1024 * 1024;",
+    replace: "export const OUTPUT_WINDOW = 4 * 1024 * 1024;",
+  },
+  {
+    file: "protocol/limits.ts",
+    find: "export const CREDIT_BATCH = 64 * 1024;",
+    replace: "export const CREDIT_BATCH = 256 * 1024;",
+  },
 ];
 
 // The room finds the peer socket once, not with getWebSockets + deserializeAttachment per frame.
 const ROOM_PEER_CACHE: Edit[] = [
-  after("durable/session-room.ts", "export class SessionRoom extends DurableObject<Env> {", "\n  private cachedUser?: WebSocket;\n  private cachedConnector?: WebSocket;"),
+  after(
+    "durable/session-room.ts",
+    "export class SessionRoom extends DurableObject<Env> {",
+    "\n  private cachedUser?: WebSocket;\n  private cachedConnector?: WebSocket;",
+  ),
   {
     file: "durable/session-room.ts",
     find: `      const connector = this.connector();
@@ -101,7 +115,8 @@ const CLIENT_NO_DEFLATE: Edit[] = [
   {
     file: "test/support/terminal-client.ts",
     find: "const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });",
-    replace: "const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl }, perMessageDeflate: false });",
+    replace:
+      "const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl }, perMessageDeflate: false });",
   },
 ];
 
@@ -112,9 +127,18 @@ const SSH_NODELAY: Edit[] = [
 const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
   baseline: { what: "the tree as it is", edits: [] },
   "connector-no-deflate": { what: "connector data socket without permessage-deflate", edits: CONNECTOR_NO_DEFLATE },
-  "edge-no-deflate": { what: "browser socket without permessage-deflate (Worker drops the offer)", edits: EDGE_NO_DEFLATE },
-  "no-deflate": { what: "both sockets without permessage-deflate", edits: [...CONNECTOR_NO_DEFLATE, ...EDGE_NO_DEFLATE] },
-  "client-no-deflate": { what: "(bench client only) Node client does not offer permessage-deflate", edits: CLIENT_NO_DEFLATE },
+  "edge-no-deflate": {
+    what: "browser socket without permessage-deflate (Worker drops the offer)",
+    edits: EDGE_NO_DEFLATE,
+  },
+  "no-deflate": {
+    what: "both sockets without permessage-deflate",
+    edits: [...CONNECTOR_NO_DEFLATE, ...EDGE_NO_DEFLATE],
+  },
+  "client-no-deflate": {
+    what: "(bench client only) Node client does not offer permessage-deflate",
+    edits: CLIENT_NO_DEFLATE,
+  },
   "no-deflate-all-legs": {
     what: "connector and Node client without permessage-deflate",
     edits: [...CONNECTOR_NO_DEFLATE, ...CLIENT_NO_DEFLATE],
@@ -187,7 +211,9 @@ async function main(): Promise<void> {
   const rounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 3;
   const names = args.filter((a, i) => !a.startsWith("-") && args[i - 1] !== "--rounds");
   const chosen = names.length ? names : Object.keys(EXPERIMENTS);
-  for (const name of chosen) if (!EXPERIMENTS[name]) throw new Error(`unknown experiment ${name}; known: ${Object.keys(EXPERIMENTS).join(", ")}`);
+  for (const name of chosen)
+    if (!EXPERIMENTS[name])
+      throw new Error(`unknown experiment ${name}; known: ${Object.keys(EXPERIMENTS).join(", ")}`);
   // Rounds interleave the experiments, so a burst of load from elsewhere hits all of them alike;
   // the table shows the median of the rounds.
   const results = new Map<string, Figures[]>();

@@ -31,7 +31,17 @@ const log = (text: string) => process.stderr.write(`profile: ${text}\n`);
 async function profiledConnector(stack: Stack, dir: string): Promise<Proc> {
   const proc = startProcess(
     process.execPath,
-    ["--cpu-prof", "--cpu-prof-dir", dir, "--import", "tsx", join(ROOT, "connector", "cli.ts"), "run", "--state", stack.connectorState],
+    [
+      "--cpu-prof",
+      "--cpu-prof-dir",
+      dir,
+      "--import",
+      "tsx",
+      join(ROOT, "connector", "cli.ts"),
+      "run",
+      "--state",
+      stack.connectorState,
+    ],
     { name: "connector-profiled", cwd: ROOT },
   );
   await waitFor("profiled connector", async () => {
@@ -78,6 +88,16 @@ async function main(): Promise<void> {
   let target: Target | undefined;
   let connector: Proc | undefined;
   const outDir = await mkdtemp(join(tmpdir(), "psm-profile-"));
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      if (connector) await connector.stop();
+      await target?.stop();
+      await stack.stop();
+    })());
+  const onSignal = () => void cleanup().then(() => process.exit(130));
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     target = await startTarget(stack);
     const t = target;
@@ -90,13 +110,18 @@ async function main(): Promise<void> {
     // wrangler dev runs two workerd: the proxy on the public port, and the runtime with the Worker.
     const publicPort = stack.edge.url.split(":").pop()!;
     const proxyPid = processes().find(
-      (p) => workerdPids.includes(p.pid) && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(`127.0.0.1:${publicPort}`),
+      (p) =>
+        workerdPids.includes(p.pid) &&
+        readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(`127.0.0.1:${publicPort}`),
     )?.pid;
     const groups = {
       connector: () => (connector?.child.pid ? [connector.child.pid] : []),
       "workerd (wrangler proxy)": () => (proxyPid ? [proxyPid] : []),
       "workerd (Worker + DOs)": () => workerdPids.filter((p) => p !== proxyPid),
-      "wrangler (node)": () => processes().filter((p) => p.pgrp === edgeGroup && p.comm === "node").map((p) => p.pid),
+      "wrangler (node)": () =>
+        processes()
+          .filter((p) => p.pgrp === edgeGroup && p.comm === "node")
+          .map((p) => p.pid),
       sshd: pidsNamed("sshd"),
       "this client (bench)": () => [process.pid],
     };
@@ -116,7 +141,9 @@ async function main(): Promise<void> {
     };
     await cdp?.send("Profiler.start");
     const bulk = await cpuDuring(groups, () => measureBulk(pipe, BULK, 120_000));
-    const workerProfile = (await cdp?.send("Profiler.stop")) as { profile?: Parameters<typeof summarizeProfile>[0] } | undefined;
+    const workerProfile = (await cdp?.send("Profiler.stop")) as
+      | { profile?: Parameters<typeof summarizeProfile>[0] }
+      | undefined;
     cdp?.close();
     pipe.client.onData = original;
     await pipe.close();
@@ -159,7 +186,10 @@ async function main(): Promise<void> {
       r.shares
         .filter((s) => s.seconds > 0.005)
         .sort((a, b) => b.seconds - a.seconds)
-        .map((s) => `    ${s.name.padEnd(26)} ${s.seconds.toFixed(2).padStart(6)} s CPU  ${s.percentOfWall.toFixed(0).padStart(4)}% of a core`)
+        .map(
+          (s) =>
+            `    ${s.name.padEnd(26)} ${s.seconds.toFixed(2).padStart(6)} s CPU  ${s.percentOfWall.toFixed(0).padStart(4)}% of a core`,
+        )
         .join("\n");
     const out: string[] = [];
     out.push(`Bulk, ours: ${figures.bulkMBps.toFixed(1)} MB/s (${(bulk.wallMs / 1000).toFixed(2)} s wall)`);
@@ -167,7 +197,9 @@ async function main(): Promise<void> {
     out.push(
       `  DATA frames received: ${figures.frames}, size p50 ${figures.frameP50} B, mean ${figures.frameMean.toFixed(0)} B, max ${figures.frameMax} B`,
     );
-    out.push(`Bulk, direct ssh2: ${directBulk.value.mbPerS.toFixed(1)} MB/s (${(directBulk.wallMs / 1000).toFixed(2)} s wall)`);
+    out.push(
+      `Bulk, direct ssh2: ${directBulk.value.mbPerS.toFixed(1)} MB/s (${(directBulk.wallMs / 1000).toFixed(2)} s wall)`,
+    );
     out.push(share(directBulk));
     out.push(
       `Echo, ours: p50 ${figures.echoP50.toFixed(3)} ms, p99 ${figures.echoP99.toFixed(2)} ms over ${figures.echoN} (${(echo.wallMs / 1000).toFixed(2)} s wall)`,
@@ -191,9 +223,7 @@ async function main(): Promise<void> {
     out.push(`Profiles kept in ${outDir}`);
     console.log(out.join("\n"));
   } finally {
-    if (connector) await connector.stop();
-    await target?.stop();
-    await stack.stop();
+    await cleanup();
   }
 }
 

@@ -16,7 +16,7 @@ import { missingPeers, type Stack, startStack } from "../test/support/stack.ts";
 import { runChromium } from "./lib/chromium.ts";
 import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
 import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
-import { header, mainTable, memoryTable, type Results, scaleLines, type Who } from "./lib/report.ts";
+import { chromiumLines, header, mainTable, memoryTable, type Results, scaleLines, type Who } from "./lib/report.ts";
 import { runScale } from "./lib/scale.ts";
 import { startTarget, type Target } from "./lib/target.ts";
 import { sleep } from "./lib/stats.ts";
@@ -129,12 +129,17 @@ async function main(): Promise<void> {
       await stack?.stop();
       if (wettyDir) await rm(wettyDir, { recursive: true, force: true });
     })());
+  let interrupted = false;
   const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
     log("interrupted: stopping everything");
     void cleanup().then(() => process.exit(130));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  // `on`, not `once`: Ctrl-C reaches this process both from the terminal and forwarded by the
+  // snapshot parent, and a second default SIGINT would exit before the cleanup finished.
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   const stage = async (name: string, work: () => Promise<void>) => {
     const t0 = performance.now();
@@ -261,6 +266,10 @@ async function writeReport(r: Results): Promise<void> {
     "Memory while the bulk output ran (sampled every 100 ms; “flat” = max close to start):",
     "",
     memoryTable(r),
+    "",
+    "Chromium (the same checks through the real page):",
+    "",
+    ...chromiumLines(r.chromium),
     "",
     "Scale:",
     "",

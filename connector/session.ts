@@ -183,6 +183,13 @@ export class TargetSession {
     this.torn = true;
     this.ended = true;
     clearTimeout(this.deadline);
+    // Hang up the shell explicitly (OpenSSH delivers channel signals since 7.9) as well as closing:
+    // bash passes SIGHUP on to its jobs, so nothing started in the session outlives it.
+    try {
+      this.stream?.signal("HUP");
+    } catch {
+      // The channel is already gone.
+    }
     this.stream?.close();
     this.ssh?.end();
     this.ssh = undefined;

@@ -23,7 +23,10 @@ export type ProcessGroups = Record<string, () => number[]>;
 export type CpuShare = { name: string; seconds: number; percentOfWall: number };
 
 /** CPU per group over `work`. Processes that exit during it are not counted (nothing here does). */
-export async function cpuDuring<T>(groups: ProcessGroups, work: () => Promise<T>): Promise<{ value: T; wallMs: number; shares: CpuShare[] }> {
+export async function cpuDuring<T>(
+  groups: ProcessGroups,
+  work: () => Promise<T>,
+): Promise<{ value: T; wallMs: number; shares: CpuShare[] }> {
   const read = () => {
     const out = new Map<string, Map<number, number>>();
     for (const [name, pids] of Object.entries(groups)) {
@@ -61,7 +64,13 @@ type ProfileNode = {
   hitCount?: number;
   children?: number[];
 };
-type CpuProfile = { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[]; startTime: number; endTime: number };
+type CpuProfile = {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+  startTime: number;
+  endTime: number;
+};
 
 export type ProfileSummary = {
   totalMs: number;

@@ -108,10 +108,11 @@ export function mainTable(r: Results): string {
   ]);
   const s = r.scale;
   if (s) {
-    const idleKb = s.idleOpen ? (s.connectorRssAfter - s.connectorRssBefore) / s.idleOpen / 1024 : Number.NaN;
+    const opened = s.idleOpen + s.activeOpen;
+    const idleKb = opened ? (s.connectorRssAfter - s.connectorRssBefore) / opened / 1024 : Number.NaN;
     rows.push([
       "Scale: idle + active sessions",
-      `${s.idleOpen}/${s.idleTarget} idle + ${s.activeOpen}/${s.activeTarget} active open; active echo p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}; connector ≈ ${Number.isFinite(idleKb) ? idleKb.toFixed(0) : "–"} KiB RSS per idle session`,
+      `${s.idleOpen}/${s.idleTarget} idle + ${s.activeOpen}/${s.activeTarget} active open; active echo p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}; connector ≈ ${Number.isFinite(idleKb) ? idleKb.toFixed(0) : "–"} KiB RSS per session`,
       "–",
       "–",
       "–",
@@ -184,15 +185,31 @@ export function memoryTable(r: Results): string {
   );
 }
 
+export function chromiumLines(c: ChromiumResult | undefined): string[] {
+  if (!c) return ["Chromium was not run."];
+  const q = (values: number[], n: number) => ms(p(values, n));
+  return [
+    `- Chromium ${c.version}, the real page (login form, then the page's own checkout + \`POST /api/sessions\` calls and its terminal route), its own session socket instrumented in the page.`,
+    `- Synthetic input (InputEvent on xterm's textarea → xterm onData → page socket), dispatch → echo frame in the page: p50 ${q(c.synthetic, 50)}, p99 ${q(c.synthetic, 99)} (n=${c.synthetic.length}).`,
+    `- Real keyboard (page.keyboard.press, CDP key events), page keydown → echo frame: p50 ${q(c.keyboard, 50)}, p99 ${q(c.keyboard, 99)} (n=${c.keyboard.length}); of that, keydown → keystroke frame sent by the page: p50 ${q(c.keyboardToSend, 50)}, p99 ${q(c.keyboardToSend, 99)}.`,
+    c.bulk
+      ? `- Bulk through xterm.js with the page's flow control (credit after xterm parsed): ${mbps(c.bulk.mbPerS)} (${mb(c.bulk.bytes)} in ${(c.bulk.ms / 1000).toFixed(1)} s); page JS heap ${c.heap ? range(c.heap) : "–"}.`
+      : "- Bulk through the page: failed (see errors).",
+    `- Session start in the page, \`POST /api/sessions\` → first output frame (includes loading the terminal's code chunk): ${ms(c.startMs)}.`,
+  ];
+}
+
 export function scaleLines(s: ScaleResult | undefined): string[] {
   if (!s) return ["Scale was not run."];
   const failures = Object.entries(s.failures);
+  const open = s.idleOpen + s.activeOpen;
+  const perSession = (bytes: number) => (open ? `${(bytes / open / 1024).toFixed(0)} KiB` : "–");
   const starts = summarize(s.sessionStartsUnderLoad);
   return [
     `- Opened ${s.idleOpen} of ${s.idleTarget} idle sessions in ${(s.openMs / 1000).toFixed(1)} s (stopped: ${s.stoppedBecause}); ${s.idleStillOpen} still connected after the active phase.`,
     `- Session start while ramping (concurrency shown in the config): p50 ${ms(starts.p50)}, p90 ${ms(starts.p90)}, max ${ms(starts.max)}.`,
     `- ${s.activeOpen} of ${s.activeTarget} active sessions typed for ${(s.activeMs / 1000).toFixed(1)} s at once: ${s.activeEcho.length} echoes, p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}.`,
-    `- Connector RSS ${mb(s.connectorRssBefore)} → ${mb(s.connectorRssAfter)} (${s.connectorFdsAfter ?? "?"} fds); workerd RSS ${mb(s.workerdRssBefore)} → ${mb(s.workerdRssAfter)}; sshd processes at the end: ${s.sshdProcesses}.`,
+    `- Connector RSS ${mb(s.connectorRssBefore)} → ${mb(s.connectorRssAfter)} (≈ ${perSession(s.connectorRssAfter - s.connectorRssBefore)} per session), ${s.connectorFdsAfter ?? "?"} open files (soft limit ${s.connectorFdLimit ?? "?"}); workerd RSS (both wrangler dev processes) ${mb(s.workerdRssBefore)} → ${mb(s.workerdRssAfter)} (≈ ${perSession(s.workerdRssAfter - s.workerdRssBefore)} per session); target side: ${s.targetProcesses} sshd/shell processes, ${mb(s.targetRss)} RSS (≈ ${perSession(s.targetRss)} per session).`,
     failures.length ? `- Failures: ${failures.map(([k, v]) => `${v} × ${k}`).join("; ")}` : "- Failures: none.",
   ];
 }

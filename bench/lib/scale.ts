@@ -6,7 +6,7 @@ import type { Stack } from "../../test/support/stack.ts";
 import { openOurs, type OursPipe } from "./clients.ts";
 import { countX, MarkerScanner } from "./pipe.ts";
 import type { Target } from "./target.ts";
-import { countProcesses, fdCount, groupMembers, rss, rssSum } from "./system.ts";
+import { descendants, fdCount, fdLimit, groupMembers, rss, rssSum } from "./system.ts";
 
 export type ScaleResult = {
   idleTarget: number;
@@ -21,7 +21,10 @@ export type ScaleResult = {
   workerdRssBefore: number;
   workerdRssAfter: number;
   connectorFdsAfter?: number;
-  sshdProcesses: number;
+  connectorFdLimit?: number;
+  /** sshd + shell processes serving the bench target, and their summed RSS, at the peak. */
+  targetProcesses: number;
+  targetRss: number;
   activeEcho: number[];
   activeMs: number;
   idleStillOpen: number;
@@ -146,6 +149,7 @@ export async function runScale(
   const activeMs = performance.now() - activeStarted;
 
   const idleStillOpen = idle.filter((p) => p.client.state === "connected").length;
+  const targetTree = descendants(target.sshd.proc.child.pid);
   const result: ScaleResult = {
     idleTarget: opts.idle,
     idleOpen: idle.length,
@@ -159,7 +163,9 @@ export async function runScale(
     workerdRssBefore,
     workerdRssAfter: workerd(),
     connectorFdsAfter: fdCount(connectorPid),
-    sshdProcesses: countProcesses("sshd"),
+    connectorFdLimit: fdLimit(connectorPid),
+    targetProcesses: targetTree.length,
+    targetRss: rssSum(targetTree),
     activeEcho: activeEcho.sort((a, b) => a - b),
     activeMs,
     idleStillOpen,

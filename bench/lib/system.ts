@@ -99,6 +99,38 @@ export function groupMembers(pgrp: number | undefined, comm: string): number[] {
     .map((p) => p.pid);
 }
 
+/** Every process below `pid` (not including it). */
+export function descendants(pid: number | undefined): number[] {
+  if (!pid) return [];
+  const all = processes();
+  const found = new Set<number>([pid]);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const p of all) {
+      if (!found.has(p.pid) && found.has(p.ppid)) {
+        found.add(p.pid);
+        changed = true;
+      }
+    }
+  }
+  found.delete(pid);
+  return [...found];
+}
+
+/** The soft limit on open files of a process. */
+export function fdLimit(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
 export function countProcesses(comm: string): number {
   return processes().filter((p) => p.comm === comm).length;
 }
@@ -154,7 +186,11 @@ function cpuTable(): Map<number, { cpu: number; start: number; ppid: number }> {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // f[1] ppid, f[11] utime, f[12] stime, f[19] starttime (all in 1/100 s)
-      table.set(Number(entry), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100, start: Number(f[19]) / 100 });
+      table.set(Number(entry), {
+        ppid: Number(f[1]),
+        cpu: (Number(f[11]) + Number(f[12])) / 100,
+        start: Number(f[19]) / 100,
+      });
     } catch {
       // gone
     }
@@ -164,7 +200,13 @@ function cpuTable(): Map<number, { cpu: number; start: number; ppid: number }> {
 
 const uptime = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
 
-export type MachineLoad = { loadMean: number; loadMax: number; othersCpuSeconds: number; othersPercent: number; wallS: number };
+export type MachineLoad = {
+  loadMean: number;
+  loadMax: number;
+  othersCpuSeconds: number;
+  othersPercent: number;
+  wallS: number;
+};
 
 /**
  * How busy the machine was with work that is not this run: the 1-min load average (sampled every

@@ -29,7 +29,9 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
       browserBound.push(await res.text().catch(() => ""));
     });
     page.on("websocket", (ws) =>
-      ws.on("framereceived", (f) => browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))),
+      ws.on("framereceived", (f) =>
+        browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1")),
+      ),
     );
     page.on("console", (msg) => browserBound.push(msg.text()));
     return page;
@@ -57,7 +59,9 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
   }
 
   async function runInTerminal(page: Page, checkoutId: string) {
-    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"] button.connect`).click({ timeout: 20_000 });
+    await page
+      .locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"] button.connect`)
+      .click({ timeout: 20_000 });
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 }).catch(async (err) => {
       await page.screenshot({ path: "test-results/connect-failed.png" });
       console.log(await page.locator("body").innerText(), (await stack.logs()).slice(-4000));
@@ -86,7 +90,11 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
   });
 
   it("needs an approver's yes, then loses Connect at expiry", async () => {
-    const bob = await stack.admin.request<{ id: string }>("POST", "/api/users", { username: "bob", password: "bob-password-12", roles: ["approver"] });
+    const bob = await stack.admin.request<{ id: string }>("POST", "/api/users", {
+      username: "bob",
+      password: "bob-password-12",
+      roles: ["approver"],
+    });
     const approvers = await stack.admin.createGroup("approvers", [bob.id]);
     const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
       name: "approval, one minute",
@@ -112,7 +120,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await runInTerminal(page, checkoutId);
     await page.goto(`${stack.edge.url}/#/requests`);
     await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`);
-    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`, { state: "detached", timeout: 75_000 });
+    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`, {
+      state: "detached",
+      timeout: 75_000,
+    });
     await expect(stack.user.createSession(checkoutId)).rejects.toThrow(/HTTP 409/);
     expect(browserBound.join("\n")).toContain(TARGET_USER);
     expect(browserBound.join("\n")).not.toContain(stack.canary);
