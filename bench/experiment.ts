@@ -109,6 +109,23 @@ const ROOM_PEER_CACHE: Edit[] = [
   },
 ];
 
+// workerd negotiates permessage-deflate by itself unless told otherwise (compatibility flag
+// web_socket_compression, on by default): a Worker "can request that no compression be used by
+// setting Sec-WebSocket-Extensions to the empty string" (workerd's compatibility-date.capnp).
+const ROOM_REFUSES_COMPRESSION: Edit[] = [
+  {
+    file: "durable/session-room.ts",
+    find: "    return new Response(null, { status: 101, webSocket: client });",
+    replace:
+      '    return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Extensions": "" } });',
+  },
+];
+
+// The same for every socket of the Worker, with the runtime flag.
+const NO_COMPRESSION_FLAG: Edit[] = [
+  after("wrangler.toml", 'compatibility_date = "2026-04-20"', '\ncompatibility_flags = ["no_web_socket_compression"]'),
+];
+
 // Not a product change: the benchmark's Node client stops offering compression, to show what the
 // browser-facing leg costs when it is not compressed (Chromium always offers permessage-deflate).
 const CLIENT_NO_DEFLATE: Edit[] = [
@@ -143,6 +160,14 @@ const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
     what: "connector and Node client without permessage-deflate",
     edits: [...CONNECTOR_NO_DEFLATE, ...CLIENT_NO_DEFLATE],
   },
+  "room-refuses-compression": {
+    what: "room answers the upgrades with an empty Sec-WebSocket-Extensions (no compression)",
+    edits: ROOM_REFUSES_COMPRESSION,
+  },
+  "no-compression-flag": {
+    what: "wrangler.toml compatibility flag no_web_socket_compression",
+    edits: NO_COMPRESSION_FLAG,
+  },
   coalesce: { what: "connector coalesces ssh2 chunks into frames up to 64 KiB", edits: COALESCE },
   "window-4MiB": { what: "output window 4 MiB, credit batch 256 KiB", edits: BIGGER_WINDOW },
   "room-peer-cache": { what: "room caches peer sockets instead of a lookup per frame", edits: ROOM_PEER_CACHE },
@@ -150,6 +175,10 @@ const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
   all: {
     what: "connector-no-deflate + coalesce + room-peer-cache + ssh-nodelay",
     edits: [...CONNECTOR_NO_DEFLATE, ...COALESCE, ...ROOM_PEER_CACHE, ...SSH_NODELAY],
+  },
+  "all+refuse": {
+    what: "all + room-refuses-compression",
+    edits: [...CONNECTOR_NO_DEFLATE, ...COALESCE, ...ROOM_PEER_CACHE, ...SSH_NODELAY, ...ROOM_REFUSES_COMPRESSION],
   },
   "all+window": {
     what: "all + window 4 MiB",

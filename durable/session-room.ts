@@ -200,9 +200,12 @@ export class SessionRoom extends DurableObject<Env> {
     const now = Date.now();
     const previous = this.lastInput;
     this.lastInput = now;
-    if (now - previous < INPUT_PERSIST_MS) return;
     const meta = await this.meta();
     if (!meta?.idleMs) return;
+    // Storage reads here are served from the object's cache. After a warning, the first input is
+    // written at once: memory alone would not survive the object being evicted.
+    const warned = await this.ctx.storage.get<boolean>("idleWarned");
+    if (!warned && now - previous < INPUT_PERSIST_MS) return;
     await this.ctx.storage.put({ lastInput: now, idleWarned: false });
     await this.addTimer("idle", now + meta.idleMs - Math.min(IDLE_WARNING_MS, meta.idleMs / 2));
   }
@@ -298,6 +301,7 @@ export class SessionRoom extends DurableObject<Env> {
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
       ) {
         connector.send(message);
+        if (frame.kind === "data") return this.noteInput();
       }
       return;
     }

@@ -174,3 +174,53 @@ describe("SessionRoom relay", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("connector_unavailable");
   });
 });
+
+describe("SessionRoom time limits and idle", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("warns the user before the deadline", async () => {
+    const { user, room } = await liveSession();
+    let deadline = 0;
+    await runInDurableObject(room, async (_instance, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      deadline = timers.deadline!;
+      await state.storage.put("timers", { ...timers, warn: Date.now() - 1 });
+    });
+    expect(await runDurableObjectAlarm(room)).toBe(true);
+    await user.next(hasText("warning", { reason: "time_limit", at: deadline }), "time warning");
+    // The next warning (5 minutes before; then 1 minute) is queued, and the session goes on.
+    await runInDurableObject(room, async (_instance, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      expect(timers.warn).toBe(deadline - 5 * 60_000);
+    });
+    expect(user.closed).toBeUndefined();
+  });
+
+  it("warns an idle session, resets on input, then ends it as idle", async () => {
+    const { user, connector, room } = await liveSession();
+    const idleMs = 3000;
+    await runInDurableObject(room, async (_instance, state) => {
+      const meta = (await state.storage.get<Record<string, unknown>>("meta"))!;
+      await state.storage.put("meta", { ...meta, idleMs });
+    });
+    const fire = async () => {
+      await runInDurableObject(room, async (_instance, state) => {
+        const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+        await state.storage.put("timers", { ...timers, idle: Date.now() - 1 });
+      });
+      await runDurableObjectAlarm(room);
+    };
+    await sleep(1700);
+    await fire();
+    await user.next(hasText("warning", { reason: "idle" }), "idle warning");
+    // Typing counts as activity: the next check finds the session busy.
+    user.ws.send(encodeData(bytes("ls\r")));
+    await connector.next((c) => c.binaries.length === 1, "input relayed");
+    await sleep(1700);
+    await fire();
+    expect(user.texts).not.toContainEqual(expect.objectContaining({ type: "ended" }));
+    await sleep(3100);
+    await fire();
+    await user.next(hasText("ended", { reason: "idle" }), "ended idle");
+  }, 20_000);
+});

@@ -217,14 +217,14 @@ export function scaleLines(s: ScaleResult | undefined): string[] {
 export function header(r: Results): string[] {
   const m = r.machine;
   return [
-    `Run: ${r.date}${r.totalMs ? `, ${(r.totalMs / 1000).toFixed(0)} s in all` : ""}; code ${r.code}.`,
-    `Machine: ${m.cores} cores, ${m.cpu}, ${m.memory} RAM, ${m.os} (Linux ${m.kernel}); everything on loopback.`,
-    `Versions: ${Object.entries(r.versions)
+    `- Run: ${r.date}${r.totalMs ? `, ${(r.totalMs / 1000).toFixed(0)} s in all` : ""}; code ${r.code}.`,
+    `- Machine: ${m.cores} cores, ${m.cpu}, ${m.memory} RAM, ${m.os} (Linux ${m.kernel}); everything on loopback.`,
+    `- Versions: ${Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}${r.chromium ? `, Chromium ${r.chromium.version}` : ""}.`,
     r.load
-      ? `Other work on the machine during the run: 1-min load average mean ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}) on ${m.cores} cores; processes not started by this run used at least ${r.load.othersCpuSeconds.toFixed(0)} CPU-seconds (${r.load.othersPercent.toFixed(0)}% of the machine).${r.load.othersPercent > 15 ? " The machine was shared: latency tails and throughput are worse than on an idle machine." : ""}`
-      : "Other work on the machine: not measured.",
-    `Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, scale ${r.config.idle} idle + ${r.config.active} active.`,
+      ? `- Other work on the machine during the run: 1-min load average mean ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}) on ${m.cores} cores; processes not started by this run used at least ${r.load.othersCpuSeconds.toFixed(0)} CPU-seconds (${r.load.othersPercent.toFixed(0)}% of the machine).${r.load.othersPercent > 15 ? " The machine was shared: latency tails and throughput are worse than on an idle machine." : ""}`
+      : "- Other work on the machine: not measured.",
+    `- Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, scale ${r.config.idle} idle + ${r.config.active} active.`,
   ];
 }
