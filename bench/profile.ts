@@ -14,14 +14,14 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { type Proc, startProcess, waitFor } from "../scripts/stack/process.ts";
-import { startStack, type Stack } from "../test/support/stack.ts";
+import type { Stack } from "../test/support/stack.ts";
 import { openDirect, openOurs } from "./lib/clients.ts";
 import { cpuDuring, formatSummary, pidsNamed, summarizeProfile } from "./lib/cpu.ts";
 import { measureBulk, measureEcho } from "./lib/pipe.ts";
 import { percentile, sleep } from "./lib/stats.ts";
 import { processes } from "./lib/system.ts";
 import { runInSnapshot } from "./lib/snapshot.ts";
-import { startTarget, type Target } from "./lib/target.ts";
+import { startStackRetrying, startTarget, type Target } from "./lib/target.ts";
 
 const FIGURES_ONLY = process.argv.includes("--figures");
 const BULK = 100_000_000;
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     // Like bench/run.ts: measure a frozen copy, so edits elsewhere cannot reload wrangler dev mid-run.
     process.exit(await runInSnapshot(ROOT, "bench/profile.ts", { BENCH_OUT_ROOT: ROOT }));
   }
-  const stack = await startStack();
+  const stack = await startStackRetrying();
   let target: Target | undefined;
   let connector: Proc | undefined;
   const outDir = await mkdtemp(join(tmpdir(), "psm-profile-"));

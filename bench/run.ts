@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { chromiumMissing } from "../test/support/browser.ts";
-import { missingPeers, type Stack, startStack } from "../test/support/stack.ts";
+import { missingPeers, type Stack } from "../test/support/stack.ts";
 import { runChromium } from "./lib/chromium.ts";
 import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
 import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
 import { chromiumLines, header, mainTable, memoryTable, type Results, scaleLines, type Who } from "./lib/report.ts";
 import { runScale } from "./lib/scale.ts";
-import { startTarget, type Target } from "./lib/target.ts";
+import { startStackRetrying, startTarget, type Target } from "./lib/target.ts";
 import { sleep } from "./lib/stats.ts";
 import { latencyCdfSvg } from "./lib/svg.ts";
 import { groupMembers, LoadWatcher, MemorySampler, machine, rss, rssSum, versions } from "./lib/system.ts";
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
 
   try {
     await stage("start stack and WeTTY", async () => {
-      stack = await startStack();
+      stack = await startStackRetrying();
       target = await startTarget(stack);
       wettyDir = await mkdtemp(join(tmpdir(), "psm-bench-wetty-"));
       wetty = await startWetty({ dir: wettyDir, sshPort: target.port, user: target.user, password: target.password });

@@ -4,7 +4,7 @@
 // Run: npm run bench:figures
 import { Client } from "ssh2";
 import { hostKeyFingerprint } from "../connector/host-key.ts";
-import { startStack, TARGET_USER } from "../test/support/stack.ts";
+import { startStack } from "../test/support/stack.ts";
 import { TerminalClient } from "../test/support/terminal-client.ts";
 
 const STARTS = 20;
@@ -85,7 +85,7 @@ async function main() {
       ssh.connect({
         host: "127.0.0.1",
         port: stack.sshd.port,
-        username: TARGET_USER,
+        username: stack.targetUser,
         password: stack.canary,
         hostVerifier: (key: Buffer) => hostKeyFingerprint(key) === stack.sshd.hostKeyFingerprint,
       });

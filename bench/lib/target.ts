@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
-import type { Stack } from "../../test/support/stack.ts";
+import { type Stack, startStack } from "../../test/support/stack.ts";
+import { processes } from "./system.ts";
 
 export const BENCH_USER = "psm_bench";
 
@@ -72,5 +73,26 @@ export async function startTarget(stack: Stack): Promise<Target> {
   } catch (err) {
     await sshd.stop();
     throw err;
+  }
+}
+
+/**
+ * startStack() with one retry. On this shared machine another run can take the port startStack
+ * picked before wrangler binds it ("Address already in use"); startStack then leaves the sshd it
+ * had started running, so that child of ours is stopped before the second attempt.
+ */
+export async function startStackRetrying(): Promise<Stack> {
+  try {
+    return await startStack();
+  } catch (err) {
+    console.error(`bench: startStack failed (${(err as Error).message.split("\n")[0]}); retrying once`);
+    for (const p of processes()) {
+      if (p.ppid === process.pid && p.comm === "sshd") {
+        try {
+          process.kill(-p.pid, "SIGTERM");
+        } catch {}
+      }
+    }
+    return startStack();
   }
 }

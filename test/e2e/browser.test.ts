@@ -5,7 +5,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { chromiumMissing, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
-import { missingPeers, type Stack, startStack, TARGET_USER } from "../support/stack.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 
 describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing(), () => {
   let stack: Stack;
@@ -71,7 +71,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await page.keyboard.type("whoami\n");
     await page.waitForFunction(
       (user) => (document.querySelector("#terminal")?.textContent ?? "").split(user).length > 2,
-      TARGET_USER,
+      stack.targetUser,
       { timeout: 10_000 },
     );
   }
@@ -125,7 +125,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
       timeout: 75_000,
     });
     await expect(stack.user.createSession(checkoutId)).rejects.toThrow(/HTTP 409/);
-    expect(browserBound.join("\n")).toContain(TARGET_USER);
+    expect(browserBound.join("\n")).toContain(stack.targetUser);
     expect(browserBound.join("\n")).not.toContain(stack.canary);
   }, 150_000);
 });

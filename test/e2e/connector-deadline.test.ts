@@ -11,24 +11,26 @@ import { TargetSession } from "../../connector/session.ts";
 import type { ConnectorState } from "../../connector/state.ts";
 import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
 import { describeWithPeers } from "../support/peers.ts";
-import { ensureTargetUser, missingPeers, newCanary, TARGET_USER } from "../support/stack.ts";
+import { createTargetUser, missingPeers, newCanary, removeTargetUser } from "../support/stack.ts";
 
 describeWithPeers("connector deadline backstop", missingPeers(), () => {
   let dir: string;
   let sshd: Sshd;
   let silentEdge: WebSocketServer;
   const canary = newCanary();
+  let targetUser = "";
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "psm-deadline-"));
-    ensureTargetUser(canary);
-    sshd = await startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [TARGET_USER] });
+    targetUser = createTargetUser(canary);
+    sshd = await startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] });
     // An "edge" that accepts the data socket and then never says anything again.
     silentEdge = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   });
   afterAll(async () => {
     silentEdge?.close();
     await sshd?.stop();
+    if (targetUser) removeTargetUser(targetUser);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -65,7 +67,7 @@ describeWithPeers("connector deadline backstop", missingPeers(), () => {
         tgt: { host: "127.0.0.1", port: sshd.port, protocol: "ssh", hostKey: sshd.hostKeyFingerprint },
         cred: {
           id: "c",
-          username: TARGET_USER,
+          username: targetUser,
           kind: "password",
           sealed: await sealSecret(publicJwk(sealKey), canary),
         },

@@ -2,7 +2,7 @@
 // and the real psm-connector process. A Node client speaks the browser's exact protocol.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithPeers } from "../support/peers.ts";
-import { missingPeers, type Stack, startStack, TARGET_USER } from "../support/stack.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
 describeWithPeers("SSH session through edge and connector", missingPeers(), () => {
@@ -28,7 +28,7 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
     await t.waitForState("connected");
     t.type("whoami; echo marker-$((40+2))\n");
     const out = await t.waitForOutput("marker-42");
-    expect(out).toMatch(new RegExp(`[\\r\\n]${TARGET_USER}\\r\\n`));
+    expect(out).toMatch(new RegExp(`[\\r\\n]${stack.targetUser}\\r\\n`));
     t.type("exit\n");
     expect(await t.waitForEnd()).toBe("user_exit");
   });
@@ -53,7 +53,7 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
     });
     const cred = await stack.admin.createCredential({
       name: "pw for wrong pin",
-      username: TARGET_USER,
+      username: stack.targetUser,
       kind: "password",
       zoneId: stack.zoneId,
       secret: stack.canary,
@@ -70,7 +70,7 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
   it("reports a refused credential as auth_failed", async () => {
     const cred = await stack.admin.createCredential({
       name: "stale password",
-      username: TARGET_USER,
+      username: stack.targetUser,
       kind: "password",
       zoneId: stack.zoneId,
       secret: "not-the-password",

@@ -11,7 +11,8 @@ import { type Edge, generateEdgeSecrets, startEdge } from "../../scripts/stack/e
 import type { Proc } from "../../scripts/stack/process.ts";
 import { type Sshd, sshdInstalled, startSshd } from "../../scripts/stack/sshd.ts";
 
-export const TARGET_USER = "psm_e2e";
+/** Every stack gets its own target account, so concurrent runs never change each other's password. */
+export const TARGET_USER_PREFIX = "psm_e2e_";
 export const isRoot = () => process.getuid?.() === 0;
 
 /** Why real-peer tests cannot run here, or undefined when they can. Under CI=true they must. */
@@ -24,17 +25,27 @@ export function missingPeers(): string | undefined {
 /** A unique canary password: if it shows up in any browser-bound byte or log, a secret leaked. */
 export const newCanary = () => `Canary-${randomBytes(12).toString("hex")}`;
 
-export function ensureTargetUser(password: string): void {
+/** Creates a fresh local account with the given password; returns its name. */
+export function createTargetUser(password: string): string {
+  const name = `${TARGET_USER_PREFIX}${randomBytes(4).toString("hex")}`;
+  execFileSync("useradd", ["-m", "-s", "/bin/bash", name]);
+  execFileSync("chpasswd", { input: `${name}:${password}\n` });
+  return name;
+}
+
+export function removeTargetUser(name: string): void {
   try {
-    execFileSync("id", [TARGET_USER], { stdio: "ignore" });
-  } catch {
-    execFileSync("useradd", ["-m", "-s", "/bin/bash", TARGET_USER]);
-  }
-  execFileSync("chpasswd", { input: `${TARGET_USER}:${password}\n` });
+    execFileSync("pkill", ["-KILL", "-u", name], { stdio: "ignore" });
+  } catch {}
+  try {
+    execFileSync("userdel", ["-r", name], { stdio: "ignore" });
+  } catch {}
 }
 
 export type Stack = {
   dir: string;
+  /** The target account on the sshd; its password is the canary. */
+  targetUser: string;
   edge: Edge;
   sshd: Sshd;
   connector: Proc;
@@ -58,11 +69,11 @@ export async function startStack(
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
-  ensureTargetUser(canary);
+  const targetUser = createTargetUser(canary);
   const secrets = await generateEdgeSecrets();
   const [edge, sshd] = await Promise.all([
     startEdge({ stateDir: join(dir, "edge"), secrets, ...opts }),
-    startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [TARGET_USER] }),
+    startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
   ]);
   const admin = new EdgeClient(edge.url);
   await admin.bootstrap(secrets.BOOTSTRAP_TOKEN, "admin", "admin-password-1");
@@ -82,7 +93,7 @@ export async function startStack(
   });
   const cred = await admin.createCredential({
     name: "e2e password",
-    username: TARGET_USER,
+    username: targetUser,
     kind: "password",
     zoneId: zone.id,
     secret: canary,
@@ -100,6 +111,7 @@ export async function startStack(
   const oldOutputs: string[] = [];
   return {
     dir,
+    targetUser,
     edge,
     sshd,
     get connector() {
@@ -123,6 +135,7 @@ export async function startStack(
     },
     stop: async () => {
       await Promise.allSettled([connector.stop(), edge.stop(), sshd.stop()]);
+      removeTargetUser(targetUser);
       await rm(dir, { recursive: true, force: true });
     },
   };

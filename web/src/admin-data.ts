@@ -141,7 +141,9 @@ export function fillZoneSelect(select: HTMLSelectElement, data: AdminData): void
 /** What every admin section receives. `param` is the part after `#/admin/<section>/`, if any. */
 export interface AdminContext {
   data: AdminData;
-  /** Full admin (false: zone admin, who sees only their zones and no directory). */
+  /** Full admin (false: zone admin, who sees only their zones and no directory, or an auditor). */
   isAdmin: boolean;
+  /** Neither admin nor zone admin: an auditor, who may look (live sessions) but not act. */
+  readOnly: boolean;
   param: string | null;
 }

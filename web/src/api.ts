@@ -12,6 +12,7 @@ import {
   ErrorCode,
   Group,
   ImportServersResponse,
+  LiveSession,
   Me,
   Policy,
   ServerSummary,
@@ -198,6 +199,10 @@ export const api = {
   importServers: (body: Body<typeof ImportServersRequest>) =>
     call("POST", "/api/servers/import", ImportServersResponse, body),
   createCredential: (body: Body<typeof CreateCredentialRequest>) => call("POST", "/api/credentials", Created, body),
+  /** Running and starting sessions (admins, zone admins for their zones, auditors read-only). */
+  liveSessions: () => call("GET", "/api/sessions/live", z.array(LiveSession)),
+  /** Ends a session with a reason its user sees; 409 when it already ended. */
+  killSession: (id: string, reason: string) => call("POST", at("/api/sessions", id, "/kill"), Anything, { reason }),
 
   // ---- auditor ---------------------------------------------------------------------------
   audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),

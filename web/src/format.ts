@@ -40,6 +40,12 @@ export function formatTime(ms: number): string {
   return dateTime.format(ms);
 }
 
+/** How long ago `ms` was, from `now`: "just now", "4 min ago", "2 h 5 min ago", "1 d 3 h ago". */
+export function formatAgo(ms: number, now = Date.now()): string {
+  const minutes = Math.floor((now - ms) / MINUTE_MS);
+  return minutes < 1 ? "just now" : `${formatMinutes(minutes)} ago`;
+}
+
 /** Date and time with seconds, for the audit log. */
 export function formatFullTime(ms: number): string {
   return full.format(ms);

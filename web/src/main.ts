@@ -1,5 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
-// #/admin/<section>, #/audit, #/sessions/<id>) and gives each page a fresh container plus a cleanup hook.
+// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>) and gives each page a fresh
+// container plus a cleanup hook.
 import "./styles.css";
 import "./forms.css";
 import "./tables.css";
@@ -98,9 +99,12 @@ async function route(): Promise<void> {
     const page = await lazy(serial, () => import("./terminal-page.ts"), container);
     if (page) cleanup = page.renderTerminal(container, session[1]);
   } else if (admin) {
-    if (!has(me, "admin", "zone_admin")) return refuse(container, "The admin pages are for administrators.");
+    // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
+    if (!has(me, "admin", "zone_admin", "auditor")) {
+      return refuse(container, "The admin pages are for administrators.");
+    }
     const page = await lazy(serial, () => import("./admin-page.ts"), container);
-    if (page) cleanup = page.renderAdmin(container, has(me, "admin"), admin[1] ?? null, admin[2] ?? null);
+    if (page) cleanup = page.renderAdmin(container, me.roles, admin[1] ?? null, admin[2] ?? null);
   } else if (path === "/audit") {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
     const page = await lazy(serial, () => import("./audit-page.ts"), container);

@@ -7,6 +7,8 @@ interface NavLink {
   label: string;
   /** Shown when the user holds any of these roles; null: everyone signed in (entitlement comes from groups). */
   roles: readonly Role[] | null;
+  /** Not shown to holders of these roles (another link already leads there). */
+  except?: readonly Role[];
 }
 
 const LINKS: readonly NavLink[] = [
@@ -14,10 +16,12 @@ const LINKS: readonly NavLink[] = [
   { href: "#/requests", label: "My requests", roles: null },
   { href: "#/approvals", label: "Approvals", roles: ["approver", "admin", "zone_admin"] },
   { href: "#/admin", label: "Admin", roles: ["admin", "zone_admin"] },
+  // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
+  { href: "#/admin/live", label: "Live sessions", roles: ["auditor"], except: ["admin", "zone_admin"] },
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
 ];
 
-/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "audit". */
+/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit". */
 const hook = (link: NavLink) => link.href.slice(2);
 
 export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, onLogout: () => void): void {
@@ -27,7 +31,9 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
     return;
   }
   nav.hidden = false;
-  const links = LINKS.filter((link) => !link.roles || link.roles.some((role) => me.roles.includes(role))).map((link) =>
+  const holds = (roles: readonly Role[]) => roles.some((role) => me.roles.includes(role));
+  const shown = LINKS.filter((link) => (!link.roles || holds(link.roles)) && !(link.except && holds(link.except)));
+  const links = shown.map((link) =>
     h(
       "li",
       {},

@@ -22,8 +22,11 @@ import {
 /** What the page shows. `reconnecting` = the socket dropped and a retry is pending or in flight. */
 export type SocketState = "connecting" | "waiting_for_connector" | "connected" | "ended" | "reconnecting";
 
-/** How a session stopped for this browser: an `ended` message, or a fatal close without one. */
-export type SessionStop = { reason: EndReason } | { closeCode: number };
+/** How a session stopped for this browser: an `ended` message (maybe with a person's note), or a fatal close. */
+export type SessionStop = { reason: EndReason; note?: string } | { closeCode: number };
+
+/** Why the room says the session will end soon; see the `warning` message. */
+export type WarningReason = "time_limit" | "idle";
 
 export interface SessionSocketEvents {
   state(state: SocketState): void;
@@ -31,6 +34,8 @@ export interface SessionSocketEvents {
   deadline(unixMs: number): void;
   /** Terminal output. Call `rendered` once the bytes are on screen; that returns credit to the connector. */
   output(payload: Uint8Array, rendered: () => void): void;
+  /** The session ends at `at` (unix ms) for `reason` unless something changes (more time, input). */
+  warning(reason: WarningReason, at: number): void;
   stopped(stop: SessionStop): void;
   error(code: ErrorCode): void;
 }
@@ -165,8 +170,11 @@ export class SessionSocket {
         // `ended` is only final once the `ended` message brings its reason.
         if (message.state !== "ended") this.setState(message.state);
         return;
+      case "warning":
+        this.events.warning(message.reason, message.at);
+        return;
       case "ended":
-        this.finish({ reason: message.reason });
+        this.finish(message.note ? { reason: message.reason, note: message.note } : { reason: message.reason });
         this.teardown(1000, "ended");
         return;
       case "error":

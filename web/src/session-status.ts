@@ -1,5 +1,6 @@
 // The slim bar above the terminal: server name, a connection state indicator and a live countdown
-// to the session's deadline, with spoken warnings at 5 minutes and 1 minute left.
+// to the session's deadline (amber under 5 minutes or once the room warns, red under 1 minute), with
+// spoken warnings at 5 minutes and 1 minute left.
 import { append, h } from "./dom.ts";
 import type { SocketState } from "./session-socket.ts";
 
@@ -36,6 +37,8 @@ export class SessionStatusBar {
   private readonly notice = h("span", { id: "session-notice", class: "session-notice", role: "alert", hidden: true });
   private deadline: number | undefined;
   private warned = { warn: false, danger: false };
+  /** Set while the room's `time_limit` warning stands: the countdown is amber whatever is left. */
+  private roomWarned = false;
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor() {
@@ -73,6 +76,20 @@ export class SessionStatusBar {
     this.tick();
   }
 
+  /**
+   * The room warned that time runs out at `at` (unix ms): count down to it and turn amber now. The
+   * warning banner announces it, so the bar's own 5-minute announcement is skipped. `null` clears it.
+   */
+  setTimeWarning(at: number | null): void {
+    this.roomWarned = at !== null;
+    if (at !== null) {
+      this.warned.warn = true;
+      this.setDeadline(at);
+    } else {
+      this.tick();
+    }
+  }
+
   /** A short message next to the state (e.g. input refused); `null` clears it. */
   setNotice(text: string | null): void {
     this.notice.textContent = text ?? "";
@@ -87,7 +104,7 @@ export class SessionStatusBar {
     if (this.deadline === undefined || this.state.dataset.state === "ended") return;
     const left = this.deadline - Date.now();
     this.countdown.textContent = left > 0 ? `${formatRemaining(left)} left` : "Time is up";
-    this.countdown.classList.toggle("warn", left <= WARN_MS && left > DANGER_MS);
+    this.countdown.classList.toggle("warn", (this.roomWarned || left <= WARN_MS) && left > DANGER_MS);
     this.countdown.classList.toggle("danger", left <= DANGER_MS);
     if (left <= DANGER_MS && left > 0 && !this.warned.danger) {
       this.warned = { warn: true, danger: true };

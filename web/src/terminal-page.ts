@@ -1,5 +1,6 @@
 // The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
-// SessionSocket. Mirrors the session state on <body data-session-state> for tests.
+// SessionSocket, with the room's end-of-session warnings under the bar. Mirrors the session state on
+// <body data-session-state> for tests.
 import "@xterm/xterm/css/xterm.css";
 import "./terminal.css";
 import { FitAddon } from "@xterm/addon-fit";
@@ -8,8 +9,9 @@ import { MAX_COLS, MAX_ROWS, type ErrorCode } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h, replace } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
-import { SessionSocket, type SessionStop, type SocketState } from "./session-socket.ts";
+import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { SessionStatusBar } from "./session-status.ts";
+import { SessionWarningBanner } from "./session-warning.ts";
 
 /** Resize events are coalesced for this long (ms) before the terminal is refitted. */
 const RESIZE_DEBOUNCE_MS = 100;
@@ -40,10 +42,11 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   document.title = "Session · PSM";
   const body = document.body;
   const status = new SessionStatusBar();
+  const warning = new SessionWarningBanner();
   const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
   container.classList.add("terminal-page");
-  append(container, status.element, h("div", { class: "terminal-area" }, terminalEl, banner));
+  append(container, status.element, warning.element, h("div", { class: "terminal-area" }, terminalEl, banner));
 
   const term = new Terminal({
     cursorBlink: true,
@@ -67,7 +70,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     if (state === "reconnecting") void recheck();
   }
 
-  function showStopped(text: string, reason?: string, closeCode?: number): void {
+  function showStopped(text: string, reason?: string, closeCode?: number, note?: string): void {
     if (stopped) return;
     stopped = true;
     if (reason) body.dataset.endReason = reason;
@@ -75,18 +78,22 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     setState("ended");
     term.options.disableStdin = true;
     term.options.cursorBlink = false;
+    warning.clear();
+    status.setTimeWarning(null);
     if (reason) banner.dataset.endReason = reason;
     replace(
       banner,
       h("h2", {}, "Session ended"),
       h("p", { id: "ended-reason" }, text),
+      // A person's words (e.g. the admin's reason for a kill): a text node, never parsed as HTML.
+      note ? h("blockquote", { id: "ended-note", class: "ended-note" }, note) : null,
       h("a", { href: "#/requests", class: "button" }, "Back to my requests"),
     );
     banner.hidden = false;
   }
 
   function onStopped(stop: SessionStop): void {
-    if ("reason" in stop) showStopped(endReasonText(stop.reason), stop.reason);
+    if ("reason" in stop) showStopped(endReasonText(stop.reason), stop.reason, undefined, stop.note);
     else showStopped(closeCodeText(stop.closeCode), undefined, stop.closeCode);
   }
 
@@ -101,12 +108,29 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     },
     {
       state: setState,
-      deadline: (unixMs) => status.setDeadline(unixMs),
+      deadline: onDeadline,
+      warning: onWarning,
       output: (payload, rendered) => term.write(payload, rendered),
       stopped: onStopped,
       error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
     },
   );
+
+  function onDeadline(unixMs: number): void {
+    status.setDeadline(unixMs);
+    // More time was given since the room warned: the time-limit warning no longer stands.
+    const warnedAt = warning.at("time_limit");
+    if (warnedAt !== undefined && unixMs > warnedAt) {
+      warning.clear("time_limit");
+      status.setTimeWarning(null);
+    }
+  }
+
+  function onWarning(reason: WarningReason, at: number): void {
+    if (stopped) return;
+    warning.show(reason, at);
+    if (reason === "time_limit") status.setTimeWarning(at);
+  }
 
   /** Reads the session record: name and deadline for the bar, and whether it already ended. */
   async function recheck(): Promise<void> {
@@ -140,6 +164,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   function send(data: string | Uint8Array): void {
     if (stopped || socket.state !== "connected") return;
     if (!socket.sendInput(data)) status.setNotice("Input not sent: the connection is backed up.");
+    else warning.clear("idle");
   }
 
   function refit(): void {
@@ -165,6 +190,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   return () => {
     socket.stop();
     status.dispose();
+    warning.dispose();
     observer.disconnect();
     window.removeEventListener("resize", onResize);
     clearTimeout(resizeTimer);

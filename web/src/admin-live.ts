@@ -1,0 +1,245 @@
+// Admin › Live sessions: the running and starting sessions the user may see, refreshed every 5 s with a
+// live countdown; admins and zone admins can kill one with a reason (auditors see the list read-only).
+import { KillRequest, type LiveSession } from "../../protocol/index.ts";
+import type { AdminContext } from "./admin-data.ts";
+import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { ApiError, api, errorText } from "./api.ts";
+import { type Cleanup, append, h, replace, say } from "./dom.ts";
+import { formatAgo, formatCountdown, formatFullTime } from "./format.ts";
+
+/** The list is re-read this often (ms); the countdowns tick every TICK_MS in between. */
+const REFRESH_MS = 5_000;
+const TICK_MS = 1_000;
+/** Time-left thresholds (ms): amber under 5 minutes, red under 1 minute. */
+const WARN_MS = 5 * 60_000;
+const DANGER_MS = 60_000;
+
+const HEADERS = ["User", "Server", "Credential", "Started", "Time left", "Browser", "Viewers"];
+
+/** One table row, kept across refreshes so an open kill form (and its focus) survives them. */
+interface LiveRow {
+  tr: HTMLTableRowElement;
+  session: LiveSession;
+  update(session: LiveSession): void;
+  tick(now: number): void;
+  /** Whether the kill form is open (its reason may be half typed). */
+  killing(): boolean;
+}
+
+interface KillControls {
+  element: HTMLElement;
+  isOpen(): boolean;
+}
+
+const who = (s: LiveSession) => `${s.user}'s session on ${s.server}`;
+
+export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminContext): Cleanup {
+  const columns = HEADERS.length + (readOnly ? 0 : 1);
+  const body = h("tbody", {}, emptyRow(columns, "Loading live sessions…"));
+  const message = h("p", { id: "live-message", class: "alert", role: "alert", tabindex: -1, hidden: true });
+  const updated = h("p", { id: "live-updated", class: "muted small", "aria-live": "off" });
+  const rows = new Map<string, LiveRow>();
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  let serial = 0;
+  let disposed = false;
+  /** The message shows a refresh failure (cleared by the next good refresh, unlike a kill's outcome). */
+  let showingLoadError = false;
+  let formIds = 0;
+
+  function buildRow(first: LiveSession): LiveRow {
+    const user = h("th", { scope: "row" });
+    const server = h("td", {});
+    const credential = h("td", { class: "mono small" });
+    const started = h("time", {});
+    const left = h("td", { class: "live-left mono nowrap" });
+    const attached = h("td", { class: "live-attached" });
+    const viewers = h("td", { class: "live-viewers" });
+    const tr = h("tr", {}, user, server, credential, h("td", { class: "nowrap" }, started), left, attached, viewers);
+    let kill: KillControls | undefined;
+
+    const row: LiveRow = {
+      tr,
+      session: first,
+      update(s) {
+        row.session = s;
+        tr.dataset.sessionId = s.id;
+        tr.dataset.status = s.status;
+        tr.dataset.browserAttached = s.browserAttached ? "yes" : "no";
+        const starting = s.status === "pending";
+        replace(user, s.user, starting && " ", starting && h("span", { class: "pill pending small" }, "Starting"));
+        server.textContent = s.server;
+        credential.textContent = s.credential;
+        started.dateTime = new Date(s.startedAt).toISOString();
+        started.title = formatFullTime(s.startedAt);
+        left.dataset.deadline = String(s.deadline);
+        const state = s.browserAttached ? "Browser attached" : "No browser attached";
+        replace(
+          attached,
+          h("span", { class: "live-dot", "aria-hidden": "true", title: state }, s.browserAttached ? "●" : "○"),
+          h("span", { class: "visually-hidden" }, state),
+        );
+        viewers.textContent = String(s.viewers);
+        viewers.classList.toggle("muted", s.viewers === 0);
+        row.tick(Date.now());
+      },
+      tick(now) {
+        started.textContent = formatAgo(row.session.startedAt, now);
+        const ms = row.session.deadline - now;
+        left.textContent = ms > 0 ? formatCountdown(ms) : "Time is up";
+        left.classList.toggle("warn", ms <= WARN_MS && ms > DANGER_MS);
+        left.classList.toggle("danger", ms <= DANGER_MS);
+      },
+      killing: () => kill?.isOpen() ?? false,
+    };
+    if (!readOnly) {
+      kill = killControls(row);
+      tr.append(h("td", { class: "actions" }, kill.element));
+    }
+    row.update(first);
+    return row;
+  }
+
+  /** The Kill button and the inline form it opens (reason + Confirm). */
+  function killControls(row: LiveRow): KillControls {
+    const formId = `kill-form-${++formIds}`;
+    const kill = h(
+      "button",
+      { type: "button", class: "button-danger small-button kill", "aria-expanded": "false", "aria-controls": formId },
+      "Kill…",
+    );
+    const reason = h("input", {
+      class: "kill-reason",
+      name: "reason",
+      required: true,
+      minlength: 3,
+      maxlength: 500,
+      autocomplete: "off",
+      placeholder: "Reason (the user sees it)",
+    });
+    const confirm = h("button", { type: "submit", class: "button-danger small-button kill-confirm" }, "Confirm");
+    const cancel = h("button", { type: "button", class: "button-quiet small-button kill-cancel" }, "Cancel");
+    const form = h("form", { id: formId, class: "kill-form", novalidate: true, hidden: true }, reason, confirm, cancel);
+
+    const open = (show: boolean, focus = true) => {
+      form.hidden = !show;
+      kill.hidden = show;
+      kill.setAttribute("aria-expanded", String(show));
+      reason.setAttribute("aria-label", `Reason for ending ${who(row.session)}`);
+      if (focus) (show ? reason : kill).focus();
+    };
+    kill.addEventListener("click", () => open(true));
+    cancel.addEventListener("click", () => open(false));
+    reason.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") open(false);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const parsed = KillRequest.safeParse({ reason: reason.value });
+      if (!parsed.success) {
+        reason.setAttribute("aria-invalid", "true");
+        say(message, "Give a reason of at least 3 characters; the user sees it.");
+        showingLoadError = false;
+        reason.focus();
+        return;
+      }
+      reason.removeAttribute("aria-invalid");
+      const { id } = row.session;
+      const label = who(row.session);
+      void busy(confirm, async () => {
+        try {
+          await api.killSession(id, parsed.data.reason);
+          say(message, `Ended ${label}.`, "ok");
+          reason.value = "";
+          open(false, false);
+        } catch (failure) {
+          say(
+            message,
+            errorText(failure, {
+              conflict: `${label} had already ended.`,
+              not_found: `${label} no longer exists.`,
+              forbidden: "That session is in a zone you do not administer.",
+            }),
+          );
+          if (failure instanceof ApiError && failure.code === "conflict") open(false, false);
+        }
+        showingLoadError = false;
+        await refresh();
+      });
+    });
+    return { element: h("div", { class: "kill-wrap" }, kill, form), isOpen: () => !form.hidden };
+  }
+
+  function draw(list: readonly LiveSession[]): void {
+    const sorted = [...list].sort((a, b) => b.startedAt - a.startedAt);
+    const seen = new Set(sorted.map((s) => s.id));
+    let lostFocus = false;
+    for (const [id, row] of rows) {
+      if (seen.has(id)) continue;
+      if (row.killing()) say(message, `${who(row.session)} has ended.`, "info");
+      lostFocus ||= row.tr.contains(document.activeElement);
+      row.tr.remove();
+      rows.delete(id);
+    }
+    // Focus was in a row that is gone (e.g. the one just killed): keep it on the outcome, not <body>.
+    if (lostFocus) message.focus();
+    if (sorted.length === 0) {
+      replace(body, emptyRow(columns, "No live sessions right now."));
+      return;
+    }
+    body.querySelector("tr.empty")?.remove();
+    sorted.forEach((s, i) => {
+      const known = rows.get(s.id);
+      known?.update(s);
+      const row = known ?? buildRow(s);
+      rows.set(s.id, row);
+      // Move a row only when it is out of place: moving the row with the focused reason would blur it.
+      if (body.children[i] !== row.tr) body.insertBefore(row.tr, body.children[i] ?? null);
+    });
+  }
+
+  async function refresh(): Promise<void> {
+    clearTimeout(refreshTimer);
+    const mine = ++serial;
+    try {
+      const list = await api.liveSessions();
+      if (disposed || mine !== serial) return;
+      draw(list);
+      const count = list.length === 1 ? "1 live session" : `${list.length} live sessions`;
+      updated.textContent = `${count} · updated ${new Date().toLocaleTimeString()} · refreshes every 5 s`;
+      if (showingLoadError) say(message, null);
+      showingLoadError = false;
+    } catch (failure) {
+      if (disposed || mine !== serial) return;
+      say(message, `Could not refresh the list. ${errorText(failure)}`);
+      showingLoadError = true;
+    } finally {
+      if (!disposed && mine === serial) refreshTimer = setTimeout(() => void refresh(), REFRESH_MS);
+    }
+  }
+
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    for (const row of rows.values()) row.tick(now);
+  }, TICK_MS);
+
+  append(
+    container,
+    panel(
+      "live",
+      "Live sessions",
+      readOnly
+        ? "Sessions running now. This view is read-only: only admins and zone admins can end a session."
+        : "Sessions running now. Kill ends one at once; your reason is shown to its user and recorded in the audit log.",
+      updated,
+      dataTable("live-table", "Live sessions", readOnly ? HEADERS : [...HEADERS, "Action"], body),
+      message,
+    ),
+  );
+  void refresh();
+
+  return () => {
+    disposed = true;
+    clearTimeout(refreshTimer);
+    clearInterval(ticker);
+  };
+}
