@@ -193,6 +193,8 @@ type Figures = {
   frameMean: number;
   frameP50: number;
   clientExtensions: string;
+  cpuPerKeystrokeUs: number;
+  cpuPerMBms: number;
 };
 
 function apply(dir: string, edits: Edit[]): string | undefined {
@@ -213,16 +215,21 @@ async function run(name: string): Promise<Figures | string> {
     if (problem) return `does not apply: ${problem}`;
     const child = spawn(process.execPath, ["--import", "tsx", join(dir, "bench", "profile.ts"), "--figures"], {
       cwd: dir,
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, BENCH_OUT_ROOT: ROOT },
     });
     let out = "";
+    let err = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
+    child.stderr.on("data", (d: Buffer) => {
+      err = (err + d.toString()).slice(-8192);
+    });
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     const line = out.trim().split("\n").pop() ?? "";
-    if (code !== 0 || !line.startsWith("{")) return `failed (exit ${code}): ${out.slice(-300)}`;
+    const why = err.split("\n").filter((l) => /error|failed|timed out|no "/i.test(l)).pop() ?? err.trim().split("\n").pop();
+    if (code !== 0 || !line.startsWith("{")) return `failed (exit ${code}): ${why}`;
     return JSON.parse(line) as Figures;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -250,36 +257,36 @@ async function main(): Promise<void> {
   const loads: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const name of chosen) {
-      if (problems.has(name)) continue;
       const started = performance.now();
       loads.push(loadavg()[0]!);
       const result = await run(name);
       const took = ((performance.now() - started) / 1000).toFixed(0);
       if (typeof result === "string") {
-        problems.set(name, result);
+        problems.set(name, `${problems.has(name) ? `${problems.get(name)}; ` : ""}round ${round}: ${result.slice(0, 120)}`);
         process.stderr.write(`experiment ${name} round ${round} (${took} s): ${result}\n`);
         continue;
       }
       results.set(name, [...(results.get(name) ?? []), result]);
       process.stderr.write(
-        `experiment ${name} round ${round} (${took} s): echo p50 ${result.echoP50.toFixed(3)} p99 ${result.echoP99.toFixed(2)} ms, bulk ${result.bulkMBps.toFixed(1)} MB/s, frame ${result.frameMean.toFixed(0)} B\n`,
+        `experiment ${name} round ${round} (${took} s): echo p50 ${result.echoP50.toFixed(3)} p99 ${result.echoP99.toFixed(2)} ms, bulk ${result.bulkMBps.toFixed(1)} MB/s, frame ${result.frameMean.toFixed(0)} B, CPU ${result.cpuPerKeystrokeUs.toFixed(0)} µs/key ${result.cpuPerMBms.toFixed(0)} ms/MB\n`,
       );
     }
   }
   const rows = chosen.map((name) => {
     const what = EXPERIMENTS[name]!.what;
     const problem = problems.get(name);
-    if (problem) return `| ${name} | ${what} | ${problem} | | | | |`;
     const r = results.get(name) ?? [];
+    if (r.length === 0) return `| ${name} | ${what} | ${problem ?? "no result"} | | | | | | |`;
     const m = (pick: (f: Figures) => number) => median(r.map(pick));
-    return `| ${name} | ${what} | ${m((f) => f.echoP50).toFixed(3)} ms | ${m((f) => f.echoP99).toFixed(2)} ms | ${m((f) => f.bulkMBps).toFixed(1)} MB/s | ${m((f) => f.frameMean).toFixed(0)} B | ${r[0]?.clientExtensions || "none"} |`;
+    const note = problem ? ` (failed: ${problem})` : "";
+    return `| ${name} | ${what}${note} | ${m((f) => f.echoP50).toFixed(3)} ms | ${m((f) => f.echoP99).toFixed(2)} ms | ${m((f) => f.cpuPerKeystrokeUs).toFixed(0)} µs | ${m((f) => f.bulkMBps).toFixed(1)} MB/s | ${m((f) => f.cpuPerMBms).toFixed(0)} ms | ${m((f) => f.frameMean).toFixed(0)} B | ${r[0]?.clientExtensions || "none"} |`;
   });
   console.log(
     [
-      `Median of ${rounds} interleaved rounds; 1-min load average at the starts: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(2)}, max ${Math.max(...loads).toFixed(2)} (${cpus().length} cores).`,
+      `Median of the successful runs of ${rounds} interleaved rounds; CPU = all processes on the path (client, wrangler's two workerd and node, connector, sshd + shell); 1-min load average at the starts: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(2)}, max ${Math.max(...loads).toFixed(2)} (${cpus().length} cores).`,
       "",
-      "| Experiment | Change | Echo p50 | Echo p99 | Bulk 100 MB | Mean DATA frame | Client socket extensions |",
-      "| --- | --- | --- | --- | --- | --- | --- |",
+      "| Experiment | Change | Echo p50 | Echo p99 | CPU per keystroke | Bulk 100 MB | CPU per MB | Mean DATA frame | Client socket extensions |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       ...rows,
     ].join("\n"),
   );

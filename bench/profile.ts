@@ -19,7 +19,7 @@ import { openDirect, openOurs } from "./lib/clients.ts";
 import { cpuDuring, formatSummary, pidsNamed, summarizeProfile } from "./lib/cpu.ts";
 import { measureBulk, measureEcho } from "./lib/pipe.ts";
 import { percentile, sleep } from "./lib/stats.ts";
-import { processes } from "./lib/system.ts";
+import { descendants, processes } from "./lib/system.ts";
 import { runInSnapshot } from "./lib/snapshot.ts";
 import { startStackRetrying, startTarget, type Target } from "./lib/target.ts";
 
@@ -122,7 +122,8 @@ async function main(): Promise<void> {
         processes()
           .filter((p) => p.pgrp === edgeGroup && p.comm === "node")
           .map((p) => p.pid),
-      sshd: pidsNamed("sshd"),
+      // Only the bench target's sshd and its session processes (other runs may have sshds too).
+      "sshd + shells": () => [t.sshd.proc.child.pid!, ...descendants(t.sshd.proc.child.pid)],
       "this client (bench)": () => [process.pid],
     };
 
@@ -159,6 +160,7 @@ async function main(): Promise<void> {
     connector = undefined;
 
     sizes.sort((a, b) => a - b);
+    const cpuTotal = (r: { shares: { seconds: number }[] }) => r.shares.reduce((sum, x) => sum + x.seconds, 0);
     const echoSorted = [...echo.value.samples].sort((a, b) => a - b);
     const figures = {
       echoP50: percentile(echoSorted, 50),
@@ -170,6 +172,9 @@ async function main(): Promise<void> {
       frameMean: sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length),
       frameMax: sizes[sizes.length - 1] ?? 0,
       clientExtensions,
+      // CPU of every process on the path (client included), less sensitive to other load than time.
+      cpuPerKeystrokeUs: (cpuTotal(echo) / Math.max(1, echo.value.samples.length + 100)) * 1e6,
+      cpuPerMBms: (cpuTotal(bulk) / (bulk.value.bytes / 1e6)) * 1000,
     };
     if (FIGURES_ONLY) {
       console.log(JSON.stringify(figures));
@@ -205,6 +210,9 @@ async function main(): Promise<void> {
       `Echo, ours: p50 ${figures.echoP50.toFixed(3)} ms, p99 ${figures.echoP99.toFixed(2)} ms over ${figures.echoN} (${(echo.wallMs / 1000).toFixed(2)} s wall)`,
     );
     out.push(share(echo));
+    out.push(
+      `CPU on the path, all processes: ${figures.cpuPerKeystrokeUs.toFixed(0)} µs per keystroke (echo), ${figures.cpuPerMBms.toFixed(0)} ms per MB (bulk)`,
+    );
     if (workerProfile?.profile) {
       writeFileSync(join(outDir, "worker-bulk.cpuprofile"), JSON.stringify(workerProfile.profile));
       out.push(formatSummary("Worker/DO isolate during bulk (inspector)", summarizeProfile(workerProfile.profile)));

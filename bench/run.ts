@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_OUT_ROOT) {
     // Prepare in the real tree, then run from a frozen copy of it (see lib/snapshot.ts).
     ensureWettyInstalled();
-    if (!existsSync(join(ROOT, "web", "dist", "index.html"))) {
+    if (process.env.BENCH_NO_SNAPSHOT === "1" && !existsSync(join(ROOT, "web", "dist", "index.html"))) {
       log("web/dist missing: building the page (vite build)");
       const built = spawnSync(
         process.execPath,

@@ -230,7 +230,7 @@ export async function submitCart(
       await record(env, {
         actor: null,
         action: "checkout.approved",
-        target: { type: "checkout", id },
+        target: { type: "checkout", id, name: `${row.credential_name} on ${row.server_name}` },
         refs: { userId: user.id, serverId: item.serverId, checkoutId: id },
         data: { auto: true },
       });
