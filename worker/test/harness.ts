@@ -3,7 +3,8 @@
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
-import { encodeMessage, PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { encodeMessage, OUTPUT_WINDOW, PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { expect } from "vitest";
 import { hashPassword } from "../auth/password.ts";
 
 export const ORIGIN = "http://psm.test";
@@ -172,4 +173,32 @@ export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>)
   control.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: "test" }));
   await control.next(hasText("hello"), "hub hello");
   return control;
+}
+
+/** A session with a browser and a connector attached and connected, through the real routes. */
+export async function liveSession() {
+  const site = await seedSite();
+  const username = `u${crypto.randomUUID().slice(0, 8)}`;
+  await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
+  const cookie = await login(username, "user-password-1");
+  const control = await connectControl(site);
+  const { id: checkoutId } = await checkout(cookie, site);
+  const res = await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } });
+  expect(res.status).toBe(201);
+  const { id } = (await res.json()) as { id: string };
+  await control.next(hasText("open", { sessionId: id }), "open");
+  const open = control.texts.find((m) => (m as { type: string }).type === "open") as { grant: string };
+
+  const user = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+  user.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 120, rows: 40 }));
+  await user.next(hasText("status", { state: "waiting_for_connector" }), "waiting status");
+
+  const connector = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+  connector.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id }));
+  await connector.next(hasText("hello"), "room hello");
+  connector.ws.send(encodeMessage({ type: "status", state: "connected" }));
+  await user.next(hasText("status", { state: "connected" }), "connected status");
+  await connector.next(hasText("window", { bytes: OUTPUT_WINDOW }), "window");
+  const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
+  return { id, site, cookie, control, open, user, connector, room };
 }

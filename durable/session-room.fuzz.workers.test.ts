@@ -1,0 +1,63 @@
+// Fuzzing the room's message handling: random and hostile messages from the browser and from the
+// connector never crash the room, and nothing malformed is ever passed on to the other side.
+import { runInDurableObject } from "cloudflare:test";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeFrame, parseMessage, RoomToBrowser, RoomToConnector } from "../protocol/index.ts";
+import { liveSession } from "../worker/test/harness.ts";
+import type { SessionRoom } from "./session-room.ts";
+
+const hostile = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.json({ maxDepth: 3 }),
+  fc.constantFrom(
+    '{"type":"hello","v":1,"cols":80,"rows":24}',
+    '{"type":"hello","v":1,"sessionId":"x"}',
+    '{"type":"resize","cols":0,"rows":1}',
+    '{"type":"resize","cols":80,"rows":24}',
+    '{"type":"end","reason":"killed"}',
+    '{"type":"status","state":"connected"}',
+    '{"type":"window","bytes":1}',
+    '{"type":"open","sessionId":"x","grant":"a.b.c"}',
+    `{"type":"resize","cols":80,"rows":24,"pad":"${"x".repeat(20_000)}"}`,
+  ),
+  fc.uint8Array({ maxLength: 300 }),
+  fc.uint8Array({ minLength: 0, maxLength: 8 }).map((b) => Uint8Array.of(0x02, ...b)),
+  fc.uint8Array({ minLength: 0, maxLength: 64 }).map((b) => Uint8Array.of(0x01, ...b)),
+  fc.constant(new Uint8Array(70_000).fill(1)),
+);
+
+const asMessage = (m: string | Uint8Array): string | ArrayBuffer =>
+  typeof m === "string" ? m : (m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength) as ArrayBuffer);
+
+describe("SessionRoom under hostile input", () => {
+  for (const role of ["user", "connector"] as const) {
+    it(`never crashes and never forwards garbage from the ${role}`, async () => {
+      const { user, connector, room } = await liveSession();
+      let runs = 0;
+      await runInDurableObject(room, async (instance: SessionRoom, state) => {
+        const [socket] = state.getWebSockets(role);
+        await fc.assert(
+          fc.asyncProperty(hostile, async (message) => {
+            runs++;
+            await instance.webSocketMessage(socket!, asMessage(message));
+          }),
+          { numRuns: 400 },
+        );
+      });
+      expect(runs).toBe(400);
+      await new Promise((r) => setTimeout(r, 200));
+      // Whatever reached the other side is well formed.
+      const other = role === "user" ? connector : user;
+      for (const text of other.texts) {
+        expect(() =>
+          parseMessage(role === "user" ? RoomToConnector : RoomToBrowser, JSON.stringify(text)),
+        ).not.toThrow();
+      }
+      for (const frame of other.binaries) {
+        const decoded = decodeFrame(frame);
+        if (role === "connector") expect(decoded.kind).toBe("data");
+      }
+    }, 60_000);
+  }
+});
