@@ -31,18 +31,34 @@ export class TerminalClient {
     readonly ws: WebSocket,
     /** False for bulk runs: `received` then stays empty instead of holding every frame. */
     private readonly keepReceived = true,
+    /** True: credit is returned only by `credit()`, to play a slow reader. */
+    private readonly manualCredit = false,
   ) {}
+
+  /** Output bytes credited back to the connector so far. */
+  credited = 0;
+
+  /** Returns up to `max` bytes of consumed-but-uncredited output (manual mode). */
+  credit(max = Number.POSITIVE_INFINITY): number {
+    const bytes = Math.min(this.uncredited, max);
+    if (bytes > 0) {
+      this.ws.send(encodeCredit(bytes));
+      this.uncredited -= bytes;
+      this.credited += bytes;
+    }
+    return bytes;
+  }
 
   static async open(
     edgeUrl: string,
     sessionId: string,
     cookie: string,
-    opts: { cols?: number; rows?: number; origin?: string; keepReceived?: boolean } = {},
+    opts: { cols?: number; rows?: number; origin?: string; keepReceived?: boolean; manualCredit?: boolean } = {},
   ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
     const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
     ws.binaryType = "nodebuffer";
-    const client = new TerminalClient(ws, opts.keepReceived ?? true);
+    const client = new TerminalClient(ws, opts.keepReceived ?? true, opts.manualCredit ?? false);
     ws.on("message", (data: Buffer, isBinary) => client.onMessage(data, isBinary));
     ws.on("close", (code) => {
       client.closeCode = code;
@@ -76,10 +92,7 @@ export class TerminalClient {
       else this.text += Buffer.from(frame.payload).toString("utf8");
       // Credit back what we consumed, in batches, as the page does after xterm renders.
       this.uncredited += frame.payload.byteLength;
-      if (this.uncredited >= CREDIT_BATCH) {
-        this.ws.send(encodeCredit(this.uncredited));
-        this.uncredited = 0;
-      }
+      if (!this.manualCredit && this.uncredited >= CREDIT_BATCH) this.credit();
     }
     this.wake();
   }

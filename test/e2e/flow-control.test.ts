@@ -1,0 +1,106 @@
+// Flow control end to end with a real sshd: a session flooding output (`yes`) into a slow reader
+// never has more than the credit window in flight, keeps the connector's and the edge's memory
+// flat, and a second session on the same connector stays responsive throughout.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { OUTPUT_WINDOW } from "../../protocol/index.ts";
+import { describeWithPeers } from "../support/peers.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+import { TerminalClient } from "../support/terminal-client.ts";
+
+/** Resident memory of a process and its descendants, in MiB (Linux /proc). */
+function rssMiB(rootPid: number): number {
+  const children = (pid: number): number[] => {
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+      return [pid, ...kids.flatMap(children)];
+    } catch {
+      return [pid];
+    }
+  };
+  let kib = 0;
+  for (const pid of children(rootPid)) {
+    try {
+      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return kib / 1024;
+}
+
+/** A 32 KiB SSH channel packet may land after credit hits zero: the bound on bytes in flight. */
+const SLACK = 64 * 1024;
+const FLOOD_MS = 20_000;
+
+describeWithPeers("flow control", missingPeers(), () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("holds a flood to the reader's pace with flat memory, and the neighbour stays responsive", async () => {
+    const flood = await TerminalClient.open(
+      stack.edge.url,
+      (await stack.user.openSession(stack.serverId, stack.credentialId)).id,
+      stack.user.sessionCookie,
+      {
+        keepReceived: false,
+        manualCredit: true,
+      },
+    );
+    flood.onData = () => {};
+    const neighbour = await TerminalClient.open(
+      stack.edge.url,
+      (await stack.user.openSession(stack.serverId, stack.credentialId)).id,
+      stack.user.sessionCookie,
+    );
+    await Promise.all([flood.waitForState("connected"), neighbour.waitForState("connected")]);
+    flood.credit();
+    flood.type("yes\n");
+
+    const connectorPid = stack.connector.child.pid!;
+    const edgePid = stack.edge.proc.child.pid!;
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = { connector: rssMiB(connectorPid), edge: rssMiB(edgePid) };
+    const echoes: number[] = [];
+    let maxInFlight = 0;
+    const started = Date.now();
+    let n = 0;
+    while (Date.now() - started < FLOOD_MS) {
+      // The slow reader: 64 KiB every 100 ms, about 640 KiB/s.
+      flood.credit(64 * 1024);
+      maxInFlight = Math.max(maxInFlight, flood.bytesIn - flood.credited);
+      if (n++ % 5 === 0) {
+        const marker = `pong-${n}`;
+        const t0 = performance.now();
+        neighbour.type(`echo ${marker}\n`);
+        await neighbour.waitForOutput(`${marker}\r\n`, 5000);
+        echoes.push(performance.now() - t0);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const after = { connector: rssMiB(connectorPid), edge: rssMiB(edgePid) };
+    const read = flood.bytesIn;
+    echoes.sort((a, b) => a - b);
+    console.log(
+      `flow control: ${(read / 1048576).toFixed(1)} MiB read in ${FLOOD_MS / 1000} s, max in flight ${(maxInFlight / 1024).toFixed(0)} KiB; ` +
+        `connector RSS ${before.connector.toFixed(0)} -> ${after.connector.toFixed(0)} MiB, edge ${before.edge.toFixed(0)} -> ${after.edge.toFixed(0)} MiB; ` +
+        `neighbour echo p50 ${echoes[Math.floor(echoes.length / 2)]!.toFixed(1)} ms, max ${echoes[echoes.length - 1]!.toFixed(1)} ms`,
+    );
+    // Never more unacknowledged output than the window (plus one SSH packet of slack).
+    expect(maxInFlight).toBeLessThanOrEqual(OUTPUT_WINDOW + SLACK);
+    // The reader set the pace: about 640 KiB/s, not the hundreds of MB/s `yes` can make.
+    expect(read).toBeLessThan((FLOOD_MS / 100) * 64 * 1024 + OUTPUT_WINDOW + SLACK);
+    expect(after.connector - before.connector).toBeLessThan(40);
+    expect(after.edge - before.edge).toBeLessThan(80);
+    expect(echoes[echoes.length - 1]!).toBeLessThan(2000);
+    flood.close();
+    neighbour.close();
+  }, 90_000);
+});
