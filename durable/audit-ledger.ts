@@ -219,10 +219,9 @@ export class AuditLedger extends DurableObject<Env> {
   }
 }
 
-function insert(sql: SqlStorage, e: AuditEntry): void {
-  sql.exec(
-    `INSERT INTO entries (idx, ts, prev, hash, actor_id, actor_name, action, target_type, target_id, target_name,
-      user_id, server_id, session_id, checkout_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+/** The columns of `entries` in table order, as the ledger writes an entry (tests reuse it to forge rows). */
+export function entryColumns(e: AuditEntry): (string | number | null)[] {
+  return [
     e.idx,
     e.ts,
     e.prev,
@@ -238,6 +237,14 @@ function insert(sql: SqlStorage, e: AuditEntry): void {
     e.refs.sessionId ?? null,
     e.refs.checkoutId ?? null,
     canonicalJson(e.data),
+  ];
+}
+
+function insert(sql: SqlStorage, e: AuditEntry): void {
+  sql.exec(
+    `INSERT INTO entries (idx, ts, prev, hash, actor_id, actor_name, action, target_type, target_id, target_name,
+      user_id, server_id, session_id, checkout_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ...entryColumns(e),
   );
 }
 

@@ -4,7 +4,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry, AuditEntryInput } from "../protocol/audit.ts";
 import { entryHash, GENESIS } from "./audit-chain.ts";
-import type { AuditLedger } from "./audit-ledger.ts";
+import { type AuditLedger, entryColumns } from "./audit-ledger.ts";
 
 const ledger = () => env.AUDIT_LEDGER.get(env.AUDIT_LEDGER.idFromName(`t-${crypto.randomUUID()}`));
 type Ledger = ReturnType<typeof ledger>;
@@ -43,20 +43,7 @@ const withoutHash = ({ hash: _, ...body }: AuditEntry) => body;
 /** An INSERT of a whole entry, columns as the ledger writes them. */
 const insertRow = (e: AuditEntry): Statement => [
   "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  e.idx,
-  e.ts,
-  e.prev,
-  e.hash,
-  e.actor?.id ?? null,
-  e.actor?.name ?? null,
-  e.action,
-  e.target.type,
-  e.target.id,
-  e.target.name ?? null,
-  e.refs.userId ?? null,
-  e.refs.serverId ?? null,
-  e.refs.sessionId ?? null,
-  e.refs.checkoutId ?? null,
+  ...entryColumns(e).slice(0, -1),
   JSON.stringify(e.data),
 ];
 

@@ -72,3 +72,12 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
   }
   return result.data;
 }
+
+/** Runs an INSERT whose failure means a name or key is taken: a 409, with the database's words in the log only. */
+export async function insertOrConflict(statement: D1PreparedStatement): Promise<void> {
+  try {
+    await statement.run();
+  } catch (err) {
+    throw new ApiFailure("conflict", (err as Error).message);
+  }
+}

@@ -1,7 +1,7 @@
 // The notification outbox on real D1 inside workerd: retry with backoff, dead rows kept, two concurrent sweeps
 // delivering each row exactly once, email through the sender, and nothing secret written to a row.
 import { env } from "cloudflare:test";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { emailSender } from "./email-send.ts";
 import type { CheckoutNotice } from "./messages.ts";
 import { deliverDue, enqueue, enqueueStatements, MAX_ATTEMPTS, type NotifyEnv, planNotifications } from "./outbox.ts";
@@ -11,25 +11,6 @@ const HOUR_MS = 3_600_000;
 const NOTHING = { delivered: 0, failed: 0, dead: 0 };
 const SECRET = "whsec-workers-test-0123456789";
 const HOOK_URL = "https://hooks.psm.test/services/T000/B000/tokenpart";
-
-// The migration may not carry the table yet when this runs; the SQL is the outbox's contract.
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS notifications (
-    id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
-    target TEXT NOT NULL,
-    event TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    delivered_at INTEGER,
-    dead_at INTEGER,
-    last_error TEXT
-  )`,
-  "CREATE INDEX IF NOT EXISTS notifications_due ON notifications(delivered_at, dead_at, next_attempt_at)",
-];
 
 type Row = {
   id: string;
@@ -57,9 +38,6 @@ const notifyEnv: NotifyEnv = {
   APP_URL: "https://psm.test",
 };
 
-beforeAll(async () => {
-  for (const sql of SCHEMA) await env.DB.prepare(sql).run();
-});
 let warn: MockInstance<typeof console.warn>;
 beforeEach(async () => {
   await env.DB.prepare("DELETE FROM notifications").run();

@@ -14,7 +14,7 @@ import { actorOf, record } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
-import { ApiFailure } from "../errors.ts";
+import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import type { MiddlewareHandler } from "hono";
 
@@ -74,12 +74,11 @@ directory.openapi(
   async (c) => {
     const body = c.req.valid("json");
     const id = crypto.randomUUID();
-    await c.env.DB.prepare("INSERT INTO users (id, username, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(id, body.username, await hashPassword(body.password), JSON.stringify(body.roles), Date.now())
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      c.env.DB.prepare(
+        "INSERT INTO users (id, username, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)",
+      ).bind(id, body.username, await hashPassword(body.password), JSON.stringify(body.roles), Date.now()),
+    );
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "admin.change",
@@ -186,12 +185,9 @@ directory.openapi(
   async (c) => {
     const { name } = c.req.valid("json");
     const id = crypto.randomUUID();
-    await c.env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
-      .bind(id, name, Date.now())
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      c.env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
+    );
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "admin.change",

@@ -14,7 +14,7 @@ import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/sco
 import { parseServerCsv } from "../access/server-csv.ts";
 import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { ApiFailure } from "../errors.ts";
+import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 
 export const inventory = newApi();
@@ -102,11 +102,9 @@ inventory.openapi(
     const body = c.req.valid("json");
     requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
     const id = crypto.randomUUID();
-    await insertServer(c.env.DB, body, body.zoneId, await zoneSite(c.env.DB, body.zoneId), "manual", id)
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      insertServer(c.env.DB, body, body.zoneId, await zoneSite(c.env.DB, body.zoneId), "manual", id),
+    );
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "admin.change",

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
 import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { ApiFailure } from "../errors.ts";
+import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { randomToken, sha256 } from "../random.ts";
 
@@ -51,12 +51,9 @@ sites.openapi(
     requireAdmin(c.get("user"));
     const { name } = c.req.valid("json");
     const id = crypto.randomUUID();
-    await c.env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)")
-      .bind(id, name, Date.now())
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      c.env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
+    );
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "admin.change",

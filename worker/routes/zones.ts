@@ -13,7 +13,7 @@ import { POLICY_COLUMNS, type PolicyRow, policyFromRow, policyValues } from "../
 import { adminScope, inScope, requireAdmin, requireAnyAdmin } from "../access/scope.ts";
 import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { ApiFailure } from "../errors.ts";
+import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 
 export const zones = newApi();
@@ -64,14 +64,11 @@ zones.openapi(
     requireAdmin(c.get("user"));
     const body = c.req.valid("json");
     const id = crypto.randomUUID();
-    await c.env.DB.prepare(
-      "INSERT INTO zones (id, name, site_id, description, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-      .bind(id, body.name, body.siteId, body.description, body.policyId, Date.now())
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      c.env.DB.prepare(
+        "INSERT INTO zones (id, name, site_id, description, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ).bind(id, body.name, body.siteId, body.description, body.policyId, Date.now()),
+    );
     const zone: Zone = {
       id,
       name: body.name,
@@ -155,14 +152,11 @@ zones.openapi(
     requireAdmin(c.get("user"));
     const body = c.req.valid("json");
     const id = crypto.randomUUID();
-    await c.env.DB.prepare(
-      `INSERT INTO policies (id, ${POLICY_COLUMNS.join(", ")}, created_at) VALUES (?, ${POLICY_COLUMNS.map(() => "?").join(", ")}, ?)`,
-    )
-      .bind(id, ...policyValues(body), Date.now())
-      .run()
-      .catch((err: Error) => {
-        throw new ApiFailure("conflict", err.message);
-      });
+    await insertOrConflict(
+      c.env.DB.prepare(
+        `INSERT INTO policies (id, ${POLICY_COLUMNS.join(", ")}, created_at) VALUES (?, ${POLICY_COLUMNS.map(() => "?").join(", ")}, ?)`,
+      ).bind(id, ...policyValues(body), Date.now()),
+    );
     const policy = { id, ...body };
     await record(c.env, {
       actor: actorOf(c.get("user")),
