@@ -30,6 +30,7 @@ export default defineConfig({
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
             "durable/audit-chain.test.ts",
+            "durable/replay.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

@@ -9,6 +9,8 @@ import {
   CloseCode,
   ConnectorToRoom,
   decodeFrame,
+  encodeData,
+  encodeDataChunks,
   type EndReason,
   encodeMessage,
   FrameError,
@@ -24,6 +26,7 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { ReplayBuffer } from "./replay.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
 
 /** The ledger's one RPC the room uses (typed narrowly: the full stub type is too deep for tsc here). */
@@ -40,7 +43,17 @@ export type RoomMeta = {
   warnBeforeMs?: number[];
   /** End the session after this long without input, in ms; null: never (policy). */
   idleMs?: number | null;
+  /** Whether admins may watch live, and whether the user is told they are watched (policy). */
+  liveView?: boolean;
+  notifyWatched?: boolean;
 };
+
+/**
+ * A viewer may fall this far behind (output sent, not yet credited back) before the room stops
+ * sending to it; once it has caught up halfway it is resynchronised from the replay buffer. The
+ * session itself never waits for a viewer.
+ */
+const VIEWER_MAX_LAG = 1024 * 1024;
 
 export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
 
@@ -56,6 +69,7 @@ const ATTACH_TIMEOUT_MS = 30_000;
 /** The typed attachment each socket carries across hibernation (kept small: it is serialized). */
 type Attachment =
   | { role: "user"; userId: string; hello: boolean; cols: number; rows: number }
+  | { role: "viewer"; userId: string; username: string; hello: boolean }
   | { role: "connector"; connectorId: string; hello: boolean; state: "connecting" | "connected" };
 
 export class SessionRoom extends DurableObject<Env> {
@@ -86,7 +100,8 @@ export class SessionRoom extends DurableObject<Env> {
     await this.setTimers({});
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (att.role === "user") send(ws, { type: "ended", reason, ...(note ? { note } : {}) } satisfies RoomToBrowser);
+      if (att.role === "user" || att.role === "viewer")
+        send(ws, { type: "ended", reason, ...(note ? { note } : {}) } satisfies RoomToBrowser);
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
@@ -106,8 +121,13 @@ export class SessionRoom extends DurableObject<Env> {
   }
 
   /** For the live sessions list: who is attached right now. */
-  async presence(): Promise<{ user: boolean; connector: boolean; state: SessionState }> {
-    return { user: !!this.browser(), connector: !!this.connector(), state: this.state() };
+  async presence(): Promise<{ user: boolean; connector: boolean; viewers: number; state: SessionState }> {
+    return {
+      user: !!this.browser(),
+      connector: !!this.connector(),
+      viewers: this.viewers().length,
+      state: this.state(),
+    };
   }
 
   // ---- sockets -------------------------------------------------------------------------------
@@ -116,15 +136,21 @@ export class SessionRoom extends DurableObject<Env> {
     const peer = JSON.parse(request.headers.get(PEER_HEADER) ?? "null") as SocketPeer | null;
     const meta = await this.meta();
     if (!peer || !meta) return new Response("not found", { status: 404 });
-    if (peer.role === "user" ? peer.userId !== meta.userId : peer.siteId !== meta.siteId) {
-      return new Response("forbidden", { status: 403 });
-    }
+    const allowed =
+      peer.role === "user"
+        ? peer.userId === meta.userId
+        : peer.role === "viewer"
+          ? meta.liveView !== false
+          : peer.siteId === meta.siteId;
+    if (!allowed) return new Response("forbidden", { status: 403 });
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [peer.role]);
     const attachment: Attachment =
       peer.role === "user"
         ? { role: "user", userId: peer.userId, hello: false, cols: 80, rows: 24 }
-        : { role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" };
+        : peer.role === "viewer"
+          ? { role: "viewer", userId: peer.userId, username: peer.username, hello: false }
+          : { role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" };
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -133,7 +159,7 @@ export class SessionRoom extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as Attachment;
     try {
       if (typeof message === "string") await this.onControl(ws, att, message);
-      else await this.onFrame(att, message);
+      else await this.onFrame(ws, att, message);
     } catch (err) {
       if (!(err instanceof MessageError || err instanceof FrameError)) throw err;
       // A bad frame costs its sender the socket, nothing else. A connector that breaks the
@@ -218,6 +244,25 @@ export class SessionRoom extends DurableObject<Env> {
   // ---- relay ---------------------------------------------------------------------------------
 
   private async onControl(ws: WebSocket, att: Attachment, text: string): Promise<void> {
+    if (att.role === "viewer") {
+      const msg = parseMessage(BrowserToRoom, text);
+      if (att.hello) return; // a viewer's size does not drive the session
+      if (msg.type !== "hello") throw new MessageError("first message must be hello");
+      if (!this.versionOk(ws, msg.v)) return;
+      const meta = (await this.meta())!;
+      ws.serializeAttachment({ ...att, hello: true });
+      send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId, deadline: meta.deadline });
+      const ended = await this.ctx.storage.get<EndReason>("ended");
+      if (ended) {
+        send(ws, { type: "ended", reason: ended } satisfies RoomToBrowser);
+        closeQuietly(ws, CloseCode.Ended, ended);
+        return;
+      }
+      send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
+      this.resync(ws);
+      await this.tellWatchers();
+      return;
+    }
     if (att.role === "user") {
       const msg = parseMessage(BrowserToRoom, text);
       if (!att.hello) {
@@ -289,7 +334,7 @@ export class SessionRoom extends DurableObject<Env> {
   }
 
   /** Binary frames are validated, then forwarded as the same bytes: no copy, no re-encode. */
-  private onFrame(att: Attachment, message: ArrayBuffer): Promise<void> | undefined {
+  private onFrame(ws: WebSocket, att: Attachment, message: ArrayBuffer): Promise<void> | undefined {
     if (!att.hello) throw new FrameError("frame before hello");
     const frame = decodeFrame(message);
     if (att.role === "user") {
@@ -305,11 +350,62 @@ export class SessionRoom extends DurableObject<Env> {
       }
       return;
     }
+    if (att.role === "viewer") {
+      // Viewers only watch: their input never reaches the target. Their credit measures their lag.
+      if (frame.kind === "credit") this.viewerCredit(ws, frame.bytes);
+      return;
+    }
     if (frame.kind !== "data") throw new FrameError("connector sent credit");
     // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms
     // here. With no browser attached it has no credit, and sends nothing.
     const user = this.browser();
     if (user) user.send(message);
+    this.replay.push(frame.payload);
+    for (const viewer of this.viewers()) {
+      if (this.behind.has(viewer)) continue;
+      const lag = (this.lag.get(viewer) ?? 0) + frame.payload.byteLength;
+      if (lag > VIEWER_MAX_LAG) {
+        this.behind.add(viewer);
+        continue;
+      }
+      this.lag.set(viewer, lag);
+      viewer.send(message);
+    }
+  }
+
+  // ---- live viewers ---------------------------------------------------------------------------
+
+  /** Recent output for late joiners and resyncs (memory only: after an eviction it restarts empty). */
+  private readonly replay = new ReplayBuffer();
+  private readonly lag = new Map<WebSocket, number>();
+  private readonly behind = new Set<WebSocket>();
+
+  private viewers(): WebSocket[] {
+    return this.ctx
+      .getWebSockets("viewer")
+      .filter((ws) => ws.readyState === WebSocket.OPEN && (ws.deserializeAttachment() as Attachment).hello);
+  }
+
+  /** Repaints a viewer from the replay buffer: terminal reset, then recent output. */
+  private resync(viewer: WebSocket): void {
+    const snapshot = this.replay.snapshot();
+    viewer.send(encodeData(new TextEncoder().encode("\x1bc")));
+    for (const frame of encodeDataChunks(snapshot)) viewer.send(frame);
+    this.lag.set(viewer, snapshot.byteLength);
+    this.behind.delete(viewer);
+  }
+
+  private viewerCredit(viewer: WebSocket, bytes: number): void {
+    const lag = Math.max(0, (this.lag.get(viewer) ?? 0) - bytes);
+    this.lag.set(viewer, lag);
+    if (this.behind.has(viewer) && lag < VIEWER_MAX_LAG / 2) this.resync(viewer);
+  }
+
+  private async tellWatchers(): Promise<void> {
+    const meta = await this.meta();
+    const user = this.browser();
+    if (user && meta?.notifyWatched !== false)
+      send(user, { type: "watchers", count: this.viewers().length } satisfies RoomToBrowser);
   }
 
   /** A browser (re)attached: the connector's credit restarts at the full window. */
@@ -323,6 +419,12 @@ export class SessionRoom extends DurableObject<Env> {
 
   private async onGone(ws: WebSocket): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
+    if (att.role === "viewer") {
+      this.lag.delete(ws);
+      this.behind.delete(ws);
+      await this.tellWatchers();
+      return;
+    }
     if (att.role !== "connector" || !att.hello) return;
     if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN))
       return;

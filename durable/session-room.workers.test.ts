@@ -198,3 +198,65 @@ describe("SessionRoom time limits and idle", () => {
     await user.next(hasText("ended", { reason: "idle" }), "ended idle");
   }, 20_000);
 });
+
+describe("SessionRoom live view", () => {
+  async function watcher(id: string) {
+    const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
+    await seedUser(name, "watch-password-1", ["admin"]);
+    const cookie = await login(name, "watch-password-1");
+    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+    viewer.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+    return viewer;
+  }
+  const text = (c: Client) =>
+    new TextDecoder().decode(Buffer.concat(payloads(c).map((f) => (f.kind === "data" ? f.payload : new Uint8Array()))));
+
+  it("shows a late viewer the current screen at once, then live output; the viewer never types", async () => {
+    const { id, user, connector } = await liveSession();
+    connector.ws.send(encodeData(bytes("boot noise\x1b[H\x1b[2Jroot@db1:~# ls\r\nbackup.tgz\r\n")));
+    await user.next((c) => c.binaries.length === 1, "user output");
+    const viewer = await watcher(id);
+    await viewer.next((c) => text(c).includes("backup.tgz"), "snapshot");
+    expect(text(viewer)).not.toContain("boot noise");
+    await user.next(hasText("watchers", { count: 1 }), "user told");
+    connector.ws.send(encodeData(bytes("live line\r\n")));
+    await viewer.next((c) => text(c).includes("live line"), "live");
+    viewer.ws.send(encodeData(bytes("rm -rf /\r")));
+    viewer.ws.send(encodeMessage({ type: "resize", cols: 10, rows: 5 }));
+    user.ws.send(encodeData(bytes("pwd\r")));
+    await connector.next((c) => c.binaries.length >= 1, "user input");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(text(connector)).toBe("pwd\r");
+    expect(connector.texts).not.toContainEqual({ type: "resize", cols: 10, rows: 5 });
+    viewer.ws.close(1000);
+    await user.next(hasText("watchers", { count: 0 }), "viewer gone");
+  });
+
+  it("skips a viewer that stops reading and resyncs it later; the session never waits", async () => {
+    const { id, user, connector } = await liveSession();
+    const viewer = await watcher(id);
+    await viewer.next(hasText("status"), "viewer ready");
+    const chunk = new Uint8Array(60 * 1024).fill(0x61);
+    for (let i = 0; i < 24; i++) connector.ws.send(encodeData(chunk)); // 1.4 MiB, the viewer credits nothing
+    await user.next((c) => c.binaries.length === 24, "user got everything");
+    await new Promise((r) => setTimeout(r, 100));
+    const seen = viewer.binaries.length;
+    expect(seen).toBeLessThan(25);
+    viewer.ws.send(encodeCredit(1024 * 1024));
+    await viewer.next((c) => c.binaries.length > seen, "resync");
+    expect(text(viewer).includes("\x1bc")).toBe(true);
+  });
+
+  it("refuses to be watched where policy forbids live view", async () => {
+    const site = await seedSite({ live_view_allowed: 0 });
+    const username = `nv-${crypto.randomUUID().slice(0, 6)}`;
+    await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
+    const cookie = await login(username, "user-password-1");
+    await connectControl(site);
+    const { id: checkoutId } = await checkout(cookie, site);
+    const { id } = (await (await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } })).json()) as {
+      id: string;
+    };
+    await expect(watcher(id)).rejects.toThrow(/403/);
+  });
+});

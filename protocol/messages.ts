@@ -79,7 +79,9 @@ export const Warning = z.strictObject({
   at: z.number().int(),
 });
 export const ErrorMessage = z.strictObject({ type: z.literal("error"), code: ErrorCode });
-export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, Warning, ErrorMessage]);
+/** How many people are watching this session live (sent to the user when policy says to tell them). */
+export const Watchers = z.strictObject({ type: z.literal("watchers"), count: z.number().int().nonnegative() });
+export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, Warning, Watchers, ErrorMessage]);
 export type RoomToBrowser = z.infer<typeof RoomToBrowser>;
 
 // ---- connector data socket <-> SessionRoom ----------------------------------------------

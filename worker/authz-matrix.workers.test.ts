@@ -20,7 +20,8 @@ type Access =
   | "approver"
   | "auditor"
   | "connector"
-  | "socket";
+  | "socket"
+  | "watchSocket";
 
 const ALLOWED: Record<Access, Persona[]> = {
   public: PERSONAS,
@@ -33,6 +34,7 @@ const ALLOWED: Record<Access, Persona[]> = {
   auditor: ["admin"],
   connector: [],
   socket: ["requester"],
+  watchSocket: ["admin"],
 };
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -127,6 +129,7 @@ const MATRIX: Record<string, Entry> = {
     body: () => ({ reason: "matrix kill" }),
   },
   "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
+  "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/verify": { access: "auditor" },
@@ -214,7 +217,8 @@ describe("authorization matrix", () => {
         const path = pattern.replace(":id", entry.id ? entry.id(f) : "x");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];
-        if (entry.access === "socket" || entry.access === "connector") headers.Upgrade = "websocket";
+        if (entry.access === "socket" || entry.access === "watchSocket" || entry.access === "connector")
+          headers.Upgrade = "websocket";
         const res = await SELF.fetch(`${ORIGIN}${path}`, {
           method,
           headers,

@@ -6,6 +6,7 @@ import { ApiFailure } from "./errors.ts";
 /** Who is on the other end, as established by the Worker. Durable Objects trust only this header. */
 export type SocketPeer =
   | { role: "user"; userId: string; username: string }
+  | { role: "viewer"; userId: string; username: string }
   | { role: "connector"; connectorId: string; siteId: string };
 
 export const PEER_HEADER = "X-PSM-Peer";

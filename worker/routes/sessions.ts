@@ -66,6 +66,9 @@ sessions.openapi(
       deadline,
       serverId: row.server_id,
       username: user.username,
+      idleMs: policy.idleTimeoutMinutes ? policy.idleTimeoutMinutes * 60_000 : null,
+      liveView: policy.liveViewAllowed,
+      notifyWatched: policy.notifyWatched,
     });
     const grant = await signGrant(c.env.EDGE_SIGNING_KEY, {
       sessionId,
@@ -134,7 +137,7 @@ sessions.openapi(
           startedAt: r.created_at,
           deadline: r.deadline,
           browserAttached: presence.user,
-          viewers: 0,
+          viewers: presence.viewers,
         } satisfies LiveSession;
       }),
     );
@@ -230,3 +233,17 @@ sessions.openapi(
     return c.json({ ok: true }, 200);
   },
 );
+
+/** An admin's (or auditor's) read-only live view. Policy decides whether the session may be watched. */
+sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireUser, async (c) => {
+  const user = c.get("user");
+  const row = await c.env.DB.prepare(
+    "SELECT se.id, sv.zone_id, se.status FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
+  )
+    .bind(c.req.param("id"))
+    .first<{ id: string; zone_id: string }>();
+  if (!row) throw new ApiFailure("not_found");
+  if (!user.roles.includes("auditor")) requireZone(await adminScope(c.env.DB, user), row.zone_id);
+  const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
+  return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username });
+});

@@ -1,0 +1,59 @@
+// What a late-joining viewer is shown first: a bounded replay of recent output, restarted at the
+// last full-screen clear, so replaying it rebuilds the current screen. Pure; the room feeds it.
+
+/** At most 256 KiB of recent output is kept for late joiners and resyncs. */
+export const REPLAY_MAX_BYTES = 256 * 1024;
+
+/** Sequences after which earlier output no longer shows: clear screen (ED 2/3) and full reset (RIS). */
+const CLEARS = ["\x1b[2J", "\x1b[3J", "\x1bc"].map((s) => new TextEncoder().encode(s));
+
+function lastClear(bytes: Uint8Array): number {
+  let at = -1;
+  for (const seq of CLEARS) {
+    outer: for (let i = bytes.length - seq.length; i > at; i--) {
+      for (let j = 0; j < seq.length; j++) if (bytes[i + j] !== seq[j]) continue outer;
+      at = i;
+      break;
+    }
+  }
+  return at;
+}
+
+export class ReplayBuffer {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  constructor(private readonly max = REPLAY_MAX_BYTES) {}
+
+  push(output: Uint8Array): void {
+    const clear = lastClear(output);
+    if (clear >= 0) {
+      this.chunks = [];
+      this.bytes = 0;
+      output = output.subarray(clear);
+    }
+    // Copy: the caller's buffer is a frame that is sent on and may be reused.
+    this.chunks.push(output.slice());
+    this.bytes += output.byteLength;
+    while (this.bytes > this.max && this.chunks.length > 1) this.bytes -= this.chunks.shift()!.byteLength;
+    if (this.bytes > this.max) {
+      const only = this.chunks[0]!;
+      this.chunks[0] = only.subarray(only.byteLength - this.max);
+      this.bytes = this.max;
+    }
+  }
+
+  snapshot(): Uint8Array {
+    const out = new Uint8Array(this.bytes);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+}
