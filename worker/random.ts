@@ -1,8 +1,11 @@
 // Random tokens and digests for the edge.
 
-/** 32 random bytes as base64url: enrollment tokens and the like. */
+/**
+ * 32 random bytes as hex: enrollment tokens and the like. Hex, not base64url, so a token never
+ * starts with "-" and is never mistaken for an option on a command line.
+ */
 export function randomToken(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export async function sha256(text: string): Promise<string> {

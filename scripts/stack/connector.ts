@@ -9,7 +9,7 @@ const nodeArgs = (args: string[]) => ["--import", "tsx", CLI, ...args];
 export async function enrollConnector(edgeUrl: string, token: string, stateDir: string, name = "local"): Promise<void> {
   const proc = startProcess(
     process.execPath,
-    nodeArgs(["enroll", "--url", edgeUrl, "--token", token, "--state", stateDir, "--name", name]),
+    nodeArgs(["enroll", "--url", edgeUrl, `--token=${token}`, "--state", stateDir, "--name", name]),
     {
       name: "enroll",
       cwd: ROOT,

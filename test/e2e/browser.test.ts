@@ -11,13 +11,19 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
   let stack: Stack;
   let browser: BrowserContext;
   let approverBrowser: BrowserContext;
+  let adminBrowser: BrowserContext;
   const browserBound: string[] = [];
 
   beforeAll(async () => {
-    [stack, browser, approverBrowser] = await Promise.all([startStack(), launchChromium(), launchChromium()]);
+    [stack, browser, approverBrowser, adminBrowser] = await Promise.all([
+      startStack(),
+      launchChromium(),
+      launchChromium(),
+      launchChromium(),
+    ]);
   });
   afterAll(async () => {
-    await Promise.allSettled([browser?.close(), approverBrowser?.close()]);
+    await Promise.allSettled([browser?.close(), approverBrowser?.close(), adminBrowser?.close()]);
     await stack?.stop();
   });
 
@@ -87,6 +93,38 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     expect(await page.getAttribute("body", "data-end-reason")).toBe("user_exit");
     expect(await page.locator("#ended-banner").isVisible()).toBe(true);
     await page.close();
+  });
+
+  it("lets an admin in another browser watch the session live and kill it", async () => {
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "tail the application log");
+    await runInTerminal(page, checkoutId);
+
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/live`);
+    await admin.locator("a.watch[data-session-id]").first().click();
+    await admin.waitForSelector('body[data-route="watch"]');
+    await admin.waitForSelector('body[data-session-state="connected"]');
+    // The screen so far arrives at once; what the user types next arrives live.
+    await admin.waitForFunction(
+      (user) => (document.querySelector("#watch-terminal")?.textContent ?? "").includes(user),
+      stack.targetUser,
+    );
+    await page.keyboard.type("echo watched-$((6*7))\n");
+    await admin.waitForFunction(() =>
+      (document.querySelector("#watch-terminal")?.textContent ?? "").includes("watched-42"),
+    );
+
+    await admin.click("#watch-kill");
+    await admin.fill("#watch-kill-reason", "policy violation");
+    await admin.click("#watch-kill-confirm");
+    await page.waitForSelector('body[data-session-state="ended"]', { timeout: 5000 });
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("killed");
+    expect(await page.locator("#ended-note").innerText()).toContain("policy violation");
+    await admin.waitForSelector('body[data-session-state="ended"]', { timeout: 5000 });
+    await Promise.all([page.close(), admin.close()]);
   });
 
   it("needs an approver's yes, then loses Connect at expiry", async () => {

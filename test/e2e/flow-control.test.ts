@@ -77,10 +77,13 @@ describeWithPeers("flow control", missingPeers(), () => {
       flood.credit(64 * 1024);
       maxInFlight = Math.max(maxInFlight, flood.bytesIn - flood.credited);
       if (n++ % 5 === 0) {
-        const marker = `pong-${n}`;
         const t0 = performance.now();
-        neighbour.type(`echo ${marker}\n`);
-        await neighbour.waitForOutput(`${marker}\r\n`, 5000);
+        neighbour.type(`echo pong-$((${n}*2))\n`);
+        await neighbour.waitForOutput(`pong-${n * 2}\r\n`, 5000).catch((err: Error) => {
+          throw new Error(
+            `${err.message.slice(0, 200)}; neighbour ended: ${neighbour.endReason}, close ${neighbour.closeCode}`,
+          );
+        });
         echoes.push(performance.now() - t0);
       }
       await new Promise((r) => setTimeout(r, 100));

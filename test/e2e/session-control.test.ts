@@ -42,8 +42,8 @@ describeWithPeers("session control", missingPeers(), () => {
     const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
     await client.waitForState("connected");
     const pidFile = `/tmp/psm-sleeper-${id}.pid`;
-    client.type(`sleep 1000000 & echo $! > ${pidFile}; echo sleeper-started\n`);
-    await client.waitForOutput("sleeper-started");
+    client.type(`sleep 1000000 & echo $! > ${pidFile}; echo sleeper-$((20+22))\n`);
+    await client.waitForOutput("sleeper-42");
     const pid = Number((await readFile(pidFile, "utf8")).trim());
     expect(alive(pid)).toBe(true);
     return { id, client, pid };

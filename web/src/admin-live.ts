@@ -1,5 +1,6 @@
 // Admin › Live sessions: the running and starting sessions the user may see, refreshed every 5 s with a
-// live countdown; admins and zone admins can kill one with a reason (auditors see the list read-only).
+// live countdown; each row links to its read-only live view (#/watch/<id>); admins and zone admins can kill
+// one with a reason (auditors see the list read-only). Test hook: a.watch[data-session-id].
 import { KillRequest, type LiveSession } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
@@ -34,7 +35,8 @@ interface KillControls {
 const who = (s: LiveSession) => `${s.user}'s session on ${s.server}`;
 
 export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminContext): Cleanup {
-  const columns = HEADERS.length + (readOnly ? 0 : 1);
+  // The last column holds Watch for everyone, and Kill for admins and zone admins.
+  const columns = HEADERS.length + 1;
   const body = h("tbody", {}, emptyRow(columns, "Loading live sessions…"));
   const message = h("p", { id: "live-message", class: "alert", role: "alert", tabindex: -1, hidden: true });
   const updated = h("p", { id: "live-updated", class: "muted small", "aria-live": "off" });
@@ -54,7 +56,24 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
     const left = h("td", { class: "live-left mono nowrap" });
     const attached = h("td", { class: "live-attached" });
     const viewers = h("td", { class: "live-viewers" });
-    const tr = h("tr", {}, user, server, credential, h("td", { class: "nowrap" }, started), left, attached, viewers);
+    const watch = h(
+      "a",
+      { href: `#/watch/${encodeURIComponent(first.id)}`, class: "watch", "data-session-id": first.id },
+      "Watch",
+    );
+    const actions = h("td", { class: "actions" }, h("div", { class: "kill-wrap" }, watch));
+    const tr = h(
+      "tr",
+      {},
+      user,
+      server,
+      credential,
+      h("td", { class: "nowrap" }, started),
+      left,
+      attached,
+      viewers,
+      actions,
+    );
     let kill: KillControls | undefined;
 
     const row: LiveRow = {
@@ -78,6 +97,7 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
           h("span", { class: "live-dot", "aria-hidden": "true", title: state }, s.browserAttached ? "●" : "○"),
           h("span", { class: "visually-hidden" }, state),
         );
+        watch.setAttribute("aria-label", `Watch ${who(s)} (read-only)`);
         viewers.textContent = String(s.viewers);
         viewers.classList.toggle("muted", s.viewers === 0);
         row.tick(Date.now());
@@ -93,7 +113,7 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
     };
     if (!readOnly) {
       kill = killControls(row);
-      tr.append(h("td", { class: "actions" }, kill.element));
+      actions.firstElementChild?.append(kill.element);
     }
     row.update(first);
     return row;
@@ -228,10 +248,10 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
       "live",
       "Live sessions",
       readOnly
-        ? "Sessions running now. This view is read-only: only admins and zone admins can end a session."
-        : "Sessions running now. Kill ends one at once; your reason is shown to its user and recorded in the audit log.",
+        ? "Sessions running now. Watch shows one live, read-only. Only admins and zone admins can end a session."
+        : "Sessions running now. Watch shows one live, read-only. Kill ends one at once; your reason is shown to its user and recorded in the audit log.",
       updated,
-      dataTable("live-table", "Live sessions", readOnly ? HEADERS : [...HEADERS, "Action"], body),
+      dataTable("live-table", "Live sessions", [...HEADERS, readOnly ? "Live view" : "Actions"], body),
       message,
     ),
   );

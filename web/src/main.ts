@@ -1,6 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
-// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>) and gives each page a fresh
-// container plus a cleanup hook.
+// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>) and gives
+// each page a fresh container plus a cleanup hook.
 import "./styles.css";
 import "./forms.css";
 import "./tables.css";
@@ -79,6 +79,7 @@ async function route(): Promise<void> {
   renderNav(nav, me, path, () => void logout());
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
   if (path === "/login") {
     cleanup = renderLogin(container, (signedIn) => {
@@ -98,6 +99,14 @@ async function route(): Promise<void> {
     document.body.classList.add("page-terminal");
     const page = await lazy(serial, () => import("./terminal-page.ts"), container);
     if (page) cleanup = page.renderTerminal(container, session[1]);
+  } else if (watch?.[1]) {
+    // The read-only live view: admins and zone admins (who may also kill), auditors (who may not).
+    if (!has(me, "admin", "zone_admin", "auditor")) {
+      return refuse(container, "The live view is for administrators and auditors.");
+    }
+    document.body.classList.add("page-terminal");
+    const page = await lazy(serial, () => import("./watch-page.ts"), container);
+    if (page) cleanup = page.renderWatch(container, watch[1], has(me, "admin", "zone_admin"));
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {

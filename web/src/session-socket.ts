@@ -1,5 +1,5 @@
-// The browser's one reconnecting socket to a SessionRoom: handshake, validation, output credit,
-// heartbeats and capped exponential backoff. No DOM here; the terminal page listens to its events.
+// The browser's reconnecting socket to a SessionRoom as its user (`/ws`) or a read-only viewer (`/watch`):
+// handshake, validation, output credit, heartbeats, capped backoff. No DOM; the pages listen to its events.
 import {
   CREDIT_BATCH,
   CloseCode,
@@ -40,9 +40,15 @@ export interface SessionSocketEvents {
   error(code: ErrorCode): void;
 }
 
+/** Which of the room's sockets: the session user's own (`/ws`) or an admin's live view (`/watch`). */
+export type SocketEndpoint = "ws" | "watch";
+
 export interface SessionSocketOptions {
   sessionId: string;
-  url: string;
+  /** Default `ws`. */
+  endpoint?: SocketEndpoint;
+  /** Send no input or resizes (default: for `watch`). Credit still flows: the room measures a viewer's lag by it. */
+  readOnly?: boolean;
   /** The terminal's current size, sent in every hello. */
   size(): { cols: number; rows: number };
   WebSocketImpl?: typeof WebSocket;
@@ -60,6 +66,12 @@ const MAX_BUFFERED_INPUT = 256 * 1024;
 
 const utf8 = new TextEncoder();
 
+/** `wss://<this host>/api/sessions/<id>/<endpoint>` (same origin, so the session cookie goes along). */
+export function sessionSocketUrl(sessionId: string, endpoint: SocketEndpoint, page: Location = location): string {
+  const scheme = page.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${page.host}/api/sessions/${encodeURIComponent(sessionId)}/${endpoint}`;
+}
+
 export class SessionSocket {
   private ws: WebSocket | null = null;
   private current: SocketState = "connecting";
@@ -76,16 +88,25 @@ export class SessionSocket {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private done = false;
   private readonly WebSocketImpl: typeof WebSocket;
+  private readonly endpoint: SocketEndpoint;
+  private readonly readOnly: boolean;
 
   constructor(
     private readonly options: SessionSocketOptions,
     private readonly events: SessionSocketEvents,
   ) {
     this.WebSocketImpl = options.WebSocketImpl ?? WebSocket;
+    this.endpoint = options.endpoint ?? "ws";
+    this.readOnly = options.readOnly ?? this.endpoint === "watch";
   }
 
   get state(): SocketState {
     return this.current;
+  }
+
+  /** Connection attempts that failed since the room last said hello (an upgrade refused with 403 never opens). */
+  get failedAttempts(): number {
+    return this.attempt;
   }
 
   start(): void {
@@ -101,18 +122,19 @@ export class SessionSocket {
     this.teardown(1000, "leaving");
   }
 
-  /** Sends keyboard input; only while connected. Returns false when it was not sent. */
+  /** Sends keyboard input; only while connected, never when read-only. Returns false when it was not sent. */
   sendInput(data: string | Uint8Array): boolean {
     const ws = this.ws;
-    if (this.current !== "connected" || !ws || ws.readyState !== ws.OPEN) return false;
+    if (this.readOnly || this.current !== "connected" || !ws || ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > MAX_BUFFERED_INPUT) return false;
     const bytes = typeof data === "string" ? utf8.encode(data) : data;
     for (const frame of encodeDataChunks(bytes)) ws.send(frame);
     return true;
   }
 
+  /** Tells the room the terminal's new size; a read-only socket's size does not drive the session. */
   resize(cols: number, rows: number): void {
-    if (cols === this.sentSize.cols && rows === this.sentSize.rows) return;
+    if (this.readOnly || (cols === this.sentSize.cols && rows === this.sentSize.rows)) return;
     if (this.sendControl({ type: "resize", cols, rows })) this.sentSize = { cols, rows };
   }
 
@@ -120,7 +142,7 @@ export class SessionSocket {
     const generation = ++this.generation;
     this.rendered = 0;
     this.pongSeen = false;
-    const ws = new this.WebSocketImpl(this.options.url);
+    const ws = new this.WebSocketImpl(sessionSocketUrl(this.options.sessionId, this.endpoint));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {

@@ -1,4 +1,5 @@
-// The slim bar above the terminal: server name, a connection state indicator and a live countdown
+// The slim bar above a terminal (the user's or an admin's live view): a back link, what is shown, a
+// connection state indicator and a live countdown
 // to the session's deadline (amber under 5 minutes or once the room warns, red under 1 minute), with
 // spoken warnings at 5 minutes and 1 minute left.
 import { append, h } from "./dom.ts";
@@ -25,6 +26,14 @@ export function formatRemaining(ms: number): string {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
 }
 
+/** Where the bar's ← leads. */
+export interface BackLink {
+  href: string;
+  label: string;
+}
+
+const MY_REQUESTS: BackLink = { href: "#/requests", label: "Back to my requests" };
+
 export class SessionStatusBar {
   readonly element: HTMLElement;
   private readonly server = h("span", { id: "session-server", class: "session-server" }, "Session");
@@ -41,12 +50,12 @@ export class SessionStatusBar {
   private roomWarned = false;
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor() {
+  constructor(back: BackLink = MY_REQUESTS) {
     append(this.state, this.stateDot, this.stateText);
     this.element = h(
       "div",
       { id: "status-bar", class: "status-bar" },
-      h("a", { href: "#/requests", class: "back", "aria-label": "Back to my requests" }, "←"),
+      h("a", { href: back.href, class: "back", "aria-label": back.label }, "←"),
       this.server,
       this.state,
       this.notice,
@@ -58,9 +67,14 @@ export class SessionStatusBar {
   }
 
   setServer(serverName: string, credentialName: string): void {
-    this.server.textContent = serverName;
-    this.server.title = `${serverName} as ${credentialName}`;
+    this.setLabel(serverName, `${serverName} as ${credentialName}`);
     document.title = `${serverName} · PSM`;
+  }
+
+  /** What the bar says is shown (e.g. whose session an admin is watching); plain text, never HTML. */
+  setLabel(text: string, title = text): void {
+    this.server.textContent = text;
+    this.server.title = title;
   }
 
   setState(state: SocketState): void {

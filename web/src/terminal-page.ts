@@ -1,35 +1,23 @@
 // The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
 // SessionSocket, with the room's end-of-session warnings under the bar. Mirrors the session state on
 // <body data-session-state> for tests.
-import "@xterm/xterm/css/xterm.css";
-import "./terminal.css";
-import { FitAddon } from "@xterm/addon-fit";
-import { Terminal } from "@xterm/xterm";
-import { MAX_COLS, MAX_ROWS, type ErrorCode } from "../../protocol/index.ts";
+import type { ErrorCode } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
-import { type Cleanup, append, h, replace } from "./dom.ts";
+import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
+import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
 
-/** Resize events are coalesced for this long (ms) before the terminal is refitted. */
-const RESIZE_DEBOUNCE_MS = 100;
 /** While reconnecting, the session's record is re-read at most this often (ms) to learn if it ended. */
 const RECHECK_MS = 10_000;
-/** Terminal scrollback, in lines. */
-const SCROLLBACK_LINES = 5000;
 
 const ROOM_ERROR_TEXT: Partial<Record<ErrorCode, string>> = {
   rate_limited: "Too much input too fast; some was dropped.",
   forbidden: "You are not allowed to use this session.",
   not_found: "This session does not exist.",
 };
-
-function socketUrl(sessionId: string): string {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/api/sessions/${encodeURIComponent(sessionId)}/ws`;
-}
 
 /** `onBinary` strings carry one byte per character (legacy mouse reports), not UTF-16 text. */
 function binaryStringBytes(data: string): Uint8Array {
@@ -48,17 +36,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   container.classList.add("terminal-page");
   append(container, status.element, warning.element, h("div", { class: "terminal-area" }, terminalEl, banner));
 
-  const term = new Terminal({
-    cursorBlink: true,
-    fontFamily: 'ui-monospace, "SFMono-Regular", "Cascadia Mono", Menlo, Consolas, "Liberation Mono", monospace',
-    fontSize: 14,
-    scrollback: SCROLLBACK_LINES,
-    theme: { background: "#0d1117", foreground: "#d6dde6", cursor: "#8ab4f8", selectionBackground: "#2f4a6d" },
-  });
-  const fit = new FitAddon();
-  term.loadAddon(fit);
-  term.open(terminalEl);
-  refit();
+  const view = mountTerminal(terminalEl, { readOnly: false });
+  const term = view.term;
 
   let stopped = false;
   let lastRecheck = 0;
@@ -80,16 +59,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     term.options.cursorBlink = false;
     warning.clear();
     status.setTimeWarning(null);
-    if (reason) banner.dataset.endReason = reason;
-    replace(
-      banner,
-      h("h2", {}, "Session ended"),
-      h("p", { id: "ended-reason" }, text),
-      // A person's words (e.g. the admin's reason for a kill): a text node, never parsed as HTML.
-      note ? h("blockquote", { id: "ended-note", class: "ended-note" }, note) : null,
-      h("a", { href: "#/requests", class: "button" }, "Back to my requests"),
-    );
-    banner.hidden = false;
+    showEndedBanner(banner, { text, reason, note, back: { href: "#/requests", label: "Back to my requests" } });
   }
 
   function onStopped(stop: SessionStop): void {
@@ -100,11 +70,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   const socket = new SessionSocket(
     {
       sessionId,
-      url: socketUrl(sessionId),
-      size: () => ({
-        cols: Math.min(Math.max(term.cols, 1), MAX_COLS),
-        rows: Math.min(Math.max(term.rows, 1), MAX_ROWS),
-      }),
+      endpoint: "ws",
+      size: () => termSize(term),
     },
     {
       state: setState,
@@ -167,21 +134,6 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     else warning.clear("idle");
   }
 
-  function refit(): void {
-    // FitAddon measures the container; a hidden or zero-size container yields no proposal.
-    if (terminalEl.clientWidth > 0 && terminalEl.clientHeight > 0) fit.fit();
-  }
-
-  let resizeTimer: ReturnType<typeof setTimeout> | undefined;
-  const onResize = (): void => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(refit, RESIZE_DEBOUNCE_MS);
-  };
-  window.addEventListener("resize", onResize);
-  // Layout changes that are not window resizes (the nav wrapping, the banner) also change the space.
-  const observer = new ResizeObserver(onResize);
-  observer.observe(terminalEl);
-
   setState("connecting");
   socket.start();
   void recheck();
@@ -191,11 +143,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     socket.stop();
     status.dispose();
     warning.dispose();
-    observer.disconnect();
-    window.removeEventListener("resize", onResize);
-    clearTimeout(resizeTimer);
     for (const disposable of inputs) disposable.dispose();
-    term.dispose();
+    view.dispose();
     delete body.dataset.sessionState;
     delete body.dataset.endReason;
     delete body.dataset.closeCode;

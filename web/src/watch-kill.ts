@@ -1,0 +1,122 @@
+// The live view's Kill control (admins and zone admins): a button for the status bar and the strip it
+// opens under the bar asking for a reason (at least 3 characters; the session's user sees it), which ends
+// the session with POST /api/sessions/{id}/kill. Test hooks: #watch-kill, #watch-kill-reason, #watch-kill-confirm.
+import { KillRequest } from "../../protocol/index.ts";
+import { busy } from "./admin-ui.ts";
+import { ApiError, api, errorText } from "./api.ts";
+import { h, say } from "./dom.ts";
+
+/** `ended`: the kill went through; `already`: the session had ended before it (409). */
+export type KillOutcome = "ended" | "already";
+
+export class WatchKill {
+  /** Goes in the status bar. */
+  readonly button: HTMLButtonElement;
+  /** Goes under the status bar; hidden until the button is pressed. */
+  readonly form: HTMLFormElement;
+  private readonly reason: HTMLInputElement;
+  private readonly confirm: HTMLButtonElement;
+  private readonly message: HTMLElement;
+  private closed = false;
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly done: (outcome: KillOutcome) => void,
+  ) {
+    this.button = h(
+      "button",
+      {
+        id: "watch-kill",
+        type: "button",
+        class: "button-danger small-button",
+        "aria-expanded": "false",
+        "aria-controls": "watch-kill-form",
+      },
+      "Kill…",
+    );
+    this.reason = h("input", {
+      id: "watch-kill-reason",
+      class: "kill-reason",
+      name: "reason",
+      required: true,
+      minlength: 3,
+      maxlength: 500,
+      autocomplete: "off",
+      placeholder: "Why this session is being ended",
+    });
+    this.confirm = h(
+      "button",
+      { id: "watch-kill-confirm", type: "submit", class: "button-danger small-button" },
+      "Kill session",
+    );
+    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
+    this.message = h("span", { id: "watch-kill-message", role: "alert", hidden: true });
+    this.form = h(
+      "form",
+      { id: "watch-kill-form", class: "watch-kill-form", novalidate: true, hidden: true },
+      h("label", { for: "watch-kill-reason" }, "Reason (the user sees it):"),
+      this.reason,
+      this.confirm,
+      cancel,
+      this.message,
+    );
+
+    this.button.addEventListener("click", () => this.open(true));
+    cancel.addEventListener("click", () => this.open(false));
+    this.reason.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.open(false);
+    });
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.submit();
+    });
+  }
+
+  /** The session is over: nothing left to kill. */
+  close(): void {
+    this.closed = true;
+    this.form.hidden = true;
+    this.button.hidden = true;
+  }
+
+  private open(show: boolean, focus = true): void {
+    if (this.closed) return;
+    this.form.hidden = !show;
+    this.button.hidden = show;
+    this.button.setAttribute("aria-expanded", String(show));
+    if (!show) say(this.message, null);
+    if (focus) (show ? this.reason : this.button).focus();
+  }
+
+  private async submit(): Promise<void> {
+    const parsed = KillRequest.safeParse({ reason: this.reason.value });
+    if (!parsed.success) {
+      this.reason.setAttribute("aria-invalid", "true");
+      say(this.message, "Give a reason of at least 3 characters; the user sees it.");
+      this.reason.focus();
+      return;
+    }
+    this.reason.removeAttribute("aria-invalid");
+    await busy(this.confirm, async () => {
+      try {
+        await api.killSession(this.sessionId, parsed.data.reason);
+        this.reason.value = "";
+        this.open(false, false);
+        this.done("ended");
+      } catch (failure) {
+        if (failure instanceof ApiError && failure.code === "conflict") {
+          this.open(false, false);
+          this.done("already");
+          return;
+        }
+        say(
+          this.message,
+          errorText(failure, {
+            not_found: "This session no longer exists.",
+            forbidden: "This session is in a zone you do not administer.",
+          }),
+        );
+      }
+    });
+  }
+}

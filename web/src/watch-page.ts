@@ -1,0 +1,179 @@
+// The admin's read-only live view (#/watch/<sessionId>): a hardened, input-less xterm fed by a viewer
+// SessionSocket on /api/sessions/{id}/watch (a reset and a replay on joining, then live output, with
+// credit returned as xterm renders: that is how the room measures this viewer's lag), under a bar
+// saying whose session it is, with Kill for admins and zone admins. Test hooks: #watch-terminal,
+// <body data-session-state> (as on the terminal page), #ended-banner.
+import "./watch.css";
+import type { LiveSession } from "../../protocol/index.ts";
+import { ApiError, api, errorText } from "./api.ts";
+import { type Cleanup, append, h } from "./dom.ts";
+import { closeCodeText, endReasonText } from "./end-reasons.ts";
+import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
+import { type BackLink, SessionStatusBar } from "./session-status.ts";
+import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
+import { type KillOutcome, WatchKill } from "./watch-kill.ts";
+
+/** While reconnecting, the live list is re-read this often (ms) to learn whether the session is still live. */
+const RECHECK_MS = 5_000;
+/**
+ * After this many failed connection attempts in a row, with the API answering and listing the session,
+ * the live view is taken as refused (policy forbids it, or the zone is not this admin's): a refused
+ * upgrade looks like any dropped socket to the page, so retrying would go on for ever.
+ */
+const REFUSED_AFTER = 3;
+
+const LIVE_SESSIONS: BackLink = { href: "#/admin/live", label: "Back to live sessions" };
+
+interface Stop {
+  heading?: string;
+  text: string;
+  reason?: string;
+  note?: string;
+  closeCode?: number;
+}
+
+export function renderWatch(container: HTMLElement, sessionId: string, canKill: boolean): Cleanup {
+  document.title = "Live view · PSM";
+  const body = document.body;
+  const status = new SessionStatusBar(LIVE_SESSIONS);
+  status.setLabel(`Watching ${sessionId} — read-only`);
+  const terminalEl = h("div", { id: "watch-terminal", class: "terminal-host", "data-session-id": sessionId });
+  const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
+  const kill = canKill ? new WatchKill(sessionId, onKill) : null;
+  if (kill) status.element.append(kill.button);
+  container.classList.add("terminal-page", "watch-page");
+  append(container, status.element, kill?.form, h("div", { class: "terminal-area" }, terminalEl, banner));
+
+  // Read-only: stdin disabled, title/link/clipboard sequences swallowed. onData and onBinary are never
+  // wired, so answers to terminal queries (DA, DSR, ...) and mouse reports go nowhere.
+  const view = mountTerminal(terminalEl, { readOnly: true });
+  const term = view.term;
+
+  let stopped = false;
+  let disposed = false;
+  /** The room's hello gave the deadline; the live list's copy may be older. */
+  let roomDeadline = false;
+  /** When the room's standing time-limit warning says the session ends (unix ms). */
+  let warnedAt: number | undefined;
+  let recheckTimer: ReturnType<typeof setInterval> | undefined;
+
+  function setState(state: SocketState): void {
+    body.dataset.sessionState = state;
+    status.setState(state);
+    if (state === "connected") status.setNotice(null);
+    if (state === "reconnecting" && !stopped) {
+      void recheck();
+      recheckTimer ??= setInterval(() => void recheck(), RECHECK_MS);
+    } else {
+      clearInterval(recheckTimer);
+      recheckTimer = undefined;
+    }
+  }
+
+  function showStopped({ heading, text, reason, note, closeCode }: Stop): void {
+    if (stopped) return;
+    stopped = true;
+    if (reason) body.dataset.endReason = reason;
+    if (closeCode !== undefined) body.dataset.closeCode = String(closeCode);
+    setState("ended");
+    status.setTimeWarning(null);
+    status.setNotice(null);
+    kill?.close();
+    showEndedBanner(banner, { heading, text, reason, note, back: LIVE_SESSIONS });
+  }
+
+  function onStopped(stop: SessionStop): void {
+    if ("reason" in stop) showStopped({ text: endReasonText(stop.reason), reason: stop.reason, note: stop.note });
+    else showStopped({ text: closeCodeText(stop.closeCode), closeCode: stop.closeCode });
+  }
+
+  function onDeadline(unixMs: number): void {
+    roomDeadline = true;
+    status.setDeadline(unixMs);
+    // More time was given since the room warned: the warning no longer stands.
+    if (warnedAt !== undefined && unixMs > warnedAt) {
+      warnedAt = undefined;
+      status.setTimeWarning(null);
+    }
+  }
+
+  function onWarning(reason: WarningReason, at: number): void {
+    // An idle warning is addressed to the user (their next keystroke clears it); the viewer sees only time.
+    if (stopped || reason !== "time_limit") return;
+    warnedAt = at;
+    status.setTimeWarning(at);
+  }
+
+  function onKill(outcome: KillOutcome): void {
+    if (stopped) return;
+    // The room tells every viewer `ended` (with the reason just given), which brings up the banner.
+    status.setNotice(outcome === "ended" ? "Kill sent; the session is ending." : "The session had already ended.");
+  }
+
+  const socket = new SessionSocket(
+    { sessionId, endpoint: "watch", readOnly: true, size: () => termSize(term) },
+    {
+      state: setState,
+      deadline: onDeadline,
+      warning: onWarning,
+      output: (payload, rendered) => term.write(payload, rendered),
+      stopped: onStopped,
+      error: (code) => status.setNotice(errorText(new ApiError(0, code))),
+    },
+  );
+
+  /** Names the session in the bar from the live list (the title comes from the API, never the terminal). */
+  function describe(session: LiveSession): void {
+    status.setLabel(
+      `Watching ${session.user} on ${session.server} — read-only`,
+      `${session.user} on ${session.server} as ${session.credential}`,
+    );
+    document.title = `Watching ${session.user} on ${session.server} · PSM`;
+    if (!roomDeadline) status.setDeadline(session.deadline);
+  }
+
+  /** The session as the live list has it; undefined when absent; null when the list could not be read. */
+  async function lookUp(): Promise<LiveSession | undefined | null> {
+    try {
+      return (await api.liveSessions()).find((session) => session.id === sessionId);
+    } catch {
+      return null;
+    }
+  }
+
+  /** While reconnecting: stop if the session is no longer live, or if the live view keeps being refused. */
+  async function recheck(): Promise<void> {
+    const session = await lookUp();
+    if (disposed || stopped || session === null || socket.state !== "reconnecting") return;
+    if (!session) {
+      socket.stop();
+      showStopped({ text: "This session is no longer live, or you cannot see it." });
+      return;
+    }
+    describe(session);
+    if (socket.failedAttempts >= REFUSED_AFTER) {
+      socket.stop();
+      showStopped({
+        heading: "Live view unavailable",
+        text: "The live view was refused: this session's policy does not allow watching it, or it is outside your zones.",
+      });
+    }
+  }
+
+  setState("connecting");
+  socket.start();
+  void lookUp().then((session) => {
+    if (!disposed && session) describe(session);
+  });
+
+  return () => {
+    disposed = true;
+    socket.stop();
+    clearInterval(recheckTimer);
+    status.dispose();
+    view.dispose();
+    delete body.dataset.sessionState;
+    delete body.dataset.endReason;
+    delete body.dataset.closeCode;
+  };
+}
