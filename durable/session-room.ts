@@ -83,7 +83,11 @@ export class SessionRoom extends DurableObject<Env> {
 
   async init(meta: RoomMeta): Promise<void> {
     await this.ctx.storage.put("meta", meta);
-    const warn = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
+    // A session shorter than the first warning's lead time is warned as soon as it starts.
+    const now = Date.now();
+    const warn =
+      nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, now) ??
+      (meta.deadline > now + 2000 ? now + 1000 : undefined);
     await this.setTimers({
       deadline: meta.deadline,
       attach: Date.now() + ATTACH_TIMEOUT_MS,

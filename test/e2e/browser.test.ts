@@ -156,11 +156,16 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
 
     await runInTerminal(page, checkoutId);
+    // A one-minute checkout is shorter than the warning lead time: the user is warned at once,
+    // then the room ends the session at the deadline.
+    await page.waitForSelector('#session-warning[data-warning="time_limit"]', { timeout: 10_000 });
+    await page.waitForSelector('body[data-session-state="ended"]', { timeout: 75_000 });
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("time_limit");
     await page.goto(`${stack.edge.url}/#/requests`);
-    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`);
+    await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"]`);
     await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"] button.connect`, {
       state: "detached",
-      timeout: 75_000,
+      timeout: 15_000,
     });
     await expect(stack.user.createSession(checkoutId)).rejects.toThrow(/HTTP 409/);
     expect(browserBound.join("\n")).toContain(stack.targetUser);
