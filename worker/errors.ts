@@ -2,7 +2,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
 import type { ApiError, ErrorCode } from "../protocol/index.ts";
 
 const MESSAGES: Record<ErrorCode, string> = {
@@ -54,23 +53,6 @@ export function onError(err: Error, c: Context): Response {
   }
   console.error(`api ${c.req.method} ${new URL(c.req.url).pathname}: unhandled`, err);
   return c.json(errorBody("internal"), 500);
-}
-
-/** Reads and validates a JSON body; any failure is a generic 400. */
-export async function readBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  const text = await c.req.text();
-  if (text.length > 64 * 1024) throw new ApiFailure("bad_request", "body too large");
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ApiFailure("bad_request", "body is not JSON");
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new ApiFailure("bad_request", result.error.issues.map((i) => `${i.path.join(".")}: ${i.code}`).join("; "));
-  }
-  return result.data;
 }
 
 /** Runs an INSERT whose failure means a name or key is taken: a 409, with the database's words in the log only. */
