@@ -326,3 +326,7 @@ export const LiveSession = z.object({
   viewers: z.number(),
 });
 export type LiveSession = z.infer<typeof LiveSession>;
+
+/** `201` bodies of creating routes. */
+export const Created = z.object({ id: z.string() });
+export const SessionCreated = z.object({ id: z.string(), deadline: z.number() });

@@ -55,11 +55,13 @@ export const AuditQuery = z.object({
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 
-export type AuditVerifyResult =
-  | { ok: true; count: number; head: string }
-  | {
-      ok: false;
-      count: number;
-      firstBadIndex: number;
-      problem: "hash_mismatch" | "broken_link" | "index_gap" | "malformed";
-    };
+export const AuditVerifyResult = z.union([
+  z.object({ ok: z.literal(true), count: z.number(), head: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    count: z.number(),
+    firstBadIndex: z.number(),
+    problem: z.enum(["hash_mismatch", "broken_link", "index_gap", "malformed"]),
+  }),
+]);
+export type AuditVerifyResult = z.infer<typeof AuditVerifyResult>;

@@ -4,7 +4,9 @@ import {
   AccessGrant,
   type AuditQuery,
   AuditEntry,
-  type AuditVerifyResult,
+  AuditVerifyResult,
+  Created,
+  SessionCreated,
   CartResult,
   CatalogEntry,
   CheckoutSummary,
@@ -127,19 +129,7 @@ function query(params: Record<string, string | number | undefined>): string {
 
 const at = (path: string, id: string, rest = "") => `${path}/${encodeURIComponent(id)}${rest}`;
 
-const Created = z.object({ id: z.string() });
-const SessionCreated = z.object({ id: z.string(), deadline: z.number() });
 const Anything = z.unknown();
-/** protocol/audit.ts declares the verify result as a type only; this schema mirrors it. */
-const VerifyResult: z.ZodType<AuditVerifyResult> = z.union([
-  z.object({ ok: z.literal(true), count: z.number(), head: z.string() }),
-  z.object({
-    ok: z.literal(false),
-    count: z.number(),
-    firstBadIndex: z.number(),
-    problem: z.enum(["hash_mismatch", "broken_link", "index_gap", "malformed"]),
-  }),
-]);
 
 type Body<T extends z.ZodType> = z.input<T>;
 export type AuditFilter = Partial<Omit<AuditQuery, "limit">> & { limit?: number };
@@ -206,7 +196,7 @@ export const api = {
 
   // ---- auditor ---------------------------------------------------------------------------
   audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),
-  verifyAudit: () => call("GET", "/api/audit/verify", VerifyResult),
+  verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
 };
 
 /** The NDJSON export: a plain link, so the browser streams it to a file. */
