@@ -7,7 +7,7 @@
 //
 // `--figures` prints only one JSON line of figures (echo p50/p99, bulk MB/s, frame sizes): the
 // experiment runner (bench/experiment.ts) runs it inside patched copies of the tree.
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,12 +21,11 @@ import { measureBulk, measureEcho } from "./lib/pipe.ts";
 import { percentile, sleep } from "./lib/stats.ts";
 import { descendants, processes } from "./lib/system.ts";
 import { runInSnapshot } from "./lib/snapshot.ts";
-import { startStackRetrying, startTarget, type Target } from "./lib/target.ts";
+import { stackTarget, startStackRetrying, type Target } from "./lib/target.ts";
 
 const FIGURES_ONLY = process.argv.includes("--figures");
 const BULK = 100_000_000;
 const KEYS = FIGURES_ONLY ? 1500 : 2000;
-const log = (text: string) => process.stderr.write(`profile: ${text}\n`);
 
 async function profiledConnector(stack: Stack, dir: string): Promise<Proc> {
   const proc = startProcess(
@@ -92,14 +91,15 @@ async function main(): Promise<void> {
   const cleanup = () =>
     (cleaning ??= (async () => {
       if (connector) await connector.stop();
-      await target?.stop();
       await stack.stop();
+      // --figures keeps nothing; the full run keeps its .cpuprofile files (their folder is printed).
+      if (FIGURES_ONLY) await rm(outDir, { recursive: true, force: true });
     })());
   const onSignal = () => void cleanup().then(() => process.exit(130));
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    target = await startTarget(stack);
+    target = stackTarget(stack);
     const t = target;
     // Swap in a profiled connector (same state, so the hub sees the same connector).
     await stack.connector.stop();
@@ -141,7 +141,22 @@ async function main(): Promise<void> {
       original(payload);
     };
     await cdp?.send("Profiler.start");
-    const bulk = await cpuDuring(groups, () => measureBulk(pipe, BULK, 120_000));
+    const bulk = await cpuDuring(groups, () => measureBulk(pipe, BULK, 120_000)).catch((err: Error) => {
+      // What the client, the connector and the edge saw, for a stalled transfer.
+      const c = pipe.client;
+      process.stderr.write(
+        [
+          `bulk failed: ${err.message.slice(0, 200)}`,
+          `client: state ${c.state}, end ${c.endReason}, close ${c.closeCode}, bytesIn ${c.bytesIn}, ws ${c.ws.readyState}, last messages ${JSON.stringify(c.messages.slice(-5))}`,
+          "connector:",
+          ...connector!.output().split("\n").slice(-25),
+          "edge:",
+          ...stack.edge.proc.output().split("\n").slice(-40),
+          "",
+        ].join("\n"),
+      );
+      throw err;
+    });
     const workerProfile = (await cdp?.send("Profiler.stop")) as
       | { profile?: Parameters<typeof summarizeProfile>[0] }
       | undefined;
@@ -181,6 +196,50 @@ async function main(): Promise<void> {
       return;
     }
 
+    // Session start, step by step: the client's POST, the connector's log lines (ms timestamps),
+    // the first byte at the client. Compared with direct ssh2 to first byte.
+    connector = await profiledConnector(stack, join(outDir, "connector-starts"));
+    const createSession = stack.user.createSession.bind(stack.user);
+    let post = { at: 0, ms: 0 };
+    stack.user.createSession = async (checkoutId: string) => {
+      const at = Date.now();
+      const t0 = performance.now();
+      const result = await createSession(checkoutId);
+      post = { at, ms: performance.now() - t0 };
+      return result;
+    };
+    const steps: Record<string, number[]> = { post: [], dispatch: [], connect: [], firstByte: [], total: [] };
+    for (let i = 0; i < 12; i++) {
+      const p = await openOurs(stack, t);
+      const firstByteAt = Date.now() - (performance.now() - p.firstByteAt);
+      const lines = connector
+        .output()
+        .split("\n")
+        .filter((l) => l.includes(p.sessionId));
+      const when = (event: string) => {
+        const line = lines.find((l) => l.includes(`"event":"${event}"`));
+        return line ? Date.parse((JSON.parse(line) as { t: string }).t) : Number.NaN;
+      };
+      const opened = when("session.open");
+      const connected = when("session.connected");
+      await p.close();
+      if (i < 2) continue; // warm-up
+      steps.post!.push(post.ms);
+      steps.dispatch!.push(opened - post.at);
+      steps.connect!.push(connected - opened);
+      steps.firstByte!.push(firstByteAt - connected);
+      steps.total!.push(p.firstByteAt - p.startedAt);
+    }
+    stack.user.createSession = createSession;
+    await stopConnector(connector);
+    connector = undefined;
+    const directStarts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const d = await openDirect(t);
+      directStarts.push(d.firstByteAt - d.startedAt);
+      await d.close();
+    }
+
     // Direct ssh2 bulk: what sshd and the client cost without us in the way.
     const direct = await openDirect(t);
     await sleep(300);
@@ -201,6 +260,14 @@ async function main(): Promise<void> {
     out.push(share(bulk));
     out.push(
       `  DATA frames received: ${figures.frames}, size p50 ${figures.frameP50} B, mean ${figures.frameMean.toFixed(0)} B, max ${figures.frameMax} B`,
+    );
+    const med = (values: number[]) =>
+      percentile(
+        [...values].sort((a, b) => a - b),
+        50,
+      );
+    out.push(
+      `Session start, ours (median of ${steps.total!.length}): total ${med(steps.total!).toFixed(0)} ms = POST /api/sessions ${med(steps.post!).toFixed(0)} ms (client-measured); POST sent -> connector logs session.open (dispatch + grant check) ${med(steps.dispatch!).toFixed(0)} ms; session.open -> session.connected (data socket + unseal + SSH connect/auth + shell) ${med(steps.connect!).toFixed(0)} ms; session.connected -> first byte at the client ${med(steps.firstByte!).toFixed(0)} ms. Direct ssh2 connect+auth+shell -> first byte: ${med(directStarts).toFixed(0)} ms.`,
     );
     out.push(
       `Bulk, direct ssh2: ${directBulk.value.mbPerS.toFixed(1)} MB/s (${(directBulk.wallMs / 1000).toFixed(2)} s wall)`,

@@ -51,6 +51,11 @@ export class MarkerScanner {
     this.carry = (this.carry + text(chunk, from)).slice(-keep);
     return false;
   }
+
+  /** Forgets what was seen, to find the next occurrence. */
+  reset(): void {
+    this.carry = "";
+  }
 }
 
 /**
@@ -94,7 +99,14 @@ export type EchoResult = { samples: number[]; timedOut: boolean; elapsedMs: numb
  * time and waits for its echo before the next. `warmup` keystrokes are not recorded. Bounded by
  * `count` and by `maxMs`; a keystroke whose echo takes over 2 s stops the run.
  */
-export async function measureEcho(pipe: Pipe, count: number, warmup: number, maxMs: number): Promise<EchoResult> {
+export async function measureEcho(
+  pipe: Pipe,
+  count: number,
+  warmup: number,
+  maxMs: number,
+  /** When given, receives the send time of every keystroke, warm-up included. */
+  sendTimes?: number[],
+): Promise<EchoResult> {
   // isig stays on so ^C ends cat afterwards; -echo so the tty itself echoes nothing.
   await runAndWait(pipe, "stty raw -echo isig", "ECHOREADY");
   pipe.write("cat -u\n");
@@ -128,6 +140,7 @@ export async function measureEcho(pipe: Pipe, count: number, warmup: number, max
     });
     const t0 = performance.now();
     pipe.write("x");
+    sendTimes?.push(t0);
     try {
       const t1 = await echo;
       if (i >= warmup) samples.push(t1 - t0);

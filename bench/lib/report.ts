@@ -1,6 +1,7 @@
 // Turns one run's figures into the table printed on stdout and written to docs/benchmarks.md.
 import type { BulkResult, EchoResult } from "./pipe.ts";
 import type { ChromiumResult } from "./chromium.ts";
+import type { FanoutResult } from "./fanout.ts";
 import type { ScaleResult } from "./scale.ts";
 import { mb, mbps, ms, percentile, ratio, summarize } from "./stats.ts";
 import type { Machine, MachineLoad, MemoryTrace } from "./system.ts";
@@ -20,9 +21,18 @@ export type Results = {
   bulk: Partial<Record<Who, BulkResult>>;
   bulkMemory: Partial<Record<Who, Record<string, MemoryTrace>>>;
   chromium?: ChromiumResult;
+  fanout?: FanoutResult;
   scale?: ScaleResult;
   errors: string[];
-  config: { keystrokes: number; warmup: number; bulkBytes: number; starts: number; idle: number; active: number };
+  config: {
+    keystrokes: number;
+    warmup: number;
+    bulkBytes: number;
+    starts: number;
+    idle: number;
+    active: number;
+    viewers: number;
+  };
 };
 
 const p = (values: number[] | undefined, q: number) => (values?.length ? percentile(values, q) : Number.NaN);
@@ -95,17 +105,22 @@ export function mainTable(r: Results): string {
       q === 50 ? yesNo(Number.isFinite(ours) ? ours <= 200 : undefined) : "–",
     ]);
   }
-  rows.push([
-    "Fan-out, 50 live viewers",
-    "n/a — needs live view (Session control issue)",
-    "–",
-    "–",
-    "–",
-    "–",
-    "–",
-    "50 viewers",
-    "n/a",
-  ]);
+  const f = r.fanout;
+  rows.push(
+    f
+      ? [
+          `Fan-out, ${f.viewersWanted} live viewers`,
+          `${f.viewersAttached}/${f.viewersWanted} watching; driver echo p50 ${ms(p(f.driverEcho, 50))}, p99 ${ms(p(f.driverEcho, 99))}; keystroke → slowest viewer p50 ${ms(p(f.slowestViewerEcho, 50))}, p99 ${ms(p(f.slowestViewerEcho, 99))}; bulk with viewers ${mbps(f.bulk?.mbPerS ?? Number.NaN)}`,
+          "–",
+          "–",
+          "–",
+          "–",
+          "–",
+          `${f.viewersWanted} viewers`,
+          f.viewersAttached === f.viewersWanted ? "yes (all attached)" : `**no** (${f.viewersAttached} attached)`,
+        ]
+      : ["Fan-out, 50 live viewers", "not run", "–", "–", "–", "–", "–", "50 viewers", "–"],
+  );
   const s = r.scale;
   if (s) {
     const opened = s.idleOpen + s.activeOpen;
@@ -119,7 +134,9 @@ export function mainTable(r: Results): string {
       "–",
       "–",
       "1,000 idle + 100 active",
-      s.idleOpen >= 1000 && s.activeOpen >= 100 ? "yes" : `**no** (tried ${s.idleTarget} + ${s.activeTarget})`,
+      s.idleOpen >= 1000 && s.activeOpen >= 100
+        ? "yes"
+        : `**no** (${s.idleOpen} + ${s.activeOpen} within the time budget)`,
     ]);
   } else {
     rows.push(["Scale: idle + active sessions", "not run", "–", "–", "–", "–", "–", "1,000 idle + 100 active", "–"]);
@@ -185,6 +202,20 @@ export function memoryTable(r: Results): string {
   );
 }
 
+export function fanoutLines(f: FanoutResult | undefined): string[] {
+  if (!f) return ["Fan-out was not run."];
+  const got = f.viewerBulkBytes;
+  return [
+    `- ${f.viewersAttached} of ${f.viewersWanted} viewers attached (admin cookie, \`/api/sessions/<id>/watch\`), each repainted from the room's replay buffer first${f.failures.length ? `; failures: ${f.failures.slice(0, 3).join("; ")}` : ""}.`,
+    `- Driver keystroke echo with them attached: p50 ${ms(p(f.driverEcho, 50))}, p99 ${ms(p(f.driverEcho, 99))} (n=${f.driverEcho.length}).`,
+    `- Keystroke → arrival at a viewer: p50 ${ms(p(f.viewerEcho, 50))}, p99 ${ms(p(f.viewerEcho, 99))} over ${f.viewerEcho.length} deliveries; at the slowest of the ${f.viewersAttached} per keystroke: p50 ${ms(p(f.slowestViewerEcho, 50))}, p99 ${ms(p(f.slowestViewerEcho, 99))}.`,
+    f.bulk
+      ? `- Bulk ${mb(f.bulk.bytes)} with the viewers attached: ${mbps(f.bulk.mbPerS)} at the driver; each viewer received between ${mb(got[0] ?? 0)} and ${mb(got[got.length - 1] ?? 0)} (median ${mb(got[Math.floor(got.length / 2)] ?? 0)}); ${f.resyncs} repaints of viewers that fell 1 MiB behind; workerd RSS ${range(f.workerd)}.`
+      : "- Bulk with viewers: failed (see errors).",
+    "- The viewers do not offer compression: 50 real viewers would inflate in their own browsers, while here one Node process would do it for all 50 and become the bottleneck.",
+  ];
+}
+
 export function chromiumLines(c: ChromiumResult | undefined): string[] {
   if (!c) return ["Chromium was not run."];
   const q = (values: number[], n: number) => ms(p(values, n));
@@ -209,7 +240,7 @@ export function scaleLines(s: ScaleResult | undefined): string[] {
     `- Opened ${s.idleOpen} of ${s.idleTarget} idle sessions in ${(s.openMs / 1000).toFixed(1)} s (stopped: ${s.stoppedBecause}); ${s.idleStillOpen} still connected after the active phase.`,
     `- Session start while ramping (concurrency shown in the config): p50 ${ms(starts.p50)}, p90 ${ms(starts.p90)}, max ${ms(starts.max)}.`,
     `- ${s.activeOpen} of ${s.activeTarget} active sessions typed for ${(s.activeMs / 1000).toFixed(1)} s at once: ${s.activeEcho.length} echoes, p50 ${ms(p(s.activeEcho, 50))}, p99 ${ms(p(s.activeEcho, 99))}.`,
-    `- Connector RSS ${mb(s.connectorRssBefore)} → ${mb(s.connectorRssAfter)} (≈ ${perSession(s.connectorRssAfter - s.connectorRssBefore)} per session), ${s.connectorFdsAfter ?? "?"} open files (soft limit ${s.connectorFdLimit ?? "?"}); workerd RSS (both wrangler dev processes) ${mb(s.workerdRssBefore)} → ${mb(s.workerdRssAfter)} (≈ ${perSession(s.workerdRssAfter - s.workerdRssBefore)} per session); target side: ${s.targetProcesses} sshd/shell processes, ${mb(s.targetRss)} RSS (≈ ${perSession(s.targetRss)} per session).`,
+    `- Connector RSS ${mb(s.connectorRssBefore)} → ${mb(s.connectorRssAfter)} (≈ ${perSession(s.connectorRssAfter - s.connectorRssBefore)} per session), ${s.connectorFdsAfter ?? "?"} open files (soft limit ${s.connectorFdLimit ?? "?"}); workerd RSS (both wrangler dev processes) ${mb(s.workerdRssBefore)} → ${mb(s.workerdRssAfter)} (≈ ${perSession(s.workerdRssAfter - s.workerdRssBefore)} per session); target side: ${s.targetProcesses} sshd/shell processes, ${mb(s.targetPss)} PSS (≈ ${perSession(s.targetPss)} per session).`,
     failures.length ? `- Failures: ${failures.map(([k, v]) => `${v} × ${k}`).join("; ")}` : "- Failures: none.",
   ];
 }
@@ -225,6 +256,6 @@ export function header(r: Results): string[] {
     r.load
       ? `- Other work on the machine during the run: 1-min load average mean ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}) on ${m.cores} cores; processes not started by this run used at least ${r.load.othersCpuSeconds.toFixed(0)} CPU-seconds (${r.load.othersPercent.toFixed(0)}% of the machine).${r.load.othersPercent > 15 ? " The machine was shared: latency tails and throughput are worse than on an idle machine." : ""}`
       : "- Other work on the machine: not measured.",
-    `- Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, scale ${r.config.idle} idle + ${r.config.active} active.`,
+    `- Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, ${r.config.viewers} live viewers, scale up to ${r.config.idle} idle + ${r.config.active} active.`,
   ];
 }

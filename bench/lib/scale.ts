@@ -6,7 +6,7 @@ import type { Stack } from "../../test/support/stack.ts";
 import { openOurs, type OursPipe } from "./clients.ts";
 import { countX, MarkerScanner } from "./pipe.ts";
 import type { Target } from "./target.ts";
-import { descendants, fdCount, fdLimit, groupMembers, rss, rssSum } from "./system.ts";
+import { descendants, fdCount, fdLimit, groupMembers, pssSum, rss, rssSum } from "./system.ts";
 
 export type ScaleResult = {
   idleTarget: number;
@@ -22,9 +22,9 @@ export type ScaleResult = {
   workerdRssAfter: number;
   connectorFdsAfter?: number;
   connectorFdLimit?: number;
-  /** sshd + shell processes serving the bench target, and their summed RSS, at the peak. */
+  /** sshd + shell processes serving the bench target, and their summed PSS, at the peak. */
   targetProcesses: number;
-  targetRss: number;
+  targetPss: number;
   activeEcho: number[];
   activeMs: number;
   idleStillOpen: number;
@@ -59,7 +59,8 @@ export async function runScale(
   let stoppedBecause = "reached the target";
   let consecutiveFailures = 0;
   let next = 0;
-  const openBudget = opts.budgetMs - opts.activeMs - 5_000;
+  // What is left after opening the idle ones: up to 20 s to open the active ones, their typing, 5 s.
+  const openBudget = opts.budgetMs - opts.activeMs - 25_000;
 
   const worker = async () => {
     while (next < opts.idle) {
@@ -89,12 +90,17 @@ export async function runScale(
   // The active ones: their own sessions, each typing one byte at a time (raw mode + cat) with
   // every echo timed, all at once, while the idle ones stay open.
   const active: OursPipe[] = [];
+  let nextActive = 0;
+  const activeOpenUntil = performance.now() + 20_000;
   await Promise.all(
-    Array.from({ length: opts.active }, async () => {
-      try {
-        active.push(await openOurs(stack, target, 30_000));
-      } catch (err) {
-        fail(err);
+    Array.from({ length: opts.concurrency }, async () => {
+      while (nextActive < opts.active && performance.now() < activeOpenUntil) {
+        nextActive++;
+        try {
+          active.push(await openOurs(stack, target, 30_000));
+        } catch (err) {
+          fail(err);
+        }
       }
     }),
   );
@@ -165,7 +171,7 @@ export async function runScale(
     connectorFdsAfter: fdCount(connectorPid),
     connectorFdLimit: fdLimit(connectorPid),
     targetProcesses: targetTree.length,
-    targetRss: rssSum(targetTree),
+    targetPss: pssSum(targetTree),
     activeEcho: activeEcho.sort((a, b) => a - b),
     activeMs,
     idleStillOpen,

@@ -3,9 +3,9 @@
 
 export type Series = { name: string; color: string; sorted: number[]; dashed?: boolean };
 
-const W = 880;
+const W = 980;
 const H = 520;
-const M = { left: 70, right: 230, top: 50, bottom: 60 };
+const M = { left: 70, right: 310, top: 50, bottom: 60 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 
@@ -24,10 +24,12 @@ function niceTicks(min: number, max: number): number[] {
 
 const label = (v: number) => (v < 1 ? String(Number(v.toPrecision(2))) : String(Math.round(v)));
 
-export function latencyCdfSvg(series: Series[], opts: { title: string; subtitle: string; target?: number }): string {
+export type Target = { at: number; label: string };
+
+export function latencyCdfSvg(series: Series[], opts: { title: string; subtitle: string; targets?: Target[] }): string {
   const all = series.flatMap((s) => s.sorted).filter((v) => v > 0 && Number.isFinite(v));
   const lo = 10 ** Math.floor(Math.log10(Math.max(1e-3, Math.min(...all))));
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, opts.target ?? 0)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, ...(opts.targets ?? []).map((t) => t.at))));
   const x = (v: number) =>
     M.left + ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PW;
   const y = (p: number) => M.top + (1 - p) * PH;
@@ -59,12 +61,14 @@ export function latencyCdfSvg(series: Series[], opts: { title: string; subtitle:
     `<text x="${M.left + PW / 2}" y="${H - 18}" text-anchor="middle" fill="#111">keystroke → echo latency (ms, log scale)</text>`,
     `<text transform="translate(18 ${M.top + PH / 2}) rotate(-90)" text-anchor="middle" fill="#111">share of keystrokes at or below</text>`,
   );
-  if (opts.target !== undefined) {
+  (opts.targets ?? []).forEach((target, i) => {
+    const tx = x(target.at).toFixed(1);
     out.push(
-      `<line x1="${x(opts.target).toFixed(1)}" y1="${M.top}" x2="${x(opts.target).toFixed(1)}" y2="${M.top + PH}" stroke="#c00" stroke-dasharray="6 4"/>`,
-      `<text x="${(x(opts.target) + 4).toFixed(1)}" y="${M.top + 14}" fill="#c00">p50 target ${opts.target} ms</text>`,
+      `<line x1="${tx}" y1="${M.top}" x2="${tx}" y2="${M.top + PH}" stroke="#c00" stroke-dasharray="6 4"/>`,
+      // Alternate sides so neighbouring labels and the curves near a line stay readable.
+      `<text x="${(x(target.at) + (i % 2 ? 4 : -4)).toFixed(1)}" y="${(y(0.35 - i * 0.1) + 4).toFixed(1)}" text-anchor="${i % 2 ? "start" : "end"}" fill="#c00">${esc(target.label)}</text>`,
     );
-  }
+  });
   // One step line per series, thinned to at most ~600 points.
   series.forEach((s, index) => {
     const n = s.sorted.length;

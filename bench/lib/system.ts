@@ -62,6 +62,22 @@ export function rss(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Proportional set size in bytes: shared pages (libraries, forked sshd/bash images) divided among
+ * the processes sharing them, so PSS of many processes can be summed; RSS would count them again.
+ */
+export function pss(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const kb = /^Pss:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export const pssSum = (pids: number[]) => pids.reduce((sum, pid) => sum + (pss(pid) ?? 0), 0);
+
 /** Open file descriptors of a process. */
 export function fdCount(pid: number | undefined): number | undefined {
   if (!pid) return undefined;

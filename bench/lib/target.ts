@@ -1,18 +1,10 @@
-// The benchmark's own SSH target: a local user `psm_bench` with a password of this run, served by a
-// private sshd of its own, registered in the stack as the server `bench-target` with a sealed
-// password credential in the stack's zone. Ours, direct ssh2 and WeTTY all log in to it.
-//
-// Why not the stack's `psm_e2e`: every `startStack()` (the e2e tests, other runs on this machine)
-// resets psm_e2e's password with chpasswd, so a test run started during the benchmark made logins
-// fail half-way (auth_failed). A user nobody else touches keeps the run self-contained.
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
+// The SSH target every client of the benchmark logs in to: the stack's own private sshd and its
+// per-stack local account (a fresh user and password per startStack(), so concurrent runs on the
+// machine never change each other's passwords), registered in the stack as the server `target`
+// with a sealed password credential. Ours, direct ssh2 and WeTTY all use the same account and sshd.
+import type { Sshd } from "../../scripts/stack/sshd.ts";
 import { type Stack, startStack } from "../../test/support/stack.ts";
 import { processes } from "./system.ts";
-
-export const BENCH_USER = "psm_bench";
 
 export type Target = {
   host: string;
@@ -23,57 +15,19 @@ export type Target = {
   serverId: string;
   credentialId: string;
   sshd: Sshd;
-  stop: () => Promise<void>;
 };
 
-function ensureUser(password: string): void {
-  try {
-    execFileSync("id", [BENCH_USER], { stdio: "ignore" });
-  } catch {
-    execFileSync("useradd", ["-m", "-s", "/bin/bash", BENCH_USER]);
-  }
-  execFileSync("chpasswd", { input: `${BENCH_USER}:${password}\n` });
-}
-
-export async function startTarget(stack: Stack): Promise<Target> {
-  const password = `Bench-${randomBytes(12).toString("hex")}`;
-  ensureUser(password);
-  const sshd = await startSshd({
-    dir: join(stack.dir, "bench-sshd"),
-    passwordAuthentication: true,
-    allowUsers: [BENCH_USER],
-  });
-  try {
-    const server = await stack.admin.createServer({
-      name: "bench-target",
-      host: "127.0.0.1",
-      port: sshd.port,
-      zoneId: stack.zoneId,
-      hostKey: sshd.hostKeyFingerprint,
-    });
-    const cred = await stack.admin.createCredential({
-      name: "bench password",
-      username: BENCH_USER,
-      kind: "password",
-      zoneId: stack.zoneId,
-      secret: password,
-      serverIds: [server.id],
-    });
-    return {
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: BENCH_USER,
-      password,
-      hostKeyFingerprint: sshd.hostKeyFingerprint,
-      serverId: server.id,
-      credentialId: cred.id,
-      sshd,
-      stop: () => sshd.stop(),
-    };
-  } catch (err) {
-    await sshd.stop();
-    throw err;
-  }
+export function stackTarget(stack: Stack): Target {
+  return {
+    host: "127.0.0.1",
+    port: stack.sshd.port,
+    user: stack.targetUser,
+    password: stack.canary,
+    hostKeyFingerprint: stack.sshd.hostKeyFingerprint,
+    serverId: stack.serverId,
+    credentialId: stack.credentialId,
+    sshd: stack.sshd,
+  };
 }
 
 /**
