@@ -58,7 +58,11 @@ export class ControlLink {
     const url = new URL("/connector/control", this.state.edgeUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const token = await connectorToken(this.state.connectorId, this.state.identityKey);
-    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, maxPayload: MAX_CONTROL_MESSAGE });
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${token}` },
+      maxPayload: MAX_CONTROL_MESSAGE,
+      perMessageDeflate: false,
+    });
     this.ws = ws;
     ws.on("open", () => {
       this.lastPong = Date.now();

@@ -53,7 +53,11 @@ export class TargetSession {
     const url = new URL(`/connector/sessions/${this.sessionId}`, this.state.edgeUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const token = await connectorToken(this.state.connectorId, this.state.identityKey);
-    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, maxPayload: MAX_BINARY_FRAME });
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${token}` },
+      maxPayload: MAX_BINARY_FRAME,
+      perMessageDeflate: false,
+    });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
     ws.on("open", () => {

@@ -7,16 +7,16 @@ export const REPLAY_MAX_BYTES = 256 * 1024;
 /** Sequences after which earlier output no longer shows: clear screen (ED 2/3) and full reset (RIS). */
 const CLEARS = ["\x1b[2J", "\x1b[3J", "\x1bc"].map((s) => new TextEncoder().encode(s));
 
+/** Position of the last clear sequence, or -1. Jumps between ESC bytes instead of testing every offset. */
 function lastClear(bytes: Uint8Array): number {
-  let at = -1;
-  for (const seq of CLEARS) {
-    outer: for (let i = bytes.length - seq.length; i > at; i--) {
-      for (let j = 0; j < seq.length; j++) if (bytes[i + j] !== seq[j]) continue outer;
-      at = i;
-      break;
+  for (let i = bytes.lastIndexOf(0x1b); i >= 0; i = i > 0 ? bytes.lastIndexOf(0x1b, i - 1) : -1) {
+    for (const seq of CLEARS) {
+      let j = 1;
+      while (j < seq.length && bytes[i + j] === seq[j]) j++;
+      if (j === seq.length) return i;
     }
   }
-  return at;
+  return -1;
 }
 
 export class ReplayBuffer {
