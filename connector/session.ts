@@ -141,12 +141,31 @@ export class TargetSession {
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
     stream.on("data", (chunk: Buffer) => {
-      for (const frame of encodeDataChunks(chunk)) this.ws?.send(frame);
+      this.queueOutput(chunk);
       if (this.credit.spend(chunk.byteLength)) stream.pause();
     });
     stream.on("close", () => this.end("user_exit"));
     this.sendControl({ type: "status", state: "connected" });
     this.log("session.connected", { session: this.sessionId, host: this.grant.tgt.host });
+  }
+
+  /**
+   * Output read in one event-loop turn goes out together: sshd reads the pty 4 KiB at a time, and
+   * every frame costs the same on each hop whatever its size. Bounded by the credit window (1 MiB).
+   */
+  private pending: Buffer[] = [];
+  private flushScheduled = false;
+
+  private queueOutput(chunk: Buffer): void {
+    this.pending.push(chunk);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+      this.pending = [];
+      for (const frame of encodeDataChunks(bytes)) this.ws?.send(frame);
+    });
   }
 
   private onRoomMessage(data: Buffer, isBinary: boolean): void {
