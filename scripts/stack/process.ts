@@ -39,6 +39,10 @@ export function startProcess(
       }, 3000);
       await exited;
       clearTimeout(timer);
+      // The leader may exit before its children (wrangler before workerd): make sure none outlive it.
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
     },
   };
 }
