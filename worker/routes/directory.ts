@@ -10,7 +10,7 @@ import {
   UserSummary,
 } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
-import { actorOf, record } from "../audit.ts";
+import { adminChange } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
@@ -79,9 +79,7 @@ directory.openapi(
         "INSERT INTO users (id, username, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)",
       ).bind(id, body.username, await hashPassword(body.password), JSON.stringify(body.roles), Date.now()),
     );
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "user", id, name: body.username },
       refs: { userId: id },
       data: { after: { roles: body.roles } },
@@ -139,9 +137,7 @@ directory.openapi(
     }
     await c.env.DB.batch(stmts);
     const [after] = await userSummaries(c.env.DB, id);
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "user", id, name: before.username },
       refs: { userId: id },
       data: { before, after },
@@ -188,9 +184,7 @@ directory.openapi(
     await insertOrConflict(
       c.env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
     );
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "group", id, name },
       data: { after: { name } },
     });
@@ -224,9 +218,7 @@ directory.openapi(
       ),
     ]);
     const after = (await groups(c.env.DB)).find((g) => g.id === id)!;
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "group", id, name: before.name },
       data: { before: before.members, after: after.members },
     });

@@ -12,7 +12,7 @@ import {
 } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { parseServerCsv } from "../access/server-csv.ts";
-import { actorOf, record } from "../audit.ts";
+import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -105,9 +105,7 @@ inventory.openapi(
     await insertOrConflict(
       insertServer(c.env.DB, body, body.zoneId, await zoneSite(c.env.DB, body.zoneId), "manual", id),
     );
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "server", id, name: body.name },
       refs: { serverId: id },
       data: { after: body },
@@ -143,9 +141,7 @@ inventory.openapi(
         continue;
       }
       created++;
-      await record(c.env, {
-        actor: actorOf(c.get("user")),
-        action: "admin.change",
+      await adminChange(c, {
         target: { type: "server", id, name: server.name },
         refs: { serverId: id },
         data: { after: { ...server, source: "csv" } },
@@ -186,9 +182,7 @@ inventory.openapi(
       ),
     ]);
     // The audit entry names the credential and never carries the sealed blob.
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "credential", id, name: body.name },
       data: {
         after: {
@@ -266,9 +260,7 @@ inventory.openapi(
     )
       .bind(grant.id, grant.groupId, grant.zoneId, grant.serverId, grant.credentialId, Date.now())
       .run();
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "grant", id: grant.id },
       data: { after: grant },
     });
@@ -291,9 +283,7 @@ inventory.openapi(
     if (!before) throw new ApiFailure("not_found");
     requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id);
     await c.env.DB.prepare("DELETE FROM access_grants WHERE id = ?").bind(id).run();
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "grant", id },
       data: { before: toGrant(before), after: null },
     });

@@ -2,7 +2,7 @@
 import { CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
-import { actorOf, record } from "../audit.ts";
+import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -54,9 +54,7 @@ sites.openapi(
     await insertOrConflict(
       c.env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
     );
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "site", id, name },
       data: { after: { name } },
     });
@@ -89,9 +87,7 @@ sites.openapi(
     )
       .bind(await sha256(token), siteId, c.get("user").id, expiresAt)
       .run();
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "site", id: siteId, name: site.name },
       data: { after: { enrollmentTokenExpiresAt: expiresAt } },
     });

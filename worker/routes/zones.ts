@@ -11,7 +11,7 @@ import {
 } from "../../protocol/index.ts";
 import { POLICY_COLUMNS, type PolicyRow, policyFromRow, policyValues } from "../access/policy.ts";
 import { adminScope, inScope, requireAdmin, requireAnyAdmin } from "../access/scope.ts";
-import { actorOf, record } from "../audit.ts";
+import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -76,9 +76,7 @@ zones.openapi(
       description: body.description,
       policyId: body.policyId,
     };
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "zone", id, name: body.name },
       data: { after: zone },
     });
@@ -113,9 +111,7 @@ zones.openapi(
     await c.env.DB.prepare("UPDATE zones SET description = ?, policy_id = ? WHERE id = ?")
       .bind(after.description, after.policyId, id)
       .run();
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "zone", id, name: before.name },
       data: { before: toZone(before), after },
     });
@@ -158,9 +154,7 @@ zones.openapi(
       ).bind(id, ...policyValues(body), Date.now()),
     );
     const policy = { id, ...body };
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "policy", id, name: body.name },
       data: { after: policy },
     });
@@ -188,9 +182,7 @@ zones.openapi(
     await c.env.DB.prepare(`UPDATE policies SET ${POLICY_COLUMNS.map((col) => `${col} = ?`).join(", ")} WHERE id = ?`)
       .bind(...policyValues(after), id)
       .run();
-    await record(c.env, {
-      actor: actorOf(c.get("user")),
-      action: "admin.change",
+    await adminChange(c, {
       target: { type: "policy", id, name: before.name },
       data: { before, after },
     });
