@@ -9,7 +9,6 @@ import {
   encodeCredit,
   encodeData,
   encodeMessage,
-  OUTPUT_WINDOW,
   PROTOCOL_VERSION,
 } from "../protocol/index.ts";
 import {
