@@ -177,8 +177,9 @@ export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>)
 }
 
 /** A session with a browser and a connector attached and connected, through the real routes. */
-export async function liveSession() {
-  const site = await seedSite();
+/** A session with a connector and a browser attached, under a policy with these column values. */
+export async function liveSession(policy: Record<string, unknown> = {}) {
+  const site = await seedSite(policy);
   const username = `u${crypto.randomUUID().slice(0, 8)}`;
   await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
   const cookie = await login(username, "user-password-1");
@@ -203,5 +204,5 @@ export async function liveSession() {
   connector.ws.send(encodeMessage({ type: "sync", from: 0, to: 0 }));
   await user.next(hasText("sync", { at: 0, reset: false }), "sync");
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
-  return { id, site, cookie, control, open, user, connector, room };
+  return { id, site, cookie, username, control, open, user, connector, room };
 }
