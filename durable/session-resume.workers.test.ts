@@ -145,7 +145,21 @@ describe("SessionRoom resume", () => {
   });
 });
 
-describe("SessionRoom live view after an eviction", () => {
+describe("SessionRoom after an eviction", () => {
+  it("ends the session at its deadline from a rebuilt instance, with no browser attached", async () => {
+    const { id, user, connector, room } = await liveSession();
+    user.ws.close(1001);
+    await runInDurableObject(room, async (_live, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      await state.storage.put("timers", { ...timers, deadline: Date.now() - 1 });
+      // Nothing in memory survives: a new instance over the same storage and sockets runs the alarm.
+      await new SessionRoom(state, env).alarm();
+    });
+    await connector.next(hasText("end", { reason: "time_limit" }), "connector told");
+    const row = await env.DB.prepare("SELECT status, end_reason FROM sessions WHERE id = ?").bind(id).first();
+    expect(row).toEqual({ status: "ended", end_reason: "time_limit" });
+  });
+
   it("shows a viewer who joins after an eviction the screen as it was", async () => {
     const { id, user, connector, room } = await liveSession();
     connector.ws.send(encodeData(bytes("\x1b[2Jroot@db1:~# uptime\r\n 10:00 up 42 days\r\n")));
