@@ -55,6 +55,9 @@ export class TargetSession {
   private lostAt?: number;
   private redial?: NodeJS.Timeout;
   private redialAttempt = 0;
+  /** Whether the first data socket has opened; until then control messages wait in `early` (a few at most). */
+  private opened = false;
+  private readonly early: ConnectorToRoom[] = [];
 
   constructor(
     private readonly state: ConnectorState,
@@ -73,8 +76,11 @@ export class TargetSession {
     return this.credit.sent;
   }
 
+  /** The SSH connection starts at once, in parallel with dialling the room (it is most of the start time). */
   async start(): Promise<void> {
-    await this.dial();
+    const dialing = this.dial();
+    void this.connectTarget();
+    await dialing;
   }
 
   private async dial(): Promise<void> {
@@ -102,9 +108,15 @@ export class TargetSession {
         });
         return;
       }
-      this.sendControl({ type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId });
-      this.sendControl({ type: "status", state: "connecting" });
-      void this.connectTarget();
+      this.opened = true;
+      // Sent on `ws` itself: a session that already failed has dropped its reference to the socket.
+      const first: ConnectorToRoom[] = [
+        { type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId },
+        { type: "status", state: "connecting" },
+        // What SSH reported before the socket was up (connected, or why it failed) follows the hello.
+        ...this.early.splice(0),
+      ];
+      for (const message of first) ws.send(encodeMessage(message));
     });
     ws.on("message", (data: Buffer, isBinary) => {
       if (ws === this.ws) this.onRoomMessage(data, isBinary);
@@ -318,6 +330,7 @@ export class TargetSession {
 
   private sendControl(message: ConnectorToRoom): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(message));
+    else if (!this.opened) this.early.push(message);
   }
 
   private teardown(): void {
@@ -336,7 +349,10 @@ export class TargetSession {
     this.stream?.close();
     this.ssh?.end();
     this.ssh = undefined;
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+    const ws = this.ws;
+    // An SSH failure before the first socket opened: the room still hears why, then the socket closes.
+    if (ws?.readyState === WebSocket.CONNECTING && this.early.length > 0) ws.once("open", () => ws.close(1000));
+    else if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.ws = undefined;
     this.onEnd(this.sessionId);
   }

@@ -150,7 +150,7 @@ export class SessionRoom extends DurableObject<Env> {
     return {
       user: !!this.browser(),
       connector: !!this.connector(),
-      viewers: this.viewerSockets().length,
+      viewers: this.viewers.list().length,
       state: this.state(),
     };
   }
@@ -297,6 +297,7 @@ export class SessionRoom extends DurableObject<Env> {
         return;
       }
       send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
+      this.viewers.changed();
       await this.viewers.resync(ws);
       await this.tellWatchers();
       return;
@@ -507,7 +508,7 @@ export class SessionRoom extends DurableObject<Env> {
     const meta = await this.meta();
     const user = this.browser();
     if (user && meta?.notifyWatched !== false)
-      send(user, { type: "watchers", count: this.viewerSockets().length } satisfies RoomToBrowser);
+      send(user, { type: "watchers", count: this.viewers.list().length } satisfies RoomToBrowser);
   }
 
   private async onGone(ws: WebSocket): Promise<void> {

@@ -29,18 +29,36 @@ export class LiveViewers {
   /** Output arrived since the last save. */
   dirty = false;
 
+  /** The attached viewers, kept between frames (rebuilt after a wake-up, a hello or a close). */
+  private cached: WebSocket[] | undefined;
+
   constructor(
     private readonly storage: DurableObjectStorage,
-    /** The viewers attached right now (said hello, socket open). */
+    /** The viewers attached right now (said hello, socket open), from the runtime. */
     private readonly sockets: () => WebSocket[],
   ) {}
+
+  /** Who is watching; cheap enough to call per output frame. */
+  list(): WebSocket[] {
+    this.cached ??= this.sockets();
+    return this.cached;
+  }
+
+  /** A viewer said hello or went away. */
+  changed(): void {
+    this.cached = undefined;
+  }
 
   /** Output from the session: into the replay buffer and to every viewer that keeps up. */
   push(payload: Uint8Array, frame: ArrayBuffer | Uint8Array): void {
     this.replay.push(payload);
     this.dirty = true;
-    for (const viewer of this.sockets()) {
+    for (const viewer of this.list()) {
       if (this.behind.has(viewer)) continue;
+      if (viewer.readyState !== WebSocket.OPEN) {
+        this.changed();
+        continue;
+      }
       const lag = (this.lag.get(viewer) ?? 0) + payload.byteLength;
       if (lag > VIEWER_MAX_LAG) {
         this.behind.add(viewer);
@@ -76,6 +94,7 @@ export class LiveViewers {
   gone(viewer: WebSocket): void {
     this.lag.delete(viewer);
     this.behind.delete(viewer);
+    this.changed();
   }
 
   /** Writes the replay buffer to storage (the room calls this from its snapshot timer). */

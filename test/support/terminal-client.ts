@@ -66,7 +66,12 @@ export class TerminalClient {
     } = {},
   ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
-    const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
+    // No permessage-deflate, as the page gets from the edge (wrangler.toml refuses it; wrangler dev's
+    // local proxy would negotiate it on its own, which Cloudflare does not put in the path).
+    const ws = new WebSocket(url, {
+      headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl },
+      perMessageDeflate: false,
+    });
     ws.binaryType = "nodebuffer";
     const client = new TerminalClient(ws, opts.keepReceived ?? true, opts.manualCredit ?? false);
     ws.on("message", (data: Buffer, isBinary) => client.onMessage(data, isBinary));

@@ -49,7 +49,8 @@ sessions.openapi(
       .bind(sessionId, user.id, row.server_id, row.credential_id, target.site_id, row.id, now, deadline)
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
-    await room.init({
+    // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
+    const roomReady = room.init({
       sessionId,
       userId: user.id,
       siteId: target.site_id,
@@ -61,16 +62,19 @@ sessions.openapi(
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
     });
-    const grant = await grantForSession(c.env, sessionId, deadline);
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "session.started",
-      target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
-      refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
-      data: { deadline },
-    });
+    const [, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
-    if (!(await hub.dispatch(sessionId, grant))) {
+    const [dispatched] = await Promise.all([
+      hub.dispatch(sessionId, grant),
+      record(c.env, {
+        actor: actorOf(user),
+        action: "session.started",
+        target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
+        refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
+        data: { deadline },
+      }),
+    ]);
+    if (!dispatched) {
       await room.end("connector_unavailable");
       throw new ApiFailure("connector_unavailable", `no live connector at site ${target.site_id}`);
     }
