@@ -5,12 +5,18 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
 import { EnrollResponse } from "../protocol/index.ts";
+import { loadConfig } from "./config.ts";
 import { AGENT, ControlLink } from "./control.ts";
+import { type CredentialProvider, SealedProvider } from "./credentials.ts";
+import { EmpowerIdProvider } from "./empowerid.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
 import { log } from "./log.ts";
 import { sealSecret } from "./seal.ts";
 import { TargetSession } from "./session.ts";
+import type { SessionHooks } from "./session-hooks.ts";
+import { resolveTarget } from "./target-connect.ts";
+import { parseCidr } from "./target-policy.ts";
 import { loadState, saveState } from "./state.ts";
 
 const USAGE = `usage:
@@ -74,6 +80,13 @@ async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile:
 
 async function run(stateDir: string): Promise<void> {
   const state = await loadState(stateDir);
+  const config = await loadConfig(stateDir);
+  const allowed = config.allowedTargets.map(parseCidr);
+  const credentials: CredentialProvider =
+    config.credentialProvider === "empowerid" && config.empowerid
+      ? new EmpowerIdProvider(config.empowerid, state.sealKey, log)
+      : new SealedProvider(state.sealKey);
+  const hooks: SessionHooks = { resolveTarget: (host) => resolveTarget(host, allowed), credentials };
   const sessions = new Map<string, TargetSession>();
   const control = new ControlLink(
     state,
@@ -81,7 +94,7 @@ async function run(stateDir: string): Promise<void> {
       if (sessions.has(open.sessionId)) return;
       verifyGrant(open.grant, { edgeKey: state.edgeKey, siteId: state.siteId, sessionId: open.sessionId })
         .then((claims) => {
-          const session = new TargetSession(state, open.sessionId, claims, log, (id) => sessions.delete(id));
+          const session = new TargetSession(state, open.sessionId, claims, log, (id) => sessions.delete(id), hooks);
           sessions.set(open.sessionId, session);
           log("session.open", { session: open.sessionId, user: claims.usr.name, host: claims.tgt.host });
           return session.start();
@@ -97,7 +110,13 @@ async function run(stateDir: string): Promise<void> {
     },
     log,
   );
-  log("connector.start", { agent: AGENT, connector: state.connectorId, edge: state.edgeUrl });
+  log("connector.start", {
+    agent: AGENT,
+    connector: state.connectorId,
+    edge: state.edgeUrl,
+    credentials: credentials.name,
+    allowedTargets: config.allowedTargets.join(","),
+  });
   control.start();
   const shutdown = () => {
     log("connector.stop", { sessions: sessions.size });

@@ -19,7 +19,8 @@ import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
-import { openSealed } from "./seal.ts";
+import { type Release, SealedProvider } from "./credentials.ts";
+import { type SessionHooks, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
 
 /** SSH connect + auth must finish within 15 s. */
@@ -36,6 +37,8 @@ export class TargetSession {
   private ended = false;
   private torn = false;
   private readonly deadline: NodeJS.Timeout;
+  private release?: Release;
+  private endReason: EndReason = "closed";
 
   constructor(
     private readonly state: ConnectorState,
@@ -43,6 +46,7 @@ export class TargetSession {
     private readonly grant: GrantClaims,
     private readonly log: Log,
     private readonly onEnd: (sessionId: string) => void,
+    private readonly hooks: SessionHooks = {},
   ) {
     // The backstop: the grant's deadline holds even when the edge is unreachable.
     const ms = Math.max(0, grant.dl * 1000 - Date.now());
@@ -77,6 +81,7 @@ export class TargetSession {
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
+    this.endReason = reason;
     this.log("session.end", { session: this.sessionId, reason });
     this.sendControl({ type: "end", reason });
     this.teardown();
@@ -85,18 +90,31 @@ export class TargetSession {
   private async connectTarget(): Promise<void> {
     const { tgt, cred } = this.grant;
     let secret: Buffer;
+    let address: string;
     try {
-      secret = await openSealed(this.state.sealKey, cred.sealed);
+      address = this.hooks.resolveTarget ? await this.hooks.resolveTarget(tgt.host) : tgt.host;
+      const provider = this.hooks.credentials ?? new SealedProvider(this.state.sealKey);
+      this.release = await provider.release({
+        sessionId: this.sessionId,
+        grant: this.grant,
+        terminate: (reason) => this.end(reason),
+      });
+      secret = this.release.secret;
     } catch (err) {
-      this.log("session.credential_unopenable", { session: this.sessionId, error: (err as Error).name });
-      this.end("credential_unavailable");
+      const reason = setupFailureReason(err);
+      this.log("session.setup_failed", { session: this.sessionId, reason, error: (err as Error).message });
+      this.end(reason);
       return;
     }
-    if (this.ended) return;
+    if (this.ended) {
+      secret.fill(0);
+      this.release.ended(this.endReason);
+      return;
+    }
     const ssh = new Client();
     this.ssh = ssh;
     const config: ConnectConfig = {
-      host: tgt.host,
+      host: address,
       port: tgt.port,
       username: cred.username,
       readyTimeout: READY_TIMEOUT_MS,
@@ -146,6 +164,8 @@ export class TargetSession {
     });
     stream.on("close", () => this.end("user_exit"));
     this.sendControl({ type: "status", state: "connected" });
+    this.release?.connected();
+    this.hooks.onStage?.("connected");
     this.log("session.connected", { session: this.sessionId, host: this.grant.tgt.host });
   }
 
@@ -184,6 +204,7 @@ export class TargetSession {
           case "end":
             this.log("session.ended_by_edge", { session: this.sessionId, reason: msg.reason });
             this.ended = true;
+            this.endReason = msg.reason;
             this.teardown();
             return;
         }
@@ -218,6 +239,8 @@ export class TargetSession {
     this.ssh = undefined;
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
     this.ws = undefined;
+    this.release?.ended(this.endReason);
+    this.hooks.onStage?.("ended", this.endReason);
     this.onEnd(this.sessionId);
   }
 }

@@ -15,12 +15,15 @@ export const EndReason = z.enum([
   "grant_rejected", // the connector refused the session grant
   "host_key_mismatch", // the target's host key does not match the pin
   "target_unreachable", // TCP/SSH connection to the target failed
+  "target_refused", // the target's address is outside the site's allowed ranges (or never allowed)
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
   "protocol_error", // a peer broke the protocol
   "internal_error",
+  "credential_refused", // the credential authority (EmpowerID) refused to release the credential
+  "connector_replaced", // the connector serving the session died; new sessions go to the site's others
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 

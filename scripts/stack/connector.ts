@@ -1,4 +1,5 @@
 // Enrolls and runs a real psm-connector process against a local edge.
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT } from "./edge.ts";
 import { type Proc, startProcess, waitFor } from "./process.ts";
@@ -17,6 +18,16 @@ export async function enrollConnector(edgeUrl: string, token: string, stateDir: 
   );
   const code = await new Promise<number | null>((resolve) => proc.child.once("exit", resolve));
   if (code !== 0) throw new Error(`enroll failed: ${proc.output()}`);
+  // Local stacks put their SSH targets on loopback, which a connector refuses unless told.
+  await writeConnectorConfig(stateDir, { allowedTargets: LOOPBACK_TARGETS });
+}
+
+/** Loopback, named on purpose: what a development or test stack's targets listen on. */
+export const LOOPBACK_TARGETS = ["127.0.0.0/8", "::1/128"];
+
+/** Writes the connector's config.json (see connector/config.ts). */
+export async function writeConnectorConfig(stateDir: string, config: Record<string, unknown>): Promise<void> {
+  await writeFile(join(stateDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
 }
 
 export async function runConnector(stateDir: string, opts: { echo?: boolean } = {}): Promise<Proc> {

@@ -35,7 +35,7 @@ sessions.openapi(
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
     const target = await c.env.DB.prepare(
-      `SELECT s.host, s.port, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
+      `SELECT s.host, s.port, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed, c.external_ref FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
     )
       .bind(row.server_id, row.credential_id)
       .first<{
@@ -47,6 +47,7 @@ sessions.openapi(
         username: string;
         kind: "password" | "private_key";
         sealed: string;
+        external_ref: string | null;
       }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
@@ -76,7 +77,14 @@ sessions.openapi(
       dl: Math.floor(deadline / 1000),
       usr: { id: user.id, name: user.username },
       tgt: { host: target.host, port: target.port, protocol: "ssh", hostKey: target.host_key },
-      cred: { id: row.credential_id, username: target.username, kind: target.kind, sealed: target.sealed },
+      // A sealed blob for the connector's `sealed` provider, or EmpowerID's reference for `empowerid`.
+      cred: {
+        id: row.credential_id,
+        username: target.username,
+        kind: target.kind,
+        ...(target.sealed ? { sealed: target.sealed } : {}),
+        ...(target.external_ref ? { ref: target.external_ref } : {}),
+      },
       rec: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes },
       ch: ["shell"],
     });
