@@ -23,7 +23,6 @@ export const EndReason = z.enum([
   "protocol_error", // a peer broke the protocol
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
-  "connector_replaced", // the connector serving the session died; new sessions go to the site's others
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 
@@ -130,7 +129,26 @@ export const Rejected = z.strictObject({
   sessionId: id,
   reason: EndReason,
 });
-export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected]);
+/** The connector verified an `open`'s grant and took the session (the hub tries another otherwise). */
+export const Accepted = z.strictObject({ type: z.literal("accepted"), sessionId: id });
+/**
+ * The connector's health, sent on connect and every HEARTBEAT_INTERVAL_MS: live sessions and its
+ * last errors (event names and reason codes only: never a secret, host credential or upstream text).
+ */
+export const ConnectorReport = z.strictObject({
+  type: z.literal("report"),
+  sessions: z.number().int().nonnegative(),
+  errors: z
+    .array(
+      z.strictObject({
+        at: z.number().int(),
+        event: z.string().max(64),
+        reason: z.string().max(64).optional(),
+      }),
+    )
+    .max(10),
+});
+export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected, Accepted, ConnectorReport]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
 export const Open = z.strictObject({

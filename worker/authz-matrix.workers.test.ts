@@ -51,6 +51,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/sites": { access: "anyAdmin" },
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/sites/:id/connectors": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/users": { access: "admin" },
   "POST /api/users": {
     access: "admin",

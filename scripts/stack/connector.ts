@@ -7,10 +7,27 @@ import { type Proc, startProcess, waitFor } from "./process.ts";
 const CLI = join(ROOT, "connector", "cli.ts");
 const nodeArgs = (args: string[]) => ["--import", "tsx", CLI, ...args];
 
-export async function enrollConnector(edgeUrl: string, token: string, stateDir: string, name = "local"): Promise<void> {
+export async function enrollConnector(
+  edgeUrl: string,
+  token: string,
+  stateDir: string,
+  name = "local",
+  /** The site's seal key (a JWK file), for the site's second and later connectors. */
+  sealKeyFile?: string,
+): Promise<void> {
   const proc = startProcess(
     process.execPath,
-    nodeArgs(["enroll", "--url", edgeUrl, `--token=${token}`, "--state", stateDir, "--name", name]),
+    nodeArgs([
+      "enroll",
+      "--url",
+      edgeUrl,
+      `--token=${token}`,
+      "--state",
+      stateDir,
+      "--name",
+      name,
+      ...(sealKeyFile ? ["--seal-key", sealKeyFile] : []),
+    ]),
     {
       name: "enroll",
       cwd: ROOT,
@@ -19,7 +36,8 @@ export async function enrollConnector(edgeUrl: string, token: string, stateDir: 
   const code = await new Promise<number | null>((resolve) => proc.child.once("exit", resolve));
   if (code !== 0) throw new Error(`enroll failed: ${proc.output()}`);
   // Local stacks put their SSH targets on loopback, which a connector refuses unless told.
-  await writeConnectorConfig(stateDir, { allowedTargets: LOOPBACK_TARGETS });
+  // Metrics on any free loopback port: several connectors share one test machine.
+  await writeConnectorConfig(stateDir, { allowedTargets: LOOPBACK_TARGETS, metricsPort: 0 });
 }
 
 /** Loopback, named on purpose: what a development or test stack's targets listen on. */

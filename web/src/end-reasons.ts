@@ -20,7 +20,6 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   internal_error: "The session was ended because of an internal error.",
   target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
   credential_refused: "The credential authority refused to release the credential for you.",
-  connector_replaced: "The connector serving this session stopped; reconnect to continue through another one.",
 };
 
 /** A sentence for an end reason; unknown strings (e.g. from a newer edge) get a neutral sentence. */
