@@ -26,7 +26,8 @@ import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
-import { openSealed } from "./seal.ts";
+import { type Release, SealedProvider } from "./credentials.ts";
+import { type SessionHooks, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
 
 /** SSH connect + auth must finish within 15 s. */
@@ -58,6 +59,8 @@ export class TargetSession {
   /** Whether the first data socket has opened; until then control messages wait in `early` (a few at most). */
   private opened = false;
   private readonly early: ConnectorToRoom[] = [];
+  private release?: Release;
+  private endReason: EndReason = "closed";
 
   constructor(
     private readonly state: ConnectorState,
@@ -65,6 +68,7 @@ export class TargetSession {
     private readonly grant: GrantClaims,
     private readonly log: Log,
     private readonly onEnd: (sessionId: string) => void,
+    private readonly hooks: SessionHooks = {},
   ) {
     // The backstop: the grant's deadline holds even when the edge is unreachable.
     this.deadlineAt = grant.dl * 1000;
@@ -163,6 +167,7 @@ export class TargetSession {
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
+    this.endReason = reason;
     this.log("session.end", { session: this.sessionId, reason });
     this.sendControl({ type: "end", reason });
     this.teardown();
@@ -171,18 +176,31 @@ export class TargetSession {
   private async connectTarget(): Promise<void> {
     const { tgt, cred } = this.grant;
     let secret: Buffer;
+    let address: string;
     try {
-      secret = await openSealed(this.state.sealKey, cred.sealed);
+      address = this.hooks.resolveTarget ? await this.hooks.resolveTarget(tgt.host) : tgt.host;
+      const provider = this.hooks.credentials ?? new SealedProvider(this.state.sealKey);
+      this.release = await provider.release({
+        sessionId: this.sessionId,
+        grant: this.grant,
+        terminate: (reason) => this.end(reason),
+      });
+      secret = this.release.secret;
     } catch (err) {
-      this.log("session.credential_unopenable", { session: this.sessionId, error: (err as Error).name });
-      this.end("credential_unavailable");
+      const reason = setupFailureReason(err);
+      this.log("session.setup_failed", { session: this.sessionId, reason, error: (err as Error).message });
+      this.end(reason);
       return;
     }
-    if (this.ended) return;
+    if (this.ended) {
+      secret.fill(0);
+      this.release.ended(this.endReason);
+      return;
+    }
     const ssh = new Client();
     this.ssh = ssh;
     const config: ConnectConfig = {
-      host: tgt.host,
+      host: address,
       port: tgt.port,
       username: cred.username,
       readyTimeout: READY_TIMEOUT_MS,
@@ -234,6 +252,8 @@ export class TargetSession {
     stream.on("close", () => this.end("user_exit"));
     this.connected = true;
     this.sendControl({ type: "status", state: "connected" });
+    this.release?.connected();
+    this.hooks.onStage?.("connected");
     this.log("session.connected", { session: this.sessionId, host: this.grant.tgt.host });
   }
 
@@ -311,6 +331,7 @@ export class TargetSession {
           case "end":
             this.log("session.ended_by_edge", { session: this.sessionId, reason: msg.reason });
             this.ended = true;
+            this.endReason = msg.reason;
             this.teardown();
             return;
         }
@@ -354,6 +375,8 @@ export class TargetSession {
     if (ws?.readyState === WebSocket.CONNECTING && this.early.length > 0) ws.once("open", () => ws.close(1000));
     else if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.ws = undefined;
+    this.release?.ended(this.endReason);
+    this.hooks.onStage?.("ended", this.endReason);
     this.onEnd(this.sessionId);
   }
 }

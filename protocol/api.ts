@@ -77,17 +77,21 @@ export const CreateServerRequest = z.strictObject({
   tags: z.array(z.string().max(32)).max(16).default([]),
 });
 
-export const CreateCredentialRequest = z.strictObject({
-  name,
-  username: z.string().min(1).max(256),
-  kind: CredentialKind,
-  zoneId: z.string(),
-  /** Sealed to the key of the zone's site, in the admin's browser or by the connector CLI. */
-  sealed: SealedSecret,
-  serverIds: z.array(z.string()).min(1),
-  /** Overrides the zone's policy for this credential. */
-  policyId: z.string().nullable().default(null),
-});
+export const CreateCredentialRequest = z
+  .strictObject({
+    name,
+    username: z.string().min(1).max(256),
+    kind: CredentialKind,
+    zoneId: z.string(),
+    /** Sealed to the key of the zone's site, in the admin's browser or by the connector CLI. */
+    sealed: SealedSecret.optional(),
+    /** Instead of a sealed secret: EmpowerID's reference; the site's connector asks EmpowerID to release it. */
+    externalRef: z.string().min(1).max(256).optional(),
+    serverIds: z.array(z.string()).min(1),
+    /** Overrides the zone's policy for this credential. */
+    policyId: z.string().nullable().default(null),
+  })
+  .refine((c) => (c.sealed === undefined) !== (c.externalRef === undefined), "give either sealed or externalRef");
 
 export const CredentialSummary = z.object({
   id: z.string(),

@@ -8,3 +8,4 @@ export * from "./tokens.ts";
 export * from "./backoff.ts";
 export * from "./audit.ts";
 export * from "./output-log.ts";
+export * from "./connectors.ts";

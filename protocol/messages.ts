@@ -15,6 +15,7 @@ export const EndReason = z.enum([
   "grant_rejected", // the connector refused the session grant
   "host_key_mismatch", // the target's host key does not match the pin
   "target_unreachable", // TCP/SSH connection to the target failed
+  "target_refused", // the target's address is outside the site's allowed ranges (or never allowed)
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
@@ -22,6 +23,7 @@ export const EndReason = z.enum([
   "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol
   "internal_error",
+  "credential_refused", // the credential authority (EmpowerID) refused to release the credential
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 
@@ -172,7 +174,26 @@ export const Rejected = z.strictObject({
   sessionId: id,
   reason: EndReason,
 });
-export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected]);
+/** The connector verified an `open`'s grant and took the session (the hub tries another otherwise). */
+export const Accepted = z.strictObject({ type: z.literal("accepted"), sessionId: id });
+/**
+ * The connector's health, sent on connect and every HEARTBEAT_INTERVAL_MS: live sessions and its
+ * last errors (event names and reason codes only: never a secret, host credential or upstream text).
+ */
+export const ConnectorReport = z.strictObject({
+  type: z.literal("report"),
+  sessions: z.number().int().nonnegative(),
+  errors: z
+    .array(
+      z.strictObject({
+        at: z.number().int(),
+        event: z.string().max(64),
+        reason: z.string().max(64).optional(),
+      }),
+    )
+    .max(10),
+});
+export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected, Accepted, ConnectorReport]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
 export const Open = z.strictObject({

@@ -20,6 +20,7 @@ type Access =
   | "approver"
   | "auditor"
   | "connector"
+  | "connectorHttp"
   | "socket"
   | "watchSocket";
 
@@ -33,6 +34,7 @@ const ALLOWED: Record<Access, Persona[]> = {
   approver: ["approver"],
   auditor: ["admin"],
   connector: [],
+  connectorHttp: [], // plain HTTP with a connector's proof-of-key token: no user is ever let through
   socket: ["requester"],
   watchSocket: ["admin"],
 };
@@ -51,6 +53,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/sites": { access: "anyAdmin" },
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/sites/:id/connectors": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/users": { access: "admin" },
   "POST /api/users": {
     access: "admin",
@@ -146,6 +149,13 @@ const MATRIX: Record<string, Entry> = {
   },
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
+  "POST /connector/inventory": { access: "connectorHttp", body: () => ({ servers: [] }) },
+  "GET /api/sites/:id/discovered": { access: "admin", id: (f) => f.site.siteId },
+  "POST /api/discovered/:id/enable": {
+    access: "zoneAdmin",
+    id: () => "found-1",
+    body: (f) => ({ zoneId: f.site.zoneId, hostKey: `SHA256:${"A".repeat(43)}` }),
+  },
   "GET /api/openapi.json": { access: "public" },
 };
 
@@ -166,6 +176,9 @@ async function fixture() {
     env.DB.prepare(
       "INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)",
     ).bind(site.groupId, site.zoneId),
+    env.DB.prepare(
+      "INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, connector_id, first_seen, last_seen) VALUES ('found-1', ?, 'ldap', 'CN=found', 'found', '10.0.0.9', 22, ?, 0, 0)",
+    ).bind(site.siteId, site.connectorId),
   ]);
   const cookies = {
     anonymous: "",

@@ -35,7 +35,7 @@ export async function signGrant(signingSecret: string, input: GrantInput): Promi
 /** The grant for a stored session with deadline `deadline` (unix ms): target, credential and policy from D1. */
 export async function grantForSession(env: Env, sessionId: string, deadline: number): Promise<string> {
   const row = await env.DB.prepare(
-    `SELECT se.user_id, u.username, se.site_id, se.credential_id, s.host, s.port, s.host_key, c.username AS account, c.kind, c.sealed, ch.policy
+    `SELECT se.user_id, u.username, se.site_id, se.credential_id, s.host, s.port, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, ch.policy
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id
      JOIN credentials c ON c.id = se.credential_id LEFT JOIN checkouts ch ON ch.id = se.checkout_id WHERE se.id = ?`,
   )
@@ -50,7 +50,8 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
       host_key: string;
       account: string;
       kind: "password" | "private_key";
-      sealed: string;
+      sealed: string | null;
+      external_ref: string | null;
       policy: string | null;
     }>();
   if (!row) throw new Error(`no session ${sessionId}`);
@@ -61,7 +62,14 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
     dl: Math.floor(deadline / 1000),
     usr: { id: row.user_id, name: row.username },
     tgt: { host: row.host, port: row.port, protocol: "ssh", hostKey: row.host_key },
-    cred: { id: row.credential_id, username: row.account, kind: row.kind, sealed: row.sealed },
+    // A sealed blob for the connector's `sealed` provider, or EmpowerID's reference for `empowerid`.
+    cred: {
+      id: row.credential_id,
+      username: row.account,
+      kind: row.kind,
+      ...(row.sealed ? { sealed: row.sealed } : {}),
+      ...(row.external_ref ? { ref: row.external_ref } : {}),
+    },
     rec: { required: policy.recordingRequired ?? false, keystrokes: policy.recordKeystrokes ?? false },
     ch: ["shell"],
   });

@@ -19,6 +19,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   disconnected: "Your browser was away longer than policy allows; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",
   internal_error: "The session was ended because of an internal error.",
+  target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
+  credential_refused: "The credential authority refused to release the credential for you.",
 };
 
 /** A sentence for an end reason; unknown strings (e.g. from a newer edge) get a neutral sentence. */

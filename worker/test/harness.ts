@@ -169,14 +169,23 @@ export const hasText =
     }).length >= times;
 
 /** Connects a connector's control socket and says hello, as psm-connector does. */
-export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>): Promise<Client> {
+export async function connectControl(
+  site: Awaited<ReturnType<typeof seedSite>>,
+  { accept = true }: { accept?: boolean } = {},
+): Promise<Client> {
   const control = await openSocket("/connector/control", { Authorization: `Bearer ${await site.token()}` });
   control.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: "test" }));
   await control.next(hasText("hello"), "hub hello");
+  // Like psm-connector, take every session the hub hands over (the hub waits for the answer).
+  if (accept)
+    control.ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") return;
+      const msg = JSON.parse(e.data) as { type: string; sessionId?: string };
+      if (msg.type === "open") control.ws.send(encodeMessage({ type: "accepted", sessionId: msg.sessionId! }));
+    });
   return control;
 }
 
-/** A session with a browser and a connector attached and connected, through the real routes. */
 /** A session with a connector and a browser attached, under a policy with these column values. */
 export async function liveSession(policy: Record<string, unknown> = {}) {
   const site = await seedSite(policy);
