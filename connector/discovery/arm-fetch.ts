@@ -14,7 +14,12 @@ export class CloudApiError extends Error {
 export async function getJson<T extends z.ZodType>(
   url: string,
   schema: T,
-  opts: { origin: string; headers: () => Promise<Record<string, string>>; timeoutMs?: number; sleep?: (ms: number) => Promise<void> },
+  opts: {
+    origin: string;
+    headers: () => Promise<Record<string, string>>;
+    timeoutMs?: number;
+    sleep?: (ms: number) => Promise<void>;
+  },
 ): Promise<z.infer<T>> {
   if (new URL(url).origin !== new URL(opts.origin).origin) {
     throw new CloudApiError(`refusing to follow a link off ${new URL(opts.origin).origin}`);
@@ -24,14 +29,19 @@ export async function getJson<T extends z.ZodType>(
     const headers = await opts.headers(); // an OAuth failure surfaces as itself
     let res: Response;
     try {
-      res = await fetch(url, { headers: { accept: "application/json", ...headers }, signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
+      res = await fetch(url, {
+        headers: { accept: "application/json", ...headers },
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+      });
     } catch (err) {
       throw new CloudApiError(`${new URL(url).pathname}: ${(err as Error).name}`);
     }
     if ((res.status === 429 || res.status === 503) && attempt < MAX_RETRIES) {
       await res.body?.cancel();
       const retryAfter = Number(res.headers.get("retry-after"));
-      await sleep(Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter * 1000, MAX_WAIT_MS) : 1000 * 2 ** attempt);
+      await sleep(
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter * 1000, MAX_WAIT_MS) : 1000 * 2 ** attempt,
+      );
       continue;
     }
     if (!res.ok) {

@@ -56,7 +56,8 @@ export class FakeAzure {
       this.token = crypto.randomUUID();
       return json(200, { token_type: "Bearer", expires_in: 3599, access_token: this.token });
     }
-    if (headers.authorization !== `Bearer ${this.token}`) return json(401, { error: { code: "InvalidAuthenticationToken" } });
+    if (headers.authorization !== `Bearer ${this.token}`)
+      return json(401, { error: { code: "InvalidAuthenticationToken" } });
     this.calls.push(url.pathname + url.search);
     if (this.throttleNext > 0) {
       this.throttleNext--;
@@ -65,7 +66,8 @@ export class FakeAzure {
     }
     const base = `/subscriptions/${this.subscriptionId}`;
     if (url.pathname === `${base}/providers/Microsoft.Compute/virtualMachines`) {
-      if (url.searchParams.get("api-version") !== "2024-07-01") return json(400, { error: { code: "InvalidApiVersionParameter" } });
+      if (url.searchParams.get("api-version") !== "2024-07-01")
+        return json(400, { error: { code: "InvalidApiVersionParameter" } });
       const skip = Number(url.searchParams.get("$skiptoken") ?? 0);
       const value = Array.from({ length: Math.min(this.pageSize, this.vms - skip) }, (_, k) => this.vm(skip + k));
       const more = skip + this.pageSize < this.vms;
@@ -79,7 +81,9 @@ export class FakeAzure {
       return json(200, {
         name: `nic-${nic[1]}`,
         properties: {
-          ipConfigurations: [{ name: "ipconfig1", properties: { privateIPAddress: `10.2.0.${Number(nic[1]) + 4}`, primary: true } }],
+          ipConfigurations: [
+            { name: "ipconfig1", properties: { privateIPAddress: `10.2.0.${Number(nic[1]) + 4}`, primary: true } },
+          ],
         },
       });
     }
@@ -97,7 +101,9 @@ export class FakeAzure {
         storageProfile: { osDisk: { osType: i % 2 ? "Windows" : "Linux" } },
         osProfile: { computerName: `host-${i}` },
         networkProfile: {
-          networkInterfaces: [{ id: `${rg}/providers/Microsoft.Network/networkInterfaces/nic-${i}`, properties: { primary: true } }],
+          networkInterfaces: [
+            { id: `${rg}/providers/Microsoft.Network/networkInterfaces/nic-${i}`, properties: { primary: true } },
+          ],
         },
       },
     };
