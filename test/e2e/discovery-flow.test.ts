@@ -3,11 +3,13 @@
 // sees them as discovered with source, last seen and the proposed key; none is usable until enabled
 // in a zone with a pinned key, after which a user opens a real session to it.
 import { join } from "node:path";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { DiscoveredServer, ServerSummary } from "../../protocol/index.ts";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { ROOT } from "../../scripts/stack/edge.ts";
 import { startProcess } from "../../scripts/stack/process.ts";
+import { chromiumMissing, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingSlapd, type Slapd, startSlapd } from "../support/slapd.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -109,6 +111,43 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
     t.type("echo found-$((40+2))\n");
     await t.waitForOutput("found-42");
     t.close();
+  });
+
+  it("shows the admin, in Chromium, the connector's health and the discovered servers, and enables one", async () => {
+    const missing = chromiumMissing();
+    if (missing) {
+      if (process.env.CI === "true") throw new Error(missing);
+      console.warn(`SKIPPED browser part: ${missing}`);
+      return;
+    }
+    // The connector runs: its health is live (status, version, heartbeat).
+    let browser: BrowserContext | undefined;
+    try {
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(`${stack.edge.url}/#/login`);
+      await page.fill("#login-username", "admin");
+      await page.fill("#login-password", "admin-password-1");
+      await page.click("#login-submit");
+      await page.waitForSelector('body[data-route="catalog"]');
+      await page.goto(`${stack.edge.url}/#/admin/sites`);
+      const connectorRow = page.locator('tr[data-connector-id][data-status="online"]');
+      await connectorRow.first().waitFor();
+      expect(await connectorRow.first().textContent()).toMatch(/psm-connector\//);
+      const web = page.locator('tr[data-discovered-id][data-status="discovered"]', { hasText: "WEB01" });
+      await web.waitFor();
+      expect(await web.textContent()).toContain("10.20.30.40");
+      expect(await web.textContent()).toContain("ldap");
+      await web.locator('input[name="hostKey"]').fill(`SHA256:${"W".repeat(43)}`);
+      await web.locator('button[type="submit"]').click();
+      await page.locator('tr[data-discovered-id][data-status="enabled"]', { hasText: "WEB01" }).waitFor();
+      // Page bytes carry no secret of the directory.
+      expect(await page.content()).not.toContain(bindPassword);
+    } finally {
+      await browser?.close();
+    }
+    const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
+    expect(servers.find((s) => s.name === "WEB01")).toMatchObject({ host: "10.20.30.40", source: "discovered:ldap" });
   });
 
   it("keeps the directory's bind password on the connector", async () => {

@@ -8,7 +8,7 @@ import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 
 function enrollCommand(token: string): string {
-  return `npx psm-connector enroll --url ${location.origin} --token ${token}`;
+  return `npx psm-connector install --url ${location.origin} --token ${token}`;
 }
 
 export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup {
