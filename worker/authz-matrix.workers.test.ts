@@ -132,6 +132,13 @@ const MATRIX: Record<string, Entry> = {
     body: () => ({ reason: "matrix kill" }),
   },
   "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
+  "POST /api/sessions/:id/extensions": { access: "owner", id: (f) => f.sessionId, body: () => ({ minutes: 5 }) },
+  "GET /api/extensions": { access: "signedIn" },
+  "POST /api/extensions/:id/decision": {
+    access: "approver",
+    id: (f) => f.extensionId,
+    body: () => ({ approve: true }),
+  },
   "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
@@ -191,10 +198,22 @@ async function fixture() {
   const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?")
     .bind(active.id)
     .first<{ id: string }>();
+  // A pending extension in the gated zone, whose approver group holds the approver.
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, status, created_at, deadline)
+       VALUES ('gated-session', ?, ?, ?, ?, ?, 'ended', 0, 1)`,
+    ).bind(requesterId, gated.serverId, gated.credentialId, gated.siteId, pending.id),
+    env.DB.prepare(
+      `INSERT INTO session_extensions (id, session_id, user_id, person_id, minutes, status, requested_at)
+       VALUES ('matrix-extension', 'gated-session', ?, ?, 5, 'pending', 0)`,
+    ).bind(requesterId, requesterId),
+  ]);
   return {
     site,
     gated,
     requesterId,
+    extensionId: "matrix-extension",
     cookies,
     activeId: active.id,
     pendingId: pending.id,

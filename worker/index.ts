@@ -13,6 +13,7 @@ import { connectors } from "./routes/connectors.ts";
 import { directory } from "./routes/directory.ts";
 import { connectorInventory, discovery } from "./routes/discovery.ts";
 import { inventory } from "./routes/inventory.ts";
+import { extensions } from "./routes/extensions.ts";
 import { sessions } from "./routes/sessions.ts";
 import { sites } from "./routes/sites.ts";
 import { zones } from "./routes/zones.ts";
@@ -25,7 +26,7 @@ const apiHeaders = secureHeaders({
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, audit, discovery])
+for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, extensions, audit, discovery])
   app.route("/api", part);
 app.route("/", connectors);
 app.route("/", connectorInventory);

@@ -16,6 +16,7 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   credential_unavailable: "The connector could not open the vaulted credential.",
   checkout_ended: "The checkout this session ran under has ended.",
   checkout_revoked: "An administrator revoked access; the session was ended.",
+  disconnected: "Your browser was away longer than policy allows; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",
   internal_error: "The session was ended because of an internal error.",
   target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
