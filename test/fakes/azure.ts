@@ -41,7 +41,7 @@ export class FakeAzure {
     headers: Record<string, string | string[] | undefined>,
     body: string,
     res: import("node:http").ServerResponse,
-  ): void {
+  ): unknown {
     const json = (status: number, value: unknown, extra: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...extra });
       res.end(JSON.stringify(value));

@@ -5,7 +5,7 @@ import type { ConnectorInfo, DiscoveredServer, Site } from "../../protocol/index
 import type { AdminContext } from "./admin-data.ts";
 import { dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
-import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatAgo, timeElement } from "./format.ts";
 
 /** How often the health view refreshes: 15 s, the connectors' heartbeat period. */
