@@ -31,6 +31,7 @@ export default defineConfig({
             "durable/timers.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
+            "durable/recording/**/*.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

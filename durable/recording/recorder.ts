@@ -1,0 +1,348 @@
+// The room's recorder: asciicast lines go to the room's own SQLite storage as they happen, are cut
+// into chunks (64 KiB / 10 s), compressed and hash-chained, then flushed to the object store with
+// retries; a signed manifest closes the recording. The room calls start, output, input, resize,
+// marker, end, and onTimer from its alarm; everything else is here.
+import type { CryptoKey } from "jose";
+import {
+  type ChunkEntry,
+  RECORDING_BUFFER_BYTES,
+  RECORDING_CHUNK_BYTES,
+  RECORDING_CHUNK_MS,
+  type RecordingManifest,
+} from "../../protocol/index.ts";
+import { CastWriter } from "./asciicast.ts";
+import { chunkKey, genesis, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
+import { flushRetryDelay, uploadVerified } from "./flush.ts";
+import { signManifest } from "./manifest.ts";
+import type { RecordingStore } from "./store.ts";
+
+export type RecordingStart = {
+  recordingId: string;
+  sessionId: string;
+  userId: string;
+  username: string;
+  serverId: string;
+  zoneId: string;
+  required: boolean;
+  keystrokes: boolean;
+  cols: number;
+  rows: number;
+};
+
+/** What the recorder keeps in the room's storage besides the lines and chunks (small: no bytes). */
+type RecState = RecordingStart & {
+  startedAt: number;
+  lastMs: number;
+  openSince: number | null;
+  /** An optional recording that hit the buffer limit stops here (the manifest says incomplete). */
+  stopped: boolean;
+  ended: { at: number; reason: string } | null;
+  manifest: string | null;
+  stored: boolean;
+  attempts: number;
+  retryAt: number | null;
+};
+
+export type RecorderDeps = {
+  storage: DurableObjectStorage;
+  store: () => Promise<RecordingStore>;
+  signingKey: () => Promise<CryptoKey>;
+  db: D1Database;
+  /** Raises an alert (audited) that recording is failing for a session. */
+  alert: (state: { sessionId: string; userId: string; serverId: string }, detail: string) => Promise<void>;
+};
+
+/** The result of a write: "overflow" means a required recording cannot keep up: end the session. */
+export type RecordResult = "ok" | "overflow";
+
+const STATE_KEY = "rec";
+
+export class Recorder {
+  private state: RecState | null | undefined;
+  private writer: CastWriter | null = null;
+  private openBytes = 0;
+  private buffered = 0;
+  private sealing: Promise<void> = Promise.resolve();
+  private flushing: Promise<void> | null = null;
+
+  constructor(private readonly deps: RecorderDeps) {
+    const sql = deps.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS rec_open (n INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS rec_chunks (seq INTEGER PRIMARY KEY, raw BLOB, data BLOB, entry TEXT, flushed INTEGER NOT NULL DEFAULT 0)",
+    );
+  }
+
+  /**
+   * Opens the recording. With `probe`, first proves the object store takes a write: a required
+   * recording that cannot be persisted refuses the session (returns false); an optional one goes
+   * on with an alert.
+   */
+  async start(info: RecordingStart, now: number): Promise<boolean> {
+    const probeKey = `${recordingPrefix(info.recordingId)}probe`;
+    try {
+      const store = await this.deps.store();
+      await uploadVerified(store, probeKey, new TextEncoder().encode(String(now)));
+      await store.delete([probeKey]);
+    } catch (err) {
+      console.warn(`recording ${info.recordingId}: store unavailable at start: ${(err as Error).message}`);
+      if (info.required) return false;
+      await this.deps.alert(info, "object store unavailable at session start; chunks wait in the room");
+    }
+    this.state = {
+      ...info,
+      startedAt: now,
+      lastMs: 0,
+      openSince: null,
+      stopped: false,
+      ended: null,
+      manifest: null,
+      stored: false,
+      attempts: 0,
+      retryAt: null,
+    };
+    await this.deps.db
+      .prepare(
+        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'recording')",
+      )
+      .bind(info.recordingId, info.sessionId, info.userId, info.serverId, info.zoneId, now)
+      .run();
+    await this.save();
+    this.writer = new CastWriter(now, info.keystrokes);
+    this.append([this.writer.header(info.cols, info.rows), ...this.writer.marker("start", now)], now);
+    return true;
+  }
+
+  /** Loads the state after the object was evicted; false when this session records nothing. */
+  async ready(): Promise<boolean> {
+    if (this.state === undefined) {
+      this.state = (await this.deps.storage.get<RecState>(STATE_KEY)) ?? null;
+      if (this.state) {
+        const sql = this.deps.storage.sql;
+        const open = sql.exec<{ b: number | null }>("SELECT SUM(length(line)) AS b FROM rec_open").one();
+        const held = sql
+          .exec<{ b: number | null }>(
+            "SELECT SUM(COALESCE(length(raw), 0) + COALESCE(length(data), 0)) AS b FROM rec_chunks",
+          )
+          .one();
+        this.openBytes = open.b ?? 0;
+        this.buffered = this.openBytes + (held.b ?? 0);
+        const last = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n DESC LIMIT 1").toArray()[0];
+        const lastMs = last ? Math.round((JSON.parse(last.line)[0] ?? 0) * 1000) : 0;
+        this.writer = new CastWriter(
+          this.state.startedAt,
+          this.state.keystrokes,
+          Math.max(this.state.lastMs, lastMs || 0),
+        );
+        // Chunks cut before an eviction but not yet sealed are sealed now.
+        this.sealing = this.sealing.then(() => this.sealPending());
+      }
+    }
+    return !!this.state && !this.state.ended;
+  }
+
+  output(bytes: Uint8Array, now: number): RecordResult {
+    return this.live() ? this.append(this.writer!.output(bytes, now), now) : "ok";
+  }
+
+  input(bytes: Uint8Array, now: number): RecordResult {
+    return this.live() ? this.append(this.writer!.input(bytes, now), now) : "ok";
+  }
+
+  resize(cols: number, rows: number, now: number): RecordResult {
+    return this.live() ? this.append(this.writer!.resize(cols, rows, now), now) : "ok";
+  }
+
+  marker(label: string, now: number): RecordResult {
+    return this.live() ? this.append(this.writer!.marker(label, now), now) : "ok";
+  }
+
+  /** When the room's alarm must next call onTimer (open chunk's time cut, or a flush retry). */
+  nextAt(): number | null {
+    const s = this.state;
+    if (!s) return null;
+    const times = [s.openSince !== null ? s.openSince + RECORDING_CHUNK_MS : null, s.retryAt].filter(
+      (t): t is number => t !== null,
+    );
+    return times.length ? Math.min(...times) : null;
+  }
+
+  async onTimer(now: number): Promise<void> {
+    if (!(await this.ready()) && !this.state) return;
+    const s = this.state!;
+    if (s.openSince !== null && now >= s.openSince + RECORDING_CHUNK_MS) this.cut(now);
+    if (s.retryAt === null || now >= s.retryAt) await this.flush(now);
+    else await this.sealing;
+  }
+
+  /** Closes the recording: the end marker, the last chunk, the signed manifest, then a flush. */
+  async end(reason: string, now: number): Promise<void> {
+    if (!(await this.ready())) return;
+    const s = this.state!;
+    this.append([...this.writer!.finish(), ...this.writer!.marker(`end: ${reason}`, now)], now, true);
+    this.cut(now);
+    await this.sealing;
+    const entries = this.deps.storage.sql
+      .exec<{ entry: string }>("SELECT entry FROM rec_chunks ORDER BY seq")
+      .toArray()
+      .map((r) => JSON.parse(r.entry) as ChunkEntry);
+    const manifest: RecordingManifest = {
+      v: 1,
+      recordingId: s.recordingId,
+      sessionId: s.sessionId,
+      userId: s.userId,
+      username: s.username,
+      serverId: s.serverId,
+      zoneId: s.zoneId,
+      startedAt: s.startedAt,
+      endedAt: now,
+      endReason: reason,
+      format: "asciicast-v2",
+      compression: "gzip",
+      complete: !s.stopped,
+      chunks: entries,
+      head: await this.head(),
+    };
+    s.manifest = await signManifest(manifest, await this.deps.signingKey());
+    s.ended = { at: now, reason };
+    await this.save();
+    const bytes = entries.reduce((n, e) => n + e.size, 0);
+    await this.deps.db
+      .prepare(
+        `UPDATE recordings SET status = 'sealed', ended_at = ?, chunks = ?, bytes = ?, complete = ?,
+         retain_until = ? + 86400000 * (SELECT recording_retention_days FROM zones WHERE id = recordings.zone_id) WHERE id = ?`,
+      )
+      .bind(now, entries.length, bytes, s.stopped ? 0 : 1, now, s.recordingId)
+      .run();
+    await this.flush(now);
+  }
+
+  /** Uploads sealed chunks in order, then the manifest; stops at the first failure and schedules a retry. */
+  flush(now: number): Promise<void> {
+    this.flushing ??= this.flushOnce(now).finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(now: number): Promise<void> {
+    await this.sealing;
+    const s = this.state;
+    if (!s || s.stored) return;
+    const sql = this.deps.storage.sql;
+    try {
+      const store = await this.deps.store();
+      for (const row of sql
+        .exec<{ seq: number; data: ArrayBuffer; entry: string }>(
+          "SELECT seq, data, entry FROM rec_chunks WHERE flushed = 0 AND data IS NOT NULL ORDER BY seq",
+        )
+        .toArray()) {
+        const entry = JSON.parse(row.entry) as ChunkEntry;
+        await uploadVerified(store, chunkKey(s.recordingId, row.seq), new Uint8Array(row.data), entry.sha256);
+        // Flushed and read back: the room's copy can go; the entry stays for the manifest.
+        sql.exec("UPDATE rec_chunks SET data = NULL, flushed = 1 WHERE seq = ?", row.seq);
+        this.buffered -= row.data.byteLength;
+      }
+      if (s.manifest) {
+        await uploadVerified(store, manifestKey(s.recordingId), new TextEncoder().encode(s.manifest));
+        s.stored = true;
+        await this.deps.db.prepare("UPDATE recordings SET status = 'stored' WHERE id = ?").bind(s.recordingId).run();
+        sql.exec("DELETE FROM rec_chunks");
+      }
+      s.attempts = 0;
+      s.retryAt = null;
+    } catch (err) {
+      s.attempts += 1;
+      s.retryAt = now + flushRetryDelay(s.attempts - 1);
+      console.warn(`recording ${s.recordingId}: flush failed (attempt ${s.attempts}): ${(err as Error).message}`);
+      if (s.attempts === 3) await this.deps.alert(s, "object store failing; chunks wait in the room and are retried");
+    }
+    await this.save();
+  }
+
+  /** Bytes waiting in the room (open lines and sealed chunks not yet flushed). */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  get recordingId(): string | null {
+    return this.state?.recordingId ?? null;
+  }
+
+  private live(): boolean {
+    return !!this.state && !this.state.ended && !this.state.stopped && !!this.writer;
+  }
+
+  private append(lines: string[], now: number, force = false): RecordResult {
+    const s = this.state!;
+    if (lines.length === 0 || (s.stopped && !force)) return "ok";
+    const sql = this.deps.storage.sql;
+    let size = 0;
+    for (const line of lines) {
+      sql.exec("INSERT INTO rec_open (line) VALUES (?)", line);
+      size += line.length;
+    }
+    this.openBytes += size;
+    this.buffered += size;
+    if (s.openSince === null) {
+      s.openSince = now;
+      void this.save();
+    }
+    if (this.openBytes >= RECORDING_CHUNK_BYTES) this.cut(now);
+    if (this.buffered <= RECORDING_BUFFER_BYTES || force) return "ok";
+    if (s.required) return "overflow";
+    s.stopped = true;
+    void this.save();
+    void this.deps.alert(s, `recording buffer limit (${RECORDING_BUFFER_BYTES} bytes) reached; recording stopped`);
+    return "ok";
+  }
+
+  /** Moves the open lines into a numbered chunk (synchronously), then seals it in the background. */
+  private cut(now: number): void {
+    const s = this.state!;
+    const sql = this.deps.storage.sql;
+    const lines = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n").toArray();
+    if (lines.length === 0) return;
+    const raw = new TextEncoder().encode(lines.map((l) => l.line).join(""));
+    const seq = sql.exec<{ n: number }>("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM rec_chunks").one().n;
+    sql.exec("DELETE FROM rec_open");
+    sql.exec("INSERT INTO rec_chunks (seq, raw) VALUES (?, ?)", seq, raw);
+    this.buffered += raw.byteLength - this.openBytes;
+    this.openBytes = 0;
+    s.openSince = null;
+    s.lastMs = this.writer?.lastMs ?? s.lastMs;
+    void now;
+    this.sealing = this.sealing.then(() => this.sealPending());
+  }
+
+  /** Compresses and links every cut chunk not yet sealed, in order (also after an eviction). */
+  private async sealPending(): Promise<void> {
+    const sql = this.deps.storage.sql;
+    for (const row of sql
+      .exec<{ seq: number; raw: ArrayBuffer }>("SELECT seq, raw FROM rec_chunks WHERE raw IS NOT NULL ORDER BY seq")
+      .toArray()) {
+      const raw = new Uint8Array(row.raw);
+      // The previous link is read from storage, so a seal interrupted by an eviction resumes right.
+      const { data, entry } = await sealChunk(this.state!.recordingId, row.seq, raw, await this.head());
+      sql.exec(
+        "UPDATE rec_chunks SET raw = NULL, data = ?, entry = ? WHERE seq = ?",
+        data,
+        JSON.stringify(entry),
+        row.seq,
+      );
+      this.buffered += data.byteLength - raw.byteLength;
+    }
+  }
+
+  /** The last sealed chunk's link (the chain's head), or the recording's genesis. */
+  private async head(): Promise<string> {
+    const last = this.deps.storage.sql
+      .exec<{ entry: string }>("SELECT entry FROM rec_chunks WHERE entry IS NOT NULL ORDER BY seq DESC LIMIT 1")
+      .toArray()[0];
+    return last ? (JSON.parse(last.entry) as ChunkEntry).link : genesis(this.state!.recordingId);
+  }
+
+  private save(): Promise<void> {
+    return this.deps.storage.put(STATE_KEY, this.state);
+  }
+}
