@@ -27,3 +27,24 @@ export async function uploadVerified(
   if (!back || (await sha256Hex(back)) !== expected)
     throw new UploadMismatch(`${key}: stored bytes differ from the upload`);
 }
+
+export type PendingObject = { key: string; data: Uint8Array; sha256?: string };
+
+/**
+ * Uploads objects in order, each verified, calling `flushed` after each so the caller can drop its
+ * copy. Stops at the first failure by throwing: the rest wait for the next attempt. Re-putting an
+ * object that had already landed is harmless (same key, same bytes), so no duplicate can appear.
+ */
+export async function flushInOrder(
+  store: RecordingStore,
+  pending: Iterable<PendingObject>,
+  flushed: (object: PendingObject) => void | Promise<void>,
+): Promise<number> {
+  let count = 0;
+  for (const object of pending) {
+    await uploadVerified(store, object.key, object.data, object.sha256);
+    await flushed(object);
+    count++;
+  }
+  return count;
+}

@@ -12,7 +12,7 @@ import {
 } from "../../protocol/index.ts";
 import { CastWriter } from "./asciicast.ts";
 import { chunkKey, genesis, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
-import { flushRetryDelay, uploadVerified } from "./flush.ts";
+import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
 import { signManifest } from "./manifest.ts";
 import type { RecordingStore } from "./store.ts";
 
@@ -232,17 +232,22 @@ export class Recorder {
     const sql = this.deps.storage.sql;
     try {
       const store = await this.deps.store();
-      for (const row of sql
+      const rows = sql
         .exec<{ seq: number; data: ArrayBuffer; entry: string }>(
           "SELECT seq, data, entry FROM rec_chunks WHERE flushed = 0 AND data IS NOT NULL ORDER BY seq",
         )
-        .toArray()) {
-        const entry = JSON.parse(row.entry) as ChunkEntry;
-        await uploadVerified(store, chunkKey(s.recordingId, row.seq), new Uint8Array(row.data), entry.sha256);
+        .toArray();
+      const pending = rows.map((row) => ({
+        key: chunkKey(s.recordingId, row.seq),
+        data: new Uint8Array(row.data),
+        sha256: (JSON.parse(row.entry) as ChunkEntry).sha256,
+        seq: row.seq,
+      }));
+      await flushInOrder(store, pending, (object) => {
         // Flushed and read back: the room's copy can go; the entry stays for the manifest.
-        sql.exec("UPDATE rec_chunks SET data = NULL, flushed = 1 WHERE seq = ?", row.seq);
-        this.buffered -= row.data.byteLength;
-      }
+        sql.exec("UPDATE rec_chunks SET data = NULL, flushed = 1 WHERE seq = ?", (object as { seq: number }).seq);
+        this.buffered -= object.data.byteLength;
+      });
       if (s.manifest) {
         await uploadVerified(store, manifestKey(s.recordingId), new TextEncoder().encode(s.manifest));
         s.stored = true;
