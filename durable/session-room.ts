@@ -26,6 +26,9 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { Recorder, type RecordResult } from "./recording/recorder.ts";
+import { recordingStore } from "./recording/stores.ts";
+import { edgeKey } from "../worker/keys.ts";
 import { ReplayBuffer } from "./replay.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
 
@@ -46,6 +49,8 @@ export type RoomMeta = {
   /** Whether admins may watch live, and whether the user is told they are watched (policy). */
   liveView?: boolean;
   notifyWatched?: boolean;
+  /** Recording policy (docs/recording.md); absent: the session is not recorded. */
+  recording?: { required: boolean; keystrokes: boolean; zoneId: string };
 };
 
 /**
@@ -81,8 +86,10 @@ export class SessionRoom extends DurableObject<Env> {
 
   // ---- RPC from the Worker and the ConnectorHub ---------------------------------------------
 
-  async init(meta: RoomMeta): Promise<void> {
+  /** Returns false when recording is required and cannot be persisted: the caller ends the session. */
+  async init(meta: RoomMeta): Promise<{ recording: boolean }> {
     await this.ctx.storage.put("meta", meta);
+    if (meta.recording && !(await this.startRecording(meta))) return { recording: false };
     // A session shorter than the first warning's lead time is warned as soon as it starts.
     const now = Date.now();
     const warn =
@@ -92,7 +99,9 @@ export class SessionRoom extends DurableObject<Env> {
       deadline: meta.deadline,
       attach: Date.now() + ATTACH_TIMEOUT_MS,
       ...(warn ? { warn } : {}),
+      ...this.recordTimer(),
     });
+    return { recording: true };
   }
 
   /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
@@ -109,6 +118,7 @@ export class SessionRoom extends DurableObject<Env> {
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
+    await this.endRecording(reason);
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
@@ -192,6 +202,7 @@ export class SessionRoom extends DurableObject<Env> {
       if (name === "attach" && !this.connector()) await this.end("connector_unavailable");
       if (name === "warn") await this.warnTimeLimit();
       if (name === "idle") await this.checkIdle();
+      if (name === "record") await this.recordingTimer();
     }
   }
 
@@ -200,6 +211,7 @@ export class SessionRoom extends DurableObject<Env> {
     if (!meta || (await this.ctx.storage.get("ended"))) return;
     const user = this.browser();
     if (user) send(user, { type: "warning", reason: "time_limit", at: meta.deadline } satisfies RoomToBrowser);
+    await this.record((r, now) => r.marker("warning: time_limit", now));
     const next = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
     if (next) await this.addTimer("warn", next);
   }
@@ -221,6 +233,7 @@ export class SessionRoom extends DurableObject<Env> {
       await this.ctx.storage.put("idleWarned", true);
       const user = this.browser();
       if (user) send(user, { type: "warning", reason: "idle", at: step.at } satisfies RoomToBrowser);
+      await this.record((r, now) => r.marker("warning: idle", now));
     }
     await this.addTimer("idle", step.at);
   }
@@ -292,6 +305,7 @@ export class SessionRoom extends DurableObject<Env> {
       ws.serializeAttachment({ ...att, cols: msg.cols, rows: msg.rows });
       const connector = this.connector();
       if (connector) send(connector, msg satisfies RoomToConnector);
+      await this.record((r, now) => r.resize(msg.cols, msg.rows, now));
       return;
     }
 
@@ -324,7 +338,9 @@ export class SessionRoom extends DurableObject<Env> {
           if (user) {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
             this.attachBrowser(u.cols, u.rows);
+            await this.record((r, now) => r.resize(u.cols, u.rows, now));
           }
+          await this.record((r, now) => r.marker("connected", now));
           this.lastInput = 0;
           await this.noteInput();
         }
@@ -350,7 +366,8 @@ export class SessionRoom extends DurableObject<Env> {
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
       ) {
         connector.send(message);
-        if (frame.kind === "data") return this.noteInput();
+        if (frame.kind === "data")
+          return this.noteInput().then(() => this.record((r, now) => r.input(frame.payload, now)));
       }
       return;
     }
@@ -364,6 +381,7 @@ export class SessionRoom extends DurableObject<Env> {
     // here. With no browser attached it has no credit, and sends nothing.
     const user = this.browser();
     if (user) user.send(message);
+    const recorded = this.record((r, now) => r.output(frame.payload, now));
     this.replay.push(frame.payload);
     for (const viewer of this.viewers()) {
       if (this.behind.has(viewer)) continue;
@@ -375,6 +393,7 @@ export class SessionRoom extends DurableObject<Env> {
       this.lag.set(viewer, lag);
       viewer.send(message);
     }
+    return recorded;
   }
 
   // ---- live viewers ---------------------------------------------------------------------------
@@ -433,6 +452,97 @@ export class SessionRoom extends DurableObject<Env> {
     if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN))
       return;
     await this.end("connector_lost");
+  }
+
+  // ---- recording (durable/recording/: the pipeline; these are the room's few calls into it) ---
+
+  private recorderInstance: Recorder | undefined;
+
+  private get recorder(): Recorder {
+    this.recorderInstance ??= new Recorder({
+      storage: this.ctx.storage,
+      store: () => recordingStore(this.env),
+      signingKey: async () => (await edgeKey(this.env.EDGE_SIGNING_KEY)).privateKey,
+      db: this.env.DB,
+      alert: (s, detail) => this.recordingAlert(s, detail),
+    });
+    return this.recorderInstance;
+  }
+
+  private async startRecording(meta: RoomMeta): Promise<boolean> {
+    const policy = meta.recording!;
+    try {
+      return await this.recorder.start(
+        {
+          recordingId: crypto.randomUUID(),
+          sessionId: meta.sessionId,
+          userId: meta.userId,
+          username: meta.username,
+          serverId: meta.serverId,
+          zoneId: policy.zoneId,
+          required: policy.required,
+          keystrokes: policy.keystrokes,
+          cols: 80,
+          rows: 24,
+        },
+        Date.now(),
+      );
+    } catch (err) {
+      // The room's own storage refused the recording: fail closed when it is required.
+      console.error(`room ${meta.sessionId}: recording could not start`, err);
+      if (policy.required) return false;
+      await this.recordingAlert(meta, "recording could not start; the session goes on unrecorded");
+      return true;
+    }
+  }
+
+  /** Runs one recorder call; a required recording past its buffer limit ends the session. */
+  private async record(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
+    if (!(await this.recorder.ready())) return;
+    const result = write(this.recorder, Date.now());
+    if (result === "overflow") {
+      await this.end("recording_unavailable");
+      return;
+    }
+    const at = this.recorder.nextAt();
+    if (at !== null && at !== this.scheduledRecordAt) {
+      this.scheduledRecordAt = at;
+      await this.addTimer("record", at);
+    }
+  }
+
+  private scheduledRecordAt: number | null = null;
+
+  private recordTimer(): { record?: number } {
+    const at = this.recorderInstance?.nextAt() ?? null;
+    this.scheduledRecordAt = at;
+    return at === null ? {} : { record: at };
+  }
+
+  private async recordingTimer(): Promise<void> {
+    if (!(await this.recorder.ready()) && !this.recorder.recordingId) return;
+    await this.recorder.onTimer(Date.now());
+    const next = this.recordTimer();
+    if (next.record) await this.addTimer("record", next.record);
+  }
+
+  private async endRecording(reason: EndReason): Promise<void> {
+    if (!(await this.recorder.ready())) return;
+    await this.recorder.end(reason, Date.now());
+    const next = this.recordTimer();
+    if (next.record) await this.addTimer("record", next.record);
+  }
+
+  private async recordingAlert(s: { sessionId: string; userId: string; serverId: string }, detail: string) {
+    console.warn(`room ${s.sessionId}: recording alert: ${detail}`);
+    const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
+    await ledger.append({
+      actor: null,
+      action: "recording.alert",
+      target: { type: "session", id: s.sessionId },
+      refs: { userId: s.userId, serverId: s.serverId, sessionId: s.sessionId },
+      data: { detail },
+    });
   }
 
   // ---- helpers ------------------------------------------------------------------------------

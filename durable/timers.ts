@@ -1,7 +1,8 @@
 // Several named timers multiplexed onto a Durable Object's single alarm. Pure: the room stores
 // the map, sets its alarm to `nextDue`, and on the alarm runs whatever `due` returns.
 
-export type TimerName = "deadline" | "attach" | "warn" | "idle";
+/** `record`: the recording's chunk time cut and flush retries (durable/recording/recorder.ts). */
+export type TimerName = "deadline" | "attach" | "warn" | "idle" | "record";
 export type Timers = Partial<Record<TimerName, number>>; // unix ms
 
 export function nextDue(timers: Timers): number | null {

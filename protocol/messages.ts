@@ -17,6 +17,7 @@ export const EndReason = z.enum([
   "target_unreachable", // TCP/SSH connection to the target failed
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
+  "recording_unavailable", // recording is required and could not be persisted (buffer limit reached)
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
   "protocol_error", // a peer broke the protocol
@@ -37,6 +38,7 @@ export const ErrorCode = z.enum([
   "conflict",
   "rate_limited",
   "connector_unavailable",
+  "recording_unavailable",
   "protocol_error",
   "internal",
 ]);

@@ -35,10 +35,10 @@ export type PendingObject = { key: string; data: Uint8Array; sha256?: string };
  * copy. Stops at the first failure by throwing: the rest wait for the next attempt. Re-putting an
  * object that had already landed is harmless (same key, same bytes), so no duplicate can appear.
  */
-export async function flushInOrder(
+export async function flushInOrder<T extends PendingObject>(
   store: RecordingStore,
-  pending: Iterable<PendingObject>,
-  flushed: (object: PendingObject) => void | Promise<void>,
+  pending: Iterable<T>,
+  flushed: (object: T) => void | Promise<void>,
 ): Promise<number> {
   let count = 0;
   for (const object of pending) {

@@ -50,6 +50,8 @@ export type RecorderDeps = {
   db: D1Database;
   /** Raises an alert (audited) that recording is failing for a session. */
   alert: (state: { sessionId: string; userId: string; serverId: string }, detail: string) => Promise<void>;
+  /** Bytes the room may hold unflushed (default RECORDING_BUFFER_BYTES, 64 MiB). */
+  bufferLimit?: number;
 };
 
 /** The result of a write: "overflow" means a required recording cannot keep up: end the session. */
@@ -63,7 +65,8 @@ export class Recorder {
   private openBytes = 0;
   private buffered = 0;
   private sealing: Promise<void> = Promise.resolve();
-  private flushing: Promise<void> | null = null;
+  private running: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
 
   constructor(private readonly deps: RecorderDeps) {
     const sql = deps.storage.sql;
@@ -171,8 +174,8 @@ export class Recorder {
     if (!(await this.ready()) && !this.state) return;
     const s = this.state!;
     if (s.openSince !== null && now >= s.openSince + RECORDING_CHUNK_MS) this.cut(now);
-    if (s.retryAt === null || now >= s.retryAt) await this.flush(now);
-    else await this.sealing;
+    // The alarm fires at nextAt(): a retry (or the safety net after a cut) is due.
+    await this.flush(now);
   }
 
   /** Closes the recording: the end marker, the last chunk, the signed manifest, then a flush. */
@@ -219,10 +222,20 @@ export class Recorder {
 
   /** Uploads sealed chunks in order, then the manifest; stops at the first failure and schedules a retry. */
   flush(now: number): Promise<void> {
-    this.flushing ??= this.flushOnce(now).finally(() => {
-      this.flushing = null;
+    // One flush runs at a time and at most one waits behind it (it picks up every chunk cut
+    // meanwhile), so a slow store never builds a queue of flushes.
+    if (this.queued) return this.queued;
+    if (!this.running) {
+      this.running = this.flushOnce(now).finally(() => {
+        this.running = null;
+      });
+      return this.running;
+    }
+    this.queued = this.running.then(() => {
+      this.queued = null;
+      return this.flush(now);
     });
-    return this.flushing;
+    return this.queued;
   }
 
   private async flushOnce(now: number): Promise<void> {
@@ -245,7 +258,7 @@ export class Recorder {
       }));
       await flushInOrder(store, pending, (object) => {
         // Flushed and read back: the room's copy can go; the entry stays for the manifest.
-        sql.exec("UPDATE rec_chunks SET data = NULL, flushed = 1 WHERE seq = ?", (object as { seq: number }).seq);
+        sql.exec("UPDATE rec_chunks SET data = NULL, flushed = 1 WHERE seq = ?", object.seq);
         this.buffered -= object.data.byteLength;
       });
       if (s.manifest) {
@@ -294,11 +307,12 @@ export class Recorder {
       void this.save();
     }
     if (this.openBytes >= RECORDING_CHUNK_BYTES) this.cut(now);
-    if (this.buffered <= RECORDING_BUFFER_BYTES || force) return "ok";
+    const limit = this.deps.bufferLimit ?? RECORDING_BUFFER_BYTES;
+    if (this.buffered <= limit || force) return "ok";
     if (s.required) return "overflow";
     s.stopped = true;
     void this.save();
-    void this.deps.alert(s, `recording buffer limit (${RECORDING_BUFFER_BYTES} bytes) reached; recording stopped`);
+    void this.deps.alert(s, `recording buffer limit (${limit} bytes) reached; recording stopped`);
     return "ok";
   }
 
@@ -316,8 +330,12 @@ export class Recorder {
     this.openBytes = 0;
     s.openSince = null;
     s.lastMs = this.writer?.lastMs ?? s.lastMs;
-    void now;
+    // Flush now in the background; the retry time is the safety net should the object be evicted first.
+    if (s.retryAt === null) s.retryAt = now + RECORDING_CHUNK_MS;
+    void this.save();
     this.sealing = this.sealing.then(() => this.sealPending());
+    // While the store is failing, the backoff decides when to try again, not each new chunk.
+    if (s.attempts === 0) void this.flush(now);
   }
 
   /** Compresses and links every cut chunk not yet sealed, in order (also after an eviction). */

@@ -57,6 +57,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   conflict: "That conflicts with something that already exists (for example, a duplicate name).",
   rate_limited: "Too many attempts. Wait a minute and try again.",
   connector_unavailable: "No connector is online for this server's site. Ask an admin to check the site's connector.",
+  recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "The server sent an unexpected response. Reload the page; if it persists, tell an admin.",
   internal: "Something went wrong on the server. Try again in a moment.",
 };

@@ -59,7 +59,7 @@ sessions.openapi(
       .bind(sessionId, user.id, row.server_id, row.credential_id, target.site_id, row.id, now, deadline)
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
-    await room.init({
+    const started = await room.init({
       sessionId,
       userId: user.id,
       siteId: target.site_id,
@@ -69,7 +69,13 @@ sessions.openapi(
       idleMs: policy.idleTimeoutMinutes ? policy.idleTimeoutMinutes * 60_000 : null,
       liveView: policy.liveViewAllowed,
       notifyWatched: policy.notifyWatched,
+      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
+    if (!started.recording) {
+      // Fail closed: a session whose recording is required does not start without one.
+      await room.end("recording_unavailable");
+      throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
+    }
     const grant = await signGrant(c.env.EDGE_SIGNING_KEY, {
       sessionId,
       siteId: target.site_id,

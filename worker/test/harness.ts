@@ -176,8 +176,8 @@ export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>)
 }
 
 /** A session with a browser and a connector attached and connected, through the real routes. */
-export async function liveSession() {
-  const site = await seedSite();
+export async function liveSession(policy: Record<string, unknown> = {}) {
+  const site = await seedSite(policy);
   const username = `u${crypto.randomUUID().slice(0, 8)}`;
   await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
   const cookie = await login(username, "user-password-1");
