@@ -90,3 +90,10 @@ export const RecordingQuery = z.object({
   from: z.coerce.number().int().optional(),
   to: z.coerce.number().int().optional(),
 });
+
+/** A zone's recording rules: retention in days, and whether a session's own user may replay it. */
+export const ZoneRecordingPolicy = z.object({
+  retentionDays: z.number().int().min(1).max(36_500),
+  ownerReplay: z.boolean(),
+});
+export type ZoneRecordingPolicy = z.infer<typeof ZoneRecordingPolicy>;

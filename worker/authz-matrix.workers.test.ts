@@ -140,6 +140,19 @@ const MATRIX: Record<string, Entry> = {
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
   "GET /api/openapi.json": { access: "public" },
+  // Recordings: the session's own user only where the zone allows it (not here); see recordings.workers.test.ts.
+  "GET /api/recordings": { access: "signedIn" },
+  "GET /api/recordings/:id": { access: "auditor", id: (f) => f.recordingId },
+  "POST /api/recordings/:id/verify": { access: "auditor", id: (f) => f.recordingId },
+  "DELETE /api/recordings/:id": { access: "admin", id: (f) => f.recordingId },
+  "GET /api/recordings/:id/cast": { access: "auditor", id: (f) => f.recordingId },
+  "GET /api/recordings/:id/manifest": { access: "auditor", id: (f) => f.recordingId },
+  "GET /api/zones/:id/recording-policy": { access: "zoneAdmin", id: (f) => f.site.zoneId },
+  "PUT /api/zones/:id/recording-policy": {
+    access: "admin",
+    id: (f) => f.site.zoneId,
+    body: () => ({ retentionDays: 90, ownerReplay: false }),
+  },
 };
 
 async function fixture() {
@@ -178,7 +191,11 @@ async function fixture() {
   const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?")
     .bind(active.id)
     .first<{ id: string }>();
+  const recording = await env.DB.prepare("SELECT id FROM recordings WHERE session_id = ?")
+    .bind(session!.id)
+    .first<{ id: string }>();
   return {
+    recordingId: recording!.id,
     site,
     gated,
     requesterId,
