@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
-import type { IntegrityProblem } from "../protocol/index.ts";
+import type { IntegrityProblem, RecordingManifest } from "../protocol/index.ts";
 import { chunkKey, manifestKey, recordingPrefix, seqOfKey } from "../durable/recording/chain.ts";
 import { ManifestError, openManifest } from "../durable/recording/manifest.ts";
 import { S3Store } from "../durable/recording/s3-store.ts";
@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (values.cast || values.manifest) {
     if (!values.cast || !values.manifest || positionals.length) throw new CannotCheck(USAGE);
-    let manifest;
+    let manifest: RecordingManifest;
     try {
       manifest = await openManifest(await readFile(values.manifest, "utf8"), key);
     } catch (err) {
