@@ -168,7 +168,9 @@ describe("recordings API", { timeout: 60_000 }, () => {
       expect((await api(`/api/recordings/${id}`, { cookie })).status).toBe(404);
     }
     type Entry = { target: { id: string }; data: { why: string } };
-    const audit = (await (await api("/api/audit?action=recording.deleted", { cookie })).json()) as Entry[] | { entries: Entry[] };
+    const audit = (await (await api("/api/audit?action=recording.deleted", { cookie })).json()) as
+      | Entry[]
+      | { entries: Entry[] };
     const entries = Array.isArray(audit) ? audit : audit.entries;
     expect(entries.map((e) => [e.target.id, e.data.why])).toEqual(
       expect.arrayContaining([
