@@ -14,7 +14,10 @@ export function flushRetryDelay(attempt: number, random: () => number = Math.ran
 
 export class UploadMismatch extends Error {}
 
-/** Puts `data` at `key`, then reads it back; resolves only once the store holds exactly these bytes. */
+/**
+ * Puts `data` at `key`; resolves only once the store holds exactly these bytes: a store that checks
+ * the SHA-256 on upload (R2) says so itself, any other is read back and compared.
+ */
 export async function uploadVerified(
   store: RecordingStore,
   key: string,
@@ -22,7 +25,8 @@ export async function uploadVerified(
   sha256?: string,
 ): Promise<void> {
   const expected = sha256 ?? (await sha256Hex(data));
-  await store.put(key, data);
+  await store.put(key, data, expected);
+  if (store.checksOnPut) return;
   const back = await store.get(key);
   if (!back || (await sha256Hex(back)) !== expected)
     throw new UploadMismatch(`${key}: stored bytes differ from the upload`);

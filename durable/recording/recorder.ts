@@ -72,7 +72,8 @@ export class Recorder {
     const sql = deps.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS rec_open (n INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)");
     sql.exec(
-      "CREATE TABLE IF NOT EXISTS rec_chunks (seq INTEGER PRIMARY KEY, raw BLOB, data BLOB, entry TEXT, flushed INTEGER NOT NULL DEFAULT 0)",
+      // A chunk covers the rec_open lines up to last_n until it is sealed; then data holds it (gzip).
+      "CREATE TABLE IF NOT EXISTS rec_chunks (seq INTEGER PRIMARY KEY, last_n INTEGER NOT NULL, data BLOB, entry TEXT, flushed INTEGER NOT NULL DEFAULT 0)",
     );
   }
 
@@ -122,14 +123,15 @@ export class Recorder {
       this.state = (await this.deps.storage.get<RecState>(STATE_KEY)) ?? null;
       if (this.state) {
         const sql = this.deps.storage.sql;
-        const open = sql.exec<{ b: number | null }>("SELECT SUM(length(line)) AS b FROM rec_open").one();
-        const held = sql
+        const open = sql
           .exec<{ b: number | null }>(
-            "SELECT SUM(COALESCE(length(raw), 0) + COALESCE(length(data), 0)) AS b FROM rec_chunks",
+            "SELECT SUM(length(line)) AS b FROM rec_open WHERE n > (SELECT COALESCE(MAX(last_n), 0) FROM rec_chunks)",
           )
           .one();
+        const lines = sql.exec<{ b: number | null }>("SELECT SUM(length(line)) AS b FROM rec_open").one();
+        const held = sql.exec<{ b: number | null }>("SELECT SUM(length(data)) AS b FROM rec_chunks").one();
         this.openBytes = open.b ?? 0;
-        this.buffered = this.openBytes + (held.b ?? 0);
+        this.buffered = (lines.b ?? 0) + (held.b ?? 0);
         const last = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n DESC LIMIT 1").toArray()[0];
         const lastMs = last ? Math.round((JSON.parse(last.line)[0] ?? 0) * 1000) : 0;
         this.writer = new CastWriter(
@@ -316,17 +318,18 @@ export class Recorder {
     return "ok";
   }
 
-  /** Moves the open lines into a numbered chunk (synchronously), then seals it in the background. */
+  /**
+   * Closes the open chunk: one small row saying which lines it covers (synchronously, so no line
+   * can fall between two chunks), then seals it in the background. The lines are not copied.
+   */
   private cut(now: number): void {
     const s = this.state!;
     const sql = this.deps.storage.sql;
-    const lines = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n").toArray();
-    if (lines.length === 0) return;
-    const raw = new TextEncoder().encode(lines.map((l) => l.line).join(""));
+    const last = sql.exec<{ n: number | null }>("SELECT MAX(n) AS n FROM rec_open").one().n;
+    const covered = sql.exec<{ n: number }>("SELECT COALESCE(MAX(last_n), 0) AS n FROM rec_chunks").one().n;
+    if (last === null || last <= covered) return;
     const seq = sql.exec<{ n: number }>("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM rec_chunks").one().n;
-    sql.exec("DELETE FROM rec_open");
-    sql.exec("INSERT INTO rec_chunks (seq, raw) VALUES (?, ?)", seq, raw);
-    this.buffered += raw.byteLength - this.openBytes;
+    sql.exec("INSERT INTO rec_chunks (seq, last_n) VALUES (?, ?)", seq, last);
     this.openBytes = 0;
     s.openSince = null;
     s.lastMs = this.writer?.lastMs ?? s.lastMs;
@@ -342,18 +345,28 @@ export class Recorder {
   private async sealPending(): Promise<void> {
     const sql = this.deps.storage.sql;
     for (const row of sql
-      .exec<{ seq: number; raw: ArrayBuffer }>("SELECT seq, raw FROM rec_chunks WHERE raw IS NOT NULL ORDER BY seq")
+      .exec<{ seq: number; last_n: number }>("SELECT seq, last_n FROM rec_chunks WHERE entry IS NULL ORDER BY seq")
       .toArray()) {
-      const raw = new Uint8Array(row.raw);
+      const lines = sql
+        .exec<{ line: string }>("SELECT line FROM rec_open WHERE n <= ? ORDER BY n", row.last_n)
+        .toArray()
+        .map((l) => l.line);
+      const text = lines.join("");
       // The previous link is read from storage, so a seal interrupted by an eviction resumes right.
-      const { data, entry } = await sealChunk(this.state!.recordingId, row.seq, raw, await this.head());
+      const sealed = await sealChunk(
+        this.state!.recordingId,
+        row.seq,
+        new TextEncoder().encode(text),
+        await this.head(),
+      );
       sql.exec(
-        "UPDATE rec_chunks SET raw = NULL, data = ?, entry = ? WHERE seq = ?",
-        data,
-        JSON.stringify(entry),
+        "UPDATE rec_chunks SET data = ?, entry = ? WHERE seq = ?",
+        sealed.data,
+        JSON.stringify(sealed.entry),
         row.seq,
       );
-      this.buffered += data.byteLength - raw.byteLength;
+      sql.exec("DELETE FROM rec_open WHERE n <= ?", row.last_n);
+      this.buffered += sealed.data.byteLength - text.length;
     }
   }
 

@@ -7,7 +7,7 @@ import { encodeData, encodeMessage } from "../../protocol/index.ts";
 import { hasText, liveSession } from "../../worker/test/harness.ts";
 import { edgeKey } from "../../worker/keys.ts";
 import type { SessionRoom } from "../session-room.ts";
-import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey } from "./chain.ts";
+import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "./chain.ts";
 import { Recorder } from "./recorder.ts";
 import { S3Store } from "./s3-store.ts";
 import { R2Store, type RecordingStore } from "./store.ts";
@@ -158,6 +158,15 @@ describe("session recording", { timeout: 30_000 }, () => {
       expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM rec_chunks").one().n).toBe(0);
       expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM rec_open").one().n).toBe(0);
     });
+  });
+
+  it("R2 refuses an upload whose bytes do not match its SHA-256 (what lets the room skip the read-back)", async () => {
+    const store = new R2Store(env.RECORDINGS!);
+    const data = bytes("chunk bytes");
+    await expect(store.put("recordings/check/x", data, "0".repeat(64))).rejects.toThrow();
+    expect(await store.get("recordings/check/x")).toBeNull();
+    await store.put("recordings/check/x", data, await sha256Hex(data));
+    expect(await store.get("recordings/check/x")).toEqual(data);
   });
 
   it("keeps chunks in the room while the store is down and flushes them once it is back", async () => {

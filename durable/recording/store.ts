@@ -1,7 +1,9 @@
 // Where sealed recordings live: one small interface, with the R2 binding (default) and any
 // S3-compatible store (s3-store.ts) behind it. Chosen per deployment by RECORDING_STORE.
 export interface RecordingStore {
-  put(key: string, data: Uint8Array): Promise<void>;
+  /** True when the store itself refuses an upload whose bytes do not match `sha256` (R2 does). */
+  readonly checksOnPut: boolean;
+  put(key: string, data: Uint8Array, sha256?: string): Promise<void>;
   /** The object's bytes, or null when it does not exist. */
   get(key: string): Promise<Uint8Array | null>;
   /** Keys under a prefix (all of them: the store pages internally). */
@@ -10,10 +12,12 @@ export interface RecordingStore {
 }
 
 export class R2Store implements RecordingStore {
+  readonly checksOnPut = true;
   constructor(private readonly bucket: R2Bucket) {}
 
-  async put(key: string, data: Uint8Array): Promise<void> {
-    await this.bucket.put(key, data);
+  /** R2 computes the SHA-256 of what it received and refuses the put when it differs. */
+  async put(key: string, data: Uint8Array, sha256?: string): Promise<void> {
+    await this.bucket.put(key, data, sha256 ? { sha256 } : {});
   }
 
   async get(key: string): Promise<Uint8Array | null> {
