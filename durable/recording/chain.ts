@@ -27,37 +27,23 @@ async function through(data: Uint8Array, stream: CompressionStream | Decompressi
 
 export const gunzip = (data: Uint8Array) => through(data, new DecompressionStream("gzip"));
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /**
  * A gzip member (RFC 1952) whose FNAME field names the chunk, `<recordingId>.<seq>`: plain gzip to
  * any tool, but two recordings never produce the same chunk bytes, even for the same text.
- * CompressionStream cannot set FNAME, so the container is written here around raw deflate.
+ * CompressionStream cannot set FNAME, so its (native) output gets the field inserted after the
+ * fixed 10-byte header; the deflate data and the CRC32/ISIZE trailer are unchanged.
  */
 export async function gzipNamed(raw: Uint8Array, name: string): Promise<Uint8Array> {
-  const body = await through(raw, new CompressionStream("deflate-raw"));
+  const plain = await through(raw, new CompressionStream("gzip"));
+  // ID1 ID2 CM=8, and no optional fields yet (FLG = 0): what every runtime's gzip writes.
+  if (plain[0] !== 0x1f || plain[1] !== 0x8b || plain[2] !== 8 || plain[3] !== 0)
+    throw new Error("unexpected gzip header");
   const fname = new TextEncoder().encode(`${name}\0`);
-  // ID1 ID2 CM=8 (deflate) FLG=FNAME, MTIME=0 (4), XFL=0, OS=255 (unknown)
-  const header = new Uint8Array([0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 255]);
-  const trailer = new Uint8Array(8);
-  const view = new DataView(trailer.buffer);
-  view.setUint32(0, crc32(raw), true); // CRC32 of the uncompressed data
-  view.setUint32(4, raw.byteLength >>> 0, true); // ISIZE: its length mod 2^32
-  const out = new Uint8Array(header.length + fname.length + body.length + 8);
-  out.set(header);
-  out.set(fname, header.length);
-  out.set(body, header.length + fname.length);
-  out.set(trailer, out.length - 8);
+  const out = new Uint8Array(plain.length + fname.length);
+  out.set(plain.subarray(0, 10));
+  out[3] = 0x08; // FLG.FNAME
+  out.set(fname, 10);
+  out.set(plain.subarray(10), 10 + fname.length);
   return out;
 }
 
