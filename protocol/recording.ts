@@ -1,8 +1,12 @@
 // Recordings: the signed manifest that closes one, the list/verify API bodies, and the limits.
 import { z } from "zod";
 
-/** A chunk is cut once it holds 64 KiB of asciicast lines, or 10 s after its first line. */
-export const RECORDING_CHUNK_BYTES = 64 * 1024;
+/**
+ * A chunk is cut once it holds 512 KiB of asciicast text, or 10 s after its first line. Interactive
+ * sessions cut on time (10 s of typing is a few KiB); the size cut only matters for bulk output,
+ * where 64 KiB chunks meant hundreds of uploads per second at relay speed (docs/recording.md).
+ */
+export const RECORDING_CHUNK_BYTES = 512 * 1024;
 export const RECORDING_CHUNK_MS = 10_000;
 /**
  * Unflushed recording kept in the room's storage, at most 64 MiB (sealed chunks + the open one).

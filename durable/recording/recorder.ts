@@ -1,5 +1,5 @@
 // The room's recorder: asciicast lines go to the room's own SQLite storage as they happen, are cut
-// into chunks (64 KiB / 10 s), compressed and hash-chained, then flushed to the object store with
+// into chunks (512 KiB / 10 s), compressed and hash-chained, then flushed to the object store with
 // retries; a signed manifest closes the recording. The room calls start, output, input, resize,
 // marker, end, and onTimer from its alarm; everything else is here.
 import type { CryptoKey } from "jose";
