@@ -58,6 +58,14 @@ export type RecorderDeps = {
 export type RecordResult = "ok" | "overflow";
 
 const STATE_KEY = "rec";
+/**
+ * Event lines are written to the room's storage in one batch per 20 ms (or at once past 256 KiB),
+ * not one write per frame: a pending timer keeps the object from hibernating, so only a crash of
+ * the object itself can lose the last 20 ms. Writing per frame put every keystroke's echo behind a
+ * storage commit (the output gate) and cost bulk output most of its throughput (docs/recording.md).
+ */
+const LINE_WRITE_MS = 20;
+const LINE_WRITE_BYTES = 256 * 1024;
 
 export class Recorder {
   private state: RecState | null | undefined;
@@ -66,6 +74,10 @@ export class Recorder {
   private buffered = 0;
   private sealing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
+  /** Lines not yet in storage (bounded: LINE_WRITE_MS and LINE_WRITE_BYTES). */
+  private unwritten: string[] = [];
+  private unwrittenBytes = 0;
+  private writeTimer: ReturnType<typeof setTimeout> | null = null;
   private queued: Promise<void> | null = null;
 
   constructor(private readonly deps: RecorderDeps) {
@@ -296,12 +308,15 @@ export class Recorder {
   private append(lines: string[], now: number, force = false): RecordResult {
     const s = this.state!;
     if (lines.length === 0 || (s.stopped && !force)) return "ok";
-    const sql = this.deps.storage.sql;
     let size = 0;
     for (const line of lines) {
-      sql.exec("INSERT INTO rec_open (line) VALUES (?)", line);
+      this.unwritten.push(line);
       size += line.length;
     }
+    this.unwrittenBytes += size;
+    // Lines reach storage in batches: at most LINE_WRITE_MS later, or at once past LINE_WRITE_BYTES.
+    if (this.unwrittenBytes >= LINE_WRITE_BYTES) this.writeLines();
+    else this.writeTimer ??= setTimeout(() => this.writeLines(), LINE_WRITE_MS);
     this.openBytes += size;
     this.buffered += size;
     if (s.openSince === null) {
@@ -325,6 +340,7 @@ export class Recorder {
   private cut(now: number): void {
     const s = this.state!;
     const sql = this.deps.storage.sql;
+    this.writeLines();
     const last = sql.exec<{ n: number | null }>("SELECT MAX(n) AS n FROM rec_open").one().n;
     const covered = sql.exec<{ n: number }>("SELECT COALESCE(MAX(last_n), 0) AS n FROM rec_chunks").one().n;
     if (last === null || last <= covered) return;
@@ -339,6 +355,17 @@ export class Recorder {
     this.sealing = this.sealing.then(() => this.sealPending());
     // While the store is failing, the backoff decides when to try again, not each new chunk.
     if (s.attempts === 0) void this.flush(now);
+  }
+
+  /** Writes the batched lines, in order, in one storage transaction (one synchronous block). */
+  private writeLines(): void {
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
+    if (this.unwritten.length === 0) return;
+    const sql = this.deps.storage.sql;
+    for (const line of this.unwritten) sql.exec("INSERT INTO rec_open (line) VALUES (?)", line);
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
   }
 
   /** Compresses and links every cut chunk not yet sealed, in order (also after an eviction). */
