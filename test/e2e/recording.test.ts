@@ -4,7 +4,8 @@
 // prompt) is in no stored byte; in Chromium an admin opens the recording, searches a typed command,
 // jumps there and sees it on the player's screen, with no title change; with the store down a
 // required recording refuses the session and an optional one starts with an alert.
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -23,7 +24,10 @@ import { TerminalClient } from "../support/terminal-client.ts";
 const BUCKET = "psm-recordings";
 const creds = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
-describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing(), () => {
+const asciinemaMissing = () =>
+  existsSync("/usr/bin/asciinema") ? undefined : "asciinema is not installed (apt-get install asciinema)";
+
+describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ?? asciinemaMissing(), () => {
   let dir: string;
   let s3rver: S3rver;
   let direct: S3Store;
@@ -113,6 +117,10 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing(), (
       })
     ).text();
     expect(cast).toContain("rec-marker-42");
+    // The downloaded .cast is read by asciinema itself (2.2, Debian's): `cat` replays its output stream.
+    const castFile = join(dir, "session.cast");
+    writeFileSync(castFile, cast);
+    expect(execFileSync("/usr/bin/asciinema", ["cat", castFile], { encoding: "utf8" })).toContain("rec-marker-42");
     expect(cast).toContain("echo rec-marker"); // the typed command, echoed and recorded as input
     const events = cast
       .trim()
