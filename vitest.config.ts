@@ -25,6 +25,8 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
+          // Property runs (fast-check) take seconds on a loaded 2-core machine; 5 s was flaky there.
+          testTimeout: 30_000,
           include: [
             "protocol/**/*.test.ts",
             "connector/**/*.test.ts",

@@ -15,6 +15,9 @@ export const AuditAction = z.enum([
   "session.started",
   "session.ended",
   "session.killed",
+  "session.extension_requested",
+  "session.extended",
+  "session.extension_denied",
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)
   "recording.deleted", // retention sweep or an admin removed a recording after its retention

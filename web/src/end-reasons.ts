@@ -17,8 +17,11 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   recording_unavailable: "Recording is required and could not be stored, so the session was ended.",
   checkout_ended: "The checkout this session ran under has ended.",
   checkout_revoked: "An administrator revoked access; the session was ended.",
+  disconnected: "Your browser was away longer than policy allows; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",
   internal_error: "The session was ended because of an internal error.",
+  target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
+  credential_refused: "The credential authority refused to release the credential for you.",
 };
 
 /** A sentence for an end reason; unknown strings (e.g. from a newer edge) get a neutral sentence. */

@@ -20,6 +20,10 @@ export type PolicyRow = {
   idle_timeout_minutes: number | null;
   exclusive: number;
   reset_on_checkin: number;
+  extension_minutes: number | null;
+  max_extensions: number;
+  extension_approval_required: number;
+  disconnect_grace_minutes: number | null;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -41,6 +45,10 @@ export const DEFAULT_POLICY: Policy = {
   idleTimeoutMinutes: null,
   exclusive: false,
   resetOnCheckin: false,
+  extensionMinutes: 60,
+  maxExtensions: 2,
+  extensionApprovalRequired: false,
+  disconnectGraceMinutes: null,
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -62,6 +70,10 @@ export function policyFromRow(r: PolicyRow): Policy {
     idleTimeoutMinutes: r.idle_timeout_minutes,
     exclusive: !!r.exclusive,
     resetOnCheckin: !!r.reset_on_checkin,
+    extensionMinutes: r.extension_minutes,
+    maxExtensions: r.max_extensions,
+    extensionApprovalRequired: !!r.extension_approval_required,
+    disconnectGraceMinutes: r.disconnect_grace_minutes,
   };
 }
 
@@ -84,6 +96,10 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.idleTimeoutMinutes,
     p.exclusive ? 1 : 0,
     p.resetOnCheckin ? 1 : 0,
+    p.extensionMinutes,
+    p.maxExtensions,
+    p.extensionApprovalRequired ? 1 : 0,
+    p.disconnectGraceMinutes,
   ];
 }
 
@@ -104,6 +120,10 @@ export const POLICY_COLUMNS = [
   "idle_timeout_minutes",
   "exclusive",
   "reset_on_checkin",
+  "extension_minutes",
+  "max_extensions",
+  "extension_approval_required",
+  "disconnect_grace_minutes",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

@@ -175,8 +175,19 @@ inventory.openapi(
     const id = crypto.randomUUID();
     await c.env.DB.batch([
       c.env.DB.prepare(
-        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).bind(id, body.name, body.username, body.kind, siteId, body.zoneId, body.sealed, body.policyId, Date.now()),
+        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, external_ref, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ).bind(
+        id,
+        body.name,
+        body.username,
+        body.kind,
+        siteId,
+        body.zoneId,
+        body.sealed ?? "", // an EmpowerID credential has no sealed blob
+        body.externalRef ?? null,
+        body.policyId,
+        Date.now(),
+      ),
       ...servers.map((s) =>
         c.env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(s.id, id),
       ),
@@ -189,6 +200,7 @@ inventory.openapi(
           name: body.name,
           username: body.username,
           kind: body.kind,
+          externalRef: body.externalRef,
           zoneId: body.zoneId,
           serverIds: body.serverIds,
           policyId: body.policyId,

@@ -8,7 +8,8 @@ import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
-import { signGrant } from "../grants.ts";
+import { grantForSession } from "../grants.ts";
+import { extensionOffer } from "./extensions.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts";
 
@@ -34,20 +35,9 @@ sessions.openapi(
     // Time is checked here, not only by the scheduler: an expired checkout opens nothing.
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
-    const target = await c.env.DB.prepare(
-      `SELECT s.host, s.port, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
-    )
-      .bind(row.server_id, row.credential_id)
-      .first<{
-        host: string;
-        port: number;
-        host_key: string;
-        site_id: string;
-        enabled: number;
-        username: string;
-        kind: "password" | "private_key";
-        sealed: string;
-      }>();
+    const target = await c.env.DB.prepare("SELECT site_id, enabled FROM servers WHERE id = ?")
+      .bind(row.server_id)
+      .first<{ site_id: string; enabled: number }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
     const policy = rowPolicy(row);
@@ -59,7 +49,8 @@ sessions.openapi(
       .bind(sessionId, user.id, row.server_id, row.credential_id, target.site_id, row.id, now, deadline)
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
-    const started = await room.init({
+    // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
+    const roomReady = room.init({
       sessionId,
       userId: user.id,
       siteId: target.site_id,
@@ -69,32 +60,27 @@ sessions.openapi(
       idleMs: policy.idleTimeoutMinutes ? policy.idleTimeoutMinutes * 60_000 : null,
       liveView: policy.liveViewAllowed,
       notifyWatched: policy.notifyWatched,
+      disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
+    const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
     if (!started.recording) {
       // Fail closed: a session whose recording is required does not start without one.
       await room.end("recording_unavailable");
       throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
     }
-    const grant = await signGrant(c.env.EDGE_SIGNING_KEY, {
-      sessionId,
-      siteId: target.site_id,
-      dl: Math.floor(deadline / 1000),
-      usr: { id: user.id, name: user.username },
-      tgt: { host: target.host, port: target.port, protocol: "ssh", hostKey: target.host_key },
-      cred: { id: row.credential_id, username: target.username, kind: target.kind, sealed: target.sealed },
-      rec: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes },
-      ch: ["shell"],
-    });
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "session.started",
-      target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
-      refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
-      data: { deadline },
-    });
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
-    if (!(await hub.dispatch(sessionId, grant))) {
+    const [dispatched] = await Promise.all([
+      hub.dispatch(sessionId, grant),
+      record(c.env, {
+        actor: actorOf(user),
+        action: "session.started",
+        target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
+        refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
+        data: { deadline },
+      }),
+    ]);
+    if (!dispatched) {
       await room.end("connector_unavailable");
       throw new ApiFailure("connector_unavailable", `no live connector at site ${target.site_id}`);
     }
@@ -197,6 +183,7 @@ sessions.openapi(
         createdAt: row.created_at,
         deadline: row.deadline,
         endReason: row.end_reason,
+        extension: row.status === "ended" ? null : await extensionOffer(c.env, row.id, row.checkout_id),
       } satisfies SessionSummary,
       200,
     );
