@@ -117,10 +117,15 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
       })
     ).text();
     expect(cast).toContain("rec-marker-42");
-    // The downloaded .cast is read by asciinema itself (2.2, Debian's): `cat` replays its output stream.
+    // The downloaded .cast plays in `asciinema play` (2.2, Debian's), under script(1) for the tty it wants.
     const castFile = join(dir, "session.cast");
     writeFileSync(castFile, cast);
-    expect(execFileSync("/usr/bin/asciinema", ["cat", castFile], { encoding: "utf8" })).toContain("rec-marker-42");
+    const played = execFileSync(
+      "script",
+      ["-q", "-e", "-c", `/usr/bin/asciinema play -s 20 -i 0.05 ${castFile}`, "/dev/null"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
+    );
+    expect(played).toContain("rec-marker-42");
     expect(cast).toContain("echo rec-marker"); // the typed command, echoed and recorded as input
     const events = cast
       .trim()
