@@ -61,8 +61,14 @@ sessions.openapi(
       liveView: policy.liveViewAllowed,
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
+      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
-    const [, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    if (!started.recording) {
+      // Fail closed: a session whose recording is required does not start without one.
+      await room.end("recording_unavailable");
+      throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
+    }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
     const [dispatched] = await Promise.all([
       hub.dispatch(sessionId, grant),
