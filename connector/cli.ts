@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
 import { EnrollResponse } from "../protocol/index.ts";
+import { rdpUnavailable } from "./rdp/engine.ts";
 import { AGENT, ControlLink } from "./control.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
@@ -98,6 +99,8 @@ async function run(stateDir: string): Promise<void> {
     log,
   );
   log("connector.start", { agent: AGENT, connector: state.connectorId, edge: state.edgeUrl });
+  const rdpMissing = rdpUnavailable();
+  log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
   control.start();
   const shutdown = () => {
     log("connector.stop", { sessions: sessions.size });

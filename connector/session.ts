@@ -5,6 +5,7 @@ import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
 import {
   type EndReason,
+  encodeData,
   encodeDataChunks,
   encodeMessage,
   decodeFrame,
@@ -19,6 +20,8 @@ import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
+import { RdpStream } from "./rdp/rdp-stream.ts";
+import { openRdpTarget } from "./rdp/rdp-target.ts";
 import { openSealed } from "./seal.ts";
 import type { ConnectorState } from "./state.ts";
 
@@ -30,7 +33,8 @@ const SSH_KEEPALIVE_MS = 15_000;
 export class TargetSession {
   private ws?: WebSocket;
   private ssh?: Client;
-  private stream?: ClientChannel;
+  /** The target: an SSH shell channel, or an RDP engine (same shape where the session uses it). */
+  private stream?: ClientChannel | RdpStream;
   private readonly credit = new OutputCredit();
   private hostKeyRejected = false;
   private ended = false;
@@ -93,6 +97,12 @@ export class TargetSession {
       return;
     }
     if (this.ended) return;
+    if (tgt.protocol === "rdp") {
+      const rdp = openRdpTarget(this.sessionId, this.grant, secret, this.log, (reason) => this.end(reason));
+      rdp?.once("ready", () => this.attachShell(rdp));
+      this.stream = rdp;
+      return;
+    }
     const ssh = new Client();
     this.ssh = ssh;
     const config: ConnectConfig = {
@@ -136,12 +146,15 @@ export class TargetSession {
     ssh.connect(config);
   }
 
-  private attachShell(stream: ClientChannel): void {
+  private attachShell(stream: ClientChannel | RdpStream): void {
     this.stream = stream;
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
     stream.on("data", (chunk: Buffer) => {
-      this.queueOutput(chunk);
+      // RDP output comes in pieces of whole Guacamole instructions; each goes as its own DATA frame
+      // so that a browser attaching between frames never starts mid-instruction.
+      if (stream instanceof RdpStream) this.ws?.send(encodeData(chunk));
+      else this.queueOutput(chunk);
       if (this.credit.spend(chunk.byteLength)) stream.pause();
     });
     stream.on("close", () => this.end("user_exit"));
@@ -180,6 +193,7 @@ export class TargetSession {
             return;
           case "window":
             if (this.credit.reset(msg.bytes)) this.stream?.resume();
+            if (this.stream instanceof RdpStream) this.stream.refresh();
             return;
           case "end":
             this.log("session.ended_by_edge", { session: this.sessionId, reason: msg.reason });

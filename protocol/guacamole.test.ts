@@ -67,7 +67,7 @@ describe("Guacamole instructions", () => {
     expect(v("mouse", "10", "20", "1")).toBe("forward");
     expect(v("mouse", "x", "20", "1")).toBe("reject");
     expect(v("size", "1280", "720")).toBe("forward");
-    expect(v("sync", "123")).toBe("forward");
+    expect(v("sync", "123")).toBe("drop");
     expect(v("clipboard", "3", "text/plain")).toBe("forward");
     expect(v("blob", "3", "aGVsbG8=")).toBe("forward");
     expect(v("blob", "3", "not base64!")).toBe("reject");

@@ -109,15 +109,18 @@ const BROWSER_INSTRUCTIONS: Record<string, (args: string[]) => boolean> = {
   key: (a) => a.length === 2 && int.test(a[0]!) && (a[1] === "0" || a[1] === "1"),
   mouse: (a) => a.length >= 3 && a.length <= 4 && a.every((v) => int.test(v)),
   size: (a) => a.length >= 2 && a.length <= 3 && a.every((v) => int.test(v)),
-  sync: (a) => a.length === 1 && int.test(a[0]!),
   clipboard: (a) => a.length === 2 && streamIndex.test(a[0]!) && a[1]!.length <= 64,
   blob: (a) => a.length === 2 && streamIndex.test(a[0]!) && /^[A-Za-z0-9+/=]*$/.test(a[1]!),
   end: (a) => a.length === 1 && streamIndex.test(a[0]!),
   disconnect: (a) => a.length === 0,
 };
 
-/** Instructions the client library sends that the engine has no use for; dropped, not an error. */
-const BROWSER_IGNORED = new Set(["ack", "nop", "ping", ""]);
+/**
+ * Instructions the client library sends that the engine has no use for; dropped, not an error.
+ * `sync` replies among them: the connector acknowledges frames itself as the browser's output credit
+ * allows (see connector/rdp/rdp-stream.ts), so a changing screen never counts as user input.
+ */
+const BROWSER_IGNORED = new Set(["ack", "nop", "ping", "sync", ""]);
 
 /** "forward", "drop" (harmless, ignored) or "reject" (not something a browser may say). */
 export function classifyBrowserInstruction(instruction: GuacInstruction): "forward" | "drop" | "reject" {

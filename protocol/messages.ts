@@ -20,6 +20,8 @@ export const EndReason = z.enum([
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
   "protocol_error", // a peer broke the protocol
+  "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)
+  "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
   "internal_error",
 ]);
 export type EndReason = z.infer<typeof EndReason>;

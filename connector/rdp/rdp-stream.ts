@@ -45,8 +45,14 @@ const FAILURES = new Set<string>([
 const STOP_GRACE_MS = 2_000;
 const KILL_AFTER_MS = 5_000;
 
+/**
+ * Output goes in pieces of whole instructions of at most ~48 KiB plus one instruction (the bridge's
+ * largest is a ~8 KiB blob), so each fits one DATA frame (64 KiB).
+ */
+const PIECE_CHARS = 48 * 1024;
+
 /** Instructions the bridge may emit toward the browser. Anything else is dropped. */
-const TO_BROWSER = new Set(["size", "img", "blob", "end", "sync", "cursor", "clipboard", "error"]);
+const TO_BROWSER = new Set(["size", "img", "blob", "end", "sync", "cursor", "clipboard"]);
 
 /**
  * Events: `data` (Buffer of whole instructions for the browser), `ready` (the desktop is up),
@@ -67,6 +73,10 @@ export class RdpStream extends EventEmitter {
   private readonly pasteStreams = new Map<string, number>();
   private exited = false;
   private clipboard = { copy: false, paste: false, maxBytes: 0 };
+
+  /** Frames (`sync`s) forwarded while the browser's credit was exhausted, acknowledged on resume. */
+  private heldAcks = 0;
+  private paused = false;
 
   /** Bytes sent to the browser so far (for the bandwidth figure). */
   bytesOut = 0;
@@ -122,12 +132,25 @@ export class RdpStream extends EventEmitter {
     }
   }
 
+  /**
+   * The browser's output credit ran out (1 MiB unacknowledged). Reading stops, and so do frame
+   * acknowledgements: the bridge then merges further changes into fewer, later frames instead of
+   * queueing them (its own bound is 4 unacknowledged frames).
+   */
   pause(): void {
+    this.paused = true;
     this.child?.stdout.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.child?.stdout.resume();
+    if (this.heldAcks > 0) this.ack(this.heldAcks);
+    this.heldAcks = 0;
+  }
+
+  private ack(frames: number): void {
+    if (!this.exited) this.child?.stdin.write(encodeInstruction("sync", 0).repeat(frames));
   }
 
   /** Input from the browser: Guacamole text, split anywhere. Returns false if it broke the rules. */
@@ -210,8 +233,13 @@ export class RdpStream extends EventEmitter {
       this.close();
       return;
     }
+    let frames = 0;
     let out = "";
     for (const ins of instructions) {
+      if (out.length >= PIECE_CHARS) {
+        this.emitPiece(out);
+        out = "";
+      }
       if (ins.opcode === "ready") {
         this.isReady = true;
         this.emit("ready");
@@ -223,12 +251,17 @@ export class RdpStream extends EventEmitter {
       }
       if (!TO_BROWSER.has(ins.opcode) || !this.allowCopy(ins)) continue;
       out += encodeInstruction(ins.opcode, ...ins.args);
+      if (ins.opcode === "sync") frames++;
     }
-    if (out) {
-      const bytes = Buffer.from(out, "utf8");
-      this.bytesOut += bytes.byteLength;
-      this.emit("data", bytes);
-    }
+    if (frames > 0 && this.paused) this.heldAcks += frames;
+    else if (frames > 0) this.ack(frames);
+    if (out) this.emitPiece(out);
+  }
+
+  private emitPiece(text: string): void {
+    const bytes = Buffer.from(text, "utf8");
+    this.bytesOut += bytes.byteLength;
+    this.emit("data", bytes);
   }
 
   private allowCopy(ins: GuacInstruction): boolean {

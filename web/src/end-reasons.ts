@@ -17,6 +17,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   checkout_ended: "The checkout this session ran under has ended.",
   checkout_revoked: "An administrator revoked access; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",
+  engine_unavailable: "The connector cannot open desktop (RDP) sessions yet. Ask an admin to enable RDP on it.",
+  security_refused: "The server offered no connection security that policy accepts (e.g. NLA is required).",
   internal_error: "The session was ended because of an internal error.",
 };
 

@@ -20,6 +20,10 @@ export type PolicyRow = {
   idle_timeout_minutes: number | null;
   exclusive: number;
   reset_on_checkin: number;
+  rdp_require_nla: number;
+  rdp_clipboard_copy: number;
+  rdp_clipboard_paste: number;
+  rdp_clipboard_max_bytes: number;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -41,6 +45,10 @@ export const DEFAULT_POLICY: Policy = {
   idleTimeoutMinutes: null,
   exclusive: false,
   resetOnCheckin: false,
+  rdpRequireNla: false,
+  rdpClipboardCopy: false,
+  rdpClipboardPaste: false,
+  rdpClipboardMaxBytes: 64 * 1024,
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -62,6 +70,10 @@ export function policyFromRow(r: PolicyRow): Policy {
     idleTimeoutMinutes: r.idle_timeout_minutes,
     exclusive: !!r.exclusive,
     resetOnCheckin: !!r.reset_on_checkin,
+    rdpRequireNla: !!r.rdp_require_nla,
+    rdpClipboardCopy: !!r.rdp_clipboard_copy,
+    rdpClipboardPaste: !!r.rdp_clipboard_paste,
+    rdpClipboardMaxBytes: r.rdp_clipboard_max_bytes,
   };
 }
 
@@ -84,6 +96,10 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.idleTimeoutMinutes,
     p.exclusive ? 1 : 0,
     p.resetOnCheckin ? 1 : 0,
+    p.rdpRequireNla ? 1 : 0,
+    p.rdpClipboardCopy ? 1 : 0,
+    p.rdpClipboardPaste ? 1 : 0,
+    p.rdpClipboardMaxBytes,
   ];
 }
 
@@ -104,6 +120,10 @@ export const POLICY_COLUMNS = [
   "idle_timeout_minutes",
   "exclusive",
   "reset_on_checkin",
+  "rdp_require_nla",
+  "rdp_clipboard_copy",
+  "rdp_clipboard_paste",
+  "rdp_clipboard_max_bytes",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

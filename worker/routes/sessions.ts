@@ -1,6 +1,13 @@
 // Opening a session on an active checkout (grant + dispatch), its status, and the browser's socket.
 import { z } from "zod";
-import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "../../protocol/index.ts";
+import {
+  CreateSessionRequest,
+  type GrantClaims,
+  KillRequest,
+  LiveSession,
+  type Policy,
+  SessionSummary,
+} from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow } from "../access/checkouts.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
@@ -13,6 +20,18 @@ import { IdParam, newApi, route } from "../openapi.ts";
 import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts";
 
 export const sessions = newApi();
+
+/** The RDP part of a grant. Policies stored before issue 7 lack these fields: RDP defaults apply. */
+function rdpGrant(policy: Policy): NonNullable<GrantClaims["rdp"]> {
+  return {
+    nla: policy.rdpRequireNla ?? false,
+    clip: {
+      copy: policy.rdpClipboardCopy ?? false,
+      paste: policy.rdpClipboardPaste ?? false,
+      max: policy.rdpClipboardMaxBytes ?? 64 * 1024,
+    },
+  };
+}
 const tags = ["sessions"];
 const middleware = [requireUser];
 
@@ -35,18 +54,20 @@ sessions.openapi(
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
     const target = await c.env.DB.prepare(
-      `SELECT s.host, s.port, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
+      `SELECT s.host, s.port, s.protocol, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed, c.domain FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
     )
       .bind(row.server_id, row.credential_id)
       .first<{
         host: string;
         port: number;
+        protocol: "ssh" | "rdp";
         host_key: string;
         site_id: string;
         enabled: number;
         username: string;
         kind: "password" | "private_key";
         sealed: string;
+        domain: string;
       }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
@@ -75,10 +96,17 @@ sessions.openapi(
       siteId: target.site_id,
       dl: Math.floor(deadline / 1000),
       usr: { id: user.id, name: user.username },
-      tgt: { host: target.host, port: target.port, protocol: "ssh", hostKey: target.host_key },
-      cred: { id: row.credential_id, username: target.username, kind: target.kind, sealed: target.sealed },
+      tgt: { host: target.host, port: target.port, protocol: target.protocol, hostKey: target.host_key },
+      cred: {
+        id: row.credential_id,
+        username: target.username,
+        kind: target.kind,
+        sealed: target.sealed,
+        ...(target.domain ? { domain: target.domain } : {}),
+      },
       rec: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes },
-      ch: ["shell"],
+      ch: target.protocol === "rdp" ? ["desktop"] : ["shell"],
+      ...(target.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
     });
     await record(c.env, {
       actor: actorOf(user),
@@ -147,7 +175,7 @@ sessions.openapi(
 
 async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, sessionId: string) {
   const row = await c.env.DB.prepare(
-    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
+    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, sv.protocol, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
      FROM sessions se JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id WHERE se.id = ?`,
   )
     .bind(sessionId)
@@ -157,6 +185,7 @@ async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, se
       checkout_id: string | null;
       server_id: string;
       server_name: string;
+      protocol: "ssh" | "rdp";
       credential_name: string;
       status: SessionSummary["status"];
       created_at: number;
@@ -187,6 +216,7 @@ sessions.openapi(
         serverId: row.server_id,
         serverName: row.server_name,
         credentialName: row.credential_name,
+        protocol: row.protocol,
         status: row.status,
         createdAt: row.created_at,
         deadline: row.deadline,
