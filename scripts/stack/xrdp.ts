@@ -20,8 +20,8 @@ const BACKGROUND_HEX = "#1f6f8b";
 export function xrdpMissing(): string | undefined {
   if (!existsSync(XRDP) || !existsSync(XRDP_SESMAN)) return "xrdp is not installed (apt-get install xrdp xorgxrdp)";
   if (!existsSync("/usr/lib/xorg/modules/drivers/xrdpdev_drv.so")) return "xorgxrdp is not installed";
-  if (!existsSync("/usr/bin/xterm") || !existsSync("/usr/bin/xsetroot"))
-    return "the test desktop needs xterm and x11-xserver-utils";
+  if (!existsSync("/usr/bin/xterm") || !existsSync("/usr/bin/xsetroot") || !existsSync("/usr/bin/xclip"))
+    return "the test desktop needs xterm, x11-xserver-utils and xclip";
   if (process.getuid?.() !== 0) return "a private xrdp needs root (mount namespace, session users)";
   return undefined;
 }

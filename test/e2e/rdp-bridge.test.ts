@@ -138,6 +138,80 @@ describeWithPeers("RDP engine against a real xrdp", xrdpMissing() ?? rdpUnavaila
     expect(await s.closed).toBeUndefined();
   });
 
+  /** Waits for a file the remote shell writes, retyping the command until it appears. */
+  async function runInXterm(s: Session, command: string, file: string): Promise<string> {
+    s.stream.write(Buffer.from(encodeInstruction("mouse", 100, 100, 0)));
+    await waitFor(
+      `${file} from the remote shell`,
+      async () => {
+        if (existsSync(file)) return true;
+        typeText(s.stream, `${command}\n`);
+        await new Promise((r) => setTimeout(r, 1500));
+        return existsSync(file) ? true : undefined;
+      },
+      45_000,
+    );
+    await new Promise((r) => setTimeout(r, 300)); // the shell may still be writing
+    return readFile(file, "utf8");
+  }
+
+  function paste(s: Session, text: string): void {
+    const data = Buffer.from(text).toString("base64");
+    s.stream.write(
+      Buffer.from(
+        encodeInstruction("clipboard", 7, "text/plain") +
+          encodeInstruction("blob", 7, data) +
+          encodeInstruction("end", 7),
+      ),
+    );
+  }
+
+  it("lets the clipboard through each way as policy allows, within the size cap", async () => {
+    const tag = randomBytes(3).toString("hex");
+    const home = join("/home", user);
+    const allowed = open({ clipboard: { copy: true, paste: true, maxBytes: 64 } });
+    await waitFor("the desktop size", async () => (allowed.screen.width > 0 ? true : undefined), 60_000);
+    // Paste: the browser's text becomes the desktop's clipboard.
+    paste(allowed, `pasted-${tag}`);
+    expect(await runInXterm(allowed, `xclip -o -selection clipboard > ~/in-1-${tag}`, join(home, `in-1-${tag}`))).toBe(
+      `pasted-${tag}`,
+    );
+    // Over the cap (64 bytes): not delivered, the desktop keeps what it had.
+    paste(allowed, "x".repeat(100));
+    expect(await runInXterm(allowed, `xclip -o -selection clipboard > ~/in-2-${tag}`, join(home, `in-2-${tag}`))).toBe(
+      `pasted-${tag}`,
+    );
+    // Copy: what the desktop copies reaches the browser.
+    await runInXterm(
+      allowed,
+      `printf copied-${tag} | xclip -selection clipboard; touch ~/out-1-${tag}`,
+      join(home, `out-1-${tag}`),
+    );
+    await waitFor("the copied text", async () =>
+      allowed.screen.clipboard.includes(`copied-${tag}`) ? true : undefined,
+    );
+    allowed.stream.close();
+    await allowed.closed;
+
+    const blocked = open({ clipboard: { copy: false, paste: false, maxBytes: 64 } });
+    await waitFor("the desktop size", async () => (blocked.screen.width > 0 ? true : undefined), 60_000);
+    paste(blocked, `blocked-${tag}`);
+    expect(
+      await runInXterm(blocked, `xclip -o -selection clipboard > ~/in-3-${tag}`, join(home, `in-3-${tag}`)),
+    ).not.toContain(`blocked-${tag}`);
+    await runInXterm(
+      blocked,
+      `printf secret-${tag} | xclip -selection clipboard; touch ~/out-2-${tag}`,
+      join(home, `out-2-${tag}`),
+    );
+    // A copy would arrive within milliseconds of the barrier file; give it a second to be sure.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(blocked.screen.clipboard).toEqual([]);
+    expect(blocked.sent.join("")).not.toContain("9.clipboard");
+    blocked.stream.close();
+    await blocked.closed;
+  });
+
   it("refuses a certificate that does not match the pin, before any login", async () => {
     const logBefore = await xrdp.log();
     const loginsBefore = logBefore.split("created session").length;

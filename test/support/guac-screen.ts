@@ -11,6 +11,8 @@ export class GuacScreen {
   private known = new Uint8Array(0);
   private readonly streams = new Map<string, { layer: string; mime: string; x: number; y: number; parts: string[] }>();
   readonly opcodes = new Map<string, number>();
+  /** Texts received on `clipboard` streams (what the remote side copied), in order. */
+  readonly clipboard: string[] = [];
   frames = 0;
   firstFrameAt?: number;
 
@@ -28,6 +30,9 @@ export class GuacScreen {
           this.known = new Uint8Array(this.width * this.height);
         }
         return;
+      case "clipboard":
+        this.streams.set(a0!, { layer: "clipboard", mime: a1!, x: 0, y: 0, parts: [] });
+        return;
       case "img":
         this.streams.set(a0!, { layer: a2!, mime: a3!, x: Number(a4), y: Number(a5), parts: [] });
         return;
@@ -38,6 +43,8 @@ export class GuacScreen {
         const s = this.streams.get(a0!);
         this.streams.delete(a0!);
         if (s && s.layer === "0") this.paint(s);
+        if (s && s.layer === "clipboard")
+          this.clipboard.push(Buffer.concat(s.parts.map((p) => Buffer.from(p, "base64"))).toString("utf8"));
         return;
       }
       case "sync":
