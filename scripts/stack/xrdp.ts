@@ -127,9 +127,13 @@ export async function startXrdp(opts: { dir: string }): Promise<Xrdp> {
   // to the window under the pointer). The session ends when the xterm does.
   await writeFile(
     join(etc, "startwm.sh"),
-    ["#!/bin/sh", `xsetroot -solid '${BACKGROUND_HEX}'`, "exec xterm -geometry 80x24+0+0 -bg black -fg white", ""].join(
-      "\n",
-    ),
+    [
+      "#!/bin/sh",
+      `xsetroot -solid '${BACKGROUND_HEX}'`,
+      // allowWindowOps lets the benchmark move the window from its shell (CSI 3 ; x ; y t).
+      "exec xterm -geometry 80x24+0+0 -bg black -fg white -xrm 'XTerm*allowWindowOps: true'",
+      "",
+    ].join("\n"),
   );
   await chmod(join(etc, "startwm.sh"), 0o755);
   const launcher = join(opts.dir, "launch.sh");
