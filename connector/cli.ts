@@ -1,24 +1,32 @@
-// psm-connector: the on-prem agent. `enroll` once with a one-time token, then `run` (as a service).
+// psm-connector: the on-prem agent. `install` (enroll + config + systemd unit) or `enroll` once with a
+// one-time token, then `run` as a service; `status` reads what the running agent last wrote;
 // `seal` seals a secret to the site's key locally, for admins who add credentials from a shell.
-import { readFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
 import { EnrollResponse } from "../protocol/index.ts";
-import { rdpUnavailable } from "./rdp/engine.ts";
-import { AGENT, ControlLink } from "./control.ts";
-import { GrantRejected, verifyGrant } from "./grant.ts";
+import { CONFIG_FILE, ConnectorConfig, loadConfig } from "./config.ts";
+import type { HealthSnapshot } from "./health.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
 import { log } from "./log.ts";
+import { run, STATUS_FILE } from "./run.ts";
 import { sealSecret } from "./seal.ts";
-import { TargetSession } from "./session.ts";
+import { DEFAULT_STATE_DIR, hasSystemd, systemdUnit, UNIT_NAME, UNIT_PATH } from "./service.ts";
 import { loadState, saveState } from "./state.ts";
 
 const USAGE = `usage:
+  psm-connector install --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>]
+                        [--allow <cidr>]... [--state <dir>] [--print-unit]
   psm-connector enroll --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>] [--state <dir>]
   psm-connector run [--state <dir>]
+  psm-connector status [--state <dir>] [--json]
   psm-connector seal [--state <dir>]      (reads the secret from stdin, prints the sealed blob)
-state dir defaults to $PSM_CONNECTOR_STATE or ./.psm/connector`;
+state dir defaults to $PSM_CONNECTOR_STATE, else ${DEFAULT_STATE_DIR} for install/status as root, else ./.psm/connector`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -30,20 +38,125 @@ async function main(argv: string[]): Promise<void> {
       name: { type: "string" },
       "seal-key": { type: "string" },
       state: { type: "string" },
+      allow: { type: "string", multiple: true },
+      "print-unit": { type: "boolean" },
+      json: { type: "boolean" },
     },
   });
-  const stateDir = values.state ?? process.env.PSM_CONNECTOR_STATE ?? ".psm/connector";
+  const serviceDefault = process.getuid?.() === 0 ? DEFAULT_STATE_DIR : ".psm/connector";
+  const stateDir =
+    values.state ??
+    process.env.PSM_CONNECTOR_STATE ??
+    (command === "install" || command === "status" ? serviceDefault : ".psm/connector");
   switch (command) {
+    case "install":
+      if (!values.url || !values.token) throw new UsageError("install needs --url and --token");
+      return install({
+        url: values.url,
+        token: values.token,
+        name: values.name ?? hostname(),
+        sealKeyFile: values["seal-key"],
+        allow: values.allow,
+        printUnit: values["print-unit"] ?? false,
+        stateDir: resolve(stateDir),
+      });
     case "enroll":
       if (!values.url || !values.token) throw new UsageError("enroll needs --url and --token");
       return enroll(values.url, values.token, values.name ?? hostname(), values["seal-key"], stateDir);
     case "run":
       return run(stateDir);
+    case "status":
+      return status(stateDir, values.json ?? false);
     case "seal":
       return seal(stateDir);
     default:
       throw new UsageError(command ? `unknown command ${command}` : "no command");
   }
+}
+
+/**
+ * One command: enroll (unless this state dir is already enrolled: a reinstall or upgrade keeps its
+ * identity), write config.json (unless present), then install and start the systemd unit, or print
+ * it when systemd is absent or --print-unit is given.
+ */
+async function install(opts: {
+  url: string;
+  token: string;
+  name: string;
+  sealKeyFile?: string;
+  allow?: string[];
+  printUnit: boolean;
+  stateDir: string;
+}): Promise<void> {
+  const enrolled = await loadState(opts.stateDir).then(
+    () => true,
+    () => false,
+  );
+  if (enrolled) log("install.kept_state", { state: opts.stateDir, hint: "already enrolled; the token was not used" });
+  else await enroll(opts.url, opts.token, opts.name, opts.sealKeyFile, opts.stateDir);
+  const configPath = join(opts.stateDir, CONFIG_FILE);
+  if (!existsSync(configPath)) {
+    const config = ConnectorConfig.parse(opts.allow?.length ? { allowedTargets: opts.allow } : {});
+    await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+    log("install.config_written", { config: configPath, allowedTargets: config.allowedTargets.join(",") });
+  } else {
+    await loadConfig(opts.stateDir); // refuse to install over an invalid config
+  }
+  const unit = systemdUnit({
+    node: process.execPath,
+    cli: fileURLToPath(new URL("./cli.ts", import.meta.url)),
+    stateDir: opts.stateDir,
+  });
+  if (opts.printUnit || !hasSystemd()) {
+    process.stdout.write(unit);
+    process.stderr.write(
+      `\n${hasSystemd() ? "" : "systemd is not running here: "}save the unit above as ${UNIT_PATH}, then: systemctl daemon-reload && systemctl enable --now ${UNIT_NAME}\n`,
+    );
+    return;
+  }
+  await writeFile(UNIT_PATH, unit, { mode: 0o644 });
+  execFileSync("systemctl", ["daemon-reload"], { stdio: "inherit" });
+  execFileSync("systemctl", ["enable", "--now", UNIT_NAME], { stdio: "inherit" });
+  log("install.done", { unit: UNIT_PATH, state: opts.stateDir });
+}
+
+/** Prints what the running connector last wrote to status.json, and whether it still runs. */
+async function status(stateDir: string, json: boolean): Promise<void> {
+  const state = await loadState(stateDir);
+  const text = await readFile(join(stateDir, STATUS_FILE), "utf8").catch(() => undefined);
+  const snap = text ? (JSON.parse(text) as HealthSnapshot) : undefined;
+  let running = false;
+  if (snap) {
+    try {
+      process.kill(snap.pid, 0);
+      running = true;
+    } catch {
+      running = false;
+    }
+  }
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ connectorId: state.connectorId, siteId: state.siteId, running, ...snap })}\n`,
+    );
+  } else {
+    const at = (ms: number) => new Date(ms).toISOString();
+    const lines = [
+      `connector ${state.connectorId} (site ${state.siteId}) -> ${state.edgeUrl}`,
+      snap
+        ? `process: ${running ? `running (pid ${snap.pid}, ${snap.agent}, since ${at(snap.startedAt)})` : "not running"}`
+        : "process: never ran with this state dir",
+    ];
+    if (snap) {
+      lines.push(
+        `link: ${running ? snap.link : "down"} since ${at(snap.linkSince)}`,
+        `sessions: ${running ? snap.sessions : 0}`,
+      );
+      lines.push(snap.errors.length ? "last errors:" : "last errors: none");
+      for (const e of snap.errors) lines.push(`  ${at(e.at)} ${e.event}${e.reason ? ` (${e.reason})` : ""}`);
+    }
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  if (!running) process.exitCode = 3;
 }
 
 async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile: string | undefined, stateDir: string) {
@@ -71,45 +184,6 @@ async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile:
     edgeKey: enrolled.edgeKey,
   });
   log("enroll.done", { connector: enrolled.connectorId, site: enrolled.siteId, state: stateDir });
-}
-
-async function run(stateDir: string): Promise<void> {
-  const state = await loadState(stateDir);
-  const sessions = new Map<string, TargetSession>();
-  const control = new ControlLink(
-    state,
-    (open) => {
-      if (sessions.has(open.sessionId)) return;
-      verifyGrant(open.grant, { edgeKey: state.edgeKey, siteId: state.siteId, sessionId: open.sessionId })
-        .then((claims) => {
-          const session = new TargetSession(state, open.sessionId, claims, log, (id) => sessions.delete(id));
-          sessions.set(open.sessionId, session);
-          log("session.open", { session: open.sessionId, user: claims.usr.name, host: claims.tgt.host });
-          return session.start();
-        })
-        .catch((err: Error) => {
-          log("session.rejected", { session: open.sessionId, error: err.message });
-          control.send({
-            type: "rejected",
-            sessionId: open.sessionId,
-            reason: err instanceof GrantRejected ? "grant_rejected" : "internal_error",
-          });
-        });
-    },
-    log,
-  );
-  log("connector.start", { agent: AGENT, connector: state.connectorId, edge: state.edgeUrl });
-  const rdpMissing = rdpUnavailable();
-  log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
-  control.start();
-  const shutdown = () => {
-    log("connector.stop", { sessions: sessions.size });
-    for (const session of sessions.values()) session.end("connector_lost");
-    control.stop();
-    setTimeout(() => process.exit(0), 200).unref();
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
 }
 
 async function seal(stateDir: string): Promise<void> {

@@ -1,29 +1,42 @@
-// Output credit: how many more bytes the connector may send toward the browser. Pure; the session
-// pauses its ssh2 stream when `send` says so and resumes when credit returns.
+// Output credit by stream offset: how many more bytes the connector may send toward the browser.
+// Pure; the session pauses its ssh2 stream when `spend` says so and resumes when credit returns.
+//
+// `sent` counts every output byte the shell produced (the next byte's offset); `acked` is what the
+// browser has acknowledged. At most `window` bytes are ever outstanding (sent - acked), which is
+// also what bounds the connector's resend log and the room's buffer.
 
 export class OutputCredit {
-  /** Starts at 0: nothing is sent until the room says a browser is attached (`window`). */
-  private available = 0;
+  /** 0 until the room first says a browser is attached: nothing is sent before that. */
+  private window = 0;
+  sent = 0;
+  acked = 0;
 
+  /** Bytes that may still be sent (negative: overdrawn by the last chunk). */
   get bytes(): number {
-    return this.available;
+    return this.window - (this.sent - this.acked);
   }
 
-  /** Records bytes sent; true when the stream must now pause. May overdraw by one chunk. */
+  /** Records bytes read from the shell; true when the stream must now pause. May overdraw by one chunk. */
   spend(bytes: number): boolean {
-    this.available -= bytes;
-    return this.available <= 0;
+    this.sent += bytes;
+    return this.bytes <= 0;
   }
 
-  /** A credit frame arrived; true when the stream may resume. */
+  /** A credit frame arrived; true when the stream may resume. Never acknowledges past what was sent. */
   grant(bytes: number): boolean {
-    this.available += bytes;
-    return this.available > 0;
+    this.acked = Math.min(this.sent, this.acked + bytes);
+    return this.bytes > 0;
   }
 
-  /** A browser (re)attached: credit is exactly its window, whatever was outstanding. */
-  reset(window: number): boolean {
-    this.available = window;
-    return this.available > 0;
+  /**
+   * A browser (re)attached with this window. `acked`: the browser holds everything before this offset
+   * (credit moves up to it, never back); null: forget what is outstanding (a fresh page needs none of
+   * it); undefined: keep the count. True when the stream may resume.
+   */
+  attach(window: number, acked?: number | null): boolean {
+    this.window = window;
+    if (acked === null) this.acked = this.sent;
+    else if (acked !== undefined) this.acked = Math.max(this.acked, Math.min(acked, this.sent));
+    return this.bytes > 0;
   }
 }

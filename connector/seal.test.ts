@@ -44,15 +44,32 @@ describe("host key fingerprints", () => {
 });
 
 describe("output credit", () => {
-  it("starts closed, opens on a window, pauses when spent and resumes on credit", () => {
+  it("starts closed, opens on attach, pauses when spent and resumes on credit", () => {
     const credit = new OutputCredit();
     expect(credit.bytes).toBe(0);
-    expect(credit.reset(100)).toBe(true);
+    expect(credit.attach(100, null)).toBe(true);
     expect(credit.spend(60)).toBe(false);
     expect(credit.spend(60)).toBe(true); // overdrawn by at most one chunk
     expect(credit.grant(10)).toBe(false);
     expect(credit.grant(50)).toBe(true);
-    expect(credit.reset(5)).toBe(true);
+    expect(credit.acked).toBe(60);
+  });
+
+  it("never acknowledges past what was sent, and a resume only moves the acknowledgement forward", () => {
+    const credit = new OutputCredit();
+    credit.attach(100, null);
+    credit.spend(50);
+    credit.grant(80);
+    expect(credit.acked).toBe(50);
+    credit.spend(30);
+    expect(credit.attach(100, 40)).toBe(true);
+    expect(credit.acked).toBe(50);
+    expect(credit.attach(100, 70)).toBe(true);
+    expect(credit.acked).toBe(70);
+    expect(credit.attach(100)).toBe(true);
+    expect(credit.acked).toBe(70);
+    expect(credit.attach(5, null)).toBe(true);
+    expect(credit.acked).toBe(80);
     expect(credit.bytes).toBe(5);
   });
 });

@@ -1,9 +1,12 @@
 // One live session on the connector: the verified grant, the SSH connection to the target (host
 // key pinned), and the data socket to the session's room, with output flow control and the
-// grant's deadline enforced locally whatever the edge does.
+// grant's deadline enforced locally whatever the edge does. A data socket that drops is redialled
+// for CONNECTOR_RESUME_GRACE_MS while SSH stays up; the output the browser has not acknowledged is
+// kept by offset and resent from wherever the room asks.
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
 import {
+  CONNECTOR_RESUME_GRACE_MS,
   type EndReason,
   encodeData,
   encodeDataChunks,
@@ -11,24 +14,33 @@ import {
   decodeFrame,
   type ConnectorToRoom,
   type GrantClaims,
+  isFatalClose,
   MAX_BINARY_FRAME,
+  OUTPUT_WINDOW,
+  OutputLog,
   PROTOCOL_VERSION,
   parseMessage,
   RoomToConnector,
 } from "../protocol/index.ts";
+import { GrantRejected, verifyGrant } from "./grant.ts";
 import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
 import { RdpStream } from "./rdp/rdp-stream.ts";
 import { openRdpTarget } from "./rdp/rdp-target.ts";
-import { openSealed } from "./seal.ts";
+import { type Release, SealedProvider } from "./credentials.ts";
+import { type SessionHooks, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
 
 /** SSH connect + auth must finish within 15 s. */
 const READY_TIMEOUT_MS = 15_000;
 /** SSH-level keepalive toward the target: 15 s. */
 const SSH_KEEPALIVE_MS = 15_000;
+/** Redial delays for a dropped data socket: quick first, within CONNECTOR_RESUME_GRACE_MS in all. */
+const REDIAL_DELAYS_MS = [0, 100, 250, 500, 1000, 1500, 2000];
+/** A redial whose upgrade has not completed in 2 s is abandoned and tried again. */
+const REDIAL_HANDSHAKE_MS = 2_000;
 
 export class TargetSession {
   private ws?: WebSocket;
@@ -36,10 +48,23 @@ export class TargetSession {
   /** The target: an SSH shell channel, or an RDP engine (same shape where the session uses it). */
   private stream?: ClientChannel | RdpStream;
   private readonly credit = new OutputCredit();
+  /** Output not yet acknowledged by the browser, by offset: at most the window plus one chunk. */
+  private readonly unacked = new OutputLog();
   private hostKeyRejected = false;
   private ended = false;
   private torn = false;
-  private readonly deadline: NodeJS.Timeout;
+  private connected = false;
+  private deadline: NodeJS.Timeout;
+  private deadlineAt: number;
+  /** Set while the data socket is down and being redialled. */
+  private lostAt?: number;
+  private redial?: NodeJS.Timeout;
+  private redialAttempt = 0;
+  /** Whether the first data socket has opened; until then control messages wait in `early` (a few at most). */
+  private opened = false;
+  private readonly early: ConnectorToRoom[] = [];
+  private release?: Release;
+  private endReason: EndReason = "closed";
 
   constructor(
     private readonly state: ConnectorState,
@@ -47,13 +72,26 @@ export class TargetSession {
     private readonly grant: GrantClaims,
     private readonly log: Log,
     private readonly onEnd: (sessionId: string) => void,
+    private readonly hooks: SessionHooks = {},
   ) {
     // The backstop: the grant's deadline holds even when the edge is unreachable.
-    const ms = Math.max(0, grant.dl * 1000 - Date.now());
-    this.deadline = setTimeout(() => this.end("time_limit"), ms);
+    this.deadlineAt = grant.dl * 1000;
+    this.deadline = setTimeout(() => this.end("time_limit"), Math.max(0, this.deadlineAt - Date.now()));
   }
 
+  /** Output bytes the shell produced (the next byte's offset); for status and tests. */
+  get outputOffset(): number {
+    return this.credit.sent;
+  }
+
+  /** The SSH connection starts at once, in parallel with dialling the room (it is most of the start time). */
   async start(): Promise<void> {
+    const dialing = this.dial();
+    void this.connectTarget();
+    await dialing;
+  }
+
+  private async dial(): Promise<void> {
     const url = new URL(`/connector/sessions/${this.sessionId}`, this.state.edgeUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const token = await connectorToken(this.state.connectorId, this.state.identityKey);
@@ -61,26 +99,79 @@ export class TargetSession {
       headers: { Authorization: `Bearer ${token}` },
       maxPayload: MAX_BINARY_FRAME,
       perMessageDeflate: false,
+      ...(this.lostAt !== undefined ? { handshakeTimeout: REDIAL_HANDSHAKE_MS } : {}),
     });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
     ws.on("open", () => {
-      this.sendControl({ type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId });
-      this.sendControl({ type: "status", state: "connecting" });
-      void this.connectTarget();
+      if (this.lostAt !== undefined) {
+        // Redialled: SSH is still up; the room answers with `attach` saying what to resend.
+        this.log("session.resumed", { session: this.sessionId, downMs: Date.now() - this.lostAt });
+        this.lostAt = undefined;
+        this.sendControl({
+          type: "hello",
+          v: PROTOCOL_VERSION,
+          sessionId: this.sessionId,
+          resume: { sent: this.credit.sent },
+        });
+        return;
+      }
+      this.opened = true;
+      // Sent on `ws` itself: a session that already failed has dropped its reference to the socket.
+      const first: ConnectorToRoom[] = [
+        { type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId },
+        { type: "status", state: "connecting" },
+        // What SSH reported before the socket was up (connected, or why it failed) follows the hello.
+        ...this.early.splice(0),
+      ];
+      for (const message of first) ws.send(encodeMessage(message));
     });
-    ws.on("message", (data: Buffer, isBinary) => this.onRoomMessage(data, isBinary));
+    ws.on("message", (data: Buffer, isBinary) => {
+      if (ws === this.ws) this.onRoomMessage(data, isBinary);
+    });
     ws.on("close", (code) => {
-      if (!this.ended) this.log("session.edge_closed", { session: this.sessionId, code });
-      this.teardown();
+      if (ws !== this.ws) return;
+      this.ws = undefined;
+      if (this.ended) return this.teardown();
+      // A fatal code means the room is done with this session; anything else may be a blip.
+      if (!this.connected || isFatalClose(code)) {
+        this.log("session.edge_closed", { session: this.sessionId, code });
+        return this.teardown();
+      }
+      this.lost(code);
     });
     ws.on("error", (err) => this.log("session.socket_error", { session: this.sessionId, error: err.message }));
+  }
+
+  /** The data socket dropped mid-session: keep SSH, redial until the grace period runs out. */
+  private lost(code: number): void {
+    if (this.lostAt === undefined) {
+      this.lostAt = Date.now();
+      this.redialAttempt = 0;
+      this.log("session.edge_lost", { session: this.sessionId, code });
+    }
+    const delay = REDIAL_DELAYS_MS[Math.min(this.redialAttempt++, REDIAL_DELAYS_MS.length - 1)]!;
+    if (Date.now() + delay - this.lostAt > CONNECTOR_RESUME_GRACE_MS) {
+      this.log("session.edge_gone", { session: this.sessionId });
+      this.ended = true;
+      this.teardown();
+      return;
+    }
+    clearTimeout(this.redial);
+    this.redial = setTimeout(() => {
+      // A dial that fails closes its socket, and the close handler comes back here.
+      this.dial().catch((err: Error) => {
+        this.log("session.redial_failed", { session: this.sessionId, error: err.message });
+        this.lost(code);
+      });
+    }, delay);
   }
 
   /** Ends the session with a reason the room passes on to the user. */
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
+    this.endReason = reason;
     this.log("session.end", { session: this.sessionId, reason });
     this.sendControl({ type: "end", reason });
     this.teardown();
@@ -89,16 +180,35 @@ export class TargetSession {
   private async connectTarget(): Promise<void> {
     const { tgt, cred } = this.grant;
     let secret: Buffer;
+    let address: string;
     try {
-      secret = await openSealed(this.state.sealKey, cred.sealed);
+      address = this.hooks.resolveTarget ? await this.hooks.resolveTarget(tgt.host) : tgt.host;
+      const provider = this.hooks.credentials ?? new SealedProvider(this.state.sealKey);
+      this.release = await provider.release({
+        sessionId: this.sessionId,
+        grant: this.grant,
+        terminate: (reason) => this.end(reason),
+      });
+      secret = this.release.secret;
     } catch (err) {
-      this.log("session.credential_unopenable", { session: this.sessionId, error: (err as Error).name });
-      this.end("credential_unavailable");
+      const reason = setupFailureReason(err);
+      this.log("session.setup_failed", { session: this.sessionId, reason, error: (err as Error).message });
+      this.end(reason);
       return;
     }
-    if (this.ended) return;
+    if (this.ended) {
+      secret.fill(0);
+      this.release.ended(this.endReason);
+      return;
+    }
     if (tgt.protocol === "rdp") {
-      const rdp = openRdpTarget(this.sessionId, this.grant, secret, this.log, (reason) => this.end(reason));
+      const rdp = openRdpTarget(
+        this.sessionId,
+        { ...this.grant, tgt: { ...tgt, host: address } },
+        secret,
+        this.log,
+        (reason) => this.end(reason),
+      );
       rdp?.once("ready", () => this.attachShell(rdp));
       this.stream = rdp;
       return;
@@ -106,7 +216,7 @@ export class TargetSession {
     const ssh = new Client();
     this.ssh = ssh;
     const config: ConnectConfig = {
-      host: tgt.host,
+      host: address,
       port: tgt.port,
       username: cred.username,
       readyTimeout: READY_TIMEOUT_MS,
@@ -151,14 +261,23 @@ export class TargetSession {
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
     stream.on("data", (chunk: Buffer) => {
-      // RDP output comes in pieces of whole Guacamole instructions; each goes as its own DATA frame
-      // so that a browser attaching between frames never starts mid-instruction.
-      if (stream instanceof RdpStream) this.ws?.send(encodeData(chunk));
-      else this.queueOutput(chunk);
+      if (stream instanceof RdpStream) {
+        // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
+        // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
+        // an attaching browser gets a repaint instead (see attach).
+        if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeData(chunk));
+        if (this.credit.spend(chunk.byteLength)) stream.pause();
+        return;
+      }
+      this.unacked.append(chunk);
+      this.queueOutput(chunk);
       if (this.credit.spend(chunk.byteLength)) stream.pause();
     });
     stream.on("close", () => this.end("user_exit"));
+    this.connected = true;
     this.sendControl({ type: "status", state: "connected" });
+    this.release?.connected();
+    this.hooks.onStage?.("connected");
     this.log("session.connected", { session: this.sessionId, host: this.grant.tgt.host });
   }
 
@@ -175,10 +294,51 @@ export class TargetSession {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
+      if (this.pending.length === 0) return;
       const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
       this.pending = [];
-      for (const frame of encodeDataChunks(bytes)) this.ws?.send(frame);
+      // With the socket down the bytes stay in `unacked`, and the resume resends them.
+      if (this.ws?.readyState === WebSocket.OPEN) for (const frame of encodeDataChunks(bytes)) this.ws.send(frame);
     });
+  }
+
+  /** The room (re)attached a browser: open the window from `acked`, then resend from `from`. */
+  private attach(acked: number | null | undefined, from: number | null): void {
+    if (this.stream instanceof RdpStream) {
+      // A desktop is not resent byte by byte: the browser gets the whole screen again, from here.
+      if (this.credit.attach(OUTPUT_WINDOW, null)) this.stream.resume();
+      this.sendControl({ type: "sync", from: this.credit.sent, to: this.credit.sent });
+      this.stream.refresh();
+      return;
+    }
+    if (this.credit.attach(OUTPUT_WINDOW, acked)) this.stream?.resume();
+    this.unacked.trimTo(this.credit.acked);
+    // Anything queued is part of the resend (or older than the browser needs).
+    this.pending = [];
+    const start = Math.max(from ?? this.credit.sent, this.unacked.start);
+    this.sendControl({ type: "sync", from: start, to: this.credit.sent });
+    for (const chunk of this.unacked.since(start) ?? [])
+      for (const frame of encodeDataChunks(chunk)) this.ws?.send(frame);
+  }
+
+  /** An extension: a fresh grant for this session with a later deadline moves the backstop. */
+  private async extend(grant: string): Promise<void> {
+    const claims = await verifyGrant(grant, {
+      edgeKey: this.state.edgeKey,
+      siteId: this.state.siteId,
+      sessionId: this.sessionId,
+    });
+    const same =
+      claims.tgt.host === this.grant.tgt.host &&
+      claims.tgt.port === this.grant.tgt.port &&
+      claims.cred.id === this.grant.cred.id &&
+      claims.usr.id === this.grant.usr.id;
+    if (!same) throw new GrantRejected("extension grant is for another target");
+    if (claims.dl * 1000 <= this.deadlineAt) return;
+    this.deadlineAt = claims.dl * 1000;
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => this.end("time_limit"), Math.max(0, this.deadlineAt - Date.now()));
+    this.log("session.extended", { session: this.sessionId, deadline: new Date(this.deadlineAt).toISOString() });
   }
 
   private onRoomMessage(data: Buffer, isBinary: boolean): void {
@@ -191,20 +351,29 @@ export class TargetSession {
           case "resize":
             this.stream?.setWindow(msg.rows, msg.cols, 0, 0);
             return;
-          case "window":
-            if (this.credit.reset(msg.bytes)) this.stream?.resume();
-            if (this.stream instanceof RdpStream) this.stream.refresh();
+          case "attach":
+            this.attach(msg.acked, msg.from);
+            return;
+          case "extend":
+            this.extend(msg.grant).catch((err: Error) => {
+              this.log("session.extension_refused", { session: this.sessionId, error: err.message });
+            });
             return;
           case "end":
             this.log("session.ended_by_edge", { session: this.sessionId, reason: msg.reason });
             this.ended = true;
+            this.endReason = msg.reason;
             this.teardown();
             return;
         }
       }
       const frame = decodeFrame(data);
       if (frame.kind === "data") this.stream?.write(frame.payload);
-      else if (this.credit.grant(frame.bytes)) this.stream?.resume();
+      else {
+        const resume = this.credit.grant(frame.bytes);
+        this.unacked.trimTo(this.credit.acked);
+        if (resume) this.stream?.resume();
+      }
     } catch (err) {
       this.log("session.protocol_error", { session: this.sessionId, error: (err as Error).message });
       this.end("protocol_error");
@@ -213,6 +382,7 @@ export class TargetSession {
 
   private sendControl(message: ConnectorToRoom): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(message));
+    else if (!this.opened) this.early.push(message);
   }
 
   private teardown(): void {
@@ -220,6 +390,7 @@ export class TargetSession {
     this.torn = true;
     this.ended = true;
     clearTimeout(this.deadline);
+    clearTimeout(this.redial);
     // Hang up the shell explicitly (OpenSSH delivers channel signals since 7.9) as well as closing:
     // bash passes SIGHUP on to its jobs, so nothing started in the session outlives it.
     try {
@@ -230,8 +401,13 @@ export class TargetSession {
     this.stream?.close();
     this.ssh?.end();
     this.ssh = undefined;
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+    const ws = this.ws;
+    // An SSH failure before the first socket opened: the room still hears why, then the socket closes.
+    if (ws?.readyState === WebSocket.CONNECTING && this.early.length > 0) ws.once("open", () => ws.close(1000));
+    else if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.ws = undefined;
+    this.release?.ended(this.endReason);
+    this.hooks.onStage?.("ended", this.endReason);
     this.onEnd(this.sessionId);
   }
 }

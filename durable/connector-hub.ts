@@ -1,6 +1,7 @@
 // ConnectorHub: one Durable Object per site. Holds the control sockets of the site's connectors
 // (hibernating between messages; heartbeats answered by auto-response) and dispatches each new
-// session's signed grant to one live connector.
+// session's signed grant to one live connector: the least loaded first, the next one when a
+// connector does not accept in time or dies while asked, so a dead connector never fails a start.
 import { DurableObject } from "cloudflare:workers";
 import {
   CloseCode,
@@ -17,11 +18,36 @@ import {
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 
-type Attachment = { connectorId: string; siteId: string; hello: boolean; agent: string; since: number };
+type ReportedError = { at: number; event: string; reason?: string };
+type Attachment = {
+  connectorId: string;
+  siteId: string;
+  hello: boolean;
+  agent: string;
+  since: number;
+  /** Sessions the connector last reported, plus those dispatched to it since. */
+  sessions: number;
+  errors: ReportedError[];
+};
 
-export type ConnectorHealth = { connectorId: string; agent: string; connectedAt: number; lastSeen: number };
+export type ConnectorHealth = {
+  connectorId: string;
+  agent: string;
+  connectedAt: number;
+  lastSeen: number;
+  sessions: number;
+  errors: ReportedError[];
+};
+
+/** How long a connector has to accept an `open` before the next one is asked: 5 s. */
+export const ACCEPT_TIMEOUT_MS = 5_000;
+
+type Answer = "accepted" | "rejected" | "gone" | "timeout";
 
 export class ConnectorHub extends DurableObject<Env> {
+  /** `open`s waiting for their connector's answer, by session id. In memory: a dispatch is one RPC. */
+  private readonly waiting = new Map<string, { connectorId: string; answer: (a: Answer) => void }>();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
@@ -40,6 +66,8 @@ export class ConnectorHub extends DurableObject<Env> {
       hello: false,
       agent: "",
       since: Date.now(),
+      sessions: 0,
+      errors: [],
     } satisfies Attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -59,7 +87,16 @@ export class ConnectorHub extends DurableObject<Env> {
         send(ws, { type: "hello", v: PROTOCOL_VERSION, siteId: att.siteId, connectorId: att.connectorId });
         return;
       }
-      if (msg.type !== "rejected") throw new MessageError("hello sent twice");
+      if (msg.type === "hello") throw new MessageError("hello sent twice");
+      if (msg.type === "report") {
+        ws.serializeAttachment({ ...att, sessions: msg.sessions, errors: msg.errors } satisfies Attachment);
+        return;
+      }
+      if (msg.type === "accepted") {
+        this.answer(msg.sessionId, att.connectorId, "accepted");
+        return;
+      }
+      this.answer(msg.sessionId, att.connectorId, "rejected");
       console.warn(`connector ${att.connectorId} rejected session ${msg.sessionId}: ${msg.reason}`);
       const room = this.env.SESSION_ROOM.get(this.env.SESSION_ROOM.idFromName(msg.sessionId));
       await room.end(msg.reason, { bySite: att.siteId });
@@ -72,15 +109,68 @@ export class ConnectorHub extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, "");
+    this.connectorGone(ws);
   }
 
-  /** Sends `open` to one live connector. False when none is live. */
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.connectorGone(ws);
+  }
+
+  /**
+   * Hands a session to a live connector: the least loaded first (ties at random), then the next
+   * until one accepts. False when none is live or none accepted: the caller ends the session.
+   */
   async dispatch(sessionId: string, grant: string): Promise<boolean> {
-    const live = this.live();
-    if (live.length === 0) return false;
-    // Random choice spreads sessions over a site's connectors without shared state.
-    const ws = live[Math.floor(Math.random() * live.length)]!;
-    return send(ws, { type: "open", sessionId, grant });
+    const tried = new Set<string>();
+    for (;;) {
+      const candidates = this.live()
+        .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment, tie: Math.random() }))
+        .filter((c) => !tried.has(c.att.connectorId))
+        .sort((a, b) => a.att.sessions - b.att.sessions || a.tie - b.tie);
+      const next = candidates[0];
+      if (!next) return false;
+      tried.add(next.att.connectorId);
+      const answer = await this.ask(next.ws, next.att.connectorId, sessionId, grant);
+      if (answer === "accepted" || answer === "rejected") {
+        // A rejection already ended the session with the connector's reason; another would refuse too.
+        if (answer === "accepted" && next.ws.readyState === WebSocket.OPEN) {
+          const att = next.ws.deserializeAttachment() as Attachment;
+          next.ws.serializeAttachment({ ...att, sessions: att.sessions + 1 } satisfies Attachment);
+        }
+        return true;
+      }
+      console.warn(
+        `hub: connector ${next.att.connectorId} did not take session ${sessionId} (${answer}); trying another`,
+      );
+    }
+  }
+
+  private ask(ws: WebSocket, connectorId: string, sessionId: string, grant: string): Promise<Answer> {
+    return new Promise<Answer>((resolve) => {
+      const timer = setTimeout(() => this.answer(sessionId, connectorId, "timeout"), ACCEPT_TIMEOUT_MS);
+      this.waiting.set(sessionId, {
+        connectorId,
+        answer: (a) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+      });
+      if (!send(ws, { type: "open", sessionId, grant })) this.answer(sessionId, connectorId, "gone");
+    });
+  }
+
+  /** Settles a waiting dispatch, if one waits for this connector's answer. */
+  private answer(sessionId: string, connectorId: string, answer: Answer): void {
+    const w = this.waiting.get(sessionId);
+    if (!w || w.connectorId !== connectorId) return;
+    this.waiting.delete(sessionId);
+    w.answer(answer);
+  }
+
+  private connectorGone(ws: WebSocket): void {
+    const { connectorId } = ws.deserializeAttachment() as Attachment;
+    for (const [sessionId, w] of this.waiting)
+      if (w.connectorId === connectorId) this.answer(sessionId, connectorId, "gone");
   }
 
   async health(): Promise<ConnectorHealth[]> {
@@ -91,6 +181,8 @@ export class ConnectorHub extends DurableObject<Env> {
         agent: att.agent,
         connectedAt: att.since,
         lastSeen: this.lastSeen(ws, att),
+        sessions: att.sessions,
+        errors: att.errors,
       };
     });
   }

@@ -1,10 +1,11 @@
-// Fuzzing the room's message handling: random and hostile messages from the browser and from the
-// connector never crash the room, and nothing malformed is ever passed on to the other side.
+// Fuzzing the room's message handling: random and hostile messages from the browser, a viewer and
+// the connector never crash the room, nothing malformed is ever passed on to the other side, and
+// nothing a viewer sends ever reaches the target.
 import { runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeFrame, parseMessage, RoomToBrowser, RoomToConnector } from "../protocol/index.ts";
-import { liveSession } from "../worker/test/harness.ts";
+import { liveSession, login, ORIGIN, openSocket, seedUser } from "../worker/test/harness.ts";
 import type { SessionRoom } from "./session-room.ts";
 
 const hostile = fc.oneof(
@@ -18,6 +19,13 @@ const hostile = fc.oneof(
     '{"type":"end","reason":"killed"}',
     '{"type":"status","state":"connected"}',
     '{"type":"window","bytes":1}',
+    '{"type":"hello","v":1,"cols":80,"rows":24,"resume":3}',
+    '{"type":"hello","v":1,"cols":80,"rows":24,"resume":-1}',
+    '{"type":"hello","v":1,"sessionId":"x","resume":{"sent":9}}',
+    '{"type":"sync","from":0,"to":5}',
+    '{"type":"sync","from":99999999,"to":1}',
+    '{"type":"attach","acked":null,"from":null}',
+    '{"type":"extend","grant":"a.b.c"}',
     '{"type":"open","sessionId":"x","grant":"a.b.c"}',
     `{"type":"resize","cols":80,"rows":24,"pad":"${"x".repeat(20_000)}"}`,
   ),
@@ -60,4 +68,30 @@ describe("SessionRoom under hostile input", () => {
       }
     }, 60_000);
   }
+
+  it("never crashes on a viewer's messages, and nothing a viewer sends reaches the target", async () => {
+    const { id, connector, room } = await liveSession();
+    const name = `fz-${crypto.randomUUID().slice(0, 6)}`;
+    await seedUser(name, "watch-password-1", ["admin"]);
+    const cookie = await login(name, "watch-password-1");
+    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+    viewer.ws.send('{"type":"hello","v":1,"cols":80,"rows":24}');
+    await viewer.next((c) => c.texts.length > 0, "viewer hello");
+    const before = { texts: connector.texts.length, binaries: connector.binaries.length };
+    let runs = 0;
+    await runInDurableObject(room, async (instance: SessionRoom, state) => {
+      const [socket] = state.getWebSockets("viewer");
+      await fc.assert(
+        fc.asyncProperty(hostile, async (message) => {
+          runs++;
+          await instance.webSocketMessage(socket!, asMessage(message));
+        }),
+        { numRuns: 400 },
+      );
+    });
+    expect(runs).toBe(400);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(connector.binaries.length).toBe(before.binaries);
+    expect(connector.texts.length).toBe(before.texts);
+  }, 60_000);
 });

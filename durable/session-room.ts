@@ -2,11 +2,17 @@
 // data socket and relays frames both ways, holds the deadline on its alarm, and ends the session
 // with a reason that both sides hear. Uses the hibernation API: all state lives in storage and in
 // each socket's attachment, so nothing is lost when the object is evicted between messages.
+//
+// Resume: every output byte has an offset (protocol/output-log.ts). The room keeps the recent
+// output by offset; a browser that reconnects says how far it got and is sent the rest, from the
+// room's log or, when the room no longer holds it, resent by the connector from its own log. A
+// connector whose data socket drops has CONNECTOR_RESUME_GRACE_MS to redial and resume.
 import { DurableObject } from "cloudflare:workers";
 import {
   type AuditEntryInput,
   BrowserToRoom,
   CloseCode,
+  CONNECTOR_RESUME_GRACE_MS,
   ConnectorToRoom,
   decodeFrame,
   encodeData,
@@ -15,19 +21,20 @@ import {
   encodeMessage,
   FrameError,
   MessageError,
-  OUTPUT_WINDOW,
+  OutputLog,
   PING,
   PONG,
   PROTOCOL_VERSION,
   parseMessage,
+  RESUME_LOG_BYTES,
   type RoomToBrowser,
   type RoomToConnector,
   type SessionState,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
-import { ReplayBuffer } from "./replay.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
+import { LiveViewers, SNAPSHOT_EVERY_MS } from "./viewers.ts";
 
 /** The ledger's one RPC the room uses (typed narrowly: the full stub type is too deep for tsc here). */
 type AuditAppender = { append(entry: AuditEntryInput): Promise<unknown> };
@@ -46,14 +53,11 @@ export type RoomMeta = {
   /** Whether admins may watch live, and whether the user is told they are watched (policy). */
   liveView?: boolean;
   notifyWatched?: boolean;
+  /** A browser away this long ends the session as `disconnected`, in ms; null: wait (policy). */
+  disconnectGraceMs?: number | null;
+  /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
+  protocol?: "ssh" | "rdp";
 };
-
-/**
- * A viewer may fall this far behind (output sent, not yet credited back) before the room stops
- * sending to it; once it has caught up halfway it is resynchronised from the replay buffer. The
- * session itself never waits for a viewer.
- */
-const VIEWER_MAX_LAG = 1024 * 1024;
 
 export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
 
@@ -102,6 +106,7 @@ export class SessionRoom extends DurableObject<Env> {
     if (await this.ctx.storage.get("ended")) return false;
     await this.ctx.storage.put("ended", reason);
     await this.setTimers({});
+    await this.viewers.save();
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.role === "user" || att.role === "viewer")
@@ -124,12 +129,30 @@ export class SessionRoom extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * An extension was granted: the deadline moves to `deadline`, warnings start over, everyone is told,
+   * and the connector gets the fresh grant that moves its own backstop. False once the session ended.
+   */
+  async extend(deadline: number, grant: string): Promise<boolean> {
+    const meta = await this.meta();
+    if (!meta || (await this.ctx.storage.get("ended")) || deadline <= meta.deadline) return false;
+    await this.ctx.storage.put("meta", { ...meta, deadline });
+    const { warn: _old, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+    const warn = nextWarning(deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
+    await this.setTimers({ ...timers, deadline, ...(warn ? { warn } : {}) });
+    for (const ws of [...this.ctx.getWebSockets("user"), ...this.ctx.getWebSockets("viewer")])
+      send(ws, { type: "extended", deadline } satisfies RoomToBrowser);
+    const connector = this.connector();
+    if (connector) send(connector, { type: "extend", grant } satisfies RoomToConnector);
+    return true;
+  }
+
   /** For the live sessions list: who is attached right now. */
   async presence(): Promise<{ user: boolean; connector: boolean; viewers: number; state: SessionState }> {
     return {
       user: !!this.browser(),
       connector: !!this.connector(),
-      viewers: this.viewers().length,
+      viewers: this.viewers.list().length,
       state: this.state(),
     };
   }
@@ -192,6 +215,12 @@ export class SessionRoom extends DurableObject<Env> {
       if (name === "attach" && !this.connector()) await this.end("connector_unavailable");
       if (name === "warn") await this.warnTimeLimit();
       if (name === "idle") await this.checkIdle();
+      if (name === "grace" && !this.browser()) await this.end("disconnected");
+      if (name === "reconnect" && !this.connector()) await this.end("connector_lost");
+      if (name === "snapshot") {
+        this.snapshotDue = false;
+        await this.viewers.save();
+      }
     }
   }
 
@@ -245,6 +274,13 @@ export class SessionRoom extends DurableObject<Env> {
     await this.setTimers({ ...timers, [name]: at });
   }
 
+  private async clearTimer(name: keyof Timers): Promise<void> {
+    const timers = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+    if (timers[name] === undefined) return;
+    const { [name]: _gone, ...rest } = timers;
+    await this.setTimers(rest);
+  }
+
   // ---- relay ---------------------------------------------------------------------------------
 
   private async onControl(ws: WebSocket, att: Attachment, text: string): Promise<void> {
@@ -263,7 +299,8 @@ export class SessionRoom extends DurableObject<Env> {
         return;
       }
       send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
-      this.resync(ws);
+      this.viewers.changed();
+      await this.viewers.resync(ws);
       await this.tellWatchers();
       return;
     }
@@ -284,8 +321,9 @@ export class SessionRoom extends DurableObject<Env> {
         // One browser drives a session at a time; a newer tab takes over.
         for (const other of this.ctx.getWebSockets("user"))
           if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+        await this.clearTimer("grace");
         send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
-        this.attachBrowser(msg.cols, msg.rows);
+        await this.attachBrowser(ws, msg.resume);
         return;
       }
       if (msg.type !== "resize") throw new MessageError("hello sent twice");
@@ -301,13 +339,23 @@ export class SessionRoom extends DurableObject<Env> {
       if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId)
         throw new MessageError("first message must be hello");
       if (!this.versionOk(ws, msg.v)) return;
+      const ended = await this.ctx.storage.get<EndReason>("ended");
+      if (ended) {
+        // A connector redialling a session that ended while it was away.
+        send(ws, { type: "end", reason: ended } satisfies RoomToConnector);
+        closeQuietly(ws, CloseCode.Ended, ended);
+        return;
+      }
       for (const other of this.ctx.getWebSockets("connector"))
         if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
-      ws.serializeAttachment({ ...att, hello: true });
-      const { attach: _attached, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+      const state = msg.resume ? "connected" : "connecting";
+      ws.serializeAttachment({ ...att, hello: true, state });
+      const { attach: _attached, reconnect: _back, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
       await this.setTimers(timers);
       send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
-      this.broadcastStatus("connecting");
+      this.broadcastStatus(state);
+      // Resuming: the SSH session is still up; re-open the window and take what the log lacks.
+      if (msg.resume) this.sendAttach(ws, { from: this.anchored ? this.log.end : null });
       return;
     }
     switch (msg.type) {
@@ -320,10 +368,13 @@ export class SessionRoom extends DurableObject<Env> {
           await this.env.DB.prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending'")
             .bind(meta.sessionId)
             .run();
+          this.log.reset(0);
+          this.anchored = true;
           const user = this.browser();
           if (user) {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
-            this.attachBrowser(u.cols, u.rows);
+            send(ws, { type: "resize", cols: u.cols, rows: u.rows } satisfies RoomToConnector);
+            this.sendAttach(ws, { acked: null, from: null });
           }
           this.lastInput = 0;
           await this.noteInput();
@@ -331,6 +382,9 @@ export class SessionRoom extends DurableObject<Env> {
         this.broadcastStatus(msg.state);
         return;
       }
+      case "sync":
+        this.onSync(msg.from, msg.to);
+        return;
       case "end":
         await this.end(msg.reason);
         return;
@@ -356,83 +410,140 @@ export class SessionRoom extends DurableObject<Env> {
     }
     if (att.role === "viewer") {
       // Viewers only watch: their input never reaches the target. Their credit measures their lag.
-      if (frame.kind === "credit") this.viewerCredit(ws, frame.bytes);
+      if (frame.kind === "credit") return this.viewers.credit(ws, frame.bytes);
       return;
     }
     if (frame.kind !== "data") throw new FrameError("connector sent credit");
+    // Between `attach` and the connector's `sync`, what arrives is resent after the sync: drop it.
+    if (this.awaitingSync) return;
     // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms
-    // here. With no browser attached it has no credit, and sends nothing.
+    // here; the log keeps the last RESUME_LOG_BYTES for a browser that reconnects.
     const user = this.browser();
     if (user) user.send(message);
-    this.replay.push(frame.payload);
-    for (const viewer of this.viewers()) {
-      if (this.behind.has(viewer)) continue;
-      const lag = (this.lag.get(viewer) ?? 0) + frame.payload.byteLength;
-      if (lag > VIEWER_MAX_LAG) {
-        this.behind.add(viewer);
-        continue;
-      }
-      this.lag.set(viewer, lag);
-      viewer.send(message);
+    this.log.append(frame.payload);
+    this.log.keepLast(RESUME_LOG_BYTES);
+    // A resend after the room lost its memory repeats bytes the viewers already have.
+    let payload = frame.payload;
+    if (this.replayed > 0) {
+      const skip = Math.min(this.replayed, payload.byteLength);
+      this.replayed -= skip;
+      payload = payload.subarray(skip);
+      if (payload.byteLength === 0) return;
+    }
+    if (this.desktop) return; // a terminal replay of a Guacamole stream would be noise
+    this.viewers.push(payload, skip(frame.payload, payload, message));
+    if (!this.snapshotDue) {
+      this.snapshotDue = true;
+      return this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS);
     }
   }
 
-  // ---- live viewers ---------------------------------------------------------------------------
+  // ---- resume and live viewers --------------------------------------------------------------
 
-  /** Recent output for late joiners and resyncs (memory only: after an eviction it restarts empty). */
-  private readonly replay = new ReplayBuffer();
-  private readonly lag = new Map<WebSocket, number>();
-  private readonly behind = new Set<WebSocket>();
+  /** Recent output by offset, for browsers that reconnect (memory only: the connector backs it up). */
+  private readonly log = new OutputLog();
+  /** Whether `log`'s offsets are known (false after an eviction, until the connector's next `sync`). */
+  private anchored = false;
+  /** An `attach` was sent and its `sync` has not come back: connector output is dropped meanwhile. */
+  private awaitingSync = false;
+  /** The offset the browser asked to resume from, while the connector resends it. */
+  private resumeFrom: number | null = null;
+  /** Bytes at the start of a resend that the viewers already saw. */
+  private replayed = 0;
+  private snapshotDue = false;
+  private readonly viewers = new LiveViewers(this.ctx.storage, () => this.viewerSockets());
 
-  private viewers(): WebSocket[] {
+  private viewerSockets(): WebSocket[] {
     return this.ctx
       .getWebSockets("viewer")
       .filter((ws) => ws.readyState === WebSocket.OPEN && (ws.deserializeAttachment() as Attachment).hello);
   }
 
-  /** Repaints a viewer from the replay buffer: terminal reset, then recent output. */
-  private resync(viewer: WebSocket): void {
-    const snapshot = this.replay.snapshot();
-    viewer.send(encodeData(new TextEncoder().encode("\x1bc")));
-    for (const frame of encodeDataChunks(snapshot)) viewer.send(frame);
-    this.lag.set(viewer, snapshot.byteLength);
-    this.behind.delete(viewer);
+  /**
+   * A browser said hello. Resuming (`resume` = how far it got): send the rest from the log, or have
+   * the connector resend it. Fresh: repaint the current screen, and count from the connector's next byte.
+   */
+  /** An RDP session (from meta, read when a browser attaches: output only flows after that). */
+  private desktop = false;
+
+  private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<void> {
+    this.desktop = (await this.meta())?.protocol === "rdp";
+    const connector = this.connector();
+    const live =
+      connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected";
+    const att = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
+    if (live) send(connector, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
+    if (resume !== undefined && this.anchored) {
+      const rest = this.log.since(resume);
+      if (rest) {
+        send(user, { type: "sync", at: resume, reset: false } satisfies RoomToBrowser);
+        for (const chunk of rest) for (const frame of encodeDataChunks(chunk)) user.send(frame);
+        if (live) this.sendAttach(connector, { acked: resume, from: this.log.end });
+        return;
+      }
+    }
+    if (resume !== undefined && live) {
+      this.resumeFrom = resume;
+      this.sendAttach(connector, { acked: resume, from: resume });
+      return;
+    }
+    send(user, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
+    // A desktop's repaint comes from the connector (on `attach`), not from a terminal snapshot.
+    if (!this.desktop) await this.viewers.repaint(user, false);
+    if (live) this.sendAttach(connector, { acked: null, from: null });
   }
 
-  private viewerCredit(viewer: WebSocket, bytes: number): void {
-    const lag = Math.max(0, (this.lag.get(viewer) ?? 0) - bytes);
-    this.lag.set(viewer, lag);
-    if (this.behind.has(viewer) && lag < VIEWER_MAX_LAG / 2) this.resync(viewer);
+  private sendAttach(connector: WebSocket, at: { acked?: number | null; from: number | null }): void {
+    this.awaitingSync = true;
+    send(connector, { type: "attach", ...at } satisfies RoomToConnector);
+  }
+
+  /** The connector answered `attach`: its output from `from` follows. */
+  private onSync(from: number, to: number): void {
+    this.awaitingSync = false;
+    // Viewers have seen up to the log's end, or, when the room lost its memory (only ever while idle), all of it.
+    const seen = this.anchored ? this.log.end : to;
+    this.replayed = Math.max(0, seen - from);
+    if (!this.anchored || from !== this.log.end) this.log.reset(from);
+    this.anchored = true;
+    const user = this.browser();
+    const asked = this.resumeFrom;
+    this.resumeFrom = null;
+    if (user) send(user, { type: "sync", at: from, reset: asked !== null && asked !== from } satisfies RoomToBrowser);
   }
 
   private async tellWatchers(): Promise<void> {
     const meta = await this.meta();
     const user = this.browser();
     if (user && meta?.notifyWatched !== false)
-      send(user, { type: "watchers", count: this.viewers().length } satisfies RoomToBrowser);
-  }
-
-  /** A browser (re)attached: the connector's credit restarts at the full window. */
-  private attachBrowser(cols: number, rows: number): void {
-    const connector = this.connector();
-    if (!connector || (connector.deserializeAttachment() as Attachment & { role: "connector" }).state !== "connected")
-      return;
-    send(connector, { type: "resize", cols, rows } satisfies RoomToConnector);
-    send(connector, { type: "window", bytes: OUTPUT_WINDOW } satisfies RoomToConnector);
+      send(user, { type: "watchers", count: this.viewers.list().length } satisfies RoomToBrowser);
   }
 
   private async onGone(ws: WebSocket): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
     if (att.role === "viewer") {
-      this.lag.delete(ws);
-      this.behind.delete(ws);
+      this.viewers.gone(ws);
       await this.tellWatchers();
       return;
     }
-    if (att.role !== "connector" || !att.hello) return;
-    if (this.ctx.getWebSockets("connector").some((other) => other !== ws && other.readyState === WebSocket.OPEN))
+    if (!att.hello || (await this.ctx.storage.get("ended"))) return;
+    const others = this.ctx
+      .getWebSockets(att.role)
+      .some((other) => other !== ws && other.readyState === WebSocket.OPEN);
+    if (others) return;
+    if (att.role === "user") {
+      const meta = await this.meta();
+      if (meta?.disconnectGraceMs != null) await this.addTimer("grace", Date.now() + meta.disconnectGraceMs);
       return;
-    await this.end("connector_lost");
+    }
+    // A connector still connecting to the target has nothing to resume.
+    if (att.state !== "connected") {
+      await this.end("connector_lost");
+      return;
+    }
+    this.awaitingSync = false;
+    this.broadcastStatus("reconnecting");
+    await this.addTimer("reconnect", Date.now() + CONNECTOR_RESUME_GRACE_MS);
   }
 
   // ---- helpers ------------------------------------------------------------------------------
@@ -488,4 +599,9 @@ function closeQuietly(ws: WebSocket, code: number, reason: string): void {
   } catch {
     // Already closed.
   }
+}
+
+/** The frame to pass on: the original bytes when nothing was cut, else a new DATA frame of what is left. */
+function skip(whole: Uint8Array, rest: Uint8Array, frame: ArrayBuffer): ArrayBuffer | Uint8Array {
+  return rest === whole ? frame : encodeData(rest);
 }

@@ -65,6 +65,10 @@ describe("SessionRoom relay", () => {
     const again = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
     again.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
     await again.next(hasText("status", { state: "connected" }), "reattached");
+    // A fresh page: the connector forgets what is outstanding and numbers on from where it is.
+    await connector.next(hasText("attach", { acked: null, from: null }, 2), "attach for the new page");
+    connector.ws.send(encodeMessage({ type: "sync", from: 0, to: 0 }));
+    await again.next(hasText("sync", { at: 0, reset: false }), "sync");
     connector.ws.send(encodeData(bytes("still here")));
     await again.next((c) => c.binaries.length === 1, "output after reattach");
     again.ws.send(new Uint8Array(70 * 1024).fill(1));
@@ -117,6 +121,14 @@ describe("SessionRoom relay", () => {
   it("tells the browser why when the connector drops or ends the session", async () => {
     const first = await liveSession();
     first.connector.ws.close(1011, "gone");
+    // The connector has CONNECTOR_RESUME_GRACE_MS to come back; then the session ends.
+    await first.user.next(hasText("status", { state: "reconnecting" }), "reconnecting");
+    await runInDurableObject(first.room, async (_instance, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      expect(timers.reconnect).toBeGreaterThan(Date.now());
+      await state.storage.put("timers", { ...timers, reconnect: Date.now() - 1 });
+    });
+    expect(await runDurableObjectAlarm(first.room)).toBe(true);
     await first.user.next(hasText("ended", { reason: "connector_lost" }), "connector_lost");
     await first.user.next((c) => c.closed !== undefined, "user closed");
     expect(first.user.closed!.code).toBe(CloseCode.Ended);

@@ -1,7 +1,10 @@
 // Several named timers multiplexed onto a Durable Object's single alarm. Pure: the room stores
 // the map, sets its alarm to `nextDue`, and on the alarm runs whatever `due` returns.
 
-export type TimerName = "deadline" | "attach" | "warn" | "idle";
+// deadline: the time limit; attach: the connector must dial by then; warn: the next time-limit warning;
+// idle: the idle check; grace: the browser must be back by then; reconnect: the connector must be back by then;
+// snapshot: save the replay buffer.
+export type TimerName = "deadline" | "attach" | "warn" | "idle" | "grace" | "reconnect" | "snapshot";
 export type Timers = Partial<Record<TimerName, number>>; // unix ms
 
 export function nextDue(timers: Timers): number | null {

@@ -84,19 +84,23 @@ export const CreateServerRequest = z.strictObject({
   tags: z.array(z.string().max(32)).max(16).default([]),
 });
 
-export const CreateCredentialRequest = z.strictObject({
-  name,
-  username: z.string().min(1).max(256),
-  kind: CredentialKind,
-  zoneId: z.string(),
-  /** Sealed to the key of the zone's site, in the admin's browser or by the connector CLI. */
-  sealed: SealedSecret,
-  serverIds: z.array(z.string()).min(1),
-  /** Windows domain for RDP (empty: a local account). */
-  domain: z.string().trim().max(255).default(""),
-  /** Overrides the zone's policy for this credential. */
-  policyId: z.string().nullable().default(null),
-});
+export const CreateCredentialRequest = z
+  .strictObject({
+    name,
+    username: z.string().min(1).max(256),
+    kind: CredentialKind,
+    zoneId: z.string(),
+    /** Sealed to the key of the zone's site, in the admin's browser or by the connector CLI. */
+    sealed: SealedSecret.optional(),
+    /** Instead of a sealed secret: EmpowerID's reference; the site's connector asks EmpowerID to release it. */
+    externalRef: z.string().min(1).max(256).optional(),
+    serverIds: z.array(z.string()).min(1),
+    /** Windows domain for RDP (empty: a local account). */
+    domain: z.string().trim().max(255).default(""),
+    /** Overrides the zone's policy for this credential. */
+    policyId: z.string().nullable().default(null),
+  })
+  .refine((c) => (c.sealed === undefined) !== (c.externalRef === undefined), "give either sealed or externalRef");
 
 export const CredentialSummary = z.object({
   id: z.string(),
@@ -192,6 +196,16 @@ export const PolicyFields = z.object({
     .min(0)
     .max(1024 * 1024)
     .default(64 * 1024),
+  /** The most one extension adds to a live session; null: no extensions. */
+  extensionMinutes: minutes(24 * 60)
+    .nullable()
+    .default(60),
+  maxExtensions: z.number().int().min(0).max(20).default(2),
+  extensionApprovalRequired: z.boolean().default(false),
+  /** A session whose browser stays away this long ends as `disconnected`; null: it waits for the browser. */
+  disconnectGraceMinutes: minutes(24 * 60)
+    .nullable()
+    .default(null),
 });
 export const CreatePolicyRequest = PolicyFields.strict();
 export const UpdatePolicyRequest = PolicyFields.partial().strict();
@@ -324,8 +338,44 @@ export const SessionSummary = z.object({
   createdAt: z.number(),
   deadline: z.number(),
   endReason: z.string().nullable(),
+  /** What the user may ask for: up to `minutes` at a time, `remaining` more times; null: no extensions. */
+  extension: z
+    .object({ minutes: z.number(), remaining: z.number(), approval: z.boolean(), pending: z.boolean() })
+    .nullable(),
 });
 export type SessionSummary = z.infer<typeof SessionSummary>;
+
+export const ExtensionRequest = z.strictObject({
+  minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60),
+  reason: z.string().trim().max(500).default(""),
+});
+export const ExtensionResult = z.object({
+  id: z.string(),
+  status: z.enum(["pending", "granted", "denied", "lapsed"]),
+  /** The session's deadline after this request (unchanged unless granted). */
+  deadline: z.number(),
+});
+export const ExtensionDecision = z.strictObject({
+  approve: z.boolean(),
+  comment: z.string().trim().max(1000).default(""),
+});
+/** A pending extension, as its approvers see it. */
+export const PendingExtension = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  requester: z.string(),
+  server: z.string(),
+  credential: z.string(),
+  minutes: z.number(),
+  reason: z.string(),
+  requestedAt: z.number(),
+  deadline: z.number(),
+});
+export type PendingExtension = z.infer<typeof PendingExtension>;
 
 export const TerminalSize = z.object({
   cols: z.number().int().min(1).max(MAX_COLS),

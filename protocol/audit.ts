@@ -15,6 +15,9 @@ export const AuditAction = z.enum([
   "session.started",
   "session.ended",
   "session.killed",
+  "session.extension_requested",
+  "session.extended",
+  "session.extension_denied",
   "admin.change",
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;

@@ -7,3 +7,5 @@ export * from "./messages.ts";
 export * from "./tokens.ts";
 export * from "./backoff.ts";
 export * from "./audit.ts";
+export * from "./output-log.ts";
+export * from "./connectors.ts";

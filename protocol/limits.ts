@@ -37,3 +37,15 @@ export const GRANT_TTL_SECONDS = 60;
 
 /** A connector's proof-of-key token lives this long: 60 s. */
 export const CONNECTOR_TOKEN_TTL_SECONDS = 60;
+
+/**
+ * A connector whose data socket drops has this long (6 s) to redial and resume before the room
+ * ends the session as connector_lost; the connector stops trying after the same time.
+ */
+export const CONNECTOR_RESUME_GRACE_MS = 6_000;
+
+/**
+ * The room keeps this much recent output (1 MiB window + 256 KiB) by offset, so a browser that
+ * drops resumes from it: never more than the window is unacknowledged, plus one overdrawn chunk.
+ */
+export const RESUME_LOG_BYTES = OUTPUT_WINDOW + 256 * 1024;

@@ -15,19 +15,22 @@ export const EndReason = z.enum([
   "grant_rejected", // the connector refused the session grant
   "host_key_mismatch", // the target's host key does not match the pin
   "target_unreachable", // TCP/SSH connection to the target failed
+  "target_refused", // the target's address is outside the site's allowed ranges (or never allowed)
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
+  "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol
   "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)
   "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
   "internal_error",
+  "credential_refused", // the credential authority (EmpowerID) refused to release the credential
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 
 /** Session states the browser is shown. */
-export const SessionState = z.enum(["waiting_for_connector", "connecting", "connected", "ended"]);
+export const SessionState = z.enum(["waiting_for_connector", "connecting", "connected", "reconnecting", "ended"]);
 export type SessionState = z.infer<typeof SessionState>;
 
 /** Stable error codes sent to browsers. Never carry upstream text. */
@@ -47,6 +50,8 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 const version = z.number().int().positive();
 const cols = z.number().int().min(1).max(MAX_COLS);
 const rows = z.number().int().min(1).max(MAX_ROWS);
+/** An offset in the session's output stream (see output-log.ts). */
+const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const id = z
   .string()
   .min(1)
@@ -55,7 +60,14 @@ const id = z
 
 // ---- browser <-> SessionRoom -------------------------------------------------------------
 
-export const BrowserHello = z.strictObject({ type: z.literal("hello"), v: version, cols, rows });
+export const BrowserHello = z.strictObject({
+  type: z.literal("hello"),
+  v: version,
+  cols,
+  rows,
+  /** Resuming after a dropped socket: the output offset this browser has received up to. */
+  resume: offset.optional(),
+});
 export const Resize = z.strictObject({ type: z.literal("resize"), cols, rows });
 export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize]);
 export type BrowserToRoom = z.infer<typeof BrowserToRoom>;
@@ -81,9 +93,26 @@ export const Warning = z.strictObject({
   at: z.number().int(),
 });
 export const ErrorMessage = z.strictObject({ type: z.literal("error"), code: ErrorCode });
+/**
+ * Where the output that follows sits in the session's output stream. `at`: the next DATA byte's
+ * offset (count from there; acknowledge only counted bytes); null: the bytes that follow are a
+ * repaint, not counted, until the next `sync`. `reset`: clear the terminal first.
+ */
+export const Sync = z.strictObject({ type: z.literal("sync"), at: offset.nullable(), reset: z.boolean() });
+/** The session's deadline moved (an extension was granted). */
+export const Extended = z.strictObject({ type: z.literal("extended"), deadline: z.number().int() });
 /** How many people are watching this session live (sent to the user when policy says to tell them). */
 export const Watchers = z.strictObject({ type: z.literal("watchers"), count: z.number().int().nonnegative() });
-export const RoomToBrowser = z.discriminatedUnion("type", [RoomHello, Status, Ended, Warning, Watchers, ErrorMessage]);
+export const RoomToBrowser = z.discriminatedUnion("type", [
+  RoomHello,
+  Status,
+  Ended,
+  Warning,
+  Watchers,
+  Sync,
+  Extended,
+  ErrorMessage,
+]);
 export type RoomToBrowser = z.infer<typeof RoomToBrowser>;
 
 // ---- connector data socket <-> SessionRoom ----------------------------------------------
@@ -92,6 +121,8 @@ export const ConnectorSessionHello = z.strictObject({
   type: z.literal("hello"),
   v: version,
   sessionId: id,
+  /** Redialling after the data socket dropped: the SSH session is up and `sent` output bytes were produced. */
+  resume: z.strictObject({ sent: offset }).optional(),
 });
 export const ConnectorStatus = z.strictObject({
   type: z.literal("status"),
@@ -99,18 +130,34 @@ export const ConnectorStatus = z.strictObject({
 });
 /** Either side ends the session with a reason. */
 export const End = z.strictObject({ type: z.literal("end"), reason: EndReason });
-export const ConnectorToRoom = z.discriminatedUnion("type", [ConnectorSessionHello, ConnectorStatus, End]);
+/** Answers `attach`: the DATA that follows resends output from `from`; `to` is the offset of the next new byte. */
+export const ConnectorSync = z.strictObject({ type: z.literal("sync"), from: offset, to: offset });
+export const ConnectorToRoom = z.discriminatedUnion("type", [
+  ConnectorSessionHello,
+  ConnectorStatus,
+  ConnectorSync,
+  End,
+]);
 export type ConnectorToRoom = z.infer<typeof ConnectorToRoom>;
 
 /**
- * The browser (re)attached: the connector's output credit is reset to exactly `bytes`.
- * Output sent before the reset that the old browser never acknowledged is not re-sent.
+ * A browser (re)attached, or the data socket was redialled. The connector opens an OUTPUT_WINDOW of
+ * credit counted from `acked` (the browser holds everything before it; null: a fresh page that needs
+ * nothing outstanding; absent: keep the count), then answers `sync` and resends its output from
+ * `from` (null: nothing to resend). The room drops the connector's DATA between `attach` and `sync`.
  */
-export const Window = z.strictObject({ type: z.literal("window"), bytes: z.number().int().positive() });
+export const Attach = z.strictObject({
+  type: z.literal("attach"),
+  acked: offset.nullable().optional(),
+  from: offset.nullable(),
+});
+/** A fresh session grant with a later deadline `dl` (an extension); the connector verifies it like the first. */
+export const Extend = z.strictObject({ type: z.literal("extend"), grant: z.string().max(12 * 1024) });
 export const RoomToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), v: version, sessionId: id }),
   Resize,
-  Window,
+  Attach,
+  Extend,
   End,
 ]);
 export type RoomToConnector = z.infer<typeof RoomToConnector>;
@@ -129,7 +176,26 @@ export const Rejected = z.strictObject({
   sessionId: id,
   reason: EndReason,
 });
-export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected]);
+/** The connector verified an `open`'s grant and took the session (the hub tries another otherwise). */
+export const Accepted = z.strictObject({ type: z.literal("accepted"), sessionId: id });
+/**
+ * The connector's health, sent on connect and every HEARTBEAT_INTERVAL_MS: live sessions and its
+ * last errors (event names and reason codes only: never a secret, host credential or upstream text).
+ */
+export const ConnectorReport = z.strictObject({
+  type: z.literal("report"),
+  sessions: z.number().int().nonnegative(),
+  errors: z
+    .array(
+      z.strictObject({
+        at: z.number().int(),
+        event: z.string().max(64),
+        reason: z.string().max(64).optional(),
+      }),
+    )
+    .max(10),
+});
+export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected, Accepted, ConnectorReport]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
 export const Open = z.strictObject({

@@ -53,14 +53,24 @@ export const GrantClaims = z.object({
     /** SSH: the host key's fingerprint. RDP: the server certificate's (SHA-256 of the DER bytes). */
     hostKey: HostKeyFingerprint,
   }),
-  cred: z.object({
-    id: z.string(),
-    username: z.string().min(1).max(256),
-    kind: CredentialKind,
-    sealed: SealedSecret,
-    /** Windows domain for RDP logons (empty: a local account). */
-    domain: z.string().max(255).optional(),
-  }),
+  cred: z
+    .object({
+      id: z.string(),
+      username: z.string().min(1).max(256),
+      kind: CredentialKind,
+      /** The secret sealed to the site key (the `sealed` provider). */
+      sealed: SealedSecret.optional(),
+      /** EmpowerID's reference for the credential (the `empowerid` provider asks EmpowerID to release it). */
+      ref: z.string().min(1).max(256).optional(),
+      /**
+       * The user's master password, sealed to the site key in the browser (JWE like `sealed`), for
+       * EmpowerID to authorise the release. The edge copies it into the grant unopened.
+       */
+      mp: SealedSecret.optional(),
+      /** Windows domain for RDP logons (empty: a local account). */
+      domain: z.string().max(255).optional(),
+    })
+    .refine((c) => c.sealed !== undefined || c.ref !== undefined, "a credential needs a sealed blob or a reference"),
   rec: z.object({ required: z.boolean(), keystrokes: z.boolean() }),
   ch: z.array(z.enum(["shell", "desktop"])).min(1),
   /** RDP sessions: security and clipboard policy (see protocol/rdp.ts). */

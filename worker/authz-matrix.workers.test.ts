@@ -20,6 +20,7 @@ type Access =
   | "approver"
   | "auditor"
   | "connector"
+  | "connectorHttp"
   | "socket"
   | "watchSocket";
 
@@ -33,6 +34,7 @@ const ALLOWED: Record<Access, Persona[]> = {
   approver: ["approver"],
   auditor: ["admin"],
   connector: [],
+  connectorHttp: [], // plain HTTP with a connector's proof-of-key token: no user is ever let through
   socket: ["requester"],
   watchSocket: ["admin"],
 };
@@ -51,6 +53,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/sites": { access: "anyAdmin" },
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/sites/:id/connectors": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/users": { access: "admin" },
   "POST /api/users": {
     access: "admin",
@@ -134,6 +137,13 @@ const MATRIX: Record<string, Entry> = {
     body: () => ({ reason: "matrix kill" }),
   },
   "GET /api/sessions/:id/ws": { access: "socket", id: (f) => f.sessionId },
+  "POST /api/sessions/:id/extensions": { access: "owner", id: (f) => f.sessionId, body: () => ({ minutes: 5 }) },
+  "GET /api/extensions": { access: "signedIn" },
+  "POST /api/extensions/:id/decision": {
+    access: "approver",
+    id: (f) => f.extensionId,
+    body: () => ({ approve: true }),
+  },
   "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
@@ -144,6 +154,13 @@ const MATRIX: Record<string, Entry> = {
   },
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
+  "POST /connector/inventory": { access: "connectorHttp", body: () => ({ servers: [] }) },
+  "GET /api/sites/:id/discovered": { access: "admin", id: (f) => f.site.siteId },
+  "POST /api/discovered/:id/enable": {
+    access: "zoneAdmin",
+    id: () => "found-1",
+    body: (f) => ({ zoneId: f.site.zoneId, hostKey: `SHA256:${"A".repeat(43)}` }),
+  },
   "GET /api/openapi.json": { access: "public" },
 };
 
@@ -164,6 +181,9 @@ async function fixture() {
     env.DB.prepare(
       "INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)",
     ).bind(site.groupId, site.zoneId),
+    env.DB.prepare(
+      "INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, connector_id, first_seen, last_seen) VALUES ('found-1', ?, 'ldap', 'CN=found', 'found', '10.0.0.9', 22, ?, 0, 0)",
+    ).bind(site.siteId, site.connectorId),
   ]);
   const cookies = {
     anonymous: "",
@@ -183,10 +203,22 @@ async function fixture() {
   const session = await env.DB.prepare("SELECT id FROM sessions WHERE checkout_id = ?")
     .bind(active.id)
     .first<{ id: string }>();
+  // A pending extension in the gated zone, whose approver group holds the approver.
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, status, created_at, deadline)
+       VALUES ('gated-session', ?, ?, ?, ?, ?, 'ended', 0, 1)`,
+    ).bind(requesterId, gated.serverId, gated.credentialId, gated.siteId, pending.id),
+    env.DB.prepare(
+      `INSERT INTO session_extensions (id, session_id, user_id, person_id, minutes, status, requested_at)
+       VALUES ('matrix-extension', 'gated-session', ?, ?, 5, 'pending', 0)`,
+    ).bind(requesterId, requesterId),
+  ]);
   return {
     site,
     gated,
     requesterId,
+    extensionId: "matrix-extension",
     cookies,
     activeId: active.id,
     pendingId: pending.id,

@@ -11,7 +11,9 @@ import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
 import { connectors } from "./routes/connectors.ts";
 import { directory } from "./routes/directory.ts";
+import { connectorInventory, discovery } from "./routes/discovery.ts";
 import { inventory } from "./routes/inventory.ts";
+import { extensions } from "./routes/extensions.ts";
 import { sessions } from "./routes/sessions.ts";
 import { sites } from "./routes/sites.ts";
 import { zones } from "./routes/zones.ts";
@@ -24,8 +26,10 @@ const apiHeaders = secureHeaders({
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, audit]) app.route("/api", part);
+for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, extensions, audit, discovery])
+  app.route("/api", part);
 app.route("/", connectors);
+app.route("/", connectorInventory);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
 app.notFound((c) =>
   new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),

@@ -37,6 +37,8 @@ export async function startEdge(opts: {
   echo?: boolean;
   /** Serve GET /__scheduled so tests can fire the cron trigger. */
   testScheduled?: boolean;
+  /** Run wrangler dev inside this network namespace (the caller relays `port` to it). */
+  netns?: string;
 }): Promise<Edge> {
   await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
   const envPath = join(opts.stateDir, "edge.env");
@@ -57,8 +59,9 @@ export async function startEdge(opts: {
   const port = opts.port ?? (await freePort());
   const inspector = await freePort();
   const proc = startProcess(
-    process.execPath,
+    opts.netns ? "ip" : process.execPath,
     [
+      ...(opts.netns ? ["netns", "exec", opts.netns, process.execPath] : []),
       WRANGLER,
       "dev",
       "--ip",

@@ -26,6 +26,8 @@ export async function startSshd(opts: {
   authorizedKeysFile?: string;
   allowUsers?: string[];
   port?: number;
+  /** Run inside this network namespace, listening on `listenAddress` there (tests of isolation). */
+  netns?: { name: string; listenAddress: string };
 }): Promise<Sshd> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const hostKey = join(opts.dir, "ssh_host_ed25519_key");
@@ -35,7 +37,7 @@ export async function startSshd(opts: {
   const logFile = join(opts.dir, "sshd.log");
   const config = [
     `Port ${port}`,
-    "ListenAddress 127.0.0.1",
+    `ListenAddress ${opts.netns?.listenAddress ?? "127.0.0.1"}`,
     `HostKey ${hostKey}`,
     `PidFile ${join(opts.dir, "sshd.pid")}`,
     "UsePAM no",
@@ -53,25 +55,36 @@ export async function startSshd(opts: {
   const configFile = join(opts.dir, "sshd_config");
   await writeFile(configFile, `${config}\n`);
   if (process.getuid?.() === 0 && !existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755 });
-  const proc = startProcess(SSHD, ["-D", "-f", configFile, "-E", logFile], { name: "sshd" });
-  await waitFor(
-    "sshd",
-    () =>
-      new Promise<boolean | undefined>((resolve, reject) => {
-        if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
-        const socket = connect(port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(undefined));
-      }),
-  );
+  const sshdArgs = ["-D", "-f", configFile, "-E", logFile];
+  const proc = opts.netns
+    ? startProcess("ip", ["netns", "exec", opts.netns.name, SSHD, ...sshdArgs], { name: "sshd" })
+    : startProcess(SSHD, sshdArgs, { name: "sshd" });
+  const log = () => readFile(logFile, "utf8").catch(() => "");
+  if (opts.netns) {
+    // Not reachable from here by design: wait for sshd to say it listens.
+    await waitFor("sshd in its namespace", async () => {
+      if (proc.child.exitCode !== null) throw new Error(`sshd exited: ${proc.output()} ${await log()}`);
+      return (await log()).includes("Server listening on") ? true : undefined;
+    });
+  } else
+    await waitFor(
+      "sshd",
+      () =>
+        new Promise<boolean | undefined>((resolve, reject) => {
+          if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
+          const socket = connect(port, "127.0.0.1");
+          socket.once("connect", () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once("error", () => resolve(undefined));
+        }),
+    );
   return {
     port,
     hostKeyFingerprint: hostKeyFingerprint(blob),
     logFile,
-    log: () => readFile(logFile, "utf8").catch(() => ""),
+    log,
     proc,
     stop: () => proc.stop(),
   };

@@ -127,6 +127,38 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await Promise.all([page.close(), admin.close()]);
   });
 
+  it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
+    const page = await openPage(browser);
+    const other = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    // A one-minute checkout: shorter than the first warning's lead, so the warning comes at once.
+    const short = await stack.user.openSession(stack.serverId, stack.credentialId, 1);
+    const long = await stack.user.openSession(stack.serverId, stack.credentialId, 30);
+    await page.goto(`${stack.edge.url}/#/sessions/${short.id}`);
+    await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+    await page.waitForSelector('#session-warning[data-warning="time_limit"]', { timeout: 10_000 });
+    expect(await page.locator("#session-warning").innerText()).toMatch(/ends in .* save your work/);
+
+    await other.goto(`${stack.edge.url}/#/sessions/${long.id}`);
+    await other.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+    const before = Number(await other.getAttribute("#session-countdown", "data-deadline"));
+    await other.click("#extend-button");
+    await other.selectOption("#extend-minutes", "15");
+    await other.fill("#extend-reason", "the backup is still running");
+    await other.click("#extend-ask");
+    await other.waitForSelector('#extend-result[data-status="granted"]');
+    await other.waitForFunction(
+      (expected) => Number(document.querySelector("#session-countdown")?.getAttribute("data-deadline")) === expected,
+      before + 15 * 60_000,
+    );
+    await other.close();
+
+    await page.waitForSelector('body[data-session-state="ended"]', { timeout: 75_000 });
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("time_limit");
+    expect(await page.locator("#ended-banner").innerText()).toContain("time limit");
+    await page.close();
+  }, 120_000);
+
   it("needs an approver's yes, then loses Connect at expiry", async () => {
     const bob = await stack.admin.request<{ id: string }>("POST", "/api/users", {
       username: "bob",

@@ -33,7 +33,7 @@ function rssMiB(rootPid: number): number {
 
 /** A 32 KiB SSH channel packet may land after credit hits zero: the bound on bytes in flight. */
 const SLACK = 64 * 1024;
-const FLOOD_MS = 20_000;
+const FLOOD_MS = 30_000;
 
 describeWithPeers("flow control", missingPeers(), () => {
   let stack: Stack;

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { EdgeClient } from "../../scripts/stack/admin-client.ts";
 import { enrollConnector, runConnector } from "../../scripts/stack/connector.ts";
 import { type Edge, generateEdgeSecrets, startEdge } from "../../scripts/stack/edge.ts";
-import type { Proc } from "../../scripts/stack/process.ts";
+import { freePort, type Proc } from "../../scripts/stack/process.ts";
 import { type Sshd, sshdInstalled, startSshd } from "../../scripts/stack/sshd.ts";
+import { relayPort } from "./netns.ts";
 
 /** Every stack gets its own target account, so concurrent runs never change each other's password. */
 export const TARGET_USER_PREFIX = "psm_e2e_";
@@ -65,14 +66,22 @@ export type Stack = {
 };
 
 export async function startStack(
-  opts: { vars?: Record<string, string>; testScheduled?: boolean } = {},
+  opts: {
+    vars?: Record<string, string>;
+    testScheduled?: boolean;
+    /** Run the edge in this network namespace, reached from here through a relayed loopback port. */
+    edgeNetns?: string;
+  } = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
   const targetUser = createTargetUser(canary);
   const secrets = await generateEdgeSecrets();
+  const { edgeNetns, ...edgeOpts } = opts;
+  const edgePort = edgeNetns ? await freePort() : undefined;
+  const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
   const [edge, sshd] = await Promise.all([
-    startEdge({ stateDir: join(dir, "edge"), secrets, ...opts }),
+    startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort, netns: edgeNetns }),
     startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
   ]);
   const admin = new EdgeClient(edge.url);
@@ -135,6 +144,7 @@ export async function startStack(
     },
     stop: async () => {
       await Promise.allSettled([connector.stop(), edge.stop(), sshd.stop()]);
+      await edgeRelay?.stop();
       removeTargetUser(targetUser);
       await rm(dir, { recursive: true, force: true });
     },

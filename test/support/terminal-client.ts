@@ -25,6 +25,8 @@ export class TerminalClient {
   private waiters = new Set<() => void>();
   /** Output bytes consumed in all; benchmarks read it. */
   bytesIn = 0;
+  /** Output offset of the next byte (from the room's `sync`); null while a repaint is shown. Resume from it. */
+  offset: number | null = null;
   onData?: (payload: Uint8Array) => void;
 
   private constructor(
@@ -53,10 +55,23 @@ export class TerminalClient {
     edgeUrl: string,
     sessionId: string,
     cookie: string,
-    opts: { cols?: number; rows?: number; origin?: string; keepReceived?: boolean; manualCredit?: boolean } = {},
+    opts: {
+      cols?: number;
+      rows?: number;
+      origin?: string;
+      keepReceived?: boolean;
+      manualCredit?: boolean;
+      /** Resume after a drop from this output offset (another client's `offset`). */
+      resume?: number;
+    } = {},
   ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
-    const ws = new WebSocket(url, { headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl } });
+    // No permessage-deflate, as the page gets from the edge (wrangler.toml refuses it; wrangler dev's
+    // local proxy would negotiate it on its own, which Cloudflare does not put in the path).
+    const ws = new WebSocket(url, {
+      headers: { Cookie: cookie, Origin: opts.origin ?? edgeUrl },
+      perMessageDeflate: false,
+    });
     ws.binaryType = "nodebuffer";
     const client = new TerminalClient(ws, opts.keepReceived ?? true, opts.manualCredit ?? false);
     ws.on("message", (data: Buffer, isBinary) => client.onMessage(data, isBinary));
@@ -70,7 +85,15 @@ export class TerminalClient {
       ws.once("error", reject);
       ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
     });
-    ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: opts.cols ?? 100, rows: opts.rows ?? 30 }));
+    ws.send(
+      encodeMessage({
+        type: "hello",
+        v: PROTOCOL_VERSION,
+        cols: opts.cols ?? 100,
+        rows: opts.rows ?? 30,
+        ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
+      }),
+    );
     return client;
   }
 
@@ -80,6 +103,7 @@ export class TerminalClient {
       const msg = parseMessage(RoomToBrowser, data.toString("utf8"));
       this.messages.push(msg);
       if (msg.type === "status") this.state = msg.state;
+      if (msg.type === "sync") this.offset = msg.at;
       if (msg.type === "ended") {
         this.state = "ended";
         this.endReason = msg.reason;
@@ -90,7 +114,10 @@ export class TerminalClient {
       this.bytesIn += frame.payload.byteLength;
       if (this.onData) this.onData(frame.payload);
       else this.text += Buffer.from(frame.payload).toString("utf8");
-      // Credit back what we consumed, in batches, as the page does after xterm renders.
+      // Credit back what we consumed, in batches, as the page does after xterm renders; a repaint
+      // (no offset) is not connector output and is not credited.
+      if (this.offset === null) return this.wake();
+      this.offset += frame.payload.byteLength;
       this.uncredited += frame.payload.byteLength;
       if (!this.manualCredit && this.uncredited >= CREDIT_BATCH) this.credit();
     }
@@ -162,5 +189,10 @@ export class TerminalClient {
 
   close(): void {
     this.ws.close(1000);
+  }
+
+  /** Drops the connection with no close handshake, as a network blip or a closed laptop lid does. */
+  drop(): void {
+    this.ws.terminate();
   }
 }

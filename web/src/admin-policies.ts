@@ -15,6 +15,10 @@ function controls(p: Policy): string {
     p.masterPasswordRequired && "master password",
     p.mfaRequired && "MFA",
     p.idleTimeoutMinutes !== null && `idle ${formatMinutes(p.idleTimeoutMinutes)}`,
+    p.extensionMinutes !== null &&
+      p.maxExtensions > 0 &&
+      `${p.maxExtensions}× +${formatMinutes(p.extensionMinutes)}${p.extensionApprovalRequired ? " (approved)" : ""}`,
+    p.disconnectGraceMinutes !== null && `away ${formatMinutes(p.disconnectGraceMinutes)}`,
     p.liveViewAllowed && "live view",
     p.resetOnCheckin && "rotate on check-in",
   ].filter(Boolean);

@@ -19,6 +19,9 @@ import {
   Policy,
   ServerSummary,
   SessionSummary,
+  type ExtensionRequest,
+  ExtensionResult,
+  PendingExtension,
   Site,
   UserSummary,
   Zone,
@@ -153,11 +156,16 @@ export const api = {
   checkIn: (id: string) => call("POST", at("/api/checkouts", id, "/check-in"), CheckoutSummary, {}),
   createSession: (body: Body<typeof CreateSessionRequest>) => call("POST", "/api/sessions", SessionCreated, body),
   session: (id: string) => call("GET", at("/api/sessions", id), SessionSummary),
+  extendSession: (id: string, body: Body<typeof ExtensionRequest>) =>
+    call("POST", at("/api/sessions", id, "/extensions"), ExtensionResult, body),
 
   // ---- approver --------------------------------------------------------------------------
   approvals: () => call("GET", "/api/approvals", z.array(CheckoutSummary)),
   decide: (id: string, verdict: "approve" | "deny", comment: string) =>
     call("POST", at("/api/checkouts", id, `/${verdict}`), CheckoutSummary, { comment }),
+  pendingExtensions: () => call("GET", "/api/extensions", z.array(PendingExtension)),
+  decideExtension: (id: string, approve: boolean, comment: string) =>
+    call("POST", at("/api/extensions", id, "/decision"), ExtensionResult, { approve, comment }),
   revoke: (id: string, reason: string) =>
     call("POST", at("/api/checkouts", id, "/revoke"), CheckoutSummary, { reason }),
 

@@ -4,6 +4,7 @@ import type { CheckoutSummary } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { approvalsText, statusBadge, statusLabel } from "./checkout-view.ts";
 import { type Cleanup, append, h, say } from "./dom.ts";
+import { ExtensionInbox } from "./extension-inbox.ts";
 import { formatTime, formatWindow, timeElement } from "./format.ts";
 
 /** How often the inbox is re-read, in ms. */
@@ -160,7 +161,10 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
     empty.hidden = cards.size > 0;
   }
 
+  const extensions = new ExtensionInbox();
+
   function load(): void {
+    extensions.load();
     api
       .approvals()
       .then((pending) => {
@@ -181,6 +185,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
     h("h1", {}, "Approvals"),
     h("p", { class: "muted" }, "Requests waiting for your decision. Times are in your time zone."),
     message,
+    extensions.element,
     count,
     empty,
     list,
@@ -189,6 +194,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
   const refresh = window.setInterval(load, REFRESH_MS);
   return () => {
     disposed = true;
+    extensions.dispose();
     window.clearInterval(refresh);
   };
 }

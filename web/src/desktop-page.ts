@@ -139,7 +139,6 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
       status.setNotice(null);
       askForSize();
     }
-    if (state === "reconnecting") guac.reset();
   }
 
   function showStopped(text: string, reason?: string, closeCode?: number, note?: string): void {
@@ -187,6 +186,9 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
         }
         rendered();
       },
+      // The stream starts afresh (a new page, or a resume the room could not honour byte for byte):
+      // the connector repaints the whole desktop, from an instruction boundary.
+      reset: () => guac.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(errorText(new ApiError(0, code))),
     },

@@ -6,12 +6,23 @@ import { checkField } from "./admin-ui.ts";
 import { type Control, field, h } from "./dom.ts";
 
 type Body = ReturnType<typeof CreatePolicyRequest.parse>;
-type NumberKey = "maxCheckoutMinutes" | "maxSessionMinutes" | "quorum" | "pendingTtlMinutes" | "idleTimeoutMinutes";
+type NumberKey =
+  | "maxCheckoutMinutes"
+  | "maxSessionMinutes"
+  | "quorum"
+  | "pendingTtlMinutes"
+  | "idleTimeoutMinutes"
+  | "extensionMinutes"
+  | "maxExtensions"
+  | "disconnectGraceMinutes";
+
+/** Fields where an empty box means "none" (sent as null). */
+const NULLABLE = new Set<NumberKey>(["idleTimeoutMinutes", "extensionMinutes", "disconnectGraceMinutes"]);
 type FlagKey = {
   [K in keyof Body]: Body[K] extends boolean ? K : never;
 }[keyof Body];
 
-const NUMBERS: { key: NumberKey; label: string; max: number; hint: string }[] = [
+const NUMBERS: { key: NumberKey; label: string; max: number; hint: string; min?: number }[] = [
   {
     key: "maxCheckoutMinutes",
     label: "Longest checkout (minutes)",
@@ -41,6 +52,25 @@ const NUMBERS: { key: NumberKey; label: string; max: number; hint: string }[] = 
     label: "Idle timeout (minutes)",
     max: 1440,
     hint: "End a session after this long without input. Empty: never.",
+  },
+  {
+    key: "extensionMinutes",
+    label: "Extension (minutes)",
+    max: 1440,
+    hint: "The most one “More time” request adds to a live session. Empty: no extensions.",
+  },
+  {
+    key: "maxExtensions",
+    label: "Extensions per session",
+    min: 0,
+    max: 20,
+    hint: "How many times one session may be extended.",
+  },
+  {
+    key: "disconnectGraceMinutes",
+    label: "Browser away limit (minutes)",
+    max: 1440,
+    hint: "End a session whose browser has been gone this long (lid closed, network lost). Empty: keep it until its deadline.",
   },
 ];
 
@@ -78,6 +108,11 @@ const FLAGS: { key: FlagKey; label: string; hint: string }[] = [
   },
   { key: "mfaRequired", label: "Second factor", hint: "Ask for MFA (TOTP or security key) before each connect." },
   {
+    key: "extensionApprovalRequired",
+    label: "Extensions need approval",
+    hint: "“More time” requests go to the approver group; otherwise they are granted at once.",
+  },
+  {
     key: "resetOnCheckin",
     label: "Rotate on check-in",
     hint: "Change the credential's secret when the checkout ends.",
@@ -94,8 +129,8 @@ export class PolicyForm {
   readonly fields: HTMLElement[];
 
   constructor(private readonly data: AdminData) {
-    const numberFields = NUMBERS.map(({ key, label, max, hint }) => {
-      const input = h("input", { id: `policy-${key}`, name: key, type: "number", min: 1, max, inputmode: "numeric" });
+    const numberFields = NUMBERS.map(({ key, label, max, hint, min = 1 }) => {
+      const input = h("input", { id: `policy-${key}`, name: key, type: "number", min, max, inputmode: "numeric" });
       this.numbers.set(key, input);
       return field(label, input, hint);
     });
@@ -141,7 +176,7 @@ export class PolicyForm {
     for (const control of this.controls()) control.removeAttribute("aria-invalid");
     const raw: Record<string, unknown> = { name: this.name.value, approverGroupId: this.approverGroup.value || null };
     for (const [key, input] of this.numbers) {
-      raw[key] = input.value === "" ? (key === "idleTimeoutMinutes" ? null : undefined) : Number(input.value);
+      raw[key] = input.value === "" ? (NULLABLE.has(key) ? null : undefined) : Number(input.value);
     }
     for (const [key, input] of this.flags) raw[key] = input.checked;
     if (raw.approvalRequired && !raw.approverGroupId) {
@@ -158,7 +193,7 @@ export class PolicyForm {
     control.setAttribute("aria-invalid", "true");
     const spec = NUMBERS.find((n) => n.key === key);
     const message = spec
-      ? `${spec.label}: enter a whole number from 1 to ${spec.max}.`
+      ? `${spec.label}: enter a whole number from ${spec.min ?? 1} to ${spec.max}.`
       : "Name: enter up to 128 characters.";
     return { ok: false, control, message };
   }

@@ -1,5 +1,7 @@
 // The browser's reconnecting socket to a SessionRoom as its user (`/ws`) or a read-only viewer (`/watch`):
 // handshake, validation, output credit, heartbeats, capped backoff. No DOM; the pages listen to its events.
+// The user's socket counts the output offset it has received (from the room's `sync`) and resumes from
+// it after a drop, so the terminal keeps its screen and gets exactly the bytes it missed.
 import {
   CREDIT_BATCH,
   CloseCode,
@@ -34,6 +36,8 @@ export interface SessionSocketEvents {
   deadline(unixMs: number): void;
   /** Terminal output. Call `rendered` once the bytes are on screen; that returns credit to the connector. */
   output(payload: Uint8Array, rendered: () => void): void;
+  /** Clear the terminal: a repaint of the current screen follows (a fresh attach, or a resume that could not be honoured). */
+  reset(): void;
   /** The session ends at `at` (unix ms) for `reason` unless something changes (more time, input). */
   warning(reason: WarningReason, at: number): void;
   stopped(stop: SessionStop): void;
@@ -79,6 +83,8 @@ export class SessionSocket {
   private generation = 0;
   /** Rendered output bytes not yet returned as credit, on the current socket. */
   private rendered = 0;
+  /** Output offset of the next byte, once the room said where the stream stands; null while repainting. */
+  private offset: number | null = null;
   private attempt = 0;
   private lastHeard = 0;
   /** The timeout is enforced only once the room has answered a ping on this socket (see heartbeat). */
@@ -150,7 +156,8 @@ export class SessionSocket {
       this.lastHeard = Date.now();
       const { cols, rows } = this.options.size();
       this.sentSize = { cols, rows };
-      ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols, rows }));
+      const resume = this.endpoint === "ws" && this.offset !== null ? { resume: this.offset } : {};
+      ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols, rows, ...resume }));
       this.heartbeatTimer = setInterval(this.heartbeat, HEARTBEAT_INTERVAL_MS);
     };
     ws.onmessage = (event: MessageEvent) => {
@@ -195,6 +202,13 @@ export class SessionSocket {
       case "warning":
         this.events.warning(message.reason, message.at);
         return;
+      case "extended":
+        this.events.deadline(message.deadline);
+        return;
+      case "sync":
+        if (message.reset) this.events.reset();
+        this.offset = message.at;
+        return;
       case "ended":
         this.finish(message.note ? { reason: message.reason, note: message.note } : { reason: message.reason });
         this.teardown(1000, "ended");
@@ -209,7 +223,12 @@ export class SessionSocket {
     const frame = decodeFrame(data);
     if (frame.kind !== "data") throw new Error("unexpected frame from room");
     const bytes = frame.payload.byteLength;
-    this.events.output(frame.payload, () => this.creditRendered(generation, bytes));
+    // Only counted bytes are acknowledged: a repaint is not connector output.
+    const counted = this.endpoint === "watch" || this.offset !== null;
+    if (this.offset !== null) this.offset += bytes;
+    this.events.output(frame.payload, () => {
+      if (counted) this.creditRendered(generation, bytes);
+    });
   }
 
   /** Flow control: return credit in CREDIT_BATCH steps for output the terminal has actually rendered. */

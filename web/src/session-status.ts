@@ -50,7 +50,7 @@ export class SessionStatusBar {
   private roomWarned = false;
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(back: BackLink = MY_REQUESTS) {
+  constructor(back: BackLink = MY_REQUESTS, ...actions: HTMLElement[]) {
     append(this.state, this.stateDot, this.stateText);
     this.element = h(
       "div",
@@ -60,6 +60,7 @@ export class SessionStatusBar {
       this.state,
       this.notice,
       h("span", { class: "spacer" }),
+      ...actions,
       this.countdown,
       this.announcer,
     );
@@ -85,6 +86,9 @@ export class SessionStatusBar {
   }
 
   setDeadline(unixMs: number): void {
+    // A later deadline (more time was granted): the spoken warnings are due again.
+    if (this.deadline !== undefined && unixMs > this.deadline && !this.roomWarned)
+      this.warned = { warn: false, danger: false };
     this.deadline = unixMs;
     this.countdown.dataset.deadline = String(unixMs);
     this.tick();

@@ -6,6 +6,7 @@ import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
+import { ExtendControl } from "./session-extend.ts";
 import { SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
 import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
@@ -29,7 +30,8 @@ function binaryStringBytes(data: string): Uint8Array {
 export function renderTerminal(container: HTMLElement, sessionId: string): Cleanup {
   document.title = "Session · PSM";
   const body = document.body;
-  const status = new SessionStatusBar();
+  const extend = new ExtendControl(sessionId);
+  const status = new SessionStatusBar(undefined, extend.element);
   const warning = new SessionWarningBanner();
   const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
@@ -41,6 +43,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
 
   let stopped = false;
   let lastRecheck = 0;
+  let deadline: number | undefined;
 
   function setState(state: SocketState): void {
     body.dataset.sessionState = state;
@@ -59,6 +62,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     term.options.cursorBlink = false;
     warning.clear();
     status.setTimeWarning(null);
+    extend.disable();
     showEndedBanner(banner, { text, reason, note, back: { href: "#/requests", label: "Back to my requests" } });
   }
 
@@ -78,13 +82,21 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       deadline: onDeadline,
       warning: onWarning,
       output: (payload, rendered) => term.write(payload, rendered),
+      reset: () => term.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
     },
   );
 
   function onDeadline(unixMs: number): void {
+    const later = deadline !== undefined && unixMs > deadline;
+    deadline = unixMs;
     status.setDeadline(unixMs);
+    // An extension was granted: the offer changed (one fewer left, nothing pending).
+    if (later) {
+      lastRecheck = 0;
+      void recheck();
+    }
     // More time was given since the room warned: the time-limit warning no longer stands.
     const warnedAt = warning.at("time_limit");
     if (warnedAt !== undefined && unixMs > warnedAt) {
@@ -108,7 +120,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       const summary = await api.session(sessionId);
       if (stopped) return;
       status.setServer(summary.serverName, summary.credentialName);
-      status.setDeadline(summary.deadline);
+      if (deadline === undefined || summary.deadline > deadline) onDeadline(summary.deadline);
+      extend.setOffer(summary.extension);
       if (summary.status === "ended") {
         socket.stop();
         showStopped(endReasonText(summary.endReason), summary.endReason ?? undefined);

@@ -117,6 +117,7 @@ export function renderWatch(container: HTMLElement, sessionId: string, canKill: 
       deadline: onDeadline,
       warning: onWarning,
       output: (payload, rendered) => term.write(payload, rendered),
+      reset: () => term.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(errorText(new ApiError(0, code))),
     },

@@ -20,6 +20,10 @@ export type PolicyRow = {
   idle_timeout_minutes: number | null;
   exclusive: number;
   reset_on_checkin: number;
+  extension_minutes: number | null;
+  max_extensions: number;
+  extension_approval_required: number;
+  disconnect_grace_minutes: number | null;
   rdp_require_nla: number;
   rdp_clipboard_copy: number;
   rdp_clipboard_paste: number;
@@ -45,6 +49,10 @@ export const DEFAULT_POLICY: Policy = {
   idleTimeoutMinutes: null,
   exclusive: false,
   resetOnCheckin: false,
+  extensionMinutes: 60,
+  maxExtensions: 2,
+  extensionApprovalRequired: false,
+  disconnectGraceMinutes: null,
   rdpRequireNla: false,
   rdpClipboardCopy: false,
   rdpClipboardPaste: false,
@@ -70,6 +78,10 @@ export function policyFromRow(r: PolicyRow): Policy {
     idleTimeoutMinutes: r.idle_timeout_minutes,
     exclusive: !!r.exclusive,
     resetOnCheckin: !!r.reset_on_checkin,
+    extensionMinutes: r.extension_minutes,
+    maxExtensions: r.max_extensions,
+    extensionApprovalRequired: !!r.extension_approval_required,
+    disconnectGraceMinutes: r.disconnect_grace_minutes,
     rdpRequireNla: !!r.rdp_require_nla,
     rdpClipboardCopy: !!r.rdp_clipboard_copy,
     rdpClipboardPaste: !!r.rdp_clipboard_paste,
@@ -96,6 +108,10 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.idleTimeoutMinutes,
     p.exclusive ? 1 : 0,
     p.resetOnCheckin ? 1 : 0,
+    p.extensionMinutes,
+    p.maxExtensions,
+    p.extensionApprovalRequired ? 1 : 0,
+    p.disconnectGraceMinutes,
     p.rdpRequireNla ? 1 : 0,
     p.rdpClipboardCopy ? 1 : 0,
     p.rdpClipboardPaste ? 1 : 0,
@@ -120,6 +136,10 @@ export const POLICY_COLUMNS = [
   "idle_timeout_minutes",
   "exclusive",
   "reset_on_checkin",
+  "extension_minutes",
+  "max_extensions",
+  "extension_approval_required",
+  "disconnect_grace_minutes",
   "rdp_require_nla",
   "rdp_clipboard_copy",
   "rdp_clipboard_paste",

@@ -216,7 +216,7 @@ inventory.openapi(
     const id = crypto.randomUUID();
     await c.env.DB.batch([
       c.env.DB.prepare(
-        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, policy_id, created_at, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, external_ref, policy_id, created_at, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ).bind(
         id,
         body.name,
@@ -224,7 +224,8 @@ inventory.openapi(
         body.kind,
         siteId,
         body.zoneId,
-        body.sealed,
+        body.sealed ?? "", // an EmpowerID credential has no sealed blob
+        body.externalRef ?? null,
         body.policyId,
         Date.now(),
         body.domain,
@@ -242,6 +243,7 @@ inventory.openapi(
           username: body.username,
           ...(body.domain ? { domain: body.domain } : {}),
           kind: body.kind,
+          externalRef: body.externalRef,
           zoneId: body.zoneId,
           serverIds: body.serverIds,
           policyId: body.policyId,

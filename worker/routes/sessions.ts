@@ -1,13 +1,6 @@
 // Opening a session on an active checkout (grant + dispatch), its status, and the browser's socket.
 import { z } from "zod";
-import {
-  CreateSessionRequest,
-  type GrantClaims,
-  KillRequest,
-  LiveSession,
-  type Policy,
-  SessionSummary,
-} from "../../protocol/index.ts";
+import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow } from "../access/checkouts.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
@@ -15,23 +8,13 @@ import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
-import { signGrant } from "../grants.ts";
+import { grantForSession } from "../grants.ts";
+import { extensionOffer } from "./extensions.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts";
 
 export const sessions = newApi();
 
-/** The RDP part of a grant. Policies stored before issue 7 lack these fields: RDP defaults apply. */
-function rdpGrant(policy: Policy): NonNullable<GrantClaims["rdp"]> {
-  return {
-    nla: policy.rdpRequireNla ?? false,
-    clip: {
-      copy: policy.rdpClipboardCopy ?? false,
-      paste: policy.rdpClipboardPaste ?? false,
-      max: policy.rdpClipboardMaxBytes ?? 64 * 1024,
-    },
-  };
-}
 const tags = ["sessions"];
 const middleware = [requireUser];
 
@@ -53,22 +36,9 @@ sessions.openapi(
     // Time is checked here, not only by the scheduler: an expired checkout opens nothing.
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
-    const target = await c.env.DB.prepare(
-      `SELECT s.host, s.port, s.protocol, s.host_key, s.site_id, s.enabled, c.username, c.kind, c.sealed, c.domain FROM servers s, credentials c WHERE s.id = ? AND c.id = ?`,
-    )
-      .bind(row.server_id, row.credential_id)
-      .first<{
-        host: string;
-        port: number;
-        protocol: "ssh" | "rdp";
-        host_key: string;
-        site_id: string;
-        enabled: number;
-        username: string;
-        kind: "password" | "private_key";
-        sealed: string;
-        domain: string;
-      }>();
+    const target = await c.env.DB.prepare("SELECT site_id, enabled, protocol FROM servers WHERE id = ?")
+      .bind(row.server_id)
+      .first<{ site_id: string; enabled: number; protocol: "ssh" | "rdp" }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
     const policy = rowPolicy(row);
@@ -80,7 +50,8 @@ sessions.openapi(
       .bind(sessionId, user.id, row.server_id, row.credential_id, target.site_id, row.id, now, deadline)
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
-    await room.init({
+    // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
+    const roomReady = room.init({
       sessionId,
       userId: user.id,
       siteId: target.site_id,
@@ -90,33 +61,22 @@ sessions.openapi(
       idleMs: policy.idleTimeoutMinutes ? policy.idleTimeoutMinutes * 60_000 : null,
       liveView: policy.liveViewAllowed,
       notifyWatched: policy.notifyWatched,
+      disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
+      protocol: target.protocol,
     });
-    const grant = await signGrant(c.env.EDGE_SIGNING_KEY, {
-      sessionId,
-      siteId: target.site_id,
-      dl: Math.floor(deadline / 1000),
-      usr: { id: user.id, name: user.username },
-      tgt: { host: target.host, port: target.port, protocol: target.protocol, hostKey: target.host_key },
-      cred: {
-        id: row.credential_id,
-        username: target.username,
-        kind: target.kind,
-        sealed: target.sealed,
-        ...(target.domain ? { domain: target.domain } : {}),
-      },
-      rec: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes },
-      ch: target.protocol === "rdp" ? ["desktop"] : ["shell"],
-      ...(target.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
-    });
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "session.started",
-      target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
-      refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
-      data: { deadline },
-    });
+    const [, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
-    if (!(await hub.dispatch(sessionId, grant))) {
+    const [dispatched] = await Promise.all([
+      hub.dispatch(sessionId, grant),
+      record(c.env, {
+        actor: actorOf(user),
+        action: "session.started",
+        target: { type: "session", id: sessionId, name: `${row.account_username}@${row.server_name}` },
+        refs: { userId: user.id, serverId: row.server_id, sessionId, checkoutId: row.id },
+        data: { deadline },
+      }),
+    ]);
+    if (!dispatched) {
       await room.end("connector_unavailable");
       throw new ApiFailure("connector_unavailable", `no live connector at site ${target.site_id}`);
     }
@@ -221,6 +181,7 @@ sessions.openapi(
         createdAt: row.created_at,
         deadline: row.deadline,
         endReason: row.end_reason,
+        extension: row.status === "ended" ? null : await extensionOffer(c.env, row.id, row.checkout_id),
       } satisfies SessionSummary,
       200,
     );

@@ -1,5 +1,5 @@
 // Sites and connector enrollment tokens (admins only).
-import { CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
+import { ConnectorInfo, CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
@@ -92,5 +92,49 @@ sites.openapi(
       data: { after: { enrollmentTokenExpiresAt: expiresAt } },
     });
     return c.json({ token, siteId, expiresAt } satisfies EnrollmentToken, 201);
+  },
+);
+
+sites.openapi(
+  route({
+    method: "get",
+    path: "/sites/{id}/connectors",
+    summary: "A site's connectors with their live health (status, version, heartbeat, sessions, errors)",
+    tags,
+    middleware,
+    params: IdParam,
+    response: z.array(ConnectorInfo),
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const siteId = c.req.valid("param").id;
+    const site = await c.env.DB.prepare("SELECT id FROM sites WHERE id = ?").bind(siteId).first();
+    if (!site) throw new ApiFailure("not_found");
+    const { results } = await c.env.DB.prepare(
+      "SELECT id, name, enrolled_at, revoked_at FROM connectors WHERE site_id = ? ORDER BY enrolled_at",
+    )
+      .bind(siteId)
+      .all<{ id: string; name: string; enrolled_at: number; revoked_at: number | null }>();
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(siteId));
+    const live = new Map((await hub.health()).map((h) => [h.connectorId, h]));
+    return c.json(
+      results.map((r) => {
+        const h = live.get(r.id);
+        return {
+          id: r.id,
+          name: r.name,
+          siteId,
+          enrolledAt: r.enrolled_at,
+          revoked: r.revoked_at !== null,
+          online: Boolean(h),
+          agent: h?.agent ?? null,
+          connectedAt: h?.connectedAt ?? null,
+          lastHeartbeat: h?.lastSeen ?? null,
+          sessions: h?.sessions ?? 0,
+          errors: h?.errors ?? [],
+        } satisfies ConnectorInfo;
+      }),
+      200,
+    );
   },
 );

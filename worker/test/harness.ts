@@ -3,7 +3,7 @@
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
-import { encodeMessage, OUTPUT_WINDOW, PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { encodeMessage, PROTOCOL_VERSION } from "../../protocol/index.ts";
 import { expect } from "vitest";
 import { hashPassword } from "../auth/password.ts";
 
@@ -159,25 +159,36 @@ export async function openSocket(path: string, headers: Record<string, string>):
   return client;
 }
 
+/** At least `times` messages of this type (and these fields) have arrived. */
 export const hasText =
-  (type: string, extra: Record<string, unknown> = {}) =>
+  (type: string, extra: Record<string, unknown> = {}, times = 1) =>
   (c: Client) =>
-    c.texts.some((m) => {
+    c.texts.filter((m) => {
       const msg = m as Record<string, unknown>;
       return msg.type === type && Object.entries(extra).every(([k, v]) => msg[k] === v);
-    });
+    }).length >= times;
 
 /** Connects a connector's control socket and says hello, as psm-connector does. */
-export async function connectControl(site: Awaited<ReturnType<typeof seedSite>>): Promise<Client> {
+export async function connectControl(
+  site: Awaited<ReturnType<typeof seedSite>>,
+  { accept = true }: { accept?: boolean } = {},
+): Promise<Client> {
   const control = await openSocket("/connector/control", { Authorization: `Bearer ${await site.token()}` });
   control.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: "test" }));
   await control.next(hasText("hello"), "hub hello");
+  // Like psm-connector, take every session the hub hands over (the hub waits for the answer).
+  if (accept)
+    control.ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") return;
+      const msg = JSON.parse(e.data) as { type: string; sessionId?: string };
+      if (msg.type === "open") control.ws.send(encodeMessage({ type: "accepted", sessionId: msg.sessionId! }));
+    });
   return control;
 }
 
-/** A session with a browser and a connector attached and connected, through the real routes. */
-export async function liveSession() {
-  const site = await seedSite();
+/** A session with a connector and a browser attached, under a policy with these column values. */
+export async function liveSession(policy: Record<string, unknown> = {}) {
+  const site = await seedSite(policy);
   const username = `u${crypto.randomUUID().slice(0, 8)}`;
   await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
   const cookie = await login(username, "user-password-1");
@@ -198,7 +209,9 @@ export async function liveSession() {
   await connector.next(hasText("hello"), "room hello");
   connector.ws.send(encodeMessage({ type: "status", state: "connected" }));
   await user.next(hasText("status", { state: "connected" }), "connected status");
-  await connector.next(hasText("window", { bytes: OUTPUT_WINDOW }), "window");
+  await connector.next(hasText("attach", { acked: null, from: null }), "attach");
+  connector.ws.send(encodeMessage({ type: "sync", from: 0, to: 0 }));
+  await user.next(hasText("sync", { at: 0, reset: false }), "sync");
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
-  return { id, site, cookie, control, open, user, connector, room };
+  return { id, site, cookie, username, control, open, user, connector, room };
 }

@@ -1,0 +1,47 @@
+// The connector's settings file (`config.json` in the state dir, beside the keys): allowed target
+// ranges, the credential provider and its EmpowerID settings, discovery jobs, the metrics port.
+// Everything is optional with documented defaults; cloud and EmpowerID secrets stay in this file,
+// on the connector host, and are never sent to the edge or logged.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { EmpowerIdConfig } from "./empowerid-config.ts";
+import { DEFAULT_ALLOWED_RANGES, parseCidr } from "./target-policy.ts";
+
+const cidr = z.string().refine((s) => {
+  try {
+    parseCidr(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "not an address range (e.g. 10.0.0.0/8)");
+
+export const ConnectorConfig = z.strictObject({
+  /** Address ranges sessions may target. Loopback only if a range inside 127.0.0.0/8 or ::1 is named. */
+  allowedTargets: z.array(cidr).min(1).default(DEFAULT_ALLOWED_RANGES),
+  /** Where credentials come from: the blob sealed to the site key (default) or EmpowerID. */
+  credentialProvider: z.enum(["sealed", "empowerid"]).default("sealed"),
+  empowerid: EmpowerIdConfig.optional(),
+  /** Prometheus metrics on 127.0.0.1:<port> (0: any free port; absent: 9465). Local only by design. */
+  metricsPort: z.number().int().min(0).max(65535).default(9465),
+});
+export type ConnectorConfig = z.infer<typeof ConnectorConfig>;
+
+export const CONFIG_FILE = "config.json";
+
+export async function loadConfig(stateDir: string): Promise<ConnectorConfig> {
+  const text = await readFile(join(stateDir, CONFIG_FILE), "utf8").catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return "{}";
+    throw err;
+  });
+  const parsed = ConnectorConfig.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`${join(stateDir, CONFIG_FILE)} is invalid: ${where}`);
+  }
+  if (parsed.data.credentialProvider === "empowerid" && !parsed.data.empowerid) {
+    throw new Error(`${join(stateDir, CONFIG_FILE)}: credentialProvider "empowerid" needs an "empowerid" section`);
+  }
+  return parsed.data;
+}

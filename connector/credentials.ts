@@ -1,0 +1,55 @@
+// Where a session's credential comes from. One interface, two providers: `sealed` (the default:
+// the blob in the grant, sealed to the site key) and `empowerid` (EmpowerID authorises this
+// user's checkout and releases the secret). Either way the secret exists only in the connector's
+// memory, for the SSH handshake, and the provider hears the session's lifecycle.
+import type { EndReason, GrantClaims } from "../protocol/index.ts";
+import type { JWK } from "jose";
+import { openSealed } from "./seal.ts";
+
+/** The authority refused this user this credential: the session ends with `credential_refused`. */
+export class CredentialRefused extends Error {
+  override name = "CredentialRefused";
+}
+/** The credential could not be obtained (unreachable, timeout, malformed): `credential_unavailable`. */
+export class CredentialUnavailable extends Error {
+  override name = "CredentialUnavailable";
+}
+
+/** A released credential and the session's lifecycle reports to its authority. */
+export type Release = {
+  /** The secret; the session zeroes it once the SSH handshake no longer needs it. */
+  secret: Buffer;
+  /** The session reached the target. */
+  connected(): void;
+  /** The session is over; nothing is reported after this. */
+  ended(reason: EndReason): void;
+};
+
+export type ReleaseRequest = {
+  sessionId: string;
+  grant: GrantClaims;
+  /** Called when the authority asks for the session to end now (e.g. EmpowerID revoked it). */
+  terminate: (reason: EndReason) => void;
+};
+
+export interface CredentialProvider {
+  readonly name: "sealed" | "empowerid";
+  release(request: ReleaseRequest): Promise<Release>;
+}
+
+/** The default: opens the grant's blob with the site's seal key. Lifecycle is the edge's own. */
+export class SealedProvider implements CredentialProvider {
+  readonly name = "sealed";
+  constructor(private readonly sealKey: JWK) {}
+
+  async release({ grant }: ReleaseRequest): Promise<Release> {
+    if (!grant.cred.sealed) throw new CredentialUnavailable("grant carries no sealed credential (an EmpowerID one?)");
+    let secret: Buffer;
+    try {
+      secret = await openSealed(this.sealKey, grant.cred.sealed);
+    } catch (err) {
+      throw new CredentialUnavailable(`sealed credential does not open: ${(err as Error).name}`);
+    }
+    return { secret, connected: () => {}, ended: () => {} };
+  }
+}

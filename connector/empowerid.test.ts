@@ -1,0 +1,178 @@
+// The EmpowerID provider against a fake EmpowerID (test/fakes/empowerid.ts): release with the
+// master password, lifecycle reports, refusal, an expired token refreshed, timeout, malformed answers.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { GrantClaims } from "../protocol/index.ts";
+import { FakeEmpowerId } from "../test/fakes/empowerid.ts";
+import { CredentialRefused, CredentialUnavailable } from "./credentials.ts";
+import { EmpowerIdConfig } from "./empowerid-config.ts";
+import { EmpowerIdProvider } from "./empowerid.ts";
+import { generateSealKey, publicJwk } from "./keys.ts";
+import { sealSecret } from "./seal.ts";
+
+const logs: string[] = [];
+const log = (event: string, fields = {}) => void logs.push(JSON.stringify({ event, ...fields }));
+
+let fake: FakeEmpowerId;
+let sealKey: Awaited<ReturnType<typeof generateSealKey>>;
+const MASTER = `master-${Math.random().toString(36).slice(2)}`;
+
+beforeEach(async () => {
+  fake = await new FakeEmpowerId().start();
+  fake.masterPassword = MASTER;
+  sealKey = await generateSealKey();
+  logs.length = 0;
+});
+afterEach(() => fake.stop());
+
+function provider(overrides: Partial<EmpowerIdConfig> = {}) {
+  const config = EmpowerIdConfig.parse({
+    baseUrl: fake.url,
+    clientId: fake.clientId,
+    clientSecret: fake.clientSecret,
+    apiKey: fake.apiKey,
+    pollingIntervalMs: 1000,
+    ...overrides,
+  });
+  return new EmpowerIdProvider(config, sealKey, log);
+}
+
+async function grant(sessionId = "s1"): Promise<GrantClaims> {
+  return {
+    iss: "psm-edge",
+    sub: sessionId,
+    aud: "site:x",
+    jti: "j",
+    iat: 0,
+    exp: 0,
+    dl: 0,
+    usr: { id: "u1", name: "alice" },
+    tgt: { host: "10.0.0.5", port: 22, protocol: "ssh", hostKey: `SHA256:${"A".repeat(43)}` },
+    cred: {
+      id: "c1",
+      username: "root",
+      kind: "password",
+      ref: "EID-CRED-7",
+      mp: await sealSecret(publicJwk(sealKey), MASTER),
+    },
+    rec: { required: false, keystrokes: false },
+    ch: ["shell"],
+  };
+}
+
+const until = async (what: () => boolean) => {
+  for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(what()).toBe(true);
+};
+
+describe("empowerid provider", () => {
+  it("releases the credential for this user with the master password and reports the session's stages", async () => {
+    const p = provider();
+    const terminated: string[] = [];
+    const release = await p.release({ sessionId: "s1", grant: await grant(), terminate: (r) => terminated.push(r) });
+    expect(release.secret.toString()).toBe(fake.secret);
+    expect(fake.masterPasswordsSeen).toEqual([MASTER]);
+    const [co] = [...fake.checkouts.values()];
+    expect(co).toMatchObject({ sessionId: "s1", user: "alice", credential: "EID-CRED-7", status: "Open" });
+    release.connected();
+    await until(() => co!.status === "Connected");
+    expect(await p.poll("s1", co!.id)).toBe(false);
+    expect(co!.polls).toBe(1);
+    release.ended("user_exit");
+    await until(() => co!.status === "Ended");
+    expect(co!.reason).toBe("user_exit");
+    expect(terminated).toEqual([]);
+    // Nothing secret in the connector's log.
+    expect(logs.join("\n")).not.toContain(MASTER);
+    expect(logs.join("\n")).not.toContain(fake.secret);
+  });
+
+  it("a polling answer that says terminate ends the session as revoked", async () => {
+    const p = provider();
+    const terminated: string[] = [];
+    const release = await p.release({ sessionId: "s1", grant: await grant(), terminate: (r) => terminated.push(r) });
+    release.connected();
+    fake.terminate = true;
+    await until(() => terminated.length > 0);
+    expect(terminated[0]).toBe("checkout_revoked");
+    release.ended("checkout_revoked");
+    await until(() => fake.open().length === 0);
+  });
+
+  it("a refusal is CredentialRefused and opens nothing", async () => {
+    fake.mode = "refuse";
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialRefused);
+    expect(fake.open()).toEqual([]);
+  });
+
+  it("a wrong master password is refused by EmpowerID", async () => {
+    fake.masterPassword = "something else";
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialRefused);
+  });
+
+  it("an expired OAuth token is refreshed once and the call succeeds", async () => {
+    const p = provider();
+    await p.release({ sessionId: "s1", grant: await grant("s1"), terminate: () => {} });
+    expect(fake.tokensIssued).toBe(1);
+    await p.release({ sessionId: "s2", grant: await grant("s2"), terminate: () => {} });
+    expect(fake.tokensIssued).toBe(1); // cached
+    fake.expireTokens();
+    const again = await p.release({ sessionId: "s3", grant: await grant("s3"), terminate: () => {} });
+    expect(again.secret.toString()).toBe(fake.secret);
+    expect(fake.tokensIssued).toBe(2);
+  });
+
+  it("a token the server says is short-lived is renewed before use", async () => {
+    fake.tokenLifetimeSeconds = 1; // under the 30 s early-refresh margin
+    const p = provider();
+    await p.release({ sessionId: "s1", grant: await grant("s1"), terminate: () => {} });
+    await p.release({ sessionId: "s2", grant: await grant("s2"), terminate: () => {} });
+    expect(fake.tokensIssued).toBe(2);
+  });
+
+  it("wrong client credentials are a clear error", async () => {
+    const err = await provider({ clientSecret: "wrong" })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toContain("token endpoint answered HTTP 401");
+    expect(err.message).not.toContain("wrong");
+  });
+
+  it("a timeout is CredentialUnavailable with a clear message", async () => {
+    fake.mode = "hang";
+    const err = await provider({ timeoutMs: 200 })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID did not answer within 200 ms");
+    expect(fake.open()).toEqual([]);
+  });
+
+  it("a malformed answer is a clear error and the checkout EmpowerID opened is ended at once", async () => {
+    fake.mode = "malformed";
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID checkout answer is malformed (Password)");
+    expect(fake.checkouts.size).toBe(1);
+    await until(() => fake.open().length === 0);
+    expect([...fake.checkouts.values()][0]!.reason).toBe("protocol_error");
+  });
+
+  it("an answer that is not JSON is a clear error", async () => {
+    fake.mode = "not_json";
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toContain("malformed");
+    expect(fake.open()).toEqual([]);
+  });
+});

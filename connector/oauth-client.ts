@@ -1,0 +1,81 @@
+// OAuth 2.0 client credentials (RFC 6749 §4.4) for the connector's calls to EmpowerID: one cached
+// access token, refreshed shortly before it expires or at once when the API answers 401.
+import { z } from "zod";
+
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().refine((t) => t.toLowerCase() === "bearer", "token_type must be Bearer"),
+  /** Seconds; absent means the server did not say (then 5 min is assumed). */
+  expires_in: z.coerce.number().positive().optional(),
+});
+
+/** Tokens are renewed this long before they expire: 30 s. */
+const EARLY_REFRESH_MS = 30_000;
+const DEFAULT_LIFETIME_MS = 5 * 60_000;
+
+export class OAuthError extends Error {
+  override name = "OAuthError";
+}
+
+export class ClientCredentials {
+  private token?: { value: string; expiresAt: number };
+  private inflight?: Promise<string>;
+
+  constructor(
+    private readonly opts: {
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope?: string;
+      timeoutMs: number;
+      headers?: Record<string, string>;
+      now?: () => number;
+    },
+  ) {}
+
+  /** A valid access token, fetched once for concurrent callers. */
+  async accessToken(): Promise<string> {
+    const now = (this.opts.now ?? Date.now)();
+    if (this.token && this.token.expiresAt - EARLY_REFRESH_MS > now) return this.token.value;
+    this.inflight ??= this.fetchToken().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  /** The API refused the token (revoked or expired early): forget it so the next call fetches one. */
+  invalidate(): void {
+    this.token = undefined;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const body = new URLSearchParams({ grant_type: "client_credentials" });
+    if (this.opts.scope) body.set("scope", this.opts.scope);
+    const basic = Buffer.from(
+      `${encodeURIComponent(this.opts.clientId)}:${encodeURIComponent(this.opts.clientSecret)}`,
+    ).toString("base64");
+    let res: Response;
+    try {
+      res = await fetch(this.opts.tokenUrl, {
+        method: "POST",
+        headers: {
+          ...this.opts.headers,
+          authorization: `Basic ${basic}`,
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json",
+        },
+        body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+    } catch (err) {
+      throw new OAuthError(`token endpoint unreachable: ${(err as Error).name}`);
+    }
+    // The token endpoint's error text may echo request data: only the status is kept.
+    if (!res.ok) throw new OAuthError(`token endpoint answered HTTP ${res.status}`);
+    const parsed = TokenAnswer.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new OAuthError("token endpoint answer is malformed");
+    const lifetime = parsed.data.expires_in ? parsed.data.expires_in * 1000 : DEFAULT_LIFETIME_MS;
+    this.token = { value: parsed.data.access_token, expiresAt: (this.opts.now ?? Date.now)() + lifetime };
+    return this.token.value;
+  }
+}

@@ -1,0 +1,147 @@
+// `psm-connector run`: the agent. Holds the control link, verifies and starts sessions with the
+// site's address policy and credential provider, reports health to the hub, writes status.json
+// for `psm-connector status`, serves Prometheus metrics on loopback, and runs discovery jobs.
+import { rdpUnavailable } from "./rdp/engine.ts";
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
+import { loadConfig } from "./config.ts";
+import { AGENT, ControlLink } from "./control.ts";
+import { type CredentialProvider, SealedProvider } from "./credentials.ts";
+import { EmpowerIdProvider } from "./empowerid.ts";
+import { GrantRejected, verifyGrant } from "./grant.ts";
+import { Health } from "./health.ts";
+import { type Log, log as writeLog } from "./log.ts";
+import { startMetrics } from "./metrics.ts";
+import { TargetSession } from "./session.ts";
+import type { SessionHooks } from "./session-hooks.ts";
+import { loadState } from "./state.ts";
+import { resolveTarget } from "./target-connect.ts";
+import { parseCidr } from "./target-policy.ts";
+
+export const STATUS_FILE = "status.json";
+/** status.json is rewritten this often (and on every session start/end): 5 s. */
+const STATUS_INTERVAL_MS = 5_000;
+
+export async function run(stateDir: string): Promise<void> {
+  const state = await loadState(stateDir);
+  const config = await loadConfig(stateDir);
+  const health = new Health(AGENT);
+  // Every log line also feeds health: link state and the last errors come from the same events.
+  const log: Log = (event, fields) => {
+    writeLog(event, fields);
+    health.observe(event, fields);
+  };
+  const allowed = config.allowedTargets.map(parseCidr);
+  const credentials: CredentialProvider =
+    config.credentialProvider === "empowerid" && config.empowerid
+      ? new EmpowerIdProvider(config.empowerid, state.sealKey, log)
+      : new SealedProvider(state.sealKey);
+  const hooks: SessionHooks = {
+    resolveTarget: (host) => resolveTarget(host, allowed),
+    credentials,
+  };
+  const sessions = new Map<string, TargetSession>();
+
+  let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
+  let statusDirty = true;
+  const writeStatus = async () => {
+    statusDirty = false;
+    const tmp = join(stateDir, `${STATUS_FILE}.tmp`);
+    const body = {
+      ...health.snapshot(),
+      connectorId: state.connectorId,
+      siteId: state.siteId,
+      edge: state.edgeUrl,
+      metricsPort: metrics?.port ?? null,
+    };
+    await writeFile(tmp, JSON.stringify(body, null, 2), { mode: 0o600 });
+    await rename(tmp, join(stateDir, STATUS_FILE));
+  };
+  const report = () => control.send({ type: "report", sessions: health.live.size, errors: health.lastErrors() });
+
+  const control = new ControlLink(
+    state,
+    (open) => {
+      if (sessions.has(open.sessionId)) return;
+      verifyGrant(open.grant, { edgeKey: state.edgeKey, siteId: state.siteId, sessionId: open.sessionId })
+        .then((claims) => {
+          const session = new TargetSession(
+            state,
+            open.sessionId,
+            claims,
+            log,
+            (id) => {
+              sessions.delete(id);
+              statusDirty = true;
+            },
+            {
+              ...hooks,
+              onStage: (stage, reason) => {
+                if (stage === "ended") health.sessionEnded(open.sessionId, reason ?? "closed");
+                statusDirty = true;
+              },
+            },
+          );
+          sessions.set(open.sessionId, session);
+          health.sessionStarted(open.sessionId);
+          statusDirty = true;
+          control.send({ type: "accepted", sessionId: open.sessionId });
+          log("session.open", { session: open.sessionId, user: claims.usr.name, host: claims.tgt.host });
+          return session.start();
+        })
+        .catch((err: Error) => {
+          log("session.rejected", {
+            session: open.sessionId,
+            reason: err instanceof GrantRejected ? "grant_rejected" : "internal_error",
+            error: err.message,
+          });
+          control.send({
+            type: "rejected",
+            sessionId: open.sessionId,
+            reason: err instanceof GrantRejected ? "grant_rejected" : "internal_error",
+          });
+        });
+    },
+    log,
+    () => {
+      statusDirty = true;
+      report();
+    },
+  );
+
+  metrics = await startMetrics(health, config.metricsPort).catch((err: Error) => {
+    log("metrics.unavailable", { port: config.metricsPort, error: err.message });
+    return undefined;
+  });
+  log("connector.start", {
+    agent: AGENT,
+    connector: state.connectorId,
+    edge: state.edgeUrl,
+    credentials: credentials.name,
+    allowedTargets: config.allowedTargets.join(","),
+    metrics: metrics ? `127.0.0.1:${metrics.port}` : undefined,
+  });
+  const rdpMissing = rdpUnavailable();
+  log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
+  control.start();
+  const reportTimer = setInterval(report, HEARTBEAT_INTERVAL_MS);
+  let lastWrite = 0;
+  const statusTimer = setInterval(() => {
+    if (!statusDirty && Date.now() - lastWrite < STATUS_INTERVAL_MS) return;
+    lastWrite = Date.now();
+    writeStatus().catch((err: Error) => writeLog("status.write_failed", { error: err.message }));
+  }, 500);
+  const shutdown = () => {
+    log("connector.stop", { sessions: sessions.size });
+    clearInterval(reportTimer);
+    clearInterval(statusTimer);
+    for (const session of sessions.values()) session.end("connector_lost");
+    control.stop();
+    metrics?.server.close();
+    health.link = "disconnected";
+    void writeStatus().finally(() => setTimeout(() => process.exit(0), 200).unref());
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}

@@ -1,0 +1,179 @@
+// Resume without loss inside the Workers runtime: a browser that drops resumes from its offset (from
+// the room's log, or resent by the connector once the room was evicted), a connector that redials
+// resumes, a browser away past the policy's grace ends the session, and the viewers' current screen
+// survives an eviction.
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { decodeFrame, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
+import { type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "../worker/test/harness.ts";
+import { SessionRoom } from "./session-room.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (c: Client, from = 0) =>
+  new TextDecoder().decode(
+    Buffer.concat(
+      c.binaries.slice(from).map((b) => {
+        const f = decodeFrame(b);
+        return f.kind === "data" ? f.payload : new Uint8Array();
+      }),
+    ),
+  );
+
+async function reopen(id: string, cookie: string, resume?: number) {
+  const again = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+  again.ws.send(
+    encodeMessage({
+      type: "hello",
+      v: PROTOCOL_VERSION,
+      cols: 100,
+      rows: 30,
+      ...(resume !== undefined ? { resume } : {}),
+    }),
+  );
+  return again;
+}
+
+async function fireTimer(room: DurableObjectStub<SessionRoom>, name: string) {
+  await runInDurableObject(room, async (_instance, state) => {
+    const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+    expect(timers[name], `timer ${name}`).toBeGreaterThan(0);
+    await state.storage.put("timers", { ...timers, [name]: Date.now() - 1 });
+  });
+  expect(await runDurableObjectAlarm(room)).toBe(true);
+}
+
+describe("SessionRoom resume", () => {
+  it("a browser that drops resumes from its offset out of the room's log: nothing lost, nothing twice", async () => {
+    const { id, cookie, user, connector } = await liveSession();
+    connector.ws.send(encodeData(bytes("0123456789")));
+    await user.next((c) => c.binaries.length === 1, "first output");
+    user.ws.close(1001);
+    // Output keeps coming while the browser is away.
+    connector.ws.send(encodeData(bytes("abcdef")));
+    await new Promise((r) => setTimeout(r, 50));
+    // The browser rendered only the first 4 bytes before the lid closed.
+    const again = await reopen(id, cookie, 4);
+    await again.next(hasText("sync", { at: 4, reset: false }), "sync at 4");
+    await again.next((c) => text(c) === "456789abcdef", "the rest, once");
+    // The connector is told where the browser is, and that the room already has everything up to 16.
+    await connector.next(hasText("attach", { acked: 4, from: 16 }), "attach");
+    connector.ws.send(encodeMessage({ type: "sync", from: 16, to: 16 }));
+    await again.next(hasText("sync", { at: 16, reset: false }), "counted from 16");
+    connector.ws.send(encodeData(bytes("XYZ")));
+    await again.next((c) => text(c) === "456789abcdefXYZ", "live again");
+  });
+
+  it("after an eviction the connector resends from the browser's offset, and the room drops the overlap", async () => {
+    const { id, cookie, user, connector, room } = await liveSession();
+    connector.ws.send(encodeData(bytes("hello world")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    user.ws.close(1001);
+    await new Promise((r) => setTimeout(r, 50));
+    // A new instance over the same storage and sockets: what the runtime builds after an eviction.
+    let revived: SessionRoom | undefined;
+    await runInDurableObject(room, async (_live, state) => {
+      revived = new SessionRoom(state, env);
+      const [userSide] = state.getWebSockets("user").filter((ws) => ws.readyState === WebSocket.OPEN);
+      expect(userSide).toBeUndefined();
+    });
+    const again = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+    await runInDurableObject(room, async (_live, state) => {
+      const [fresh] = state.getWebSockets("user").filter((ws) => ws.readyState === WebSocket.OPEN);
+      await revived!.webSocketMessage(
+        fresh!,
+        encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24, resume: 6 }),
+      );
+      const [connectorSide] = state.getWebSockets("connector");
+      // Output already in flight when the attach went out is dropped: it comes again after the sync.
+      await revived!.webSocketMessage(connectorSide!, encodeData(bytes("stale")).buffer as ArrayBuffer);
+      await revived!.webSocketMessage(connectorSide!, encodeMessage({ type: "sync", from: 6, to: 11 }));
+      await revived!.webSocketMessage(connectorSide!, encodeData(bytes("world")).buffer as ArrayBuffer);
+    });
+    await connector.next(hasText("attach", { acked: 6, from: 6 }), "attach from 6");
+    await again.next(hasText("sync", { at: 6, reset: false }), "sync at 6");
+    await again.next((c) => text(c) === "world", "resent tail");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(text(again)).toBe("world");
+  });
+
+  it("a connector that redials within the grace period resumes; the user sees reconnecting, then connected", async () => {
+    const { id, site, user, connector, room } = await liveSession();
+    connector.ws.send(encodeData(bytes("before ")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    connector.ws.close(1011, "network blip");
+    await user.next(hasText("status", { state: "reconnecting" }), "reconnecting");
+    const back = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+    back.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id, resume: { sent: 12 } }));
+    await back.next(hasText("hello"), "room hello");
+    // The room has bytes 0..7; the connector resends the rest, which were in flight when it dropped.
+    await back.next(hasText("attach", { from: 7 }), "attach from the room's end");
+    await user.next(hasText("status", { state: "connected" }, 2), "connected again");
+    back.ws.send(encodeMessage({ type: "sync", from: 7, to: 12 }));
+    back.ws.send(encodeData(bytes("after")));
+    await user.next((c) => text(c) === "before after", "no gap");
+    await runInDurableObject(room, async (_instance, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      expect(timers.reconnect).toBeUndefined();
+    });
+    user.ws.send(encodeData(bytes("ls\r")));
+    await back.next((c) => c.binaries.length === 1, "input reaches the resumed connector");
+  });
+
+  it("ends the session as disconnected when the browser stays away past the policy's grace", async () => {
+    const { user, room, id } = await liveSession({ disconnect_grace_minutes: 1 });
+    user.ws.close(1001);
+    await fireTimer(room, "grace");
+    const row = await env.DB.prepare("SELECT status, end_reason FROM sessions WHERE id = ?").bind(id).first();
+    expect(row).toEqual({ status: "ended", end_reason: "disconnected" });
+  });
+
+  it("keeps waiting for the browser when policy sets no grace, and a returning browser clears the timer", async () => {
+    const waits = await liveSession();
+    waits.user.ws.close(1001);
+    await new Promise((r) => setTimeout(r, 50));
+    await runInDurableObject(waits.room, async (_instance, state) => {
+      expect((await state.storage.get<Record<string, number>>("timers"))!.grace).toBeUndefined();
+    });
+    const graced = await liveSession({ disconnect_grace_minutes: 5 });
+    graced.user.ws.close(1001);
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await reopen(graced.id, graced.cookie);
+    await again.next(hasText("status"), "back");
+    await runInDurableObject(graced.room, async (_instance, state) => {
+      expect((await state.storage.get<Record<string, number>>("timers"))!.grace).toBeUndefined();
+    });
+  });
+});
+
+describe("SessionRoom after an eviction", () => {
+  it("ends the session at its deadline from a rebuilt instance, with no browser attached", async () => {
+    const { id, user, connector, room } = await liveSession();
+    user.ws.close(1001);
+    await runInDurableObject(room, async (_live, state) => {
+      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
+      await state.storage.put("timers", { ...timers, deadline: Date.now() - 1 });
+      // Nothing in memory survives: a new instance over the same storage and sockets runs the alarm.
+      await new SessionRoom(state, env).alarm();
+    });
+    await connector.next(hasText("end", { reason: "time_limit" }), "connector told");
+    const row = await env.DB.prepare("SELECT status, end_reason FROM sessions WHERE id = ?").bind(id).first();
+    expect(row).toEqual({ status: "ended", end_reason: "time_limit" });
+  });
+
+  it("shows a viewer who joins after an eviction the screen as it was", async () => {
+    const { id, user, connector, room } = await liveSession();
+    connector.ws.send(encodeData(bytes("\x1b[2Jroot@db1:~# uptime\r\n 10:00 up 42 days\r\n")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    await fireTimer(room, "snapshot");
+    const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
+    await seedUser(name, "watch-password-1", ["admin"]);
+    const cookie = await login(name, "watch-password-1");
+    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+    await runInDurableObject(room, async (_live, state) => {
+      const revived = new SessionRoom(state, env);
+      const [side] = state.getWebSockets("viewer");
+      await revived.webSocketMessage(side!, encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+    });
+    await viewer.next((c) => text(c).includes("up 42 days"), "saved screen");
+  });
+});

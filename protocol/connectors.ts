@@ -1,0 +1,82 @@
+// API bodies about a site's connectors (health for the admin page) and their discovered servers.
+import { z } from "zod";
+import { HostKeyFingerprint } from "./tokens.ts";
+
+export const ConnectorError = z.object({ at: z.number().int(), event: z.string(), reason: z.string().optional() });
+
+/** One enrolled connector as the admin page shows it: live state from the site's ConnectorHub. */
+export const ConnectorInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  siteId: z.string(),
+  enrolledAt: z.number().int(),
+  revoked: z.boolean(),
+  /** Holds a control socket to the hub now and heartbeats. */
+  online: z.boolean(),
+  /** The software version it reported (`psm-connector/x.y.z`), while online. */
+  agent: z.string().nullable(),
+  connectedAt: z.number().int().nullable(),
+  /** Last heartbeat the hub saw (unix ms). */
+  lastHeartbeat: z.number().int().nullable(),
+  sessions: z.number().int().nonnegative(),
+  errors: z.array(ConnectorError),
+});
+export type ConnectorInfo = z.infer<typeof ConnectorInfo>;
+
+// ---- discovery --------------------------------------------------------------------------------
+
+export const DiscoverySource = z.enum(["ldap", "ec2", "azure", "vcenter", "keyscan"]);
+export type DiscoverySource = z.infer<typeof DiscoverySource>;
+
+const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_%[\]-]+$/, "a host name or address");
+
+/** One server as a connector found it. Connector -> edge only. */
+export const DiscoveredServerReport = z.strictObject({
+  source: DiscoverySource,
+  sourceId: z.string().min(1).max(512),
+  name: z.string().min(1).max(253),
+  host: hostName,
+  port: z.number().int().min(1).max(65535).default(22),
+  os: z.string().max(128).optional(),
+  /** A keyscan's proposal, shown to the admin to pin; never trusted by itself. */
+  hostKey: HostKeyFingerprint.optional(),
+  hostKeyType: z.string().max(64).optional(),
+});
+export type DiscoveredServerReport = z.infer<typeof DiscoveredServerReport>;
+
+/** Up to 1,000 servers per report; a connector with more sends several. */
+export const InventoryReport = z.strictObject({ servers: z.array(DiscoveredServerReport).max(1000) });
+export type InventoryReport = z.infer<typeof InventoryReport>;
+
+export const DiscoveredServer = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  source: DiscoverySource,
+  sourceId: z.string(),
+  name: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  os: z.string().nullable(),
+  proposedHostKey: z.string().nullable(),
+  hostKeyType: z.string().nullable(),
+  connectorId: z.string(),
+  firstSeen: z.number().int(),
+  lastSeen: z.number().int(),
+  /** `discovered` until an admin enables it in a zone; then `enabled` with the server's id. */
+  status: z.enum(["discovered", "enabled"]),
+  serverId: z.string().nullable(),
+});
+export type DiscoveredServer = z.infer<typeof DiscoveredServer>;
+
+export const EnableDiscoveredRequest = z.strictObject({
+  zoneId: z.string(),
+  /** Catalog name; defaults to the discovered name. */
+  name: z.string().min(1).max(128).optional(),
+  /** The host key the admin pins: usually the keyscan's proposal, confirmed by them out of band. */
+  hostKey: HostKeyFingerprint,
+  tags: z.array(z.string().max(64)).max(20).default([]),
+});
