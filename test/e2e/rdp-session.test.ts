@@ -49,6 +49,9 @@ async function waitForBackground(page: Page): Promise<void> {
         const at = (x: number, y: number) =>
           canvas ? Array.from(canvas.getContext("2d")!.getImageData(x, y, 1, 1).data) : null;
         return JSON.stringify({
+          frames: document.body.dataset.desktopFrames,
+          decodeFailures: document.body.dataset.desktopDecodeFailures,
+          state: document.body.dataset.sessionState,
           size: document.body.dataset.desktopSize,
           canvas: [canvas?.width, canvas?.height],
           corner: at(w! - 10, h! - 10),

@@ -7,7 +7,7 @@ import Guacamole from "guacamole-common-js";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
-import { sessionTunnel } from "./guac-tunnel.ts";
+import { guardImageDecoding, sessionTunnel } from "./guac-tunnel.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
@@ -59,6 +59,10 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
   );
 
   let stopped = false;
+  let decodeFailures = 0;
+  const unguard = guardImageDecoding(() => {
+    body.dataset.desktopDecodeFailures = String(++decodeFailures);
+  });
   const guac = sessionTunnel((text) => {
     if (!stopped && socket.state === "connected" && socket.sendInput(text)) warning.clear("idle");
   });
@@ -179,6 +183,7 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
       output: (payload, rendered) => {
         try {
           guac.receive(payload);
+          body.dataset.desktopFrames = String(guac.frames);
         } catch {
           socket.stop();
           showStopped(closeCodeText(4001), undefined, 4001);
@@ -222,11 +227,14 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
     clearTimeout(resizeTimer);
     keyboard.reset();
     client.disconnect();
+    unguard();
     status.dispose();
     warning.dispose();
     delete body.dataset.sessionState;
     delete body.dataset.endReason;
     delete body.dataset.closeCode;
     delete body.dataset.desktopSize;
+    delete body.dataset.desktopFrames;
+    delete body.dataset.desktopDecodeFailures;
   };
 }

@@ -14,6 +14,26 @@ export interface SessionTunnel {
   receive(bytes: Uint8Array): void;
   /** A new socket: the connector repaints everything, starting at an instruction boundary. */
   reset(): void;
+  /** Frames (`sync` instructions) received so far. */
+  frames: number;
+}
+
+/**
+ * guacamole-common-js waits forever for an image that fails to decode, and its display then stops
+ * drawing for good. A failed decode becomes an empty 1x1 image instead (and is counted), so one bad
+ * region costs one region. Returns the function that restores the original.
+ */
+export function guardImageDecoding(onFailure: () => void): () => void {
+  const original = window.createImageBitmap;
+  const guarded = (...args: unknown[]) =>
+    (original as (...a: unknown[]) => Promise<ImageBitmap>).apply(window, args).catch(() => {
+      onFailure();
+      return (original as (image: ImageData) => Promise<ImageBitmap>).call(window, new ImageData(1, 1));
+    });
+  window.createImageBitmap = guarded as typeof window.createImageBitmap;
+  return () => {
+    window.createImageBitmap = original;
+  };
 }
 
 /** `send` puts Guacamole text on the session socket. */
@@ -31,9 +51,12 @@ export function sessionTunnel(send: (text: string) => void): SessionTunnel {
   };
   return {
     tunnel,
+    frames: 0,
     receive(bytes) {
-      for (const { opcode, args } of parser.push(decoder.decode(bytes, { stream: true })))
+      for (const { opcode, args } of parser.push(decoder.decode(bytes, { stream: true }))) {
+        if (opcode === "sync") this.frames++;
         tunnel.oninstruction?.(opcode, args);
+      }
     },
     reset() {
       parser = new GuacParser();

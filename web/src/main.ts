@@ -99,7 +99,10 @@ async function route(): Promise<void> {
     document.body.classList.add("page-terminal");
     // RDP sessions open the desktop page; anything else (or an unreadable record) the terminal.
     const id = session[1];
-    const desktop = await api.session(id).then((s) => s.protocol === "rdp", () => false);
+    const desktop = await api.session(id).then(
+      (s) => s.protocol === "rdp",
+      () => false,
+    );
     if (desktop) {
       const page = await lazy(serial, () => import("./desktop-page.ts"), container);
       if (page) cleanup = page.renderDesktop(container, id);
