@@ -290,7 +290,11 @@ export type CartResult = z.infer<typeof CartResult>;
 export const DecisionRequest = z.strictObject({ comment: z.string().trim().max(1000).default("") });
 export const RevokeRequest = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
 
-export const CreateSessionRequest = z.strictObject({ checkoutId: z.string() });
+export const CreateSessionRequest = z.strictObject({
+  checkoutId: z.string(),
+  /** Asked at connect when policy says so (docs/auth.md). Verified at the edge, never stored or logged. */
+  masterPassword: z.string().min(1).max(1024).optional(),
+});
 export const SessionSummary = z.object({
   id: z.string(),
   checkoutId: z.string().nullable(),

@@ -7,3 +7,4 @@ export * from "./messages.ts";
 export * from "./tokens.ts";
 export * from "./backoff.ts";
 export * from "./audit.ts";
+export * from "./auth.ts";

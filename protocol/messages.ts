@@ -36,6 +36,7 @@ export const ErrorCode = z.enum([
   "not_found",
   "conflict",
   "rate_limited",
+  "step_up_required",
   "connector_unavailable",
   "protocol_error",
   "internal",

@@ -4,7 +4,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "./index.ts";
-import { api, checkout, login, ORIGIN, seedSite, seedUser } from "./test/harness.ts";
+import { api, checkout, login, ORIGIN, seedSite, seedUser, sessionCookieOf } from "./test/harness.ts";
 
 type Persona = "anonymous" | "otherZoneAdmin" | "requester" | "approver" | "admin";
 const PERSONAS: Persona[] = ["anonymous", "otherZoneAdmin", "requester", "approver", "admin"];
@@ -140,6 +140,29 @@ const MATRIX: Record<string, Entry> = {
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
   "GET /api/openapi.json": { access: "public" },
+  // Strong authentication (worker/routes/mfa.ts, webauthn.ts, tickets.ts). Bodies that fail validation
+  // answer 400 once the caller is known: enough to tell allowed from denied without changing a factor.
+  "POST /api/me/password": { access: "signedIn", body: () => ({ current: "x", next: "short" }) },
+  "GET /api/mfa": { access: "signedIn" },
+  "POST /api/mfa/totp/enrol": { access: "signedIn" },
+  "POST /api/mfa/totp/confirm": { access: "signedIn", body: () => ({ code: "x" }) },
+  "POST /api/mfa/totp/verify": { access: "signedIn", body: () => ({ code: "x" }) },
+  "DELETE /api/mfa/totp": { access: "signedIn" },
+  "POST /api/mfa/recovery": { access: "signedIn", body: () => ({ code: "x" }) },
+  "POST /api/mfa/recovery/regenerate": { access: "signedIn" },
+  "POST /api/mfa/webauthn/register/options": { access: "signedIn" },
+  "POST /api/mfa/webauthn/register": { access: "signedIn", body: () => ({}) },
+  "POST /api/mfa/webauthn/authenticate/options": { access: "signedIn" },
+  "POST /api/mfa/webauthn/authenticate": { access: "signedIn", body: () => ({}) },
+  "DELETE /api/mfa/webauthn/:id": { access: "signedIn" },
+  "POST /api/sessions/:id/ticket": { access: "signedIn", id: (f) => f.sessionId, body: () => ({ socket: "ws" }) },
+};
+
+const USERNAMES: Record<Exclude<Persona, "anonymous">, string> = {
+  requester: "m-requester",
+  approver: "m-approver",
+  otherZoneAdmin: "m-zoneadmin",
+  admin: "m-admin",
 };
 
 async function fixture() {
@@ -224,6 +247,14 @@ describe("authorization matrix", () => {
           headers,
           body: entry.body ? JSON.stringify(entry.body(f)) : method === "GET" ? undefined : "{}",
         });
+        // Factor changes rotate the sign-in: follow the new cookie, as a browser would.
+        // Logout revokes the sign-in: sign the persona in again for the routes after it.
+        const rotated = sessionCookieOf(res);
+        if (persona !== "anonymous") {
+          if (rotated) f.cookies[persona] = rotated;
+          else if (res.headers.getSetCookie().some((l) => l.startsWith("psm_session=;")))
+            f.cookies[persona] = await login(USERNAMES[persona], "matrix-password-1");
+        }
         if (res.webSocket) {
           res.webSocket.accept();
           res.webSocket.close(1000);

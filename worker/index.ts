@@ -12,8 +12,11 @@ import { checkouts } from "./routes/checkouts.ts";
 import { connectors } from "./routes/connectors.ts";
 import { directory } from "./routes/directory.ts";
 import { inventory } from "./routes/inventory.ts";
+import { mfa } from "./routes/mfa.ts";
 import { sessions } from "./routes/sessions.ts";
 import { sites } from "./routes/sites.ts";
+import { tickets } from "./routes/tickets.ts";
+import { webauthn } from "./routes/webauthn.ts";
 import { zones } from "./routes/zones.ts";
 import { sweep } from "./scheduler.ts";
 
@@ -24,7 +27,8 @@ const apiHeaders = secureHeaders({
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, audit]) app.route("/api", part);
+for (const part of [auth, mfa, webauthn, tickets, sites, directory, zones, inventory, checkouts, sessions, audit])
+  app.route("/api", part);
 app.route("/", connectors);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
 app.notFound((c) =>

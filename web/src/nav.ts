@@ -19,6 +19,7 @@ const LINKS: readonly NavLink[] = [
   // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
   { href: "#/admin/live", label: "Live sessions", roles: ["auditor"], except: ["admin", "zone_admin"] },
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
+  { href: "#/account", label: "Account", roles: null },
 ];
 
 /** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit". */

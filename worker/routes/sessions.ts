@@ -5,6 +5,7 @@ import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/sco
 import { advance, loadRow } from "../access/checkouts.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
+import { requireSocketUser } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
@@ -197,7 +198,7 @@ sessions.openapi(
   },
 );
 
-sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireUser, async (c) => {
+sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireSocketUser("ws"), async (c) => {
   const user = c.get("user");
   const row = await ownSession(c, user, c.req.param("id"));
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
@@ -235,7 +236,7 @@ sessions.openapi(
 );
 
 /** An admin's (or auditor's) read-only live view. Policy decides whether the session may be watched. */
-sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireUser, async (c) => {
+sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireSocketUser("watch"), async (c) => {
   const user = c.get("user");
   const row = await c.env.DB.prepare(
     "SELECT se.id, sv.zone_id, se.status FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
