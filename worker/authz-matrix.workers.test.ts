@@ -21,7 +21,8 @@ type Access =
   | "auditor"
   | "connector"
   | "socket"
-  | "watchSocket";
+  | "watchSocket"
+  | "selfOnly";
 
 const ALLOWED: Record<Access, Persona[]> = {
   public: PERSONAS,
@@ -35,6 +36,9 @@ const ALLOWED: Record<Access, Persona[]> = {
   connector: [],
   socket: ["requester"],
   watchSocket: ["admin"],
+  // One's own objects addressed by id (push requests): any signed-in user reaches the route, and an id
+  // that is not theirs is a 404 there; anonymous is a 401.
+  selfOnly: ["otherZoneAdmin", "requester", "approver", "admin"],
 };
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -156,6 +160,16 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/mfa/webauthn/authenticate": { access: "signedIn", body: () => ({}) },
   "DELETE /api/mfa/webauthn/:id": { access: "signedIn" },
   "POST /api/sessions/:id/ticket": { access: "signedIn", id: (f) => f.sessionId, body: () => ({ socket: "ws" }) },
+  "POST /api/mfa/push": { access: "signedIn" },
+  "GET /api/mfa/push/pending": { access: "signedIn" },
+  "POST /api/mfa/push/:id/approve": { access: "selfOnly", body: () => ({ number: 42 }) },
+  "POST /api/mfa/push/:id/deny": { access: "selfOnly" },
+  "POST /api/mfa/push/:id/complete": { access: "selfOnly" },
+  "GET /api/checkouts/:id/step-up": { access: "owner", id: (f) => f.activeId },
+  "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
+  "GET /api/oidc/config": { access: "public" },
+  "GET /api/oidc/start": { access: "public" },
+  "GET /api/oidc/callback": { access: "public" },
 };
 
 const USERNAMES: Record<Exclude<Persona, "anonymous">, string> = {
@@ -264,7 +278,7 @@ describe("authorization matrix", () => {
         // Public routes authenticate by what they are sent (a password, a token): any 4xx is theirs to give.
         if (entry.access === "public") continue;
         const allowed = ALLOWED[entry.access].includes(persona);
-        const denied = res.status === 401 || res.status === 403 || res.status === 404;
+        const denied = res.status === 401 || res.status === 403 || (res.status === 404 && entry.access !== "selfOnly");
         const anonymousOk = persona !== "anonymous" || res.status === 401;
         if (allowed === denied || !anonymousOk)
           failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);

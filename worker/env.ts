@@ -27,6 +27,8 @@ export interface Env {
   OIDC_GROUPS_CLAIM?: string;
   /** JSON: IdP group -> list of our group names and/or "role:<role>". */
   OIDC_GROUP_MAP?: string;
+  /** Scopes asked for (default "openid profile email"; add e.g. "groups" where the IdP needs it). */
+  OIDC_SCOPES?: string;
   /** Label of the sign-in button, e.g. "Microsoft Entra ID". */
   OIDC_LABEL?: string;
   /** "true" only in tests: lets the client talk to an http:// issuer on loopback. */
@@ -51,6 +53,10 @@ export type SignIn = {
   createdAt: number;
   mfaAt: number | null;
   mfaFailures: number;
+  /** What was new when this sign-in started, carried across rotations (step-up reads it). */
+  risk: SignInRisk;
 };
+
+export type SignInRisk = { newDevice?: boolean; newCountry?: boolean; newNetwork?: boolean; country?: string | null };
 
 export type AuthUser = { id: string; username: string; roles: string[] };

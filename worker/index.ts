@@ -14,7 +14,10 @@ import { directory } from "./routes/directory.ts";
 import { inventory } from "./routes/inventory.ts";
 import { mfa } from "./routes/mfa.ts";
 import { sessions } from "./routes/sessions.ts";
+import { oidc } from "./routes/oidc.ts";
+import { push } from "./routes/push.ts";
 import { sites } from "./routes/sites.ts";
+import { stepUp } from "./routes/step-up.ts";
 import { tickets } from "./routes/tickets.ts";
 import { webauthn } from "./routes/webauthn.ts";
 import { zones } from "./routes/zones.ts";
@@ -27,7 +30,22 @@ const apiHeaders = secureHeaders({
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-for (const part of [auth, mfa, webauthn, tickets, sites, directory, zones, inventory, checkouts, sessions, audit])
+for (const part of [
+  auth,
+  oidc,
+  mfa,
+  webauthn,
+  push,
+  tickets,
+  stepUp,
+  sites,
+  directory,
+  zones,
+  inventory,
+  checkouts,
+  sessions,
+  audit,
+])
   app.route("/api", part);
 app.route("/", connectors);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { LoginResult, MfaMethod } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import type { AppContext, AuthUser } from "../env.ts";
-import { deviceHash, networkOf, rememberDevice } from "./device.ts";
+import { deviceHash, isKnownDevice, networkOf, newNetwork, rememberDevice } from "./device.ts";
 import { startSignIn } from "./user-token.ts";
 
 export type Factors = { totp: boolean; webauthn: number; recovery: number };
@@ -40,18 +40,30 @@ export async function afterFirstFactor(
   const factors = await factorsOf(c.env.DB, user.id);
   const methods = methodsOf(factors);
   const device = await deviceHash(c);
+  const net = networkOf(c);
+  // What is new about this sign-in, judged before it is remembered; a user's first sign-in sets the baseline.
+  const hasDevices = await c.env.DB.prepare("SELECT 1 AS ok FROM user_devices WHERE user_id = ? LIMIT 1")
+    .bind(user.id)
+    .first();
+  const fresh = await newNetwork(c.env.DB, user.id, net);
+  const risk = {
+    newDevice: !!hasDevices && !(await isKnownDevice(c.env.DB, user.id, device)),
+    newCountry: fresh.newCountry,
+    newNetwork: fresh.newAsn,
+    country: net.country,
+  };
   if (factors.totp || factors.webauthn) {
-    await startSignIn(c, user.id, { stage: "mfa", amr: [amr], mfaAt: null, deviceHash: device });
+    await startSignIn(c, user.id, { stage: "mfa", amr: [amr], mfaAt: null, deviceHash: device, risk });
     return { stage: "mfa", methods };
   }
-  await startSignIn(c, user.id, { stage: "full", amr: [amr], mfaAt: null, deviceHash: device });
-  await rememberDevice(c.env.DB, user.id, device, networkOf(c));
+  await startSignIn(c, user.id, { stage: "full", amr: [amr], mfaAt: null, deviceHash: device, risk });
+  await rememberDevice(c.env.DB, user.id, device, net);
   await record(c.env, {
     actor: actorOf(user),
     action: "auth.login",
     target: { type: "user", id: user.id, name: user.username },
     refs: { userId: user.id },
-    data: { amr: [amr] },
+    data: { amr: [amr], risk },
   });
   return { stage: "full", user: user as Extract<LoginResult, { stage: "full" }>["user"] };
 }
@@ -65,7 +77,7 @@ export async function afterSecondFactor(c: Context<AppContext>, method: "otp" | 
   const signIn = c.get("signIn");
   const device = await deviceHash(c);
   const amr = [...new Set([...signIn.amr, method])];
-  await startSignIn(c, user.id, { stage: "full", amr, mfaAt: Date.now(), deviceHash: device });
+  await startSignIn(c, user.id, { stage: "full", amr, mfaAt: Date.now(), deviceHash: device, risk: signIn.risk });
   await rememberDevice(c.env.DB, user.id, device, networkOf(c));
   await record(c.env, {
     actor: actorOf(user),

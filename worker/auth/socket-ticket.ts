@@ -43,7 +43,7 @@ export function requireSocketUser(kind: "ws" | "watch"): MiddlewareHandler<AppCo
       .first<{ user_id: string; auth_session_id: string }>();
     if (!row) throw new ApiFailure("unauthorized", `socket ticket refused for ${target}`);
     const user = await c.env.DB.prepare(
-      `SELECT u.id, u.username, u.roles, s.stage, s.amr, s.created_at, s.mfa_at, s.mfa_failures FROM auth_sessions s JOIN users u ON u.id = s.user_id
+      `SELECT u.id, u.username, u.roles, s.stage, s.amr, s.created_at, s.mfa_at, s.mfa_failures, s.risk FROM auth_sessions s JOIN users u ON u.id = s.user_id
        WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.stage = 'full' AND u.disabled = 0`,
     )
       .bind(row.auth_session_id, row.user_id, now)
@@ -56,6 +56,7 @@ export function requireSocketUser(kind: "ws" | "watch"): MiddlewareHandler<AppCo
         created_at: number;
         mfa_at: number | null;
         mfa_failures: number;
+        risk: string;
       }>();
     if (!user) throw new ApiFailure("unauthorized", "socket ticket's sign-in is over");
     c.set("user", { id: user.id, username: user.username, roles: JSON.parse(user.roles) as string[] });
@@ -66,6 +67,7 @@ export function requireSocketUser(kind: "ws" | "watch"): MiddlewareHandler<AppCo
       createdAt: user.created_at,
       mfaAt: user.mfa_at,
       mfaFailures: user.mfa_failures,
+      risk: JSON.parse(user.risk),
     });
     await next();
   };

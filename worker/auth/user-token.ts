@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { jwtVerify, SignJWT } from "jose";
 import { EDGE_ISSUER, type Role, USER_TOKEN_AUD, USER_TOKEN_TYP } from "../../protocol/index.ts";
-import type { AppContext, AuthUser, SignIn } from "../env.ts";
+import type { AppContext, AuthUser, SignIn, SignInRisk } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 
 export const COOKIE = "psm_session";
@@ -46,7 +46,7 @@ async function setToken(c: Context<AppContext>, userId: string, sid: string, sta
 export async function startSignIn(
   c: Context<AppContext>,
   userId: string,
-  opts: { stage: Stage; amr: string[]; mfaAt: number | null; deviceHash: string | null },
+  opts: { stage: Stage; amr: string[]; mfaAt: number | null; deviceHash: string | null; risk: SignInRisk },
 ): Promise<string> {
   const now = Date.now();
   const sid = crypto.randomUUID();
@@ -54,7 +54,7 @@ export async function startSignIn(
   const cf = (c.req.raw as { cf?: { country?: string; asn?: number } }).cf;
   const stmts = [
     c.env.DB.prepare(
-      "INSERT INTO auth_sessions (id, user_id, stage, amr, created_at, expires_at, mfa_at, ip, country, asn, device_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO auth_sessions (id, user_id, stage, amr, created_at, expires_at, mfa_at, ip, country, asn, device_hash, risk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ).bind(
       sid,
       userId,
@@ -67,6 +67,7 @@ export async function startSignIn(
       cf?.country ?? null,
       cf?.asn === undefined ? null : String(cf.asn),
       opts.deviceHash,
+      JSON.stringify(opts.risk),
     ),
   ];
   if (previous?.sid)
@@ -137,6 +138,7 @@ type SignInRow = {
   expires_at: number;
   mfa_at: number | null;
   mfa_failures: number;
+  risk: string;
   revoked_at: number | null;
   username: string;
   roles: string;
@@ -148,7 +150,7 @@ async function readSignIn(c: Context<AppContext>): Promise<{ user: AuthUser; sig
   const claims = await tokenClaims(c);
   if (!claims) return null;
   const row = await c.env.DB.prepare(
-    `SELECT s.id, s.user_id, s.stage, s.amr, s.created_at, s.expires_at, s.mfa_at, s.mfa_failures, s.revoked_at, u.username, u.roles, u.disabled
+    `SELECT s.id, s.user_id, s.stage, s.amr, s.created_at, s.expires_at, s.mfa_at, s.mfa_failures, s.risk, s.revoked_at, u.username, u.roles, u.disabled
      FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
   )
     .bind(claims.sid)
@@ -165,6 +167,7 @@ async function readSignIn(c: Context<AppContext>): Promise<{ user: AuthUser; sig
       createdAt: row.created_at,
       mfaAt: row.mfa_at,
       mfaFailures: row.mfa_failures,
+      risk: JSON.parse(row.risk) as SignInRisk,
     },
     claims,
   };

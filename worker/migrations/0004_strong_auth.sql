@@ -25,6 +25,7 @@ CREATE TABLE auth_sessions (
   country TEXT,
   asn TEXT,
   device_hash TEXT,
+  risk TEXT NOT NULL DEFAULT '{}', -- JSON: what was new at sign-in (device, country, network), for step-up
   revoked_at INTEGER
 );
 CREATE INDEX auth_sessions_by_user ON auth_sessions(user_id, revoked_at);

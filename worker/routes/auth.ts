@@ -116,6 +116,7 @@ auth.openapi(
       amr: signIn.amr,
       mfaAt: signIn.mfaAt,
       deviceHash: await deviceHash(c),
+      risk: signIn.risk,
     });
     await record(c.env, {
       actor: actorOf(user),

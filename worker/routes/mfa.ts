@@ -73,6 +73,7 @@ export async function factorsChanged(c: Context<AppContext>, what: string): Prom
     amr: signIn.amr,
     mfaAt: signIn.mfaAt,
     deviceHash: await deviceHash(c),
+    risk: signIn.risk,
   });
   await record(c.env, {
     actor: actorOf(user),
