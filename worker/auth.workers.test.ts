@@ -6,35 +6,10 @@ import { env, SELF } from "cloudflare:test";
 import { SignJWT, UnsecuredJWT, decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { totpAt } from "./auth/totp.ts";
+import { browser } from "./test/auth-client.ts";
 import { api, ORIGIN, seedUser, sessionCookieOf } from "./test/harness.ts";
 
 const SECRET = new TextEncoder().encode("test-user-token-secret-0123456789abcdef");
-
-type Jar = { session?: string; device?: string };
-
-/** A browser: keeps the session and device cookies, sends a fixed client IP. */
-function browser(ip: string) {
-  const jar: Jar = {};
-  const send = async (path: string, init: { method?: string; body?: unknown; cookie?: string } = {}) => {
-    const cookie = init.cookie ?? [jar.session, jar.device].filter(Boolean).join("; ");
-    const res = await SELF.fetch(`${ORIGIN}${path}`, {
-      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-      headers: { "content-type": "application/json", "CF-Connecting-IP": ip, ...(cookie ? { cookie } : {}) },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const pair = line.split(";")[0]!;
-      if (pair.startsWith("psm_session=")) jar.session = pair.length > 12 ? pair : undefined;
-      if (pair.startsWith("psm_device=")) jar.device = pair;
-    }
-    return res;
-  };
-  return {
-    jar,
-    send,
-    login: (username: string, password: string) => send("/api/login", { body: { username, password } }),
-  };
-}
 
 const sidOf = (cookie: string) => decodeJwt(cookie.split("=")[1]!).sid as string;
 
