@@ -1,5 +1,6 @@
 // The sign-in page: single sign-on (when configured) or username and password, then the second
 // factor when one is enrolled. Failures are said in words from the error code.
+import "./auth.css";
 import type { Me } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
