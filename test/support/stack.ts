@@ -65,7 +65,7 @@ export type Stack = {
 };
 
 export async function startStack(
-  opts: { vars?: Record<string, string>; testScheduled?: boolean } = {},
+  opts: { vars?: Record<string, string>; testScheduled?: boolean; port?: number } = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
