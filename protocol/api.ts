@@ -132,12 +132,15 @@ export const CatalogQuery = z.object({
 
 // ---- access model administration --------------------------------------------------------
 
+/** How carefully connects to a zone are stepped up (docs/auth.md): high asks for a fresh second factor. */
+export const ZoneSensitivity = z.enum(["low", "normal", "high"]);
 export const Zone = z.object({
   id: z.string(),
   name: z.string(),
   siteId: z.string(),
   description: z.string(),
   policyId: z.string().nullable(),
+  sensitivity: ZoneSensitivity.default("normal"),
 });
 export type Zone = z.infer<typeof Zone>;
 export const CreateZoneRequest = z.strictObject({
@@ -145,10 +148,12 @@ export const CreateZoneRequest = z.strictObject({
   siteId: z.string(),
   description: z.string().max(1024).default(""),
   policyId: z.string().nullable().default(null),
+  sensitivity: ZoneSensitivity.default("normal"),
 });
 export const UpdateZoneRequest = z.strictObject({
   description: z.string().max(1024).optional(),
   policyId: z.string().nullable().optional(),
+  sensitivity: ZoneSensitivity.optional(),
 });
 
 const minutes = (max: number) => z.number().int().min(1).max(max);

@@ -426,3 +426,36 @@ it("login bodies never echo the password and sessions cookies are HttpOnly + Sam
   expect(await res.text()).not.toContain("ck-password-1");
   void api;
 });
+
+it("the minute sweep purges expired sign-ins, challenges, tickets and idle counters, and keeps live ones", async () => {
+  const { purgeAuth } = await import("./auth/purge.ts");
+  const now = Date.now();
+  const day = 24 * 60 * 60_000;
+  const user = await seedUser(unique("pg"), "pg-password-1", ["requester"]);
+  await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO auth_sessions (id, user_id, stage, created_at, expires_at) VALUES ('old-s', ?, 'full', 0, ?)",
+    ).bind(user, now - 2 * day),
+    env.DB.prepare(
+      "INSERT INTO auth_sessions (id, user_id, stage, created_at, expires_at) VALUES ('live-s', ?, 'full', 0, ?)",
+    ).bind(user, now + day),
+    env.DB.prepare(
+      "INSERT INTO auth_challenges (id, kind, challenge, created_at, expires_at) VALUES ('old-c', 'push', '1', 0, ?)",
+    ).bind(now - 2 * day),
+    env.DB.prepare(
+      "INSERT INTO socket_tickets (ticket_hash, user_id, auth_session_id, target, expires_at) VALUES ('old-t', ?, 'x', 'ws:x', ?)",
+    ).bind(user, now - 120_000),
+    env.DB.prepare("INSERT INTO auth_throttle (key, failures, last_failure_at) VALUES ('old-k', 3, ?)").bind(
+      now - 2 * 60 * 60_000,
+    ),
+    env.DB.prepare(
+      "INSERT INTO auth_throttle (key, failures, last_failure_at, locked_until) VALUES ('locked-k', 30, ?, ?)",
+    ).bind(now - 2 * 60 * 60_000, now + 60_000),
+  ]);
+  await purgeAuth(env, now);
+  const ids = async (sql: string) => (await env.DB.prepare(sql).all<{ id: string }>()).results.map((r) => r.id);
+  expect(await ids("SELECT id FROM auth_sessions WHERE id IN ('old-s', 'live-s')")).toEqual(["live-s"]);
+  expect(await ids("SELECT id FROM auth_challenges WHERE id = 'old-c'")).toEqual([]);
+  expect(await ids("SELECT ticket_hash AS id FROM socket_tickets WHERE ticket_hash = 'old-t'")).toEqual([]);
+  expect(await ids("SELECT key AS id FROM auth_throttle WHERE key IN ('old-k', 'locked-k')")).toEqual(["locked-k"]);
+});

@@ -1,11 +1,13 @@
 // The minute sweep (cron trigger): checkouts whose next transition is due, then the notification
-// outbox. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
+// outbox, then expired sign-ins and auth counters. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
 import { advanceDue } from "./access/checkouts.ts";
 import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
+import { purgeAuth } from "./auth/purge.ts";
 
 export async function sweep(env: Env, now: number): Promise<{ checkouts: number; notifications: unknown }> {
   const checkouts = await advanceDue(env, now);
   const notifications = await deliverOutbox(env, now);
+  await purgeAuth(env, now);
   return { checkouts, notifications };
 }
