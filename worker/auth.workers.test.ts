@@ -244,6 +244,20 @@ describe("TOTP", () => {
   });
 });
 
+it("caps wrong codes at step-up too: a full sign-in that keeps guessing is ended", async () => {
+  const name = unique("capf");
+  await seedUser(name, "capf-password-1", ["requester"]);
+  const b = browser("192.0.2.35");
+  await b.login(name, "capf-password-1");
+  const { secret } = await enrolTotp(b);
+  const wrong = totpAt(secret, Date.now()) === "000000" ? "111111" : "000000";
+  for (let i = 0; i < 5; i++) {
+    await env.DB.prepare("DELETE FROM auth_throttle").run();
+    expect((await b.send("/api/mfa/totp/verify", { body: { code: wrong } })).status).toBe(401);
+  }
+  expect((await b.send("/api/me")).status).toBe(401);
+});
+
 describe("MFA skip attempts", () => {
   it("a pending sign-in reaches no post-MFA route", async () => {
     const name = unique("skip");

@@ -16,6 +16,8 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
   let idp: Idp;
   let app: string;
   const contexts: BrowserContext[] = [];
+  /** Tina's browser, fully signed in with TOTP: the "phone" that approves a push later. */
+  let tinaPhone: Page;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -127,6 +129,22 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
     await page.fill("#mfa-code", totpAt(secret, Date.now() + 30_000));
     await page.click("#mfa-code-submit");
     await page.waitForSelector('body[data-route="catalog"]');
+    tinaPhone = page;
+  });
+
+  it("approves a waiting sign-in from another signed-in browser by picking the matching number", async () => {
+    const laptop = await newPage();
+    await password(laptop, "tina", "tina-password-1");
+    await laptop.click("#mfa-push");
+    await laptop.waitForSelector("#mfa-push-number:not([hidden])");
+    const number = (await laptop.textContent("#mfa-push-number"))!.trim();
+    await tinaPhone.goto(`${app}/#/account`);
+    await tinaPhone.waitForSelector(".push-request");
+    expect(await tinaPhone.locator(".push-request button.push-choice").count()).toBe(3);
+    await tinaPhone.click(`.push-request button.push-choice[data-number="${number}"]`);
+    await tinaPhone.waitForSelector("#account-status:not([hidden])");
+    expect(await tinaPhone.textContent("#account-status")).toBe("Sign-in approved.");
+    await laptop.waitForSelector('body[data-route="catalog"]', { timeout: 20_000 });
   });
 
   it("registers a security key with the virtual authenticator and signs in with it", async () => {

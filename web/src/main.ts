@@ -76,7 +76,7 @@ async function route(): Promise<void> {
   if (me && loginPath) return go(HOME);
   // The old servers page is now the catalog.
   if (path === "/servers") path = "/catalog";
-  document.body.dataset.route = path.split("/")[1] ?? "";
+  document.body.dataset.route = path.split("?")[0]!.split("/")[1] ?? "";
   renderNav(nav, me, path, () => void logout());
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);

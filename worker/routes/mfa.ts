@@ -42,15 +42,15 @@ export async function secondFactorFailed(c: Context<AppContext>, method: string)
   )
     .bind(signIn.id)
     .first<{ mfa_failures: number }>();
+  // Past the cap the sign-in is over (pending or full, at sign-in or step-up): the user signs in again.
   const ended = (row?.mfa_failures ?? MFA_ATTEMPTS_PER_SIGN_IN) >= MFA_ATTEMPTS_PER_SIGN_IN;
-  // A pending sign-in that used up its attempts is over; a full one (step-up) only loses its MFA freshness.
-  if (ended && signIn.stage === "mfa") await revokeSignIn(c.env.DB, signIn.id);
+  if (ended) await revokeSignIn(c.env.DB, signIn.id);
   await record(c.env, {
     actor: actorOf(user),
     action: "auth.mfa_failed",
     target: { type: "user", id: user.id, name: user.username },
     refs: { userId: user.id },
-    data: { method, ip, attempts: row?.mfa_failures ?? null, signInEnded: ended && signIn.stage === "mfa" },
+    data: { method, ip, attempts: row?.mfa_failures ?? null, signInEnded: ended },
   });
   throw new ApiFailure("unauthorized", `${method} refused for ${user.id}`);
 }
