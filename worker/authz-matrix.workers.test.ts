@@ -167,6 +167,7 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/mfa/push/:id/complete": { access: "selfOnly" },
   "GET /api/checkouts/:id/step-up": { access: "owner", id: (f) => f.activeId },
   "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
+  "POST /api/users/:id/reset-mfa": { access: "admin", id: (f) => f.spareUserId, body: () => ({}) },
   "GET /api/oidc/config": { access: "public" },
   "GET /api/oidc/start": { access: "public" },
   "GET /api/oidc/callback": { access: "public" },
@@ -187,6 +188,7 @@ async function fixture() {
   const approverId = await seedUser("m-approver", "matrix-password-1", ["requester", "approver"]);
   const zoneAdminId = await seedUser("m-zoneadmin", "matrix-password-1", ["zone_admin"]);
   await seedUser("m-admin", "matrix-password-1", ["admin", "auditor"]);
+  const spareUserId = await seedUser("m-spare", "matrix-password-1", ["requester"]);
   await site.entitle(requesterId);
   await gated.entitle(requesterId);
   await env.DB.batch([
@@ -224,6 +226,7 @@ async function fixture() {
     pendingId: pending.id,
     sessionId: session!.id,
     spareGrantId: "spare-grant",
+    spareUserId,
   };
 }
 

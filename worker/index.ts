@@ -6,6 +6,7 @@ import { SessionRoom } from "../durable/session-room.ts";
 import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
 import { newApi } from "./openapi.ts";
+import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
@@ -38,6 +39,7 @@ for (const part of [
   push,
   tickets,
   stepUp,
+  adminAuth,
   sites,
   directory,
   zones,

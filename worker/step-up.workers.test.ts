@@ -211,3 +211,29 @@ describe("approve by push, with number matching", () => {
     expect(await laptop.json(`/api/mfa/push/${started.id}/complete`, { body: {} })).toEqual({ status: "expired" });
   });
 });
+
+it("an admin resets a user's second factors (break-glass): factors gone, sign-ins ended, audited", async () => {
+  const name = unique("rst");
+  const id = await seedUser(name, "rst-password-1", ["requester"]);
+  const user = browser("192.0.2.98");
+  await user.login(name, "rst-password-1");
+  await enrolTotp(user);
+  await user.json("/api/me/master-password", { body: { next: "a-master-password-1" } });
+  const adminName = unique("adm");
+  await seedUser(adminName, "adm-password-1", ["admin"]);
+  const admin = browser("192.0.2.99");
+  await admin.login(adminName, "adm-password-1");
+  expect((await user.send(`/api/users/${id}/reset-mfa`, { body: {} })).status).toBe(403);
+  expect((await admin.send(`/api/users/${id}/reset-mfa`, { body: { masterPassword: true } })).status).toBe(200);
+  expect((await user.send("/api/me")).status).toBe(401);
+  const again = browser("192.0.2.98");
+  expect(await (await again.login(name, "rst-password-1")).json()).toMatchObject({ stage: "full" });
+  expect(await again.json("/api/mfa")).toMatchObject({
+    totp: false,
+    webauthn: [],
+    recoveryCodesLeft: 0,
+    masterPasswordSet: false,
+  });
+  const changes = await audit(id, "admin.change");
+  expect(changes.some((e) => JSON.stringify(e.data).includes('"masterPasswordSet":false'))).toBe(true);
+});

@@ -81,7 +81,7 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
     // Consent screen, then back to the edge's callback and into the app.
     await page.click("button.login-submit");
     await page.waitForSelector('body[data-route="catalog"]', { timeout: 20_000 }).catch(async (err) => {
-      console.log(page.url(), await page.locator("body").innerText(), (await stack.logs()).slice(-3000));
+      console.log(page.url(), await page.locator("body").textContent(), (await stack.logs()).slice(-3000));
       throw err;
     });
     expect(await page.textContent("#nav-username")).toContain("olivia");

@@ -220,6 +220,8 @@ export const api = {
   createUser: (body: Body<typeof CreateUserRequest>) => call("POST", "/api/users", Anything, body),
   updateUser: (id: string, body: Body<typeof UpdateUserRequest>) =>
     call("PATCH", at("/api/users", id), UserSummary, body),
+  resetMfa: (id: string, masterPassword: boolean) =>
+    call("POST", at("/api/users", id, "/reset-mfa"), Anything, { masterPassword }),
   grants: () => call("GET", "/api/grants", z.array(AccessGrant)),
   createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
   deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
