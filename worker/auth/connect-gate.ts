@@ -43,6 +43,7 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
     newCountry: !!signIn.risk.newCountry,
     newNetwork: !!signIn.risk.newNetwork,
     lastMfaAt: signIn.mfaAt,
+    lastMfaByKey: signIn.amr.at(-1) === "hwk",
     workHours: parseWorkHours(c.env.WORK_HOURS_UTC),
     recentFailures: failures?.n ?? 0,
     enrolled: { totp: factors.totp, webauthn: factors.webauthn > 0 },

@@ -76,7 +76,8 @@ export async function afterSecondFactor(c: Context<AppContext>, method: "otp" | 
   const user = c.get("user");
   const signIn = c.get("signIn");
   const device = await deviceHash(c);
-  const amr = [...new Set([...signIn.amr, method])];
+  // Ordered: the last entry is the most recent method (step-up reads it: a security key, or not).
+  const amr = [...signIn.amr.filter((m) => m !== method), method];
   await startSignIn(c, user.id, { stage: "full", amr, mfaAt: Date.now(), deviceHash: device, risk: signIn.risk });
   await rememberDevice(c.env.DB, user.id, device, networkOf(c));
   await record(c.env, {

@@ -21,6 +21,7 @@ const base: StepUpInput = {
   newCountry: false,
   newNetwork: false,
   lastMfaAt: NOW - 60_000,
+  lastMfaByKey: false,
   workHours: { start: 7, end: 19 },
   recentFailures: 0,
   enrolled: { totp: true, webauthn: false },

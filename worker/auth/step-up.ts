@@ -17,6 +17,8 @@ export type StepUpInput = {
   newNetwork: boolean;
   /** Last second factor on this sign-in, ms (null: none). */
   lastMfaAt: number | null;
+  /** That last second factor was a security key / passkey (WebAuthn). */
+  lastMfaByKey: boolean;
   /** Working hours in UTC, Monday to Friday, [start, end) hours; null: no working-hours rule. */
   workHours: { start: number; end: number } | null;
   /** Failed password / second-factor attempts on the account in the last hour. */
@@ -83,7 +85,9 @@ export function decideStepUp(input: StepUpInput): StepUpDecision {
   if (hasFactor && input.zone.sensitivity !== "low")
     need("mfa_stale", "No second factor in the last 12 hours", MFA_MAX_AGE_MS);
 
-  const unmet = needs.filter((n) => input.lastMfaAt === null || input.now - input.lastMfaAt > n.freshMs);
+  const unmet = needs.filter(
+    (n) => input.lastMfaAt === null || input.now - input.lastMfaAt > n.freshMs || (n.keyOnly && !input.lastMfaByKey),
+  );
   const masterPassword = input.policy.masterPasswordRequired;
   const mpReason: StepUpReason[] = masterPassword
     ? [{ code: "policy_master_password", text: "This server's policy asks for your master password" }]
