@@ -222,4 +222,64 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
     // The edge never logs the master password.
     expect(await stack.logs()).not.toContain(master);
   });
+
+  it("steps up at connect to a high-sensitivity zone: the reasons in words, then the security key", async () => {
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { sensitivity: "high" });
+    const lee = await stack.admin.request<{ id: string }>("POST", "/api/users", {
+      username: "lee",
+      password: "lee-password-1",
+      roles: ["requester"],
+    });
+    const users = await stack.admin.request<{ id: string; username: string }[]>("GET", "/api/users");
+    const alice = users.find((u) => u.username === "alice")!;
+    await stack.admin.request("PUT", `/api/groups/${stack.operatorsGroupId}/members`, { userIds: [alice.id, lee.id] });
+    const page = await newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("WebAuthn.enable", { enableUI: false });
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "usb",
+        hasResidentKey: false,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    // Lee registers a key, so the sign-in's last proof was the password: this zone wants the key itself.
+    await password(page, "lee", "lee-password-1");
+    await page.waitForSelector('body[data-route="catalog"]');
+    await page.goto(`${app}/#/account`);
+    await page.fill("#key-name", "USB key");
+    await page.click("#key-add");
+    await page.waitForSelector("#recovery-codes");
+    await page.click("#recovery-saved");
+    await page.goto(`${app}/#/catalog`);
+    await page.locator(`button.add-to-cart[data-credential-id="${stack.credentialId}"]`).click();
+    await page.fill("textarea.cart-justification", "step-up test");
+    await page.click("#cart-submit");
+    await page.waitForSelector('body[data-route="requests"]');
+    await page
+      .locator('tr[data-server-name="target"][data-status="active"] button.connect')
+      .first()
+      .click({ timeout: 20_000 });
+    await page.waitForSelector("#step-up[open]");
+    const reasons = await page.locator("#step-up-reasons li").allTextContents();
+    expect(reasons).toContain("e2e servers is a high-sensitivity zone: use your security key");
+    expect(reasons).toContain("This server's policy asks for your master password");
+    // Only the key is offered: a code would not do for this zone.
+    expect(await page.locator("#step-up #mfa-code").count()).toBe(0);
+    await page.click("#step-up #mfa-key");
+    await page.waitForSelector("#step-up-mfa .note");
+    const master = `Kim-master-${Date.now()}`;
+    await page.fill("#step-up-master", master);
+    await page.fill("#step-up-master-confirm", master);
+    await page.click("#step-up-connect");
+    await page.waitForSelector('body[data-session-state="connected"]', { timeout: 30_000 });
+    const audit = await stack.admin.request<{ action: string; data: { reasons?: { code: string }[] } }[]>(
+      "GET",
+      "/api/audit?action=auth.step_up&limit=50",
+    );
+    expect(audit.some((e) => e.data.reasons?.some((r) => r.code === "sensitive_zone"))).toBe(true);
+  });
 });

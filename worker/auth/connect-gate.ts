@@ -51,6 +51,29 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
   });
 }
 
+/** Every decision is audited with its reasons: when the page asks ("asked") and when it connects ("connect"). */
+export async function auditStepUp(
+  c: Context<AppContext>,
+  row: CheckoutRow,
+  decision: StepUpDecision,
+  phase: "asked" | "connect",
+): Promise<void> {
+  const user = c.get("user");
+  await record(c.env, {
+    actor: actorOf(user),
+    action: "auth.step_up",
+    target: { type: "checkout", id: row.id },
+    refs: { userId: user.id, serverId: row.server_id, checkoutId: row.id },
+    data: {
+      phase,
+      decision: decision.decision,
+      mfa: decision.mfa,
+      masterPassword: decision.masterPassword,
+      reasons: decision.reasons,
+    },
+  });
+}
+
 const masterPasswordKeys = (userId: string): ThrottleKey[] => [{ scope: "master_password", key: `mp:${userId}` }];
 
 /**
@@ -101,20 +124,8 @@ export async function passConnectGate(
   row: CheckoutRow,
   masterPassword: string | undefined,
 ): Promise<string | null> {
-  const user = c.get("user");
   const decision = await stepUpDecision(c, row);
-  await record(c.env, {
-    actor: actorOf(user),
-    action: "auth.step_up",
-    target: { type: "checkout", id: row.id },
-    refs: { userId: user.id, serverId: row.server_id, checkoutId: row.id },
-    data: {
-      decision: decision.decision,
-      mfa: decision.mfa,
-      masterPassword: decision.masterPassword,
-      reasons: decision.reasons,
-    },
-  });
+  await auditStepUp(c, row, decision, "connect");
   if (decision.decision === "deny")
     throw new ApiFailure("forbidden", `step-up refused: ${decision.reasons.map((r) => r.code).join(",")}`);
   if (decision.mfa)

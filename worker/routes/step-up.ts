@@ -3,7 +3,7 @@
 import { MasterPasswordSet, StepUpDecision } from "../../protocol/index.ts";
 import { loadRow } from "../access/checkouts.ts";
 import { actorOf, record } from "../audit.ts";
-import { checkMasterPassword, stepUpDecision } from "../auth/connect-gate.ts";
+import { auditStepUp, checkMasterPassword, stepUpDecision } from "../auth/connect-gate.ts";
 import { hashPassword } from "../auth/password.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
@@ -25,7 +25,9 @@ stepUp.openapi(
   async (c) => {
     const row = await loadRow(c.env.DB, c.req.valid("param").id);
     if (!row || row.user_id !== c.get("user").id) throw new ApiFailure("not_found");
-    return c.json(await stepUpDecision(c, row), 200);
+    const decision = await stepUpDecision(c, row);
+    await auditStepUp(c, row, decision, "asked");
+    return c.json(decision, 200);
   },
 );
 
