@@ -177,3 +177,18 @@ describe("SessionRoom after an eviction", () => {
     await viewer.next((c) => text(c).includes("up 42 days"), "saved screen");
   });
 });
+
+describe("SessionRoom warnings for a late browser", () => {
+  it("tells a browser that attaches inside the warning's lead time about the coming time limit", async () => {
+    const { id, cookie, room, user } = await liveSession();
+    user.ws.close(1001);
+    let deadline = 0;
+    await runInDurableObject(room, async (_instance, state) => {
+      const meta = (await state.storage.get<{ deadline: number }>("meta"))!;
+      deadline = Date.now() + 4 * 60_000; // inside the 5-minute lead
+      await state.storage.put("meta", { ...meta, deadline });
+    });
+    const again = await reopen(id, cookie);
+    await again.next(hasText("warning", { reason: "time_limit", at: deadline }), "the missed warning");
+  });
+});

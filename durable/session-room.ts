@@ -246,6 +246,20 @@ export class SessionRoom extends DurableObject<Env> {
     if (next) await this.addTimer("warn", next);
   }
 
+  /**
+   * A browser that (re)attaches inside a warning's lead time hears the warnings it missed: the room
+   * warns whoever is attached when a warning is due, and a page opened a moment later must not miss it.
+   */
+  private async repeatWarnings(user: WebSocket, meta: RoomMeta): Promise<void> {
+    const leads = meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS;
+    if (meta.deadline - Date.now() <= Math.max(...leads))
+      send(user, { type: "warning", reason: "time_limit", at: meta.deadline } satisfies RoomToBrowser);
+    if (meta.idleMs && (await this.ctx.storage.get<boolean>("idleWarned"))) {
+      const last = Math.max((await this.ctx.storage.get<number>("lastInput")) ?? 0, this.lastInput);
+      send(user, { type: "warning", reason: "idle", at: last + meta.idleMs } satisfies RoomToBrowser);
+    }
+  }
+
   /** In-memory time of the last input; storage lags it by at most INPUT_PERSIST_MS. */
   private lastInput = 0;
 
@@ -338,6 +352,7 @@ export class SessionRoom extends DurableObject<Env> {
         await this.clearTimer("grace");
         send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
         await this.attachBrowser(ws, msg.resume);
+        await this.repeatWarnings(ws, meta);
         return;
       }
       if (msg.type !== "resize") throw new MessageError("hello sent twice");
