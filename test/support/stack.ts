@@ -83,7 +83,7 @@ export async function startStack(
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
   const [edge, sshd] = await Promise.all([
-    startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort, netns: edgeNetns }),
+    startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort ?? edgeOpts.port, netns: edgeNetns }),
     startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
   ]);
   const admin = new EdgeClient(edge.url);
