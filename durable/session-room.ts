@@ -60,6 +60,8 @@ export type RoomMeta = {
   disconnectGraceMs?: number | null;
   /** Recording policy (docs/recording.md); absent: the session is not recorded. */
   recording?: { required: boolean; keystrokes: boolean; zoneId: string };
+  /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
+  protocol?: "ssh" | "rdp";
 };
 
 export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
@@ -448,6 +450,7 @@ export class SessionRoom extends DurableObject<Env> {
       payload = payload.subarray(skip);
       if (payload.byteLength === 0) return;
     }
+    if (this.desktop) return; // a terminal replay (or an asciicast) of a Guacamole stream would be noise
     // The recording gets exactly what the viewers get: the repeated bytes of a resend are skipped.
     const recorded = this.record((r, now) => r.output(payload, now));
     this.viewers.push(payload, skip(frame.payload, payload, message));
@@ -483,7 +486,11 @@ export class SessionRoom extends DurableObject<Env> {
    * A browser said hello. Resuming (`resume` = how far it got): send the rest from the log, or have
    * the connector resend it. Fresh: repaint the current screen, and count from the connector's next byte.
    */
+  /** An RDP session (from meta, read when a browser attaches: output only flows after that). */
+  private desktop = false;
+
   private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<void> {
+    this.desktop = (await this.meta())?.protocol === "rdp";
     const connector = this.connector();
     const live =
       connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected";
@@ -507,7 +514,8 @@ export class SessionRoom extends DurableObject<Env> {
       return;
     }
     send(user, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
-    await this.viewers.repaint(user, false);
+    // A desktop's repaint comes from the connector (on `attach`), not from a terminal snapshot.
+    if (!this.desktop) await this.viewers.repaint(user, false);
     if (live) this.sendAttach(connector, { acked: null, from: null });
   }
 

@@ -23,6 +23,8 @@ export const EndReason = z.enum([
   "checkout_revoked", // an admin revoked the checkout
   "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol
+  "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)
+  "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
 ]);

@@ -87,6 +87,11 @@ const MATRIX: Record<string, Entry> = {
       hostKey: `SHA256:${"C".repeat(43)}`,
     }),
   },
+  "PUT /api/servers/:id/host-key": {
+    access: "zoneAdmin",
+    id: (f) => f.site.serverId,
+    body: () => ({ hostKey: `SHA256:${"D".repeat(43)}` }),
+  },
   "POST /api/servers/import": {
     access: "zoneAdmin",
     body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }),

@@ -10,6 +10,8 @@ import {
   CartResult,
   CatalogEntry,
   CheckoutSummary,
+  ConnectorInfo,
+  DiscoveredServer,
   EnrollmentToken,
   ErrorCode,
   Group,
@@ -177,6 +179,10 @@ export const api = {
   createSite: (name: string) => call("POST", "/api/sites", Site, { name }),
   createEnrollmentToken: (siteId: string) =>
     call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
+  siteConnectors: (siteId: string) => call("GET", at("/api/sites", siteId, "/connectors"), z.array(ConnectorInfo)),
+  discovered: (siteId: string) => call("GET", at("/api/sites", siteId, "/discovered"), z.array(DiscoveredServer)),
+  enableDiscovered: (id: string, body: { zoneId: string; name?: string; hostKey: string }) =>
+    call("POST", at("/api/discovered", id, "/enable"), DiscoveredServer, body),
   zones: () => call("GET", "/api/zones", z.array(Zone)),
   createZone: (body: Body<typeof CreateZoneRequest>) => call("POST", "/api/zones", Zone, body),
   updateZone: (id: string, body: Body<typeof UpdateZoneRequest>) => call("PATCH", at("/api/zones", id), Zone, body),

@@ -19,6 +19,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   checkout_revoked: "An administrator revoked access; the session was ended.",
   disconnected: "Your browser was away longer than policy allows; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",
+  engine_unavailable: "The connector cannot open desktop (RDP) sessions yet. Ask an admin to enable RDP on it.",
+  security_refused: "The server offered no connection security that policy accepts (e.g. NLA is required).",
   internal_error: "The session was ended because of an internal error.",
   target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
   credential_refused: "The credential authority refused to release the credential for you.",

@@ -99,8 +99,19 @@ async function route(): Promise<void> {
     if (page) cleanup = page.renderApprovals(container, me);
   } else if (session?.[1]) {
     document.body.classList.add("page-terminal");
-    const page = await lazy(serial, () => import("./terminal-page.ts"), container);
-    if (page) cleanup = page.renderTerminal(container, session[1]);
+    // RDP sessions open the desktop page; anything else (or an unreadable record) the terminal.
+    const id = session[1];
+    const desktop = await api.session(id).then(
+      (s) => s.protocol === "rdp",
+      () => false,
+    );
+    if (desktop) {
+      const page = await lazy(serial, () => import("./desktop-page.ts"), container);
+      if (page) cleanup = page.renderDesktop(container, id);
+    } else {
+      const page = await lazy(serial, () => import("./terminal-page.ts"), container);
+      if (page) cleanup = page.renderTerminal(container, id);
+    }
   } else if (watch?.[1]) {
     // The read-only live view: admins and zone admins (who may also kill), auditors (who may not).
     if (!has(me, "admin", "zone_admin", "auditor")) {
