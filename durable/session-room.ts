@@ -436,8 +436,10 @@ export class SessionRoom extends DurableObject<Env> {
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
       ) {
         connector.send(message);
-        if (frame.kind === "data")
-          return this.noteInput().then(() => this.record((r, now) => r.input(frame.payload, now)));
+        if (frame.kind === "data") {
+          const recorded = this.record((r, now) => r.input(frame.payload, now));
+          return Promise.all([recorded, this.noteInput()]).then(() => {});
+        }
       }
       return;
     }
@@ -628,8 +630,15 @@ export class SessionRoom extends DurableObject<Env> {
   }
 
   /** Runs one recorder call; a required recording past its buffer limit ends the session. */
-  private async record(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
-    if (!(await this.recorder.ready())) return;
+  private record(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
+    // Written in the same turn when the recorder is loaded, so events keep their order (a keystroke
+    // before its echo); only the first call after a (re)start waits for the recorder's state.
+    const ready = this.recorder.readyNow();
+    if (ready === undefined) return this.recorder.ready().then((ok) => (ok ? this.recorded(write) : undefined));
+    return ready ? this.recorded(write) : Promise.resolve();
+  }
+
+  private async recorded(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
     const result = write(this.recorder, Date.now());
     if (result === "overflow") {
       await this.end("recording_unavailable");

@@ -129,7 +129,12 @@ export class Recorder {
     return true;
   }
 
-  /** Loads the state after the object was evicted; false when this session records nothing. */
+  /** Like ready(), without waiting, once the state is loaded: undefined until then. */
+  readyNow(): boolean | undefined {
+    return this.state === undefined ? undefined : !!this.state && !this.state.ended;
+  }
+
+  /** Loads the state after the object was evicted; false when this session records nothing (more). */
   async ready(): Promise<boolean> {
     if (this.state === undefined) {
       this.state = (await this.deps.storage.get<RecState>(STATE_KEY)) ?? null;

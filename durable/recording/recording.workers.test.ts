@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { encodeData, encodeMessage } from "../../protocol/index.ts";
 import { hasText, liveSession } from "../../worker/test/harness.ts";
 import { edgeKey } from "../../worker/keys.ts";
-import type { SessionRoom } from "../session-room.ts";
+import { SessionRoom } from "../session-room.ts";
 import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "./chain.ts";
 import { Recorder } from "./recorder.ts";
 import { S3Store } from "./s3-store.ts";
@@ -63,6 +63,24 @@ async function storedCast(recordingId: string): Promise<{ cast: string; raw: Uin
   return { cast: texts.join(""), raw };
 }
 
+async function verifiedInR2(recordingId: string) {
+  const { publicJwk } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const store = new R2Store(env.RECORDINGS!);
+  const { report } = await verifyRecording(
+    recordingId,
+    {
+      manifest: async () => {
+        const m = await store.get(manifestKey(recordingId));
+        return m && new TextDecoder().decode(m);
+      },
+      list: async () => (await store.list(recordingPrefix(recordingId))).map(seqOfKey).filter((s) => s !== null),
+      chunk: (seq) => store.get(chunkKey(recordingId, seq)),
+    },
+    publicJwk,
+  );
+  return report;
+}
+
 /** Swaps the room's recorder for one over the same storage whose store the test controls. */
 async function controlStore(room: DurableObjectStub<SessionRoom>, bufferLimit?: number) {
   const control = { store: new R2Store(env.RECORDINGS!) as RecordingStore };
@@ -101,6 +119,7 @@ describe("session recording", { timeout: 30_000 }, () => {
     user.ws.send(encodeMessage({ type: "resize", cols: 100, rows: 30 }));
     await connector.next(hasText("resize", { cols: 100, rows: 30 }), "resize");
     await user.next((c) => c.binaries.length >= 9, "after password");
+    expect(await room.extend(Date.now() + 3_600_000, "grant-for-test")).toBe(true);
 
     connector.ws.send(encodeMessage({ type: "end", reason: "user_exit" }));
     await user.next(hasText("ended", { reason: "user_exit" }), "ended");
@@ -113,21 +132,7 @@ describe("session recording", { timeout: 30_000 }, () => {
     expect(row).toMatchObject({ status: "stored", complete: 1 });
     expect(row!.retain_until).toBeGreaterThan(Date.now() + 89 * 86_400_000);
 
-    const { publicJwk } = await edgeKey(env.EDGE_SIGNING_KEY);
-    const store = new R2Store(env.RECORDINGS!);
-    const { report } = await verifyRecording(
-      row!.id,
-      {
-        manifest: async () => {
-          const m = await store.get(manifestKey(row!.id));
-          return m && new TextDecoder().decode(m);
-        },
-        list: async () => (await store.list(recordingPrefix(row!.id))).map(seqOfKey).filter((s) => s !== null),
-        chunk: (seq) => store.get(chunkKey(row!.id, seq)),
-      },
-      publicJwk,
-    );
-    expect(report).toMatchObject({ status: "verified", problems: [] });
+    expect(await verifiedInR2(row!.id)).toMatchObject({ status: "verified", problems: [] });
 
     const { cast, raw } = await storedCast(row!.id);
     const events = cast
@@ -136,7 +141,8 @@ describe("session recording", { timeout: 30_000 }, () => {
       .slice(1)
       .map((l) => JSON.parse(l) as [number, string, string]);
     expect(JSON.parse(cast.split("\n")[0]!)).toMatchObject({ version: 2 });
-    expect(events.filter((e) => e[1] === "m").map((e) => e[2])).toEqual(["start", "connected", "end: user_exit"]);
+    const markers = events.filter((e) => e[1] === "m").map((e) => e[2]);
+    expect(markers).toEqual(["start", "connected", expect.stringMatching(/^extension: until /), "end: user_exit"]);
     expect(events.filter((e) => e[1] === "r").map((e) => e[2])).toEqual(["120x40", "100x30"]);
     expect(
       events
@@ -167,6 +173,35 @@ describe("session recording", { timeout: 30_000 }, () => {
     expect(await store.get("recordings/check/x")).toBeNull();
     await store.put("recordings/check/x", data, await sha256Hex(data));
     expect(await store.get("recordings/check/x")).toEqual(data);
+  });
+
+  it("a room rebuilt after eviction goes on with the same recording: nothing lost, nothing twice, it verifies", async () => {
+    const { id, connector, user, room } = await liveSession();
+    connector.ws.send(encodeData(bytes("before-eviction\r\n")));
+    await user.next((c) => c.binaries.length === 1, "first output");
+    await new Promise((r) => setTimeout(r, 60)); // past the 20 ms line batch
+    await runInDurableObject(room, async (_live, state) => {
+      const revived = new SessionRoom(state, env);
+      const [connectorSide] = state.getWebSockets("connector");
+      await revived.webSocketMessage(connectorSide!, encodeData(bytes("after-eviction\r\n")).buffer as ArrayBuffer);
+      await revived.end("user_exit");
+    });
+    await user.next(hasText("ended"), "ended");
+    let row = await recordingOf(id);
+    for (let i = 0; i < 100 && row?.status !== "stored"; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      row = await recordingOf(id);
+    }
+    expect(row?.status).toBe("stored");
+    const { cast } = await storedCast(row!.id);
+    const out = cast
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => JSON.parse(l) as [number, string, string]);
+    expect(out.filter((e) => e[1] === "o").map((e) => e[2])).toEqual(["before-eviction\r\n", "after-eviction\r\n"]);
+    expect(out.filter((e) => e[1] === "m").map((e) => e[2])).toEqual(["start", "connected", "end: user_exit"]);
+    expect(await verifiedInR2(row!.id)).toMatchObject({ status: "verified", problems: [] });
   });
 
   it("keeps chunks in the room while the store is down and flushes them once it is back", async () => {

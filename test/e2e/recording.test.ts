@@ -91,7 +91,8 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
     const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
     await client.waitForState("connected");
-    client.type("read -s -p 'secret: ' X; echo got-${#X}-chars\n");
+    // A shell command (its ${#X} is bash's, not a template).
+    client.type(["read -s -p 'secret: ' X; echo got-", "${#X}", "-chars\n"].join(""));
     await client.waitForOutput("secret: ");
     for (const ch of stack.canary) client.type(ch); // typed at a prompt that does not echo
     client.type("\n");

@@ -29,6 +29,7 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
   let disposed = false;
   let player: AsciinemaPlayer.Player | undefined;
   let cast: Cast | undefined;
+  let started = false;
 
   const heading = h("h1", {}, "Replay");
   const meta = h("p", { class: "muted" });
@@ -68,6 +69,7 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
     if (!cast || disposed) return;
     player?.dispose();
     const shown = played();
+    started = autoPlay;
     player = AsciinemaPlayer.create({ data: serializeCast(shown) }, host, {
       speed: Number(speed.value),
       startAt,
@@ -77,6 +79,22 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
       fit: "width",
       markers: markersOf(shown),
     });
+    player.addEventListener("play", () => {
+      started = true;
+    });
+  }
+
+  /** Shows the screen just after `time` (s), paused. A player never started is started first, so its
+   * clock and progress bar follow the seek. */
+  async function jump(time: number): Promise<void> {
+    if (!player) return;
+    if (!started) {
+      await player.play();
+      started = true;
+    }
+    // Just after the hit's last character was shown: the screen then holds it.
+    await player.seek(time + 0.001);
+    await player.pause();
   }
 
   function runSearch(event?: Event): void {
@@ -95,10 +113,7 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
               type: "button",
               class: "button-quiet",
               "data-time": String(hit.time),
-              onclick: () => {
-                // Just after the hit's last character was shown: the screen then holds it.
-                void player?.seek(hit.time + 0.001).then(() => player?.pause());
-              },
+              onclick: () => void jump(hit.time),
             },
             `${hit.time.toFixed(1)} s`,
           ),
@@ -114,7 +129,7 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
     "form",
     { class: "filters", onsubmit: runSearch },
     field("Speed", speed),
-    h("label", { class: "checkbox" }, idle, " Shorten pauses over 2 s"),
+    h("label", { class: "replay-idle" }, idle, " Shorten pauses over 2 s"),
     field("Search the recording", search),
     h("button", { type: "submit", id: "replay-search-submit" }, "Search"),
   );
