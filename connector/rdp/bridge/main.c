@@ -526,6 +526,12 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
            freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, b->clip_copy || b->clip_paste) &&
            freerdp_settings_set_bool(s, FreeRDP_DeviceRedirection, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_RedirectDrives, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectHomeDrive, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectPrinters, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectSmartCards, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectSerialPorts, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectParallelPorts, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_AudioCapture, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE) &&
            freerdp_settings_set_uint32(s, FreeRDP_KeyboardLayout, 0x409) &&
            /* Legacy RDP security carries no certificate the pin could check: never offered. */
