@@ -25,12 +25,16 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
+          // Property runs (fast-check) take seconds on a loaded 2-core machine; 5 s was flaky there.
+          testTimeout: 30_000,
           include: [
             "protocol/**/*.test.ts",
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
+            "durable/recording/**/*.test.ts",
+            "web/src/cast-text.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

@@ -14,7 +14,7 @@ import { CONFIG_FILE, ConnectorConfig, loadConfig } from "./config.ts";
 import type { HealthSnapshot } from "./health.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
 import { log } from "./log.ts";
-import { run, STATUS_FILE } from "./run.ts";
+import { discoverNow, run, STATUS_FILE } from "./run.ts";
 import { sealSecret } from "./seal.ts";
 import { DEFAULT_STATE_DIR, hasSystemd, systemdUnit, UNIT_NAME, UNIT_PATH } from "./service.ts";
 import { loadState, saveState } from "./state.ts";
@@ -25,6 +25,7 @@ const USAGE = `usage:
   psm-connector enroll --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>] [--state <dir>]
   psm-connector run [--state <dir>]
   psm-connector status [--state <dir>] [--json]
+  psm-connector discover [--state <dir>]  (one discovery round now, reported to the edge)
   psm-connector seal [--state <dir>]      (reads the secret from stdin, prints the sealed blob)
 state dir defaults to $PSM_CONNECTOR_STATE, else ${DEFAULT_STATE_DIR} for install/status as root, else ./.psm/connector`;
 
@@ -67,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return run(stateDir);
     case "status":
       return status(stateDir, values.json ?? false);
+    case "discover":
+      return discoverNow(stateDir);
     case "seal":
       return seal(stateDir);
     default:

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { DiscoveryConfig } from "./discovery/config.ts";
 import { EmpowerIdConfig } from "./empowerid-config.ts";
 import { DEFAULT_ALLOWED_RANGES, parseCidr } from "./target-policy.ts";
 
@@ -23,6 +24,8 @@ export const ConnectorConfig = z.strictObject({
   /** Where credentials come from: the blob sealed to the site key (default) or EmpowerID. */
   credentialProvider: z.enum(["sealed", "empowerid"]).default("sealed"),
   empowerid: EmpowerIdConfig.optional(),
+  /** Discovery jobs (AD/LDAP, EC2, Azure, vCenter, keyscan); none when absent. */
+  discovery: DiscoveryConfig.optional(),
   /** Prometheus metrics on 127.0.0.1:<port> (0: any free port; absent: 9465). Local only by design. */
   metricsPort: z.number().int().min(0).max(65535).default(9465),
 });

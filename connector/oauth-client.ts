@@ -29,6 +29,8 @@ export class ClientCredentials {
       scope?: string;
       timeoutMs: number;
       headers?: Record<string, string>;
+      /** How the client authenticates: HTTP Basic (default) or client_id/client_secret in the body. */
+      clientAuth?: "basic" | "post";
       now?: () => number;
     },
   ) {}
@@ -54,13 +56,18 @@ export class ClientCredentials {
     const basic = Buffer.from(
       `${encodeURIComponent(this.opts.clientId)}:${encodeURIComponent(this.opts.clientSecret)}`,
     ).toString("base64");
+    const post = this.opts.clientAuth === "post";
+    if (post) {
+      body.set("client_id", this.opts.clientId);
+      body.set("client_secret", this.opts.clientSecret);
+    }
     let res: Response;
     try {
       res = await fetch(this.opts.tokenUrl, {
         method: "POST",
         headers: {
           ...this.opts.headers,
-          authorization: `Basic ${basic}`,
+          ...(post ? {} : { authorization: `Basic ${basic}` }),
           "content-type": "application/x-www-form-urlencoded",
           accept: "application/json",
         },

@@ -8,9 +8,11 @@ import { HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
 import { loadConfig } from "./config.ts";
 import { AGENT, ControlLink } from "./control.ts";
 import { type CredentialProvider, SealedProvider } from "./credentials.ts";
+import { discoverOnce, reportInventory } from "./discovery/runner.ts";
 import { EmpowerIdProvider } from "./empowerid.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { Health } from "./health.ts";
+import { connectorToken } from "./keys.ts";
 import { type Log, log as writeLog } from "./log.ts";
 import { startMetrics } from "./metrics.ts";
 import { TargetSession } from "./session.ts";
@@ -22,6 +24,21 @@ import { parseCidr } from "./target-policy.ts";
 export const STATUS_FILE = "status.json";
 /** status.json is rewritten this often (and on every session start/end): 5 s. */
 const STATUS_INTERVAL_MS = 5_000;
+
+/** `psm-connector discover`: one discovery round now, reported to the edge; prints the counts. */
+export async function discoverNow(stateDir: string): Promise<void> {
+  const state = await loadState(stateDir);
+  const config = await loadConfig(stateDir);
+  if (!config.discovery) throw new Error(`no "discovery" section in ${join(stateDir, "config.json")}`);
+  const result = await discoverOnce(config.discovery, {
+    allowed: config.allowedTargets.map(parseCidr),
+    log: writeLog,
+    report: (servers) =>
+      reportInventory(state.edgeUrl, () => connectorToken(state.connectorId, state.identityKey), servers),
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (result.failedSources.length > 0) process.exitCode = 1;
+}
 
 export async function run(stateDir: string): Promise<void> {
   const state = await loadState(stateDir);
@@ -125,6 +142,23 @@ export async function run(stateDir: string): Promise<void> {
   const rdpMissing = rdpUnavailable();
   log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
   control.start();
+  let discoveryTimer: NodeJS.Timeout | undefined;
+  if (config.discovery) {
+    const discovery = config.discovery;
+    const round = () =>
+      discoverOnce(discovery, {
+        allowed,
+        log,
+        report: (servers) =>
+          reportInventory(state.edgeUrl, () => connectorToken(state.connectorId, state.identityKey), servers),
+      }).catch((err: Error) => log("discovery.report_failed", { error: err.message }));
+    // First round shortly after start, then every intervalMinutes.
+    discoveryTimer = setTimeout(function again() {
+      void round().finally(() => {
+        discoveryTimer = setTimeout(again, discovery.intervalMinutes * 60_000);
+      });
+    }, 5_000);
+  }
   const reportTimer = setInterval(report, HEARTBEAT_INTERVAL_MS);
   let lastWrite = 0;
   const statusTimer = setInterval(() => {
@@ -135,6 +169,7 @@ export async function run(stateDir: string): Promise<void> {
   const shutdown = () => {
     log("connector.stop", { sessions: sessions.size });
     clearInterval(reportTimer);
+    clearTimeout(discoveryTimer);
     clearInterval(statusTimer);
     for (const session of sessions.values()) session.end("connector_lost");
     control.stop();

@@ -28,6 +28,8 @@ type Attachment = {
   /** Sessions the connector last reported, plus those dispatched to it since. */
   sessions: number;
   errors: ReportedError[];
+  /** It has sent a report: a connector that answers `open` with `accepted`. Older ones never do. */
+  acks?: boolean;
 };
 
 export type ConnectorHealth = {
@@ -89,7 +91,7 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");
       if (msg.type === "report") {
-        ws.serializeAttachment({ ...att, sessions: msg.sessions, errors: msg.errors } satisfies Attachment);
+        ws.serializeAttachment({ ...att, sessions: msg.sessions, errors: msg.errors, acks: true } satisfies Attachment);
         return;
       }
       if (msg.type === "accepted") {
@@ -130,6 +132,11 @@ export class ConnectorHub extends DurableObject<Env> {
       const next = candidates[0];
       if (!next) return false;
       tried.add(next.att.connectorId);
+      // A connector from before `accepted` existed (rolling upgrade): a delivered `open` is all we get.
+      if (!next.att.acks) {
+        if (send(next.ws, { type: "open", sessionId, grant })) return true;
+        continue;
+      }
       const answer = await this.ask(next.ws, next.att.connectorId, sessionId, grant);
       if (answer === "accepted" || answer === "rejected") {
         // A rejection already ended the session with the connector's reason; another would refuse too.

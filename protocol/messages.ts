@@ -18,6 +18,7 @@ export const EndReason = z.enum([
   "target_refused", // the target's address is outside the site's allowed ranges (or never allowed)
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
+  "recording_unavailable", // recording is required and could not be persisted (buffer limit reached)
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
   "disconnected", // the user's browser stayed away longer than the policy's grace period
@@ -42,6 +43,7 @@ export const ErrorCode = z.enum([
   "conflict",
   "rate_limited",
   "connector_unavailable",
+  "recording_unavailable",
   "protocol_error",
   "internal",
 ]);

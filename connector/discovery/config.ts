@@ -51,8 +51,7 @@ export const VcenterSourceConfig = z.strictObject({
   url: z.url(),
   username: z.string().min(1),
   password: z.string().min(1),
-  /** PEM file of the CA that signed vCenter's certificate. */
-  caFile: z.string().optional(),
+  // vCenter's own CA: give it to Node with NODE_EXTRA_CA_CERTS in the service's environment.
   sshPort: z.number().int().min(1).max(65535).default(22),
 });
 

@@ -1,11 +1,15 @@
 // Several connectors per site: the ConnectorHub spreads new sessions over three live connectors;
 // after one is killed with SIGKILL, new sessions start on the others without a failed start and
-// the sessions it carried end with `connector_lost`. The admin sees each connector's health.
-import { writeFile } from "node:fs/promises";
+// the sessions it carried end with `connector_lost`. The admin sees each connector's health. The
+// third connector is set up with `psm-connector install --print-unit` (no systemd here), and its
+// `status` and loopback metrics are read along the way.
+import { execFileSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { ConnectorInfo } from "../../protocol/index.ts";
 import { enrollConnector, runConnector } from "../../scripts/stack/connector.ts";
+import { ROOT } from "../../scripts/stack/edge.ts";
 import type { Proc } from "../../scripts/stack/process.ts";
 import { loadState } from "../../connector/state.ts";
 import { describeWithPeers } from "../support/peers.ts";
@@ -23,13 +27,33 @@ describeWithPeers("three connectors per site", missingPeers(), () => {
     // The site's second and third connectors get a copy of the site's seal key.
     const sealKeyFile = join(stack.dir, "site-seal-key.json");
     await writeFile(sealKeyFile, JSON.stringify((await loadState(stack.connectorState)).sealKey), { mode: 0o600 });
-    for (const n of [2, 3]) {
-      const { token } = await stack.admin.enrollmentToken(stack.siteId);
-      const dir = join(stack.dir, `connector-${n}`);
-      await enrollConnector(stack.edge.url, token, dir, `connector-${n}`, sealKeyFile);
-      extra.push(await runConnector(dir));
-    }
+    const { token } = await stack.admin.enrollmentToken(stack.siteId);
+    await enrollConnector(stack.edge.url, token, join(stack.dir, "connector-2"), "connector-2", sealKeyFile);
+    extra.push(await runConnector(join(stack.dir, "connector-2")));
+    const third = await stack.admin.enrollmentToken(stack.siteId);
+    unit = cli(["install", "--url", stack.edge.url, `--token=${third.token}`, "--name", "connector-3"]);
+    extra.push(await runConnector(installed()));
   });
+
+  const installed = () => join(stack.dir, "connector-3");
+  let unit = "";
+  /** Runs the CLI with connector-3's state dir; returns stdout. */
+  const cli = (args: string[]) =>
+    execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(ROOT, "connector", "cli.ts"),
+        ...args,
+        "--state",
+        installed(),
+        ...(args[0] === "install"
+          ? ["--seal-key", join(stack.dir, "site-seal-key.json"), "--allow", "127.0.0.0/8", "--print-unit"]
+          : []),
+      ],
+      { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
   afterAll(async () => {
     for (const c of clients) c.close();
     await Promise.allSettled(extra.map((p) => p.stop()));
@@ -47,6 +71,28 @@ describeWithPeers("three connectors per site", missingPeers(), () => {
   }
   const sessionId = (c: TerminalClient) => (c as TerminalClient & { sessionId: string }).sessionId;
   const carrier = (c: TerminalClient) => connectors().findIndex((p) => p.output().includes(sessionId(c)));
+
+  it("installs with one command: enrolled, config written, a systemd unit printed", async () => {
+    expect(unit).toContain("[Service]");
+    expect(unit).toMatch(new RegExp(`ExecStart=.* run --state ${installed()}`));
+    expect(unit).toContain("Restart=always");
+    const config = JSON.parse(await readFile(join(installed(), "config.json"), "utf8"));
+    expect(config).toMatchObject({ allowedTargets: ["127.0.0.0/8"], credentialProvider: "sealed" });
+    // Installing again (an upgrade) keeps the identity and the config; the used token is not needed.
+    const before = await readFile(join(installed(), "connector.json"), "utf8");
+    cli(["install", "--url", stack.edge.url, "--token=already-used"]);
+    expect(await readFile(join(installed(), "connector.json"), "utf8")).toBe(before);
+  });
+
+  it("status shows link state and sessions; metrics are served on loopback", async () => {
+    await expect.poll(() => JSON.parse(cli(["status", "--json"])).link, { timeout: 15_000 }).toBe("connected");
+    const status = JSON.parse(cli(["status", "--json"]));
+    expect(status).toMatchObject({ running: true, sessions: 0, siteId: stack.siteId });
+    const metrics = await (await fetch(`http://127.0.0.1:${status.metricsPort}/metrics`)).text();
+    expect(metrics).toContain("psm_connector_link_up 1");
+    expect(metrics).toContain("psm_connector_sessions 0");
+    expect(cli(["status"])).toMatch(/process: running .*\nlink: connected/);
+  });
 
   it("shows the admin three online connectors with version and heartbeat", async () => {
     await expect.poll(async () => (await health()).filter((c) => c.online).length, { timeout: 20_000 }).toBe(3);
@@ -83,5 +129,20 @@ describeWithPeers("three connectors per site", missingPeers(), () => {
     await expect
       .poll(async () => (await health()).map((c) => c.online), { timeout: 60_000 })
       .toEqual([true, false, true]);
+    await expect.poll(() => JSON.parse(cli(["status", "--json"])).sessions, { timeout: 10_000 }).toBeGreaterThan(0);
+  });
+
+  it("status says so when the connector is not running", async () => {
+    const proc = connectors()[2]!;
+    proc.child.kill("SIGKILL");
+    await new Promise((r) => proc.child.once("exit", r));
+    let out = "";
+    try {
+      cli(["status"]);
+    } catch (err) {
+      out = String((err as { stdout?: string }).stdout);
+      expect((err as { status?: number }).status).toBe(3);
+    }
+    expect(out).toContain("process: not running");
   });
 });

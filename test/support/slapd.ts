@@ -120,7 +120,7 @@ export async function startSlapd(opts: {
       `rootpw ${hash}`,
       `directory ${join(dir, "db")}`,
       "maxsize 104857600",
-      'access to * by dn.exact="' + bindDN + '" read by * none',
+      `access to * by dn.exact="${bindDN}" read by * none`,
       "",
     ].join("\n"),
   );

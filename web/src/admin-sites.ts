@@ -1,16 +1,18 @@
 // Admin › Sites: each site's seal-key state, site creation, and one-time enrollment tokens shown
 // with the command that enrolls a connector.
 import type { EnrollmentToken, Site } from "../../protocol/index.ts";
+import { renderConnectors } from "./admin-connectors.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 
 function enrollCommand(token: string): string {
-  return `npx psm-connector enroll --url ${location.origin} --token ${token}`;
+  return `npx psm-connector install --url ${location.origin} --token ${token}`;
 }
 
-export function renderSites(container: HTMLElement, { data }: AdminContext): Cleanup {
+export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup {
+  const { data } = ctx;
   const sitesError = h("p", { id: "sites-error", class: "alert", role: "alert", hidden: true });
   const sitesBody = h("tbody", {}, emptyRow(3, "Loading sites…"));
   const tokenPanel = h("div", {
@@ -146,9 +148,11 @@ export function renderSites(container: HTMLElement, { data }: AdminContext): Cle
     ),
   );
   data.reload("sites", "zones").catch((failure: unknown) => say(sitesError, errorText(failure)));
+  const stopConnectors = renderConnectors(container, ctx);
 
   return () => {
     stop();
+    stopConnectors();
     // The one-time token must not linger in a detached DOM.
     replace(tokenPanel);
   };

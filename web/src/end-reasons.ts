@@ -14,6 +14,7 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   target_unreachable: "The server could not be reached from the connector.",
   auth_failed: "The server refused the vaulted credential.",
   credential_unavailable: "The connector could not open the vaulted credential.",
+  recording_unavailable: "Recording is required and could not be stored, so the session was ended.",
   checkout_ended: "The checkout this session ran under has ended.",
   checkout_revoked: "An administrator revoked access; the session was ended.",
   disconnected: "Your browser was away longer than policy allows; the session was ended.",

@@ -1,5 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
-// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>) and gives
+// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/recordings,
+// #/recordings/<id>) and gives
 // each page a fresh container plus a cleanup hook.
 import "./styles.css";
 import "./forms.css";
@@ -80,6 +81,7 @@ async function route(): Promise<void> {
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
   if (path === "/login") {
     cleanup = renderLogin(container, (signedIn) => {
@@ -129,6 +131,12 @@ async function route(): Promise<void> {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
     const page = await lazy(serial, () => import("./audit-page.ts"), container);
     if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
+  } else if (path === "/recordings") {
+    const page = await lazy(serial, () => import("./recordings-page.ts"), container);
+    if (page) cleanup = page.renderRecordings(container);
+  } else if (recording?.[1]) {
+    const page = await lazy(serial, () => import("./replay-page.ts"), container);
+    if (page) cleanup = page.renderReplay(container, recording[1]);
   } else {
     return go(HOME);
   }

@@ -63,8 +63,19 @@ sessions.openapi(
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
+      // Desktops are not recorded yet (docs/rdp.md): a policy that requires recording refuses them below.
+      ...(target.protocol === "rdp"
+        ? {}
+        : {
+            recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
+          }),
     });
-    const [, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    if (!started.recording || (target.protocol === "rdp" && policy.recordingRequired)) {
+      // Fail closed: a session whose recording is required does not start without one.
+      await room.end("recording_unavailable");
+      throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
+    }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
     const [dispatched] = await Promise.all([
       hub.dispatch(sessionId, grant),

@@ -1,0 +1,93 @@
+// One discovery round: ask every configured source, keyscan what lies inside the site's allowed
+// ranges (bounded concurrency), and report to the edge in chunks. A failing source is logged and
+// skipped; the others still report.
+import type { DiscoveredServerReport } from "../../protocol/index.ts";
+import type { Log } from "../log.ts";
+import { resolveTarget } from "../target-connect.ts";
+import type { Cidr } from "../target-policy.ts";
+import { discoverAzure } from "./azure.ts";
+import type { DiscoveryConfig } from "./config.ts";
+import { discoverEc2 } from "./ec2.ts";
+import { keyscan } from "./keyscan.ts";
+import { discoverLdap } from "./ldap.ts";
+import { discoverVcenter } from "./vcenter.ts";
+
+/** Servers per report to the edge: 1,000 (the report schema's bound). */
+const REPORT_CHUNK = 1000;
+
+export type DiscoveryRound = { found: number; scanned: number; reported: number; failedSources: string[] };
+
+export async function discoverOnce(
+  config: DiscoveryConfig,
+  deps: { allowed: readonly Cidr[]; log: Log; report: (servers: DiscoveredServerReport[]) => Promise<void> },
+): Promise<DiscoveryRound> {
+  const jobs: [string, () => Promise<DiscoveredServerReport[]>][] = [
+    ...config.ldap.map(
+      (c, i) => [`ldap[${i}]`, () => discoverLdap(c)] as [string, () => Promise<DiscoveredServerReport[]>],
+    ),
+    ...config.ec2.map(
+      (c, i) => [`ec2[${i}]`, () => discoverEc2(c)] as [string, () => Promise<DiscoveredServerReport[]>],
+    ),
+    ...config.azure.map(
+      (c, i) => [`azure[${i}]`, () => discoverAzure(c)] as [string, () => Promise<DiscoveredServerReport[]>],
+    ),
+    ...config.vcenter.map(
+      (c, i) => [`vcenter[${i}]`, () => discoverVcenter(c)] as [string, () => Promise<DiscoveredServerReport[]>],
+    ),
+  ];
+  const servers: DiscoveredServerReport[] = [];
+  const failedSources: string[] = [];
+  for (const [source, job] of jobs) {
+    try {
+      const found = await job();
+      servers.push(...found);
+      deps.log("discovery.source_done", { source, found: found.length });
+    } catch (err) {
+      failedSources.push(source);
+      deps.log("discovery.failed", { source, error: (err as Error).message });
+    }
+  }
+  let scanned = 0;
+  if (config.keyscan) {
+    let next = 0;
+    const worker = async () => {
+      while (next < servers.length) {
+        const server = servers[next++]!;
+        try {
+          // Only inside the site's allowed ranges, at the address the connector would dial.
+          const address = await resolveTarget(server.host, deps.allowed);
+          const key = await keyscan(address, server.port);
+          server.hostKey = key.fingerprint;
+          server.hostKeyType = key.type.slice(0, 64);
+          scanned++;
+        } catch {
+          // Unresolvable, refused by policy, or not answering SSH: reported without a proposal.
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: config.keyscanConcurrency }, worker));
+  }
+  let reported = 0;
+  for (let i = 0; i < servers.length; i += REPORT_CHUNK) {
+    const chunk = servers.slice(i, i + REPORT_CHUNK);
+    await deps.report(chunk);
+    reported += chunk.length;
+  }
+  deps.log("discovery.done", { found: servers.length, scanned, reported, failed: failedSources.length });
+  return { found: servers.length, scanned, reported, failedSources };
+}
+
+/** Sends one inventory chunk to the edge with the connector's proof-of-key token. */
+export async function reportInventory(
+  edgeUrl: string,
+  token: () => Promise<string>,
+  servers: DiscoveredServerReport[],
+): Promise<void> {
+  const res = await fetch(new URL("/connector/inventory", edgeUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await token()}` },
+    body: JSON.stringify({ servers }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) throw new Error(`the edge refused the inventory report (HTTP ${res.status})`);
+}

@@ -1,0 +1,166 @@
+// Admin › Sites, per site: each connector's health (status, version, last heartbeat, sessions,
+// last errors) and the servers its discovery found, which an admin enables into a zone after
+// confirming the proposed host key. Refreshed every 15 s while shown.
+import type { ConnectorInfo, DiscoveredServer, Site } from "../../protocol/index.ts";
+import type { AdminContext } from "./admin-data.ts";
+import { dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { api, errorText } from "./api.ts";
+import { type Cleanup, append, h, replace, say } from "./dom.ts";
+import { formatAgo, timeElement } from "./format.ts";
+
+/** How often the health view refreshes: 15 s, the connectors' heartbeat period. */
+const REFRESH_MS = 15_000;
+
+function connectorRow(c: ConnectorInfo): HTMLTableRowElement {
+  const status = c.revoked ? "revoked" : c.online ? "online" : "offline";
+  const errors = c.errors.slice(-3).reverse();
+  return h(
+    "tr",
+    { "data-connector-id": c.id, "data-status": status },
+    h("th", { scope: "row" }, c.name),
+    h("td", {}, h("span", { class: `pill ${c.online ? "ok" : "pending"}` }, status)),
+    h("td", {}, c.agent ?? "—"),
+    h("td", {}, c.lastHeartbeat ? timeElement(c.lastHeartbeat, formatAgo(c.lastHeartbeat)) : "—"),
+    h("td", { class: "num" }, String(c.sessions)),
+    h(
+      "td",
+      { class: "small" },
+      errors.length
+        ? h(
+            "ul",
+            { class: "plain" },
+            ...errors.map((e) => h("li", {}, `${formatAgo(e.at)}: ${e.event}${e.reason ? ` (${e.reason})` : ""}`)),
+          )
+        : "none",
+    ),
+  );
+}
+
+function discoveredRow(s: DiscoveredServer, ctx: AdminContext, onEnabled: () => void): HTMLTableRowElement {
+  const zones = ctx.data.zones.filter((z) => z.siteId === s.siteId);
+  const message = h("p", { class: "alert small", role: "alert", hidden: true });
+  let action: HTMLElement | string = s.status === "enabled" ? "enabled" : "";
+  if (s.status === "discovered" && !ctx.readOnly) {
+    const zone = h(
+      "select",
+      { name: "zone", "aria-label": `Zone for ${s.name}` },
+      ...zones.map((z) => h("option", { value: z.id }, z.name)),
+    );
+    const key = h("input", {
+      name: "hostKey",
+      value: "",
+      placeholder: "SHA256:…",
+      "aria-label": `Host key to pin for ${s.name}`,
+      size: 48,
+      autocomplete: "off",
+    });
+    // The proposal is shown, never pre-filled: the admin confirms it out of band and types or pastes it.
+    const button = h("button", { type: "submit" }, "Enable");
+    const form = h("form", { class: "inline-form" }, zone, key, button, message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      say(message, null);
+      try {
+        await api.enableDiscovered(s.id, { zoneId: zone.value, hostKey: key.value.trim() });
+        onEnabled();
+      } catch (failure) {
+        say(
+          message,
+          errorText(failure, { bad_request: "Choose a zone of this site and a SHA256 host key fingerprint." }),
+        );
+      } finally {
+        button.disabled = false;
+      }
+    });
+    action = zones.length ? form : "No zone in this site yet";
+  }
+  return h(
+    "tr",
+    { "data-discovered-id": s.id, "data-status": s.status },
+    h("th", { scope: "row" }, s.name, s.os ? h("div", { class: "muted small" }, s.os) : null),
+    h("td", {}, `${s.host}:${s.port}`),
+    h("td", {}, s.source),
+    h("td", {}, timeElement(s.lastSeen, formatAgo(s.lastSeen))),
+    h(
+      "td",
+      { class: "small" },
+      s.proposedHostKey ? h("code", {}, s.proposedHostKey) : "no key seen",
+      s.hostKeyType
+        ? h("div", { class: "muted" }, `${s.hostKeyType}, proposed by keyscan: verify before pinning`)
+        : null,
+    ),
+    h("td", {}, action),
+  );
+}
+
+export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cleanup {
+  const error = h("p", { id: "connectors-error", class: "alert", role: "alert", hidden: true });
+  const sections = h("div", { id: "site-connectors" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  async function drawSite(site: Site): Promise<HTMLElement> {
+    const [connectors, discovered] = await Promise.all([api.siteConnectors(site.id), api.discovered(site.id)]);
+    const cBody = h(
+      "tbody",
+      {},
+      ...(connectors.length ? connectors.map(connectorRow) : [emptyRow(6, "No connector enrolled yet.")]),
+    );
+    const dBody = h(
+      "tbody",
+      {},
+      ...(discovered.length
+        ? discovered.map((s) => discoveredRow(s, ctx, () => void refresh()))
+        : [emptyRow(6, "Nothing discovered yet. Configure discovery in the connector's config.json.")]),
+    );
+    return h(
+      "div",
+      { class: "site-health", "data-site-id": site.id },
+      h("h3", {}, site.name),
+      dataTable(
+        `connectors-${site.id}`,
+        `Connectors of ${site.name}`,
+        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors"],
+        cBody,
+      ),
+      dataTable(
+        `discovered-${site.id}`,
+        `Discovered servers of ${site.name}`,
+        ["Server", "Address", "Source", "Last seen", "Proposed host key", "Enable in zone"],
+        dBody,
+      ),
+    );
+  }
+
+  async function refresh(): Promise<void> {
+    clearTimeout(timer);
+    try {
+      const drawn = await Promise.all(ctx.data.sites.map(drawSite));
+      if (stopped) return;
+      replace(sections, ...drawn);
+      say(error, null);
+    } catch (failure) {
+      say(error, errorText(failure));
+    }
+    if (!stopped) timer = setTimeout(() => void refresh(), REFRESH_MS);
+  }
+
+  const stop = ctx.data.listen(() => void refresh());
+  append(
+    container,
+    panel(
+      "connectors",
+      "Connectors and discovered servers",
+      "Each site's connectors with their health, and the servers their discovery jobs found. A discovered server is usable only after you enable it in a zone and pin its host key.",
+      sections,
+      error,
+    ),
+  );
+  void refresh();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    stop();
+  };
+}
