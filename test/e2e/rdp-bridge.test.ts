@@ -155,6 +155,11 @@ describeWithPeers("RDP engine against a real xrdp", xrdpMissing() ?? rdpUnavaila
     return readFile(file, "utf8");
   }
 
+  /** The desktop's clipboard text, read with xclip in the remote xterm into a fresh file. */
+  function readClipboard(s: Session, name: string): Promise<string> {
+    return runInXterm(s, `xclip -o -selection clipboard > ~/${name}`, join("/home", user, name));
+  }
+
   function paste(s: Session, text: string): void {
     const data = Buffer.from(text).toString("base64");
     s.stream.write(
@@ -171,16 +176,21 @@ describeWithPeers("RDP engine against a real xrdp", xrdpMissing() ?? rdpUnavaila
     const home = join("/home", user);
     const allowed = open({ clipboard: { copy: true, paste: true, maxBytes: 64 } });
     await waitFor("the desktop size", async () => (allowed.screen.width > 0 ? true : undefined), 60_000);
-    // Paste: the browser's text becomes the desktop's clipboard.
+    // Paste: the browser's text becomes the desktop's clipboard (it takes the selection asynchronously,
+    // so the desktop's clipboard is read until it shows the text).
     paste(allowed, `pasted-${tag}`);
-    expect(await runInXterm(allowed, `xclip -o -selection clipboard > ~/in-1-${tag}`, join(home, `in-1-${tag}`))).toBe(
-      `pasted-${tag}`,
+    let reads = 0;
+    await waitFor(
+      "the pasted text on the desktop",
+      async () => ((await readClipboard(allowed, `in-1-${tag}-${reads++}`)) === `pasted-${tag}` ? true : undefined),
+      45_000,
     );
-    // Over the cap (64 bytes): not delivered, the desktop keeps what it had.
+    // Over the cap (64 bytes): not delivered; the desktop keeps what it had, however long we wait.
     paste(allowed, "x".repeat(100));
-    expect(await runInXterm(allowed, `xclip -o -selection clipboard > ~/in-2-${tag}`, join(home, `in-2-${tag}`))).toBe(
-      `pasted-${tag}`,
-    );
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await readClipboard(allowed, `in-2-${tag}-${i}`)).toBe(`pasted-${tag}`);
+    }
     // Copy: what the desktop copies reaches the browser.
     await runInXterm(
       allowed,
@@ -196,9 +206,10 @@ describeWithPeers("RDP engine against a real xrdp", xrdpMissing() ?? rdpUnavaila
     const blocked = open({ clipboard: { copy: false, paste: false, maxBytes: 64 } });
     await waitFor("the desktop size", async () => (blocked.screen.width > 0 ? true : undefined), 60_000);
     paste(blocked, `blocked-${tag}`);
-    expect(
-      await runInXterm(blocked, `xclip -o -selection clipboard > ~/in-3-${tag}`, join(home, `in-3-${tag}`)),
-    ).not.toContain(`blocked-${tag}`);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await readClipboard(blocked, `in-3-${tag}-${i}`)).not.toContain(`blocked-${tag}`);
+    }
     await runInXterm(
       blocked,
       `printf secret-${tag} | xclip -selection clipboard; touch ~/out-2-${tag}`,

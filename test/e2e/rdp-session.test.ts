@@ -27,7 +27,7 @@ function hasDesktop(user: string): boolean {
 }
 
 /** Waits until the page's canvas shows the X root window's known colour inside the desktop. */
-async function waitForBackground(page: Page): Promise<void> {
+async function waitForBackground(page: Page, logs: () => Promise<string>): Promise<void> {
   await page
     .waitForFunction(
       ({ r, g, b }) => {
@@ -52,6 +52,8 @@ async function waitForBackground(page: Page): Promise<void> {
           frames: document.body.dataset.desktopFrames,
           decodeFailures: document.body.dataset.desktopDecodeFailures,
           state: document.body.dataset.sessionState,
+          endReason: document.body.dataset.endReason,
+          closeCode: document.body.dataset.closeCode,
           size: document.body.dataset.desktopSize,
           canvas: [canvas?.width, canvas?.height],
           corner: at(w! - 10, h! - 10),
@@ -59,7 +61,12 @@ async function waitForBackground(page: Page): Promise<void> {
           origin: at(5, 5),
         });
       });
-      throw new Error(`${(err as Error).message}; canvas: ${seen}`);
+      const events = (await logs())
+        .split("\n")
+        .filter((l) => /"event":"(session|rdp)\./.test(l))
+        .slice(-15)
+        .join("\n");
+      throw new Error(`${(err as Error).message}; canvas: ${seen}; connector:\n${events}`);
     });
 }
 
@@ -110,7 +117,7 @@ describeWithPeers("RDP desktop through edge, connector and Chromium", rdpPeersMi
     expect((await sessionStatus(rdp, sessionId)).protocol).toBe("rdp");
     await page.goto(`${rdp.stack.edge.url}/#/sessions/${sessionId}`);
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 60_000 });
-    await waitForBackground(page);
+    await waitForBackground(page, rdp.logs);
     console.info(`RDP first frame on the page's canvas ${Date.now() - opened} ms after the session was opened`);
     expect(await page.locator("#send-cad").isVisible()).toBe(true);
     expect(await page.locator("#send-win").isVisible()).toBe(true);
@@ -137,7 +144,7 @@ describeWithPeers("RDP desktop through edge, connector and Chromium", rdpPeersMi
     // A browser that attaches later (here: the same page reloaded) gets the whole desktop again.
     await page.reload();
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 60_000 });
-    await waitForBackground(page);
+    await waitForBackground(page, rdp.logs);
 
     // The canary password is in no byte the browser received and in no log.
     expect(browserBound.join("\n")).not.toContain(rdp.stack.canary);

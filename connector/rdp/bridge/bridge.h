@@ -32,6 +32,8 @@ typedef struct {
   uint32_t buttons;
   int want_w, want_h;
   long long resize_at_ms;
+  long long connected_at_ms;
+  long long server_refresh_at_ms; /* when to ask the server to repaint everything, 0: not pending */
   CliprdrClientContext* clip;
   DispClientContext* disp;
   char* clip_local; /* UTF-8 text the browser pasted, offered to the remote clipboard */

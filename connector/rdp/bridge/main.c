@@ -43,6 +43,11 @@
 #define FRAME_MS 16
 /* A new size from the browser is applied 300 ms after the last one (window drags send many). */
 #define RESIZE_SETTLE_MS 300
+/* A new desktop size is requested no sooner than 3 s after connecting: xrdp may stop updating a
+ * desktop that is resized while its logon is still in progress. */
+#define RESIZE_AFTER_CONNECT_MS 3000
+/* After the server resized the desktop, it is asked to repaint all of it 500 ms later. */
+#define SERVER_REFRESH_DELAY_MS 500
 #define JPEG_QUALITY 80
 #define WEBP_QUALITY 75
 
@@ -164,6 +169,8 @@ static BOOL desktop_resize(rdpContext* context) {
   rdpSettings* s = context->settings;
   if (!gdi_resize(context->gdi, s->DesktopWidth, s->DesktopHeight)) return FALSE;
   send_size(b);
+  /* The resized screen starts black here; ask the server for all of it once it has settled. */
+  b->server_refresh_at_ms = psm_now_ms() + SERVER_REFRESH_DELAY_MS;
   return TRUE;
 }
 
@@ -319,6 +326,7 @@ static BOOL post_connect(freerdp* instance) {
   instance->update->BeginPaint = begin_paint;
   instance->update->EndPaint = end_paint;
   instance->update->DesktopResize = desktop_resize;
+  b->connected_at_ms = psm_now_ms();
   const char* ready[] = {"rdp"};
   guac_write("ready", 1, ready);
   send_size(b);
@@ -372,8 +380,21 @@ static void on_mouse(psm_bridge* b, int x, int y, uint32_t mask) {
   b->buttons = mask;
 }
 
+static void refresh_from_server(psm_bridge* b) {
+  if (!b->server_refresh_at_ms || psm_now_ms() < b->server_refresh_at_ms) return;
+  b->server_refresh_at_ms = 0;
+  rdpGdi* gdi = b->context.gdi;
+  RECTANGLE_16 all = {0, 0, (UINT16)(gdi->width - 1), (UINT16)(gdi->height - 1)};
+  if (b->context.update->RefreshRect) b->context.update->RefreshRect(&b->context, 1, &all);
+}
+
 static void apply_resize(psm_bridge* b) {
-  if (!b->resize_at_ms || psm_now_ms() < b->resize_at_ms) return;
+  long long now = psm_now_ms();
+  if (!b->resize_at_ms || now < b->resize_at_ms) return;
+  if (now < b->connected_at_ms + RESIZE_AFTER_CONNECT_MS) {
+    b->resize_at_ms = b->connected_at_ms + RESIZE_AFTER_CONNECT_MS;
+    return;
+  }
   b->resize_at_ms = 0;
   rdpGdi* gdi = b->context.gdi;
   if (!b->disp || !gdi || (b->want_w == (int)gdi->width && b->want_h == (int)gdi->height)) return;
@@ -505,6 +526,12 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
            freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, b->clip_copy || b->clip_paste) &&
            freerdp_settings_set_bool(s, FreeRDP_DeviceRedirection, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_RedirectDrives, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectHomeDrive, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectPrinters, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectSmartCards, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectSerialPorts, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_RedirectParallelPorts, FALSE) &&
+           freerdp_settings_set_bool(s, FreeRDP_AudioCapture, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE) &&
            freerdp_settings_set_uint32(s, FreeRDP_KeyboardLayout, 0x409) &&
            /* Legacy RDP security carries no certificate the pin could check: never offered. */
@@ -614,7 +641,7 @@ int main(int argc, char** argv) {
     DWORD count = freerdp_get_event_handles(instance->context, handles, 63);
     if (count == 0) break;
     handles[count++] = stdin_event;
-    DWORD wait = b->ndirty || b->resize_at_ms ? FRAME_MS : 1000;
+    DWORD wait = b->ndirty || b->resize_at_ms || b->server_refresh_at_ms ? FRAME_MS : 1000;
     WaitForMultipleObjects(count, handles, FALSE, wait);
     if (!freerdp_check_event_handles(instance->context)) {
       if (freerdp_get_last_error(instance->context) != FREERDP_ERROR_SUCCESS) status = 4;
@@ -640,6 +667,7 @@ int main(int argc, char** argv) {
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) quit = 1; /* stdin closed: session over */
     if (quit) break;
     apply_resize(b);
+    refresh_from_server(b);
     flush_frame(b, 0);
   }
   psm_log("disconnecting", NULL);
