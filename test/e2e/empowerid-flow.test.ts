@@ -1,15 +1,17 @@
 // EmpowerID mode through the whole product: the admin stores only EmpowerID's reference for a
-// credential; the user's session grant carries that reference; the connector asks a (fake)
+// credential (in the page, in Chromium); the user's session grant carries that reference; the connector asks a (fake)
 // EmpowerID to release the password for this user and logs into a real sshd with it. A refusal
 // reaches the user as `credential_refused`.
+import type { ServerSummary } from "../../protocol/index.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { FakeEmpowerId } from "../fakes/empowerid.ts";
+import { chromiumMissing, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
-describeWithPeers("EmpowerID as the credential authority, end to end", missingPeers(), () => {
+describeWithPeers("EmpowerID as the credential authority, end to end", missingPeers() ?? chromiumMissing(), () => {
   let stack: Stack;
   let fake: FakeEmpowerId;
   let credentialId = "";
@@ -24,16 +26,33 @@ describeWithPeers("EmpowerID as the credential authority, end to end", missingPe
       empowerid: { baseUrl: fake.url, clientId: fake.clientId, clientSecret: fake.clientSecret, apiKey: fake.apiKey },
     });
     await stack.restartConnector();
-    credentialId = (
-      await stack.admin.request<{ id: string }>("POST", "/api/credentials", {
-        name: "vaulted in EmpowerID",
-        username: stack.targetUser,
-        kind: "password",
-        zoneId: stack.zoneId,
-        externalRef: "EID-CRED-42",
-        serverIds: [stack.serverId],
-      })
-    ).id;
+    // The admin adds the credential in the page: EmpowerID as the source, a reference, no secret.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${stack.edge.url}/#/login`);
+      await page.fill("#login-username", "admin");
+      await page.fill("#login-password", "admin-password-1");
+      await page.click("#login-submit");
+      await page.waitForSelector('body[data-route="catalog"]');
+      await page.goto(`${stack.edge.url}/#/admin/credentials`);
+      await page.fill("#cred-name", "vaulted in EmpowerID");
+      await page.fill("#cred-username", stack.targetUser);
+      await page.selectOption("#cred-source", "empowerid");
+      expect(await page.isHidden("#cred-secret")).toBe(true);
+      await page.selectOption("#cred-zone", stack.zoneId);
+      await page.check(`#cred-servers input[value="${stack.serverId}"]`);
+      await page.fill("#cred-external-ref", "EID-CRED-42");
+      await page.click("#cred-submit");
+      await page.waitForSelector("#cred-message:not([hidden])");
+      expect(await page.textContent("#cred-message")).toContain("stays in EmpowerID");
+    } finally {
+      await browser.close();
+    }
+    const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
+    credentialId = servers
+      .find((s) => s.id === stack.serverId)!
+      .credentials.find((c) => c.name === "vaulted in EmpowerID")!.id;
   });
   afterAll(async () => {
     await fake?.stop();
