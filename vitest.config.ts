@@ -33,6 +33,8 @@ export default defineConfig({
             "durable/timers.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
+            "durable/recording/**/*.test.ts",
+            "web/src/cast-text.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

@@ -166,8 +166,18 @@ const SSH_NODELAY: Edit[] = [
   after("connector/session.ts", `    ssh.on("ready", () => {`, "\n      ssh.setNoDelay(true);"),
 ];
 
+// The cost of recording (docs/recording.md): the same tree with sessions not recorded at all.
+const NO_RECORDING: Edit[] = [
+  {
+    file: "worker/routes/sessions.ts",
+    find: "      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },\n",
+    replace: "",
+  },
+];
+
 const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
   baseline: { what: "the tree as it is", edits: [] },
+  "no-recording": { what: "sessions are not recorded (measures what recording costs)", edits: NO_RECORDING },
   "connector-no-deflate": { what: "connector data socket without permessage-deflate", edits: CONNECTOR_NO_DEFLATE },
   "edge-no-deflate": {
     what: "browser socket without permessage-deflate (Worker drops the offer)",

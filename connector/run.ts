@@ -1,6 +1,7 @@
 // `psm-connector run`: the agent. Holds the control link, verifies and starts sessions with the
 // site's address policy and credential provider, reports health to the hub, writes status.json
 // for `psm-connector status`, serves Prometheus metrics on loopback, and runs discovery jobs.
+import { rdpUnavailable } from "./rdp/engine.ts";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
@@ -138,6 +139,8 @@ export async function run(stateDir: string): Promise<void> {
     allowedTargets: config.allowedTargets.join(","),
     metrics: metrics ? `127.0.0.1:${metrics.port}` : undefined,
   });
+  const rdpMissing = rdpUnavailable();
+  log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
   control.start();
   let discoveryTimer: NodeJS.Timeout | undefined;
   if (config.discovery) {

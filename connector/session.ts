@@ -8,6 +8,7 @@ import WebSocket from "ws";
 import {
   CONNECTOR_RESUME_GRACE_MS,
   type EndReason,
+  encodeData,
   encodeDataChunks,
   encodeMessage,
   decodeFrame,
@@ -26,6 +27,8 @@ import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
+import { RdpStream } from "./rdp/rdp-stream.ts";
+import { openRdpTarget } from "./rdp/rdp-target.ts";
 import { type Release, SealedProvider } from "./credentials.ts";
 import { type SessionHooks, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
@@ -42,7 +45,8 @@ const REDIAL_HANDSHAKE_MS = 2_000;
 export class TargetSession {
   private ws?: WebSocket;
   private ssh?: Client;
-  private stream?: ClientChannel;
+  /** The target: an SSH shell channel, or an RDP engine (same shape where the session uses it). */
+  private stream?: ClientChannel | RdpStream;
   private readonly credit = new OutputCredit();
   /** Output not yet acknowledged by the browser, by offset: at most the window plus one chunk. */
   private readonly unacked = new OutputLog();
@@ -197,6 +201,18 @@ export class TargetSession {
       this.release.ended(this.endReason);
       return;
     }
+    if (tgt.protocol === "rdp") {
+      const rdp = openRdpTarget(
+        this.sessionId,
+        { ...this.grant, tgt: { ...tgt, host: address } },
+        secret,
+        this.log,
+        (reason) => this.end(reason),
+      );
+      rdp?.once("ready", () => this.attachShell(rdp));
+      this.stream = rdp;
+      return;
+    }
     const ssh = new Client();
     this.ssh = ssh;
     const config: ConnectConfig = {
@@ -240,11 +256,19 @@ export class TargetSession {
     ssh.connect(config);
   }
 
-  private attachShell(stream: ClientChannel): void {
+  private attachShell(stream: ClientChannel | RdpStream): void {
     this.stream = stream;
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
     stream.on("data", (chunk: Buffer) => {
+      if (stream instanceof RdpStream) {
+        // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
+        // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
+        // an attaching browser gets a repaint instead (see attach).
+        if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeData(chunk));
+        if (this.credit.spend(chunk.byteLength)) stream.pause();
+        return;
+      }
       this.unacked.append(chunk);
       this.queueOutput(chunk);
       if (this.credit.spend(chunk.byteLength)) stream.pause();
@@ -280,6 +304,13 @@ export class TargetSession {
 
   /** The room (re)attached a browser: open the window from `acked`, then resend from `from`. */
   private attach(acked: number | null | undefined, from: number | null): void {
+    if (this.stream instanceof RdpStream) {
+      // A desktop is not resent byte by byte: the browser gets the whole screen again, from here.
+      if (this.credit.attach(OUTPUT_WINDOW, null)) this.stream.resume();
+      this.sendControl({ type: "sync", from: this.credit.sent, to: this.credit.sent });
+      this.stream.refresh();
+      return;
+    }
     if (this.credit.attach(OUTPUT_WINDOW, acked)) this.stream?.resume();
     this.unacked.trimTo(this.credit.acked);
     // Anything queued is part of the resend (or older than the browser needs).

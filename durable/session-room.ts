@@ -33,6 +33,9 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { edgeKey } from "../worker/keys.ts";
+import { Recorder, type RecordResult } from "./recording/recorder.ts";
+import { recordingStore } from "./recording/stores.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
 import { LiveViewers, SNAPSHOT_EVERY_MS } from "./viewers.ts";
 
@@ -55,6 +58,10 @@ export type RoomMeta = {
   notifyWatched?: boolean;
   /** A browser away this long ends the session as `disconnected`, in ms; null: wait (policy). */
   disconnectGraceMs?: number | null;
+  /** Recording policy (docs/recording.md); absent: the session is not recorded. */
+  recording?: { required: boolean; keystrokes: boolean; zoneId: string };
+  /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
+  protocol?: "ssh" | "rdp";
 };
 
 export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
@@ -83,8 +90,10 @@ export class SessionRoom extends DurableObject<Env> {
 
   // ---- RPC from the Worker and the ConnectorHub ---------------------------------------------
 
-  async init(meta: RoomMeta): Promise<void> {
+  /** Returns false when recording is required and cannot be persisted: the caller ends the session. */
+  async init(meta: RoomMeta): Promise<{ recording: boolean }> {
     await this.ctx.storage.put("meta", meta);
+    if (meta.recording && !(await this.startRecording(meta))) return { recording: false };
     // A session shorter than the first warning's lead time is warned as soon as it starts.
     const now = Date.now();
     const warn =
@@ -94,7 +103,9 @@ export class SessionRoom extends DurableObject<Env> {
       deadline: meta.deadline,
       attach: Date.now() + ATTACH_TIMEOUT_MS,
       ...(warn ? { warn } : {}),
+      ...this.recordTimer(),
     });
+    return { recording: true };
   }
 
   /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
@@ -112,6 +123,7 @@ export class SessionRoom extends DurableObject<Env> {
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
+    await this.endRecording(reason);
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
@@ -142,6 +154,7 @@ export class SessionRoom extends DurableObject<Env> {
       send(ws, { type: "extended", deadline } satisfies RoomToBrowser);
     const connector = this.connector();
     if (connector) send(connector, { type: "extend", grant } satisfies RoomToConnector);
+    await this.record((r, now) => r.marker(`extension: until ${new Date(deadline).toISOString()}`, now));
     return true;
   }
 
@@ -219,6 +232,7 @@ export class SessionRoom extends DurableObject<Env> {
         this.snapshotDue = false;
         await this.viewers.save();
       }
+      if (name === "record") await this.recordingTimer();
     }
   }
 
@@ -227,6 +241,7 @@ export class SessionRoom extends DurableObject<Env> {
     if (!meta || (await this.ctx.storage.get("ended"))) return;
     const user = this.browser();
     if (user) send(user, { type: "warning", reason: "time_limit", at: meta.deadline } satisfies RoomToBrowser);
+    await this.record((r, now) => r.marker("warning: time_limit", now));
     const next = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
     if (next) await this.addTimer("warn", next);
   }
@@ -248,6 +263,7 @@ export class SessionRoom extends DurableObject<Env> {
       await this.ctx.storage.put("idleWarned", true);
       const user = this.browser();
       if (user) send(user, { type: "warning", reason: "idle", at: step.at } satisfies RoomToBrowser);
+      await this.record((r, now) => r.marker("warning: idle", now));
     }
     await this.addTimer("idle", step.at);
   }
@@ -328,6 +344,7 @@ export class SessionRoom extends DurableObject<Env> {
       ws.serializeAttachment({ ...att, cols: msg.cols, rows: msg.rows });
       const connector = this.connector();
       if (connector) send(connector, msg satisfies RoomToConnector);
+      await this.record((r, now) => r.resize(msg.cols, msg.rows, now));
       return;
     }
 
@@ -373,7 +390,9 @@ export class SessionRoom extends DurableObject<Env> {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
             send(ws, { type: "resize", cols: u.cols, rows: u.rows } satisfies RoomToConnector);
             this.sendAttach(ws, { acked: null, from: null });
+            await this.record((r, now) => r.resize(u.cols, u.rows, now));
           }
+          await this.record((r, now) => r.marker("connected", now));
           this.lastInput = 0;
           await this.noteInput();
         }
@@ -402,7 +421,8 @@ export class SessionRoom extends DurableObject<Env> {
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
       ) {
         connector.send(message);
-        if (frame.kind === "data") return this.noteInput();
+        if (frame.kind === "data")
+          return this.noteInput().then(() => this.record((r, now) => r.input(frame.payload, now)));
       }
       return;
     }
@@ -428,11 +448,15 @@ export class SessionRoom extends DurableObject<Env> {
       payload = payload.subarray(skip);
       if (payload.byteLength === 0) return;
     }
+    if (this.desktop) return; // a terminal replay (or an asciicast) of a Guacamole stream would be noise
+    // The recording gets exactly what the viewers get: the repeated bytes of a resend are skipped.
+    const recorded = this.record((r, now) => r.output(payload, now));
     this.viewers.push(payload, skip(frame.payload, payload, message));
     if (!this.snapshotDue) {
       this.snapshotDue = true;
-      return this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS);
+      return Promise.all([recorded, this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS)]).then(() => {});
     }
+    return recorded;
   }
 
   // ---- resume and live viewers --------------------------------------------------------------
@@ -460,12 +484,19 @@ export class SessionRoom extends DurableObject<Env> {
    * A browser said hello. Resuming (`resume` = how far it got): send the rest from the log, or have
    * the connector resend it. Fresh: repaint the current screen, and count from the connector's next byte.
    */
+  /** An RDP session (from meta, read when a browser attaches: output only flows after that). */
+  private desktop = false;
+
   private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<void> {
+    this.desktop = (await this.meta())?.protocol === "rdp";
     const connector = this.connector();
     const live =
       connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected";
     const att = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
-    if (live) send(connector, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
+    if (live) {
+      send(connector, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
+      await this.record((r, now) => r.resize(att.cols, att.rows, now));
+    }
     if (resume !== undefined && this.anchored) {
       const rest = this.log.since(resume);
       if (rest) {
@@ -481,7 +512,8 @@ export class SessionRoom extends DurableObject<Env> {
       return;
     }
     send(user, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
-    await this.viewers.repaint(user, false);
+    // A desktop's repaint comes from the connector (on `attach`), not from a terminal snapshot.
+    if (!this.desktop) await this.viewers.repaint(user, false);
     if (live) this.sendAttach(connector, { acked: null, from: null });
   }
 
@@ -536,6 +568,97 @@ export class SessionRoom extends DurableObject<Env> {
     this.awaitingSync = false;
     this.broadcastStatus("reconnecting");
     await this.addTimer("reconnect", Date.now() + CONNECTOR_RESUME_GRACE_MS);
+  }
+
+  // ---- recording (durable/recording/: the pipeline; these are the room's few calls into it) ---
+
+  private recorderInstance: Recorder | undefined;
+
+  private get recorder(): Recorder {
+    this.recorderInstance ??= new Recorder({
+      storage: this.ctx.storage,
+      store: () => recordingStore(this.env),
+      signingKey: async () => (await edgeKey(this.env.EDGE_SIGNING_KEY)).privateKey,
+      db: this.env.DB,
+      alert: (s, detail) => this.recordingAlert(s, detail),
+    });
+    return this.recorderInstance;
+  }
+
+  private async startRecording(meta: RoomMeta): Promise<boolean> {
+    const policy = meta.recording!;
+    try {
+      return await this.recorder.start(
+        {
+          recordingId: crypto.randomUUID(),
+          sessionId: meta.sessionId,
+          userId: meta.userId,
+          username: meta.username,
+          serverId: meta.serverId,
+          zoneId: policy.zoneId,
+          required: policy.required,
+          keystrokes: policy.keystrokes,
+          cols: 80,
+          rows: 24,
+        },
+        Date.now(),
+      );
+    } catch (err) {
+      // The room's own storage refused the recording: fail closed when it is required.
+      console.error(`room ${meta.sessionId}: recording could not start`, err);
+      if (policy.required) return false;
+      await this.recordingAlert(meta, "recording could not start; the session goes on unrecorded");
+      return true;
+    }
+  }
+
+  /** Runs one recorder call; a required recording past its buffer limit ends the session. */
+  private async record(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
+    if (!(await this.recorder.ready())) return;
+    const result = write(this.recorder, Date.now());
+    if (result === "overflow") {
+      await this.end("recording_unavailable");
+      return;
+    }
+    const at = this.recorder.nextAt();
+    if (at !== null && at !== this.scheduledRecordAt) {
+      this.scheduledRecordAt = at;
+      await this.addTimer("record", at);
+    }
+  }
+
+  private scheduledRecordAt: number | null = null;
+
+  private recordTimer(): { record?: number } {
+    const at = this.recorderInstance?.nextAt() ?? null;
+    this.scheduledRecordAt = at;
+    return at === null ? {} : { record: at };
+  }
+
+  private async recordingTimer(): Promise<void> {
+    if (!(await this.recorder.ready()) && !this.recorder.recordingId) return;
+    await this.recorder.onTimer(Date.now());
+    const next = this.recordTimer();
+    if (next.record) await this.addTimer("record", next.record);
+  }
+
+  private async endRecording(reason: EndReason): Promise<void> {
+    if (!(await this.recorder.ready())) return;
+    await this.recorder.end(reason, Date.now());
+    const next = this.recordTimer();
+    if (next.record) await this.addTimer("record", next.record);
+  }
+
+  private async recordingAlert(s: { sessionId: string; userId: string; serverId: string }, detail: string) {
+    console.warn(`room ${s.sessionId}: recording alert: ${detail}`);
+    const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
+    await ledger.append({
+      actor: null,
+      action: "recording.alert",
+      target: { type: "session", id: s.sessionId },
+      refs: { userId: s.userId, serverId: s.serverId, sessionId: s.sessionId },
+      data: { detail },
+    });
   }
 
   // ---- helpers ------------------------------------------------------------------------------

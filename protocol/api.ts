@@ -62,6 +62,12 @@ export const EnrollResponse = z.object({
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+export const ServerProtocol = z.enum(["ssh", "rdp"]);
+export type ServerProtocol = z.infer<typeof ServerProtocol>;
+
+/** An admin re-pins a server's identity (host key or certificate) after a legitimate change. */
+export const RepinServerRequest = z.strictObject({ hostKey: HostKeyFingerprint });
+
 export const CreateServerRequest = z.strictObject({
   name: z
     .string()
@@ -71,8 +77,9 @@ export const CreateServerRequest = z.strictObject({
     .regex(/^[A-Za-z0-9._-]+$/),
   host: z.string().trim().min(1).max(253),
   port: z.number().int().min(1).max(65535).default(22),
-  protocol: z.literal("ssh").default("ssh"),
+  protocol: ServerProtocol.default("ssh"),
   zoneId: z.string(),
+  /** SSH: the host key fingerprint. RDP: the certificate fingerprint (`SHA256:` + base64 of the DER's SHA-256). */
   hostKey: HostKeyFingerprint,
   tags: z.array(z.string().max(32)).max(16).default([]),
 });
@@ -88,6 +95,8 @@ export const CreateCredentialRequest = z
     /** Instead of a sealed secret: EmpowerID's reference; the site's connector asks EmpowerID to release it. */
     externalRef: z.string().min(1).max(256).optional(),
     serverIds: z.array(z.string()).min(1),
+    /** Windows domain for RDP (empty: a local account). */
+    domain: z.string().trim().max(255).default(""),
     /** Overrides the zone's policy for this credential. */
     policyId: z.string().nullable().default(null),
   })
@@ -104,7 +113,7 @@ export const ServerSummary = z.object({
   name: z.string(),
   host: z.string(),
   port: z.number(),
-  protocol: z.literal("ssh"),
+  protocol: ServerProtocol,
   siteId: z.string(),
   zoneId: z.string(),
   zoneName: z.string(),
@@ -175,6 +184,18 @@ export const PolicyFields = z.object({
     .default(null),
   exclusive: z.boolean().default(false),
   resetOnCheckin: z.boolean().default(false),
+  /** RDP: refuse targets that do not offer NLA. */
+  rdpRequireNla: z.boolean().default(false),
+  /** RDP clipboard, each direction apart: copy = desktop to browser, paste = browser to desktop. */
+  rdpClipboardCopy: z.boolean().default(false),
+  rdpClipboardPaste: z.boolean().default(false),
+  /** RDP clipboard size cap per transfer, in bytes (decoded text). */
+  rdpClipboardMaxBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024)
+    .default(64 * 1024),
   /** The most one extension adds to a live session; null: no extensions. */
   extensionMinutes: minutes(24 * 60)
     .nullable()
@@ -311,6 +332,8 @@ export const SessionSummary = z.object({
   serverId: z.string(),
   serverName: z.string(),
   credentialName: z.string(),
+  /** Which page renders it: a terminal (ssh) or a desktop (rdp). */
+  protocol: ServerProtocol,
   status: z.enum(["pending", "active", "ended"]),
   createdAt: z.number(),
   deadline: z.number(),

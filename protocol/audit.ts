@@ -19,6 +19,8 @@ export const AuditAction = z.enum([
   "session.extended",
   "session.extension_denied",
   "admin.change",
+  "recording.alert", // recording could not be persisted (optional policy: the session went on)
+  "recording.deleted", // retention sweep or an admin removed a recording after its retention
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -9,3 +9,4 @@ export * from "./backoff.ts";
 export * from "./audit.ts";
 export * from "./output-log.ts";
 export * from "./connectors.ts";
+export * from "./recording.ts";

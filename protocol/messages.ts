@@ -18,10 +18,13 @@ export const EndReason = z.enum([
   "target_refused", // the target's address is outside the site's allowed ranges (or never allowed)
   "auth_failed", // the target refused the vaulted credential
   "credential_unavailable", // the connector could not open the credential
+  "recording_unavailable", // recording is required and could not be persisted (buffer limit reached)
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
   "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol
+  "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)
+  "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
 ]);
@@ -40,6 +43,7 @@ export const ErrorCode = z.enum([
   "conflict",
   "rate_limited",
   "connector_unavailable",
+  "recording_unavailable",
   "protocol_error",
   "internal",
 ]);

@@ -49,7 +49,8 @@ export const GrantClaims = z.object({
   tgt: z.object({
     host: z.string().min(1).max(253),
     port: z.number().int().min(1).max(65535),
-    protocol: z.literal("ssh"),
+    protocol: z.enum(["ssh", "rdp"]),
+    /** SSH: the host key's fingerprint. RDP: the server certificate's (SHA-256 of the DER bytes). */
     hostKey: HostKeyFingerprint,
   }),
   cred: z
@@ -66,10 +67,27 @@ export const GrantClaims = z.object({
        * EmpowerID to authorise the release. The edge copies it into the grant unopened.
        */
       mp: SealedSecret.optional(),
+      /** Windows domain for RDP logons (empty: a local account). */
+      domain: z.string().max(255).optional(),
     })
     .refine((c) => c.sealed !== undefined || c.ref !== undefined, "a credential needs a sealed blob or a reference"),
   rec: z.object({ required: z.boolean(), keystrokes: z.boolean() }),
-  ch: z.array(z.enum(["shell"])).min(1),
+  ch: z.array(z.enum(["shell", "desktop"])).min(1),
+  /** RDP sessions: security and clipboard policy (see protocol/rdp.ts). */
+  rdp: z
+    .object({
+      nla: z.boolean(),
+      clip: z.object({
+        copy: z.boolean(),
+        paste: z.boolean(),
+        max: z
+          .number()
+          .int()
+          .min(0)
+          .max(1024 * 1024),
+      }),
+    })
+    .optional(),
 });
 export type GrantClaims = z.infer<typeof GrantClaims>;
 

@@ -87,6 +87,11 @@ const MATRIX: Record<string, Entry> = {
       hostKey: `SHA256:${"C".repeat(43)}`,
     }),
   },
+  "PUT /api/servers/:id/host-key": {
+    access: "zoneAdmin",
+    id: (f) => f.site.serverId,
+    body: () => ({ hostKey: `SHA256:${"D".repeat(43)}` }),
+  },
   "POST /api/servers/import": {
     access: "zoneAdmin",
     body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }),
@@ -157,6 +162,19 @@ const MATRIX: Record<string, Entry> = {
     body: (f) => ({ zoneId: f.site.zoneId, hostKey: `SHA256:${"A".repeat(43)}` }),
   },
   "GET /api/openapi.json": { access: "public" },
+  // Recordings: the session's own user only where the zone allows it (not here); see recordings.workers.test.ts.
+  "GET /api/recordings": { access: "signedIn" },
+  "GET /api/recordings/:id": { access: "auditor", id: (f) => f.recordingId },
+  "POST /api/recordings/:id/verify": { access: "auditor", id: (f) => f.recordingId },
+  "DELETE /api/recordings/:id": { access: "admin", id: (f) => f.recordingId },
+  "GET /api/recordings/:id/cast": { access: "auditor", id: (f) => f.recordingId },
+  "GET /api/recordings/:id/manifest": { access: "auditor", id: (f) => f.recordingId },
+  "GET /api/zones/:id/recording-policy": { access: "zoneAdmin", id: (f) => f.site.zoneId },
+  "PUT /api/zones/:id/recording-policy": {
+    access: "admin",
+    id: (f) => f.site.zoneId,
+    body: () => ({ retentionDays: 90, ownerReplay: false }),
+  },
 };
 
 async function fixture() {
@@ -209,7 +227,11 @@ async function fixture() {
        VALUES ('matrix-extension', 'gated-session', ?, ?, 5, 'pending', 0)`,
     ).bind(requesterId, requesterId),
   ]);
+  const recording = await env.DB.prepare("SELECT id FROM recordings WHERE session_id = ?")
+    .bind(session!.id)
+    .first<{ id: string }>();
   return {
+    recordingId: recording!.id,
     site,
     gated,
     requesterId,

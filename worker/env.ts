@@ -19,6 +19,14 @@ export interface Env {
   NOTIFY_EMAIL_FROM?: string;
   EMAIL?: SendEmail;
   APP_URL?: string;
+  /** Recordings (docs/recording.md): the R2 bucket by default, or any S3-compatible store. */
+  RECORDINGS?: R2Bucket;
+  RECORDING_STORE?: "r2" | "s3";
+  RECORDING_S3_ENDPOINT?: string;
+  RECORDING_S3_REGION?: string;
+  RECORDING_S3_BUCKET?: string;
+  RECORDING_S3_ACCESS_KEY_ID?: string;
+  RECORDING_S3_SECRET_ACCESS_KEY?: string;
 }
 
 export type AppContext = {

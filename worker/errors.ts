@@ -12,6 +12,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   conflict: "That conflicts with existing data.",
   rate_limited: "Too many attempts. Wait a moment and try again.",
   connector_unavailable: "No connector is online for this server's site. Ask an admin to check the connector.",
+  recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "Protocol error.",
   internal: "Something went wrong on our side.",
 };
@@ -24,6 +25,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   conflict: 409,
   rate_limited: 429,
   connector_unavailable: 503,
+  recording_unavailable: 503,
   protocol_error: 400,
   internal: 500,
 };

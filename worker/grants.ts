@@ -35,7 +35,7 @@ export async function signGrant(signingSecret: string, input: GrantInput): Promi
 /** The grant for a stored session with deadline `deadline` (unix ms): target, credential and policy from D1. */
 export async function grantForSession(env: Env, sessionId: string, deadline: number): Promise<string> {
   const row = await env.DB.prepare(
-    `SELECT se.user_id, u.username, se.site_id, se.credential_id, s.host, s.port, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, ch.policy
+    `SELECT se.user_id, u.username, se.site_id, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id
      JOIN credentials c ON c.id = se.credential_id LEFT JOIN checkouts ch ON ch.id = se.checkout_id WHERE se.id = ?`,
   )
@@ -47,11 +47,13 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
       credential_id: string;
       host: string;
       port: number;
+      protocol: "ssh" | "rdp";
       host_key: string;
       account: string;
       kind: "password" | "private_key";
       sealed: string | null;
       external_ref: string | null;
+      domain: string;
       policy: string | null;
     }>();
   if (!row) throw new Error(`no session ${sessionId}`);
@@ -61,7 +63,7 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
     siteId: row.site_id,
     dl: Math.floor(deadline / 1000),
     usr: { id: row.user_id, name: row.username },
-    tgt: { host: row.host, port: row.port, protocol: "ssh", hostKey: row.host_key },
+    tgt: { host: row.host, port: row.port, protocol: row.protocol, hostKey: row.host_key },
     // A sealed blob for the connector's `sealed` provider, or EmpowerID's reference for `empowerid`.
     cred: {
       id: row.credential_id,
@@ -69,8 +71,22 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
       kind: row.kind,
       ...(row.sealed ? { sealed: row.sealed } : {}),
       ...(row.external_ref ? { ref: row.external_ref } : {}),
+      ...(row.domain ? { domain: row.domain } : {}),
     },
     rec: { required: policy.recordingRequired ?? false, keystrokes: policy.recordKeystrokes ?? false },
-    ch: ["shell"],
+    ch: row.protocol === "rdp" ? ["desktop"] : ["shell"],
+    ...(row.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
   });
+}
+
+/** The RDP part of a grant. Policies stored before issue 7 lack these fields: RDP defaults apply. */
+function rdpGrant(policy: Partial<Policy>): NonNullable<GrantClaims["rdp"]> {
+  return {
+    nla: policy.rdpRequireNla ?? false,
+    clip: {
+      copy: policy.rdpClipboardCopy ?? false,
+      paste: policy.rdpClipboardPaste ?? false,
+      max: policy.rdpClipboardMaxBytes ?? 64 * 1024,
+    },
+  };
 }

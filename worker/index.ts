@@ -14,6 +14,7 @@ import { directory } from "./routes/directory.ts";
 import { connectorInventory, discovery } from "./routes/discovery.ts";
 import { inventory } from "./routes/inventory.ts";
 import { extensions } from "./routes/extensions.ts";
+import { recordings } from "./routes/recordings.ts";
 import { sessions } from "./routes/sessions.ts";
 import { sites } from "./routes/sites.ts";
 import { zones } from "./routes/zones.ts";
@@ -26,7 +27,19 @@ const apiHeaders = secureHeaders({
 });
 // A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
-for (const part of [auth, sites, directory, zones, inventory, checkouts, sessions, extensions, audit, discovery])
+for (const part of [
+  auth,
+  sites,
+  directory,
+  zones,
+  inventory,
+  checkouts,
+  sessions,
+  extensions,
+  audit,
+  discovery,
+  recordings,
+])
   app.route("/api", part);
 app.route("/", connectors);
 app.route("/", connectorInventory);

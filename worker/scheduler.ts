@@ -3,9 +3,15 @@
 import { advanceDue } from "./access/checkouts.ts";
 import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
+import { sweepRecordings } from "./recordings.ts";
 
-export async function sweep(env: Env, now: number): Promise<{ checkouts: number; notifications: unknown }> {
+export async function sweep(
+  env: Env,
+  now: number,
+): Promise<{ checkouts: number; notifications: unknown; recordingsDeleted: number }> {
   const checkouts = await advanceDue(env, now);
   const notifications = await deliverOutbox(env, now);
-  return { checkouts, notifications };
+  // Recordings past their zone's retention: deleted from the store and audited.
+  const recordingsDeleted = await sweepRecordings(env, now);
+  return { checkouts, notifications, recordingsDeleted };
 }

@@ -65,7 +65,15 @@ export class EdgeClient {
     return this.request<{ id: string }>("POST", "/api/grants", { groupId, zoneId });
   }
 
-  createServer(server: { name: string; host: string; port: number; zoneId: string; hostKey: string; tags?: string[] }) {
+  createServer(server: {
+    name: string;
+    host: string;
+    port: number;
+    zoneId: string;
+    hostKey: string;
+    tags?: string[];
+    protocol?: "ssh" | "rdp";
+  }) {
     return this.request<{ id: string }>("POST", "/api/servers", server);
   }
 
@@ -77,6 +85,7 @@ export class EdgeClient {
     zoneId: string;
     secret: string;
     serverIds: string[];
+    domain?: string;
   }) {
     const zone = (await this.request<Zone[]>("GET", "/api/zones")).find((z) => z.id === cred.zoneId);
     if (!zone) throw new Error(`no zone ${cred.zoneId}`);

@@ -16,6 +16,8 @@ import {
   ErrorCode,
   Group,
   ImportServersResponse,
+  IntegrityReport,
+  RecordingSummary,
   LiveSession,
   Me,
   Policy,
@@ -62,6 +64,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   conflict: "That conflicts with something that already exists (for example, a duplicate name).",
   rate_limited: "Too many attempts. Wait a minute and try again.",
   connector_unavailable: "No connector is online for this server's site. Ask an admin to check the site's connector.",
+  recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "The server sent an unexpected response. Reload the page; if it persists, tell an admin.",
   internal: "Something went wrong on the server. Try again in a moment.",
 };
@@ -211,7 +214,25 @@ export const api = {
   // ---- auditor ---------------------------------------------------------------------------
   audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),
   verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
+
+  // ---- recordings (auditors, admins of the zone, the session's user where the zone allows) ----
+  recordings: (filter: { user?: string; server?: string; zone?: string; from?: number; to?: number }) =>
+    call("GET", `/api/recordings${query(filter)}`, z.array(RecordingSummary)),
+  recording: (id: string) => call("GET", at("/api/recordings", id), RecordingSummary),
+  verifyRecording: (id: string) => call("POST", at("/api/recordings", id, "/verify"), IntegrityReport, {}),
+  /** The .cast text (asciicast v2). */
+  recordingCast: async (id: string): Promise<string> => {
+    const res = await fetch(at("/api/recordings", id, "/cast"), { credentials: "same-origin" });
+    if (!res.ok) {
+      if (res.status === 401) onUnauthorized();
+      throw new ApiError(res.status, codeFor(res.status, await res.json().catch(() => undefined)));
+    }
+    return res.text();
+  },
 };
+
+export const recordingCastUrl = (id: string) => at("/api/recordings", id, "/cast");
+export const recordingManifestUrl = (id: string) => at("/api/recordings", id, "/manifest");
 
 /** The NDJSON export: a plain link, so the browser streams it to a file. */
 export const AUDIT_EXPORT_URL = "/api/audit/export";

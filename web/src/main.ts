@@ -1,5 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
-// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>) and gives
+// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/recordings,
+// #/recordings/<id>) and gives
 // each page a fresh container plus a cleanup hook.
 import "./styles.css";
 import "./forms.css";
@@ -80,6 +81,7 @@ async function route(): Promise<void> {
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
   if (path === "/login") {
     cleanup = renderLogin(container, (signedIn) => {
@@ -97,8 +99,19 @@ async function route(): Promise<void> {
     if (page) cleanup = page.renderApprovals(container, me);
   } else if (session?.[1]) {
     document.body.classList.add("page-terminal");
-    const page = await lazy(serial, () => import("./terminal-page.ts"), container);
-    if (page) cleanup = page.renderTerminal(container, session[1]);
+    // RDP sessions open the desktop page; anything else (or an unreadable record) the terminal.
+    const id = session[1];
+    const desktop = await api.session(id).then(
+      (s) => s.protocol === "rdp",
+      () => false,
+    );
+    if (desktop) {
+      const page = await lazy(serial, () => import("./desktop-page.ts"), container);
+      if (page) cleanup = page.renderDesktop(container, id);
+    } else {
+      const page = await lazy(serial, () => import("./terminal-page.ts"), container);
+      if (page) cleanup = page.renderTerminal(container, id);
+    }
   } else if (watch?.[1]) {
     // The read-only live view: admins and zone admins (who may also kill), auditors (who may not).
     if (!has(me, "admin", "zone_admin", "auditor")) {
@@ -118,6 +131,12 @@ async function route(): Promise<void> {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
     const page = await lazy(serial, () => import("./audit-page.ts"), container);
     if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
+  } else if (path === "/recordings") {
+    const page = await lazy(serial, () => import("./recordings-page.ts"), container);
+    if (page) cleanup = page.renderRecordings(container);
+  } else if (recording?.[1]) {
+    const page = await lazy(serial, () => import("./replay-page.ts"), container);
+    if (page) cleanup = page.renderReplay(container, recording[1]);
   } else {
     return go(HOME);
   }

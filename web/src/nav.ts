@@ -19,6 +19,8 @@ const LINKS: readonly NavLink[] = [
   // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
   { href: "#/admin/live", label: "Live sessions", roles: ["auditor"], except: ["admin", "zone_admin"] },
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
+  // Everyone: the list shows only what the user may replay (auditors, zone admins, own sessions where allowed).
+  { href: "#/recordings", label: "Recordings", roles: null },
 ];
 
 /** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit". */

@@ -24,6 +24,10 @@ export type PolicyRow = {
   max_extensions: number;
   extension_approval_required: number;
   disconnect_grace_minutes: number | null;
+  rdp_require_nla: number;
+  rdp_clipboard_copy: number;
+  rdp_clipboard_paste: number;
+  rdp_clipboard_max_bytes: number;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -49,6 +53,10 @@ export const DEFAULT_POLICY: Policy = {
   maxExtensions: 2,
   extensionApprovalRequired: false,
   disconnectGraceMinutes: null,
+  rdpRequireNla: false,
+  rdpClipboardCopy: false,
+  rdpClipboardPaste: false,
+  rdpClipboardMaxBytes: 64 * 1024,
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -74,6 +82,10 @@ export function policyFromRow(r: PolicyRow): Policy {
     maxExtensions: r.max_extensions,
     extensionApprovalRequired: !!r.extension_approval_required,
     disconnectGraceMinutes: r.disconnect_grace_minutes,
+    rdpRequireNla: !!r.rdp_require_nla,
+    rdpClipboardCopy: !!r.rdp_clipboard_copy,
+    rdpClipboardPaste: !!r.rdp_clipboard_paste,
+    rdpClipboardMaxBytes: r.rdp_clipboard_max_bytes,
   };
 }
 
@@ -100,6 +112,10 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.maxExtensions,
     p.extensionApprovalRequired ? 1 : 0,
     p.disconnectGraceMinutes,
+    p.rdpRequireNla ? 1 : 0,
+    p.rdpClipboardCopy ? 1 : 0,
+    p.rdpClipboardPaste ? 1 : 0,
+    p.rdpClipboardMaxBytes,
   ];
 }
 
@@ -124,6 +140,10 @@ export const POLICY_COLUMNS = [
   "max_extensions",
   "extension_approval_required",
   "disconnect_grace_minutes",
+  "rdp_require_nla",
+  "rdp_clipboard_copy",
+  "rdp_clipboard_paste",
+  "rdp_clipboard_max_bytes",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

@@ -8,6 +8,7 @@ import {
   CreateServerRequest,
   ImportServersRequest,
   ImportServersResponse,
+  RepinServerRequest,
   ServerSummary,
 } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
@@ -54,7 +55,7 @@ inventory.openapi(
         name: s.name as string,
         host: s.host as string,
         port: s.port as number,
-        protocol: "ssh",
+        protocol: s.protocol as "ssh" | "rdp",
         siteId: s.site_id as string,
         zoneId: s.zone_id as string,
         zoneName: s.zone_name as string,
@@ -75,7 +76,7 @@ inventory.openapi(
 
 function insertServer(
   db: D1Database,
-  s: { name: string; host: string; port: number; hostKey: string; tags: string[] },
+  s: { name: string; host: string; port: number; hostKey: string; tags: string[]; protocol?: "ssh" | "rdp" },
   zoneId: string,
   siteId: string,
   source: string,
@@ -83,9 +84,21 @@ function insertServer(
 ) {
   return db
     .prepare(
-      "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, 'ssh', ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(id, s.name, s.host, s.port, siteId, zoneId, s.hostKey, JSON.stringify(s.tags), source, Date.now());
+    .bind(
+      id,
+      s.name,
+      s.host,
+      s.port,
+      s.protocol ?? "ssh",
+      siteId,
+      zoneId,
+      s.hostKey,
+      JSON.stringify(s.tags),
+      source,
+      Date.now(),
+    );
 }
 
 inventory.openapi(
@@ -111,6 +124,34 @@ inventory.openapi(
       data: { after: body },
     });
     return c.json({ id }, 201);
+  },
+);
+
+inventory.openapi(
+  route({
+    method: "put",
+    path: "/servers/{id}/host-key",
+    summary: "Re-pin a server's host key or certificate fingerprint",
+    tags,
+    middleware,
+    params: IdParam,
+    body: RepinServerRequest,
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { hostKey } = c.req.valid("json");
+    const server = await c.env.DB.prepare("SELECT name, zone_id, host_key FROM servers WHERE id = ?")
+      .bind(id)
+      .first<{ name: string; zone_id: string; host_key: string }>();
+    if (!server) throw new ApiFailure("not_found", `server ${id}`);
+    requireZone(await adminScope(c.env.DB, c.get("user")), server.zone_id);
+    await c.env.DB.prepare("UPDATE servers SET host_key = ? WHERE id = ?").bind(hostKey, id).run();
+    await adminChange(c, {
+      target: { type: "server", id, name: server.name },
+      refs: { serverId: id },
+      data: { before: { hostKey: server.host_key }, after: { hostKey } },
+    });
+    return c.json({ id }, 200);
   },
 );
 
@@ -175,7 +216,7 @@ inventory.openapi(
     const id = crypto.randomUUID();
     await c.env.DB.batch([
       c.env.DB.prepare(
-        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, external_ref, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, external_ref, policy_id, created_at, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ).bind(
         id,
         body.name,
@@ -187,6 +228,7 @@ inventory.openapi(
         body.externalRef ?? null,
         body.policyId,
         Date.now(),
+        body.domain,
       ),
       ...servers.map((s) =>
         c.env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(s.id, id),
@@ -199,6 +241,7 @@ inventory.openapi(
         after: {
           name: body.name,
           username: body.username,
+          ...(body.domain ? { domain: body.domain } : {}),
           kind: body.kind,
           externalRef: body.externalRef,
           zoneId: body.zoneId,

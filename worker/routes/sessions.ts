@@ -14,6 +14,7 @@ import { IdParam, newApi, route } from "../openapi.ts";
 import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts";
 
 export const sessions = newApi();
+
 const tags = ["sessions"];
 const middleware = [requireUser];
 
@@ -35,9 +36,9 @@ sessions.openapi(
     // Time is checked here, not only by the scheduler: an expired checkout opens nothing.
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
-    const target = await c.env.DB.prepare("SELECT site_id, enabled FROM servers WHERE id = ?")
+    const target = await c.env.DB.prepare("SELECT site_id, enabled, protocol FROM servers WHERE id = ?")
       .bind(row.server_id)
-      .first<{ site_id: string; enabled: number }>();
+      .first<{ site_id: string; enabled: number; protocol: "ssh" | "rdp" }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
     const policy = rowPolicy(row);
@@ -61,8 +62,20 @@ sessions.openapi(
       liveView: policy.liveViewAllowed,
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
+      protocol: target.protocol,
+      // Desktops are not recorded yet (docs/rdp.md): a policy that requires recording refuses them below.
+      ...(target.protocol === "rdp"
+        ? {}
+        : {
+            recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
+          }),
     });
-    const [, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    if (!started.recording || (target.protocol === "rdp" && policy.recordingRequired)) {
+      // Fail closed: a session whose recording is required does not start without one.
+      await room.end("recording_unavailable");
+      throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
+    }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
     const [dispatched] = await Promise.all([
       hub.dispatch(sessionId, grant),
@@ -133,7 +146,7 @@ sessions.openapi(
 
 async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, sessionId: string) {
   const row = await c.env.DB.prepare(
-    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
+    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, sv.protocol, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
      FROM sessions se JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id WHERE se.id = ?`,
   )
     .bind(sessionId)
@@ -143,6 +156,7 @@ async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, se
       checkout_id: string | null;
       server_id: string;
       server_name: string;
+      protocol: "ssh" | "rdp";
       credential_name: string;
       status: SessionSummary["status"];
       created_at: number;
@@ -173,6 +187,7 @@ sessions.openapi(
         serverId: row.server_id,
         serverName: row.server_name,
         credentialName: row.credential_name,
+        protocol: row.protocol,
         status: row.status,
         createdAt: row.created_at,
         deadline: row.deadline,

@@ -1,0 +1,113 @@
+// The asciicast writer against the v2 spec (a strict reader written from the spec's text), and
+// the echo gate that keeps blind-typed input (passwords) out of recordings.
+import { describe, expect, it } from "vitest";
+import { CastWriter, EchoGate } from "./asciicast.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** Parses a .cast by the v2 spec; throws on anything the spec does not allow. */
+function parseCastV2(text: string) {
+  if (!text.endsWith("\n")) throw new Error("every line ends with a newline");
+  const lines = text.slice(0, -1).split("\n");
+  const header = JSON.parse(lines[0]!);
+  if (typeof header !== "object" || Array.isArray(header)) throw new Error("header is an object");
+  if (header.version !== 2) throw new Error("version must be 2");
+  for (const k of ["width", "height"]) if (!Number.isInteger(header[k]) || header[k] <= 0) throw new Error(`${k}`);
+  if ("timestamp" in header && !Number.isInteger(header.timestamp)) throw new Error("timestamp is an integer");
+  if ("env" in header)
+    for (const v of Object.values(header.env)) if (typeof v !== "string") throw new Error("env values are strings");
+  let last = 0;
+  const events = lines.slice(1).map((line) => {
+    const e = JSON.parse(line);
+    if (!Array.isArray(e) || e.length !== 3) throw new Error("event is [time, code, data]");
+    const [t, code, data] = e;
+    if (typeof t !== "number" || t < 0 || !Number.isFinite(t)) throw new Error("time is a non-negative number");
+    if (t < last) throw new Error(`time goes backwards at ${line}`);
+    last = t;
+    if (!["o", "i", "m", "r"].includes(code)) throw new Error(`unknown code ${code}`);
+    if (typeof data !== "string") throw new Error("data is a string");
+    if (code === "r" && !/^\d+x\d+$/.test(data)) throw new Error("resize data is COLSxROWS");
+    return e as [number, string, string];
+  });
+  return { header, events };
+}
+
+describe("CastWriter", () => {
+  it("writes a v2 header and events the spec accepts, times in seconds since the start", () => {
+    const start = 1_800_000_000_123;
+    const w = new CastWriter(start, true);
+    const lines = [
+      w.header(120, 40),
+      ...w.marker("start", start),
+      ...w.output(enc("root@db1:~# "), start + 250),
+      ...w.input(enc("l"), start + 1000),
+      ...w.output(enc("l"), start + 1001),
+      ...w.input(enc("s\r"), start + 1100),
+      ...w.output(enc('s\r\n"quoted" \\ \u001b[1mbold\u001b[0m \u00e9\r\n'), start + 1120),
+      ...w.resize(100, 30, start + 2000),
+      ...w.output(enc("x"), start + 1500), // a clock step back is clamped
+      ...w.marker("end: user_exit", start + 3000),
+    ];
+    const { header, events } = parseCastV2(lines.join(""));
+    expect(header).toMatchObject({ version: 2, width: 120, height: 40, timestamp: 1_800_000_000 });
+    expect(events).toEqual([
+      [0, "m", "start"],
+      [0.25, "o", "root@db1:~# "],
+      [1.001, "i", "l"],
+      [1.001, "o", "l"],
+      [1.12, "i", "s\r"],
+      [1.12, "o", 's\r\n"quoted" \\ \u001b[1mbold\u001b[0m \u00e9\r\n'],
+      [2, "r", "100x30"],
+      [2, "o", "x"],
+      [3, "m", "end: user_exit"],
+    ]);
+  });
+
+  it("keeps a UTF-8 character split across frames whole", () => {
+    const w = new CastWriter(0, false);
+    const e = enc("\u00e9\u4e2d");
+    const lines = [...w.output(e.subarray(0, 1), 1), ...w.output(e.subarray(1, 4), 2), ...w.output(e.subarray(4), 3)];
+    const text = lines.map((l) => JSON.parse(l)[2]).join("");
+    expect(text).toBe("\u00e9\u4e2d");
+  });
+
+  it("records no input at all when policy does not ask for keystrokes", () => {
+    const w = new CastWriter(0, false);
+    expect(w.input(enc("ls\r"), 10)).toEqual([]);
+    expect(w.output(enc("ls\r\n"), 20).map((l) => JSON.parse(l)[1])).toEqual(["o"]);
+  });
+});
+
+describe("EchoGate", () => {
+  const CANARY = "canary-Pw-7f3a9e";
+
+  it("redacts a password typed at a prompt that does not echo, keeping Enter", () => {
+    const w = new CastWriter(0, true);
+    const lines = [
+      ...w.output(enc("[sudo] password for admin: "), 10),
+      ...[...CANARY].flatMap((ch, i) => w.input(enc(ch), 20 + i)),
+      ...w.input(enc("\r"), 50),
+      ...w.output(enc("\r\n"), 60),
+      ...w.output(enc("root# "), 70),
+    ].join("");
+    expect(lines).not.toContain(CANARY);
+    expect(lines).not.toContain("canary");
+    expect(parseCastV2(`${w.header(80, 24)}${lines}`).events.filter((e) => e[1] === "i")).toEqual([[0.06, "i", "\r"]]);
+  });
+
+  it("records pasted text once the terminal echoes it, and blind text at the end is redacted", () => {
+    const g = new EchoGate();
+    expect(g.typed("ls -la\r", 1)).toEqual([]);
+    expect(g.shown("ls -la\r\ntotal 0\r\n")).toEqual([[0.001, "i", "ls -la\r"]]);
+    expect(g.typed("\u001b[A", 2)).toEqual([[0.002, "i", "\u001b[A"]]);
+    g.typed(CANARY, 3);
+    expect(JSON.stringify(g.flush())).not.toContain("canary");
+  });
+
+  it("bounds what it holds: a long blind paste is redacted, not kept", () => {
+    const g = new EchoGate();
+    const out = g.typed("x".repeat(EchoGate.MAX_HELD_CHARS + 1), 5);
+    expect(out).toEqual([]);
+    expect(g.flush()).toEqual([]);
+  });
+});

@@ -1,0 +1,217 @@
+// Recording end to end with real peers: wrangler dev (workerd) writing through the S3 uploader to a
+// real s3rver behind the fault-injecting proxy, the real connector and OpenSSH. A session's
+// recording is stored and verifies; the canary (the target's password, also typed at a no-echo
+// prompt) is in no stored byte; in Chromium an admin opens the recording, searches a typed command,
+// jumps there and sees it on the player's screen, with no title change; with the store down a
+// required recording refuses the session and an optional one starts with an alert.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import type { BrowserContext } from "playwright-core";
+import S3rver from "s3rver";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
+import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
+import { S3Store } from "../../durable/recording/s3-store.ts";
+import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { describeWithPeers } from "../support/peers.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+import { TerminalClient } from "../support/terminal-client.ts";
+
+const BUCKET = "psm-recordings";
+const creds = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+const asciinemaMissing = () =>
+  existsSync("/usr/bin/asciinema") ? undefined : "asciinema is not installed (apt-get install asciinema)";
+
+describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ?? asciinemaMissing(), () => {
+  let dir: string;
+  let s3rver: S3rver;
+  let direct: S3Store;
+  let proxy: FaultProxy;
+  let stack: Stack;
+  let browser: BrowserContext;
+  let policyId: string;
+  let recorded: { sessionId: string; recordingId: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "psm-rec-e2e-"));
+    s3rver = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: dir });
+    const { port } = await s3rver.run();
+    const endpoint = `http://127.0.0.1:${port}`;
+    await new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds }).send(
+      new CreateBucketCommand({ Bucket: BUCKET }),
+    );
+    direct = new S3Store({ endpoint, region: "us-east-1", bucket: BUCKET, ...creds });
+    proxy = await startFaultProxy(endpoint, () => "none");
+    [stack, browser] = await Promise.all([
+      startStack({
+        vars: {
+          RECORDING_STORE: "s3",
+          RECORDING_S3_ENDPOINT: proxy.url,
+          RECORDING_S3_REGION: "us-east-1",
+          RECORDING_S3_BUCKET: BUCKET,
+          RECORDING_S3_ACCESS_KEY_ID: creds.accessKeyId,
+          RECORDING_S3_SECRET_ACCESS_KEY: creds.secretAccessKey,
+        },
+      }),
+      launchChromium(),
+    ]);
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "recorded with keystrokes",
+      recordingRequired: true,
+      recordKeystrokes: true,
+    });
+    policyId = policy.id;
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId });
+  });
+
+  afterAll(async () => {
+    if (process.env.PSM_DEBUG) console.log((await stack?.logs())?.slice(-6000));
+    await Promise.allSettled([browser?.close(), stack?.stop()]);
+    await proxy?.close();
+    await s3rver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function storedRecording(sessionId: string): Promise<RecordingSummary> {
+    for (let i = 0; i < 200; i++) {
+      const list = await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
+      const found = list.find((r) => r.sessionId === sessionId);
+      if (found?.status === "stored") return found;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`recording of ${sessionId} not stored`);
+  }
+
+  it("stores a real SSH session's recording in S3; it verifies; the canary is in no stored byte", async () => {
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+    const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+    await client.waitForState("connected");
+    client.type("read -s -p 'secret: ' X; echo got-${#X}-chars\n");
+    await client.waitForOutput("secret: ");
+    for (const ch of stack.canary) client.type(ch); // typed at a prompt that does not echo
+    client.type("\n");
+    await client.waitForOutput(`got-${stack.canary.length}-chars`);
+    client.type("echo rec-marker-$((6*7))\n");
+    await client.waitForOutput("rec-marker-42");
+    // A title change and a clipboard write in the output: replay must not act on them.
+    client.type("printf '\\033]0;pwned-title\\007\\033]52;c;cHduZWQ=\\007done-printf\\n'\n");
+    await client.waitForOutput("done-printf");
+    client.type("exit\n");
+    expect(await client.waitForEnd(10_000)).toBe("user_exit");
+    client.close();
+
+    const summary = await storedRecording(id);
+    recorded = { sessionId: id, recordingId: summary.id };
+    expect(summary.complete).toBe(true);
+    const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
+    expect(report).toMatchObject({ status: "verified", problems: [] });
+
+    const cast = await (
+      await fetch(`${stack.edge.url}/api/recordings/${summary.id}/cast`, {
+        headers: { cookie: stack.admin.sessionCookie },
+      })
+    ).text();
+    expect(cast).toContain("rec-marker-42");
+    // The downloaded .cast plays in `asciinema play` (2.2, Debian's), under script(1) for the tty it wants.
+    const castFile = join(dir, "session.cast");
+    writeFileSync(castFile, cast);
+    const played = execFileSync(
+      "script",
+      ["-q", "-e", "-c", `/usr/bin/asciinema play -s 20 -i 0.05 ${castFile}`, "/dev/null"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 },
+    );
+    expect(played).toContain("rec-marker-42");
+    expect(cast).toContain("echo rec-marker"); // the typed command, echoed and recorded as input
+    const events = cast
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => JSON.parse(l) as [number, string, string]);
+    expect(events.filter((e) => e[1] === "m").map((e) => e[2])).toEqual(["start", "connected", "end: user_exit"]);
+    expect(events.some((e) => e[1] === "i" && e[2].includes("echo rec-marker"))).toBe(true);
+
+    // Every object in the store, compressed and not, is free of the canary.
+    const keys = await direct.list(recordingPrefix(summary.id));
+    expect(keys.length).toBe(summary.chunks + 1);
+    for (const key of keys) {
+      const data = (await direct.get(key))!;
+      const text = key.endsWith(".gz") ? new TextDecoder().decode(await gunzip(data)) : new TextDecoder().decode(data);
+      expect(text).not.toContain(stack.canary);
+      expect(Buffer.from(data).toString("latin1")).not.toContain(stack.canary);
+    }
+    expect(cast).not.toContain(stack.canary);
+  });
+
+  it("in Chromium: opens the recording, searches a typed command, jumps there and sees it on the screen", async () => {
+    const page = await browser.newPage();
+    const received: string[] = [];
+    page.on("response", async (res) => received.push(await res.text().catch(() => "")));
+    await page.goto(`${stack.edge.url}/#/login`);
+    await page.fill("#login-username", "admin");
+    await page.fill("#login-password", "admin-password-1");
+    await page.click("#login-submit");
+    await page.waitForSelector('body[data-route="catalog"]');
+    await page.click('a[data-nav="recordings"]');
+    await page.locator(`tr[data-session-id="${recorded.sessionId}"] a.replay`).click();
+    await page.waitForSelector('body[data-replay="ready"]');
+    await page.waitForSelector('#replay-integrity[data-status="verified"]');
+    await page.fill("#replay-search", "echo rec-marker");
+    await page.click("#replay-search-submit");
+    const hit = page.locator("#replay-hits button[data-time]").first();
+    await hit.waitFor();
+    await hit.click();
+    await page.waitForFunction(
+      () => (document.querySelector("#replay-player")?.textContent ?? "").includes("echo rec-marker-$((6*7))"),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await page.locator("#replay-player").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "test-results/replay-search.png" });
+    if (process.env.PSM_DEBUG)
+      console.log(await page.evaluate(() => document.querySelector("#replay-player")!.innerHTML.slice(0, 3000)));
+    // Play through the title-change and clipboard sequences: the page's title stays its own.
+    await page.fill("#replay-search", "done-printf");
+    await page.click("#replay-search-submit");
+    await page.locator("#replay-hits button[data-time]").last().click();
+    await page.waitForFunction(() =>
+      (document.querySelector("#replay-player")?.textContent ?? "").includes("done-printf"),
+    );
+    expect(await page.title()).toBe("Replay · PSM");
+    expect(received.join("\n")).not.toContain(stack.canary);
+    await page.close();
+  });
+
+  it("fails closed when the store is down and recording is required; optional starts with an alert", async () => {
+    proxy.setSchedule(() => "500");
+    try {
+      await expect(stack.user.openSession(stack.serverId, stack.credentialId)).rejects.toThrow(/503/);
+      await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: false });
+      const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+      const alerts = await stack.admin.request<{ refs: { sessionId?: string } }[]>(
+        "GET",
+        "/api/audit?action=recording.alert",
+      );
+      expect(alerts.some((a) => a.refs.sessionId === id)).toBe(true);
+      const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+      await client.waitForState("connected");
+      client.type("echo still-working\n");
+      await client.waitForOutput("still-working");
+      // The store comes back: the chunks that waited in the room are flushed.
+      proxy.setSchedule(() => "none");
+      client.type("exit\n");
+      await client.waitForEnd(10_000);
+      client.close();
+      const summary = await storedRecording(id);
+      const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
+      expect(report.status).toBe("verified");
+    } finally {
+      proxy.setSchedule(() => "none");
+      await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: true });
+    }
+  });
+});

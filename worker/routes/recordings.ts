@@ -1,0 +1,200 @@
+// Recordings API: list with filters, one recording, its .cast and manifest, verification,
+// deletion after retention, and each zone's recording policy. Every route answers not_found for a
+// recording the caller may not see, exactly as for one that does not exist.
+import { z } from "zod";
+import { IntegrityReport, RecordingQuery, RecordingSummary, ZoneRecordingPolicy } from "../../protocol/index.ts";
+import { adminScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
+import { actorOf, adminChange } from "../audit.ts";
+import { requireUser } from "../auth/user-token.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+import {
+  castStream,
+  deleteRecording,
+  manifestText,
+  RECORDING_SELECT,
+  type RecordingRow,
+  recordingViewer,
+  toSummary,
+  verifyStored,
+  visibleRecording,
+} from "../recordings.ts";
+
+export const recordings = newApi();
+const tags = ["recordings"];
+const middleware = [requireUser];
+
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/recordings",
+    summary: "Recordings the caller may see, newest first (filter by user, server, zone, time)",
+    tags,
+    middleware,
+    query: RecordingQuery,
+    response: z.array(RecordingSummary),
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const where = ["r.status != 'deleted'"];
+    const args: (string | number)[] = [];
+    if (q.user) {
+      where.push("(r.user_id = ? OR u.username = ?)");
+      args.push(q.user, q.user);
+    }
+    if (q.server) {
+      where.push("(r.server_id = ? OR sv.name = ?)");
+      args.push(q.server, q.server);
+    }
+    if (q.zone) {
+      where.push("r.zone_id = ?");
+      args.push(q.zone);
+    }
+    if (q.from !== undefined) {
+      where.push("r.started_at >= ?");
+      args.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push("r.started_at <= ?");
+      args.push(q.to);
+    }
+    const { results } = await c.env.DB.prepare(
+      `${RECORDING_SELECT} WHERE ${where.join(" AND ")} ORDER BY r.started_at DESC LIMIT 500`,
+    )
+      .bind(...args)
+      .all<RecordingRow>();
+    const visible = await recordingViewer(c.env.DB, c.get("user"));
+    return c.json(results.filter(visible).map(toSummary), 200);
+  },
+);
+
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/recordings/{id}",
+    summary: "One recording",
+    tags,
+    middleware,
+    params: IdParam,
+    response: RecordingSummary,
+  }),
+  async (c) => c.json(toSummary(await visibleRecording(c.env, c.get("user"), c.req.valid("param").id)), 200),
+);
+
+recordings.openapi(
+  route({
+    method: "post",
+    path: "/recordings/{id}/verify",
+    summary: "Verify a recording against its signed manifest",
+    tags,
+    middleware,
+    params: IdParam,
+    response: IntegrityReport,
+  }),
+  async (c) => {
+    const row = await visibleRecording(c.env, c.get("user"), c.req.valid("param").id);
+    return c.json(await verifyStored(c.env, row.id), 200);
+  },
+);
+
+recordings.openapi(
+  route({
+    method: "delete",
+    path: "/recordings/{id}",
+    summary: "Delete a recording after its retention",
+    tags,
+    middleware,
+    params: IdParam,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const row = await visibleRecording(c.env, user, c.req.valid("param").id);
+    requireZone(await adminScope(c.env.DB, user), row.zone_id);
+    await deleteRecording(c.env, row, actorOf(user), "admin", Date.now());
+    return c.json({ ok: true }, 200);
+  },
+);
+
+/** The .cast download (asciicast v2 text), streamed chunk by chunk. */
+recordings.get("/recordings/:id/cast", requireUser, async (c) => {
+  const row = await visibleRecording(c.env, c.get("user"), c.req.param("id"));
+  return new Response(await castStream(c.env, row.id), {
+    headers: {
+      "content-type": "application/x-asciicast; charset=utf-8",
+      "content-disposition": `attachment; filename="session-${row.session_id}.cast"`,
+      "cache-control": "no-store",
+    },
+  });
+});
+
+/** The signed manifest (compact JWS), for offline verification with `npm run recording:verify`. */
+recordings.get("/recordings/:id/manifest", requireUser, async (c) => {
+  const row = await visibleRecording(c.env, c.get("user"), c.req.param("id"));
+  const jws = await manifestText(c.env, row.id);
+  if (!jws) throw new ApiFailure("not_found", `recording ${row.id} has no manifest yet`);
+  return new Response(jws, {
+    headers: {
+      "content-type": "application/jose",
+      "content-disposition": `attachment; filename="session-${row.session_id}.manifest.jws"`,
+      "cache-control": "no-store",
+    },
+  });
+});
+
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/zones/{id}/recording-policy",
+    summary: "A zone's recording retention and owner replay",
+    tags,
+    middleware,
+    params: IdParam,
+    response: ZoneRecordingPolicy,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    requireAnyAdmin(user);
+    const id = c.req.valid("param").id;
+    requireZone(await adminScope(c.env.DB, user), id);
+    const row = await c.env.DB.prepare(
+      "SELECT recording_retention_days AS d, recording_owner_replay AS o FROM zones WHERE id = ?",
+    )
+      .bind(id)
+      .first<{ d: number; o: number }>();
+    if (!row) throw new ApiFailure("not_found");
+    return c.json({ retentionDays: row.d, ownerReplay: !!row.o }, 200);
+  },
+);
+
+recordings.openapi(
+  route({
+    method: "put",
+    path: "/zones/{id}/recording-policy",
+    summary: "Set a zone's recording retention (days) and owner replay",
+    tags,
+    middleware,
+    params: IdParam,
+    body: ZoneRecordingPolicy,
+    response: ZoneRecordingPolicy,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    if (!user.roles.includes("admin")) throw new ApiFailure("forbidden", "not an admin");
+    const id = c.req.valid("param").id;
+    const body = c.req.valid("json");
+    const before = await c.env.DB.prepare(
+      "SELECT recording_retention_days AS d, recording_owner_replay AS o FROM zones WHERE id = ?",
+    )
+      .bind(id)
+      .first<{ d: number; o: number }>();
+    if (!before) throw new ApiFailure("not_found");
+    await c.env.DB.prepare("UPDATE zones SET recording_retention_days = ?, recording_owner_replay = ? WHERE id = ?")
+      .bind(body.retentionDays, body.ownerReplay ? 1 : 0, id)
+      .run();
+    await adminChange(c, {
+      target: { type: "zone", id },
+      data: { before: { recordingRetentionDays: before.d, recordingOwnerReplay: !!before.o }, after: body },
+    });
+    return c.json(body, 200);
+  },
+);
