@@ -38,6 +38,7 @@ export default defineConfig({
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",
+            "worker/auth/**/*.test.ts",
           ],
           exclude: ["**/*.workers.test.ts", "**/node_modules/**"],
         },

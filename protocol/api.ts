@@ -145,12 +145,15 @@ export const CatalogQuery = z.object({
 
 // ---- access model administration --------------------------------------------------------
 
+/** How carefully connects to a zone are stepped up (docs/auth.md): high asks for a fresh second factor. */
+export const ZoneSensitivity = z.enum(["low", "normal", "high"]);
 export const Zone = z.object({
   id: z.string(),
   name: z.string(),
   siteId: z.string(),
   description: z.string(),
   policyId: z.string().nullable(),
+  sensitivity: ZoneSensitivity.default("normal"),
 });
 export type Zone = z.infer<typeof Zone>;
 export const CreateZoneRequest = z.strictObject({
@@ -158,10 +161,12 @@ export const CreateZoneRequest = z.strictObject({
   siteId: z.string(),
   description: z.string().max(1024).default(""),
   policyId: z.string().nullable().default(null),
+  sensitivity: ZoneSensitivity.default("normal"),
 });
 export const UpdateZoneRequest = z.strictObject({
   description: z.string().max(1024).optional(),
   policyId: z.string().nullable().optional(),
+  sensitivity: ZoneSensitivity.optional(),
 });
 
 const minutes = (max: number) => z.number().int().min(1).max(max);
@@ -325,7 +330,11 @@ export type CartResult = z.infer<typeof CartResult>;
 export const DecisionRequest = z.strictObject({ comment: z.string().trim().max(1000).default("") });
 export const RevokeRequest = z.strictObject({ reason: z.string().trim().min(3).max(1000) });
 
-export const CreateSessionRequest = z.strictObject({ checkoutId: z.string() });
+export const CreateSessionRequest = z.strictObject({
+  checkoutId: z.string(),
+  /** Asked at connect when policy says so (docs/auth.md). Verified at the edge, never stored or logged. */
+  masterPassword: z.string().min(1).max(1024).optional(),
+});
 export const SessionSummary = z.object({
   id: z.string(),
   checkoutId: z.string().nullable(),

@@ -10,3 +10,4 @@ export * from "./audit.ts";
 export * from "./output-log.ts";
 export * from "./connectors.ts";
 export * from "./recording.ts";
+export * from "./auth.ts";

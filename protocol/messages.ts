@@ -42,6 +42,7 @@ export const ErrorCode = z.enum([
   "not_found",
   "conflict",
   "rate_limited",
+  "step_up_required",
   "connector_unavailable",
   "recording_unavailable",
   "protocol_error",

@@ -14,7 +14,10 @@ export const CONNECTOR_TOKEN_TYP = "psm-connector+jwt";
 export const CONNECTOR_TOKEN_ALG = "EdDSA";
 export const CONNECTOR_TOKEN_AUD = "psm-edge";
 
-/** Browser session cookie: edge -> edge, HS256 with the edge's user-token secret. */
+/**
+ * Browser session cookie: edge -> edge, HS256 with the edge's user-token secret, 15 minutes. Claims:
+ * sub (user), sid (the server-side sign-in, checked per request), stg ("mfa" pending or "full").
+ */
 export const USER_TOKEN_TYP = "psm-user+jwt";
 export const USER_TOKEN_AUD = "psm-web";
 

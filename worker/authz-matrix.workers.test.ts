@@ -4,7 +4,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "./index.ts";
-import { api, checkout, login, ORIGIN, seedSite, seedUser } from "./test/harness.ts";
+import { api, checkout, login, ORIGIN, seedSite, seedUser, sessionCookieOf } from "./test/harness.ts";
 
 type Persona = "anonymous" | "otherZoneAdmin" | "requester" | "approver" | "admin";
 const PERSONAS: Persona[] = ["anonymous", "otherZoneAdmin", "requester", "approver", "admin"];
@@ -22,7 +22,8 @@ type Access =
   | "connector"
   | "connectorHttp"
   | "socket"
-  | "watchSocket";
+  | "watchSocket"
+  | "selfOnly";
 
 const ALLOWED: Record<Access, Persona[]> = {
   public: PERSONAS,
@@ -37,6 +38,9 @@ const ALLOWED: Record<Access, Persona[]> = {
   connectorHttp: [], // plain HTTP with a connector's proof-of-key token: no user is ever let through
   socket: ["requester"],
   watchSocket: ["admin"],
+  // One's own objects addressed by id (push requests): any signed-in user reaches the route, and an id
+  // that is not theirs is a 404 there; anonymous is a 401.
+  selfOnly: ["otherZoneAdmin", "requester", "approver", "admin"],
 };
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -175,6 +179,40 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.zoneId,
     body: () => ({ retentionDays: 90, ownerReplay: false }),
   },
+  // Strong authentication (worker/routes/mfa.ts, webauthn.ts, tickets.ts). Bodies that fail validation
+  // answer 400 once the caller is known: enough to tell allowed from denied without changing a factor.
+  "POST /api/me/password": { access: "signedIn", body: () => ({ current: "x", next: "short" }) },
+  "GET /api/mfa": { access: "signedIn" },
+  "POST /api/mfa/totp/enrol": { access: "signedIn" },
+  "POST /api/mfa/totp/confirm": { access: "signedIn", body: () => ({ code: "x" }) },
+  "POST /api/mfa/totp/verify": { access: "signedIn", body: () => ({ code: "x" }) },
+  "DELETE /api/mfa/totp": { access: "signedIn" },
+  "POST /api/mfa/recovery": { access: "signedIn", body: () => ({ code: "x" }) },
+  "POST /api/mfa/recovery/regenerate": { access: "signedIn" },
+  "POST /api/mfa/webauthn/register/options": { access: "signedIn" },
+  "POST /api/mfa/webauthn/register": { access: "signedIn", body: () => ({}) },
+  "POST /api/mfa/webauthn/authenticate/options": { access: "signedIn" },
+  "POST /api/mfa/webauthn/authenticate": { access: "signedIn", body: () => ({}) },
+  "DELETE /api/mfa/webauthn/:id": { access: "signedIn" },
+  "POST /api/sessions/:id/ticket": { access: "signedIn", id: (f) => f.sessionId, body: () => ({ socket: "ws" }) },
+  "POST /api/mfa/push": { access: "signedIn" },
+  "GET /api/mfa/push/pending": { access: "signedIn" },
+  "POST /api/mfa/push/:id/approve": { access: "selfOnly", body: () => ({ number: 42 }) },
+  "POST /api/mfa/push/:id/deny": { access: "selfOnly" },
+  "POST /api/mfa/push/:id/complete": { access: "selfOnly" },
+  "GET /api/checkouts/:id/step-up": { access: "owner", id: (f) => f.activeId },
+  "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
+  "POST /api/users/:id/reset-mfa": { access: "admin", id: (f) => f.spareUserId, body: () => ({}) },
+  "GET /api/oidc/config": { access: "public" },
+  "GET /api/oidc/start": { access: "public" },
+  "GET /api/oidc/callback": { access: "public" },
+};
+
+const USERNAMES: Record<Exclude<Persona, "anonymous">, string> = {
+  requester: "m-requester",
+  approver: "m-approver",
+  otherZoneAdmin: "m-zoneadmin",
+  admin: "m-admin",
 };
 
 async function fixture() {
@@ -185,6 +223,7 @@ async function fixture() {
   const approverId = await seedUser("m-approver", "matrix-password-1", ["requester", "approver"]);
   const zoneAdminId = await seedUser("m-zoneadmin", "matrix-password-1", ["zone_admin"]);
   await seedUser("m-admin", "matrix-password-1", ["admin", "auditor"]);
+  const spareUserId = await seedUser("m-spare", "matrix-password-1", ["requester"]);
   await site.entitle(requesterId);
   await gated.entitle(requesterId);
   await env.DB.batch([
@@ -241,6 +280,7 @@ async function fixture() {
     pendingId: pending.id,
     sessionId: session!.id,
     spareGrantId: "spare-grant",
+    spareUserId,
   };
 }
 
@@ -278,6 +318,14 @@ describe("authorization matrix", () => {
           headers,
           body: entry.body ? JSON.stringify(entry.body(f)) : method === "GET" ? undefined : "{}",
         });
+        // Factor changes rotate the sign-in: follow the new cookie, as a browser would.
+        // Logout revokes the sign-in: sign the persona in again for the routes after it.
+        const rotated = sessionCookieOf(res);
+        if (persona !== "anonymous") {
+          if (rotated) f.cookies[persona] = rotated;
+          else if (res.headers.getSetCookie().some((l) => l.startsWith("psm_session=;")))
+            f.cookies[persona] = await login(USERNAMES[persona], "matrix-password-1");
+        }
         if (res.webSocket) {
           res.webSocket.accept();
           res.webSocket.close(1000);
@@ -287,7 +335,7 @@ describe("authorization matrix", () => {
         // Public routes authenticate by what they are sent (a password, a token): any 4xx is theirs to give.
         if (entry.access === "public") continue;
         const allowed = ALLOWED[entry.access].includes(persona);
-        const denied = res.status === 401 || res.status === 403 || res.status === 404;
+        const denied = res.status === 401 || res.status === 403 || (res.status === 404 && entry.access !== "selfOnly");
         const anonymousOk = persona !== "anonymous" || res.status === 401;
         if (allowed === denied || !anonymousOk)
           failures.push(`${key} as ${persona}: HTTP ${res.status} (expected ${allowed ? "allowed" : "denied"})`);
@@ -299,5 +347,5 @@ describe("authorization matrix", () => {
     expect(bodies.some((b) => b.includes('"openapi":"3.1.0"') && b.includes("/api/checkouts/{id}/approve"))).toBe(true);
     expect(tried).toBe(routeKeys().length * PERSONAS.length);
     console.log(`authorization matrix: ${routeKeys().length} routes x ${PERSONAS.length} personas = ${tried} requests`);
-  }, 60_000);
+  }, 240_000);
 });

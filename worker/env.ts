@@ -27,11 +27,44 @@ export interface Env {
   RECORDING_S3_BUCKET?: string;
   RECORDING_S3_ACCESS_KEY_ID?: string;
   RECORDING_S3_SECRET_ACCESS_KEY?: string;
+  /** OIDC single sign-on (docs/auth.md): issuer URL, client, and how IdP groups map to ours. */
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_CLIENT_SECRET?: string;
+  /** The ID token / userinfo claim holding the user's groups (default "groups"). */
+  OIDC_GROUPS_CLAIM?: string;
+  /** JSON: IdP group -> list of our group names and/or "role:<role>". */
+  OIDC_GROUP_MAP?: string;
+  /** Scopes asked for (default "openid profile email"; add e.g. "groups" where the IdP needs it). */
+  OIDC_SCOPES?: string;
+  /** Label of the sign-in button, e.g. "Microsoft Entra ID". */
+  OIDC_LABEL?: string;
+  /** "true" only in tests: lets the client talk to an http:// issuer on loopback. */
+  OIDC_ALLOW_HTTP?: string;
+  /** WebAuthn relying party id (default: the host of APP_URL or of the request). */
+  WEBAUTHN_RP_ID?: string;
+  /** Working hours for step-up, "HH-HH" in UTC (default 07-19, Monday to Friday). */
+  WORK_HOURS_UTC?: string;
 }
 
 export type AppContext = {
   Bindings: Env;
-  Variables: { user: AuthUser };
+  Variables: { user: AuthUser; signIn: SignIn };
 };
+
+/** The server-side sign-in the request's cookie names (auth_sessions row). */
+export type SignIn = {
+  id: string;
+  stage: "mfa" | "full";
+  /** How it was proven: pwd, oidc, otp, hwk, push, rec. */
+  amr: string[];
+  createdAt: number;
+  mfaAt: number | null;
+  mfaFailures: number;
+  /** What was new when this sign-in started, carried across rotations (step-up reads it). */
+  risk: SignInRisk;
+};
+
+export type SignInRisk = { newDevice?: boolean; newCountry?: boolean; newNetwork?: boolean; country?: string | null };
 
 export type AuthUser = { id: string; username: string; roles: string[] };

@@ -6,6 +6,7 @@ import { SessionRoom } from "../durable/session-room.ts";
 import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
 import { newApi } from "./openapi.ts";
+import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
@@ -15,8 +16,14 @@ import { connectorInventory, discovery } from "./routes/discovery.ts";
 import { inventory } from "./routes/inventory.ts";
 import { extensions } from "./routes/extensions.ts";
 import { recordings } from "./routes/recordings.ts";
+import { mfa } from "./routes/mfa.ts";
 import { sessions } from "./routes/sessions.ts";
+import { oidc } from "./routes/oidc.ts";
+import { push } from "./routes/push.ts";
 import { sites } from "./routes/sites.ts";
+import { stepUp } from "./routes/step-up.ts";
+import { tickets } from "./routes/tickets.ts";
+import { webauthn } from "./routes/webauthn.ts";
 import { zones } from "./routes/zones.ts";
 import { sweep } from "./scheduler.ts";
 
@@ -29,6 +36,13 @@ const apiHeaders = secureHeaders({
 app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
 for (const part of [
   auth,
+  oidc,
+  mfa,
+  webauthn,
+  push,
+  tickets,
+  stepUp,
+  adminAuth,
   sites,
   directory,
   zones,

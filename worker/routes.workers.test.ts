@@ -28,7 +28,7 @@ describe("accounts", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ username: "bob", password: "bob-password-1" }),
     });
-    const cookie = res.headers.get("set-cookie")!;
+    const cookie = res.headers.getSetCookie().find((line) => line.startsWith("psm_session="))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).toMatch(/Secure/);

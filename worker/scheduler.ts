@@ -1,9 +1,10 @@
 // The minute sweep (cron trigger): checkouts whose next transition is due, then the notification
-// outbox. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
+// outbox, then expired sign-ins and auth counters. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
 import { advanceDue } from "./access/checkouts.ts";
 import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
 import { sweepRecordings } from "./recordings.ts";
+import { purgeAuth } from "./auth/purge.ts";
 
 export async function sweep(
   env: Env,
@@ -13,5 +14,6 @@ export async function sweep(
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);
+  await purgeAuth(env, now);
   return { checkouts, notifications, recordingsDeleted };
 }

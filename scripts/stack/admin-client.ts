@@ -5,7 +5,8 @@ import type { CartResult, EnrollmentToken, Site, Zone } from "../../protocol/ind
 import { sealSecret } from "../../connector/seal.ts";
 
 export class EdgeClient {
-  private cookie = "";
+  /** Cookie jar: name -> value (the session cookie and the device cookie). */
+  private readonly cookies = new Map<string, string>();
   /** Every response body this client received: tests scan them for leaked secrets. */
   readonly responses: string[] = [];
   constructor(readonly url: string) {}
@@ -13,19 +14,30 @@ export class EdgeClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: { "content-type": "application/json", cookie: this.cookie, origin: this.url },
+      headers: { "content-type": "application/json", cookie: this.cookieHeader(), origin: this.url },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const setCookie = res.headers.get("set-cookie");
-    if (setCookie) this.cookie = setCookie.split(";")[0]!;
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair!.indexOf("=");
+      const value = pair!.slice(eq + 1);
+      if (value && !/max-age=0/i.test(line)) this.cookies.set(pair!.slice(0, eq), value);
+      else this.cookies.delete(pair!.slice(0, eq));
+    }
     const text = await res.text();
     this.responses.push(`${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${text}`);
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  private cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+
+  /** The `psm_session=...` pair (empty when signed out). */
   get sessionCookie(): string {
-    return this.cookie;
+    const value = this.cookies.get("psm_session");
+    return value ? `psm_session=${value}` : "";
   }
 
   bootstrap(token: string, username: string, password: string) {

@@ -71,6 +71,8 @@ export async function startStack(
     testScheduled?: boolean;
     /** Run the edge in this network namespace, reached from here through a relayed loopback port. */
     edgeNetns?: string;
+    /** A fixed port for the edge (an IdP redirect URI names it); default: a free one. */
+    port?: number;
   } = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));

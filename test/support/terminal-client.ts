@@ -116,7 +116,10 @@ export class TerminalClient {
       else this.text += Buffer.from(frame.payload).toString("utf8");
       // Credit back what we consumed, in batches, as the page does after xterm renders; a repaint
       // (no offset) is not connector output and is not credited.
-      if (this.offset === null) return this.wake();
+      if (this.offset === null) {
+        this.wake();
+        return;
+      }
       this.offset += frame.payload.byteLength;
       this.uncredited += frame.payload.byteLength;
       if (!this.manualCredit && this.uncredited >= CREDIT_BATCH) this.credit();

@@ -15,6 +15,13 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
   const site = h("select", { id: "zone-site", name: "siteId", required: true });
   const policy = h("select", { id: "zone-policy", name: "policyId" });
   const description = h("textarea", { id: "zone-description", name: "description", rows: 2, maxlength: 1024 });
+  const sensitivity = h(
+    "select",
+    { id: "zone-sensitivity", name: "sensitivity" },
+    h("option", { value: "low" }, "Low"),
+    h("option", { value: "normal", selected: true }, "Normal"),
+    h("option", { value: "high" }, "High"),
+  );
   const title = h("h3", { id: "zone-form-title" }, "Create a zone");
   const submit = h("button", { type: "submit", id: "zone-submit" }, "Create zone");
   const cancel = h("button", { type: "button", class: "button-quiet", hidden: true }, "Cancel");
@@ -31,6 +38,11 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
     field("Name", name),
     field("Site", site, "The site whose connectors reach this zone's servers. Fixed once created."),
     field("Policy", policy, "Applies to every credential in the zone unless a credential names its own."),
+    field(
+      "Sensitivity",
+      sensitivity,
+      "High: every connect needs a second factor from the last 5 minutes (a security key when the user has one).",
+    ),
     descriptionField,
     h("div", { class: "form-actions" }, submit, cancel),
     message,
@@ -51,6 +63,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
     site.value = zone?.siteId ?? "";
     policy.value = zone?.policyId ?? "";
     description.value = zone?.description ?? "";
+    sensitivity.value = zone?.sensitivity ?? "normal";
     if (zone) policy.focus();
   }
 
@@ -106,7 +119,11 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
     void busy(submit, async () => {
       try {
         if (current) {
-          const body = UpdateZoneRequest.safeParse({ description: description.value, policyId });
+          const body = UpdateZoneRequest.safeParse({
+            description: description.value,
+            policyId,
+            sensitivity: sensitivity.value,
+          });
           if (!body.success) {
             say(message, "The description is too long (up to 1024 characters).");
             return;
@@ -120,6 +137,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
             siteId: site.value,
             description: description.value,
             policyId,
+            sensitivity: sensitivity.value,
           });
           if (!body.success) {
             say(message, "Check the name (up to 128 characters) and the description (up to 1024).");

@@ -19,7 +19,18 @@ import {
   IntegrityReport,
   RecordingSummary,
   LiveSession,
+  LoginResult,
   Me,
+  MfaStatus,
+  OidcConfig,
+  PushPending,
+  PushStarted,
+  PushState,
+  RecoveryCodes,
+  SocketTicket,
+  StepUpDecision,
+  TotpEnrolment,
+  WebAuthnOptions,
   Policy,
   ServerSummary,
   SessionSummary,
@@ -63,6 +74,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   not_found: "That item no longer exists. Reload the page.",
   conflict: "That conflicts with something that already exists (for example, a duplicate name).",
   rate_limited: "Too many attempts. Wait a minute and try again.",
+  step_up_required: "Confirm it is you (second factor or master password) before connecting.",
   connector_unavailable: "No connector is online for this server's site. Ask an admin to check the site's connector.",
   recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "The server sent an unexpected response. Reload the page; if it persists, tell an admin.",
@@ -143,7 +155,7 @@ type Body<T extends z.ZodType> = z.input<T>;
 export type AuditFilter = Partial<Omit<AuditQuery, "limit">> & { limit?: number };
 
 export const api = {
-  login: (body: Body<typeof LoginRequest>) => call("POST", "/api/login", Me, body, false),
+  login: (body: Body<typeof LoginRequest>) => call("POST", "/api/login", LoginResult, body, false),
   logout: () => call("POST", "/api/logout", Anything, {}, false),
   /** Resolves to null when nobody is signed in. */
   me: () =>
@@ -151,6 +163,33 @@ export const api = {
       if (error instanceof ApiError && error.status === 401) return null;
       throw error;
     }),
+
+  // ---- second factors and the account (no redirect on 401: the sign-in page handles it) ----
+  oidcConfig: () => call("GET", "/api/oidc/config", OidcConfig, undefined, false),
+  mfaStatus: () => call("GET", "/api/mfa", MfaStatus),
+  totpEnrol: () => call("POST", "/api/mfa/totp/enrol", TotpEnrolment, {}),
+  totpConfirm: (code: string) => call("POST", "/api/mfa/totp/confirm", RecoveryCodes, { code }),
+  totpRemove: () => call("DELETE", "/api/mfa/totp", Anything),
+  totpVerify: (code: string) => call("POST", "/api/mfa/totp/verify", Anything, { code }, false),
+  recovery: (code: string) => call("POST", "/api/mfa/recovery", Anything, { code }, false),
+  regenerateRecovery: () => call("POST", "/api/mfa/recovery/regenerate", RecoveryCodes, {}),
+  keyRegisterOptions: () => call("POST", "/api/mfa/webauthn/register/options", WebAuthnOptions, {}),
+  keyRegister: (name: string, response: unknown) =>
+    call("POST", "/api/mfa/webauthn/register", Anything, { name, response }),
+  keyAuthOptions: () => call("POST", "/api/mfa/webauthn/authenticate/options", WebAuthnOptions, {}, false),
+  keyAuthenticate: (response: unknown) => call("POST", "/api/mfa/webauthn/authenticate", Anything, { response }, false),
+  keyRemove: (id: string) => call("DELETE", at("/api/mfa/webauthn", id), Anything),
+  changePassword: (current: string, next: string) => call("POST", "/api/me/password", Anything, { current, next }),
+  setMasterPassword: (next: string, current?: string) =>
+    call("POST", "/api/me/master-password", Anything, current ? { current, next } : { next }),
+  pushStart: () => call("POST", "/api/mfa/push", PushStarted, {}, false),
+  pushState: (id: string) => call("POST", at("/api/mfa/push", id, "/complete"), PushState, {}, false),
+  pushPending: () => call("GET", "/api/mfa/push/pending", z.array(PushPending)),
+  pushAnswer: (id: string, number: number) => call("POST", at("/api/mfa/push", id, "/approve"), PushState, { number }),
+  pushDeny: (id: string) => call("POST", at("/api/mfa/push", id, "/deny"), PushState, {}),
+  stepUp: (checkoutId: string) => call("GET", at("/api/checkouts", checkoutId, "/step-up"), StepUpDecision),
+  socketTicket: (sessionId: string, socket: "ws" | "watch") =>
+    call("POST", at("/api/sessions", sessionId, "/ticket"), SocketTicket, { socket }),
 
   // ---- requester -------------------------------------------------------------------------
   catalog: (filter: { q?: string; zoneId?: string; tag?: string } = {}) =>
@@ -198,6 +237,8 @@ export const api = {
   createUser: (body: Body<typeof CreateUserRequest>) => call("POST", "/api/users", Anything, body),
   updateUser: (id: string, body: Body<typeof UpdateUserRequest>) =>
     call("PATCH", at("/api/users", id), UserSummary, body),
+  resetMfa: (id: string, masterPassword: boolean) =>
+    call("POST", at("/api/users", id, "/reset-mfa"), Anything, { masterPassword }),
   grants: () => call("GET", "/api/grants", z.array(AccessGrant)),
   createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
   deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),

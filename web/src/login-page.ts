@@ -1,7 +1,10 @@
-// The sign-in page: username and password, with the failure said in words from the error code.
+// The sign-in page: single sign-on (when configured) or username and password, then the second
+// factor when one is enrolled. Failures are said in words from the error code.
+import "./auth.css";
 import type { Me } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
-import { type Cleanup, append, field, h, say } from "./dom.ts";
+import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { renderSecondFactor } from "./second-factor.ts";
 
 export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void): Cleanup {
   document.title = "Sign in · PSM";
@@ -24,12 +27,14 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
   });
   const error = h("p", { id: "login-error", class: "alert", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", id: "login-submit" }, "Sign in");
+  const sso = h("div", { class: "login-sso", hidden: true });
 
   const form = h(
     "form",
     { class: "login-form", "aria-labelledby": "login-title", novalidate: true },
     h("h1", { id: "login-title" }, "Sign in"),
     h("p", { class: "muted" }, "Privileged Session Manager"),
+    sso,
     field("Username", username),
     field("Password", password),
     error,
@@ -37,6 +42,34 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
   );
 
   let disposed = false;
+  let stepCleanup: Cleanup | undefined;
+  // An OIDC sign-in that ended at the second factor comes back as #/login?mfa=totp,webauthn,...
+  const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const ssoError = params.get("sso_error");
+
+  async function finish(): Promise<void> {
+    const me = await api.me();
+    if (me && !disposed) onSignedIn(me);
+  }
+
+  function secondStep(methods: Parameters<typeof renderSecondFactor>[1]): void {
+    const panel = h(
+      "div",
+      { class: "login-form", "aria-labelledby": "mfa-title" },
+      h("h1", { id: "mfa-title" }, "Confirm it is you"),
+      h("p", { class: "muted" }, "Your account has a second factor."),
+    );
+    replace(container, h("section", { class: "login" }, panel));
+    stepCleanup = renderSecondFactor(panel, methods, {
+      onDone: () => void finish(),
+      onRestart: () => {
+        stepCleanup?.();
+        location.hash = "#/login";
+        location.reload();
+      },
+    });
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!username.value.trim() || !password.value) {
@@ -48,8 +81,10 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
     submit.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {
-      const me = await api.login({ username: username.value.trim(), password: password.value });
-      if (!disposed) onSignedIn(me);
+      const result = await api.login({ username: username.value.trim(), password: password.value });
+      if (disposed) return;
+      if (result.stage === "full") onSignedIn(result.user);
+      else secondStep(result.methods);
     } catch (failure) {
       if (disposed) return;
       say(
@@ -58,6 +93,7 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
           unauthorized: "Wrong username or password.",
           bad_request: "Wrong username or password.",
           forbidden: "This account is disabled. Ask an admin.",
+          rate_limited: "Too many failed attempts from here. Wait a few minutes and try again.",
         }),
       );
       password.value = "";
@@ -68,9 +104,34 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
     }
   });
 
-  append(container, h("section", { class: "login" }, form));
-  username.focus();
+  const pendingMfa = params.get("mfa");
+  if (pendingMfa) {
+    secondStep(
+      pendingMfa
+        .split(",")
+        .filter((m): m is "totp" | "webauthn" | "recovery" | "push" =>
+          ["totp", "webauthn", "recovery", "push"].includes(m),
+        ),
+    );
+  } else {
+    append(container, h("section", { class: "login" }, form));
+    if (ssoError) say(error, "Single sign-on did not complete. Try again, or ask an admin.");
+    username.focus();
+    api
+      .oidcConfig()
+      .then((config) => {
+        if (disposed || !config.enabled) return;
+        sso.hidden = false;
+        replace(
+          sso,
+          h("a", { class: "button", id: "login-sso", href: "/api/oidc/start" }, `Sign in with ${config.label}`),
+          h("p", { class: "muted" }, "or with a local account:"),
+        );
+      })
+      .catch(() => undefined);
+  }
   return () => {
     disposed = true;
+    stepCleanup?.();
   };
 }

@@ -72,18 +72,19 @@ async function route(): Promise<void> {
   const container = h("div", { class: "page" });
   replace(app, container);
 
-  if (!me && path !== "/login") return go("#/login");
-  if (me && path === "/login") return go(HOME);
+  const loginPath = path.split("?")[0] === "/login";
+  if (!me && !loginPath) return go("#/login");
+  if (me && loginPath) return go(HOME);
   // The old servers page is now the catalog.
   if (path === "/servers") path = "/catalog";
-  document.body.dataset.route = path.split("/")[1] ?? "";
+  document.body.dataset.route = path.split("?")[0]!.split("/")[1] ?? "";
   renderNav(nav, me, path, () => void logout());
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
-  if (path === "/login") {
+  if (loginPath) {
     cleanup = renderLogin(container, (signedIn) => {
       me = signedIn;
       go(HOME);
@@ -92,6 +93,9 @@ async function route(): Promise<void> {
     return;
   } else if (path === "/catalog") {
     cleanup = renderCatalog(container, () => go("#/requests"));
+  } else if (path === "/account") {
+    const page = await lazy(serial, () => import("./account-page.ts"), container);
+    if (page) cleanup = page.renderAccount(container);
   } else if (path === "/requests") {
     cleanup = renderRequests(container, (id) => go(`#/sessions/${id}`));
   } else if (path === "/approvals") {
@@ -168,4 +172,10 @@ document.querySelector(".skip-link")?.addEventListener("click", (event) => {
 });
 
 window.addEventListener("hashchange", () => void route());
+// The session cookie lives 15 minutes and is renewed by use: a page left open (a terminal) keeps its
+// sign-in alive with a light call every 5 minutes; the edge still ends it at its absolute limit.
+const KEEPALIVE_MS = 5 * 60_000;
+setInterval(() => {
+  if (me) void api.me().catch(() => undefined);
+}, KEEPALIVE_MS);
 void route();

@@ -21,6 +21,7 @@ const LINKS: readonly NavLink[] = [
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
   // Everyone: the list shows only what the user may replay (auditors, zone admins, own sessions where allowed).
   { href: "#/recordings", label: "Recordings", roles: null },
+  { href: "#/account", label: "Account", roles: null },
 ];
 
 /** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit". */

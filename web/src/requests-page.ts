@@ -1,6 +1,7 @@
 // My requests (#/requests): the user's checkouts with status, approvals so far and a live countdown;
 // Connect (active only), Check in and Withdraw. Re-read every 5 s and whenever a countdown reaches zero.
 import type { CheckoutSummary } from "../../protocol/index.ts";
+import { connectWithStepUp } from "./connect-step-up.ts";
 import { api, errorText } from "./api.ts";
 import { cart } from "./cart.ts";
 import { approvalsText, cartErrorText, statusBadge, submittedText } from "./checkout-view.ts";
@@ -205,8 +206,9 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     for (const b of Array.from(body.querySelectorAll("button"))) b.disabled = true;
     try {
       if (kind === "connect") {
-        const session = await api.createSession({ checkoutId: c.id });
-        if (!disposed) openSession(session.id);
+        // Step-up (second factor, master password) as the edge's policy decides: web/src/connect-step-up.ts.
+        const session = await connectWithStepUp(c.id, c.serverName);
+        if (session && !disposed) openSession(session.id);
         return;
       }
       const updated = kind === "check-in" ? await api.checkIn(c.id) : await api.withdraw(c.id);

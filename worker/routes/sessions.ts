@@ -5,6 +5,8 @@ import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/sco
 import { advance, loadRow } from "../access/checkouts.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
+import { passConnectGate } from "../auth/connect-gate.ts";
+import { requireSocketUser } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
@@ -31,8 +33,11 @@ sessions.openapi(
   async (c) => {
     const user = c.get("user");
     const now = Date.now();
-    const row = await loadRow(c.env.DB, c.req.valid("json").checkoutId);
+    const body = c.req.valid("json");
+    const row = await loadRow(c.env.DB, body.checkoutId);
     if (!row || row.user_id !== user.id) throw new ApiFailure("not_found");
+    // Adaptive step-up and the master password (worker/auth/connect-gate.ts), before anything is created.
+    const masterPassword = await passConnectGate(c, row, body.masterPassword);
     // Time is checked here, not only by the scheduler: an expired checkout opens nothing.
     const checkout = await advance(c.env, row, now);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
@@ -70,6 +75,11 @@ sessions.openapi(
             recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
           }),
     });
+    // ── EmpowerID mode ──────────────────────────────────────────────────────────────────────────────
+    // Here the master password is to travel to the connector sealed to the site's key (JWE, as credentials
+    // are), as a grant claim, so EmpowerID can authorize the release (docs/empowerid.md). The edge never
+    // logs or stores it; until the grant carries it, it is verified above and dropped here.
+    void masterPassword;
     const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
     if (!started.recording || (target.protocol === "rdp" && policy.recordingRequired)) {
       // Fail closed: a session whose recording is required does not start without one.
@@ -199,7 +209,7 @@ sessions.openapi(
   },
 );
 
-sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireUser, async (c) => {
+sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireSocketUser("ws"), async (c) => {
   const user = c.get("user");
   const row = await ownSession(c, user, c.req.param("id"));
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
@@ -237,7 +247,7 @@ sessions.openapi(
 );
 
 /** An admin's (or auditor's) read-only live view. Policy decides whether the session may be watched. */
-sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireUser, async (c) => {
+sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireSocketUser("watch"), async (c) => {
   const user = c.get("user");
   const row = await c.env.DB.prepare(
     "SELECT se.id, sv.zone_id, se.status FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",

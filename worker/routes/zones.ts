@@ -20,13 +20,21 @@ export const zones = newApi();
 const tags = ["zones"];
 const middleware = [requireUser];
 
-type ZoneRow = { id: string; name: string; site_id: string; description: string; policy_id: string | null };
+type ZoneRow = {
+  id: string;
+  name: string;
+  site_id: string;
+  description: string;
+  policy_id: string | null;
+  sensitivity: Zone["sensitivity"];
+};
 const toZone = (z: ZoneRow): Zone => ({
   id: z.id,
   name: z.name,
   siteId: z.site_id,
   description: z.description,
   policyId: z.policy_id,
+  sensitivity: z.sensitivity,
 });
 
 zones.openapi(
@@ -43,7 +51,7 @@ zones.openapi(
     requireAnyAdmin(user);
     const scope = await adminScope(c.env.DB, user);
     const { results } = await c.env.DB.prepare(
-      "SELECT id, name, site_id, description, policy_id FROM zones ORDER BY name",
+      "SELECT id, name, site_id, description, policy_id, sensitivity FROM zones ORDER BY name",
     ).all<ZoneRow>();
     return c.json(results.filter((z) => inScope(scope, z.id)).map(toZone), 200);
   },
@@ -66,8 +74,8 @@ zones.openapi(
     const id = crypto.randomUUID();
     await insertOrConflict(
       c.env.DB.prepare(
-        "INSERT INTO zones (id, name, site_id, description, policy_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      ).bind(id, body.name, body.siteId, body.description, body.policyId, Date.now()),
+        "INSERT INTO zones (id, name, site_id, description, policy_id, sensitivity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).bind(id, body.name, body.siteId, body.description, body.policyId, body.sensitivity, Date.now()),
     );
     const zone: Zone = {
       id,
@@ -75,6 +83,7 @@ zones.openapi(
       siteId: body.siteId,
       description: body.description,
       policyId: body.policyId,
+      sensitivity: body.sensitivity,
     };
     await adminChange(c, {
       target: { type: "zone", id, name: body.name },
@@ -88,7 +97,7 @@ zones.openapi(
   route({
     method: "patch",
     path: "/zones/{id}",
-    summary: "Change a zone's description or policy",
+    summary: "Change a zone's description, policy or sensitivity",
     tags,
     middleware,
     params: IdParam,
@@ -99,7 +108,9 @@ zones.openapi(
     requireAdmin(c.get("user"));
     const id = c.req.valid("param").id;
     const body = c.req.valid("json");
-    const before = await c.env.DB.prepare("SELECT id, name, site_id, description, policy_id FROM zones WHERE id = ?")
+    const before = await c.env.DB.prepare(
+      "SELECT id, name, site_id, description, policy_id, sensitivity FROM zones WHERE id = ?",
+    )
       .bind(id)
       .first<ZoneRow>();
     if (!before) throw new ApiFailure("not_found");
@@ -107,9 +118,10 @@ zones.openapi(
       ...toZone(before),
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.policyId !== undefined ? { policyId: body.policyId } : {}),
+      ...(body.sensitivity !== undefined ? { sensitivity: body.sensitivity } : {}),
     };
-    await c.env.DB.prepare("UPDATE zones SET description = ?, policy_id = ? WHERE id = ?")
-      .bind(after.description, after.policyId, id)
+    await c.env.DB.prepare("UPDATE zones SET description = ?, policy_id = ?, sensitivity = ? WHERE id = ?")
+      .bind(after.description, after.policyId, after.sensitivity, id)
       .run();
     await adminChange(c, {
       target: { type: "zone", id, name: before.name },

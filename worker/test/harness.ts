@@ -25,7 +25,15 @@ export async function login(username: string, password: string): Promise<string>
     body: JSON.stringify({ username, password }),
   });
   if (res.status !== 200) throw new Error(`login failed: ${res.status}`);
-  return res.headers.get("set-cookie")!.split(";")[0]!;
+  return sessionCookieOf(res)!;
+}
+
+/** The `psm_session=...` pair a response sets, if any. */
+export function sessionCookieOf(res: Response): string | undefined {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0]!)
+    .find((c) => c.startsWith("psm_session=") && c.length > "psm_session=".length);
 }
 
 export function api(path: string, init: { method?: string; cookie?: string; body?: unknown } = {}) {

@@ -1,0 +1,142 @@
+// Connecting with step-up: asks the edge what this connect needs (a second factor, the master
+// password) and why, shows the reasons in plain words, collects the proof in a dialog, then opens
+// the session. Resolves to the session, or null when the user cancelled or the edge refused.
+import type { z } from "zod";
+import type { MfaMethod, SessionCreated as SessionCreatedSchema, StepUpDecision } from "../../protocol/index.ts";
+import { ApiError, api, errorText } from "./api.ts";
+import { type Cleanup, field, h, say } from "./dom.ts";
+
+type SessionCreated = z.infer<typeof SessionCreatedSchema>;
+import { renderSecondFactor } from "./second-factor.ts";
+
+export async function connectWithStepUp(checkoutId: string, serverName: string): Promise<SessionCreated | null> {
+  const decision = await api.stepUp(checkoutId);
+  if (decision.decision === "allow") return api.createSession({ checkoutId });
+  return new Promise((resolve, reject) => {
+    const dialog = h("dialog", { id: "step-up", class: "step-up", "aria-labelledby": "step-up-title" });
+    let cleanup: Cleanup | undefined;
+    const close = (value: SessionCreated | null, error?: unknown) => {
+      cleanup?.();
+      dialog.close();
+      dialog.remove();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    void render(dialog, decision, serverName, checkoutId, close, (c) => {
+      cleanup = c;
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+async function render(
+  dialog: HTMLDialogElement,
+  decision: StepUpDecision,
+  serverName: string,
+  checkoutId: string,
+  close: (value: SessionCreated | null, error?: unknown) => void,
+  setCleanup: (c: Cleanup) => void,
+): Promise<void> {
+  const error = h("p", { id: "step-up-error", class: "alert", role: "alert", hidden: true });
+  const reasons = h(
+    "ul",
+    { id: "step-up-reasons" },
+    ...decision.reasons.map((r) => h("li", { "data-reason": r.code }, r.text)),
+  );
+  const cancel = h("button", { type: "button", class: "button-quiet", id: "step-up-cancel" }, "Cancel");
+  cancel.addEventListener("click", () => close(null));
+  dialog.append(h("h2", { id: "step-up-title" }, `Confirm it is you to connect to ${serverName}`), reasons);
+
+  if (decision.decision === "deny") {
+    dialog.append(h("p", {}, "You cannot connect until this is fixed."), cancel);
+    return;
+  }
+
+  let mfaDone = !decision.mfa;
+  const mfaPart = h("div", { id: "step-up-mfa" });
+  if (decision.mfa) {
+    const status = await api.mfaStatus();
+    const methods: MfaMethod[] = [
+      ...(status.webauthn.length ? (["webauthn"] as const) : []),
+      ...(status.totp ? (["totp"] as const) : []),
+      ...(status.recoveryCodesLeft ? (["recovery"] as const) : []),
+      "push",
+    ];
+    setCleanup(
+      renderSecondFactor(mfaPart, methods, {
+        keyOnly: decision.mfa === "webauthn",
+        onDone: () => {
+          mfaDone = true;
+          mfaPart.replaceChildren(h("p", { class: "note" }, "Second factor confirmed."));
+          if (!decision.masterPassword) void submit();
+        },
+        onRestart: () => close(null),
+      }),
+    );
+  }
+
+  const master = h("input", { id: "step-up-master", type: "password", autocomplete: "off", maxlength: 1024 });
+  const confirm = h("input", { id: "step-up-master-confirm", type: "password", autocomplete: "off", maxlength: 1024 });
+  const go = h("button", { type: "submit", id: "step-up-connect" }, "Connect");
+  const form = h(
+    "form",
+    { novalidate: true },
+    decision.masterPassword
+      ? decision.masterPasswordSet
+        ? field("Master password", master)
+        : h(
+            "div",
+            {},
+            h(
+              "p",
+              {},
+              "Choose your master password. You will be asked for it when you connect to servers like this one.",
+            ),
+            field("New master password", master, "At least 12 characters."),
+            field("Repeat it", confirm),
+          )
+      : null,
+    error,
+    h("div", { class: "actions" }, go, cancel),
+  );
+
+  async function submit(): Promise<void> {
+    say(error, null);
+    if (!mfaDone) return say(error, "Confirm with your second factor first.");
+    const mp = decision.masterPassword ? master.value : undefined;
+    if (decision.masterPassword && !decision.masterPasswordSet) {
+      if (master.value.length < 12) return say(error, "Use at least 12 characters.");
+      if (master.value !== confirm.value) return say(error, "The two entries differ.");
+      try {
+        await api.setMasterPassword(master.value);
+        decision.masterPasswordSet = true;
+      } catch (failure) {
+        return say(error, errorText(failure));
+      }
+    }
+    go.disabled = true;
+    try {
+      close(await api.createSession({ checkoutId, ...(mp ? { masterPassword: mp } : {}) }));
+    } catch (failure) {
+      go.disabled = false;
+      master.value = "";
+      if (failure instanceof ApiError && failure.code === "forbidden") return say(error, "Wrong master password.");
+      if (failure instanceof ApiError && (failure.code === "rate_limited" || failure.code === "step_up_required"))
+        return say(
+          error,
+          errorText(failure, { rate_limited: "Too many wrong master passwords. Wait and try again later." }),
+        );
+      close(null, failure);
+    }
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void submit();
+  });
+  dialog.append(mfaPart, form);
+  (decision.masterPassword
+    ? master
+    : mfaPart.querySelector<HTMLButtonElement | HTMLInputElement>("button, input")
+  )?.focus();
+}

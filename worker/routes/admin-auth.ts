@@ -1,0 +1,61 @@
+// Break-glass for admins: reset a user's second factors (lost phone and recovery codes) and, when asked,
+// their master password. Every sign-in of the user ends; the change is audited with before and after.
+import type { MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { requireAdmin } from "../access/scope.ts";
+import { adminChange } from "../audit.ts";
+import { factorsOf } from "../auth/sign-in.ts";
+import { requireUser, revokeSignIns } from "../auth/user-token.ts";
+import type { AppContext } from "../env.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+
+export const adminAuth = newApi();
+const adminOnly: MiddlewareHandler<AppContext> = async (c, next) => {
+  requireAdmin(c.get("user"));
+  await next();
+};
+
+adminAuth.openapi(
+  route({
+    method: "post",
+    path: "/users/{id}/reset-mfa",
+    summary: "Remove a user's second factors (and optionally their master password); ends their sign-ins",
+    tags: ["directory"],
+    middleware: [requireUser, adminOnly],
+    params: IdParam,
+    body: z.strictObject({ masterPassword: z.boolean().default(false) }),
+  }),
+  async (c) => {
+    const id = c.req.valid("param").id;
+    const { masterPassword } = c.req.valid("json");
+    const user = await c.env.DB.prepare("SELECT username, master_password_hash FROM users WHERE id = ?")
+      .bind(id)
+      .first<{ username: string; master_password_hash: string | null }>();
+    if (!user) throw new ApiFailure("not_found");
+    const before = await factorsOf(c.env.DB, id);
+    await c.env.DB.batch([
+      c.env.DB.prepare("DELETE FROM totp_factors WHERE user_id = ?").bind(id),
+      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(id),
+      c.env.DB.prepare("DELETE FROM webauthn_credentials WHERE user_id = ?").bind(id),
+      ...(masterPassword
+        ? [c.env.DB.prepare("UPDATE users SET master_password_hash = NULL WHERE id = ?").bind(id)]
+        : []),
+    ]);
+    await revokeSignIns(c.env.DB, id);
+    await adminChange(c, {
+      target: { type: "user", id, name: user.username },
+      refs: { userId: id },
+      data: {
+        before: { ...before, masterPasswordSet: !!user.master_password_hash },
+        after: {
+          totp: false,
+          webauthn: 0,
+          recovery: 0,
+          masterPasswordSet: masterPassword ? false : !!user.master_password_hash,
+        },
+      },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);

@@ -1,0 +1,285 @@
+// Second factors: status, TOTP enrolment (QR drawn by the page from the otpauth URI) and verification,
+// recovery codes (shown once, stored hashed). Verification serves both the sign-in's second step and
+// step-up on a full sign-in. Attempts are capped per sign-in and counted by the brute-force throttle.
+import type { Context } from "hono";
+import { z } from "zod";
+import { MfaStatus, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
+import { actorOf, record } from "../audit.ts";
+import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
+import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
+import { clientIp, enforce, signInKeys, throttleCheck, throttleFail } from "../auth/throttle-store.ts";
+import { acceptTotp, newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, totpUri } from "../auth/totp.ts";
+import { requireAnySignIn, requireUser, revokeSignIn, revokeSignIns, startSignIn } from "../auth/user-token.ts";
+import { deviceHash } from "../auth/device.ts";
+import type { AppContext } from "../env.ts";
+import { ApiFailure } from "../errors.ts";
+import { newApi, route } from "../openapi.ts";
+
+export const mfa = newApi();
+const tags = ["mfa"];
+
+/** Wrong second-factor answers one sign-in may give before it is ended (the user signs in again). */
+export const MFA_ATTEMPTS_PER_SIGN_IN = 5;
+/** Changing factors needs a second factor this recent (or none enrolled yet), ms. */
+const RECENT_MFA_MS = 10 * 60_000;
+
+const recoveryHash = (userId: string, code: string) => sha256Hex(`recovery:${userId}:${normaliseRecoveryCode(code)}`);
+
+/** Before checking a second factor: the throttle, and the per-sign-in cap. */
+export async function beforeSecondFactor(c: Context<AppContext>): Promise<void> {
+  const user = c.get("user");
+  enforce(c, await throttleCheck(c.env.DB, signInKeys(clientIp(c), user.id, true), Date.now()), `mfa ${user.id}`);
+}
+
+/** A wrong second factor: counted, audited; past the cap the sign-in ends. */
+export async function secondFactorFailed(c: Context<AppContext>, method: string): Promise<never> {
+  const user = c.get("user");
+  const signIn = c.get("signIn");
+  const ip = clientIp(c);
+  await throttleFail(c.env.DB, signInKeys(ip, user.id, true), Date.now());
+  const row = await c.env.DB.prepare(
+    "UPDATE auth_sessions SET mfa_failures = mfa_failures + 1 WHERE id = ? RETURNING mfa_failures",
+  )
+    .bind(signIn.id)
+    .first<{ mfa_failures: number }>();
+  // Past the cap the sign-in is over (pending or full, at sign-in or step-up): the user signs in again.
+  const ended = (row?.mfa_failures ?? MFA_ATTEMPTS_PER_SIGN_IN) >= MFA_ATTEMPTS_PER_SIGN_IN;
+  if (ended) await revokeSignIn(c.env.DB, signIn.id);
+  await record(c.env, {
+    actor: actorOf(user),
+    action: "auth.mfa_failed",
+    target: { type: "user", id: user.id, name: user.username },
+    refs: { userId: user.id },
+    data: { method, ip, attempts: row?.mfa_failures ?? null, signInEnded: ended },
+  });
+  throw new ApiFailure("unauthorized", `${method} refused for ${user.id}`);
+}
+
+/** A factor change on a full sign-in: needs a fresh second factor if the user already has one. */
+async function requireRecentMfa(c: Context<AppContext>): Promise<void> {
+  const f = await factorsOf(c.env.DB, c.get("user").id);
+  const mfaAt = c.get("signIn").mfaAt;
+  if ((f.totp || f.webauthn) && (mfaAt === null || Date.now() - mfaAt > RECENT_MFA_MS))
+    throw new ApiFailure("step_up_required", "factor change without recent MFA");
+}
+
+/** After a factor change: every other sign-in is revoked and this one rotates. */
+export async function factorsChanged(c: Context<AppContext>, what: string): Promise<void> {
+  const user = c.get("user");
+  const signIn = c.get("signIn");
+  await revokeSignIns(c.env.DB, user.id);
+  await startSignIn(c, user.id, {
+    stage: "full",
+    amr: signIn.amr,
+    mfaAt: signIn.mfaAt,
+    deviceHash: await deviceHash(c),
+    risk: signIn.risk,
+  });
+  await record(c.env, {
+    actor: actorOf(user),
+    action: "auth.credentials_changed",
+    target: { type: "user", id: user.id, name: user.username },
+    refs: { userId: user.id },
+    data: { what },
+  });
+}
+export { requireRecentMfa };
+
+mfa.openapi(
+  route({
+    method: "get",
+    path: "/mfa",
+    summary: "One's own second factors",
+    tags,
+    middleware: [requireUser],
+    response: MfaStatus,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const [f, keys, u] = await Promise.all([
+      factorsOf(c.env.DB, user.id),
+      c.env.DB.prepare(
+        "SELECT id, name, created_at, last_used_at FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at",
+      )
+        .bind(user.id)
+        .all<{ id: string; name: string; created_at: number; last_used_at: number | null }>(),
+      c.env.DB.prepare("SELECT master_password_hash, oidc_subject FROM users WHERE id = ?")
+        .bind(user.id)
+        .first<{ master_password_hash: string | null; oidc_subject: string | null }>(),
+    ]);
+    return c.json(
+      {
+        totp: f.totp,
+        recoveryCodesLeft: f.recovery,
+        webauthn: keys.results.map((k) => ({
+          id: k.id,
+          name: k.name,
+          createdAt: k.created_at,
+          lastUsedAt: k.last_used_at,
+        })),
+        masterPasswordSet: !!u?.master_password_hash,
+        oidc: !!u?.oidc_subject,
+      },
+      200,
+    );
+  },
+);
+
+mfa.openapi(
+  route({
+    method: "post",
+    path: "/mfa/totp/enrol",
+    summary: "Start TOTP enrolment: a new secret to scan",
+    tags,
+    middleware: [requireUser],
+    response: TotpEnrolment,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    await requireRecentMfa(c);
+    const existing = await c.env.DB.prepare("SELECT confirmed_at FROM totp_factors WHERE user_id = ?")
+      .bind(user.id)
+      .first<{ confirmed_at: number | null }>();
+    if (existing?.confirmed_at) throw new ApiFailure("conflict", "TOTP already enrolled");
+    const secret = newTotpSecret();
+    await c.env.DB.prepare(
+      "INSERT INTO totp_factors (user_id, secret_enc, created_at) VALUES (?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET secret_enc = excluded.secret_enc, created_at = excluded.created_at, last_step = 0",
+    )
+      .bind(user.id, await sealAtRest(c.env.USER_TOKEN_SECRET, secret, user.id), Date.now())
+      .run();
+    return c.json({ secret, uri: totpUri(secret, user.username) }, 200);
+  },
+);
+
+async function totpRow(c: Context<AppContext>) {
+  const user = c.get("user");
+  const row = await c.env.DB.prepare("SELECT secret_enc, confirmed_at, last_step FROM totp_factors WHERE user_id = ?")
+    .bind(user.id)
+    .first<{ secret_enc: string; confirmed_at: number | null; last_step: number }>();
+  if (!row) return null;
+  return { ...row, secret: await openAtRest(c.env.USER_TOKEN_SECRET, row.secret_enc, user.id) };
+}
+
+/** Checks a code and moves last_step forward atomically: two requests with one code cannot both pass. */
+async function consumeTotp(c: Context<AppContext>, code: string, confirmed: boolean): Promise<boolean> {
+  const user = c.get("user");
+  const row = await totpRow(c);
+  if (!row || !!row.confirmed_at !== confirmed) return false;
+  const step = acceptTotp(row.secret, code, Date.now(), row.last_step);
+  if (step === null) return false;
+  const res = await c.env.DB.prepare("UPDATE totp_factors SET last_step = ? WHERE user_id = ? AND last_step < ?")
+    .bind(step, user.id, step)
+    .run();
+  return res.meta.changes === 1;
+}
+
+mfa.openapi(
+  route({
+    method: "post",
+    path: "/mfa/totp/confirm",
+    summary: "Finish TOTP enrolment with a first code; returns recovery codes, once",
+    tags,
+    middleware: [requireUser],
+    body: TotpCode,
+    response: RecoveryCodes,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    await beforeSecondFactor(c);
+    if (!(await consumeTotp(c, c.req.valid("json").code, false))) return secondFactorFailed(c, "totp_enrol");
+    const codes = newRecoveryCodes();
+    const hashes = await Promise.all(codes.map((code) => recoveryHash(user.id, code)));
+    await c.env.DB.batch([
+      c.env.DB.prepare("UPDATE totp_factors SET confirmed_at = ? WHERE user_id = ?").bind(Date.now(), user.id),
+      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id),
+      ...hashes.map((h) =>
+        c.env.DB.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)").bind(user.id, h),
+      ),
+    ]);
+    // Enrolling proves the factor: this sign-in carries a fresh MFA time.
+    c.set("signIn", { ...c.get("signIn"), mfaAt: Date.now() });
+    await factorsChanged(c, "totp_enrolled");
+    return c.json({ recoveryCodes: codes }, 200);
+  },
+);
+
+mfa.openapi(
+  route({
+    method: "post",
+    path: "/mfa/totp/verify",
+    summary: "Second factor by TOTP code (sign-in or step-up)",
+    tags,
+    middleware: [requireAnySignIn],
+    body: TotpCode,
+  }),
+  async (c) => {
+    await beforeSecondFactor(c);
+    if (!(await consumeTotp(c, c.req.valid("json").code, true))) return secondFactorFailed(c, "totp");
+    await afterSecondFactor(c, "otp");
+    return c.json({ ok: true }, 200);
+  },
+);
+
+mfa.openapi(
+  route({
+    method: "post",
+    path: "/mfa/recovery",
+    summary: "Second factor by a one-time recovery code",
+    tags,
+    middleware: [requireAnySignIn],
+    body: RecoveryCodeRequest,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    await beforeSecondFactor(c);
+    const hash = await recoveryHash(user.id, c.req.valid("json").code);
+    const res = await c.env.DB.prepare(
+      "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+    )
+      .bind(Date.now(), user.id, hash)
+      .run();
+    if (res.meta.changes !== 1) return secondFactorFailed(c, "recovery");
+    await afterSecondFactor(c, "rec");
+    return c.json({ ok: true }, 200);
+  },
+);
+
+mfa.openapi(
+  route({
+    method: "post",
+    path: "/mfa/recovery/regenerate",
+    summary: "New recovery codes (the old ones stop working); shown once",
+    tags,
+    middleware: [requireUser],
+    response: RecoveryCodes,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    await requireRecentMfa(c);
+    const f = await factorsOf(c.env.DB, user.id);
+    if (!f.totp && !f.webauthn) throw new ApiFailure("conflict", "no second factor to recover");
+    const codes = newRecoveryCodes();
+    const hashes = await Promise.all(codes.map((code) => recoveryHash(user.id, code)));
+    await c.env.DB.batch([
+      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id),
+      ...hashes.map((h) =>
+        c.env.DB.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)").bind(user.id, h),
+      ),
+    ]);
+    await factorsChanged(c, "recovery_codes");
+    return c.json({ recoveryCodes: codes }, 200);
+  },
+);
+
+mfa.openapi(
+  route({ method: "delete", path: "/mfa/totp", summary: "Remove one's TOTP factor", tags, middleware: [requireUser] }),
+  async (c) => {
+    await requireRecentMfa(c);
+    const user = c.get("user");
+    await c.env.DB.prepare("DELETE FROM totp_factors WHERE user_id = ?").bind(user.id).run();
+    await factorsChanged(c, "totp_removed");
+    return c.json({ ok: true }, 200);
+  },
+);
+
+export const MfaOk = z.object({ ok: z.boolean() });

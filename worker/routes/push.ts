@@ -1,0 +1,205 @@
+// Approve-by-push with number matching: a device waiting for its second factor shows a two-digit
+// number; another device where the same user is fully signed in lists the request with three numbers
+// and must pick the shown one. A wrong pick denies the request (no approving by habit). 60 s to answer.
+import { z } from "zod";
+import { PushAnswer, PushPending, PushStarted, PushState } from "../../protocol/index.ts";
+import { actorOf, record } from "../audit.ts";
+import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
+import { clientIp } from "../auth/throttle-store.ts";
+import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
+import { networkOf } from "../auth/device.ts";
+import type { AppContext } from "../env.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+import type { Context } from "hono";
+
+export const push = newApi();
+const tags = ["mfa"];
+/** How long a push request waits for an answer, ms. */
+export const PUSH_TTL_MS = 60_000;
+
+const twoDigit = () => 10 + (crypto.getRandomValues(new Uint32Array(1))[0]! % 90);
+
+/** The right number and two distinct decoys, in random order. */
+function choicesFor(number: number): number[] {
+  const set = new Set([number]);
+  while (set.size < 3) set.add(twoDigit());
+  return [...set].sort(() => (crypto.getRandomValues(new Uint8Array(1))[0]! & 1 ? 1 : -1));
+}
+
+type PushRow = {
+  id: string;
+  user_id: string;
+  session_id: string;
+  challenge: string;
+  data: string;
+  status: string;
+  expires_at: number;
+};
+
+async function loadPush(c: Context<AppContext>, id: string): Promise<PushRow> {
+  const row = await c.env.DB.prepare(
+    "SELECT id, user_id, session_id, challenge, data, status, expires_at FROM auth_challenges WHERE id = ? AND kind = 'push'",
+  )
+    .bind(id)
+    .first<PushRow>();
+  // Another user's request is indistinguishable from a missing one.
+  if (!row || row.user_id !== c.get("user").id) throw new ApiFailure("not_found");
+  return row;
+}
+
+const stateOf = (row: PushRow, now: number) =>
+  (row.status === "pending" && row.expires_at <= now
+    ? "expired"
+    : row.status === "used"
+      ? "approved"
+      : row.status) as z.infer<typeof PushState>["status"];
+
+push.openapi(
+  route({
+    method: "post",
+    path: "/mfa/push",
+    summary: "Ask another signed-in device to approve",
+    tags,
+    middleware: [requireAnySignIn],
+    response: PushStarted,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const f = await factorsOf(c.env.DB, user.id);
+    if (!f.totp && !f.webauthn) throw new ApiFailure("conflict", "push needs an enrolled second factor");
+    const now = Date.now();
+    const number = twoDigit();
+    const id = crypto.randomUUID();
+    const net = networkOf(c);
+    await c.env.DB.batch([
+      // One request per sign-in at a time.
+      c.env.DB.prepare(
+        "UPDATE auth_challenges SET status = 'denied' WHERE session_id = ? AND kind = 'push' AND status = 'pending'",
+      ).bind(c.get("signIn").id),
+      c.env.DB.prepare(
+        "INSERT INTO auth_challenges (id, kind, user_id, session_id, challenge, data, created_at, expires_at) VALUES (?, 'push', ?, ?, ?, ?, ?, ?)",
+      ).bind(
+        id,
+        user.id,
+        c.get("signIn").id,
+        String(number),
+        JSON.stringify({ choices: choicesFor(number), ip: clientIp(c), country: net.country }),
+        now,
+        now + PUSH_TTL_MS,
+      ),
+    ]);
+    return c.json({ id, number, expiresAt: now + PUSH_TTL_MS }, 200);
+  },
+);
+
+push.openapi(
+  route({
+    method: "get",
+    path: "/mfa/push/pending",
+    summary: "Sign-in requests waiting for this user's approval",
+    tags,
+    middleware: [requireUser],
+    response: z.array(PushPending),
+  }),
+  async (c) => {
+    const { results } = await c.env.DB.prepare(
+      "SELECT id, data, expires_at FROM auth_challenges WHERE user_id = ? AND kind = 'push' AND status = 'pending' AND expires_at > ? AND session_id != ? ORDER BY created_at DESC LIMIT 5",
+    )
+      .bind(c.get("user").id, Date.now(), c.get("signIn").id)
+      .all<{ id: string; data: string; expires_at: number }>();
+    return c.json(
+      results.map((r) => {
+        const data = JSON.parse(r.data) as { choices: number[]; ip: string | null; country: string | null };
+        return { id: r.id, choices: data.choices, ip: data.ip, country: data.country, expiresAt: r.expires_at };
+      }),
+      200,
+    );
+  },
+);
+
+push.openapi(
+  route({
+    method: "post",
+    path: "/mfa/push/{id}/approve",
+    summary: "Approve by picking the number the other device shows",
+    tags,
+    middleware: [requireUser],
+    params: IdParam,
+    body: PushAnswer,
+    response: PushState,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const row = await loadPush(c, c.req.valid("param").id);
+    if (row.session_id === c.get("signIn").id) throw new ApiFailure("forbidden", "a sign-in cannot approve itself");
+    const match = Number(row.challenge) === c.req.valid("json").number;
+    const res = await c.env.DB.prepare(
+      "UPDATE auth_challenges SET status = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+    )
+      .bind(match ? "approved" : "denied", row.id, Date.now())
+      .run();
+    if (res.meta.changes !== 1) return c.json({ status: stateOf(row, Date.now()) }, 200);
+    await record(c.env, {
+      actor: actorOf(user),
+      action: match ? "auth.mfa" : "auth.mfa_failed",
+      target: { type: "user", id: user.id, name: user.username },
+      refs: { userId: user.id },
+      data: { method: "push", approved: match, ...(match ? {} : { reason: "wrong number" }) },
+    });
+    return c.json({ status: match ? "approved" : "denied" }, 200);
+  },
+);
+
+push.openapi(
+  route({
+    method: "post",
+    path: "/mfa/push/{id}/deny",
+    summary: "Refuse a sign-in request",
+    tags,
+    middleware: [requireUser],
+    params: IdParam,
+    response: PushState,
+  }),
+  async (c) => {
+    const row = await loadPush(c, c.req.valid("param").id);
+    await c.env.DB.prepare("UPDATE auth_challenges SET status = 'denied' WHERE id = ? AND status = 'pending'")
+      .bind(row.id)
+      .run();
+    await record(c.env, {
+      actor: actorOf(c.get("user")),
+      action: "auth.mfa_failed",
+      target: { type: "user", id: row.user_id },
+      refs: { userId: row.user_id },
+      data: { method: "push", reason: "denied by user" },
+    });
+    return c.json({ status: "denied" }, 200);
+  },
+);
+
+push.openapi(
+  route({
+    method: "post",
+    path: "/mfa/push/{id}/complete",
+    summary: "The waiting device collects the answer",
+    tags,
+    middleware: [requireAnySignIn],
+    params: IdParam,
+    response: PushState,
+  }),
+  async (c) => {
+    const row = await loadPush(c, c.req.valid("param").id);
+    // Only the sign-in that asked may collect the approval.
+    if (row.session_id !== c.get("signIn").id) throw new ApiFailure("not_found", "push of another sign-in");
+    const now = Date.now();
+    if (row.status !== "approved") return c.json({ status: stateOf(row, now) }, 200);
+    const res = await c.env.DB.prepare(
+      "UPDATE auth_challenges SET status = 'used' WHERE id = ? AND status = 'approved'",
+    )
+      .bind(row.id)
+      .run();
+    if (res.meta.changes !== 1) return c.json({ status: "expired" }, 200);
+    await afterSecondFactor(c, "push");
+    return c.json({ status: "approved" }, 200);
+  },
+);

@@ -1,0 +1,65 @@
+// What connecting on a checkout will ask for (adaptive step-up, with reasons in words), and setting
+// one's master password (PBKDF2 via WebCrypto; set by the user on first use).
+import { MasterPasswordSet, StepUpDecision } from "../../protocol/index.ts";
+import { loadRow } from "../access/checkouts.ts";
+import { actorOf, record } from "../audit.ts";
+import { auditStepUp, checkMasterPassword, stepUpDecision } from "../auth/connect-gate.ts";
+import { hashPassword } from "../auth/password.ts";
+import { requireUser } from "../auth/user-token.ts";
+import { ApiFailure } from "../errors.ts";
+import { IdParam, newApi, route } from "../openapi.ts";
+import { requireRecentMfa } from "./mfa.ts";
+
+export const stepUp = newApi();
+
+stepUp.openapi(
+  route({
+    method: "get",
+    path: "/checkouts/{id}/step-up",
+    summary: "What connecting on this checkout will ask for, and why",
+    tags: ["sessions"],
+    middleware: [requireUser],
+    params: IdParam,
+    response: StepUpDecision,
+  }),
+  async (c) => {
+    const row = await loadRow(c.env.DB, c.req.valid("param").id);
+    if (!row || row.user_id !== c.get("user").id) throw new ApiFailure("not_found");
+    const decision = await stepUpDecision(c, row);
+    await auditStepUp(c, row, decision, "asked");
+    return c.json(decision, 200);
+  },
+);
+
+stepUp.openapi(
+  route({
+    method: "post",
+    path: "/me/master-password",
+    summary: "Set (first use) or change one's master password",
+    tags: ["auth"],
+    middleware: [requireUser],
+    body: MasterPasswordSet,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const { current, next } = c.req.valid("json");
+    const row = await c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
+      .bind(user.id)
+      .first<{ master_password_hash: string | null }>();
+    if (row?.master_password_hash) {
+      if (current === undefined) throw new ApiFailure("forbidden", "current master password missing");
+      await checkMasterPassword(c, current);
+    } else await requireRecentMfa(c);
+    await c.env.DB.prepare("UPDATE users SET master_password_hash = ? WHERE id = ?")
+      .bind(await hashPassword(next), user.id)
+      .run();
+    await record(c.env, {
+      actor: actorOf(user),
+      action: "auth.credentials_changed",
+      target: { type: "user", id: user.id, name: user.username },
+      refs: { userId: user.id },
+      data: { what: row?.master_password_hash ? "master_password_changed" : "master_password_set" },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);
