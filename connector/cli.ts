@@ -108,6 +108,7 @@ async function install(opts: {
   const unit = systemdUnit({
     node: process.execPath,
     cli: fileURLToPath(new URL("./cli.ts", import.meta.url)),
+    workingDirectory: fileURLToPath(new URL("..", import.meta.url)),
     stateDir: opts.stateDir,
   });
   if (opts.printUnit || !hasSystemd()) {

@@ -7,7 +7,14 @@ export const UNIT_NAME = "psm-connector.service";
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 export const DEFAULT_STATE_DIR = "/var/lib/psm-connector";
 
-export function systemdUnit(opts: { node: string; cli: string; stateDir: string; user?: string }): string {
+export function systemdUnit(opts: {
+  node: string;
+  cli: string;
+  stateDir: string;
+  /** The installed package: `--import tsx` resolves from here. */
+  workingDirectory: string;
+  user?: string;
+}): string {
   const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/(["\\])/g, "\\$1")}"`);
   return `[Unit]
 Description=edge-psm connector (dials out to the edge; opens no port)
@@ -16,13 +23,12 @@ After=network-online.target
 
 [Service]
 Type=simple
+WorkingDirectory=${q(opts.workingDirectory)}
 ExecStart=${q(opts.node)} --import tsx ${q(opts.cli)} run --state ${q(opts.stateDir)}
 Restart=always
 RestartSec=2
 ${opts.user ? `User=${opts.user}\n` : ""}# The state dir holds the connector's keys: only the service reads it; upgrades keep it.
-StateDirectory=${opts.stateDir.startsWith("/var/lib/") ? opts.stateDir.slice("/var/lib/".length) : "psm-connector"}
-StateDirectoryMode=0700
-ReadWritePaths=${q(opts.stateDir)}
+${opts.stateDir.startsWith("/var/lib/") ? `StateDirectory=${opts.stateDir.slice("/var/lib/".length)}\nStateDirectoryMode=0700\n` : ""}ReadWritePaths=${q(opts.stateDir)}
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectSystem=strict

@@ -17,6 +17,7 @@ import type { ConnectorState } from "../../connector/state.ts";
 import { type Lookup, resolveTarget } from "../../connector/target-connect.ts";
 import { DEFAULT_ALLOWED_RANGES, parseCidr } from "../../connector/target-policy.ts";
 import type { GrantClaims } from "../../protocol/index.ts";
+import { waitFor } from "../../scripts/stack/process.ts";
 import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
 import { FakeEmpowerId } from "../fakes/empowerid.ts";
 import { describeWithPeers } from "../support/peers.ts";
@@ -36,6 +37,9 @@ describeWithPeers("connector target checks", missingPeers(), () => {
     dir = await mkdtemp(join(tmpdir(), "psm-target-"));
     targetUser = createTargetUser(canary);
     sshd = await startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] });
+    // startSshd's readiness probe is one TCP connection; wait until sshd has logged it, so that the
+    // counts below see only what the connector does.
+    await waitFor("sshd to log the readiness probe", async () => ((await connectionsSeen()) > 0 ? true : undefined));
     // A stand-in for the session room: records what the connector says on each data socket.
     edge = new WebSocketServer({ host: "127.0.0.1", port: 0 });
     await new Promise((resolve) => edge.once("listening", resolve));

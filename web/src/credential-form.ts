@@ -1,5 +1,6 @@
 // The admin's add-credential form. The secret is sealed in this browser to the key of the zone's
-// site (seal.ts), the textarea is cleared at once, and only the sealed JWE is sent to the edge.
+// site (seal.ts), the textarea is cleared at once, and only the sealed JWE is sent to the edge. Or
+// the secret stays in EmpowerID and only its reference is stored (docs/empowerid.md).
 import { CreateCredentialRequest, type CredentialKind } from "../../protocol/index.ts";
 import { type AdminData, fillSelect, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
@@ -43,6 +44,27 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     "data-1p-ignore": "true",
     "data-lpignore": "true",
   });
+  // Where the secret lives: sealed here, or in EmpowerID (the edge then stores only its reference).
+  const source = h(
+    "select",
+    { id: "cred-source", name: "source" },
+    h("option", { value: "sealed" }, "Sealed in this browser"),
+    h("option", { value: "empowerid" }, "EmpowerID (reference only)"),
+  );
+  const externalRef = h("input", {
+    id: "cred-external-ref",
+    name: "externalRef",
+    maxlength: 256,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  const refField = field(
+    "EmpowerID credential reference",
+    externalRef,
+    "EmpowerID's id for the vaulted credential. The site's connector must use the empowerid provider.",
+  );
+  refField.hidden = true;
+  const fromEmpowerId = () => source.value === "empowerid";
   const sealNote = h("p", { id: "cred-seal-note", class: "note", hidden: true });
   const message = h("p", { id: "cred-message", class: "alert", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", id: "cred-submit" }, "Seal and save credential");
@@ -55,10 +77,12 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     field("Name", name),
     field("Username on the server", username),
     field("Kind", kind),
+    field("Secret from", source),
     field("Zone", zone, "Sealed to the key of the zone's site; usable on the zone's servers."),
     field("Policy", policy, "Leave at the zone's policy unless this credential needs stricter rules."),
     h("fieldset", { class: "field wide" }, h("legend", {}, "Servers"), servers),
     secretField,
+    refField,
     sealNote,
     h("div", { class: "form-actions" }, submit),
     message,
@@ -95,7 +119,7 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
       );
     }
     const target = chosen();
-    const sealable = Boolean(target?.site?.sealKey);
+    const sealable = Boolean(target?.site?.sealKey) || fromEmpowerId();
     sealNote.hidden = !target || sealable;
     sealNote.textContent = !target || sealable ? "" : sealProblem(target.zone.name, target.site?.name);
     submit.disabled = Boolean(target) && !sealable;
@@ -112,8 +136,9 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     if (!name.value.trim()) return [name, "Enter a name for the credential."];
     if (!username.value.trim()) return [username, "Enter the username it logs in as."];
     if (!target) return [zone, "Choose a zone."];
-    if (!target.site?.sealKey) return [zone, sealProblem(target.zone.name, target.site?.name)];
     if (serverIds.length === 0) return [servers, "Tick at least one server this credential opens."];
+    if (fromEmpowerId()) return externalRef.value.trim() ? null : [externalRef, "Enter EmpowerID's reference."];
+    if (!target.site?.sealKey) return [zone, sealProblem(target.zone.name, target.site?.name)];
     if (!secret.value) return [secret, "Enter the secret."];
     return null;
   }
@@ -129,6 +154,13 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
   }
 
   zone.addEventListener("change", drawServers);
+  source.addEventListener("change", () => {
+    secretField.hidden = fromEmpowerId();
+    refField.hidden = !fromEmpowerId();
+    secret.required = !fromEmpowerId();
+    submit.textContent = fromEmpowerId() ? "Save credential reference" : "Seal and save credential";
+    drawServers();
+  });
   kind.addEventListener("change", () => {
     const value = kind.value as CredentialKind;
     secret.classList.toggle("masked", value === "password");
@@ -147,8 +179,24 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
       problem[0].focus();
       return;
     }
-    const sealKey = target?.site?.sealKey;
-    if (!target || !sealKey) return;
+    if (!target) return;
+    if (fromEmpowerId()) {
+      await save(
+        CreateCredentialRequest.safeParse({
+          name: name.value,
+          username: username.value.trim(),
+          kind: kind.value,
+          zoneId: target.zone.id,
+          externalRef: externalRef.value.trim(),
+          serverIds,
+          policyId: policy.value || null,
+        }),
+        `Credential ${name.value} saved: its secret stays in EmpowerID.`,
+      );
+      return;
+    }
+    const sealKey = target.site?.sealKey;
+    if (!sealKey) return;
     say(message, null);
     submit.disabled = true;
     let sealed: string;
@@ -162,15 +210,22 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
       // The plaintext leaves the page as soon as it is sealed (or sealing failed).
       secret.value = "";
     }
-    const body = CreateCredentialRequest.safeParse({
-      name: name.value,
-      username: username.value.trim(),
-      kind: kind.value,
-      zoneId: target.zone.id,
-      sealed,
-      serverIds,
-      policyId: policy.value || null,
-    });
+    await save(
+      CreateCredentialRequest.safeParse({
+        name: name.value,
+        username: username.value.trim(),
+        kind: kind.value,
+        zoneId: target.zone.id,
+        sealed,
+        serverIds,
+        policyId: policy.value || null,
+      }),
+      `Credential ${name.value} saved, sealed to ${target.site?.name ?? "the site"}'s key.`,
+    );
+  });
+
+  async function save(body: ReturnType<typeof CreateCredentialRequest.safeParse>, done: string): Promise<void> {
+    submit.disabled = true;
     if (!body.success) {
       say(message, "Check the fields, then enter the secret again.");
       submit.disabled = false;
@@ -178,9 +233,10 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     }
     try {
       await api.createCredential(body.data);
-      say(message, `Credential ${body.data.name} saved, sealed to ${target.site?.name ?? "the site"}'s key.`, "ok");
+      say(message, done, "ok");
       form.reset();
       kind.dispatchEvent(new Event("change"));
+      source.dispatchEvent(new Event("change"));
       redraw();
       await data.reload("servers");
     } catch (failure) {
@@ -188,7 +244,7 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     } finally {
       submit.disabled = false;
     }
-  });
+  }
 
   const stop = data.listen(redraw);
   redraw();

@@ -1,0 +1,94 @@
+// EmpowerID mode through the whole product: the admin stores only EmpowerID's reference for a
+// credential (in the page, in Chromium); the user's session grant carries that reference; the connector asks a (fake)
+// EmpowerID to release the password for this user and logs into a real sshd with it. A refusal
+// reaches the user as `credential_refused`.
+import type { ServerSummary } from "../../protocol/index.ts";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
+import { FakeEmpowerId } from "../fakes/empowerid.ts";
+import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { describeWithPeers } from "../support/peers.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+import { TerminalClient } from "../support/terminal-client.ts";
+
+describeWithPeers("EmpowerID as the credential authority, end to end", missingPeers() ?? chromiumMissing(), () => {
+  let stack: Stack;
+  let fake: FakeEmpowerId;
+  let credentialId = "";
+
+  beforeAll(async () => {
+    [stack, fake] = await Promise.all([startStack(), new FakeEmpowerId().start()]);
+    fake.secret = stack.canary; // EmpowerID vaults the target account's password
+    await writeConnectorConfig(stack.connectorState, {
+      allowedTargets: LOOPBACK_TARGETS,
+      metricsPort: 0,
+      credentialProvider: "empowerid",
+      empowerid: { baseUrl: fake.url, clientId: fake.clientId, clientSecret: fake.clientSecret, apiKey: fake.apiKey },
+    });
+    await stack.restartConnector();
+    // The admin adds the credential in the page: EmpowerID as the source, a reference, no secret.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${stack.edge.url}/#/login`);
+      await page.fill("#login-username", "admin");
+      await page.fill("#login-password", "admin-password-1");
+      await page.click("#login-submit");
+      await page.waitForSelector('body[data-route="catalog"]');
+      await page.goto(`${stack.edge.url}/#/admin/credentials`);
+      await page.fill("#cred-name", "vaulted in EmpowerID");
+      await page.fill("#cred-username", stack.targetUser);
+      await page.selectOption("#cred-source", "empowerid");
+      expect(await page.isHidden("#cred-secret")).toBe(true);
+      await page.selectOption("#cred-zone", stack.zoneId);
+      await page.check(`#cred-servers input[value="${stack.serverId}"]`);
+      await page.fill("#cred-external-ref", "EID-CRED-42");
+      await page.click("#cred-submit");
+      await page.waitForSelector("#cred-message:not([hidden])");
+      expect(await page.textContent("#cred-message")).toContain("stays in EmpowerID");
+    } finally {
+      await browser.close();
+    }
+    const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
+    credentialId = servers
+      .find((s) => s.id === stack.serverId)!
+      .credentials.find((c) => c.name === "vaulted in EmpowerID")!.id;
+  });
+  afterAll(async () => {
+    await fake?.stop();
+    await stack?.stop();
+  });
+
+  it("logs in with the password EmpowerID released for this user, and reports the session's stages", async () => {
+    fake.mode = "approve";
+    const { id } = await stack.user.openSession(stack.serverId, credentialId);
+    const t = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+    await t.waitForState("connected");
+    t.type("echo eid-$((20+22)) $(whoami)\n");
+    await t.waitForOutput(`eid-42 ${stack.targetUser}`);
+    const checkout = [...fake.checkouts.values()].find((c) => c.sessionId === id)!;
+    expect(checkout).toMatchObject({ user: "alice", credential: "EID-CRED-42" });
+    await expect.poll(() => checkout.status, { timeout: 10_000 }).toBe("Connected");
+    t.type("exit\n");
+    expect(await t.waitForEnd()).toBe("user_exit");
+    await expect.poll(() => checkout.status, { timeout: 10_000 }).toBe("Ended");
+    expect(checkout.reason).toBe("user_exit");
+  });
+
+  it("tells the user when EmpowerID refuses, and opens nothing", async () => {
+    fake.mode = "refuse";
+    const { id } = await stack.user.openSession(stack.serverId, credentialId);
+    const t = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+    expect(await t.waitForEnd()).toBe("credential_refused");
+    expect(fake.open()).toEqual([]);
+  });
+
+  it("keeps the released password out of every browser-bound byte and log", async () => {
+    const http = [...stack.user.responses, ...stack.admin.responses].join("\n");
+    expect(http).not.toContain(stack.canary);
+    expect(http).not.toContain(fake.clientSecret);
+    const logs = await stack.logs();
+    expect(logs).not.toContain(stack.canary);
+    expect(logs).not.toContain(fake.clientSecret);
+  });
+});
