@@ -6,7 +6,7 @@ import type { LoginResult, MfaMethod } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { deviceHash, isKnownDevice, networkOf, newNetwork, rememberDevice } from "./device.ts";
-import { startSignIn } from "./user-token.ts";
+import { revokeSignIns, startSignIn } from "./user-token.ts";
 
 export type Factors = { totp: boolean; webauthn: number; recovery: number };
 
@@ -86,5 +86,26 @@ export async function afterSecondFactor(c: Context<AppContext>, method: "otp" | 
     target: { type: "user", id: user.id, name: user.username },
     refs: { userId: user.id },
     data: { amr, stepUp: signIn.stage === "full" },
+  });
+}
+
+/** After a password or factor change: every other sign-in is revoked and this one rotates. */
+export async function factorsChanged(c: Context<AppContext>, what: string): Promise<void> {
+  const user = c.get("user");
+  const signIn = c.get("signIn");
+  await revokeSignIns(c.env.DB, user.id);
+  await startSignIn(c, user.id, {
+    stage: "full",
+    amr: signIn.amr,
+    mfaAt: signIn.mfaAt,
+    deviceHash: await deviceHash(c),
+    risk: signIn.risk,
+  });
+  await record(c.env, {
+    actor: actorOf(user),
+    action: "auth.credentials_changed",
+    target: { type: "user", id: user.id, name: user.username },
+    refs: { userId: user.id },
+    data: { what },
   });
 }

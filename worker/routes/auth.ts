@@ -1,19 +1,12 @@
 // Login (throttled, then a second factor where one is enrolled), logout, the current user, password
 // change (revokes every other sign-in), and the one-time bootstrap of the first admin.
 import { BootstrapRequest, LoginRequest, LoginResult, Me, PasswordChange } from "../../protocol/index.ts";
-import { actorOf, record } from "../audit.ts";
+import { record } from "../audit.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../auth/password.ts";
-import { afterFirstFactor } from "../auth/sign-in.ts";
+import { afterFirstFactor, factorsChanged } from "../auth/sign-in.ts";
 import { clientIp, enforce, signInKeys, throttleCheck, throttleClear, throttleFail } from "../auth/throttle-store.ts";
-import {
-  clearUserCookie,
-  requireUser,
-  revokeSignIn,
-  revokeSignIns,
-  startSignIn,
-  tokenClaims,
-} from "../auth/user-token.ts";
+import { clearUserCookie, requireUser, revokeSignIn, tokenClaims } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
 
@@ -109,22 +102,7 @@ auth.openapi(
     await c.env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
       .bind(await hashPassword(next), user.id)
       .run();
-    await revokeSignIns(c.env.DB, user.id);
-    const signIn = c.get("signIn");
-    await startSignIn(c, user.id, {
-      stage: "full",
-      amr: signIn.amr,
-      mfaAt: signIn.mfaAt,
-      deviceHash: await deviceHash(c),
-      risk: signIn.risk,
-    });
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "auth.credentials_changed",
-      target: { type: "user", id: user.id, name: user.username },
-      refs: { userId: user.id },
-      data: { what: "password" },
-    });
+    await factorsChanged(c, "password");
     return c.json({ ok: true }, 200);
   },
 );

@@ -6,11 +6,10 @@ import { z } from "zod";
 import { MfaStatus, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
-import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
+import { afterSecondFactor, factorsChanged, factorsOf } from "../auth/sign-in.ts";
 import { clientIp, enforce, signInKeys, throttleCheck, throttleFail } from "../auth/throttle-store.ts";
 import { acceptTotp, newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, totpUri } from "../auth/totp.ts";
-import { requireAnySignIn, requireUser, revokeSignIn, revokeSignIns, startSignIn } from "../auth/user-token.ts";
-import { deviceHash } from "../auth/device.ts";
+import { requireAnySignIn, requireUser, revokeSignIn } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
@@ -63,26 +62,6 @@ async function requireRecentMfa(c: Context<AppContext>): Promise<void> {
     throw new ApiFailure("step_up_required", "factor change without recent MFA");
 }
 
-/** After a factor change: every other sign-in is revoked and this one rotates. */
-export async function factorsChanged(c: Context<AppContext>, what: string): Promise<void> {
-  const user = c.get("user");
-  const signIn = c.get("signIn");
-  await revokeSignIns(c.env.DB, user.id);
-  await startSignIn(c, user.id, {
-    stage: "full",
-    amr: signIn.amr,
-    mfaAt: signIn.mfaAt,
-    deviceHash: await deviceHash(c),
-    risk: signIn.risk,
-  });
-  await record(c.env, {
-    actor: actorOf(user),
-    action: "auth.credentials_changed",
-    target: { type: "user", id: user.id, name: user.username },
-    refs: { userId: user.id },
-    data: { what },
-  });
-}
 export { requireRecentMfa };
 
 mfa.openapi(

@@ -15,7 +15,8 @@ import { afterSecondFactor } from "../auth/sign-in.ts";
 import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
-import { beforeSecondFactor, factorsChanged, requireRecentMfa, secondFactorFailed } from "./mfa.ts";
+import { factorsChanged } from "../auth/sign-in.ts";
+import { beforeSecondFactor, requireRecentMfa, secondFactorFailed } from "./mfa.ts";
 
 export const webauthn = newApi();
 const tags = ["mfa"];
