@@ -1,7 +1,7 @@
 // Child processes of the dev stack and the tests: started in their own process group so that
 // stopping one stops everything it started (wrangler leaves workerd running otherwise).
 import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 export type Proc = { child: ChildProcess; output: () => string; stop: () => Promise<void> };
 
@@ -72,4 +72,21 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
+}
+
+/** Waits until `port` on loopback accepts a connection; fails at once if `proc` exits first. */
+export function waitForPort(what: string, proc: Proc, port: number): Promise<true> {
+  return waitFor(
+    what,
+    () =>
+      new Promise<true | undefined>((resolve, reject) => {
+        if (proc.child.exitCode !== null) reject(new Error(`${what} exited: ${proc.output()}`));
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(undefined));
+      }),
+  );
 }

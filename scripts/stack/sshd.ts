@@ -4,9 +4,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { connect } from "node:net";
 import { hostKeyFingerprint } from "../../connector/host-key.ts";
-import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
+import { freePort, type Proc, startProcess, waitFor, waitForPort } from "./process.ts";
 
 export const SSHD = "/usr/sbin/sshd";
 export const sshdInstalled = () => existsSync(SSHD);
@@ -66,20 +65,7 @@ export async function startSshd(opts: {
       if (proc.child.exitCode !== null) throw new Error(`sshd exited: ${proc.output()} ${await log()}`);
       return (await log()).includes("Server listening on") ? true : undefined;
     });
-  } else
-    await waitFor(
-      "sshd",
-      () =>
-        new Promise<boolean | undefined>((resolve, reject) => {
-          if (proc.child.exitCode !== null) reject(new Error(`sshd exited: ${proc.output()}`));
-          const socket = connect(port, "127.0.0.1");
-          socket.once("connect", () => {
-            socket.destroy();
-            resolve(true);
-          });
-          socket.once("error", () => resolve(undefined));
-        }),
-    );
+  } else await waitForPort("sshd", proc, port);
   return {
     port,
     hostKeyFingerprint: hostKeyFingerprint(blob),

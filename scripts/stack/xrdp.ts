@@ -6,9 +6,8 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate, createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { chmod, cp, readFile, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
+import { freePort, type Proc, startProcess, waitForPort } from "./process.ts";
 
 export const XRDP = "/usr/sbin/xrdp";
 export const XRDP_SESMAN = "/usr/sbin/xrdp-sesman";
@@ -152,19 +151,7 @@ export async function startXrdp(opts: { dir: string }): Promise<Xrdp> {
   await chmod(launcher, 0o755);
   mkdirSync("/run/xrdp", { recursive: true });
   const proc = startProcess("unshare", ["--mount", "--propagation", "private", launcher], { name: "xrdp" });
-  await waitFor(
-    "xrdp",
-    () =>
-      new Promise<boolean | undefined>((resolve, reject) => {
-        if (proc.child.exitCode !== null) reject(new Error(`xrdp exited: ${proc.output()}`));
-        const socket = connect(port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(undefined));
-      }),
-  );
+  await waitForPort("xrdp", proc, port);
   const log = async () =>
     [
       proc.output(),

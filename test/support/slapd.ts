@@ -4,9 +4,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, type Proc, startProcess, waitFor } from "../../scripts/stack/process.ts";
+import { freePort, type Proc, startProcess, waitForPort } from "../../scripts/stack/process.ts";
 
 export const SLAPD = "/usr/sbin/slapd";
 export const missingSlapd = () =>
@@ -150,19 +149,7 @@ export async function startSlapd(opts: {
     { name: "slapd" },
   );
   for (const p of [port, tlsPort]) {
-    await waitFor(
-      "slapd",
-      () =>
-        new Promise<boolean | undefined>((resolve, reject) => {
-          if (proc.child.exitCode !== null) reject(new Error(`slapd exited: ${proc.output()}`));
-          const s = connect(p, "127.0.0.1");
-          s.once("connect", () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.once("error", () => resolve(undefined));
-        }),
-    );
+    await waitForPort("slapd", proc, p);
   }
   return {
     ldapUrl: `ldap://127.0.0.1:${port}`,
