@@ -175,7 +175,27 @@ const NO_RECORDING: Edit[] = [
   },
 ];
 
+// What the recorder's storage of open lines costs: they stay in memory only (a crash would lose the open chunk).
+const REC_LINES_IN_MEMORY: Edit[] = [
+  {
+    file: "durable/recording/recorder.ts",
+    find: "        const data = await deflateRaw(new TextEncoder().encode(text));",
+    replace: "        return;",
+  },
+];
+
+// What hashing each chunk's uncompressed text costs (the chain would then cover the compressed bytes only).
+const REC_NO_RAW_HASH: Edit[] = [
+  {
+    file: "durable/recording/chain.ts",
+    find: "  const rawSha256 = await sha256Hex(raw);",
+    replace: '  const rawSha256 = "";',
+  },
+];
+
 const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
+  "rec-lines-in-memory": { what: "recorder keeps open lines in memory only", edits: REC_LINES_IN_MEMORY },
+  "rec-no-raw-hash": { what: "recorder does not hash the uncompressed text", edits: REC_NO_RAW_HASH },
   baseline: { what: "the tree as it is", edits: [] },
   "no-recording": { what: "sessions are not recorded (measures what recording costs)", edits: NO_RECORDING },
   "connector-no-deflate": { what: "connector data socket without permessage-deflate", edits: CONNECTOR_NO_DEFLATE },

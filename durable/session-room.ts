@@ -644,8 +644,10 @@ export class SessionRoom extends DurableObject<Env> {
       await this.end("recording_unavailable");
       return;
     }
+    // Re-armed only when due earlier than already set: a timer that fires early finds nothing due
+    // and sets the next (recordingTimer), so a new chunk does not cost a storage write and an alarm.
     const at = this.recorder.nextAt();
-    if (at !== null && at !== this.scheduledRecordAt) {
+    if (at !== null && (this.scheduledRecordAt === null || at < this.scheduledRecordAt)) {
       this.scheduledRecordAt = at;
       await this.addTimer("record", at);
     }

@@ -1,6 +1,7 @@
-// The room's recorder: asciicast lines go to the room's own SQLite storage as they happen, are cut
-// into chunks (512 KiB / 10 s), compressed and hash-chained, then flushed to the object store with
-// retries; a signed manifest closes the recording. The room calls start, output, input, resize,
+// The room's recorder: asciicast lines go to the room's own SQLite storage as they happen (20 ms
+// batches, stored compressed), are cut into chunks (512 KiB / 10 s), compressed and hash-chained,
+// then flushed to the object store with retries; a signed manifest closes the recording. The open
+// chunk's text is also kept in memory, so sealing reads storage back only after an eviction. The room calls start, output, input, resize,
 // marker, end, and onTimer from its alarm; everything else is here.
 import type { CryptoKey } from "jose";
 import {
@@ -11,7 +12,7 @@ import {
   type RecordingManifest,
 } from "../../protocol/index.ts";
 import { CastWriter } from "./asciicast.ts";
-import { chunkKey, genesis, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
+import { chunkKey, deflateRaw, genesis, inflateRaw, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
 import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
 import { signManifest } from "./manifest.ts";
 import type { RecordingStore } from "./store.ts";
@@ -59,10 +60,11 @@ export type RecordResult = "ok" | "overflow";
 
 const STATE_KEY = "rec";
 /**
- * Event lines are written to the room's storage in one batch per 20 ms (or at once past 256 KiB),
- * not one write per frame: a pending timer keeps the object from hibernating, so only a crash of
- * the object itself can lose the last 20 ms. Writing per frame put every keystroke's echo behind a
- * storage commit (the output gate) and cost bulk output most of its throughput (docs/recording.md).
+ * Event lines are written to the room's storage as one compressed row per 20 ms batch (or at once
+ * past 256 KiB), not one write per frame: a pending timer keeps the object from hibernating, so only
+ * a crash of the object itself can lose the last 20 ms. Writing per frame put every keystroke's echo
+ * behind a storage commit (the output gate); writing the text uncompressed cost bulk output half its
+ * throughput (docs/benchmarks.md). A batch row is only read back to seal a chunk after an eviction.
  */
 const LINE_WRITE_MS = 20;
 const LINE_WRITE_BYTES = 256 * 1024;
@@ -70,7 +72,11 @@ const LINE_WRITE_BYTES = 256 * 1024;
 export class Recorder {
   private state: RecState | null | undefined;
   private writer: CastWriter | null = null;
+  /** Characters in the open chunk, and how many of them came back from storage after an eviction. */
   private openBytes = 0;
+  private openStored = 0;
+  /** The open chunk's number: the chunks cut so far. */
+  private openSeq = 0;
   private buffered = 0;
   private sealing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
@@ -79,13 +85,22 @@ export class Recorder {
   private unwrittenBytes = 0;
   private writeTimer: ReturnType<typeof setTimeout> | null = null;
   private queued: Promise<void> | null = null;
+  /** Batch writes in order (each is compressed first). */
+  private persisting: Promise<void> = Promise.resolve();
+  /** The open chunk's lines (bounded by RECORDING_CHUNK_BYTES), so a cut seals without reading them back. */
+  private open: string[] = [];
+  /** Text of chunks cut and not yet sealed, by seq (bounded by the buffer limit; usually one). */
+  private readonly cutText = new Map<number, string>();
 
   constructor(private readonly deps: RecorderDeps) {
     const sql = deps.storage.sql;
-    sql.exec("CREATE TABLE IF NOT EXISTS rec_open (n INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)");
     sql.exec(
-      // A chunk covers the rec_open lines up to last_n until it is sealed; then data holds it (gzip).
-      "CREATE TABLE IF NOT EXISTS rec_chunks (seq INTEGER PRIMARY KEY, last_n INTEGER NOT NULL, data BLOB, entry TEXT, flushed INTEGER NOT NULL DEFAULT 0)",
+      // Batches of whole lines of chunk `seq`, deflate-raw; `chars` and `last_ms` say what they hold.
+      "CREATE TABLE IF NOT EXISTS rec_batches (n INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, chars INTEGER NOT NULL, last_ms INTEGER NOT NULL, data BLOB NOT NULL)",
+    );
+    sql.exec(
+      // A chunk is its batches until it is sealed; then data holds it (gzip) until it is flushed.
+      "CREATE TABLE IF NOT EXISTS rec_chunks (seq INTEGER PRIMARY KEY, data BLOB, entry TEXT, flushed INTEGER NOT NULL DEFAULT 0)",
     );
   }
 
@@ -140,21 +155,22 @@ export class Recorder {
       this.state = (await this.deps.storage.get<RecState>(STATE_KEY)) ?? null;
       if (this.state) {
         const sql = this.deps.storage.sql;
+        this.openSeq = sql.exec<{ n: number }>("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM rec_chunks").one().n;
         const open = sql
-          .exec<{ b: number | null }>(
-            "SELECT SUM(length(line)) AS b FROM rec_open WHERE n > (SELECT COALESCE(MAX(last_n), 0) FROM rec_chunks)",
-          )
+          .exec<{ b: number | null }>("SELECT SUM(chars) AS b FROM rec_batches WHERE seq = ?", this.openSeq)
           .one();
-        const lines = sql.exec<{ b: number | null }>("SELECT SUM(length(line)) AS b FROM rec_open").one();
+        const lines = sql
+          .exec<{ b: number | null; ms: number | null }>("SELECT SUM(chars) AS b, MAX(last_ms) AS ms FROM rec_batches")
+          .one();
         const held = sql.exec<{ b: number | null }>("SELECT SUM(length(data)) AS b FROM rec_chunks").one();
-        this.openBytes = open.b ?? 0;
+        this.openBytes = this.openStored = open.b ?? 0;
         this.buffered = (lines.b ?? 0) + (held.b ?? 0);
-        const last = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n DESC LIMIT 1").toArray()[0];
-        const lastMs = last ? Math.round((JSON.parse(last.line)[0] ?? 0) * 1000) : 0;
+        // The open chunk's lines are in storage only now; its cut reads them back (sealPending).
+        if (this.openBytes > 0) this.state.openSince ??= Date.now();
         this.writer = new CastWriter(
           this.state.startedAt,
           this.state.keystrokes,
-          Math.max(this.state.lastMs, lastMs || 0),
+          Math.max(this.state.lastMs, lines.ms ?? 0),
         );
         // Chunks cut before an eviction but not yet sealed are sealed now.
         this.sealing = this.sealing.then(() => this.sealPending());
@@ -316,6 +332,7 @@ export class Recorder {
     let size = 0;
     for (const line of lines) {
       this.unwritten.push(line);
+      this.open.push(line);
       size += line.length;
     }
     this.unwrittenBytes += size;
@@ -324,10 +341,8 @@ export class Recorder {
     else this.writeTimer ??= setTimeout(() => this.writeLines(), LINE_WRITE_MS);
     this.openBytes += size;
     this.buffered += size;
-    if (s.openSince === null) {
-      s.openSince = now;
-      void this.save();
-    }
+    // Not saved: after an eviction, ready() restarts the time cut from the wake-up.
+    s.openSince ??= now;
     if (this.openBytes >= RECORDING_CHUNK_BYTES) this.cut(now);
     const limit = this.deps.bufferLimit ?? RECORDING_BUFFER_BYTES;
     if (this.buffered <= limit || force) return "ok";
@@ -346,12 +361,13 @@ export class Recorder {
     const s = this.state!;
     const sql = this.deps.storage.sql;
     this.writeLines();
-    const last = sql.exec<{ n: number | null }>("SELECT MAX(n) AS n FROM rec_open").one().n;
-    const covered = sql.exec<{ n: number }>("SELECT COALESCE(MAX(last_n), 0) AS n FROM rec_chunks").one().n;
-    if (last === null || last <= covered) return;
-    const seq = sql.exec<{ n: number }>("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM rec_chunks").one().n;
-    sql.exec("INSERT INTO rec_chunks (seq, last_n) VALUES (?, ?)", seq, last);
-    this.openBytes = 0;
+    if (this.openBytes === 0) return;
+    const seq = this.openSeq++;
+    sql.exec("INSERT INTO rec_chunks (seq) VALUES (?)", seq);
+    // In memory the open lines are complete unless some came back from storage after an eviction.
+    if (this.openStored === 0) this.cutText.set(seq, this.open.join(""));
+    this.open = [];
+    this.openBytes = this.openStored = 0;
     s.openSince = null;
     s.lastMs = this.writer?.lastMs ?? s.lastMs;
     // Flush now in the background; the retry time is the safety net should the object be evicted first.
@@ -362,13 +378,26 @@ export class Recorder {
     if (s.attempts === 0) void this.flush(now);
   }
 
-  /** Writes the batched lines, in order, in one storage transaction (one synchronous block). */
+  /** Writes the batched lines as one compressed row, after the batches before it. */
   private writeLines(): void {
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
     if (this.unwritten.length === 0) return;
-    const sql = this.deps.storage.sql;
-    for (const line of this.unwritten) sql.exec("INSERT INTO rec_open (line) VALUES (?)", line);
+    const text = this.unwritten.join("");
+    const seq = this.openSeq;
+    const lastMs = this.writer?.lastMs ?? 0;
+    this.persisting = this.persisting
+      .then(async () => {
+        const data = await deflateRaw(new TextEncoder().encode(text));
+        this.deps.storage.sql.exec(
+          "INSERT INTO rec_batches (seq, chars, last_ms, data) VALUES (?, ?, ?, ?)",
+          seq,
+          text.length,
+          lastMs,
+          data,
+        );
+      })
+      .catch((err) => console.error(`recording ${this.state?.recordingId}: batch not stored`, err));
     this.unwritten = [];
     this.unwrittenBytes = 0;
   }
@@ -376,14 +405,13 @@ export class Recorder {
   /** Compresses and links every cut chunk not yet sealed, in order (also after an eviction). */
   private async sealPending(): Promise<void> {
     const sql = this.deps.storage.sql;
+    // Every batch of a cut chunk is stored before the chunk is sealed and its batches deleted.
+    await this.persisting;
     for (const row of sql
-      .exec<{ seq: number; last_n: number }>("SELECT seq, last_n FROM rec_chunks WHERE entry IS NULL ORDER BY seq")
+      .exec<{ seq: number }>("SELECT seq FROM rec_chunks WHERE entry IS NULL ORDER BY seq")
       .toArray()) {
-      const lines = sql
-        .exec<{ line: string }>("SELECT line FROM rec_open WHERE n <= ? ORDER BY n", row.last_n)
-        .toArray()
-        .map((l) => l.line);
-      const text = lines.join("");
+      const text = this.cutText.get(row.seq) ?? (await this.storedText(row.seq));
+      this.cutText.delete(row.seq);
       // The previous link is read from storage, so a seal interrupted by an eviction resumes right.
       const sealed = await sealChunk(
         this.state!.recordingId,
@@ -397,9 +425,20 @@ export class Recorder {
         JSON.stringify(sealed.entry),
         row.seq,
       );
-      sql.exec("DELETE FROM rec_open WHERE n <= ?", row.last_n);
+      sql.exec("DELETE FROM rec_batches WHERE seq <= ?", row.seq);
       this.buffered += sealed.data.byteLength - text.length;
     }
+  }
+
+  /** A chunk's text from its stored batches (after an eviction lost the memory copy). */
+  private async storedText(seq: number): Promise<string> {
+    const rows = this.deps.storage.sql
+      .exec<{ data: ArrayBuffer }>("SELECT data FROM rec_batches WHERE seq = ? ORDER BY n", seq)
+      .toArray();
+    const decoder = new TextDecoder();
+    let text = "";
+    for (const row of rows) text += decoder.decode(await inflateRaw(new Uint8Array(row.data)));
+    return text;
   }
 
   /** The last sealed chunk's link (the chain's head), or the recording's genesis. */

@@ -162,7 +162,7 @@ describe("session recording", { timeout: 30_000 }, () => {
     // Flushed and verified: the room keeps nothing of it.
     await runInDurableObject(room, async (_i, state) => {
       expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM rec_chunks").one().n).toBe(0);
-      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM rec_open").one().n).toBe(0);
+      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM rec_batches").one().n).toBe(0);
     });
   });
 

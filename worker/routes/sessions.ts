@@ -36,14 +36,17 @@ sessions.openapi(
     const body = c.req.valid("json");
     const row = await loadRow(c.env.DB, body.checkoutId);
     if (!row || row.user_id !== user.id) throw new ApiFailure("not_found");
-    // Adaptive step-up and the master password (worker/auth/connect-gate.ts), before anything is created.
-    const masterPassword = await passConnectGate(c, row, body.masterPassword);
-    // Time is checked here, not only by the scheduler: an expired checkout opens nothing.
-    const checkout = await advance(c.env, row, now);
+    // Adaptive step-up and the master password (worker/auth/connect-gate.ts), before anything is
+    // created; the checkout's time (checked here, not only by the scheduler: an expired checkout
+    // opens nothing) and the server are read meanwhile.
+    const [masterPassword, checkout, target] = await Promise.all([
+      passConnectGate(c, row, body.masterPassword),
+      advance(c.env, row, now),
+      c.env.DB.prepare("SELECT site_id, enabled, protocol FROM servers WHERE id = ?")
+        .bind(row.server_id)
+        .first<{ site_id: string; enabled: number; protocol: "ssh" | "rdp" }>(),
+    ]);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
-    const target = await c.env.DB.prepare("SELECT site_id, enabled, protocol FROM servers WHERE id = ?")
-      .bind(row.server_id)
-      .first<{ site_id: string; enabled: number; protocol: "ssh" | "rdp" }>();
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
 
     const policy = rowPolicy(row);
