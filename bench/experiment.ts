@@ -4,13 +4,12 @@
 // apply"), runs `bench/profile.ts --figures` from that copy (its own wrangler dev, sshd and
 // connector) and deletes the copy. Prints echo p50/p99, bulk MB/s and DATA frame sizes per experiment.
 import { spawn } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../scripts/stack/edge.ts";
+import { applyEdits, type Edit, NO_RECORDING } from "./lib/patch.ts";
 import { snapshot } from "./lib/snapshot.ts";
-
-type Edit = { file: string; find: string; replace: string };
 
 /** Keeps the matched text and adds `extra` after it. */
 const after = (file: string, find: string, extra: string): Edit => ({ file, find, replace: find + extra });
@@ -166,15 +165,6 @@ const SSH_NODELAY: Edit[] = [
   after("connector/session.ts", `    ssh.on("ready", () => {`, "\n      ssh.setNoDelay(true);"),
 ];
 
-// The cost of recording (docs/recording.md): the same tree with sessions not recorded at all.
-const NO_RECORDING: Edit[] = [
-  {
-    file: "worker/routes/sessions.ts",
-    find: "      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },\n",
-    replace: "",
-  },
-];
-
 // What the recorder's storage of open lines costs: they stay in memory only (a crash would lose the open chunk).
 const REC_LINES_IN_MEMORY: Edit[] = [
   {
@@ -252,21 +242,10 @@ type Figures = {
   cpuPerMBms: number;
 };
 
-function apply(dir: string, edits: Edit[]): string | undefined {
-  for (const edit of edits) {
-    const path = join(dir, edit.file);
-    const text = readFileSync(path, "utf8");
-    const count = text.split(edit.find).length - 1;
-    if (count !== 1) return `${edit.file}: expected text found ${count} times`;
-    writeFileSync(path, text.replace(edit.find, edit.replace));
-  }
-  return undefined;
-}
-
 async function run(name: string): Promise<Figures | string> {
   const dir = snapshot(ROOT);
   try {
-    const problem = apply(dir, EXPERIMENTS[name]!.edits);
+    const problem = applyEdits(dir, EXPERIMENTS[name]!.edits);
     if (problem) return `does not apply: ${problem}`;
     const child = spawn(process.execPath, ["--import", "tsx", join(dir, "bench", "profile.ts"), "--figures"], {
       cwd: dir,

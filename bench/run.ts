@@ -28,6 +28,8 @@ import {
   type Who,
 } from "./lib/report.ts";
 import { runFanout } from "./lib/fanout.ts";
+import { RecordingOffBulk } from "./lib/recording-off.ts";
+import { measureRecordingSize } from "./lib/recording-size.ts";
 import { runScale } from "./lib/scale.ts";
 import { stackTarget, startStackRetrying, type Target } from "./lib/target.ts";
 import { sleep } from "./lib/stats.ts";
@@ -49,6 +51,8 @@ const CONFIG = {
   viewers: QUICK ? 10 : 50,
   fanoutKeystrokes: QUICK ? 100 : 500,
   fanoutBulkBytes: QUICK ? 5_000_000 : 20_000_000,
+  /** The scripted interactive session whose recording is weighed (KB per minute). */
+  recordingSeconds: 60,
 };
 /** The whole run must fit in 5 minutes; stages get what is left, and each is bounded too. */
 const BUDGET_MS = 290_000;
@@ -137,11 +141,13 @@ async function main(): Promise<void> {
   let wetty: Wetty | undefined;
   let target: Target | undefined;
   let wettyDir: string | undefined;
+  let unrecorded: RecordingOffBulk | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
       await Promise.allSettled([...openPipes].map((p) => Promise.race([p.close(), sleep(3000)])));
       await wetty?.stop().catch(() => undefined);
+      await unrecorded?.stop();
       await stack?.stop();
       if (wettyDir) await rm(wettyDir, { recursive: true, force: true });
     })());
@@ -170,6 +176,8 @@ async function main(): Promise<void> {
 
   try {
     await stage("start stack and WeTTY", async () => {
+      // The unrecorded build's stack (the recording-off figure) starts meanwhile and waits, idle.
+      unrecorded = new RecordingOffBulk(ROOT, CONFIG.bulkBytes);
       stack = await startStackRetrying();
       target = stackTarget(stack);
       wettyDir = await mkdtemp(join(tmpdir(), "psm-bench-wetty-"));
@@ -233,6 +241,16 @@ async function main(): Promise<void> {
       });
     }
 
+    await stage("bulk (ours, recording off)", async () => {
+      const off = unrecorded!;
+      try {
+        results.bulkUnrecorded = await off.measure();
+      } finally {
+        unrecorded = undefined;
+        await off.stop();
+      }
+    });
+
     await stage("fan-out (live viewers)", async () => {
       results.fanout = await runFanout(s, t, {
         viewers: CONFIG.viewers,
@@ -254,7 +272,17 @@ async function main(): Promise<void> {
       for (const note of results.chromium.notes) results.errors.push(`Chromium: ${note}`);
     });
 
-    await stage("scale", async () => {
+    await stage("scale, and a scripted session's recording size", async () => {
+      // The scripted session types at human speed (little CPU) while the sessions of the scale stage
+      // open: its recording's size does not depend on the load, and the run saves a minute.
+      const sizing = measureRecordingSize(s, QUICK ? 10 : CONFIG.recordingSeconds).then(
+        (size) => {
+          results.recordingSize = size;
+        },
+        (err: Error) => {
+          results.errors.push(`recording size: ${err.message}`);
+        },
+      );
       const budget = Math.max(40_000, remaining() - 25_000);
       const { result, pipes } = await runScale(s, t, {
         idle: CONFIG.idle,
@@ -267,6 +295,7 @@ async function main(): Promise<void> {
       // Closing the sockets is enough: stopping the connector ends every SSH connection.
       for (const pipe of pipes) pipe.listen(() => {});
       for (const pipe of pipes) (pipe as { client?: { close(): void } }).client?.close();
+      await sizing;
     });
   } finally {
     const reloads = (stack?.edge.proc.output().match(/Reloading local server/g) ?? []).length;

@@ -2,6 +2,8 @@
 import type { BulkResult, EchoResult } from "./pipe.ts";
 import type { ChromiumResult } from "./chromium.ts";
 import type { FanoutResult } from "./fanout.ts";
+import type { OffBulk } from "./recording-off.ts";
+import type { RecordingSize } from "./recording-size.ts";
 import type { ScaleResult } from "./scale.ts";
 import { mb, mbps, ms, percentile, ratio, summarize } from "./stats.ts";
 import type { Machine, MachineLoad, MemoryTrace } from "./system.ts";
@@ -23,6 +25,9 @@ export type Results = {
   chromium?: ChromiumResult;
   fanout?: FanoutResult;
   scale?: ScaleResult;
+  /** Bulk output through a build that records nothing (lib/patch.ts NO_RECORDING), same client and method. */
+  bulkUnrecorded?: OffBulk;
+  recordingSize?: RecordingSize;
   errors: string[];
   config: {
     keystrokes: number;
@@ -141,16 +146,31 @@ export function mainTable(r: Results): string {
   } else {
     rows.push(["Scale: idle + active sessions", "not run", "–", "–", "–", "–", "–", "1,000 idle + 100 active", "–"]);
   }
+  const on = r.bulk.ours?.mbPerS;
+  const off = r.bulkUnrecorded ? r.bulkUnrecorded.bytes / 1e6 / (r.bulkUnrecorded.ms / 1000) : undefined;
+  const cost = on !== undefined && off !== undefined ? (1 - on / off) * 100 : undefined;
+  const size = r.recordingSize;
   rows.push([
     "Recording",
-    "on in every figure above (every SSH session is recorded); on vs off: `npm run bench:experiment -- baseline no-recording`; KB/min: `npm run bench:recording`",
+    [
+      on !== undefined && off !== undefined
+        ? `bulk ${mbps(on)} recorded (every figure above) vs ${mbps(off)} not recorded: cost ${cost!.toFixed(0)} %`
+        : "on vs off: not measured",
+      size
+        ? `${size.kbPerMinute.toFixed(2)} KB/min stored for a scripted ${size.minutes.toFixed(1)}-min session, keystrokes recorded`
+        : "KB/min: not measured",
+    ].join("; "),
     "–",
     "–",
     "–",
     "–",
     "–",
     "cost ≤ 10 %; ≤ 10 KB/min",
-    "not in this run",
+    cost === undefined || !size
+      ? "–"
+      : cost <= 10 && size.kbPerMinute <= 10
+        ? "yes"
+        : `**no** (cost ${cost.toFixed(0)} %; ${size.kbPerMinute.toFixed(1)} KB/min)`,
   ]);
   return table(
     [
