@@ -68,6 +68,17 @@ const STATE_KEY = "rec";
  */
 const LINE_WRITE_MS = 20;
 const LINE_WRITE_BYTES = 256 * 1024;
+/**
+ * A batch this large means output arrives at 3 MiB/s or more (bulk output, not a person at a
+ * prompt): its chunk then fills within ~160 ms, and from such a batch on, the chunk's lines wait
+ * in memory until the chunk is cut and sealed (its compressed form is stored then). Writing bulk
+ * text to storage first cost half of bulk throughput (docs/benchmarks.md); what a crash of the
+ * object could lose is at most the rest of one chunk (512 KiB, or 1 s of output: BULK_HOLD_MS),
+ * always the chunk's tail: the stored batches of a chunk are a prefix of it, never with a gap.
+ */
+const BULK_BATCH_CHARS = 64 * 1024;
+/** Lines held in memory are sealed (and so stored) at most this long after they arrived. */
+const BULK_HOLD_MS = 1_000;
 
 export class Recorder {
   private state: RecState | null | undefined;
@@ -85,12 +96,20 @@ export class Recorder {
   private unwrittenBytes = 0;
   private writeTimer: ReturnType<typeof setTimeout> | null = null;
   private queued: Promise<void> | null = null;
+  /** The open chunk went past a bulk batch: its remaining lines wait in memory for the cut. */
+  private openInMemory = false;
+  private memoryCut: ReturnType<typeof setTimeout> | null = null;
   /** Batch writes in order (each is compressed first). */
   private persisting: Promise<void> = Promise.resolve();
   /** The open chunk's lines (bounded by RECORDING_CHUNK_BYTES), so a cut seals without reading them back. */
   private open: string[] = [];
-  /** Text of chunks cut and not yet sealed, by seq (bounded by the buffer limit; usually one). */
-  private readonly cutText = new Map<number, string>();
+  /**
+   * Chunks cut and not yet sealed, by seq (bounded by the buffer limit; usually one): the lines this
+   * instance saw, after those of the chunk's batches stored up to `storedUpTo` (a restored prefix).
+   */
+  private readonly cutText = new Map<number, { text: string; storedUpTo: number | null }>();
+  /** After an eviction: the last batch row that was stored before this instance started. */
+  private restoredUpTo: number | null = null;
 
   constructor(private readonly deps: RecorderDeps) {
     const sql = deps.storage.sql;
@@ -164,6 +183,7 @@ export class Recorder {
           .one();
         const held = sql.exec<{ b: number | null }>("SELECT SUM(length(data)) AS b FROM rec_chunks").one();
         this.openBytes = this.openStored = open.b ?? 0;
+        this.restoredUpTo = sql.exec<{ n: number | null }>("SELECT MAX(n) AS n FROM rec_batches").one().n;
         this.buffered = (lines.b ?? 0) + (held.b ?? 0);
         // The open chunk's lines are in storage only now; its cut reads them back (sealPending).
         if (this.openBytes > 0) this.state.openSince ??= Date.now();
@@ -364,10 +384,13 @@ export class Recorder {
     if (this.openBytes === 0) return;
     const seq = this.openSeq++;
     sql.exec("INSERT INTO rec_chunks (seq) VALUES (?)", seq);
-    // In memory the open lines are complete unless some came back from storage after an eviction.
-    if (this.openStored === 0) this.cutText.set(seq, this.open.join(""));
+    // The lines seen here, after the stored prefix when the chunk was open across an eviction.
+    this.cutText.set(seq, { text: this.open.join(""), storedUpTo: this.openStored > 0 ? this.restoredUpTo : null });
     this.open = [];
     this.openBytes = this.openStored = 0;
+    this.openInMemory = false;
+    if (this.memoryCut) clearTimeout(this.memoryCut);
+    this.memoryCut = null;
     s.openSince = null;
     s.lastMs = this.writer?.lastMs ?? s.lastMs;
     // Flush now in the background; the retry time is the safety net should the object be evicted first.
@@ -383,6 +406,14 @@ export class Recorder {
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
     if (this.unwritten.length === 0) return;
+    if (this.openInMemory || this.unwrittenBytes >= BULK_BATCH_CHARS) {
+      this.unwritten = [];
+      this.unwrittenBytes = 0;
+      this.openInMemory = true;
+      // A pending timer also keeps the object from hibernating with lines only in memory.
+      this.memoryCut ??= setTimeout(() => this.cut(Date.now()), BULK_HOLD_MS);
+      return;
+    }
     const text = this.unwritten.join("");
     const seq = this.openSeq;
     const lastMs = this.writer?.lastMs ?? 0;
@@ -410,7 +441,9 @@ export class Recorder {
     for (const row of sql
       .exec<{ seq: number }>("SELECT seq FROM rec_chunks WHERE entry IS NULL ORDER BY seq")
       .toArray()) {
-      const text = this.cutText.get(row.seq) ?? (await this.storedText(row.seq));
+      // No memory of the chunk (cut before an eviction): all of it is in its stored batches.
+      const cut = this.cutText.get(row.seq) ?? { text: "", storedUpTo: Number.MAX_SAFE_INTEGER };
+      const text = cut.storedUpTo === null ? cut.text : (await this.storedText(row.seq, cut.storedUpTo)) + cut.text;
       this.cutText.delete(row.seq);
       // The previous link is read from storage, so a seal interrupted by an eviction resumes right.
       const sealed = await sealChunk(
@@ -430,10 +463,10 @@ export class Recorder {
     }
   }
 
-  /** A chunk's text from its stored batches (after an eviction lost the memory copy). */
-  private async storedText(seq: number): Promise<string> {
+  /** A chunk's text from its batches stored up to row `upTo` (after an eviction lost the memory copy). */
+  private async storedText(seq: number, upTo: number): Promise<string> {
     const rows = this.deps.storage.sql
-      .exec<{ data: ArrayBuffer }>("SELECT data FROM rec_batches WHERE seq = ? ORDER BY n", seq)
+      .exec<{ data: ArrayBuffer }>("SELECT data FROM rec_batches WHERE seq = ? AND n <= ? ORDER BY n", seq, upTo)
       .toArray();
     const decoder = new TextDecoder();
     let text = "";
