@@ -8,11 +8,12 @@ import {
   RECORDING_BUFFER_BYTES,
   RECORDING_CHUNK_BYTES,
   RECORDING_CHUNK_MS,
+  type RecordingFormat,
   type RecordingManifest,
 } from "../../protocol/index.ts";
-import { CastWriter } from "./asciicast.ts";
 import { chunkKey, genesis, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
 import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
+import { lastMsOfLine, type RecordingWriter, recordingWriter } from "./formats.ts";
 import { signManifest } from "./manifest.ts";
 import type { RecordingStore } from "./store.ts";
 
@@ -27,6 +28,8 @@ export type RecordingStart = {
   keystrokes: boolean;
   cols: number;
   rows: number;
+  /** asciicast v2 (terminals, the default) or Guacamole (desktops). */
+  format?: RecordingFormat;
 };
 
 /** What the recorder keeps in the room's storage besides the lines and chunks (small: no bytes). */
@@ -69,7 +72,7 @@ const LINE_WRITE_BYTES = 256 * 1024;
 
 export class Recorder {
   private state: RecState | null | undefined;
-  private writer: CastWriter | null = null;
+  private writer: RecordingWriter | null = null;
   private openBytes = 0;
   private buffered = 0;
   private sealing: Promise<void> = Promise.resolve();
@@ -119,12 +122,20 @@ export class Recorder {
     };
     await this.deps.db
       .prepare(
-        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'recording')",
+        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?)",
       )
-      .bind(info.recordingId, info.sessionId, info.userId, info.serverId, info.zoneId, now)
+      .bind(
+        info.recordingId,
+        info.sessionId,
+        info.userId,
+        info.serverId,
+        info.zoneId,
+        now,
+        info.format ?? "asciicast-v2",
+      )
       .run();
     await this.save();
-    this.writer = new CastWriter(now, info.keystrokes);
+    this.writer = recordingWriter(info.format ?? "asciicast-v2", now, info.keystrokes);
     this.append([this.writer.header(info.cols, info.rows), ...this.writer.marker("start", now)], now);
     return true;
   }
@@ -150,11 +161,13 @@ export class Recorder {
         this.openBytes = open.b ?? 0;
         this.buffered = (lines.b ?? 0) + (held.b ?? 0);
         const last = sql.exec<{ line: string }>("SELECT line FROM rec_open ORDER BY n DESC LIMIT 1").toArray()[0];
-        const lastMs = last ? Math.round((JSON.parse(last.line)[0] ?? 0) * 1000) : 0;
-        this.writer = new CastWriter(
+        const format = this.state.format ?? "asciicast-v2";
+        const lastMs = last ? lastMsOfLine(format, last.line) : 0;
+        this.writer = recordingWriter(
+          format,
           this.state.startedAt,
           this.state.keystrokes,
-          Math.max(this.state.lastMs, lastMs || 0),
+          Math.max(this.state.lastMs, lastMs),
         );
         // Chunks cut before an eviction but not yet sealed are sealed now.
         this.sealing = this.sealing.then(() => this.sealPending());
@@ -219,7 +232,7 @@ export class Recorder {
       startedAt: s.startedAt,
       endedAt: now,
       endReason: reason,
-      format: "asciicast-v2",
+      format: s.format ?? "asciicast-v2",
       compression: "gzip",
       complete: !s.stopped,
       chunks: entries,

@@ -68,12 +68,8 @@ sessions.openapi(
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
-      // Desktops are not recorded yet (docs/rdp.md): a policy that requires recording refuses them below.
-      ...(target.protocol === "rdp"
-        ? {}
-        : {
-            recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
-          }),
+      // Terminals are recorded as asciicast, desktops as Guacamole (.guac); the room picks by protocol.
+      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
     // ── EmpowerID mode ──────────────────────────────────────────────────────────────────────────────
     // Here the master password is to travel to the connector sealed to the site's key (JWE, as credentials
@@ -81,7 +77,7 @@ sessions.openapi(
     // logs or stores it; until the grant carries it, it is verified above and dropped here.
     void masterPassword;
     const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
-    if (!started.recording || (target.protocol === "rdp" && policy.recordingRequired)) {
+    if (!started.recording) {
       // Fail closed: a session whose recording is required does not start without one.
       await room.end("recording_unavailable");
       throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
