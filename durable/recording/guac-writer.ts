@@ -30,7 +30,6 @@ const RECORDED_OUTPUT = new Set(["size", "img", "blob", "end", "sync", "cursor",
 /** Browser input a recording keeps when policy records input. */
 const RECORDED_INPUT = new Set(["key", "mouse"]);
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: printable ASCII and nothing else
 const ASCII = /^[\x20-\x7e]*$/;
 
 const isAscii = (ins: GuacInstruction) => ASCII.test(ins.opcode) && ins.args.every((a) => ASCII.test(a));

@@ -115,7 +115,7 @@ sessions.openapi(
     if (!user.roles.includes("auditor")) requireAnyAdmin(user);
     const scope = user.roles.includes("auditor") ? ({ all: true } as const) : await adminScope(c.env.DB, user);
     const { results } = await c.env.DB.prepare(
-      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, se.status, se.created_at, se.deadline
+      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, sv.protocol, se.status, se.created_at, se.deadline
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id
      WHERE se.status != 'ended' ORDER BY se.created_at DESC LIMIT 500`,
     ).all<{
@@ -124,6 +124,7 @@ sessions.openapi(
       server: string;
       credential: string;
       zone_id: string;
+      protocol: "ssh" | "rdp";
       status: "pending" | "active";
       created_at: number;
       deadline: number;
@@ -143,6 +144,7 @@ sessions.openapi(
           deadline: r.deadline,
           browserAttached: presence.user,
           viewers: presence.viewers,
+          protocol: r.protocol,
         } satisfies LiveSession;
       }),
     );
