@@ -85,6 +85,19 @@ describe("GuacWriter", () => {
     expect(readGuac([w.header(0, 0), ...a, ...b].join("")).frames.map((f) => f.t)).toEqual([0, 2000, 2000]);
   });
 
+  it("marks session events with an empty frame at their time, so the timeline runs to the end", () => {
+    const w = new GuacWriter(START, false);
+    const out = [
+      w.header(0, 0),
+      ...w.marker("start", START),
+      ...w.output(frame(ins("size", 0, 8, 8), ins("sync", 7)), START + 900),
+      ...w.finish(),
+      ...w.marker("end: killed", START + 30_000),
+    ].join("");
+    expect(readGuac(out).frames.map((f) => f.t)).toEqual([0, 0, 900, 900, 30_000]);
+    expect(w.resize(100, 30, START + 31_000)).toEqual([]);
+  });
+
   it("records no input when policy does not record keystrokes", () => {
     const w = new GuacWriter(START, false);
     expect(w.input(enc(ins("key", 97, 1) + ins("mouse", 10, 20, 1)), START + 5)).toEqual([]);

@@ -10,10 +10,13 @@
 //                                         player can use and frames never go back in time
 //   input   `key,keysym,pressed,t`        only when policy records input: the browser's `key` and
 //           `mouse,x,y,mask,t`            `mouse`, with a timestamp appended, as guacd records them
+//   marker  `4.sync,N.t;`                 an empty frame at the event's time (connected, warnings,
+//                                         the end): the protocol has no marker, but the timeline
+//                                         then runs to the session's end, not to its last change
 //   finish  `4.sync,N.t;`                 closes the last frame (the player drops instructions after
 //                                         the last `sync`)
-// Resizes and markers are not written: a desktop's size travels in its own `size` instructions, and
-// the Guacamole protocol has no marker (the manifest carries the end reason).
+// Resizes are not written: a desktop's size travels in its own `size` instructions. The manifest
+// carries the end reason.
 //
 // The player measures frames in UTF-16 units but slices its Blob in bytes, so a non-ASCII character
 // would shift every frame after it; no instruction we record carries one (images and clipboard
@@ -92,8 +95,8 @@ export class GuacWriter {
     return [];
   }
 
-  marker(_label: string, _now: number): string[] {
-    return [];
+  marker(_label: string, now: number): string[] {
+    return [encodeInstruction("sync", this.at(now))];
   }
 
   /** A last `sync`, so whatever followed the last frame (a cursor, input) is played too. */

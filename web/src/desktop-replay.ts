@@ -7,11 +7,17 @@
 // `anchor + elapsed × speed`, and the recording is seeked forward to it (the library then draws the
 // frames in between, in order; a backward seek restarts from its nearest keyframe). The library's
 // own play() is not used.
+//
+// Loading: given a Blob, the library's constructor (1.5.0 on npm) reads a variable it never assigned
+// and throws, so the recording is fed through a Guacamole.Tunnel instead (the library's other source):
+// parsed here in blocks, each instruction handed to it, then the tunnel closed, which it takes as
+// "loaded". It keeps what it receives in a Blob of its own, as it does for a Blob source.
 // Test hooks: #replay-desktop-canvas, #replay-play, #replay-seek, #replay-speed, #replay-time,
 // #replay-integrity[data-status], <body data-replay="ready">.
 import "./desktop.css";
 import "./replay.css";
 import Guacamole from "guacamole-common-js";
+import { GuacParser } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
@@ -21,6 +27,8 @@ import { showIntegrity } from "./recording-integrity.ts";
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 /** The page's clock advances the recording this often while playing (ms). */
 const TICK_MS = 40;
+/** The recording is parsed in blocks of this many characters (256 Ki), yielding to the page between them. */
+const LOAD_BLOCK = 256 * 1024;
 
 const clock = (ms: number) => {
   const s = Math.floor(ms / 1000);
@@ -148,9 +156,10 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     try {
       const res = await fetch(recordingCastUrl(id), { credentials: "same-origin" });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const blob = await res.blob();
+      const text = await res.text();
       if (disposed) return;
-      recording = new Guacamole.SessionRecording(blob);
+      const source = new Guacamole.Tunnel();
+      recording = new Guacamole.SessionRecording(source);
       const display = recording.getDisplay();
       display.getDefaultLayer().getCanvas().id = "replay-desktop-canvas";
       display.onresize = () => {
@@ -172,6 +181,15 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
         goTo(0, true);
         document.body.dataset.replay = "ready";
       };
+      // Our recordings' instructions are at most a few KiB; 1 MiB bounds a hostile one.
+      const parser = new GuacParser(1024 * 1024);
+      for (let at = 0; at < text.length && !disposed; at += LOAD_BLOCK) {
+        for (const { opcode, args } of parser.push(text.slice(at, at + LOAD_BLOCK)))
+          source.oninstruction?.(opcode, args);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (parser.pending > 0) throw new Error("the recording ends inside an instruction");
+      source.setState(Guacamole.Tunnel.State.CLOSED);
     } catch (error) {
       if (!disposed) say(message, `The recording could not be loaded: ${errorText(error)}`);
     }
