@@ -236,7 +236,10 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     await row.waitFor();
     expect(await row.getAttribute("data-format")).toBe("guacamole");
     await row.locator("a.replay").click();
-    await replay.waitForSelector('body[data-replay="ready"]', { timeout: 30_000 });
+    await replay.waitForSelector('body[data-replay="ready"]', { timeout: 30_000 }).catch(async (err) => {
+      const shown = await replay.locator("p[role=alert]").allTextContents();
+      throw new Error(`${(err as Error).message}; the page said: ${JSON.stringify(shown)}`);
+    });
     await replay.waitForSelector('#replay-integrity[data-status="verified"]');
     expect(await replay.locator("#replay-speed option").allTextContents()).toEqual([
       "0.5×",

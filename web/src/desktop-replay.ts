@@ -160,6 +160,8 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
       if (disposed) return;
       const source = new Guacamole.Tunnel();
       recording = new Guacamole.SessionRecording(source);
+      // A tunnel starts out CLOSED; closing it after the last instruction must be a change.
+      source.setState(Guacamole.Tunnel.State.OPEN);
       const display = recording.getDisplay();
       display.getDefaultLayer().getCanvas().id = "replay-desktop-canvas";
       display.onresize = () => {
