@@ -51,7 +51,7 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     type: "range",
     min: "0",
     max: "0",
-    step: "100",
+    step: "any",
     value: "0",
     disabled: true,
     "aria-label": "Position in the recording",
