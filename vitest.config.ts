@@ -35,6 +35,7 @@ export default defineConfig({
             "durable/replay.test.ts",
             "durable/recording/**/*.test.ts",
             "web/src/cast-text.test.ts",
+            "web/src/guac-keys.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

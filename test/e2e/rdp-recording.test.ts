@@ -241,6 +241,8 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
       throw new Error(`${(err as Error).message}; the page said: ${JSON.stringify(shown)}`);
     });
     await replay.waitForSelector('#replay-integrity[data-status="verified"]');
+    // The keys typed in the page, as text (policy records input), each line a place to jump to.
+    expect((await replay.locator("#replay-keys").textContent()) ?? "").toContain("echo recorded⏎");
     expect(await replay.locator("#replay-speed option").allTextContents()).toEqual([
       "0.5×",
       "1×",

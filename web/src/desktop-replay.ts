@@ -1,6 +1,7 @@
 // Replay of a desktop recording (#/recordings/<id> whose format is Guacamole) with guacamole-common-js's
-// Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5x to 8x, the integrity status, and
-// downloads of the .guac and the signed manifest.
+// Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5x to 8x, the integrity status, the
+// keys typed (where policy recorded input; each line jumps the player there), and downloads of the
+// .guac and the signed manifest.
 //
 // Speed: the library's player (1.5.0) plays only in real time (it schedules each frame at its
 // recorded time). So this page keeps the clock itself: while playing, the position is
@@ -12,16 +13,17 @@
 // and throws, so the recording is fed through a Guacamole.Tunnel instead (the library's other source):
 // parsed here in blocks, each instruction handed to it, then the tunnel closed, which it takes as
 // "loaded". It keeps what it receives in a Blob of its own, as it does for a Blob source.
-// Test hooks: #replay-desktop-canvas, #replay-play, #replay-seek, #replay-speed, #replay-time,
+// Test hooks: #replay-desktop-canvas, #replay-play, #replay-seek, #replay-speed, #replay-time, #replay-keys,
 // #replay-integrity[data-status], <body data-replay="ready">.
 import "./desktop.css";
 import "./replay.css";
 import Guacamole from "guacamole-common-js";
-import { GuacParser } from "../../protocol/guacamole.ts";
+import { type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
+import { typedLines } from "./guac-keys.ts";
 import { showIntegrity } from "./recording-integrity.ts";
 
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
@@ -29,6 +31,8 @@ const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 const TICK_MS = 40;
 /** The recording is parsed in blocks of this many characters (256 Ki), yielding to the page between them. */
 const LOAD_BLOCK = 256 * 1024;
+/** Typed lines listed at most (the rest is in the download). */
+const MAX_TYPED_LINES = 2_000;
 
 const clock = (ms: number) => {
   const s = Math.floor(ms / 1000);
@@ -74,7 +78,9 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
       "Download signed manifest",
     ),
   );
-  replace(container, heading, meta, integrity, message, host, controls, downloads);
+  const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
+  const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
+  replace(container, heading, meta, integrity, message, host, controls, keysPanel, downloads);
 
   let recording: Guacamole.SessionRecording | undefined;
   let duration = 0;
@@ -142,6 +148,44 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     anchorAt = performance.now();
   });
 
+  /** The typed lines, each a button that shows the desktop as it was when typing began there. */
+  function showKeys(events: GuacInstruction[]): void {
+    const lines = typedLines(events).slice(0, MAX_TYPED_LINES);
+    if (lines.length === 0) {
+      replace(
+        keys,
+        h("li", { class: "muted" }, "No keys in this recording (typed keys are recorded where policy says)."),
+      );
+      return;
+    }
+    replace(
+      keys,
+      ...lines.map((line) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button-quiet",
+              "data-time": String(line.time),
+              onclick: () => {
+                setPlaying(false);
+                anchor = Math.min(line.time, duration);
+                show(anchor);
+                goTo(anchor, true);
+              },
+            },
+            `${(line.time / 1000).toFixed(1)} s`,
+          ),
+          " ",
+          h("code", {}, line.text),
+        ),
+      ),
+    );
+  }
+
   function scaleToHost(): void {
     const display = recording?.getDisplay();
     if (!display) return;
@@ -185,11 +229,15 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
       };
       // Our recordings' instructions are at most a few KiB; 1 MiB bounds a hostile one.
       const parser = new GuacParser(1024 * 1024);
+      const keyEvents: GuacInstruction[] = [];
       for (let at = 0; at < text.length && !disposed; at += LOAD_BLOCK) {
-        for (const { opcode, args } of parser.push(text.slice(at, at + LOAD_BLOCK)))
-          source.oninstruction?.(opcode, args);
+        for (const ins of parser.push(text.slice(at, at + LOAD_BLOCK))) {
+          if (ins.opcode === "key") keyEvents.push(ins);
+          source.oninstruction?.(ins.opcode, ins.args);
+        }
         await new Promise((r) => setTimeout(r, 0));
       }
+      showKeys(keyEvents);
       if (parser.pending > 0) throw new Error("the recording ends inside an instruction");
       source.setState(Guacamole.Tunnel.State.CLOSED);
     } catch (error) {
