@@ -33,6 +33,7 @@ export default defineConfig({
             "durable/timers.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
+            "durable/desktop-pointer.test.ts",
             "durable/recording/**/*.test.ts",
             "web/src/cast-text.test.ts",
             "web/src/guac-keys.test.ts",

@@ -1,7 +1,8 @@
 // A desktop (RDP) session in the SessionRoom, inside the Workers runtime: its Guacamole stream is
 // recorded as a .guac (sync times rewritten, input per policy) that verifies against the signed
 // manifest; a viewer that joins is told to start afresh and the connector is asked to repaint; the
-// viewer then gets the frames as they are, and nothing it sends reaches the connector.
+// viewer then gets the frames as they are and the user's pointer, and nothing it sends reaches the
+// connector.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { encodeInstruction as ins, GuacParser } from "../protocol/guacamole.ts";
@@ -83,6 +84,9 @@ describe("desktop sessions in the room", { timeout: 30_000 }, () => {
     const repaint = ins("size", 0, 64, 48) + ins("sync", 987654400);
     connector.ws.send(encodeData(bytes(repaint)));
     await viewer.next((c) => dataText(c).includes(repaint), "the repaint reaches the viewer, whole");
+    // The user's pointer is shown to viewers (the position only, no buttons).
+    user.ws.send(encodeData(bytes(ins("mouse", 12, 34, 1))));
+    await viewer.next((c) => dataText(c).includes(ins("mouse", 12, 34)), "the user's pointer");
     // Viewers only watch: their keys never reach the connector.
     viewer.ws.send(encodeData(bytes(ins("key", 98, 1))));
     user.ws.send(encodeData(bytes(ins("key", 99, 1))));

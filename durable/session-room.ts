@@ -34,6 +34,7 @@ import {
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 import { edgeKey } from "../worker/keys.ts";
+import { PointerRelay } from "./desktop-pointer.ts";
 import { Recorder, type RecordResult } from "./recording/recorder.ts";
 import { recordingStore } from "./recording/stores.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
@@ -441,6 +442,11 @@ export class SessionRoom extends DurableObject<Env> {
       ) {
         connector.send(message);
         if (frame.kind === "data") {
+          // Desktop viewers see where the user's pointer is (the stream itself does not say).
+          if (this.desktop && this.viewers.list().length > 0) {
+            const pointer = this.pointer.push(frame.payload);
+            if (pointer) this.viewers.push(pointer, encodeData(pointer));
+          }
           const recorded = this.record((r, now) => r.input(frame.payload, now));
           return Promise.all([recorded, this.noteInput()]).then(() => {});
         }
@@ -526,6 +532,9 @@ export class SessionRoom extends DurableObject<Env> {
     this.desktop = meta?.protocol === "rdp";
     this.viewers.desktopRepaint = this.desktop ? (viewer) => this.repaintDesktop(viewer) : null;
   }
+
+  /** The user's pointer position, relayed to desktop viewers. */
+  private readonly pointer = new PointerRelay();
 
   /** When the connector was last asked to repaint the desktop (ms), and a repaint waiting for its turn. */
   private repaintedAt = 0;
