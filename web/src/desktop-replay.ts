@@ -132,7 +132,11 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     document.body.dataset.replayState = on ? "playing" : "paused";
     clearTimeout(timer);
     if (on) tick();
-    else show(anchor);
+    else {
+      show(anchor);
+      // A seek skipped while the previous one ran would leave the picture behind the clock.
+      goTo(anchor, true);
+    }
   }
 
   play.addEventListener("click", () => setPlaying(!playing));
