@@ -1,7 +1,9 @@
 // `npm run bench:rdp`: the RDP engine's figures against a real xrdp on loopback, driven as the
 // connector drives it (RdpStream over the native bridge): time to the first desktop frame (fresh
 // logon each time), bandwidth toward the browser over a scripted minute of typing and window
-// movement, and memory per session (the bridge process's RSS, and the connector's heap growth).
+// movement, and memory per session (the bridge process's RSS, and the connector's heap growth). The
+// same minute is also recorded with the room's Guacamole writer (input recorded, as the larger case)
+// and cut and gzipped into 10 s chunks as the recorder does: the size a desktop recording takes.
 // Needs root, xrdp + xorgxrdp + xterm + xclip, and the built bridge. Prints a Markdown table.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,7 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rdpUnavailable } from "../connector/rdp/engine.ts";
 import { RdpStream } from "../connector/rdp/rdp-stream.ts";
+import { gzipNamed } from "../durable/recording/chain.ts";
+import { GuacWriter } from "../durable/recording/guac-writer.ts";
 import { encodeInstruction, GuacParser } from "../protocol/guacamole.ts";
+import { RECORDING_CHUNK_MS } from "../protocol/recording.ts";
 import { waitFor } from "../scripts/stack/process.ts";
 import { DESKTOP_BACKGROUND, startXrdp, type Xrdp, xrdpMissing } from "../scripts/stack/xrdp.ts";
 import { GuacScreen } from "../test/support/guac-screen.ts";
@@ -19,7 +24,7 @@ const RUNS = Number(process.env.BENCH_RDP_RUNS ?? 3);
 /** The scripted activity lasts one minute. */
 const ACTIVITY_MS = Number(process.env.BENCH_RDP_ACTIVITY_MS ?? 60_000);
 
-type Open = { stream: RdpStream; screen: GuacScreen; bytesIn: () => number };
+type Open = { stream: RdpStream; screen: GuacScreen; bytesIn: () => number; record: (w: GuacWriter | null) => void };
 
 function open(xrdp: Xrdp, user: string, password: string): Open {
   const stream = new RdpStream();
@@ -27,12 +32,15 @@ function open(xrdp: Xrdp, user: string, password: string): Open {
   const parser = new GuacParser();
   const decoder = new TextDecoder();
   let bytesIn = 0;
+  let recorder: GuacWriter | null = null;
   stream.on("data", (b: Buffer) => {
+    recorder?.output(b, Date.now()).forEach(recorded);
     for (const ins of parser.push(decoder.decode(b, { stream: true }))) screen.apply(ins);
   });
   const write = stream.write.bind(stream);
   stream.write = (data: Uint8Array) => {
     bytesIn += data.byteLength;
+    recorder?.input(data, Date.now()).forEach(recorded);
     return write(data);
   };
   stream.start({
@@ -47,7 +55,27 @@ function open(xrdp: Xrdp, user: string, password: string): Open {
     security: "any",
     clipboard: { copy: false, paste: false, maxBytes: 0 },
   });
-  return { stream, screen, bytesIn: () => bytesIn };
+  return {
+    stream,
+    screen,
+    bytesIn: () => bytesIn,
+    record: (w) => {
+      recorder = w;
+    },
+  };
+}
+
+/** The recording of the scripted minute: .guac text, cut every RECORDING_CHUNK_MS and gzipped. */
+const recording = { text: 0, chunks: [] as string[], open: "", openedAt: 0 };
+function recorded(line: string): void {
+  if (!recording.open) recording.openedAt = Date.now();
+  recording.open += line;
+  recording.text += line.length;
+  if (Date.now() - recording.openedAt >= RECORDING_CHUNK_MS) cutRecording();
+}
+function cutRecording(): void {
+  if (recording.open) recording.chunks.push(recording.open);
+  recording.open = "";
 }
 
 const isBackground = (s: GuacScreen) => {
@@ -98,6 +126,9 @@ async function main(): Promise<void> {
     const outBefore = o.stream.bytesOut;
     const inBefore = o.bytesIn();
     const framesBefore = o.screen.frames;
+    const writer = new GuacWriter(Date.now(), true);
+    recorded(writer.header());
+    o.record(writer);
     o.stream.write(Buffer.from(encodeInstruction("mouse", 200, 150, 0)));
     const moves = Math.floor(ACTIVITY_MS / 500);
     type(
@@ -118,6 +149,12 @@ async function main(): Promise<void> {
     const inBytes = o.bytesIn() - inBefore;
     const frames = o.screen.frames - framesBefore;
     const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+    o.record(null);
+    writer.finish().forEach(recorded);
+    cutRecording();
+    let stored = 0;
+    for (const [i, chunk] of recording.chunks.entries())
+      stored += (await gzipNamed(new TextEncoder().encode(chunk), `bench.${i}`)).byteLength;
     o.stream.close();
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log("| figure | value |");
@@ -129,6 +166,9 @@ async function main(): Promise<void> {
       `| toward the browser, scripted ${seconds} s of typing + window movement | ${(out / 1024).toFixed(0)} KiB = ${(out / 1024 / seconds).toFixed(1)} KiB/s, ${frames} frames |`,
     );
     console.log(`| from the browser (keys, mouse) | ${(inBytes / 1024).toFixed(1)} KiB |`);
+    console.log(
+      `| recording (.guac, input recorded) of those ${seconds} s | ${(recording.text / 1024).toFixed(0)} KiB text, ${(stored / 1024).toFixed(0)} KiB stored in ${recording.chunks.length} gzip chunks = ${((stored / 1024) * (60 / seconds)).toFixed(0)} KiB per minute (+ manifest) |`,
+    );
     console.log(`| bridge process RSS per session | ${(median(rss) / 1024 / 1024).toFixed(1)} MiB |`);
     console.log(`| connector heap growth during the minute | ${(heapGrowth / 1024 / 1024).toFixed(1)} MiB |`);
   } finally {

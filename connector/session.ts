@@ -354,6 +354,10 @@ export class TargetSession {
           case "attach":
             this.attach(msg.acked, msg.from);
             return;
+          case "repaint":
+            // A desktop viewer joined: the whole screen again, into the ordinary stream.
+            if (this.stream instanceof RdpStream) this.stream.refresh();
+            return;
           case "extend":
             this.extend(msg.grant).catch((err: Error) => {
               this.log("session.extension_refused", { session: this.sessionId, error: err.message });

@@ -34,6 +34,7 @@ import {
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 import { edgeKey } from "../worker/keys.ts";
+import { PointerRelay } from "./desktop-pointer.ts";
 import { Recorder, type RecordResult } from "./recording/recorder.ts";
 import { recordingStore } from "./recording/stores.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
@@ -71,6 +72,9 @@ const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
 const IDLE_WARNING_MS = 60_000;
 /** Input time is written to storage at most every 5 s; the alarm re-checks against memory too. */
 const INPUT_PERSIST_MS = 5_000;
+
+/** A desktop is repainted for joining viewers at most once per second. */
+const REPAINT_EVERY_MS = 1_000;
 
 /** A connector must dial the session's data socket within 30 s of dispatch. */
 const ATTACH_TIMEOUT_MS = 30_000;
@@ -327,6 +331,7 @@ export class SessionRoom extends DurableObject<Env> {
         return;
       }
       send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
+      this.setDesktop(meta);
       this.viewers.changed();
       await this.viewers.resync(ws);
       await this.tellWatchers();
@@ -437,6 +442,11 @@ export class SessionRoom extends DurableObject<Env> {
       ) {
         connector.send(message);
         if (frame.kind === "data") {
+          // Desktop viewers see where the user's pointer is (the stream itself does not say).
+          if (this.desktop && this.viewers.list().length > 0) {
+            const pointer = this.pointer.push(frame.payload);
+            if (pointer) this.viewers.push(pointer, encodeData(pointer));
+          }
           const recorded = this.record((r, now) => r.input(frame.payload, now));
           return Promise.all([recorded, this.noteInput()]).then(() => {});
         }
@@ -451,24 +461,38 @@ export class SessionRoom extends DurableObject<Env> {
     if (frame.kind !== "data") throw new FrameError("connector sent credit");
     // Between `attach` and the connector's `sync`, what arrives is resent after the sync: drop it.
     if (this.awaitingSync) return;
+    // After an eviction the first output can come before any hello: learn the session's kind first
+    // (input gates hold later frames meanwhile, so the order is kept).
+    if (this.desktop === undefined)
+      return this.meta().then((meta) => {
+        this.setDesktop(meta);
+        return this.onOutput(frame.payload, message);
+      });
+    return this.onOutput(frame.payload, message);
+  }
+
+  /** Connector output: to the user, into the resume log, the recording and the viewers. */
+  private onOutput(whole: Uint8Array, message: ArrayBuffer): Promise<void> | undefined {
     // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms
     // here; the log keeps the last RESUME_LOG_BYTES for a browser that reconnects.
     const user = this.browser();
     if (user) user.send(message);
-    this.log.append(frame.payload);
+    this.log.append(whole);
     this.log.keepLast(RESUME_LOG_BYTES);
     // A resend after the room lost its memory repeats bytes the viewers already have.
-    let payload = frame.payload;
+    let payload = whole;
     if (this.replayed > 0) {
       const skip = Math.min(this.replayed, payload.byteLength);
       this.replayed -= skip;
       payload = payload.subarray(skip);
       if (payload.byteLength === 0) return;
     }
-    if (this.desktop) return; // a terminal replay (or an asciicast) of a Guacamole stream would be noise
     // The recording gets exactly what the viewers get: the repeated bytes of a resend are skipped.
+    // A desktop's frames are whole Guacamole instructions: recorded as a .guac, sent to viewers as
+    // they are, and no terminal replay is kept (viewers joining get a repaint from the connector).
     const recorded = this.record((r, now) => r.output(payload, now));
-    this.viewers.push(payload, skip(frame.payload, payload, message));
+    this.viewers.push(payload, skip(whole, payload, message));
+    if (this.desktop) return recorded;
     if (!this.snapshotDue) {
       this.snapshotDue = true;
       return Promise.all([recorded, this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS)]).then(() => {});
@@ -501,11 +525,42 @@ export class SessionRoom extends DurableObject<Env> {
    * A browser said hello. Resuming (`resume` = how far it got): send the rest from the log, or have
    * the connector resend it. Fresh: repaint the current screen, and count from the connector's next byte.
    */
-  /** An RDP session (from meta, read when a browser attaches: output only flows after that). */
-  private desktop = false;
+  /** An RDP session (from meta; undefined until read, e.g. after an eviction). */
+  private desktop: boolean | undefined;
+
+  private setDesktop(meta: RoomMeta | undefined): void {
+    this.desktop = meta?.protocol === "rdp";
+    this.viewers.desktopRepaint = this.desktop ? (viewer) => this.repaintDesktop(viewer) : null;
+  }
+
+  /** The user's pointer position, relayed to desktop viewers. */
+  private readonly pointer = new PointerRelay();
+
+  /** When the connector was last asked to repaint the desktop (ms), and a repaint waiting for its turn. */
+  private repaintedAt = 0;
+  private repaintTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /**
+   * A desktop viewer joined or caught up: it drops what it holds and waits for the next `size`, and the
+   * connector repaints the whole desktop into the stream (the user's page gets it too). At most one
+   * repaint per REPAINT_EVERY_MS: viewers joining meanwhile share the next one.
+   */
+  private repaintDesktop(viewer: WebSocket): void {
+    send(viewer, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
+    if (this.repaintTimer) return;
+    const ask = () => {
+      this.repaintTimer = null;
+      this.repaintedAt = Date.now();
+      const connector = this.connector();
+      if (connector) send(connector, { type: "repaint" } satisfies RoomToConnector);
+    };
+    const wait = this.repaintedAt + REPAINT_EVERY_MS - Date.now();
+    if (wait <= 0) ask();
+    else this.repaintTimer = setTimeout(ask, wait);
+  }
 
   private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<void> {
-    this.desktop = (await this.meta())?.protocol === "rdp";
+    this.setDesktop(await this.meta());
     const connector = this.connector();
     const live =
       connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected";
@@ -617,6 +672,7 @@ export class SessionRoom extends DurableObject<Env> {
           keystrokes: policy.keystrokes,
           cols: 80,
           rows: 24,
+          format: meta.protocol === "rdp" ? "guacamole" : "asciicast-v2",
         },
         Date.now(),
       );

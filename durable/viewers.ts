@@ -29,6 +29,13 @@ export class LiveViewers {
   /** Output arrived since the last save. */
   dirty = false;
 
+  /**
+   * Set for desktop sessions: no terminal replay is kept (a Guacamole stream's tail cannot repaint a
+   * screen); a viewer that joins or catches up is handed to this instead, and the room has the
+   * connector repaint the whole desktop.
+   */
+  desktopRepaint: ((viewer: WebSocket) => void) | null = null;
+
   /** The attached viewers, kept between frames (rebuilt after a wake-up, a hello or a close). */
   private cached: WebSocket[] | undefined;
 
@@ -51,8 +58,10 @@ export class LiveViewers {
 
   /** Output from the session: into the replay buffer and to every viewer that keeps up. */
   push(payload: Uint8Array, frame: ArrayBuffer | Uint8Array): void {
-    this.replay.push(payload);
-    this.dirty = true;
+    if (!this.desktopRepaint) {
+      this.replay.push(payload);
+      this.dirty = true;
+    }
     for (const viewer of this.list()) {
       if (this.behind.has(viewer)) continue;
       if (viewer.readyState !== WebSocket.OPEN) {
@@ -82,7 +91,8 @@ export class LiveViewers {
   async resync(viewer: WebSocket): Promise<void> {
     this.behind.delete(viewer);
     this.lag.set(viewer, 0);
-    this.lag.set(viewer, await this.repaint(viewer));
+    if (this.desktopRepaint) this.desktopRepaint(viewer);
+    else this.lag.set(viewer, await this.repaint(viewer));
   }
 
   credit(viewer: WebSocket, bytes: number): Promise<void> | undefined {

@@ -406,6 +406,8 @@ export const LiveSession = z.object({
   deadline: z.number(),
   browserAttached: z.boolean(),
   viewers: z.number(),
+  /** A terminal (ssh) or a desktop (rdp): which live view renders it. */
+  protocol: z.enum(["ssh", "rdp"]).optional(),
 });
 export type LiveSession = z.infer<typeof LiveSession>;
 

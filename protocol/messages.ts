@@ -156,12 +156,18 @@ export const Attach = z.strictObject({
 });
 /** A fresh session grant with a later deadline `dl` (an extension); the connector verifies it like the first. */
 export const Extend = z.strictObject({ type: z.literal("extend"), grant: z.string().max(12 * 1024) });
+/**
+ * A desktop viewer joined (or caught up): the connector has the RDP engine send the whole screen again,
+ * into the ordinary output stream (no credit or offset changes). Terminal sessions ignore it.
+ */
+export const Repaint = z.strictObject({ type: z.literal("repaint") });
 export const RoomToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), v: version, sessionId: id }),
   Resize,
   Attach,
   Extend,
   End,
+  Repaint,
 ]);
 export type RoomToConnector = z.infer<typeof RoomToConnector>;
 

@@ -19,6 +19,13 @@ export const MANIFEST_TYP = "psm-recording-manifest+jws";
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
+/**
+ * What a recording's text is: asciicast v2 for terminals, a Guacamole protocol dump (`.guac`, what
+ * guacamole-common-js's SessionRecording plays) for desktops (docs/recording.md, docs/rdp.md).
+ */
+export const RecordingFormat = z.enum(["asciicast-v2", "guacamole"]);
+export type RecordingFormat = z.infer<typeof RecordingFormat>;
+
 export const ChunkEntry = z.object({
   seq: z.number().int().min(0),
   /** Stored (gzip) bytes and their SHA-256. */
@@ -43,7 +50,7 @@ export const RecordingManifest = z.object({
   startedAt: z.number().int(),
   endedAt: z.number().int(),
   endReason: z.string(),
-  format: z.literal("asciicast-v2"),
+  format: RecordingFormat,
   compression: z.literal("gzip"),
   /** False when an optional recording hit the buffer limit and stopped before the session did. */
   complete: z.boolean(),
@@ -84,6 +91,7 @@ export const RecordingSummary = z.object({
   chunks: z.number().int(),
   bytes: z.number().int(),
   retainUntil: z.number().int().nullable(),
+  format: RecordingFormat,
 });
 export type RecordingSummary = z.infer<typeof RecordingSummary>;
 

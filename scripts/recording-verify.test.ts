@@ -131,4 +131,23 @@ describe("npm run recording:verify", { timeout: 60_000 }, () => {
     expect(out.code).toBe(1);
     expect((await cli(["--key", keyFile])).code).toBe(2);
   });
+
+  it("verifies a desktop recording (.guac) the same way, in the store and offline", async () => {
+    const guac = ["4.sync,1.0;", "4.size,1.0,2.64,2.48;3.img,1.1,2.14,1.0,9.image/png,1.0,1.0;", "4.sync,3.900;"];
+    const rec = await buildRecording("desk", guac, fixture.keys, "guacamole");
+    for (const o of rec.objects) await store.put(o.key, o.data);
+    const stored = await cli(["desk", "--key", keyFile]);
+    expect(stored.stdout).toContain("VERIFIED: recording desk, 3 chunks");
+    const guacFile = join(dir, "s.guac");
+    const manifestFile = join(dir, "desk.manifest.jws");
+    writeFileSync(guacFile, guac.join(""));
+    writeFileSync(manifestFile, rec.jws);
+    const offline = await cli(["--cast", guacFile, "--manifest", manifestFile, "--key", keyFile]);
+    expect(offline.stdout).toContain("format: guacamole");
+    expect(offline.code).toBe(0);
+    writeFileSync(guacFile, guac.join("").replace("3.900", "3.901"));
+    const changed = await cli(["--cast", guacFile, "--manifest", manifestFile, "--key", keyFile]);
+    expect(changed.stdout).toContain("hash #2");
+    expect(changed.code).toBe(1);
+  });
 });

@@ -1,5 +1,6 @@
 // `npm run recording:verify`: checks a recording against its signed manifest, straight from the
-// object store (not trusting the edge), or a downloaded .cast + manifest offline.
+// object store (not trusting the edge), or a downloaded .cast / .guac + manifest offline. Both formats
+// (asciicast for terminals, Guacamole for desktops) are checked the same way: bytes against the manifest.
 // Exit 0 verified, 1 tampered or incomplete, 2 could not check (usage, input, store).
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -13,7 +14,7 @@ import { castProblems, chainProblems, verifyRecording } from "../durable/recordi
 const USAGE = `usage: npm run recording:verify -- <recording-id> --key <edge-key.jwk>
          reads the store named by RECORDING_S3_ENDPOINT, RECORDING_S3_BUCKET, RECORDING_S3_REGION,
          RECORDING_S3_ACCESS_KEY_ID, RECORDING_S3_SECRET_ACCESS_KEY (R2's S3 endpoint works too)
-       npm run recording:verify -- --cast <session.cast> --manifest <session.manifest.jws> --key <edge-key.jwk>
+       npm run recording:verify -- --cast <session.cast|session.guac> --manifest <session.manifest.jws> --key <edge-key.jwk>
 The key is the edge's Ed25519 public JWK (the EDGE_SIGNING_KEY secret without its "d" member).`;
 
 class CannotCheck extends Error {}
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       ...(await castProblems(await readFile(values.cast), manifest)),
     ];
     const status = problems.length ? "tampered" : manifest.complete ? "verified" : "incomplete";
+    console.log(`format: ${manifest.format}`);
     return print(manifest.recordingId, status, manifest.chunks.length, problems);
   }
 

@@ -27,6 +27,7 @@ export type RecordingRow = {
   bytes: number;
   retain_until: number | null;
   owner_replay: number;
+  format: RecordingSummary["format"];
 };
 
 export const RECORDING_SELECT = `SELECT r.*, u.username, sv.name AS server_name, z.recording_owner_replay AS owner_replay
@@ -47,6 +48,7 @@ export const toSummary = (r: RecordingRow): RecordingSummary => ({
   chunks: r.chunks,
   bytes: r.bytes,
   retainUntil: r.retain_until,
+  format: r.format,
 });
 
 /** Decides, for one user, which recordings are visible: a predicate over rows. */

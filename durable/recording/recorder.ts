@@ -9,11 +9,12 @@ import {
   RECORDING_BUFFER_BYTES,
   RECORDING_CHUNK_BYTES,
   RECORDING_CHUNK_MS,
+  type RecordingFormat,
   type RecordingManifest,
 } from "../../protocol/index.ts";
-import { CastWriter } from "./asciicast.ts";
 import { chunkKey, deflateRaw, genesis, inflateRaw, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
 import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
+import { type RecordingWriter, recordingWriter } from "./formats.ts";
 import { signManifest } from "./manifest.ts";
 import type { RecordingStore } from "./store.ts";
 
@@ -28,6 +29,8 @@ export type RecordingStart = {
   keystrokes: boolean;
   cols: number;
   rows: number;
+  /** asciicast v2 (terminals, the default) or Guacamole (desktops). */
+  format?: RecordingFormat;
 };
 
 /** What the recorder keeps in the room's storage besides the lines and chunks (small: no bytes). */
@@ -82,7 +85,7 @@ const BULK_HOLD_MS = 1_000;
 
 export class Recorder {
   private state: RecState | null | undefined;
-  private writer: CastWriter | null = null;
+  private writer: RecordingWriter | null = null;
   /** Characters in the open chunk, and how many of them came back from storage after an eviction. */
   private openBytes = 0;
   private openStored = 0;
@@ -153,12 +156,20 @@ export class Recorder {
     };
     await this.deps.db
       .prepare(
-        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'recording')",
+        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?)",
       )
-      .bind(info.recordingId, info.sessionId, info.userId, info.serverId, info.zoneId, now)
+      .bind(
+        info.recordingId,
+        info.sessionId,
+        info.userId,
+        info.serverId,
+        info.zoneId,
+        now,
+        info.format ?? "asciicast-v2",
+      )
       .run();
     await this.save();
-    this.writer = new CastWriter(now, info.keystrokes);
+    this.writer = recordingWriter(info.format ?? "asciicast-v2", now, info.keystrokes);
     this.append([this.writer.header(info.cols, info.rows), ...this.writer.marker("start", now)], now);
     return true;
   }
@@ -187,7 +198,8 @@ export class Recorder {
         this.buffered = (lines.b ?? 0) + (held.b ?? 0);
         // The open chunk's lines are in storage only now; its cut reads them back (sealPending).
         if (this.openBytes > 0) this.state.openSince ??= Date.now();
-        this.writer = new CastWriter(
+        this.writer = recordingWriter(
+          this.state.format ?? "asciicast-v2",
           this.state.startedAt,
           this.state.keystrokes,
           Math.max(this.state.lastMs, lines.ms ?? 0),
@@ -255,7 +267,7 @@ export class Recorder {
       startedAt: s.startedAt,
       endedAt: now,
       endReason: reason,
-      format: "asciicast-v2",
+      format: s.format ?? "asciicast-v2",
       compression: "gzip",
       complete: !s.stopped,
       chunks: entries,

@@ -19,8 +19,9 @@ export const rdpPeersMissing = (): string | undefined => missingPeers() ?? xrdpM
 /** The Windows domain the RDP credential carries (xrdp ignores it; the grant and engine pass it on). */
 export const RDP_TEST_DOMAIN = "PSMTEST";
 
-export async function startRdpStack(): Promise<RdpStack> {
-  const stack = await startStack();
+/** `vars`: edge settings for wrangler dev (e.g. an S3 recording store), as startStack takes them. */
+export async function startRdpStack(options: { vars?: Record<string, string> } = {}): Promise<RdpStack> {
+  const stack = await startStack(options.vars ? { vars: options.vars } : {});
   let xrdp: Xrdp | undefined;
   try {
     xrdp = await startXrdp({ dir: join(stack.dir, "xrdp") });

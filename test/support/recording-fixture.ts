@@ -1,7 +1,7 @@
 // Builds a real recording for tests: text cut into chunks by the real codec, chained, and a
 // manifest signed with a fresh Ed25519 key; objects ready to put into any store.
 import { exportJWK, generateKeyPair, type JWK } from "jose";
-import type { RecordingManifest } from "../../protocol/index.ts";
+import type { RecordingFormat, RecordingManifest } from "../../protocol/index.ts";
 import { chunkKey, genesis, manifestKey, sealChunk } from "../../durable/recording/chain.ts";
 import { signManifest } from "../../durable/recording/manifest.ts";
 import type { PendingObject } from "../../durable/recording/flush.ts";
@@ -10,6 +10,7 @@ export async function buildRecording(
   recordingId: string,
   parts: string[],
   keys?: Awaited<ReturnType<typeof generateKeyPair>>,
+  format: RecordingFormat = "asciicast-v2",
 ): Promise<{
   objects: PendingObject[];
   manifest: RecordingManifest;
@@ -39,7 +40,7 @@ export async function buildRecording(
     startedAt: 1_800_000_000_000,
     endedAt: 1_800_000_060_000,
     endReason: "user_exit",
-    format: "asciicast-v2",
+    format,
     compression: "gzip",
     complete: true,
     chunks: entries,

@@ -196,6 +196,8 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
       reset: () => guac.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(errorText(new ApiError(0, code))),
+      // The user is told while admins watch the desktop live (policy `notifyWatched`).
+      watchers: (count) => status.setWatchers(count),
     },
   );
 

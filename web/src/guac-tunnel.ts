@@ -36,12 +36,17 @@ export function guardImageDecoding(onFailure: () => void): () => void {
   };
 }
 
-/** `send` puts Guacamole text on the session socket. */
-export function sessionTunnel(send: (text: string) => void): SessionTunnel {
+/**
+ * `send` puts Guacamole text on the session socket. `fromSize`: a viewer joins a stream already
+ * running, so everything up to the desktop's next `size` (the connector's repaint starts with one)
+ * is dropped, after a reset too; that way no region of a half-seen image is drawn.
+ */
+export function sessionTunnel(send: (text: string) => void, { fromSize = false } = {}): SessionTunnel {
   // Guacamole.Tunnel assigns its methods in its constructor, so they are replaced on the instance.
   const tunnel = new Guacamole.Tunnel();
   let parser = new GuacParser();
   let decoder = new TextDecoder();
+  let waiting = fromSize;
   tunnel.connect = () => tunnel.setState(Guacamole.Tunnel.State.OPEN);
   tunnel.disconnect = () => tunnel.setState(Guacamole.Tunnel.State.CLOSED);
   tunnel.sendMessage = (...elements: Array<string | number>) => {
@@ -54,6 +59,8 @@ export function sessionTunnel(send: (text: string) => void): SessionTunnel {
     frames: 0,
     receive(bytes) {
       for (const { opcode, args } of parser.push(decoder.decode(bytes, { stream: true }))) {
+        if (waiting && !(opcode === "size" && args[0] === "0")) continue;
+        waiting = false;
         if (opcode === "sync") this.frames++;
         tunnel.oninstruction?.(opcode, args);
       }
@@ -61,6 +68,7 @@ export function sessionTunnel(send: (text: string) => void): SessionTunnel {
     reset() {
       parser = new GuacParser();
       decoder = new TextDecoder();
+      waiting = fromSize;
     },
   };
 }

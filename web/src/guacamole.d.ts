@@ -65,6 +65,28 @@ declare module "guacamole-common-js" {
     namespace Mouse {
       class State {}
     }
+    /** Plays a `.guac` recording (from a Blob) on its own Guacamole.Client; no speed control of its own. */
+    class SessionRecording {
+      constructor(source: Blob | Tunnel);
+      getDisplay(): Display;
+      isPlaying(): boolean;
+      /** ms since the first frame. */
+      getPosition(): number;
+      getDuration(): number;
+      play(): void;
+      pause(): void;
+      seek(position: number, callback?: () => void): void;
+      cancel(): void;
+      abort(): void;
+      connect(data?: string): void;
+      disconnect(): void;
+      onload: (() => void) | null;
+      onerror: ((message: string) => void) | null;
+      onprogress: ((duration: number, parsedSize: number) => void) | null;
+      onplay: (() => void) | null;
+      onpause: (() => void) | null;
+      onseek: ((position: number, current: number, total: number) => void) | null;
+    }
     class Keyboard {
       constructor(element?: Element | Document);
       onkeydown: ((keysym: number) => boolean | undefined) | null;

@@ -122,8 +122,15 @@ async function route(): Promise<void> {
       return refuse(container, "The live view is for administrators and auditors.");
     }
     document.body.classList.add("page-terminal");
+    // A desktop (RDP) is watched with guacamole-common-js, loaded only for desktops.
+    const id = watch[1];
+    const rdp = await api.liveSessions().then(
+      (list) => list.find((s) => s.id === id)?.protocol === "rdp",
+      () => false,
+    );
     const page = await lazy(serial, () => import("./watch-page.ts"), container);
-    if (page) cleanup = page.renderWatch(container, watch[1], has(me, "admin", "zone_admin"));
+    const desktop = rdp ? await lazy(serial, () => import("./desktop-watch.ts"), container) : undefined;
+    if (page && (desktop || !rdp)) cleanup = page.renderWatch(container, id, has(me, "admin", "zone_admin"), desktop);
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {
@@ -139,8 +146,16 @@ async function route(): Promise<void> {
     const page = await lazy(serial, () => import("./recordings-page.ts"), container);
     if (page) cleanup = page.renderRecordings(container);
   } else if (recording?.[1]) {
-    const page = await lazy(serial, () => import("./replay-page.ts"), container);
-    if (page) cleanup = page.renderReplay(container, recording[1]);
+    // Desktop recordings (Guacamole) play in their own player; terminal ones (asciicast) in asciinema-player.
+    const id = recording[1];
+    const summary = await api.recording(id).catch(() => null);
+    if (summary?.format === "guacamole") {
+      const page = await lazy(serial, () => import("./desktop-replay.ts"), container);
+      if (page) cleanup = page.renderDesktopReplay(container, summary);
+    } else {
+      const page = await lazy(serial, () => import("./replay-page.ts"), container);
+      if (page) cleanup = page.renderReplay(container, id);
+    }
   } else {
     return go(HOME);
   }

@@ -57,10 +57,15 @@ export function renderRecordings(container: HTMLElement): Cleanup {
         ...rows.map((r) =>
           h(
             "tr",
-            { "data-recording-id": r.id, "data-session-id": r.sessionId, "data-status": r.status },
+            {
+              "data-recording-id": r.id,
+              "data-session-id": r.sessionId,
+              "data-status": r.status,
+              "data-format": r.format,
+            },
             h("td", {}, timeElement(r.startedAt, formatFullTime(r.startedAt))),
             h("td", {}, r.username),
-            h("td", {}, r.serverName),
+            h("td", {}, r.serverName, r.format === "guacamole" ? " (desktop)" : ""),
             h("td", {}, duration(r)),
             h("td", {}, size(r.bytes)),
             h("td", {}, r.status === "stored" ? (r.complete ? "stored" : "stored, incomplete") : r.status),

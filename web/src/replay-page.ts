@@ -18,6 +18,7 @@ import {
 } from "./cast-text.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
+import { showIntegrity } from "./recording-integrity.ts";
 
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 /** Pauses longer than this (seconds) are shortened when idle-time compression is on. */
@@ -153,22 +154,7 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
     } catch (error) {
       if (!disposed) say(message, errorText(error));
     }
-    try {
-      const report = await api.verifyRecording(id);
-      if (disposed) return;
-      integrity.dataset.status = report.status;
-      integrity.textContent =
-        report.status === "verified"
-          ? `Integrity verified: ${report.chunks} chunks match the edge's signed manifest.`
-          : report.status === "unsealed"
-            ? "Not sealed yet: the session is still running or its upload is pending."
-            : report.status === "incomplete"
-              ? "Verified, but incomplete: recording stopped early when storage was unavailable."
-              : `Tampering detected: ${report.problems.map((p) => p.detail).join("; ")}`;
-      integrity.dataset.tone = report.status === "verified" ? "ok" : "error";
-    } catch (error) {
-      if (!disposed) integrity.textContent = `Integrity could not be checked: ${errorText(error)}`;
-    }
+    await showIntegrity(integrity, id, () => disposed);
   })();
 
   return () => {

@@ -42,6 +42,8 @@ export interface SessionSocketEvents {
   warning(reason: WarningReason, at: number): void;
   stopped(stop: SessionStop): void;
   error(code: ErrorCode): void;
+  /** How many people are watching live (the user's socket only, when policy tells users). */
+  watchers?(count: number): void;
 }
 
 /** Which of the room's sockets: the session user's own (`/ws`) or an admin's live view (`/watch`). */
@@ -215,6 +217,9 @@ export class SessionSocket {
         return;
       case "error":
         this.events.error(message.code);
+        return;
+      case "watchers":
+        this.events.watchers?.(message.count);
         return;
     }
   }

@@ -44,6 +44,8 @@ export class SessionStatusBar {
   /** Polite live region for state changes and time warnings; the ticking countdown itself is not announced. */
   private readonly announcer = h("span", { class: "visually-hidden", "aria-live": "polite", role: "status" });
   private readonly notice = h("span", { id: "session-notice", class: "session-notice", role: "alert", hidden: true });
+  /** Shown to the session's user while admins watch live (the room says so when policy tells users). */
+  private readonly watchers = h("span", { id: "session-watchers", class: "session-watchers", hidden: true });
   private deadline: number | undefined;
   private warned = { warn: false, danger: false };
   /** Set while the room's `time_limit` warning stands: the countdown is amber whatever is left. */
@@ -59,6 +61,7 @@ export class SessionStatusBar {
       this.server,
       this.state,
       this.notice,
+      this.watchers,
       h("span", { class: "spacer" }),
       ...actions,
       this.countdown,
@@ -112,6 +115,16 @@ export class SessionStatusBar {
   setNotice(text: string | null): void {
     this.notice.textContent = text ?? "";
     this.notice.hidden = !text;
+  }
+
+  /** How many people watch this session live; 0 hides the notice. Announced when it changes. */
+  setWatchers(count: number): void {
+    const text = count === 0 ? "" : count === 1 ? "Watched live by 1 admin" : `Watched live by ${count} admins`;
+    if (text === this.watchers.textContent) return;
+    this.watchers.textContent = text;
+    this.watchers.hidden = count === 0;
+    this.watchers.dataset.count = String(count);
+    this.announcer.textContent = text || "No one is watching this session any more.";
   }
 
   dispose(): void {

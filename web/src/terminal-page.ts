@@ -85,6 +85,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       reset: () => term.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
+      watchers: (count) => status.setWatchers(count),
     },
   );
 

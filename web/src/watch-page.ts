@@ -1,11 +1,13 @@
 // The admin's read-only live view (#/watch/<sessionId>): a hardened, input-less xterm fed by a viewer
 // SessionSocket on /api/sessions/{id}/watch (a reset and a replay on joining, then live output, with
 // credit returned as xterm renders: that is how the room measures this viewer's lag), under a bar
-// saying whose session it is, with Kill for admins and zone admins. Test hooks: #watch-terminal,
+// saying whose session it is, with Kill for admins and zone admins. A desktop (RDP) session is shown
+// with guacamole-common-js instead (desktop-watch.ts). Test hooks: #watch-terminal or #watch-desktop,
 // <body data-session-state> (as on the terminal page), #ended-banner.
 import "./watch.css";
 import type { LiveSession } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
+import type { WatchView } from "./desktop-watch.ts";
 import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
@@ -32,12 +34,20 @@ interface Stop {
   closeCode?: number;
 }
 
-export function renderWatch(container: HTMLElement, sessionId: string, canKill: boolean): Cleanup {
+/** `desktop`: the session is RDP; its view is loaded with guacamole-common-js (see main.ts). */
+export function renderWatch(
+  container: HTMLElement,
+  sessionId: string,
+  canKill: boolean,
+  desktop?: typeof import("./desktop-watch.ts"),
+): Cleanup {
   document.title = "Live view · PSM";
   const body = document.body;
   const status = new SessionStatusBar(LIVE_SESSIONS);
   status.setLabel(`Watching ${sessionId} — read-only`);
-  const terminalEl = h("div", { id: "watch-terminal", class: "terminal-host", "data-session-id": sessionId });
+  const terminalEl = desktop
+    ? h("div", { id: "watch-desktop", class: "desktop-host", "data-session-id": sessionId })
+    : h("div", { id: "watch-terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
   const kill = canKill ? new WatchKill(sessionId, onKill) : null;
   if (kill) status.element.append(kill.button);
@@ -46,8 +56,12 @@ export function renderWatch(container: HTMLElement, sessionId: string, canKill: 
 
   // Read-only: stdin disabled, title/link/clipboard sequences swallowed. onData and onBinary are never
   // wired, so answers to terminal queries (DA, DSR, ...) and mouse reports go nowhere.
-  const view = mountTerminal(terminalEl, { readOnly: true });
-  const term = view.term;
+  const view: WatchView = desktop
+    ? desktop.mountDesktopWatch(terminalEl, () => {
+        socket.stop();
+        showStopped({ text: closeCodeText(4001), closeCode: 4001 });
+      })
+    : terminalView(terminalEl);
 
   let stopped = false;
   let disposed = false;
@@ -111,13 +125,13 @@ export function renderWatch(container: HTMLElement, sessionId: string, canKill: 
   }
 
   const socket = new SessionSocket(
-    { sessionId, endpoint: "watch", readOnly: true, size: () => termSize(term) },
+    { sessionId, endpoint: "watch", readOnly: true, size: () => view.size() },
     {
       state: setState,
       deadline: onDeadline,
       warning: onWarning,
-      output: (payload, rendered) => term.write(payload, rendered),
-      reset: () => term.reset(),
+      output: (payload, rendered) => view.output(payload, rendered),
+      reset: () => view.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(errorText(new ApiError(0, code))),
     },
@@ -176,5 +190,17 @@ export function renderWatch(container: HTMLElement, sessionId: string, canKill: 
     delete body.dataset.sessionState;
     delete body.dataset.endReason;
     delete body.dataset.closeCode;
+  };
+}
+
+/** The read-only terminal (xterm) as a watch view. */
+function terminalView(element: HTMLElement): WatchView {
+  const view = mountTerminal(element, { readOnly: true });
+  const term = view.term;
+  return {
+    size: () => termSize(term),
+    output: (payload, rendered) => term.write(payload, rendered),
+    reset: () => term.reset(),
+    dispose: () => view.dispose(),
   };
 }

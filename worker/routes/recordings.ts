@@ -115,13 +115,14 @@ recordings.openapi(
   },
 );
 
-/** The .cast download (asciicast v2 text), streamed chunk by chunk. */
+/** The recording's text, streamed chunk by chunk: a .cast (asciicast v2) or, for a desktop, a .guac. */
 recordings.get("/recordings/:id/cast", requireUser, async (c) => {
   const row = await visibleRecording(c.env, c.get("user"), c.req.param("id"));
+  const guac = row.format === "guacamole";
   return new Response(await castStream(c.env, row.id), {
     headers: {
-      "content-type": "application/x-asciicast; charset=utf-8",
-      "content-disposition": `attachment; filename="session-${row.session_id}.cast"`,
+      "content-type": guac ? "application/octet-stream" : "application/x-asciicast; charset=utf-8",
+      "content-disposition": `attachment; filename="session-${row.session_id}.${guac ? "guac" : "cast"}"`,
       "cache-control": "no-store",
     },
   });

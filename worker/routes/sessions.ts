@@ -71,12 +71,8 @@ sessions.openapi(
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
-      // Desktops are not recorded yet (docs/rdp.md): a policy that requires recording refuses them below.
-      ...(target.protocol === "rdp"
-        ? {}
-        : {
-            recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
-          }),
+      // Terminals are recorded as asciicast, desktops as Guacamole (.guac); the room picks by protocol.
+      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
     // ── EmpowerID mode ──────────────────────────────────────────────────────────────────────────────
     // Here the master password is to travel to the connector sealed to the site's key (JWE, as credentials
@@ -84,7 +80,7 @@ sessions.openapi(
     // logs or stores it; until the grant carries it, it is verified above and dropped here.
     void masterPassword;
     const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
-    if (!started.recording || (target.protocol === "rdp" && policy.recordingRequired)) {
+    if (!started.recording) {
       // Fail closed: a session whose recording is required does not start without one.
       await room.end("recording_unavailable");
       throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
@@ -122,7 +118,7 @@ sessions.openapi(
     if (!user.roles.includes("auditor")) requireAnyAdmin(user);
     const scope = user.roles.includes("auditor") ? ({ all: true } as const) : await adminScope(c.env.DB, user);
     const { results } = await c.env.DB.prepare(
-      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, se.status, se.created_at, se.deadline
+      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, sv.protocol, se.status, se.created_at, se.deadline
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id
      WHERE se.status != 'ended' ORDER BY se.created_at DESC LIMIT 500`,
     ).all<{
@@ -131,6 +127,7 @@ sessions.openapi(
       server: string;
       credential: string;
       zone_id: string;
+      protocol: "ssh" | "rdp";
       status: "pending" | "active";
       created_at: number;
       deadline: number;
@@ -150,6 +147,7 @@ sessions.openapi(
           deadline: r.deadline,
           browserAttached: presence.user,
           viewers: presence.viewers,
+          protocol: r.protocol,
         } satisfies LiveSession;
       }),
     );

@@ -195,8 +195,10 @@ export async function connectControl(
 }
 
 /** A session with a connector and a browser attached, under a policy with these column values. */
-export async function liveSession(policy: Record<string, unknown> = {}) {
+export async function liveSession(policy: Record<string, unknown> = {}, options: { protocol?: "ssh" | "rdp" } = {}) {
   const site = await seedSite(policy);
+  if (options.protocol)
+    await env.DB.prepare("UPDATE servers SET protocol = ? WHERE id = ?").bind(options.protocol, site.serverId).run();
   const username = `u${crypto.randomUUID().slice(0, 8)}`;
   await site.entitle(await seedUser(username, "user-password-1", ["requester"]));
   const cookie = await login(username, "user-password-1");

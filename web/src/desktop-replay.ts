@@ -1,0 +1,263 @@
+// Replay of a desktop recording (#/recordings/<id> whose format is Guacamole) with guacamole-common-js's
+// Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5x to 8x, the integrity status, the
+// keys typed (where policy recorded input; each line jumps the player there), and downloads of the
+// .guac and the signed manifest.
+//
+// Speed: the library's player (1.5.0) plays only in real time (it schedules each frame at its
+// recorded time). So this page keeps the clock itself: while playing, the position is
+// `anchor + elapsed × speed`, and the recording is seeked forward to it (the library then draws the
+// frames in between, in order; a backward seek restarts from its nearest keyframe). The library's
+// own play() is not used.
+//
+// Loading: given a Blob, the library's constructor (1.5.0 on npm) reads a variable it never assigned
+// and throws, so the recording is fed through a Guacamole.Tunnel instead (the library's other source):
+// parsed here in blocks, each instruction handed to it, then the tunnel closed, which it takes as
+// "loaded". It keeps what it receives in a Blob of its own, as it does for a Blob source.
+// Test hooks: #replay-desktop-canvas, #replay-play, #replay-seek, #replay-speed, #replay-time, #replay-keys,
+// #replay-integrity[data-status], <body data-replay="ready">.
+import "./desktop.css";
+import "./replay.css";
+import Guacamole from "guacamole-common-js";
+import { type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
+import type { RecordingSummary } from "../../protocol/index.ts";
+import { errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
+import { type Cleanup, field, h, replace, say } from "./dom.ts";
+import { formatFullTime } from "./format.ts";
+import { typedLines } from "./guac-keys.ts";
+import { showIntegrity } from "./recording-integrity.ts";
+
+const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
+/** The page's clock advances the recording this often while playing (ms). */
+const TICK_MS = 40;
+/** The recording is parsed in blocks of this many characters (256 Ki), yielding to the page between them. */
+const LOAD_BLOCK = 256 * 1024;
+/** Typed lines listed at most (the rest is in the download). */
+const MAX_TYPED_LINES = 2_000;
+
+const clock = (ms: number) => {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+export function renderDesktopReplay(container: HTMLElement, summary: RecordingSummary): Cleanup {
+  const id = summary.id;
+  document.title = "Replay · PSM";
+  let disposed = false;
+
+  const heading = h("h1", {}, `Replay: ${summary.username} on ${summary.serverName} (desktop)`);
+  const meta = h("p", { class: "muted" }, `Session ${summary.sessionId}, started ${formatFullTime(summary.startedAt)}`);
+  const integrity = h("p", { id: "replay-integrity", class: "notice", role: "status" }, "Checking integrity…");
+  const message = h("p", { class: "notice", role: "alert", hidden: true });
+  const host = h("div", { id: "replay-desktop", class: "desktop-host replay-desktop" });
+  const play = h("button", { type: "button", id: "replay-play", disabled: true }, "Play") as HTMLButtonElement;
+  const seek = h("input", {
+    id: "replay-seek",
+    type: "range",
+    min: "0",
+    max: "0",
+    step: "any",
+    value: "0",
+    disabled: true,
+    "aria-label": "Position in the recording",
+  }) as HTMLInputElement;
+  const time = h("span", { id: "replay-time", class: "mono" }, "0:00 / 0:00");
+  const speed = h(
+    "select",
+    { id: "replay-speed", name: "speed" },
+    ...SPEEDS.map((s) => h("option", { value: String(s), selected: s === 1 }, `${s}×`)),
+  ) as HTMLSelectElement;
+  const controls = h("div", { class: "filters replay-desktop-controls" }, play, seek, time, field("Speed", speed));
+  const downloads = h(
+    "p",
+    {},
+    h("a", { href: recordingCastUrl(id), download: "", id: "replay-download-cast" }, "Download .guac"),
+    " · ",
+    h(
+      "a",
+      { href: recordingManifestUrl(id), download: "", id: "replay-download-manifest" },
+      "Download signed manifest",
+    ),
+  );
+  const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
+  const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
+  replace(container, heading, meta, integrity, message, host, controls, keysPanel, downloads);
+
+  let recording: Guacamole.SessionRecording | undefined;
+  let duration = 0;
+  let playing = false;
+  /** Position (ms) at `anchorAt` (page clock, ms); while playing the position runs from there at `rate`. */
+  let anchor = 0;
+  let anchorAt = 0;
+  let seeking = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rate = () => Number(speed.value);
+  const position = () => (playing ? Math.min(duration, anchor + (performance.now() - anchorAt) * rate()) : anchor);
+
+  function show(at: number): void {
+    seek.value = String(Math.round(at));
+    time.textContent = `${clock(at)} / ${clock(duration)}`;
+  }
+
+  /** Moves the recording to `at` (ms), one seek at a time; the next tick catches up with the clock. */
+  function goTo(at: number, force = false): void {
+    if (!recording) return;
+    if (seeking && !force) return;
+    if (seeking) recording.cancel();
+    seeking = true;
+    recording.seek(at, () => {
+      seeking = false;
+    });
+  }
+
+  function tick(): void {
+    timer = undefined;
+    if (!playing || disposed) return;
+    const at = position();
+    show(at);
+    goTo(at);
+    if (at >= duration) {
+      setPlaying(false);
+      return;
+    }
+    timer = setTimeout(tick, TICK_MS);
+  }
+
+  function setPlaying(on: boolean): void {
+    anchor = position();
+    anchorAt = performance.now();
+    // Played to the end: Play starts over.
+    if (on && anchor >= duration) anchor = 0;
+    playing = on;
+    play.textContent = on ? "Pause" : "Play";
+    document.body.dataset.replayState = on ? "playing" : "paused";
+    clearTimeout(timer);
+    if (on) tick();
+    else {
+      show(anchor);
+      // A seek skipped while the previous one ran would leave the picture behind the clock.
+      goTo(anchor, true);
+    }
+  }
+
+  play.addEventListener("click", () => setPlaying(!playing));
+  seek.addEventListener("input", () => {
+    anchor = Number(seek.value);
+    anchorAt = performance.now();
+    show(anchor);
+    goTo(anchor, true);
+  });
+  speed.addEventListener("change", () => {
+    // Re-anchor at the current position, so the new speed applies from here.
+    anchor = position();
+    anchorAt = performance.now();
+  });
+
+  /** The typed lines, each a button that shows the desktop as it was when typing began there. */
+  function showKeys(events: GuacInstruction[]): void {
+    const lines = typedLines(events).slice(0, MAX_TYPED_LINES);
+    if (lines.length === 0) {
+      replace(
+        keys,
+        h("li", { class: "muted" }, "No keys in this recording (typed keys are recorded where policy says)."),
+      );
+      return;
+    }
+    replace(
+      keys,
+      ...lines.map((line) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button-quiet",
+              "data-time": String(line.time),
+              onclick: () => {
+                setPlaying(false);
+                anchor = Math.min(line.time, duration);
+                show(anchor);
+                goTo(anchor, true);
+              },
+            },
+            `${(line.time / 1000).toFixed(1)} s`,
+          ),
+          " ",
+          h("code", {}, line.text),
+        ),
+      ),
+    );
+  }
+
+  function scaleToHost(): void {
+    const display = recording?.getDisplay();
+    if (!display) return;
+    const w = display.getWidth();
+    const hgt = display.getHeight();
+    if (w && hgt && host.clientWidth) display.scale(Math.min(host.clientWidth / w, (host.clientHeight || hgt) / hgt));
+  }
+  const observer = new ResizeObserver(scaleToHost);
+  observer.observe(host);
+
+  void (async () => {
+    try {
+      const res = await fetch(recordingCastUrl(id), { credentials: "same-origin" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const text = await res.text();
+      if (disposed) return;
+      const source = new Guacamole.Tunnel();
+      recording = new Guacamole.SessionRecording(source);
+      // A tunnel starts out CLOSED; closing it after the last instruction must be a change.
+      source.setState(Guacamole.Tunnel.State.OPEN);
+      const display = recording.getDisplay();
+      display.getDefaultLayer().getCanvas().id = "replay-desktop-canvas";
+      display.onresize = () => {
+        document.body.dataset.desktopSize = `${display.getWidth()}x${display.getHeight()}`;
+        scaleToHost();
+      };
+      host.append(display.getElement());
+      recording.onerror = (text) => {
+        if (!disposed) say(message, `The recording could not be played: ${text}`);
+      };
+      recording.onload = () => {
+        if (disposed) return;
+        duration = recording!.getDuration();
+        seek.max = String(duration);
+        seek.disabled = false;
+        play.disabled = false;
+        show(0);
+        // Show the first frame at once.
+        goTo(0, true);
+        document.body.dataset.replay = "ready";
+      };
+      // Our recordings' instructions are at most a few KiB; 1 MiB bounds a hostile one.
+      const parser = new GuacParser(1024 * 1024);
+      const keyEvents: GuacInstruction[] = [];
+      for (let at = 0; at < text.length && !disposed; at += LOAD_BLOCK) {
+        for (const ins of parser.push(text.slice(at, at + LOAD_BLOCK))) {
+          if (ins.opcode === "key") keyEvents.push(ins);
+          source.oninstruction?.(ins.opcode, ins.args);
+        }
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      showKeys(keyEvents);
+      if (parser.pending > 0) throw new Error("the recording ends inside an instruction");
+      source.setState(Guacamole.Tunnel.State.CLOSED);
+    } catch (error) {
+      if (!disposed) say(message, `The recording could not be loaded: ${errorText(error)}`);
+    }
+  })();
+  void showIntegrity(integrity, id, () => disposed);
+
+  return () => {
+    disposed = true;
+    playing = false;
+    clearTimeout(timer);
+    observer.disconnect();
+    recording?.abort();
+    delete document.body.dataset.replay;
+    delete document.body.dataset.replayState;
+    delete document.body.dataset.desktopSize;
+  };
+}
