@@ -304,12 +304,13 @@ async function main(): Promise<void> {
       results.errors.push(
         `wrangler dev reloaded ${reloads} time(s) during the run (a bundled source file changed): every open session was dropped then, so figures of the stage running at that moment are not valid`,
       );
+    // Before stopping anything: processes of this run orphaned while stopping would count as others'.
+    results.load = load.stop();
     await stage("cleanup", cleanup);
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   }
   results.totalMs = performance.now() - runStarted;
-  results.load = load.stop();
   await writeReport(results);
 }
 

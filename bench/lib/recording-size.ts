@@ -43,7 +43,10 @@ export async function measureRecordingSize(stack: Stack, seconds: number): Promi
     recordKeystrokes: true,
   });
   await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+  const opening = Date.now();
   const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+  // Found by its start time: other sessions (the scale stage's) may be starting meanwhile, by the hundred.
+  const window = `from=${opening - 1000}&to=${Date.now() + 1000}`;
   const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
   await client.waitForState("connected");
   const started = Date.now();
@@ -62,7 +65,9 @@ export async function measureRecordingSize(stack: Stack, seconds: number): Promi
   const minutes = (Date.now() - started) / 60_000;
   let rec: RecordingSummary | undefined;
   for (let i = 0; i < 100 && rec?.status !== "stored"; i++) {
-    rec = (await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings")).find((r) => r.sessionId === id);
+    rec = (await stack.admin.request<RecordingSummary[]>("GET", `/api/recordings?${window}`)).find(
+      (r) => r.sessionId === id,
+    );
     await sleep(100);
   }
   if (!rec) throw new Error("recording not found");
