@@ -7,7 +7,8 @@ import Guacamole from "guacamole-common-js";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
-import { guardImageDecoding, sessionTunnel } from "./guac-tunnel.ts";
+import { mountDisplay } from "./guac-display.ts";
+import { sessionTunnel } from "./guac-tunnel.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
@@ -59,28 +60,12 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
   );
 
   let stopped = false;
-  let decodeFailures = 0;
-  const unguard = guardImageDecoding(() => {
-    body.dataset.desktopDecodeFailures = String(++decodeFailures);
-  });
   const guac = sessionTunnel((text) => {
     if (!stopped && socket.state === "connected" && socket.sendInput(text)) warning.clear("idle");
   });
   const client = new Guacamole.Client(guac.tunnel);
   const display = client.getDisplay();
-  display.getDefaultLayer().getCanvas().id = "desktop-canvas";
-  host.append(display.getElement());
-
-  function fitToHost(): void {
-    const w = display.getWidth();
-    const hgt = display.getHeight();
-    if (!w || !hgt || !host.clientWidth || !host.clientHeight) return;
-    display.scale(Math.min(host.clientWidth / w, host.clientHeight / hgt));
-  }
-  display.onresize = () => {
-    body.dataset.desktopSize = `${display.getWidth()}x${display.getHeight()}`;
-    fitToHost();
-  };
+  const { scale: fitToHost, dispose: unmount } = mountDisplay(display, host, "desktop-canvas");
 
   let resizeTimer: ReturnType<typeof setTimeout> | undefined;
   function askForSize(): void {
@@ -229,14 +214,12 @@ export function renderDesktop(container: HTMLElement, sessionId: string): Cleanu
     clearTimeout(resizeTimer);
     keyboard.reset();
     client.disconnect();
-    unguard();
+    unmount();
     status.dispose();
     warning.dispose();
     delete body.dataset.sessionState;
     delete body.dataset.endReason;
     delete body.dataset.closeCode;
-    delete body.dataset.desktopSize;
     delete body.dataset.desktopFrames;
-    delete body.dataset.desktopDecodeFailures;
   };
 }

@@ -18,6 +18,7 @@
 import "./desktop.css";
 import "./replay.css";
 import Guacamole from "guacamole-common-js";
+import { type MountedDisplay, mountDisplay } from "./guac-display.ts";
 import { type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
@@ -190,14 +191,8 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     );
   }
 
-  function scaleToHost(): void {
-    const display = recording?.getDisplay();
-    if (!display) return;
-    const w = display.getWidth();
-    const hgt = display.getHeight();
-    if (w && hgt && host.clientWidth) display.scale(Math.min(host.clientWidth / w, (host.clientHeight || hgt) / hgt));
-  }
-  const observer = new ResizeObserver(scaleToHost);
+  let mounted: MountedDisplay | undefined;
+  const observer = new ResizeObserver(() => mounted?.scale());
   observer.observe(host);
 
   void (async () => {
@@ -210,13 +205,7 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
       recording = new Guacamole.SessionRecording(source);
       // A tunnel starts out CLOSED; closing it after the last instruction must be a change.
       source.setState(Guacamole.Tunnel.State.OPEN);
-      const display = recording.getDisplay();
-      display.getDefaultLayer().getCanvas().id = "replay-desktop-canvas";
-      display.onresize = () => {
-        document.body.dataset.desktopSize = `${display.getWidth()}x${display.getHeight()}`;
-        scaleToHost();
-      };
-      host.append(display.getElement());
+      mounted = mountDisplay(recording.getDisplay(), host, "replay-desktop-canvas");
       recording.onerror = (text) => {
         if (!disposed) say(message, `The recording could not be played: ${text}`);
       };
@@ -258,6 +247,6 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     recording?.abort();
     delete document.body.dataset.replay;
     delete document.body.dataset.replayState;
-    delete document.body.dataset.desktopSize;
+    mounted?.dispose();
   };
 }

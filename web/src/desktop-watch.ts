@@ -5,7 +5,8 @@
 // screen), which the room asks for when a viewer joins or catches up. Test hook: #watch-desktop canvas.
 import "./desktop.css";
 import Guacamole from "guacamole-common-js";
-import { guardImageDecoding, sessionTunnel } from "./guac-tunnel.ts";
+import { mountDisplay } from "./guac-display.ts";
+import { sessionTunnel } from "./guac-tunnel.ts";
 
 /** What the watch page needs of its view (the terminal's or this desktop's). */
 export interface WatchView {
@@ -19,27 +20,10 @@ export interface WatchView {
 /** Renders the desktop into `host`; `broken` is called if the stream cannot be parsed. */
 export function mountDesktopWatch(host: HTMLElement, broken: () => void): WatchView {
   const body = document.body;
-  let decodeFailures = 0;
-  const unguard = guardImageDecoding(() => {
-    body.dataset.desktopDecodeFailures = String(++decodeFailures);
-  });
   // Read-only: whatever the client library would send (sync replies, keep-alives) goes nowhere.
   const guac = sessionTunnel(() => {}, { fromSize: true });
   const client = new Guacamole.Client(guac.tunnel);
-  const display = client.getDisplay();
-  display.getDefaultLayer().getCanvas().id = "watch-desktop-canvas";
-  host.append(display.getElement());
-
-  function scaleToHost(): void {
-    const w = display.getWidth();
-    const hgt = display.getHeight();
-    if (!w || !hgt || !host.clientWidth || !host.clientHeight) return;
-    display.scale(Math.min(host.clientWidth / w, host.clientHeight / hgt));
-  }
-  display.onresize = () => {
-    body.dataset.desktopSize = `${display.getWidth()}x${display.getHeight()}`;
-    scaleToHost();
-  };
+  const { scale: scaleToHost, dispose: unmount } = mountDisplay(client.getDisplay(), host, "watch-desktop-canvas");
   const observer = new ResizeObserver(scaleToHost);
   observer.observe(host);
   client.connect();
@@ -64,10 +48,8 @@ export function mountDesktopWatch(host: HTMLElement, broken: () => void): WatchV
     dispose() {
       observer.disconnect();
       client.disconnect();
-      unguard();
-      delete body.dataset.desktopSize;
+      unmount();
       delete body.dataset.desktopFrames;
-      delete body.dataset.desktopDecodeFailures;
     },
   };
 }
