@@ -5,26 +5,17 @@
 // who starts watching late sees the current desktop on their canvas and sends nothing; the user is told
 // they are watched; the canary password is in no stored byte and no browser-bound byte; and a required
 // recording with the store down refuses an RDP session.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { BrowserContext, Page } from "playwright-core";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
-import { S3Store } from "../../durable/recording/s3-store.ts";
 import { FrameKind } from "../../protocol/frames.ts";
 import { GuacParser } from "../../protocol/guacamole.ts";
 import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
 import { chromiumMissing, launchChromium } from "../support/browser.ts";
-import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
-
-const BUCKET = "psm-recordings";
-const creds = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 /** Waits until canvas `#id` shows the X root window's colour near the desktop's bottom-right corner. */
 async function waitForDesktop(page: Page, id: string, timeout = 60_000): Promise<void> {
@@ -76,10 +67,7 @@ function collect(page: Page, into: string[]): void {
 }
 
 describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? chromiumMissing(), () => {
-  let dir: string;
-  let s3rver: S3rver;
-  let direct: S3Store;
-  let proxy: FaultProxy;
+  let s3: LocalS3;
   let rdp: RdpStack;
   let userBrowser: BrowserContext;
   let adminBrowser: BrowserContext;
@@ -87,25 +75,10 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
   const browserBound: string[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "psm-rdp-rec-"));
-    s3rver = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: dir });
-    const { port } = await s3rver.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    await new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds }).send(
-      new CreateBucketCommand({ Bucket: BUCKET }),
-    );
-    direct = new S3Store({ endpoint, region: "us-east-1", bucket: BUCKET, ...creds });
-    proxy = await startFaultProxy(endpoint, () => "none");
+    s3 = await startLocalS3();
     [rdp, userBrowser, adminBrowser] = await Promise.all([
       startRdpStack({
-        vars: {
-          RECORDING_STORE: "s3",
-          RECORDING_S3_ENDPOINT: proxy.url,
-          RECORDING_S3_REGION: "us-east-1",
-          RECORDING_S3_BUCKET: BUCKET,
-          RECORDING_S3_ACCESS_KEY_ID: creds.accessKeyId,
-          RECORDING_S3_SECRET_ACCESS_KEY: creds.secretAccessKey,
-        },
+        vars: s3.vars,
       }),
       launchChromium(),
       launchChromium(),
@@ -125,9 +98,7 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     if (process.env.PSM_DEBUG) console.log((await rdp?.logs())?.slice(-6000));
     await Promise.allSettled([userBrowser?.close(), adminBrowser?.close()]);
     await rdp?.stop();
-    await proxy?.close();
-    await s3rver?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await s3?.stop();
   });
 
   async function storedRecording(sessionId: string): Promise<RecordingSummary> {
@@ -216,10 +187,10 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     expect(guac).not.toContain(rdp.stack.canary);
 
     // Every stored object, compressed and not, is free of the canary.
-    const keys = await direct.list(recordingPrefix(summary.id));
+    const keys = await s3.direct.list(recordingPrefix(summary.id));
     expect(keys.length).toBe(summary.chunks + 1);
     for (const key of keys) {
-      const data = (await direct.get(key))!;
+      const data = (await s3.direct.get(key))!;
       const text = key.endsWith(".gz") ? new TextDecoder().decode(await gunzip(data)) : new TextDecoder().decode(data);
       expect(text).not.toContain(rdp.stack.canary);
       expect(Buffer.from(data).toString("latin1")).not.toContain(rdp.stack.canary);
@@ -274,11 +245,11 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
   }, 300_000);
 
   it("refuses an RDP session when recording is required and the store is down", async () => {
-    proxy.setSchedule(() => "500");
+    s3.proxy.setSchedule(() => "500");
     try {
       await expect(rdp.stack.user.openSession(rdp.serverId, rdp.credentialId)).rejects.toThrow(/503/);
     } finally {
-      proxy.setSchedule(() => "none");
+      s3.proxy.setSchedule(() => "none");
     }
   });
 });

@@ -8,30 +8,22 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { BrowserContext } from "playwright-core";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
-import { S3Store } from "../../durable/recording/s3-store.ts";
 import { chromiumMissing, launchChromium } from "../support/browser.ts";
-import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.ts";
+import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
-
-const BUCKET = "psm-recordings";
-const creds = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 const asciinemaMissing = () =>
   existsSync("/usr/bin/asciinema") ? undefined : "asciinema is not installed (apt-get install asciinema)";
 
 describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ?? asciinemaMissing(), () => {
   let dir: string;
-  let s3rver: S3rver;
-  let direct: S3Store;
-  let proxy: FaultProxy;
+  let s3: LocalS3;
   let stack: Stack;
   let browser: BrowserContext;
   let policyId: string;
@@ -39,24 +31,10 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "psm-rec-e2e-"));
-    s3rver = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: dir });
-    const { port } = await s3rver.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    await new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds }).send(
-      new CreateBucketCommand({ Bucket: BUCKET }),
-    );
-    direct = new S3Store({ endpoint, region: "us-east-1", bucket: BUCKET, ...creds });
-    proxy = await startFaultProxy(endpoint, () => "none");
+    s3 = await startLocalS3();
     [stack, browser] = await Promise.all([
       startStack({
-        vars: {
-          RECORDING_STORE: "s3",
-          RECORDING_S3_ENDPOINT: proxy.url,
-          RECORDING_S3_REGION: "us-east-1",
-          RECORDING_S3_BUCKET: BUCKET,
-          RECORDING_S3_ACCESS_KEY_ID: creds.accessKeyId,
-          RECORDING_S3_SECRET_ACCESS_KEY: creds.secretAccessKey,
-        },
+        vars: s3.vars,
       }),
       launchChromium(),
     ]);
@@ -72,8 +50,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
   afterAll(async () => {
     if (process.env.PSM_DEBUG) console.log((await stack?.logs())?.slice(-6000));
     await Promise.allSettled([browser?.close(), stack?.stop()]);
-    await proxy?.close();
-    await s3rver?.close();
+    await s3?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -137,10 +114,10 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     expect(events.some((e) => e[1] === "i" && e[2].includes("echo rec-marker"))).toBe(true);
 
     // Every object in the store, compressed and not, is free of the canary.
-    const keys = await direct.list(recordingPrefix(summary.id));
+    const keys = await s3.direct.list(recordingPrefix(summary.id));
     expect(keys.length).toBe(summary.chunks + 1);
     for (const key of keys) {
-      const data = (await direct.get(key))!;
+      const data = (await s3.direct.get(key))!;
       const text = key.endsWith(".gz") ? new TextDecoder().decode(await gunzip(data)) : new TextDecoder().decode(data);
       expect(text).not.toContain(stack.canary);
       expect(Buffer.from(data).toString("latin1")).not.toContain(stack.canary);
@@ -188,7 +165,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
   });
 
   it("fails closed when the store is down and recording is required; optional starts with an alert", async () => {
-    proxy.setSchedule(() => "500");
+    s3.proxy.setSchedule(() => "500");
     try {
       await expect(stack.user.openSession(stack.serverId, stack.credentialId)).rejects.toThrow(/503/);
       await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: false });
@@ -203,7 +180,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
       client.type("echo still-working\n");
       await client.waitForOutput("still-working");
       // The store comes back: the chunks that waited in the room are flushed.
-      proxy.setSchedule(() => "none");
+      s3.proxy.setSchedule(() => "none");
       client.type("exit\n");
       await client.waitForEnd(10_000);
       client.close();
@@ -211,7 +188,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
       const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
       expect(report.status).toBe("verified");
     } finally {
-      proxy.setSchedule(() => "none");
+      s3.proxy.setSchedule(() => "none");
       await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: true });
     }
   });
