@@ -60,6 +60,8 @@ export default defineConfig({
           // Pure tests of worker/access and worker/notify run in the unit project; here only what needs workerd.
           include: ["worker/**/*.workers.test.ts", "durable/**/*.workers.test.ts"],
           setupFiles: ["./worker/test/apply-migrations.ts"],
+          // Flows log in (PBKDF2, 100,000 iterations) and relay through rooms: 5 s is too tight on a busy 2-core CI.
+          testTimeout: 30_000,
         },
       },
       {
