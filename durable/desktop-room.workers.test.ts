@@ -6,8 +6,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { encodeInstruction as ins, GuacParser } from "../protocol/guacamole.ts";
-import { decodeFrame, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
-import { type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "../worker/test/harness.ts";
+import { decodeFrame, encodeData, encodeMessage } from "../protocol/index.ts";
+import { type Client, hasText, liveSession, openViewer } from "../worker/test/harness.ts";
 import { edgeKey } from "../worker/keys.ts";
 import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey } from "./recording/chain.ts";
 import { R2Store } from "./recording/store.ts";
@@ -19,15 +19,6 @@ const dataText = (c: Client) =>
     .map((b) => decodeFrame(b))
     .map((f) => (f.kind === "data" ? new TextDecoder().decode(f.payload) : ""))
     .join("");
-
-async function watcher(id: string): Promise<Client> {
-  const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
-  await seedUser(name, "watch-password-1", ["admin"]);
-  const cookie = await login(name, "watch-password-1");
-  const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
-  viewer.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
-  return viewer;
-}
 
 /** The stored recording of a session once it is in R2: its row, its text, and the verification. */
 async function stored(sessionId: string) {
@@ -77,7 +68,7 @@ describe("desktop sessions in the room", { timeout: 30_000 }, () => {
     user.ws.send(encodeData(bytes(ins("key", 97, 1) + ins("key", 97, 0))));
     await connector.next((c) => c.binaries.length >= 1, "keys to the connector");
 
-    const viewer = await watcher(id);
+    const viewer = await openViewer(id);
     await viewer.next(hasText("sync", { at: null, reset: true }), "viewer starts afresh");
     await connector.next(hasText("repaint"), "connector asked to repaint");
     await user.next(hasText("watchers", { count: 1 }), "user told");

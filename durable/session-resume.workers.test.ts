@@ -5,7 +5,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeFrame, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
-import { type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "../worker/test/harness.ts";
+import { type Client, hasText, liveSession, openSocket, openViewer, ORIGIN } from "../worker/test/harness.ts";
 import { SessionRoom } from "./session-room.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -165,10 +165,7 @@ describe("SessionRoom after an eviction", () => {
     connector.ws.send(encodeData(bytes("\x1b[2Jroot@db1:~# uptime\r\n 10:00 up 42 days\r\n")));
     await user.next((c) => c.binaries.length === 1, "output");
     await fireTimer(room, "snapshot");
-    const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
-    await seedUser(name, "watch-password-1", ["admin"]);
-    const cookie = await login(name, "watch-password-1");
-    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+    const viewer = await openViewer(id, { hello: false });
     await runInDurableObject(room, async (_live, state) => {
       const revived = new SessionRoom(state, env);
       const [side] = state.getWebSockets("viewer");

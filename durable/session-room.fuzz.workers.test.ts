@@ -5,7 +5,7 @@ import { runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeFrame, parseMessage, RoomToBrowser, RoomToConnector } from "../protocol/index.ts";
-import { liveSession, login, ORIGIN, openSocket, seedUser } from "../worker/test/harness.ts";
+import { liveSession, openViewer } from "../worker/test/harness.ts";
 import type { SessionRoom } from "./session-room.ts";
 
 const hostile = fc.oneof(
@@ -76,10 +76,7 @@ describe("SessionRoom under hostile input", () => {
 
   it("never crashes on a viewer's messages, and nothing a viewer sends reaches the target", async () => {
     const { id, connector, room } = await liveSession();
-    const name = `fz-${crypto.randomUUID().slice(0, 6)}`;
-    await seedUser(name, "watch-password-1", ["admin"]);
-    const cookie = await login(name, "watch-password-1");
-    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+    const viewer = await openViewer(id, { hello: false });
     viewer.ws.send('{"type":"hello","v":1,"cols":80,"rows":24}');
     await viewer.next((c) => c.texts.length > 0, "viewer hello");
     const before = { texts: connector.texts.length, binaries: connector.binaries.length };

@@ -12,17 +12,18 @@ import {
   PROTOCOL_VERSION,
 } from "../protocol/index.ts";
 import {
+  api,
+  checkout,
   type Client,
+  connectControl,
   hasText,
   liveSession,
-  ORIGIN,
-  openSocket,
-  seedSite,
-  connectControl,
-  api,
   login,
+  openSocket,
+  openViewer,
+  ORIGIN,
+  seedSite,
   seedUser,
-  checkout,
 } from "../worker/test/harness.ts";
 import { SessionRoom } from "./session-room.ts";
 
@@ -211,14 +212,6 @@ describe("SessionRoom time limits and idle", () => {
 });
 
 describe("SessionRoom live view", () => {
-  async function watcher(id: string) {
-    const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
-    await seedUser(name, "watch-password-1", ["admin"]);
-    const cookie = await login(name, "watch-password-1");
-    const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
-    viewer.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
-    return viewer;
-  }
   const text = (c: Client) =>
     new TextDecoder().decode(Buffer.concat(payloads(c).map((f) => (f.kind === "data" ? f.payload : new Uint8Array()))));
 
@@ -226,7 +219,7 @@ describe("SessionRoom live view", () => {
     const { id, user, connector } = await liveSession();
     connector.ws.send(encodeData(bytes("boot noise\x1b[H\x1b[2Jroot@db1:~# ls\r\nbackup.tgz\r\n")));
     await user.next((c) => c.binaries.length === 1, "user output");
-    const viewer = await watcher(id);
+    const viewer = await openViewer(id);
     await viewer.next((c) => text(c).includes("backup.tgz"), "snapshot");
     expect(text(viewer)).not.toContain("boot noise");
     await user.next(hasText("watchers", { count: 1 }), "user told");
@@ -245,7 +238,7 @@ describe("SessionRoom live view", () => {
 
   it("skips a viewer that stops reading and resyncs it later; the session never waits", async () => {
     const { id, user, connector } = await liveSession();
-    const viewer = await watcher(id);
+    const viewer = await openViewer(id);
     await viewer.next(hasText("status"), "viewer ready");
     const chunk = new Uint8Array(60 * 1024).fill(0x61);
     for (let i = 0; i < 24; i++) connector.ws.send(encodeData(chunk)); // 1.4 MiB, the viewer credits nothing
@@ -268,6 +261,6 @@ describe("SessionRoom live view", () => {
     const { id } = (await (await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } })).json()) as {
       id: string;
     };
-    await expect(watcher(id)).rejects.toThrow(/403/);
+    await expect(openViewer(id)).rejects.toThrow(/403/);
   });
 });

@@ -393,6 +393,8 @@ export const TerminalSize = z.object({
 
 /** Every error the edge returns to a browser. `code` is stable; nothing else is promised. */
 export type ApiError = { error: { code: ErrorCode; message: string } };
+/** The same envelope as the browser reads it: the code is checked against ErrorCode after. */
+export const ApiErrorBody = z.object({ error: z.object({ code: z.string() }) });
 
 export const KillRequest = z.strictObject({ reason: z.string().trim().min(3).max(500) });
 export const LiveSession = z.object({

@@ -50,6 +50,8 @@ export type DiscoveredServerReport = z.infer<typeof DiscoveredServerReport>;
 
 /** Up to 1,000 servers per report; a connector with more sends several. */
 export const InventoryReport = z.strictObject({ servers: z.array(DiscoveredServerReport).max(1000) });
+/** The edge's answer to an inventory report: how many servers it took. */
+export const InventoryReceipt = z.object({ received: z.number().int() });
 export type InventoryReport = z.infer<typeof InventoryReport>;
 
 export const DiscoveredServer = z.object({

@@ -103,11 +103,14 @@ describe("session recording", { timeout: 30_000 }, () => {
     const { id, connector, user, room } = await liveSession({ recording_required: 1, record_keystrokes: 1 });
     connector.ws.send(encodeData(bytes("admin@db1:~$ ")));
     await user.next((c) => c.binaries.length === 1, "prompt");
+    // Typed like a person: each key's echo is on screen before the next key (the echo gate decides by
+    // what the output shows next, so a key sent before the previous echo arrived would count as blind).
     for (const ch of "whoami") {
-      const before = connector.binaries.length;
+      const before = { input: connector.binaries.length, echo: user.binaries.length };
       user.ws.send(encodeData(bytes(ch)));
-      await connector.next((c) => c.binaries.length > before, "input");
+      await connector.next((c) => c.binaries.length > before.input, "input");
       connector.ws.send(encodeData(bytes(ch)));
+      await user.next((c) => c.binaries.length > before.echo, "echo");
     }
     user.ws.send(encodeData(bytes("\r")));
     connector.ws.send(encodeData(bytes("\r\nadmin\r\nadmin@db1:~$ sudo -k true\r\n[sudo] password for admin: ")));

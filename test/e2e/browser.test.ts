@@ -3,7 +3,7 @@
 // required, an approver in a second browser approves, and at expiry Connect disappears.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 
@@ -30,16 +30,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
   /** Records every byte the page receives (responses, websocket frames, console) for the canary scan. */
   async function openPage(context: BrowserContext): Promise<Page> {
     const page = await context.newPage();
-    page.on("response", async (res) => {
-      browserBound.push(JSON.stringify(res.headers()));
-      browserBound.push(await res.text().catch(() => ""));
-    });
-    page.on("websocket", (ws) =>
-      ws.on("framereceived", (f) =>
-        browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1")),
-      ),
-    );
-    page.on("console", (msg) => browserBound.push(msg.text()));
+    collectBrowserBound(page, browserBound);
     return page;
   }
 

@@ -9,7 +9,7 @@ import type { DiscoveredServer, ServerSummary } from "../../protocol/index.ts";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { ROOT } from "../../scripts/stack/edge.ts";
 import { startProcess } from "../../scripts/stack/process.ts";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingSlapd, type Slapd, startSlapd } from "../support/slapd.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -125,11 +125,7 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
     try {
       browser = await launchChromium();
       const page = await browser.newPage();
-      await page.goto(`${stack.edge.url}/#/login`);
-      await page.fill("#login-username", "admin");
-      await page.fill("#login-password", "admin-password-1");
-      await page.click("#login-submit");
-      await page.waitForSelector('body[data-route="catalog"]');
+      await signInPage(page, stack.edge.url, "admin", "admin-password-1");
       await page.goto(`${stack.edge.url}/#/admin/sites`);
       const connectorRow = page.locator('tr[data-connector-id][data-status="online"]');
       await connectorRow.first().waitFor();

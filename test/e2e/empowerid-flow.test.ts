@@ -6,7 +6,7 @@ import type { ServerSummary } from "../../protocol/index.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { FakeEmpowerId } from "../fakes/empowerid.ts";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -30,11 +30,7 @@ describeWithPeers("EmpowerID as the credential authority, end to end", missingPe
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      await page.goto(`${stack.edge.url}/#/login`);
-      await page.fill("#login-username", "admin");
-      await page.fill("#login-password", "admin-password-1");
-      await page.click("#login-submit");
-      await page.waitForSelector('body[data-route="catalog"]');
+      await signInPage(page, stack.edge.url, "admin", "admin-password-1");
       await page.goto(`${stack.edge.url}/#/admin/credentials`);
       await page.fill("#cred-name", "vaulted in EmpowerID");
       await page.fill("#cred-username", stack.targetUser);

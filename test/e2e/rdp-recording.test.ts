@@ -12,7 +12,7 @@ import { FrameKind } from "../../protocol/frames.ts";
 import { GuacParser } from "../../protocol/guacamole.ts";
 import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, collectBrowserBound, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
@@ -44,26 +44,6 @@ async function waitForDesktop(page: Page, id: string, timeout = 60_000): Promise
       );
       throw new Error(`${(err as Error).message}; page: ${JSON.stringify(seen)}`);
     });
-}
-
-async function login(page: Page, url: string, user: string, password: string): Promise<void> {
-  await page.goto(`${url}/#/login`);
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector('body[data-route="catalog"]');
-}
-
-/** Everything a page receives (HTTP bodies, headers, socket frames, console), for the canary check. */
-function collect(page: Page, into: string[]): void {
-  page.on("response", async (res) => {
-    into.push(JSON.stringify(res.headers()));
-    into.push(await res.text().catch(() => ""));
-  });
-  page.on("websocket", (ws) =>
-    ws.on("framereceived", (f) => into.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))),
-  );
-  page.on("console", (msg) => into.push(msg.text()));
 }
 
 describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? chromiumMissing(), () => {
@@ -113,8 +93,8 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
 
   it("records the desktop as a verified .guac; a late admin viewer sees the desktop; the user is told", async () => {
     const page = await userBrowser.newPage();
-    collect(page, browserBound);
-    await login(page, rdp.stack.edge.url, "alice", "alice-password-1");
+    collectBrowserBound(page, browserBound);
+    await signInPage(page, rdp.stack.edge.url, "alice", "alice-password-1");
     const { id: sessionId } = await rdp.stack.user.openSession(rdp.serverId, rdp.credentialId);
     await page.goto(`${rdp.stack.edge.url}/#/sessions/${sessionId}`);
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 60_000 });
@@ -128,14 +108,14 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
 
     // An admin starts watching late: the current desktop appears on their canvas (a repaint, not a replay).
     const watch = await adminBrowser.newPage();
-    collect(watch, browserBound);
+    collectBrowserBound(watch, browserBound);
     const sentByViewer: Buffer[] = [];
     watch.on("websocket", (ws) =>
       ws.on("framesent", (f) => {
         if (typeof f.payload !== "string") sentByViewer.push(Buffer.from(f.payload));
       }),
     );
-    await login(watch, rdp.stack.edge.url, "admin", "admin-password-1");
+    await signInPage(watch, rdp.stack.edge.url, "admin", "admin-password-1");
     const joined = Date.now();
     await watch.goto(`${rdp.stack.edge.url}/#/watch/${sessionId}`);
     await watch.waitForSelector("#watch-desktop");
@@ -201,7 +181,7 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
 
     // The replay, in the page: the list opens the desktop player; seeking to the end shows the desktop.
     const replay = await adminBrowser.newPage();
-    collect(replay, browserBound);
+    collectBrowserBound(replay, browserBound);
     await replay.goto(`${rdp.stack.edge.url}/#/recordings`);
     const row = replay.locator(`tr[data-session-id="${sessionId}"]`);
     await row.waitFor();

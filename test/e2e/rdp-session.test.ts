@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitFor } from "../../scripts/stack/process.ts";
 import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
-import { chromiumMissing, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, collectBrowserBound, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../support/stack.ts";
@@ -96,21 +96,8 @@ describeWithPeers("RDP desktop through edge, connector and Chromium", rdpPeersMi
 
   it("paints the desktop on the page's canvas and types into it", async () => {
     page = await browser.newPage();
-    page.on("response", async (res) => {
-      browserBound.push(JSON.stringify(res.headers()));
-      browserBound.push(await res.text().catch(() => ""));
-    });
-    page.on("websocket", (ws) =>
-      ws.on("framereceived", (f) =>
-        browserBound.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1")),
-      ),
-    );
-    page.on("console", (msg) => browserBound.push(msg.text()));
-    await page.goto(`${rdp.stack.edge.url}/#/login`);
-    await page.fill("#login-username", "alice");
-    await page.fill("#login-password", "alice-password-1");
-    await page.click("#login-submit");
-    await page.waitForSelector('body[data-route="catalog"]');
+    collectBrowserBound(page, browserBound);
+    await signInPage(page, rdp.stack.edge.url, "alice", "alice-password-1");
 
     const opened = Date.now();
     ({ id: sessionId } = await rdp.stack.user.openSession(rdp.serverId, rdp.credentialId));

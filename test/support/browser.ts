@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const chromiumMissing = () =>
@@ -25,4 +25,25 @@ export async function launchChromium(): Promise<BrowserContext> {
       "--disable-sync",
     ],
   });
+}
+
+/** Everything a page receives (HTTP headers and bodies, socket frames, console), pushed to `into` for the canary scan. */
+export function collectBrowserBound(page: Page, into: string[]): void {
+  page.on("response", async (res) => {
+    into.push(JSON.stringify(res.headers()));
+    into.push(await res.text().catch(() => ""));
+  });
+  page.on("websocket", (ws) =>
+    ws.on("framereceived", (f) => into.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))),
+  );
+  page.on("console", (msg) => into.push(msg.text()));
+}
+
+/** Signs `username` in through the page's login form at `url` and waits for the catalog. */
+export async function signInPage(page: Page, url: string, username: string, password: string): Promise<void> {
+  await page.goto(`${url}/#/login`);
+  await page.fill("#login-username", username);
+  await page.fill("#login-password", password);
+  await page.click("#login-submit");
+  await page.waitForSelector('body[data-route="catalog"]');
 }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   AccessGrant,
+  ApiErrorBody,
   type AuditQuery,
   AuditEntry,
   AuditVerifyResult,
@@ -93,10 +94,8 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
-const ErrorBody = z.object({ error: z.object({ code: z.string() }) });
-
 function codeFor(status: number, body: unknown): ErrorCode {
-  const parsed = ErrorBody.safeParse(body);
+  const parsed = ApiErrorBody.safeParse(body);
   const code = ErrorCode.safeParse(parsed.success ? parsed.data.error.code : undefined);
   if (code.success) return code.data;
   if (status === 401) return "unauthorized";

@@ -180,17 +180,18 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
       return;
     }
     if (!target) return;
+    // Both sources send the same fields; only where the secret lives differs.
+    const fields = {
+      name: name.value,
+      username: username.value.trim(),
+      kind: kind.value,
+      zoneId: target.zone.id,
+      serverIds,
+      policyId: policy.value || null,
+    };
     if (fromEmpowerId()) {
       await save(
-        CreateCredentialRequest.safeParse({
-          name: name.value,
-          username: username.value.trim(),
-          kind: kind.value,
-          zoneId: target.zone.id,
-          externalRef: externalRef.value.trim(),
-          serverIds,
-          policyId: policy.value || null,
-        }),
+        CreateCredentialRequest.safeParse({ ...fields, externalRef: externalRef.value.trim() }),
         `Credential ${name.value} saved: its secret stays in EmpowerID.`,
       );
       return;
@@ -211,15 +212,7 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
       secret.value = "";
     }
     await save(
-      CreateCredentialRequest.safeParse({
-        name: name.value,
-        username: username.value.trim(),
-        kind: kind.value,
-        zoneId: target.zone.id,
-        sealed,
-        serverIds,
-        policyId: policy.value || null,
-      }),
+      CreateCredentialRequest.safeParse({ ...fields, sealed }),
       `Credential ${name.value} saved, sealed to ${target.site?.name ?? "the site"}'s key.`,
     );
   });

@@ -2,7 +2,7 @@
 // proof-of-key authenticated); admins see them per site as "discovered" with source and last seen,
 // and enable one into a zone, pinning its host key. Only then is it a server anyone can use.
 import { z } from "zod";
-import { DiscoveredServer, EnableDiscoveredRequest, InventoryReport } from "../../protocol/index.ts";
+import { DiscoveredServer, EnableDiscoveredRequest, InventoryReceipt, InventoryReport } from "../../protocol/index.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -21,7 +21,7 @@ connectorInventory.openapi(
     summary: "A connector reports the servers its discovery jobs found",
     tags: ["discovery"],
     body: InventoryReport,
-    response: z.object({ received: z.number().int() }),
+    response: InventoryReceipt,
   }),
   async (c) => {
     const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"));

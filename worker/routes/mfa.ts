@@ -2,7 +2,6 @@
 // recovery codes (shown once, stored hashed). Verification serves both the sign-in's second step and
 // step-up on a full sign-in. Attempts are capped per sign-in and counted by the brute-force throttle.
 import type { Context } from "hono";
-import { z } from "zod";
 import { MfaStatus, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
@@ -260,5 +259,3 @@ mfa.openapi(
     return c.json({ ok: true }, 200);
   },
 );
-
-export const MfaOk = z.object({ ok: z.boolean() });

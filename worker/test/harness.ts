@@ -168,6 +168,16 @@ export async function openSocket(path: string, headers: Record<string, string>):
 }
 
 /** At least `times` messages of this type (and these fields) have arrived. */
+/** A fresh admin's live-view socket on session `id`; with `hello` (default) it has said hello. */
+export async function openViewer(id: string, { hello = true } = {}): Promise<Client> {
+  const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
+  await seedUser(name, "watch-password-1", ["admin"]);
+  const cookie = await login(name, "watch-password-1");
+  const viewer = await openSocket(`/api/sessions/${id}/watch`, { Origin: ORIGIN, cookie });
+  if (hello) viewer.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+  return viewer;
+}
+
 export const hasText =
   (type: string, extra: Record<string, unknown> = {}, times = 1) =>
   (c: Client) =>
