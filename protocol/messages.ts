@@ -27,6 +27,7 @@ export const EndReason = z.enum([
   "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
+  "credential_invalid", // the credential opened but cannot be used (a key ssh2 cannot load, or no key at all)
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 

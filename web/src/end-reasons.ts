@@ -24,6 +24,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   internal_error: "The session was ended because of an internal error.",
   target_refused: "The connector refused this server's address: it is outside the site's allowed ranges.",
   credential_refused: "The credential authority refused to release the credential for you.",
+  credential_invalid:
+    "The vaulted credential cannot be used: it is not a private key the connector can load (for example, an encrypted key). Ask an admin to replace it.",
 };
 
 /** A sentence for an end reason; unknown strings (e.g. from a newer edge) get a neutral sentence. */
