@@ -40,7 +40,7 @@ export class ControlLink {
   ) {}
 
   start(): void {
-    void this.dial();
+    this.connect();
   }
 
   stop(): void {
@@ -52,6 +52,17 @@ export class ControlLink {
 
   send(message: ConnectorToHub): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(message));
+  }
+
+  /**
+   * One dial, and another after a backoff if this one fails before its socket exists (signing the token,
+   * a bad URL): such a failure has no `close` event to schedule the retry, and must not reach the process.
+   */
+  private connect(): void {
+    this.dial().catch((err: Error) => {
+      this.log("control.error", { error: err.message });
+      if (!this.stopped) this.retry = setTimeout(() => this.connect(), backoffDelay(this.attempt++));
+    });
   }
 
   private async dial(): Promise<void> {
@@ -108,10 +119,7 @@ export class ControlLink {
         this.log("control.replaced", { hint: "another process runs with this connector's identity" });
       const delay = backoffDelay(this.attempt++);
       this.log("control.reconnecting", { code, inMs: delay });
-      this.retry = setTimeout(
-        () => void this.dial().catch((err) => this.log("control.error", { error: err.message })),
-        delay,
-      );
+      this.retry = setTimeout(() => this.connect(), delay);
     });
   }
 }

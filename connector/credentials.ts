@@ -3,6 +3,7 @@
 // user's checkout and releases the secret). Either way the secret exists only in the connector's
 // memory, for the SSH handshake, and the provider hears the session's lifecycle.
 import type { EndReason, GrantClaims } from "../protocol/index.ts";
+import type { PrivateKeyProblem } from "../protocol/private-key.ts";
 import type { JWK } from "jose";
 import { openSealed } from "./seal.ts";
 
@@ -13,6 +14,17 @@ export class CredentialRefused extends Error {
 /** The credential could not be obtained (unreachable, timeout, malformed): `credential_unavailable`. */
 export class CredentialUnavailable extends Error {
   override name = "CredentialUnavailable";
+}
+
+/**
+ * The credential opened but cannot be used: not a private key ssh2 loads (`problem` says what is wrong,
+ * `unloadable` when ssh2 refused one the shared check passed): `credential_invalid`.
+ */
+export class CredentialInvalid extends Error {
+  override name = "CredentialInvalid";
+  constructor(readonly problem: PrivateKeyProblem | "unloadable") {
+    super(`the private key cannot be loaded: ${problem}`);
+  }
 }
 
 /** A released credential and the session's lifecycle reports to its authority. */

@@ -19,6 +19,8 @@ const ERROR_EVENTS: Record<string, string | undefined> = {
   "session.setup_failed": "reason",
   "session.ssh_error": "reason",
   "session.protocol_error": undefined,
+  "session.fault": "in",
+  "process.fault": "kind",
   "empowerid.poll_failed": "status",
   "empowerid.report_failed": "status",
   "discovery.failed": "source",

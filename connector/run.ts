@@ -10,6 +10,7 @@ import { AGENT, ControlLink } from "./control.ts";
 import { type CredentialProvider, SealedProvider } from "./credentials.ts";
 import { discoverOnce, reportInventory } from "./discovery/runner.ts";
 import { EmpowerIdProvider } from "./empowerid.ts";
+import { containProcessFaults } from "./fault.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { Health } from "./health.ts";
 import { connectorToken } from "./keys.ts";
@@ -49,6 +50,8 @@ export async function run(stateDir: string): Promise<void> {
     writeLog(event, fields);
     health.observe(event, fields);
   };
+  // The agent outlives any one session's bug: an escaped failure is logged and contained, not fatal.
+  containProcessFaults(process, log);
   const allowed = config.allowedTargets.map(parseCidr);
   const credentials: CredentialProvider =
     config.credentialProvider === "empowerid" && config.empowerid
@@ -175,7 +178,9 @@ export async function run(stateDir: string): Promise<void> {
     control.stop();
     metrics?.server.close();
     health.link = "disconnected";
-    void writeStatus().finally(() => setTimeout(() => process.exit(0), 200).unref());
+    void writeStatus()
+      .catch((err: Error) => writeLog("status.write_failed", { error: err.message }))
+      .finally(() => setTimeout(() => process.exit(0), 200).unref());
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);

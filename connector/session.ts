@@ -22,6 +22,7 @@ import {
   parseMessage,
   RoomToConnector,
 } from "../protocol/index.ts";
+import { checkPrivateKey } from "../protocol/private-key.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
@@ -29,8 +30,9 @@ import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
 import { RdpStream } from "./rdp/rdp-stream.ts";
 import { openRdpTarget } from "./rdp/rdp-target.ts";
-import { type Release, SealedProvider } from "./credentials.ts";
-import { type SessionHooks, setupFailureReason } from "./session-hooks.ts";
+import { CredentialInvalid, type Release, SealedProvider } from "./credentials.ts";
+import { faultFields } from "./fault.ts";
+import { type SessionHooks, setupFailureFields, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
 
 /** SSH connect + auth must finish within 15 s. */
@@ -76,7 +78,10 @@ export class TargetSession {
   ) {
     // The backstop: the grant's deadline holds even when the edge is unreachable.
     this.deadlineAt = grant.dl * 1000;
-    this.deadline = setTimeout(() => this.end("time_limit"), Math.max(0, this.deadlineAt - Date.now()));
+    this.deadline = setTimeout(
+      this.guard("deadline", () => this.end("time_limit")),
+      Math.max(0, this.deadlineAt - Date.now()),
+    );
   }
 
   /** Output bytes the shell produced (the next byte's offset); for status and tests. */
@@ -84,11 +89,46 @@ export class TargetSession {
     return this.credit.sent;
   }
 
-  /** The SSH connection starts at once, in parallel with dialling the room (it is most of the start time). */
+  /**
+   * The SSH connection starts at once, in parallel with dialling the room (it is most of the start time).
+   * Whatever fails while opening ends this session only, with a reason; never the process and its other
+   * sessions (an unhandled rejection here once took the whole connector down with one bad key).
+   */
   async start(): Promise<void> {
     const dialing = this.dial();
-    void this.connectTarget();
-    await dialing;
+    this.connectTarget().catch((err: unknown) => this.fail("internal_error", "open", err));
+    try {
+      await dialing;
+    } catch (err) {
+      // No data socket: the caller tells the hub (`rejected`); the target connection, if any, is hung up.
+      this.end("internal_error");
+      throw err;
+    }
+  }
+
+  /**
+   * Wraps a callback on this session's path (socket, SSH, timer events): a throw in it ends this session
+   * with `internal_error` instead of reaching the process as an uncaught exception.
+   */
+  private guard<A extends unknown[]>(where: string, callback: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        callback(...args);
+      } catch (err) {
+        this.fail("internal_error", where, err);
+      }
+    };
+  }
+
+  /** Ends this session after a failure it did not expect; the log gets the error's class and place only. */
+  private fail(reason: EndReason, where: string, err: unknown): void {
+    this.log("session.fault", { session: this.sessionId, in: where, reason, ...faultFields(err) });
+    try {
+      this.end(reason);
+    } catch (again) {
+      // Ending failed half-way (a socket or SSH call threw): what is left is torn down on its own close.
+      this.log("session.fault", { session: this.sessionId, in: "end", ...faultFields(again) });
+    }
   }
 
   private async dial(): Promise<void> {
@@ -103,43 +143,52 @@ export class TargetSession {
     });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
-    ws.on("open", () => {
-      if (this.lostAt !== undefined) {
-        // Redialled: SSH is still up; the room answers with `attach` saying what to resend.
-        this.log("session.resumed", { session: this.sessionId, downMs: Date.now() - this.lostAt });
-        this.lostAt = undefined;
-        this.sendControl({
-          type: "hello",
-          v: PROTOCOL_VERSION,
-          sessionId: this.sessionId,
-          resume: { sent: this.credit.sent },
-        });
-        return;
-      }
-      this.opened = true;
-      // Sent on `ws` itself: a session that already failed has dropped its reference to the socket.
-      const first: ConnectorToRoom[] = [
-        { type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId },
-        { type: "status", state: "connecting" },
-        // What SSH reported before the socket was up (connected, or why it failed) follows the hello.
-        ...this.early.splice(0),
-      ];
-      for (const message of first) ws.send(encodeMessage(message));
-    });
-    ws.on("message", (data: Buffer, isBinary) => {
-      if (ws === this.ws) this.onRoomMessage(data, isBinary);
-    });
-    ws.on("close", (code) => {
-      if (ws !== this.ws) return;
-      this.ws = undefined;
-      if (this.ended) return this.teardown();
-      // A fatal code means the room is done with this session; anything else may be a blip.
-      if (!this.connected || isFatalClose(code)) {
-        this.log("session.edge_closed", { session: this.sessionId, code });
-        return this.teardown();
-      }
-      this.lost(code);
-    });
+    ws.on(
+      "open",
+      this.guard("socket_open", () => {
+        if (this.lostAt !== undefined) {
+          // Redialled: SSH is still up; the room answers with `attach` saying what to resend.
+          this.log("session.resumed", { session: this.sessionId, downMs: Date.now() - this.lostAt });
+          this.lostAt = undefined;
+          this.sendControl({
+            type: "hello",
+            v: PROTOCOL_VERSION,
+            sessionId: this.sessionId,
+            resume: { sent: this.credit.sent },
+          });
+          return;
+        }
+        this.opened = true;
+        // Sent on `ws` itself: a session that already failed has dropped its reference to the socket.
+        const first: ConnectorToRoom[] = [
+          { type: "hello", v: PROTOCOL_VERSION, sessionId: this.sessionId },
+          { type: "status", state: "connecting" },
+          // What SSH reported before the socket was up (connected, or why it failed) follows the hello.
+          ...this.early.splice(0),
+        ];
+        for (const message of first) ws.send(encodeMessage(message));
+      }),
+    );
+    ws.on(
+      "message",
+      this.guard("socket_message", (data: Buffer, isBinary: boolean) => {
+        if (ws === this.ws) this.onRoomMessage(data, isBinary);
+      }),
+    );
+    ws.on(
+      "close",
+      this.guard("socket_close", (code: number) => {
+        if (ws !== this.ws) return;
+        this.ws = undefined;
+        if (this.ended) return this.teardown();
+        // A fatal code means the room is done with this session; anything else may be a blip.
+        if (!this.connected || isFatalClose(code)) {
+          this.log("session.edge_closed", { session: this.sessionId, code });
+          return this.teardown();
+        }
+        this.lost(code);
+      }),
+    );
     ws.on("error", (err) => this.log("session.socket_error", { session: this.sessionId, error: err.message }));
   }
 
@@ -178,7 +227,7 @@ export class TargetSession {
   }
 
   private async connectTarget(): Promise<void> {
-    const { tgt, cred } = this.grant;
+    const { tgt } = this.grant;
     let secret: Buffer;
     let address: string;
     try {
@@ -192,7 +241,7 @@ export class TargetSession {
       secret = this.release.secret;
     } catch (err) {
       const reason = setupFailureReason(err);
-      this.log("session.setup_failed", { session: this.sessionId, reason, error: (err as Error).message });
+      this.log("session.setup_failed", { session: this.sessionId, reason, ...setupFailureFields(err) });
       this.end(reason);
       return;
     }
@@ -201,17 +250,41 @@ export class TargetSession {
       this.release.ended(this.endReason);
       return;
     }
-    if (tgt.protocol === "rdp") {
-      const rdp = openRdpTarget(
-        this.sessionId,
-        { ...this.grant, tgt: { ...tgt, host: address } },
-        secret,
-        this.log,
-        (reason) => this.end(reason),
-      );
-      rdp?.once("ready", () => this.attachShell(rdp));
-      this.stream = rdp;
-      return;
+    try {
+      if (tgt.protocol === "rdp") this.openRdp(address, secret);
+      else this.openSsh(address, secret);
+    } catch (err) {
+      // Nothing of the secret outlives a failed open; the reason says whether the credential is to blame.
+      secret.fill(0);
+      const reason: EndReason = err instanceof CredentialInvalid ? "credential_invalid" : "internal_error";
+      this.log("session.setup_failed", { session: this.sessionId, reason, ...setupFailureFields(err) });
+      this.end(reason);
+    }
+  }
+
+  private openRdp(address: string, secret: Buffer): void {
+    const rdp = openRdpTarget(
+      this.sessionId,
+      { ...this.grant, tgt: { ...this.grant.tgt, host: address } },
+      secret,
+      this.log,
+      (reason) => this.end(reason),
+    );
+    rdp?.once(
+      "ready",
+      this.guard("rdp_ready", () => this.attachShell(rdp)),
+    );
+    this.stream = rdp;
+  }
+
+  /** Starts SSH to the checked address. Throws CredentialInvalid for a key ssh2 cannot load. */
+  private openSsh(address: string, secret: Buffer): void {
+    const { tgt, cred } = this.grant;
+    if (cred.kind === "private_key") {
+      // The same check the credential form and `psm-connector seal` make: the log can then say what is
+      // wrong (a key sealed by hand, or by an older form, never went through it).
+      const verdict = checkPrivateKey(secret.toString("utf8"));
+      if (!verdict.ok) throw new CredentialInvalid(verdict.problem);
     }
     const ssh = new Client();
     this.ssh = ssh;
@@ -231,49 +304,73 @@ export class TargetSession {
       },
       ...(cred.kind === "password" ? { password: secret.toString("utf8") } : { privateKey: secret }),
     };
-    ssh.on("ready", () => {
-      secret.fill(0);
-      ssh.shell({ term: "xterm-256color", cols: 80, rows: 24 }, (err, stream) => {
-        if (err) {
-          this.log("session.shell_failed", { session: this.sessionId, error: err.message });
-          this.end("target_unreachable");
-          return;
-        }
-        this.attachShell(stream);
-      });
-    });
-    ssh.on("error", (err: Error & { level?: string }) => {
-      secret.fill(0);
-      const reason: EndReason = this.hostKeyRejected
-        ? "host_key_mismatch"
-        : err.level === "client-authentication"
-          ? "auth_failed"
-          : "target_unreachable";
-      this.log("session.ssh_error", { session: this.sessionId, reason, level: err.level });
-      this.end(reason);
-    });
-    ssh.on("close", () => this.end("user_exit"));
-    ssh.connect(config);
+    ssh.on(
+      "ready",
+      this.guard("ssh_ready", () => {
+        secret.fill(0);
+        ssh.shell(
+          { term: "xterm-256color", cols: 80, rows: 24 },
+          this.guard("ssh_shell", (err: Error | undefined, stream: ClientChannel) => {
+            if (err) {
+              this.log("session.shell_failed", { session: this.sessionId, error: err.message });
+              this.end("target_unreachable");
+              return;
+            }
+            this.attachShell(stream);
+          }),
+        );
+      }),
+    );
+    ssh.on(
+      "error",
+      this.guard("ssh_error", (err: Error & { level?: string }) => {
+        secret.fill(0);
+        const reason: EndReason = this.hostKeyRejected
+          ? "host_key_mismatch"
+          : err.level === "client-authentication"
+            ? "auth_failed"
+            : "target_unreachable";
+        this.log("session.ssh_error", { session: this.sessionId, reason, level: err.level });
+        this.end(reason);
+      }),
+    );
+    ssh.on(
+      "close",
+      this.guard("ssh_close", () => this.end("user_exit")),
+    );
+    try {
+      // ssh2 parses the key here and throws (synchronously) on one it cannot load.
+      ssh.connect(config);
+    } catch (err) {
+      if (cred.kind === "private_key") throw new CredentialInvalid("unloadable");
+      throw err;
+    }
   }
 
   private attachShell(stream: ClientChannel | RdpStream): void {
     this.stream = stream;
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
-    stream.on("data", (chunk: Buffer) => {
-      if (stream instanceof RdpStream) {
-        // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
-        // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
-        // an attaching browser gets a repaint instead (see attach).
-        if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeData(chunk));
+    stream.on(
+      "data",
+      this.guard("target_data", (chunk: Buffer) => {
+        if (stream instanceof RdpStream) {
+          // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
+          // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
+          // an attaching browser gets a repaint instead (see attach).
+          if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeData(chunk));
+          if (this.credit.spend(chunk.byteLength)) stream.pause();
+          return;
+        }
+        this.unacked.append(chunk);
+        this.queueOutput(chunk);
         if (this.credit.spend(chunk.byteLength)) stream.pause();
-        return;
-      }
-      this.unacked.append(chunk);
-      this.queueOutput(chunk);
-      if (this.credit.spend(chunk.byteLength)) stream.pause();
-    });
-    stream.on("close", () => this.end("user_exit"));
+      }),
+    );
+    stream.on(
+      "close",
+      this.guard("target_close", () => this.end("user_exit")),
+    );
     this.connected = true;
     this.sendControl({ type: "status", state: "connected" });
     this.release?.connected();
@@ -410,8 +507,17 @@ export class TargetSession {
     if (ws?.readyState === WebSocket.CONNECTING && this.early.length > 0) ws.once("open", () => ws.close(1000));
     else if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.ws = undefined;
-    this.release?.ended(this.endReason);
-    this.hooks.onStage?.("ended", this.endReason);
-    this.onEnd(this.sessionId);
+    // Each report runs whatever the one before did: a session left in the connector's table never ends.
+    for (const [where, report] of [
+      ["release_ended", () => this.release?.ended(this.endReason)],
+      ["stage_ended", () => this.hooks.onStage?.("ended", this.endReason)],
+      ["on_end", () => this.onEnd(this.sessionId)],
+    ] as const) {
+      try {
+        report();
+      } catch (err) {
+        this.log("session.fault", { session: this.sessionId, in: where, ...faultFields(err) });
+      }
+    }
   }
 }
