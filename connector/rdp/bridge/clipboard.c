@@ -1,5 +1,6 @@
 /* Clipboard (cliprdr) for the bridge, text only, each direction as policy allows, capped in size:
- * copy = remote -> browser (`clipboard` stream out), paste = browser -> remote. */
+ * copy = remote -> browser (`clipboard` stream out), paste = browser -> remote (`clipboard` stream
+ * in, decoded blob by blob into a buffer that never exceeds the cap). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,4 +122,93 @@ void psm_clipboard_connected(psm_bridge* b, CliprdrClientContext* clip) {
 
 void psm_clipboard_offer(psm_bridge* b) {
   if (b->clip && b->clip_paste) send_format_list(b);
+}
+
+/* ---- paste: the browser's clipboard stream ------------------------------------------------ */
+
+/* A stream index as the connector forwards them: 1 to 4 digits. Returns -1 for anything else. */
+static int stream_index(const char* text) {
+  size_t n = strlen(text);
+  if (n == 0 || n > 4 || strspn(text, "0123456789") != n) return -1;
+  return atoi(text);
+}
+
+static void paste_reset(psm_bridge* b) {
+  psm_buf_free(&b->paste);
+  b->paste_open = 0;
+  b->paste_failed = 0;
+}
+
+void psm_paste_free(psm_bridge* b) { paste_reset(b); }
+
+/* The blob belongs to the open paste stream, which has not failed yet. */
+static int paste_takes(psm_bridge* b, const char* stream) {
+  return b->paste_open && !b->paste_failed && stream_index(stream) == b->paste_stream;
+}
+
+void psm_paste_open(psm_bridge* b, const char* stream, const char* mimetype) {
+  paste_reset(b); /* a new stream replaces one left unfinished */
+  int index = stream_index(stream);
+  if (!b->clip_paste || index < 0 || strcmp(mimetype, "text/plain") != 0) return; /* its blobs are ignored */
+  b->paste_open = 1;
+  b->paste_stream = index;
+}
+
+void psm_paste_blob(psm_bridge* b, const char* stream, const char* base64) {
+  if (!paste_takes(b, stream)) return;
+  size_t n = strlen(base64);
+  /* Each blob is base64 of its own bytes (guacamole-common-js encodes 6048-byte pieces apart), so
+   * each decodes alone; an empty or ragged one is malformed. */
+  if (n == 0 || n % 4 != 0) {
+    psm_log("clipboard_malformed", "paste");
+    psm_buf_free(&b->paste);
+    b->paste_failed = 1;
+    return;
+  }
+  size_t most = n / 4 * 3; /* decoded bytes, padding not yet taken off; at least 3 */
+  size_t padding = (base64[n - 1] == '=') + (base64[n - 1] == '=' && base64[n - 2] == '=');
+  if (b->paste.len + most - padding > b->clip_max) {
+    psm_log("clipboard_over_cap", "paste");
+    psm_buf_free(&b->paste);
+    b->paste_failed = 1;
+    return;
+  }
+  /* Room for `most` more bytes, never more than the cap plus 2 (both bounded by PSM_CLIP_MAX + 2). */
+  if (b->paste.len + most > b->paste.cap) {
+    size_t cap = b->paste.cap ? b->paste.cap : 4096;
+    while (cap < b->paste.len + most) cap *= 2;
+    if (cap > b->clip_max + 2) cap = b->clip_max + 2;
+    uint8_t* grown = realloc(b->paste.data, cap); /* cap >= most >= 3: never a realloc to 0 */
+    if (!grown) {
+      psm_buf_free(&b->paste);
+      b->paste_failed = 1;
+      return;
+    }
+    b->paste.data = grown;
+    b->paste.cap = cap;
+  }
+  long got = psm_base64_decode(base64, n, b->paste.data + b->paste.len);
+  if (got < 0) {
+    psm_log("clipboard_malformed", "paste");
+    psm_buf_free(&b->paste);
+    b->paste_failed = 1;
+    return;
+  }
+  b->paste.len += (size_t)got;
+}
+
+void psm_paste_end(psm_bridge* b, const char* stream) {
+  if (!b->paste_open || stream_index(stream) != b->paste_stream) return;
+  if (!b->paste_failed && b->paste.len > 0) {
+    char* text = malloc(b->paste.len + 1);
+    if (text) {
+      memcpy(text, b->paste.data, b->paste.len);
+      text[b->paste.len] = '\0';
+      free(b->clip_local);
+      b->clip_local = text;
+      b->clip_local_len = b->paste.len;
+      psm_clipboard_offer(b);
+    }
+  }
+  paste_reset(b);
 }

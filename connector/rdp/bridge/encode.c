@@ -179,3 +179,32 @@ size_t psm_base64(const uint8_t* src, size_t n, char* dst) {
   }
   return o;
 }
+
+static int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+long psm_base64_decode(const char* src, size_t n, uint8_t* dst) {
+  if (n == 0 || n % 4 != 0) return -1;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 4) {
+    int last = i + 4 == n;
+    int v[4];
+    for (int k = 0; k < 4; k++) {
+      v[k] = base64_value(src[i + k]);
+      /* '=' only as the last one or two characters of the whole text */
+      if (v[k] < 0 && !(last && src[i + k] == '=' && k >= 2 && (k == 3 || src[i + 3] == '='))) return -1;
+    }
+    uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 |
+                    (uint32_t)(v[3] < 0 ? 0 : v[3]);
+    dst[o++] = (uint8_t)(bits >> 16);
+    if (v[2] >= 0) dst[o++] = (uint8_t)(bits >> 8);
+    if (v[3] >= 0) dst[o++] = (uint8_t)bits;
+  }
+  return (long)o;
+}

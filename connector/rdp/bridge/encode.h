@@ -27,4 +27,8 @@ int psm_webp_bgrx(const uint8_t* px, int stride, int w, int h, int quality, psm_
 
 /* Standard base64 (with padding) of `n` bytes into `dst`, which holds at least 4*((n+2)/3) bytes. */
 size_t psm_base64(const uint8_t* src, size_t n, char* dst);
+/* Strict standard base64 (length a multiple of 4, '=' only as the last one or two characters) into
+ * `dst`, which holds at least n/4*3 bytes. Returns the decoded length, or -1 for empty or malformed
+ * text. */
+long psm_base64_decode(const char* src, size_t n, uint8_t* dst);
 #endif

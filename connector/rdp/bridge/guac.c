@@ -2,9 +2,12 @@
  * LENGTH.VALUE elements separated by ',' and ended by ';', where LENGTH counts Unicode code points. */
 #include "guac.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
 #include "encode.h"
 
 /* Raw bytes per blob: guacd's limit, so that each blob instruction stays under 8 KiB. */
@@ -17,59 +20,116 @@ static int utf8_codepoints(const char* s, size_t n) {
   return count;
 }
 
-int guac_reader_feed(guac_reader* r, const char* data, size_t n) {
-  if (r->consumed > 0) {
-    memmove(r->buf, r->buf + r->consumed, r->len - r->consumed);
-    r->len -= r->consumed;
-    r->consumed = 0;
-  }
-  if (r->len + n > GUAC_MAX_INSTRUCTION) return -1;
+/* Moves the unparsed bytes to the front. Offsets in the scan state are relative to `consumed`. */
+static void compact(guac_reader* r) {
+  if (r->consumed == 0) return;
+  memmove(r->buf, r->buf + r->consumed, r->len - r->consumed);
+  r->len -= r->consumed;
+  r->consumed = 0;
+}
+
+size_t guac_reader_feed(guac_reader* r, const char* data, size_t n) {
+  if (n == 0) return 0;
+  compact(r);
+  size_t room = GUAC_MAX_INSTRUCTION - r->len;
+  if (n > room) n = room;
   memcpy(r->buf + r->len, data, n);
   r->len += n;
-  return 0;
+  return n;
+}
+
+ssize_t guac_reader_read(guac_reader* r, int fd) {
+  compact(r);
+  size_t room = GUAC_MAX_INSTRUCTION - r->len;
+  if (room == 0) { /* only after guac_reader_next said -1: nothing more is read */
+    errno = ENOBUFS;
+    return -1;
+  }
+  ssize_t n = read(fd, r->buf + r->len, room);
+  if (n > 0) r->len += (size_t)n;
+  return n;
+}
+
+void guac_reader_wipe_consumed(guac_reader* r) {
+  compact(r);
+  explicit_bzero(r->buf + r->len, sizeof r->buf - r->len);
+}
+
+static void reset_scan(guac_reader* r) {
+  r->at = 0;
+  r->in_value = 0;
+  r->length = 0;
+  r->digits = 0;
+  r->seen = 0;
+  r->count = 0;
+}
+
+static int fail(guac_reader* r) {
+  r->failed = 1;
+  return -1;
+}
+
+/* Bytes in a UTF-8 sequence from its lead byte; 0 for a byte that cannot start one. */
+static size_t utf8_width(unsigned char c) {
+  return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
 }
 
 int guac_reader_next(guac_reader* r, guac_instruction* out) {
-  size_t at = r->consumed;
-  int count = 0;
+  if (r->failed) return -1;
+  const char* p = r->buf + r->consumed;
+  size_t avail = r->len - r->consumed;
   for (;;) {
-    /* LENGTH */
-    size_t length = 0;
-    size_t digits = 0;
-    while (at < r->len && r->buf[at] >= '0' && r->buf[at] <= '9') {
-      length = length * 10 + (size_t)(r->buf[at] - '0');
-      if (++digits > 6) return -1;
-      at++;
+    if (!r->in_value) {
+      /* LENGTH "." */
+      while (r->at < avail && p[r->at] >= '0' && p[r->at] <= '9') {
+        r->length = r->length * 10 + (size_t)(p[r->at] - '0');
+        if (++r->digits > 6 || r->length > GUAC_MAX_INSTRUCTION) return fail(r);
+        r->at++;
+      }
+      if (r->at >= avail) break;
+      if (r->digits == 0 || p[r->at] != '.') return fail(r);
+      r->at++;
+      r->in_value = 1;
+      r->value_start = r->at;
+      r->seen = 0;
     }
-    if (at >= r->len) return 0;
-    if (digits == 0 || r->buf[at] != '.') return -1;
-    at++;
-    /* VALUE: `length` code points, so walk UTF-8 lead bytes. */
-    size_t start = at;
-    size_t seen = 0;
-    while (seen < length) {
-      if (at >= r->len) return 0;
-      unsigned char c = (unsigned char)r->buf[at];
-      size_t width = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-      if (width == 0) return -1;
-      at += width;
-      seen++;
+    /* VALUE: `length` code points, each a whole UTF-8 sequence. */
+    while (r->seen < r->length) {
+      if (r->at >= avail) break;
+      size_t width = utf8_width((unsigned char)p[r->at]);
+      if (width == 0) return fail(r);
+      if (r->at + width > avail) break;
+      for (size_t i = 1; i < width; i++)
+        if (((unsigned char)p[r->at + i] & 0xc0) != 0x80) return fail(r);
+      r->at += width;
+      r->seen++;
     }
-    if (at >= r->len) return 0;
-    char term = r->buf[at];
-    if (term != ',' && term != ';') return -1;
-    if (count > GUAC_MAX_ARGS) return -1;
-    r->elems[count++] = r->buf + start;
-    r->buf[at] = '\0'; /* terminates the value in place */
-    at++;
+    if (r->seen < r->length || r->at >= avail) break;
+    char term = p[r->at];
+    if (term != ',' && term != ';') return fail(r);
+    if (r->count > GUAC_MAX_ARGS) return fail(r);
+    r->elem_start[r->count] = r->value_start;
+    r->elem_end[r->count] = r->at;
+    r->count++;
+    r->at++;
+    r->in_value = 0;
+    r->length = 0;
+    r->digits = 0;
     if (term == ';') {
-      out->opcode = r->elems[0];
-      out->argc = count - 1;
-      for (int i = 1; i < count; i++) out->argv[i - 1] = r->elems[i];
-      r->consumed = at;
+      /* Complete: only now is the buffer changed, each value NUL-terminated in place. */
+      char* q = r->buf + r->consumed;
+      for (int i = 0; i < r->count; i++) q[r->elem_end[i]] = '\0';
+      out->opcode = q + r->elem_start[0];
+      out->argc = r->count - 1;
+      for (int i = 1; i < r->count; i++) out->argv[i - 1] = q + r->elem_start[i];
+      r->consumed += r->at;
+      reset_scan(r);
       return 1;
     }
   }
+  /* Incomplete. With the whole bound already held, it can only be larger than the bound. */
+  if (avail >= GUAC_MAX_INSTRUCTION) return fail(r);
+  return 0;
 }
 
 void guac_write(const char* opcode, int argc, const char* const* argv) {

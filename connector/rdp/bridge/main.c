@@ -4,7 +4,6 @@
  * changed regions as PNG/JPEG/WebP images, cursor and size changes out; keys, mouse, size and
  * clipboard in. It never listens on a socket and exits when stdin closes (its session ended). */
 #define _GNU_SOURCE /* nftw */
-#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -23,17 +22,14 @@
 #include <freerdp/event.h>
 #include <freerdp/gdi/gdi.h>
 #include <freerdp/graphics.h>
-#include <freerdp/input.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <winpr/input.h>
 #include <winpr/synch.h>
 #include <winpr/wlog.h>
 
 #include "bridge.h"
-#include "keymap.h"
 
 /* At most this many frames (sync instructions) unacknowledged by the client; beyond it changes
  * accumulate and go out merged once the client catches up, so a slow browser sees fewer frames
@@ -41,8 +37,6 @@
 #define MAX_UNACKED_FRAMES 4
 /* At most one frame per 16 ms (~60 per second). */
 #define FRAME_MS 16
-/* A new size from the browser is applied 300 ms after the last one (window drags send many). */
-#define RESIZE_SETTLE_MS 300
 /* A new desktop size is requested no sooner than 3 s after connecting: xrdp may stop updating a
  * desktop that is resized while its logon is still in progress. */
 #define RESIZE_AFTER_CONNECT_MS 3000
@@ -142,6 +136,7 @@ static void flush_frame(psm_bridge* b, int force) {
 
 static void send_size(psm_bridge* b) {
   rdpGdi* gdi = b->context.gdi;
+  if (!gdi) return; /* not connected yet */
   long args[] = {0, (long)gdi->width, (long)gdi->height};
   guac_write_ints("size", 3, args);
   b->ndirty = 0;
@@ -247,6 +242,14 @@ static BOOL pointer_set_position(rdpContext* context, UINT32 x, UINT32 y) {
   return TRUE;
 }
 
+/* A new browser attached: it has nothing on screen, so everything goes again. */
+void psm_screen_refresh(psm_bridge* b) {
+  b->unacked = 0;
+  send_size(b);
+  resend_cursor();
+  flush_frame(b, 1);
+}
+
 /* ---- connection -------------------------------------------------------------------------- */
 
 /* SHA-256 of the DER certificate as `SHA256:<base64 without padding>`, the form the server entry pins. */
@@ -336,50 +339,6 @@ static BOOL post_connect(freerdp* instance) {
 
 static void post_disconnect(freerdp* instance) { gdi_free(instance); }
 
-/* ---- input from the client ---------------------------------------------------------------- */
-
-static void send_vk(rdpInput* input, uint32_t vk, int extended, int down) {
-  DWORD scancode = GetVirtualScanCodeFromVirtualKeyCode(vk, 4);
-  if (extended) scancode |= KBDEXT;
-  if (scancode) freerdp_input_send_keyboard_event_ex(input, down, scancode);
-}
-
-static void on_key(psm_bridge* b, uint32_t keysym, int down) {
-  rdpInput* input = b->context.input;
-  psm_key key = psm_keysym_to_vk(keysym);
-  if (keysym == 0xffe1 || keysym == 0xffe2) b->shift_down = down;
-  if (key.vk) {
-    /* A shifted character typed without Shift held (pasted text, on-screen keys) gets Shift around it. */
-    int wrap = down && key.shifted && !b->shift_down;
-    if (wrap) send_vk(input, VK_LSHIFT, 0, 1);
-    send_vk(input, key.vk, key.extended, down);
-    if (wrap) send_vk(input, VK_LSHIFT, 0, 0);
-    return;
-  }
-  uint32_t cp = psm_keysym_to_unicode(keysym);
-  if (cp && cp <= 0xffff) freerdp_input_send_unicode_keyboard_event(input, down ? 0 : KBD_FLAGS_RELEASE, (UINT16)cp);
-}
-
-static void on_mouse(psm_bridge* b, int x, int y, uint32_t mask) {
-  rdpInput* input = b->context.input;
-  if (x < 0) x = 0;
-  if (y < 0) y = 0;
-  uint32_t changed = mask ^ b->buttons;
-  freerdp_input_send_mouse_event(input, PTR_FLAGS_MOVE, (UINT16)x, (UINT16)y);
-  static const struct {
-    uint32_t bit;
-    UINT16 flag;
-  } buttons[] = {{1, PTR_FLAGS_BUTTON1}, {2, PTR_FLAGS_BUTTON3}, {4, PTR_FLAGS_BUTTON2}};
-  for (int i = 0; i < 3; i++)
-    if (changed & buttons[i].bit)
-      freerdp_input_send_mouse_event(input, buttons[i].flag | ((mask & buttons[i].bit) ? PTR_FLAGS_DOWN : 0),
-                                     (UINT16)x, (UINT16)y);
-  if ((changed & 8) && (mask & 8)) freerdp_input_send_mouse_event(input, PTR_FLAGS_WHEEL | 0x0078, (UINT16)x, (UINT16)y);
-  if ((changed & 16) && (mask & 16))
-    freerdp_input_send_mouse_event(input, PTR_FLAGS_WHEEL | PTR_FLAGS_WHEEL_NEGATIVE | 0x0088, (UINT16)x, (UINT16)y);
-  b->buttons = mask;
-}
-
 static void refresh_from_server(psm_bridge* b) {
   if (!b->server_refresh_at_ms || psm_now_ms() < b->server_refresh_at_ms) return;
   b->server_refresh_at_ms = 0;
@@ -407,97 +366,14 @@ static void apply_resize(psm_bridge* b) {
   b->disp->SendMonitorLayout(b->disp, 1, &layout);
 }
 
-static long arg_long(const guac_instruction* in, int i) { return i < in->argc ? strtol(in->argv[i], NULL, 10) : 0; }
-
-/* Returns 0 to go on, -1 to disconnect. */
-static int on_instruction(psm_bridge* b, guac_instruction* in) {
-  const char* op = in->opcode;
-  if (strcmp(op, "key") == 0 && in->argc == 2) on_key(b, (uint32_t)arg_long(in, 0), arg_long(in, 1) != 0);
-  else if (strcmp(op, "mouse") == 0 && in->argc >= 3)
-    on_mouse(b, (int)arg_long(in, 0), (int)arg_long(in, 1), (uint32_t)arg_long(in, 2));
-  else if (strcmp(op, "sync") == 0) {
-    if (b->unacked > 0) b->unacked--;
-  } else if (strcmp(op, "size") == 0 && in->argc >= 2) {
-    long w = arg_long(in, 0) & ~1L, h = arg_long(in, 1);
-    if (w >= 200 && w <= 8192 && h >= 200 && h <= 8192) {
-      b->want_w = (int)w;
-      b->want_h = (int)h;
-      b->resize_at_ms = psm_now_ms() + RESIZE_SETTLE_MS;
-    }
-  } else if (strcmp(op, "refresh") == 0) {
-    /* A new browser attached: it has nothing on screen, so everything goes again. */
-    b->unacked = 0;
-    send_size(b);
-    resend_cursor();
-    flush_frame(b, 1);
-  } else if (strcmp(op, "clipboard") == 0 && in->argc == 2) {
-    psm_buf_free(&b->paste);
-    b->paste_stream = b->clip_paste && strcmp(in->argv[1], "text/plain") == 0 ? (int)arg_long(in, 0) : 0;
-    b->paste_over = 0;
-  } else if (strcmp(op, "blob") == 0 && in->argc == 2 && b->paste_stream && arg_long(in, 0) == b->paste_stream) {
-    /* base64 text; decoded once complete. The cap applies to the decoded size. */
-    size_t n = strlen(in->argv[1]);
-    if (b->paste.len + n > b->clip_max * 4 / 3 + 4) b->paste_over = 1;
-    else {
-      uint8_t* grown = realloc(b->paste.data, b->paste.len + n);
-      if (grown) {
-        memcpy(grown + b->paste.len, in->argv[1], n);
-        b->paste.data = grown;
-        b->paste.len += n;
-      }
-    }
-  } else if (strcmp(op, "end") == 0 && in->argc == 1 && b->paste_stream && arg_long(in, 0) == b->paste_stream) {
-    if (!b->paste_over) {
-      EVP_ENCODE_CTX* dec = EVP_ENCODE_CTX_new();
-      char* text = malloc(b->paste.len + 1);
-      int outl = 0, fin = 0;
-      if (dec && text) {
-        EVP_DecodeInit(dec);
-        if (EVP_DecodeUpdate(dec, (unsigned char*)text, &outl, b->paste.data, (int)b->paste.len) >= 0 &&
-            EVP_DecodeFinal(dec, (unsigned char*)text + outl, &fin) == 1 && (size_t)(outl + fin) <= b->clip_max) {
-          free(b->clip_local);
-          b->clip_local = text;
-          b->clip_local_len = (size_t)(outl + fin);
-          text[b->clip_local_len] = '\0';
-          text = NULL;
-          psm_clipboard_offer(b);
-        }
-      }
-      free(text);
-      EVP_ENCODE_CTX_free(dec);
-    } else {
-      psm_log("clipboard_over_cap", "paste");
-    }
-    psm_buf_free(&b->paste);
-    b->paste_stream = 0;
-  } else if (strcmp(op, "disconnect") == 0) {
-    return -1;
-  }
-  return 0;
-}
-
 /* ---- setup -------------------------------------------------------------------------------- */
-
-/* Reads the `connect` instruction from stdin (blocking). Its arguments, in order: host, port,
- * username, password, domain, width, height, certificate pin, security (any|nla|tls),
- * webp (0|1), clipboard copy (0|1), clipboard paste (0|1), clipboard cap in bytes. */
-static int read_connect(guac_reader* r, guac_instruction* in) {
-  char chunk[4096];
-  for (;;) {
-    int rc = guac_reader_next(r, in);
-    if (rc == 1) return strcmp(in->opcode, "connect") == 0 && in->argc == 13 ? 0 : -1;
-    if (rc < 0) return -1;
-    ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
-    if (n <= 0) return -1;
-    if (guac_reader_feed(r, chunk, (size_t)n) != 0) return -1;
-  }
-}
 
 static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
   rdpSettings* s = instance->settings;
   long port = strtol(in->argv[1], NULL, 10);
   long w = strtol(in->argv[5], NULL, 10) & ~1L, h = strtol(in->argv[6], NULL, 10);
-  if (port < 1 || port > 65535 || w < 200 || w > 8192 || h < 200 || h > 8192) return -1;
+  if (port < 1 || port > 65535 || w < PSM_MIN_SIDE || w > PSM_MAX_SIDE || h < PSM_MIN_SIDE || h > PSM_MAX_SIDE)
+    return -1;
   if (strlen(in->argv[7]) >= sizeof b->pin || strncmp(in->argv[7], "SHA256:", 7) != 0) return -1;
   snprintf(b->pin, sizeof b->pin, "%s", in->argv[7]);
   const char* security = in->argv[8];
@@ -505,7 +381,7 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
   b->clip_copy = strcmp(in->argv[10], "1") == 0;
   b->clip_paste = strcmp(in->argv[11], "1") == 0;
   b->clip_max = (size_t)strtoul(in->argv[12], NULL, 10);
-  if (b->clip_max > 1024 * 1024) b->clip_max = 1024 * 1024;
+  if (b->clip_max > PSM_CLIP_MAX) b->clip_max = PSM_CLIP_MAX;
 
   int ok = freerdp_settings_set_string(s, FreeRDP_ServerHostname, in->argv[0]) &&
            freerdp_settings_set_uint32(s, FreeRDP_ServerPort, (UINT32)port) &&
@@ -594,7 +470,8 @@ int main(int argc, char** argv) {
 
   static guac_reader reader;
   guac_instruction in;
-  if (read_connect(&reader, &in) != 0) {
+  if (psm_read_connect(&reader, STDIN_FILENO, &in) != 0) {
+    explicit_bzero(&reader, sizeof reader); /* it may hold part of a credential */
     send_error("bad_request", 0x0300);
     return 2;
   }
@@ -614,9 +491,9 @@ int main(int argc, char** argv) {
   psm_bridge* b = (psm_bridge*)instance->context;
   if (!freerdp_settings_set_string(instance->settings, FreeRDP_ConfigPath, config_dir)) return 3;
   int configured = configure(instance, b, &in);
-  /* The credential lived in the reader's buffer: wipe it now that FreeRDP holds its own copy. */
-  memset(reader.buf, 0, sizeof reader.buf);
-  reader.len = reader.consumed = 0;
+  /* The credential lived in the reader's buffer (stdin is read straight into it, nowhere else): wipe
+   * it now that FreeRDP holds its own copy. What came after `connect` stays, to run once connected. */
+  guac_reader_wipe_consumed(&reader);
   if (configured != 0) {
     send_error("bad_request", 0x0300);
     return 2;
@@ -636,7 +513,8 @@ int main(int argc, char** argv) {
   fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
   HANDLE stdin_event = CreateFileDescriptorEvent(NULL, FALSE, FALSE, STDIN_FILENO, WINPR_FD_READ);
   int status = 0;
-  while (!stop_requested && !freerdp_shall_disconnect(instance)) {
+  int quit = psm_pump_input(b, &reader, STDIN_FILENO) != 0; /* what came with `connect` first */
+  while (!quit && !stop_requested && !freerdp_shall_disconnect(instance)) {
     HANDLE handles[64];
     DWORD count = freerdp_get_event_handles(instance->context, handles, 63);
     if (count == 0) break;
@@ -647,25 +525,7 @@ int main(int argc, char** argv) {
       if (freerdp_get_last_error(instance->context) != FREERDP_ERROR_SUCCESS) status = 4;
       break;
     }
-    char chunk[16384];
-    ssize_t n;
-    int quit = 0;
-    while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) > 0) {
-      if (guac_reader_feed(&reader, chunk, (size_t)n) != 0) {
-        psm_log("input_too_large", NULL);
-        quit = 1;
-        break;
-      }
-      int rc;
-      while ((rc = guac_reader_next(&reader, &in)) == 1)
-        if (on_instruction(b, &in) != 0) quit = 1;
-      if (rc < 0) {
-        psm_log("input_malformed", NULL);
-        quit = 1;
-      }
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) quit = 1; /* stdin closed: session over */
-    if (quit) break;
+    if (psm_pump_input(b, &reader, STDIN_FILENO) != 0) break;
     apply_resize(b);
     refresh_from_server(b);
     flush_frame(b, 0);
@@ -674,6 +534,7 @@ int main(int argc, char** argv) {
   freerdp_disconnect(instance);
   CloseHandle(stdin_event);
   free(b->clip_local);
+  psm_paste_free(b);
   freerdp_context_free(instance);
   freerdp_free(instance);
   return status;
