@@ -71,6 +71,14 @@ describe("Guacamole instructions", () => {
     expect(v("clipboard", "3", "text/plain")).toBe("forward");
     expect(v("blob", "3", "aGVsbG8=")).toBe("forward");
     expect(v("blob", "3", "not base64!")).toBe("reject");
+    // A blob is whole base64 of at least one byte: empty or ragged ones never reach the bridge.
+    expect(v("blob", "0", "")).toBe("reject");
+    expect(v("blob", "0", "aGk")).toBe("reject");
+    expect(v("blob", "0", "aG=v")).toBe("reject");
+    expect(v("blob", "0", "====")).toBe("reject");
+    expect(v("blob", "0", "aGk=aGk=")).toBe("reject");
+    expect(v("blob", "0", "IHRoZXJl")).toBe("forward");
+    expect(v("blob", "0", "IQ==")).toBe("forward");
     expect(v("ack", "1", "OK", "0")).toBe("drop");
     expect(v("nop")).toBe("drop");
     // The engine's own instructions never come from a browser.

@@ -103,6 +103,12 @@ export class GuacParser {
 
 const int = /^-?\d{1,10}$/;
 const streamIndex = /^\d{1,4}$/;
+/**
+ * One blob's data: standard base64 of at least one byte, "=" only as the last one or two characters
+ * (guacamole-common-js encodes each blob's bytes on their own, so each blob is whole base64). An empty
+ * blob once made the bridge free its paste buffer twice; neither layer lets one through now.
+ */
+const base64Blob = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$/;
 
 /** What a browser may send to the RDP engine, with the shape of each instruction's arguments. */
 const BROWSER_INSTRUCTIONS: Record<string, (args: string[]) => boolean> = {
@@ -110,7 +116,7 @@ const BROWSER_INSTRUCTIONS: Record<string, (args: string[]) => boolean> = {
   mouse: (a) => a.length >= 3 && a.length <= 4 && a.every((v) => int.test(v)),
   size: (a) => a.length >= 2 && a.length <= 3 && a.every((v) => int.test(v)),
   clipboard: (a) => a.length === 2 && streamIndex.test(a[0]!) && a[1]!.length <= 64,
-  blob: (a) => a.length === 2 && streamIndex.test(a[0]!) && /^[A-Za-z0-9+/=]*$/.test(a[1]!),
+  blob: (a) => a.length === 2 && streamIndex.test(a[0]!) && base64Blob.test(a[1]!),
   end: (a) => a.length === 1 && streamIndex.test(a[0]!),
   disconnect: (a) => a.length === 0,
 };

@@ -5,12 +5,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
-import {
-  classifyBrowserInstruction,
-  encodeInstruction,
-  type GuacInstruction,
-  GuacParser,
-} from "../../protocol/guacamole.ts";
+import { encodeInstruction, type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
+import { BrowserInput } from "./browser-input.ts";
 import { bridgePath } from "./engine.ts";
 
 export type RdpSecurity = "any" | "nla";
@@ -62,15 +58,13 @@ const TO_BROWSER = new Set(["size", "img", "blob", "end", "sync", "cursor", "cli
 export class RdpStream extends EventEmitter {
   private child?: ChildProcessWithoutNullStreams;
   private readonly fromBridge = new GuacParser();
-  private readonly fromBrowser = new GuacParser();
+  /** Browser input, checked (paste per policy: replaced in `start`, which knows the policy). */
+  private fromBrowser = new BrowserInput({ paste: false, maxBytes: 0 });
   private readonly outText = new TextDecoder();
-  private readonly inText = new TextDecoder();
   private failure?: RdpFailure;
   private isReady = false;
   /** Clipboard streams from the bridge being dropped by policy (copy not allowed), by index. */
   private readonly droppedStreams = new Set<string>();
-  /** Browser clipboard streams being forwarded (paste allowed) and their base64 size so far. */
-  private readonly pasteStreams = new Map<string, number>();
   private exited = false;
   private clipboard = { copy: false, paste: false, maxBytes: 0 };
 
@@ -83,6 +77,7 @@ export class RdpStream extends EventEmitter {
 
   start(opts: RdpConnectOptions): void {
     this.clipboard = opts.clipboard;
+    this.fromBrowser = new BrowserInput(opts.clipboard);
     const child = spawn(bridgePath(), [], {
       stdio: ["pipe", "pipe", "pipe"],
       // Nothing of the connector's environment goes to the bridge.
@@ -155,22 +150,10 @@ export class RdpStream extends EventEmitter {
 
   /** Input from the browser: Guacamole text, split anywhere. Returns false if it broke the rules. */
   write(data: Uint8Array): boolean {
-    let instructions: GuacInstruction[];
-    try {
-      instructions = this.fromBrowser.push(this.inText.decode(data, { stream: true }));
-    } catch {
+    const out = this.fromBrowser.push(data);
+    if (out === undefined) {
       this.emit("rejected");
       return false;
-    }
-    let out = "";
-    for (const ins of instructions) {
-      const verdict = classifyBrowserInstruction(ins);
-      if (verdict === "reject") {
-        this.emit("rejected");
-        return false;
-      }
-      if (verdict === "drop" || !this.allowPaste(ins)) continue;
-      out += encodeInstruction(ins.opcode, ...ins.args);
     }
     if (out && !this.exited) this.child?.stdin.write(out);
     return true;
@@ -197,32 +180,6 @@ export class RdpStream extends EventEmitter {
   /** ssh2-channel-shaped no-ops, so the connector session can treat both targets alike. */
   setWindow(): void {}
   signal(): void {}
-
-  private allowPaste(ins: GuacInstruction): boolean {
-    if (ins.opcode === "clipboard") {
-      if (!this.clipboard.paste || ins.args[1] !== "text/plain") return false;
-      this.pasteStreams.set(ins.args[0]!, 0);
-      return true;
-    }
-    if (ins.opcode === "blob" || ins.opcode === "end") {
-      const stream = ins.args[0]!;
-      const size = this.pasteStreams.get(stream);
-      if (size === undefined) return false;
-      if (ins.opcode === "end") {
-        this.pasteStreams.delete(stream);
-        return true;
-      }
-      // The cap counts decoded bytes: base64 is 4 characters per 3 bytes.
-      const next = size + ins.args[1]!.length;
-      if ((next * 3) / 4 > this.clipboard.maxBytes) {
-        this.pasteStreams.delete(stream);
-        return false;
-      }
-      this.pasteStreams.set(stream, next);
-      return true;
-    }
-    return true;
-  }
 
   private onOutput(chunk: Buffer): void {
     let instructions: GuacInstruction[];
