@@ -27,7 +27,11 @@ describe("BrowserInput", () => {
   it("refuses an empty blob, and the session's input ends there (the double-empty sequence)", () => {
     const empty = ins("blob", 0, "");
     expect(paste().push(bytes(`${open0}${empty}${empty}${ins("end", 0)}`))).toBeUndefined();
-    expect(paste().push(bytes(`${open0}${empty}`))).toBeUndefined();
+    const input = paste();
+    expect(input.push(bytes(`${open0}${empty}`))).toBeUndefined();
+    // Refused for good: nothing more of this browser reaches the bridge while the session ends.
+    expect(input.push(bytes(`${empty}${ins("end", 0)}`))).toBeUndefined();
+    expect(input.push(bytes(ins("key", 65, 1)))).toBeUndefined();
   });
 
   it("refuses malformed base64 in a blob", () => {

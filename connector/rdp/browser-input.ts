@@ -29,15 +29,24 @@ export class BrowserInput {
   private readonly decoder = new TextDecoder();
   /** Open clipboard streams by index: decoded bytes forwarded so far, or "dropped" (policy or cap). */
   private readonly streams = new Map<string, number | "dropped">();
+  /** The browser broke the rules once: nothing more of it is forwarded while the session ends. */
+  private refused = false;
 
   constructor(private readonly policy: PastePolicy) {}
 
   /**
    * Takes browser bytes (split anywhere) and returns the text to write to the bridge ("" for
    * nothing yet), or undefined when the browser broke the rules: the session then ends, and nothing
-   * of this push reaches the bridge.
+   * of this push, nor of any later one, reaches the bridge.
    */
   push(data: Uint8Array): string | undefined {
+    if (this.refused) return undefined;
+    const out = this.check(data);
+    if (out === undefined) this.refused = true;
+    return out;
+  }
+
+  private check(data: Uint8Array): string | undefined {
     let instructions: GuacInstruction[];
     try {
       instructions = this.parser.push(this.decoder.decode(data, { stream: true }));
