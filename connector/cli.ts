@@ -9,13 +9,13 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
-import { EnrollResponse } from "../protocol/index.ts";
+import { CredentialKind, EnrollResponse } from "../protocol/index.ts";
 import { CONFIG_FILE, ConnectorConfig, loadConfig } from "./config.ts";
 import type { HealthSnapshot } from "./health.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
 import { log } from "./log.ts";
 import { discoverNow, run, STATUS_FILE } from "./run.ts";
-import { sealSecret } from "./seal.ts";
+import { sealingProblem, sealSecret } from "./seal.ts";
 import { DEFAULT_STATE_DIR, hasSystemd, systemdUnit, UNIT_NAME, UNIT_PATH } from "./service.ts";
 import { loadState, saveState } from "./state.ts";
 
@@ -26,7 +26,9 @@ const USAGE = `usage:
   psm-connector run [--state <dir>]
   psm-connector status [--state <dir>] [--json]
   psm-connector discover [--state <dir>]  (one discovery round now, reported to the edge)
-  psm-connector seal [--state <dir>]      (reads the secret from stdin, prints the sealed blob)
+  psm-connector seal [--kind password|private_key] [--state <dir>]
+                                          (reads the secret from stdin, prints the sealed blob; a private key
+                                          that the connector could not load is refused)
 state dir defaults to $PSM_CONNECTOR_STATE, else ${DEFAULT_STATE_DIR} for install/status as root, else ./.psm/connector`;
 
 async function main(argv: string[]): Promise<void> {
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
       allow: { type: "string", multiple: true },
       "print-unit": { type: "boolean" },
       json: { type: "boolean" },
+      kind: { type: "string" },
     },
   });
   const serviceDefault = process.getuid?.() === 0 ? DEFAULT_STATE_DIR : ".psm/connector";
@@ -70,8 +73,11 @@ async function main(argv: string[]): Promise<void> {
       return status(stateDir, values.json ?? false);
     case "discover":
       return discoverNow(stateDir);
-    case "seal":
-      return seal(stateDir);
+    case "seal": {
+      const kind = values.kind === undefined ? undefined : CredentialKind.safeParse(values.kind);
+      if (kind && !kind.success) throw new UsageError("--kind is password or private_key");
+      return seal(stateDir, kind?.data);
+    }
     default:
       throw new UsageError(command ? `unknown command ${command}` : "no command");
   }
@@ -190,13 +196,16 @@ async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile:
   log("enroll.done", { connector: enrolled.connectorId, site: enrolled.siteId, state: stateDir });
 }
 
-async function seal(stateDir: string): Promise<void> {
+async function seal(stateDir: string, kind: CredentialKind | undefined): Promise<void> {
   const state = await loadState(stateDir);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const secret = Buffer.concat(chunks)
     .toString("utf8")
     .replace(/\r?\n$/, "");
+  // Refused here, with the reason, rather than sealed and found out by the first session that uses it.
+  const problem = sealingProblem(secret, kind);
+  if (problem) throw new Error(`not sealed: ${problem}`);
   process.stdout.write(`${await sealSecret(publicJwk(state.sealKey), secret)}\n`);
 }
 

@@ -1,9 +1,10 @@
+import { generateKeyPairSync } from "node:crypto";
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader, importJWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { generateSealKey, publicJwk } from "./keys.ts";
-import { openSealed, sealSecret } from "./seal.ts";
+import { openSealed, sealingProblem, sealSecret } from "./seal.ts";
 
 describe("sealed credentials", () => {
   it("seals to the site's public key so that only the private key opens it", async () => {
@@ -33,6 +34,43 @@ describe("sealed credentials", () => {
     ct[0]! ^= 1;
     parts[3] = ct.toString("base64url");
     await expect(openSealed(site, parts.join("."))).rejects.toThrow();
+  });
+});
+
+describe("psm-connector seal refuses a key the connector could not load", () => {
+  const ec = () => generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const sec1 = ec().export({ type: "sec1", format: "pem" }) as string;
+
+  it("seals a loadable key and a password", () => {
+    expect(sealingProblem(sec1)).toBeUndefined();
+    expect(sealingProblem(sec1, "private_key")).toBeUndefined();
+    expect(sealingProblem("hunter2-canary")).toBeUndefined();
+    expect(sealingProblem("hunter2-canary", "password")).toBeUndefined();
+  });
+
+  it("says what is wrong with a key it refuses", () => {
+    expect(sealingProblem(`${sec1}\n# ops laptop\n`)).toMatch(/Text after the END line/);
+    expect(sealingProblem(ec().export({ type: "pkcs8", format: "pem" }) as string)).toMatch(
+      /Unsupported key format \(PKCS#8/,
+    );
+    const encrypted = ec().export({ type: "sec1", format: "pem", cipher: "aes-128-cbc", passphrase: "pw" });
+    expect(sealingProblem(encrypted as string)).toMatch(/encrypted/);
+    expect(sealingProblem("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA comment")).toMatch(/public key/);
+    expect(sealingProblem("hunter2-canary", "private_key")).toMatch(/Unsupported key format/);
+    expect(sealingProblem("")).toMatch(/empty/);
+  });
+
+  it("refuses a key sealed as a password (a wrong kind for the account)", () => {
+    expect(sealingProblem(sec1, "password")).toMatch(/--kind private_key/);
+  });
+
+  it("refuses a well-formed key whose private number is zero (ssh2 cannot derive its public key)", () => {
+    // A SEC1 key whose private scalar is zero: well-formed, but ssh2 cannot derive its public point.
+    const der = Buffer.from(sec1.split("\n").slice(1, -2).join(""), "base64");
+    const at = der.indexOf(Buffer.from([0x04, 0x20])) + 2;
+    der.fill(0, at, at + 32);
+    const zero = `-----BEGIN EC PRIVATE KEY-----\n${der.toString("base64")}\n-----END EC PRIVATE KEY-----\n`;
+    expect(sealingProblem(zero)).toBeDefined();
   });
 });
 

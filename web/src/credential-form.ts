@@ -1,7 +1,9 @@
 // The admin's add-credential form. The secret is sealed in this browser to the key of the zone's
 // site (seal.ts), the textarea is cleared at once, and only the sealed JWE is sent to the edge. Or
-// the secret stays in EmpowerID and only its reference is stored (docs/empowerid.md).
+// the secret stays in EmpowerID and only its reference is stored (docs/empowerid.md). A private key is
+// parsed here first, as the connector's SSH library will parse it, and refused with the reason if it won't.
 import { CreateCredentialRequest, type CredentialKind } from "../../protocol/index.ts";
+import { checkPrivateKey, privateKeyProblemText } from "../../protocol/private-key.ts";
 import { type AdminData, fillSelect, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, replace, say } from "./dom.ts";
@@ -9,7 +11,8 @@ import { sealSecret } from "./seal.ts";
 
 const SECRET_HINT: Record<CredentialKind, string> = {
   password: "The password. It is sealed in this browser before anything is sent.",
-  private_key: "The OpenSSH private key (PEM). It is sealed in this browser before anything is sent.",
+  private_key:
+    "The private key file (OpenSSH, PEM or PuTTY v2), without a passphrase. It is checked and sealed in this browser before anything is sent.",
 };
 
 export function renderCredentialForm(container: HTMLElement, data: AdminData): Cleanup {
@@ -140,7 +143,20 @@ export function renderCredentialForm(container: HTMLElement, data: AdminData): C
     if (fromEmpowerId()) return externalRef.value.trim() ? null : [externalRef, "Enter EmpowerID's reference."];
     if (!target.site?.sealKey) return [zone, sealProblem(target.zone.name, target.site?.name)];
     if (!secret.value) return [secret, "Enter the secret."];
+    const keyProblem = secretKeyProblem();
+    if (keyProblem) return [secret, keyProblem];
     return null;
+  }
+
+  /**
+   * A key the connector could not load would end every session with `credential_invalid`: refuse it
+   * now, saying what is wrong. A key pasted as a password would fail at the server: say so too.
+   */
+  function secretKeyProblem(): string | null {
+    const verdict = checkPrivateKey(secret.value);
+    if (kind.value === "private_key") return verdict.ok ? null : privateKeyProblemText(verdict);
+    const keyLike = verdict.ok || (verdict.problem !== "unsupported_format" && verdict.problem !== "empty");
+    return keyLike ? "This looks like a key, not a password: choose Kind: Private key." : null;
   }
 
   function redraw(): void {
