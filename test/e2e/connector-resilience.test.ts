@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { EndReason } from "../../protocol/index.ts";
+import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -98,6 +99,54 @@ describeWithPeers("connector resilience to bad credentials", missingPeers(), () 
     await fresh.waitForState("connected");
     fresh.close();
   });
+
+  it.skipIf(Boolean(chromiumMissing()))(
+    "the credential form refuses such keys in the page, saying what is wrong",
+    async () => {
+      const comment = `${keygen("form-comment", ["-t", "ed25519"]).priv}# laptop key\n`;
+      const encrypted = keygen("form-encrypted", ["-t", "ecdsa", "-N", "pass-8"]).priv;
+      const good = keygen("form-good", ["-t", "ed25519"]);
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        const posted: string[] = [];
+        page.on("request", (r) => {
+          if (r.method() === "POST" && new URL(r.url()).pathname === "/api/credentials") posted.push(r.url());
+        });
+        await signInPage(page, stack.edge.url, "admin", "admin-password-1");
+        await page.goto(`${stack.edge.url}/#/admin/credentials`);
+        await page.fill("#cred-name", "checked in the page");
+        await page.fill("#cred-username", stack.targetUser);
+        await page.selectOption("#cred-kind", "private_key");
+        await page.selectOption("#cred-zone", stack.zoneId);
+        await page.check(`#cred-servers input[value="${stack.serverId}"]`);
+        const refusals: [string, RegExp][] = [
+          [comment, /Text after the END line/],
+          [encrypted, /encrypted with a passphrase/],
+          [good.pub, /This is a public key/],
+          ["-----BEGIN FOO PRIVATE KEY-----\nAAAA\n-----END FOO PRIVATE KEY-----", /Unsupported key format/],
+        ];
+        for (const [secret, message] of refusals) {
+          await page.fill("#cred-secret", secret);
+          await page.click("#cred-submit");
+          await expect.poll(() => page.textContent("#cred-message")).toMatch(message);
+        }
+        // A key pasted as a password is caught too.
+        await page.selectOption("#cred-kind", "password");
+        await page.fill("#cred-secret", good.priv);
+        await page.click("#cred-submit");
+        await expect.poll(() => page.textContent("#cred-message")).toMatch(/looks like a key/);
+        expect(posted).toEqual([]);
+        await page.selectOption("#cred-kind", "private_key");
+        await page.fill("#cred-secret", good.priv);
+        await page.click("#cred-submit");
+        await expect.poll(() => page.textContent("#cred-message")).toMatch(/saved, sealed/);
+        expect(posted).toHaveLength(1);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   it("told the browser only the reason, and logged no key", async () => {
     expect(bystander.state).toBe("connected");
