@@ -31,6 +31,7 @@ export default defineConfig({
             "protocol/**/*.test.ts",
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
+            "durable/output-stream.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
             "durable/desktop-pointer.test.ts",

@@ -4,6 +4,7 @@
 // `sent` counts every output byte the shell produced (the next byte's offset); `acked` is what the
 // browser has acknowledged. At most `window` bytes are ever outstanding (sent - acked), which is
 // also what bounds the connector's resend log and the room's buffer.
+import type { OutputLog } from "../protocol/index.ts";
 
 export class OutputCredit {
   /** 0 until the room first says a browser is attached: nothing is sent before that. */
@@ -39,4 +40,25 @@ export class OutputCredit {
     else if (acked !== undefined) this.acked = Math.max(this.acked, Math.min(acked, this.sent));
     return this.bytes > 0;
   }
+}
+
+/** Where a resend starts and what it holds (the connector's answer to the room's `attach`). */
+export type Resend = { resume: boolean; from: number; to: number; chunks: Uint8Array[] };
+
+/**
+ * The room (re)attached a browser: open the window from `acked`, forget what is acknowledged, and
+ * resend from `from`: never before what the log still holds, never past what was produced (an
+ * offset from the room may come from a browser and is only a request). `resume`: the stream may run.
+ */
+export function attachResend(
+  credit: OutputCredit,
+  unacked: OutputLog,
+  window: number,
+  acked: number | null | undefined,
+  from: number | null,
+): Resend {
+  const resume = credit.attach(window, acked);
+  unacked.trimTo(credit.acked);
+  const start = Math.min(Math.max(from ?? credit.sent, unacked.start), credit.sent);
+  return { resume, from: start, to: credit.sent, chunks: unacked.since(start) ?? [] };
 }

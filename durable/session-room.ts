@@ -6,7 +6,9 @@
 // Resume: every output byte has an offset (protocol/output-log.ts). The room keeps the recent
 // output by offset; a browser that reconnects says how far it got and is sent the rest, from the
 // room's log or, when the room no longer holds it, resent by the connector from its own log. A
-// connector whose data socket drops has CONNECTOR_RESUME_GRACE_MS to redial and resume.
+// connector whose data socket drops has CONNECTOR_RESUME_GRACE_MS to redial and resume. Which
+// offsets are real, and what the recording and the viewers get, is decided by `OutputStream`
+// (output-stream.ts) from the connector's numbers and the room's own count, never a browser's.
 import { DurableObject } from "cloudflare:workers";
 import {
   type AuditEntryInput,
@@ -21,12 +23,11 @@ import {
   encodeMessage,
   FrameError,
   MessageError,
-  OutputLog,
+  OUTPUT_WINDOW,
   PING,
   PONG,
   PROTOCOL_VERSION,
   parseMessage,
-  RESUME_LOG_BYTES,
   type RoomToBrowser,
   type RoomToConnector,
   type SessionState,
@@ -35,6 +36,7 @@ import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 import { edgeKey } from "../worker/keys.ts";
 import { PointerRelay } from "./desktop-pointer.ts";
+import { type AttachRequest, CreditAccount, OutputStream } from "./output-stream.ts";
 import { Recorder, type RecordResult } from "./recording/recorder.ts";
 import { recordingStore } from "./recording/stores.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
@@ -79,6 +81,9 @@ const REPAINT_EVERY_MS = 1_000;
 /** A connector must dial the session's data socket within 30 s of dispatch. */
 const ATTACH_TIMEOUT_MS = 30_000;
 
+/** Storage key of the witnessed stream's end, saved with the viewers' snapshot and at every break. */
+const WITNESSED_END_KEY = "witnessedEnd";
+
 /** The typed attachment each socket carries across hibernation (kept small: it is serialized). */
 type Attachment =
   | { role: "user"; userId: string; hello: boolean; cols: number; rows: number }
@@ -90,6 +95,11 @@ export class SessionRoom extends DurableObject<Env> {
     super(ctx, env);
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    // After an eviction: where the witnessed stream ended when last saved (see saveWitnessedEnd).
+    void ctx.blockConcurrencyWhile(async () => {
+      const end = await ctx.storage.get<number>(WITNESSED_END_KEY);
+      if (end !== undefined) this.stream.restore(end);
+    });
   }
 
   // ---- RPC from the Worker and the ConnectorHub ---------------------------------------------
@@ -120,6 +130,7 @@ export class SessionRoom extends DurableObject<Env> {
     await this.ctx.storage.put("ended", reason);
     await this.setTimers({});
     await this.viewers.save();
+    await this.saveWitnessedEnd();
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.role === "user" || att.role === "viewer")
@@ -235,6 +246,7 @@ export class SessionRoom extends DurableObject<Env> {
       if (name === "snapshot") {
         this.snapshotDue = false;
         await this.viewers.save();
+        await this.saveWitnessedEnd();
       }
       if (name === "record") await this.recordingTimer();
     }
@@ -333,6 +345,7 @@ export class SessionRoom extends DurableObject<Env> {
       send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
       this.setDesktop(meta);
       this.viewers.changed();
+      this.viewers.joined(ws);
       await this.viewers.resync(ws);
       await this.tellWatchers();
       return;
@@ -356,7 +369,7 @@ export class SessionRoom extends DurableObject<Env> {
           if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
         await this.clearTimer("grace");
         send(ws, { type: "status", state: this.state() } satisfies RoomToBrowser);
-        await this.attachBrowser(ws, msg.resume);
+        if (!(await this.attachBrowser(ws, msg.resume))) return;
         await this.repeatWarnings(ws, meta);
         return;
       }
@@ -390,7 +403,7 @@ export class SessionRoom extends DurableObject<Env> {
       send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
       this.broadcastStatus(state);
       // Resuming: the SSH session is still up; re-open the window and take what the log lacks.
-      if (msg.resume) this.sendAttach(ws, { from: this.anchored ? this.log.end : null });
+      if (msg.resume) this.sendAttach(ws, this.stream.connectorResumed());
       return;
     }
     switch (msg.type) {
@@ -403,8 +416,8 @@ export class SessionRoom extends DurableObject<Env> {
           await this.env.DB.prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending'")
             .bind(meta.sessionId)
             .run();
-          this.log.reset(0);
-          this.anchored = true;
+          this.stream.connected();
+          await this.saveWitnessedEnd();
           const user = this.browser();
           if (user) {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
@@ -420,7 +433,7 @@ export class SessionRoom extends DurableObject<Env> {
         return;
       }
       case "sync":
-        this.onSync(msg.from, msg.to);
+        await this.onSync(msg.from, msg.to);
         return;
       case "end":
         await this.end(msg.reason);
@@ -436,6 +449,8 @@ export class SessionRoom extends DurableObject<Env> {
       // Input and credit go to the connector once it is connected; before that there is no
       // shell to type into and no output to credit, so they are dropped.
       const connector = this.connector();
+      if (frame.kind === "credit" && !this.creditAccount(ws, "user").credit(frame.bytes))
+        return this.violation(ws, "user", `credit of ${frame.bytes} bytes past the output sent`);
       if (
         connector &&
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
@@ -455,12 +470,13 @@ export class SessionRoom extends DurableObject<Env> {
     }
     if (att.role === "viewer") {
       // Viewers only watch: their input never reaches the target. Their credit measures their lag.
-      if (frame.kind === "credit") return this.viewers.credit(ws, frame.bytes);
-      return;
+      if (frame.kind !== "credit") return;
+      const caughtUp = this.viewers.credit(ws, frame.bytes);
+      if (caughtUp === "refused")
+        return this.violation(ws, "viewer", `credit of ${frame.bytes} bytes past the output sent`);
+      return caughtUp;
     }
     if (frame.kind !== "data") throw new FrameError("connector sent credit");
-    // Between `attach` and the connector's `sync`, what arrives is resent after the sync: drop it.
-    if (this.awaitingSync) return;
     // After an eviction the first output can come before any hello: learn the session's kind first
     // (input gates hold later frames meanwhile, so the order is kept).
     if (this.desktop === undefined)
@@ -473,23 +489,21 @@ export class SessionRoom extends DurableObject<Env> {
 
   /** Connector output: to the user, into the resume log, the recording and the viewers. */
   private onOutput(whole: Uint8Array, message: ArrayBuffer): Promise<void> | undefined {
-    // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms
-    // here; the log keeps the last RESUME_LOG_BYTES for a browser that reconnects.
+    // Between `attach` and the connector's `sync`, what arrives is resent after the sync: dropped.
+    const out = this.stream.output(whole);
+    if (!out) return;
+    // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms here.
     const user = this.browser();
-    if (user) user.send(message);
-    this.log.append(whole);
-    this.log.keepLast(RESUME_LOG_BYTES);
-    // A resend after the room lost its memory repeats bytes the viewers already have.
-    let payload = whole;
-    if (this.replayed > 0) {
-      const skip = Math.min(this.replayed, payload.byteLength);
-      this.replayed -= skip;
-      payload = payload.subarray(skip);
-      if (payload.byteLength === 0) return;
+    if (user) {
+      user.send(message);
+      this.creditAccount(user, "user").sentBytes(whole.byteLength);
     }
-    // The recording gets exactly what the viewers get: the repeated bytes of a resend are skipped.
-    // A desktop's frames are whole Guacamole instructions: recorded as a .guac, sent to viewers as
-    // they are, and no terminal replay is kept (viewers joining get a repaint from the connector).
+    // The recording gets exactly what the viewers get; the user may also get the already-witnessed
+    // head of a resend it asked for. A desktop's frames are whole Guacamole instructions: recorded as
+    // a .guac, sent to viewers as they are, and no terminal replay is kept (viewers joining get a
+    // repaint from the connector).
+    const payload = out.witness;
+    if (payload.byteLength === 0) return;
     const recorded = this.record((r, now) => r.output(payload, now));
     this.viewers.push(payload, skip(whole, payload, message));
     if (this.desktop) return recorded;
@@ -502,16 +516,10 @@ export class SessionRoom extends DurableObject<Env> {
 
   // ---- resume and live viewers --------------------------------------------------------------
 
-  /** Recent output by offset, for browsers that reconnect (memory only: the connector backs it up). */
-  private readonly log = new OutputLog();
-  /** Whether `log`'s offsets are known (false after an eviction, until the connector's next `sync`). */
-  private anchored = false;
-  /** An `attach` was sent and its `sync` has not come back: connector output is dropped meanwhile. */
-  private awaitingSync = false;
-  /** The offset the browser asked to resume from, while the connector resends it. */
-  private resumeFrom: number | null = null;
-  /** Bytes at the start of a resend that the viewers already saw. */
-  private replayed = 0;
+  /** Output offsets, the resume log, and what was witnessed (memory; the end is saved: saveWitnessedEnd). */
+  private readonly stream = new OutputStream();
+  /** Credit each browser socket returned against what it was sent (memory: see creditAccount). */
+  private readonly credits = new WeakMap<WebSocket, CreditAccount>();
   private snapshotDue = false;
   private readonly viewers = new LiveViewers(this.ctx.storage, () => this.viewerSockets());
 
@@ -559,53 +567,106 @@ export class SessionRoom extends DurableObject<Env> {
     else this.repaintTimer = setTimeout(ask, wait);
   }
 
-  private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<void> {
+  /** Returns false when the browser's resume was refused (its socket is closed). */
+  private async attachBrowser(user: WebSocket, resume: number | undefined): Promise<boolean> {
     this.setDesktop(await this.meta());
     const connector = this.connector();
     const live =
-      connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected";
+      connector && (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
+        ? connector
+        : null;
     const att = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
+    const start = this.stream.userHello(resume, live !== null);
+    if (start.kind === "refuse") {
+      await this.violation(user, "user", `resume at ${start.resume} past the output end ${start.end}`);
+      return false;
+    }
+    const account = new CreditAccount(false);
+    this.credits.set(user, account);
     if (live) {
-      send(connector, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
+      send(live, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
       await this.record((r, now) => r.resize(att.cols, att.rows, now));
     }
-    if (resume !== undefined && this.anchored) {
-      const rest = this.log.since(resume);
-      if (rest) {
-        send(user, { type: "sync", at: resume, reset: false } satisfies RoomToBrowser);
-        for (const chunk of rest) for (const frame of encodeDataChunks(chunk)) user.send(frame);
-        if (live) this.sendAttach(connector, { acked: resume, from: this.log.end });
-        return;
+    if (start.kind === "replay") {
+      send(user, { type: "sync", at: start.at, reset: false } satisfies RoomToBrowser);
+      account.counting = true;
+      for (const chunk of start.chunks) {
+        for (const frame of encodeDataChunks(chunk)) user.send(frame);
+        account.sentBytes(chunk.byteLength);
       }
+    } else if (start.kind === "fresh") {
+      send(user, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
+      // A desktop's repaint comes from the connector (on `attach`), not from a terminal snapshot.
+      if (!this.desktop) await this.viewers.repaint(user, false);
     }
-    if (resume !== undefined && live) {
-      this.resumeFrom = resume;
-      this.sendAttach(connector, { acked: resume, from: resume });
-      return;
-    }
-    send(user, { type: "sync", at: null, reset: true } satisfies RoomToBrowser);
-    // A desktop's repaint comes from the connector (on `attach`), not from a terminal snapshot.
-    if (!this.desktop) await this.viewers.repaint(user, false);
-    if (live) this.sendAttach(connector, { acked: null, from: null });
+    // A held resume hears its `sync` when the connector's answer shows the offset is real.
+    if (live && start.attach) this.sendAttach(live, start.attach);
+    return true;
   }
 
-  private sendAttach(connector: WebSocket, at: { acked?: number | null; from: number | null }): void {
-    this.awaitingSync = true;
+  private sendAttach(connector: WebSocket, at: AttachRequest): void {
+    this.stream.attachSent();
     send(connector, { type: "attach", ...at } satisfies RoomToConnector);
   }
 
   /** The connector answered `attach`: its output from `from` follows. */
-  private onSync(from: number, to: number): void {
-    this.awaitingSync = false;
-    // Viewers have seen up to the log's end, or, when the room lost its memory (only ever while idle), all of it.
-    const seen = this.anchored ? this.log.end : to;
-    this.replayed = Math.max(0, seen - from);
-    if (!this.anchored || from !== this.log.end) this.log.reset(from);
-    this.anchored = true;
+  private async onSync(from: number, to: number): Promise<void> {
+    const outcome = this.stream.connectorSync(from, to);
+    if (outcome.kind === "invalid") throw new MessageError(outcome.detail);
+    if (outcome.gap > 0) await this.record((r, now) => r.marker(`gap: ${outcome.gap} bytes not relayed`, now));
     const user = this.browser();
-    const asked = this.resumeFrom;
-    this.resumeFrom = null;
-    if (user) send(user, { type: "sync", at: from, reset: asked !== null && asked !== from } satisfies RoomToBrowser);
+    if (!user) return;
+    if (outcome.refuseUser) {
+      const { resume, end } = outcome.refuseUser;
+      await this.violation(user, "user", `resume at ${resume} past the output end ${end}`);
+      return;
+    }
+    if (outcome.user) {
+      send(user, { type: "sync", at: outcome.user.at, reset: outcome.user.reset } satisfies RoomToBrowser);
+      this.creditAccount(user, "user").counting = true;
+    }
+  }
+
+  /**
+   * A socket's credit account. One the room lost with its memory (an eviction, only ever while idle)
+   * starts over with an allowance of one window: the socket may hold that much output not yet credited.
+   */
+  private creditAccount(ws: WebSocket, role: "user"): CreditAccount {
+    let account = this.credits.get(ws);
+    if (!account) {
+      account = new CreditAccount(true, role === "user" ? OUTPUT_WINDOW : 0);
+      this.credits.set(ws, account);
+    }
+    return account;
+  }
+
+  /**
+   * A browser or viewer sent an offset or a credit the room never produced: it is trying to move what
+   * is recorded or watched. Its socket closes with a fatal code, and the attempt is audited.
+   */
+  private async violation(ws: WebSocket, role: "user" | "viewer", detail: string): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    console.warn(`room ${role} protocol violation: ${detail}`);
+    closeQuietly(ws, CloseCode.ProtocolError, "protocol_violation");
+    const meta = await this.meta();
+    if (!meta) return;
+    const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
+    await ledger.append({
+      actor:
+        att.role === "connector"
+          ? null
+          : { id: att.userId, name: att.role === "viewer" ? att.username : meta.username },
+      action: "session.protocol_violation",
+      target: { type: "session", id: meta.sessionId },
+      refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+      data: { role, detail },
+    });
+  }
+
+  /** Saves where the witnessed stream ends, so an evicted room knows which offsets are real. */
+  private async saveWitnessedEnd(): Promise<void> {
+    const end = this.stream.witnessedEnd;
+    if (end !== null) await this.ctx.storage.put(WITNESSED_END_KEY, end);
   }
 
   private async tellWatchers(): Promise<void> {
@@ -637,7 +698,8 @@ export class SessionRoom extends DurableObject<Env> {
       await this.end("connector_lost");
       return;
     }
-    this.awaitingSync = false;
+    this.stream.connectorGone();
+    await this.saveWitnessedEnd();
     this.broadcastStatus("reconnecting");
     await this.addTimer("reconnect", Date.now() + CONNECTOR_RESUME_GRACE_MS);
   }

@@ -3,6 +3,7 @@
 // room's storage every few seconds while output flows so a late joiner still sees the current
 // screen after the room was evicted from memory.
 import { encodeData, encodeDataChunks } from "../protocol/index.ts";
+import { CreditAccount } from "./output-stream.ts";
 import { ReplayBuffer } from "./replay.ts";
 
 /**
@@ -22,7 +23,8 @@ const RESET = new TextEncoder().encode("\x1bc");
 export class LiveViewers {
   /** Recent output for late joiners and resyncs. */
   private replay = new ReplayBuffer();
-  private readonly lag = new Map<WebSocket, number>();
+  /** What each viewer was sent and credited back: its lag, and a bound on what it may credit. */
+  private readonly accounts = new Map<WebSocket, CreditAccount>();
   private readonly behind = new Set<WebSocket>();
   /** Whether the buffer was loaded from storage (memory starts empty after an eviction). */
   private loaded = false;
@@ -68,12 +70,12 @@ export class LiveViewers {
         this.changed();
         continue;
       }
-      const lag = (this.lag.get(viewer) ?? 0) + payload.byteLength;
-      if (lag > VIEWER_MAX_LAG) {
+      const account = this.account(viewer);
+      if (account.outstanding + payload.byteLength > VIEWER_MAX_LAG) {
         this.behind.add(viewer);
         continue;
       }
-      this.lag.set(viewer, lag);
+      account.sentBytes(payload.byteLength);
       viewer.send(frame);
     }
   }
@@ -84,25 +86,47 @@ export class LiveViewers {
     const snapshot = this.replay.snapshot();
     if (withReset) ws.send(encodeData(RESET));
     for (const frame of encodeDataChunks(snapshot)) ws.send(frame);
-    return snapshot.byteLength;
+    return snapshot.byteLength + (withReset ? RESET.byteLength : 0);
   }
 
-  /** A viewer joined or caught up: repaint it and start counting its lag afresh. */
+  /** A viewer joined or caught up: repaint it; its lag counts the repaint on top of what it still owes. */
   async resync(viewer: WebSocket): Promise<void> {
     this.behind.delete(viewer);
-    this.lag.set(viewer, 0);
+    const account = this.account(viewer);
     if (this.desktopRepaint) this.desktopRepaint(viewer);
-    else this.lag.set(viewer, await this.repaint(viewer));
+    else account.sentBytes(await this.repaint(viewer));
   }
 
-  credit(viewer: WebSocket, bytes: number): Promise<void> | undefined {
-    const lag = Math.max(0, (this.lag.get(viewer) ?? 0) - bytes);
-    this.lag.set(viewer, lag);
-    if (this.behind.has(viewer) && lag < VIEWER_MAX_LAG / 2) return this.resync(viewer);
+  /**
+   * A viewer returned credit. "refused": it credited bytes it was never sent (the room closes it);
+   * a promise: it caught up and is being resynchronised.
+   */
+  credit(viewer: WebSocket, bytes: number): "refused" | Promise<void> | undefined {
+    const account = this.account(viewer);
+    if (!account.credit(bytes)) return "refused";
+    if (this.behind.has(viewer) && account.outstanding < VIEWER_MAX_LAG / 2) return this.resync(viewer);
+  }
+
+  /**
+   * A viewer's account. One lost with the room's memory (an eviction, only while idle) starts with an
+   * allowance of the most it can owe, VIEWER_MAX_LAG.
+   */
+  private account(viewer: WebSocket): CreditAccount {
+    let account = this.accounts.get(viewer);
+    if (!account) {
+      account = new CreditAccount(true, VIEWER_MAX_LAG);
+      this.accounts.set(viewer, account);
+    }
+    return account;
+  }
+
+  /** A viewer said hello: its account starts at zero (nothing sent yet, nothing to credit). */
+  joined(viewer: WebSocket): void {
+    this.accounts.set(viewer, new CreditAccount(true));
   }
 
   gone(viewer: WebSocket): void {
-    this.lag.delete(viewer);
+    this.accounts.delete(viewer);
     this.behind.delete(viewer);
     this.changed();
   }

@@ -23,6 +23,7 @@ export const AuditAction = z.enum([
   "session.extension_requested",
   "session.extended",
   "session.extension_denied",
+  "session.protocol_violation", // a socket sent an offset or credit the room never produced: closed
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)
   "recording.deleted", // retention sweep or an admin removed a recording after its retention
