@@ -13,6 +13,7 @@ import {
   type ReleaseRequest,
 } from "./credentials.ts";
 import type { EmpowerIdConfig } from "./empowerid-config.ts";
+import { faultFields } from "./fault.ts";
 import type { Log } from "./log.ts";
 import { ClientCredentials } from "./oauth-client.ts";
 import { openSealed } from "./seal.ts";
@@ -94,9 +95,12 @@ export class EmpowerIdProvider implements CredentialProvider {
         if (over) return;
         this.report(this.config.sessionPath, sessionId, lease, { [f.status]: "Connected" });
         polling = setInterval(() => {
-          void this.poll(sessionId, lease).then((end) => {
-            if (end && !over) terminate("checkout_revoked");
-          });
+          // poll() never rejects; ending the session could throw, and must not become an unhandled rejection.
+          this.poll(sessionId, lease)
+            .then((end) => {
+              if (end && !over) terminate("checkout_revoked");
+            })
+            .catch((err: unknown) => this.log("empowerid.poll_failed", { session: sessionId, ...faultFields(err) }));
         }, this.config.pollingIntervalMs);
         polling.unref();
       },
