@@ -4,8 +4,25 @@
 // survives an eviction.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
-import { type Client, hasText, liveSession, openSocket, openViewer, ORIGIN } from "../worker/test/harness.ts";
+import {
+  CloseCode,
+  decodeFrame,
+  encodeCredit,
+  encodeData,
+  encodeMessage,
+  PROTOCOL_VERSION,
+} from "../protocol/index.ts";
+import {
+  api,
+  type Client,
+  hasText,
+  liveSession,
+  login,
+  openSocket,
+  openViewer,
+  ORIGIN,
+  seedUser,
+} from "../worker/test/harness.ts";
 import { SessionRoom } from "./session-room.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -142,6 +159,92 @@ describe("SessionRoom resume", () => {
     await runInDurableObject(graced.room, async (_instance, state) => {
       expect((await state.storage.get<Record<string, number>>("timers"))!.grace).toBeUndefined();
     });
+  });
+});
+
+/** The session's protocol-violation entries in the audit log, as an auditor reads them. */
+async function violations(sessionId: string) {
+  const name = `aud${crypto.randomUUID().slice(0, 6)}`;
+  await seedUser(name, "audit-password-1", ["auditor"]);
+  const cookie = await login(name, "audit-password-1");
+  const entries = (await (await api("/api/audit?limit=500", { cookie })).json()) as {
+    action: string;
+    refs: { sessionId?: string };
+    data: { role: string; detail: string };
+  }[];
+  return entries.filter((e) => e.action === "session.protocol_violation" && e.refs.sessionId === sessionId);
+}
+
+describe("SessionRoom against a browser that lies about offsets", () => {
+  it("refuses a resume past the output it produced (fatal, audited); the recording and viewers keep everything", async () => {
+    const { id, cookie, user, connector } = await liveSession();
+    const viewer = await openViewer(id);
+    await viewer.next(hasText("status"), "viewer ready");
+    connector.ws.send(encodeData(bytes("0123456789")));
+    await user.next((c) => c.binaries.length === 1, "first output");
+    user.ws.close(1001);
+    // The attack: an offset the room never produced, then a low one. Before the fix the room took the
+    // first as the connector's numbering and skipped the next million bytes for recording and viewers.
+    const liar = await reopen(id, cookie, 1_000_000);
+    await liar.next((c) => c.closed !== undefined, "refused");
+    expect(liar.closed!.code).toBe(CloseCode.ProtocolError);
+    const again = await reopen(id, cookie, 0);
+    await again.next(hasText("sync", { at: 0, reset: false }), "resumed from the log");
+    await again.next((c) => text(c) === "0123456789", "the log, once");
+    await connector.next(hasText("attach", { acked: 0, from: 10 }), "attach from the room's end");
+    connector.ws.send(encodeMessage({ type: "sync", from: 10, to: 10 }));
+    connector.ws.send(encodeData(bytes("after the attack")));
+    await again.next((c) => text(c) === "0123456789after the attack", "live");
+    await viewer.next((c) => text(c).endsWith("0123456789after the attack"), "the viewer sees it all");
+    const entries = await violations(id);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.data.role).toBe("user");
+  });
+
+  it("holds a resume right after an eviction until the connector's sync, then refuses one past its end", async () => {
+    const { id, cookie, user, connector, room } = await liveSession();
+    connector.ws.send(encodeData(bytes("hello world")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    user.ws.close(1001);
+    await new Promise((r) => setTimeout(r, 50));
+    const liar = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
+    await runInDurableObject(room, async (_live, state) => {
+      const revived = new SessionRoom(state, env);
+      const [fresh] = state.getWebSockets("user").filter((ws) => ws.readyState === WebSocket.OPEN);
+      await revived.webSocketMessage(
+        fresh!,
+        encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24, resume: 500 }),
+      );
+      // Not refused yet: the room does not know its end until the connector says.
+      expect(fresh!.readyState).toBe(WebSocket.OPEN);
+      const [connectorSide] = state.getWebSockets("connector");
+      await revived.webSocketMessage(connectorSide!, encodeMessage({ type: "sync", from: 11, to: 11 }));
+    });
+    await liar.next((c) => c.closed !== undefined, "refused at the sync");
+    expect(liar.closed!.code).toBe(CloseCode.ProtocolError);
+    expect(await violations(id)).toHaveLength(1);
+  });
+
+  it("refuses a browser or a viewer that credits output it was never sent", async () => {
+    const { id, user, connector } = await liveSession();
+    const viewer = await openViewer(id);
+    await viewer.next(hasText("status"), "viewer ready");
+    connector.ws.send(encodeData(bytes("12345678")));
+    await user.next((c) => c.binaries.length === 1, "output");
+    await viewer.next((c) => text(c).includes("12345678"), "viewer output");
+    // Crediting what arrived is fine; a megabyte more would open the connector's window past what
+    // anyone reads.
+    user.ws.send(encodeCredit(8));
+    await connector.next((c) => c.binaries.length === 1, "honest credit passed on");
+    user.ws.send(encodeCredit(1024 * 1024));
+    await user.next((c) => c.closed !== undefined, "user refused");
+    expect(user.closed!.code).toBe(CloseCode.ProtocolError);
+    viewer.ws.send(encodeCredit(1024 * 1024));
+    await viewer.next((c) => c.closed !== undefined, "viewer refused");
+    expect(viewer.closed!.code).toBe(CloseCode.ProtocolError);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(connector.binaries).toHaveLength(1);
+    expect((await violations(id)).map((e) => e.data.role).sort()).toEqual(["user", "viewer"]);
   });
 });
 
