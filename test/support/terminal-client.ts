@@ -63,9 +63,11 @@ export class TerminalClient {
       manualCredit?: boolean;
       /** Resume after a drop from this output offset (another client's `offset`). */
       resume?: number;
+      /** "watch": an admin's read-only live view instead of the user's own socket. */
+      socket?: "ws" | "watch";
     } = {},
   ) {
-    const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/ws`;
+    const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/${opts.socket ?? "ws"}`;
     // No permessage-deflate, as the page gets from the edge (wrangler.toml refuses it; wrangler dev's
     // local proxy would negotiate it on its own, which Cloudflare does not put in the path).
     const ws = new WebSocket(url, {
