@@ -24,7 +24,7 @@ import {
 } from "../protocol/index.ts";
 import { checkPrivateKey } from "../protocol/private-key.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
-import { OutputCredit } from "./credit.ts";
+import { attachResend, OutputCredit } from "./credit.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
@@ -408,14 +408,12 @@ export class TargetSession {
       this.stream.refresh();
       return;
     }
-    if (this.credit.attach(OUTPUT_WINDOW, acked)) this.stream?.resume();
-    this.unacked.trimTo(this.credit.acked);
+    const resend = attachResend(this.credit, this.unacked, OUTPUT_WINDOW, acked, from);
+    if (resend.resume) this.stream?.resume();
     // Anything queued is part of the resend (or older than the browser needs).
     this.pending = [];
-    const start = Math.max(from ?? this.credit.sent, this.unacked.start);
-    this.sendControl({ type: "sync", from: start, to: this.credit.sent });
-    for (const chunk of this.unacked.since(start) ?? [])
-      for (const frame of encodeDataChunks(chunk)) this.ws?.send(frame);
+    this.sendControl({ type: "sync", from: resend.from, to: resend.to });
+    for (const chunk of resend.chunks) for (const frame of encodeDataChunks(chunk)) this.ws?.send(frame);
   }
 
   /** An extension: a fresh grant for this session with a later deadline moves the backstop. */
