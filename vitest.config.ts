@@ -59,7 +59,12 @@ export default defineConfig({
         test: {
           name: "workers",
           // Pure tests of worker/access and worker/notify run in the unit project; here only what needs workerd.
-          include: ["worker/**/*.workers.test.ts", "durable/**/*.workers.test.ts"],
+          include: [
+            "worker/**/*.workers.test.ts",
+            "durable/**/*.workers.test.ts",
+            // The adversarial suite's attacks that need only the edge (docs/security.md).
+            "test/adversarial/**/*.workers.test.ts",
+          ],
           setupFiles: ["./worker/test/apply-migrations.ts"],
           // Flows log in (PBKDF2, 100,000 iterations) and relay through rooms: 5 s is too tight on a busy 2-core CI.
           testTimeout: 30_000,
@@ -69,7 +74,9 @@ export default defineConfig({
         test: {
           name: "e2e",
           environment: "node",
-          include: ["test/e2e/**/*.test.ts"],
+          // test/adversarial: attacks on the running product with real peers, one file per theme.
+          include: ["test/e2e/**/*.test.ts", "test/adversarial/**/*.test.ts"],
+          exclude: ["**/*.workers.test.ts", "**/node_modules/**"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // Each file starts its own edge, sshd and connector; two cores run two at a time.
