@@ -1,7 +1,7 @@
 // Recordings at the edge: who may see which (auditors and admins of the zone, plus the session's own
 // user where the zone allows), reading and verifying them from the store, and the retention sweep.
 import { verifyRecording } from "../durable/recording/verify.ts";
-import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey } from "../durable/recording/chain.ts";
+import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../durable/recording/chain.ts";
 import { recordingStore } from "../durable/recording/stores.ts";
 import type { RecordingStore } from "../durable/recording/store.ts";
 import type { IntegrityReport, RecordingSummary } from "../protocol/index.ts";
@@ -96,18 +96,40 @@ export async function manifestText(env: Env, id: string): Promise<string | null>
   return data ? new TextDecoder().decode(data) : null;
 }
 
+/**
+ * Verifies a recording in the store against its signed manifest, and the manifest against the hash D1
+ * kept when it was signed: once sealed, a manifest that is gone or differs is tampering, not "pending".
+ */
 export async function verifyStored(env: Env, id: string): Promise<IntegrityReport> {
   const store = await recordingStore(env);
   const { publicJwk } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const sealed = await env.DB.prepare("SELECT manifest_sha256 FROM recordings WHERE id = ?")
+    .bind(id)
+    .first<{ manifest_sha256: string | null }>();
+  const jws = await manifestText(env, id);
   const { report } = await verifyRecording(
     id,
     {
-      manifest: () => manifestText(env, id),
+      manifest: async () => jws,
       list: () => chunkSeqs(store, id),
       chunk: (seq) => store.get(chunkKey(id, seq)),
     },
     publicJwk,
   );
+  const expected = sealed?.manifest_sha256 ?? null;
+  if (expected === null) return report;
+  if (jws === null)
+    return {
+      ...report,
+      status: "tampered",
+      problems: [{ kind: "manifest", detail: "the signed manifest is gone from the store" }],
+    };
+  if ((await sha256Hex(jws)) !== expected)
+    return {
+      ...report,
+      status: "tampered",
+      problems: [...report.problems, { kind: "manifest", detail: "the manifest is not the one the edge signed" }],
+    };
   return report;
 }
 

@@ -12,7 +12,16 @@ import {
   type RecordingFormat,
   type RecordingManifest,
 } from "../../protocol/index.ts";
-import { chunkKey, deflateRaw, genesis, inflateRaw, manifestKey, recordingPrefix, sealChunk } from "./chain.ts";
+import {
+  chunkKey,
+  deflateRaw,
+  genesis,
+  inflateRaw,
+  manifestKey,
+  recordingPrefix,
+  sealChunk,
+  sha256Hex,
+} from "./chain.ts";
 import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
 import { type RecordingWriter, recordingWriter } from "./formats.ts";
 import { signManifest } from "./manifest.ts";
@@ -279,10 +288,10 @@ export class Recorder {
     const bytes = entries.reduce((n, e) => n + e.size, 0);
     await this.deps.db
       .prepare(
-        `UPDATE recordings SET status = 'sealed', ended_at = ?, chunks = ?, bytes = ?, complete = ?,
+        `UPDATE recordings SET status = 'sealed', ended_at = ?, chunks = ?, bytes = ?, complete = ?, manifest_sha256 = ?,
          retain_until = ? + 86400000 * (SELECT recording_retention_days FROM zones WHERE id = recordings.zone_id) WHERE id = ?`,
       )
-      .bind(now, entries.length, bytes, s.stopped ? 0 : 1, now, s.recordingId)
+      .bind(now, entries.length, bytes, s.stopped ? 0 : 1, await sha256Hex(s.manifest), now, s.recordingId)
       .run();
     await this.flush(now);
   }
