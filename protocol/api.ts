@@ -168,6 +168,16 @@ export const UpdateZoneRequest = z.strictObject({
   policyId: z.string().nullable().optional(),
   sensitivity: ZoneSensitivity.optional(),
 });
+/**
+ * The policies a zone admin may attach to the zone's credentials (set by global admins). `weaker` names, for
+ * each listed policy weaker than the zone's own, the controls it drops (such a policy still cannot be attached).
+ */
+export const ZoneAllowedPolicies = z.object({
+  policyIds: z.array(z.string()),
+  weaker: z.record(z.string(), z.array(z.string())),
+});
+export type ZoneAllowedPolicies = z.infer<typeof ZoneAllowedPolicies>;
+export const SetZoneAllowedPoliciesRequest = z.strictObject({ policyIds: z.array(z.string().max(64)).max(200) });
 
 const minutes = (max: number) => z.number().int().min(1).max(max);
 export const PolicyFields = z.object({
@@ -234,6 +244,8 @@ export const UserSummary = z.object({
   personId: z.string(),
   disabled: z.boolean(),
   zoneAdminOf: z.array(z.string()),
+  /** How personId was decided: by an admin, linked at SSO sign-in by IdP claim or verified email, or null (own person). */
+  personSource: z.enum(["admin", "claim", "email"]).nullable().default(null),
 });
 export type UserSummary = z.infer<typeof UserSummary>;
 export const UpdateUserRequest = z.strictObject({

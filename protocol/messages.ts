@@ -50,6 +50,12 @@ export const ErrorCode = z.enum([
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
+  /** A policy id that names no policy. */
+  "unknown_policy",
+  /** A zone admin named a policy a global admin has not allowed for the zone. */
+  "policy_not_allowed",
+  /** A zone admin named a policy weaker than the zone's own (approval, recording, live view, MFA, limits). */
+  "policy_weaker_than_zone",
 
 const version = z.number().int().positive();
 const cols = z.number().int().min(1).max(MAX_COLS);

@@ -17,6 +17,9 @@ const MESSAGES: Record<ErrorCode, string> = {
   protocol_error: "Protocol error.",
   internal: "Something went wrong on our side.",
 };
+  unknown_policy: "That policy does not exist.",
+  policy_not_allowed: "That policy is not allowed in this zone. Ask a global admin to allow it.",
+  policy_weaker_than_zone: "That policy is weaker than the zone's own policy.",
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -32,6 +35,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   internal: 500,
 };
 
+  unknown_policy: 400,
+  policy_not_allowed: 403,
+  policy_weaker_than_zone: 403,
 export class ApiFailure extends HTTPException {
   constructor(
     readonly code: ErrorCode,
