@@ -2,11 +2,22 @@
 // (here the connector and the edge) without stopping either.
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
-export type TcpProxy = { port: number; cut: () => number; close: () => Promise<void> };
+export type TcpProxy = {
+  port: number;
+  cut: () => number;
+  /** While blocked, new connections are reset at once (a partition that redialling cannot cross). */
+  setBlocked: (blocked: boolean) => void;
+  close: () => Promise<void>;
+};
 
 export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
   const live = new Set<Socket>();
+  let blocked = false;
   const server: Server = createServer((client) => {
+    if (blocked) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = createConnection({ port: targetPort, host: targetHost });
     for (const [a, b] of [
       [client, upstream],
@@ -30,6 +41,9 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       const count = live.size / 2;
       for (const socket of live) socket.resetAndDestroy();
       return count;
+    },
+    setBlocked: (value) => {
+      blocked = value;
     },
     close: () =>
       new Promise<void>((resolve) => {
