@@ -242,10 +242,10 @@ export const UserSummary = z.object({
   roles: z.array(Role),
   email: z.string().nullable(),
   personId: z.string(),
-  disabled: z.boolean(),
-  zoneAdminOf: z.array(z.string()),
   /** How personId was decided: by an admin, linked at SSO sign-in by IdP claim or verified email, or null (own person). */
   personSource: z.enum(["admin", "claim", "email"]).nullable().default(null),
+  disabled: z.boolean(),
+  zoneAdminOf: z.array(z.string()),
 });
 export type UserSummary = z.infer<typeof UserSummary>;
 export const UpdateUserRequest = z.strictObject({

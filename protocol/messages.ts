@@ -48,14 +48,14 @@ export const ErrorCode = z.enum([
   "recording_unavailable",
   "protocol_error",
   "internal",
-]);
-export type ErrorCode = z.infer<typeof ErrorCode>;
   /** A policy id that names no policy. */
   "unknown_policy",
   /** A zone admin named a policy a global admin has not allowed for the zone. */
   "policy_not_allowed",
   /** A zone admin named a policy weaker than the zone's own (approval, recording, live view, MFA, limits). */
   "policy_weaker_than_zone",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
 
 const version = z.number().int().positive();
 const cols = z.number().int().min(1).max(MAX_COLS);

@@ -41,9 +41,9 @@ export interface Env {
   OIDC_LABEL?: string;
   /** "true" only in tests: lets the client talk to an http:// issuer on loopback. */
   OIDC_ALLOW_HTTP?: string;
-  /** WebAuthn relying party id (default: the host of APP_URL or of the request). */
   /** The ID token claim that names the person (e.g. an employee number): links a person's accounts (docs/access-model.md). */
   OIDC_PERSON_CLAIM?: string;
+  /** WebAuthn relying party id (default: the host of APP_URL or of the request). */
   WEBAUTHN_RP_ID?: string;
   /** Working hours for step-up, "HH-HH" in UTC (default 07-19, Monday to Friday). */
   WORK_HOURS_UTC?: string;

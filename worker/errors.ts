@@ -16,10 +16,10 @@ const MESSAGES: Record<ErrorCode, string> = {
   recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "Protocol error.",
   internal: "Something went wrong on our side.",
-};
   unknown_policy: "That policy does not exist.",
   policy_not_allowed: "That policy is not allowed in this zone. Ask a global admin to allow it.",
   policy_weaker_than_zone: "That policy is weaker than the zone's own policy.",
+};
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -33,11 +33,11 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   recording_unavailable: 503,
   protocol_error: 400,
   internal: 500,
-};
-
   unknown_policy: 400,
   policy_not_allowed: 403,
   policy_weaker_than_zone: 403,
+};
+
 export class ApiFailure extends HTTPException {
   constructor(
     readonly code: ErrorCode,

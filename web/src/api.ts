@@ -81,12 +81,12 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "The server sent an unexpected response. Reload the page; if it persists, tell an admin.",
   internal: "Something went wrong on the server. Try again in a moment.",
-};
   unknown_policy: "That policy no longer exists. Reload the page and choose another.",
   policy_not_allowed:
     "That policy is not allowed in this zone. Ask a global admin to allow it, or leave the zone's policy.",
   policy_weaker_than_zone:
     "That policy is weaker than the zone's own policy (approval, recording, live view, MFA or limits).",
+};
 
 /** A human sentence for any error thrown by an API call (network failures included). */
 export function errorText(error: unknown, overrides: Partial<Record<ErrorCode, string>> = {}): string {
@@ -230,11 +230,11 @@ export const api = {
   zones: () => call("GET", "/api/zones", z.array(Zone)),
   createZone: (body: Body<typeof CreateZoneRequest>) => call("POST", "/api/zones", Zone, body),
   updateZone: (id: string, body: Body<typeof UpdateZoneRequest>) => call("PATCH", at("/api/zones", id), Zone, body),
-  policies: () => call("GET", "/api/policies", z.array(Policy)),
-  createPolicy: (body: Body<typeof CreatePolicyRequest>) => call("POST", "/api/policies", Policy, body),
   allowedPolicies: (zoneId: string) => call("GET", at("/api/zones", zoneId, "/allowed-policies"), ZoneAllowedPolicies),
   setAllowedPolicies: (zoneId: string, policyIds: string[]) =>
     call("PUT", at("/api/zones", zoneId, "/allowed-policies"), ZoneAllowedPolicies, { policyIds }),
+  policies: () => call("GET", "/api/policies", z.array(Policy)),
+  createPolicy: (body: Body<typeof CreatePolicyRequest>) => call("POST", "/api/policies", Policy, body),
   updatePolicy: (id: string, body: Body<typeof UpdatePolicyRequest>) =>
     call("PATCH", at("/api/policies", id), Policy, body),
   groups: () => call("GET", "/api/groups", z.array(Group)),
