@@ -1,12 +1,13 @@
-// Fuzzing the room's message handling: random and hostile messages from the browser, a viewer and
-// the connector never crash the room, nothing malformed is ever passed on to the other side, and
-// nothing a viewer sends ever reaches the target.
+// Adversarial suite, hostile frames: random, malformed and oversized messages from the browser, a
+// viewer and the connector never crash the room, nothing malformed is ever passed on to the other
+// side, and nothing a viewer sends ever reaches the target. (Hostile Guacamole instructions toward the
+// RDP bridge: connector/rdp/browser-input.test.ts and the bridge's fuzz targets, docs/security.md.)
 import { runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeFrame, parseMessage, RoomToBrowser, RoomToConnector } from "../protocol/index.ts";
-import { liveSession, openViewer } from "../worker/test/harness.ts";
-import type { SessionRoom } from "./session-room.ts";
+import { decodeFrame, parseMessage, RoomToBrowser, RoomToConnector } from "../../protocol/index.ts";
+import { liveSession, openViewer } from "../../worker/test/harness.ts";
+import type { SessionRoom } from "../../durable/session-room.ts";
 
 const hostile = fc.oneof(
   fc.string({ maxLength: 300 }),
