@@ -71,6 +71,33 @@ export function isOpen(c: Checkout): boolean {
   return c.status === "approved" || c.status === "active";
 }
 
+/** A checkout's hold on its credential: the window and whether it wants the credential to itself. */
+export type Hold = {
+  id: string;
+  credentialId: string;
+  status: CheckoutStatus;
+  startsAt: number;
+  endsAt: number;
+  exclusive: boolean;
+};
+
+/**
+ * Whether two holds cannot both stand: another open checkout of the same credential whose half-open window
+ * [startsAt, endsAt) overlaps, where either side is exclusive. The one rule for a new checkout, an approval
+ * and an extension; the D1 guard `noExclusiveOverlap` (checkout-store.ts) is this predicate in SQL.
+ * `candidate` is the hold about to open (or grow), so only `other`'s status counts.
+ */
+export function exclusiveConflict(candidate: Omit<Hold, "status">, other: Hold): boolean {
+  return (
+    other.credentialId === candidate.credentialId &&
+    other.id !== candidate.id &&
+    (other.status === "approved" || other.status === "active") &&
+    other.startsAt < candidate.endsAt &&
+    other.endsAt > candidate.startsAt &&
+    (other.exclusive || candidate.exclusive)
+  );
+}
+
 /** Members of the approver group who are not the requester's person (any of their accounts). */
 export function eligibleApprovers(requester: Person, approvers: Person[]): Person[] {
   return approvers.filter((a) => a.personId !== requester.personId);
