@@ -1,5 +1,6 @@
 // Admin › Zones: the zones in the user's scope with their site and policy; admins create zones and
-// change a zone's description or policy (the same form, switched to edit mode by a row's Edit).
+// change a zone's description, policy, and the policies its zone admins may attach (the same form, switched
+// to edit mode by a row's Edit).
 import { CreateZoneRequest, UpdateZoneRequest, type Zone } from "../../protocol/index.ts";
 import { type AdminContext, fillSelect, fillSiteSelect } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
@@ -14,6 +15,14 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
   const name = h("input", { id: "zone-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
   const site = h("select", { id: "zone-site", name: "siteId", required: true });
   const policy = h("select", { id: "zone-policy", name: "policyId" });
+  // Which policies the zone's admins may attach to its credentials (never one weaker than the zone's own).
+  const allowed = h("select", { id: "zone-allowed-policies", name: "allowedPolicies", multiple: true, size: 4 });
+  const allowedField = field(
+    "Allowed policies",
+    allowed,
+    "Zone admins may give a credential one of these, if it is not weaker than the zone's policy. Ctrl-click to pick several.",
+  );
+  allowedField.hidden = true;
   const description = h("textarea", { id: "zone-description", name: "description", rows: 2, maxlength: 1024 });
   const sensitivity = h(
     "select",
@@ -44,6 +53,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
       "High: every connect needs a second factor from the last 5 minutes (a security key when the user has one).",
     ),
     descriptionField,
+    allowedField,
     h("div", { class: "form-actions" }, submit, cancel),
     message,
   );
@@ -64,7 +74,22 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
     policy.value = zone?.policyId ?? "";
     description.value = zone?.description ?? "";
     sensitivity.value = zone?.sensitivity ?? "normal";
-    if (zone) policy.focus();
+    allowedField.hidden = !zone;
+    for (const option of allowed.options) option.selected = false;
+    if (zone) {
+      policy.focus();
+      api
+        .allowedPolicies(zone.id)
+        .then((list) => {
+          if (editing !== zone) return;
+          for (const option of allowed.options) {
+            option.selected = list.policyIds.includes(option.value);
+            const weaker = list.weaker[option.value];
+            option.textContent = `${data.policy(option.value)?.name ?? option.value}${weaker ? ` (weaker: ${weaker.join(", ")})` : ""}`;
+          }
+        })
+        .catch((failure: unknown) => say(message, errorText(failure)));
+    }
   }
 
   function draw(): void {
@@ -74,6 +99,8 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
       data.policies.map((p) => ({ id: p.id, label: p.name })),
       { none: "Default policy (built in)" },
     );
+    const chosen = new Set([...allowed.selectedOptions].map((o) => o.value));
+    allowed.replaceChildren(...data.policies.map((p) => new Option(p.name, p.id, false, chosen.has(p.id))));
     if (data.zones.length === 0) {
       replace(body, emptyRow(5, isAdmin ? "No zones yet. Create one below." : "You administer no zones yet."));
       return;
@@ -129,6 +156,10 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
             return;
           }
           await api.updateZone(current.id, body.data);
+          await api.setAllowedPolicies(
+            current.id,
+            [...allowed.selectedOptions].map((o) => o.value),
+          );
           say(message, `Zone ${current.name} saved.`, "ok");
           editing = null;
         } else {

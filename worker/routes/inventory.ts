@@ -8,9 +8,11 @@ import {
   CreateServerRequest,
   ImportServersRequest,
   ImportServersResponse,
+  MAX_SERVER_IMPORT_BODY,
   RepinServerRequest,
   ServerSummary,
 } from "../../protocol/index.ts";
+import { requireAttachablePolicy } from "../access/policy-scope.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { parseServerCsv } from "../access/server-csv.ts";
 import { adminChange } from "../audit.ts";
@@ -163,6 +165,7 @@ inventory.openapi(
     tags,
     middleware,
     body: ImportServersRequest,
+    bodyLimit: MAX_SERVER_IMPORT_BODY,
     response: ImportServersResponse,
   }),
   async (c) => {
@@ -206,6 +209,8 @@ inventory.openapi(
     const body = c.req.valid("json");
     requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
     const siteId = await zoneSite(c.env.DB, body.zoneId);
+    // A zone admin's policy choice is held to the zone's allow-list and never below the zone's own policy.
+    await requireAttachablePolicy(c.env.DB, c.get("user"), body.zoneId, body.policyId);
     const marks = body.serverIds.map(() => "?").join(",");
     const { results: servers } = await c.env.DB.prepare(`SELECT id, zone_id FROM servers WHERE id IN (${marks})`)
       .bind(...body.serverIds)

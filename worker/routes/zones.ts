@@ -1,16 +1,21 @@
-// Zones (the micro-segmentation unit, each at one site) and the policies attached to them.
-// Zone admins may read their zones and the policies; only admins create or change either.
+// Zones (the micro-segmentation unit, each at one site), the policies attached to them, and each zone's
+// allow-list of policies its zone admins may attach (docs/access-model.md, "Policy scope").
+// Zone admins may read their zones, their allow-lists and the policies; only admins create or change any.
 import { z } from "zod";
 import {
   CreatePolicyRequest,
   CreateZoneRequest,
   Policy,
+  SetZoneAllowedPoliciesRequest,
   UpdatePolicyRequest,
   UpdateZoneRequest,
   Zone,
+  ZoneAllowedPolicies,
 } from "../../protocol/index.ts";
 import { POLICY_COLUMNS, type PolicyRow, policyFromRow, policyValues } from "../access/policy.ts";
-import { adminScope, inScope, requireAdmin, requireAnyAdmin } from "../access/scope.ts";
+import { allowedPolicyIds, loadPolicy, requireKnownPolicy, zoneFloor } from "../access/policy-scope.ts";
+import { weakerOn } from "../access/policy-strength.ts";
+import { adminScope, inScope, requireAdmin, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
@@ -71,6 +76,7 @@ zones.openapi(
   async (c) => {
     requireAdmin(c.get("user"));
     const body = c.req.valid("json");
+    if (body.policyId !== null) await requireKnownPolicy(c.env.DB, body.policyId);
     const id = crypto.randomUUID();
     await insertOrConflict(
       c.env.DB.prepare(
@@ -114,6 +120,7 @@ zones.openapi(
       .bind(id)
       .first<ZoneRow>();
     if (!before) throw new ApiFailure("not_found");
+    if (body.policyId) await requireKnownPolicy(c.env.DB, body.policyId);
     const after: Zone = {
       ...toZone(before),
       ...(body.description !== undefined ? { description: body.description } : {}),
@@ -131,10 +138,75 @@ zones.openapi(
   },
 );
 
-async function loadPolicy(db: D1Database, id: string): Promise<Policy | null> {
-  const row = await db.prepare("SELECT * FROM policies WHERE id = ?").bind(id).first<PolicyRow>();
-  return row ? policyFromRow(row) : null;
+/** The zone's allow-list, with the controls on which each listed policy is weaker than the zone's own. */
+async function allowedView(db: D1Database, zoneId: string): Promise<ZoneAllowedPolicies> {
+  const floor = await zoneFloor(db, zoneId);
+  if (!floor) throw new ApiFailure("not_found", `zone ${zoneId}`);
+  const policyIds = await allowedPolicyIds(db, zoneId);
+  const weaker: Record<string, string[]> = {};
+  for (const id of policyIds) {
+    const policy = await loadPolicy(db, id);
+    const controls = policy ? weakerOn(policy, floor.policy) : [];
+    if (controls.length > 0) weaker[id] = controls;
+  }
+  return { policyIds, weaker };
 }
+
+zones.openapi(
+  route({
+    method: "get",
+    path: "/zones/{id}/allowed-policies",
+    summary: "The policies a zone admin may attach to the zone's credentials",
+    tags,
+    middleware,
+    params: IdParam,
+    response: ZoneAllowedPolicies,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    requireAnyAdmin(user);
+    const id = c.req.valid("param").id;
+    requireZone(await adminScope(c.env.DB, user), id);
+    return c.json(await allowedView(c.env.DB, id), 200);
+  },
+);
+
+zones.openapi(
+  route({
+    method: "put",
+    path: "/zones/{id}/allowed-policies",
+    summary: "Replace the policies a zone admin may attach in the zone",
+    tags,
+    middleware,
+    params: IdParam,
+    body: SetZoneAllowedPoliciesRequest,
+    response: ZoneAllowedPolicies,
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const id = c.req.valid("param").id;
+    const policyIds = [...new Set(c.req.valid("json").policyIds)].sort();
+    const before = await allowedView(c.env.DB, id);
+    for (const policyId of policyIds) await requireKnownPolicy(c.env.DB, policyId);
+    const now = Date.now();
+    await c.env.DB.batch([
+      c.env.DB.prepare("DELETE FROM zone_allowed_policies WHERE zone_id = ?").bind(id),
+      ...policyIds.map((policyId) =>
+        c.env.DB.prepare("INSERT INTO zone_allowed_policies (zone_id, policy_id, created_at) VALUES (?, ?, ?)").bind(
+          id,
+          policyId,
+          now,
+        ),
+      ),
+    ]);
+    const after = await allowedView(c.env.DB, id);
+    await adminChange(c, {
+      target: { type: "zone", id },
+      data: { before: { allowedPolicies: before.policyIds }, after: { allowedPolicies: after.policyIds } },
+    });
+    return c.json(after, 200);
+  },
+);
 
 zones.openapi(
   route({ method: "get", path: "/policies", summary: "List policies", tags, middleware, response: z.array(Policy) }),
