@@ -8,7 +8,6 @@ import {
   CreateServerRequest,
   ImportServersRequest,
   ImportServersResponse,
-  MAX_SERVER_IMPORT_BODY,
   RepinServerRequest,
   ServerSummary,
 } from "../../protocol/index.ts";
@@ -165,7 +164,6 @@ inventory.openapi(
     tags,
     middleware,
     body: ImportServersRequest,
-    bodyLimit: MAX_SERVER_IMPORT_BODY,
     response: ImportServersResponse,
   }),
   async (c) => {
