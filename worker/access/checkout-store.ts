@@ -47,6 +47,26 @@ export const SELECT_CHECKOUT = `
 
 export const OPEN_STATUSES = "('approved','active')";
 
+/**
+ * `exclusiveConflict` (checkout.ts) as a SQL guard: true when no other open checkout of the credential
+ * overlaps [startsAt, endsAt) where either is exclusive. Put it in the WHERE of the INSERT or UPDATE that
+ * opens or grows a checkout, so the check and the write are one statement and two racers cannot both win.
+ */
+export function noExclusiveOverlap(hold: {
+  id: string;
+  credentialId: string;
+  startsAt: number;
+  endsAt: number;
+  exclusive: boolean;
+}): { sql: string; binds: (string | number)[] } {
+  return {
+    sql: `NOT EXISTS (
+      SELECT 1 FROM checkouts o WHERE o.credential_id = ? AND o.id != ? AND o.status IN ${OPEN_STATUSES}
+        AND o.starts_at < ? AND o.ends_at > ? AND (o.exclusive = 1 OR ? = 1))`,
+    binds: [hold.credentialId, hold.id, hold.endsAt, hold.startsAt, hold.exclusive ? 1 : 0],
+  };
+}
+
 export function machinePolicy(p: Policy): CheckoutPolicy {
   return {
     approvalRequired: p.approvalRequired,

@@ -13,6 +13,7 @@ import {
   type Checkout,
   type CheckoutEvent,
   type CheckoutStatus,
+  type Hold,
   nextTransitionAt,
   requestCheckout,
 } from "./checkout.ts";
@@ -20,7 +21,7 @@ import {
   type CheckoutRow,
   machinePolicy,
   type NamedPerson,
-  OPEN_STATUSES,
+  noExclusiveOverlap,
   rowPolicy,
   rowToCheckout,
   SELECT_CHECKOUT,
@@ -28,12 +29,46 @@ import {
   toSummary,
 } from "./checkout-store.ts";
 import { notifyCheckout } from "./notify-checkout.ts";
+import { currentPersonOf } from "./person-link-store.ts";
 import { effectivePolicies } from "./policy.ts";
 
-/** No other open checkout of the same credential overlaps this window, when either is exclusive. */
-const NO_EXCLUSIVE_OVERLAP = `NOT EXISTS (
-  SELECT 1 FROM checkouts o WHERE o.credential_id = ? AND o.id != ? AND o.status IN ${OPEN_STATUSES}
-    AND o.starts_at < ? AND o.ends_at > ? AND (o.exclusive = 1 OR ? = 1))`;
+/** A stored checkout's hold on its credential, as exclusiveConflict / noExclusiveOverlap read it. */
+export function holdOf(
+  row: Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">,
+): Hold {
+  return {
+    id: row.id,
+    credentialId: row.credential_id,
+    status: row.status,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    exclusive: !!row.exclusive,
+  };
+}
+
+/**
+ * Moves an active checkout's end to at least `endsAt` (an extension), checked like a new checkout: the
+ * grown window may not run into another open checkout of the credential where either is exclusive. The
+ * guard and the write are one UPDATE. Returns whether the checkout now reaches `endsAt`.
+ */
+export async function extendWindow(db: D1Database, checkoutId: string, endsAt: number): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT id, credential_id, status, starts_at, ends_at, exclusive FROM checkouts WHERE id = ?")
+    .bind(checkoutId)
+    .first<Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">>();
+  if (row?.status !== "active") return false;
+  if (row.ends_at >= endsAt) return true;
+  // credential, start and exclusivity never change on a row, so reading them first is not a race.
+  const guard = noExclusiveOverlap({ ...holdOf(row), endsAt });
+  const { meta } = await db
+    .prepare(
+      `UPDATE checkouts SET ends_at = MAX(ends_at, ?1), next_transition_at = MAX(ends_at, ?1), version = version + 1
+       WHERE id = ?2 AND status = 'active' AND ${guard.sql}`,
+    )
+    .bind(endsAt, checkoutId, ...guard.binds)
+    .run();
+  return meta.changes === 1;
+}
 
 export async function personOf(db: D1Database, user: AuthUser): Promise<NamedPerson> {
   const row = await db
@@ -117,14 +152,9 @@ async function transition(
   if (!result.changed) return toSummary(row, result.checkout);
   const next = result.checkout;
   const becomesOpen = (next.status === "approved" || next.status === "active") && row.status === "pending_approval";
+  const guard = noExclusiveOverlap(holdOf(row));
   const stmt = becomesOpen
-    ? saveStatement(env.DB, row, next, `AND ${NO_EXCLUSIVE_OVERLAP}`, [
-        row.credential_id,
-        row.id,
-        row.ends_at,
-        row.starts_at,
-        row.exclusive,
-      ])
+    ? saveStatement(env.DB, row, next, `AND ${guard.sql}`, guard.binds)
     : saveStatement(env.DB, row, next);
   const { meta } = await stmt.run();
   if (!meta.changes)
@@ -185,10 +215,17 @@ export async function submitCart(
     const c = requested.checkout;
     const exclusive = policy.exclusive ? 1 : 0;
     const open = c.status === "approved" || c.status === "active";
+    const guard = noExclusiveOverlap({
+      id,
+      credentialId: item.credentialId,
+      startsAt,
+      endsAt,
+      exclusive: policy.exclusive,
+    });
     const { meta } = await env.DB.prepare(
       `INSERT INTO checkouts (id, cart_id, user_id, person_id, server_id, credential_id, zone_id, policy, exclusive, status,
          justification, requested_at, starts_at, ends_at, next_transition_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? = 0 OR ${NO_EXCLUSIVE_OVERLAP}`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? = 0 OR ${guard.sql}`,
     )
       .bind(
         id,
@@ -207,11 +244,7 @@ export async function submitCart(
         endsAt,
         nextTransitionAt(c, machinePolicy(policy)),
         open ? 1 : 0,
-        item.credentialId,
-        id,
-        endsAt,
-        startsAt,
-        exclusive,
+        ...guard.binds,
       )
       .run();
     if (!meta.changes) {
@@ -279,8 +312,10 @@ export async function decide(
   if (!row) throw new ApiFailure("not_found");
   const by = await personOf(env.DB, user);
   const approvers = await approversOf(env.DB, rowPolicy(row).approverGroupId);
-  // Who may decide is settled before anything about the request's state is revealed.
-  if (by.personId === row.person_id) throw new ApiFailure("forbidden", `self-approval of ${row.id}`);
+  // Who may decide is settled before anything about the request's state is revealed. The requester's person
+  // is both the one stored with the request and the one now: a link made since (SSO sign-in) counts too.
+  if (by.personId === row.person_id || by.personId === (await currentPersonOf(env.DB, row.user_id)))
+    throw new ApiFailure("forbidden", `self-approval of ${row.id}`);
   if (!approvers.some((a) => a.userId === user.id)) throw new ApiFailure("forbidden", `not an approver of ${row.id}`);
   return transition(env, row, { type: verdict, by, approvers, at: now, comment }, user);
 }

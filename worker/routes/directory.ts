@@ -1,5 +1,5 @@
 // Users, roles, persons and groups (admins only). Zone admins cannot reach any of this, so they
-// cannot widen their own zones or anyone's roles.
+// cannot widen their own zones or anyone's roles. A person an admin sets is never moved by SSO linking.
 import { z } from "zod";
 import {
   CreateGroupRequest,
@@ -9,6 +9,7 @@ import {
   UpdateUserRequest,
   UserSummary,
 } from "../../protocol/index.ts";
+import { linkSsoAccountsByEmail } from "../access/person-link-store.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { hashPassword } from "../auth/password.ts";
@@ -32,6 +33,7 @@ type UserRow = {
   roles: string;
   email: string | null;
   person_id: string | null;
+  person_source: UserSummary["personSource"];
   disabled: number;
   zones: string | null;
 };
@@ -39,7 +41,7 @@ type UserRow = {
 async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]> {
   const { results } = await db
     .prepare(
-      `SELECT u.id, u.username, u.roles, u.email, u.person_id, u.disabled, group_concat(za.zone_id) AS zones
+      `SELECT u.id, u.username, u.roles, u.email, u.person_id, u.person_source, u.disabled, group_concat(za.zone_id) AS zones
        FROM users u LEFT JOIN zone_admins za ON za.user_id = u.id ${id ? "WHERE u.id = ?" : ""}
        GROUP BY u.id ORDER BY u.username`,
     )
@@ -51,6 +53,7 @@ async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]
     roles: JSON.parse(u.roles),
     email: u.email,
     personId: u.person_id ?? u.id,
+    personSource: u.person_source,
     disabled: !!u.disabled,
     zoneAdminOf: u.zones ? u.zones.split(",") : [],
   }));
@@ -114,13 +117,14 @@ directory.openapi(
     }
     const stmts = [
       c.env.DB.prepare(
-        "UPDATE users SET roles = COALESCE(?, roles), email = CASE WHEN ? THEN ? ELSE email END, person_id = CASE WHEN ? THEN ? ELSE person_id END, disabled = COALESCE(?, disabled) WHERE id = ?",
+        "UPDATE users SET roles = COALESCE(?, roles), email = CASE WHEN ? THEN ? ELSE email END, person_id = CASE WHEN ? THEN ? ELSE person_id END, person_source = CASE WHEN ? THEN 'admin' ELSE person_source END, disabled = COALESCE(?, disabled) WHERE id = ?",
       ).bind(
         body.roles ? JSON.stringify(body.roles) : null,
         body.email !== undefined ? 1 : 0,
         body.email ?? null,
         body.personId !== undefined ? 1 : 0,
         body.personId ?? null,
+        body.personId !== undefined ? 1 : 0,
         body.disabled === undefined ? null : body.disabled ? 1 : 0,
         id,
       ),
@@ -136,6 +140,8 @@ directory.openapi(
         );
     }
     await c.env.DB.batch(stmts);
+    // An email an admin sets is trusted: SSO accounts with the same verified email join this person.
+    if (body.email) await linkSsoAccountsByEmail(c.env, body.email);
     const [after] = await userSummaries(c.env.DB, id);
     await adminChange(c, {
       target: { type: "user", id, name: before.username },

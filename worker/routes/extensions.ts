@@ -17,7 +17,8 @@ import {
   type ExtensionPolicy,
   requestExtension,
 } from "../access/extension.ts";
-import { approversOf, personOf } from "../access/checkouts.ts";
+import { approversOf, extendWindow, personOf } from "../access/checkouts.ts";
+import { currentPersonOf } from "../access/person-link-store.ts";
 import { DEFAULT_POLICY } from "../access/policy.ts";
 import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -97,15 +98,24 @@ export async function extensionOffer(
   };
 }
 
-/** Moves the checkout's end and the session's deadline, then tells the room (and so the connector). */
-async function applyExtension(env: Env, session: SessionRow, deadline: number): Promise<void> {
-  await env.DB.batch([
-    env.DB.prepare("UPDATE sessions SET deadline = ? WHERE id = ? AND status != 'ended'").bind(deadline, session.id),
-    env.DB.prepare(
-      `UPDATE checkouts SET ends_at = MAX(ends_at, ?1), next_transition_at = MAX(ends_at, ?1), version = version + 1
-       WHERE id = ?2 AND status = 'active'`,
-    ).bind(deadline, session.checkout_id),
-  ]);
+/**
+ * Moves the checkout's end, then the session's deadline, then tells the room (and so the connector). The
+ * checkout grows only as a new checkout would be let in (extendWindow): it may not run into another open
+ * checkout of the credential where either is exclusive. Then the extension row `extensionId` is marked denied
+ * and the caller gets a conflict; nothing else moved.
+ */
+async function applyExtension(env: Env, session: SessionRow, deadline: number, extensionId: string): Promise<void> {
+  if (session.checkout_id && !(await extendWindow(env.DB, session.checkout_id, deadline))) {
+    await env.DB.prepare(
+      "UPDATE session_extensions SET status = 'denied', decided_at = ?, comment = ?, deadline = ? WHERE id = ?",
+    )
+      .bind(Date.now(), "overlaps another exclusive checkout of the credential", session.deadline, extensionId)
+      .run();
+    throw new ApiFailure("conflict", `extension ${extensionId} of ${session.id}: exclusive_overlap`);
+  }
+  await env.DB.prepare("UPDATE sessions SET deadline = ? WHERE id = ? AND status != 'ended'")
+    .bind(deadline, session.id)
+    .run();
   const grant = await grantForSession(env, session.id, deadline);
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(session.id));
   await room.extend(deadline, grant);
@@ -168,7 +178,7 @@ extensions.openapi(
     const refs = { userId: user.id, serverId: session.server_id, sessionId: session.id };
     const target = { type: "session", id: session.id, name: `${session.credential_name}@${session.server_name}` };
     if (outcome.status === "granted") {
-      await applyExtension(c.env, session, deadline);
+      await applyExtension(c.env, session, deadline, id);
       await record(c.env, {
         actor: actorOf(user),
         action: "session.extended",
@@ -273,6 +283,9 @@ extensions.openapi(
     // Only approvers learn that the request exists.
     if (!approvers.some((a) => a.userId === user.id)) throw new ApiFailure("not_found");
     const { approve, comment } = c.req.valid("json");
+    const by = await personOf(c.env.DB, user);
+    // The requester's person now, as well as when they asked: a link made since (SSO sign-in) counts too.
+    if (by.personId === (await currentPersonOf(c.env.DB, request.user_id))) refuse("self_approval", session.id);
     const outcome: DecisionOutcome = decideExtension(
       {
         status: request.status,
@@ -280,7 +293,7 @@ extensions.openapi(
         requester: { userId: request.user_id, personId: request.person_id },
       },
       { deadline: session.deadline, ended: session.status === "ended", granted: 0, pending: true },
-      { approve, by: await personOf(c.env.DB, user), approvers, at: now },
+      { approve, by, approvers, at: now },
     );
     if (!outcome.ok) refuse(outcome.error, session.id);
     const deadline = outcome.status === "granted" ? outcome.deadline : session.deadline;
@@ -291,7 +304,7 @@ extensions.openapi(
       .bind(outcome.status, user.id, now, comment, deadline, id)
       .run();
     if (saved.meta.changes !== 1) throw new ApiFailure("conflict", `extension ${id} decided meanwhile`);
-    if (outcome.status === "granted") await applyExtension(c.env, session, deadline);
+    if (outcome.status === "granted") await applyExtension(c.env, session, deadline, id);
     if (outcome.status !== "lapsed")
       await record(c.env, {
         actor: actorOf(user),
