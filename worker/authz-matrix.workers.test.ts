@@ -173,6 +173,12 @@ const MATRIX: Record<string, Entry> = {
   "DELETE /api/recordings/:id": { access: "admin", id: (f) => f.recordingId },
   "GET /api/recordings/:id/cast": { access: "auditor", id: (f) => f.recordingId },
   "GET /api/recordings/:id/manifest": { access: "auditor", id: (f) => f.recordingId },
+  "GET /api/zones/:id/allowed-policies": { access: "zoneAdmin", id: (f) => f.site.zoneId },
+  "PUT /api/zones/:id/allowed-policies": {
+    access: "admin",
+    id: (f) => f.site.zoneId,
+    body: () => ({ policyIds: [] }),
+  },
   "GET /api/zones/:id/recording-policy": { access: "zoneAdmin", id: (f) => f.site.zoneId },
   "PUT /api/zones/:id/recording-policy": {
     access: "admin",

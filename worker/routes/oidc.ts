@@ -1,11 +1,13 @@
 // OIDC single sign-on: authorization code flow with PKCE (S256), state and nonce, via oauth4webapi.
 // /api/oidc/start redirects to the IdP; /api/oidc/callback checks state (bound to a cookie of this
 // browser), exchanges the code, validates the ID token, links or creates the account, syncs mapped
-// groups and roles, then continues as a password sign-in would (second factor if one is enrolled).
+// groups and roles, links the account to its person (worker/access/person-link.ts), then continues as a
+// password sign-in would (second factor if one is enrolled).
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import * as oauth from "oauth4webapi";
 import { OidcConfig, type Role } from "../../protocol/index.ts";
+import { linkAccount } from "../access/person-link-store.ts";
 import { record } from "../audit.ts";
 import { randomToken } from "../auth/hash.ts";
 import { groupsClaim, mapIdpGroups, parseGroupMap, syncedRoles, usernameFrom } from "../auth/oidc-groups.ts";
@@ -179,6 +181,12 @@ oidc.get("/oidc/callback", async (c) => {
     });
     user = { id, username, roles: JSON.stringify(roles), disabled: 0 };
   }
+  // The IdP is authoritative for an SSO account's email; only a verified one can link it to a person.
+  if (typeof claims.email === "string")
+    await c.env.DB.prepare("UPDATE users SET email = ?, email_verified = ? WHERE id = ?")
+      .bind(claims.email, claims.email_verified === true ? 1 : 0, user.id)
+      .run();
+  await linkAccount(c.env, user.id, c.env.OIDC_PERSON_CLAIM ? claims[c.env.OIDC_PERSON_CLAIM] : undefined);
   await syncMemberships(c, user.id, user.username, JSON.parse(user.roles) as Role[], mapped);
   const fresh = await c.env.DB.prepare("SELECT roles FROM users WHERE id = ?").bind(user.id).first<{ roles: string }>();
   const result = await afterFirstFactor(
