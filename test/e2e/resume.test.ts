@@ -59,7 +59,9 @@ describeWithPeers("resume without loss", missingPeers(), () => {
     const again = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie, { resume: offset });
     await again.until("the first resumed byte", () => (again.output.length > 0 ? true : undefined));
     const firstByte = performance.now() - reconnected;
-    await again.waitForOutput("DONE", 30_000);
+    await again.waitForOutput("DONE", 30_000).catch((err) => {
+      throw new Error(`${err}; close ${again.closeCode}; messages ${JSON.stringify(again.messages)}`);
+    });
     console.log(
       `browser resume from offset ${offset}: first missed byte ${firstByte.toFixed(0)} ms after reconnecting; 300 of 300 lines, each once`,
     );
