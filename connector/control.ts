@@ -4,6 +4,7 @@ import WebSocket from "ws";
 import {
   backoffDelay,
   CloseCode,
+  connectorEndpoint,
   type ConnectorToHub,
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
@@ -66,9 +67,9 @@ export class ControlLink {
   }
 
   private async dial(): Promise<void> {
-    const url = new URL("/connector/control", this.state.edgeUrl);
+    const url = new URL(connectorEndpoint.control, this.state.edgeUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const token = await connectorToken(this.state.connectorId, this.state.identityKey);
+    const token = await connectorToken(this.state.connectorId, this.state.identityKey, connectorEndpoint.control);
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
       maxPayload: MAX_CONTROL_MESSAGE,

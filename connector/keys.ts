@@ -23,10 +23,13 @@ export function publicJwk(jwk: JWK): JWK {
   return rest;
 }
 
-/** A fresh, short-lived proof-of-key token, sent as `Authorization: Bearer` on every socket dial. */
-export async function connectorToken(connectorId: string, identityKey: JWK): Promise<string> {
+/**
+ * A fresh, short-lived, single-use proof-of-key token for one request to one edge path (`endpoint`, from
+ * `connectorEndpoint`), sent as `Authorization: Bearer`. Mint one per dial: the edge refuses a token twice.
+ */
+export async function connectorToken(connectorId: string, identityKey: JWK, endpoint: string): Promise<string> {
   const key = await importJWK(identityKey, CONNECTOR_TOKEN_ALG);
-  return new SignJWT({})
+  return new SignJWT({ ep: endpoint })
     .setProtectedHeader({ alg: CONNECTOR_TOKEN_ALG, typ: CONNECTOR_TOKEN_TYP })
     .setIssuer(connectorId)
     .setSubject(connectorId)

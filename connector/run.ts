@@ -4,7 +4,7 @@
 import { rdpUnavailable } from "./rdp/engine.ts";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
+import { connectorEndpoint, HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
 import { loadConfig } from "./config.ts";
 import { AGENT, ControlLink } from "./control.ts";
 import { type CredentialProvider, SealedProvider } from "./credentials.ts";
@@ -35,7 +35,11 @@ export async function discoverNow(stateDir: string): Promise<void> {
     allowed: config.allowedTargets.map(parseCidr),
     log: writeLog,
     report: (servers) =>
-      reportInventory(state.edgeUrl, () => connectorToken(state.connectorId, state.identityKey), servers),
+      reportInventory(
+        state.edgeUrl,
+        () => connectorToken(state.connectorId, state.identityKey, connectorEndpoint.inventory),
+        servers,
+      ),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (result.failedSources.length > 0) process.exitCode = 1;
@@ -153,7 +157,11 @@ export async function run(stateDir: string): Promise<void> {
         allowed,
         log,
         report: (servers) =>
-          reportInventory(state.edgeUrl, () => connectorToken(state.connectorId, state.identityKey), servers),
+          reportInventory(
+        state.edgeUrl,
+        () => connectorToken(state.connectorId, state.identityKey, connectorEndpoint.inventory),
+        servers,
+      ),
       }).catch((err: Error) => log("discovery.report_failed", { error: err.message }));
     // First round shortly after start, then every intervalMinutes.
     discoveryTimer = setTimeout(function again() {

@@ -7,6 +7,7 @@ import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
 import {
   CONNECTOR_RESUME_GRACE_MS,
+  connectorEndpoint,
   type EndReason,
   encodeData,
   encodeDataChunks,
@@ -132,9 +133,10 @@ export class TargetSession {
   }
 
   private async dial(): Promise<void> {
-    const url = new URL(`/connector/sessions/${this.sessionId}`, this.state.edgeUrl);
+    const endpoint = connectorEndpoint.session(this.sessionId);
+    const url = new URL(endpoint, this.state.edgeUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const token = await connectorToken(this.state.connectorId, this.state.identityKey);
+    const token = await connectorToken(this.state.connectorId, this.state.identityKey, endpoint);
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
       maxPayload: MAX_BINARY_FRAME,

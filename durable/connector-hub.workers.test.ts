@@ -18,7 +18,7 @@ async function secondConnector(site: Site): Promise<Site> {
     .bind(id, site.siteId, JSON.stringify(await exportJWK(publicKey)), Date.now())
     .run();
   const key = await exportJWK(privateKey);
-  return { ...site, connectorId: id, token: () => connectorToken(id, key) };
+  return { ...site, connectorId: id, token: (endpoint = "/connector/control") => connectorToken(id, key, endpoint) };
 }
 
 /** Sends a connector's report and waits until the hub shows it. */

@@ -119,7 +119,9 @@ describe("SessionRoom resume", () => {
     await user.next((c) => c.binaries.length === 1, "output");
     connector.ws.close(1011, "network blip");
     await user.next(hasText("status", { state: "reconnecting" }), "reconnecting");
-    const back = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+    const back = await openSocket(`/connector/sessions/${id}`, {
+      Authorization: `Bearer ${await site.token(`/connector/sessions/${id}`)}`,
+    });
     back.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id, resume: { sent: 12 } }));
     await back.next(hasText("hello"), "room hello");
     // The room has bytes 0..7; the connector resends the rest, which were in flight when it dropped.

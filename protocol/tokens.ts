@@ -9,10 +9,21 @@ export const GRANT_TYP = "psm-grant+jwt";
 export const GRANT_ALG = "EdDSA";
 export const grantAudience = (siteId: string) => `site:${siteId}`;
 
-/** Connector proof of key: connector -> edge, EdDSA with the connector's enrolled key. */
+/**
+ * Connector proof of key: connector -> edge, EdDSA with the connector's enrolled key. Single use (the edge
+ * claims its `jti` once) and bound to the one edge path it was minted for (`ep`), so a captured token opens
+ * neither another session's data socket nor the control socket, and opens its own at most once.
+ */
 export const CONNECTOR_TOKEN_TYP = "psm-connector+jwt";
 export const CONNECTOR_TOKEN_ALG = "EdDSA";
 export const CONNECTOR_TOKEN_AUD = "psm-edge";
+
+/** The edge paths a connector authenticates to, each a token's `ep`. Session ids are the room's (UUIDs). */
+export const connectorEndpoint = {
+  control: "/connector/control",
+  inventory: "/connector/inventory",
+  session: (sessionId: string) => `/connector/sessions/${sessionId}`,
+} as const;
 
 /**
  * Browser session cookie: edge -> edge, HS256 with the edge's user-token secret, 15 minutes. Claims:
@@ -89,6 +100,8 @@ export const GrantClaims = z.object({
           .min(0)
           .max(1024 * 1024),
       }),
+      /** The bridge must run in its sandbox (policy rdpRequireSandbox): a connector without one refuses. */
+      sbx: z.boolean().optional(),
     })
     .optional(),
 });
@@ -100,5 +113,11 @@ export const ConnectorTokenClaims = z.object({
   aud: z.literal(CONNECTOR_TOKEN_AUD),
   iat: z.number().int(),
   exp: z.number().int(),
-  jti: z.string().min(8),
+  jti: z.string().min(8).max(64),
+  /** The edge path this token opens, and nothing else (`connectorEndpoint`). */
+  ep: z
+    .string()
+    .max(256)
+    .regex(/^\/connector\/[A-Za-z0-9/_-]+$/),
 });
+export type ConnectorTokenClaims = z.infer<typeof ConnectorTokenClaims>;

@@ -182,7 +182,9 @@ describe("time and revocation", () => {
     await control.next(hasText("open", { sessionId: id }), "open");
     const user = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
     user.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
-    const connector = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+    const connector = await openSocket(`/connector/sessions/${id}`, {
+      Authorization: `Bearer ${await site.token(`/connector/sessions/${id}`)}`,
+    });
     connector.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id }));
     connector.ws.send(encodeMessage({ type: "status", state: "connected" }));
     await user.next(hasText("status", { state: "connected" }), "connected");

@@ -1,5 +1,6 @@
 // Authenticates a connector by its proof-of-key token (Authorization: Bearer), signed with the
-// Ed25519 key it registered at enrollment.
+// Ed25519 key it registered at enrollment, minted for the one edge path it is presented to, and used
+// once (its jti is claimed in D1, atomically).
 import { decodeJwt, importJWK, type JWK, jwtVerify } from "jose";
 import {
   CONNECTOR_TOKEN_ALG,
@@ -11,7 +12,20 @@ import { ApiFailure } from "./errors.ts";
 
 export type AuthConnector = { id: string; siteId: string };
 
-export async function authenticateConnector(db: D1Database, authorization: string | undefined): Promise<AuthConnector> {
+/** Longest life a connector token may claim (exp - iat), and the most its iat may lag: 120 s. */
+const MAX_TOKEN_LIFE_S = 120;
+/** A used jti is kept this long past the moment its token stops verifying, for clock skew: 60 s. */
+const JTI_KEEP_MARGIN_MS = 60_000;
+
+/**
+ * `endpoint`: the path the request was made to. The token must name exactly it (`ep`), so a token minted
+ * for one session's data socket opens no other session's, nor the control socket, nor the inventory.
+ */
+export async function authenticateConnector(
+  db: D1Database,
+  authorization: string | undefined,
+  endpoint: string,
+): Promise<AuthConnector> {
   const token = authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined;
   if (!token) throw new ApiFailure("unauthorized", "connector token missing");
   let subject: string | undefined;
@@ -26,6 +40,7 @@ export async function authenticateConnector(db: D1Database, authorization: strin
     .bind(subject)
     .first<{ id: string; site_id: string; public_key: string }>();
   if (!row) throw new ApiFailure("unauthorized", "unknown or revoked connector");
+  let claims: ConnectorTokenClaims;
   try {
     const key = await importJWK(JSON.parse(row.public_key) as JWK, CONNECTOR_TOKEN_ALG);
     const { payload } = await jwtVerify(token, key, {
@@ -34,11 +49,34 @@ export async function authenticateConnector(db: D1Database, authorization: strin
       audience: CONNECTOR_TOKEN_AUD,
       issuer: row.id,
       subject: row.id,
-      maxTokenAge: "120s",
+      maxTokenAge: `${MAX_TOKEN_LIFE_S}s`,
     });
-    ConnectorTokenClaims.parse(payload);
+    claims = ConnectorTokenClaims.parse(payload);
   } catch (err) {
     throw new ApiFailure("unauthorized", `connector token rejected: ${(err as Error).name}`);
   }
+  if (claims.exp - claims.iat > MAX_TOKEN_LIFE_S)
+    throw new ApiFailure("unauthorized", "connector token lives too long");
+  if (claims.ep !== endpoint) throw new ApiFailure("unauthorized", "connector token minted for another endpoint");
+  if (!(await claimJti(db, row.id, claims))) throw new ApiFailure("unauthorized", "connector token already used");
   return { id: row.id, siteId: row.site_id };
+}
+
+/**
+ * Records the token's jti as used; false when it already was. One INSERT on the primary key is atomic,
+ * so of two requests racing with one token exactly one wins. The row is kept until the token could no
+ * longer verify anyway (its exp, or iat + 120 s); this connector's expired rows are pruned in the same batch.
+ */
+async function claimJti(db: D1Database, connectorId: string, claims: ConnectorTokenClaims): Promise<boolean> {
+  const now = Date.now();
+  const expiresAt = Math.min(claims.exp, claims.iat + MAX_TOKEN_LIFE_S) * 1000 + JTI_KEEP_MARGIN_MS;
+  const [, inserted] = await db.batch<{ jti: string }>([
+    db.prepare("DELETE FROM connector_token_uses WHERE connector_id = ? AND expires_at < ?").bind(connectorId, now),
+    db
+      .prepare(
+        "INSERT INTO connector_token_uses (connector_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING jti",
+      )
+      .bind(connectorId, claims.jti, expiresAt),
+  ]);
+  return (inserted?.results.length ?? 0) === 1;
 }

@@ -46,14 +46,14 @@ describe("discovered servers", () => {
         hostKeyType: "ssh-ed25519",
       },
     ];
-    expect((await report(await site.token(), servers)).status).toBe(200);
+    expect((await report(await site.token("/connector/inventory"), servers)).status).toBe(200);
     const first = await list(site.siteId);
     expect(first).toHaveLength(2);
     expect(first.every((s) => s.status === "discovered" && s.serverId === null)).toBe(true);
     const web = first.find((s) => s.source === "ldap")!;
     expect(web).toMatchObject({ name: "web01", host: "web01.corp.example", port: 22, os: "Windows Server 2022" });
     await new Promise((r) => setTimeout(r, 5));
-    await report(await site.token(), [servers[0]]);
+    await report(await site.token("/connector/inventory"), [servers[0]]);
     const again = (await list(site.siteId)).find((s) => s.id === web.id)!;
     expect(again.lastSeen).toBeGreaterThan(web.lastSeen);
     expect(again.firstSeen).toBe(web.firstSeen);
@@ -63,7 +63,7 @@ describe("discovered servers", () => {
 
   it("refuses reports without a connector token and malformed ones", async () => {
     expect((await report("not-a-token", [])).status).toBe(401);
-    const bad = await report(await site.token(), [
+    const bad = await report(await site.token("/connector/inventory"), [
       { source: "ldap", sourceId: "x", name: "x", host: "bad host; rm -rf" },
     ]);
     expect(bad.status).toBe(400);

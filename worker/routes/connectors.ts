@@ -1,6 +1,6 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
-import { EnrollRequest, EnrollResponse } from "../../protocol/index.ts";
+import { connectorEndpoint, EnrollRequest, EnrollResponse } from "../../protocol/index.ts";
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
@@ -60,15 +60,19 @@ connectors.openapi(
 
 /** The connector's long-lived control socket, held by its site's ConnectorHub. */
 connectors.get("/connector/control", requireUpgrade, async (c) => {
-  const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"));
+  const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.control);
   const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(connector.siteId));
   return forwardSocket(hub, c.req.raw, { role: "connector", connectorId: connector.id, siteId: connector.siteId });
 });
 
 /** A connector's data socket for one session, paired by the session's room with the browser. */
 connectors.get("/connector/sessions/:id", requireUpgrade, async (c) => {
-  const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"));
   const sessionId = c.req.param("id");
+  const connector = await authenticateConnector(
+    c.env.DB,
+    c.req.header("Authorization"),
+    connectorEndpoint.session(sessionId),
+  );
   const session = await c.env.DB.prepare("SELECT site_id, status FROM sessions WHERE id = ?")
     .bind(sessionId)
     .first<{ site_id: string; status: string }>();

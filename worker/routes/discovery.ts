@@ -2,7 +2,13 @@
 // proof-of-key authenticated); admins see them per site as "discovered" with source and last seen,
 // and enable one into a zone, pinning its host key. Only then is it a server anyone can use.
 import { z } from "zod";
-import { DiscoveredServer, EnableDiscoveredRequest, InventoryReceipt, InventoryReport } from "../../protocol/index.ts";
+import {
+  connectorEndpoint,
+  DiscoveredServer,
+  EnableDiscoveredRequest,
+  InventoryReceipt,
+  InventoryReport,
+} from "../../protocol/index.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -24,7 +30,7 @@ connectorInventory.openapi(
     response: InventoryReceipt,
   }),
   async (c) => {
-    const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"));
+    const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.inventory);
     const { servers } = c.req.valid("json");
     const now = Date.now();
     const upsert = c.env.DB.prepare(

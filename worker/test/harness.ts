@@ -3,7 +3,7 @@
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
-import { encodeMessage, PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION } from "../../protocol/index.ts";
 import { expect } from "vitest";
 import { hashPassword } from "../auth/password.ts";
 
@@ -106,7 +106,8 @@ export async function seedSite(policy: Record<string, unknown> = {}) {
     connectorId,
     serverId,
     credentialId,
-    token: () => connectorToken(connectorId, identityKey),
+    /** A fresh single-use connector token for one edge path (default: the control socket). */
+    token: (endpoint: string = connectorEndpoint.control) => connectorToken(connectorId, identityKey, endpoint),
     /** Makes the user a member of the group granted this zone. */
     entitle: (userId: string) =>
       env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(groupId, userId).run(),
@@ -224,7 +225,9 @@ export async function liveSession(policy: Record<string, unknown> = {}, options:
   user.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 120, rows: 40 }));
   await user.next(hasText("status", { state: "waiting_for_connector" }), "waiting status");
 
-  const connector = await openSocket(`/connector/sessions/${id}`, { Authorization: `Bearer ${await site.token()}` });
+  const connector = await openSocket(`/connector/sessions/${id}`, {
+    Authorization: `Bearer ${await site.token(connectorEndpoint.session(id))}`,
+  });
   connector.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id }));
   await connector.next(hasText("hello"), "room hello");
   connector.ws.send(encodeMessage({ type: "status", state: "connected" }));
