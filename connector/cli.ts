@@ -16,12 +16,21 @@ import { generateIdentityKey, generateSealKey, publicJwk } from "./keys.ts";
 import { log } from "./log.ts";
 import { discoverNow, run, STATUS_FILE } from "./run.ts";
 import { sealingProblem, sealSecret } from "./seal.ts";
-import { DEFAULT_STATE_DIR, hasSystemd, systemdUnit, UNIT_NAME, UNIT_PATH } from "./service.ts";
+import {
+  DEFAULT_STATE_DIR,
+  hasSystemd,
+  SERVICE_USER,
+  serviceUserCommands,
+  systemdUnit,
+  UNIT_NAME,
+  UNIT_PATH,
+} from "./service.ts";
 import { loadState, saveState } from "./state.ts";
 
 const USAGE = `usage:
   psm-connector install --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>]
-                        [--allow <cidr>]... [--state <dir>] [--print-unit]
+                        [--allow <cidr>]... [--state <dir>] [--user <account>] [--print-unit]
+                        (the service runs as --user, default ${SERVICE_USER}: created if missing; root opts out)
   psm-connector enroll --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>] [--state <dir>]
   psm-connector run [--state <dir>]
   psm-connector status [--state <dir>] [--json]
@@ -43,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
       state: { type: "string" },
       allow: { type: "string", multiple: true },
       "print-unit": { type: "boolean" },
+      user: { type: "string" },
       json: { type: "boolean" },
       kind: { type: "string" },
     },
@@ -62,6 +72,7 @@ async function main(argv: string[]): Promise<void> {
         sealKeyFile: values["seal-key"],
         allow: values.allow,
         printUnit: values["print-unit"] ?? false,
+        user: values.user ?? SERVICE_USER,
         stateDir: resolve(stateDir),
       });
     case "enroll":
@@ -96,7 +107,9 @@ async function install(opts: {
   allow?: string[];
   printUnit: boolean;
   stateDir: string;
+  user: string;
 }): Promise<void> {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.user)) throw new UsageError("--user must be a plain account name");
   const enrolled = await loadState(opts.stateDir).then(
     () => true,
     () => false,
@@ -116,14 +129,32 @@ async function install(opts: {
     cli: fileURLToPath(new URL("./cli.ts", import.meta.url)),
     workingDirectory: fileURLToPath(new URL("..", import.meta.url)),
     stateDir: opts.stateDir,
+    user: opts.user,
   });
+  // The service's own account: created (unless it exists) and given the state dir before the unit starts.
+  const accountExists = () => {
+    try {
+      execFileSync("id", ["-u", opts.user], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const account = opts.user === "root" ? [] : serviceUserCommands(opts.user, opts.stateDir, accountExists());
   if (opts.printUnit || !hasSystemd()) {
     process.stdout.write(unit);
+    const steps = [
+      ...account.map(([cmd, args]) => [cmd, ...args].join(" ")),
+      `save the unit above as ${UNIT_PATH}`,
+      `systemctl daemon-reload && systemctl enable --now ${UNIT_NAME}`,
+    ];
     process.stderr.write(
-      `\n${hasSystemd() ? "" : "systemd is not running here: "}save the unit above as ${UNIT_PATH}, then: systemctl daemon-reload && systemctl enable --now ${UNIT_NAME}\n`,
+      `\n${hasSystemd() ? "" : "systemd is not running here: "}then, as root: ${steps.join("; ")}\n`,
     );
     return;
   }
+  for (const [cmd, args] of account) execFileSync(cmd, args, { stdio: "inherit" });
+  if (account.length) log("install.account", { user: opts.user, state: opts.stateDir });
   await writeFile(UNIT_PATH, unit, { mode: 0o644 });
   execFileSync("systemctl", ["daemon-reload"], { stdio: "inherit" });
   execFileSync("systemctl", ["enable", "--now", UNIT_NAME], { stdio: "inherit" });
@@ -161,6 +192,11 @@ async function status(stateDir: string, json: boolean): Promise<void> {
         `link: ${running ? snap.link : "down"} since ${at(snap.linkSince)}`,
         `sessions: ${running ? snap.sessions : 0}`,
       );
+      // status.json from before the RDP sandbox existed has no `rdp`.
+      if (snap.rdp)
+        lines.push(
+          `rdp: ${snap.rdp.engine ? (snap.rdp.sandbox ? "available, sandboxed" : "available, NOT sandboxed") : "unavailable"}${snap.rdp.reason ? ` (${snap.rdp.reason})` : ""}`,
+        );
       lines.push(snap.errors.length ? "last errors:" : "last errors: none");
       for (const e of snap.errors) lines.push(`  ${at(e.at)} ${e.event}${e.reason ? ` (${e.reason})` : ""}`);
     }

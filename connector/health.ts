@@ -20,12 +20,16 @@ const ERROR_EVENTS: Record<string, string | undefined> = {
   "session.ssh_error": "reason",
   "session.protocol_error": undefined,
   "session.fault": "in",
+  "session.rdp_sandbox_unavailable": undefined,
   "process.fault": "kind",
   "empowerid.poll_failed": "status",
   "empowerid.report_failed": "status",
   "discovery.failed": "source",
   "discovery.report_failed": "status",
 };
+
+/** Whether this connector can run RDP sessions, and sandboxed (connector/rdp/engine.ts); why not, when not. */
+export type RdpHealth = { engine: boolean; sandbox: boolean; reason?: string };
 
 export type HealthSnapshot = {
   agent: string;
@@ -36,10 +40,13 @@ export type HealthSnapshot = {
   sessions: number;
   errors: HealthError[];
   counters: Record<string, number>;
+  rdp: RdpHealth;
 };
 
 export class Health {
   link: LinkState = "connecting";
+  /** Set once at start from the engine's probe. */
+  rdp: RdpHealth = { engine: false, sandbox: false, reason: "not checked yet" };
   linkSince: number;
   readonly live = new Set<string>();
   private readonly errors: HealthError[] = [];
@@ -107,6 +114,7 @@ export class Health {
         sessionsRejected: this.counters.sessionsRejected,
         controlReconnects: this.counters.controlReconnects,
       },
+      rdp: { ...this.rdp },
     };
   }
 
@@ -137,6 +145,12 @@ export class Health {
     );
     metric("psm_connector_control_reconnects_total", "counter", "Control link reconnections.", [
       ["", this.counters.controlReconnects],
+    ]);
+    metric("psm_connector_rdp_engine", "gauge", "1 when this connector can run RDP sessions.", [
+      ["", this.rdp.engine ? 1 : 0],
+    ]);
+    metric("psm_connector_rdp_sandbox", "gauge", "1 when the RDP bridge runs sandboxed (bubblewrap).", [
+      ["", this.rdp.sandbox ? 1 : 0],
     ]);
     metric("psm_connector_errors_recent", "gauge", "Errors kept for status (at most 10).", [["", this.errors.length]]);
     metric("psm_connector_start_time_seconds", "gauge", "Start time, unix seconds.", [

@@ -1,7 +1,7 @@
 // `psm-connector run`: the agent. Holds the control link, verifies and starts sessions with the
 // site's address policy and credential provider, reports health to the hub, writes status.json
 // for `psm-connector status`, serves Prometheus metrics on loopback, and runs discovery jobs.
-import { rdpUnavailable } from "./rdp/engine.ts";
+import { rdpUnavailable, sandboxStatus } from "./rdp/engine.ts";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectorEndpoint, HEARTBEAT_INTERVAL_MS } from "../protocol/index.ts";
@@ -146,8 +146,26 @@ export async function run(stateDir: string): Promise<void> {
     allowedTargets: config.allowedTargets.join(","),
     metrics: metrics ? `127.0.0.1:${metrics.port}` : undefined,
   });
+  // Whether RDP runs here, and sandboxed: said at start, kept in health (status.json, metrics).
   const rdpMissing = rdpUnavailable();
+  const sandbox = sandboxStatus();
+  health.rdp = {
+    engine: !rdpMissing,
+    sandbox: sandbox.available,
+    ...(rdpMissing ? { reason: rdpMissing } : sandbox.available ? {} : { reason: sandbox.reason }),
+  };
   log("connector.rdp", rdpMissing ? { available: false, reason: rdpMissing } : { available: true });
+  if (!rdpMissing)
+    log(
+      "connector.rdp_sandbox",
+      sandbox.available
+        ? { available: true }
+        : {
+            available: false,
+            reason: sandbox.reason,
+            effect: "RDP bridges run unsandboxed; rdpRequireSandbox refuses",
+          },
+    );
   control.start();
   let discoveryTimer: NodeJS.Timeout | undefined;
   if (config.discovery) {
@@ -158,10 +176,10 @@ export async function run(stateDir: string): Promise<void> {
         log,
         report: (servers) =>
           reportInventory(
-        state.edgeUrl,
-        () => connectorToken(state.connectorId, state.identityKey, connectorEndpoint.inventory),
-        servers,
-      ),
+            state.edgeUrl,
+            () => connectorToken(state.connectorId, state.identityKey, connectorEndpoint.inventory),
+            servers,
+          ),
       }).catch((err: Error) => log("discovery.report_failed", { error: err.message }));
     // First round shortly after start, then every intervalMinutes.
     discoveryTimer = setTimeout(function again() {

@@ -201,6 +201,8 @@ export const PolicyFields = z.object({
   resetOnCheckin: z.boolean().default(false),
   /** RDP: refuse targets that do not offer NLA. */
   rdpRequireNla: z.boolean().default(false),
+  /** RDP: refuse the session on a connector that cannot run the RDP bridge in its sandbox (docs/connector.md). */
+  rdpRequireSandbox: z.boolean().default(false),
   /** RDP clipboard, each direction apart: copy = desktop to browser, paste = browser to desktop. */
   rdpClipboardCopy: z.boolean().default(false),
   rdpClipboardPaste: z.boolean().default(false),

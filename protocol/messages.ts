@@ -28,6 +28,7 @@ export const EndReason = z.enum([
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
   "credential_invalid", // the credential opened but cannot be used (a key ssh2 cannot load, or no key at all)
+  "sandbox_unavailable", // policy requires the RDP bridge's sandbox and this connector cannot run it (no bubblewrap)
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 

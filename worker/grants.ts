@@ -83,6 +83,7 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
 function rdpGrant(policy: Partial<Policy>): NonNullable<GrantClaims["rdp"]> {
   return {
     nla: policy.rdpRequireNla ?? false,
+    ...(policy.rdpRequireSandbox ? { sbx: true } : {}),
     clip: {
       copy: policy.rdpClipboardCopy ?? false,
       paste: policy.rdpClipboardPaste ?? false,

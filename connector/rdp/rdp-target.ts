@@ -1,8 +1,9 @@
-// Opens the RDP target of a verified grant: checks the engine is there, hands the opened credential
-// to a fresh bridge (in memory, over its stdin) and maps the bridge's failures to end reasons.
+// Opens the RDP target of a verified grant: checks the engine is there (and sandboxed, when the grant's
+// policy requires it), hands the opened credential to a fresh bridge (in memory, over its stdin) and maps
+// the bridge's failures to end reasons.
 import type { EndReason, GrantClaims } from "../../protocol/index.ts";
 import type { Log } from "../log.ts";
-import { rdpUnavailable } from "./engine.ts";
+import { rdpUnavailable, sandboxStatus } from "./engine.ts";
 import { type RdpFailure, RdpStream } from "./rdp-stream.ts";
 
 /**
@@ -34,6 +35,13 @@ export function openRdpTarget(
     secret.fill(0);
     log("session.rdp_unavailable", { session: sessionId, reason: missing });
     end("engine_unavailable");
+    return undefined;
+  }
+  const sandbox = sandboxStatus();
+  if (grant.rdp?.sbx && !sandbox.available) {
+    secret.fill(0);
+    log("session.rdp_sandbox_unavailable", { session: sessionId, reason: sandbox.reason });
+    end("sandbox_unavailable");
     return undefined;
   }
   const stream = new RdpStream();

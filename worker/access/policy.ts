@@ -25,6 +25,7 @@ export type PolicyRow = {
   extension_approval_required: number;
   disconnect_grace_minutes: number | null;
   rdp_require_nla: number;
+  rdp_require_sandbox: number;
   rdp_clipboard_copy: number;
   rdp_clipboard_paste: number;
   rdp_clipboard_max_bytes: number;
@@ -54,6 +55,7 @@ export const DEFAULT_POLICY: Policy = {
   extensionApprovalRequired: false,
   disconnectGraceMinutes: null,
   rdpRequireNla: false,
+  rdpRequireSandbox: false,
   rdpClipboardCopy: false,
   rdpClipboardPaste: false,
   rdpClipboardMaxBytes: 64 * 1024,
@@ -83,6 +85,7 @@ export function policyFromRow(r: PolicyRow): Policy {
     extensionApprovalRequired: !!r.extension_approval_required,
     disconnectGraceMinutes: r.disconnect_grace_minutes,
     rdpRequireNla: !!r.rdp_require_nla,
+    rdpRequireSandbox: !!r.rdp_require_sandbox,
     rdpClipboardCopy: !!r.rdp_clipboard_copy,
     rdpClipboardPaste: !!r.rdp_clipboard_paste,
     rdpClipboardMaxBytes: r.rdp_clipboard_max_bytes,
@@ -113,6 +116,7 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.extensionApprovalRequired ? 1 : 0,
     p.disconnectGraceMinutes,
     p.rdpRequireNla ? 1 : 0,
+    p.rdpRequireSandbox ? 1 : 0,
     p.rdpClipboardCopy ? 1 : 0,
     p.rdpClipboardPaste ? 1 : 0,
     p.rdpClipboardMaxBytes,
@@ -141,6 +145,7 @@ export const POLICY_COLUMNS = [
   "extension_approval_required",
   "disconnect_grace_minutes",
   "rdp_require_nla",
+  "rdp_require_sandbox",
   "rdp_clipboard_copy",
   "rdp_clipboard_paste",
   "rdp_clipboard_max_bytes",
