@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import type { AppContext, AuthUser, Env } from "./env.ts";
 
 /** The ledger's RPC surface. Named explicitly: inferring it through the stub type is too deep for tsc. */
-type LedgerRpc = Pick<AuditLedger, "append" | "query" | "page" | "verify">;
+type LedgerRpc = Pick<AuditLedger, "append" | "appendMany" | "query" | "page" | "verify">;
 
 export function ledger(env: Env): LedgerRpc {
   return env.AUDIT_LEDGER.get(env.AUDIT_LEDGER.idFromName("global")) as unknown as LedgerRpc;

@@ -1,10 +1,12 @@
 // The minute sweep (cron trigger): checkouts whose next transition is due, then the notification
-// outbox, then expired sign-ins and auth counters. Works with nobody online; each part is idempotent, so an overlapping run is harmless.
+// outbox, then expired sign-ins and auth counters, then failed sign-ins of closed minutes to the ledger.
+// Works with nobody online; each part is idempotent, so an overlapping run is harmless.
 import { advanceDue } from "./access/checkouts.ts";
 import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
 import { sweepRecordings } from "./recordings.ts";
 import { purgeAuth } from "./auth/purge.ts";
+import { flushFailureTally } from "./auth/failure-tally-store.ts";
 
 export async function sweep(
   env: Env,
@@ -15,5 +17,7 @@ export async function sweep(
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);
   await purgeAuth(env, now);
+  // Failed sign-ins of closed minutes, one ledger entry per account (worker/auth/failure-tally.ts).
+  await flushFailureTally(env, now);
   return { checkouts, notifications, recordingsDeleted };
 }
