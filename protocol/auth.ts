@@ -85,11 +85,10 @@ export const WebAuthnAssertion = z.strictObject({
 /** Options for navigator.credentials.create/get, as JSON (passed through to the browser). */
 export const WebAuthnOptions = z.record(z.string(), z.unknown());
 
-/** Push approval: the waiting device shows `number`; the approving device must pick it among three. */
+/** Push approval: the waiting device shows `number`; the approving device is not told it and must type it. */
 export const PushStarted = z.object({ id: z.string(), number: z.number().int(), expiresAt: z.number() });
 export const PushPending = z.object({
   id: z.string(),
-  choices: z.array(z.number().int()).length(3),
   ip: z.string().nullable(),
   country: z.string().nullable(),
   expiresAt: z.number(),

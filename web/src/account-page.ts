@@ -15,6 +15,8 @@ export function renderAccount(container: HTMLElement): Cleanup {
   document.title = "Account · PSM";
   let disposed = false;
   let pushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The ids of the sign-in requests on screen ("" for none yet). */
+  let shownRequests: string | null = null;
   let stepCleanup: Cleanup | undefined;
   const status = h("p", { id: "account-status", class: "note", role: "status", hidden: true });
   const error = h("p", { id: "account-error", class: "alert", role: "alert", hidden: true });
@@ -236,18 +238,33 @@ export function renderAccount(container: HTMLElement): Cleanup {
     if (disposed) return;
     try {
       const pending = await api.pushPending();
+      // Rebuilt only when the requests change, so a number being typed is not wiped by the next poll.
+      const ids = pending.map((p) => p.id).join(",");
+      if (ids === shownRequests) return schedule();
+      shownRequests = ids;
       const items = pending.map((p) => {
-        const choices = p.choices.map((n) => {
-          const b = h("button", { type: "button", class: "push-choice", "data-number": n }, String(n));
-          b.addEventListener("click", async () => {
-            const state = await api.pushAnswer(p.id, n).catch(fail);
-            say(
-              status,
-              state?.status === "approved" ? "Sign-in approved." : "Wrong number: that sign-in was denied.",
-              state?.status === "approved" ? "ok" : "error",
-            );
-          });
-          return b;
+        // The number is typed, never offered: approving by habit, or by guessing among a few, fails.
+        const input = h("input", {
+          class: "push-number-input",
+          inputmode: "numeric",
+          pattern: "[0-9]{2}",
+          maxlength: 2,
+          autocomplete: "off",
+          required: true,
+          "aria-label": "The number the other device shows",
+        });
+        const approve = h("button", { type: "submit", class: "push-approve" }, "Approve");
+        const form = h("form", { class: "push-answer" }, input, approve);
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          const n = Number(input.value.trim());
+          if (!Number.isInteger(n) || n < 10 || n > 99) return say(status, "Type the two-digit number.", "error");
+          const state = await api.pushAnswer(p.id, n).catch(fail);
+          say(
+            status,
+            state?.status === "approved" ? "Sign-in approved." : "Wrong number: that sign-in was denied.",
+            state?.status === "approved" ? "ok" : "error",
+          );
         });
         const deny = h("button", { type: "button", class: "button-quiet push-deny" }, "It was not me");
         deny.addEventListener("click", () => void api.pushDeny(p.id).catch(fail));
@@ -257,9 +274,9 @@ export function renderAccount(container: HTMLElement): Cleanup {
           h(
             "p",
             {},
-            `A sign-in is waiting${p.country ? ` from ${p.country}` : ""}${p.ip ? ` (${p.ip})` : ""}. Choose the number it shows:`,
+            `A sign-in is waiting${p.country ? ` from ${p.country}` : ""}${p.ip ? ` (${p.ip})` : ""}. Type the number it shows:`,
           ),
-          h("div", { class: "push-choices" }, ...choices, deny),
+          h("div", { class: "push-choices" }, form, deny),
         );
       });
       replace(
@@ -270,6 +287,10 @@ export function renderAccount(container: HTMLElement): Cleanup {
     } catch {
       // A transient failure: the next poll tries again.
     }
+    schedule();
+  }
+
+  function schedule(): void {
     pushTimer = setTimeout(() => void pollApprovals(), PUSH_POLL_MS);
   }
 

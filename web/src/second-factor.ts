@@ -87,7 +87,7 @@ export function renderSecondFactor(
         const started = await api.pushStart();
         number.hidden = false;
         number.textContent = String(started.number);
-        say(info, `On a device where you are signed in, open Account and choose ${started.number}.`, "info");
+        say(info, `On a device where you are signed in, open Account and type ${started.number}.`, "info");
         const poll = async () => {
           if (disposed) return;
           try {

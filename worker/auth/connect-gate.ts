@@ -10,7 +10,8 @@ import { ApiFailure } from "../errors.ts";
 import { verifyPassword } from "./password.ts";
 import { factorsOf } from "./sign-in.ts";
 import { decideStepUp, parseWorkHours, type Sensitivity } from "./step-up.ts";
-import { enforce, throttleCheck, throttleClear, throttleFail, type ThrottleKey } from "./throttle-store.ts";
+import { check, combine } from "./throttle.ts";
+import { enforce, type ThrottleKey, throttleRelease, throttleReserve } from "./throttle-store.ts";
 
 const HOUR = 60 * 60_000;
 
@@ -26,11 +27,12 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
     c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
       .bind(user.id)
       .first<{ master_password_hash: string | null }>(),
-    // Failures on the account in the last hour, from any address (the throttle's own counters).
+    // Password and second-factor failures on the account in the last hour, from any address (the
+    // throttle's own counters).
     c.env.DB.prepare(
-      "SELECT COALESCE(sum(failures), 0) AS n FROM auth_throttle WHERE (key = ? OR key LIKE ?) AND last_failure_at > ?",
+      "SELECT COALESCE(sum(failures), 0) AS n FROM auth_throttle WHERE (key IN (?, ?) OR key LIKE ? OR key LIKE ?) AND last_failure_at > ?",
     )
-      .bind(`acct:${user.id}`, `acct-ip:${user.id}:%`, now - HOUR)
+      .bind(`acct:${user.id}`, `mfa:${user.id}`, `acct-ip:${user.id}:%`, `mfa-ip:${user.id}:%`, now - HOUR)
       .first<{ n: number }>(),
   ]);
   const policy = rowPolicy(row);
@@ -84,7 +86,8 @@ export async function checkMasterPassword(c: Context<AppContext>, given: string 
   const user = c.get("user");
   const keys = masterPasswordKeys(user.id);
   const now = Date.now();
-  const verdict = await throttleCheck(c.env.DB, keys, now);
+  // Counted before the check: parallel guesses each see the ones before them.
+  const verdict = await throttleReserve(c.env.DB, keys, now);
   if (!verdict.allowed) {
     await record(c.env, {
       actor: actorOf(user),
@@ -98,10 +101,16 @@ export async function checkMasterPassword(c: Context<AppContext>, given: string 
   const row = await c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
     .bind(user.id)
     .first<{ master_password_hash: string | null }>();
-  if (!row?.master_password_hash) throw new ApiFailure("step_up_required", "master password not set yet");
-  if (given === undefined) throw new ApiFailure("step_up_required", "master password missing");
+  if (!row?.master_password_hash || given === undefined) {
+    // Nothing was guessed: give the attempt back.
+    await throttleRelease(c.env.DB, verdict);
+    throw new ApiFailure(
+      "step_up_required",
+      `master password ${row?.master_password_hash ? "missing" : "not set yet"}`,
+    );
+  }
   if (!(await verifyPassword(given, row.master_password_hash))) {
-    const after = await throttleFail(c.env.DB, keys, now);
+    const after = combine(keys.map((k) => check(k.scope, verdict.states.get(k.key) ?? null, now)));
     await record(c.env, {
       actor: actorOf(user),
       action: "auth.mfa_failed",
@@ -111,7 +120,8 @@ export async function checkMasterPassword(c: Context<AppContext>, given: string 
     });
     throw new ApiFailure("forbidden", `wrong master password for ${user.id}`);
   }
-  await throttleClear(c.env.DB, keys);
+  // A success gives back this attempt only: earlier wrong ones stay counted until forgotten.
+  await throttleRelease(c.env.DB, verdict);
 }
 
 /**

@@ -35,6 +35,35 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** A hash to compare against when the user does not exist, so timing does not reveal it. */
 export const DUMMY_HASH = `pbkdf2-sha256$${ITERATIONS}$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`;
 
+/** A stored value verifyPassword would run PBKDF2 on (an SSO-only account holds "!"). */
+export function isPasswordHash(stored: string): boolean {
+  const [scheme, iter, salt, hash, extra] = stored.split("$");
+  const n = Number(iter);
+  return scheme === "pbkdf2-sha256" && Number.isInteger(n) && n >= 1 && n <= ITERATIONS && !!salt && !!hash && !extra;
+}
+
+/** Why a sign-in by password failed, for the log and the audit only: the client always sees one answer. */
+export type PasswordOutcome = "ok" | "unknown_user" | "wrong_password" | "sso_only" | "disabled";
+
+/**
+ * Equal-cost login: every kind of account costs exactly one PBKDF2 verification at the full count,
+ * against the real hash where there is a usable one and against DUMMY_HASH otherwise (unknown user,
+ * SSO-only "!", anything malformed), and the verdict is made only after it. A disabled account is
+ * verified too, and refused whatever the password.
+ */
+export async function checkSignInPassword(
+  account: { password_hash: string; disabled: number } | null,
+  password: string,
+  verify: (password: string, stored: string) => Promise<boolean> = verifyPassword,
+): Promise<PasswordOutcome> {
+  const usable = !!account && isPasswordHash(account.password_hash);
+  const matched = await verify(password, usable ? account.password_hash : DUMMY_HASH);
+  if (!account) return "unknown_user";
+  if (!usable) return "sso_only";
+  if (account.disabled) return "disabled";
+  return matched ? "ok" : "wrong_password";
+}
+
 function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   let diff = 0;

@@ -1,10 +1,11 @@
 // Keeps the auth tables bounded: the minute sweep deletes sign-ins, challenges, tickets and throttle
 // counters that can no longer matter (expired or revoked for a day; counters idle past their forget time).
 import type { Env } from "../env.ts";
+import { LONGEST_FORGET_MS } from "./throttle.ts";
 
 const DAY = 24 * 60 * 60_000;
 /** Longest forget time of any throttle rule (throttle.ts), ms. */
-const THROTTLE_IDLE_MS = 60 * 60_000;
+const THROTTLE_IDLE_MS = LONGEST_FORGET_MS;
 
 export async function purgeAuth(env: Env, now: number): Promise<void> {
   await env.DB.batch([

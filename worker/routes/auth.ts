@@ -1,11 +1,14 @@
-// Login (throttled, then a second factor where one is enrolled), logout, the current user, password
-// change (revokes every other sign-in), and the one-time bootstrap of the first admin.
+// Login (throttled, the same work for every kind of account, then a second factor where one is enrolled),
+// logout, the current user, password change (revokes every other sign-in), and the one-time bootstrap of
+// the first admin.
 import { BootstrapRequest, LoginRequest, LoginResult, Me, PasswordChange } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../auth/password.ts";
+import type { FailureAction } from "../auth/failure-tally.ts";
+import { tallyFailure } from "../auth/failure-tally-store.ts";
+import { checkSignInPassword, hashPassword, verifyPassword } from "../auth/password.ts";
 import { afterFirstFactor, factorsChanged } from "../auth/sign-in.ts";
-import { clientIp, enforce, signInKeys, throttleCheck, throttleClear, throttleFail } from "../auth/throttle-store.ts";
+import { clientIp, clientNet, enforce, signInKeys, throttleRelease, throttleReserve } from "../auth/throttle-store.ts";
 import { clearUserCookie, requireUser, revokeSignIn, tokenClaims } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
@@ -24,35 +27,35 @@ auth.openapi(
       .bind(username)
       .first<{ id: string; username: string; password_hash: string; roles: string; disabled: number }>();
     const ip = clientIp(c);
-    const device = await deviceHash(c);
-    const known = row ? await isKnownDevice(c.env.DB, row.id, device) : false;
-    const keys = signInKeys(ip, row ? row.id : `name:${username.toLowerCase()}`, known);
-    const target = { type: "user", id: row?.id ?? "unknown", name: username };
-    const refs = row ? { userId: row.id } : {};
-    const before = await throttleCheck(c.env.DB, keys, now);
-    if (!before.allowed) {
-      await record(c.env, {
-        actor: null,
-        action: "auth.locked_out",
-        target,
-        refs,
-        data: { ip, locked: before.locked },
+    // Every kind of account does the same work from here: the same queries (an unknown name is looked up
+    // and throttled under `name:<username>`), one PBKDF2 verification, one tally row on failure.
+    const account = row ? row.id : `name:${username.toLowerCase()}`;
+    const known = await isKnownDevice(c.env.DB, account, await deviceHash(c));
+    const keys = signInKeys(clientNet(c), account, known);
+    // Failed and throttled logins are counted per minute, account and address, not audited one by one.
+    const tally = (action: FailureAction, reason: string) =>
+      tallyFailure(c.env, {
+        action,
+        via: "password",
+        account,
+        userId: row?.id ?? null,
+        name: username,
+        address: ip,
+        reason,
       });
-      enforce(c, before, `login ${username} from ${ip}`);
+    // The attempt is counted before the password is checked: parallel guesses each see the ones before.
+    const attempt = await throttleReserve(c.env.DB, keys, now);
+    if (!attempt.allowed) {
+      await tally("auth.locked_out", attempt.locked ? "locked" : "delayed");
+      enforce(c, attempt, `login ${username} from ${ip}`);
     }
-    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-    if (!row || !ok || row.disabled) {
-      const after = await throttleFail(c.env.DB, keys, now);
-      await record(c.env, {
-        actor: null,
-        action: "auth.login_failed",
-        target,
-        refs,
-        data: { ip, knownDevice: known, ...(after.allowed ? {} : { throttled: true, locked: after.locked }) },
-      });
-      throw new ApiFailure("unauthorized", `login failed for ${username} from ${ip}`);
+    const outcome = await checkSignInPassword(row, password);
+    if (!row || outcome !== "ok") {
+      await tally("auth.login_failed", outcome);
+      throw new ApiFailure("unauthorized", `login failed for ${username} from ${ip}: ${outcome}`);
     }
-    await throttleClear(c.env.DB, keys);
+    // Not a failure after all: this attempt's reservation is given back; earlier failures stay counted.
+    await throttleRelease(c.env.DB, attempt);
     const user = { id: row.id, username: row.username, roles: JSON.parse(row.roles) as Me["roles"] };
     return c.json(await afterFirstFactor(c, user, "pwd"), 200);
   },
@@ -90,15 +93,14 @@ auth.openapi(
   async (c) => {
     const user = c.get("user");
     const { current, next } = c.req.valid("json");
-    const keys = signInKeys(clientIp(c), user.id, true);
-    enforce(c, await throttleCheck(c.env.DB, keys, Date.now()), `password change ${user.id}`);
+    const attempt = await throttleReserve(c.env.DB, signInKeys(clientNet(c), user.id, true), Date.now());
+    enforce(c, attempt, `password change ${user.id}`);
     const row = await c.env.DB.prepare("SELECT password_hash FROM users WHERE id = ?")
       .bind(user.id)
       .first<{ password_hash: string }>();
-    if (!row || !(await verifyPassword(current, row.password_hash))) {
-      await throttleFail(c.env.DB, keys, Date.now());
+    if (!row || !(await verifyPassword(current, row.password_hash)))
       throw new ApiFailure("forbidden", `wrong current password for ${user.id}`);
-    }
+    await throttleRelease(c.env.DB, attempt);
     await c.env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
       .bind(await hashPassword(next), user.id)
       .run();

@@ -1,12 +1,23 @@
 // Second factors: status, TOTP enrolment (QR drawn by the page from the otpauth URI) and verification,
 // recovery codes (shown once, stored hashed). Verification serves both the sign-in's second step and
-// step-up on a full sign-in. Attempts are capped per sign-in and counted by the brute-force throttle.
+// step-up on a full sign-in. Attempts are capped per sign-in and counted by the brute-force throttle
+// against the account (keys apart from the password's, which a password sign-in never clears).
 import type { Context } from "hono";
 import { MfaStatus, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, factorsChanged, factorsOf } from "../auth/sign-in.ts";
-import { clientIp, enforce, signInKeys, throttleCheck, throttleFail } from "../auth/throttle-store.ts";
+import { deviceHash, isKnownDevice } from "../auth/device.ts";
+import { tallyFailure } from "../auth/failure-tally-store.ts";
+import {
+  clientIp,
+  clientNet,
+  enforce,
+  type Reservation,
+  secondFactorKeys,
+  throttleRelease,
+  throttleReserve,
+} from "../auth/throttle-store.ts";
 import { acceptTotp, newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, totpUri } from "../auth/totp.ts";
 import { requireAnySignIn, requireUser, revokeSignIn } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
@@ -23,18 +34,39 @@ const RECENT_MFA_MS = 10 * 60_000;
 
 const recoveryHash = (userId: string, code: string) => sha256Hex(`recovery:${userId}:${normaliseRecoveryCode(code)}`);
 
-/** Before checking a second factor: the throttle, and the per-sign-in cap. */
-export async function beforeSecondFactor(c: Context<AppContext>): Promise<void> {
+/**
+ * Before checking a second factor: the attempt is counted against the address, the account from this
+ * address and (from a device the owner never signed in from) the account from anywhere, before the
+ * factor is checked. A success gives it back with secondFactorPassed; a password sign-in clears nothing.
+ */
+export async function beforeSecondFactor(c: Context<AppContext>): Promise<Reservation> {
   const user = c.get("user");
-  enforce(c, await throttleCheck(c.env.DB, signInKeys(clientIp(c), user.id, true), Date.now()), `mfa ${user.id}`);
+  const known = await isKnownDevice(c.env.DB, user.id, await deviceHash(c));
+  const attempt = await throttleReserve(c.env.DB, secondFactorKeys(clientNet(c), user.id, known), Date.now());
+  if (!attempt.allowed) {
+    // Refusals are counted per minute like throttled logins: hammering them cannot flood the ledger.
+    await tallyFailure(c.env, {
+      action: "auth.locked_out",
+      via: "second_factor",
+      account: user.id,
+      userId: user.id,
+      name: user.username,
+      address: clientIp(c),
+      reason: attempt.locked ? "locked" : "delayed",
+    });
+    enforce(c, attempt, `mfa ${user.id}`);
+  }
+  return attempt;
 }
 
-/** A wrong second factor: counted, audited; past the cap the sign-in ends. */
+/** The factor checked out: this attempt is not a failure (earlier ones stay counted). */
+export const secondFactorPassed = (c: Context<AppContext>, attempt: Reservation) => throttleRelease(c.env.DB, attempt);
+
+/** A wrong second factor (already counted by beforeSecondFactor): audited; past the cap the sign-in ends. */
 export async function secondFactorFailed(c: Context<AppContext>, method: string): Promise<never> {
   const user = c.get("user");
   const signIn = c.get("signIn");
   const ip = clientIp(c);
-  await throttleFail(c.env.DB, signInKeys(ip, user.id, true), Date.now());
   const row = await c.env.DB.prepare(
     "UPDATE auth_sessions SET mfa_failures = mfa_failures + 1 WHERE id = ? RETURNING mfa_failures",
   )
@@ -163,8 +195,9 @@ mfa.openapi(
   }),
   async (c) => {
     const user = c.get("user");
-    await beforeSecondFactor(c);
+    const attempt = await beforeSecondFactor(c);
     if (!(await consumeTotp(c, c.req.valid("json").code, false))) return secondFactorFailed(c, "totp_enrol");
+    await secondFactorPassed(c, attempt);
     const codes = newRecoveryCodes();
     const hashes = await Promise.all(codes.map((code) => recoveryHash(user.id, code)));
     await c.env.DB.batch([
@@ -191,8 +224,9 @@ mfa.openapi(
     body: TotpCode,
   }),
   async (c) => {
-    await beforeSecondFactor(c);
+    const attempt = await beforeSecondFactor(c);
     if (!(await consumeTotp(c, c.req.valid("json").code, true))) return secondFactorFailed(c, "totp");
+    await secondFactorPassed(c, attempt);
     await afterSecondFactor(c, "otp");
     return c.json({ ok: true }, 200);
   },
@@ -209,7 +243,7 @@ mfa.openapi(
   }),
   async (c) => {
     const user = c.get("user");
-    await beforeSecondFactor(c);
+    const attempt = await beforeSecondFactor(c);
     const hash = await recoveryHash(user.id, c.req.valid("json").code);
     const res = await c.env.DB.prepare(
       "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
@@ -217,6 +251,7 @@ mfa.openapi(
       .bind(Date.now(), user.id, hash)
       .run();
     if (res.meta.changes !== 1) return secondFactorFailed(c, "recovery");
+    await secondFactorPassed(c, attempt);
     await afterSecondFactor(c, "rec");
     return c.json({ ok: true }, 200);
   },

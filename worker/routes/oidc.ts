@@ -11,6 +11,7 @@ import { linkAccount } from "../access/person-link-store.ts";
 import { record } from "../audit.ts";
 import { randomToken } from "../auth/hash.ts";
 import { groupsClaim, mapIdpGroups, parseGroupMap, syncedRoles, usernameFrom } from "../auth/oidc-groups.ts";
+import { tallyFailure } from "../auth/failure-tally-store.ts";
 import { afterFirstFactor } from "../auth/sign-in.ts";
 import { clientIp } from "../auth/throttle-store.ts";
 import type { AppContext, Env } from "../env.ts";
@@ -86,13 +87,17 @@ oidc.get("/oidc/start", async (c) => {
   return c.redirect(url.toString(), 302);
 });
 
-async function failed(c: Context<AppContext>, detail: string, subject?: string) {
+/** A refused callback: logged in full, counted per minute, account and address (failure-tally.ts). */
+async function failed(c: Context<AppContext>, reason: string, detail: string, userId?: string) {
   console.warn(`oidc callback refused: ${detail}`);
-  await record(c.env, {
-    actor: null,
+  await tallyFailure(c.env, {
     action: "auth.login_failed",
-    target: { type: "user", id: subject ?? "unknown" },
-    data: { via: "oidc", reason: detail.slice(0, 200), ip: clientIp(c) },
+    via: "oidc",
+    account: userId ?? "unknown",
+    userId: userId ?? null,
+    name: null,
+    address: clientIp(c),
+    reason,
   });
   return c.redirect("/#/login?sso_error=1", 302);
 }
@@ -101,14 +106,14 @@ oidc.get("/oidc/callback", async (c) => {
   if (!enabled(c.env)) return c.redirect("/#/login?sso_error=off", 302);
   const flowId = getCookie(c, STATE_COOKIE);
   deleteCookie(c, STATE_COOKIE, { path: "/api/oidc" });
-  if (!flowId) return failed(c, "no state cookie (another browser, or expired)");
+  if (!flowId) return failed(c, "no_state", "no state cookie (another browser, or expired)");
   // One use: the flow row is spent before anything else is checked.
   const flow = await c.env.DB.prepare(
     "UPDATE auth_challenges SET status = 'used' WHERE id = ? AND kind = 'oidc' AND status = 'pending' AND expires_at > ? RETURNING challenge, data",
   )
     .bind(flowId, Date.now())
     .first<{ challenge: string; data: string }>();
-  if (!flow) return failed(c, "unknown, used or expired flow");
+  if (!flow) return failed(c, "flow", "unknown, used or expired flow");
   const { verifier, nonce } = JSON.parse(flow.data) as { verifier: string; nonce: string };
   let claims: oauth.IDToken;
   let idpGroups: string[];
@@ -144,7 +149,7 @@ oidc.get("/oidc/callback", async (c) => {
       claims = { ...info, ...claims };
     }
   } catch (err) {
-    return failed(c, `${(err as Error).name}: ${(err as Error).message}`);
+    return failed(c, "idp", `${(err as Error).name}: ${(err as Error).message}`);
   }
 
   const subject = `${claims.iss}|${claims.sub}`;
@@ -152,7 +157,7 @@ oidc.get("/oidc/callback", async (c) => {
   let user = await c.env.DB.prepare("SELECT id, username, roles, disabled FROM users WHERE oidc_subject = ?")
     .bind(subject)
     .first<{ id: string; username: string; roles: string; disabled: number }>();
-  if (user?.disabled) return failed(c, "account disabled", user.id);
+  if (user?.disabled) return failed(c, "disabled", "account disabled", user.id);
   if (!user) {
     // First sign-in: a new account. An existing local account of the same name is never taken over.
     const base = usernameFrom(claims as { preferred_username?: unknown; email?: unknown; sub: string });

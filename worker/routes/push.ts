@@ -1,17 +1,27 @@
 // Approve-by-push with number matching: a device waiting for its second factor shows a two-digit
-// number; another device where the same user is fully signed in lists the request with three numbers
-// and must pick the shown one. A wrong pick denies the request (no approving by habit). 60 s to answer.
+// number; another device where the same user is fully signed in lists the request (address, country,
+// no numbers) and the user types the number shown. A wrong number denies the request (no approving by
+// habit, no one-in-three guess). 60 s to answer. New requests are rate-limited per account, and three
+// denials (by the user or by a wrong number) lock push for 30 minutes, audited.
+import type { Context } from "hono";
 import { z } from "zod";
 import { PushAnswer, PushPending, PushStarted, PushState } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
-import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
-import { clientIp } from "../auth/throttle-store.ts";
-import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import { networkOf } from "../auth/device.ts";
+import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
+import { RULES } from "../auth/throttle.ts";
+import {
+  clientIp,
+  enforce,
+  type ThrottleKey,
+  throttleCheck,
+  throttleCount,
+  throttleReserve,
+} from "../auth/throttle-store.ts";
+import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
-import type { Context } from "hono";
 
 export const push = newApi();
 const tags = ["mfa"];
@@ -20,11 +30,29 @@ export const PUSH_TTL_MS = 60_000;
 
 const twoDigit = () => 10 + (crypto.getRandomValues(new Uint32Array(1))[0]! % 90);
 
-/** The right number and two distinct decoys, in random order. */
-function choicesFor(number: number): number[] {
-  const set = new Set([number]);
-  while (set.size < 3) set.add(twoDigit());
-  return [...set].sort(() => (crypto.getRandomValues(new Uint8Array(1))[0]! & 1 ? 1 : -1));
+const pushKeys = (userId: string): ThrottleKey[] => [{ scope: "push", key: `push:${userId}` }];
+const denialKeys = (userId: string): ThrottleKey[] => [{ scope: "push_denial", key: `push-deny:${userId}` }];
+
+/**
+ * A request was denied: counted; the denial that reaches the limit locks push (pending requests of the
+ * user are denied too) and is audited as a lockout.
+ */
+async function pushDenied(c: Context<AppContext>, user: { id: string; username?: string }, now: number) {
+  const after = await throttleCount(c.env.DB, denialKeys(user.id), now);
+  const denials = after.states.get(`push-deny:${user.id}`)?.failures ?? 0;
+  if (denials !== RULES.push_denial.lockAfter) return;
+  await c.env.DB.prepare(
+    "UPDATE auth_challenges SET status = 'denied' WHERE user_id = ? AND kind = 'push' AND status = 'pending'",
+  )
+    .bind(user.id)
+    .run();
+  await record(c.env, {
+    actor: null,
+    action: "auth.locked_out",
+    target: { type: "user", id: user.id, ...(user.username ? { name: user.username } : {}) },
+    refs: { userId: user.id },
+    data: { what: "push", denials, lockedForMs: RULES.push_denial.lockMs },
+  });
 }
 
 type PushRow = {
@@ -69,6 +97,9 @@ push.openapi(
     const f = await factorsOf(c.env.DB, user.id);
     if (!f.totp && !f.webauthn) throw new ApiFailure("conflict", "push needs an enrolled second factor");
     const now = Date.now();
+    // Locked after repeated denials (audited when it locked), then rate-limited: every request counts.
+    enforce(c, await throttleCheck(c.env.DB, denialKeys(user.id), now), `push ${user.id} locked`);
+    enforce(c, await throttleReserve(c.env.DB, pushKeys(user.id), now), `push ${user.id} rate`);
     const number = twoDigit();
     const id = crypto.randomUUID();
     const net = networkOf(c);
@@ -84,7 +115,7 @@ push.openapi(
         user.id,
         c.get("signIn").id,
         String(number),
-        JSON.stringify({ choices: choicesFor(number), ip: clientIp(c), country: net.country }),
+        JSON.stringify({ ip: clientIp(c), country: net.country }),
         now,
         now + PUSH_TTL_MS,
       ),
@@ -110,8 +141,9 @@ push.openapi(
       .all<{ id: string; data: string; expires_at: number }>();
     return c.json(
       results.map((r) => {
-        const data = JSON.parse(r.data) as { choices: number[]; ip: string | null; country: string | null };
-        return { id: r.id, choices: data.choices, ip: data.ip, country: data.country, expiresAt: r.expires_at };
+        // The number is not sent: the user types what the waiting device shows.
+        const data = JSON.parse(r.data) as { ip: string | null; country: string | null };
+        return { id: r.id, ip: data.ip, country: data.country, expiresAt: r.expires_at };
       }),
       200,
     );
@@ -122,7 +154,7 @@ push.openapi(
   route({
     method: "post",
     path: "/mfa/push/{id}/approve",
-    summary: "Approve by picking the number the other device shows",
+    summary: "Approve by typing the number the other device shows",
     tags,
     middleware: [requireUser],
     params: IdParam,
@@ -147,6 +179,7 @@ push.openapi(
       refs: { userId: user.id },
       data: { method: "push", approved: match, ...(match ? {} : { reason: "wrong number" }) },
     });
+    if (!match) await pushDenied(c, user, Date.now());
     return c.json({ status: match ? "approved" : "denied" }, 200);
   },
 );
@@ -163,9 +196,13 @@ push.openapi(
   }),
   async (c) => {
     const row = await loadPush(c, c.req.valid("param").id);
-    await c.env.DB.prepare("UPDATE auth_challenges SET status = 'denied' WHERE id = ? AND status = 'pending'")
+    const res = await c.env.DB.prepare(
+      "UPDATE auth_challenges SET status = 'denied' WHERE id = ? AND status = 'pending'",
+    )
       .bind(row.id)
       .run();
+    // Only a request that was still pending counts as a denial (a second click changes nothing).
+    if (res.meta.changes !== 1) return c.json({ status: stateOf(row, Date.now()) }, 200);
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "auth.mfa_failed",
@@ -173,6 +210,7 @@ push.openapi(
       refs: { userId: row.user_id },
       data: { method: "push", reason: "denied by user" },
     });
+    await pushDenied(c, c.get("user"), Date.now());
     return c.json({ status: "denied" }, 200);
   },
 );

@@ -86,7 +86,7 @@ sessions.openapi(
       throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
     }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
-    const [dispatched] = await Promise.all([
+    const [sent, audited] = await Promise.allSettled([
       hub.dispatch(sessionId, grant),
       record(c.env, {
         actor: actorOf(user),
@@ -96,6 +96,13 @@ sessions.openapi(
         data: { deadline },
       }),
     ]);
+    // Fail closed: a session whose start is not in the ledger does not run (the room tells the connector).
+    if (audited.status === "rejected") {
+      await room.end("internal_error");
+      throw new ApiFailure("internal", `session ${sessionId}: session.started not audited: ${audited.reason}`);
+    }
+    if (sent.status === "rejected") throw sent.reason;
+    const dispatched = sent.value;
     if (!dispatched) {
       await room.end("connector_unavailable");
       throw new ApiFailure("connector_unavailable", `no live connector at site ${target.site_id}`);

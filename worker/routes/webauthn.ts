@@ -16,7 +16,7 @@ import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { factorsChanged } from "../auth/sign-in.ts";
-import { beforeSecondFactor, requireRecentMfa, secondFactorFailed } from "./mfa.ts";
+import { beforeSecondFactor, requireRecentMfa, secondFactorFailed, secondFactorPassed } from "./mfa.ts";
 
 export const webauthn = newApi();
 const tags = ["mfa"];
@@ -175,7 +175,7 @@ webauthn.openapi(
   }),
   async (c) => {
     const user = c.get("user");
-    await beforeSecondFactor(c);
+    const attempt = await beforeSecondFactor(c);
     const { response } = c.req.valid("json");
     const challenge = await takeChallenge(c, "webauthn_auth");
     const key = await c.env.DB.prepare(
@@ -213,6 +213,7 @@ webauthn.openapi(
       .bind(newCounter, Date.now(), key.id, key.counter)
       .run();
     if (res.meta.changes !== 1) return secondFactorFailed(c, "webauthn_counter_race");
+    await secondFactorPassed(c, attempt);
     await afterSecondFactor(c, "hwk");
     return c.json({ ok: true }, 200);
   },
