@@ -49,3 +49,20 @@ export const CONNECTOR_RESUME_GRACE_MS = 6_000;
  * drops resumes from it: never more than the window is unacknowledged, plus one overdrawn chunk.
  */
 export const RESUME_LOG_BYTES = OUTPUT_WINDOW + 256 * 1024;
+
+// ---- HTTP request bodies ---------------------------------------------------------------------
+// Checked before a body is parsed: a declared Content-Length over the limit is refused unread, and
+// a body without one (chunked) is counted while it is read and refused at the first byte past the
+// limit (413 too_large). Routes that authenticate check that first, so a stranger's body is never read.
+
+/** Any JSON route not named below: 64 KiB (the largest ordinary body, a sealed credential, is ~20 KiB). */
+export const MAX_JSON_BODY = 64 * 1024;
+
+/** Routes anyone may call before signing in (login, bootstrap, connector enrollment): 8 KiB. */
+export const MAX_SIGN_IN_BODY = 8 * 1024;
+
+/** A connector's inventory report: up to 1,000 servers of at most ~1.4 KiB each, so 2 MiB. */
+export const MAX_INVENTORY_BODY = 2 * 1024 * 1024;
+
+/** A server CSV import: the CSV is at most 1 Mi characters, plus JSON escaping, so 2 MiB. */
+export const MAX_SERVER_IMPORT_BODY = 2 * 1024 * 1024;

@@ -48,6 +48,7 @@ export const ErrorCode = z.enum([
   "connector_unavailable",
   "recording_unavailable",
   "protocol_error",
+  "too_large",
   "internal",
   /** A policy id that names no policy. */
   "unknown_policy",

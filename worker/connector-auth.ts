@@ -1,6 +1,7 @@
 // Authenticates a connector by its proof-of-key token (Authorization: Bearer), signed with the
 // Ed25519 key it registered at enrollment, minted for the one edge path it is presented to, and used
-// once (its jti is claimed in D1, atomically).
+// once (its jti is claimed in D1, atomically). `requireConnector` runs before any body is read.
+import type { MiddlewareHandler } from "hono";
 import { decodeJwt, importJWK, type JWK, jwtVerify } from "jose";
 import {
   CONNECTOR_TOKEN_ALG,
@@ -8,6 +9,7 @@ import {
   CONNECTOR_TOKEN_TYP,
   ConnectorTokenClaims,
 } from "../protocol/index.ts";
+import type { AppContext } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
 
 export type AuthConnector = { id: string; siteId: string };
@@ -79,4 +81,15 @@ async function claimJti(db: D1Database, connectorId: string, claims: ConnectorTo
       .bind(connectorId, claims.jti, expiresAt),
   ]);
   return (inserted?.results.length ?? 0) === 1;
+}
+
+/**
+ * Route middleware for a connector route with a body: the connector behind the request's token (minted
+ * for `endpoint`) as `c.get("connector")`, or 401 before the body is read.
+ */
+export function requireConnector(endpoint: string): MiddlewareHandler<AppContext> {
+  return async (c, next) => {
+    c.set("connector", await authenticateConnector(c.env.DB, c.req.header("Authorization"), endpoint));
+    await next();
+  };
 }

@@ -2,6 +2,7 @@
 import type { AuditLedger } from "../durable/audit-ledger.ts";
 import type { ConnectorHub } from "../durable/connector-hub.ts";
 import type { SessionRoom } from "../durable/session-room.ts";
+import type { AuthConnector } from "./connector-auth.ts";
 
 export interface Env {
   DB: D1Database;
@@ -51,7 +52,7 @@ export interface Env {
 
 export type AppContext = {
   Bindings: Env;
-  Variables: { user: AuthUser; signIn: SignIn };
+  Variables: { user: AuthUser; signIn: SignIn; connector: AuthConnector };
 };
 
 /** The server-side sign-in the request's cookie names (auth_sessions row). */

@@ -2,6 +2,8 @@
 // its protocol/ schema before a handler runs, and the same definitions produce /api/openapi.json.
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { MAX_JSON_BODY } from "../protocol/index.ts";
+import { limitBody } from "./body-limit.ts";
 import type { AppContext } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
 
@@ -20,7 +22,11 @@ const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
 
-/** A route with a JSON body (optional), a JSON response, and the error shape every route shares. */
+/**
+ * A route with a JSON body (optional), a JSON response, and the error shape every route shares. A route
+ * with a body reads at most `bodyLimit` bytes of it (default MAX_JSON_BODY, protocol/limits.ts), after
+ * its own middleware (authentication first) and before the validator parses it.
+ */
 export function route<
   M extends Method,
   P extends string,
@@ -37,6 +43,8 @@ export function route<
   params?: Pa;
   query?: Q;
   body?: B;
+  /** Largest body this route reads, in bytes (protocol/limits.ts). */
+  bodyLimit?: number;
   response?: R;
   status?: 200 | 201;
 }) {
@@ -46,7 +54,7 @@ export function route<
     path: spec.path,
     summary: spec.summary,
     tags: spec.tags,
-    middleware: spec.middleware as [],
+    middleware: [...(spec.middleware ?? []), ...(spec.body ? [limitBody(spec.bodyLimit ?? MAX_JSON_BODY)] : [])] as [],
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),

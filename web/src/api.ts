@@ -80,6 +80,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   connector_unavailable: "No connector is online for this server's site. Ask an admin to check the site's connector.",
   recording_unavailable: "Recording is required for this server and cannot be stored right now. Try again later.",
   protocol_error: "The server sent an unexpected response. Reload the page; if it persists, tell an admin.",
+  too_large: "That is more than the server takes in one request. Send less at a time.",
   internal: "Something went wrong on the server. Try again in a moment.",
   unknown_policy: "That policy no longer exists. Reload the page and choose another.",
   policy_not_allowed:
@@ -108,6 +109,7 @@ function codeFor(status: number, body: unknown): ErrorCode {
   if (status === 403) return "forbidden";
   if (status === 404) return "not_found";
   if (status === 409) return "conflict";
+  if (status === 413) return "too_large";
   if (status === 429) return "rate_limited";
   if (status === 503) return "connector_unavailable";
   return status >= 500 ? "internal" : "bad_request";

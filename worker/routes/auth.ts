@@ -1,7 +1,14 @@
 // Login (throttled, the same work for every kind of account, then a second factor where one is enrolled),
 // logout, the current user, password change (revokes every other sign-in), and the one-time bootstrap of
 // the first admin.
-import { BootstrapRequest, LoginRequest, LoginResult, Me, PasswordChange } from "../../protocol/index.ts";
+import {
+  BootstrapRequest,
+  LoginRequest,
+  LoginResult,
+  MAX_SIGN_IN_BODY,
+  Me,
+  PasswordChange,
+} from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
 import type { FailureAction } from "../auth/failure-tally.ts";
@@ -17,7 +24,15 @@ export const auth = newApi();
 const tags = ["auth"];
 
 auth.openapi(
-  route({ method: "post", path: "/login", summary: "Sign in", tags, body: LoginRequest, response: LoginResult }),
+  route({
+    method: "post",
+    path: "/login",
+    summary: "Sign in",
+    tags,
+    body: LoginRequest,
+    bodyLimit: MAX_SIGN_IN_BODY,
+    response: LoginResult,
+  }),
   async (c) => {
     const { username, password } = c.req.valid("json");
     const now = Date.now();
@@ -117,6 +132,7 @@ auth.openapi(
     summary: "Create the first admin",
     tags,
     body: BootstrapRequest,
+    bodyLimit: MAX_SIGN_IN_BODY,
     status: 201,
   }),
   async (c) => {

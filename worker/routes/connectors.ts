@@ -1,6 +1,6 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
-import { connectorEndpoint, EnrollRequest, EnrollResponse } from "../../protocol/index.ts";
+import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY } from "../../protocol/index.ts";
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
@@ -17,6 +17,7 @@ connectors.openapi(
     summary: "Enroll a connector with a one-time token",
     tags: ["connectors"],
     body: EnrollRequest,
+    bodyLimit: MAX_SIGN_IN_BODY,
     response: EnrollResponse,
     status: 201,
   }),

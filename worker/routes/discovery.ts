@@ -8,11 +8,12 @@ import {
   EnableDiscoveredRequest,
   InventoryReceipt,
   InventoryReport,
+  MAX_INVENTORY_BODY,
 } from "../../protocol/index.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { authenticateConnector } from "../connector-auth.ts";
+import { requireConnector } from "../connector-auth.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 
@@ -26,11 +27,14 @@ connectorInventory.openapi(
     path: "/connector/inventory",
     summary: "A connector reports the servers its discovery jobs found",
     tags: ["discovery"],
+    // The connector is authenticated before its body is read (a stranger's body is never parsed).
+    middleware: [requireConnector(connectorEndpoint.inventory)],
     body: InventoryReport,
+    bodyLimit: MAX_INVENTORY_BODY,
     response: InventoryReceipt,
   }),
   async (c) => {
-    const connector = await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.inventory);
+    const connector = c.get("connector");
     const { servers } = c.req.valid("json");
     const now = Date.now();
     const upsert = c.env.DB.prepare(

@@ -8,6 +8,7 @@ import {
   CreateServerRequest,
   ImportServersRequest,
   ImportServersResponse,
+  MAX_SERVER_IMPORT_BODY,
   RepinServerRequest,
   ServerSummary,
 } from "../../protocol/index.ts";
@@ -164,6 +165,7 @@ inventory.openapi(
     tags,
     middleware,
     body: ImportServersRequest,
+    bodyLimit: MAX_SERVER_IMPORT_BODY,
     response: ImportServersResponse,
   }),
   async (c) => {
