@@ -32,6 +32,17 @@ export const connectorEndpoint = {
 export const USER_TOKEN_TYP = "psm-user+jwt";
 export const USER_TOKEN_AUD = "psm-web";
 
+/**
+ * The browser's cookies. `__Host-`: the browser keeps one only if it is Secure, Path=/ and has no
+ * Domain, so a sibling host or a plain-http page cannot set or shadow it (Chromium treats
+ * http://localhost as secure, so local runs work too).
+ */
+export const SESSION_COOKIE = "__Host-psm_session";
+/** The device id (400 days), known devices for step-up and the sign-in throttle. */
+export const DEVICE_COOKIE = "__Host-psm_device";
+/** An OIDC sign-in in flight (its state, 10 min). */
+export const OIDC_STATE_COOKIE = "__Host-psm_oidc";
+
 /** Sealed credentials: JWE to the site's P-256 key. Pinned so a downgrade is refused. */
 export const SEAL_ALG = "ECDH-ES+A256KW";
 export const SEAL_ENC = "A256GCM";

@@ -83,10 +83,10 @@ describe("audit-verify --url", { timeout: 30_000 }, () => {
       });
       req.on("end", () => {
         const ok = JSON.parse(body).password === "pw-1";
-        res.writeHead(ok ? 200 : 401, ok ? { "set-cookie": "psm_session=tok123; Path=/; HttpOnly" } : {});
+        res.writeHead(ok ? 200 : 401, ok ? { "set-cookie": "__Host-psm_session=tok123; Path=/; HttpOnly" } : {});
         res.end("{}");
       });
-    } else if (req.url === "/api/audit/export" && req.headers.cookie === "psm_session=tok123") {
+    } else if (req.url === "/api/audit/export" && req.headers.cookie === "__Host-psm_session=tok123") {
       res.writeHead(200, { "content-type": "application/x-ndjson" });
       res.end(ndjson(entries));
     } else {
@@ -103,7 +103,7 @@ describe("audit-verify --url", { timeout: 30_000 }, () => {
   it("logs in, fetches the export with the cookie and origin, and verifies it", async () => {
     const out = await cli(["--url", url, "--username", "auditor"], { PSM_PASSWORD: "pw-1" });
     expect(out).toMatchObject({ code: 0, stdout: `OK: 5 entries, head ${entries[4]!.hash}\n` });
-    expect(seen.at(-1)).toEqual({ origin: url, cookie: "psm_session=tok123" });
+    expect(seen.at(-1)).toEqual({ origin: url, cookie: "__Host-psm_session=tok123" });
   });
 
   it("exits 2 when the login is refused", async () => {

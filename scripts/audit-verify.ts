@@ -3,6 +3,7 @@
 import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { verifyChain } from "../durable/audit-chain.ts";
+import { SESSION_COOKIE } from "../protocol/index.ts";
 
 const USAGE = `usage: npm run audit:verify -- --file <export.ndjson>
        npm run audit:verify -- --url <edge> --username <user> [--password <password>]
@@ -67,8 +68,8 @@ async function fromEdge(url: string, username: string, password: string): Promis
   const cookie = login.headers
     .getSetCookie()
     .map((c) => c.split(";")[0]!)
-    .find((c) => c.startsWith("psm_session="));
-  if (!cookie) throw new CannotCheck("login gave no psm_session cookie");
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  if (!cookie) throw new CannotCheck(`login gave no ${SESSION_COOKIE} cookie`);
   const res = await fetch(`${origin}/api/audit/export`, { headers: { cookie, origin } });
   if (!res.ok || !res.body) throw new CannotCheck(`export refused: HTTP ${res.status}`);
   return text(res.body);

@@ -16,7 +16,7 @@ const sidOf = (cookie: string) => decodeJwt(cookie.split("=")[1]!).sid as string
 
 async function forge(claims: Record<string, unknown>, header: Record<string, unknown> = {}, key: Uint8Array = SECRET) {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "psm-user+jwt", ...header });
-  return `psm_session=${await jwt.sign(key)}`;
+  return `__Host-psm_session=${await jwt.sign(key)}`;
 }
 
 const unique = (p: string) => `${p}${crypto.randomUUID().slice(0, 8)}`;
@@ -83,10 +83,10 @@ describe("token attacks", () => {
     const { b, good } = await signedIn();
     expect((await b.send("/api/me", { cookie: await forge(good) })).status).toBe(200);
     const cases: [string, string][] = [
-      ["alg none", `psm_session=${new UnsecuredJWT(good).encode()}`],
+      ["alg none", `__Host-psm_session=${new UnsecuredJWT(good).encode()}`],
       [
         "alg none with typ",
-        `psm_session=${btoa(JSON.stringify({ alg: "none", typ: "psm-user+jwt" })).replace(/=+$/, "")}.${btoa(JSON.stringify(good)).replace(/=+$/, "")}.`,
+        `__Host-psm_session=${btoa(JSON.stringify({ alg: "none", typ: "psm-user+jwt" })).replace(/=+$/, "")}.${btoa(JSON.stringify(good)).replace(/=+$/, "")}.`,
       ],
       ["wrong key", await forge(good, {}, new TextEncoder().encode("another-secret-0123456789abcdef0000"))],
       ["expired", await forge({ ...good, iat: good.iat - 3600, exp: good.iat - 60 })],
@@ -438,7 +438,7 @@ it("login bodies never echo the password and sessions cookies are HttpOnly + Sam
     headers: { "content-type": "application/json", "CF-Connecting-IP": "192.0.2.60" },
     body: JSON.stringify({ username: name, password: "ck-password-1" }),
   });
-  const line = res.headers.getSetCookie().find((l) => l.startsWith("psm_session="))!;
+  const line = res.headers.getSetCookie().find((l) => l.startsWith("__Host-psm_session="))!;
   expect(line).toMatch(/HttpOnly/);
   expect(line).toMatch(/SameSite=Strict/);
   expect(line).toMatch(/Max-Age=900/);

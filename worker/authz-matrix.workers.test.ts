@@ -329,7 +329,7 @@ describe("authorization matrix", () => {
         const rotated = sessionCookieOf(res);
         if (persona !== "anonymous") {
           if (rotated) f.cookies[persona] = rotated;
-          else if (res.headers.getSetCookie().some((l) => l.startsWith("psm_session=;")))
+          else if (res.headers.getSetCookie().some((l) => l.startsWith("__Host-psm_session=;")))
             f.cookies[persona] = await login(USERNAMES[persona], "matrix-password-1");
         }
         if (res.webSocket) {

@@ -28,13 +28,13 @@ describe("accounts", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ username: "bob", password: "bob-password-1" }),
     });
-    const cookie = res.headers.getSetCookie().find((line) => line.startsWith("psm_session="))!;
+    const cookie = res.headers.getSetCookie().find((line) => line.startsWith("__Host-psm_session="))!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).toMatch(/Secure/);
     const me = await api("/api/me", { cookie: cookie.split(";")[0] });
     expect(await me.json()).toMatchObject({ username: "bob", roles: ["requester"] });
-    expect((await api("/api/logout", { method: "POST" })).headers.get("set-cookie")).toMatch(/psm_session=;/);
+    expect((await api("/api/logout", { method: "POST" })).headers.get("set-cookie")).toMatch(/__Host-psm_session=;/);
   });
 
   it("stores passwords as PBKDF2 hashes", async () => {
@@ -50,7 +50,7 @@ describe("accounts", () => {
     const id = await seedUser("dave", "dave-password-1", ["requester"]);
     const cookie = await login("dave", "dave-password-1");
     const [h, p, s] = cookie.split("=")[1]!.split(".");
-    const tampered = `psm_session=${h}.${p}x.${s}`;
+    const tampered = `__Host-psm_session=${h}.${p}x.${s}`;
     expect((await api("/api/me", { cookie: tampered })).status).toBe(401);
     // Signed with the right secret but typed as a grant: not a session.
     const grantTyped = await new SignJWT({})
@@ -60,7 +60,7 @@ describe("accounts", () => {
       .setSubject(id)
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode("test-user-token-secret-0123456789abcdef"));
-    expect((await api("/api/me", { cookie: `psm_session=${grantTyped}` })).status).toBe(401);
+    expect((await api("/api/me", { cookie: `__Host-psm_session=${grantTyped}` })).status).toBe(401);
   });
 
   it("validates bodies and answers with a stable code and no detail", async () => {

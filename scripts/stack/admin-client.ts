@@ -1,7 +1,7 @@
 // A small client of the edge's admin API, used by `npm start`, the tests and the benchmarks to set
 // up an admin, a site, its connector, a server and a sealed credential.
 import type { JWK } from "jose";
-import type { CartResult, EnrollmentToken, Site, Zone } from "../../protocol/index.ts";
+import { type CartResult, type EnrollmentToken, SESSION_COOKIE, type Site, type Zone } from "../../protocol/index.ts";
 import { sealSecret } from "../../connector/seal.ts";
 
 export class EdgeClient {
@@ -34,10 +34,10 @@ export class EdgeClient {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
   }
 
-  /** The `psm_session=...` pair (empty when signed out). */
+  /** The `__Host-psm_session=...` pair (empty when signed out). */
   get sessionCookie(): string {
-    const value = this.cookies.get("psm_session");
-    return value ? `psm_session=${value}` : "";
+    const value = this.cookies.get(SESSION_COOKIE);
+    return value ? `${SESSION_COOKIE}=${value}` : "";
   }
 
   bootstrap(token: string, username: string, password: string) {

@@ -2,21 +2,26 @@
 // user once a sign-in from it completes. It marks known devices for step-up and for the throttle.
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { DEVICE_COOKIE } from "../../protocol/index.ts";
 import type { AppContext } from "../env.ts";
 import { randomToken, sha256Hex } from "./hash.ts";
 
-export const DEVICE_COOKIE = "psm_device";
 const MAX_AGE_SECONDS = 400 * 24 * 60 * 60;
 
-/** The hash of this browser's device id, creating the cookie when there is none. */
+/** A device id made during this request: a login asks more than once, and must set one cookie, once. */
+const madeFor = new WeakMap<Request, string>();
+
+/** The hash of this browser's device id, creating the cookie (once per request) when there is none. */
 export async function deviceHash(c: Context<AppContext>): Promise<string> {
-  let id = getCookie(c, DEVICE_COOKIE);
-  if (!id || !/^[A-Za-z0-9_-]{32,64}$/.test(id)) {
+  const sent = getCookie(c, DEVICE_COOKIE);
+  let id = sent && /^[A-Za-z0-9_-]{32,64}$/.test(sent) ? sent : madeFor.get(c.req.raw);
+  if (!id) {
     id = randomToken(32);
+    madeFor.set(c.req.raw, id);
     setCookie(c, DEVICE_COOKIE, id, {
       httpOnly: true,
       sameSite: "Lax",
-      secure: new URL(c.req.url).protocol === "https:",
+      secure: true,
       path: "/",
       maxAge: MAX_AGE_SECONDS,
     });

@@ -1,15 +1,15 @@
 // The browser session cookie: a short-lived HS256 JWT with its own typ and aud, naming a server-side
 // sign-in (auth_sessions row, `sid`) that every request checks, so logout and password or MFA changes
 // revoke at once. A new sid is made at login and after MFA (rotation); the JWT itself is re-issued
-// when half its life is gone. HttpOnly, SameSite=Strict, Secure over https.
+// when half its life is gone. HttpOnly, SameSite=Strict, and `__Host-` (Secure, Path=/, no Domain).
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { jwtVerify, SignJWT } from "jose";
-import { EDGE_ISSUER, type Role, USER_TOKEN_AUD, USER_TOKEN_TYP } from "../../protocol/index.ts";
+import { EDGE_ISSUER, type Role, SESSION_COOKIE, USER_TOKEN_AUD, USER_TOKEN_TYP } from "../../protocol/index.ts";
 import type { AppContext, AuthUser, SignIn, SignInRisk } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 
-export const COOKIE = "psm_session";
+export const COOKIE = SESSION_COOKIE;
 /** Cookie (JWT) lifetime: 15 min, renewed while the sign-in is used. */
 export const TOKEN_TTL_SECONDS = 15 * 60;
 /** A sign-in's absolute life: 12 h. */
@@ -33,7 +33,7 @@ async function setToken(c: Context<AppContext>, userId: string, sid: string, sta
   setCookie(c, COOKIE, token, {
     httpOnly: true,
     sameSite: "Strict",
-    secure: new URL(c.req.url).protocol === "https:",
+    secure: true,
     path: "/",
     maxAge: TOKEN_TTL_SECONDS,
   });
@@ -98,7 +98,7 @@ export async function revokeSignIn(db: D1Database, sid: string): Promise<void> {
 }
 
 export function clearUserCookie(c: Context<AppContext>): void {
-  deleteCookie(c, COOKIE, { path: "/" });
+  deleteCookie(c, COOKIE, { path: "/", secure: true });
 }
 
 type Claims = { sub: string; sid: string; stg: Stage; exp: number };

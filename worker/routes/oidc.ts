@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import * as oauth from "oauth4webapi";
-import { OidcConfig, type Role } from "../../protocol/index.ts";
+import { OIDC_STATE_COOKIE, OidcConfig, type Role } from "../../protocol/index.ts";
 import { linkAccount } from "../access/person-link-store.ts";
 import { record } from "../audit.ts";
 import { randomToken } from "../auth/hash.ts";
@@ -19,7 +19,7 @@ import { newApi, route } from "../openapi.ts";
 
 export const oidc = newApi();
 const tags = ["auth"];
-const STATE_COOKIE = "psm_oidc";
+const STATE_COOKIE = OIDC_STATE_COOKIE;
 /** Time to finish at the IdP, ms. */
 const FLOW_TTL_MS = 10 * 60_000;
 /** Discovery documents are kept this long per isolate, ms. */
@@ -71,8 +71,9 @@ oidc.get("/oidc/start", async (c) => {
   setCookie(c, STATE_COOKIE, flowId, {
     httpOnly: true,
     sameSite: "Lax",
-    secure: new URL(c.req.url).protocol === "https:",
-    path: "/api/oidc",
+    // `__Host-`: Secure and Path=/ (the prefix allows no narrower path).
+    secure: true,
+    path: "/",
     maxAge: FLOW_TTL_MS / 1000,
   });
   const url = new URL(as.authorization_endpoint!);
@@ -105,7 +106,7 @@ async function failed(c: Context<AppContext>, reason: string, detail: string, us
 oidc.get("/oidc/callback", async (c) => {
   if (!enabled(c.env)) return c.redirect("/#/login?sso_error=off", 302);
   const flowId = getCookie(c, STATE_COOKIE);
-  deleteCookie(c, STATE_COOKIE, { path: "/api/oidc" });
+  deleteCookie(c, STATE_COOKIE, { path: "/", secure: true });
   if (!flowId) return failed(c, "no_state", "no state cookie (another browser, or expired)");
   // One use: the flow row is spent before anything else is checked.
   const flow = await c.env.DB.prepare(

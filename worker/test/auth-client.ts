@@ -1,6 +1,7 @@
 // A test "browser" for the auth routes inside workerd: keeps the session and device cookies and
 // sends a fixed client address (CF-Connecting-IP), as Cloudflare would.
 import { SELF } from "cloudflare:test";
+import { DEVICE_COOKIE, SESSION_COOKIE } from "../../protocol/index.ts";
 import { ORIGIN } from "./harness.ts";
 
 export type Browser = ReturnType<typeof browser>;
@@ -16,8 +17,9 @@ export function browser(ip: string) {
     });
     for (const line of res.headers.getSetCookie()) {
       const pair = line.split(";")[0]!;
-      if (pair.startsWith("psm_session=")) jar.session = pair.length > 12 ? pair : undefined;
-      if (pair.startsWith("psm_device=")) jar.device = pair;
+      if (pair.startsWith(`${SESSION_COOKIE}=`))
+        jar.session = pair.length > SESSION_COOKIE.length + 1 ? pair : undefined;
+      if (pair.startsWith(`${DEVICE_COOKIE}=`)) jar.device = pair;
     }
     return res;
   };

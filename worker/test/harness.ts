@@ -3,7 +3,7 @@
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
-import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION } from "../../protocol/index.ts";
+import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION, SESSION_COOKIE } from "../../protocol/index.ts";
 import { expect } from "vitest";
 import { hashPassword } from "../auth/password.ts";
 
@@ -28,12 +28,12 @@ export async function login(username: string, password: string): Promise<string>
   return sessionCookieOf(res)!;
 }
 
-/** The `psm_session=...` pair a response sets, if any. */
+/** The `__Host-psm_session=...` pair a response sets, if any. */
 export function sessionCookieOf(res: Response): string | undefined {
   return res.headers
     .getSetCookie()
     .map((c) => c.split(";")[0]!)
-    .find((c) => c.startsWith("psm_session=") && c.length > "psm_session=".length);
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`) && c.length > SESSION_COOKIE.length + 1);
 }
 
 export function api(path: string, init: { method?: string; cookie?: string; body?: unknown } = {}) {
