@@ -1,5 +1,4 @@
 // The edge Worker: authenticates and routes. Sockets are upgraded here and handed to Durable Objects.
-import { secureHeaders } from "hono/secure-headers";
 import { AuditLedger } from "../durable/audit-ledger.ts";
 import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
@@ -26,14 +25,12 @@ import { tickets } from "./routes/tickets.ts";
 import { webauthn } from "./routes/webauthn.ts";
 import { zones } from "./routes/zones.ts";
 import { sweep } from "./scheduler.ts";
+import { securityHeaders } from "./security-headers.ts";
 
 export const app = newApi();
-const apiHeaders = secureHeaders({
-  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-  crossOriginResourcePolicy: "same-origin",
-});
-// A 101 response from a Durable Object has immutable headers: sockets skip the header middleware.
-app.use("/api/*", (c, next) => (c.req.header("Upgrade") ? next() : apiHeaders(c, next)));
+// Every Worker response (API, connector routes, errors) gets the hardening headers; pages and assets get
+// theirs from web/public/_headers. Request bodies are limited per route (worker/body-limit.ts via route()).
+app.use("*", securityHeaders);
 for (const part of [
   auth,
   oidc,

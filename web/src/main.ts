@@ -2,6 +2,7 @@
 // #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/recordings,
 // #/recordings/<id>) and gives
 // each page a fresh container plus a cleanup hook.
+import "./zod-config.ts";
 import "./styles.css";
 import "./forms.css";
 import "./tables.css";

@@ -20,6 +20,13 @@ const SCROLLBACK_LINES = 5000;
  */
 const VIEWER_SWALLOWED_OSC = [0, 1, 2, 8, 52] as const;
 
+/**
+ * OSC 8 (hyperlinks) is swallowed on the user's own terminal too: the target writes the link text and
+ * the URL separately, so a hostile server could print "https://psm.example/login" over a phishing URL.
+ * Swallowed, the text still prints but is never a link; xterm's default would open it after a confirm().
+ */
+const USER_SWALLOWED_OSC = [8] as const;
+
 export interface TerminalView {
   term: Terminal;
   /** Stops the fitting and disposes the terminal. */
@@ -28,8 +35,8 @@ export interface TerminalView {
 
 /**
  * Opens a terminal in `host` that keeps itself fitted to the host's size (window resizes and layout
- * changes alike). `readOnly`: no keyboard input (so no answers to terminal queries either, as long as
- * the caller wires neither onData nor onBinary), no title, hyperlink or clipboard sequences, no cursor blink.
+ * changes alike). Never hyperlinks (OSC 8). `readOnly`: no keyboard input (so no answers to terminal queries
+ * either, as long as the caller wires neither onData nor onBinary), no title or clipboard sequences, no cursor blink.
  */
 export function mountTerminal(host: HTMLElement, { readOnly }: { readOnly: boolean }): TerminalView {
   const term = new Terminal({
@@ -39,10 +46,12 @@ export function mountTerminal(host: HTMLElement, { readOnly }: { readOnly: boole
     fontSize: 14,
     scrollback: SCROLLBACK_LINES,
     theme: { background: "#0d1117", foreground: "#d6dde6", cursor: "#8ab4f8", selectionBackground: "#2f4a6d" },
+    // Second guard, should an OSC 8 link ever get through: activating it does nothing.
+    linkHandler: { activate: () => {} },
   });
-  const swallowed = readOnly
-    ? VIEWER_SWALLOWED_OSC.map((code) => term.parser.registerOscHandler(code, () => true))
-    : [];
+  const swallowed = (readOnly ? VIEWER_SWALLOWED_OSC : USER_SWALLOWED_OSC).map((code) =>
+    term.parser.registerOscHandler(code, () => true),
+  );
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(host);
