@@ -13,6 +13,9 @@
 /* Desktop width and height, in pixels: the Display Control channel's own bounds (MS-RDPEDISP). */
 #define PSM_MIN_SIDE 200
 #define PSM_MAX_SIDE 8192
+/* At most 16 Mpx (4096x4096, 64 MiB of BGRX per frame buffer): an 8192x8192 desktop would make each bridge
+ * allocate 256 MiB. 5K (5120x2880, 14.7 Mpx) fits. A larger size from the page is ignored. */
+#define PSM_MAX_PIXELS (4096L * 4096L)
 /* Largest clipboard text each way, in bytes: the policy's own maximum (rdpClipboardMaxBytes). */
 #define PSM_CLIP_MAX (1024 * 1024)
 

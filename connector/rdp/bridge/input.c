@@ -72,7 +72,7 @@ int psm_dispatch(psm_bridge* b, const guac_instruction* in) {
     if (b->unacked > 0) b->unacked--;
   } else if (strcmp(op, "size") == 0 && in->argc >= 2) {
     long w = arg_long(in, 0) & ~1L, h = arg_long(in, 1); /* the Display Control channel wants an even width */
-    if (w >= PSM_MIN_SIDE && w <= PSM_MAX_SIDE && h >= PSM_MIN_SIDE && h <= PSM_MAX_SIDE) {
+    if (w >= PSM_MIN_SIDE && w <= PSM_MAX_SIDE && h >= PSM_MIN_SIDE && h <= PSM_MAX_SIDE && w * h <= PSM_MAX_PIXELS) {
       b->want_w = (int)w;
       b->want_h = (int)h;
       b->resize_at_ms = psm_now_ms() + RESIZE_SETTLE_MS;

@@ -374,6 +374,8 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
   long w = strtol(in->argv[5], NULL, 10) & ~1L, h = strtol(in->argv[6], NULL, 10);
   if (port < 1 || port > 65535 || w < PSM_MIN_SIDE || w > PSM_MAX_SIDE || h < PSM_MIN_SIDE || h > PSM_MAX_SIDE)
     return -1;
+  /* A first size past the pixel cap starts the desktop shorter (the page may resize it later, within the cap). */
+  if (w * h > PSM_MAX_PIXELS) h = PSM_MAX_PIXELS / w;
   if (strlen(in->argv[7]) >= sizeof b->pin || strncmp(in->argv[7], "SHA256:", 7) != 0) return -1;
   snprintf(b->pin, sizeof b->pin, "%s", in->argv[7]);
   const char* security = in->argv[8];

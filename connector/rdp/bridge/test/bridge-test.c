@@ -210,6 +210,9 @@ static void test_dispatch_other(void) {
   CHECK(fake.last_x == 0 && fake.last_y == 65535);
   CHECK(dispatch(b, "4.size,5.99999,3.768;4.size,4.-800,3.600;") == 0 && b->want_w == 0);
   CHECK(dispatch(b, "4.size,4.1025,3.768;") == 0 && b->want_w == 1024 && b->want_h == 768);
+  /* Each side in range, but 64 Mpx (256 MiB a frame buffer): ignored; 5K fits. */
+  CHECK(dispatch(b, "4.size,4.8192,4.8192;") == 0 && b->want_w == 1024 && b->want_h == 768);
+  CHECK(dispatch(b, "4.size,4.5120,4.2880;") == 0 && b->want_w == 5120 && b->want_h == 2880);
   b->unacked = 2;
   CHECK(dispatch(b, "4.sync,1.0;7.refresh;") == 0 && b->unacked == 0); /* refresh with no screen yet */
   CHECK(dispatch(b, "3.key;5.mouse;4.blob;3.end;9.clipboard,1.0;0.;7.unknown,1.x;") == 0);
