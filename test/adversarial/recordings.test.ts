@@ -12,6 +12,7 @@ import { chunkKey, manifestKey, recordingPrefix } from "../../durable/recording/
 import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -36,16 +37,6 @@ describeWithPeers("adversarial: recordings and live view", missingPeers(), () =>
     await stack?.stop();
     await s3?.stop();
   });
-
-  async function storedRecording(sessionId: string): Promise<RecordingSummary> {
-    for (let i = 0; i < 200; i++) {
-      const list = await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
-      const found = list.find((r) => r.sessionId === sessionId);
-      if (found?.status === "stored") return found;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`recording of ${sessionId} not stored`);
-  }
 
   it("attack: resume at an offset never produced, then from 0 — guarantee: the recording and the admin see all the user sees", async () => {
     const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
@@ -76,7 +67,7 @@ describeWithPeers("adversarial: recordings and live view", missingPeers(), () =>
     again.close();
     admin.close();
 
-    const summary = await storedRecording(id);
+    const summary = await storedRecording(stack.admin, id);
     stored.push(summary);
     const cast = await (
       await fetch(`${stack.edge.url}/api/recordings/${summary.id}/cast`, {
@@ -103,7 +94,7 @@ describeWithPeers("adversarial: recordings and live view", missingPeers(), () =>
     user.type("echo second-$((6*7))\nexit\n");
     await user.waitForEnd(10_000);
     user.close();
-    return storedRecording(id);
+    return storedRecording(stack.admin, id);
   }
 
   it("attack: rewrite the store — guarantee: an edited, swapped or deleted chunk, or a deleted manifest, verifies as tampered", async () => {

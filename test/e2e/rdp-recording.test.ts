@@ -10,11 +10,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
 import { FrameKind } from "../../protocol/frames.ts";
 import { GuacParser } from "../../protocol/guacamole.ts";
-import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
+import type { IntegrityReport } from "../../protocol/index.ts";
 import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
 import { chromiumMissing, collectBrowserBound, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
 
 /** Waits until canvas `#id` shows the X root window's colour near the desktop's bottom-right corner. */
@@ -81,16 +82,6 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     await s3?.stop();
   });
 
-  async function storedRecording(sessionId: string): Promise<RecordingSummary> {
-    for (let i = 0; i < 600; i++) {
-      const list = await rdp.stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
-      const found = list.find((r) => r.sessionId === sessionId);
-      if (found?.status === "stored") return found;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`recording of ${sessionId} not stored`);
-  }
-
   it("records the desktop as a verified .guac; a late admin viewer sees the desktop; the user is told", async () => {
     const page = await userBrowser.newPage();
     collectBrowserBound(page, browserBound);
@@ -144,7 +135,7 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     // The admin ends the session: the recording is sealed, stored and verifies.
     await rdp.stack.admin.request("POST", `/api/sessions/${sessionId}/kill`, { reason: "recording test" });
     await page.waitForSelector('body[data-end-reason="killed"]', { timeout: 15_000 });
-    const summary = await storedRecording(sessionId);
+    const summary = await storedRecording(rdp.stack.admin, sessionId, 60_000);
     expect(summary).toMatchObject({ format: "guacamole", complete: true });
     const report = await rdp.stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
     expect(report).toMatchObject({ status: "verified", problems: [] });

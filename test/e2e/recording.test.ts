@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
+import type { IntegrityReport } from "../../protocol/index.ts";
 import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -54,16 +55,6 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function storedRecording(sessionId: string): Promise<RecordingSummary> {
-    for (let i = 0; i < 200; i++) {
-      const list = await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
-      const found = list.find((r) => r.sessionId === sessionId);
-      if (found?.status === "stored") return found;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`recording of ${sessionId} not stored`);
-  }
-
   it("stores a real SSH session's recording in S3; it verifies; the canary is in no stored byte", async () => {
     const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
     const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
@@ -83,7 +74,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     expect(await client.waitForEnd(10_000)).toBe("user_exit");
     client.close();
 
-    const summary = await storedRecording(id);
+    const summary = await storedRecording(stack.admin, id);
     recorded = { sessionId: id, recordingId: summary.id };
     expect(summary.complete).toBe(true);
     const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
@@ -180,7 +171,7 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
       client.type("exit\n");
       await client.waitForEnd(10_000);
       client.close();
-      const summary = await storedRecording(id);
+      const summary = await storedRecording(stack.admin, id);
       const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
       expect(report.status).toBe("verified");
     } finally {

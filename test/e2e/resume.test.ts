@@ -1,12 +1,11 @@
 // Resume without loss against a real sshd: a browser that drops mid-output resumes from its offset,
 // and a connector whose link to the edge is cut redials and resends; either way every line printed
 // arrives exactly once, in order. A granted extension reaches the connector as a verified grant.
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithPeers } from "../support/peers.ts";
+import { connectorThroughProxy } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
+import type { TcpProxy } from "../support/tcp-proxy.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,12 +25,7 @@ describeWithPeers("resume without loss", missingPeers(), () => {
   beforeAll(async () => {
     stack = await startStack();
     // The connector reaches the edge through a proxy whose connections the test can cut.
-    proxy = await startTcpProxy(Number(new URL(stack.edge.url).port));
-    const file = join(stack.connectorState, "connector.json");
-    const state = JSON.parse(await readFile(file, "utf8")) as { edgeUrl: string };
-    state.edgeUrl = `http://127.0.0.1:${proxy.port}`;
-    await writeFile(file, JSON.stringify(state), { mode: 0o600 });
-    await stack.restartConnector();
+    proxy = await connectorThroughProxy(stack);
     await sleep(500);
   }, 120_000);
   afterAll(async () => {
