@@ -112,7 +112,7 @@ class Session {
     if (!msg) return;
     if (msg.kind === "sync") {
       const outcome = this.room.connectorSync(msg.from, msg.to);
-      // An honest connector never breaks the room's checks.
+      // An honest connector never breaks the room's checks, and never answers an attach it was not sent.
       expect(outcome.kind).toBe("ok");
       if (outcome.kind !== "ok") return;
       const end = this.room.witnessedEnd;
@@ -313,14 +313,18 @@ describe("OutputStream", () => {
     expect(t.connectorSync(900, 900)).toMatchObject({ refuseUser: { resume: 5_000, end: 900 } });
   });
 
-  it("refuses a sync nobody asked for, or one that runs backwards", () => {
+  it("ignores a sync nobody asked for (its attach went to a replaced socket); refuses one that runs backwards", () => {
     const s = new OutputStream();
     s.connected();
-    expect(s.connectorSync(0, 0).kind).toBe("invalid");
+    expect(s.connectorSync(0, 0).kind).toBe("stale");
+    // An attach sent to a data socket that was then replaced is never answered: the new socket starts clean.
+    s.attachSent();
+    s.connectorGone();
+    expect(s.output(produce(0, 5))).not.toBeNull();
     s.attachSent();
     expect(s.connectorSync(10, 5).kind).toBe("invalid");
-    expect(s.connectorSync(0, 0).kind).toBe("ok");
-    s.output(produce(0, 50));
+    expect(s.connectorSync(5, 5).kind).toBe("ok");
+    s.output(produce(5, 45));
     s.attachSent();
     expect(s.connectorSync(0, 20).kind).toBe("invalid");
   });

@@ -26,6 +26,8 @@ export type UserStart =
 
 /** How the room answers a connector's `sync`. */
 export type SyncOutcome =
+  /** No `attach` is waiting for it (one sent to a data socket since replaced): nothing changes. */
+  | { kind: "stale" }
   /** The connector broke the protocol (a range it cannot have produced): the session ends. */
   | { kind: "invalid"; detail: string }
   | {
@@ -75,6 +77,7 @@ export class OutputStream {
     this.anchor = "live";
     this.skip = 0;
     this.heldResume = null;
+    this.pendingSyncs = 0;
   }
 
   /** The room sent an `attach`: output is dropped until the `sync` that answers it. */
@@ -82,7 +85,7 @@ export class OutputStream {
     this.pendingSyncs++;
   }
 
-  /** The connector's data socket went away: no `sync` is coming on it. */
+  /** The connector's data socket went away, or another replaced it: no `sync` is coming for earlier attaches. */
   connectorGone(): void {
     this.pendingSyncs = 0;
   }
@@ -125,7 +128,7 @@ export class OutputStream {
 
   /** The connector answered `attach`: its output from `from` follows; `to` is its next new byte. */
   connectorSync(from: number, to: number): SyncOutcome {
-    if (this.pendingSyncs === 0) return { kind: "invalid", detail: "sync without attach" };
+    if (this.pendingSyncs === 0) return { kind: "stale" };
     if (from > to) return { kind: "invalid", detail: `sync from ${from} past its end ${to}` };
     if (this.anchor === "live" && to < this.log.end)
       return { kind: "invalid", detail: `sync end ${to} before the witnessed end ${this.log.end}` };

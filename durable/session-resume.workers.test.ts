@@ -138,6 +138,22 @@ describe("SessionRoom resume", () => {
     await back.next((c) => c.binaries.length === 1, "input reaches the resumed connector");
   });
 
+  it("a data socket replaced while an attach was unanswered does not stall output", async () => {
+    const { id, cookie, site, user, connector } = await liveSession();
+    user.ws.close(1001);
+    // A page reattaches: the room's attach goes to the old data socket, which never answers it.
+    const again = await reopen(id, cookie);
+    await connector.next(hasText("attach", { acked: 0, from: 0 }), "attach to the old socket");
+    const back = await openSocket(`/connector/sessions/${id}`, {
+      Authorization: `Bearer ${await site.token(`/connector/sessions/${id}`)}`,
+    });
+    back.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: id, resume: { sent: 0 } }));
+    await back.next(hasText("attach", { from: 0 }), "attach to the new socket");
+    back.ws.send(encodeMessage({ type: "sync", from: 0, to: 0 }));
+    back.ws.send(encodeData(bytes("prompt$ ")));
+    await again.next((c) => text(c).includes("prompt$ "), "output flows through the new socket");
+  });
+
   it("ends the session as disconnected when the browser stays away past the policy's grace", async () => {
     const { user, room, id } = await liveSession({ disconnect_grace_minutes: 1 });
     user.ws.close(1001);

@@ -396,6 +396,8 @@ export class SessionRoom extends DurableObject<Env> {
       }
       for (const other of this.ctx.getWebSockets("connector"))
         if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+      // Attaches sent to a socket this one replaces are never answered here: output must not wait on them.
+      this.stream.connectorGone();
       const state = msg.resume ? "connected" : "connecting";
       ws.serializeAttachment({ ...att, hello: true, state });
       const { attach: _attached, reconnect: _back, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
@@ -613,6 +615,7 @@ export class SessionRoom extends DurableObject<Env> {
   private async onSync(from: number, to: number): Promise<void> {
     const outcome = this.stream.connectorSync(from, to);
     if (outcome.kind === "invalid") throw new MessageError(outcome.detail);
+    if (outcome.kind === "stale") return;
     if (outcome.gap > 0) await this.record((r, now) => r.marker(`gap: ${outcome.gap} bytes not relayed`, now));
     const user = this.browser();
     if (!user) return;
