@@ -104,6 +104,17 @@ describe("EchoGate", () => {
     expect(JSON.stringify(g.flush())).not.toContain("canary");
   });
 
+  it("records a command whose echo comes back in two pieces; blind text followed by unrelated output stays redacted", () => {
+    const g = new EchoGate();
+    g.typed("echo rec-marker-$((6*7))\r", 1);
+    expect(g.shown("echo rec-marker-$((6")).toEqual([]);
+    expect(g.shown("*7))\r\n\u001b[?2004l\rrec-marker-42\r\n")).toEqual([[0.001, "i", "echo rec-marker-$((6*7))\r"]]);
+    g.typed(`${CANARY}\r`, 2);
+    expect(JSON.stringify(g.shown("c"))).not.toContain("canary"); // "c" could start an echo: held
+    expect(JSON.stringify(g.shown("\r\nSorry, try again.\r\n"))).not.toContain("canary");
+    expect(g.flush()).toEqual([]);
+  });
+
   it("bounds what it holds: a long blind paste is redacted, not kept", () => {
     const g = new EchoGate();
     const out = g.typed("x".repeat(EchoGate.MAX_HELD_CHARS + 1), 5);

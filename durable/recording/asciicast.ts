@@ -34,16 +34,28 @@ function printable(text: string): string {
   return text.replace(/\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)/g, "").replace(/[\x00-\x1f\x7f]/g, "");
 }
 
+/** Whether `shown` ends with a non-empty beginning of `text` (an echo still coming). */
+function endsWithStartOf(shown: string, text: string): boolean {
+  for (let k = Math.min(shown.length, text.length); k > 0; k--) if (shown.endsWith(text.slice(0, k))) return true;
+  return false;
+}
+
 /**
  * Decides which keystrokes may be recorded. Typed text is held until the terminal's output shows
  * it back (echo); held text whose next output does not contain it was typed blind, as at a password
- * prompt, and only its control characters (Enter, Ctrl-C, ...) are kept. The gate holds at most
+ * prompt, and only its control characters (Enter, Ctrl-C, ...) are kept. An echo may come back in
+ * pieces (the pty's reads split it): the gate waits while the output so far ends with the start of the
+ * typed text, for at most ECHO_SLACK_CHARS more than its length. The gate holds at most
  * MAX_HELD_CHARS: past that the held text is redacted, so a long blind paste never grows memory.
  */
 export class EchoGate {
   static readonly MAX_HELD_CHARS = 4096;
+  /** Output beyond the typed text's length that may pass before its echo is complete: 256 chars. */
+  static readonly ECHO_SLACK_CHARS = 256;
   private held = "";
   private heldAt = 0;
+  /** Printable output since the held text was typed (bounded by the held text plus the slack). */
+  private echo = "";
 
   /** Keystrokes typed at `t`; returns the input events now decided (possibly none). */
   typed(text: string, t: number): CastEvent[] {
@@ -60,7 +72,11 @@ export class EchoGate {
   shown(output: string): CastEvent[] {
     if (!this.held) return [];
     const text = printable(this.held);
-    return this.release(output.includes(text));
+    if (output.includes(text)) return this.release(true);
+    this.echo += printable(output);
+    if (this.echo.includes(text)) return this.release(true);
+    const partial = this.echo.length <= text.length + EchoGate.ECHO_SLACK_CHARS && endsWithStartOf(this.echo, text);
+    return partial ? [] : this.release(false);
   }
 
   /** At the end: whatever is still held was never echoed. */
@@ -73,6 +89,7 @@ export class EchoGate {
     const data = echoed ? this.held : this.held.replace(/[^\x00-\x1f\x7f]/g, "");
     const event: CastEvent = [seconds(this.heldAt), "i", data];
     this.held = "";
+    this.echo = "";
     return data ? [event] : [];
   }
 }
