@@ -451,8 +451,8 @@ export class SessionRoom extends DurableObject<Env> {
       // Input and credit go to the connector once it is connected; before that there is no
       // shell to type into and no output to credit, so they are dropped.
       const connector = this.connector();
-      if (frame.kind === "credit" && !this.creditAccount(ws, "user").credit(frame.bytes))
-        return this.violation(ws, "user", `credit of ${frame.bytes} bytes past the output sent`);
+      if (frame.kind === "credit" && !this.userCredit(ws).credit(frame.bytes))
+        return this.violation(ws, `credit of ${frame.bytes} bytes past the output sent`);
       if (
         connector &&
         (connector.deserializeAttachment() as Attachment & { role: "connector" }).state === "connected"
@@ -474,8 +474,7 @@ export class SessionRoom extends DurableObject<Env> {
       // Viewers only watch: their input never reaches the target. Their credit measures their lag.
       if (frame.kind !== "credit") return;
       const caughtUp = this.viewers.credit(ws, frame.bytes);
-      if (caughtUp === "refused")
-        return this.violation(ws, "viewer", `credit of ${frame.bytes} bytes past the output sent`);
+      if (caughtUp === "refused") return this.violation(ws, `credit of ${frame.bytes} bytes past the output sent`);
       return caughtUp;
     }
     if (frame.kind !== "data") throw new FrameError("connector sent credit");
@@ -498,7 +497,7 @@ export class SessionRoom extends DurableObject<Env> {
     const user = this.browser();
     if (user) {
       user.send(message);
-      this.creditAccount(user, "user").sentBytes(whole.byteLength);
+      this.userCredit(user).sentBytes(whole.byteLength);
     }
     // The recording gets exactly what the viewers get; the user may also get the already-witnessed
     // head of a resend it asked for. A desktop's frames are whole Guacamole instructions: recorded as
@@ -520,7 +519,7 @@ export class SessionRoom extends DurableObject<Env> {
 
   /** Output offsets, the resume log, and what was witnessed (memory; the end is saved: saveWitnessedEnd). */
   private readonly stream = new OutputStream();
-  /** Credit each browser socket returned against what it was sent (memory: see creditAccount). */
+  /** Credit each browser socket returned against what it was sent (memory: see userCredit). */
   private readonly credits = new WeakMap<WebSocket, CreditAccount>();
   private snapshotDue = false;
   private readonly viewers = new LiveViewers(this.ctx.storage, () => this.viewerSockets());
@@ -580,7 +579,7 @@ export class SessionRoom extends DurableObject<Env> {
     const att = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
     const start = this.stream.userHello(resume, live !== null);
     if (start.kind === "refuse") {
-      await this.violation(user, "user", `resume at ${start.resume} past the output end ${start.end}`);
+      await this.violation(user, `resume at ${start.resume} past the output end ${start.end}`);
       return false;
     }
     const account = new CreditAccount(false);
@@ -621,23 +620,23 @@ export class SessionRoom extends DurableObject<Env> {
     if (!user) return;
     if (outcome.refuseUser) {
       const { resume, end } = outcome.refuseUser;
-      await this.violation(user, "user", `resume at ${resume} past the output end ${end}`);
+      await this.violation(user, `resume at ${resume} past the output end ${end}`);
       return;
     }
     if (outcome.user) {
       send(user, { type: "sync", at: outcome.user.at, reset: outcome.user.reset } satisfies RoomToBrowser);
-      this.creditAccount(user, "user").counting = true;
+      this.userCredit(user).counting = true;
     }
   }
 
   /**
-   * A socket's credit account. One the room lost with its memory (an eviction, only ever while idle)
-   * starts over with an allowance of one window: the socket may hold that much output not yet credited.
+   * The user socket's credit account. One the room lost with its memory (an eviction, only ever while
+   * idle) starts over with an allowance of one window: the socket may hold that much output not yet credited.
    */
-  private creditAccount(ws: WebSocket, role: "user"): CreditAccount {
+  private userCredit(ws: WebSocket): CreditAccount {
     let account = this.credits.get(ws);
     if (!account) {
-      account = new CreditAccount(true, role === "user" ? OUTPUT_WINDOW : 0);
+      account = new CreditAccount(true, OUTPUT_WINDOW);
       this.credits.set(ws, account);
     }
     return account;
@@ -647,8 +646,9 @@ export class SessionRoom extends DurableObject<Env> {
    * A browser or viewer sent an offset or a credit the room never produced: it is trying to move what
    * is recorded or watched. Its socket closes with a fatal code, and the attempt is audited.
    */
-  private async violation(ws: WebSocket, role: "user" | "viewer", detail: string): Promise<void> {
+  private async violation(ws: WebSocket, detail: string): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
+    const role = att.role;
     console.warn(`room ${role} protocol violation: ${detail}`);
     closeQuietly(ws, CloseCode.ProtocolError, "protocol_violation");
     const meta = await this.meta();
