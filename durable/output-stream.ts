@@ -42,7 +42,7 @@ export type SyncOutcome =
 
 /**
  * How sure the room is of `log.end`, the end of the witnessed stream:
- * - `live`: counted in this instance's memory: exact;
+ * - `live`: counted in this instance's memory, or restored from a save nothing was witnessed after: exact;
  * - `restored`: read back from storage after an eviction: a lower bound (the last save may be
  *   older than the last byte), so the connector's `to` bounds a resume until the next `sync`;
  * - `none`: unknown (nothing saved): the connector's next `sync` sets it.
@@ -57,6 +57,14 @@ export class OutputStream {
   private pendingSyncs = 0;
   /** Bytes at the start of the current resend that were already witnessed (skipped for witnesses). */
   private skip = 0;
+  /** Whether `skip` also holds for the user: a resync nobody asked for resends what the user already has. */
+  private skipUser = false;
+  /**
+   * An evicted room's first output, dropped because its offset is unknown (the saved end may be older
+   * than the last byte): the bytes dropped until the connector's `sync` answers the room's `attach`.
+   * The connector sent all of them before that `sync`, so the witnessed end is its `to` less these.
+   */
+  private resyncDropped: number | null = null;
   /** A user's resume waiting for the connector's `sync`. */
   private heldResume: number | null = null;
 
@@ -65,10 +73,18 @@ export class OutputStream {
     return this.anchor === "none" ? null : this.log.end;
   }
 
-  /** After an eviction: the witnessed end last saved (a lower bound of the true end). */
-  restore(end: number): void {
+  /** The witnessed end when this instance knows it exactly (the one worth saving), else null. */
+  get exactEnd(): number | null {
+    return this.anchor === "live" ? this.log.end : null;
+  }
+
+  /**
+   * After an eviction: the witnessed end last saved. `exact`: nothing was witnessed after that save;
+   * otherwise it is only a lower bound of the true end.
+   */
+  restore(end: number, exact: boolean): void {
     this.log.reset(end);
-    this.anchor = "restored";
+    this.anchor = exact ? "live" : "restored";
   }
 
   /** The connector reached the target: output starts at offset 0. */
@@ -76,8 +92,10 @@ export class OutputStream {
     this.log.reset(0);
     this.anchor = "live";
     this.skip = 0;
+    this.skipUser = false;
     this.heldResume = null;
     this.pendingSyncs = 0;
+    this.resyncDropped = null;
   }
 
   /** The room sent an `attach`: output is dropped until the `sync` that answers it. */
@@ -88,6 +106,7 @@ export class OutputStream {
   /** The connector's data socket went away, or another replaced it: no `sync` is coming for earlier attaches. */
   connectorGone(): void {
     this.pendingSyncs = 0;
+    this.resyncDropped = null;
   }
 
   /**
@@ -134,6 +153,26 @@ export class OutputStream {
       return { kind: "invalid", detail: `sync end ${to} before the witnessed end ${this.log.end}` };
     this.pendingSyncs--;
     let gap = 0;
+    this.skipUser = false;
+    if (this.resyncDropped !== null) {
+      // The room's own resync: the stream it witnessed before the eviction ended where the connector's
+      // output now ends, but for what was dropped waiting for this sync. The user already has it too.
+      const end = Math.max(this.log.end, to - this.resyncDropped);
+      this.resyncDropped = null;
+      this.log.reset(end);
+      if (from > end) {
+        gap = from - end;
+        this.log.reset(from);
+        this.skip = 0;
+      } else {
+        this.skip = end - from;
+        this.skipUser = true;
+      }
+      this.anchor = "live";
+      // A user held meanwhile waits for the sync that answers its own attach, which comes next.
+      const user = this.heldResume === null ? { at: Math.max(from, end), reset: false } : null;
+      return { kind: "ok", user, refuseUser: null, gap };
+    }
     if (this.anchor === "none") {
       // Nothing known: take the connector's word that what it produced before `to` was witnessed
       // (this instance cannot tell otherwise); only bytes from `to` on are witnessed here.
@@ -158,11 +197,22 @@ export class OutputStream {
 
   /**
    * Output from the connector. Returns null when it is dropped (an `attach` is pending: it will be
-   * resent after the `sync`); else the bytes to witness (record and fan out to viewers), which are
-   * the whole payload but for the already-witnessed head of a resend. The user gets the whole payload.
+   * resent after the `sync`); `resync` when it is dropped because this instance does not know the
+   * offset it starts at (an evicted room, whose saved end may be older than the last byte): the room
+   * sends that `attach`, and the connector resends from there; else the bytes to witness (record and
+   * fan out to viewers), which are the whole payload but for the already-witnessed head of a resend,
+   * and the bytes for the user: the whole payload when it asked for the resend, else the same bytes.
    */
-  output(payload: Uint8Array): { witness: Uint8Array } | null {
-    if (this.pendingSyncs > 0) return null;
+  output(payload: Uint8Array): { witness: Uint8Array; user: Uint8Array } | { resync: AttachRequest } | null {
+    if (this.pendingSyncs > 0) {
+      if (this.resyncDropped !== null) this.resyncDropped += payload.byteLength;
+      return null;
+    }
+    if (this.anchor !== "live") {
+      this.resyncDropped = payload.byteLength;
+      // From the saved end, or with none saved from the start: the connector resends what it still holds.
+      return { resync: { from: this.anchor === "none" ? 0 : this.log.end } };
+    }
     let witness = payload;
     if (this.skip > 0) {
       const cut = Math.min(this.skip, payload.byteLength);
@@ -171,7 +221,7 @@ export class OutputStream {
     }
     this.log.append(witness);
     this.log.keepLast(RESUME_LOG_BYTES);
-    return { witness };
+    return { witness, user: this.skipUser ? witness : payload };
   }
 }
 

@@ -22,8 +22,9 @@ import {
   openViewer,
   ORIGIN,
   seedUser,
+  revive,
 } from "../worker/test/harness.ts";
-import { SessionRoom } from "./session-room.ts";
+import type { SessionRoom } from "./session-room.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (c: Client, from = 0) =>
@@ -89,7 +90,7 @@ describe("SessionRoom resume", () => {
     // A new instance over the same storage and sockets: what the runtime builds after an eviction.
     let revived: SessionRoom | undefined;
     await runInDurableObject(room, async (_live, state) => {
-      revived = new SessionRoom(state, env);
+      revived = await revive(state);
       const [userSide] = state.getWebSockets("user").filter((ws) => ws.readyState === WebSocket.OPEN);
       expect(userSide).toBeUndefined();
     });
@@ -227,7 +228,7 @@ describe("SessionRoom against a browser that lies about offsets", () => {
     await new Promise((r) => setTimeout(r, 50));
     const liar = await openSocket(`/api/sessions/${id}/ws`, { Origin: ORIGIN, cookie });
     await runInDurableObject(room, async (_live, state) => {
-      const revived = new SessionRoom(state, env);
+      const revived = await revive(state);
       const [fresh] = state.getWebSockets("user").filter((ws) => ws.readyState === WebSocket.OPEN);
       await revived.webSocketMessage(
         fresh!,
@@ -274,7 +275,7 @@ describe("SessionRoom after an eviction", () => {
       const timers = (await state.storage.get<Record<string, number>>("timers"))!;
       await state.storage.put("timers", { ...timers, deadline: Date.now() - 1 });
       // Nothing in memory survives: a new instance over the same storage and sockets runs the alarm.
-      await new SessionRoom(state, env).alarm();
+      await (await revive(state)).alarm();
     });
     await connector.next(hasText("end", { reason: "time_limit" }), "connector told");
     const row = await env.DB.prepare("SELECT status, end_reason FROM sessions WHERE id = ?").bind(id).first();
@@ -288,7 +289,7 @@ describe("SessionRoom after an eviction", () => {
     await fireTimer(room, "snapshot");
     const viewer = await openViewer(id, { hello: false });
     await runInDurableObject(room, async (_live, state) => {
-      const revived = new SessionRoom(state, env);
+      const revived = await revive(state);
       const [side] = state.getWebSockets("viewer");
       await revived.webSocketMessage(side!, encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
     });

@@ -83,6 +83,8 @@ const ATTACH_TIMEOUT_MS = 30_000;
 
 /** Storage key of the witnessed stream's end, saved with the viewers' snapshot and at every break. */
 const WITNESSED_END_KEY = "witnessedEnd";
+/** Set at the first witnessed output after the end was saved: the saved end may then be stale. */
+const WITNESSED_PAST_SAVE_KEY = "witnessedPastSave";
 
 /** The typed attachment each socket carries across hibernation (kept small: it is serialized). */
 type Attachment =
@@ -97,8 +99,9 @@ export class SessionRoom extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     // After an eviction: where the witnessed stream ended when last saved (see saveWitnessedEnd).
     void ctx.blockConcurrencyWhile(async () => {
-      const end = await ctx.storage.get<number>(WITNESSED_END_KEY);
-      if (end !== undefined) this.stream.restore(end);
+      const saved = await ctx.storage.get([WITNESSED_END_KEY, WITNESSED_PAST_SAVE_KEY]);
+      const end = saved.get(WITNESSED_END_KEY) as number | undefined;
+      if (end !== undefined) this.stream.restore(end, !saved.get(WITNESSED_PAST_SAVE_KEY));
     });
   }
 
@@ -493,11 +496,16 @@ export class SessionRoom extends DurableObject<Env> {
     // Between `attach` and the connector's `sync`, what arrives is resent after the sync: dropped.
     const out = this.stream.output(whole);
     if (!out) return;
+    if ("resync" in out) {
+      const connector = this.connector();
+      if (connector) this.sendAttach(connector, out.resync);
+      return;
+    }
     // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms here.
     const user = this.browser();
-    if (user) {
-      user.send(message);
-      this.userCredit(user).sentBytes(whole.byteLength);
+    if (user && out.user.byteLength > 0) {
+      user.send(skip(whole, out.user, message));
+      this.userCredit(user).sentBytes(out.user.byteLength);
     }
     // The recording gets exactly what the viewers get; the user may also get the already-witnessed
     // head of a resend it asked for. A desktop's frames are whole Guacamole instructions: recorded as
@@ -505,6 +513,11 @@ export class SessionRoom extends DurableObject<Env> {
     // repaint from the connector).
     const payload = out.witness;
     if (payload.byteLength === 0) return;
+    if (!this.witnessedPastSave) {
+      // One write per save period, not awaited: it only tells an evicted room its saved end is stale.
+      this.witnessedPastSave = true;
+      void this.ctx.storage.put(WITNESSED_PAST_SAVE_KEY, true, { allowUnconfirmed: true });
+    }
     const recorded = this.record((r, now) => r.output(payload, now));
     this.viewers.push(payload, skip(whole, payload, message));
     if (this.desktop) return recorded;
@@ -522,6 +535,7 @@ export class SessionRoom extends DurableObject<Env> {
   /** Credit each browser socket returned against what it was sent (memory: see userCredit). */
   private readonly credits = new WeakMap<WebSocket, CreditAccount>();
   private snapshotDue = false;
+  private witnessedPastSave = false;
   private readonly viewers = new LiveViewers(this.ctx.storage, () => this.viewerSockets());
 
   private viewerSockets(): WebSocket[] {
@@ -668,8 +682,12 @@ export class SessionRoom extends DurableObject<Env> {
 
   /** Saves where the witnessed stream ends, so an evicted room knows which offsets are real. */
   private async saveWitnessedEnd(): Promise<void> {
-    const end = this.stream.witnessedEnd;
-    if (end !== null) await this.ctx.storage.put(WITNESSED_END_KEY, end);
+    // A stale end is not saved over the last good one (nor is the sign that it is stale cleared).
+    const end = this.stream.exactEnd;
+    if (end === null) return;
+    this.witnessedPastSave = false;
+    await this.ctx.storage.put(WITNESSED_END_KEY, end);
+    await this.ctx.storage.delete(WITNESSED_PAST_SAVE_KEY);
   }
 
   private async tellWatchers(): Promise<void> {

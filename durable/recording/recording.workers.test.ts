@@ -4,9 +4,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { encodeData, encodeMessage } from "../../protocol/index.ts";
-import { hasText, liveSession } from "../../worker/test/harness.ts";
+import { hasText, liveSession, revive } from "../../worker/test/harness.ts";
 import { edgeKey } from "../../worker/keys.ts";
-import { SessionRoom } from "../session-room.ts";
+import type { SessionRoom } from "../session-room.ts";
 import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "./chain.ts";
 import { Recorder } from "./recorder.ts";
 import { S3Store } from "./s3-store.ts";
@@ -184,11 +184,23 @@ describe("session recording", { timeout: 30_000 }, () => {
     await user.next((c) => c.binaries.length === 1, "first output");
     await new Promise((r) => setTimeout(r, 60)); // past the 20 ms line batch
     await runInDurableObject(room, async (_live, state) => {
-      const revived = new SessionRoom(state, env);
+      const revived = await revive(state);
       const [connectorSide] = state.getWebSockets("connector");
       await revived.webSocketMessage(connectorSide!, encodeData(bytes("after-eviction\r\n")).buffer as ArrayBuffer);
+      // Its saved end (0) is older than its last byte (17): it asks where the output starts, and the
+      // connector resends everything it holds. Only the bytes after the dropped ones are new to anyone.
+      await connector.next(hasText("attach", { from: 0 }), "resync attach");
+      await revived.webSocketMessage(connectorSide!, encodeMessage({ type: "sync", from: 0, to: 33 }));
+      const resend = bytes("before-eviction\r\nafter-eviction\r\n");
+      await revived.webSocketMessage(connectorSide!, encodeData(resend).buffer as ArrayBuffer);
       await revived.end("user_exit");
     });
+    await user.next((c) => c.binaries.length === 2, "the new output, once");
+    expect(user.texts).toContainEqual({ type: "sync", at: 17, reset: false });
+    expect(user.binaries.map((b) => new TextDecoder().decode(b.slice(1)))).toEqual([
+      "before-eviction\r\n",
+      "after-eviction\r\n",
+    ]);
     await user.next(hasText("ended"), "ended");
     let row = await recordingOf(id);
     for (let i = 0; i < 100 && row?.status !== "stored"; i++) {

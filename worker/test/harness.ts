@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
 import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION, SESSION_COOKIE } from "../../protocol/index.ts";
 import { expect } from "vitest";
+import { SessionRoom } from "../../durable/session-room.ts";
 import { hashPassword } from "../auth/password.ts";
 
 export const ORIGIN = "http://psm.test";
@@ -237,4 +238,14 @@ export async function liveSession(policy: Record<string, unknown> = {}, options:
   await user.next(hasText("sync", { at: 0, reset: false }), "sync");
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
   return { id, site, cookie, username, control, open, user, connector, room };
+}
+
+/**
+ * A new room over the same storage and sockets: what the runtime builds after an eviction. The runtime
+ * delivers no event until the constructor's storage reads are done; a test calling it directly waits too.
+ */
+export async function revive(state: DurableObjectState): Promise<SessionRoom> {
+  const room = new SessionRoom(state, env);
+  await state.blockConcurrencyWhile(async () => {});
+  return room;
 }
