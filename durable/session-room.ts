@@ -186,6 +186,23 @@ export class SessionRoom extends DurableObject<Env> {
     };
   }
 
+  /**
+   * A person lost the right to watch this session (their zone, role or account): their viewer sockets
+   * close now. Returns how many closed.
+   */
+  async dropViewer(userId: string): Promise<number> {
+    let dropped = 0;
+    for (const ws of this.ctx.getWebSockets("viewer")) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.role !== "viewer" || att.userId !== userId) continue;
+      closeQuietly(ws, CloseCode.Forbidden, "access_revoked");
+      this.viewers.gone(ws);
+      dropped++;
+    }
+    if (dropped > 0) await this.tellWatchers();
+    return dropped;
+  }
+
   // ---- sockets -------------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {

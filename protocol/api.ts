@@ -68,6 +68,10 @@ export type ServerProtocol = z.infer<typeof ServerProtocol>;
 /** An admin re-pins a server's identity (host key or certificate) after a legitimate change. */
 export const RepinServerRequest = z.strictObject({ hostKey: HostKeyFingerprint });
 
+/** Turns a server or a credential off (nothing can be checked out or opened on it; what is open ends) or back on. */
+export const SetEnabledRequest = z.strictObject({ enabled: z.boolean() });
+export type SetEnabledRequest = z.infer<typeof SetEnabledRequest>;
+
 export const CreateServerRequest = z.strictObject({
   name: z
     .string()

@@ -24,6 +24,7 @@ export const AuditAction = z.enum([
   "session.extended",
   "session.extension_denied",
   "session.protocol_violation", // a socket sent an offset or credit the room never produced: closed
+  "access.revoked", // a right was removed: the checkouts, sessions and live views that depended on it ended
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)
   "recording.deleted", // retention sweep or an admin removed a recording after its retention

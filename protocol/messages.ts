@@ -21,6 +21,7 @@ export const EndReason = z.enum([
   "recording_unavailable", // recording is required and could not be persisted (buffer limit reached)
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
+  "access_revoked", // the person lost the right the session depended on (account, group, grant, server, credential, policy, sign-in)
   "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol
   "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)

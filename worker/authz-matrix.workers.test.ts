@@ -96,6 +96,16 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.serverId,
     body: () => ({ hostKey: `SHA256:${"D".repeat(43)}` }),
   },
+  "PATCH /api/servers/:id": {
+    access: "zoneAdmin",
+    id: (f) => f.site.serverId,
+    body: () => ({ enabled: true }),
+  },
+  "PATCH /api/credentials/:id": {
+    access: "zoneAdmin",
+    id: (f) => f.site.credentialId,
+    body: () => ({ enabled: true }),
+  },
   "POST /api/servers/import": {
     access: "zoneAdmin",
     body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }),

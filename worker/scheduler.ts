@@ -7,12 +7,15 @@ import { deliverOutbox } from "./access/notify-checkout.ts";
 import { sweepRecordings } from "./recordings.ts";
 import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
+import { enforceAccess } from "./access/revocation.ts";
 
 export async function sweep(
   env: Env,
   now: number,
 ): Promise<{ checkouts: number; notifications: unknown; recordingsDeleted: number }> {
   const checkouts = await advanceDue(env, now);
+  // Anything a change made past the API removed (or a hook missed) ends within a minute.
+  await enforceAccess(env, { kind: "all" }, "access sweep", null, now);
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);

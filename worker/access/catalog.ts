@@ -21,9 +21,8 @@ type Row = {
   kind: CredentialKind;
 };
 
-const ENTITLED = `
-  SELECT DISTINCT s.id AS server_id, s.name AS server_name, s.host, s.port, s.protocol, s.site_id, s.zone_id,
-         z.name AS zone_name, s.tags, s.source, c.id AS credential_id, c.name AS credential_name, c.username, c.kind
+/** The one definition of "entitled": an enabled account, in a group granted the zone, an enabled server and credential. */
+const ENTITLED_FROM = `
   FROM group_members gm
   JOIN access_grants g ON g.group_id = gm.group_id
   JOIN servers s ON s.zone_id = g.zone_id AND (g.server_id IS NULL OR g.server_id = s.id)
@@ -31,7 +30,16 @@ const ENTITLED = `
   JOIN server_credentials sc ON sc.server_id = s.id
   JOIN credentials c ON c.id = sc.credential_id AND c.zone_id = s.zone_id AND (g.credential_id IS NULL OR g.credential_id = c.id)
   JOIN users u ON u.id = gm.user_id AND u.disabled = 0
-  WHERE gm.user_id = ? AND s.enabled = 1`;
+  WHERE s.enabled = 1 AND c.enabled = 1`;
+
+const ENTITLED = `
+  SELECT DISTINCT s.id AS server_id, s.name AS server_name, s.host, s.port, s.protocol, s.site_id, s.zone_id,
+         z.name AS zone_name, s.tags, s.source, c.id AS credential_id, c.name AS credential_name, c.username, c.kind
+  ${ENTITLED_FROM} AND gm.user_id = ?`;
+
+/** SQL: 1 when checkout row `ch` is still entitled (its person, server and credential), else 0. */
+export const CHECKOUT_ENTITLED = `EXISTS (SELECT 1 ${ENTITLED_FROM}
+  AND gm.user_id = ch.user_id AND s.id = ch.server_id AND c.id = ch.credential_id)`;
 
 export async function entitledCatalog(
   db: D1Database,

@@ -109,6 +109,7 @@ async function afterChange(
   after: Checkout,
   actor: AuthUser | null,
   action?: AuditAction,
+  endReason?: EndReason,
 ) {
   const auditAction = action ?? ACTION_FOR[after.status];
   if (auditAction) {
@@ -127,7 +128,7 @@ async function afterChange(
     revoked: "checkout_revoked",
   };
   const reason = closing[after.status];
-  if (reason) await endSessions(env, before.id, reason);
+  if (reason) await endSessions(env, before.id, after.status === "revoked" ? (endReason ?? reason) : reason);
 }
 
 export async function endSessions(env: Env, checkoutId: string, reason: EndReason): Promise<void> {
@@ -143,6 +144,7 @@ async function transition(
   row: CheckoutRow,
   event: CheckoutEvent,
   actor: AuthUser | null,
+  endReason?: EndReason,
 ): Promise<CheckoutSummary> {
   const result = applyEvent(rowToCheckout(row), event, machinePolicy(rowPolicy(row)));
   if (!result.ok) {
@@ -159,7 +161,7 @@ async function transition(
   const { meta } = await stmt.run();
   if (!meta.changes)
     throw new ApiFailure("conflict", `checkout ${row.id} changed concurrently or overlaps an exclusive checkout`);
-  await afterChange(env, row, next, actor);
+  await afterChange(env, row, next, actor, undefined, endReason);
   return toSummary(row, next);
 }
 
@@ -332,8 +334,23 @@ export async function requesterAction(
   return transition(env, row, { type, by: await personOf(env.DB, user), at: now }, user);
 }
 
-export async function revoke(env: Env, user: AuthUser, row: CheckoutRow, reason: string, now: number) {
-  return transition(env, row, { type: "revoke", by: await personOf(env.DB, user), at: now, reason }, user);
+/** Who revokes when no person does: the access sweep (worker/access/revocation.ts). */
+const SYSTEM: NamedPerson = { userId: "system", personId: "system", name: "system" };
+
+/**
+ * Revokes a checkout: by an admin (`user`), or, with `user` null, by the system because a right it
+ * depended on was removed. Its sessions end with `endReason`.
+ */
+export async function revoke(
+  env: Env,
+  user: AuthUser | null,
+  row: CheckoutRow,
+  reason: string,
+  now: number,
+  endReason: EndReason = "checkout_revoked",
+) {
+  const by = user ? await personOf(env.DB, user) : SYSTEM;
+  return transition(env, row, { type: "revoke", by, at: now, reason }, user, endReason);
 }
 
 /** The scheduler's sweep: every checkout whose next transition is due. */

@@ -7,6 +7,7 @@ import { actorOf, record } from "../audit.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { deviceHash, isKnownDevice, networkOf, newNetwork, rememberDevice } from "./device.ts";
 import { revokeSignIns, startSignIn } from "./user-token.ts";
+import { enforceAccess } from "../access/revocation.ts";
 
 export type Factors = { totp: boolean; webauthn: number; recovery: number };
 
@@ -94,6 +95,8 @@ export async function factorsChanged(c: Context<AppContext>, what: string): Prom
   const user = c.get("user");
   const signIn = c.get("signIn");
   await revokeSignIns(c.env.DB, user.id);
+  // Sessions the other sign-ins opened end (a stolen password's sessions); this sign-in's go on.
+  await enforceAccess(c.env, { kind: "sign_ins", userId: user.id, except: signIn.id }, `${what} changed`, user);
   await startSignIn(c, user.id, {
     stage: "full",
     amr: signIn.amr,

@@ -9,6 +9,7 @@ import { requireUser, revokeSignIns } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
+import { enforceAccess } from "../access/revocation.ts";
 
 export const adminAuth = newApi();
 const adminOnly: MiddlewareHandler<AppContext> = async (c, next) => {
@@ -43,6 +44,7 @@ adminAuth.openapi(
         : []),
     ]);
     await revokeSignIns(c.env.DB, id);
+    await enforceAccess(c.env, { kind: "sign_ins", userId: id }, "sign-ins revoked (MFA reset)", c.get("user"));
     await adminChange(c, {
       target: { type: "user", id, name: user.username },
       refs: { userId: id },

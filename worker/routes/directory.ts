@@ -18,6 +18,7 @@ import type { AppContext } from "../env.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import type { MiddlewareHandler } from "hono";
+import { enforceAccess } from "../access/revocation.ts";
 
 export const directory = newApi();
 const tags = ["directory"];
@@ -148,6 +149,12 @@ directory.openapi(
       refs: { userId: id },
       data: { before, after },
     });
+    await enforceAccess(
+      c.env,
+      { kind: "user", userId: id },
+      body.disabled ? "account disabled" : "account changed",
+      c.get("user"),
+    );
     return c.json(after!, 200);
   },
 );
@@ -228,6 +235,9 @@ directory.openapi(
       target: { type: "group", id, name: before.name },
       data: { before: before.members, after: after.members },
     });
+    const kept = new Set(after.members.map((m) => m.id));
+    for (const gone of before.members.filter((m) => !kept.has(m.id)))
+      await enforceAccess(c.env, { kind: "user", userId: gone.id }, `removed from group ${before.name}`, c.get("user"));
     return c.json(after, 200);
   },
 );

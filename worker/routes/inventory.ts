@@ -6,6 +6,7 @@ import {
   CreateAccessGrantRequest,
   CreateCredentialRequest,
   CreateServerRequest,
+  SetEnabledRequest,
   ImportServersRequest,
   ImportServersResponse,
   MAX_SERVER_IMPORT_BODY,
@@ -19,6 +20,7 @@ import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
+import { enforceAccess } from "../access/revocation.ts";
 
 export const inventory = newApi();
 const tags = ["inventory"];
@@ -347,6 +349,48 @@ inventory.openapi(
       target: { type: "grant", id },
       data: { before: toGrant(before), after: null },
     });
+    await enforceAccess(c.env, { kind: "zone", zoneId: before.zone_id }, "grant removed", c.get("user"));
     return c.json({ ok: true }, 200);
   },
 );
+
+/** Servers and credentials are turned off, not deleted (sessions, checkouts and the ledger name them). */
+for (const table of ["servers", "credentials"] as const) {
+  const noun = table === "servers" ? "server" : "credential";
+  inventory.openapi(
+    route({
+      method: "patch",
+      path: `/${table}/{id}`,
+      summary: `Turn a ${noun} off or on; turning it off ends its open checkouts and sessions`,
+      tags,
+      middleware,
+      params: IdParam,
+      body: SetEnabledRequest,
+    }),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const { enabled } = c.req.valid("json");
+      const before = await c.env.DB.prepare(`SELECT name, zone_id, enabled FROM ${table} WHERE id = ?`)
+        .bind(id)
+        .first<{ name: string; zone_id: string | null; enabled: number }>();
+      if (!before) throw new ApiFailure("not_found");
+      requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id);
+      await c.env.DB.prepare(`UPDATE ${table} SET enabled = ? WHERE id = ?`)
+        .bind(enabled ? 1 : 0, id)
+        .run();
+      await adminChange(c, {
+        target: { type: noun, id, name: before.name },
+        refs: table === "servers" ? { serverId: id } : {},
+        data: { before: { enabled: !!before.enabled }, after: { enabled } },
+      });
+      if (!enabled) {
+        const change =
+          table === "servers"
+            ? { kind: "server" as const, serverId: id }
+            : { kind: "credential" as const, credentialId: id };
+        await enforceAccess(c.env, change, `${noun} disabled`, c.get("user"));
+      }
+      return c.json({ ok: true }, 200);
+    },
+  );
+}

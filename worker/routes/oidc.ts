@@ -16,6 +16,7 @@ import { afterFirstFactor } from "../auth/sign-in.ts";
 import { clientIp } from "../auth/throttle-store.ts";
 import type { AppContext, Env } from "../env.ts";
 import { newApi, route } from "../openapi.ts";
+import { enforceAccess } from "../access/revocation.ts";
 
 export const oidc = newApi();
 const tags = ["auth"];
@@ -240,4 +241,6 @@ async function syncMemberships(
     refs: { userId },
     data: { before: { groups: before, roles: currentRoles }, after: { groups: mapped.groups, roles }, via: "oidc" },
   });
+  // The identity provider took a group or role away: what depended on it ends.
+  await enforceAccess(c.env, { kind: "user", userId }, "single sign-on groups changed", null);
 }

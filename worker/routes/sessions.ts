@@ -3,6 +3,7 @@ import { z } from "zod";
 import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow } from "../access/checkouts.ts";
+import { requireStanding } from "../access/revocation.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
 import { passConnectGate } from "../auth/connect-gate.ts";
@@ -48,14 +49,26 @@ sessions.openapi(
     ]);
     if (checkout.status !== "active") throw new ApiFailure("conflict", `checkout ${row.id} is ${checkout.status}`);
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
+    // Holding the checkout is not enough: the right it was granted on must still stand.
+    await requireStanding(c.env, row.id, "session start");
 
     const policy = rowPolicy(row);
     const deadline = Math.min(row.ends_at, now + policy.maxSessionMinutes * 60_000);
     const sessionId = crypto.randomUUID();
     await c.env.DB.prepare(
-      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, status, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, auth_session_id, status, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
     )
-      .bind(sessionId, user.id, row.server_id, row.credential_id, target.site_id, row.id, now, deadline)
+      .bind(
+        sessionId,
+        user.id,
+        row.server_id,
+        row.credential_id,
+        target.site_id,
+        row.id,
+        c.get("signIn").id,
+        now,
+        deadline,
+      )
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
     // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
@@ -220,6 +233,8 @@ sessions.openapi(
 sessions.get("/sessions/:id/ws", requireUpgrade, requireSameOrigin, requireSocketUser("ws"), async (c) => {
   const user = c.get("user");
   const row = await ownSession(c, user, c.req.param("id"));
+  // Every upgrade, reconnects included, asks again whether the right still stands.
+  if (row.checkout_id && row.status !== "ended") await requireStanding(c.env, row.checkout_id, "session socket");
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
   return forwardSocket(room, c.req.raw, { role: "user", userId: user.id, username: user.username });
 });

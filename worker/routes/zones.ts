@@ -20,6 +20,7 @@ import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
+import { enforceAccess } from "../access/revocation.ts";
 
 export const zones = newApi();
 const tags = ["zones"];
@@ -134,6 +135,8 @@ zones.openapi(
       target: { type: "zone", id, name: before.name },
       data: { before: toZone(before), after },
     });
+    if (after.policyId !== before.policy_id)
+      await enforceAccess(c.env, { kind: "zone", zoneId: id }, "zone policy changed", c.get("user"));
     return c.json(after, 200);
   },
 );
@@ -270,6 +273,8 @@ zones.openapi(
       target: { type: "policy", id, name: before.name },
       data: { before, after },
     });
+    // Open checkouts under it are checked against the policy as it now is (any zone or credential may name it).
+    await enforceAccess(c.env, { kind: "all" }, `policy ${before.name} changed`, c.get("user"));
     return c.json(after, 200);
   },
 );
