@@ -127,6 +127,13 @@ export const ServerSummary = z.object({
 });
 export type ServerSummary = z.infer<typeof ServerSummary>;
 
+/** A server as admins list it: with whether it and each credential are on (PATCH /api/servers/:id, /api/credentials/:id). */
+export const AdminServer = ServerSummary.extend({
+  enabled: z.boolean(),
+  credentials: z.array(CredentialSummary.extend({ enabled: z.boolean() })),
+});
+export type AdminServer = z.infer<typeof AdminServer>;
+
 /** What a policy tells a requester before they ask. */
 export const PolicyHint = z.object({
   approvalRequired: z.boolean(),

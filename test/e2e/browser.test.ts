@@ -118,6 +118,27 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await Promise.all([page.close(), admin.close()]);
   });
 
+  it("an admin turns the server off in Admin › Servers; the user's open terminal ends, saying why", async () => {
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "rotate the logs");
+    await runInTerminal(page, checkoutId);
+
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/servers`);
+    admin.once("dialog", (dialog) => void dialog.accept());
+    await admin.locator('tr[data-server-name="target"] button[aria-label="Turn off target"]').click();
+    await admin.locator('tr[data-server-name="target"] button[aria-label="Turn on target"]').waitFor();
+    await page.waitForSelector('body[data-session-state="ended"]', { timeout: 5000 });
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("access_revoked");
+    expect(await page.locator("#ended-reason").innerText()).toContain("access to this server was removed");
+    // Back on for the cases after this one.
+    await admin.locator('tr[data-server-name="target"] button[aria-label="Turn on target"]').click();
+    await admin.locator('tr[data-server-name="target"] button[aria-label="Turn off target"]').waitFor();
+    await Promise.all([page.close(), admin.close()]);
+  });
+
   it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
     const page = await openPage(browser);
     const other = await openPage(browser);

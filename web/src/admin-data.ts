@@ -1,7 +1,7 @@
 // The admin pages' shared view of sites, zones, servers, policies, groups, users and grants: loaded
 // per section, reloaded after each change, with listeners so every picker stays current. A list the
 // caller may not read (zone admins: users, groups) stays empty and is marked denied.
-import type { AccessGrant, Group, Policy, ServerSummary, Site, UserSummary, Zone } from "../../protocol/index.ts";
+import type { AccessGrant, AdminServer, Group, Policy, Site, UserSummary, Zone } from "../../protocol/index.ts";
 import { ApiError, api } from "./api.ts";
 
 export type AdminKind = "sites" | "zones" | "servers" | "policies" | "groups" | "users" | "grants";
@@ -11,7 +11,7 @@ const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(
 export class AdminData {
   sites: Site[] = [];
   zones: Zone[] = [];
-  servers: ServerSummary[] = [];
+  servers: AdminServer[] = [];
   policies: Policy[] = [];
   groups: Group[] = [];
   users: UserSummary[] = [];
@@ -82,7 +82,7 @@ export class AdminData {
   group(id: string): Group | undefined {
     return this.groups.find((group) => group.id === id);
   }
-  server(id: string): ServerSummary | undefined {
+  server(id: string): AdminServer | undefined {
     return this.servers.find((server) => server.id === id);
   }
 

@@ -1,14 +1,14 @@
 // Admin › Servers: the servers in the user's zones (with zone, source and credentials), the
 // add-server form and the CSV import.
 import type { AdminContext } from "./admin-data.ts";
-import { dataTable, emptyRow, panel } from "./admin-ui.ts";
-import { errorText } from "./api.ts";
+import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 import { renderServerForm } from "./server-form.ts";
 import { renderServerImport } from "./server-import.ts";
 
 export function renderAdminServers(container: HTMLElement, { data }: AdminContext): Cleanup {
-  const body = h("tbody", {}, emptyRow(6, "Loading servers…"));
+  const body = h("tbody", {}, emptyRow(7, "Loading servers…"));
   const listMessage = h("p", { id: "admin-servers-error", class: "alert", role: "alert", hidden: true });
   const search = h("input", {
     id: "admin-server-search",
@@ -17,6 +17,39 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
     spellcheck: "false",
     placeholder: "Name, host, zone or tag",
   });
+
+  /**
+   * Turns a server or one of its credentials off or on. Off ends every open checkout and live session on
+   * it at once (worker/access/revocation.ts), so the admin confirms first.
+   */
+  async function toggle(
+    what: { kind: "server" | "credential"; id: string; label: string; enabled: boolean },
+    button: HTMLButtonElement,
+  ): Promise<void> {
+    say(listMessage, null);
+    if (what.enabled && !window.confirm(`Turn off ${what.label}? Its open checkouts and live sessions end now.`))
+      return;
+    await busy(button, async () => {
+      try {
+        if (what.kind === "server") await api.setServerEnabled(what.id, !what.enabled);
+        else await api.setCredentialEnabled(what.id, !what.enabled);
+        await data.reload("servers");
+        say(listMessage, `${what.label} is ${what.enabled ? "off" : "on"}.`, "ok");
+      } catch (failure) {
+        say(listMessage, `${what.label} was not changed. ${errorText(failure)}`);
+      }
+    });
+  }
+
+  function switchButton(what: Parameters<typeof toggle>[0]): HTMLButtonElement {
+    const button = h(
+      "button",
+      { type: "button", class: "small", "aria-label": `${what.enabled ? "Turn off" : "Turn on"} ${what.label}` },
+      what.enabled ? "Turn off" : "Turn on",
+    );
+    button.addEventListener("click", () => void toggle(what, button));
+    return button;
+  }
 
   function draw(): void {
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -27,7 +60,7 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
     if (shown.length === 0) {
       replace(
         body,
-        emptyRow(6, data.servers.length ? "No servers match." : "No servers yet. Add one below or import a CSV."),
+        emptyRow(7, data.servers.length ? "No servers match." : "No servers yet. Add one below or import a CSV."),
       );
       return;
     }
@@ -37,7 +70,7 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
         h(
           "tr",
           { "data-server-id": s.id, "data-server-name": s.name },
-          h("th", { scope: "row" }, s.name),
+          h("th", { scope: "row" }, s.name, s.enabled ? null : h("span", { class: "tag" }, "off")),
           h("td", { class: "mono small" }, s.port === 22 ? s.host : `${s.host}:${s.port}`),
           h("td", {}, s.zoneName),
           h("td", { class: "small" }, s.source),
@@ -45,10 +78,24 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
           h(
             "td",
             { class: "small" },
-            s.credentials.length
-              ? s.credentials.map((c) => c.username).join(", ")
-              : h("span", { class: "muted" }, "None yet"),
+            ...(s.credentials.length
+              ? s.credentials.map((c) =>
+                  h(
+                    "div",
+                    { "data-credential-id": c.id },
+                    c.enabled ? c.username : h("s", {}, c.username),
+                    " ",
+                    switchButton({
+                      kind: "credential",
+                      id: c.id,
+                      label: `${c.name} (${c.username})`,
+                      enabled: c.enabled,
+                    }),
+                  ),
+                )
+              : [h("span", { class: "muted" }, "None yet")]),
           ),
+          h("td", {}, switchButton({ kind: "server", id: s.id, label: s.name, enabled: s.enabled })),
         ),
       ),
     );
@@ -63,7 +110,12 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
       "Servers",
       null,
       h("div", { class: "toolbar" }, field("Search servers", search)),
-      dataTable("admin-servers-table", "Servers", ["Server", "Host", "Zone", "Source", "Tags", "Credentials"], body),
+      dataTable(
+        "admin-servers-table",
+        "Servers",
+        ["Server", "Host", "Zone", "Source", "Tags", "Credentials", "Status"],
+        body,
+      ),
       listMessage,
     ),
   );

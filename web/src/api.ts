@@ -33,7 +33,7 @@ import {
   TotpEnrolment,
   WebAuthnOptions,
   Policy,
-  ServerSummary,
+  AdminServer,
   SessionSummary,
   type ExtensionRequest,
   ExtensionResult,
@@ -252,7 +252,10 @@ export const api = {
   grants: () => call("GET", "/api/grants", z.array(AccessGrant)),
   createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
   deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
-  servers: () => call("GET", "/api/servers", z.array(ServerSummary)),
+  servers: () => call("GET", "/api/servers", z.array(AdminServer)),
+  setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
+  setCredentialEnabled: (id: string, enabled: boolean) =>
+    call("PATCH", at("/api/credentials", id), Anything, { enabled }),
   createServer: (body: Body<typeof CreateServerRequest>) => call("POST", "/api/servers", Created, body),
   importServers: (body: Body<typeof ImportServersRequest>) =>
     call("POST", "/api/servers/import", ImportServersResponse, body),

@@ -2,6 +2,7 @@
 // Admins act on every zone, zone admins on their own only.
 import { z } from "zod";
 import {
+  AdminServer,
   AccessGrant,
   CreateAccessGrantRequest,
   CreateCredentialRequest,
@@ -11,7 +12,6 @@ import {
   ImportServersResponse,
   MAX_SERVER_IMPORT_BODY,
   RepinServerRequest,
-  ServerSummary,
 } from "../../protocol/index.ts";
 import { requireAttachablePolicy } from "../access/policy-scope.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
@@ -39,7 +39,7 @@ inventory.openapi(
     summary: "List servers in the caller's zones",
     tags,
     middleware,
-    response: z.array(ServerSummary),
+    response: z.array(AdminServer),
   }),
   async (c) => {
     requireAnyAdmin(c.get("user"));
@@ -49,10 +49,10 @@ inventory.openapi(
         "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id ORDER BY s.name",
       ),
       c.env.DB.prepare(
-        "SELECT c.id, c.name, c.username, c.kind, sc.server_id FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name",
+        "SELECT c.id, c.name, c.username, c.kind, c.enabled, sc.server_id FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name",
       ),
     ]);
-    const list: ServerSummary[] = (servers?.results ?? [])
+    const list: AdminServer[] = (servers?.results ?? [])
       .filter((s) => inScope(scope, s.zone_id as string))
       .map((s) => ({
         id: s.id as string,
@@ -65,6 +65,7 @@ inventory.openapi(
         zoneName: s.zone_name as string,
         tags: JSON.parse(s.tags as string),
         source: s.source as string,
+        enabled: !!s.enabled,
         credentials: (creds?.results ?? [])
           .filter((cr) => cr.server_id === s.id)
           .map((cr) => ({
@@ -72,6 +73,7 @@ inventory.openapi(
             name: cr.name as string,
             username: cr.username as string,
             kind: cr.kind as "password" | "private_key",
+            enabled: !!cr.enabled,
           })),
       }));
     return c.json(list, 200);
