@@ -167,6 +167,16 @@ export class ConnectorHub extends DurableObject<Env> {
   }
 
   /** Settles a waiting dispatch, if one waits for this connector's answer. */
+  /** The connector was revoked: its control socket closes now (its tokens no longer authenticate). */
+  async revoke(connectorId: string): Promise<number> {
+    const sockets = this.ctx.getWebSockets(connectorId);
+    for (const ws of sockets) {
+      this.connectorGone(ws);
+      closeQuietly(ws, CloseCode.Forbidden, "revoked");
+    }
+    return sockets.length;
+  }
+
   private answer(sessionId: string, connectorId: string, answer: Answer): void {
     const w = this.waiting.get(sessionId);
     if (!w || w.connectorId !== connectorId) return;

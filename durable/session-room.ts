@@ -186,6 +186,14 @@ export class SessionRoom extends DurableObject<Env> {
     };
   }
 
+  /** A connector was revoked: the session it serves ends now (no other connector holds its target connection). */
+  async connectorRevoked(connectorId: string): Promise<boolean> {
+    const served = this.ctx
+      .getWebSockets("connector")
+      .some((ws) => (ws.deserializeAttachment() as Attachment & { role: "connector" }).connectorId === connectorId);
+    return served && (await this.end("connector_revoked"));
+  }
+
   /**
    * A person lost the right to watch this session (their zone, role or account): their viewer sockets
    * close now. Returns how many closed.

@@ -21,6 +21,7 @@ export const EndReason = z.enum([
   "recording_unavailable", // recording is required and could not be persisted (buffer limit reached)
   "checkout_ended", // the checkout the session runs under ended (expired or checked in)
   "checkout_revoked", // an admin revoked the checkout
+  "connector_revoked", // an admin revoked the connector serving the session
   "access_revoked", // the person lost the right the session depended on (account, group, grant, server, credential, policy, sign-in)
   "disconnected", // the user's browser stayed away longer than the policy's grace period
   "protocol_error", // a peer broke the protocol

@@ -44,7 +44,12 @@ const ALLOWED: Record<Access, Persona[]> = {
 };
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
-type Entry = { access: Access; body?: (f: Fixture) => unknown; id?: (f: Fixture) => string };
+type Entry = {
+  access: Access;
+  body?: (f: Fixture) => unknown;
+  id?: (f: Fixture) => string;
+  connectorId?: (f: Fixture) => string;
+};
 
 const MATRIX: Record<string, Entry> = {
   "POST /api/login": { access: "public", body: () => ({ username: "nobody", password: "x" }) },
@@ -58,6 +63,12 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/sites/:id/connectors": { access: "admin", id: (f) => f.site.siteId },
+  // The gated site's connector: nothing later in the matrix dials with it.
+  "POST /api/sites/:id/connectors/:connectorId/revoke": {
+    access: "admin",
+    id: (f) => f.gated.siteId,
+    connectorId: (f) => f.gated.connectorId,
+  },
   "GET /api/users": { access: "admin" },
   "POST /api/users": {
     access: "admin",
@@ -324,7 +335,9 @@ describe("authorization matrix", () => {
       const entry = MATRIX[key]!;
       const [method, pattern] = key.split(" ") as [string, string];
       for (const persona of PERSONAS) {
-        const path = pattern.replace(":id", entry.id ? entry.id(f) : "x");
+        const path = pattern
+          .replace(":id", entry.id ? entry.id(f) : "x")
+          .replace(":connectorId", entry.connectorId ? entry.connectorId(f) : "x");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];
         if (entry.access === "socket" || entry.access === "watchSocket" || entry.access === "connector")

@@ -253,6 +253,28 @@ describe("revocation: a removed right ends what depended on it", () => {
     expect(row).toEqual({ status: "revoked" });
   });
 
+  it("a revoked connector's control socket closes at once, its session ends, and its tokens open nothing", async () => {
+    const s = await liveSession();
+    const admin = await adminCookie();
+    const res = await api(`/api/sites/${s.site.siteId}/connectors/${s.site.connectorId}/revoke`, {
+      method: "POST",
+      cookie: admin,
+    });
+    expect(res.status).toBe(200);
+    await s.user.next(hasText("ended", { reason: "connector_revoked" }), "ended: connector_revoked");
+    await s.control.next((c) => c.closed !== undefined, "control socket closed");
+    expect(s.control.closed!.code).toBe(CloseCode.Forbidden);
+    const again = await SELF.fetch(`${ORIGIN}/connector/control`, {
+      headers: { Upgrade: "websocket", Authorization: `Bearer ${await s.site.token()}` },
+    });
+    expect(again.status).toBe(401);
+    const listed = (await (await api(`/api/sites/${s.site.siteId}/connectors`, { cookie: admin })).json()) as Array<{
+      id: string;
+      revoked: boolean;
+    }>;
+    expect(listed.find((c) => c.id === s.site.connectorId)?.revoked).toBe(true);
+  });
+
   it("a zone admin who loses the zone stops watching its sessions at once", async () => {
     const s = await liveSession();
     const admin = await adminCookie();

@@ -97,4 +97,25 @@ describeWithPeers("adversarial: access ends when authority ends", missingPeers()
       await admin("POST", `/api/checkouts/${checkoutId}/revoke`, { reason: "incident" });
     }, "checkout_revoked");
   });
+
+  // Last: it leaves the stack without a connector.
+  it("attack: a stolen connector keeps serving after an admin revokes it — guarantee: its sessions end, it cannot come back", async () => {
+    const [connector] = await stack.admin.request<Array<{ id: string }>>(
+      "GET",
+      `/api/sites/${stack.siteId}/connectors`,
+    );
+    await revokedBy(
+      () => admin("POST", `/api/sites/${stack.siteId}/connectors/${connector!.id}/revoke`, {}),
+      "connector_revoked",
+    );
+    // Its redials are refused: no new session can be dispatched to it.
+    await new Promise((r) => setTimeout(r, 1500));
+    const [after] = await stack.admin.request<Array<{ online: boolean; revoked: boolean }>>(
+      "GET",
+      `/api/sites/${stack.siteId}/connectors`,
+    );
+    expect(after).toMatchObject({ online: false, revoked: true });
+    await expect(stack.user.openSession(stack.serverId, stack.credentialId)).rejects.toThrow(/503|connector/);
+    expect(await stack.logs()).toContain("control.refused");
+  });
 });

@@ -3,7 +3,7 @@
 // confirming the proposed host key. Refreshed every 15 s while shown.
 import type { ConnectorInfo, DiscoveredServer, Site } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatAgo, timeElement } from "./format.ts";
@@ -11,7 +11,31 @@ import { formatAgo, timeElement } from "./format.ts";
 /** How often the health view refreshes: 15 s, the connectors' heartbeat period. */
 const REFRESH_MS = 15_000;
 
-function connectorRow(c: ConnectorInfo): HTMLTableRowElement {
+/**
+ * Revoke: the connector's tokens stop working, its sockets close and its sessions end now. Confirmed
+ * first; there is no undo (a replacement enrolls with a new token).
+ */
+function revokeButton(c: ConnectorInfo, message: HTMLElement, onRevoked: () => void): HTMLButtonElement | string {
+  if (c.revoked) return "—";
+  const button = h("button", { type: "button", class: "small button-danger", "aria-label": `Revoke ${c.name}` }, "Revoke");
+  button.addEventListener("click", () => {
+    const sessions = c.sessions ? ` Its ${c.sessions} live session(s) end now.` : "";
+    if (!window.confirm(`Revoke connector ${c.name}? It can no longer connect.${sessions} This cannot be undone.`))
+      return;
+    void busy(button, async () => {
+      try {
+        await api.revokeConnector(c.siteId, c.id);
+        say(message, `Connector ${c.name} is revoked.`, "ok");
+        onRevoked();
+      } catch (failure) {
+        say(message, `The connector was not revoked. ${errorText(failure)}`);
+      }
+    });
+  });
+  return button;
+}
+
+function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => void): HTMLTableRowElement {
   const status = c.revoked ? "revoked" : c.online ? "online" : "offline";
   const errors = c.errors.slice(-3).reverse();
   return h(
@@ -33,6 +57,7 @@ function connectorRow(c: ConnectorInfo): HTMLTableRowElement {
           )
         : "none",
     ),
+    h("td", {}, revokeButton(c, message, onRevoked)),
   );
 }
 
@@ -105,7 +130,9 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
     const cBody = h(
       "tbody",
       {},
-      ...(connectors.length ? connectors.map(connectorRow) : [emptyRow(6, "No connector enrolled yet.")]),
+      ...(connectors.length
+        ? connectors.map((c) => connectorRow(c, error, () => void refresh()))
+        : [emptyRow(7, "No connector enrolled yet.")]),
     );
     const dBody = h(
       "tbody",
@@ -121,7 +148,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       dataTable(
         `connectors-${site.id}`,
         `Connectors of ${site.name}`,
-        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors"],
+        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors", "Revoke"],
         cBody,
       ),
       dataTable(

@@ -226,6 +226,8 @@ export const api = {
   createEnrollmentToken: (siteId: string) =>
     call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
   siteConnectors: (siteId: string) => call("GET", at("/api/sites", siteId, "/connectors"), z.array(ConnectorInfo)),
+  revokeConnector: (siteId: string, connectorId: string) =>
+    call("POST", `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/revoke`, Anything, {}),
   discovered: (siteId: string) => call("GET", at("/api/sites", siteId, "/discovered"), z.array(DiscoveredServer)),
   enableDiscovered: (id: string, body: { zoneId: string; name?: string; hostKey: string }) =>
     call("POST", at("/api/discovered", id, "/enable"), DiscoveredServer, body),

@@ -17,6 +17,7 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   recording_unavailable: "Recording is required and could not be stored, so the session was ended.",
   checkout_ended: "The checkout this session ran under has ended.",
   checkout_revoked: "An administrator revoked access; the session was ended.",
+  connector_revoked: "The site's connector serving this session was revoked by an administrator.",
   access_revoked: "Your access to this server was removed (your account, group, the grant or the policy changed).",
   disconnected: "Your browser was away longer than policy allows; the session was ended.",
   protocol_error: "The session was ended because of a protocol error.",

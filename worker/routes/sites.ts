@@ -138,3 +138,47 @@ sites.openapi(
     );
   },
 );
+
+/**
+ * Revokes a connector: its tokens stop authenticating at once, its control socket closes, and the
+ * sessions it serves end (`connector_revoked`). The site's other connectors take new sessions. There is
+ * no un-revoke: a replacement enrolls with a new token and a new key.
+ */
+sites.openapi(
+  route({
+    method: "post",
+    path: "/sites/{id}/connectors/{connectorId}/revoke",
+    summary: "Revoke a connector: its sockets close and its sessions end now",
+    tags,
+    middleware,
+    params: z.object({ id: z.string().min(1).max(64), connectorId: z.string().min(1).max(64) }),
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const { id: siteId, connectorId } = c.req.valid("param");
+    const row = await c.env.DB.prepare("SELECT name, revoked_at FROM connectors WHERE id = ? AND site_id = ?")
+      .bind(connectorId, siteId)
+      .first<{ name: string; revoked_at: number | null }>();
+    if (!row) throw new ApiFailure("not_found");
+    if (row.revoked_at === null)
+      await c.env.DB.prepare("UPDATE connectors SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(Date.now(), connectorId)
+        .run();
+    await c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(siteId)).revoke(connectorId);
+    const { results } = await c.env.DB.prepare("SELECT id FROM sessions WHERE site_id = ? AND status != 'ended'")
+      .bind(siteId)
+      .all<{ id: string }>();
+    const ended = await Promise.all(
+      results.map((s) => c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(s.id)).connectorRevoked(connectorId)),
+    );
+    await adminChange(c, {
+      target: { type: "connector", id: connectorId, name: row.name },
+      data: {
+        before: { revoked: row.revoked_at !== null },
+        after: { revoked: true },
+        sessionsEnded: ended.filter(Boolean).length,
+      },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);
