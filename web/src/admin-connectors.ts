@@ -17,7 +17,11 @@ const REFRESH_MS = 15_000;
  */
 function revokeButton(c: ConnectorInfo, message: HTMLElement, onRevoked: () => void): HTMLButtonElement | string {
   if (c.revoked) return "—";
-  const button = h("button", { type: "button", class: "small button-danger", "aria-label": `Revoke ${c.name}` }, "Revoke");
+  const button = h(
+    "button",
+    { type: "button", class: "small button-danger", "aria-label": `Revoke ${c.name}` },
+    "Revoke",
+  );
   button.addEventListener("click", () => {
     const sessions = c.sessions ? ` Its ${c.sessions} live session(s) end now.` : "";
     if (!window.confirm(`Revoke connector ${c.name}? It can no longer connect.${sessions} This cannot be undone.`))

@@ -20,7 +20,6 @@ function controls(p: Policy): string {
       `${p.maxExtensions}× +${formatMinutes(p.extensionMinutes)}${p.extensionApprovalRequired ? " (approved)" : ""}`,
     p.disconnectGraceMinutes !== null && `away ${formatMinutes(p.disconnectGraceMinutes)}`,
     p.liveViewAllowed && "live view",
-    p.resetOnCheckin && "rotate on check-in",
   ].filter(Boolean);
   return on.join(", ") || "—";
 }

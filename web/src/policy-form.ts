@@ -112,11 +112,6 @@ const FLAGS: { key: FlagKey; label: string; hint: string }[] = [
     label: "Extensions need approval",
     hint: "“More time” requests go to the approver group; otherwise they are granted at once.",
   },
-  {
-    key: "resetOnCheckin",
-    label: "Rotate on check-in",
-    hint: "Change the credential's secret when the checkout ends.",
-  },
 ];
 
 const DEFAULTS: Body = CreatePolicyRequest.parse({ name: "defaults" });
