@@ -38,6 +38,8 @@ export class ControlLink {
     private readonly log: Log,
     /** Called once the hub has acknowledged this connector (each time it reconnects). */
     private readonly onReady: () => void = () => {},
+    /** The edge asked for a new identity key. */
+    private readonly onRotate: () => void = () => {},
   ) {}
 
   start(): void {
@@ -101,6 +103,8 @@ export class ControlLink {
           this.attempt = 0;
           this.log("control.connected", { site: msg.siteId, connector: msg.connectorId });
           this.onReady();
+        } else if (msg.type === "rotate_identity") {
+          this.onRotate();
         } else {
           this.onOpen(msg);
         }

@@ -21,6 +21,7 @@ import type { SessionHooks } from "./session-hooks.ts";
 import { loadState } from "./state.ts";
 import { resolveTarget } from "./target-connect.ts";
 import { parseCidr } from "./target-policy.ts";
+import { finishIdentityRotation, rotateIdentity } from "./identity.ts";
 
 export const STATUS_FILE = "status.json";
 /** status.json is rewritten this often (and on every session start/end): 5 s. */
@@ -54,6 +55,10 @@ export async function run(stateDir: string): Promise<void> {
     writeLog(event, fields);
     health.observe(event, fields);
   };
+  // A key rotation cut short by a crash is settled before anything dials with a key.
+  await finishIdentityRotation(stateDir, state, log).catch((err: Error) =>
+    log("identity.rotation_failed", { error: err.name }),
+  );
   // The agent outlives any one session's bug: an escaped failure is logged and contained, not fatal.
   containProcessFaults(process, log);
   const allowed = config.allowedTargets.map(parseCidr);
@@ -131,6 +136,9 @@ export async function run(stateDir: string): Promise<void> {
     () => {
       statusDirty = true;
       report();
+    },
+    () => {
+      rotateIdentity(stateDir, state, log).catch((err: Error) => log("identity.rotation_failed", { error: err.name }));
     },
   );
 

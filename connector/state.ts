@@ -16,6 +16,8 @@ export const ConnectorState = z.object({
   sealKey: Jwk,
   /** Public Ed25519 JWK of the edge, pinned at enrollment: the only key grants may be signed with. */
   edgeKey: Jwk,
+  /** A new identity key not yet confirmed by the edge (connector/identity.ts). */
+  pendingIdentityKey: Jwk.optional(),
 });
 export type ConnectorState = z.infer<typeof ConnectorState>;
 

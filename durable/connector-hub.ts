@@ -167,6 +167,16 @@ export class ConnectorHub extends DurableObject<Env> {
   }
 
   /** Settles a waiting dispatch, if one waits for this connector's answer. */
+  /** Asks the connector to replace its identity key; false when it is not online. */
+  async rotateIdentity(connectorId: string): Promise<boolean> {
+    const ws = this.ctx
+      .getWebSockets(connectorId)
+      .find((s) => (s.deserializeAttachment() as Attachment).hello && s.readyState === WebSocket.OPEN);
+    if (!ws) return false;
+    send(ws, { type: "rotate_identity" });
+    return true;
+  }
+
   /** The connector was revoked: its control socket closes now (its tokens no longer authenticate). */
   async revoke(connectorId: string): Promise<number> {
     const sockets = this.ctx.getWebSockets(connectorId);

@@ -23,6 +23,16 @@ export const ConnectorInfo = z.object({
 });
 export type ConnectorInfo = z.infer<typeof ConnectorInfo>;
 
+/** A connector's new identity key: the public half only (a JWK with a private part is refused). */
+export const IdentityKeyRotation = z.strictObject({
+  publicKey: z.strictObject({
+    kty: z.literal("OKP"),
+    crv: z.literal("Ed25519"),
+    x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  }),
+});
+export type IdentityKeyRotation = z.infer<typeof IdentityKeyRotation>;
+
 // ---- discovery --------------------------------------------------------------------------------
 
 export const DiscoverySource = z.enum(["ldap", "ec2", "azure", "vcenter", "keyscan"]);

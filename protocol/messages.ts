@@ -227,6 +227,8 @@ export const Open = z.strictObject({
 export const HubToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), v: version, siteId: id, connectorId: id }),
   Open,
+  /** An admin asked this connector to replace its identity key (connector/identity.ts). */
+  z.strictObject({ type: z.literal("rotate_identity") }),
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 

@@ -22,6 +22,7 @@ export const CONNECTOR_TOKEN_AUD = "psm-edge";
 export const connectorEndpoint = {
   control: "/connector/control",
   inventory: "/connector/inventory",
+  identity: "/connector/identity",
   session: (sessionId: string) => `/connector/sessions/${sessionId}`,
 } as const;
 

@@ -180,6 +180,16 @@ const MATRIX: Record<string, Entry> = {
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
   "POST /connector/inventory": { access: "connectorHttp", body: () => ({ servers: [] }) },
+  "POST /connector/identity": {
+    access: "connectorHttp",
+    body: () => ({ publicKey: { kty: "OKP", crv: "Ed25519", x: "A".repeat(43) } }),
+  },
+  // Offline: 409 for the admin (allowed), refused for everyone else.
+  "POST /api/sites/:id/connectors/:connectorId/rotate-key": {
+    access: "admin",
+    id: (f) => f.site.siteId,
+    connectorId: (f) => f.site.connectorId,
+  },
   "GET /api/sites/:id/discovered": { access: "admin", id: (f) => f.site.siteId },
   "POST /api/discovered/:id/enable": {
     access: "zoneAdmin",

@@ -12,6 +12,7 @@ import { checkouts } from "./routes/checkouts.ts";
 import { connectors } from "./routes/connectors.ts";
 import { directory } from "./routes/directory.ts";
 import { connectorInventory, discovery } from "./routes/discovery.ts";
+import { connectorIdentity, connectorKeys } from "./routes/connector-identity.ts";
 import { inventory } from "./routes/inventory.ts";
 import { extensions } from "./routes/extensions.ts";
 import { recordings } from "./routes/recordings.ts";
@@ -50,10 +51,12 @@ for (const part of [
   audit,
   discovery,
   recordings,
+  connectorKeys,
 ])
   app.route("/api", part);
 app.route("/", connectors);
 app.route("/", connectorInventory);
+app.route("/", connectorIdentity);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
 app.notFound((c) =>
   new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),

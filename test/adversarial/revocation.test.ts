@@ -5,7 +5,13 @@
 // given back, and the next case starts from a fresh checkout.
 // (Each change's edge side, reconnects, new sessions on a held checkout, pending requests, live views
 // and the minute sweep: worker/revocation.workers.test.ts.)
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { JWK } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { connectorToken } from "../../connector/keys.ts";
+import { connectorEndpoint } from "../../protocol/index.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { alive, sessionWithSleeper, until } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -96,6 +102,34 @@ describeWithPeers("adversarial: access ends when authority ends", missingPeers()
       const { checkoutId } = await stack.user.request<{ checkoutId: string }>("GET", `/api/sessions/${sessionId}`);
       await admin("POST", `/api/checkouts/${checkoutId}/revoke`, { reason: "incident" });
     }, "checkout_revoked");
+  });
+
+  it("attack: reuse a connector's identity key after it was rotated — guarantee: the old key opens nothing, sessions go on", async () => {
+    const file = join(stack.connectorState, "connector.json");
+    const before = JSON.parse(await readFile(file, "utf8")) as { connectorId: string; identityKey: JWK };
+    await admin("POST", `/api/sites/${stack.siteId}/connectors/${before.connectorId}/rotate-key`, {});
+    let after = before;
+    await until(
+      "the connector to hold its new key",
+      () => {
+        after = JSON.parse(readFileSync(file, "utf8"));
+        return after.identityKey.d !== before.identityKey.d;
+      },
+      10_000,
+    );
+    expect(after).not.toHaveProperty("pendingIdentityKey");
+    // Whoever copied the old key: refused (here, trying to register a key of their own with it).
+    const stolen = await connectorToken(before.connectorId, before.identityKey, connectorEndpoint.identity);
+    const res = await fetch(`${stack.edge.url}${connectorEndpoint.identity}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stolen}`, "content-type": "application/json" },
+      body: JSON.stringify({ publicKey: { kty: "OKP", crv: "Ed25519", x: "A".repeat(43) } }),
+    });
+    expect(res.status).toBe(401);
+    // The connector itself goes on with the new key: a new session opens and runs.
+    const { client } = await sessionWithSleeper(stack);
+    client.close();
+    expect(await stack.logs()).toContain("identity.rotated");
   });
 
   // Last: it leaves the stack without a connector.

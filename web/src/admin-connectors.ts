@@ -39,6 +39,27 @@ function revokeButton(c: ConnectorInfo, message: HTMLElement, onRevoked: () => v
   return button;
 }
 
+/** Rotate key: the online connector replaces its identity key; the old one stops authenticating. */
+function rotateButton(c: ConnectorInfo, message: HTMLElement): HTMLButtonElement | null {
+  if (c.revoked || !c.online) return null;
+  const button = h(
+    "button",
+    { type: "button", class: "small", "aria-label": `Rotate the key of ${c.name}` },
+    "Rotate key",
+  );
+  button.addEventListener("click", () => {
+    void busy(button, async () => {
+      try {
+        await api.rotateConnectorKey(c.siteId, c.id);
+        say(message, `Connector ${c.name} is replacing its identity key; the old key stops working.`, "ok");
+      } catch (failure) {
+        say(message, `The key was not rotated. ${errorText(failure)}`);
+      }
+    });
+  });
+  return button;
+}
+
 function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => void): HTMLTableRowElement {
   const status = c.revoked ? "revoked" : c.online ? "online" : "offline";
   const errors = c.errors.slice(-3).reverse();
@@ -61,7 +82,7 @@ function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => v
           )
         : "none",
     ),
-    h("td", {}, revokeButton(c, message, onRevoked)),
+    h("td", {}, rotateButton(c, message), " ", revokeButton(c, message, onRevoked)),
   );
 }
 
@@ -152,7 +173,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       dataTable(
         `connectors-${site.id}`,
         `Connectors of ${site.name}`,
-        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors", "Revoke"],
+        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors", "Key"],
         cBody,
       ),
       dataTable(

@@ -226,6 +226,13 @@ export const api = {
   createEnrollmentToken: (siteId: string) =>
     call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
   siteConnectors: (siteId: string) => call("GET", at("/api/sites", siteId, "/connectors"), z.array(ConnectorInfo)),
+  rotateConnectorKey: (siteId: string, connectorId: string) =>
+    call(
+      "POST",
+      `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/rotate-key`,
+      Anything,
+      {},
+    ),
   revokeConnector: (siteId: string, connectorId: string) =>
     call("POST", `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/revoke`, Anything, {}),
   discovered: (siteId: string) => call("GET", at("/api/sites", siteId, "/discovered"), z.array(DiscoveredServer)),

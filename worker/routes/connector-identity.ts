@@ -1,0 +1,71 @@
+// Connector identity keys rotate: an admin asks (POST /api/sites/:id/connectors/:connectorId/rotate-key),
+// the site's hub tells the connector on its control socket, and the connector, proving itself with the
+// key it holds, registers a new public key here (POST /connector/identity). From then on only tokens
+// signed with the new key authenticate it. The private key never leaves the connector.
+import { z } from "zod";
+import { connectorEndpoint, IdentityKeyRotation } from "../../protocol/index.ts";
+import { requireAdmin } from "../access/scope.ts";
+import { adminChange, record } from "../audit.ts";
+import { requireUser } from "../auth/user-token.ts";
+import { requireConnector } from "../connector-auth.ts";
+import { ApiFailure } from "../errors.ts";
+import { newApi, route } from "../openapi.ts";
+
+/** Mounted at /: the connector's side. */
+export const connectorIdentity = newApi();
+/** Mounted at /api: the admin's side. */
+export const connectorKeys = newApi();
+
+connectorIdentity.openapi(
+  route({
+    method: "post",
+    path: "/connector/identity",
+    summary: "A connector replaces its identity key (signed with the current one)",
+    tags: ["sites"],
+    middleware: [requireConnector(connectorEndpoint.identity)],
+    body: IdentityKeyRotation,
+  }),
+  async (c) => {
+    const connector = c.get("connector");
+    const { publicKey } = c.req.valid("json");
+    const { meta } = await c.env.DB.prepare("UPDATE connectors SET public_key = ? WHERE id = ? AND revoked_at IS NULL")
+      .bind(JSON.stringify(publicKey), connector.id)
+      .run();
+    if (!meta.changes) throw new ApiFailure("unauthorized", `connector ${connector.id} revoked meanwhile`);
+    await record(c.env, {
+      actor: { id: connector.id, name: "connector" },
+      action: "admin.change",
+      target: { type: "connector", id: connector.id },
+      data: { identityKeyRotated: true, x: publicKey.x },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);
+
+connectorKeys.openapi(
+  route({
+    method: "post",
+    path: "/sites/{id}/connectors/{connectorId}/rotate-key",
+    summary: "Ask an online connector to replace its identity key",
+    tags: ["sites"],
+    middleware: [requireUser],
+    params: z.object({ id: z.string().min(1).max(64), connectorId: z.string().min(1).max(64) }),
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const { id: siteId, connectorId } = c.req.valid("param");
+    const row = await c.env.DB.prepare(
+      "SELECT name FROM connectors WHERE id = ? AND site_id = ? AND revoked_at IS NULL",
+    )
+      .bind(connectorId, siteId)
+      .first<{ name: string }>();
+    if (!row) throw new ApiFailure("not_found");
+    const asked = await c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(siteId)).rotateIdentity(connectorId);
+    if (!asked) throw new ApiFailure("conflict", `connector ${connectorId} is offline: it rotates when asked online`);
+    await adminChange(c, {
+      target: { type: "connector", id: connectorId, name: row.name },
+      data: { identityKeyRotationRequested: true },
+    });
+    return c.json({ ok: true }, 200);
+  },
+);
