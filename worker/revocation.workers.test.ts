@@ -56,7 +56,9 @@ async function auditedRevocations(userId: string) {
     refs: { userId?: string; checkoutId?: string };
     data: { cause?: string; checkouts?: string[] };
   }[];
-  return entries.filter((e) => e.action === "access.revoked" || e.action === "checkout.revoked");
+  return entries.filter(
+    (e) => (e.action === "access.revoked" || e.action === "checkout.revoked") && e.refs.userId === userId,
+  );
 }
 
 /**
