@@ -8,6 +8,7 @@ import { CloseCode, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts
 import { sweep } from "./scheduler.ts";
 import {
   api,
+  auditLog,
   checkout,
   hasText,
   liveSession,
@@ -48,15 +49,7 @@ async function endedForAccess(s: Live): Promise<void> {
 }
 
 async function auditedRevocations(userId: string) {
-  const name = `aud${crypto.randomUUID().slice(0, 6)}`;
-  await seedUser(name, "audit-password-1", ["auditor"]);
-  const cookie = await login(name, "audit-password-1");
-  const entries = (await (await api("/api/audit?limit=500", { cookie })).json()) as {
-    action: string;
-    refs: { userId?: string; checkoutId?: string };
-    data: { cause?: string; checkouts?: string[] };
-  }[];
-  return entries.filter(
+  return (await auditLog()).filter(
     (e) => (e.action === "access.revoked" || e.action === "checkout.revoked") && e.refs.userId === userId,
   );
 }
@@ -206,6 +199,22 @@ describe("revocation: a removed right ends what depended on it", () => {
     // Nothing has noticed yet; the upgrade asks again.
     expect(await wayBackIn(s)).toEqual({ socket: 403, session: 409 });
     await endedForAccess(s);
+  });
+
+  it("a session left running on a closed checkout (its start raced the revocation) ends at the next upgrade or sweep", async () => {
+    // The race's outcome: the checkout closed while the session was being created, so the ending found no session.
+    const closeCheckout = (s: Live, status: string) =>
+      env.DB.prepare("UPDATE checkouts SET status = ? WHERE id = (SELECT checkout_id FROM sessions WHERE id = ?)")
+        .bind(status, s.id)
+        .run();
+    const a = await liveSession();
+    await closeCheckout(a, "revoked");
+    expect((await wayBackIn(a)).socket).toBe(403);
+    await a.user.next(hasText("ended", { reason: "checkout_revoked" }), "ended at the upgrade");
+    const b = await liveSession();
+    await closeCheckout(b, "expired");
+    await sweep(env, Date.now());
+    await b.user.next(hasText("ended", { reason: "checkout_ended" }), "ended by the sweep");
   });
 
   it("the minute sweep catches a right removed past the API", async () => {

@@ -10,7 +10,7 @@ import { actorOf, record } from "../audit.ts";
 import type { AuthUser, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { CHECKOUT_ENTITLED } from "./catalog.ts";
-import { type CheckoutRow, rowPolicy, SELECT_CHECKOUT } from "./checkout-store.ts";
+import { CHECKOUT_COLUMNS, CHECKOUT_FROM, type CheckoutRow, rowPolicy } from "./checkout-store.ts";
 import { revoke } from "./checkouts.ts";
 import { effectivePolicies } from "./policy.ts";
 import { type Held, mayWatch, requalify } from "./requalify.ts";
@@ -65,8 +65,7 @@ function heldOf(row: OpenRow): Held {
 async function fallen(env: Env, change: AccessChange): Promise<Array<{ row: OpenRow; why: string }>> {
   const { sql, binds } = checkoutScope(change);
   const { results } = await env.DB.prepare(
-    SELECT_CHECKOUT.replace("SELECT ch.*,", `SELECT ch.*, ${CHECKOUT_ENTITLED} AS entitled,`) +
-      ` WHERE ${OPEN} AND ${sql}`,
+    `SELECT ${CHECKOUT_COLUMNS}, ${CHECKOUT_ENTITLED} AS entitled ${CHECKOUT_FROM} WHERE ${OPEN} AND ${sql}`,
   )
     .bind(...binds)
     .all<OpenRow>();
@@ -104,6 +103,7 @@ export async function enforceAccess(
     }
   }
   if (change.kind === "sign_ins" || change.kind === "all") await endSessionsOfRevokedSignIns(env, change, done);
+  if (change.kind === "checkout" || change.kind === "all") await endSessionsOfClosedCheckouts(env, change, done);
   if (change.kind === "user" || change.kind === "sign_ins") {
     await env.DB.prepare("DELETE FROM socket_tickets WHERE user_id = ? AND used_at IS NULL").bind(change.userId).run();
     done.viewers = await dropLostViews(env, change.userId, change.kind === "sign_ins");
@@ -157,6 +157,29 @@ async function endSessionsOfRevokedSignIns(
   }
 }
 
+/**
+ * Live sessions whose checkout is no longer open end. A revocation or expiry ends its sessions itself;
+ * this catches a session started in the moment between a start's check and such an ending, which found
+ * no session to end yet.
+ */
+async function endSessionsOfClosedCheckouts(
+  env: Env,
+  change: Extract<AccessChange, { kind: "checkout" | "all" }>,
+  done: Enforced,
+): Promise<void> {
+  const one = change.kind === "checkout";
+  const { results } = await env.DB.prepare(
+    `SELECT se.id, ch.status FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
+     WHERE se.status != 'ended' AND ch.status NOT IN ('approved', 'active') ${one ? "AND ch.id = ?" : ""}`,
+  )
+    .bind(...(one ? [change.checkoutId] : []))
+    .all<{ id: string; status: string }>();
+  for (const s of results) {
+    const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(s.id));
+    if (await room.end(s.status === "revoked" ? "checkout_revoked" : "checkout_ended")) done.sessions.push(s.id);
+  }
+}
+
 /** Closes the person's live views of sessions they may no longer watch (all of them when `all`). */
 async function dropLostViews(env: Env, userId: string, all: boolean): Promise<number> {
   const [who, zones, live] = await env.DB.batch<{ disabled?: number; roles?: string; zone_id?: string; id?: string }>([
@@ -185,6 +208,6 @@ async function dropLostViews(env: Env, userId: string, all: boolean): Promise<nu
  */
 export async function requireStanding(env: Env, checkoutId: string, what: string): Promise<void> {
   const ended = await enforceAccess(env, { kind: "checkout", checkoutId }, what, null);
-  if (ended.checkouts.length > 0)
+  if (ended.checkouts.length + ended.sessions.length > 0)
     throw new ApiFailure("forbidden", `checkout ${checkoutId} no longer stands (${what})`);
 }
