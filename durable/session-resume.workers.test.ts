@@ -13,15 +13,13 @@ import {
   PROTOCOL_VERSION,
 } from "../protocol/index.ts";
 import {
-  api,
+  auditLog,
   type Client,
   hasText,
   liveSession,
-  login,
   openSocket,
   openViewer,
   ORIGIN,
-  seedUser,
   revive,
 } from "../worker/test/harness.ts";
 import type { SessionRoom } from "./session-room.ts";
@@ -183,15 +181,7 @@ describe("SessionRoom resume", () => {
 
 /** The session's protocol-violation entries in the audit log, as an auditor reads them. */
 async function violations(sessionId: string) {
-  const name = `aud${crypto.randomUUID().slice(0, 6)}`;
-  await seedUser(name, "audit-password-1", ["auditor"]);
-  const cookie = await login(name, "audit-password-1");
-  const entries = (await (await api("/api/audit?limit=500", { cookie })).json()) as {
-    action: string;
-    refs: { sessionId?: string };
-    data: { role: string; detail: string };
-  }[];
-  return entries.filter((e) => e.action === "session.protocol_violation" && e.refs.sessionId === sessionId);
+  return (await auditLog()).filter((e) => e.action === "session.protocol_violation" && e.refs.sessionId === sessionId);
 }
 
 describe("SessionRoom against a browser that lies about offsets", () => {

@@ -75,3 +75,5 @@ export function route<
 }
 
 export const IdParam = z.object({ id: z.string().min(1).max(64) });
+/** One connector of a site: /sites/{id}/connectors/{connectorId}/… */
+export const ConnectorParam = IdParam.extend({ connectorId: z.string().min(1).max(64) });

@@ -35,7 +35,6 @@ describeWithPeers("adversarial: access ends when authority ends", missingPeers()
   /** Opens a session with a sleeper under its pty, makes the change, and checks both ends of the session. */
   async function revokedBy(change: (sessionId: string) => Promise<unknown>, reason = "access_revoked") {
     const { client, pid, id } = await sessionWithSleeper(stack);
-    const started = performance.now();
     await change(id);
     expect(await client.waitForEnd(10_000)).toBe(reason);
     await until("the pty's processes on the target to hang up", () => !alive(pid), 10_000);
@@ -48,10 +47,7 @@ describeWithPeers("adversarial: access ends when authority ends", missingPeers()
     const ended = entries.find(
       (e) => e.action.startsWith("session.") && e.refs.sessionId === id && "reason" in (e.data as object),
     );
-    expect(ended?.data).toMatchObject({
-      reason,
-    });
-    return performance.now() - started;
+    expect(ended?.data).toMatchObject({ reason });
   }
 
   it("attack: keep a session after removal from the granting group — guarantee: it ends, the pty hangs up", async () => {
@@ -88,12 +84,11 @@ describeWithPeers("adversarial: access ends when authority ends", missingPeers()
     const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
       name: `strict-${crypto.randomUUID().slice(0, 6)}`,
     });
-    const ms = await revokedBy(async () => {
+    await revokedBy(async () => {
       await admin("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
       // The zone's sessions now run under this policy; tightening it ends the one that lacks recording.
       await admin("PATCH", `/api/policies/${policy.id}`, { recordingRequired: true });
     });
-    expect(ms).toBeLessThan(10_000);
     await admin("PATCH", `/api/zones/${stack.zoneId}`, { policyId: null });
   });
 

@@ -36,14 +36,18 @@ export type CheckoutRow = {
   requester_name: string;
 };
 
-export const SELECT_CHECKOUT = `
-  SELECT ch.*, s.name AS server_name, c.name AS credential_name, c.username AS account_username,
-         z.name AS zone_name, u.username AS requester_name
+/** A checkout row's columns with the names it is shown by; `SELECT ${CHECKOUT_COLUMNS}, <more> ${CHECKOUT_FROM}`. */
+export const CHECKOUT_COLUMNS = `ch.*, s.name AS server_name, c.name AS credential_name, c.username AS account_username,
+         z.name AS zone_name, u.username AS requester_name`;
+
+export const CHECKOUT_FROM = `
   FROM checkouts ch
   JOIN servers s ON s.id = ch.server_id
   JOIN credentials c ON c.id = ch.credential_id
   JOIN zones z ON z.id = ch.zone_id
   JOIN users u ON u.id = ch.user_id`;
+
+export const SELECT_CHECKOUT = `SELECT ${CHECKOUT_COLUMNS} ${CHECKOUT_FROM}`;
 
 export const OPEN_STATUSES = "('approved','active')";
 

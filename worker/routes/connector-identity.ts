@@ -2,14 +2,13 @@
 // the site's hub tells the connector on its control socket, and the connector, proving itself with the
 // key it holds, registers a new public key here (POST /connector/identity). From then on only tokens
 // signed with the new key authenticate it. The private key never leaves the connector.
-import { z } from "zod";
 import { connectorEndpoint, IdentityKeyRotation } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
-import { newApi, route } from "../openapi.ts";
+import { ConnectorParam, newApi, route } from "../openapi.ts";
 
 /** Mounted at /: the connector's side. */
 export const connectorIdentity = newApi();
@@ -49,7 +48,7 @@ connectorKeys.openapi(
     summary: "Ask an online connector to replace its identity key",
     tags: ["sites"],
     middleware: [requireUser],
-    params: z.object({ id: z.string().min(1).max(64), connectorId: z.string().min(1).max(64) }),
+    params: ConnectorParam,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

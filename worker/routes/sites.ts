@@ -5,7 +5,7 @@ import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
-import { IdParam, newApi, route } from "../openapi.ts";
+import { ConnectorParam, IdParam, newApi, route } from "../openapi.ts";
 import { randomToken, sha256 } from "../random.ts";
 
 /** An enrollment token is good for 30 minutes. */
@@ -151,7 +151,7 @@ sites.openapi(
     summary: "Revoke a connector: its sockets close and its sessions end now",
     tags,
     middleware,
-    params: z.object({ id: z.string().min(1).max(64), connectorId: z.string().min(1).max(64) }),
+    params: ConnectorParam,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

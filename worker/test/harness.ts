@@ -249,3 +249,17 @@ export async function revive(state: DurableObjectState): Promise<SessionRoom> {
   await state.blockConcurrencyWhile(async () => {});
   return room;
 }
+
+/** The audit log's newest entries, as a fresh auditor reads them (GET /api/audit). */
+export async function auditLog(): Promise<
+  Array<{
+    action: string;
+    refs: { userId?: string; sessionId?: string; checkoutId?: string };
+    data: Record<string, unknown>;
+  }>
+> {
+  const name = `aud${crypto.randomUUID().slice(0, 6)}`;
+  await seedUser(name, "audit-password-1", ["auditor"]);
+  const cookie = await login(name, "audit-password-1");
+  return (await api("/api/audit?limit=500", { cookie })).json();
+}
