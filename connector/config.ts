@@ -26,6 +26,8 @@ export const ConnectorConfig = z.strictObject({
   empowerid: EmpowerIdConfig.optional(),
   /** Discovery jobs (AD/LDAP, EC2, Azure, vCenter, keyscan); none when absent. */
   discovery: DiscoveryConfig.optional(),
+  /** CA bundle (PEM) that directory servers' certificates chain to, for rotating directory accounts. */
+  directoryCaFile: z.string().optional(),
   /** Prometheus metrics on 127.0.0.1:<port> (0: any free port; absent: 9465). Local only by design. */
   metricsPort: z.number().int().min(0).max(65535).default(9465),
 });

@@ -40,6 +40,8 @@ export class ControlLink {
     private readonly onReady: () => void = () => {},
     /** The edge asked for a new identity key. */
     private readonly onRotate: () => void = () => {},
+    /** The edge sent a credential rotation job (still to be verified). */
+    private readonly onRotationJob: (job: string) => void = () => {},
   ) {}
 
   start(): void {
@@ -105,6 +107,8 @@ export class ControlLink {
           this.onReady();
         } else if (msg.type === "rotate_identity") {
           this.onRotate();
+        } else if (msg.type === "rotate") {
+          this.onRotationJob(msg.job);
         } else {
           this.onOpen(msg);
         }

@@ -22,6 +22,7 @@ import { loadState } from "./state.ts";
 import { resolveTarget } from "./target-connect.ts";
 import { parseCidr } from "./target-policy.ts";
 import { finishIdentityRotation, rotateIdentity } from "./identity.ts";
+import { type RotationDeps, resendSpooled, runRotationJob } from "./rotation/job.ts";
 
 export const STATUS_FILE = "status.json";
 /** status.json is rewritten this often (and on every session start/end): 5 s. */
@@ -71,6 +72,13 @@ export async function run(stateDir: string): Promise<void> {
     credentials,
   };
   const sessions = new Map<string, TargetSession>();
+  const rotation: RotationDeps = {
+    state,
+    stateDir,
+    log,
+    resolveTarget: (host) => resolveTarget(host, allowed),
+    ...(config.directoryCaFile ? { caFile: config.directoryCaFile } : {}),
+  };
 
   let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
   let statusDirty = true;
@@ -140,7 +148,9 @@ export async function run(stateDir: string): Promise<void> {
     () => {
       rotateIdentity(stateDir, state, log).catch((err: Error) => log("identity.rotation_failed", { error: err.name }));
     },
+    (job) => void runRotationJob(job, rotation),
   );
+  void resendSpooled(rotation);
 
   metrics = await startMetrics(health, config.metricsPort).catch((err: Error) => {
     log("metrics.unavailable", { port: config.metricsPort, error: err.message });

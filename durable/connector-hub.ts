@@ -166,7 +166,6 @@ export class ConnectorHub extends DurableObject<Env> {
     });
   }
 
-  /** Settles a waiting dispatch, if one waits for this connector's answer. */
   /** Asks the connector to replace its identity key; false when it is not online. */
   async rotateIdentity(connectorId: string): Promise<boolean> {
     const ws = this.ctx
@@ -175,6 +174,18 @@ export class ConnectorHub extends DurableObject<Env> {
     if (!ws) return false;
     send(ws, { type: "rotate_identity" });
     return true;
+  }
+
+  /**
+   * Sends a credential rotation job (signed, protocol/rotation.ts) to one live connector, the least loaded;
+   * its id, or null when none is live. The connector answers over HTTPS (POST /connector/rotations/:job).
+   */
+  async rotate(job: string): Promise<string | null> {
+    const candidates = this.live()
+      .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
+      .sort((a, b) => a.att.sessions - b.att.sessions);
+    for (const { ws, att } of candidates) if (send(ws, { type: "rotate", job })) return att.connectorId;
+    return null;
   }
 
   /** The connector was revoked: its control socket closes now (its tokens no longer authenticate). */
@@ -187,6 +198,7 @@ export class ConnectorHub extends DurableObject<Env> {
     return sockets.length;
   }
 
+  /** Settles a waiting dispatch, if one waits for this connector's answer. */
   private answer(sessionId: string, connectorId: string, answer: Answer): void {
     const w = this.waiting.get(sessionId);
     if (!w || w.connectorId !== connectorId) return;

@@ -28,6 +28,10 @@ export const AuditAction = z.enum([
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)
   "recording.deleted", // retention sweep or an admin removed a recording after its retention
+  "credential.rotation_requested", // check-in, an admin, the schedule: a rotation or a verification is due
+  "credential.rotated", // the connector changed the secret on the target; the edge holds only the sealed blob
+  "credential.rotation_failed", // a rotation failed (retried with backoff) or a job went unanswered
+  "credential.verified", // a verification: the vaulted secret logs in (in sync) or not (out of sync)
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

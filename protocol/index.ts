@@ -11,3 +11,4 @@ export * from "./output-log.ts";
 export * from "./connectors.ts";
 export * from "./recording.ts";
 export * from "./auth.ts";
+export * from "./rotation.ts";

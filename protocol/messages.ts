@@ -58,6 +58,7 @@ export const ErrorCode = z.enum([
   "policy_not_allowed",
   /** A zone admin named a policy weaker than the zone's own (approval, recording, live view, MFA, limits). */
   "policy_weaker_than_zone",
+  "credential_rotating",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -229,6 +230,8 @@ export const HubToConnector = z.discriminatedUnion("type", [
   Open,
   /** An admin asked this connector to replace its identity key (connector/identity.ts). */
   z.strictObject({ type: z.literal("rotate_identity") }),
+  /** Rotate or verify a credential (protocol/rotation.ts): a job signed by the edge key, `typ` psm-rotation+jwt. */
+  z.strictObject({ type: z.literal("rotate"), job: z.string().max(16 * 1024) }),
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 

@@ -23,6 +23,8 @@ export const connectorEndpoint = {
   control: "/connector/control",
   inventory: "/connector/inventory",
   identity: "/connector/identity",
+  /** A rotation job's answer (protocol/rotation.ts); job ids are UUIDs. */
+  rotation: (jobId: string) => `/connector/rotations/${jobId}`,
   session: (sessionId: string) => `/connector/sessions/${sessionId}`,
 } as const;
 

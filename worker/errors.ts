@@ -20,6 +20,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   unknown_policy: "That policy does not exist.",
   policy_not_allowed: "That policy is not allowed in this zone. Ask a global admin to allow it.",
   policy_weaker_than_zone: "That policy is weaker than the zone's own policy.",
+  credential_rotating: "This credential is being changed after its last use. Try again in a few minutes.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unknown_policy: 400,
   policy_not_allowed: 403,
   policy_weaker_than_zone: 403,
+  credential_rotating: 409,
 };
 
 export class ApiFailure extends HTTPException {

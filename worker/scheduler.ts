@@ -8,6 +8,7 @@ import { sweepRecordings } from "./recordings.ts";
 import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
 import { enforceAccess } from "./access/revocation.ts";
+import { driveRotations } from "./access/rotations.ts";
 
 export async function sweep(
   env: Env,
@@ -16,6 +17,8 @@ export async function sweep(
   const checkouts = await advanceDue(env, now);
   // Anything a change made past the API removed (or a hook missed) ends within a minute.
   await enforceAccess(env, { kind: "all" }, "access sweep", null, now);
+  // Rotations that are due (check-ins whose last session closed, retries), and jobs nobody answered.
+  await driveRotations(env, now);
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);

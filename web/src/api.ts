@@ -87,6 +87,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "That policy is not allowed in this zone. Ask a global admin to allow it, or leave the zone's policy.",
   policy_weaker_than_zone:
     "That policy is weaker than the zone's own policy (approval, recording, live view, MFA or limits).",
+  credential_rotating:
+    "This credential's password or key is being changed after its last use. Try again in a few minutes.",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */

@@ -31,6 +31,7 @@ import {
 import { notifyCheckout } from "./notify-checkout.ts";
 import { currentPersonOf } from "./person-link-store.ts";
 import { effectivePolicies } from "./policy.ts";
+import { credentialHandedOut, requestRotation } from "./rotations.ts";
 
 /** A stored checkout's hold on its credential, as exclusiveConflict / noExclusiveOverlap read it. */
 export function holdOf(
@@ -128,7 +129,12 @@ async function afterChange(
     revoked: "checkout_revoked",
   };
   const reason = closing[after.status];
-  if (reason) await endSessions(env, before.id, after.status === "revoked" ? (endReason ?? reason) : reason);
+  if (!reason) return;
+  await endSessions(env, before.id, after.status === "revoked" ? (endReason ?? reason) : reason);
+  // Rotation on check-in (expiry and revocation too): the connector changes the secret once the last
+  // checkout of it is closed, so nobody who saw it in a session can reuse it.
+  if (rowPolicy(before).resetOnCheckin)
+    await requestRotation(env, before.credential_id, "rotate", "checkin", actorOf(actor));
 }
 
 export async function endSessions(env: Env, checkoutId: string, reason: EndReason): Promise<void> {
@@ -197,6 +203,10 @@ export async function submitCart(
       results.push({ ok: false, error: "not_found" });
       continue;
     }
+    if (!(await credentialHandedOut(env.DB, item.credentialId))) {
+      results.push({ ok: false, error: "credential_rotating" });
+      continue;
+    }
     const startsAt = item.startsAt ?? now;
     const endsAt = item.endsAt ?? startsAt + (item.minutes ?? policy.maxCheckoutMinutes) * 60_000;
     const approvers = await approversOf(env.DB, policy.approverGroupId);
@@ -215,14 +225,16 @@ export async function submitCart(
       continue;
     }
     const c = requested.checkout;
-    const exclusive = policy.exclusive ? 1 : 0;
+    // A credential that rotates on check-in is exclusive: one holder between two rotations.
+    const isExclusive = policy.exclusive || policy.resetOnCheckin;
+    const exclusive = isExclusive ? 1 : 0;
     const open = c.status === "approved" || c.status === "active";
     const guard = noExclusiveOverlap({
       id,
       credentialId: item.credentialId,
       startsAt,
       endsAt,
-      exclusive: policy.exclusive,
+      exclusive: isExclusive,
     });
     const { meta } = await env.DB.prepare(
       `INSERT INTO checkouts (id, cart_id, user_id, person_id, server_id, credential_id, zone_id, policy, exclusive, status,

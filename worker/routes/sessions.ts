@@ -4,6 +4,7 @@ import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow } from "../access/checkouts.ts";
 import { requireStanding } from "../access/revocation.ts";
+import { credentialHandedOut } from "../access/rotations.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
 import { passConnectGate } from "../auth/connect-gate.ts";
@@ -51,6 +52,9 @@ sessions.openapi(
     if (!target?.enabled) throw new ApiFailure("not_found", "server disabled or gone");
     // Holding the checkout is not enough: the right it was granted on must still stand.
     await requireStanding(c.env, row.id, "session start");
+    // A rotation running or failed: the vaulted secret is about to change or may already have.
+    if (!(await credentialHandedOut(c.env.DB, row.credential_id)))
+      throw new ApiFailure("credential_rotating", `credential ${row.credential_id} is rotating`);
 
     const policy = rowPolicy(row);
     const deadline = Math.min(row.ends_at, now + policy.maxSessionMinutes * 60_000);

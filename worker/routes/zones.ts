@@ -234,7 +234,6 @@ zones.openapi(
   async (c) => {
     requireAdmin(c.get("user"));
     const body = c.req.valid("json");
-    requireBuiltControls(body);
     const id = crypto.randomUUID();
     await insertOrConflict(
       c.env.DB.prepare(
@@ -267,7 +266,6 @@ zones.openapi(
     const before = await loadPolicy(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found");
     const after: Policy = { ...before, ...c.req.valid("json") };
-    requireBuiltControls(after);
     await c.env.DB.prepare(`UPDATE policies SET ${POLICY_COLUMNS.map((col) => `${col} = ?`).join(", ")} WHERE id = ?`)
       .bind(...policyValues(after), id)
       .run();
@@ -280,11 +278,3 @@ zones.openapi(
     return c.json(after, 200);
   },
 );
-
-/**
- * A control the product cannot carry out yet is refused, not stored: a stored flag that does nothing would
- * tell admins a credential rotates when it does not. Rotation on check-in is issue 17's next part.
- */
-function requireBuiltControls(p: { resetOnCheckin?: boolean }): void {
-  if (p.resetOnCheckin) throw new ApiFailure("bad_request", "rotation on check-in is not available yet");
-}

@@ -1,0 +1,350 @@
+// Credential rotation at the edge (issue 17): asks for rotations and verifications, sends each due job to
+// a live connector of the credential's site, and applies the connector's answer. The lifecycle itself is
+// worker/access/rotation.ts (pure). The edge handles sealed blobs only: the connector generates the new
+// secret, changes it on the target and answers with it sealed to the site key.
+import { SignJWT } from "jose";
+import {
+  EDGE_ISSUER,
+  GRANT_ALG,
+  grantAudience,
+  ROTATION_TTL_SECONDS,
+  ROTATION_TYP,
+  type RotationAccount,
+  type RotationClaims,
+  type RotationError,
+  type RotationOp,
+  type RotationResult,
+  type RotationState,
+} from "../../protocol/index.ts";
+import { record } from "../audit.ts";
+import type { Env } from "../env.ts";
+import { edgeKey } from "../keys.ts";
+import { OPEN_STATUSES } from "./checkout-store.ts";
+import {
+  applyRotation,
+  handedOut,
+  JOB_TIMEOUT_MS,
+  type Rotation,
+  type RotationCause,
+  type RotationEvent,
+} from "./rotation.ts";
+
+type Actor = { id: string; name: string } | null;
+
+export type RotationRow = {
+  id: string;
+  name: string;
+  site_id: string;
+  username: string;
+  kind: "password" | "private_key";
+  sealed: string | null;
+  rotation_state: RotationState;
+  rotation_op: RotationOp | null;
+  rotation_cause: RotationCause | null;
+  rotation_job: string | null;
+  rotation_due_at: number | null;
+  rotation_attempts: number;
+  rotation_error: RotationError | null;
+  rotation_generation: number;
+  verified_at: number | null;
+  rotation_account: string | null;
+  rotate_with: string | null;
+};
+
+const SELECT_ROTATION = `SELECT id, name, site_id, username, kind, sealed, rotation_state, rotation_op, rotation_cause,
+  rotation_job, rotation_due_at, rotation_attempts, rotation_error, rotation_generation, verified_at, rotation_account,
+  rotate_with FROM credentials`;
+
+export const rotationOf = (row: RotationRow): Rotation => ({
+  state: row.rotation_state,
+  op: row.rotation_op,
+  cause: row.rotation_cause,
+  job: row.rotation_job,
+  dueAt: row.rotation_due_at,
+  attempts: row.rotation_attempts,
+  error: row.rotation_error,
+  generation: row.rotation_generation,
+  verifiedAt: row.verified_at,
+});
+
+/** The account settings stored for a credential: `ssh` unless a directory entry is named. */
+export function accountOf(row: Pick<RotationRow, "rotation_account">) {
+  return (row.rotation_account ? JSON.parse(row.rotation_account) : { type: "ssh" }) as
+    | { type: "ssh" }
+    | Extract<RotationAccount, { type: "ldap" | "ad" }>;
+}
+
+async function load(db: D1Database, id: string): Promise<RotationRow | null> {
+  return db.prepare(`${SELECT_ROTATION} WHERE id = ?`).bind(id).first<RotationRow>();
+}
+
+/**
+ * Stores `after` if the row still holds `before` (state and job): two sweeps, or a sweep and an answer,
+ * cannot both move one credential. `sealed` replaces the vaulted blob in the same statement.
+ */
+async function save(db: D1Database, id: string, before: Rotation, after: Rotation, sealed?: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare(
+      `UPDATE credentials SET rotation_state = ?, rotation_op = ?, rotation_cause = ?, rotation_job = ?, rotation_due_at = ?,
+         rotation_attempts = ?, rotation_error = ?, rotation_generation = ?, verified_at = ?,
+         sealed = COALESCE(?, sealed), rotated_at = CASE WHEN ? IS NULL THEN rotated_at ELSE ? END
+       WHERE id = ? AND rotation_state = ? AND rotation_job IS ? AND rotation_generation = ?`,
+    )
+    .bind(
+      after.state,
+      after.op,
+      after.cause,
+      after.job,
+      after.dueAt,
+      after.attempts,
+      after.error,
+      after.generation,
+      after.verifiedAt,
+      sealed ?? null,
+      sealed ?? null,
+      after.verifiedAt,
+      id,
+      before.state,
+      before.job,
+      before.generation,
+    )
+    .run();
+  return meta.changes > 0;
+}
+
+async function step(db: D1Database, row: RotationRow, event: RotationEvent, sealed?: string) {
+  const before = rotationOf(row);
+  const after = applyRotation(before, event);
+  if (!after) return null;
+  return (await save(db, row.id, before, after, sealed)) ? after : null;
+}
+
+/** Whether a credential may be handed out now (new checkouts, session starts). */
+export async function credentialHandedOut(db: D1Database, credentialId: string): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT rotation_state FROM credentials WHERE id = ?")
+    .bind(credentialId)
+    .first<{ rotation_state: RotationState }>();
+  return !row || handedOut({ state: row.rotation_state });
+}
+
+/**
+ * Asks for a rotation or a verification of a vaulted credential and sends it at once if it may run.
+ * False when nothing was asked: an EmpowerID credential (EmpowerID rotates its own), or a job in flight.
+ */
+export async function requestRotation(
+  env: Env,
+  credentialId: string,
+  op: RotationOp,
+  cause: RotationCause,
+  actor: Actor,
+  now = Date.now(),
+): Promise<boolean> {
+  const row = await load(env.DB, credentialId);
+  if (!row?.sealed) return false;
+  const after = await step(env.DB, row, { type: "request", op, cause, at: now });
+  if (!after) return false;
+  await record(env, {
+    actor,
+    action: "credential.rotation_requested",
+    target: { type: "credential", id: row.id, name: row.name },
+    data: { op, cause },
+  });
+  await driveRotations(env, now, row.id);
+  return true;
+}
+
+/**
+ * Times out unanswered jobs, then sends every due job that may run: a rotation only once no checkout of
+ * the credential is open and no session on it is live. `only` limits it to one credential.
+ */
+export async function driveRotations(env: Env, now: number, only?: string): Promise<number> {
+  const overdue = await env.DB.prepare(
+    `SELECT r.id AS job, c.* FROM credential_rotations r JOIN (${SELECT_ROTATION}) c ON c.id = r.credential_id
+     WHERE r.finished_at IS NULL AND r.deadline < ? AND c.rotation_job = r.id`,
+  )
+    .bind(now)
+    .all<RotationRow & { job: string }>();
+  for (const row of overdue.results) {
+    if (!(await step(env.DB, row, { type: "timeout", job: row.job, at: now }))) continue;
+    await finish(env.DB, row.job, "timeout", now);
+    await recordFailure(env, row, row.job, "no_answer");
+  }
+  const { results } = await env.DB.prepare(
+    `${SELECT_ROTATION} c WHERE c.rotation_op IS NOT NULL AND c.rotation_job IS NULL AND c.rotation_due_at <= ?
+       AND (? IS NULL OR c.id = ?)
+       AND (c.rotation_op = 'verify' OR (
+         NOT EXISTS (SELECT 1 FROM checkouts ch WHERE ch.credential_id = c.id AND ch.status IN ${OPEN_STATUSES} AND ch.ends_at > ?)
+         AND NOT EXISTS (SELECT 1 FROM sessions se WHERE se.credential_id = c.id AND se.status != 'ended')))
+     ORDER BY c.rotation_due_at LIMIT 50`,
+  )
+    .bind(now, only ?? null, only ?? null, now)
+    .all<RotationRow>();
+  let sent = 0;
+  for (const row of results) if (await dispatch(env, row, now)) sent++;
+  return sent;
+}
+
+async function dispatch(env: Env, row: RotationRow, now: number): Promise<boolean> {
+  const op = row.rotation_op!;
+  const cause = row.rotation_cause ?? "manual";
+  const jobId = crypto.randomUUID();
+  const claims = await jobClaims(env.DB, row, jobId, op);
+  if (!claims) {
+    // Nothing a connector could do (no single SSH server, no sealed secret): failed now, retried later.
+    if (await step(env.DB, row, { type: "unrunnable", error: "unsupported", at: now }))
+      await recordFailure(env, row, null, "unsupported");
+    return false;
+  }
+  const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName(row.site_id));
+  // The job is stored as in flight before it is sent, so an answer can never arrive for an unknown job.
+  if (!(await step(env.DB, row, { type: "dispatched", job: jobId, at: now }))) return false;
+  await env.DB.prepare(
+    "INSERT INTO credential_rotations (id, credential_id, op, cause, requested_at, deadline) VALUES (?, ?, ?, ?, ?, ?)",
+  )
+    .bind(jobId, row.id, op, cause, now, now + JOB_TIMEOUT_MS)
+    .run();
+  const job = await signJob(env, row.site_id, claims);
+  const connectorId = await hub.rotate(job);
+  if (connectorId) {
+    await env.DB.prepare("UPDATE credential_rotations SET connector_id = ? WHERE id = ?")
+      .bind(connectorId, jobId)
+      .run();
+    return true;
+  }
+  // No live connector: the job is taken back whole and waits for the next sweep.
+  const sent = (await load(env.DB, row.id))!;
+  await save(env.DB, row.id, rotationOf(sent), { ...rotationOf(row), dueAt: now });
+  await env.DB.prepare("DELETE FROM credential_rotations WHERE id = ?").bind(jobId).run();
+  return false;
+}
+
+/** What the connector needs for one job, or null when the credential cannot be rotated by a connector. */
+async function jobClaims(
+  db: D1Database,
+  row: RotationRow,
+  jobId: string,
+  op: RotationOp,
+): Promise<(Omit<RotationClaims, "sub"> & { sub: string }) | null> {
+  if (!row.sealed) return null;
+  const account = accountOf(row);
+  let acct: RotationAccount;
+  if (account.type === "ssh") {
+    // A local account lives on one server: a credential shared by several is rotated per server, not here.
+    const { results } = await db
+      .prepare(
+        "SELECT s.host, s.port, s.host_key, s.protocol FROM server_credentials sc JOIN servers s ON s.id = sc.server_id WHERE sc.credential_id = ?",
+      )
+      .bind(row.id)
+      .all<{ host: string; port: number; host_key: string; protocol: string }>();
+    const server = results.length === 1 ? results[0]! : undefined;
+    if (server?.protocol !== "ssh") return null;
+    acct = { type: "ssh", host: server.host, port: server.port, hostKey: server.host_key };
+  } else {
+    acct = account;
+  }
+  let via: RotationClaims["via"];
+  if (row.rotate_with) {
+    const w = await load(db, row.rotate_with);
+    if (!w?.sealed || w.site_id !== row.site_id) return null;
+    const wAccount = accountOf(w);
+    via = {
+      username: w.username,
+      kind: w.kind,
+      sealed: w.sealed,
+      ...(wAccount.type !== "ssh" ? { dn: wAccount.dn } : {}),
+    };
+  }
+  return {
+    sub: jobId,
+    op,
+    cid: row.id,
+    cred: { username: row.username, kind: row.kind, sealed: row.sealed },
+    acct,
+    ...(via ? { via } : {}),
+  };
+}
+
+async function signJob(env: Env, siteId: string, claims: RotationClaims): Promise<string> {
+  const { privateKey } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const { sub, ...rest } = claims;
+  return new SignJWT(rest)
+    .setProtectedHeader({ alg: GRANT_ALG, typ: ROTATION_TYP })
+    .setIssuer(EDGE_ISSUER)
+    .setAudience(grantAudience(siteId))
+    .setSubject(sub)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt()
+    .setExpirationTime(`${ROTATION_TTL_SECONDS}s`)
+    .sign(privateKey);
+}
+
+async function finish(db: D1Database, jobId: string, outcome: string, now: number): Promise<void> {
+  await db
+    .prepare("UPDATE credential_rotations SET finished_at = ?, outcome = ? WHERE id = ? AND finished_at IS NULL")
+    .bind(now, outcome, jobId)
+    .run();
+}
+
+async function recordFailure(env: Env, row: RotationRow, jobId: string | null, error: RotationError): Promise<void> {
+  await record(env, {
+    actor: null,
+    action: "credential.rotation_failed",
+    target: { type: "credential", id: row.id, name: row.name },
+    data: { job: jobId, error },
+  });
+}
+
+export type AnswerVerdict = "applied" | "unknown" | "stale";
+
+/**
+ * A connector's answer to job `jobId`. Only a connector of the credential's site may answer; an answer to
+ * a job that was settled already (or replaced) is `stale` and changes nothing.
+ */
+export async function applyAnswer(
+  env: Env,
+  connector: { id: string; siteId: string },
+  jobId: string,
+  result: RotationResult,
+  now = Date.now(),
+): Promise<AnswerVerdict> {
+  const job = await env.DB.prepare(
+    `SELECT r.op, r.requested_at, r.finished_at, r.outcome, c.site_id FROM credential_rotations r
+     JOIN credentials c ON c.id = r.credential_id WHERE r.id = ?`,
+  )
+    .bind(jobId)
+    .first<{
+      op: RotationOp;
+      requested_at: number;
+      finished_at: number | null;
+      outcome: string | null;
+      site_id: string;
+    }>();
+  if (!job || job.site_id !== connector.siteId) return "unknown";
+  // Answered once already; a timed-out job may still bring the secret its target now has.
+  if (job.finished_at !== null && !(job.outcome === "timeout" && result.outcome === "rotated")) return "stale";
+  const row = (await env.DB.prepare(
+    `${SELECT_ROTATION} WHERE id = (SELECT credential_id FROM credential_rotations WHERE id = ?)`,
+  )
+    .bind(jobId)
+    .first<RotationRow>())!;
+  const event: RotationEvent = { type: "answer", job: jobId, issuedAt: job.requested_at, op: job.op, result, at: now };
+  const after = await step(env.DB, row, event, result.outcome === "rotated" ? result.sealed : undefined);
+  const outcome = result.outcome === "failed" ? `failed:${result.error}` : result.outcome;
+  await env.DB.prepare("UPDATE credential_rotations SET finished_at = ?, outcome = ? WHERE id = ?")
+    .bind(now, after ? outcome : `${outcome} (stale)`, jobId)
+    .run();
+  if (!after) return "stale";
+  const target = { type: "credential", id: row.id, name: row.name };
+  const data = { job: jobId, connector: connector.id, op: job.op };
+  if (result.outcome === "rotated") await record(env, { actor: null, action: "credential.rotated", target, data });
+  else if (result.outcome === "failed")
+    await record(env, {
+      actor: null,
+      action: "credential.rotation_failed",
+      target,
+      data: { ...data, error: result.error, attempts: after.attempts, retryAt: after.dueAt },
+    });
+  else await record(env, { actor: null, action: "credential.verified", target, data: { ...data, outcome } });
+  return "applied";
+}
