@@ -1,8 +1,10 @@
 // Starts the edge locally: `wrangler d1 migrations apply --local` then `wrangler dev`, with its
 // own state folder and secrets file, on a loopback port.
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import { freePort, type Proc, startProcess, waitFor } from "./process.ts";
 
@@ -96,4 +98,28 @@ export async function startEdge(opts: {
     throw err;
   }
   return { url, proc, stop: () => proc.stop() };
+}
+
+/**
+ * Runs one SQL statement against a local edge's D1 (the state `startEdge` persisted under `stateDir`) and
+ * returns its rows. For tests that must look at what the edge stores (sealed blobs), never for the product.
+ */
+export async function d1Query<T>(stateDir: string, sql: string): Promise<T[]> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      WRANGLER,
+      "d1",
+      "execute",
+      "psm",
+      "--local",
+      "--persist-to",
+      join(stateDir, "wrangler"),
+      "--json",
+      "--command",
+      sql,
+    ],
+    { cwd: ROOT, env: { ...process.env, ...OFFLINE, CI: "true" }, maxBuffer: 16 * 1024 * 1024 },
+  );
+  return (JSON.parse(stdout) as Array<{ results: T[] }>)[0]!.results;
 }

@@ -42,6 +42,8 @@ export async function startSlapd(opts: {
   dir: string;
   bindPassword: string;
   computers: { cn: string; dNSHostName?: string; os?: string }[];
+  /** People under OU=People who bind with their password and may change it themselves (RFC 3062). */
+  people?: { cn: string; password: string }[];
 }): Promise<Slapd> {
   const dir = opts.dir;
   mkdirSync(join(dir, "db"), { recursive: true, mode: 0o700 });
@@ -119,7 +121,8 @@ export async function startSlapd(opts: {
       `rootpw ${hash}`,
       `directory ${join(dir, "db")}`,
       "maxsize 104857600",
-      `access to * by dn.exact="${bindDN}" read by * none`,
+      `access to attrs=userPassword by self write by anonymous auth by dn.exact="${bindDN}" write by * none`,
+      `access to * by dn.exact="${bindDN}" read by self read by * none`,
       "",
     ].join("\n"),
   );
@@ -128,6 +131,15 @@ export async function startSlapd(opts: {
     `dn: ou=Servers,${baseDN}\nobjectClass: organizationalUnit\nou: Servers`,
     `dn: ou=People,${baseDN}\nobjectClass: organizationalUnit\nou: People`,
     `dn: cn=Not A Computer,ou=People,${baseDN}\nobjectClass: person\ncn: Not A Computer\nsn: Person`,
+    ...(opts.people ?? []).map((p) =>
+      [
+        `dn: cn=${p.cn},ou=People,${baseDN}`,
+        "objectClass: person",
+        `cn: ${p.cn}`,
+        "sn: Account",
+        `userPassword: ${execFileSync("slappasswd", ["-s", p.password], { encoding: "utf8" }).trim()}`,
+      ].join("\n"),
+    ),
     ...opts.computers.map((c) =>
       [
         `dn: cn=${c.cn},ou=Servers,${baseDN}`,
