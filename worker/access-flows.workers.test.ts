@@ -285,18 +285,3 @@ describe("administration limits and audit", () => {
     expect((await api("/api/audit", { cookie: requester })).status).toBe(403);
   });
 });
-
-describe("policy controls that are not built", () => {
-  it("refuses 'rotate on check-in' rather than storing a flag that does nothing", async () => {
-    const name = `pol-${crypto.randomUUID().slice(0, 6)}`;
-    await seedUser(name, "flow-password-1", ["admin"]);
-    const cookie = await login(name, "flow-password-1");
-    const refused = await api("/api/policies", { method: "POST", cookie, body: { name, resetOnCheckin: true } });
-    expect(refused.status).toBe(400);
-    const made = await api("/api/policies", { method: "POST", cookie, body: { name } });
-    expect(made.status).toBe(201);
-    const { id } = (await made.json()) as { id: string };
-    const patched = await api(`/api/policies/${id}`, { method: "PATCH", cookie, body: { resetOnCheckin: true } });
-    expect(patched.status).toBe(400);
-  });
-});

@@ -117,6 +117,15 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.credentialId,
     body: () => ({ enabled: true }),
   },
+  "GET /api/credentials/:id/rotation": { access: "zoneAdmin", id: (f) => f.site.credentialId },
+  "PUT /api/credentials/:id/rotation": {
+    access: "zoneAdmin",
+    id: (f) => f.site.credentialId,
+    body: () => ({ account: { type: "ssh" }, rotateWith: null }),
+  },
+  // Verify changes no state; a rotation waits for the open checkout (and no connector is online).
+  "POST /api/credentials/:id/verify": { access: "zoneAdmin", id: (f) => f.site.credentialId },
+  "POST /api/credentials/:id/rotate": { access: "zoneAdmin", id: (f) => f.site.credentialId },
   "POST /api/servers/import": {
     access: "zoneAdmin",
     body: (f) => ({ zoneId: f.site.zoneId, csv: "name,host,port,host_key\n" }),
@@ -180,6 +189,11 @@ const MATRIX: Record<string, Entry> = {
   "GET /connector/control": { access: "connector" },
   "GET /connector/sessions/:id": { access: "connector", id: (f) => f.sessionId },
   "POST /connector/inventory": { access: "connectorHttp", body: () => ({ servers: [] }) },
+  "POST /connector/rotations/:id": {
+    access: "connectorHttp",
+    id: () => crypto.randomUUID(),
+    body: () => ({ outcome: "in_sync" }),
+  },
   "POST /connector/identity": {
     access: "connectorHttp",
     body: () => ({ publicKey: { kty: "OKP", crv: "Ed25519", x: "A".repeat(43) } }),

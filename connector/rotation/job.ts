@@ -5,9 +5,9 @@
 // the new secret: `resendSpooled` delivers it at the next start. The edge never gets a plaintext.
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decodeJwt, importJWK, type JWK, jwtVerify } from "jose";
-import { connectorEndpoint, EDGE_ISSUER, GRANT_ALG, grantAudience } from "../../protocol/index.ts";
-import { ROTATION_TYP, RotationClaims, type RotationResult } from "../../protocol/rotation.ts";
+import { decodeJwt, type JWK } from "jose";
+import { connectorEndpoint } from "../../protocol/index.ts";
+import type { RotationClaims, RotationResult } from "../../protocol/rotation.ts";
 import { connectorToken, publicJwk } from "../keys.ts";
 import type { Log } from "../log.ts";
 import { openSealed, sealSecret } from "../seal.ts";
@@ -16,6 +16,7 @@ import { TargetRefused } from "../target-connect.ts";
 import { changeDirectoryPassword, directoryLogsIn } from "./directory-account.ts";
 import { RotationFailure } from "./failure.ts";
 import { generatePassword, generateSshKey, publicBlob } from "./secret.ts";
+import { verifyRotationJob } from "./verify.ts";
 import { changeSshKey, changeSshPassword, type SshLogin, sshLogsIn } from "./ssh-account.ts";
 
 export type RotationDeps = {
@@ -30,20 +31,6 @@ export type RotationDeps = {
 
 const SPOOL = "rotations";
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
-
-/** The job's claims if the pinned edge key signed it for this site (at `now`: a spooled job is checked as of its issue). */
-export async function verifyRotationJob(job: string, state: Pick<ConnectorState, "edgeKey" | "siteId">, now?: Date) {
-  const key = await importJWK(state.edgeKey as JWK, GRANT_ALG);
-  const { payload } = await jwtVerify(job, key, {
-    algorithms: [GRANT_ALG],
-    typ: ROTATION_TYP,
-    issuer: EDGE_ISSUER,
-    audience: grantAudience(state.siteId),
-    requiredClaims: ["exp", "iat", "jti", "sub"],
-    currentDate: now,
-  });
-  return RotationClaims.parse(payload);
-}
 
 /** Runs one job and reports its outcome. Never throws: a failure is an answer too. */
 export async function runRotationJob(job: string, deps: RotationDeps): Promise<void> {

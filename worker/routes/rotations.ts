@@ -24,11 +24,11 @@ export const rotations = newApi();
 export const connectorRotations = newApi();
 
 const tags = ["inventory"];
-const JobParam = z.object({ job: z.uuid() });
+const JobParam = z.object({ id: z.uuid() });
 
 /** The token must have been minted for this job's own path: one answer per token, for one job. */
 const requireJobConnector = createMiddleware<AppContext>(async (c, next) => {
-  const job = c.req.param("job") ?? "";
+  const job = c.req.param("id") ?? "";
   c.set(
     "connector",
     await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.rotation(job)),
@@ -39,7 +39,7 @@ const requireJobConnector = createMiddleware<AppContext>(async (c, next) => {
 connectorRotations.openapi(
   route({
     method: "post",
-    path: "/connector/rotations/{job}",
+    path: "/connector/rotations/{id}",
     summary: "A connector answers a rotation or verification job",
     tags,
     middleware: [requireJobConnector],
@@ -47,7 +47,7 @@ connectorRotations.openapi(
     body: RotationResult,
   }),
   async (c) => {
-    const verdict = await applyAnswer(c.env, c.get("connector"), c.req.valid("param").job, c.req.valid("json"));
+    const verdict = await applyAnswer(c.env, c.get("connector"), c.req.valid("param").id, c.req.valid("json"));
     if (verdict === "unknown") throw new ApiFailure("not_found", "no such rotation job at this connector's site");
     if (verdict === "stale") throw new ApiFailure("conflict", "rotation job already settled");
     return c.json({ ok: true }, 200);

@@ -169,7 +169,6 @@ export async function openSocket(path: string, headers: Record<string, string>):
   return client;
 }
 
-/** At least `times` messages of this type (and these fields) have arrived. */
 /** A fresh admin's live-view socket on session `id`; with `hello` (default) it has said hello. */
 export async function openViewer(id: string, { hello = true } = {}): Promise<Client> {
   const name = `watch-${crypto.randomUUID().slice(0, 6)}`;
@@ -180,6 +179,7 @@ export async function openViewer(id: string, { hello = true } = {}): Promise<Cli
   return viewer;
 }
 
+/** At least `times` messages of this type (and these fields) have arrived. */
 export const hasText =
   (type: string, extra: Record<string, unknown> = {}, times = 1) =>
   (c: Client) =>
@@ -254,6 +254,7 @@ export async function revive(state: DurableObjectState): Promise<SessionRoom> {
 export async function auditLog(): Promise<
   Array<{
     action: string;
+    target: { type: string; id: string; name?: string };
     refs: { userId?: string; sessionId?: string; checkoutId?: string };
     data: Record<string, unknown>;
   }>
