@@ -1,6 +1,7 @@
 // HTTP request and response bodies of the edge API. The web app and the connector use these
 // types; the Worker validates every body against them where it arrives.
 import { z } from "zod";
+import { RotationError, RotationState } from "./rotation.ts";
 import { CredentialKind, HostKeyFingerprint, SealedSecret } from "./tokens.ts";
 import { MAX_COLS, MAX_ROWS } from "./limits.ts";
 import type { ErrorCode } from "./messages.ts";
@@ -130,7 +131,18 @@ export type ServerSummary = z.infer<typeof ServerSummary>;
 /** A server as admins list it: with whether it and each credential are on (PATCH /api/servers/:id, /api/credentials/:id). */
 export const AdminServer = ServerSummary.extend({
   enabled: z.boolean(),
-  credentials: z.array(CredentialSummary.extend({ enabled: z.boolean() })),
+  credentials: z.array(
+    CredentialSummary.extend({
+      enabled: z.boolean(),
+      /** Vaulted here (false: EmpowerID holds it and rotates it). */
+      vaulted: z.boolean(),
+      /** Its rotation state (protocol/rotation.ts); only ok and out_of_sync are handed out. */
+      rotation: RotationState,
+      rotationError: RotationError.nullable(),
+      rotatedAt: z.number().int().nullable(),
+      verifiedAt: z.number().int().nullable(),
+    }),
+  ),
 });
 export type AdminServer = z.infer<typeof AdminServer>;
 

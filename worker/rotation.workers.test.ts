@@ -8,7 +8,7 @@ import { connectorToken } from "../connector/keys.ts";
 import { GrantRejected, verifyGrant } from "../connector/grant.ts";
 import { verifyRotationJob } from "../connector/rotation/verify.ts";
 import { connectorEndpoint, type CredentialRotationInfo, ROTATION_TYP } from "../protocol/index.ts";
-import { driveRotations } from "./access/rotations.ts";
+import { driveRotations, scheduleVerifications } from "./access/rotations.ts";
 import { edgeKey } from "./keys.ts";
 import {
   api,
@@ -234,6 +234,29 @@ describe("credential rotation at the edge", () => {
     expect(
       (await api(`/api/credentials/${site.credentialId}/rotate`, { method: "POST", cookie: admin, body: {} })).status,
     ).toBe(400);
+    control.ws.close();
+  });
+
+  it("the schedule verifies a credential nobody checked for a day, and not again until the next day", async () => {
+    const { site, admin } = await setup({});
+    const control = await connectControl(site);
+    const now = Date.now();
+    await env.DB.prepare("UPDATE credentials SET created_at = ? WHERE id = ?")
+      .bind(now - 25 * 3600_000, site.credentialId)
+      .run();
+    await scheduleVerifications(env, now, 1000);
+    const job = await verifyRotationJob(await jobOn(control), {
+      edgeKey: (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk as JWK,
+      siteId: site.siteId,
+    });
+    expect(job).toMatchObject({ op: "verify", cid: site.credentialId });
+    await answer(job.sub, await site.token(connectorEndpoint.rotation(job.sub)), { outcome: "in_sync" });
+    const checked = await info(admin, site.credentialId);
+    expect(checked).toMatchObject({ state: "ok" });
+    expect(checked.history[0]).toMatchObject({ op: "verify", cause: "schedule", outcome: "in_sync" });
+    // Verified just now: the next sweep leaves it alone.
+    await scheduleVerifications(env, Date.now(), 1000);
+    expect((await info(admin, site.credentialId)).history).toHaveLength(1);
     control.ws.close();
   });
 

@@ -8,7 +8,7 @@ import { sweepRecordings } from "./recordings.ts";
 import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
 import { enforceAccess } from "./access/revocation.ts";
-import { driveRotations } from "./access/rotations.ts";
+import { driveRotations, scheduleVerifications } from "./access/rotations.ts";
 
 export async function sweep(
   env: Env,
@@ -18,6 +18,7 @@ export async function sweep(
   // Anything a change made past the API removed (or a hook missed) ends within a minute.
   await enforceAccess(env, { kind: "all" }, "access sweep", null, now);
   // Rotations that are due (check-ins whose last session closed, retries), and jobs nobody answered.
+  await scheduleVerifications(env, now);
   await driveRotations(env, now);
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.

@@ -1,19 +1,99 @@
 // Admin › Credentials: the credentials in the user's zones (gathered from the servers list, the
-// only listing the edge offers) and the add-credential form that seals secrets in the browser.
-import type { AdminContext } from "./admin-data.ts";
-import { dataTable, emptyRow, panel } from "./admin-ui.ts";
-import { errorText } from "./api.ts";
+// only listing the edge offers) with their rotation state, Rotate now and Verify, and the
+// add-credential form that seals secrets in the browser.
+import type { AdminContext, AdminCredential } from "./admin-data.ts";
+import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
+import { api, errorText } from "./api.ts";
+import { formatAgo, timeElement } from "./format.ts";
 import { renderCredentialForm } from "./credential-form.ts";
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 
+/** What each rotation state means to an admin (worker/access/rotation.ts). */
+const ROTATION_TEXT: Record<AdminCredential["rotation"], string> = {
+  ok: "In use",
+  pending: "Rotation waiting for check-in",
+  rotating: "Rotating now",
+  failed: "Rotation failed: retrying",
+  out_of_sync: "Out of sync",
+};
+
+const ROTATION_ERROR_TEXT: Record<string, string> = {
+  target_unreachable: "the server did not answer",
+  target_refused: "the connector's address policy refuses the server",
+  host_key_mismatch: "the server's host key does not match its pin",
+  auth_failed: "the vaulted secret no longer logs in (name a rotation credential to reconcile)",
+  change_refused: "the server refused the new secret",
+  verify_failed: "the new secret did not log in",
+  unsupported: "no way to rotate it (one SSH server, or a directory entry, is needed)",
+  no_answer: "no connector answered",
+  job_rejected: "the connector refused the job",
+  internal_error: "the connector failed",
+};
+
+function rotationCell(c: AdminCredential): HTMLElement {
+  if (!c.vaulted) return h("td", { class: "small" }, "EmpowerID rotates it");
+  const when = c.rotatedAt ?? c.verifiedAt;
+  return h(
+    "td",
+    { class: "small", "data-rotation": c.rotation },
+    h("span", { class: c.rotation === "ok" ? "pill ok" : "pill pending" }, ROTATION_TEXT[c.rotation]),
+    c.rotationError ? h("div", {}, ROTATION_ERROR_TEXT[c.rotationError] ?? c.rotationError) : null,
+    when ? h("div", {}, c.rotatedAt ? "Rotated " : "Checked ", timeElement(when, formatAgo(when))) : null,
+  );
+}
+
 export function renderAdminCredentials(container: HTMLElement, { data }: AdminContext): Cleanup {
-  const body = h("tbody", {}, emptyRow(4, "Loading credentials…"));
+  const body = h("tbody", {}, emptyRow(6, "Loading credentials…"));
   const listMessage = h("p", { id: "credentials-error", class: "alert", role: "alert", hidden: true });
+
+  /** "Rotate now" or "Verify": the site's connector does it; the table shows the outcome when it lands. */
+  async function ask(c: AdminCredential, op: "rotate" | "verify", button: HTMLButtonElement): Promise<void> {
+    say(listMessage, null);
+    if (op === "rotate" && !window.confirm(`Rotate ${c.name} now? It is not handed out until the rotation succeeds.`))
+      return;
+    await busy(button, async () => {
+      try {
+        await api.rotationJob(c.id, op);
+        say(
+          listMessage,
+          op === "rotate"
+            ? `${c.name}: rotation asked. It runs once no checkout of it is open.`
+            : `${c.name}: check asked.`,
+          "ok",
+        );
+        await settle(c.id);
+      } catch (failure) {
+        say(listMessage, `${c.name}: ${errorText(failure, { conflict: "a rotation or check is already running." })}`);
+      }
+    });
+  }
+
+  /** Reloads until the job settles (or 30 s pass), so the admin sees the outcome without reloading. */
+  async function settle(id: string): Promise<void> {
+    for (let i = 0; i < 30; i++) {
+      const info = await api.rotation(id);
+      if (info.state !== "rotating" && info.history[0]?.finishedAt) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await data.reload("servers");
+  }
+
+  function actions(c: AdminCredential): HTMLElement {
+    if (!c.vaulted) return h("td", {});
+    const rotate = rowButton("Rotate now", "rotate-now", `Rotate ${c.name} now`, () => void ask(c, "rotate", rotate));
+    const verify = rowButton(
+      "Verify",
+      "verify-now",
+      `Check that ${c.name} still logs in`,
+      () => void ask(c, "verify", verify),
+    );
+    return h("td", {}, rotate, " ", verify);
+  }
 
   function draw(): void {
     const rows = data.zones.flatMap((zone) => data.credentialsOf(zone.id).map((c) => ({ zone, c })));
     if (rows.length === 0) {
-      replace(body, emptyRow(4, "No credentials yet. Add one below."));
+      replace(body, emptyRow(6, "No credentials yet. Add one below."));
       return;
     }
     replace(
@@ -26,6 +106,8 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
           h("td", { class: "mono" }, c.username),
           h("td", {}, zone.name),
           h("td", { class: "small" }, c.servers.join(", ")),
+          rotationCell(c),
+          actions(c),
         ),
       ),
     );
@@ -38,7 +120,12 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
       "credentials",
       "Credentials",
       "Secrets are sealed in your browser to the key of the zone's site; only that site's connectors can open them.",
-      dataTable("credentials-table", "Credentials", ["Credential", "Username", "Zone", "Servers"], body),
+      dataTable(
+        "credentials-table",
+        "Credentials",
+        ["Credential", "Username", "Zone", "Servers", "Rotation", "Actions"],
+        body,
+      ),
       listMessage,
     ),
   );

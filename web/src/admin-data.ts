@@ -4,6 +4,8 @@
 import type { AccessGrant, AdminServer, Group, Policy, Site, UserSummary, Zone } from "../../protocol/index.ts";
 import { ApiError, api } from "./api.ts";
 
+export type AdminCredential = AdminServer["credentials"][number];
+
 export type AdminKind = "sites" | "zones" | "servers" | "policies" | "groups" | "users" | "grants";
 
 const byName = <T extends { name: string }>(a: T, b: T) => a.name.localeCompare(b.name, undefined, { numeric: true });
@@ -87,11 +89,11 @@ export class AdminData {
   }
 
   /** The credentials of a zone, deduplicated across its servers. */
-  credentialsOf(zoneId: string): { id: string; name: string; username: string; servers: string[] }[] {
-    const found = new Map<string, { id: string; name: string; username: string; servers: string[] }>();
+  credentialsOf(zoneId: string): (AdminCredential & { servers: string[] })[] {
+    const found = new Map<string, AdminCredential & { servers: string[] }>();
     for (const server of this.servers.filter((s) => s.zoneId === zoneId)) {
       for (const c of server.credentials) {
-        const entry = found.get(c.id) ?? { id: c.id, name: c.name, username: c.username, servers: [] };
+        const entry = found.get(c.id) ?? { ...c, servers: [] };
         entry.servers.push(server.name);
         found.set(c.id, entry);
       }

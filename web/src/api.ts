@@ -34,6 +34,7 @@ import {
   WebAuthnOptions,
   Policy,
   AdminServer,
+  CredentialRotationInfo,
   SessionSummary,
   type ExtensionRequest,
   ExtensionResult,
@@ -267,6 +268,10 @@ export const api = {
   setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
   setCredentialEnabled: (id: string, enabled: boolean) =>
     call("PATCH", at("/api/credentials", id), Anything, { enabled }),
+  /** "Rotate now" or "Verify": a job for the credential's site connector (protocol/rotation.ts). */
+  rotationJob: (id: string, op: "rotate" | "verify") =>
+    call("POST", at("/api/credentials", id, `/${op}`), Anything, {}),
+  rotation: (id: string) => call("GET", at("/api/credentials", id, "/rotation"), CredentialRotationInfo),
   createServer: (body: Body<typeof CreateServerRequest>) => call("POST", "/api/servers", Created, body),
   importServers: (body: Body<typeof ImportServersRequest>) =>
     call("POST", "/api/servers/import", ImportServersResponse, body),

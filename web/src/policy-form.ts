@@ -86,6 +86,11 @@ const FLAGS: { key: FlagKey; label: string; hint: string }[] = [
     hint: "Only one person holds the credential at a time; overlapping requests are refused.",
   },
   {
+    key: "resetOnCheckin",
+    label: "Rotate on check-in",
+    hint: "When a checkout ends, the site's connector changes the password or key on the server; the credential is exclusive.",
+  },
+  {
     key: "recordingRequired",
     label: "Recording required",
     hint: "Sessions are recorded for replay; no recording, no session.",

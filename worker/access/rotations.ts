@@ -25,6 +25,7 @@ import {
   handedOut,
   JOB_TIMEOUT_MS,
   type Rotation,
+  VERIFY_INTERVAL_MS,
   type RotationCause,
   type RotationEvent,
 } from "./rotation.ts";
@@ -152,6 +153,25 @@ export async function requestRotation(
   });
   await driveRotations(env, now, row.id);
   return true;
+}
+
+/**
+ * The schedule: every enabled vaulted credential that a connector can check (one SSH server, or a directory
+ * entry) and that nobody checked for VERIFY_INTERVAL_MS gets a verification, a few per sweep.
+ */
+export async function scheduleVerifications(env: Env, now: number, limit = 20): Promise<number> {
+  const { results } = await env.DB.prepare(
+    `SELECT c.id FROM credentials c WHERE c.enabled = 1 AND c.sealed != '' AND c.rotation_op IS NULL
+       AND c.rotation_job IS NULL AND c.rotation_state IN ('ok', 'out_of_sync') AND COALESCE(c.verified_at, c.created_at) < ?
+       AND (c.rotation_account IS NOT NULL OR (SELECT COUNT(*) FROM server_credentials sc JOIN servers s ON s.id = sc.server_id
+            WHERE sc.credential_id = c.id AND s.protocol = 'ssh') = 1)
+     ORDER BY COALESCE(c.verified_at, c.created_at) LIMIT ?`,
+  )
+    .bind(now - VERIFY_INTERVAL_MS, limit)
+    .all<{ id: string }>();
+  let asked = 0;
+  for (const { id } of results) if (await requestRotation(env, id, "verify", "schedule", null, now)) asked++;
+  return asked;
 }
 
 /**

@@ -49,7 +49,9 @@ inventory.openapi(
         "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id ORDER BY s.name",
       ),
       c.env.DB.prepare(
-        "SELECT c.id, c.name, c.username, c.kind, c.enabled, sc.server_id FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name",
+        `SELECT c.id, c.name, c.username, c.kind, c.enabled, c.sealed != '' AS vaulted, c.rotation_state, c.rotation_error,
+           c.rotated_at, c.verified_at, sc.server_id
+         FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name`,
       ),
     ]);
     const list: AdminServer[] = (servers?.results ?? [])
@@ -74,6 +76,11 @@ inventory.openapi(
             username: cr.username as string,
             kind: cr.kind as "password" | "private_key",
             enabled: !!cr.enabled,
+            vaulted: !!cr.vaulted,
+            rotation: cr.rotation_state as AdminServer["credentials"][number]["rotation"],
+            rotationError: (cr.rotation_error ?? null) as AdminServer["credentials"][number]["rotationError"],
+            rotatedAt: (cr.rotated_at ?? null) as number | null,
+            verifiedAt: (cr.verified_at ?? null) as number | null,
           })),
       }));
     return c.json(list, 200);
