@@ -139,6 +139,18 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await Promise.all([page.close(), admin.close()]);
   });
 
+  it("an admin checks a vaulted credential from Admin › Credentials; the connector logs in with it and the page says so", async () => {
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/credentials`);
+    const row = admin.locator(`tr[data-credential-id="${stack.credentialId}"]`);
+    await row.locator('td[data-rotation="ok"]').waitFor();
+    await row.locator("button.verify-now").click();
+    await row.locator('td[data-rotation="ok"]', { hasText: "Checked" }).waitFor({ timeout: 30_000 });
+    expect(await admin.locator("#credentials-error").innerText()).toContain("check asked");
+    await admin.close();
+  });
+
   it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
     const page = await openPage(browser);
     const other = await openPage(browser);
