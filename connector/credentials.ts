@@ -5,6 +5,7 @@
 import type { EndReason, GrantClaims } from "../protocol/index.ts";
 import type { PrivateKeyProblem } from "../protocol/private-key.ts";
 import type { JWK } from "jose";
+import { checkMasterPassword } from "../protocol/master-password.ts";
 import { openSealed } from "./seal.ts";
 
 /** The authority refused this user this credential: the session ends with `credential_refused`. */
@@ -14,6 +15,11 @@ export class CredentialRefused extends Error {
 /** The credential could not be obtained (unreachable, timeout, malformed): `credential_unavailable`. */
 export class CredentialUnavailable extends Error {
   override name = "CredentialUnavailable";
+}
+
+/** The user's master password did not match its verifier: `master_password_wrong`, before any target connection. */
+export class MasterPasswordRefused extends Error {
+  override name = "MasterPasswordRefused";
 }
 
 /**
@@ -56,6 +62,7 @@ export class SealedProvider implements CredentialProvider {
 
   async release({ grant }: ReleaseRequest): Promise<Release> {
     if (!grant.cred.sealed) throw new CredentialUnavailable("grant carries no sealed credential (an EmpowerID one?)");
+    if (grant.cred.mpv) await this.checkMasterPassword(grant.cred.mp, grant.cred.mpv);
     let secret: Buffer;
     try {
       secret = await openSealed(this.sealKey, grant.cred.sealed);
@@ -63,5 +70,23 @@ export class SealedProvider implements CredentialProvider {
       throw new CredentialUnavailable(`sealed credential does not open: ${(err as Error).name}`);
     }
     return { secret, connected: () => {}, ended: () => {} };
+  }
+
+  /** The master password the browser sealed, against the verifier the edge sealed: both opened in memory only. */
+  private async checkMasterPassword(sealed: string | undefined, sealedVerifier: string): Promise<void> {
+    if (!sealed) throw new MasterPasswordRefused("the grant asks for a master password and carries none");
+    let given: Buffer;
+    let verifier: Buffer;
+    try {
+      [given, verifier] = await Promise.all([
+        openSealed(this.sealKey, sealed),
+        openSealed(this.sealKey, sealedVerifier),
+      ]);
+    } catch (err) {
+      throw new CredentialUnavailable(`master password does not open: ${(err as Error).name}`);
+    }
+    const ok = await checkMasterPassword(given.toString("utf8"), verifier.toString("utf8"));
+    given.fill(0);
+    if (!ok) throw new MasterPasswordRefused("the master password does not match its verifier");
   }
 }

@@ -32,6 +32,7 @@ import {
   type RoomToConnector,
   type SessionState,
 } from "../protocol/index.ts";
+import { countMasterPasswordFailure } from "../worker/auth/connect-gate.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 import { edgeKey } from "../worker/keys.ts";
@@ -145,6 +146,9 @@ export class SessionRoom extends DurableObject<Env> {
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
+    // The connector checked the sealed master password and refused it: counted like a failed sign-in.
+    if (reason === "master_password_wrong")
+      await countMasterPasswordFailure(this.env, { id: meta.userId, name: meta.username });
     // The one audit writer for the whole deployment (see worker/audit.ts).
     const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
     await ledger.append({

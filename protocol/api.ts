@@ -369,8 +369,11 @@ export const RevokeRequest = z.strictObject({ reason: z.string().trim().min(3).m
 
 export const CreateSessionRequest = z.strictObject({
   checkoutId: z.string(),
-  /** Asked at connect when policy says so (docs/auth.md). Verified at the edge, never stored or logged. */
-  masterPassword: z.string().min(1).max(1024).optional(),
+  /**
+   * Asked at connect when policy says so (docs/auth.md): the master password sealed in the browser to the
+   * site's key (JWE, like credentials). The edge copies it into the grant unopened; the connector checks it.
+   */
+  masterPasswordSealed: SealedSecret.optional(),
 });
 export const SessionSummary = z.object({
   id: z.string(),

@@ -1,6 +1,7 @@
 // Bodies of the strong-authentication API: sign-in results, MFA (TOTP, recovery codes, WebAuthn,
 // push approval), the master password, adaptive step-up decisions and OIDC configuration.
 import { z } from "zod";
+import { MasterPasswordVerifier } from "./master-password.ts";
 import { Me } from "./api.ts";
 
 export const MfaMethod = z.enum(["totp", "webauthn", "recovery", "push"]);
@@ -100,11 +101,11 @@ export const PasswordChange = z.strictObject({
   current: z.string().min(1).max(1024),
   next: z.string().min(12).max(1024),
 });
-export const MasterPasswordSet = z.strictObject({
-  /** Required when one is already set. */
-  current: z.string().min(1).max(1024).optional(),
-  next: z.string().min(12).max(1024),
-});
+/**
+ * Setting or changing one's master password: the browser sends only its PBKDF2 verifier
+ * (protocol/master-password.ts), never the password. Either needs a recent second factor.
+ */
+export const MasterPasswordSet = z.strictObject({ verifier: MasterPasswordVerifier });
 
 /** Why step-up is asked, in words a user reads. */
 export const StepUpReason = z.object({
@@ -131,6 +132,8 @@ export const StepUpDecision = z.object({
   /** Whether the user still has to create a master password (first use). */
   masterPasswordSet: z.boolean(),
   reasons: z.array(StepUpReason),
+  /** The public seal key of the server's site, when the master password is asked: the browser seals it to this. */
+  sealKey: z.record(z.string(), z.unknown()).nullable(),
 });
 export type StepUpDecision = z.infer<typeof StepUpDecision>;
 

@@ -12,3 +12,4 @@ export * from "./connectors.ts";
 export * from "./recording.ts";
 export * from "./auth.ts";
 export * from "./rotation.ts";
+export * from "./master-password.ts";

@@ -27,6 +27,7 @@ export const EndReason = z.enum([
   "protocol_error", // a peer broke the protocol
   "engine_unavailable", // the connector cannot run this kind of session (RDP engine not built there)
   "security_refused", // the target offered no security the policy accepts (e.g. NLA required)
+  "master_password_wrong", // the connector checked the sealed master password against its verifier: no
   "internal_error",
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
   "credential_invalid", // the credential opened but cannot be used (a key ssh2 cannot load, or no key at all)

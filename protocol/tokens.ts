@@ -95,6 +95,11 @@ export const GrantClaims = z.object({
        * EmpowerID to authorise the release. The edge copies it into the grant unopened.
        */
       mp: SealedSecret.optional(),
+      /**
+       * The user's master password verifier (PBKDF2, protocol/master-password.ts), sealed by the edge to the site
+       * key: the `sealed` provider checks `mp` against it before any target connection.
+       */
+      mpv: SealedSecret.optional(),
       /** Windows domain for RDP logons (empty: a local account). */
       domain: z.string().max(255).optional(),
     })

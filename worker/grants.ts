@@ -11,6 +11,7 @@ import {
 } from "../protocol/index.ts";
 import type { Policy } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
+import { sealSecret } from "../protocol/seal.ts";
 import { edgeKey } from "./keys.ts";
 
 export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat" | "exp"> & {
@@ -32,18 +33,29 @@ export async function signGrant(signingSecret: string, input: GrantInput): Promi
     .sign(privateKey);
 }
 
-/** The grant for a stored session with deadline `deadline` (unix ms): target, credential and policy from D1. */
-export async function grantForSession(env: Env, sessionId: string, deadline: number): Promise<string> {
+/**
+ * The grant for a stored session with deadline `deadline` (unix ms): target, credential and policy from D1.
+ * `masterPassword`, sealed by the browser, goes in unopened; for a vaulted credential the user's verifier goes
+ * with it, sealed here to the site key, so the connector can check it (a grant never carries it in the clear).
+ */
+export async function grantForSession(
+  env: Env,
+  sessionId: string,
+  deadline: number,
+  masterPassword?: string,
+): Promise<string> {
   const row = await env.DB.prepare(
-    `SELECT se.user_id, u.username, se.site_id, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy
-     FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id
+    `SELECT se.user_id, u.username, u.master_password_hash, se.site_id, si.seal_key, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy
+     FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id JOIN sites si ON si.id = se.site_id
      JOIN credentials c ON c.id = se.credential_id LEFT JOIN checkouts ch ON ch.id = se.checkout_id WHERE se.id = ?`,
   )
     .bind(sessionId)
     .first<{
       user_id: string;
       username: string;
+      master_password_hash: string | null;
       site_id: string;
+      seal_key: string | null;
       credential_id: string;
       host: string;
       port: number;
@@ -58,6 +70,11 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
     }>();
   if (!row) throw new Error(`no session ${sessionId}`);
   const policy = (row.policy ? JSON.parse(row.policy) : {}) as Partial<Policy>;
+  let verifier: string | undefined;
+  if (masterPassword && row.sealed) {
+    if (!row.master_password_hash || !row.seal_key) throw new Error(`session ${sessionId}: no verifier or site key`);
+    verifier = await sealSecret(JSON.parse(row.seal_key) as Record<string, unknown>, row.master_password_hash);
+  }
   return signGrant(env.EDGE_SIGNING_KEY, {
     sessionId,
     siteId: row.site_id,
@@ -72,6 +89,8 @@ export async function grantForSession(env: Env, sessionId: string, deadline: num
       ...(row.sealed ? { sealed: row.sealed } : {}),
       ...(row.external_ref ? { ref: row.external_ref } : {}),
       ...(row.domain ? { domain: row.domain } : {}),
+      ...(masterPassword ? { mp: masterPassword } : {}),
+      ...(verifier ? { mpv: verifier } : {}),
     },
     rec: { required: policy.recordingRequired ?? false, keystrokes: policy.recordKeystrokes ?? false },
     ch: row.protocol === "rdp" ? ["desktop"] : ["shell"],

@@ -1,11 +1,16 @@
 // The connect gate inside workerd: adaptive step-up decisions reach POST /api/sessions, the master
-// password is set on first use, checked, rate-limited and locked, and never recorded; approve-by-push
+// password is set on first use (its verifier only), travels sealed to the connector, wrong ones are counted,
+// rate-limited and locked, and it is never recorded; approve-by-push
 // with number matching. (No connector is online in these tests: a 503 means the gate let the connect through.)
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { compactDecrypt, decodeJwt, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { masterPasswordVerifier } from "../protocol/master-password.ts";
+import type { StepUpDecision } from "../protocol/index.ts";
+import { sealSecret } from "../protocol/seal.ts";
 import { totpAt } from "./auth/totp.ts";
 import { type Browser, browser } from "./test/auth-client.ts";
-import { seedSite, seedUser } from "./test/harness.ts";
+import { connectControl, hasText, seedSite, seedUser } from "./test/harness.ts";
 
 const unique = (p: string) => `${p}${crypto.randomUUID().slice(0, 8)}`;
 
@@ -24,8 +29,20 @@ async function requester(policy: Record<string, unknown>, ip: string) {
   return { site, id, name, b, checkoutId: checkout.results[0]!.checkout.id };
 }
 
-const connect = (b: Browser, checkoutId: string, masterPassword?: string) =>
-  b.send("/api/sessions", { body: { checkoutId, ...(masterPassword ? { masterPassword } : {}) } });
+const connect = (b: Browser, checkoutId: string, masterPasswordSealed?: string) =>
+  b.send("/api/sessions", { body: { checkoutId, ...(masterPasswordSealed ? { masterPasswordSealed } : {}) } });
+
+/** Gives the site a real seal key pair (the seeded one is a placeholder); returns its private half. */
+async function realSealKey(siteId: string): Promise<JWK> {
+  const { privateKey, publicKey } = await generateKeyPair("ECDH-ES+A256KW", { crv: "P-256", extractable: true });
+  await env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ?")
+    .bind(JSON.stringify(await exportJWK(publicKey)), siteId)
+    .run();
+  return exportJWK(privateKey);
+}
+
+const open = async (key: JWK, jwe: string) =>
+  new TextDecoder().decode((await compactDecrypt(jwe, await importJWK(key, "ECDH-ES+A256KW"))).plaintext);
 
 async function enrolTotp(b: Browser): Promise<string> {
   const { secret } = await b.json<{ secret: string }>("/api/mfa/totp/enrol", { body: {} });
@@ -42,52 +59,81 @@ async function audit(userId: string, action: string) {
 }
 
 describe("master password at connect", () => {
-  it("is asked when policy says so, set on first use, checked, locked after repeated failures, never recorded", async () => {
-    const { b, id, checkoutId } = await requester({ master_password_required: 1 }, "192.0.2.90");
-    const decision = await b.json<{
-      decision: string;
-      masterPassword: boolean;
-      masterPasswordSet: boolean;
-      reasons: { text: string }[];
-    }>(`/api/checkouts/${checkoutId}/step-up`);
+  it("is asked when policy says so, set on first use as a verifier only, sent sealed, and reaches the connector unopened", async () => {
+    const { b, site, id, checkoutId } = await requester({ master_password_required: 1 }, "192.0.2.90");
+    const sealPrivate = await realSealKey(site.siteId);
+    const decision = await b.json<StepUpDecision>(`/api/checkouts/${checkoutId}/step-up`);
     expect(decision).toMatchObject({ decision: "step_up", masterPassword: true, masterPasswordSet: false });
     expect(decision.reasons.map((r) => r.text)).toContain("This server's policy asks for your master password");
+    expect(decision.sealKey).toMatchObject({ kty: "EC", crv: "P-256" });
+    expect(decision.sealKey).not.toHaveProperty("d");
 
     const secret = `Master-${crypto.randomUUID()}`;
-    const noneYet = await connect(b, checkoutId, secret);
+    const sealed = await sealSecret(decision.sealKey!, secret);
+    const noneYet = await connect(b, checkoutId, sealed);
     expect(noneYet.status).toBe(403);
     expect(await noneYet.json()).toMatchObject({ error: { code: "step_up_required" } });
-    expect((await b.send("/api/me/master-password", { body: { next: secret } })).status).toBe(200);
-    // Changing it needs the current one.
-    expect((await b.send("/api/me/master-password", { body: { next: "another-master-1" } })).status).toBe(403);
+    // The password itself is refused: only a verifier is taken, and not a cheap one.
+    expect((await b.send("/api/me/master-password", { body: { next: secret } })).status).toBe(400);
+    const cheap = await masterPasswordVerifier(secret, 1000).catch(() => "pbkdf2-sha256$1000$x$y");
+    expect((await b.send("/api/me/master-password", { body: { verifier: cheap } })).status).toBe(400);
+    const verifier = await masterPasswordVerifier(secret, 100_000);
+    expect((await b.send("/api/me/master-password", { body: { verifier } })).status).toBe(200);
 
+    // Connect needs the sealed form; a plaintext in its place is refused before anything happens.
     expect((await connect(b, checkoutId)).status).toBe(403);
-    expect(await (await connect(b, checkoutId, "wrong-master")).json()).toMatchObject({ error: { code: "forbidden" } });
-    expect((await connect(b, checkoutId, secret)).status).toBe(503);
-
-    const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      await env.DB.prepare("UPDATE auth_throttle SET last_failure_at = last_failure_at - 120000 WHERE key = ?")
-        .bind(`mp:${id}`)
-        .run();
-      statuses.push((await connect(b, checkoutId, `wrong-${i}`)).status);
-    }
-    // The right one earlier gave back only its own attempt: with "wrong-master" before, the fifth wrong
-    // one locks (a success clears nothing).
-    expect(statuses).toEqual([403, 403, 403, 403, 429, 429]);
-    // Locked: even the right one is refused now.
-    expect((await connect(b, checkoutId, secret)).status).toBe(429);
-    expect((await audit(id, "auth.locked_out")).length).toBeGreaterThan(0);
+    expect((await b.send("/api/sessions", { body: { checkoutId, masterPasswordSealed: secret } })).status).toBe(400);
+    const control = await connectControl(site);
+    const res = await connect(b, checkoutId, sealed);
+    expect(res.status).toBe(201);
+    await control.next(hasText("open"), "the session's open");
+    const grant = (control.texts.find((m) => (m as { type: string }).type === "open") as { grant: string }).grant;
+    const claims = decodeJwt(grant) as { cred: { mp?: string; mpv?: string } };
+    // The browser's sealed password, unopened, and the verifier, sealed by the edge: both open only at the site.
+    expect(claims.cred.mp).toBe(sealed);
+    expect(await open(sealPrivate, claims.cred.mpv!)).toBe(verifier);
+    expect(grant).not.toContain(verifier);
+    control.ws.close();
 
     const stored = await env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
       .bind(id)
       .first<{ master_password_hash: string }>();
-    expect(stored!.master_password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    expect(stored!.master_password_hash).toBe(verifier);
     const ledger = JSON.stringify(
       await env.AUDIT_LEDGER.get(env.AUDIT_LEDGER.idFromName("global")).query({ userId: id, limit: 500 }),
     );
     expect(ledger).not.toContain(secret);
     expect(ledger).toContain("policy_master_password");
+  });
+
+  it("a wrong one, found by the connector, is counted: audited, and the user is locked after repeated ones", async () => {
+    const { b, site, id, checkoutId } = await requester({ master_password_required: 1 }, "192.0.2.92");
+    const decision = await b.json<StepUpDecision>(`/api/checkouts/${checkoutId}/step-up`);
+    await realSealKey(site.siteId);
+    const key = (await b.json<StepUpDecision>(`/api/checkouts/${checkoutId}/step-up`)).sealKey!;
+    expect(decision.masterPasswordSet).toBe(false);
+    await b.json("/api/me/master-password", {
+      body: { verifier: await masterPasswordVerifier("the-right-one-1", 100_000) },
+    });
+    const control = await connectControl(site);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await env.DB.prepare("UPDATE auth_throttle SET last_failure_at = last_failure_at - 120000 WHERE key = ?")
+        .bind(`mp:${id}`)
+        .run();
+      const res = await connect(b, checkoutId, await sealSecret(key, `wrong-${i}`));
+      statuses.push(res.status);
+      if (res.status !== 201) continue;
+      // What the room hears from a real connector that found the password wrong (connector/credentials.ts).
+      const { id: sessionId } = (await res.json()) as { id: string };
+      await env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(sessionId)).end("master_password_wrong", {
+        bySite: site.siteId,
+      });
+    }
+    control.ws.close();
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
+    expect((await audit(id, "auth.mfa_failed")).length).toBeGreaterThanOrEqual(4);
+    expect((await audit(id, "auth.locked_out")).length).toBeGreaterThan(0);
   });
 });
 
@@ -221,7 +267,9 @@ it("an admin resets a user's second factors (break-glass): factors gone, sign-in
   const user = browser("192.0.2.98");
   await user.login(name, "rst-password-1");
   await enrolTotp(user);
-  await user.json("/api/me/master-password", { body: { next: "a-master-password-1" } });
+  await user.json("/api/me/master-password", {
+    body: { verifier: await masterPasswordVerifier("a-master-password-1", 100_000) },
+  });
   const adminName = unique("adm");
   await seedUser(adminName, "adm-password-1", ["admin"]);
   const admin = browser("192.0.2.99");

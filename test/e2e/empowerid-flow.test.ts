@@ -2,12 +2,16 @@
 // credential (in the page, in Chromium); the user's session grant carries that reference; the connector asks a (fake)
 // EmpowerID to release the password for this user and logs into a real sshd with it. A refusal
 // reaches the user as `credential_refused`.
-import type { ServerSummary } from "../../protocol/index.ts";
+import { join } from "node:path";
+import type { ServerSummary, StepUpDecision } from "../../protocol/index.ts";
+import { masterPasswordVerifier } from "../../protocol/master-password.ts";
+import { sealSecret } from "../../protocol/seal.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { FakeEmpowerId } from "../fakes/empowerid.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { allBytes } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -79,7 +83,52 @@ describeWithPeers("EmpowerID as the credential authority, end to end", missingPe
     expect(fake.open()).toEqual([]);
   });
 
-  it("keeps the released password out of every browser-bound byte and log", async () => {
+  const master = `Eid-master-${Date.now()}`;
+
+  it("the seed's flow: the master password travels sealed from the browser to EmpowerID, which authorises the release", async () => {
+    fake.mode = "approve";
+    fake.masterPassword = master;
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "EmpowerID with master password",
+      masterPasswordRequired: true,
+    });
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+    try {
+      await stack.user.request("POST", "/api/me/master-password", { verifier: await masterPasswordVerifier(master) });
+      const connect = async (typed: string) => {
+        const cart = await stack.user.submitCart([
+          { serverId: stack.serverId, credentialId, minutes: 10, justification: "master password to EmpowerID" },
+        ]);
+        const held = cart.results[0]!;
+        if (!held.ok) throw new Error(`checkout refused: ${held.error}`);
+        const decision = await stack.user.request<StepUpDecision>("GET", `/api/checkouts/${held.checkout.id}/step-up`);
+        expect(decision.masterPassword).toBe(true);
+        const { id } = await stack.user.request<{ id: string }>("POST", "/api/sessions", {
+          checkoutId: held.checkout.id,
+          masterPasswordSealed: await sealSecret(decision.sealKey!, typed),
+        });
+        return TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+      };
+      const ok = await connect(master);
+      await ok.waitForState("connected");
+      expect(fake.masterPasswordsSeen).toContain(master);
+      ok.close();
+      // A wrong one: EmpowerID refuses the release, and nothing opens.
+      const wrong = await connect("not-the-eid-master");
+      expect(await wrong.waitForEnd()).toBe("credential_refused");
+      wrong.close();
+    } finally {
+      fake.masterPassword = undefined;
+      await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: null });
+    }
+  });
+
+  it("keeps the released password and the master password out of every browser-bound byte, log and edge state byte", async () => {
+    const edgeState = allBytes(join(stack.dir, "edge"));
+    expect(edgeState.includes(master)).toBe(false);
+    expect(edgeState.includes(stack.canary)).toBe(false);
+    expect([...stack.user.responses, ...stack.admin.responses].join("\n")).not.toContain(master);
+    expect(await stack.logs()).not.toContain(master);
     const http = [...stack.user.responses, ...stack.admin.responses].join("\n");
     expect(http).not.toContain(stack.canary);
     expect(http).not.toContain(fake.clientSecret);

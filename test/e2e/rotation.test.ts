@@ -7,7 +7,7 @@
 // reads it by opening the blob the edge stored with the site key, as only a connector can.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { JWK } from "jose";
@@ -20,6 +20,7 @@ import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/conn
 import { d1Query } from "../../scripts/stack/edge.ts";
 import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { allBytes } from "../support/probes.ts";
 import { missingSlapd, type Slapd, startSlapd } from "../support/slapd.ts";
 import {
   createTargetUser,
@@ -54,21 +55,6 @@ async function binds(slapd: Slapd, dn: string, password: string): Promise<boolea
   } finally {
     await client.unbind().catch(() => {});
   }
-}
-
-/** Every file under `dir`, as latin1 text (SQLite pages, DO storage, logs). */
-function allBytes(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.size < 64 * 1024 * 1024) out.push(readFileSync(p).toString("latin1"));
-    }
-  };
-  walk(dir);
-  return out.join("\n");
 }
 
 describeWithPeers("credential rotation against real sshd and slapd", missingPeers() ?? missingSlapd(), () => {

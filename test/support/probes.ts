@@ -1,6 +1,6 @@
 // Waiting on what a test cannot be told about: a recording reaching the store, a process on the target
 // going away, a session's background process under its pty. Shared by the e2e and adversarial suites.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RecordingSummary } from "../../protocol/index.ts";
@@ -62,4 +62,19 @@ export async function connectorThroughProxy(stack: Stack): Promise<TcpProxy> {
   await writeFile(file, JSON.stringify(state), { mode: 0o600 });
   await stack.restartConnector();
   return proxy;
+}
+
+/** Every file under `dir` as latin1 text (SQLite pages, Durable Object storage, logs): for secret scans. */
+export function allBytes(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.size < 64 * 1024 * 1024) out.push(readFileSync(p).toString("latin1"));
+    }
+  };
+  walk(dir);
+  return out.join("\n");
 }

@@ -1,6 +1,7 @@
 // The account page (#/account): second factors (authenticator app with a QR code, security keys and
 // passkeys, recovery codes shown once), sign-in approvals for another device (number matching), the
 // master password asked at connect, and the local password.
+import { MASTER_PASSWORD_MIN_LENGTH } from "../../protocol/master-password.ts";
 import { startRegistration } from "@simplewebauthn/browser";
 import type { MfaMethod, MfaStatus } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
@@ -170,31 +171,32 @@ export function renderAccount(container: HTMLElement): Cleanup {
   }
 
   function renderSecrets(s: MfaStatus): void {
-    const mpCurrent = h("input", { id: "mp-current", type: "password", autocomplete: "off" });
     const mpNext = h("input", { id: "mp-next", type: "password", autocomplete: "new-password", minlength: 12 });
     const mpForm = h(
       "form",
       { novalidate: true, id: "master-password-form" },
-      s.masterPasswordSet ? field("Current master password", mpCurrent) : null,
       field(
         s.masterPasswordSet ? "New master password" : "Master password",
         mpNext,
-        "At least 12 characters. Asked when you connect to servers whose policy requires it.",
+        "At least 12 characters. Asked when you connect to servers whose policy requires it. It never leaves this browser: only a salted hash (and, at connect, a copy sealed to the server's site) does.",
       ),
       h("button", { type: "submit" }, s.masterPasswordSet ? "Change master password" : "Set master password"),
     );
     mpForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        await api.setMasterPassword(mpNext.value, s.masterPasswordSet ? mpCurrent.value : undefined);
+        if (mpNext.value.length < MASTER_PASSWORD_MIN_LENGTH) {
+          say(error, "Use at least 12 characters.");
+          return;
+        }
+        await api.setMasterPassword(mpNext.value);
         say(status, "Master password saved.", "ok");
         await load();
       } catch (failure) {
         say(
           error,
           errorText(failure, {
-            forbidden: "The current master password was wrong.",
-            bad_request: "Use at least 12 characters.",
+            step_up_required: "Confirm with your second factor first (sign in again), then change it.",
           }),
         );
       }

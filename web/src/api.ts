@@ -1,5 +1,6 @@
 // Typed calls to the edge's HTTP API (same origin, cookie auth). Every response is checked against protocol/.
 import { z } from "zod";
+import { masterPasswordVerifier } from "../../protocol/master-password.ts";
 import {
   AccessGrant,
   ApiErrorBody,
@@ -190,8 +191,9 @@ export const api = {
   keyAuthenticate: (response: unknown) => call("POST", "/api/mfa/webauthn/authenticate", Anything, { response }, false),
   keyRemove: (id: string) => call("DELETE", at("/api/mfa/webauthn", id), Anything),
   changePassword: (current: string, next: string) => call("POST", "/api/me/password", Anything, { current, next }),
-  setMasterPassword: (next: string, current?: string) =>
-    call("POST", "/api/me/master-password", Anything, current ? { current, next } : { next }),
+  /** Only the password's PBKDF2 verifier leaves the browser (protocol/master-password.ts). */
+  setMasterPassword: async (password: string) =>
+    call("POST", "/api/me/master-password", Anything, { verifier: await masterPasswordVerifier(password) }),
   pushStart: () => call("POST", "/api/mfa/push", PushStarted, {}, false),
   pushState: (id: string) => call("POST", at("/api/mfa/push", id, "/complete"), PushState, {}, false),
   pushPending: () => call("GET", "/api/mfa/push/pending", z.array(PushPending)),

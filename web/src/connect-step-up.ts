@@ -3,6 +3,7 @@
 // the session. Resolves to the session, or null when the user cancelled or the edge refused.
 import type { z } from "zod";
 import type { MfaMethod, SessionCreated as SessionCreatedSchema, StepUpDecision } from "../../protocol/index.ts";
+import { sealSecret } from "../../protocol/seal.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, field, h, say } from "./dom.ts";
 
@@ -117,11 +118,23 @@ async function render(
     }
     go.disabled = true;
     try {
-      close(await api.createSession({ checkoutId, ...(mp ? { masterPassword: mp } : {}) }));
+      if (!mp) return close(await api.createSession({ checkoutId }));
+      // Sealed here to the site's key: only the site's connector opens it, and checks it before connecting.
+      if (!decision.sealKey) throw new Error("no seal key for this server's site");
+      const created = await api.createSession({
+        checkoutId,
+        masterPasswordSealed: await sealSecret(decision.sealKey, mp),
+      });
+      say(error, "Checking your master password…", "ok");
+      if ((await connectorVerdict(created.id)) === "master_password_wrong") {
+        go.disabled = false;
+        master.value = "";
+        return say(error, "Wrong master password.");
+      }
+      close(created);
     } catch (failure) {
       go.disabled = false;
       master.value = "";
-      if (failure instanceof ApiError && failure.code === "forbidden") return say(error, "Wrong master password.");
       if (failure instanceof ApiError && (failure.code === "rate_limited" || failure.code === "step_up_required"))
         return say(
           error,
@@ -130,6 +143,17 @@ async function render(
       close(null, failure);
     }
   }
+  /** The connector's answer on the master password: the session connected, ended, or still works on it (20 s). */
+  async function connectorVerdict(sessionId: string): Promise<string> {
+    for (let i = 0; i < 80; i++) {
+      const s = await api.session(sessionId);
+      if (s.status === "ended") return s.endReason ?? "ended";
+      if (s.status === "active") return "connected";
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return "pending";
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void submit();

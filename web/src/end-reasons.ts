@@ -13,6 +13,7 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   host_key_mismatch: "The server's host key does not match the pinned key; the connection was refused.",
   target_unreachable: "The server could not be reached from the connector.",
   auth_failed: "The server refused the vaulted credential.",
+  master_password_wrong: "Wrong master password. Connect again and re-enter it.",
   credential_unavailable: "The connector could not open the vaulted credential.",
   recording_unavailable: "Recording is required and could not be stored, so the session was ended.",
   checkout_ended: "The checkout this session ran under has ended.",

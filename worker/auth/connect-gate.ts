@@ -1,17 +1,16 @@
 // Step-up at connect, glue: gathers the inputs of the pure decideStepUp() from D1 and the sign-in,
-// audits the decision with its reasons, and checks the master password (PBKDF2, throttled, lockout).
+// audits the decision with its reasons, and passes on the sealed master password (the connector checks it;
+// wrong ones are counted here: throttled, lockout, audit).
 import type { Context } from "hono";
 import type { StepUpDecision } from "../../protocol/index.ts";
 import type { CheckoutRow } from "../access/checkout-store.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
-import type { AppContext } from "../env.ts";
+import type { AppContext, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
-import { verifyPassword } from "./password.ts";
 import { factorsOf } from "./sign-in.ts";
 import { decideStepUp, parseWorkHours, type Sensitivity } from "./step-up.ts";
-import { check, combine } from "./throttle.ts";
-import { enforce, type ThrottleKey, throttleRelease, throttleReserve } from "./throttle-store.ts";
+import { enforce, type ThrottleKey, throttleCheck, throttleCount } from "./throttle-store.ts";
 
 const HOUR = 60 * 60_000;
 
@@ -20,9 +19,11 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
   const signIn = c.get("signIn");
   const now = Date.now();
   const [zone, factors, account, failures] = await Promise.all([
-    c.env.DB.prepare("SELECT name, sensitivity FROM zones WHERE id = ?")
+    c.env.DB.prepare(
+      "SELECT z.name, z.sensitivity, s.seal_key FROM zones z JOIN sites s ON s.id = z.site_id WHERE z.id = ?",
+    )
       .bind(row.zone_id)
-      .first<{ name: string; sensitivity: Sensitivity }>(),
+      .first<{ name: string; sensitivity: Sensitivity; seal_key: string | null }>(),
     factorsOf(c.env.DB, user.id),
     c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
       .bind(user.id)
@@ -36,7 +37,7 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
       .first<{ n: number }>(),
   ]);
   const policy = rowPolicy(row);
-  return decideStepUp({
+  const decision = decideStepUp({
     now,
     zone: { name: zone?.name ?? "this zone", sensitivity: zone?.sensitivity ?? "normal" },
     policy: { mfaRequired: policy.mfaRequired, masterPasswordRequired: policy.masterPasswordRequired },
@@ -51,6 +52,10 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
     enrolled: { totp: factors.totp, webauthn: factors.webauthn > 0 },
     masterPasswordSet: !!account?.master_password_hash,
   });
+  // The browser seals the master password to the site's public key: the edge never sees it.
+  const sealKey =
+    decision.masterPassword && zone?.seal_key ? (JSON.parse(zone.seal_key) as Record<string, unknown>) : null;
+  return { ...decision, sealKey };
 }
 
 /** Every decision is audited with its reasons: when the page asks ("asked") and when it connects ("connect"). */
@@ -76,63 +81,20 @@ export async function auditStepUp(
   });
 }
 
-const masterPasswordKeys = (userId: string): ThrottleKey[] => [{ scope: "master_password", key: `mp:${userId}` }];
+export const masterPasswordKeys = (userId: string): ThrottleKey[] => [
+  { scope: "master_password", key: `mp:${userId}` },
+];
 
 /**
- * Checks the master password: throttled per user, locked after repeated failures, failures audited.
- * The value is compared and dropped: never stored, never logged, never in an error's detail.
- */
-export async function checkMasterPassword(c: Context<AppContext>, given: string | undefined): Promise<void> {
-  const user = c.get("user");
-  const keys = masterPasswordKeys(user.id);
-  const now = Date.now();
-  // Counted before the check: parallel guesses each see the ones before them.
-  const verdict = await throttleReserve(c.env.DB, keys, now);
-  if (!verdict.allowed) {
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "auth.locked_out",
-      target: { type: "user", id: user.id, name: user.username },
-      refs: { userId: user.id },
-      data: { what: "master_password", locked: verdict.locked },
-    });
-    enforce(c, verdict, `master password ${user.id}`);
-  }
-  const row = await c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
-    .bind(user.id)
-    .first<{ master_password_hash: string | null }>();
-  if (!row?.master_password_hash || given === undefined) {
-    // Nothing was guessed: give the attempt back.
-    await throttleRelease(c.env.DB, verdict);
-    throw new ApiFailure(
-      "step_up_required",
-      `master password ${row?.master_password_hash ? "missing" : "not set yet"}`,
-    );
-  }
-  if (!(await verifyPassword(given, row.master_password_hash))) {
-    const after = combine(keys.map((k) => check(k.scope, verdict.states.get(k.key) ?? null, now)));
-    await record(c.env, {
-      actor: actorOf(user),
-      action: "auth.mfa_failed",
-      target: { type: "user", id: user.id, name: user.username },
-      refs: { userId: user.id },
-      data: { method: "master_password", ...(after.allowed ? {} : { locked: after.locked }) },
-    });
-    throw new ApiFailure("forbidden", `wrong master password for ${user.id}`);
-  }
-  // A success gives back this attempt only: earlier wrong ones stay counted until forgotten.
-  await throttleRelease(c.env.DB, verdict);
-}
-
-/**
- * The gate POST /api/sessions passes before a grant is signed: decides, audits, refuses or checks the
- * master password. Returns the master password when policy asked for it (see the EmpowerID marker
- * in routes/sessions.ts), else null.
+ * The gate POST /api/sessions passes before a grant is signed: decides, audits, refuses. Where policy asks
+ * for the master password it returns the sealed form the browser sent (the connector checks it against the
+ * verifier; a wrong one ends the session with `master_password_wrong`, counted here by
+ * countMasterPasswordFailure), else null. A user locked out by wrong master passwords is refused here.
  */
 export async function passConnectGate(
   c: Context<AppContext>,
   row: CheckoutRow,
-  masterPassword: string | undefined,
+  sealedMasterPassword: string | undefined,
 ): Promise<string | null> {
   const decision = await stepUpDecision(c, row);
   await auditStepUp(c, row, decision, "connect");
@@ -141,6 +103,27 @@ export async function passConnectGate(
   if (decision.mfa)
     throw new ApiFailure("step_up_required", `second factor needed: ${decision.reasons.map((r) => r.code).join(",")}`);
   if (!decision.masterPassword) return null;
-  await checkMasterPassword(c, masterPassword);
-  return masterPassword ?? null;
+  const user = c.get("user");
+  enforce(c, await throttleCheck(c.env.DB, masterPasswordKeys(user.id), Date.now()), `master password ${user.id}`);
+  if (!decision.masterPasswordSet || sealedMasterPassword === undefined)
+    throw new ApiFailure(
+      "step_up_required",
+      `master password ${decision.masterPasswordSet ? "missing" : "not set yet"}`,
+    );
+  return sealedMasterPassword;
+}
+
+/**
+ * The connector found the master password wrong: one failure on the user's master-password throttle (locked
+ * after repeated ones, as at sign-in) and an audit entry. Called by the session's room when it ends so.
+ */
+export async function countMasterPasswordFailure(env: Env, user: { id: string; name: string }): Promise<void> {
+  const after = await throttleCount(env.DB, masterPasswordKeys(user.id), Date.now());
+  await record(env, {
+    actor: user,
+    action: !after.allowed && after.locked ? "auth.locked_out" : "auth.mfa_failed",
+    target: { type: "user", id: user.id, name: user.name },
+    refs: { userId: user.id },
+    data: { method: "master_password", ...(after.allowed ? {} : { locked: after.locked }) },
+  });
 }

@@ -55,7 +55,8 @@ export function parseWorkHours(text: string | undefined): { start: number; end: 
 
 type Need = { reason: StepUpReason; freshMs: number; hard: boolean; keyOnly: boolean };
 
-export function decideStepUp(input: StepUpInput): StepUpDecision {
+/** The decision, without the site key the glue adds (worker/auth/connect-gate.ts). */
+export function decideStepUp(input: StepUpInput): Omit<StepUpDecision, "sealKey"> {
   const needs: Need[] = [];
   const need = (code: StepUpReason["code"], text: string, freshMs: number, hard = false, keyOnly = false) =>
     needs.push({ reason: { code, text }, freshMs, hard, keyOnly });

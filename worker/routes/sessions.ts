@@ -42,7 +42,7 @@ sessions.openapi(
     // created; the checkout's time (checked here, not only by the scheduler: an expired checkout
     // opens nothing) and the server are read meanwhile.
     const [masterPassword, checkout, target] = await Promise.all([
-      passConnectGate(c, row, body.masterPassword),
+      passConnectGate(c, row, body.masterPasswordSealed),
       advance(c.env, row, now),
       c.env.DB.prepare("SELECT site_id, enabled, protocol FROM servers WHERE id = ?")
         .bind(row.server_id)
@@ -91,12 +91,11 @@ sessions.openapi(
       // Terminals are recorded as asciicast, desktops as Guacamole (.guac); the room picks by protocol.
       recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
     });
-    // ── EmpowerID mode ──────────────────────────────────────────────────────────────────────────────
-    // Here the master password is to travel to the connector sealed to the site's key (JWE, as credentials
-    // are), as a grant claim, so EmpowerID can authorize the release (docs/empowerid.md). The edge never
-    // logs or stores it; until the grant carries it, it is verified above and dropped here.
-    void masterPassword;
-    const [started, grant] = await Promise.all([roomReady, grantForSession(c.env, sessionId, deadline)]);
+    // The master password travels sealed, unopened, into the grant; the connector checks it (docs/auth.md).
+    const [started, grant] = await Promise.all([
+      roomReady,
+      grantForSession(c.env, sessionId, deadline, masterPassword ?? undefined),
+    ]);
     if (!started.recording) {
       // Fail closed: a session whose recording is required does not start without one.
       await room.end("recording_unavailable");

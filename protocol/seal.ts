@@ -1,7 +1,8 @@
-// Seals a credential secret in the admin's browser: a compact JWE to the site's P-256 seal key.
-// Only the connector holding the private key can open it; the edge stores it without reading it.
+// Seals a secret to a site: a compact JWE to the site's P-256 seal key. The admin's browser seals credentials
+// and the user's browser the master password with it; the connector seals rotated secrets; the edge seals the
+// master password's verifier into a grant. Only a connector holding the private key can open any of them.
 import { CompactEncrypt, importJWK, type JWK } from "jose";
-import { SEAL_ALG, SEAL_CTY, SEAL_ENC, SealedSecret } from "../../protocol/index.ts";
+import { SEAL_ALG, SEAL_CTY, SEAL_ENC, SealedSecret } from "./tokens.ts";
 
 export class SealError extends Error {
   override name = "SealError";
