@@ -11,6 +11,17 @@ const edgeSecrets = {
     x: "XYQaEo_0jlJWuP-g0SN3IWYyMO7GsMVoRyBKxUQDSDw",
     d: "kTkrPC73IlVsxsIDcWEwz3meVYKC9wCEWuFLnbzCFkE",
   }),
+  // A rotation in progress: the next key is announced; the retired one (its private half is in
+  // worker/edge-keys.workers.test.ts) still verifies old manifests.
+  EDGE_SIGNING_KEY_NEXT: JSON.stringify({
+    kty: "OKP",
+    crv: "Ed25519",
+    x: "yg13WtiY0Gw8qBhM8neRQFVcPHzANDHGw8scV1WCZLA",
+    d: "X8m4ZID9FWyTbq7NvTw2Wh6Aa6hc4udqjxUXUyzeFnw",
+  }),
+  EDGE_SIGNING_KEYS_RETIRED: JSON.stringify([
+    { kty: "OKP", crv: "Ed25519", x: "hEt4aP3GUK8TerSb5DXT6HT8ZGlpyLw8W-rr-pth35g" },
+  ]),
   USER_TOKEN_SECRET: "test-user-token-secret-0123456789abcdef",
   BOOTSTRAP_TOKEN: "test-bootstrap-token-0123456789",
   // Nothing listens on port 9: deliveries fail and stay in the outbox, which is what the tests read.

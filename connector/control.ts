@@ -42,6 +42,8 @@ export class ControlLink {
     private readonly onRotate: () => void = () => {},
     /** The edge sent a credential rotation job (still to be verified). */
     private readonly onRotationJob: (job: string) => void = () => {},
+    /** The edge announced its signing keys (still to be verified). */
+    private readonly onEdgeKeys: (announcement: string) => void = () => {},
   ) {}
 
   start(): void {
@@ -109,6 +111,8 @@ export class ControlLink {
           this.onRotate();
         } else if (msg.type === "rotate") {
           this.onRotationJob(msg.job);
+        } else if (msg.type === "edge_keys") {
+          this.onEdgeKeys(msg.keys);
         } else {
           this.onOpen(msg);
         }

@@ -1,7 +1,8 @@
-// Verifies a session grant: signed by the pinned edge key, with the pinned alg and typ, for this
-// site, this session, and not expired. Anything else is refused.
+// Verifies a session grant: signed by an edge key this connector trusts (the one its `kid` names:
+// protocol/edge-keys.ts), with the pinned alg and typ, for this site, this session, and not expired.
+// Anything else is refused.
 import { importJWK, type JWK, jwtVerify } from "jose";
-import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, GrantClaims, grantAudience } from "../protocol/index.ts";
+import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, GrantClaims, grantAudience, keyFor } from "../protocol/index.ts";
 
 export class GrantRejected extends Error {
   override name = "GrantRejected";
@@ -9,11 +10,14 @@ export class GrantRejected extends Error {
 
 export async function verifyGrant(
   grant: string,
-  expected: { edgeKey: JWK; siteId: string; sessionId: string; now?: Date },
+  /** `edgeKey`: the trusted edge keys (or the one pinned key). */
+  expected: { edgeKey: JWK | readonly JWK[]; siteId: string; sessionId: string; now?: Date },
 ): Promise<GrantClaims> {
   let payload: unknown;
   try {
-    const key = await importJWK(expected.edgeKey, GRANT_ALG);
+    const trusted = await keyFor(grant, Array.isArray(expected.edgeKey) ? expected.edgeKey : [expected.edgeKey]);
+    if (!trusted) throw new GrantRejected("grant signed by an edge key this connector does not trust");
+    const key = await importJWK(trusted, GRANT_ALG);
     ({ payload } = await jwtVerify(grant, key, {
       algorithms: [GRANT_ALG],
       typ: GRANT_TYP,
@@ -24,6 +28,7 @@ export async function verifyGrant(
       currentDate: expected.now,
     }));
   } catch (err) {
+    if (err instanceof GrantRejected) throw err;
     throw new GrantRejected(`grant verification failed: ${(err as { code?: string }).code ?? (err as Error).name}`);
   }
   const claims = GrantClaims.safeParse(payload);

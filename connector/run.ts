@@ -21,6 +21,7 @@ import type { SessionHooks } from "./session-hooks.ts";
 import { loadState } from "./state.ts";
 import { resolveTarget } from "./target-connect.ts";
 import { parseCidr } from "./target-policy.ts";
+import { takeKeyAnnouncement, trustedEdgeKeys } from "./edge-trust.ts";
 import { finishIdentityRotation, rotateIdentity } from "./identity.ts";
 import { type RotationDeps, resendSpooled, runRotationJob } from "./rotation/job.ts";
 
@@ -101,7 +102,7 @@ export async function run(stateDir: string): Promise<void> {
     state,
     (open) => {
       if (sessions.has(open.sessionId)) return;
-      verifyGrant(open.grant, { edgeKey: state.edgeKey, siteId: state.siteId, sessionId: open.sessionId })
+      verifyGrant(open.grant, { edgeKey: trustedEdgeKeys(state), siteId: state.siteId, sessionId: open.sessionId })
         .then((claims) => {
           const session = new TargetSession(
             state,
@@ -149,6 +150,7 @@ export async function run(stateDir: string): Promise<void> {
       rotateIdentity(stateDir, state, log).catch((err: Error) => log("identity.rotation_failed", { error: err.name }));
     },
     (job) => void runRotationJob(job, rotation),
+    (announcement) => void takeKeyAnnouncement(stateDir, state, announcement, log),
   );
   void resendSpooled(rotation);
 

@@ -26,6 +26,7 @@ import {
 import { checkPrivateKey } from "../protocol/private-key.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { attachResend, OutputCredit } from "./credit.ts";
+import { trustedEdgeKeys } from "./edge-trust.ts";
 import { hostKeyFingerprint } from "./host-key.ts";
 import { connectorToken } from "./keys.ts";
 import type { Log } from "./log.ts";
@@ -421,7 +422,7 @@ export class TargetSession {
   /** An extension: a fresh grant for this session with a later deadline moves the backstop. */
   private async extend(grant: string): Promise<void> {
     const claims = await verifyGrant(grant, {
-      edgeKey: this.state.edgeKey,
+      edgeKey: trustedEdgeKeys(this.state),
       siteId: this.state.siteId,
       sessionId: this.sessionId,
     });

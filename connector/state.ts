@@ -16,6 +16,13 @@ export const ConnectorState = z.object({
   sealKey: Jwk,
   /** Public Ed25519 JWK of the edge, pinned at enrollment: the only key grants may be signed with. */
   edgeKey: Jwk,
+  /**
+   * The edge keys this connector trusts now (current, and next during a rotation), from the last key
+   * announcement a trusted key signed (connector/edge-trust.ts); absent: only `edgeKey`.
+   */
+  edgeKeys: z.array(Jwk).optional(),
+  /** When that announcement was made: an older one is refused. */
+  edgeKeysIat: z.number().int().optional(),
   /** A new identity key not yet confirmed by the edge (connector/identity.ts). */
   pendingIdentityKey: Jwk.optional(),
 });

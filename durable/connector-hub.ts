@@ -16,6 +16,7 @@ import {
   parseMessage,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
+import { signedKeyAnnouncement } from "../worker/keys.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 
 type ReportedError = { at: number; event: string; reason?: string };
@@ -87,6 +88,8 @@ export class ConnectorHub extends DurableObject<Env> {
         }
         ws.serializeAttachment({ ...att, hello: true, agent: msg.agent } satisfies Attachment);
         send(ws, { type: "hello", v: PROTOCOL_VERSION, siteId: att.siteId, connectorId: att.connectorId });
+        // The keys the edge signs with now and next, vouched for by the current one (protocol/edge-keys.ts).
+        send(ws, { type: "edge_keys", keys: await signedKeyAnnouncement(this.env) });
         return;
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");

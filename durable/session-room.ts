@@ -762,7 +762,7 @@ export class SessionRoom extends DurableObject<Env> {
     this.recorderInstance ??= new Recorder({
       storage: this.ctx.storage,
       store: () => recordingStore(this.env),
-      signingKey: async () => (await edgeKey(this.env.EDGE_SIGNING_KEY)).privateKey,
+      signingKey: () => edgeKey(this.env.EDGE_SIGNING_KEY),
       db: this.env.DB,
       alert: (s, detail) => this.recordingAlert(s, detail),
     });

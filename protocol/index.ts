@@ -13,3 +13,4 @@ export * from "./recording.ts";
 export * from "./auth.ts";
 export * from "./rotation.ts";
 export * from "./master-password.ts";
+export * from "./edge-keys.ts";

@@ -233,6 +233,8 @@ export const HubToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("rotate_identity") }),
   /** Rotate or verify a credential (protocol/rotation.ts): a job signed by the edge key, `typ` psm-rotation+jwt. */
   z.strictObject({ type: z.literal("rotate"), job: z.string().max(16 * 1024) }),
+  /** The keys the edge signs with now and next, in a JWS its current key signed (protocol/edge-keys.ts). */
+  z.strictObject({ type: z.literal("edge_keys"), keys: z.string().max(8 * 1024) }),
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 

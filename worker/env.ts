@@ -11,6 +11,10 @@ export interface Env {
   CONNECTOR_HUB: DurableObjectNamespace<ConnectorHub>;
   AUDIT_LEDGER: DurableObjectNamespace<AuditLedger>;
   EDGE_SIGNING_KEY: string;
+  /** The next signing key (private JWK), announced to connectors ahead of a rotation (worker/keys.ts). */
+  EDGE_SIGNING_KEY_NEXT?: string;
+  /** JSON array of retired public JWKs: old manifests still verify against them. */
+  EDGE_SIGNING_KEYS_RETIRED?: string;
   USER_TOKEN_SECRET: string;
   BOOTSTRAP_TOKEN?: string;
   MAX_SESSION_MINUTES: string;

@@ -20,10 +20,10 @@ export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat"
 };
 
 export async function signGrant(signingSecret: string, input: GrantInput): Promise<string> {
-  const { privateKey } = await edgeKey(signingSecret);
+  const { privateKey, kid } = await edgeKey(signingSecret);
   const { sessionId, siteId, ...claims } = input;
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: GRANT_ALG, typ: GRANT_TYP })
+    .setProtectedHeader({ alg: GRANT_ALG, typ: GRANT_TYP, kid })
     .setIssuer(EDGE_ISSUER)
     .setAudience(grantAudience(siteId))
     .setSubject(sessionId)

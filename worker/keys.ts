@@ -1,16 +1,59 @@
-// The edge's grant-signing key (Ed25519), from the EDGE_SIGNING_KEY secret, imported once per isolate.
-import { type CryptoKey, importJWK, type JWK } from "jose";
-import { GRANT_ALG } from "../protocol/index.ts";
+// The edge's signing keys (Ed25519), from secrets, imported once per isolate: EDGE_SIGNING_KEY signs grants,
+// rotation jobs, manifests and key announcements; EDGE_SIGNING_KEY_NEXT (optional) is announced to connectors
+// ahead of a rotation; EDGE_SIGNING_KEYS_RETIRED (optional, a JSON array of public JWKs) keeps old manifests
+// verifiable. Every key is named by its thumbprint (`kid`, protocol/edge-keys.ts). docs/security.md says how
+// to rotate.
+import { CompactSign, type CryptoKey, importJWK, type JWK } from "jose";
+import { EDGE_KEYS_TYP, type EdgeKeySet, GRANT_ALG, namedPublicKey } from "../protocol/index.ts";
+import type { Env } from "./env.ts";
 
-let cached: { source: string; privateKey: CryptoKey; publicJwk: JWK } | undefined;
+type SigningKey = { privateKey: CryptoKey; publicJwk: JWK; kid: string };
+let cached: { source: string; key: SigningKey } | undefined;
 
-export async function edgeKey(secret: string): Promise<{ privateKey: CryptoKey; publicJwk: JWK }> {
-  if (cached?.source === secret) return cached;
+function privateJwk(secret: string, name: string): JWK {
   const jwk = JSON.parse(secret) as JWK;
-  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d)
-    throw new Error("EDGE_SIGNING_KEY must be a private Ed25519 JWK");
-  const privateKey = (await importJWK(jwk, GRANT_ALG)) as CryptoKey;
-  const { d: _private, ...publicJwk } = jwk;
-  cached = { source: secret, privateKey, publicJwk: { ...publicJwk, alg: GRANT_ALG, use: "sig" } };
-  return cached;
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d) throw new Error(`${name} must be a private Ed25519 JWK`);
+  return jwk;
+}
+
+/** The current signing key: its private key, its named public half and its kid. */
+export async function edgeKey(secret: string): Promise<SigningKey> {
+  if (cached?.source === secret) return cached.key;
+  const jwk = privateJwk(secret, "EDGE_SIGNING_KEY");
+  const publicJwk = await namedPublicKey(jwk);
+  const key = { privateKey: (await importJWK(jwk, GRANT_ALG)) as CryptoKey, publicJwk, kid: publicJwk.kid! };
+  cached = { source: secret, key };
+  return key;
+}
+
+type KeyEnv = Pick<Env, "EDGE_SIGNING_KEY" | "EDGE_SIGNING_KEY_NEXT" | "EDGE_SIGNING_KEYS_RETIRED">;
+
+/** The keys the edge announces: the current one first, then the next one if a rotation is prepared. */
+export async function announcedKeys(env: KeyEnv): Promise<JWK[]> {
+  const current = (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk;
+  if (!env.EDGE_SIGNING_KEY_NEXT) return [current];
+  return [current, await namedPublicKey(privateJwk(env.EDGE_SIGNING_KEY_NEXT, "EDGE_SIGNING_KEY_NEXT"))];
+}
+
+/** Every public key a manifest may have been signed with: announced ones and the retired history. */
+export async function verificationKeys(env: KeyEnv): Promise<JWK[]> {
+  const retired = env.EDGE_SIGNING_KEYS_RETIRED ? (JSON.parse(env.EDGE_SIGNING_KEYS_RETIRED) as JWK[]) : [];
+  return [...(await announcedKeys(env)), ...(await Promise.all(retired.map((k) => namedPublicKey(k))))];
+}
+
+/** The announcement a connector gets on its control socket: the announced keys, signed by the current one. */
+export async function signedKeyAnnouncement(env: KeyEnv, now = Date.now()): Promise<string> {
+  const { privateKey, kid } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const payload: EdgeKeySet = {
+    keys: (await announcedKeys(env)).map((k) => ({
+      kty: "OKP" as const,
+      crv: "Ed25519" as const,
+      x: String(k.x),
+      kid: k.kid,
+    })),
+    iat: now,
+  };
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: GRANT_ALG, typ: EDGE_KEYS_TYP, kid })
+    .sign(privateKey);
 }

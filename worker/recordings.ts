@@ -9,7 +9,7 @@ import { adminScope, inScope } from "./access/scope.ts";
 import { record } from "./audit.ts";
 import type { AuthUser, Env } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
-import { edgeKey } from "./keys.ts";
+import { verificationKeys } from "./keys.ts";
 
 export type RecordingRow = {
   id: string;
@@ -102,7 +102,7 @@ export async function manifestText(env: Env, id: string): Promise<string | null>
  */
 export async function verifyStored(env: Env, id: string): Promise<IntegrityReport> {
   const store = await recordingStore(env);
-  const { publicJwk } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const publicKeys = await verificationKeys(env);
   const sealed = await env.DB.prepare("SELECT manifest_sha256 FROM recordings WHERE id = ?")
     .bind(id)
     .first<{ manifest_sha256: string | null }>();
@@ -114,7 +114,7 @@ export async function verifyStored(env: Env, id: string): Promise<IntegrityRepor
       list: () => chunkSeqs(store, id),
       chunk: (seq) => store.get(chunkKey(id, seq)),
     },
-    publicJwk,
+    publicKeys,
   );
   const expected = sealed?.manifest_sha256 ?? null;
   if (expected === null) return report;

@@ -59,7 +59,8 @@ type RecState = RecordingStart & {
 export type RecorderDeps = {
   storage: DurableObjectStorage;
   store: () => Promise<RecordingStore>;
-  signingKey: () => Promise<CryptoKey>;
+  /** The edge key that signs the manifest (with its kid, so the manifest names it). */
+  signingKey: () => Promise<CryptoKey | { privateKey: CryptoKey; kid: string }>;
   db: D1Database;
   /** Raises an alert (audited) that recording is failing for a session. */
   alert: (state: { sessionId: string; userId: string; serverId: string }, detail: string) => Promise<void>;

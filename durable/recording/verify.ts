@@ -30,7 +30,8 @@ export async function chainProblems(m: RecordingManifest): Promise<IntegrityProb
 export async function verifyRecording(
   recordingId: string,
   reader: RecordingReader,
-  publicKey: CryptoKey | JWK,
+  /** The edge's public key, or its key history (the manifest's kid picks one). */
+  publicKey: CryptoKey | JWK | JWK[],
 ): Promise<{ report: IntegrityReport; manifest: RecordingManifest | null }> {
   const problems: IntegrityProblem[] = [];
   const jws = await reader.manifest();

@@ -286,10 +286,10 @@ async function jobClaims(
 }
 
 async function signJob(env: Env, siteId: string, claims: RotationClaims): Promise<string> {
-  const { privateKey } = await edgeKey(env.EDGE_SIGNING_KEY);
+  const { privateKey, kid } = await edgeKey(env.EDGE_SIGNING_KEY);
   const { sub, ...rest } = claims;
   return new SignJWT(rest)
-    .setProtectedHeader({ alg: GRANT_ALG, typ: ROTATION_TYP })
+    .setProtectedHeader({ alg: GRANT_ALG, typ: ROTATION_TYP, kid })
     .setIssuer(EDGE_ISSUER)
     .setAudience(grantAudience(siteId))
     .setSubject(sub)
