@@ -62,6 +62,8 @@ export type Stack = {
   /** Everything the edge and the connector printed so far. */
   logs: () => Promise<string>;
   restartConnector: () => Promise<void>;
+  /** Stops the edge and starts it again on the same port and state, with these secrets or vars changed. */
+  restartEdge: (vars: Record<string, string>) => Promise<void>;
   stop: () => Promise<void>;
 };
 
@@ -82,7 +84,7 @@ export async function startStack(
   const { edgeNetns, ...edgeOpts } = opts;
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
-  const [edge, sshd] = await Promise.all([
+  let [edge, sshd] = await Promise.all([
     startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort ?? edgeOpts.port, netns: edgeNetns }),
     startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
   ]);
@@ -123,7 +125,9 @@ export async function startStack(
   return {
     dir,
     targetUser,
-    edge,
+    get edge() {
+      return edge;
+    },
     sshd,
     get connector() {
       return connector;
@@ -137,7 +141,20 @@ export async function startStack(
     operatorsGroupId: operators.id,
     serverId: server.id,
     credentialId: cred.id,
-    logs: async () => [edge.proc.output(), ...oldOutputs, connector.output(), await sshd.log()].join("\n"),
+    logs: async () => [...oldOutputs, edge.proc.output(), connector.output(), await sshd.log()].join("\n"),
+    restartEdge: async (vars) => {
+      const port = Number(new URL(edge.url).port);
+      await edge.stop();
+      oldOutputs.push(edge.proc.output());
+      edge = await startEdge({
+        stateDir: join(dir, "edge"),
+        secrets,
+        ...edgeOpts,
+        vars: { ...edgeOpts.vars, ...vars },
+        port,
+        netns: edgeNetns,
+      });
+    },
     restartConnector: async () => {
       connector.child.kill("SIGKILL");
       await connector.stop();
