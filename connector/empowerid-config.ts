@@ -32,28 +32,46 @@ export const EmpowerIdFields = z.strictObject({
 });
 export type EmpowerIdFields = z.infer<typeof EmpowerIdFields>;
 
-export const EmpowerIdConfig = z.strictObject({
-  /** EmpowerID's base URL, e.g. https://eid.example.com */
-  baseUrl: z.url(),
-  /** OAuth client registered in EmpowerID for the connector (client credentials grant). */
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  /** EmpowerID's API key for the OAuth application, sent as `apiKeyHeader` (optional). */
-  apiKey: z.string().min(1).optional(),
-  apiKeyHeader: z.string().default("X-EmpowerID-API-Key"),
-  scope: z.string().optional(),
-  /** OAuth token endpoint (known: EmpowerID serves /oauth/v2/token). */
-  tokenPath: z.string().default("/oauth/v2/token"),
-  /** Authorise this user's checkout of this credential and release it (assumed path). */
-  checkoutPath: z.string().default("/api/services/v1/secureaccessgateway/checkout"),
-  /** Session stage reports: connected, ended (assumed path). */
-  sessionPath: z.string().default("/api/services/v1/secureaccessgateway/session"),
-  /** Periodic "still alive" report (public name). */
-  pollingPath: z.string().default("/api/services/v1/secureaccessgateway/polling"),
-  /** How often a live session is reported: 60 s. */
-  pollingIntervalMs: z.number().int().min(1000).default(60_000),
-  /** Each EmpowerID call must answer within this: 10 s. */
-  timeoutMs: z.number().int().min(100).default(10_000),
-  fields: EmpowerIdFields.default(EmpowerIdFields.parse({})),
-});
+export const EmpowerIdConfig = z
+  .strictObject({
+    /** EmpowerID's base URL, e.g. https://eid.example.com */
+    baseUrl: z.url(),
+    /** OAuth client registered in EmpowerID for the connector (client credentials grant). */
+    clientId: z.string().min(1),
+    /** The client secret; not needed when the client certificate authenticates the token request. */
+    clientSecret: z.string().min(1).optional(),
+    /**
+     * How the token request authenticates: HTTP Basic with the secret (default), the secret in the body, or the
+     * client certificate alone (`tls`: RFC 8705 `tls_client_auth`, a certificate-bound service account).
+     */
+    clientAuth: z.enum(["basic", "post", "tls"]).default("basic"),
+    /**
+     * Mutual TLS to EmpowerID: the connector's client certificate and its key (PEM files on the connector host),
+     * presented on every call, token request included.
+     */
+    clientCertFile: z.string().optional(),
+    clientKeyFile: z.string().optional(),
+    /** CA bundle (PEM) EmpowerID's server certificate chains to; the system's CAs otherwise. */
+    caFile: z.string().optional(),
+    /** EmpowerID's API key for the OAuth application, sent as `apiKeyHeader` (optional). */
+    apiKey: z.string().min(1).optional(),
+    apiKeyHeader: z.string().default("X-EmpowerID-API-Key"),
+    scope: z.string().optional(),
+    /** OAuth token endpoint (known: EmpowerID serves /oauth/v2/token). */
+    tokenPath: z.string().default("/oauth/v2/token"),
+    /** Authorise this user's checkout of this credential and release it (assumed path). */
+    checkoutPath: z.string().default("/api/services/v1/secureaccessgateway/checkout"),
+    /** Session stage reports: connected, ended (assumed path). */
+    sessionPath: z.string().default("/api/services/v1/secureaccessgateway/session"),
+    /** Periodic "still alive" report (public name). */
+    pollingPath: z.string().default("/api/services/v1/secureaccessgateway/polling"),
+    /** How often a live session is reported: 60 s. */
+    pollingIntervalMs: z.number().int().min(1000).default(60_000),
+    /** Each EmpowerID call must answer within this: 10 s. */
+    timeoutMs: z.number().int().min(100).default(10_000),
+    fields: EmpowerIdFields.default(EmpowerIdFields.parse({})),
+  })
+  .refine((c) => !c.clientCertFile === !c.clientKeyFile, "clientCertFile and clientKeyFile go together")
+  .refine((c) => c.clientAuth !== "tls" || c.clientCertFile, "clientAuth tls needs clientCertFile and clientKeyFile")
+  .refine((c) => c.clientAuth === "tls" || c.clientSecret, "a clientSecret is needed unless clientAuth is tls");
 export type EmpowerIdConfig = z.infer<typeof EmpowerIdConfig>;

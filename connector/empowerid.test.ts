@@ -1,8 +1,12 @@
 // The EmpowerID provider against a fake EmpowerID (test/fakes/empowerid.ts): release with the
 // master password, lifecycle reports, refusal, an expired token refreshed, timeout, malformed answers.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { GrantClaims } from "../protocol/index.ts";
 import { FakeEmpowerId } from "../test/fakes/empowerid.ts";
+import { type Issued, read, testCa } from "../test/support/pki.ts";
 import { CredentialRefused, CredentialUnavailable } from "./credentials.ts";
 import { EmpowerIdConfig } from "./empowerid-config.ts";
 import { EmpowerIdProvider } from "./empowerid.ts";
@@ -174,5 +178,79 @@ describe("empowerid provider", () => {
     expect(err).toBeInstanceOf(CredentialUnavailable);
     expect(err.message).toContain("malformed");
     expect(fake.open()).toEqual([]);
+  });
+});
+
+describe("empowerid over mutual TLS (a certificate-bound service account)", () => {
+  let dir: string;
+  let pki: ReturnType<typeof testCa>;
+  let tlsFake: FakeEmpowerId;
+  let client: Issued;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "eid-tls-"));
+    pki = testCa(dir, "eid");
+    const server = pki.server();
+    client = pki.client("psm-connector");
+    tlsFake = await new FakeEmpowerId().start({
+      cert: read(server.cert),
+      key: read(server.key),
+      ca: read(pki.cert),
+      clientCN: "psm-connector",
+    });
+    tlsFake.masterPassword = MASTER;
+  });
+  afterEach(async () => {
+    await tlsFake.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tlsProvider = (overrides: Partial<EmpowerIdConfig>) =>
+    new EmpowerIdProvider(
+      EmpowerIdConfig.parse({
+        baseUrl: tlsFake.url,
+        clientId: tlsFake.clientId,
+        clientAuth: "tls",
+        clientCertFile: client.cert,
+        clientKeyFile: client.key,
+        caFile: pki.cert,
+        apiKey: tlsFake.apiKey,
+        ...overrides,
+      }),
+      sealKey,
+      log,
+    );
+
+  it("authenticates by its client certificate alone, with no secret, and gets the release", async () => {
+    const release = await tlsProvider({}).release({ sessionId: "t1", grant: await grant("t1"), terminate: () => {} });
+    expect(release.secret.toString()).toBe(tlsFake.secret);
+    expect(tlsFake.tokensIssued).toBe(1);
+    release.ended("user_exit");
+  });
+
+  it("without the certificate, or with one from another CA, nothing is released", async () => {
+    const none = tlsProvider({
+      clientAuth: "post",
+      clientSecret: "not-it",
+      clientCertFile: undefined,
+      clientKeyFile: undefined,
+    });
+    await expect(
+      none.release({ sessionId: "t2", grant: await grant("t2"), terminate: () => {} }),
+    ).rejects.toBeInstanceOf(CredentialUnavailable);
+    const rogue = testCa(dir, "rogue").client("psm-connector");
+    const forged = tlsProvider({ clientCertFile: rogue.cert, clientKeyFile: rogue.key });
+    await expect(
+      forged.release({ sessionId: "t3", grant: await grant("t3"), terminate: () => {} }),
+    ).rejects.toBeInstanceOf(CredentialUnavailable);
+    expect(tlsFake.tokensIssued).toBe(0);
+    expect(tlsFake.checkouts.size).toBe(0);
+  });
+
+  it("the config refuses half a client certificate, and tls auth without one", () => {
+    const base = { baseUrl: "https://eid.example", clientId: "c" };
+    expect(EmpowerIdConfig.safeParse({ ...base, clientAuth: "tls" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, clientSecret: "s", clientCertFile: "/x.pem" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base }).success).toBe(false);
   });
 });

@@ -2,7 +2,9 @@
 // user's checkout of this credential and release it, then reports the session's stages (connected,
 // polling / last reported, ended) the way EmpowerID's secure access gateway APIs do. Paths and
 // field names come from EmpowerIdConfig (docs/empowerid.md: known vs assumed).
+import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
+import { Agent, fetch as undiciFetch } from "undici";
 import { z } from "zod";
 import type { EndReason } from "../protocol/index.ts";
 import {
@@ -26,19 +28,24 @@ type Answer = { status: number; body: unknown };
 export class EmpowerIdProvider implements CredentialProvider {
   readonly name = "empowerid";
   private readonly oauth: ClientCredentials;
+  /** Every call's fetch: bound to the client certificate when mutual TLS is configured. */
+  private readonly fetch: typeof fetch;
 
   constructor(
     private readonly config: EmpowerIdConfig,
     private readonly sealKey: JWK,
     private readonly log: Log,
   ) {
+    this.fetch = empowerIdFetch(config);
     this.oauth = new ClientCredentials({
       tokenUrl: new URL(config.tokenPath, config.baseUrl).href,
       clientId: config.clientId,
       clientSecret: config.clientSecret,
+      clientAuth: config.clientAuth,
       scope: config.scope,
       timeoutMs: config.timeoutMs,
       headers: this.apiKeyHeaders(),
+      fetch: this.fetch,
     });
   }
 
@@ -155,7 +162,7 @@ export class EmpowerIdProvider implements CredentialProvider {
       }
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await this.fetch(url, {
           method: "POST",
           headers: {
             ...this.apiKeyHeaders(),
@@ -194,4 +201,22 @@ export class EmpowerIdProvider implements CredentialProvider {
   private apiKeyHeaders(): Record<string, string> {
     return this.config.apiKey ? { [this.config.apiKeyHeader]: this.config.apiKey } : {};
   }
+}
+
+/**
+ * The fetch EmpowerID calls use: Node's own, or, with `clientCertFile`, undici's bound to an agent that
+ * presents the connector's client certificate (and trusts `caFile`) on every connection: a certificate-bound
+ * service account. The key is read once, at start, from the connector host's disk.
+ */
+export function empowerIdFetch(config: EmpowerIdConfig): typeof fetch {
+  if (!config.clientCertFile && !config.caFile) return fetch;
+  const agent = new Agent({
+    connect: {
+      ...(config.clientCertFile ? { cert: readFileSync(config.clientCertFile) } : {}),
+      ...(config.clientKeyFile ? { key: readFileSync(config.clientKeyFile) } : {}),
+      ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),
+    },
+  });
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
 }

@@ -25,12 +25,17 @@ export class ClientCredentials {
     private readonly opts: {
       tokenUrl: string;
       clientId: string;
-      clientSecret: string;
+      clientSecret?: string;
       scope?: string;
       timeoutMs: number;
       headers?: Record<string, string>;
-      /** How the client authenticates: HTTP Basic (default) or client_id/client_secret in the body. */
-      clientAuth?: "basic" | "post";
+      /**
+       * How the client authenticates: HTTP Basic (default), client_id/client_secret in the body, or its TLS
+       * client certificate (`tls`, RFC 8705: client_id in the body, no secret; `fetch` must present the cert).
+       */
+      clientAuth?: "basic" | "post" | "tls";
+      /** The fetch to use (mutual TLS: one bound to the client certificate). */
+      fetch?: typeof fetch;
       now?: () => number;
     },
   ) {}
@@ -53,21 +58,20 @@ export class ClientCredentials {
   private async fetchToken(): Promise<string> {
     const body = new URLSearchParams({ grant_type: "client_credentials" });
     if (this.opts.scope) body.set("scope", this.opts.scope);
-    const basic = Buffer.from(
-      `${encodeURIComponent(this.opts.clientId)}:${encodeURIComponent(this.opts.clientSecret)}`,
-    ).toString("base64");
-    const post = this.opts.clientAuth === "post";
-    if (post) {
-      body.set("client_id", this.opts.clientId);
-      body.set("client_secret", this.opts.clientSecret);
-    }
+    const secret = this.opts.clientSecret ?? "";
+    const basic = Buffer.from(`${encodeURIComponent(this.opts.clientId)}:${encodeURIComponent(secret)}`).toString(
+      "base64",
+    );
+    const auth = this.opts.clientAuth ?? "basic";
+    if (auth !== "basic") body.set("client_id", this.opts.clientId);
+    if (auth === "post") body.set("client_secret", secret);
     let res: Response;
     try {
-      res = await fetch(this.opts.tokenUrl, {
+      res = await (this.opts.fetch ?? fetch)(this.opts.tokenUrl, {
         method: "POST",
         headers: {
           ...this.opts.headers,
-          ...(post ? {} : { authorization: `Basic ${basic}` }),
+          ...(auth === "basic" ? { authorization: `Basic ${basic}` } : {}),
           "content-type": "application/x-www-form-urlencoded",
           accept: "application/json",
         },

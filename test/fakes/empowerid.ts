@@ -4,6 +4,8 @@
 // EmpowerID cannot run here; this follows its published shapes and our documented assumptions.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 
 export type CheckoutMode = "approve" | "refuse" | "hang" | "malformed" | "not_json";
@@ -39,10 +41,22 @@ export class FakeEmpowerId {
   private server?: Server;
   url = "";
 
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+  /** With mutual TLS: the subject CN of the client certificate bound to the service account. */
+  private certificateBound?: string;
+
+  async start(tls?: { cert: Buffer; key: Buffer; ca: Buffer; clientCN: string }): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    // Mutual TLS as EmpowerID's certificate-bound service accounts use it: no client certificate from the
+    // trusted CA, no connection at all.
+    this.server = tls
+      ? createHttpsServer(
+          { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true },
+          handler,
+        )
+      : createServer(handler);
+    this.certificateBound = tls?.clientCN;
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? "https" : "http"}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
@@ -74,7 +88,14 @@ export class FakeEmpowerId {
     if (req.url === "/oauth/v2/token") {
       const basic = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString();
       const form = new URLSearchParams(raw);
-      if (basic !== `${this.clientId}:${this.clientSecret}` || form.get("grant_type") !== "client_credentials") {
+      // RFC 8705 tls_client_auth: the client id in the body, proven by the certificate the TLS layer checked.
+      const peer = this.certificateBound ? (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN : undefined;
+      const byCertificate =
+        this.certificateBound !== undefined &&
+        peer === this.certificateBound &&
+        form.get("client_id") === this.clientId;
+      const bySecret = basic === `${this.clientId}:${this.clientSecret}`;
+      if (!(byCertificate || bySecret) || form.get("grant_type") !== "client_credentials") {
         return json(401, { error: "invalid_client" });
       }
       const token = randomBytes(16).toString("hex");
