@@ -4,7 +4,6 @@
 import { env, SELF } from "cloudflare:test";
 import { decodeProtectedHeader, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
-import { connectorToken } from "../connector/keys.ts";
 import { GrantRejected, verifyGrant } from "../connector/grant.ts";
 import { verifyRotationJob } from "../connector/rotation/verify.ts";
 import { connectorEndpoint, type CredentialRotationInfo, ROTATION_TYP } from "../protocol/index.ts";
