@@ -1,18 +1,10 @@
 // Signs session grants: the only thing that tells a connector to open a session (and, re-signed with
 // a later deadline, to keep it open longer).
-import { SignJWT } from "jose";
-import {
-  EDGE_ISSUER,
-  GRANT_ALG,
-  GRANT_TTL_SECONDS,
-  GRANT_TYP,
-  type GrantClaims,
-  grantAudience,
-} from "../protocol/index.ts";
+import { GRANT_TTL_SECONDS, GRANT_TYP, type GrantClaims, grantAudience } from "../protocol/index.ts";
 import type { Policy } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
 import { sealSecret } from "../protocol/seal.ts";
-import { edgeKey } from "./keys.ts";
+import { signEdgeJwt } from "./keys.ts";
 
 export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat" | "exp"> & {
   sessionId: string;
@@ -20,17 +12,13 @@ export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat"
 };
 
 export async function signGrant(signingSecret: string, input: GrantInput): Promise<string> {
-  const { privateKey, kid } = await edgeKey(signingSecret);
   const { sessionId, siteId, ...claims } = input;
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: GRANT_ALG, typ: GRANT_TYP, kid })
-    .setIssuer(EDGE_ISSUER)
-    .setAudience(grantAudience(siteId))
-    .setSubject(sessionId)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt()
-    .setExpirationTime(`${GRANT_TTL_SECONDS}s`)
-    .sign(privateKey);
+  return signEdgeJwt(signingSecret, claims, {
+    typ: GRANT_TYP,
+    audience: grantAudience(siteId),
+    subject: sessionId,
+    ttlSeconds: GRANT_TTL_SECONDS,
+  });
 }
 
 /**

@@ -3,8 +3,8 @@
 // ahead of a rotation; EDGE_SIGNING_KEYS_RETIRED (optional, a JSON array of public JWKs) keeps old manifests
 // verifiable. Every key is named by its thumbprint (`kid`, protocol/edge-keys.ts). docs/security.md says how
 // to rotate.
-import { CompactSign, type CryptoKey, importJWK, type JWK } from "jose";
-import { EDGE_KEYS_TYP, type EdgeKeySet, GRANT_ALG, namedPublicKey } from "../protocol/index.ts";
+import { CompactSign, type CryptoKey, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import { EDGE_ISSUER, EDGE_KEYS_TYP, type EdgeKeySet, GRANT_ALG, namedPublicKey } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
 
 type SigningKey = { privateKey: CryptoKey; publicJwk: JWK; kid: string };
@@ -55,5 +55,26 @@ export async function signedKeyAnnouncement(env: KeyEnv, now = Date.now()): Prom
   };
   return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: GRANT_ALG, typ: EDGE_KEYS_TYP, kid })
+    .sign(privateKey);
+}
+
+/**
+ * An edge-signed JWT (grants, rotation jobs): its own `typ`, the site as audience, a fresh jti, a short life,
+ * and the kid of the current key, so connectors pick the key by name.
+ */
+export async function signEdgeJwt(
+  secret: string,
+  claims: JWTPayload,
+  opts: { typ: string; audience: string; subject: string; ttlSeconds: number },
+): Promise<string> {
+  const { privateKey, kid } = await edgeKey(secret);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: GRANT_ALG, typ: opts.typ, kid })
+    .setIssuer(EDGE_ISSUER)
+    .setAudience(opts.audience)
+    .setSubject(opts.subject)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt()
+    .setExpirationTime(`${opts.ttlSeconds}s`)
     .sign(privateKey);
 }

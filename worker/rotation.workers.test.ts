@@ -51,6 +51,12 @@ async function jobOn(control: Client): Promise<string> {
   return (control.texts.find((m) => (m as { type: string }).type === "rotate") as { job: string }).job;
 }
 
+/** The job the connector got, verified as the connector verifies it. */
+async function claimsOn(control: Client, site: Site) {
+  const { publicJwk } = await edgeKey(env.EDGE_SIGNING_KEY);
+  return verifyRotationJob(await jobOn(control), { edgeKey: publicJwk as JWK, siteId: site.siteId });
+}
+
 function answer(jobId: string, token: string, body: unknown) {
   return SELF.fetch(`${ORIGIN}${connectorEndpoint.rotation(jobId)}`, {
     method: "POST",
@@ -99,12 +105,7 @@ describe("credential rotation at the edge", () => {
     const other = await seedSite();
     const control = await connectControl(site);
     await checkIn(user, site);
-    const jobId = (
-      await verifyRotationJob(await jobOn(control), {
-        edgeKey: (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk as JWK,
-        siteId: site.siteId,
-      })
-    ).sub;
+    const jobId = (await claimsOn(control, site)).sub;
     const rotated = { outcome: "rotated", sealed: SEALED };
     // Another site's connector: the job is not theirs.
     expect((await answer(jobId, await other.token(connectorEndpoint.rotation(jobId)), rotated)).status).toBe(404);
@@ -155,12 +156,7 @@ describe("credential rotation at the edge", () => {
     const control = await connectControl(site);
     // A second checkout, taken before the rotation, shows that sessions are refused too.
     await checkIn(user, site);
-    const jobId = (
-      await verifyRotationJob(await jobOn(control), {
-        edgeKey: (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk as JWK,
-        siteId: site.siteId,
-      })
-    ).sub;
+    const jobId = (await claimsOn(control, site)).sub;
     const refused = await api("/api/checkouts", {
       method: "POST",
       cookie: user,
@@ -215,10 +211,7 @@ describe("credential rotation at the edge", () => {
       body: {},
     });
     expect(verify.status).toBe(200);
-    const job = await verifyRotationJob(await jobOn(control), {
-      edgeKey: (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk as JWK,
-      siteId: site.siteId,
-    });
+    const job = await claimsOn(control, site);
     expect(job.op).toBe("verify");
     expect((await info(admin, site.credentialId)).state).toBe("ok");
     // A second request while the job is in flight is a conflict.
@@ -244,10 +237,7 @@ describe("credential rotation at the edge", () => {
       .bind(now - 25 * 3600_000, site.credentialId)
       .run();
     await scheduleVerifications(env, now, 1000);
-    const job = await verifyRotationJob(await jobOn(control), {
-      edgeKey: (await edgeKey(env.EDGE_SIGNING_KEY)).publicJwk as JWK,
-      siteId: site.siteId,
-    });
+    const job = await claimsOn(control, site);
     expect(job).toMatchObject({ op: "verify", cid: site.credentialId });
     await answer(job.sub, await site.token(connectorEndpoint.rotation(job.sub)), { outcome: "in_sync" });
     const checked = await info(admin, site.credentialId);

@@ -102,6 +102,23 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
     });
   }
 
+  /** A fresh local account whose password is a new canary, its server entry and its vaulted credential. */
+  async function passwordAccount(name: string) {
+    const canary = newCanary();
+    const account = createTargetUser(canary);
+    users.push(account);
+    const server = await addServer(name);
+    const cred = await stack.admin.createCredential({
+      name,
+      username: account,
+      kind: "password",
+      zoneId,
+      secret: canary,
+      serverIds: [server.id],
+    });
+    return { canary, account, server, cred };
+  }
+
   beforeAll(async () => {
     stack = await startStack({ testScheduled: true });
     const dir = join(stack.dir, "rotation");
@@ -145,18 +162,7 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
   });
 
   it("check-in rotates a password account through itself: the old password is refused, the vaulted one works, and a session opens with it", async () => {
-    const canary = newCanary();
-    const account = createTargetUser(canary);
-    users.push(account);
-    const server = await addServer("pw-self");
-    const cred = await stack.admin.createCredential({
-      name: "pw self",
-      username: account,
-      kind: "password",
-      zoneId,
-      secret: canary,
-      serverIds: [server.id],
-    });
+    const { canary, account, server, cred } = await passwordAccount("pw-self");
     // Alice checks it out (exclusive: it rotates on check-in), uses it, and checks it in.
     const { id: sessionId } = await stack.user.openSession(server.id, cred.id);
     const client = await TerminalClient.open(stack.edge.url, sessionId, stack.user.sessionCookie);
@@ -263,18 +269,7 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
   }, 60_000);
 
   it("a target that is down at check-in is rotated when it is back, and nobody can check the credential out meanwhile", async () => {
-    const canary = newCanary();
-    const account = createTargetUser(canary);
-    users.push(account);
-    const server = await addServer("pw-down");
-    const cred = await stack.admin.createCredential({
-      name: "pw down",
-      username: account,
-      kind: "password",
-      zoneId,
-      secret: canary,
-      serverIds: [server.id],
-    });
+    const { canary, account, server, cred } = await passwordAccount("pw-down");
     const cart = await stack.user.submitCart([
       { serverId: server.id, credentialId: cred.id, minutes: 5, justification: "before the outage" },
     ]);

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort, type Proc, startProcess, waitForPort } from "../../scripts/stack/process.ts";
+import { testCa } from "./pki.ts";
 
 export const SLAPD = "/usr/sbin/slapd";
 export const missingSlapd = () =>
@@ -50,56 +51,9 @@ export async function startSlapd(opts: {
   const baseDN = "dc=corp,dc=example";
   const bindDN = `cn=admin,${baseDN}`;
   // A CA and a server certificate for 127.0.0.1 (LDAPS and StartTLS verify against the CA).
-  const ca = join(dir, "ca.pem");
-  const caKey = join(dir, "ca.key");
-  const crt = join(dir, "server.pem");
-  const key = join(dir, "server.key");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      caKey,
-      "-out",
-      ca,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=psm test CA",
-    ],
-    { stdio: "ignore" },
-  );
-  execFileSync(
-    "openssl",
-    ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", join(dir, "server.csr"), "-subj", "/CN=127.0.0.1"],
-    { stdio: "ignore" },
-  );
-  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  execFileSync(
-    "openssl",
-    [
-      "x509",
-      "-req",
-      "-in",
-      join(dir, "server.csr"),
-      "-CA",
-      ca,
-      "-CAkey",
-      caKey,
-      "-CAcreateserial",
-      "-out",
-      crt,
-      "-days",
-      "2",
-      "-extfile",
-      join(dir, "san.ext"),
-    ],
-    { stdio: "ignore" },
-  );
+  const pki = testCa(dir, "slapd");
+  const ca = pki.cert;
+  const { cert: crt, key } = pki.server();
   await writeFile(join(dir, "ad.schema"), AD_SCHEMA);
   const conf = join(dir, "slapd.conf");
   const hash = execFileSync("slappasswd", ["-s", opts.bindPassword], { encoding: "utf8" }).trim();

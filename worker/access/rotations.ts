@@ -2,10 +2,7 @@
 // a live connector of the credential's site, and applies the connector's answer. The lifecycle itself is
 // worker/access/rotation.ts (pure). The edge handles sealed blobs only: the connector generates the new
 // secret, changes it on the target and answers with it sealed to the site key.
-import { SignJWT } from "jose";
 import {
-  EDGE_ISSUER,
-  GRANT_ALG,
   grantAudience,
   ROTATION_TTL_SECONDS,
   ROTATION_TYP,
@@ -18,7 +15,7 @@ import {
 } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
-import { edgeKey } from "../keys.ts";
+import { signEdgeJwt } from "../keys.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
 import {
   applyRotation,
@@ -286,17 +283,13 @@ async function jobClaims(
 }
 
 async function signJob(env: Env, siteId: string, claims: RotationClaims): Promise<string> {
-  const { privateKey, kid } = await edgeKey(env.EDGE_SIGNING_KEY);
   const { sub, ...rest } = claims;
-  return new SignJWT(rest)
-    .setProtectedHeader({ alg: GRANT_ALG, typ: ROTATION_TYP, kid })
-    .setIssuer(EDGE_ISSUER)
-    .setAudience(grantAudience(siteId))
-    .setSubject(sub)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt()
-    .setExpirationTime(`${ROTATION_TTL_SECONDS}s`)
-    .sign(privateKey);
+  return signEdgeJwt(env.EDGE_SIGNING_KEY, rest, {
+    typ: ROTATION_TYP,
+    audience: grantAudience(siteId),
+    subject: sub,
+    ttlSeconds: ROTATION_TTL_SECONDS,
+  });
 }
 
 async function finish(db: D1Database, jobId: string, outcome: string, now: number): Promise<void> {
