@@ -25,6 +25,7 @@ import {
   UNIT_NAME,
   UNIT_PATH,
 } from "./service.ts";
+import { backupSealKey, generateRecoveryKey, restoreSealKey, SealKeyBackup } from "./seal-backup.ts";
 import { loadState, saveState } from "./state.ts";
 
 const USAGE = `usage:
@@ -38,6 +39,12 @@ const USAGE = `usage:
   psm-connector seal [--kind password|private_key] [--state <dir>]
                                           (reads the secret from stdin, prints the sealed blob; a private key
                                           that the connector could not load is refused)
+  psm-connector recovery-key --out <file>   (a recovery key pair for seal key backups: the private half goes
+                                          to <file>, to keep offline; the public half is printed)
+  psm-connector backup-seal-key --recovery-public <file> [--out <file>] [--state <dir>]
+                                          (the site's seal key sealed to the recovery key; keep it off this host)
+  psm-connector restore-seal-key --backup <file> --recovery-key <file> --out <file>
+                                          (writes the site's seal key for enroll --seal-key, after all connectors died)
 state dir defaults to $PSM_CONNECTOR_STATE, else ${DEFAULT_STATE_DIR} for install/status as root, else ./.psm/connector`;
 
 async function main(argv: string[]): Promise<void> {
@@ -55,6 +62,10 @@ async function main(argv: string[]): Promise<void> {
       user: { type: "string" },
       json: { type: "boolean" },
       kind: { type: "string" },
+      out: { type: "string" },
+      "recovery-public": { type: "string" },
+      "recovery-key": { type: "string" },
+      backup: { type: "string" },
     },
   });
   const serviceDefault = process.getuid?.() === 0 ? DEFAULT_STATE_DIR : ".psm/connector";
@@ -88,6 +99,31 @@ async function main(argv: string[]): Promise<void> {
       const kind = values.kind === undefined ? undefined : CredentialKind.safeParse(values.kind);
       if (kind && !kind.success) throw new UsageError("--kind is password or private_key");
       return seal(stateDir, kind?.data);
+    }
+    case "recovery-key": {
+      if (!values.out) throw new UsageError("recovery-key needs --out");
+      const { privateKey, publicKey } = await generateRecoveryKey();
+      await writeNew(values.out, `${JSON.stringify(privateKey)}\n`);
+      process.stdout.write(`${JSON.stringify(publicKey)}\n`);
+      return;
+    }
+    case "backup-seal-key": {
+      if (!values["recovery-public"]) throw new UsageError("backup-seal-key needs --recovery-public");
+      const state = await loadState(stateDir);
+      const recovery = JSON.parse(await readFile(values["recovery-public"], "utf8")) as JWK;
+      const backup = `${JSON.stringify(await backupSealKey(state, recovery), null, 2)}\n`;
+      if (values.out) await writeNew(values.out, backup);
+      else process.stdout.write(backup);
+      return;
+    }
+    case "restore-seal-key": {
+      if (!values.backup || !values["recovery-key"] || !values.out)
+        throw new UsageError("restore-seal-key needs --backup, --recovery-key and --out");
+      const backup = SealKeyBackup.parse(JSON.parse(await readFile(values.backup, "utf8")));
+      const recovery = JSON.parse(await readFile(values["recovery-key"], "utf8")) as JWK;
+      await writeNew(values.out, `${JSON.stringify(await restoreSealKey(backup, recovery))}\n`);
+      log("restore.done", { site: backup.siteId, out: values.out, next: "enroll --seal-key <out>" });
+      return;
     }
     default:
       throw new UsageError(command ? `unknown command ${command}` : "no command");
@@ -243,6 +279,11 @@ async function seal(stateDir: string, kind: CredentialKind | undefined): Promise
   const problem = sealingProblem(secret, kind);
   if (problem) throw new Error(`not sealed: ${problem}`);
   process.stdout.write(`${await sealSecret(publicJwk(state.sealKey), secret)}\n`);
+}
+
+/** Writes a file only this user reads, never over an existing one (a key must not be clobbered). */
+async function writeNew(file: string, text: string): Promise<void> {
+  await writeFile(file, text, { mode: 0o600, flag: "wx" });
 }
 
 class UsageError extends Error {}

@@ -1,11 +1,19 @@
 // Enrolls and runs a real psm-connector process against a local edge.
+import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { ROOT } from "./edge.ts";
 import { type Proc, startProcess, waitFor } from "./process.ts";
 
 const CLI = join(ROOT, "connector", "cli.ts");
 const nodeArgs = (args: string[]) => ["--import", "tsx", CLI, ...args];
+
+/** Runs one `psm-connector` command to its end; its stdout, or an error with its output. */
+export async function connectorCommand(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, nodeArgs(args), { cwd: ROOT });
+  return stdout;
+}
 
 export async function enrollConnector(
   edgeUrl: string,
