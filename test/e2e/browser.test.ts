@@ -148,6 +148,12 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await row.locator("button.verify-now").click();
     await row.locator('td[data-rotation="ok"]', { hasText: "Checked" }).waitFor({ timeout: 30_000 });
     expect(await admin.locator("#credentials-error").innerText()).toContain("check asked");
+    // The Rotation panel shows where the account lives and the check just made.
+    await admin.selectOption("#rot-credential", stack.credentialId);
+    await admin.locator('#rot-history li[data-outcome="in_sync"]', { hasText: "check (manual)" }).waitFor();
+    expect(await admin.inputValue("#rot-type")).toBe("ssh");
+    await admin.click("#rot-save");
+    await admin.locator("#rot-message", { hasText: "saved" }).waitFor();
     await admin.close();
   });
 

@@ -6,6 +6,7 @@ import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { formatAgo, timeElement } from "./format.ts";
 import { renderCredentialForm } from "./credential-form.ts";
+import { renderRotationForm } from "./rotation-form.ts";
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 
 /** What each rotation state means to an admin (worker/access/rotation.ts). */
@@ -129,12 +130,14 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
       listMessage,
     ),
   );
+  const stopRotation = renderRotationForm(container, data);
   const stopForm = renderCredentialForm(container, data);
   data
     .reload("servers", "zones", "sites", "policies")
     .catch((failure: unknown) => say(listMessage, errorText(failure)));
   return () => {
     stop();
+    stopRotation();
     stopForm();
   };
 }

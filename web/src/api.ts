@@ -36,6 +36,7 @@ import {
   Policy,
   AdminServer,
   CredentialRotationInfo,
+  type CredentialRotationSettings,
   SessionSummary,
   type ExtensionRequest,
   ExtensionResult,
@@ -274,6 +275,8 @@ export const api = {
   rotationJob: (id: string, op: "rotate" | "verify") =>
     call("POST", at("/api/credentials", id, `/${op}`), Anything, {}),
   rotation: (id: string) => call("GET", at("/api/credentials", id, "/rotation"), CredentialRotationInfo),
+  setRotation: (id: string, body: Body<typeof CredentialRotationSettings>) =>
+    call("PUT", at("/api/credentials", id, "/rotation"), Anything, body),
   createServer: (body: Body<typeof CreateServerRequest>) => call("POST", "/api/servers", Created, body),
   importServers: (body: Body<typeof ImportServersRequest>) =>
     call("POST", "/api/servers/import", ImportServersResponse, body),
