@@ -78,6 +78,20 @@ export const RotationError = z.enum([
 ]);
 export type RotationError = z.infer<typeof RotationError>;
 
+/** Each code in words, for the admin's page and the failure alert. */
+export const ROTATION_ERROR_TEXT: Record<RotationError, string> = {
+  target_unreachable: "the server did not answer",
+  target_refused: "the connector's address policy refuses the server",
+  host_key_mismatch: "the server's host key does not match its pin",
+  auth_failed: "the vaulted secret no longer logs in (name a rotation credential to reconcile)",
+  change_refused: "the server refused the new secret",
+  verify_failed: "the new secret did not log in",
+  unsupported: "no way to rotate it (one SSH server, or a directory entry, is needed)",
+  job_rejected: "the connector refused the job",
+  no_answer: "no connector answered",
+  internal_error: "the connector failed",
+};
+
 /** The connector's answer to one job. */
 export const RotationResult = z.discriminatedUnion("outcome", [
   /** The target took the new secret and it logs in; `sealed` is it, sealed to the site key. */

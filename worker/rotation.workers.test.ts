@@ -175,6 +175,16 @@ describe("credential rotation at the edge", () => {
     const failed = await info(admin, site.credentialId);
     expect(failed).toMatchObject({ state: "failed", error: "target_unreachable", attempts: 1 });
     expect(failed.dueAt! - Date.now()).toBeGreaterThan(20_000);
+    // The admins are alerted once (the webhook here), in words, with no secret in it.
+    const alerts = await env.DB.prepare(
+      "SELECT subject, body FROM notifications WHERE event = 'credential.rotation_failed' AND body LIKE ?",
+    )
+      .bind(`%${site.credentialId}%`)
+      .all<{ subject: string; body: string }>();
+    expect(alerts.results).toHaveLength(1);
+    expect(alerts.results[0]!.subject).toBe("Rotation failed: root pw (root)");
+    expect(alerts.results[0]!.body).toContain("the server did not answer");
+    expect(alerts.results[0]!.body).not.toContain(OLD_SEALED);
     // A checkout taken in a zone without rotation cannot open a session on it either.
     await env.DB.prepare("UPDATE credentials SET rotation_state = 'ok' WHERE id = ?").bind(site.credentialId).run();
     const held = await checkout(user, site);

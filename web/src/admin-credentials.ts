@@ -3,6 +3,7 @@
 // add-credential form that seals secrets in the browser.
 import type { AdminContext, AdminCredential } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
+import { ROTATION_ERROR_TEXT } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { formatAgo, timeElement } from "./format.ts";
 import { renderCredentialForm } from "./credential-form.ts";
@@ -18,19 +19,6 @@ const ROTATION_TEXT: Record<AdminCredential["rotation"], string> = {
   out_of_sync: "Out of sync",
 };
 
-const ROTATION_ERROR_TEXT: Record<string, string> = {
-  target_unreachable: "the server did not answer",
-  target_refused: "the connector's address policy refuses the server",
-  host_key_mismatch: "the server's host key does not match its pin",
-  auth_failed: "the vaulted secret no longer logs in (name a rotation credential to reconcile)",
-  change_refused: "the server refused the new secret",
-  verify_failed: "the new secret did not log in",
-  unsupported: "no way to rotate it (one SSH server, or a directory entry, is needed)",
-  no_answer: "no connector answered",
-  job_rejected: "the connector refused the job",
-  internal_error: "the connector failed",
-};
-
 function rotationCell(c: AdminCredential): HTMLElement {
   if (!c.vaulted) return h("td", { class: "small" }, "EmpowerID rotates it");
   const when = c.rotatedAt ?? c.verifiedAt;
@@ -38,7 +26,7 @@ function rotationCell(c: AdminCredential): HTMLElement {
     "td",
     { class: "small", "data-rotation": c.rotation },
     h("span", { class: c.rotation === "ok" ? "pill ok" : "pill pending" }, ROTATION_TEXT[c.rotation]),
-    c.rotationError ? h("div", {}, ROTATION_ERROR_TEXT[c.rotationError] ?? c.rotationError) : null,
+    c.rotationError ? h("div", {}, ROTATION_ERROR_TEXT[c.rotationError]) : null,
     when ? h("div", {}, c.rotatedAt ? "Rotated " : "Checked ", timeElement(when, formatAgo(when))) : null,
   );
 }

@@ -12,10 +12,12 @@ import {
   type RotationOp,
   type RotationResult,
   type RotationState,
+  ROTATION_ERROR_TEXT,
 } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { signEdgeJwt } from "../keys.ts";
+import { enqueueStatements, planNotifications } from "../notify/outbox.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
 import {
   applyRotation,
@@ -183,9 +185,10 @@ export async function driveRotations(env: Env, now: number, only?: string): Prom
     .bind(now)
     .all<RotationRow & { job: string }>();
   for (const row of overdue.results) {
-    if (!(await step(env.DB, row, { type: "timeout", job: row.job, at: now }))) continue;
+    const after = await step(env.DB, row, { type: "timeout", job: row.job, at: now });
+    if (!after) continue;
     await finish(env.DB, row.job, "timeout", now);
-    await recordFailure(env, row, row.job, "no_answer");
+    await recordFailure(env, row, row.job, "no_answer", after);
   }
   const { results } = await env.DB.prepare(
     `${SELECT_ROTATION} c WHERE c.rotation_op IS NOT NULL AND c.rotation_job IS NULL AND c.rotation_due_at <= ?
@@ -209,8 +212,8 @@ async function dispatch(env: Env, row: RotationRow, now: number): Promise<boolea
   const claims = await jobClaims(env.DB, row, jobId, op);
   if (!claims) {
     // Nothing a connector could do (no single SSH server, no sealed secret): failed now, retried later.
-    if (await step(env.DB, row, { type: "unrunnable", error: "unsupported", at: now }))
-      await recordFailure(env, row, null, "unsupported");
+    const after = await step(env.DB, row, { type: "unrunnable", error: "unsupported", at: now });
+    if (after) await recordFailure(env, row, null, "unsupported", after);
     return false;
   }
   const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName(row.site_id));
@@ -299,13 +302,41 @@ async function finish(db: D1Database, jobId: string, outcome: string, now: numbe
     .run();
 }
 
-async function recordFailure(env: Env, row: RotationRow, jobId: string | null, error: RotationError): Promise<void> {
+async function recordFailure(
+  env: Env,
+  row: RotationRow,
+  jobId: string | null,
+  error: RotationError,
+  after?: Rotation,
+): Promise<void> {
   await record(env, {
     actor: null,
     action: "credential.rotation_failed",
     target: { type: "credential", id: row.id, name: row.name },
-    data: { job: jobId, error },
+    data: { job: jobId, error, ...(after ? { attempts: after.attempts, retryAt: after.dueAt } : {}) },
   });
+  // Alerted once per run of failures: the first one. The retries are in the ledger and on the admin's page.
+  if (after?.state === "failed" && row.rotation_state !== "failed") await alertFailure(env, row, error, after);
+}
+
+/** The admins hear of it: the webhook and their email, as for checkouts (worker/notify/). */
+async function alertFailure(env: Env, row: RotationRow, error: RotationError, after: Rotation): Promise<void> {
+  const { results } = await env.DB.prepare(
+    `SELECT email FROM users WHERE email IS NOT NULL AND disabled = 0 AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = 'admin')`,
+  ).all<{ email: string }>();
+  const rows = planNotifications(
+    {
+      event: "credential.rotation_failed",
+      credentialId: row.id,
+      credential: `${row.name} (${row.username})`,
+      reason: ROTATION_ERROR_TEXT[error],
+      attempts: after.attempts,
+      retryAt: after.dueAt,
+    },
+    { emails: results.map((r) => r.email) },
+    env,
+  );
+  if (rows.length) await env.DB.batch(enqueueStatements(env.DB, rows, Date.now()));
 }
 
 export type AnswerVerdict = "applied" | "unknown" | "stale";
@@ -351,13 +382,7 @@ export async function applyAnswer(
   const target = { type: "credential", id: row.id, name: row.name };
   const data = { job: jobId, connector: connector.id, op: job.op };
   if (result.outcome === "rotated") await record(env, { actor: null, action: "credential.rotated", target, data });
-  else if (result.outcome === "failed")
-    await record(env, {
-      actor: null,
-      action: "credential.rotation_failed",
-      target,
-      data: { ...data, error: result.error, attempts: after.attempts, retryAt: after.dueAt },
-    });
+  else if (result.outcome === "failed") await recordFailure(env, row, jobId, result.error, after);
   else await record(env, { actor: null, action: "credential.verified", target, data: { ...data, outcome } });
   return "applied";
 }

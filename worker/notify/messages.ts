@@ -32,7 +32,38 @@ export type CheckoutNotice = {
   reason?: string;
 };
 
+/** A credential's rotation failed (the first failure of a run: retries are not announced again). */
+export type RotationFailureNotice = {
+  event: "credential.rotation_failed";
+  credentialId: string;
+  /** display name and account */
+  credential: string;
+  /** why, in words (ROTATION_ERROR_TEXT) */
+  reason: string;
+  attempts: number;
+  /** ms since the epoch; null when no retry is planned */
+  retryAt: number | null;
+};
+
 export type RenderedNotice = { subject: string; text: string; slack: SlackPayload };
+
+export function renderRotationFailure(n: RotationFailureNotice, appUrl?: string): RenderedNotice {
+  const credential = oneLine(n.credential);
+  const base = appUrl?.replace(/\/+$/, "");
+  const shape: Shape = {
+    subject: `Rotation failed: ${credential}`,
+    headline: `The connector could not rotate ${credential}. It is not handed out until a retry succeeds.`,
+    fields: [
+      { label: "Credential", value: credential },
+      { label: "Reason", value: oneLine(n.reason) },
+      { label: "Attempts", value: String(n.attempts) },
+      { label: "Next try", value: n.retryAt ? formatTime(n.retryAt) : "none planned" },
+    ],
+    link: base ? { label: "Open Admin › Credentials", url: `${base}/#/admin/credentials` } : undefined,
+  };
+  const context = `Credential ${oneLine(n.credentialId)} · ${n.event}`;
+  return { subject: shape.subject, text: plainText(shape, context), slack: slackOf(shape, context) };
+}
 
 /** Names are one line and this long at most (code points); longer ones are cut with "…". */
 const NAME_MAX_CHARS = 120;

@@ -2,7 +2,7 @@
 // that claims each row, retries with capped exponential backoff, and keeps rows it gave up on (dead) for admins.
 import type { DeliveryResult } from "./delivery.ts";
 import { deliverEmail, EMAIL_SEND_TIMEOUT_MS, isEmailAddress, type SendRawEmail } from "./email.ts";
-import { type CheckoutNotice, renderNotice } from "./messages.ts";
+import { type CheckoutNotice, type RotationFailureNotice, renderNotice, renderRotationFailure } from "./messages.ts";
 import { deliverWebhook, WEBHOOK_TIMEOUT_MS } from "./webhook.ts";
 
 /** The bindings and vars the outbox reads; the Worker's Env satisfies it once they are declared there. */
@@ -60,11 +60,14 @@ const LEASE_MARGIN_MS = 60_000;
 
 /** The rows to write for one checkout event: one webhook row if configured, one email row per valid recipient. */
 export function planNotifications(
-  input: CheckoutNotice,
+  input: CheckoutNotice | RotationFailureNotice,
   recipients: { emails: string[] },
   env: Pick<NotifyEnv, "EMAIL" | "NOTIFY_WEBHOOK_URL" | "NOTIFY_EMAIL_FROM" | "APP_URL">,
 ): NotificationRow[] {
-  const msg = renderNotice(input, env.APP_URL);
+  const msg =
+    input.event === "credential.rotation_failed"
+      ? renderRotationFailure(input, env.APP_URL)
+      : renderNotice(input, env.APP_URL);
   const rows: NotificationRow[] = [];
   const row = (channel: NotificationRow["channel"], target: string, body: string) =>
     rows.push({ id: crypto.randomUUID(), channel, target, event: input.event, subject: msg.subject, body });
