@@ -151,6 +151,36 @@ describe("credential rotation at the edge", () => {
     control.ws.close();
   });
 
+  it("two answers racing for one job: exactly one lands, the other changes nothing", async () => {
+    const { site, user, admin } = await setup();
+    const control = await connectControl(site);
+    await checkIn(user, site);
+    const jobId = (await claimsOn(control, site)).sub;
+    const [a, b] = await Promise.all([
+      site
+        .token(connectorEndpoint.rotation(jobId))
+        .then((t) => answer(jobId, t, { outcome: "rotated", sealed: SEALED })),
+      site
+        .token(connectorEndpoint.rotation(jobId))
+        .then((t) => answer(jobId, t, { outcome: "failed", error: "auth_failed" })),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const after = await info(admin, site.credentialId);
+    const stored = await env.DB.prepare("SELECT sealed FROM credentials WHERE id = ?")
+      .bind(site.credentialId)
+      .first<{ sealed: string }>();
+    // Whichever won, the state and the vault agree with it.
+    expect(after.history[0]?.outcome).toBe(a.status === 200 ? "rotated" : "failed:auth_failed");
+    if (a.status === 200) {
+      expect(after.state).toBe("ok");
+      expect(stored?.sealed).toBe(SEALED);
+    } else {
+      expect(after.state).toBe("failed");
+      expect(stored?.sealed).toBe(OLD_SEALED);
+    }
+    control.ws.close();
+  });
+
   it("while it rotates, and after it failed, the credential is not handed out: no checkout, no session", async () => {
     const { site, user, admin } = await setup();
     const control = await connectControl(site);

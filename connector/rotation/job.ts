@@ -71,15 +71,17 @@ async function perform(claims: RotationClaims & { job: string }, deps: RotationD
     : undefined;
   const acct = claims.acct;
   if (claims.op === "verify") return { outcome: (await logsIn(claims, current, deps)) ? "in_sync" : "out_of_sync" };
+  // Sealed and spooled before the target is touched; the answer carries the same blob.
+  let sealed: string;
   if (acct.type === "ssh") {
     const target = { address: await deps.resolveTarget(acct.host), port: acct.port, hostKey: acct.hostKey };
     if (claims.cred.kind === "private_key") {
       const next = generateSshKey();
-      await spool(claims, next.privateKey, deps);
+      sealed = await spool(claims, next.privateKey, deps);
       await changeSshKey(target, claims.cred.username, { privateKey: current, blob: publicBlob(current) }, next);
     } else {
       const next = generatePassword();
-      await spool(claims, next, deps);
+      sealed = await spool(claims, next, deps);
       const viaLogin: SshLogin | undefined = via
         ? via.kind === "private_key"
           ? { username: via.username, privateKey: via.secret }
@@ -91,13 +93,13 @@ async function perform(claims: RotationClaims & { job: string }, deps: RotationD
     await deps.resolveTarget(urlHost(acct.url));
     if (claims.cred.kind !== "password") throw new RotationFailure("unsupported");
     const next = generatePassword();
-    await spool(claims, next, deps);
+    sealed = await spool(claims, next, deps);
     await changeDirectoryPassword(acct, current, next, {
       ...(via ? { via: { dn: via.dn ?? via.username, password: via.secret } } : {}),
       caFile: deps.caFile,
     });
   }
-  return { outcome: "rotated", sealed: await spooledSealed(deps.stateDir, claims.sub) };
+  return { outcome: "rotated", sealed };
 }
 
 const urlHost = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -117,11 +119,12 @@ async function logsIn(claims: RotationClaims, secret: string, deps: RotationDeps
 const spoolFile = (stateDir: string, jobId: string) => join(stateDir, SPOOL, `${jobId}.json`);
 
 /** Seals the new secret and writes the answer that carries it, before the target is touched. */
-async function spool(claims: RotationClaims & { job: string }, next: string, deps: RotationDeps): Promise<void> {
+async function spool(claims: RotationClaims & { job: string }, next: string, deps: RotationDeps): Promise<string> {
   const sealed = await sealSecret(publicJwk(deps.state.sealKey as JWK), next);
   await mkdir(join(deps.stateDir, SPOOL), { recursive: true, mode: 0o700 });
   const spooled: Spooled = { job: claims.job, sealed };
   await writeFile(spoolFile(deps.stateDir, claims.sub), JSON.stringify(spooled), { mode: 0o600 });
+  return sealed;
 }
 
 /** A rotation in flight: its signed job and the new secret, sealed to the site key. */
@@ -129,10 +132,6 @@ type Spooled = { job: string; sealed: string };
 
 async function readSpool(stateDir: string, jobId: string): Promise<Spooled> {
   return JSON.parse(await readFile(spoolFile(stateDir, jobId), "utf8")) as Spooled;
-}
-
-async function spooledSealed(stateDir: string, jobId: string): Promise<string> {
-  return (await readSpool(stateDir, jobId)).sealed;
 }
 
 /** Reports to the edge, retrying a few times; a rotated answer stays spooled until the edge took it. */

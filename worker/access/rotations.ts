@@ -245,7 +245,7 @@ async function jobClaims(
   row: RotationRow,
   jobId: string,
   op: RotationOp,
-): Promise<(Omit<RotationClaims, "sub"> & { sub: string }) | null> {
+): Promise<RotationClaims | null> {
   if (!row.sealed) return null;
   const account = accountOf(row);
   let acct: RotationAccount;
@@ -374,11 +374,13 @@ export async function applyAnswer(
     .first<RotationRow>())!;
   const event: RotationEvent = { type: "answer", job: jobId, issuedAt: job.requested_at, op: job.op, result, at: now };
   const after = await step(env.DB, row, event, result.outcome === "rotated" ? result.sealed : undefined);
+  // A losing answer (a racing twin, or one a newer rotation made stale) writes nothing: the job's history keeps
+  // the outcome of the answer that took effect.
+  if (!after) return "stale";
   const outcome = result.outcome === "failed" ? `failed:${result.error}` : result.outcome;
   await env.DB.prepare("UPDATE credential_rotations SET finished_at = ?, outcome = ? WHERE id = ?")
-    .bind(now, after ? outcome : `${outcome} (stale)`, jobId)
+    .bind(now, outcome, jobId)
     .run();
-  if (!after) return "stale";
   const target = { type: "credential", id: row.id, name: row.name };
   const data = { job: jobId, connector: connector.id, op: job.op };
   if (result.outcome === "rotated") await record(env, { actor: null, action: "credential.rotated", target, data });

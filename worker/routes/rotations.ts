@@ -1,6 +1,7 @@
 // Credential rotation (issue 17). Admins see a credential's rotation state and history, say where its
 // account lives and what may rotate it, and ask for "Rotate now" or "Verify". Connectors answer jobs at
 // /connector/rotations/:job with the new secret sealed to the site key (worker/access/rotations.ts).
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import {
@@ -56,7 +57,7 @@ connectorRotations.openapi(
 
 type Row = RotationRow & { zone_id: string | null; rotated_at: number | null; external_ref: string | null };
 
-async function credentialInScope(c: Parameters<Parameters<typeof rotations.openapi>[1]>[0], id: string): Promise<Row> {
+async function credentialInScope(c: Context<AppContext>, id: string): Promise<Row> {
   const row = await c.env.DB.prepare(
     `SELECT id, name, site_id, username, kind, sealed, zone_id, rotated_at, external_ref, rotation_state, rotation_op,
        rotation_cause, rotation_job, rotation_due_at, rotation_attempts, rotation_error, rotation_generation, verified_at,
