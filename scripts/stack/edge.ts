@@ -58,7 +58,23 @@ export async function startEdge(opts: {
   const code = await new Promise<number | null>((resolve) => migrate.child.once("exit", resolve));
   if (code !== 0) throw new Error(`d1 migrations failed:\n${migrate.output()}`);
 
-  const port = opts.port ?? (await freePort());
+  // A port we picked can still be taken before wrangler binds it; then we pick again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runWranglerDev(opts, persist, envPath, opts.port ?? (await freePort()));
+    } catch (err) {
+      const taken = err instanceof Error && err.message.includes("Address already in use");
+      if (!taken || opts.port !== undefined || attempt === 3) throw err;
+    }
+  }
+}
+
+async function runWranglerDev(
+  opts: Parameters<typeof startEdge>[0],
+  persist: string,
+  envPath: string,
+  port: number,
+): Promise<Edge> {
   const inspector = await freePort();
   const proc = startProcess(
     opts.netns ? "ip" : process.execPath,

@@ -47,15 +47,25 @@ export function startProcess(
   };
 }
 
+/**
+ * A free loopback port for a peer we start. It is drawn below the kernel's ephemeral range
+ * (32768–60999 on Linux), so a port we pick and release before the peer binds it cannot meanwhile be
+ * handed to some other process's outgoing connection or `listen(0)`: that race once failed a CI run.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free loopback port between 20000 and 32000");
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
