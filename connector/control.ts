@@ -5,6 +5,7 @@ import {
   backoffDelay,
   CloseCode,
   connectorEndpoint,
+  type ConnectorHello,
   type ConnectorToHub,
   encodeMessage,
   HEARTBEAT_INTERVAL_MS,
@@ -24,6 +25,25 @@ import type { ConnectorState } from "./state.ts";
 
 export const AGENT = "psm-connector/0.1.0";
 
+/** What the agent does with each message the hub sends (all but `open` optional). */
+export type ControlHandlers = {
+  open: (open: z.infer<typeof Open>) => void;
+  /** The hub has acknowledged this connector (each time it reconnects). */
+  ready?: () => void;
+  /** The edge asked for a new identity key. */
+  rotateIdentity?: () => void;
+  /** A credential rotation job (still to be verified). */
+  rotationJob?: (job: string) => void;
+  /** The edge announced its signing keys (still to be verified). */
+  edgeKeys?: (announcement: string) => void;
+  /** Make a new site seal key and re-seal the site's credentials. */
+  rotateSealKey?: (rotationId: string) => void;
+  /** A site seal key another connector made, sealed to this one. */
+  sealKey?: (delivery: { rotationId: string; kid: string; sealed: string }) => void;
+  /** Extra fields of the hello: the transport key and the seal key held. */
+  hello?: () => Promise<Partial<z.infer<typeof ConnectorHello>>>;
+};
+
 export class ControlLink {
   private ws?: WebSocket;
   private attempt = 0;
@@ -34,16 +54,8 @@ export class ControlLink {
 
   constructor(
     private readonly state: ConnectorState,
-    private readonly onOpen: (open: z.infer<typeof Open>) => void,
     private readonly log: Log,
-    /** Called once the hub has acknowledged this connector (each time it reconnects). */
-    private readonly onReady: () => void = () => {},
-    /** The edge asked for a new identity key. */
-    private readonly onRotate: () => void = () => {},
-    /** The edge sent a credential rotation job (still to be verified). */
-    private readonly onRotationJob: (job: string) => void = () => {},
-    /** The edge announced its signing keys (still to be verified). */
-    private readonly onEdgeKeys: (announcement: string) => void = () => {},
+    private readonly on: ControlHandlers,
   ) {}
 
   start(): void {
@@ -84,7 +96,9 @@ export class ControlLink {
     this.ws = ws;
     ws.on("open", () => {
       this.lastPong = Date.now();
-      ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: AGENT } satisfies ConnectorToHub));
+      void (this.on.hello?.() ?? Promise.resolve({}))
+        .catch(() => ({}))
+        .then((extra) => ws.send(encodeMessage({ ...extra, type: "hello", v: PROTOCOL_VERSION, agent: AGENT })));
       this.heartbeat = setInterval(() => {
         if (Date.now() - this.lastPong > HEARTBEAT_TIMEOUT_MS) {
           this.log("control.heartbeat_timeout");
@@ -103,18 +117,29 @@ export class ControlLink {
       try {
         if (isBinary) throw new Error("binary on control socket");
         const msg = parseMessage(HubToConnector, text);
-        if (msg.type === "hello") {
-          this.attempt = 0;
-          this.log("control.connected", { site: msg.siteId, connector: msg.connectorId });
-          this.onReady();
-        } else if (msg.type === "rotate_identity") {
-          this.onRotate();
-        } else if (msg.type === "rotate") {
-          this.onRotationJob(msg.job);
-        } else if (msg.type === "edge_keys") {
-          this.onEdgeKeys(msg.keys);
-        } else {
-          this.onOpen(msg);
+        switch (msg.type) {
+          case "hello":
+            this.attempt = 0;
+            this.log("control.connected", { site: msg.siteId, connector: msg.connectorId });
+            this.on.ready?.();
+            break;
+          case "rotate_identity":
+            this.on.rotateIdentity?.();
+            break;
+          case "rotate":
+            this.on.rotationJob?.(msg.job);
+            break;
+          case "edge_keys":
+            this.on.edgeKeys?.(msg.keys);
+            break;
+          case "rotate_seal_key":
+            this.on.rotateSealKey?.(msg.rotationId);
+            break;
+          case "seal_key":
+            this.on.sealKey?.(msg);
+            break;
+          case "open":
+            this.on.open(msg);
         }
       } catch (err) {
         this.log("control.bad_message", { error: (err as Error).message });

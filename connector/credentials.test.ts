@@ -23,7 +23,7 @@ async function grantWith(cred: Partial<GrantClaims["cred"]>, site: Awaited<Retur
 describe("master password at the connector", () => {
   it("releases the credential only for the password the verifier was made from", async () => {
     const site = await generateSealKey();
-    const provider = new SealedProvider(site);
+    const provider = new SealedProvider(() => site);
     const mpv = await sealSecret(publicJwk(site), await masterPasswordVerifier("the-right-master-1", 100_000));
     const release = (mp?: string) =>
       grantWith({ ...(mp ? { mp } : {}), mpv }, site).then((grant) =>
@@ -45,7 +45,7 @@ describe("master password at the connector", () => {
   it("asks nothing when the grant carries no verifier (the policy does not ask for it)", async () => {
     const site = await generateSealKey();
     const grant = await grantWith({}, site);
-    const released = await new SealedProvider(site).release({ sessionId: "s", grant, terminate: () => {} });
+    const released = await new SealedProvider(() => site).release({ sessionId: "s", grant, terminate: () => {} });
     expect(released.secret.toString()).toBe("target-secret");
   });
 });

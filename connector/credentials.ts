@@ -58,14 +58,15 @@ export interface CredentialProvider {
 /** The default: opens the grant's blob with the site's seal key. Lifecycle is the edge's own. */
 export class SealedProvider implements CredentialProvider {
   readonly name = "sealed";
-  constructor(private readonly sealKey: JWK) {}
+  /** `sealKey` reads the site key held now: it changes when the site's key rotates. */
+  constructor(private readonly sealKey: () => JWK) {}
 
   async release({ grant }: ReleaseRequest): Promise<Release> {
     if (!grant.cred.sealed) throw new CredentialUnavailable("grant carries no sealed credential (an EmpowerID one?)");
     if (grant.cred.mpv) await this.checkMasterPassword(grant.cred.mp, grant.cred.mpv);
     let secret: Buffer;
     try {
-      secret = await openSealed(this.sealKey, grant.cred.sealed);
+      secret = await openSealed(this.sealKey(), grant.cred.sealed);
     } catch (err) {
       throw new CredentialUnavailable(`sealed credential does not open: ${(err as Error).name}`);
     }
@@ -79,8 +80,8 @@ export class SealedProvider implements CredentialProvider {
     let verifier: Buffer;
     try {
       [given, verifier] = await Promise.all([
-        openSealed(this.sealKey, sealed),
-        openSealed(this.sealKey, sealedVerifier),
+        openSealed(this.sealKey(), sealed),
+        openSealed(this.sealKey(), sealedVerifier),
       ]);
     } catch (err) {
       throw new CredentialUnavailable(`master password does not open: ${(err as Error).name}`);

@@ -37,7 +37,7 @@ function provider(overrides: Partial<EmpowerIdConfig> = {}) {
     pollingIntervalMs: 1000,
     ...overrides,
   });
-  return new EmpowerIdProvider(config, sealKey, log);
+  return new EmpowerIdProvider(config, () => sealKey, log);
 }
 
 async function grant(sessionId = "s1"): Promise<GrantClaims> {
@@ -217,7 +217,7 @@ describe("empowerid over mutual TLS (a certificate-bound service account)", () =
         apiKey: tlsFake.apiKey,
         ...overrides,
       }),
-      sealKey,
+      () => sealKey,
       log,
     );
 

@@ -33,7 +33,8 @@ export class EmpowerIdProvider implements CredentialProvider {
 
   constructor(
     private readonly config: EmpowerIdConfig,
-    private readonly sealKey: JWK,
+    /** The site key held now (it changes when the site's key rotates). */
+    private readonly sealKey: () => JWK,
     private readonly log: Log,
   ) {
     this.fetch = empowerIdFetch(config);
@@ -53,7 +54,7 @@ export class EmpowerIdProvider implements CredentialProvider {
     const f = this.config.fields;
     let masterPassword: Buffer | undefined;
     try {
-      masterPassword = grant.cred.mp ? await openSealed(this.sealKey, grant.cred.mp) : undefined;
+      masterPassword = grant.cred.mp ? await openSealed(this.sealKey(), grant.cred.mp) : undefined;
     } catch (err) {
       throw new CredentialUnavailable(`master password does not open: ${(err as Error).name}`);
     }

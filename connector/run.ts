@@ -24,6 +24,15 @@ import { parseCidr } from "./target-policy.ts";
 import { takeKeyAnnouncement, trustedEdgeKeys } from "./edge-trust.ts";
 import { finishIdentityRotation, rotateIdentity } from "./identity.ts";
 import { type RotationDeps, resendSpooled, runRotationJob } from "./rotation/job.ts";
+import {
+  ensureTransportKey,
+  receiveSealKey,
+  resumeSealRotation,
+  runSealRotation,
+  type SealRotationDeps,
+  sealIdentity,
+} from "./seal-rotation.ts";
+import type { JWK } from "jose";
 
 export const STATUS_FILE = "status.json";
 /** status.json is rewritten this often (and on every session start/end): 5 s. */
@@ -61,13 +70,14 @@ export async function run(stateDir: string): Promise<void> {
   await finishIdentityRotation(stateDir, state, log).catch((err: Error) =>
     log("identity.rotation_failed", { error: err.name }),
   );
+  await ensureTransportKey(stateDir, state);
   // The agent outlives any one session's bug: an escaped failure is logged and contained, not fatal.
   containProcessFaults(process, log);
   const allowed = config.allowedTargets.map(parseCidr);
   const credentials: CredentialProvider =
     config.credentialProvider === "empowerid" && config.empowerid
-      ? new EmpowerIdProvider(config.empowerid, state.sealKey, log)
-      : new SealedProvider(state.sealKey);
+      ? new EmpowerIdProvider(config.empowerid, () => state.sealKey as JWK, log)
+      : new SealedProvider(() => state.sealKey as JWK);
   const hooks: SessionHooks = {
     resolveTarget: (host) => resolveTarget(host, allowed),
     credentials,
@@ -98,9 +108,8 @@ export async function run(stateDir: string): Promise<void> {
   };
   const report = () => control.send({ type: "report", sessions: health.live.size, errors: health.lastErrors() });
 
-  const control = new ControlLink(
-    state,
-    (open) => {
+  const control = new ControlLink(state, log, {
+    open: (open) => {
       if (sessions.has(open.sessionId)) return;
       verifyGrant(open.grant, { edgeKey: trustedEdgeKeys(state), siteId: state.siteId, sessionId: open.sessionId })
         .then((claims) => {
@@ -141,18 +150,22 @@ export async function run(stateDir: string): Promise<void> {
           });
         });
     },
-    log,
-    () => {
+    ready: () => {
       statusDirty = true;
       report();
     },
-    () => {
+    rotateIdentity: () => {
       rotateIdentity(stateDir, state, log).catch((err: Error) => log("identity.rotation_failed", { error: err.name }));
     },
-    (job) => void runRotationJob(job, rotation),
-    (announcement) => void takeKeyAnnouncement(stateDir, state, announcement, log),
-  );
+    rotationJob: (job) => void runRotationJob(job, rotation),
+    edgeKeys: (announcement) => void takeKeyAnnouncement(stateDir, state, announcement, log),
+    rotateSealKey: (rotationId) => void runSealRotation(rotationId, sealing),
+    sealKey: (delivery) => void receiveSealKey(delivery, sealing),
+    hello: () => sealIdentity(state),
+  });
+  const sealing: SealRotationDeps = { state, stateDir, log, send: (m) => control.send(m) };
   void resendSpooled(rotation);
+  void resumeSealRotation(sealing);
 
   metrics = await startMetrics(health, config.metricsPort).catch((err: Error) => {
     log("metrics.unavailable", { port: config.metricsPort, error: err.message });

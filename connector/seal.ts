@@ -1,14 +1,25 @@
 // Sealed credentials: JWE (ECDH-ES+A256KW, A256GCM) to the site's P-256 key. The connector is the
 // only place one is opened, in memory, for a session whose grant it verified.
-import { compactDecrypt, importJWK, type JWK } from "jose";
+import { compactDecrypt, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import ssh2 from "ssh2";
-import { type CredentialKind, SEAL_ALG, SEAL_ENC } from "../protocol/index.ts";
+import { type CredentialKind, SEAL_ALG, SEAL_ENC, sealKid } from "../protocol/index.ts";
 import { checkPrivateKey, privateKeyProblemText } from "../protocol/private-key.ts";
 
 export { sealSecret } from "../protocol/seal.ts";
 
-/** Opens a sealed secret. The caller holds the result only as long as the SSH handshake needs it. */
+/** A blob sealed to a key this connector no longer holds (a rotated site key). */
+export class RetiredSealKey extends Error {
+  override name = "RetiredSealKey";
+}
+
+/**
+ * Opens a sealed secret. The caller holds the result only as long as the SSH handshake needs it. A blob
+ * that names another key (`kid`, set since seal keys rotate) is refused as such before any decryption.
+ */
 export async function openSealed(sealPrivateKey: JWK, sealed: string): Promise<Buffer> {
+  const { kid } = decodeProtectedHeader(sealed);
+  if (kid !== undefined && kid !== (await sealKid(sealPrivateKey)))
+    throw new RetiredSealKey(`sealed to key ${kid}, which this connector does not hold (rotated?)`);
   const key = await importJWK(sealPrivateKey, SEAL_ALG);
   const { plaintext } = await compactDecrypt(sealed, key, {
     keyManagementAlgorithms: [SEAL_ALG],

@@ -3,6 +3,7 @@
 // grant's deadline enforced locally whatever the edge does. A data socket that drops is redialled
 // for CONNECTOR_RESUME_GRACE_MS while SSH stays up; the output the browser has not acknowledged is
 // kept by offset and resent from wherever the room asks.
+import type { JWK } from "jose";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
 import {
@@ -235,7 +236,7 @@ export class TargetSession {
     let address: string;
     try {
       address = this.hooks.resolveTarget ? await this.hooks.resolveTarget(tgt.host) : tgt.host;
-      const provider = this.hooks.credentials ?? new SealedProvider(this.state.sealKey);
+      const provider = this.hooks.credentials ?? new SealedProvider(() => this.state.sealKey as JWK);
       this.release = await provider.release({
         sessionId: this.sessionId,
         grant: this.grant,

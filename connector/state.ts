@@ -25,6 +25,13 @@ export const ConnectorState = z.object({
   edgeKeysIat: z.number().int().optional(),
   /** A new identity key not yet confirmed by the edge (connector/identity.ts). */
   pendingIdentityKey: Jwk.optional(),
+  /**
+   * Private P-256 JWK: another connector of the site seals a rotated site key to it (connector/seal-rotation.ts).
+   * Made at the first run that lacks one; its public half goes to the edge in the control socket's hello.
+   */
+  transportKey: Jwk.optional(),
+  /** A site key this connector made for a rotation the edge has not confirmed yet: kept until it has. */
+  pendingSealKey: z.strictObject({ rotationId: z.string(), key: Jwk }).optional(),
 });
 export type ConnectorState = z.infer<typeof ConnectorState>;
 

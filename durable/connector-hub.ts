@@ -16,6 +16,7 @@ import {
   parseMessage,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
+import { record } from "../worker/audit.ts";
 import { signedKeyAnnouncement } from "../worker/keys.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
 
@@ -31,6 +32,8 @@ type Attachment = {
   errors: ReportedError[];
   /** It has sent a report: a connector that answers `open` with `accepted`. Older ones never do. */
   acks?: boolean;
+  /** The site seal key it holds (from its hello, or its last adoption); absent from older connectors. */
+  sealKid?: string;
 };
 
 export type ConnectorHealth = {
@@ -41,6 +44,9 @@ export type ConnectorHealth = {
   sessions: number;
   errors: ReportedError[];
 };
+
+/** Storage key: the newest site seal key a connector of this site adopted. */
+const SEAL_KID = "sealKid";
 
 /** How long a connector has to accept an `open` before the next one is asked: 5 s. */
 export const ACCEPT_TIMEOUT_MS = 5_000;
@@ -86,10 +92,24 @@ export class ConnectorHub extends DurableObject<Env> {
           closeQuietly(ws, CloseCode.VersionMismatch, `server speaks v${PROTOCOL_VERSION}`);
           return;
         }
-        ws.serializeAttachment({ ...att, hello: true, agent: msg.agent } satisfies Attachment);
+        ws.serializeAttachment({
+          ...att,
+          hello: true,
+          agent: msg.agent,
+          ...(msg.sealKid ? { sealKid: msg.sealKid } : {}),
+        } satisfies Attachment);
         send(ws, { type: "hello", v: PROTOCOL_VERSION, siteId: att.siteId, connectorId: att.connectorId });
         // The keys the edge signs with now and next, vouched for by the current one (protocol/edge-keys.ts).
         send(ws, { type: "edge_keys", keys: await signedKeyAnnouncement(this.env) });
+        if (msg.transportKey || msg.sealKid) {
+          // Where a rotated site key can be sealed to, and which key it holds (protocol/seal-rotation.ts).
+          await this.env.DB.prepare(
+            "UPDATE connectors SET transport_key = COALESCE(?, transport_key), seal_kid = COALESCE(?, seal_kid) WHERE id = ?",
+          )
+            .bind(msg.transportKey ? JSON.stringify(msg.transportKey) : null, msg.sealKid ?? null, att.connectorId)
+            .run();
+        }
+        await this.deliverSealKeys(att.connectorId);
         return;
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");
@@ -99,6 +119,10 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "accepted") {
         this.answer(msg.sessionId, att.connectorId, "accepted");
+        return;
+      }
+      if (msg.type === "seal_key_adopted") {
+        await this.sealKeyAdopted(ws, att, msg.rotationId, msg.kid);
         return;
       }
       this.answer(msg.sessionId, att.connectorId, "rejected");
@@ -127,11 +151,15 @@ export class ConnectorHub extends DurableObject<Env> {
    */
   async dispatch(sessionId: string, grant: string): Promise<boolean> {
     const tried = new Set<string>();
+    // After a seal key rotation, connectors that already hold the new key first (one still waiting for its
+    // delivery could not open the credential).
+    const kid = await this.ctx.storage.get<string>(SEAL_KID);
+    const holds = (att: Attachment) => (kid === undefined || att.sealKid === undefined || att.sealKid === kid ? 0 : 1);
     for (;;) {
       const candidates = this.live()
         .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment, tie: Math.random() }))
         .filter((c) => !tried.has(c.att.connectorId))
-        .sort((a, b) => a.att.sessions - b.att.sessions || a.tie - b.tie);
+        .sort((a, b) => holds(a.att) - holds(b.att) || a.att.sessions - b.att.sessions || a.tie - b.tie);
       const next = candidates[0];
       if (!next) return false;
       tried.add(next.att.connectorId);
@@ -189,6 +217,75 @@ export class ConnectorHub extends DurableObject<Env> {
       .sort((a, b) => a.att.sessions - b.att.sessions);
     for (const { ws, att } of candidates) if (send(ws, { type: "rotate", job })) return att.connectorId;
     return null;
+  }
+
+  /**
+   * Asks one live connector that holds the site's current seal key (`kid`) to make a new one and re-seal the
+   * site's credentials (protocol/seal-rotation.ts); its id, or null when none is live.
+   */
+  async rotateSealKey(rotationId: string, kid: string): Promise<string | null> {
+    const candidates = this.live()
+      .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
+      .filter((c) => c.att.sealKid === kid)
+      .sort((a, b) => a.att.sessions - b.att.sessions);
+    for (const { ws, att } of candidates) if (send(ws, { type: "rotate_seal_key", rotationId })) return att.connectorId;
+    return null;
+  }
+
+  /** Sends each live connector (or only `only`) the rotated site keys that wait for it. */
+  async deliverSealKeys(only?: string): Promise<void> {
+    const live = new Map(
+      this.live().map((ws) => [(ws.deserializeAttachment() as Attachment).connectorId, ws] as const),
+    );
+    if (only !== undefined) for (const id of live.keys()) if (id !== only) live.delete(id);
+    if (live.size === 0) return;
+    const { results } = await this.env.DB.prepare(
+      `SELECT d.rotation_id, d.connector_id, d.sealed, r.new_kid FROM seal_key_deliveries d
+       JOIN seal_rotations r ON r.id = d.rotation_id
+       WHERE d.sealed IS NOT NULL AND r.state = 'done' AND r.site_id = ?
+       ORDER BY r.finished_at`,
+    )
+      .bind(this.siteOf(live))
+      .all<{ rotation_id: string; connector_id: string; sealed: string; new_kid: string }>();
+    for (const d of results) {
+      const ws = live.get(d.connector_id);
+      if (ws) send(ws, { type: "seal_key", rotationId: d.rotation_id, kid: d.new_kid, sealed: d.sealed });
+    }
+  }
+
+  private siteOf(live: Map<string, WebSocket>): string {
+    return (live.values().next().value!.deserializeAttachment() as Attachment).siteId;
+  }
+
+  /**
+   * A connector holds a rotated site key now: the one it made (it was the rotating connector) or one
+   * delivered to it (the sealed copy is dropped). Anything else is ignored.
+   */
+  private async sealKeyAdopted(ws: WebSocket, att: Attachment, rotationId: string, kid: string): Promise<void> {
+    const db = this.env.DB;
+    const rotation = await db
+      .prepare(
+        "SELECT connector_id FROM seal_rotations WHERE id = ? AND site_id = ? AND state = 'done' AND new_kid = ?",
+      )
+      .bind(rotationId, att.siteId, kid)
+      .first<{ connector_id: string }>();
+    if (!rotation) return;
+    const { meta } = await db
+      .prepare(
+        "UPDATE seal_key_deliveries SET adopted_at = ?, sealed = NULL WHERE rotation_id = ? AND connector_id = ? AND sealed IS NOT NULL",
+      )
+      .bind(Date.now(), rotationId, att.connectorId)
+      .run();
+    if (meta.changes === 0 && rotation.connector_id !== att.connectorId) return;
+    await db.prepare("UPDATE connectors SET seal_kid = ? WHERE id = ?").bind(kid, att.connectorId).run();
+    ws.serializeAttachment({ ...att, sealKid: kid } satisfies Attachment);
+    await this.ctx.storage.put(SEAL_KID, kid);
+    await record(this.env, {
+      actor: null,
+      action: "connector.seal_key_adopted",
+      target: { type: "connector", id: att.connectorId },
+      data: { rotation: rotationId, kid },
+    });
   }
 
   /** The connector was revoked: its control socket closes now (its tokens no longer authenticate). */

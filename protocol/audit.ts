@@ -32,6 +32,10 @@ export const AuditAction = z.enum([
   "credential.rotated", // the connector changed the secret on the target; the edge holds only the sealed blob
   "credential.rotation_failed", // a rotation failed (retried with backoff) or a job went unanswered
   "credential.verified", // a verification: the vaulted secret logs in (in sync) or not (out of sync)
+  "site.seal_key_rotation_requested", // an admin asked a connector to make a new site seal key and re-seal
+  "site.seal_key_rotated", // the edge swapped every blob and the site's public key at once
+  "site.seal_key_rotation_failed",
+  "connector.seal_key_adopted", // a connector opened the new site key delivered to it
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

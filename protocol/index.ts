@@ -14,3 +14,4 @@ export * from "./auth.ts";
 export * from "./rotation.ts";
 export * from "./master-password.ts";
 export * from "./edge-keys.ts";
+export * from "./seal-rotation.ts";

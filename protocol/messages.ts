@@ -1,6 +1,7 @@
 // JSON control messages on every socket, as `type`-tagged unions, one union per direction.
 // The first message on every socket, in each direction, is `hello` carrying PROTOCOL_VERSION.
 import { z } from "zod";
+import { PublicSealKey } from "./seal-rotation.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
 /** Why a session ended. Shown to the user; stable across versions (add, never rename). */
@@ -60,6 +61,8 @@ export const ErrorCode = z.enum([
   /** A zone admin named a policy weaker than the zone's own (approval, recording, live view, MFA, limits). */
   "policy_weaker_than_zone",
   "credential_rotating",
+  /** A secret was sealed to a site seal key that has since been replaced: seal it again. */
+  "seal_key_changed",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -191,6 +194,10 @@ export const ConnectorHello = z.strictObject({
   v: version,
   /** The connector software version, for the admin's health view. */
   agent: z.string().max(64),
+  /** Its public transport key: another connector seals a rotated site key to it (protocol/seal-rotation.ts). */
+  transportKey: PublicSealKey.optional(),
+  /** The id of the site seal key it holds. */
+  sealKid: z.string().max(64).optional(),
 });
 /** The connector refused an `open` (bad grant, credential not openable). */
 export const Rejected = z.strictObject({
@@ -217,7 +224,19 @@ export const ConnectorReport = z.strictObject({
     )
     .max(10),
 });
-export const ConnectorToHub = z.discriminatedUnion("type", [ConnectorHello, Rejected, Accepted, ConnectorReport]);
+/** The connector opened a delivered site seal key and holds it now. */
+export const SealKeyAdopted = z.strictObject({
+  type: z.literal("seal_key_adopted"),
+  rotationId: id,
+  kid: z.string().max(64),
+});
+export const ConnectorToHub = z.discriminatedUnion("type", [
+  ConnectorHello,
+  Rejected,
+  Accepted,
+  ConnectorReport,
+  SealKeyAdopted,
+]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
 export const Open = z.strictObject({
@@ -235,6 +254,15 @@ export const HubToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("rotate"), job: z.string().max(16 * 1024) }),
   /** The keys the edge signs with now and next, in a JWS its current key signed (protocol/edge-keys.ts). */
   z.strictObject({ type: z.literal("edge_keys"), keys: z.string().max(8 * 1024) }),
+  /** Make a new site seal key and re-seal the site's credentials (protocol/seal-rotation.ts). */
+  z.strictObject({ type: z.literal("rotate_seal_key"), rotationId: id }),
+  /** The site's new seal key, made by another connector, sealed to this one's transport key. */
+  z.strictObject({
+    type: z.literal("seal_key"),
+    rotationId: id,
+    kid: z.string().max(64),
+    sealed: z.string().max(24 * 1024),
+  }),
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 

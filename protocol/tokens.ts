@@ -25,6 +25,8 @@ export const connectorEndpoint = {
   identity: "/connector/identity",
   /** A rotation job's answer (protocol/rotation.ts); job ids are UUIDs. */
   rotation: (jobId: string) => `/connector/rotations/${jobId}`,
+  /** A site seal key rotation's work and answer (protocol/seal-rotation.ts); ids are UUIDs. */
+  sealRotation: (rotationId: string) => `/connector/seal-rotations/${rotationId}`,
   session: (sessionId: string) => `/connector/sessions/${sessionId}`,
 } as const;
 

@@ -63,6 +63,8 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/sites": { access: "admin", body: () => ({ name: `s-${crypto.randomUUID()}` }) },
   "POST /api/sites/:id/enrollment-tokens": { access: "admin", id: (f) => f.site.siteId },
   "GET /api/sites/:id/connectors": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/sites/:id/seal-key": { access: "admin", id: (f) => f.site.siteId },
+  "POST /api/sites/:id/seal-key/rotate": { access: "admin", id: (f) => f.site.siteId },
   // The gated site's connector: nothing later in the matrix dials with it.
   "POST /api/sites/:id/connectors/:connectorId/revoke": {
     access: "admin",
@@ -193,6 +195,12 @@ const MATRIX: Record<string, Entry> = {
     access: "connectorHttp",
     id: () => crypto.randomUUID(),
     body: () => ({ outcome: "in_sync" }),
+  },
+  "GET /connector/seal-rotations/:id": { access: "connectorHttp", id: () => crypto.randomUUID() },
+  "POST /connector/seal-rotations/:id": {
+    access: "connectorHttp",
+    id: () => crypto.randomUUID(),
+    body: () => ({ outcome: "failed", error: "connector_error" }),
   },
   "POST /connector/identity": {
     access: "connectorHttp",

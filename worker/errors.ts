@@ -21,6 +21,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   policy_not_allowed: "That policy is not allowed in this zone. Ask a global admin to allow it.",
   policy_weaker_than_zone: "That policy is weaker than the zone's own policy.",
   credential_rotating: "This credential is being changed after its last use. Try again in a few minutes.",
+  seal_key_changed: "The site's seal key has changed since this page loaded. Reload and enter the secret again.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -40,6 +41,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   policy_not_allowed: 403,
   policy_weaker_than_zone: 403,
   credential_rotating: 409,
+  seal_key_changed: 409,
 };
 
 export class ApiFailure extends HTTPException {

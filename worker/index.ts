@@ -17,6 +17,7 @@ import { inventory } from "./routes/inventory.ts";
 import { extensions } from "./routes/extensions.ts";
 import { recordings } from "./routes/recordings.ts";
 import { connectorRotations, rotations } from "./routes/rotations.ts";
+import { connectorSealKeys, sealKeys } from "./routes/seal-keys.ts";
 import { mfa } from "./routes/mfa.ts";
 import { sessions } from "./routes/sessions.ts";
 import { oidc } from "./routes/oidc.ts";
@@ -54,12 +55,14 @@ for (const part of [
   recordings,
   connectorKeys,
   rotations,
+  sealKeys,
 ])
   app.route("/api", part);
 app.route("/", connectors);
 app.route("/", connectorInventory);
 app.route("/", connectorIdentity);
 app.route("/", connectorRotations);
+app.route("/", connectorSealKeys);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
 app.notFound((c) =>
   new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),

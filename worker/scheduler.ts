@@ -9,6 +9,7 @@ import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
 import { enforceAccess } from "./access/revocation.ts";
 import { driveRotations, scheduleVerifications } from "./access/rotations.ts";
+import { expireSealRotations } from "./access/seal-keys.ts";
 
 export async function sweep(
   env: Env,
@@ -20,6 +21,7 @@ export async function sweep(
   // Rotations that are due (check-ins whose last session closed, retries), and jobs nobody answered.
   await scheduleVerifications(env, now);
   await driveRotations(env, now);
+  await expireSealRotations(env, now);
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);

@@ -2,6 +2,7 @@
 // policy on the resolved IP (loopback spellings, a name that resolves to loopback) and the
 // credential provider (EmpowerID releasing the password, refusing, answering malformed), with
 // the session ending cleanly and nothing reaching sshd when refused.
+import type { JWK } from "jose";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,7 +155,7 @@ describeWithPeers("connector target checks", missingPeers(), () => {
           apiKey: fake.apiKey,
           timeoutMs: 2000,
         }),
-        state.sealKey,
+        () => state.sealKey as JWK,
         (event, fields) => logLines.push(JSON.stringify({ event, ...fields })),
       );
     });

@@ -1,6 +1,6 @@
 // Admin › Sites: each site's seal-key state, site creation, and one-time enrollment tokens shown
 // with the command that enrolls a connector.
-import type { EnrollmentToken, Site } from "../../protocol/index.ts";
+import { type EnrollmentToken, SEAL_ROTATION_ERROR_TEXT, type SealKeyInfo, type Site } from "../../protocol/index.ts";
 import { renderConnectors } from "./admin-connectors.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { dataTable, emptyRow, panel } from "./admin-ui.ts";
@@ -61,6 +61,57 @@ export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup 
     tokenPanel.scrollIntoView({ block: "nearest" });
   }
 
+  /** A key id is a 43-character thumbprint: its start is enough to tell keys apart on screen. */
+  const shortKid = (kid: string) => kid.slice(0, 12);
+
+  /** Where the site's key stands: the last rotation, and which connectors hold the current key. */
+  function sealStatus(info: SealKeyInfo): string {
+    const last = info.rotations[0];
+    const holding = info.connectors.filter((c) => c.kid === info.kid).length;
+    const holders = `${holding} of ${info.connectors.length} connectors hold it`;
+    if (!last) return holders;
+    if (last.state === "running") return "Rotating: a connector is re-sealing the credentials…";
+    if (last.state === "failed")
+      return `Last rotation failed: ${last.error ? SEAL_ROTATION_ERROR_TEXT[last.error] : "unknown"}. ${holders}.`;
+    const waiting = info.connectors.filter((c) => c.deliveryPending).map((c) => c.name);
+    return `Rotated ${new Date(last.finishedAt ?? last.requestedAt).toLocaleString()}: ${last.resealed ?? 0} credentials re-sealed${
+      last.unopenable ? `, ${last.unopenable} could not be opened (already unusable)` : ""
+    }. ${holders}${waiting.length ? `; waiting to receive it: ${waiting.join(", ")}` : ""}.`;
+  }
+
+  async function rotateSealKey(site: Site, button: HTMLButtonElement, status: HTMLElement): Promise<void> {
+    if (
+      !window.confirm(
+        `Rotate the seal key of ${site.name}? A connector makes a new key and re-seals every credential of the site. Sessions starting during the swap may need a retry.`,
+      )
+    )
+      return;
+    button.disabled = true;
+    say(sitesError, null);
+    try {
+      await api.rotateSealKey(site.id);
+      status.textContent = "Rotating: a connector is re-sealing the credentials…";
+      for (let i = 0; i < 60; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const info = await api.sealKey(site.id);
+        status.textContent = sealStatus(info);
+        if (info.rotations[0]?.state !== "running") break;
+      }
+      await data.reload("sites");
+    } catch (failure) {
+      say(
+        sitesError,
+        `Could not rotate the seal key of ${site.name}. ${errorText(failure, {
+          connector_unavailable: "No connector of this site that holds its key is online.",
+          conflict: "A rotation is already running for this site.",
+          credential_rotating: "A credential of this site is being rotated; try again in a few minutes.",
+        })}`,
+      );
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async function createToken(site: Site, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
     say(sitesError, null);
@@ -88,6 +139,18 @@ export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup 
         );
         button.addEventListener("click", () => void createToken(site, button));
         const kid = site.sealKey && typeof site.sealKey.kid === "string" ? site.sealKey.kid : null;
+        const status = h("div", { class: "muted small seal-status", "data-site-id": site.id, "aria-live": "polite" });
+        const rotate = h(
+          "button",
+          { type: "button", class: "button-quiet rotate-seal-key", "data-site-id": site.id },
+          "Rotate seal key",
+        );
+        rotate.addEventListener("click", () => void rotateSealKey(site, rotate, status));
+        if (site.sealKey)
+          api.sealKey(site.id).then(
+            (info) => (status.textContent = sealStatus(info)),
+            () => {},
+          );
         const zones = data.zones.filter((zone) => zone.siteId === site.id).map((zone) => zone.name);
         return h(
           "tr",
@@ -102,10 +165,11 @@ export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup 
             "td",
             {},
             site.sealKey
-              ? h("span", { class: "pill ok" }, kid ? `Seal key ${kid}` : "Seal key ready")
+              ? h("span", { class: "pill ok", title: kid ?? "" }, kid ? `Seal key ${shortKid(kid)}…` : "Seal key ready")
               : h("span", { class: "pill pending" }, "Waiting for first connector"),
+            site.sealKey ? status : null,
           ),
-          h("td", { class: "actions" }, button),
+          h("td", { class: "actions" }, button, site.sealKey ? rotate : null),
         );
       }),
     );
@@ -140,8 +204,8 @@ export function renderSites(container: HTMLElement, ctx: AdminContext): Cleanup 
     panel(
       "sites",
       "Sites",
-      "A site is a network a connector reaches. Its first connector provides the key credentials are sealed to.",
-      dataTable("sites-table", "Sites", ["Site", "Seal key", "Enroll"], sitesBody),
+      "A site is a network a connector reaches. Its first connector provides the key credentials are sealed to; rotating it re-seals every credential on-prem.",
+      dataTable("sites-table", "Sites", ["Site", "Seal key", "Actions"], sitesBody),
       tokenPanel,
       siteForm,
       sitesError,

@@ -41,6 +41,7 @@ import {
   type ExtensionRequest,
   ExtensionResult,
   PendingExtension,
+  SealKeyInfo,
   Site,
   UserSummary,
   Zone,
@@ -92,6 +93,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "That policy is weaker than the zone's own policy (approval, recording, live view, MFA or limits).",
   credential_rotating:
     "This credential's password or key is being changed after its last use. Try again in a few minutes.",
+  seal_key_changed:
+    "The site's seal key was rotated since this page loaded. Reload the page and enter the secret again.",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */
@@ -231,6 +234,9 @@ export const api = {
   createSite: (name: string) => call("POST", "/api/sites", Site, { name }),
   createEnrollmentToken: (siteId: string) =>
     call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
+  sealKey: (siteId: string) => call("GET", at("/api/sites", siteId, "/seal-key"), SealKeyInfo),
+  rotateSealKey: (siteId: string) =>
+    call("POST", at("/api/sites", siteId, "/seal-key/rotate"), z.object({ rotationId: z.string() }), {}),
   siteConnectors: (siteId: string) => call("GET", at("/api/sites", siteId, "/connectors"), z.array(ConnectorInfo)),
   rotateConnectorKey: (siteId: string, connectorId: string) =>
     call(

@@ -193,6 +193,8 @@ export async function driveRotations(env: Env, now: number, only?: string): Prom
   const { results } = await env.DB.prepare(
     `${SELECT_ROTATION} c WHERE c.rotation_op IS NOT NULL AND c.rotation_job IS NULL AND c.rotation_due_at <= ?
        AND (? IS NULL OR c.id = ?)
+       -- Not while the site's seal key rotates: the answer would be sealed to the key being replaced.
+       AND NOT EXISTS (SELECT 1 FROM seal_rotations sr WHERE sr.site_id = c.site_id AND sr.state = 'running')
        AND (c.rotation_op = 'verify' OR (
          NOT EXISTS (SELECT 1 FROM checkouts ch WHERE ch.credential_id = c.id AND ch.status IN ${OPEN_STATUSES} AND ch.ends_at > ?)
          AND NOT EXISTS (SELECT 1 FROM sessions se WHERE se.credential_id = c.id AND se.status != 'ended')))

@@ -7,6 +7,7 @@ import type { CheckoutRow } from "../access/checkout-store.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
 import type { AppContext, Env } from "../env.ts";
+import { requireSealedToCurrent } from "../access/seal-keys.ts";
 import { ApiFailure } from "../errors.ts";
 import { factorsOf } from "./sign-in.ts";
 import { decideStepUp, parseWorkHours, type Sensitivity } from "./step-up.ts";
@@ -110,6 +111,8 @@ export async function passConnectGate(
       "step_up_required",
       `master password ${decision.masterPasswordSet ? "missing" : "not set yet"}`,
     );
+  // Sealed to a key the site has since replaced, it would not open: the page seals it again (not a wrong one).
+  await requireSealedToCurrent(decision.sealKey ? JSON.stringify(decision.sealKey) : null, sealedMasterPassword);
   return sealedMasterPassword;
 }
 

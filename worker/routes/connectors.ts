@@ -1,6 +1,6 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
-import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY } from "../../protocol/index.ts";
+import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY, sealKid } from "../../protocol/index.ts";
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
@@ -40,10 +40,17 @@ connectors.openapi(
     const siteId = claimed.site_id;
 
     // The site's first connector sets the seal key; later ones must already hold the same key.
+    // The stored key names itself (`kid`, its thumbprint), so whatever is sealed to it does too and a rotated
+    // key's leftovers are recognised (protocol/seal-rotation.ts).
     if (body.sealKey) {
-      await c.env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ? AND seal_key IS NULL")
-        .bind(JSON.stringify(publicOnly(body.sealKey)), siteId)
-        .run();
+      const kid = await sealKid(body.sealKey);
+      const key = JSON.stringify({ ...publicOnly(body.sealKey), kid });
+      await c.env.DB.batch([
+        c.env.DB.prepare(
+          "INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sites WHERE id = ? AND seal_key IS NULL)",
+        ).bind(siteId, kid, key, Date.now(), siteId),
+        c.env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ? AND seal_key IS NULL").bind(key, siteId),
+      ]);
     }
     const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?")
       .bind(siteId)

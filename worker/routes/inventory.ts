@@ -14,6 +14,7 @@ import {
   RepinServerRequest,
 } from "../../protocol/index.ts";
 import { requireAttachablePolicy } from "../access/policy-scope.ts";
+import { currentSealKey, requireSealedToCurrent } from "../access/seal-keys.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { parseServerCsv } from "../access/server-csv.ts";
 import { adminChange } from "../audit.ts";
@@ -220,6 +221,8 @@ inventory.openapi(
     const body = c.req.valid("json");
     requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
     const siteId = await zoneSite(c.env.DB, body.zoneId);
+    // Sealed in the browser to the key the page loaded: refused if the site's key has rotated since.
+    if (body.sealed) await requireSealedToCurrent((await currentSealKey(c.env.DB, siteId))?.json ?? null, body.sealed);
     // A zone admin's policy choice is held to the zone's allow-list and never below the zone's own policy.
     await requireAttachablePolicy(c.env.DB, c.get("user"), body.zoneId, body.policyId);
     const marks = body.serverIds.map(() => "?").join(",");

@@ -191,10 +191,20 @@ export const hasText =
 /** Connects a connector's control socket and says hello, as psm-connector does. */
 export async function connectControl(
   site: Awaited<ReturnType<typeof seedSite>>,
-  { accept = true }: { accept?: boolean } = {},
+  {
+    accept = true,
+    hello = {},
+    token = site.token,
+  }: {
+    accept?: boolean;
+    /** Extra hello fields (transport key, seal key held). */
+    hello?: Record<string, unknown>;
+    /** Another connector of the site: its token. */
+    token?: (endpoint?: string) => Promise<string>;
+  } = {},
 ): Promise<Client> {
-  const control = await openSocket("/connector/control", { Authorization: `Bearer ${await site.token()}` });
-  control.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, agent: "test" }));
+  const control = await openSocket("/connector/control", { Authorization: `Bearer ${await token()}` });
+  control.ws.send(JSON.stringify({ ...hello, type: "hello", v: PROTOCOL_VERSION, agent: "test" }));
   await control.next(hasText("hello"), "hub hello");
   // Like psm-connector, take every session the hub hands over (the hub waits for the answer).
   if (accept)
