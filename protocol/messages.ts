@@ -261,7 +261,7 @@ export const HubToConnector = z.discriminatedUnion("type", [
     type: z.literal("seal_key"),
     rotationId: id,
     kid: z.string().max(64),
-    sealed: z.string().max(24 * 1024),
+    sealed: z.string().max(8 * 1024),
   }),
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;

@@ -53,7 +53,7 @@ function base64url(text: string): Uint8Array {
 /** A new private seal key for another connector, sealed to its transport key around the old site key. */
 const DeliverySealed = z
   .string()
-  .max(24 * 1024)
+  .max(8 * 1024)
   .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
 
 /** What the rotating connector fetches (GET /connector/seal-rotations/:id). */
