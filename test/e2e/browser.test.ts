@@ -157,6 +157,21 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await admin.close();
   });
 
+  it("an admin rotates the site's seal key from Admin › Sites and sees it done; later sessions open with the re-sealed credential", async () => {
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/sites`);
+    const row = admin.locator(`tr[data-site-id="${stack.siteId}"]`);
+    const before = await row.locator(".pill.ok").getAttribute("title");
+    await row.locator(".seal-status", { hasText: "1 of 1 connectors hold it" }).waitFor();
+    admin.once("dialog", (dialog) => void dialog.accept());
+    await row.locator("button.rotate-seal-key").click();
+    await row.locator(".seal-status", { hasText: "1 credentials re-sealed" }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => row.locator(".pill.ok").getAttribute("title")).not.toBe(before);
+    expect(await row.locator(".seal-status").innerText()).toContain("1 of 1 connectors hold it");
+    await admin.close();
+  });
+
   it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
     const page = await openPage(browser);
     const other = await openPage(browser);
