@@ -201,4 +201,36 @@ describeWithPeers("site seal key rotation", missingPeers(), () => {
     await loggedIn(client);
     expect(second.output()).toContain(client.id);
   });
+
+  it("a connector killed after writing its new key finishes the rotation with that key when it restarts", async () => {
+    // connector-2 is the only one left. It is stopped as if killed mid-rotation: the edge's rotation is running
+    // and assigned to it, and its state holds the key it made, not yet sealed to or answered.
+    second.child.kill("SIGKILL");
+    await second.stop();
+    const dir = secondState();
+    const saved = JSON.parse(await readFile(join(dir, "connector.json"), "utf8"));
+    const made = await generateSealKey();
+    await writeFile(
+      join(dir, "connector.json"),
+      JSON.stringify({ ...saved, pendingSealKey: { rotationId: "00000000-0000-4000-8000-000000000001", key: made } }),
+      { mode: 0o600 },
+    );
+    await d1Query(
+      join(stack.dir, "edge"),
+      `INSERT INTO seal_rotations (id, site_id, state, old_kid, connector_id, requested_at) VALUES ('00000000-0000-4000-8000-000000000001', '${stack.siteId}', 'running', '${await sealKid(saved.sealKey)}', '${saved.connectorId}', ${Date.now()})`,
+    );
+    second = await runConnector(dir);
+    await expect
+      .poll(async () => (await info()).rotations[0], { timeout: 30_000 })
+      .toMatchObject({
+        id: "00000000-0000-4000-8000-000000000001",
+        state: "done",
+        resealed: 1,
+      });
+    expect((await info()).kid).toBe(await sealKid(made));
+    await expect.poll(async () => (await state(dir)).sealKey.d, { timeout: 10_000 }).toBe(made.d);
+    expect((await state(dir)).pendingSealKey).toBeUndefined();
+    const client = await session();
+    await loggedIn(client);
+  });
 });
