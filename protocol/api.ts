@@ -436,7 +436,16 @@ export type ApiError = { error: { code: ErrorCode; message: string } };
 /** The same envelope as the browser reads it: the code is checked against ErrorCode after. */
 export const ApiErrorBody = z.object({ error: z.object({ code: z.string() }) });
 
-export const KillRequest = z.strictObject({ reason: z.string().trim().min(3).max(500) });
+export const KillRequest = z.strictObject({
+  reason: z.string().trim().min(3).max(500),
+  /** Also revoke the checkout the session ran on, so the user cannot reconnect at once (the default). */
+  revokeCheckout: z.boolean().default(true),
+  /** Also lock (disable) the user's account: every other session and checkout of theirs ends. Admins only. */
+  lockUser: z.boolean().default(false),
+});
+/** What a kill did beyond ending the session: the dialog says which happened. */
+export const KillResult = z.object({ checkoutRevoked: z.boolean(), userLocked: z.boolean() });
+export type KillResult = z.infer<typeof KillResult>;
 export const LiveSession = z.object({
   id: z.string(),
   user: z.string(),

@@ -63,6 +63,11 @@ export const ErrorCode = z.enum([
   "credential_rotating",
   /** A secret was sealed to a site seal key that has since been replaced: seal it again. */
   "seal_key_changed",
+  /**
+   * A code the signed-in user typed (TOTP, recovery, security key) was not accepted; the sign-in stands. Not a
+   * 401: that means the sign-in itself is over, and the page sends the user to sign in again.
+   */
+  "code_not_accepted",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

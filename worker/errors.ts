@@ -22,6 +22,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   policy_weaker_than_zone: "That policy is weaker than the zone's own policy.",
   credential_rotating: "This credential is being changed after its last use. Try again in a few minutes.",
   seal_key_changed: "The site's seal key has changed since this page loaded. Reload and enter the secret again.",
+  code_not_accepted: "That code was not accepted. Try again.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -42,6 +43,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   policy_weaker_than_zone: 403,
   credential_rotating: 409,
   seal_key_changed: 409,
+  code_not_accepted: 403,
 };
 
 export class ApiFailure extends HTTPException {

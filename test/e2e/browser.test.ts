@@ -115,6 +115,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     expect(await page.getAttribute("body", "data-end-reason")).toBe("killed");
     expect(await page.locator("#ended-note").innerText()).toContain("policy violation");
     await admin.waitForSelector('body[data-session-state="ended"]', { timeout: 5000 });
+    // The checkout went with it (the default): the user cannot reconnect at once, and the admin is told.
+    expect(await admin.locator("#session-notice").innerText()).toContain("checkout was revoked");
+    await page.goto(`${stack.edge.url}/#/requests`);
+    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="revoked"]`).waitFor();
     await Promise.all([page.close(), admin.close()]);
   });
 

@@ -119,6 +119,13 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
     await page.waitForSelector('svg[aria-label="QR code for your authenticator app"]');
     const secret = (await page.textContent("#totp-secret"))!;
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    // A typo is "not accepted", and the user stays on the page, signed in (it once signed them out).
+    const near = [-30_000, 0, 30_000].map((d) => totpAt(secret, Date.now() + d));
+    const typo = ["000000", "111111", "222222", "333333"].find((c) => !near.includes(c))!;
+    await page.fill("#totp-confirm-code", typo);
+    await page.click("#totp-confirm");
+    await page.locator("#account-error", { hasText: "not right" }).waitFor();
+    expect(await page.getAttribute("body", "data-route")).toBe("account");
     await page.fill("#totp-confirm-code", totpAt(secret, Date.now()));
     await page.click("#totp-confirm");
     await page.waitForSelector("#recovery-codes");

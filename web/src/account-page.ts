@@ -96,7 +96,10 @@ export function renderAccount(container: HTMLElement): Cleanup {
           const { recoveryCodes } = await api.totpConfirm(code.value.trim());
           showRecoveryCodes(recoveryCodes);
         } catch (failure) {
-          say(error, errorText(failure, { unauthorized: "That code was not right. Try the next one." }));
+          say(
+            error,
+            errorText(failure, { code_not_accepted: "That code was not right. Check your app and try the next one." }),
+          );
         }
       });
       replace(

@@ -7,6 +7,7 @@ import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatAgo, formatCountdown, formatFullTime } from "./format.ts";
+import { killOptions, killOutcomeText } from "./kill-options.ts";
 
 /** The list is re-read this often (ms); the countdowns tick every TICK_MS in between. */
 const REFRESH_MS = 5_000;
@@ -34,7 +35,8 @@ interface KillControls {
 
 const who = (s: LiveSession) => `${s.user}'s session on ${s.server}`;
 
-export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminContext): Cleanup {
+export function renderLiveSessions(container: HTMLElement, ctx: AdminContext): Cleanup {
+  const { readOnly } = ctx;
   // The last column holds Watch for everyone, and Kill for admins and zone admins.
   const columns = HEADERS.length + 1;
   const body = h("tbody", {}, emptyRow(columns, "Loading live sessions…"));
@@ -138,7 +140,15 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
     });
     const confirm = h("button", { type: "submit", class: "button-danger small-button kill-confirm" }, "Confirm");
     const cancel = h("button", { type: "button", class: "button-quiet small-button kill-cancel" }, "Cancel");
-    const form = h("form", { id: formId, class: "kill-form", novalidate: true, hidden: true }, reason, confirm, cancel);
+    const choices = killOptions(ctx.isAdmin);
+    const form = h(
+      "form",
+      { id: formId, class: "kill-form", novalidate: true, hidden: true },
+      reason,
+      choices.element,
+      confirm,
+      cancel,
+    );
 
     const open = (show: boolean, focus = true) => {
       form.hidden = !show;
@@ -154,7 +164,7 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const parsed = KillRequest.safeParse({ reason: reason.value });
+      const parsed = KillRequest.safeParse({ reason: reason.value, ...choices.values() });
       if (!parsed.success) {
         reason.setAttribute("aria-invalid", "true");
         say(message, "Give a reason of at least 3 characters; the user sees it.");
@@ -167,8 +177,8 @@ export function renderLiveSessions(container: HTMLElement, { readOnly }: AdminCo
       const label = who(row.session);
       void busy(confirm, async () => {
         try {
-          await api.killSession(id, parsed.data.reason);
-          say(message, `Ended ${label}.`, "ok");
+          const done = await api.killSession(id, parsed.data);
+          say(message, `Ended ${label}. ${killOutcomeText(parsed.data, done)}`, "ok");
           reason.value = "";
           open(false, false);
         } catch (failure) {

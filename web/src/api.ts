@@ -41,6 +41,7 @@ import {
   type ExtensionRequest,
   ExtensionResult,
   PendingExtension,
+  KillResult,
   SealKeyInfo,
   Site,
   UserSummary,
@@ -95,6 +96,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "This credential's password or key is being changed after its last use. Try again in a few minutes.",
   seal_key_changed:
     "The site's seal key was rotated since this page loaded. Reload the page and enter the secret again.",
+  code_not_accepted:
+    "That code was not accepted. Check it and try again; after several wrong answers you must sign in again.",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */
@@ -290,7 +293,8 @@ export const api = {
   /** Running and starting sessions (admins, zone admins for their zones, auditors read-only). */
   liveSessions: () => call("GET", "/api/sessions/live", z.array(LiveSession)),
   /** Ends a session with a reason its user sees; 409 when it already ended. */
-  killSession: (id: string, reason: string) => call("POST", at("/api/sessions", id, "/kill"), Anything, { reason }),
+  killSession: (id: string, body: { reason: string; revokeCheckout: boolean; lockUser: boolean }) =>
+    call("POST", at("/api/sessions", id, "/kill"), KillResult, body),
 
   // ---- auditor ---------------------------------------------------------------------------
   audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),

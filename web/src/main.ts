@@ -131,7 +131,8 @@ async function route(): Promise<void> {
     );
     const page = await lazy(serial, () => import("./watch-page.ts"), container);
     const desktop = rdp ? await lazy(serial, () => import("./desktop-watch.ts"), container) : undefined;
-    if (page && (desktop || !rdp)) cleanup = page.renderWatch(container, id, has(me, "admin", "zone_admin"), desktop);
+    if (page && (desktop || !rdp))
+      cleanup = page.renderWatch(container, id, has(me, "admin", "zone_admin"), desktop, has(me, "admin"));
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {

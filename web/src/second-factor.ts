@@ -21,7 +21,9 @@ export function renderSecondFactor(
 
   const failed = (failure: unknown) => {
     if (disposed) return;
-    if (failure instanceof ApiError && failure.status === 401 && failure.code === "unauthorized") {
+    if (failure instanceof ApiError && failure.code === "code_not_accepted") {
+      say(error, "That was not accepted. Try again; after several wrong answers you must sign in again.");
+    } else if (failure instanceof ApiError && failure.status === 401 && failure.code === "unauthorized") {
       say(error, "That was not accepted. Try again; after several wrong answers you must sign in again.");
     } else if (failure instanceof DOMException) {
       say(error, "The security key did not answer (cancelled or timed out). Try again.");

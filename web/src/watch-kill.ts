@@ -5,9 +5,10 @@ import { KillRequest } from "../../protocol/index.ts";
 import { busy } from "./admin-ui.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { h, say } from "./dom.ts";
+import { killOptions, killOutcomeText } from "./kill-options.ts";
 
-/** `ended`: the kill went through; `already`: the session had ended before it (409). */
-export type KillOutcome = "ended" | "already";
+/** `ended`: the kill went through (`also`: what else happened); `already`: the session had ended before it (409). */
+export type KillOutcome = { kind: "ended"; also: string } | { kind: "already" };
 
 export class WatchKill {
   /** Goes in the status bar. */
@@ -17,12 +18,15 @@ export class WatchKill {
   private readonly reason: HTMLInputElement;
   private readonly confirm: HTMLButtonElement;
   private readonly message: HTMLElement;
+  private readonly choices: ReturnType<typeof killOptions>;
   private closed = false;
 
   constructor(
     private readonly sessionId: string,
     private readonly done: (outcome: KillOutcome) => void,
+    canLock: boolean,
   ) {
+    this.choices = killOptions(canLock);
     this.button = h(
       "button",
       {
@@ -56,6 +60,7 @@ export class WatchKill {
       { id: "watch-kill-form", class: "watch-kill-form", novalidate: true, hidden: true },
       h("label", { for: "watch-kill-reason" }, "Reason (the user sees it):"),
       this.reason,
+      this.choices.element,
       this.confirm,
       cancel,
       this.message,
@@ -89,7 +94,7 @@ export class WatchKill {
   }
 
   private async submit(): Promise<void> {
-    const parsed = KillRequest.safeParse({ reason: this.reason.value });
+    const parsed = KillRequest.safeParse({ reason: this.reason.value, ...this.choices.values() });
     if (!parsed.success) {
       this.reason.setAttribute("aria-invalid", "true");
       say(this.message, "Give a reason of at least 3 characters; the user sees it.");
@@ -99,14 +104,14 @@ export class WatchKill {
     this.reason.removeAttribute("aria-invalid");
     await busy(this.confirm, async () => {
       try {
-        await api.killSession(this.sessionId, parsed.data.reason);
+        const result = await api.killSession(this.sessionId, parsed.data);
         this.reason.value = "";
         this.open(false, false);
-        this.done("ended");
+        this.done({ kind: "ended", also: killOutcomeText(parsed.data, result) });
       } catch (failure) {
         if (failure instanceof ApiError && failure.code === "conflict") {
           this.open(false, false);
-          this.done("already");
+          this.done({ kind: "already" });
           return;
         }
         say(

@@ -40,6 +40,8 @@ export function renderWatch(
   sessionId: string,
   canKill: boolean,
   desktop?: typeof import("./desktop-watch.ts"),
+  /** An admin may also lock the user's account at a kill. */
+  canLock = false,
 ): Cleanup {
   document.title = "Live view · PSM";
   const body = document.body;
@@ -49,7 +51,7 @@ export function renderWatch(
     ? h("div", { id: "watch-desktop", class: "desktop-host", "data-session-id": sessionId })
     : h("div", { id: "watch-terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
-  const kill = canKill ? new WatchKill(sessionId, onKill) : null;
+  const kill = canKill ? new WatchKill(sessionId, onKill, canLock) : null;
   if (kill) status.element.append(kill.button);
   container.classList.add("terminal-page", "watch-page");
   append(container, status.element, kill?.form, h("div", { class: "terminal-area" }, terminalEl, banner));
@@ -121,7 +123,9 @@ export function renderWatch(
   function onKill(outcome: KillOutcome): void {
     if (stopped) return;
     // The room tells every viewer `ended` (with the reason just given), which brings up the banner.
-    status.setNotice(outcome === "ended" ? "Kill sent; the session is ending." : "The session had already ended.");
+    status.setNotice(
+      outcome.kind === "ended" ? `Kill sent; the session is ending. ${outcome.also}` : "The session had already ended.",
+    );
   }
 
   const socket = new SessionSocket(

@@ -82,6 +82,8 @@ export async function secondFactorFailed(c: Context<AppContext>, method: string)
     refs: { userId: user.id },
     data: { method, ip, attempts: row?.mfa_failures ?? null, signInEnded: ended },
   });
+  // Signed in fully (enrolment, step-up), the user stays where they are; only an ended sign-in is a 401.
+  if (!ended && signIn.stage === "full") throw new ApiFailure("code_not_accepted", `${method} refused for ${user.id}`);
   throw new ApiFailure("unauthorized", `${method} refused for ${user.id}`);
 }
 

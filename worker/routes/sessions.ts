@@ -1,12 +1,13 @@
 // Opening a session on an active checkout (grant + dispatch), its status, and the browser's socket.
 import { z } from "zod";
-import { CreateSessionRequest, KillRequest, LiveSession, SessionSummary } from "../../protocol/index.ts";
+import type { Context } from "hono";
+import { CreateSessionRequest, KillRequest, KillResult, LiveSession, SessionSummary } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
-import { advance, loadRow } from "../access/checkouts.ts";
-import { requireStanding } from "../access/revocation.ts";
+import { advance, loadRow, revoke } from "../access/checkouts.ts";
+import { enforceAccess, requireStanding } from "../access/revocation.ts";
 import { credentialHandedOut } from "../access/rotations.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
-import { actorOf, record } from "../audit.ts";
+import { actorOf, adminChange, record } from "../audit.ts";
 import { passConnectGate } from "../auth/connect-gate.ts";
 import { requireSocketUser } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -246,31 +247,62 @@ sessions.openapi(
   route({
     method: "post",
     path: "/sessions/{id}/kill",
-    summary: "End a live session now, with a reason",
+    summary: "End a live session now, with a reason; optionally revoke its checkout and lock its user",
     tags,
     middleware,
     params: IdParam,
     body: KillRequest,
+    response: KillResult,
   }),
   async (c) => {
     const user = c.get("user");
     const id = c.req.valid("param").id;
+    const body = c.req.valid("json");
     const row = await c.env.DB.prepare(
-      "SELECT se.id, sv.zone_id FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
+      "SELECT se.id, se.user_id, se.checkout_id, sv.zone_id FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
     )
       .bind(id)
-      .first<{ id: string; zone_id: string }>();
+      .first<{ id: string; user_id: string; checkout_id: string | null; zone_id: string }>();
     if (!row) throw new ApiFailure("not_found");
     requireZone(await adminScope(c.env.DB, user), row.zone_id);
+    // Locking an account is a directory change: a zone admin may end the session, not lock the person.
+    if (body.lockUser && !user.roles.includes("admin"))
+      throw new ApiFailure("forbidden", `zone admin ${user.id} asked to lock a user`);
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(id));
-    const ended = await room.end("killed", {
-      note: c.req.valid("json").reason,
-      actor: { id: user.id, name: user.username },
-    });
+    const ended = await room.end("killed", { note: body.reason, actor: { id: user.id, name: user.username } });
     if (!ended) throw new ApiFailure("conflict", `session ${id} already ended`);
-    return c.json({ ok: true }, 200);
+    const now = Date.now();
+    let checkoutRevoked = false;
+    const checkout = body.revokeCheckout && row.checkout_id ? await loadRow(c.env.DB, row.checkout_id) : null;
+    if (checkout && (checkout.status === "active" || checkout.status === "approved")) {
+      const after = await revoke(c.env, user, checkout, `session killed: ${body.reason}`, now);
+      checkoutRevoked = after.status === "revoked";
+    }
+    const userLocked = body.lockUser ? await lockUser(c, row.user_id, body.reason) : false;
+    return c.json({ checkoutRevoked, userLocked } satisfies KillResult, 200);
   },
 );
+
+/**
+ * Disables the account whose session an admin killed: everything it holds ends (worker/access/revocation.ts).
+ * False for an account that is already disabled or is an admin's (an admin account is changed in Admin › Users,
+ * where the last admin is protected).
+ */
+async function lockUser(c: Context<AppContext>, userId: string, reason: string): Promise<boolean> {
+  const locked = await c.env.DB.prepare(
+    `UPDATE users SET disabled = 1 WHERE id = ? AND disabled = 0 AND roles NOT LIKE '%"admin"%' RETURNING username`,
+  )
+    .bind(userId)
+    .first<{ username: string }>();
+  if (!locked) return false;
+  await adminChange(c, {
+    target: { type: "user", id: userId, name: locked.username },
+    refs: { userId },
+    data: { before: { disabled: false }, after: { disabled: true }, why: `session killed: ${reason}` },
+  });
+  await enforceAccess(c.env, { kind: "user", userId }, "account locked at a kill", c.get("user"));
+  return true;
+}
 
 /** An admin's (or auditor's) read-only live view. Policy decides whether the session may be watched. */
 sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireSocketUser("watch"), async (c) => {
