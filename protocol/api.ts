@@ -166,6 +166,16 @@ export const CatalogQuery = z.object({
   tag: z.string().max(32).optional(),
 });
 
+/** Admin › Checkouts: everyone's checkouts in the admin's zones, filtered. */
+export const AdminCheckoutQuery = z.object({
+  /** open: approved or active; pending: waiting for approval; ended: anything over. */
+  state: z.enum(["open", "pending", "ended", "all"]).default("open"),
+  /** Part of the requester's username, the server's name or the account's. */
+  q: z.string().trim().max(128).default(""),
+  /** One checkout (the audit log links to it). */
+  id: z.string().max(64).optional(),
+});
+
 // ---- access model administration --------------------------------------------------------
 
 /** How carefully connects to a zone are stepped up (docs/auth.md): high asks for a fresh second factor. */

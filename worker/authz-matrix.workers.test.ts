@@ -167,6 +167,7 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/sessions": { access: "owner", body: (f) => ({ checkoutId: f.activeId }) },
   "GET /api/sessions/:id": { access: "owner", id: (f) => f.sessionId },
   "GET /api/sessions/live": { access: "anyAdmin" },
+  "GET /api/admin/checkouts": { access: "anyAdmin" },
   "POST /api/sessions/:id/kill": {
     access: "zoneAdmin",
     id: (f) => f.sessionId,

@@ -176,6 +176,25 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await admin.close();
   });
 
+  it("an admin finds a user's checkout by name in Admin › Checkouts and revokes it there", async () => {
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "check the queue");
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/checkouts`);
+    await admin.fill("#checkouts-q", "ali");
+    const row = admin.locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"]`);
+    await row.locator("button.revoke").click();
+    await row.locator(".revoke-reason").fill("access review");
+    await row.locator("button.revoke-confirm").click();
+    await admin.locator("#checkouts-message", { hasText: "is revoked" }).waitFor();
+    await row.waitFor({ state: "detached" });
+    await page.goto(`${stack.edge.url}/#/requests`);
+    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="revoked"]`).waitFor();
+    await Promise.all([page.close(), admin.close()]);
+  });
+
   it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
     const page = await openPage(browser);
     const other = await openPage(browser);

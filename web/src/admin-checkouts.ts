@@ -1,85 +1,157 @@
-// Admin › Revoke: ends a checkout (and its live sessions) by id, with a reason the requester sees.
-// There is no list of everyone's checkouts; ids come from the audit log (its entries link here).
-import { RevokeRequest } from "../../protocol/index.ts";
+// Admin › Checkouts: everyone's checkouts in the admin's zones, filtered by state and by part of a user's,
+// server's or account's name, each open one with Revoke (a reason the requester sees; its sessions end).
+// The audit log links here with one checkout's id (#/admin/checkouts/<id>). Test hooks: #checkouts-state,
+// #checkouts-q, tr[data-checkout-id][data-status], button.revoke, .revoke-reason, button.revoke-confirm.
+import { type CheckoutSummary, RevokeRequest } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { busy, panel } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
-import { type Cleanup, append, field, h, say } from "./dom.ts";
-import { statusLabel } from "./checkout-view.ts";
+import { statusBadge, statusLabel } from "./checkout-view.ts";
+import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { formatFullTime } from "./format.ts";
+
+const HEADERS = ["Requester", "Server and account", "Zone", "Status", "Window", "Justification", ""];
+const OPEN = new Set(["approved", "active"]);
 
 export function renderAdminCheckouts(container: HTMLElement, { param }: AdminContext): Cleanup {
-  const id = h("input", {
-    id: "revoke-id",
-    name: "checkoutId",
-    required: true,
+  let disposed = false;
+  const state = h(
+    "select",
+    { id: "checkouts-state", name: "state" },
+    h("option", { value: "open" }, "Open (approved or active)"),
+    h("option", { value: "pending" }, "Waiting for approval"),
+    h("option", { value: "ended" }, "Ended"),
+    h("option", { value: "all" }, "All"),
+  );
+  const q = h("input", {
+    id: "checkouts-q",
+    name: "q",
+    type: "search",
     autocomplete: "off",
-    spellcheck: "false",
-    class: "mono",
+    placeholder: "User, server or account",
   });
-  const reason = h("textarea", { id: "revoke-reason", name: "reason", rows: 2, required: true, maxlength: 1000 });
-  const submit = h("button", { type: "submit", id: "revoke-submit", class: "button-danger" }, "Revoke checkout");
-  const message = h("p", { id: "revoke-message", class: "alert", role: "alert", hidden: true });
-  const reasonField = field(
-    "Reason",
-    reason,
-    "At least 3 characters. Recorded in the audit log and shown to the requester.",
-  );
-  reasonField.classList.add("wide");
-  const form = h(
+  const filters = h(
     "form",
-    { id: "revoke-form", class: "grid-form", novalidate: true },
-    field("Checkout id", id, "From the audit log (checkout entries link here)."),
-    reasonField,
-    h("div", { class: "form-actions" }, submit),
-    message,
+    { id: "checkouts-filter", class: "inline-form", role: "search" },
+    field("Show", state),
+    field("Find", q),
   );
-  id.value = param ?? "";
+  const body = h("tbody", {}, emptyRow(HEADERS.length, "Loading checkouts…"));
+  const message = h("p", { id: "checkouts-message", class: "alert", role: "alert", hidden: true });
+  // A link from the audit log shows that one checkout, whatever its state.
+  let only: string | undefined = param ?? undefined;
+  if (only) state.value = "all";
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const parsed = RevokeRequest.safeParse({ reason: reason.value });
-    if (!id.value.trim()) {
-      say(message, "Enter the checkout's id.");
-      id.focus();
-      return;
-    }
-    if (!parsed.success) {
-      say(message, "Give a reason of at least 3 characters.");
-      reason.focus();
-      return;
-    }
-    say(message, null);
-    void busy(submit, async () => {
-      try {
-        const c = await api.revoke(id.value.trim(), parsed.data.reason);
-        say(
-          message,
-          `${c.requester.username}'s checkout of ${c.serverName} as ${c.accountUsername} is ${statusLabel(c.status).toLowerCase()}; its sessions are ended.`,
-          "ok",
-        );
-        reason.value = "";
-      } catch (failure) {
-        say(
-          message,
-          errorText(failure, {
-            not_found: "No checkout has that id.",
-            forbidden: "That checkout is in a zone you do not administer.",
-            conflict: "That checkout is not open (it is pending, or already ended), so there is nothing to revoke.",
-          }),
-        );
-      }
+  function revokeControls(c: CheckoutSummary): HTMLElement {
+    const open = h("button", { type: "button", class: "button-danger small-button revoke" }, "Revoke…");
+    const reason = h("input", {
+      class: "revoke-reason",
+      name: "reason",
+      autocomplete: "off",
+      maxlength: 1000,
+      placeholder: "Reason (the requester sees it)",
+      "aria-label": `Reason for revoking ${c.requester.username}'s checkout of ${c.serverName}`,
     });
+    const confirm = h("button", { type: "submit", class: "button-danger small-button revoke-confirm" }, "Revoke");
+    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
+    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, reason, confirm, cancel);
+    const show = (on: boolean) => {
+      form.hidden = !on;
+      open.hidden = on;
+      (on ? reason : open).focus();
+    };
+    open.addEventListener("click", () => show(true));
+    cancel.addEventListener("click", () => show(false));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const parsed = RevokeRequest.safeParse({ reason: reason.value });
+      if (!parsed.success) {
+        say(message, "Give a reason of at least 3 characters; the requester sees it.");
+        reason.focus();
+        return;
+      }
+      void busy(confirm, async () => {
+        try {
+          const after = await api.revoke(c.id, parsed.data.reason);
+          say(
+            message,
+            `${after.requester.username}'s checkout of ${after.serverName} as ${after.accountUsername} is ${statusLabel(after.status).toLowerCase()}; its sessions are ended.`,
+            "ok",
+          );
+        } catch (failure) {
+          say(
+            message,
+            errorText(failure, {
+              forbidden: "That checkout is in a zone you do not administer.",
+              conflict: "That checkout is no longer open, so there is nothing to revoke.",
+            }),
+          );
+        }
+        await load();
+      });
+    });
+    return h("div", { class: "kill-wrap" }, open, form);
+  }
+
+  function row(c: CheckoutSummary): HTMLTableRowElement {
+    return h(
+      "tr",
+      { "data-checkout-id": c.id, "data-status": c.status },
+      h("th", { scope: "row" }, c.requester.username),
+      h("td", {}, c.serverName, h("div", { class: "muted small" }, `as ${c.accountUsername} (${c.credentialName})`)),
+      h("td", {}, c.zoneName),
+      h(
+        "td",
+        {},
+        statusBadge(c.status),
+        c.revokeReason ? h("div", { class: "muted small" }, `Reason: ${c.revokeReason}`) : null,
+      ),
+      h("td", { class: "small" }, `${formatFullTime(c.startsAt)} – ${formatFullTime(c.endsAt)}`),
+      h("td", { class: "small" }, c.justification),
+      h("td", { class: "actions" }, OPEN.has(c.status) ? revokeControls(c) : null),
+    );
+  }
+
+  async function load(): Promise<void> {
+    try {
+      const list = await api.adminCheckouts({ state: state.value, q: q.value.trim(), ...(only ? { id: only } : {}) });
+      if (disposed) return;
+      replace(
+        body,
+        ...(list.length ? list.map(row) : [emptyRow(HEADERS.length, "No checkouts match. Change the filter.")]),
+      );
+    } catch (failure) {
+      if (!disposed) say(message, errorText(failure));
+    }
+  }
+
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  const reload = () => {
+    only = undefined;
+    clearTimeout(typing);
+    typing = setTimeout(() => void load(), 250);
+  };
+  state.addEventListener("change", reload);
+  q.addEventListener("input", reload);
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    reload();
   });
 
   append(
     container,
     panel(
-      "revoke",
-      "Revoke a checkout",
-      "Revoking ends the requester's access at once and ends any session running under it.",
-      form,
+      "checkouts",
+      "Checkouts",
+      "Everyone's checkouts in your zones. Revoking ends the requester's access at once and ends any session running under it.",
+      filters,
+      dataTable("checkouts-table", "Checkouts", HEADERS, body),
+      message,
     ),
   );
-  (param ? reason : id).focus();
-  return () => {};
+  void load();
+  return () => {
+    disposed = true;
+    clearTimeout(typing);
+  };
 }

@@ -37,7 +37,7 @@ const SECTIONS: readonly Section[] = [
   { id: "servers", label: "Servers", roles: ADMINS, render: renderAdminServers },
   { id: "credentials", label: "Credentials", roles: ADMINS, render: renderAdminCredentials },
   { id: "live", label: "Live sessions", roles: WATCHERS, render: renderLiveSessions },
-  { id: "checkouts", label: "Revoke", roles: ADMINS, render: renderAdminCheckouts },
+  { id: "checkouts", label: "Checkouts", roles: ADMINS, render: renderAdminCheckouts },
 ];
 
 /** The sections a user with `roles` may open, in menu order. */

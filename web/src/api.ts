@@ -229,6 +229,8 @@ export const api = {
   pendingExtensions: () => call("GET", "/api/extensions", z.array(PendingExtension)),
   decideExtension: (id: string, approve: boolean, comment: string) =>
     call("POST", at("/api/extensions", id, "/decision"), ExtensionResult, { approve, comment }),
+  adminCheckouts: (filter: { state: string; q: string; id?: string }) =>
+    call("GET", `/api/admin/checkouts${query(filter)}`, z.array(CheckoutSummary)),
   revoke: (id: string, reason: string) =>
     call("POST", at("/api/checkouts", id, "/revoke"), CheckoutSummary, { reason }),
 

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { actorOf, record } from "../audit.ts";
 import type { AuthUser, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
+import type { ZoneScope } from "./scope.ts";
 import { entitlement } from "./catalog.ts";
 import {
   applyEvent,
@@ -22,6 +23,7 @@ import {
   machinePolicy,
   type NamedPerson,
   noExclusiveOverlap,
+  OPEN_STATUSES,
   rowPolicy,
   rowToCheckout,
   SELECT_CHECKOUT,
@@ -292,6 +294,32 @@ export async function listMine(env: Env, user: AuthUser, now: number): Promise<C
     `${SELECT_CHECKOUT} WHERE ch.user_id = ? ORDER BY ch.requested_at DESC LIMIT 200`,
   )
     .bind(user.id)
+    .all<CheckoutRow>();
+  return Promise.all(
+    results.map((row) =>
+      row.next_transition_at !== null && row.next_transition_at <= now ? advance(env, row, now) : toSummary(row),
+    ),
+  );
+}
+
+/** Everyone's checkouts in the admin's zones, newest first, by state and a partial name (Admin › Checkouts). */
+export async function listForAdmin(
+  env: Env,
+  scope: ZoneScope,
+  filter: { state: "open" | "pending" | "ended" | "all"; q: string; id?: string | undefined },
+  now: number,
+): Promise<CheckoutSummary[]> {
+  const like = `%${filter.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const statuses = { open: OPEN_STATUSES, pending: "('pending_approval')", ended: null, all: null }[filter.state];
+  const { results } = await env.DB.prepare(
+    `${SELECT_CHECKOUT}
+     WHERE (?1 = 1 OR ch.zone_id IN (SELECT value FROM json_each(?2)))
+       AND ${statuses ? `ch.status IN ${statuses}` : filter.state === "ended" ? `ch.status NOT IN ('pending_approval', 'approved', 'active')` : "1"}
+       AND (?3 = '%%' OR u.username LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\' OR c.username LIKE ?3 ESCAPE '\\')
+       AND (?4 IS NULL OR ch.id = ?4)
+     ORDER BY ch.requested_at DESC LIMIT 200`,
+  )
+    .bind(scope.all ? 1 : 0, JSON.stringify(scope.all ? [] : [...scope.zones]), like, filter.id ?? null)
     .all<CheckoutRow>();
   return Promise.all(
     results.map((row) =>

@@ -1,6 +1,7 @@
 // The requester's catalog and cart, their requests, the approvers' inbox and decisions, and revocation.
 import { z } from "zod";
 import {
+  AdminCheckoutQuery,
   CartResult,
   CatalogEntry,
   CatalogQuery,
@@ -10,8 +11,17 @@ import {
   SubmitCartRequest,
 } from "../../protocol/index.ts";
 import { entitledCatalog } from "../access/catalog.ts";
-import { decide, inbox, listMine, loadRow, requesterAction, revoke, submitCart } from "../access/checkouts.ts";
-import { adminScope, requireZone } from "../access/scope.ts";
+import {
+  decide,
+  inbox,
+  listForAdmin,
+  listMine,
+  loadRow,
+  requesterAction,
+  revoke,
+  submitCart,
+} from "../access/checkouts.ts";
+import { adminScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -57,6 +67,24 @@ checkouts.openapi(
     response: z.array(CheckoutSummary),
   }),
   async (c) => c.json(await listMine(c.env, c.get("user"), Date.now()), 200),
+);
+
+checkouts.openapi(
+  route({
+    method: "get",
+    path: "/admin/checkouts",
+    summary: "Everyone's checkouts in the caller's zones, by state and a partial user, server or account name",
+    tags,
+    middleware,
+    query: AdminCheckoutQuery,
+    response: z.array(CheckoutSummary),
+  }),
+  async (c) => {
+    const user = c.get("user");
+    requireAnyAdmin(user);
+    const scope = await adminScope(c.env.DB, user);
+    return c.json(await listForAdmin(c.env, scope, c.req.valid("query"), Date.now()), 200);
+  },
 );
 
 checkouts.openapi(
