@@ -271,4 +271,45 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     expect(browserBound.join("\n")).toContain(stack.targetUser);
     expect(browserBound.join("\n")).not.toContain(stack.canary);
   }, 150_000);
+
+  it("on a 390×844 phone no page scrolls sideways, and the nav folds behind Menu", async () => {
+    const phone = await openPage(adminBrowser);
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await signIn(phone, "admin", "admin-password-1");
+    const routes = [
+      "catalog",
+      "requests",
+      "approvals",
+      "recordings",
+      "account",
+      "audit",
+      ...["sites", "zones", "policies", "groups", "users", "grants", "servers", "credentials", "live", "checkouts"].map(
+        (s) => `admin/${s}`,
+      ),
+    ];
+    const wide: string[] = [];
+    for (const route of routes) {
+      await phone.goto(`${stack.edge.url}/#/${route}`);
+      await phone.waitForSelector("body[data-route]");
+      await phone.waitForTimeout(400); // lists load after the route renders
+      const overflow = await phone.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        if (document.documentElement.scrollWidth <= width) return null;
+        const culprits = [...document.querySelectorAll("body *")]
+          .filter((el) => el.getBoundingClientRect().right > width + 1 && el.getBoundingClientRect().width > 0)
+          .slice(-3)
+          .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}.${[...el.classList].join(".")}`);
+        return `${document.documentElement.scrollWidth}px: ${culprits.join(", ")}`;
+      });
+      if (overflow) wide.push(`${route} ${overflow}`);
+    }
+    expect(wide).toEqual([]);
+    // The links are behind Menu, and a chosen link folds them again.
+    expect(await phone.locator("#nav-links").isVisible()).toBe(false);
+    await phone.click("#nav-toggle");
+    await phone.locator('a[data-nav="requests"]').click();
+    await phone.waitForSelector('body[data-route="requests"]');
+    expect(await phone.locator("#nav-links").isVisible()).toBe(false);
+    await phone.close();
+  });
 });

@@ -51,10 +51,32 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
       ),
     ),
   );
+  // On a phone the links fold behind a Menu button (the CSS shows the button only on narrow screens).
+  const list = h("ul", { class: "nav-links", id: "nav-links" }, ...links);
+  const toggle = h(
+    "button",
+    {
+      type: "button",
+      id: "nav-toggle",
+      class: "nav-toggle button-quiet",
+      "aria-expanded": "false",
+      "aria-controls": "nav-links",
+    },
+    "Menu",
+  );
+  const setOpen = (open: boolean) => {
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("nav-open", open);
+  };
+  toggle.addEventListener("click", () => setOpen(toggle.getAttribute("aria-expanded") !== "true"));
+  list.addEventListener("click", (event) => {
+    if ((event.target as Element).closest("a")) setOpen(false);
+  });
   replace(
     nav,
     h("a", { class: "brand", href: "#/catalog" }, "PSM"),
-    h("nav", { "aria-label": "Main" }, h("ul", { class: "nav-links" }, ...links)),
+    toggle,
+    h("nav", { "aria-label": "Main" }, list),
     h(
       "div",
       { class: "nav-user" },
