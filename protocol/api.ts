@@ -131,6 +131,8 @@ export type ServerSummary = z.infer<typeof ServerSummary>;
 /** A server as admins list it: with whether it and each credential are on (PATCH /api/servers/:id, /api/credentials/:id). */
 export const AdminServer = ServerSummary.extend({
   enabled: z.boolean(),
+  /** The pinned host key (SSH) or certificate (RDP) fingerprint. */
+  hostKey: z.string(),
   credentials: z.array(
     CredentialSummary.extend({
       enabled: z.boolean(),

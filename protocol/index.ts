@@ -15,3 +15,4 @@ export * from "./rotation.ts";
 export * from "./master-password.ts";
 export * from "./edge-keys.ts";
 export * from "./seal-rotation.ts";
+export * from "./host-key.ts";

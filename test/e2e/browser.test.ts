@@ -195,6 +195,36 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await Promise.all([page.close(), admin.close()]);
   });
 
+  it("an admin sees a server's pinned host key and re-pins it from a line of ssh-keygen -lf", async () => {
+    const admin = await openPage(adminBrowser);
+    await signIn(admin, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/servers`);
+    const row = admin.locator(`tr[data-server-id="${stack.serverId}"]`);
+    expect(await row.locator("code.host-key").getAttribute("title")).toBe(stack.sshd.hostKeyFingerprint);
+    const repin = async (text: string) => {
+      admin.once("dialog", (dialog) => void dialog.accept());
+      await row.locator("button.repin").click();
+      await row.locator(".repin-key").fill(text);
+      await row.locator("button.repin-save").click();
+    };
+    // A scan of several key types is refused, not guessed between.
+    const other = `SHA256:${"x".repeat(43)}`;
+    await row.locator("button.repin").click();
+    await row
+      .locator(".repin-key")
+      .fill(`3072 ${other} 127.0.0.1 (RSA)\n256 ${stack.sshd.hostKeyFingerprint} 127.0.0.1 (ED25519)`);
+    await row.locator("button.repin-save").click();
+    await admin.locator("#admin-servers-error", { hasText: "several keys" }).waitFor();
+    await repin(`256 ${other} 127.0.0.1 (ED25519)`);
+    await admin.locator(`tr[data-server-id="${stack.serverId}"] code.host-key[title="${other}"]`).waitFor();
+    // Back to the real key, pasted as ssh-keygen prints it.
+    await repin(`256 ${stack.sshd.hostKeyFingerprint} [127.0.0.1]:${stack.sshd.port} (ED25519)`);
+    await admin
+      .locator(`tr[data-server-id="${stack.serverId}"] code.host-key[title="${stack.sshd.hostKeyFingerprint}"]`)
+      .waitFor();
+    await admin.close();
+  });
+
   it("warns before the time limit and ends the session at it; More time moves another session's deadline", async () => {
     const page = await openPage(browser);
     const other = await openPage(browser);

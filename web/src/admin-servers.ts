@@ -1,5 +1,6 @@
 // Admin › Servers: the servers in the user's zones (with zone, source and credentials), the
 // add-server form and the CSV import.
+import { type AdminServer, HOST_KEY_INPUT_TEXT, parseHostKeyInput } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
@@ -51,6 +52,54 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
     return button;
   }
 
+  /** The pinned key, and Re-pin… opening an inline form that takes a fingerprint or a line of ssh-keygen -lf. */
+  function hostKeyCell(s: AdminServer): HTMLElement {
+    const pinned = h("code", { class: "host-key", title: s.hostKey }, `${s.hostKey.slice(0, 19)}…`);
+    const open = h("button", { type: "button", class: "button-quiet small-button repin" }, "Re-pin…");
+    const input = h("input", {
+      class: "mono repin-key",
+      autocomplete: "off",
+      spellcheck: "false",
+      placeholder: "SHA256:… or a line of ssh-keygen -lf",
+      "aria-label": `New host key of ${s.name}`,
+    });
+    const save = h("button", { type: "submit", class: "small-button repin-save" }, "Pin");
+    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
+    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, input, save, cancel);
+    const show = (on: boolean) => {
+      form.hidden = !on;
+      open.hidden = on;
+      (on ? input : open).focus();
+    };
+    open.addEventListener("click", () => show(true));
+    cancel.addEventListener("click", () => show(false));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = parseHostKeyInput(input.value);
+      if (!key.ok) {
+        say(listMessage, HOST_KEY_INPUT_TEXT[key.problem]);
+        input.focus();
+        return;
+      }
+      if (
+        !window.confirm(
+          `Pin ${key.fingerprint} for ${s.name}? Only do this when you know why the key changed (a reinstall, a new host key); a changed key can also mean someone is in between.`,
+        )
+      )
+        return;
+      void busy(save, async () => {
+        try {
+          await api.repinServer(s.id, key.fingerprint);
+          say(listMessage, `${s.name}'s host key is now ${key.fingerprint}.`, "ok");
+          await data.reload("servers");
+        } catch (failure) {
+          say(listMessage, `${s.name}'s host key was not changed. ${errorText(failure)}`);
+        }
+      });
+    });
+    return h("div", { class: "small" }, pinned, " ", open, form);
+  }
+
   function draw(): void {
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     const shown = data.servers.filter((s) => {
@@ -71,7 +120,7 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
           "tr",
           { "data-server-id": s.id, "data-server-name": s.name },
           h("th", { scope: "row" }, s.name, s.enabled ? null : h("span", { class: "tag" }, "off")),
-          h("td", { class: "mono small" }, s.port === 22 ? s.host : `${s.host}:${s.port}`),
+          h("td", { class: "mono small" }, s.port === 22 ? s.host : `${s.host}:${s.port}`, hostKeyCell(s)),
           h("td", {}, s.zoneName),
           h("td", { class: "small" }, s.source),
           h("td", {}, ...s.tags.map((t) => h("span", { class: "tag" }, t))),
@@ -113,7 +162,7 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
       dataTable(
         "admin-servers-table",
         "Servers",
-        ["Server", "Host", "Zone", "Source", "Tags", "Credentials", "Status"],
+        ["Server", "Host and pinned key", "Zone", "Source", "Tags", "Credentials", "Status"],
         body,
       ),
       listMessage,

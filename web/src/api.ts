@@ -279,6 +279,7 @@ export const api = {
   createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
   deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
   servers: () => call("GET", "/api/servers", z.array(AdminServer)),
+  repinServer: (id: string, hostKey: string) => call("PUT", at("/api/servers", id, "/host-key"), Anything, { hostKey }),
   setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
   setCredentialEnabled: (id: string, enabled: boolean) =>
     call("PATCH", at("/api/credentials", id), Anything, { enabled }),

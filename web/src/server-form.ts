@@ -1,5 +1,5 @@
 // The admin's add-server form: name, host, port, zone, pinned host key fingerprint and tags.
-import { CreateServerRequest } from "../../protocol/index.ts";
+import { CreateServerRequest, HOST_KEY_INPUT_TEXT, parseHostKeyInput } from "../../protocol/index.ts";
 import { type AdminData, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, say } from "./dom.ts";
@@ -45,7 +45,7 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
     id: "server-hostkey",
     name: "hostKey",
     required: true,
-    placeholder: "SHA256:…",
+    placeholder: "SHA256:… or a line of ssh-keygen -lf",
     autocomplete: "off",
     spellcheck: "false",
     class: "mono",
@@ -62,7 +62,11 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
     field("Host", host),
     field("Port", port),
     field("Zone", zone, "Its site's connectors reach the server; its policy governs access."),
-    field("Host key fingerprint", hostKey, "Output of: ssh-keyscan HOST | ssh-keygen -lf -"),
+    field(
+      "Host key fingerprint",
+      hostKey,
+      "Paste a line of: ssh-keyscan -t ed25519 -p PORT HOST | ssh-keygen -lf - (run where you trust the network)",
+    ),
     field("Tags", tags, "Comma-separated"),
     h("div", { class: "form-actions" }, submit),
     message,
@@ -71,12 +75,19 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const control of Object.values(controls)) control.removeAttribute("aria-invalid");
+    const key = parseHostKeyInput(hostKey.value);
+    if (!key.ok) {
+      hostKey.setAttribute("aria-invalid", "true");
+      say(message, HOST_KEY_INPUT_TEXT[key.problem]);
+      hostKey.focus();
+      return;
+    }
     const parsed = CreateServerRequest.safeParse({
       name: name.value,
       host: host.value,
       port: port.value === "" ? 22 : Number(port.value),
       zoneId: zone.value,
-      hostKey: hostKey.value.trim(),
+      hostKey: key.fingerprint,
       tags: tags.value
         .split(",")
         .map((tag) => tag.trim())

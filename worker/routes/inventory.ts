@@ -69,6 +69,7 @@ inventory.openapi(
         tags: JSON.parse(s.tags as string),
         source: s.source as string,
         enabled: !!s.enabled,
+        hostKey: s.host_key as string,
         credentials: (creds?.results ?? [])
           .filter((cr) => cr.server_id === s.id)
           .map((cr) => ({
