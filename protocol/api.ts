@@ -156,6 +156,10 @@ export const PolicyHint = z.object({
   maxSessionMinutes: z.number(),
   exclusive: z.boolean(),
   recordingRequired: z.boolean(),
+  /** Connecting asks for a second factor (the policy says so, or the zone is high-sensitivity). Risk may add one. */
+  mfaAtConnect: z.boolean(),
+  /** Connecting asks for the master password. */
+  masterPasswordAtConnect: z.boolean(),
 });
 export const CatalogCredential = CredentialSummary.extend({ policy: PolicyHint });
 export const CatalogEntry = ServerSummary.omit({ credentials: true }).extend({

@@ -3,6 +3,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import type { CatalogEntry } from "../protocol/index.ts";
 import { api, BOOTSTRAP_TOKEN, login, ORIGIN, seedSite, seedUser } from "./test/harness.ts";
 
 describe("accounts", () => {
@@ -200,5 +201,25 @@ describe("websocket upgrades", () => {
     const text = await (await api("/api/catalog", { cookie })).text();
     expect(text).toContain("root pw");
     expect(text).not.toContain("SEALED");
+  });
+
+  it("tells the requester before they ask that connecting will need a second factor or the master password", async () => {
+    const name = `hint-${crypto.randomUUID().slice(0, 6)}`;
+    const plain = await seedSite();
+    const strict = await seedSite({ mfa_required: 1, master_password_required: 1 });
+    const high = await seedSite();
+    await env.DB.prepare("UPDATE zones SET sensitivity = 'high' WHERE id = ?").bind(high.zoneId).run();
+    const userId = await seedUser(name, "hint-password-12", ["requester"]);
+    for (const site of [plain, strict, high]) await site.entitle(userId);
+    const cookie = await login(name, "hint-password-12");
+    const catalog = (await (await api("/api/catalog", { cookie })).json()) as CatalogEntry[];
+    const hint = (site: { serverId: string }) => {
+      const { mfaAtConnect, masterPasswordAtConnect } = catalog.find((s) => s.id === site.serverId)!.credentials[0]!
+        .policy;
+      return { mfaAtConnect, masterPasswordAtConnect };
+    };
+    expect(hint(plain)).toEqual({ mfaAtConnect: false, masterPasswordAtConnect: false });
+    expect(hint(strict)).toEqual({ mfaAtConnect: true, masterPasswordAtConnect: true });
+    expect(hint(high)).toEqual({ mfaAtConnect: true, masterPasswordAtConnect: false });
   });
 });

@@ -38,6 +38,9 @@ export function policyPhrases(policy: PolicyHint): string[] {
     ...(policy.exclusive ? ["exclusive"] : []),
     `max ${formatMinutes(policy.maxCheckoutMinutes)}`,
     ...(policy.recordingRequired ? ["recorded"] : []),
+    // Said before the request, not discovered at connect.
+    ...(policy.mfaAtConnect ? ["second factor at connect"] : []),
+    ...(policy.masterPasswordAtConnect ? ["master password at connect"] : []),
   ];
 }
 

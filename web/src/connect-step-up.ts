@@ -50,7 +50,10 @@ async function render(
   dialog.append(h("h2", { id: "step-up-title" }, `Confirm it is you to connect to ${serverName}`), reasons);
 
   if (decision.decision === "deny") {
-    dialog.append(h("p", {}, "You cannot connect until this is fixed."), cancel);
+    // What is missing is set up on the Account page: a working link, not directions.
+    const account = h("a", { href: "#/account", id: "step-up-account" }, "Open your Account page to set it up");
+    account.addEventListener("click", () => close(null));
+    dialog.append(h("p", {}, "You cannot connect until this is fixed. ", account, "."), cancel);
     return;
   }
 

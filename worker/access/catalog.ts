@@ -13,6 +13,7 @@ type Row = {
   site_id: string;
   zone_id: string;
   zone_name: string;
+  sensitivity: string;
   tags: string;
   source: string;
   credential_id: string;
@@ -34,7 +35,7 @@ const ENTITLED_FROM = `
 
 const ENTITLED = `
   SELECT DISTINCT s.id AS server_id, s.name AS server_name, s.host, s.port, s.protocol, s.site_id, s.zone_id,
-         z.name AS zone_name, s.tags, s.source, c.id AS credential_id, c.name AS credential_name, c.username, c.kind
+         z.name AS zone_name, z.sensitivity, s.tags, s.source, c.id AS credential_id, c.name AS credential_name, c.username, c.kind
   ${ENTITLED_FROM} AND gm.user_id = ?`;
 
 /** SQL: 1 when checkout row `ch` is still entitled (its person, server and credential), else 0. */
@@ -80,6 +81,8 @@ export async function entitledCatalog(
         maxSessionMinutes: p.maxSessionMinutes,
         exclusive: p.exclusive,
         recordingRequired: p.recordingRequired,
+        mfaAtConnect: p.mfaRequired || r.sensitivity === "high",
+        masterPasswordAtConnect: p.masterPasswordRequired,
       },
     });
   }
