@@ -403,6 +403,8 @@ export const SessionSummary = z.object({
   createdAt: z.number(),
   deadline: z.number(),
   endReason: z.string().nullable(),
+  /** The session is being recorded (the terminal bar says so). */
+  recorded: z.boolean(),
   /** What the user may ask for: up to `minutes` at a time, `remaining` more times; null: no extensions. */
   extension: z
     .object({ minutes: z.number(), remaining: z.number(), approval: z.boolean(), pending: z.boolean() })

@@ -78,11 +78,28 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await signIn(page, "alice", "alice-password-1");
     const checkoutId = await requestThroughCart(page, "check the disk usage");
     await runInTerminal(page, checkoutId);
+    // The bar says the session is recorded, and offers Check in.
+    await page.locator("#session-recording").waitFor();
+    expect(await page.locator("#session-check-in").isVisible()).toBe(true);
     await page.screenshot({ path: "test-results/terminal.png" });
     await page.keyboard.type("exit\n");
     await page.waitForSelector('body[data-session-state="ended"]');
     expect(await page.getAttribute("body", "data-end-reason")).toBe("user_exit");
     expect(await page.locator("#ended-banner").isVisible()).toBe(true);
+    await page.close();
+  });
+
+  it("checks in from the terminal bar: after a confirmation the session and the checkout end", async () => {
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "quick look");
+    await runInTerminal(page, checkoutId);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click("#session-check-in");
+    await page.waitForSelector('body[data-session-state="ended"]');
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("checkout_ended");
+    await page.goto(`${stack.edge.url}/#/requests`);
+    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="checked_in"]`).waitFor();
     await page.close();
   });
 

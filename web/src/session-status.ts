@@ -46,6 +46,12 @@ export class SessionStatusBar {
   private readonly notice = h("span", { id: "session-notice", class: "session-notice", role: "alert", hidden: true });
   /** Shown to the session's user while admins watch live (the room says so when policy tells users). */
   private readonly watchers = h("span", { id: "session-watchers", class: "session-watchers", hidden: true });
+  /** Shown while the session is recorded: the user is told, in the bar, all the time. */
+  private readonly recording = h(
+    "span",
+    { id: "session-recording", class: "session-recording", title: "This session is recorded", hidden: true },
+    "● Recording",
+  );
   private deadline: number | undefined;
   private warned = { warn: false, danger: false };
   /** Set while the room's `time_limit` warning stands: the countdown is amber whatever is left. */
@@ -60,6 +66,7 @@ export class SessionStatusBar {
       h("a", { href: back.href, class: "back", "aria-label": back.label }, "←"),
       this.server,
       this.state,
+      this.recording,
       this.notice,
       this.watchers,
       h("span", { class: "spacer" }),
@@ -109,6 +116,10 @@ export class SessionStatusBar {
     } else {
       this.tick();
     }
+  }
+
+  setRecording(recorded: boolean): void {
+    this.recording.hidden = !recorded;
   }
 
   /** A short message next to the state (e.g. input refused); `null` clears it. */

@@ -31,7 +31,27 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   document.title = "Session · PSM";
   const body = document.body;
   const extend = new ExtendControl(sessionId);
-  const status = new SessionStatusBar(undefined, extend.element);
+  // Check in from the session itself: it ends the checkout (and this session) once confirmed.
+  const checkIn = h(
+    "button",
+    { type: "button", id: "session-check-in", class: "small-button", hidden: true },
+    "Check in",
+  );
+  let checkoutId: string | null = null;
+  checkIn.addEventListener("click", () => {
+    if (!checkoutId) return;
+    const live = socket.state === "connected" || socket.state === "reconnecting";
+    if (live && !window.confirm("Check in now? This session ends and the checkout is closed.")) return;
+    checkIn.disabled = true;
+    api.checkIn(checkoutId).then(
+      () => status.setNotice("Checked in."),
+      (failure: unknown) => {
+        checkIn.disabled = false;
+        status.setNotice(errorText(failure, { conflict: "This checkout is already over." }));
+      },
+    );
+  });
+  const status = new SessionStatusBar(undefined, extend.element, checkIn);
   const warning = new SessionWarningBanner();
   const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
@@ -63,6 +83,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     warning.clear();
     status.setTimeWarning(null);
     extend.disable();
+    checkIn.hidden = true;
     showEndedBanner(banner, { text, reason, note, back: { href: "#/requests", label: "Back to my requests" } });
   }
 
@@ -121,6 +142,9 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       const summary = await api.session(sessionId);
       if (stopped) return;
       status.setServer(summary.serverName, summary.credentialName);
+      status.setRecording(summary.recorded && summary.status !== "ended");
+      checkoutId = summary.checkoutId;
+      checkIn.hidden = !checkoutId || summary.status === "ended";
       if (deadline === undefined || summary.deadline > deadline) onDeadline(summary.deadline);
       extend.setOffer(summary.extension);
       if (summary.status === "ended") {

@@ -181,7 +181,8 @@ sessions.openapi(
 
 async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, sessionId: string) {
   const row = await c.env.DB.prepare(
-    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, sv.protocol, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason
+    `SELECT se.id, se.user_id, se.checkout_id, se.server_id, sv.name AS server_name, sv.protocol, cr.name AS credential_name, se.status, se.created_at, se.deadline, se.end_reason,
+       EXISTS (SELECT 1 FROM recordings r WHERE r.session_id = se.id) AS recorded
      FROM sessions se JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id WHERE se.id = ?`,
   )
     .bind(sessionId)
@@ -197,6 +198,7 @@ async function ownSession(c: { env: AppContext["Bindings"] }, user: AuthUser, se
       created_at: number;
       deadline: number;
       end_reason: string | null;
+      recorded: number;
     }>();
   // Someone else's session is indistinguishable from a missing one.
   if (!row || row.user_id !== user.id) throw new ApiFailure("not_found");
@@ -227,6 +229,7 @@ sessions.openapi(
         createdAt: row.created_at,
         deadline: row.deadline,
         endReason: row.end_reason,
+        recorded: row.recorded === 1,
         extension: row.status === "ended" ? null : await extensionOffer(c.env, row.id, row.checkout_id),
       } satisfies SessionSummary,
       200,
