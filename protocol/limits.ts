@@ -32,6 +32,13 @@ export const HEARTBEAT_INTERVAL_MS = 15_000;
 /** A connector silent for this long is treated as gone: 45 s. */
 export const HEARTBEAT_TIMEOUT_MS = 45_000;
 
+/**
+ * A browser's session socket pings every 3 s (answered by the edge's auto-response, which wakes nothing) and
+ * treats 10 s of silence as a stalled connection: the page shows it and redials, instead of staying green.
+ */
+export const BROWSER_PING_INTERVAL_MS = 3_000;
+export const BROWSER_SILENCE_MS = 10_000;
+
 /** A session grant must be used within this long of issue: 60 s. */
 export const GRANT_TTL_SECONDS = 60;
 

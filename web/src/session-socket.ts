@@ -5,8 +5,8 @@
 import {
   CREDIT_BATCH,
   CloseCode,
-  HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_TIMEOUT_MS,
+  BROWSER_PING_INTERVAL_MS,
+  BROWSER_SILENCE_MS,
   PING,
   PONG,
   PROTOCOL_VERSION,
@@ -160,7 +160,7 @@ export class SessionSocket {
       this.sentSize = { cols, rows };
       const resume = this.endpoint === "ws" && this.offset !== null ? { resume: this.offset } : {};
       ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols, rows, ...resume }));
-      this.heartbeatTimer = setInterval(this.heartbeat, HEARTBEAT_INTERVAL_MS);
+      this.heartbeatTimer = setInterval(this.heartbeat, BROWSER_PING_INTERVAL_MS);
     };
     ws.onmessage = (event: MessageEvent) => {
       if (generation !== this.generation) return;
@@ -248,12 +248,12 @@ export class SessionSocket {
   }
 
   /**
-   * Every HEARTBEAT_INTERVAL_MS: send PING (the edge answers PONG by auto-response). Silence for
-   * HEARTBEAT_TIMEOUT_MS after a PONG was seen means a dead socket; an edge that never answers
-   * pings is not held to it, so an idle session is not torn down every 45 s.
+   * Every BROWSER_PING_INTERVAL_MS: send PING (the edge answers PONG by auto-response). Silence for
+   * BROWSER_SILENCE_MS after a PONG was seen means a stalled socket; an edge that never answers pings is
+   * not held to it, so an idle session is not torn down.
    */
   private readonly heartbeat = (): void => {
-    if (this.pongSeen && Date.now() - this.lastHeard > HEARTBEAT_TIMEOUT_MS) {
+    if (this.pongSeen && Date.now() - this.lastHeard > BROWSER_SILENCE_MS) {
       // Half-open socket (sleeping laptop, dead NAT entry): no close event will ever come.
       this.teardown(4100, "heartbeat timeout");
       this.dropped(CloseCode.TryAgain);
