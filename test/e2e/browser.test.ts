@@ -86,6 +86,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await page.waitForSelector('body[data-session-state="ended"]');
     expect(await page.getAttribute("body", "data-end-reason")).toBe("user_exit");
     expect(await page.locator("#ended-banner").isVisible()).toBe(true);
+    // The overlay can be put away to read what the session printed last.
+    await page.click("#ended-dismiss");
+    expect(await page.locator("#ended-banner").isVisible()).toBe(false);
+    expect(await page.locator("#terminal").innerText()).toContain(stack.targetUser);
     await page.close();
   });
 

@@ -29,7 +29,11 @@ export class ExtendControl {
   private readonly result = h("span", { id: "extend-result", class: "session-notice", role: "status", hidden: true });
   private offer: SessionSummary["extension"] = null;
 
-  constructor(private readonly sessionId: string) {
+  constructor(
+    private readonly sessionId: string,
+    /** Where the keyboard goes back to when the form closes (the terminal). */
+    private readonly refocus: () => void = () => {},
+  ) {
     this.form.append(this.minutes, this.reason, this.ask);
     this.element = h("span", { class: "extend" }, this.button, this.form, this.result);
     this.button.addEventListener("click", () => {
@@ -77,6 +81,7 @@ export class ExtendControl {
       });
       this.form.hidden = true;
       this.reason.value = "";
+      this.refocus();
       if (result.status === "granted")
         this.say(`More time granted: the session now ends at ${formatTime(result.deadline)}.`);
       else this.say("Asked the approvers for more time. The countdown moves if they approve.");

@@ -30,7 +30,7 @@ function binaryStringBytes(data: string): Uint8Array {
 export function renderTerminal(container: HTMLElement, sessionId: string): Cleanup {
   document.title = "Session · PSM";
   const body = document.body;
-  const extend = new ExtendControl(sessionId);
+  const extend = new ExtendControl(sessionId, () => term.focus());
   // Check in from the session itself: it ends the checkout (and this session) once confirmed.
   const checkIn = h(
     "button",

@@ -111,6 +111,12 @@ export function showEndedBanner(banner: HTMLElement, { heading, text, reason, no
     // A text node, never parsed as HTML.
     note ? h("blockquote", { id: "ended-note", class: "ended-note" }, note) : null,
     h("a", { href: back.href, class: "button" }, back.label),
+    // The last output stays underneath: the overlay can be put away to read it.
+    h(
+      "button",
+      { type: "button", id: "ended-dismiss", class: "button-quiet", onclick: () => (banner.hidden = true) },
+      "Read the last output",
+    ),
   );
   banner.hidden = false;
 }
