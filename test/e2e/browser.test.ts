@@ -238,6 +238,16 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await admin.locator("#admin-servers-error", { hasText: "several keys" }).waitFor();
     await repin(`256 ${other} 127.0.0.1 (ED25519)`);
     await admin.locator(`tr[data-server-id="${stack.serverId}"] code.host-key[title="${other}"]`).waitFor();
+    // The user's connect now fails before any password is sent, and the page says it never started and why.
+    const page = await openPage(browser);
+    await signIn(page, "alice", "alice-password-1");
+    const checkoutId = await requestThroughCart(page, "after the reinstall");
+    await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"] button.connect`).click();
+    await page.waitForSelector('body[data-session-state="ended"]', { timeout: 20_000 });
+    expect(await page.getAttribute("body", "data-end-reason")).toBe("host_key_mismatch");
+    expect(await page.locator("#ended-banner h2").innerText()).toBe("The session could not start");
+    expect(await page.locator("#ended-reason").innerText()).toContain("re-pin its key in Admin › Servers");
+    await page.close();
     // Back to the real key, pasted as ssh-keygen prints it.
     await repin(`256 ${stack.sshd.hostKeyFingerprint} [127.0.0.1]:${stack.sshd.port} (ED25519)`);
     await admin

@@ -10,7 +10,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   connector_lost: "The connector serving this server disconnected.",
   connector_unavailable: "No connector was available to reach this server. Ask an admin to check the site's connector.",
   grant_rejected: "The connector refused the session grant.",
-  host_key_mismatch: "The server's host key does not match the pinned key; the connection was refused.",
+  host_key_mismatch:
+    "The server presented a host key that does not match the one pinned for it, so the connection was refused before any password was sent. Tell an admin: if the server was reinstalled they re-pin its key in Admin › Servers; if not, someone may be in between.",
   target_unreachable: "The server could not be reached from the connector.",
   auth_failed: "The server refused the vaulted credential.",
   master_password_wrong: "Wrong master password. Connect again and re-enter it.",

@@ -65,7 +65,11 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   let lastRecheck = 0;
   let deadline: number | undefined;
 
+  /** Whether the session ever reached its target: a session that never did "could not start", it did not "end". */
+  let everConnected = false;
+
   function setState(state: SocketState): void {
+    if (state === "connected") everConnected = true;
     body.dataset.sessionState = state;
     status.setState(state);
     if (state === "connected") status.setNotice(null);
@@ -84,7 +88,13 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     status.setTimeWarning(null);
     extend.disable();
     checkIn.hidden = true;
-    showEndedBanner(banner, { text, reason, note, back: { href: "#/requests", label: "Back to my requests" } });
+    showEndedBanner(banner, {
+      heading: everConnected ? "Session ended" : "The session could not start",
+      text,
+      reason,
+      note,
+      back: { href: "#/requests", label: "Back to my requests" },
+    });
   }
 
   function onStopped(stop: SessionStop): void {
