@@ -9,7 +9,7 @@ import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 
 export function renderZones(container: HTMLElement, { data, isAdmin }: AdminContext): Cleanup {
   let editing: Zone | null = null;
-  const body = h("tbody", {}, emptyRow(5, "Loading zones…"));
+  const body = h("tbody", {}, emptyRow(6, "Loading zones…"));
   const listMessage = h("p", { id: "zones-error", class: "alert", role: "alert", hidden: true });
 
   const name = h("input", { id: "zone-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
@@ -102,7 +102,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
     const chosen = new Set([...allowed.selectedOptions].map((o) => o.value));
     allowed.replaceChildren(...data.policies.map((p) => new Option(p.name, p.id, false, chosen.has(p.id))));
     if (data.zones.length === 0) {
-      replace(body, emptyRow(5, isAdmin ? "No zones yet. Create one below." : "You administer no zones yet."));
+      replace(body, emptyRow(6, isAdmin ? "No zones yet. Create one below." : "You administer no zones yet."));
       return;
     }
     replace(
@@ -114,6 +114,11 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
           h("th", { scope: "row" }, zone.name),
           h("td", {}, data.site(zone.siteId)?.name ?? zone.siteId),
           h("td", {}, policyName(zone.policyId)),
+          h(
+            "td",
+            { "data-sensitivity": zone.sensitivity },
+            h("span", { class: zone.sensitivity === "high" ? "pill pending" : "pill ok" }, zone.sensitivity),
+          ),
           h("td", { class: "small" }, zone.description || h("span", { class: "muted" }, "—")),
           h(
             "td",
@@ -193,7 +198,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
       "zones",
       "Zones",
       "A zone groups servers and credentials of one site under one policy; groups are granted access per zone.",
-      dataTable("zones-table", "Zones", ["Zone", "Site", "Policy", "Description", ""], body),
+      dataTable("zones-table", "Zones", ["Zone", "Site", "Policy", "Sensitivity", "Description", ""], body),
       listMessage,
       isAdmin ? h("div", { class: "subform" }, title, form) : null,
     ),
