@@ -329,6 +329,17 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
       timeout: 15_000,
     });
     await expect(stack.user.createSession(checkoutId)).rejects.toThrow(/HTTP 409/);
+
+    // Denying asks for a reason the requester reads, and a confirmation.
+    const second = await requestThroughCart(page, "one more restart");
+    await approverPage.goto(`${stack.edge.url}/#/approvals`);
+    const next = approverPage.locator(`[data-approval-id="${second}"]`);
+    await next.locator("button.deny").click();
+    await next.locator('[data-approval-result="error"]', { hasText: "Say why" }).waitFor();
+    await next.locator("textarea.decision-comment").fill("not during the change freeze");
+    approverPage.once("dialog", (dialog) => void dialog.accept());
+    await next.locator("button.deny").click();
+    await approverPage.waitForSelector(`[data-approval-id="${second}"] [data-approval-result="denied"]`);
     expect(browserBound.join("\n")).toContain(stack.targetUser);
     expect(browserBound.join("\n")).not.toContain(stack.canary);
   }, 150_000);

@@ -134,7 +134,25 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
       }
     };
     approve.addEventListener("click", () => void decide("approve"));
-    deny.addEventListener("click", () => void decide("deny"));
+    // A denial ends the request for good: it needs a reason (the requester reads it) and a confirmation.
+    deny.addEventListener("click", () => {
+      element.querySelector("[data-approval-result]")?.remove();
+      if (comment.value.trim().length < 3) {
+        comment.setAttribute("aria-invalid", "true");
+        actions.after(
+          h(
+            "p",
+            { class: "alert", role: "alert", "data-approval-result": "error" },
+            "Say why you deny it in the comment: the requester reads it.",
+          ),
+        );
+        comment.focus();
+        return;
+      }
+      comment.removeAttribute("aria-invalid");
+      if (!window.confirm(`Deny ${c.requester.username}'s request for ${c.serverName}? This cannot be undone.`)) return;
+      void decide("deny");
+    });
     if (c.requester.id === me.id) {
       actions.before(h("p", { class: "note" }, "This is your own request; someone else must decide it."));
     }
