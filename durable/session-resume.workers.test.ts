@@ -50,6 +50,16 @@ async function reopen(id: string, cookie: string, resume?: number) {
 }
 
 async function fireTimer(room: DurableObjectStub<SessionRoom>, name: string) {
+  // The room sets the timer when it hears the close, which may come after the test's close() returns (a loaded
+  // machine once failed a CI run here): wait for it first.
+  await expect
+    .poll(() =>
+      runInDurableObject(
+        room,
+        async (_instance, state) => (await state.storage.get<Record<string, number>>("timers"))?.[name],
+      ),
+    )
+    .toBeGreaterThan(0);
   await runInDurableObject(room, async (_instance, state) => {
     const timers = (await state.storage.get<Record<string, number>>("timers"))!;
     expect(timers[name], `timer ${name}`).toBeGreaterThan(0);
