@@ -252,9 +252,16 @@ it("caps wrong codes at step-up too: a full sign-in that keeps guessing is ended
   await b.login(name, "capf-password-1");
   const { secret } = await enrolTotp(b);
   const wrong = totpAt(secret, Date.now()) === "000000" ? "111111" : "000000";
+  // Signed in fully, a wrong code is "not accepted" and the sign-in stands (a 401 would send the page to the
+  // sign-in screen); the last allowed one ends the sign-in, and that is a 401.
   for (let i = 0; i < 5; i++) {
     await env.DB.prepare("DELETE FROM auth_throttle").run();
-    expect((await b.send("/api/mfa/totp/verify", { body: { code: wrong } })).status).toBe(401);
+    const res = await b.send("/api/mfa/totp/verify", { body: { code: wrong } });
+    if (i < 4) {
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("code_not_accepted");
+      expect((await b.send("/api/me")).status).toBe(200);
+    } else expect(res.status).toBe(401);
   }
   expect((await b.send("/api/me")).status).toBe(401);
 });
