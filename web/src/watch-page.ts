@@ -121,8 +121,12 @@ export function renderWatch(
   }
 
   function onKill(outcome: KillOutcome): void {
-    if (stopped) return;
-    // The room tells every viewer `ended` (with the reason just given), which brings up the banner.
+    // The room tells every viewer `ended` (with the reason just given), which brings up the banner; it often
+    // comes before the kill's own answer, so what else the kill did goes into the banner then.
+    if (stopped) {
+      if (outcome.kind === "ended") banner.append(h("p", { id: "kill-outcome" }, outcome.also));
+      return;
+    }
     status.setNotice(
       outcome.kind === "ended" ? `Kill sent; the session is ending. ${outcome.also}` : "The session had already ended.",
     );
