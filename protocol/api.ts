@@ -71,6 +71,8 @@ export const RepinServerRequest = z.strictObject({ hostKey: HostKeyFingerprint }
 
 /** Turns a server or a credential off (nothing can be checked out or opened on it; what is open ends) or back on. */
 export const SetEnabledRequest = z.strictObject({ enabled: z.boolean() });
+/** A vaulted credential's new secret, sealed in the admin's browser to the site's current key. */
+export const ReplaceSecretRequest = z.strictObject({ sealed: SealedSecret });
 export type SetEnabledRequest = z.infer<typeof SetEnabledRequest>;
 
 export const CreateServerRequest = z.strictObject({

@@ -119,6 +119,11 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.credentialId,
     body: () => ({ enabled: true }),
   },
+  "PUT /api/credentials/:id/secret": {
+    access: "zoneAdmin",
+    id: (f) => f.site.credentialId,
+    body: () => ({ sealed: "eyJhbGciOiJFQ0RILUVTK0EyNTZLVyJ9.a2V5.aXY.Y2lwaGVy.dGFn" }),
+  },
   "GET /api/credentials/:id/rotation": { access: "zoneAdmin", id: (f) => f.site.credentialId },
   "PUT /api/credentials/:id/rotation": {
     access: "zoneAdmin",

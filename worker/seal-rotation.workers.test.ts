@@ -219,6 +219,36 @@ describe("site seal key rotation at the edge", () => {
     expect((await create(await sealSecret(body.sealKey as Record<string, unknown>, "typed-after"))).status).toBe(201);
   });
 
+  it("an admin replaces a vaulted secret sealed to the current key; one sealed to a replaced key is refused", async () => {
+    const s = await setup();
+    await env.DB.prepare(
+      "UPDATE credentials SET rotation_state = 'out_of_sync', rotation_error = 'auth_failed' WHERE id = ?",
+    )
+      .bind(s.site.credentialId)
+      .run();
+    const replace = async (sealed: string) =>
+      api(`/api/credentials/${s.site.credentialId}/secret`, { method: "PUT", cookie: s.admin, body: { sealed } });
+    const fresh = await sealSecret(s.oldPublic, "changed-outside-the-psm");
+    expect((await replace(fresh)).status).toBe(200);
+    expect(await vaulted(s.site.credentialId)).toBe(fresh);
+    // Replacing the secret reconciles a credential that was out of sync.
+    expect(
+      await env.DB.prepare("SELECT rotation_state FROM credentials WHERE id = ?")
+        .bind(s.site.credentialId)
+        .first("rotation_state"),
+    ).toBe("ok");
+    const entry = (await auditLog()).find((e) => e.target.id === s.site.credentialId && e.action === "admin.change");
+    expect(JSON.stringify(entry)).not.toContain(fresh);
+
+    const id = await requestRotation(s);
+    const { body } = await resealed(s, await work(s, id));
+    // Once the site's key has rotated, a secret sealed to the old one is refused.
+    expect((await answer(id, await s.site.token(connectorEndpoint.sealRotation(id)), body)).status).toBe(200);
+    const stale = await replace(await sealSecret(s.oldPublic, "sealed-to-the-old-key"));
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe("seal_key_changed");
+  });
+
   it("only the connector asked may fetch the work or answer, each with a token minted for that rotation", async () => {
     const s = await setup();
     const id = await requestRotation(s);

@@ -1,8 +1,10 @@
 // The product as people meet it, in real Chromium against the real edge, connector and sshd:
 // a requester checks a server out through the cart and opens its terminal; with approval
 // required, an approver in a second browser approves, and at expiry Connect disappears.
+import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { d1Query } from "../../scripts/stack/edge.ts";
 import { chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -26,6 +28,15 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await Promise.allSettled([browser?.close(), approverBrowser?.close(), adminBrowser?.close()]);
     await stack?.stop();
   });
+
+  /** The blob the edge holds for the stack's credential. */
+  const vaultedBlob = async () =>
+    (
+      await d1Query<{ sealed: string }>(
+        join(stack.dir, "edge"),
+        `SELECT sealed FROM credentials WHERE id = '${stack.credentialId}'`,
+      )
+    )[0]!.sealed;
 
   /** Records every byte the page receives (responses, websocket frames, console) for the canary scan. */
   async function openPage(context: BrowserContext): Promise<Page> {
@@ -179,6 +190,13 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     expect(await admin.inputValue("#rot-type")).toBe("ssh");
     await admin.click("#rot-save");
     await admin.locator("#rot-message", { hasText: "saved" }).waitFor();
+    // Replace secret… seals a new secret in the page (here the same password, so later sessions still log in).
+    const before = await vaultedBlob();
+    await row.locator("button.replace-secret").click();
+    await row.locator(".replace-secret-value").fill(stack.canary);
+    await row.locator("button.replace-secret-save").click();
+    await admin.locator("#credentials-error", { hasText: "sealed and saved" }).waitFor();
+    expect(await vaultedBlob()).not.toBe(before);
     await admin.close();
   });
 

@@ -3,7 +3,8 @@
 // add-credential form that seals secrets in the browser.
 import type { AdminContext, AdminCredential } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
-import { ROTATION_ERROR_TEXT } from "../../protocol/index.ts";
+import { ROTATION_ERROR_TEXT, type Zone } from "../../protocol/index.ts";
+import { sealSecret } from "../../protocol/seal.ts";
 import { api, errorText } from "./api.ts";
 import { formatAgo, timeElement } from "./format.ts";
 import { renderCredentialForm } from "./credential-form.ts";
@@ -67,7 +68,51 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
     await data.reload("servers");
   }
 
-  function actions(c: AdminCredential): HTMLElement {
+  /**
+   * Replace secret…: a new password or key, sealed here to the site's key the moment Save is pressed; the field
+   * is emptied whatever happens next. For a password changed outside the PSM, or a new key.
+   */
+  function replaceControls(c: AdminCredential, zone: Zone): HTMLElement {
+    const open = rowButton("Replace secret…", "replace-secret", `Replace the secret of ${c.name}`, () => show(true));
+    const secret =
+      c.kind === "private_key"
+        ? h("textarea", { class: "mono replace-secret-value", rows: 4, autocomplete: "off", spellcheck: "false" })
+        : h("input", { type: "password", class: "replace-secret-value", autocomplete: "new-password" });
+    secret.setAttribute("aria-label", `New ${c.kind === "private_key" ? "private key" : "password"} for ${c.name}`);
+    const save = h("button", { type: "submit", class: "small-button replace-secret-save" }, "Seal and save");
+    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
+    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, secret, save, cancel);
+    function show(on: boolean) {
+      form.hidden = !on;
+      open.hidden = on;
+      if (!on) secret.value = "";
+      (on ? secret : open).focus();
+    }
+    cancel.addEventListener("click", () => show(false));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const sealKey = data.site(zone.siteId)?.sealKey;
+      if (!secret.value || !sealKey) {
+        say(listMessage, sealKey ? "Enter the new secret." : "This zone's site has no seal key yet.");
+        return;
+      }
+      const plain = secret.value;
+      secret.value = "";
+      void busy(save, async () => {
+        try {
+          await api.replaceSecret(c.id, await sealSecret(sealKey, plain));
+          show(false);
+          say(listMessage, `${c.name}: the new secret is sealed and saved.`, "ok");
+          await data.reload("servers");
+        } catch (failure) {
+          say(listMessage, `${c.name}: ${errorText(failure)}`);
+        }
+      });
+    });
+    return h("div", { class: "kill-wrap" }, open, form);
+  }
+
+  function actions(c: AdminCredential, zone: Zone): HTMLElement {
     if (!c.vaulted) return h("td", {});
     const rotate = rowButton("Rotate now", "rotate-now", `Rotate ${c.name} now`, () => void ask(c, "rotate", rotate));
     const verify = rowButton(
@@ -76,7 +121,7 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
       `Check that ${c.name} still logs in`,
       () => void ask(c, "verify", verify),
     );
-    return h("td", {}, rotate, " ", verify);
+    return h("td", {}, rotate, " ", verify, replaceControls(c, zone));
   }
 
   function draw(): void {
@@ -96,7 +141,7 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
           h("td", {}, zone.name),
           h("td", { class: "small" }, c.servers.join(", ")),
           rotationCell(c),
-          actions(c),
+          actions(c, zone),
         ),
       ),
     );

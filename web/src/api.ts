@@ -280,6 +280,8 @@ export const api = {
   deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
   servers: () => call("GET", "/api/servers", z.array(AdminServer)),
   repinServer: (id: string, hostKey: string) => call("PUT", at("/api/servers", id, "/host-key"), Anything, { hostKey }),
+  replaceSecret: (id: string, sealed: string) =>
+    call("PUT", at("/api/credentials", id, "/secret"), Anything, { sealed }),
   setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
   setCredentialEnabled: (id: string, enabled: boolean) =>
     call("PATCH", at("/api/credentials", id), Anything, { enabled }),

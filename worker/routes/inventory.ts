@@ -7,6 +7,7 @@ import {
   CreateAccessGrantRequest,
   CreateCredentialRequest,
   CreateServerRequest,
+  ReplaceSecretRequest,
   SetEnabledRequest,
   ImportServersRequest,
   ImportServersResponse,
@@ -363,6 +364,50 @@ inventory.openapi(
       data: { before: toGrant(before), after: null },
     });
     await enforceAccess(c.env, { kind: "zone", zoneId: before.zone_id }, "grant removed", c.get("user"));
+    return c.json({ ok: true }, 200);
+  },
+);
+
+/**
+ * Replaces a vaulted credential's secret (a password changed outside the PSM, a new key). Sealed in the admin's
+ * browser to the site's current key; an out-of-sync credential is in sync again. Not while a rotation of it runs.
+ */
+inventory.openapi(
+  route({
+    method: "put",
+    path: "/credentials/{id}/secret",
+    summary: "Replace a vaulted credential's secret (sealed in the browser)",
+    tags,
+    middleware,
+    params: IdParam,
+    body: ReplaceSecretRequest,
+  }),
+  async (c) => {
+    const id = c.req.valid("param").id;
+    const { sealed } = c.req.valid("json");
+    const row = await c.env.DB.prepare(
+      "SELECT name, zone_id, site_id, sealed != '' AS vaulted, rotation_state FROM credentials WHERE id = ?",
+    )
+      .bind(id)
+      .first<{ name: string; zone_id: string | null; site_id: string; vaulted: number; rotation_state: string }>();
+    if (!row) throw new ApiFailure("not_found");
+    requireZone(await adminScope(c.env.DB, c.get("user")), row.zone_id);
+    if (!row.vaulted) throw new ApiFailure("bad_request", "EmpowerID holds this credential's secret");
+    await requireSealedToCurrent((await currentSealKey(c.env.DB, row.site_id))?.json ?? null, sealed);
+    const { meta } = await c.env.DB.prepare(
+      `UPDATE credentials SET sealed = ?,
+         rotation_state = CASE rotation_state WHEN 'out_of_sync' THEN 'ok' ELSE rotation_state END,
+         rotation_error = CASE rotation_state WHEN 'out_of_sync' THEN NULL ELSE rotation_error END
+       WHERE id = ? AND rotation_state != 'rotating'`,
+    )
+      .bind(sealed, id)
+      .run();
+    if (meta.changes === 0) throw new ApiFailure("credential_rotating", `credential ${id} is rotating`);
+    // The audit entry says the secret changed; it never carries the blob.
+    await adminChange(c, {
+      target: { type: "credential", id, name: row.name },
+      data: { after: { secret: "replaced" }, ...(row.rotation_state === "out_of_sync" ? { reconciled: true } : {}) },
+    });
     return c.json({ ok: true }, 200);
   },
 );
