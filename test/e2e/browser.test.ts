@@ -5,9 +5,22 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { d1Query } from "../../scripts/stack/edge.ts";
-import { chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
+import { axeViolations, chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+
+/** Every page an admin (who sees all of them) can open. */
+const ALL_ROUTES = [
+  "catalog",
+  "requests",
+  "approvals",
+  "recordings",
+  "account",
+  "audit",
+  ...["sites", "zones", "policies", "groups", "users", "grants", "servers", "credentials", "live", "checkouts"].map(
+    (s) => `admin/${s}`,
+  ),
+];
 
 describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing(), () => {
   let stack: Stack;
@@ -367,17 +380,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     const phone = await openPage(adminBrowser);
     await phone.setViewportSize({ width: 390, height: 844 });
     await signIn(phone, "admin", "admin-password-1");
-    const routes = [
-      "catalog",
-      "requests",
-      "approvals",
-      "recordings",
-      "account",
-      "audit",
-      ...["sites", "zones", "policies", "groups", "users", "grants", "servers", "credentials", "live", "checkouts"].map(
-        (s) => `admin/${s}`,
-      ),
-    ];
+    const routes = ALL_ROUTES;
     const wide: string[] = [];
     for (const route of routes) {
       await phone.goto(`${stack.edge.url}/#/${route}`);
@@ -402,5 +405,19 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await phone.waitForSelector('body[data-route="requests"]');
     expect(await phone.locator("#nav-links").isVisible()).toBe(false);
     await phone.close();
+  });
+
+  it("has no serious or critical accessibility violations (axe-core, WCAG 2.1 AA) on any page", async () => {
+    const page = await openPage(adminBrowser);
+    await signIn(page, "admin", "admin-password-1");
+    const found: string[] = [];
+    for (const route of ALL_ROUTES) {
+      await page.goto(`${stack.edge.url}/#/${route}`);
+      await page.waitForSelector("body[data-route]");
+      await page.waitForTimeout(400);
+      for (const v of await axeViolations(page)) found.push(`${route}: ${v}`);
+    }
+    expect(found).toEqual([]);
+    await page.close();
   });
 });

@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core (never a downloaded browser).
 import { existsSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -46,4 +47,29 @@ export async function signInPage(page: Page, url: string, username: string, pass
   await page.fill("#login-password", password);
   await page.click("#login-submit");
   await page.waitForSelector('body[data-route="catalog"]');
+}
+
+/**
+ * The serious and critical accessibility violations axe-core finds on the page as it is now (WCAG 2.1 A/AA
+ * rules), one line each: rule, impact, and the first elements it names. Injected through the DevTools protocol,
+ * so the page's CSP (no inline scripts) stays as deployed.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  const source = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<AxeResults> } }).axe;
+    type AxeResults = { violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> };
+    const result = await axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.targets.join(" | ")}`);
 }

@@ -42,11 +42,7 @@ function revokeButton(c: ConnectorInfo, message: HTMLElement, onRevoked: () => v
 /** Rotate key: the online connector replaces its identity key; the old one stops authenticating. */
 function rotateButton(c: ConnectorInfo, message: HTMLElement): HTMLButtonElement | null {
   if (c.revoked || !c.online) return null;
-  const button = h(
-    "button",
-    { type: "button", class: "small", "aria-label": `Rotate the key of ${c.name}` },
-    "Rotate key",
-  );
+  const button = h("button", { type: "button", class: "small", "aria-label": `Rotate key: ${c.name}` }, "Rotate key");
   button.addEventListener("click", () => {
     void busy(button, async () => {
       try {

@@ -73,7 +73,7 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
    * is emptied whatever happens next. For a password changed outside the PSM, or a new key.
    */
   function replaceControls(c: AdminCredential, zone: Zone): HTMLElement {
-    const open = rowButton("Replace secret…", "replace-secret", `Replace the secret of ${c.name}`, () => show(true));
+    const open = rowButton("Replace secret…", "replace-secret", c.name, () => show(true));
     const secret =
       c.kind === "private_key"
         ? h("textarea", { class: "mono replace-secret-value", rows: 4, autocomplete: "off", spellcheck: "false" })
@@ -114,13 +114,8 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
 
   function actions(c: AdminCredential, zone: Zone): HTMLElement {
     if (!c.vaulted) return h("td", {});
-    const rotate = rowButton("Rotate now", "rotate-now", `Rotate ${c.name} now`, () => void ask(c, "rotate", rotate));
-    const verify = rowButton(
-      "Verify",
-      "verify-now",
-      `Check that ${c.name} still logs in`,
-      () => void ask(c, "verify", verify),
-    );
+    const rotate = rowButton("Rotate now", "rotate-now", c.name, () => void ask(c, "rotate", rotate));
+    const verify = rowButton("Verify", "verify-now", c.name, () => void ask(c, "verify", verify));
     return h("td", {}, rotate, " ", verify, replaceControls(c, zone));
   }
 

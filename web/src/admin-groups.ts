@@ -74,7 +74,7 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
           h(
             "td",
             { class: "actions" },
-            rowButton("Edit members", "edit-members", `Edit the members of ${group.name}`, () => openMembers(group)),
+            rowButton("Edit members", "edit-members", `group ${group.name}`, () => openMembers(group)),
           ),
         ),
       ),

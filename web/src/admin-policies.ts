@@ -79,7 +79,7 @@ export function renderPolicies(container: HTMLElement, { data }: AdminContext): 
           h(
             "td",
             { class: "actions" },
-            rowButton("Edit", "edit-policy", `Edit policy ${p.name}`, () => {
+            rowButton("Edit", "edit-policy", `policy ${p.name}`, () => {
               say(message, null);
               startEdit(p);
             }),

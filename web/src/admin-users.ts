@@ -76,8 +76,8 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
           h(
             "td",
             { class: "actions" },
-            rowButton("Edit", "edit-user", `Edit ${user.username}`, () => edit.open(user)),
-            rowButton("Reset MFA", "reset-mfa", `Reset second factors of ${user.username}`, () => {
+            rowButton("Edit", "edit-user", user.username, () => edit.open(user)),
+            rowButton("Reset MFA", "reset-mfa", user.username, () => {
               // Break-glass: the user lost their factors. They sign in with the password and enrol again.
               if (!confirm(`Remove every second factor of ${user.username} and end their sign-ins?`)) return;
               const alsoMaster = confirm("Also clear their master password (they set a new one at the next connect)?");

@@ -65,7 +65,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
 
   function startEdit(zone: Zone | null): void {
     editing = zone;
-    title.textContent = zone ? `Edit zone ${zone.name}` : "Create a zone";
+    title.textContent = zone ? `zone ${zone.name}` : "Create a zone";
     submit.textContent = zone ? "Save zone" : "Create zone";
     cancel.hidden = !zone;
     name.disabled = site.disabled = Boolean(zone);
@@ -124,7 +124,7 @@ export function renderZones(container: HTMLElement, { data, isAdmin }: AdminCont
             "td",
             { class: "actions" },
             isAdmin
-              ? rowButton("Edit", "edit-zone", `Edit zone ${zone.name}`, () => {
+              ? rowButton("Edit", "edit-zone", `zone ${zone.name}`, () => {
                   say(message, null);
                   startEdit(zone);
                 })
