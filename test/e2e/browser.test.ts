@@ -117,6 +117,36 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await page.close();
   });
 
+  it("takes a requester from sign-in to a shell prompt in at most 5 clicks (auto-approved policy)", async () => {
+    const context = await launchChromium();
+    try {
+      const page = await context.newPage();
+      collectBrowserBound(page, browserBound);
+      let clicks = 0;
+      const click = async (selector: string) => {
+        clicks++;
+        await page.locator(selector).first().click({ timeout: 20_000 });
+      };
+      await page.goto(`${stack.edge.url}/#/login`);
+      await page.fill("#login-username", "alice");
+      await page.fill("#login-password", "alice-password-1");
+      await click("#login-submit");
+      await click(`button.add-to-cart[data-credential-id="${stack.credentialId}"]`);
+      await page.fill("textarea.cart-justification", "count the clicks");
+      await click("#cart-submit");
+      await click('tr[data-status="active"] button.connect');
+      await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+      // The shell's prompt (user@host:~$) is on the screen.
+      await page.waitForFunction(
+        (user) => (document.querySelector("#terminal .xterm-rows")?.textContent ?? "").includes(`${user}@`),
+        stack.targetUser,
+      );
+      expect(clicks).toBeLessThanOrEqual(5);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("checks in from the terminal bar: after a confirmation the session and the checkout end", async () => {
     const page = await openPage(browser);
     await signIn(page, "alice", "alice-password-1");
