@@ -4,7 +4,7 @@
 // #checkouts-q, tr[data-checkout-id][data-status], button.revoke, .revoke-reason, button.revoke-confirm.
 import { type CheckoutSummary, RevokeRequest } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, inlineAction, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { statusBadge, statusLabel } from "./checkout-view.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
@@ -53,17 +53,9 @@ export function renderAdminCheckouts(container: HTMLElement, { param }: AdminCon
       "aria-label": `Reason for revoking ${c.requester.username}'s checkout of ${c.serverName}`,
     });
     const confirm = h("button", { type: "submit", class: "button-danger small-button revoke-confirm" }, "Revoke");
-    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
-    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, reason, confirm, cancel);
-    const show = (on: boolean) => {
-      form.hidden = !on;
-      open.hidden = on;
-      (on ? reason : open).focus();
-    };
-    open.addEventListener("click", () => show(true));
-    cancel.addEventListener("click", () => show(false));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    return inlineAction({ open, field: reason, submit: confirm, onSubmit: () => submit() }).element;
+
+    function submit(): void {
       const parsed = RevokeRequest.safeParse({ reason: reason.value });
       if (!parsed.success) {
         say(message, "Give a reason of at least 3 characters; the requester sees it.");
@@ -89,8 +81,7 @@ export function renderAdminCheckouts(container: HTMLElement, { param }: AdminCon
         }
         await load();
       });
-    });
-    return h("div", { class: "kill-wrap" }, open, form);
+    }
   }
 
   function row(c: CheckoutSummary): HTMLTableRowElement {

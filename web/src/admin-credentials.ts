@@ -2,7 +2,7 @@
 // only listing the edge offers) with their rotation state, Rotate now and Verify, and the
 // add-credential form that seals secrets in the browser.
 import type { AdminContext, AdminCredential } from "./admin-data.ts";
-import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, inlineAction, panel, rowButton } from "./admin-ui.ts";
 import { ROTATION_ERROR_TEXT, type Zone } from "../../protocol/index.ts";
 import { sealSecret } from "../../protocol/seal.ts";
 import { api, errorText } from "./api.ts";
@@ -73,24 +73,16 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
    * is emptied whatever happens next. For a password changed outside the PSM, or a new key.
    */
   function replaceControls(c: AdminCredential, zone: Zone): HTMLElement {
-    const open = rowButton("Replace secret…", "replace-secret", c.name, () => show(true));
+    const open = rowButton("Replace secret…", "replace-secret", c.name, () => {});
     const secret =
       c.kind === "private_key"
         ? h("textarea", { class: "mono replace-secret-value", rows: 4, autocomplete: "off", spellcheck: "false" })
         : h("input", { type: "password", class: "replace-secret-value", autocomplete: "new-password" });
     secret.setAttribute("aria-label", `New ${c.kind === "private_key" ? "private key" : "password"} for ${c.name}`);
     const save = h("button", { type: "submit", class: "small-button replace-secret-save" }, "Seal and save");
-    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
-    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, secret, save, cancel);
-    function show(on: boolean) {
-      form.hidden = !on;
-      open.hidden = on;
-      if (!on) secret.value = "";
-      (on ? secret : open).focus();
-    }
-    cancel.addEventListener("click", () => show(false));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    return inlineAction({ open, field: secret, submit: save, onSubmit: (close) => submit(close) }).element;
+
+    function submit(close: () => void): void {
       const sealKey = data.site(zone.siteId)?.sealKey;
       if (!secret.value || !sealKey) {
         say(listMessage, sealKey ? "Enter the new secret." : "This zone's site has no seal key yet.");
@@ -101,15 +93,14 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
       void busy(save, async () => {
         try {
           await api.replaceSecret(c.id, await sealSecret(sealKey, plain));
-          show(false);
+          close();
           say(listMessage, `${c.name}: the new secret is sealed and saved.`, "ok");
           await data.reload("servers");
         } catch (failure) {
           say(listMessage, `${c.name}: ${errorText(failure)}`);
         }
       });
-    });
-    return h("div", { class: "kill-wrap" }, open, form);
+    }
   }
 
   function actions(c: AdminCredential, zone: Zone): HTMLElement {

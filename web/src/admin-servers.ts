@@ -2,7 +2,7 @@
 // add-server form and the CSV import.
 import { type AdminServer, HOST_KEY_INPUT_TEXT, parseHostKeyInput } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, inlineAction, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 import { renderServerForm } from "./server-form.ts";
@@ -64,17 +64,10 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
       "aria-label": `New host key of ${s.name}`,
     });
     const save = h("button", { type: "submit", class: "small-button repin-save" }, "Pin");
-    const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
-    const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, input, save, cancel);
-    const show = (on: boolean) => {
-      form.hidden = !on;
-      open.hidden = on;
-      (on ? input : open).focus();
-    };
-    open.addEventListener("click", () => show(true));
-    cancel.addEventListener("click", () => show(false));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    const action = inlineAction({ open, field: input, submit: save, onSubmit: () => submit() });
+    return h("div", { class: "small" }, pinned, " ", action.element);
+
+    function submit(): void {
       const key = parseHostKeyInput(input.value);
       if (!key.ok) {
         say(listMessage, HOST_KEY_INPUT_TEXT[key.problem]);
@@ -96,8 +89,7 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
           say(listMessage, `${s.name}'s host key was not changed. ${errorText(failure)}`);
         }
       });
-    });
-    return h("div", { class: "small" }, pinned, " ", open, form);
+    }
   }
 
   function draw(): void {

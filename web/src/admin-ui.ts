@@ -104,3 +104,31 @@ export function rowButton(label: string, className: string, object: string, onCl
   button.addEventListener("click", onClick);
   return button;
 }
+
+/**
+ * A row action that opens in place: `open` shows a small form (`field`, `submit`, Cancel) instead of itself.
+ * `onSubmit` gets `close`, which folds the form back (and empties the field). Revoke…, Re-pin…, Replace secret….
+ */
+export function inlineAction(opts: {
+  open: HTMLButtonElement;
+  field: HTMLInputElement | HTMLTextAreaElement;
+  submit: HTMLButtonElement;
+  onSubmit: (close: () => void) => void;
+}): { element: HTMLElement; close: () => void } {
+  const { open, field, submit } = opts;
+  const cancel = h("button", { type: "button", class: "button-quiet small-button" }, "Cancel");
+  const form = h("form", { class: "kill-form", novalidate: true, hidden: true }, field, submit, cancel);
+  const show = (on: boolean) => {
+    form.hidden = !on;
+    open.hidden = on;
+    if (!on) field.value = "";
+    (on ? field : open).focus();
+  };
+  open.addEventListener("click", () => show(true));
+  cancel.addEventListener("click", () => show(false));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    opts.onSubmit(() => show(false));
+  });
+  return { element: h("div", { class: "kill-wrap" }, open, form), close: () => show(false) };
+}
