@@ -65,7 +65,8 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await page.fill("#login-username", username);
     await page.fill("#login-password", password);
     await page.click("#login-submit");
-    await page.waitForSelector('body[data-route="catalog"]');
+    // Approvers with requests waiting land on Approvals.
+    await page.waitForSelector('body[data-route="catalog"], body[data-route="approvals"]');
   }
 
   async function requestThroughCart(page: Page, justification: string): Promise<string> {
@@ -372,8 +373,12 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
 
     const approverPage = await openPage(approverBrowser);
     await signIn(approverPage, "bob", "bob-password-12");
-    await approverPage.goto(`${stack.edge.url}/#/approvals`);
+    // Something waits for bob: he lands on Approvals, the nav counts it, and the request has its own URL.
+    expect(await approverPage.getAttribute("body", "data-route")).toBe("approvals");
+    await approverPage.locator('a[data-nav="approvals"] .nav-count', { hasText: "1" }).waitFor();
+    await approverPage.goto(`${stack.edge.url}/#/approvals/${checkoutId}`);
     const card = approverPage.locator(`[data-approval-id="${checkoutId}"]`);
+    await approverPage.locator(`[data-approval-id="${checkoutId}"].linked`).waitFor();
     await card.locator("textarea.decision-comment").fill("go ahead");
     await card.locator("button.approve").click();
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);

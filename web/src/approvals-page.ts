@@ -25,7 +25,7 @@ function fact(term: string, ...value: (Node | string)[]): HTMLDivElement {
   return h("div", { class: "fact" }, h("dt", {}, term), h("dd", {}, ...value));
 }
 
-export function renderApprovals(container: HTMLElement, me: { id: string }): Cleanup {
+export function renderApprovals(container: HTMLElement, me: { id: string }, focusId?: string): Cleanup {
   document.title = "Approvals · PSM";
   /** Cards by checkout id; cards decided here stay (with their result) until the page is left. */
   const cards = new Map<string, { element: HTMLElement; decided: boolean }>();
@@ -179,6 +179,18 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
     empty.hidden = cards.size > 0;
   }
 
+  /** A link to one request (a notification's): its card is brought into view and marked, or the page says why not. */
+  function showLinked(id: string): void {
+    const entry = cards.get(id);
+    if (!entry) {
+      say(message, "That request is no longer waiting: it was decided, withdrawn, or it expired.", "info");
+      return;
+    }
+    entry.element.classList.add("linked");
+    entry.element.scrollIntoView({ block: "center" });
+    entry.element.querySelector<HTMLElement>("textarea, button")?.focus();
+  }
+
   const extensions = new ExtensionInbox();
 
   function load(): void {
@@ -187,9 +199,11 @@ export function renderApprovals(container: HTMLElement, me: { id: string }): Cle
       .approvals()
       .then((pending) => {
         if (disposed) return;
+        const first = !loaded;
         loaded = true;
         say(message, null);
         draw(pending);
+        if (first && focusId) showLinked(focusId);
       })
       .catch((failure: unknown) => {
         if (disposed) return;

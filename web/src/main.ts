@@ -12,7 +12,7 @@ import { api, errorText, setUnauthorizedHandler } from "./api.ts";
 import { renderCatalog } from "./catalog-page.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
 import { renderLogin } from "./login-page.ts";
-import { renderNav } from "./nav.ts";
+import { renderNav, setApprovalsCount } from "./nav.ts";
 import { renderRequests } from "./requests-page.ts";
 
 /** Where a signed-in user lands. */
@@ -80,15 +80,28 @@ async function route(): Promise<void> {
   if (path === "/servers") path = "/catalog";
   document.body.dataset.route = path.split("?")[0]!.split("/")[1] ?? "";
   renderNav(nav, me, path, () => void logout());
+  // Approvers see how many requests wait for them, in the nav, on every page.
+  if (me && has(me, "approver", "admin", "zone_admin"))
+    api.approvals().then(
+      (pending) => serial === routeSerial && setApprovalsCount(nav, pending.length),
+      () => {},
+    );
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  // #/approvals/<id>: the inbox, at that request's card (notifications link there).
+  const approvals = /^\/approvals(?:\/([A-Za-z0-9_-]{1,64}))?$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
   if (loginPath) {
     cleanup = renderLogin(container, (signedIn) => {
       me = signedIn;
-      go(HOME);
+      // An approver with requests waiting lands on them; everyone else on the catalog.
+      if (!has(signedIn, "approver", "admin", "zone_admin")) return go(HOME);
+      api.approvals().then(
+        (pending) => go(pending.length > 0 ? "#/approvals" : HOME),
+        () => go(HOME),
+      );
     });
   } else if (!me) {
     return;
@@ -99,9 +112,9 @@ async function route(): Promise<void> {
     if (page) cleanup = page.renderAccount(container);
   } else if (path === "/requests") {
     cleanup = renderRequests(container, (id) => go(`#/sessions/${id}`));
-  } else if (path === "/approvals") {
+  } else if (approvals) {
     const page = await lazy(serial, () => import("./approvals-page.ts"), container);
-    if (page) cleanup = page.renderApprovals(container, me);
+    if (page) cleanup = page.renderApprovals(container, me, approvals[1]);
   } else if (session?.[1]) {
     document.body.classList.add("page-terminal");
     // RDP sessions open the desktop page; anything else (or an unreadable record) the terminal.

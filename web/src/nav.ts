@@ -90,3 +90,11 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
     ),
   );
 }
+
+/** Shows how many requests wait for this approver next to Approvals ("Approvals 2"); 0 shows none. */
+export function setApprovalsCount(nav: HTMLElement, count: number): void {
+  const link = nav.querySelector<HTMLAnchorElement>('a[data-nav="approvals"]');
+  if (!link) return;
+  link.querySelector(".nav-count")?.remove();
+  if (count > 0) link.append(" ", h("span", { class: "nav-count", "aria-label": `${count} waiting` }, String(count)));
+}

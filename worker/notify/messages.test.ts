@@ -23,7 +23,7 @@ describe("renderNotice", () => {
     expect(m.text).toMatch(/Credential: +root pw \(root\)/);
     expect(m.text).toContain("2026-05-01 14:00 UTC to 2026-05-01 16:30 UTC (2 h 30 min)");
     expect(m.text).toContain("Justification:\n  Patch CVE-2026-0001\n  then reboot");
-    expect(m.text).toContain("https://psm.example.com/#/approvals");
+    expect(m.text).toContain("https://psm.example.com/#/approvals/co-123");
     expect(m.text).toContain("Checkout co-123 · checkout.requested");
   });
 
@@ -34,7 +34,7 @@ describe("renderNotice", () => {
     expect(slack.blocks[0].text.type).toBe("mrkdwn");
     expect(slack.blocks[0].text.text).toContain("*Server:* web-01");
     expect(slack.blocks[0].text.text).toContain(">Patch CVE-2026-0001\n>then reboot");
-    expect(slack.blocks[0].text.text).toContain("<https://psm.example.com/#/approvals|Open the approvals inbox>");
+    expect(slack.blocks[0].text.text).toContain("<https://psm.example.com/#/approvals/co-123|Open this request>");
     expect(slack.blocks[1]).toEqual({
       type: "context",
       elements: [{ type: "mrkdwn", text: "Checkout co-123 · checkout.requested" }],

@@ -105,7 +105,10 @@ function describe(n: CheckoutNotice, appUrl: string | undefined): Shape {
         headline: `${who} requests a checkout that needs your approval.`,
         fields,
         note: note("Justification", n.justification),
-        link: appUrl ? { label: "Open the approvals inbox", url: `${appUrl}/#/approvals` } : undefined,
+        // Straight to this request's card (#/approvals/<id>), not the inbox at large.
+        link: appUrl
+          ? { label: "Open this request", url: `${appUrl}/#/approvals/${encodeURIComponent(n.checkoutId)}` }
+          : undefined,
       };
     case "checkout.approved":
       return {
