@@ -382,6 +382,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await card.locator("textarea.decision-comment").fill("go ahead");
     await card.locator("button.approve").click();
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
+    // The requester reads the approver's words inline on My requests.
+    await page
+      .locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "bob: “go ahead”" })
+      .waitFor();
 
     await runInTerminal(page, checkoutId);
     // A one-minute checkout is shorter than the warning lead time: the user is warned at once,

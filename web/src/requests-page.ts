@@ -35,7 +35,9 @@ function countdown(c: CheckoutSummary, now: number): { text: string; warn: boole
   return null;
 }
 
-function statusDetail(c: CheckoutSummary): string | null {
+function statusDetail(c: CheckoutSummary, now: number): string | null {
+  if (c.status === "pending_approval" && c.startsAt <= now)
+    return "The window is already running: time spent waiting for approval comes off it.";
   if (c.status === "denied" && c.denial) return `By ${c.denial.by}${c.denial.comment ? `: “${c.denial.comment}”` : ""}`;
   if (c.status === "revoked") return c.revokeReason ? `Reason: ${c.revokeReason}` : null;
   return null;
@@ -91,7 +93,7 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
   function row(c: CheckoutSummary, now: number): HTMLTableRowElement {
     const time = countdown(c, now);
     const live = c.status === "active" && c.endsAt > now;
-    const detail = statusDetail(c);
+    const detail = statusDetail(c, now);
     return h(
       "tr",
       {
@@ -110,10 +112,14 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
       h("td", { "data-label": "Zone" }, c.zoneName),
       h("td", { class: "small", "data-label": "Window" }, formatWindow(c.startsAt, c.endsAt)),
       h("td", {}, statusBadge(c.status), detail ? h("div", { class: "muted small" }, detail) : null),
+      // Who approved, with their words, inline (not only in a tooltip).
       h(
         "td",
-        { title: c.approvals.map((a) => `${a.by}${a.comment ? `: ${a.comment}` : ""}`).join("\n") || null },
+        { class: "approvals" },
         approvalsText(c),
+        ...c.approvals.map((a) =>
+          h("div", { class: "muted small approval-comment" }, a.comment ? `${a.by}: “${a.comment}”` : a.by),
+        ),
       ),
       h(
         "td",
