@@ -384,7 +384,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
     // The requester reads the approver's words inline on My requests.
     await page
-      .locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "bob: “go ahead”" })
+      .locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "“go ahead”" })
       .waitFor();
 
     await runInTerminal(page, checkoutId);
