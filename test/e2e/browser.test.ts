@@ -449,6 +449,9 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
   it("has no serious or critical accessibility violations (axe-core, WCAG 2.1 AA) on any page", async () => {
     const page = await openPage(adminBrowser);
     await signIn(page, "admin", "admin-password-1");
+    // A new policy starts recorded.
+    await page.goto(`${stack.edge.url}/#/admin/policies`);
+    expect(await page.locator("#policy-recordingRequired").isChecked()).toBe(true);
     const found: string[] = [];
     for (const route of ALL_ROUTES) {
       await page.goto(`${stack.edge.url}/#/${route}`);

@@ -119,7 +119,8 @@ const FLAGS: { key: FlagKey; label: string; hint: string }[] = [
   },
 ];
 
-const DEFAULTS: Body = CreatePolicyRequest.parse({ name: "defaults" });
+/** A new policy starts recorded: recording is what a PSM is for, and turning it off is a choice made on purpose. */
+const DEFAULTS: Body = CreatePolicyRequest.parse({ name: "defaults", recordingRequired: true });
 
 export class PolicyForm {
   readonly name = h("input", { id: "policy-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
