@@ -8,6 +8,9 @@ import { approvalsText, cartErrorText, statusBadge, submittedText } from "./chec
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatCountdown, formatWindow } from "./format.ts";
 
+/** Requests that are over: they can be asked for again. */
+const ENDED = new Set<CheckoutSummary["status"]>(["denied", "withdrawn", "expired", "checked_in", "revoked"]);
+
 /** How often the list is re-read, in ms. */
 const REFRESH_MS = 5_000;
 /** How often countdowns are redrawn, in ms. */
@@ -73,6 +76,37 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     body,
   );
 
+  /** Request again: the same server and credential go back into the cart, and the catalog opens to send it. */
+  function requestAgainButton(c: CheckoutSummary): HTMLButtonElement {
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: "request-again button-quiet",
+        "aria-label": `Request again: ${c.serverName} as ${c.accountUsername}`,
+      },
+      "Request again",
+    );
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const server = (await api.catalog()).find((s) => s.id === c.serverId);
+        const credential = server?.credentials.find((cr) => cr.id === c.credentialId);
+        if (!server || !credential) {
+          say(message, `${c.serverName} as ${c.accountUsername} is no longer available to you.`);
+          return;
+        }
+        cart.add(server, credential);
+        location.hash = "#/catalog";
+      } catch (failure) {
+        say(message, errorText(failure));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
   function actionButton(c: CheckoutSummary, kind: "connect" | "check-in" | "withdraw"): HTMLButtonElement {
     const label = { connect: "Connect", "check-in": "Check in", withdraw: "Withdraw" }[kind];
     const button = h(
@@ -135,6 +169,7 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
           live ? actionButton(c, "connect") : null,
           c.status === "approved" || c.status === "active" ? actionButton(c, "check-in") : null,
           c.status === "pending_approval" ? actionButton(c, "withdraw") : null,
+          ENDED.has(c.status) ? requestAgainButton(c) : null,
         ),
       ),
     );
