@@ -195,6 +195,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await admin.locator("#kill-outcome, #session-notice", { hasText: "checkout was revoked" }).waitFor();
     await page.goto(`${stack.edge.url}/#/requests`);
     await page.locator(`tr[data-checkout-id="${checkoutId}"][data-status="revoked"]`).waitFor();
+    // Request again puts the same server and credential back in the cart, on the catalog.
+    await page.locator(`tr[data-checkout-id="${checkoutId}"] button.request-again`).click();
+    await page.waitForSelector('body[data-route="catalog"]');
+    await page.locator("textarea.cart-justification").waitFor();
     await Promise.all([page.close(), admin.close()]);
   });
 
