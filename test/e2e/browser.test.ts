@@ -198,7 +198,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     // Request again puts the same server and credential back in the cart, on the catalog.
     await page.locator(`tr[data-checkout-id="${checkoutId}"] button.request-again`).click();
     await page.waitForSelector('body[data-route="catalog"]');
-    await page.locator("textarea.cart-justification").waitFor();
+    await page.fill("textarea.cart-justification", "again, after the kill");
+    await page.click("#cart-submit");
+    await page.waitForSelector('body[data-route="requests"]');
+    await page.locator('tr[data-status="active"]', { hasText: "target" }).first().waitFor();
     await Promise.all([page.close(), admin.close()]);
   });
 
