@@ -389,7 +389,8 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await card.locator("textarea.decision-comment").fill("go ahead");
     await card.locator("button.approve").click();
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
-    // The requester reads the approver's words inline on My requests.
+    // The requester's tab says it was approved, and shows the approver's words inline on My requests.
+    await page.waitForFunction(() => document.title.startsWith("Approved: target"), undefined, { timeout: 15_000 });
     await page
       .locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "“go ahead”" })
       .waitFor();

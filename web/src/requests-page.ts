@@ -8,6 +8,23 @@ import { approvalsText, cartErrorText, statusBadge, submittedText } from "./chec
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatCountdown, formatWindow } from "./format.ts";
 
+/**
+ * A request that was waiting and is now approved is announced: in the tab's title (seen from another tab) and,
+ * where the user allowed it, as a system notification.
+ */
+function announceApprovals(before: CheckoutSummary[], after: CheckoutSummary[]): void {
+  const waited = new Set(before.filter((c) => c.status === "pending_approval").map((c) => c.id));
+  const approved = after.filter((c) => waited.has(c.id) && (c.status === "approved" || c.status === "active"));
+  if (approved.length === 0) return;
+  const text =
+    approved.length === 1
+      ? `Approved: ${approved[0]!.serverName} as ${approved[0]!.accountUsername}`
+      : `${approved.length} requests approved`;
+  document.title = `${text} · PSM`;
+  if (typeof Notification !== "undefined" && Notification.permission === "granted")
+    new Notification("Request approved", { body: text, tag: "psm-approved" });
+}
+
 /** Requests that are over: they can be asked for again. */
 const ENDED = new Set<CheckoutSummary["status"]>(["denied", "withdrawn", "expired", "checked_in", "revoked"]);
 
@@ -221,6 +238,7 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
       .checkouts()
       .then((list) => {
         if (disposed) return;
+        announceApprovals(checkouts, list);
         checkouts = list;
         loaded = true;
         if (message.dataset.tone === "error" && message.dataset.source === "load") say(message, null);
