@@ -48,7 +48,14 @@ export async function sessionWithSleeper(stack: Stack) {
   const pidFile = `/tmp/psm-sleeper-${id}.pid`;
   client.type(`sleep 1000000 & echo $! > ${pidFile}; echo sleeper-$((20+22))\n`);
   await client.waitForOutput("sleeper-42");
-  const pid = Number((await readFile(pidFile, "utf8")).trim());
+  // The shell wrote the file before it echoed; a loaded machine once showed the echo first (a full CI run failed
+  // on ENOENT here), so give the file a moment to appear.
+  let text = "";
+  for (let i = 0; i < 50 && !text; i++) {
+    text = await readFile(pidFile, "utf8").catch(() => "");
+    if (!text) await new Promise((r) => setTimeout(r, 100));
+  }
+  const pid = Number(text.trim());
   if (!alive(pid)) throw new Error("the sleeper did not start");
   return { id, client, pid };
 }
