@@ -39,7 +39,7 @@ describe("planNotifications", () => {
       ["email", "b@example.com"],
       ["email", "c@example.com"],
     ]);
-    expect(rows[0]!.body).toMatch(/https:\/\/psm\.test\/#\/approvals\/[0-9a-f-]{36}/);
+    expect(rows[0]!.body).toContain("https://psm.test/#/approvals/co-1");
     expect(new Set(rows.map((r) => r.id)).size).toBe(3);
     expect(planNotifications(notice, { emails }, { EMAIL })).toEqual([]);
     expect(planNotifications(notice, { emails }, { NOTIFY_EMAIL_FROM: "psm@example.com" })).toEqual([]);
