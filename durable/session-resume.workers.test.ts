@@ -148,8 +148,10 @@ describe("SessionRoom resume", () => {
   });
 
   it("a data socket replaced while an attach was unanswered does not stall output", async () => {
-    const { id, cookie, site, user, connector } = await liveSession();
+    const { id, cookie, site, user, connector, room } = await liveSession();
     user.ws.close(1001);
+    // The room has heard the page leave before it comes back (on a loaded machine the close can arrive late).
+    await expect.poll(async () => (await room.presence()).user).toBe(false);
     // A page reattaches: the room's attach goes to the old data socket, which never answers it.
     const again = await reopen(id, cookie);
     await connector.next(hasText("attach", { acked: 0, from: 0 }), "attach to the old socket");
