@@ -48,7 +48,9 @@ describeWithPeers("session control", missingPeers(), () => {
     await client.waitForClose();
     const started = performance.now();
     await stack.admin.request("POST", `/api/sessions/${id}/kill`, { reason: "left unattended" });
-    await until("the pty's process to hang up", () => !alive(pid), 2000);
+    // The guarantee is that it hangs up (the time is logged, and measured in the watched case above); a loaded CI
+    // machine once needed more than 2 s here.
+    await until("the pty's process to hang up", () => !alive(pid), 10_000);
     console.log(`kill with no browser: pty process gone after ${(performance.now() - started).toFixed(0)} ms`);
     const live = await stack.admin.request<{ id: string }[]>("GET", "/api/sessions/live");
     expect(live.map((s) => s.id)).not.toContain(id);
