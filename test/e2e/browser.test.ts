@@ -391,9 +391,7 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
     // The requester's tab says it was approved, and shows the approver's words inline on My requests.
     await page.waitForFunction(() => document.title.startsWith("Approved: target"), undefined, { timeout: 15_000 });
-    await page
-      .locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "“go ahead”" })
-      .waitFor();
+    await page.locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "“go ahead”" }).waitFor();
 
     await runInTerminal(page, checkoutId);
     // A one-minute checkout is shorter than the warning lead time: the user is warned at once,
