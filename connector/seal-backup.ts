@@ -2,7 +2,8 @@
 // died keeps its vaulted credentials. Both run on-prem, never through the edge: if the edge could name the key
 // a backup is sealed to, a compromised edge could have the site key sealed to itself and open every credential.
 // The recovery key pair is made by the admin (`psm-connector recovery-key`), its private half kept offline.
-import { calculateJwkThumbprint, type JWK } from "jose";
+import type { JWK } from "jose";
+import { sealKid } from "../protocol/seal-rotation.ts";
 import { z } from "zod";
 import { generateSealKey, publicJwk } from "./keys.ts";
 import { openSealed, sealSecret } from "./seal.ts";
@@ -20,7 +21,7 @@ export const SealKeyBackup = z.strictObject({
 });
 export type SealKeyBackup = z.infer<typeof SealKeyBackup>;
 
-const kidOf = (jwk: JWK) => calculateJwkThumbprint({ kty: "EC", crv: "P-256", x: String(jwk.x), y: String(jwk.y) });
+const kidOf = sealKid;
 
 /** A new recovery key pair (P-256): the private half goes offline, the public half to `backup`. */
 export async function generateRecoveryKey(): Promise<{ privateKey: JWK; publicKey: JWK }> {

@@ -7,7 +7,7 @@
 // over its own authenticated control socket) and, inside, to the site's old key. The edge names the
 // recipients, so a compromised edge could add a connector of its own; it still cannot open the delivery
 // without the old site key, which never left the site's connectors.
-import { calculateJwkThumbprint } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader } from "jose";
 import { z } from "zod";
 import { SealedSecret } from "./tokens.ts";
 
@@ -37,17 +37,11 @@ export function sealKid(jwk: { x?: unknown; y?: unknown }): Promise<string> {
 /** The `kid` in a compact JWE's protected header, if any (no verification: it only routes). */
 export function sealedKid(sealed: string): string | undefined {
   try {
-    const header = JSON.parse(new TextDecoder().decode(base64url(sealed.split(".")[0] ?? ""))) as { kid?: unknown };
-    return typeof header.kid === "string" ? header.kid : undefined;
+    const { kid } = decodeProtectedHeader(sealed);
+    return typeof kid === "string" ? kid : undefined;
   } catch {
     return undefined;
   }
-}
-
-function base64url(text: string): Uint8Array {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 
 /** A new private seal key for another connector, sealed to its transport key around the old site key. */

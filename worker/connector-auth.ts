@@ -93,3 +93,12 @@ export function requireConnector(endpoint: string): MiddlewareHandler<AppContext
     await next();
   };
 }
+
+/** As `requireConnector`, for a path with an `:id`: the token must have been minted for that id's own path. */
+export function requireConnectorFor(endpointOf: (id: string) => string): MiddlewareHandler<AppContext> {
+  return async (c, next) => {
+    const endpoint = endpointOf(c.req.param("id") ?? "");
+    c.set("connector", await authenticateConnector(c.env.DB, c.req.header("Authorization"), endpoint));
+    await next();
+  };
+}

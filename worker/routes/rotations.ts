@@ -2,7 +2,6 @@
 // account lives and what may rotate it, and ask for "Rotate now" or "Verify". Connectors answer jobs at
 // /connector/rotations/:job with the new secret sealed to the site key (worker/access/rotations.ts).
 import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import {
   connectorEndpoint,
@@ -14,7 +13,7 @@ import { adminScope, requireZone } from "../access/scope.ts";
 import { accountOf, applyAnswer, requestRotation, type RotationRow } from "../access/rotations.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { authenticateConnector } from "../connector-auth.ts";
+import { requireConnectorFor } from "../connector-auth.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -28,14 +27,7 @@ const tags = ["inventory"];
 const JobParam = z.object({ id: z.uuid() });
 
 /** The token must have been minted for this job's own path: one answer per token, for one job. */
-const requireJobConnector = createMiddleware<AppContext>(async (c, next) => {
-  const job = c.req.param("id") ?? "";
-  c.set(
-    "connector",
-    await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.rotation(job)),
-  );
-  await next();
-});
+const requireJobConnector = requireConnectorFor(connectorEndpoint.rotation);
 
 connectorRotations.openapi(
   route({

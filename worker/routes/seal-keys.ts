@@ -1,7 +1,6 @@
 // Site seal key rotation (issue 17, worker/access/seal-keys.ts): admins see a site's key, its history, its
 // rotations and which key each connector holds, and ask for a rotation; the rotating connector fetches its
 // work and answers at /connector/seal-rotations/:id.
-import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import {
   connectorEndpoint,
@@ -14,8 +13,7 @@ import { requireAdmin } from "../access/scope.ts";
 import { applySealRotation, currentSealKey, requestSealRotation, sealRotationWork } from "../access/seal-keys.ts";
 import { actorOf } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { authenticateConnector } from "../connector-auth.ts";
-import type { AppContext } from "../env.ts";
+import { requireConnectorFor } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 
@@ -122,14 +120,7 @@ sealKeys.openapi(
 );
 
 /** The token must have been minted for this rotation's own path. */
-const requireRotationConnector = createMiddleware<AppContext>(async (c, next) => {
-  const id = c.req.param("id") ?? "";
-  c.set(
-    "connector",
-    await authenticateConnector(c.env.DB, c.req.header("Authorization"), connectorEndpoint.sealRotation(id)),
-  );
-  await next();
-});
+const requireRotationConnector = requireConnectorFor(connectorEndpoint.sealRotation);
 
 connectorSealKeys.openapi(
   route({
