@@ -121,21 +121,28 @@ async function runWranglerDev(
  * returns its rows. For tests that must look at what the edge stores (sealed blobs), never for the product.
  */
 export async function d1Query<T>(stateDir: string, sql: string): Promise<T[]> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      WRANGLER,
-      "d1",
-      "execute",
-      "psm",
-      "--local",
-      "--persist-to",
-      join(stateDir, "wrangler"),
-      "--json",
-      "--command",
-      sql,
-    ],
-    { cwd: ROOT, env: { ...process.env, ...OFFLINE, CI: "true" }, maxBuffer: 16 * 1024 * 1024 },
-  );
-  return (JSON.parse(stdout) as Array<{ results: T[] }>)[0]!.results;
+  const args = [
+    WRANGLER,
+    "d1",
+    "execute",
+    "psm",
+    "--local",
+    "--persist-to",
+    join(stateDir, "wrangler"),
+    "--json",
+    "--command",
+    sql,
+  ];
+  const options = { cwd: ROOT, env: { ...process.env, ...OFFLINE, CI: "true" }, maxBuffer: 16 * 1024 * 1024 };
+  // This reader opens the SQLite file the running `wrangler dev` writes to, so it can meet the edge's write lock
+  // (SQLITE_BUSY): that is a clash of two processes on one file, not an answer, so it reads again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, args, options);
+      return (JSON.parse(stdout) as Array<{ results: T[] }>)[0]!.results;
+    } catch (err) {
+      if (attempt >= 8 || !/SQLITE_BUSY|database is locked/.test(String(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+    }
+  }
 }

@@ -52,14 +52,14 @@ describeWithPeers("site seal key rotation", missingPeers(), () => {
       )
     )[0]!.sealed;
   /** Everything the edge keeps about the site's keys and credentials, as text. */
-  const edgeRows = async () =>
-    JSON.stringify(
-      await Promise.all(
-        ["sites", "credentials", "connectors", "seal_rotations", "seal_key_deliveries", "site_seal_keys"].map((t) =>
-          d1Query(join(stack.dir, "edge"), `SELECT * FROM ${t}`),
-        ),
-      ),
-    );
+  const edgeRows = async () => {
+    const rows: unknown[] = [];
+    // One reader at a time: each is a process opening the edge's SQLite file.
+    for (const t of ["sites", "credentials", "connectors", "seal_rotations", "seal_key_deliveries", "site_seal_keys"]) {
+      rows.push(await d1Query(join(stack.dir, "edge"), `SELECT * FROM ${t}`));
+    }
+    return JSON.stringify(rows);
+  };
 
   async function rotate(): Promise<SealKeyInfo> {
     const { rotationId } = await stack.admin.request<{ rotationId: string }>(
