@@ -4,6 +4,7 @@ import { z } from "zod";
 import { RotationError, RotationState } from "./rotation.ts";
 import { CredentialKind, HostKeyFingerprint, SealedSecret } from "./tokens.ts";
 import { MAX_COLS, MAX_ROWS } from "./limits.ts";
+import { type PolicyLimits, policyProblems } from "./policy-rules.ts";
 import type { ErrorCode } from "./messages.ts";
 
 const name = z.string().trim().min(1).max(128);
@@ -265,8 +266,19 @@ export const PolicyFields = z.object({
     .nullable()
     .default(null),
 });
-export const CreatePolicyRequest = PolicyFields.strict();
-export const UpdatePolicyRequest = PolicyFields.partial().strict();
+/** The cross-field rules (protocol/policy-rules.ts), as issues the API answers with `policy_inconsistent`. */
+function refuseContradictions(p: Partial<PolicyLimits>, ctx: z.RefinementCtx): void {
+  for (const problem of policyProblems(p))
+    ctx.addIssue({
+      code: "custom",
+      path: [problem.field],
+      message: problem.message,
+      params: { apiCode: "policy_inconsistent", rule: problem.rule },
+    });
+}
+export const CreatePolicyRequest = PolicyFields.strict().superRefine(refuseContradictions);
+/** Checks the fields it carries against each other; the route checks the merged policy too. */
+export const UpdatePolicyRequest = PolicyFields.partial().strict().superRefine(refuseContradictions);
 export const Policy = PolicyFields.extend({ id: z.string() });
 export type Policy = z.infer<typeof Policy>;
 
@@ -291,6 +303,13 @@ export const UserSummary = z.object({
   zoneAdminOf: z.array(z.string()),
 });
 export type UserSummary = z.infer<typeof UserSummary>;
+/** GET /api/users/search: part of a username or email, any case; at most `limit` matches, best first. */
+export const UserSearchQuery = z.object({
+  q: z.string().trim().min(1).max(64),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+export const UserMatch = UserSummary.pick({ id: true, username: true, email: true, roles: true, disabled: true });
+export type UserMatch = z.infer<typeof UserMatch>;
 export const UpdateUserRequest = z.strictObject({
   roles: z.array(Role).min(1).optional(),
   email: z.email().nullable().optional(),
@@ -363,6 +382,8 @@ export const CheckoutSummary = z.object({
   startsAt: z.number(),
   endsAt: z.number(),
   approvalRequired: z.boolean(),
+  /** The group whose members decide (null: no approval, or the group was deleted). */
+  approverGroup: z.string().nullable(),
   quorum: z.number(),
   approvals: z.array(DecisionView),
   denial: DecisionView.nullable(),
@@ -370,6 +391,46 @@ export const CheckoutSummary = z.object({
   revokeReason: z.string().nullable(),
 });
 export type CheckoutSummary = z.infer<typeof CheckoutSummary>;
+
+/**
+ * What an approver needs to decide (GET /api/approvals): the zone, what the policy will do to the session, and the
+ * requester's recent record (over `HISTORY_DAYS`, by person: every account of theirs counts).
+ */
+export const APPROVAL_HISTORY_DAYS = 30;
+export const ApprovalContext = z.object({
+  zone: z.object({ name: z.string(), sensitivity: ZoneSensitivity, description: z.string() }),
+  /** The policy snapshotted into the request: what approving it allows. */
+  policy: z.object({
+    name: z.string(),
+    maxSessionMinutes: z.number(),
+    recordingRequired: z.boolean(),
+    recordKeystrokes: z.boolean(),
+    liveViewAllowed: z.boolean(),
+    mfaRequired: z.boolean(),
+    masterPasswordRequired: z.boolean(),
+    exclusive: z.boolean(),
+    resetOnCheckin: z.boolean(),
+  }),
+  requester: z.object({
+    checkouts: z.number(),
+    kills: z.number(),
+    revocations: z.number(),
+    denials: z.number(),
+    /** The newest few, without this request. */
+    recent: z.array(
+      z.object({
+        serverName: z.string(),
+        status: z.string(),
+        requestedAt: z.number(),
+        /** Why it ended when it did not end plainly: the revoke reason, or "killed" for a killed session. */
+        note: z.string().nullable(),
+      }),
+    ),
+  }),
+});
+export type ApprovalContext = z.infer<typeof ApprovalContext>;
+export const ApprovalItem = CheckoutSummary.extend({ context: ApprovalContext });
+export type ApprovalItem = z.infer<typeof ApprovalItem>;
 
 export const CartResult = z.object({
   cartId: z.string(),
@@ -479,6 +540,17 @@ export const LiveSession = z.object({
   viewers: z.number(),
   /** A terminal (ssh) or a desktop (rdp): which live view renders it. */
   protocol: z.enum(["ssh", "rdp"]).optional(),
+  zone: z.string(),
+  /** The justification of the checkout the session runs on (null: a session without a checkout). */
+  justification: z.string().nullable(),
+  /** The address the session was opened from (CF-Connecting-IP); null when it was not known. */
+  sourceIp: z.string().nullable(),
+  /** Who is watching live, by username (each once). */
+  watchers: z.array(z.string()),
+  /** The user's last input (unix ms; connecting counts as input); null before the session connected. */
+  lastInputAt: z.number().nullable(),
+  /** "failing": the object store refuses chunks (they wait in the room) or an optional recording stopped. */
+  recording: z.enum(["recorded", "not_recorded", "failing"]),
 });
 export type LiveSession = z.infer<typeof LiveSession>;
 

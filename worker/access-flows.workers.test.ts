@@ -105,6 +105,94 @@ describe("approvals", () => {
   });
 });
 
+describe("what an approver and a requester are told", () => {
+  it("the card shows the zone, what the policy will do, and the requester's record across their accounts", async () => {
+    const { site, requesterId, requester, approvers } = await gatedSite(1, [{ name: "ctx" }]);
+    await env.DB.batch([
+      env.DB.prepare("UPDATE zones SET description = 'Payment HSM hosts', sensitivity = 'high' WHERE id = ?").bind(
+        site.zoneId,
+      ),
+      env.DB.prepare(
+        "UPDATE policies SET recording_required = 1, mfa_required = 1, exclusive = 1, max_session_minutes = 90 WHERE id = ?",
+      ).bind(site.policyId),
+    ]);
+    // History: one request denied; one approved then revoked with a reason, its session killed; both by a
+    // second account of the same person, which must not hide them.
+    const altName = `alt-${crypto.randomUUID().slice(0, 6)}`;
+    const altId = await seedUser(altName, "flow-password-1", ["requester"]);
+    await env.DB.prepare("UPDATE users SET person_id = ? WHERE id = ?").bind(requesterId, altId).run();
+    await site.entitle(altId);
+    const alt = await login(altName, "flow-password-1");
+    const denied = await checkout(alt, site);
+    await api(`/api/checkouts/${denied.id}/deny`, {
+      method: "POST",
+      cookie: approvers[0]!,
+      body: { comment: "no ticket" },
+    });
+    const revoked = await checkout(alt, site);
+    await decide(approvers[0]!, revoked.id, "approve");
+    await env.DB.prepare(
+      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, status, created_at, deadline, ended_at, end_reason, checkout_id) VALUES (?, ?, ?, ?, ?, 'ended', ?, ?, ?, 'killed', ?)",
+    )
+      .bind(
+        crypto.randomUUID(),
+        altId,
+        site.serverId,
+        site.credentialId,
+        site.siteId,
+        Date.now(),
+        Date.now(),
+        Date.now(),
+        revoked.id,
+      )
+      .run();
+    const adminName = `adm-${crypto.randomUUID().slice(0, 6)}`;
+    await seedUser(adminName, "flow-password-1", ["admin"]);
+    const admin = await login(adminName, "flow-password-1");
+    expect(
+      (
+        await api(`/api/checkouts/${revoked.id}/revoke`, {
+          method: "POST",
+          cookie: admin,
+          body: { reason: "left the team" },
+        })
+      ).status,
+    ).toBe(200);
+
+    const pending = await checkout(requester, site);
+    const mine = (
+      await json<Array<{ id: string; approverGroup: string | null }>>(
+        await api("/api/checkouts", { cookie: requester }),
+      )
+    ).find((c) => c.id === pending.id);
+    expect(mine?.approverGroup).toBe(`group-${site.groupId}`);
+
+    const inbox = await json<Array<{ id: string; context: unknown }>>(
+      await api("/api/approvals", { cookie: approvers[0]! }),
+    );
+    const card = inbox.find((c) => c.id === pending.id);
+    expect(card?.context).toEqual({
+      zone: { name: `zone-${site.zoneId}`, sensitivity: "high", description: "Payment HSM hosts" },
+      policy: expect.objectContaining({
+        maxSessionMinutes: 90,
+        recordingRequired: true,
+        mfaRequired: true,
+        exclusive: true,
+      }),
+      requester: {
+        checkouts: 2,
+        kills: 1,
+        revocations: 1,
+        denials: 1,
+        recent: [
+          expect.objectContaining({ status: "revoked", note: "session killed" }),
+          expect.objectContaining({ status: "denied", note: null }),
+        ],
+      },
+    });
+  });
+});
+
 describe("exclusive checkouts", () => {
   it("never overlap, even when requested concurrently", async () => {
     const site = await seedSite({ exclusive: 1 });

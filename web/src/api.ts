@@ -4,6 +4,7 @@ import { masterPasswordVerifier } from "../../protocol/master-password.ts";
 import {
   AccessGrant,
   ApiErrorBody,
+  ApprovalItem,
   type AuditQuery,
   AuditEntry,
   AuditVerifyResult,
@@ -44,6 +45,7 @@ import {
   KillResult,
   SealKeyInfo,
   Site,
+  UserMatch,
   UserSummary,
   Zone,
   type CreateAccessGrantRequest,
@@ -223,7 +225,7 @@ export const api = {
     call("POST", at("/api/sessions", id, "/extensions"), ExtensionResult, body),
 
   // ---- approver --------------------------------------------------------------------------
-  approvals: () => call("GET", "/api/approvals", z.array(CheckoutSummary)),
+  approvals: () => call("GET", "/api/approvals", z.array(ApprovalItem)),
   decide: (id: string, verdict: "approve" | "deny", comment: string) =>
     call("POST", at("/api/checkouts", id, `/${verdict}`), CheckoutSummary, { comment }),
   pendingExtensions: () => call("GET", "/api/extensions", z.array(PendingExtension)),
@@ -270,6 +272,8 @@ export const api = {
   setGroupMembers: (id: string, userIds: string[]) =>
     call("PUT", at("/api/groups", id, "/members"), Group, { userIds }),
   users: () => call("GET", "/api/users", z.array(UserSummary)),
+  /** Users whose username or email contains `q` (any case), at most `limit`. */
+  searchUsers: (q: string, limit = 10) => call("GET", `/api/users/search${query({ q, limit })}`, z.array(UserMatch)),
   createUser: (body: Body<typeof CreateUserRequest>) => call("POST", "/api/users", Anything, body),
   updateUser: (id: string, body: Body<typeof UpdateUserRequest>) =>
     call("PATCH", at("/api/users", id), UserSummary, body),

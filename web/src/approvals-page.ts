@@ -1,11 +1,12 @@
 // The approver's inbox (#/approvals): one card per pending request with who, what, where, when and
 // why, the approvals so far, a comment and Approve / Deny. Cards stack on a phone; re-read every 15 s.
-import type { CheckoutSummary } from "../../protocol/index.ts";
+import type { ApprovalContext, ApprovalItem, CheckoutSummary } from "../../protocol/index.ts";
+import { APPROVAL_HISTORY_DAYS } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { approvalsText, statusBadge, statusLabel } from "./checkout-view.ts";
 import { type Cleanup, append, h, say } from "./dom.ts";
 import { ExtensionInbox } from "./extension-inbox.ts";
-import { formatTime, formatWindow, timeElement } from "./format.ts";
+import { formatMinutes, formatTime, formatWindow, timeElement } from "./format.ts";
 
 /** How often the inbox is re-read, in ms. */
 const REFRESH_MS = 15_000;
@@ -21,8 +22,72 @@ function resultText(verdict: Verdict, c: CheckoutSummary): string {
   return `Approved. ${statusLabel(c.status)}: ${c.requester.username} can connect ${c.status === "active" ? "now" : `from ${formatTime(c.startsAt)}`}.`;
 }
 
-function fact(term: string, ...value: (Node | string)[]): HTMLDivElement {
+function fact(term: string, ...value: (Node | string | null)[]): HTMLDivElement {
   return h("div", { class: "fact" }, h("dt", {}, term), h("dd", {}, ...value));
+}
+
+/** What approving lets happen, in the policy's words: the limits and controls the session will run under. */
+export function policyEffects(p: ApprovalContext["policy"]): string[] {
+  return [
+    `sessions up to ${formatMinutes(p.maxSessionMinutes)}`,
+    p.recordingRequired ? (p.recordKeystrokes ? "recorded, keystrokes too" : "recorded") : "not recorded",
+    p.liveViewAllowed ? "admins may watch live" : "no live view",
+    ...(p.mfaRequired ? ["second factor at connect"] : []),
+    ...(p.masterPasswordRequired ? ["master password at connect"] : []),
+    ...(p.exclusive ? ["exclusive: nobody else holds the credential meanwhile"] : []),
+    ...(p.resetOnCheckin ? ["password changed at check-in"] : []),
+  ];
+}
+
+/** The requester's record, one line, the warning signs first. */
+export function historyText(r: ApprovalContext["requester"]): string {
+  if (r.checkouts === 0) return `No other requests in the last ${APPROVAL_HISTORY_DAYS} days.`;
+  const counts = [
+    r.kills ? `${r.kills} session${r.kills === 1 ? "" : "s"} killed` : "",
+    r.revocations ? `${r.revocations} revoked` : "",
+    r.denials ? `${r.denials} denied` : "",
+  ].filter(Boolean);
+  return `${r.checkouts} other request${r.checkouts === 1 ? "" : "s"} in the last ${APPROVAL_HISTORY_DAYS} days${counts.length ? `: ${counts.join(", ")}` : ", none killed, revoked or denied"}.`;
+}
+
+function contextFacts(c: ApprovalItem): HTMLElement[] {
+  const { zone, policy, requester } = c.context;
+  const warn = requester.kills + requester.revocations > 0;
+  return [
+    fact(
+      "Zone",
+      c.zoneName,
+      " ",
+      h(
+        "span",
+        { class: zone.sensitivity === "high" ? "pill pending" : "pill ok", "data-sensitivity": zone.sensitivity },
+        `${zone.sensitivity} sensitivity`,
+      ),
+      zone.description ? h("div", { class: "muted small zone-description" }, zone.description) : null,
+    ),
+    fact(
+      "If approved",
+      h("ul", { class: "policy-effects" }, ...policyEffects(policy).map((e) => h("li", {}, e))),
+      h("div", { class: "muted small" }, `Policy: ${policy.name}`),
+    ),
+    fact(
+      "Record",
+      h("span", { class: warn ? "history-warning" : "", "data-history": "" }, historyText(requester)),
+      requester.recent.length
+        ? h(
+            "ul",
+            { class: "recent-checkouts muted small" },
+            ...requester.recent.map((r) =>
+              h(
+                "li",
+                {},
+                `${formatTime(r.requestedAt)}: ${r.serverName}, ${r.status.replace(/_/g, " ")}${r.note ? ` (${r.note})` : ""}`,
+              ),
+            ),
+          )
+        : null,
+    ),
+  ];
 }
 
 export function renderApprovals(container: HTMLElement, me: { id: string }, focusId?: string): Cleanup {
@@ -38,7 +103,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
   const empty = h("p", { class: "muted empty-state", hidden: true }, "Nothing to decide. New requests appear here.");
 
   /** A request's card; with `result` (after a decision here) it shows that instead of the controls. */
-  function card(c: CheckoutSummary, pending: CheckoutSummary[], result?: HTMLElement): HTMLElement {
+  function card(c: ApprovalItem, pending: ApprovalItem[], result?: HTMLElement): HTMLElement {
     const commentId = `decision-comment-${c.id}`;
     const comment = h("textarea", {
       id: commentId,
@@ -70,8 +135,8 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
         { class: "facts" },
         fact("Who", c.requester.username, others ? h("span", { class: "muted" }, ` · ${others} other pending`) : ""),
         fact("What", `${c.serverName}, credential ${c.credentialName} (account ${c.accountUsername})`),
-        fact("Zone", c.zoneName),
         fact("When", formatWindow(c.startsAt, c.endsAt)),
+        ...contextFacts(c),
         fact("Asked", timeElement(c.requestedAt)),
         fact(
           "Approvals",
@@ -109,7 +174,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
           },
           resultText(verdict, updated),
         );
-        const decided = card(updated, pending, outcome);
+        const decided = card({ ...updated, context: c.context }, pending, outcome);
         element.replaceWith(decided);
         cards.set(c.id, { element: decided, decided: true });
         outcome.focus();
@@ -159,7 +224,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
     return element;
   }
 
-  function draw(pending: CheckoutSummary[]): void {
+  function draw(pending: ApprovalItem[]): void {
     const ids = new Set(pending.map((c) => c.id));
     for (const [id, entry] of cards) {
       if (!ids.has(id) && !entry.decided) {

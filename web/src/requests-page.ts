@@ -56,8 +56,13 @@ function countdown(c: CheckoutSummary, now: number): { text: string; warn: boole
 }
 
 function statusDetail(c: CheckoutSummary, now: number): string | null {
-  if (c.status === "pending_approval" && c.startsAt <= now)
-    return "The window is already running: time spent waiting for approval comes off it.";
+  if (c.status === "pending_approval") {
+    const missing = Math.max(1, c.quorum - c.approvals.length);
+    const who = `Waiting for ${missing === 1 ? "one approval" : `${missing} approvals`} from ${c.approverGroup ? `the ${c.approverGroup} group` : "the zone's approvers"}.`;
+    return c.startsAt <= now
+      ? `${who} The window is already running: time spent waiting for approval comes off it.`
+      : who;
+  }
   if (c.status === "denied" && c.denial) return `By ${c.denial.by}${c.denial.comment ? `: “${c.denial.comment}”` : ""}`;
   if (c.status === "revoked") return c.revokeReason ? `Reason: ${c.revokeReason}` : null;
   return null;

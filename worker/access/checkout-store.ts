@@ -34,11 +34,13 @@ export type CheckoutRow = {
   account_username: string;
   zone_name: string;
   requester_name: string;
+  approver_group: string | null;
 };
 
 /** A checkout row's columns with the names it is shown by; `SELECT ${CHECKOUT_COLUMNS}, <more> ${CHECKOUT_FROM}`. */
 export const CHECKOUT_COLUMNS = `ch.*, s.name AS server_name, c.name AS credential_name, c.username AS account_username,
-         z.name AS zone_name, u.username AS requester_name`;
+         z.name AS zone_name, u.username AS requester_name,
+         (SELECT g.name FROM groups g WHERE g.id = json_extract(ch.policy, '$.approverGroupId')) AS approver_group`;
 
 export const CHECKOUT_FROM = `
   FROM checkouts ch
@@ -149,6 +151,7 @@ export function toSummary(row: CheckoutRow, c: Checkout = rowToCheckout(row)): C
     startsAt: c.startsAt,
     endsAt: c.endsAt,
     approvalRequired: policy.approvalRequired,
+    approverGroup: policy.approvalRequired ? row.approver_group : null,
     quorum: policy.quorum,
     approvals: c.approvals.map((d) => ({ by: nameOf(d.by), at: d.at, comment: d.comment })),
     denial: c.denial ? { by: nameOf(c.denial.by), at: c.denial.at, comment: c.denial.comment } : null,

@@ -2,7 +2,14 @@
 // time. Each runs the pure state machine, stores the result guarded by the row's version (and,
 // for exclusive credentials, by the absence of an overlapping open checkout), then audits,
 // notifies, and ends live sessions when a checkout closes.
-import type { AuditAction, CartItem, CartResult, CheckoutSummary, EndReason } from "../../protocol/index.ts";
+import type {
+  ApprovalItem,
+  AuditAction,
+  CartItem,
+  CartResult,
+  CheckoutSummary,
+  EndReason,
+} from "../../protocol/index.ts";
 import type { z } from "zod";
 import { actorOf, record } from "../audit.ts";
 import type { AuthUser, Env } from "../env.ts";
@@ -30,6 +37,7 @@ import {
   saveStatement,
   toSummary,
 } from "./checkout-store.ts";
+import { approvalContext } from "./approval-context.ts";
 import { notifyCheckout } from "./notify-checkout.ts";
 import { currentPersonOf } from "./person-link-store.ts";
 import { effectivePolicies } from "./policy.ts";
@@ -329,7 +337,7 @@ export async function listForAdmin(
 }
 
 /** Pending requests the user may decide: member of the approver group, not the requester's person. */
-export async function inbox(env: Env, user: AuthUser, now: number): Promise<CheckoutSummary[]> {
+export async function inbox(env: Env, user: AuthUser, now: number): Promise<ApprovalItem[]> {
   const me = await personOf(env.DB, user);
   const { results } = await env.DB.prepare(
     `${SELECT_CHECKOUT}
@@ -338,8 +346,15 @@ export async function inbox(env: Env, user: AuthUser, now: number): Promise<Chec
   )
     .bind(user.id, me.personId)
     .all<CheckoutRow>();
-  const current = await Promise.all(results.map((row) => advance(env, row, now)));
-  return current.filter((c) => c.status === "pending_approval");
+  const current = await Promise.all(
+    results.map(async (row) => {
+      const summary = await advance(env, row, now);
+      return summary.status === "pending_approval"
+        ? { ...summary, context: await approvalContext(env, row, now) }
+        : null;
+    }),
+  );
+  return current.filter((c) => c !== null);
 }
 
 export async function decide(

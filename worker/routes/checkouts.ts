@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   AdminCheckoutQuery,
+  ApprovalItem,
   CartResult,
   CatalogEntry,
   CatalogQuery,
@@ -91,10 +92,10 @@ checkouts.openapi(
   route({
     method: "get",
     path: "/approvals",
-    summary: "Requests the caller may decide",
+    summary: "Requests the caller may decide, each with the context to decide it",
     tags,
     middleware,
-    response: z.array(CheckoutSummary),
+    response: z.array(ApprovalItem),
   }),
   async (c) => c.json(await inbox(c.env, c.get("user"), Date.now()), 200),
 );
