@@ -76,22 +76,43 @@ export const SetEnabledRequest = z.strictObject({ enabled: z.boolean() });
 export const ReplaceSecretRequest = z.strictObject({ sealed: SealedSecret });
 export type SetEnabledRequest = z.infer<typeof SetEnabledRequest>;
 
+const serverName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/);
+const serverHost = z.string().trim().min(1).max(253);
+const serverPort = z.number().int().min(1).max(65535);
+const serverTags = z.array(z.string().max(32)).max(16);
 export const CreateServerRequest = z.strictObject({
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9._-]+$/),
-  host: z.string().trim().min(1).max(253),
-  port: z.number().int().min(1).max(65535).default(22),
+  name: serverName,
+  host: serverHost,
+  port: serverPort.default(22),
   protocol: ServerProtocol.default("ssh"),
   zoneId: z.string(),
   /** SSH: the host key fingerprint. RDP: the certificate fingerprint (`SHA256:` + base64 of the DER's SHA-256). */
   hostKey: HostKeyFingerprint,
-  tags: z.array(z.string().max(32)).max(16).default([]),
+  tags: serverTags.default([]),
 });
+/** Admin › Servers › Edit, and the on/off switch: any of these; a changed host or port keeps the pinned key. */
+export const UpdateServerRequest = z
+  .strictObject({
+    // No defaults here: a field left out stays as it is.
+    name: serverName.optional(),
+    host: serverHost.optional(),
+    port: serverPort.optional(),
+    tags: serverTags.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((u) => Object.keys(u).length > 0, "nothing to change");
+export type UpdateServerRequest = z.infer<typeof UpdateServerRequest>;
 
+/** Admin › Credentials: rename, or turn on and off (the account and its secret change only through rotation). */
+export const UpdateCredentialRequest = z
+  .strictObject({ name: name.optional(), enabled: z.boolean().optional() })
+  .refine((u) => Object.keys(u).length > 0, "nothing to change");
+export type UpdateCredentialRequest = z.infer<typeof UpdateCredentialRequest>;
 export const CreateCredentialRequest = z
   .strictObject({
     name,
@@ -277,8 +298,21 @@ function refuseContradictions(p: Partial<PolicyLimits>, ctx: z.RefinementCtx): v
     });
 }
 export const CreatePolicyRequest = PolicyFields.strict().superRefine(refuseContradictions);
-/** Checks the fields it carries against each other; the route checks the merged policy too. */
-export const UpdatePolicyRequest = PolicyFields.partial().strict().superRefine(refuseContradictions);
+/**
+ * A PATCH changes only the fields it names: each field is optional *without* its default (`.partial()` keeps the
+ * defaults in zod 4, so a body naming one field came out with every other field reset). Checks the fields it
+ * carries against each other; the route checks the merged policy too.
+ */
+type WithoutDefaults<T extends z.ZodRawShape> = {
+  [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer I> ? I : T[K]>;
+};
+const policyPatchShape = Object.fromEntries(
+  Object.entries(PolicyFields.shape).map(([key, schema]) => [
+    key,
+    (schema instanceof z.ZodDefault ? schema.unwrap() : schema).optional(),
+  ]),
+) as WithoutDefaults<typeof PolicyFields.shape>;
+export const UpdatePolicyRequest = z.strictObject(policyPatchShape).superRefine(refuseContradictions);
 export const Policy = PolicyFields.extend({ id: z.string() });
 export type Policy = z.infer<typeof Policy>;
 

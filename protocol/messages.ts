@@ -68,6 +68,10 @@ export const ErrorCode = z.enum([
    * 401: that means the sign-in itself is over, and the page sends the user to sign in again.
    */
   "code_not_accepted",
+  /** A policy whose limits contradict each other (protocol/policy-rules.ts): e.g. an extension longer than the session. */
+  "policy_inconsistent",
+  /** Only a server or credential that is turned off can be deleted (turning off ends what is open on it). */
+  "still_enabled",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

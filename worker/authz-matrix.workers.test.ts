@@ -72,6 +72,7 @@ const MATRIX: Record<string, Entry> = {
     connectorId: (f) => f.gated.connectorId,
   },
   "GET /api/users": { access: "admin" },
+  "GET /api/users/search": { access: "admin" },
   "POST /api/users": {
     access: "admin",
     body: () => ({
@@ -114,6 +115,9 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.serverId,
     body: () => ({ enabled: true }),
   },
+  // The fixture's server and credential are on: an allowed caller gets 409 still_enabled, nothing is deleted.
+  "DELETE /api/servers/:id": { access: "zoneAdmin", id: (f) => f.site.serverId },
+  "DELETE /api/credentials/:id": { access: "zoneAdmin", id: (f) => f.site.credentialId },
   "PATCH /api/credentials/:id": {
     access: "zoneAdmin",
     id: (f) => f.site.credentialId,
@@ -189,6 +193,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
+  "GET /api/audit/names": { access: "auditor" },
   "GET /api/audit/verify": { access: "auditor" },
   "POST /api/connectors/enroll": {
     access: "public",
@@ -227,11 +232,15 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/openapi.json": { access: "public" },
   // Recordings: the session's own user only where the zone allows it (not here); see recordings.workers.test.ts.
   "GET /api/recordings": { access: "signedIn" },
+  // Names only from the recordings the caller may see (worker/filter-names.ts).
+  "GET /api/recordings/names": { access: "signedIn" },
   "GET /api/recordings/:id": { access: "auditor", id: (f) => f.recordingId },
   "POST /api/recordings/:id/verify": { access: "auditor", id: (f) => f.recordingId },
   "DELETE /api/recordings/:id": { access: "admin", id: (f) => f.recordingId },
   "GET /api/recordings/:id/cast": { access: "auditor", id: (f) => f.recordingId },
   "GET /api/recordings/:id/manifest": { access: "auditor", id: (f) => f.recordingId },
+  // The edge's public keys (offline verification): auditors, admins and zone admins.
+  "GET /api/edge-keys": { access: "anyAdmin" },
   "GET /api/zones/:id/allowed-policies": { access: "zoneAdmin", id: (f) => f.site.zoneId },
   "PUT /api/zones/:id/allowed-policies": {
     access: "admin",

@@ -23,6 +23,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   credential_rotating: "This credential is being changed after its last use. Try again in a few minutes.",
   seal_key_changed: "The site's seal key has changed since this page loaded. Reload and enter the secret again.",
   code_not_accepted: "That code was not accepted. Try again.",
+  policy_inconsistent: "The policy's limits contradict each other, e.g. an extension longer than the session.",
+  still_enabled: "Turn it off first: that ends what is open on it. Then delete it.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -44,6 +46,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   credential_rotating: 409,
   seal_key_changed: 409,
   code_not_accepted: 403,
+  policy_inconsistent: 400,
+  still_enabled: 409,
 };
 
 export class ApiFailure extends HTTPException {

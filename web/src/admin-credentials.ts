@@ -103,11 +103,62 @@ export function renderAdminCredentials(container: HTMLElement, { data }: AdminCo
     }
   }
 
+  /** Rename…: an inline name field; the account and its secret stay. */
+  function renameControls(c: AdminCredential): HTMLElement {
+    const open = rowButton("Rename…", "rename-credential", c.name, () => {});
+    const input = h("input", { class: "rename-value", maxlength: 128, autocomplete: "off" });
+    input.setAttribute("aria-label", `New name for ${c.name}`);
+    const save = h("button", { type: "submit", class: "small-button rename-save" }, "Rename");
+    const action = inlineAction({ open, field: input, submit: save, onSubmit: (close) => submit(close) });
+    open.addEventListener("click", () => {
+      input.value = c.name;
+    });
+    return action.element;
+
+    function submit(close: () => void): void {
+      const wanted = input.value.trim();
+      if (!wanted || wanted === c.name) {
+        close();
+        return;
+      }
+      void busy(save, async () => {
+        try {
+          await api.renameCredential(c.id, wanted);
+          close();
+          say(listMessage, `${c.name} is now ${wanted}.`, "ok");
+          await data.reload("servers");
+        } catch (failure) {
+          say(listMessage, `${c.name}: ${errorText(failure, { conflict: `a credential named ${wanted} exists.` })}`);
+        }
+      });
+    }
+  }
+
+  /** Delete, for a credential already turned off (Admin › Servers turns it off, ending what is open on it). */
+  function deleteButton(c: AdminCredential): HTMLButtonElement {
+    const button = rowButton("Delete", "delete-credential", c.name, () => {
+      say(listMessage, null);
+      if (!window.confirm(`Delete ${c.name}? Its checkouts, sessions and recordings keep it; nobody can use it again.`))
+        return;
+      void busy(button, async () => {
+        try {
+          await api.deleteCredential(c.id);
+          say(listMessage, `${c.name} is deleted.`, "ok");
+          await data.reload("servers");
+        } catch (failure) {
+          say(listMessage, `${c.name} was not deleted. ${errorText(failure)}`);
+        }
+      });
+    });
+    return button;
+  }
+
   function actions(c: AdminCredential, zone: Zone): HTMLElement {
-    if (!c.vaulted) return h("td", {});
+    const manage = [renameControls(c), c.enabled ? null : deleteButton(c)];
+    if (!c.vaulted) return h("td", { class: "row-actions" }, ...manage);
     const rotate = rowButton("Rotate now", "rotate-now", c.name, () => void ask(c, "rotate", rotate));
     const verify = rowButton("Verify", "verify-now", c.name, () => void ask(c, "verify", verify));
-    return h("td", {}, rotate, " ", verify, replaceControls(c, zone));
+    return h("td", { class: "row-actions" }, rotate, " ", verify, replaceControls(c, zone), ...manage);
   }
 
   function draw(): void {

@@ -2,7 +2,7 @@
 // add-server form and the CSV import.
 import { type AdminServer, HOST_KEY_INPUT_TEXT, parseHostKeyInput } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { busy, dataTable, emptyRow, inlineAction, panel } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, inlineAction, panel, rowButton } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 import { renderServerForm } from "./server-form.ts";
@@ -40,6 +40,30 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
         say(listMessage, `${what.label} was not changed. ${errorText(failure)}`);
       }
     });
+  }
+
+  async function remove(s: AdminServer, button: HTMLButtonElement): Promise<void> {
+    say(listMessage, null);
+    if (
+      !window.confirm(
+        `Delete ${s.name}? It leaves this list and its name is free again; its checkouts, sessions and recordings keep it.`,
+      )
+    )
+      return;
+    await busy(button, async () => {
+      try {
+        await api.deleteServer(s.id);
+        say(listMessage, `${s.name} is deleted.`, "ok");
+        await data.reload("servers");
+      } catch (failure) {
+        say(listMessage, `${s.name} was not deleted. ${errorText(failure)}`);
+      }
+    });
+  }
+
+  function deleteButton(s: AdminServer): HTMLButtonElement {
+    const button = rowButton("Delete", "delete-server", `server ${s.name}`, () => void remove(s, button));
+    return button;
   }
 
   function switchButton(what: Parameters<typeof toggle>[0]): HTMLButtonElement {
@@ -136,7 +160,14 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
                 )
               : [h("span", { class: "muted" }, "None yet")]),
           ),
-          h("td", {}, switchButton({ kind: "server", id: s.id, label: s.name, enabled: s.enabled })),
+          h(
+            "td",
+            { class: "row-actions" },
+            switchButton({ kind: "server", id: s.id, label: s.name, enabled: s.enabled }),
+            rowButton("Edit", "edit-server", `server ${s.name}`, () => form.edit(s)),
+            // Deleting is for a server already off: turning off is the step that ends what is open on it.
+            s.enabled ? null : deleteButton(s),
+          ),
         ),
       ),
     );
@@ -160,7 +191,8 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
       listMessage,
     ),
   );
-  const stopForm = renderServerForm(container, data);
+  const form = renderServerForm(container, data);
+  const stopForm = form.cleanup;
   const stopImport = renderServerImport(container, data);
   data.reload("servers", "zones", "sites").catch((failure: unknown) => say(listMessage, errorText(failure)));
   return () => {

@@ -6,7 +6,9 @@ import {
   ApiErrorBody,
   ApprovalItem,
   type AuditQuery,
-  AuditEntry,
+  AuditListEntry,
+  FilterName,
+  type FilterNamesQuery,
   AuditVerifyResult,
   Created,
   SessionCreated,
@@ -100,6 +102,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "The site's seal key was rotated since this page loaded. Reload the page and enter the secret again.",
   code_not_accepted:
     "That code was not accepted. Check it and try again; after several wrong answers you must sign in again.",
+  still_enabled: "Turn it off first (that ends its open checkouts and sessions), then delete it.",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */
@@ -287,6 +290,11 @@ export const api = {
   replaceSecret: (id: string, sealed: string) =>
     call("PUT", at("/api/credentials", id, "/secret"), Anything, { sealed }),
   setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
+  updateServer: (id: string, change: { name?: string; host?: string; port?: number; tags?: string[] }) =>
+    call("PATCH", at("/api/servers", id), Anything, change),
+  deleteServer: (id: string) => call("DELETE", at("/api/servers", id), Anything),
+  renameCredential: (id: string, name: string) => call("PATCH", at("/api/credentials", id), Anything, { name }),
+  deleteCredential: (id: string) => call("DELETE", at("/api/credentials", id), Anything),
   setCredentialEnabled: (id: string, enabled: boolean) =>
     call("PATCH", at("/api/credentials", id), Anything, { enabled }),
   /** "Rotate now" or "Verify": a job for the credential's site connector (protocol/rotation.ts). */
@@ -306,12 +314,18 @@ export const api = {
     call("POST", at("/api/sessions", id, "/kill"), KillResult, body),
 
   // ---- auditor ---------------------------------------------------------------------------
-  audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditEntry)),
+  audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditListEntry)),
+  /** Names for the audit filter's pickers (part of a name, any case). */
+  auditNames: (kind: FilterNamesQuery["kind"], q: string) =>
+    call("GET", `/api/audit/names${query({ kind, q })}`, z.array(FilterName)),
   verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
 
   // ---- recordings (auditors, admins of the zone, the session's user where the zone allows) ----
   recordings: (filter: { user?: string; server?: string; zone?: string; from?: number; to?: number }) =>
     call("GET", `/api/recordings${query(filter)}`, z.array(RecordingSummary)),
+  /** Names for the recordings filter's pickers: only from recordings the caller may see. */
+  recordingNames: (kind: FilterNamesQuery["kind"], q: string) =>
+    call("GET", `/api/recordings/names${query({ kind, q })}`, z.array(FilterName)),
   recording: (id: string) => call("GET", at("/api/recordings", id), RecordingSummary),
   verifyRecording: (id: string) => call("POST", at("/api/recordings", id, "/verify"), IntegrityReport, {}),
   /** The .cast text (asciicast v2). */
@@ -330,3 +344,5 @@ export const recordingManifestUrl = (id: string) => at("/api/recordings", id, "/
 
 /** The NDJSON export: a plain link, so the browser streams it to a file. */
 export const AUDIT_EXPORT_URL = "/api/audit/export";
+/** The export of what this filter selects (the whole log without one). */
+export const auditExportUrl = (filter: Omit<AuditFilter, "before" | "limit">) => `${AUDIT_EXPORT_URL}${query(filter)}`;

@@ -1,5 +1,12 @@
-// The admin's add-server form: name, host, port, zone, pinned host key fingerprint and tags.
-import { CreateServerRequest, HOST_KEY_INPUT_TEXT, parseHostKeyInput } from "../../protocol/index.ts";
+// The admin's server form: adds a server (name, host, port, zone, pinned host key fingerprint and tags), or, opened
+// by a row's Edit, changes an existing one's name, host, port and tags (its key is re-pinned from the row).
+import {
+  type AdminServer,
+  CreateServerRequest,
+  HOST_KEY_INPUT_TEXT,
+  parseHostKeyInput,
+  UpdateServerRequest,
+} from "../../protocol/index.ts";
 import { type AdminData, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, say } from "./dom.ts";
@@ -14,7 +21,11 @@ const FIELD_TEXT: Record<string, string> = {
   tags: "Tags: up to 16 tags of at most 32 characters each.",
 };
 
-export function renderServerForm(container: HTMLElement, data: AdminData): Cleanup {
+export function renderServerForm(
+  container: HTMLElement,
+  data: AdminData,
+): { cleanup: Cleanup; edit: (server: AdminServer) => void } {
+  let editing: AdminServer | null = null;
   const name = h("input", {
     id: "server-name",
     name: "name",
@@ -53,6 +64,8 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
   const tags = h("input", { id: "server-tags", name: "tags", placeholder: "prod, db", autocomplete: "off" });
   const message = h("p", { id: "server-message", class: "alert", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", id: "server-submit" }, "Add server");
+  const cancelEdit = h("button", { type: "button", class: "button-quiet", hidden: true }, "Cancel edit");
+  const title = h("h2", { id: "server-form-title" }, "Add a server");
   const controls: Record<string, Control> = { name, host, port, zoneId: zone, hostKey, tags };
 
   const form = h(
@@ -68,13 +81,82 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
       "Paste a line of: ssh-keyscan -t ed25519 -p PORT HOST | ssh-keygen -lf - (run where you trust the network)",
     ),
     field("Tags", tags, "Comma-separated"),
-    h("div", { class: "form-actions" }, submit),
+    h("div", { class: "form-actions" }, submit, cancelEdit),
     message,
   );
+
+  /** Edit mode: the fields hold the server's values; its zone and key are shown but changed elsewhere. */
+  function edit(server: AdminServer | null): void {
+    editing = server;
+    form.reset();
+    for (const control of Object.values(controls)) control.removeAttribute("aria-invalid");
+    say(message, null);
+    zone.disabled = hostKey.disabled = server !== null;
+    cancelEdit.hidden = server === null;
+    title.textContent = server ? `Edit server ${server.name}` : "Add a server";
+    submit.textContent = server ? "Save changes" : "Add server";
+    name.value = server?.name ?? "";
+    host.value = server?.host ?? "";
+    port.value = String(server?.port ?? 22);
+    tags.value = server?.tags.join(", ") ?? "";
+    zone.value = server?.zoneId ?? zone.value;
+    hostKey.value = server?.hostKey ?? "";
+    if (server) {
+      form.scrollIntoView({ block: "nearest" });
+      name.focus();
+    }
+  }
+  cancelEdit.addEventListener("click", () => edit(null));
+
+  const tagList = () =>
+    tags.value
+      .split(",")
+      .map((tag) => tag.trim())
+      .filter(Boolean);
+
+  async function saveEdit(server: AdminServer): Promise<void> {
+    const wanted = {
+      name: name.value.trim(),
+      host: host.value.trim(),
+      port: Number(port.value || 22),
+      tags: tagList(),
+    };
+    const change = Object.fromEntries(
+      Object.entries(wanted).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(server[k as keyof typeof wanted])),
+    );
+    if (Object.keys(change).length === 0) {
+      say(message, "Nothing changed.", "info");
+      return;
+    }
+    const parsed = UpdateServerRequest.safeParse(change);
+    if (!parsed.success) {
+      const key = String(parsed.error.issues[0]?.path[0] ?? "name");
+      const control = controls[key] ?? name;
+      control.setAttribute("aria-invalid", "true");
+      say(message, FIELD_TEXT[key] ?? "Check the fields and try again.");
+      control.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await api.updateServer(server.id, parsed.data);
+      edit(null);
+      say(message, `Server ${wanted.name} saved.`, "ok");
+      await data.reload("servers");
+    } catch (failure) {
+      say(message, errorText(failure, { conflict: `A server named ${wanted.name} already exists.` }));
+    } finally {
+      submit.disabled = false;
+    }
+  }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const control of Object.values(controls)) control.removeAttribute("aria-invalid");
+    if (editing) {
+      await saveEdit(editing);
+      return;
+    }
     const key = parseHostKeyInput(hostKey.value);
     if (!key.ok) {
       hostKey.setAttribute("aria-invalid", "true");
@@ -88,10 +170,7 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
       port: port.value === "" ? 22 : Number(port.value),
       zoneId: zone.value,
       hostKey: key.fingerprint,
-      tags: tags.value
-        .split(",")
-        .map((tag) => tag.trim())
-        .filter(Boolean),
+      tags: tagList(),
     });
     if (!parsed.success || !zone.value) {
       const key = parsed.success ? "zoneId" : String(parsed.error.issues[0]?.path[0] ?? "name");
@@ -118,14 +197,6 @@ export function renderServerForm(container: HTMLElement, data: AdminData): Clean
 
   const stop = data.listen(() => fillZoneSelect(zone, data));
   fillZoneSelect(zone, data);
-  append(
-    container,
-    h(
-      "section",
-      { class: "panel", "aria-labelledby": "server-form-title" },
-      h("h2", { id: "server-form-title" }, "Add a server"),
-      form,
-    ),
-  );
-  return stop;
+  append(container, h("section", { class: "panel", "aria-labelledby": "server-form-title" }, title, form));
+  return { cleanup: stop, edit };
 }

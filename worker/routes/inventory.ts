@@ -8,7 +8,8 @@ import {
   CreateCredentialRequest,
   CreateServerRequest,
   ReplaceSecretRequest,
-  SetEnabledRequest,
+  UpdateCredentialRequest,
+  UpdateServerRequest,
   ImportServersRequest,
   ImportServersResponse,
   MAX_SERVER_IMPORT_BODY,
@@ -48,12 +49,12 @@ inventory.openapi(
     const scope = await adminScope(c.env.DB, c.get("user"));
     const [servers, creds] = await c.env.DB.batch<Record<string, string | number>>([
       c.env.DB.prepare(
-        "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id ORDER BY s.name",
+        "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id WHERE s.deleted_at IS NULL ORDER BY s.name",
       ),
       c.env.DB.prepare(
         `SELECT c.id, c.name, c.username, c.kind, c.enabled, c.sealed != '' AS vaulted, c.rotation_state, c.rotation_error,
            c.rotated_at, c.verified_at, sc.server_id
-         FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id ORDER BY c.name`,
+         FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id WHERE c.deleted_at IS NULL ORDER BY c.name`,
       ),
     ]);
     const list: AdminServer[] = (servers?.results ?? [])
@@ -156,7 +157,7 @@ inventory.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const { hostKey } = c.req.valid("json");
-    const server = await c.env.DB.prepare("SELECT name, zone_id, host_key FROM servers WHERE id = ?")
+    const server = await c.env.DB.prepare("SELECT name, zone_id, host_key FROM servers WHERE id = ? AND deleted_at IS NULL")
       .bind(id)
       .first<{ name: string; zone_id: string; host_key: string }>();
     if (!server) throw new ApiFailure("not_found", `server ${id}`);
@@ -386,7 +387,7 @@ inventory.openapi(
     const id = c.req.valid("param").id;
     const { sealed } = c.req.valid("json");
     const row = await c.env.DB.prepare(
-      "SELECT name, zone_id, site_id, sealed != '' AS vaulted, rotation_state FROM credentials WHERE id = ?",
+      "SELECT name, zone_id, site_id, sealed != '' AS vaulted, rotation_state FROM credentials WHERE id = ? AND deleted_at IS NULL",
     )
       .bind(id)
       .first<{ name: string; zone_id: string | null; site_id: string; vaulted: number; rotation_state: string }>();
@@ -412,42 +413,105 @@ inventory.openapi(
   },
 );
 
-/** Servers and credentials are turned off, not deleted (sessions, checkouts and the ledger name them). */
+/**
+ * Edit a server or credential, or turn it off or on. Off ends its open checkouts and sessions at once. A deleted
+ * one (retired: sessions, checkouts and the ledger still name it) is not found here any more.
+ */
 for (const table of ["servers", "credentials"] as const) {
   const noun = table === "servers" ? "server" : "credential";
   inventory.openapi(
     route({
       method: "patch",
       path: `/${table}/{id}`,
-      summary: `Turn a ${noun} off or on; turning it off ends its open checkouts and sessions`,
+      summary: `Edit a ${noun}, or turn it off or on; turning it off ends its open checkouts and sessions`,
       tags,
       middleware,
       params: IdParam,
-      body: SetEnabledRequest,
+      body: table === "servers" ? UpdateServerRequest : UpdateCredentialRequest,
     }),
     async (c) => {
       const id = c.req.valid("param").id;
-      const { enabled } = c.req.valid("json");
-      const before = await c.env.DB.prepare(`SELECT name, zone_id, enabled FROM ${table} WHERE id = ?`)
+      const change = c.req.valid("json") as UpdateServerRequest | UpdateCredentialRequest;
+      const before = await c.env.DB.prepare(`SELECT * FROM ${table} WHERE id = ? AND deleted_at IS NULL`)
+        .bind(id)
+        .first<Record<string, string | number | null>>();
+      if (!before) throw new ApiFailure("not_found");
+      requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id as string | null);
+      const columns = Object.entries(change).map(([key, value]) => ({
+        key,
+        column: key,
+        stored:
+          key === "enabled" ? (value ? 1 : 0) : key === "tags" ? JSON.stringify(value) : (value as string | number),
+      }));
+      try {
+        await c.env.DB.prepare(
+          `UPDATE ${table} SET ${columns.map((col) => `${col.column} = ?`).join(", ")} WHERE id = ? AND deleted_at IS NULL`,
+        )
+          .bind(...columns.map((col) => col.stored), id)
+          .run();
+      } catch (err) {
+        if (/UNIQUE/.test(String(err))) throw new ApiFailure("conflict", `${noun} name taken`);
+        throw err;
+      }
+      const was = (key: string) =>
+        key === "enabled" ? !!before.enabled : key === "tags" ? JSON.parse(before.tags as string) : before[key];
+      await adminChange(c, {
+        target: { type: noun, id, name: (change.name ?? before.name) as string },
+        refs: table === "servers" ? { serverId: id } : {},
+        data: {
+          before: Object.fromEntries(columns.map((col) => [col.key, was(col.key)])),
+          after: change,
+        },
+      });
+      if (change.enabled === false && before.enabled) {
+        const revoked =
+          table === "servers"
+            ? { kind: "server" as const, serverId: id }
+            : { kind: "credential" as const, credentialId: id };
+        await enforceAccess(c.env, revoked, `${noun} disabled`, c.get("user"));
+      }
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  inventory.openapi(
+    route({
+      method: "delete",
+      path: `/${table}/{id}`,
+      summary: `Delete a ${noun} that is turned off: it leaves every list and frees its name; history keeps it`,
+      tags,
+      middleware,
+      params: IdParam,
+    }),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const before = await c.env.DB.prepare(
+        `SELECT name, zone_id, enabled FROM ${table} WHERE id = ? AND deleted_at IS NULL`,
+      )
         .bind(id)
         .first<{ name: string; zone_id: string | null; enabled: number }>();
       if (!before) throw new ApiFailure("not_found");
       requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id);
-      await c.env.DB.prepare(`UPDATE ${table} SET enabled = ? WHERE id = ?`)
-        .bind(enabled ? 1 : 0, id)
-        .run();
+      // Turning off is the step that ends checkouts and sessions, with its own confirmation and audit entry.
+      if (before.enabled) throw new ApiFailure("still_enabled", `${noun} ${id} is on`);
+      const retired = `${before.name}.deleted-${id.slice(0, 8)}`;
+      const statements = [
+        c.env.DB.prepare(
+          `UPDATE ${table} SET deleted_at = ?, name = ? WHERE id = ? AND deleted_at IS NULL AND enabled = 0`,
+        ).bind(Date.now(), retired, id),
+      ];
+      // A discovered server may be adopted again once its server is gone.
+      if (table === "servers")
+        statements.push(
+          c.env.DB.prepare("UPDATE discovered_servers SET server_id = NULL WHERE server_id = ?").bind(id),
+        );
+      const [done] = await c.env.DB.batch(statements);
+      if (done!.meta.changes === 0) throw new ApiFailure("conflict", `${noun} ${id} changed meanwhile`);
       await adminChange(c, {
         target: { type: noun, id, name: before.name },
         refs: table === "servers" ? { serverId: id } : {},
-        data: { before: { enabled: !!before.enabled }, after: { enabled } },
+        data: { before: { name: before.name }, after: { deleted: true, name: retired } },
       });
-      if (!enabled) {
-        const change =
-          table === "servers"
-            ? { kind: "server" as const, serverId: id }
-            : { kind: "credential" as const, credentialId: id };
-        await enforceAccess(c.env, change, `${noun} disabled`, c.get("user"));
-      }
       return c.json({ ok: true }, 200);
     },
   );

@@ -53,7 +53,7 @@ async function credentialInScope(c: Context<AppContext>, id: string): Promise<Ro
   const row = await c.env.DB.prepare(
     `SELECT id, name, site_id, username, kind, sealed, zone_id, rotated_at, external_ref, rotation_state, rotation_op,
        rotation_cause, rotation_job, rotation_due_at, rotation_attempts, rotation_error, rotation_generation, verified_at,
-       rotation_account, rotate_with FROM credentials WHERE id = ?`,
+       rotation_account, rotate_with FROM credentials WHERE id = ? AND deleted_at IS NULL`,
   )
     .bind(id)
     .first<Row>();
@@ -131,7 +131,7 @@ rotations.openapi(
     if (rotateWith !== null) {
       if (rotateWith === row.id)
         throw new ApiFailure("bad_request", "a credential cannot rotate itself through itself");
-      const via = await c.env.DB.prepare("SELECT site_id, zone_id, sealed FROM credentials WHERE id = ?")
+      const via = await c.env.DB.prepare("SELECT site_id, zone_id, sealed FROM credentials WHERE id = ? AND deleted_at IS NULL")
         .bind(rotateWith)
         .first<{ site_id: string; zone_id: string | null; sealed: string | null }>();
       if (!via?.sealed || via.site_id !== row.site_id)
