@@ -38,6 +38,8 @@ export type ControlHandlers = {
   edgeKeys?: (announcement: string) => void;
   /** Make a new site seal key and re-seal the site's credentials. */
   rotateSealKey?: (rotationId: string) => void;
+  /** Read a server's host key and answer with `host_key`. */
+  probeHostKey?: (probe: { probeId: string; host: string; port: number }) => void;
   /** A site seal key another connector made, sealed to this one. */
   sealKey?: (delivery: { rotationId: string; kid: string; sealed: string }) => void;
   /** Extra fields of the hello: the transport key and the seal key held. */
@@ -137,6 +139,9 @@ export class ControlLink {
             break;
           case "seal_key":
             this.on.sealKey?.(msg);
+            break;
+          case "probe_host_key":
+            this.on.probeHostKey?.(msg);
             break;
           case "open":
             this.on.open(msg);

@@ -20,6 +20,7 @@ import { TargetSession } from "./session.ts";
 import type { SessionHooks } from "./session-hooks.ts";
 import { loadState } from "./state.ts";
 import { resolveTarget } from "./target-connect.ts";
+import { probeHostKey } from "./host-key-probe.ts";
 import { parseCidr } from "./target-policy.ts";
 import { takeKeyAnnouncement, trustedEdgeKeys } from "./edge-trust.ts";
 import { finishIdentityRotation, rotateIdentity } from "./identity.ts";
@@ -161,6 +162,14 @@ export async function run(stateDir: string): Promise<void> {
     edgeKeys: (announcement) => void takeKeyAnnouncement(stateDir, state, announcement, log),
     rotateSealKey: (rotationId) => void runSealRotation(rotationId, sealing),
     sealKey: (delivery) => void receiveSealKey(delivery, sealing),
+    probeHostKey: (probe) => {
+      probeHostKey(probe, { resolve: (host) => resolveTarget(host, allowed) })
+        .then((answer) => {
+          log("host_key.probed", { ok: answer.result.ok });
+          control.send(answer);
+        })
+        .catch((err: Error) => log("host_key.probe_failed", { error: err.name }));
+    },
     hello: () => sealIdentity(state),
   });
   const sealing: SealRotationDeps = { state, stateDir, log, send: (m) => control.send(m) };

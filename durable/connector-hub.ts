@@ -53,9 +53,18 @@ export const ACCEPT_TIMEOUT_MS = 5_000;
 
 type Answer = "accepted" | "rejected" | "gone" | "timeout";
 
+/** How long the edge waits for a host key probe's answer (the connector's key exchange gives up at 8 s). */
+export const PROBE_ANSWER_TIMEOUT_MS = 12_000;
+/** A probe's outcome as the edge reports it; `offline`: no connector of the site is live, or none answered. */
+export type ProbeOutcome =
+  | { ok: true; fingerprint: string; keyType: string; connectorId: string }
+  | { ok: false; error: "refused" | "unreachable" | "offline" };
+
 export class ConnectorHub extends DurableObject<Env> {
   /** `open`s waiting for their connector's answer, by session id. In memory: a dispatch is one RPC. */
   private readonly waiting = new Map<string, { connectorId: string; answer: (a: Answer) => void }>();
+  /** Host key probes waiting for their connector's answer, by probe id (memory: a probe lives seconds). */
+  private readonly probes = new Map<string, { connectorId: string; answer: (outcome: ProbeOutcome) => void }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -119,6 +128,13 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "accepted") {
         this.answer(msg.sessionId, att.connectorId, "accepted");
+        return;
+      }
+      if (msg.type === "host_key") {
+        // Only the connector the probe went to may answer it.
+        const probe = this.probes.get(msg.probeId);
+        if (probe?.connectorId === att.connectorId)
+          probe.answer(msg.result.ok ? { ...msg.result, connectorId: att.connectorId } : msg.result);
         return;
       }
       if (msg.type === "seal_key_adopted") {
@@ -194,6 +210,28 @@ export class ConnectorHub extends DurableObject<Env> {
         },
       });
       if (!send(ws, { type: "open", sessionId, grant })) this.answer(sessionId, connectorId, "gone");
+    });
+  }
+
+  /**
+   * Asks the least loaded live connector which host key host:port presents (an admin compares it before pinning;
+   * nothing trusts it). One connector is asked: a site's connectors reach the same network.
+   */
+  async probeHostKey(host: string, port: number): Promise<ProbeOutcome> {
+    const next = this.live()
+      .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
+      .sort((a, b) => a.att.sessions - b.att.sessions)[0];
+    if (!next) return { ok: false, error: "offline" };
+    const probeId = crypto.randomUUID();
+    return new Promise<ProbeOutcome>((resolve) => {
+      const done = (outcome: ProbeOutcome) => {
+        clearTimeout(timer);
+        this.probes.delete(probeId);
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => done({ ok: false, error: "offline" }), PROBE_ANSWER_TIMEOUT_MS);
+      this.probes.set(probeId, { connectorId: next.att.connectorId, answer: done });
+      if (!send(next.ws, { type: "probe_host_key", probeId, host, port })) done({ ok: false, error: "offline" });
     });
   }
 

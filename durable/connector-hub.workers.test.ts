@@ -84,3 +84,32 @@ describe("ConnectorHub with several connectors", () => {
     expect(h!.lastSeen).toBeGreaterThan(0);
   });
 });
+
+describe("ConnectorHub host key probes", () => {
+  it("asks one live connector and takes the answer only from it; offline when none is live", async () => {
+    const site = await seedSite();
+    expect(await hub(site).probeHostKey("10.0.0.5", 22)).toEqual({ ok: false, error: "offline" });
+    const site2 = await secondConnector(site);
+    const asked = await connectControl(site);
+    const other = await connectControl(site2);
+    await report(site, asked, 0);
+    await report(site2, other, 3);
+    const pending = hub(site).probeHostKey("10.0.0.5", 2222);
+    await asked.next(hasText("probe_host_key", { host: "10.0.0.5", port: 2222 }), "probe on the idle connector");
+    const { probeId } = asked.texts.find((m) => (m as { type: string }).type === "probe_host_key") as {
+      probeId: string;
+    };
+    const fingerprint = `SHA256:${"p".repeat(43)}`;
+    // Another connector of the site cannot answer a probe it was not sent.
+    other.ws.send(
+      encodeMessage({
+        type: "host_key",
+        probeId,
+        result: { ok: true, fingerprint: `SHA256:${"e".repeat(43)}`, keyType: "ssh-ed25519" },
+      }),
+    );
+    asked.ws.send(encodeMessage({ type: "host_key", probeId, result: { ok: true, fingerprint, keyType: "ssh-rsa" } }));
+    expect(await pending).toEqual({ ok: true, fingerprint, keyType: "ssh-rsa", connectorId: site.connectorId });
+    expect(other.texts.some((m) => (m as { type: string }).type === "probe_host_key")).toBe(false);
+  });
+});

@@ -69,6 +69,23 @@ export type ServerProtocol = z.infer<typeof ServerProtocol>;
 
 /** An admin re-pins a server's identity (host key or certificate) after a legitimate change. */
 export const RepinServerRequest = z.strictObject({ hostKey: HostKeyFingerprint });
+/**
+ * POST /api/servers/:id/host-key/probe: the key the server presents now, read by one of its site's connectors as a
+ * session would (resolved under the site's target policy). A proposal to compare, never pinned by this call.
+ */
+export const HostKeyProbeResult = z.union([
+  z.object({
+    ok: z.literal(true),
+    fingerprint: HostKeyFingerprint,
+    keyType: z.string(),
+    /** The connector that read it, by name. */
+    connector: z.string(),
+    /** Whether it is the key pinned now. */
+    matchesPinned: z.boolean(),
+  }),
+  z.object({ ok: z.literal(false), error: z.enum(["refused", "unreachable", "offline"]) }),
+]);
+export type HostKeyProbeResult = z.infer<typeof HostKeyProbeResult>;
 
 /** Turns a server or a credential off (nothing can be checked out or opened on it; what is open ends) or back on. */
 export const SetEnabledRequest = z.strictObject({ enabled: z.boolean() });

@@ -2,6 +2,7 @@
 // The first message on every socket, in each direction, is `hello` carrying PROTOCOL_VERSION.
 import { z } from "zod";
 import { PublicSealKey } from "./seal-rotation.ts";
+import { HostKeyFingerprint } from "./tokens.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
 /** Why a session ended. Shown to the user; stable across versions (add, never rename). */
@@ -239,12 +240,25 @@ export const SealKeyAdopted = z.strictObject({
   rotationId: id,
   kid: z.string().max(64),
 });
+/** Why a host key probe found no key: the site's target policy refused the address, or no SSH server answered. */
+export const HostKeyProbeError = z.enum(["refused", "unreachable"]);
+/** The answer to `probe_host_key`: the key the server presented (never trusted: an admin compares and pins). */
+export const HostKeyProbed = z.strictObject({
+  type: z.literal("host_key"),
+  probeId: id,
+  result: z.union([
+    z.strictObject({ ok: z.literal(true), fingerprint: HostKeyFingerprint, keyType: z.string().max(64) }),
+    z.strictObject({ ok: z.literal(false), error: HostKeyProbeError }),
+  ]),
+});
+export type HostKeyProbed = z.infer<typeof HostKeyProbed>;
 export const ConnectorToHub = z.discriminatedUnion("type", [
   ConnectorHello,
   Rejected,
   Accepted,
   ConnectorReport,
   SealKeyAdopted,
+  HostKeyProbed,
 ]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
@@ -265,6 +279,13 @@ export const HubToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("edge_keys"), keys: z.string().max(8 * 1024) }),
   /** Make a new site seal key and re-seal the site's credentials (protocol/seal-rotation.ts). */
   z.strictObject({ type: z.literal("rotate_seal_key"), rotationId: id }),
+  /** Read the host key the server at host:port presents, as a session would, and answer with `host_key`. */
+  z.strictObject({
+    type: z.literal("probe_host_key"),
+    probeId: id,
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535),
+  }),
   /** The site's new seal key, made by another connector, sealed to this one's transport key. */
   z.strictObject({
     type: z.literal("seal_key"),

@@ -110,6 +110,8 @@ const MATRIX: Record<string, Entry> = {
     id: (f) => f.site.serverId,
     body: () => ({ hostKey: `SHA256:${"D".repeat(43)}` }),
   },
+  // No connector is live for the fixture's site: an allowed caller gets { ok: false, error: "offline" }.
+  "POST /api/servers/:id/host-key/probe": { access: "zoneAdmin", id: (f) => f.site.serverId },
   "PATCH /api/servers/:id": {
     access: "zoneAdmin",
     id: (f) => f.site.serverId,

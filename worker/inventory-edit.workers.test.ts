@@ -93,7 +93,9 @@ describe("editing servers and credentials", () => {
       status: "revoked",
       serverName: `${name}.deleted-${site.serverId.slice(0, 8)}`,
     });
-    const deleted = (await auditLog()).find((e) => e.target.id === site.serverId && e.data.after?.deleted);
+    const deleted = (await auditLog()).find(
+      (e) => e.target.id === site.serverId && (e.data.after as { deleted?: boolean } | undefined)?.deleted,
+    );
     expect(deleted?.target.name).toBe(name);
   });
 

@@ -1,6 +1,7 @@
 // End to end with real parts: wrangler dev (the edge), a real OpenSSH sshd with a password user,
 // and the real psm-connector process. A Node client speaks the browser's exact protocol.
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { freePort } from "../../scripts/stack/process.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -65,6 +66,30 @@ describeWithPeers("SSH session through edge and connector", missingPeers(), () =
     const added = (await stack.sshd.log()).slice(before.length);
     expect(added).toMatch(/Connection (from|closed by) 127\.0\.0\.1/);
     expect(added).not.toMatch(/Accepted|Failed|authenticating user|Invalid user|userauth|Postponed/i);
+  });
+
+  it("fetches the host key through the connector: shows what the server presents, pins nothing", async () => {
+    type Probe = { ok: boolean; fingerprint?: string; matchesPinned?: boolean; connector?: string; error?: string };
+    const probe = (id: string) => stack.admin.request<Probe>("POST", `/api/servers/${id}/host-key/probe`, {});
+    const pinned = await probe(stack.serverId);
+    expect(pinned).toMatchObject({ ok: true, matchesPinned: true, keyType: "ssh-ed25519" });
+    expect(pinned.connector).toBeTruthy();
+
+    const wrong = `SHA256:${"y".repeat(43)}`;
+    const add = (name: string, host: string, port: number) =>
+      stack.admin.createServer({ name, host, port, zoneId: stack.zoneId, hostKey: wrong });
+    const misPinned = await add("probe-wrong-pin", "127.0.0.1", stack.sshd.port);
+    const presented = await probe(misPinned.id);
+    expect(presented).toMatchObject({ ok: true, matchesPinned: false, fingerprint: pinned.fingerprint });
+    // Nothing was pinned by asking.
+    const listed = await stack.admin.request<Array<{ id: string; hostKey: string }>>("GET", "/api/servers");
+    expect(listed.find((s) => s.id === misPinned.id)?.hostKey).toBe(wrong);
+
+    const closed = await add("probe-closed", "127.0.0.1", await freePort());
+    expect(await probe(closed.id)).toEqual({ ok: false, error: "unreachable" });
+    // Outside the site's allowed target ranges: the connector does not even connect.
+    const outside = await add("probe-outside", "10.255.255.1", 22);
+    expect(await probe(outside.id)).toEqual({ ok: false, error: "refused" });
   });
 
   it("reports a refused credential as auth_failed", async () => {

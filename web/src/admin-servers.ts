@@ -8,6 +8,13 @@ import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
 import { renderServerForm } from "./server-form.ts";
 import { renderServerImport } from "./server-import.ts";
 
+/** What a host key probe that found no key means, and what to do. */
+const PROBE_ERROR: Record<"refused" | "unreachable" | "offline", string> = {
+  refused: "The site's connector may not connect to this address (its allowed target ranges refuse it).",
+  unreachable: "No SSH server answered at this host and port from the site's connector. Check the host and port.",
+  offline: "No connector of this server's site is online to ask. Start one, or paste the key by hand.",
+};
+
 export function renderAdminServers(container: HTMLElement, { data }: AdminContext): Cleanup {
   const body = h("tbody", {}, emptyRow(7, "Loading servers…"));
   const listMessage = h("p", { id: "admin-servers-error", class: "alert", role: "alert", hidden: true });
@@ -89,7 +96,45 @@ export function renderAdminServers(container: HTMLElement, { data }: AdminContex
     });
     const save = h("button", { type: "submit", class: "small-button repin-save" }, "Pin");
     const action = inlineAction({ open, field: input, submit: save, onSubmit: () => submit() });
-    return h("div", { class: "small" }, pinned, " ", action.element);
+    if (s.protocol !== "ssh") return h("div", { class: "small" }, pinned, " ", action.element);
+    const result = h("div", { class: "probe-result", "aria-live": "polite" });
+    const fetchKey = rowButton("Fetch key", "probe-host-key", `server ${s.name}`, () => void probe());
+    return h("div", { class: "small" }, pinned, " ", action.element, fetchKey, result);
+
+    /** Reads the key the server presents through a connector, shows it beside the pinned one; pins nothing. */
+    async function probe(): Promise<void> {
+      replace(result, "Asking a connector of the site…");
+      await busy(fetchKey, async () => {
+        try {
+          const found = await api.probeHostKey(s.id);
+          if (!found.ok) {
+            replace(result, h("span", { class: "danger-text" }, PROBE_ERROR[found.error]));
+            return;
+          }
+          if (found.matchesPinned) {
+            replace(result, `The server presents the pinned key (${found.keyType}, read by ${found.connector}).`);
+            return;
+          }
+          const use = rowButton("Pin this key…", "use-probed-key", `server ${s.name}`, () => {
+            open.click();
+            input.value = found.fingerprint;
+            input.focus();
+          });
+          replace(
+            result,
+            h(
+              "span",
+              { class: "danger-text" },
+              `It presents a different key: ${found.fingerprint} (${found.keyType}), read by ${found.connector}. `,
+            ),
+            "Compare it with the server's own console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before you pin it: a changed key can mean someone is in between. ",
+            use,
+          );
+        } catch (failure) {
+          replace(result, h("span", { class: "danger-text" }, errorText(failure)));
+        }
+      });
+    }
 
     function submit(): void {
       const key = parseHostKeyInput(input.value);

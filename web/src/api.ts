@@ -5,6 +5,7 @@ import {
   AccessGrant,
   ApiErrorBody,
   ApprovalItem,
+  HostKeyProbeResult,
   type AuditQuery,
   AuditListEntry,
   FilterName,
@@ -103,6 +104,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   code_not_accepted:
     "That code was not accepted. Check it and try again; after several wrong answers you must sign in again.",
   still_enabled: "Turn it off first (that ends its open checkouts and sessions), then delete it.",
+  policy_inconsistent:
+    "The policy's limits contradict each other (for example, an extension longer than the longest session).",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */
@@ -293,6 +296,7 @@ export const api = {
   updateServer: (id: string, change: { name?: string; host?: string; port?: number; tags?: string[] }) =>
     call("PATCH", at("/api/servers", id), Anything, change),
   deleteServer: (id: string) => call("DELETE", at("/api/servers", id), Anything),
+  probeHostKey: (id: string) => call("POST", at("/api/servers", id, "/host-key/probe"), HostKeyProbeResult),
   renameCredential: (id: string, name: string) => call("PATCH", at("/api/credentials", id), Anything, { name }),
   deleteCredential: (id: string) => call("DELETE", at("/api/credentials", id), Anything),
   setCredentialEnabled: (id: string, enabled: boolean) =>

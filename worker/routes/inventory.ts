@@ -8,6 +8,7 @@ import {
   CreateCredentialRequest,
   CreateServerRequest,
   ReplaceSecretRequest,
+  HostKeyProbeResult,
   UpdateCredentialRequest,
   UpdateServerRequest,
   ImportServersRequest,
@@ -146,6 +147,57 @@ inventory.openapi(
 
 inventory.openapi(
   route({
+    method: "post",
+    path: "/servers/{id}/host-key/probe",
+    summary: "Read the host key the server presents now, through a connector of its site (compare before pinning)",
+    tags,
+    middleware,
+    params: IdParam,
+    response: HostKeyProbeResult,
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const server = await c.env.DB.prepare(
+      "SELECT name, zone_id, site_id, host, port, protocol, host_key FROM servers WHERE id = ? AND deleted_at IS NULL",
+    )
+      .bind(id)
+      .first<{
+        name: string;
+        zone_id: string;
+        site_id: string;
+        host: string;
+        port: number;
+        protocol: string;
+        host_key: string;
+      }>();
+    if (!server) throw new ApiFailure("not_found", `server ${id}`);
+    requireZone(await adminScope(c.env.DB, c.get("user")), server.zone_id);
+    // Only the server's own registered address: the probe is not a way to scan the site's network.
+    if (server.protocol !== "ssh") throw new ApiFailure("bad_request", "host key probes are for SSH servers");
+    const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(server.site_id));
+    const outcome = await hub.probeHostKey(server.host, server.port);
+    if (!outcome.ok) {
+      console.warn(`host key probe of server ${id}: ${outcome.error}`);
+      return c.json({ ok: false as const, error: outcome.error }, 200);
+    }
+    const connector = await c.env.DB.prepare("SELECT name FROM connectors WHERE id = ?")
+      .bind(outcome.connectorId)
+      .first<{ name: string }>();
+    return c.json(
+      {
+        ok: true as const,
+        fingerprint: outcome.fingerprint,
+        keyType: outcome.keyType,
+        connector: connector?.name ?? outcome.connectorId,
+        matchesPinned: outcome.fingerprint === server.host_key,
+      },
+      200,
+    );
+  },
+);
+
+inventory.openapi(
+  route({
     method: "put",
     path: "/servers/{id}/host-key",
     summary: "Re-pin a server's host key or certificate fingerprint",
@@ -157,7 +209,9 @@ inventory.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const { hostKey } = c.req.valid("json");
-    const server = await c.env.DB.prepare("SELECT name, zone_id, host_key FROM servers WHERE id = ? AND deleted_at IS NULL")
+    const server = await c.env.DB.prepare(
+      "SELECT name, zone_id, host_key FROM servers WHERE id = ? AND deleted_at IS NULL",
+    )
       .bind(id)
       .first<{ name: string; zone_id: string; host_key: string }>();
     if (!server) throw new ApiFailure("not_found", `server ${id}`);
