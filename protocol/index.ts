@@ -16,3 +16,4 @@ export * from "./master-password.ts";
 export * from "./edge-keys.ts";
 export * from "./seal-rotation.ts";
 export * from "./host-key.ts";
+export * from "./policy-rules.ts";
