@@ -369,7 +369,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
       name: "approval, one minute",
       approvalRequired: true,
       approverGroupId: approvers.id,
+      // A one-minute window holds sessions and extensions of at most a minute (protocol/policy-rules.ts).
       maxCheckoutMinutes: 1,
+      maxSessionMinutes: 1,
+      extensionMinutes: null,
     });
     await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
 
@@ -377,6 +380,24 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await signIn(page, "alice", "alice-password-1");
     const checkoutId = await requestThroughCart(page, "restart the web tier");
     await page.waitForSelector(`tr[data-checkout-id="${checkoutId}"][data-status="pending_approval"]`);
+    // The row says who must approve; the page offers a notification for the approval (a prompt follows a click).
+    await page
+      .locator(`tr[data-checkout-id="${checkoutId}"]`, { hasText: "Waiting for one approval from the approvers group" })
+      .waitFor();
+    await browser.grantPermissions(["notifications"], { origin: stack.edge.url });
+    await page.evaluate(() => {
+      const Native = window.Notification;
+      const seen: string[] = [];
+      (window as unknown as { notified: string[] }).notified = seen;
+      window.Notification = class extends Native {
+        constructor(title: string, options?: NotificationOptions) {
+          super(title, options);
+          seen.push(`${title}: ${options?.body ?? ""}`);
+        }
+      };
+    });
+    await page.click("#notify-approvals");
+    await page.waitForSelector("#notify-approvals", { state: "hidden" });
 
     const approverPage = await openPage(approverBrowser);
     await signIn(approverPage, "bob", "bob-password-12");
@@ -386,11 +407,18 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await approverPage.goto(`${stack.edge.url}/#/approvals/${checkoutId}`);
     const card = approverPage.locator(`[data-approval-id="${checkoutId}"]`);
     await approverPage.locator(`[data-approval-id="${checkoutId}"].linked`).waitFor();
+    // The card says what approving allows and where: the policy's limits, the zone's sensitivity, alice's record.
+    await card.locator(".policy-effects li", { hasText: "sessions up to 1 min" }).waitFor();
+    expect(await card.locator("[data-sensitivity]").getAttribute("data-sensitivity")).toBe("normal");
+    expect(await card.locator("[data-history]").innerText()).toMatch(/other requests? in the last 30 days/);
     await card.locator("textarea.decision-comment").fill("go ahead");
     await card.locator("button.approve").click();
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
     // The requester's tab says it was approved, and shows the approver's words inline on My requests.
     await page.waitForFunction(() => document.title.startsWith("Approved: target"), undefined, { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { notified: string[] }).notified)).toEqual([
+      `Request approved: Approved: target as ${stack.targetUser}`,
+    ]);
     await page.locator(`tr[data-checkout-id="${checkoutId}"] .approval-comment`, { hasText: "“go ahead”" }).waitFor();
 
     await runInTerminal(page, checkoutId);

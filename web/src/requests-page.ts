@@ -197,7 +197,37 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     );
   }
 
+  /**
+   * While a request waits and the browser has not been asked yet: offer system notifications (a permission prompt
+   * only ever follows a click). Hidden once granted, denied, or when nothing waits.
+   */
+  const notify = h(
+    "button",
+    { type: "button", id: "notify-approvals", class: "button-quiet", hidden: true },
+    "Notify me when a request is approved",
+  );
+  notify.addEventListener("click", () => {
+    void Notification.requestPermission().then((answer) => {
+      notify.hidden = true;
+      say(
+        message,
+        answer === "granted"
+          ? "You will get a notification when a request is approved, while this page is open."
+          : "Notifications are off for this site. The tab's title still changes when a request is approved.",
+        "info",
+      );
+    });
+  });
+  const offerNotifications = () => {
+    notify.hidden = !(
+      typeof Notification !== "undefined" &&
+      Notification.permission === "default" &&
+      checkouts.some((c) => c.status === "pending_approval")
+    );
+  };
+
   function draw(): void {
+    offerNotifications();
     const now = Date.now();
     const focused = document.activeElement;
     const refocus =
@@ -325,7 +355,14 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     flash.hidden = false;
   }
 
-  append(container, h("h1", {}, "My requests"), flash, message, count, h("div", { class: "table-wrap" }, table));
+  append(
+    container,
+    h("h1", {}, "My requests"),
+    flash,
+    message,
+    h("div", { class: "toolbar" }, count, notify),
+    h("div", { class: "table-wrap" }, table),
+  );
   draw();
   void load();
   const refresh = window.setInterval(() => void load(), REFRESH_MS);
