@@ -180,12 +180,31 @@ export class SessionRoom extends DurableObject<Env> {
     return true;
   }
 
-  /** For the live sessions list: who is attached right now. */
-  async presence(): Promise<{ user: boolean; connector: boolean; viewers: number; state: SessionState }> {
+  /**
+   * For the live sessions list: who is attached right now (watchers by username, each once however many tabs),
+   * when the user last typed (unix ms; the connect counts as input; null before it), and whether recording works.
+   */
+  async presence(): Promise<{
+    user: boolean;
+    connector: boolean;
+    viewers: number;
+    watchers: string[];
+    lastInputAt: number | null;
+    recording: "recorded" | "not_recorded" | "failing";
+    state: SessionState;
+  }> {
+    const meta = await this.meta();
+    const watchers = this.viewers
+      .list()
+      .map((ws) => (ws.deserializeAttachment() as Attachment & { role: "viewer" }).username);
+    const lastInput = Math.max((await this.ctx.storage.get<number>("lastInput")) ?? 0, this.lastInput);
     return {
       user: !!this.browser(),
       connector: !!this.connector(),
-      viewers: this.viewers.list().length,
+      viewers: watchers.length,
+      watchers: [...new Set(watchers)].sort(),
+      lastInputAt: lastInput || null,
+      recording: meta?.recording ? await this.recorder.health() : "not_recorded",
       state: this.state(),
     };
   }
@@ -330,17 +349,21 @@ export class SessionRoom extends DurableObject<Env> {
     await this.addTimer("idle", step.at);
   }
 
-  /** Records input for the idle timeout without a storage write per keystroke. */
+  /** Records input for the idle timeout and the live list's idle time, without a storage write per keystroke. */
   private async noteInput(): Promise<void> {
     const now = Date.now();
     const previous = this.lastInput;
     this.lastInput = now;
     const meta = await this.meta();
-    if (!meta?.idleMs) return;
     // Storage reads here are served from the object's cache. After a warning, the first input is
     // written at once: memory alone would not survive the object being evicted.
-    const warned = await this.ctx.storage.get<boolean>("idleWarned");
+    const warned = meta?.idleMs ? await this.ctx.storage.get<boolean>("idleWarned") : false;
     if (!warned && now - previous < INPUT_PERSIST_MS) return;
+    if (!meta?.idleMs) {
+      // No idle timeout: kept only so the live list's idle time survives an eviction; output need not wait for it.
+      await this.ctx.storage.put("lastInput", now, { allowUnconfirmed: true });
+      return;
+    }
     await this.ctx.storage.put({ lastInput: now, idleWarned: false });
     await this.addTimer("idle", now + meta.idleMs - Math.min(IDLE_WARNING_MS, meta.idleMs / 2));
   }

@@ -2,7 +2,7 @@
 // its protocol/ schema before a handler runs, and the same definitions produce /api/openapi.json.
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { MAX_JSON_BODY } from "../protocol/index.ts";
+import { ErrorCode, MAX_JSON_BODY } from "../protocol/index.ts";
 import { limitBody } from "./body-limit.ts";
 import type { AppContext } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
@@ -11,8 +11,14 @@ export function newApi() {
   return new OpenAPIHono<AppContext>({
     defaultHook: (result) => {
       if (!result.success) {
-        const detail = result.error.issues.map((i) => `${i.path.join(".")}: ${i.code}`).join("; ");
-        throw new ApiFailure("bad_request", detail);
+        const detail = result.error.issues
+          .map((i) => `${i.path.join(".")}: ${i.code === "custom" ? (i.params?.rule ?? i.code) : i.code}`)
+          .join("; ");
+        // A schema's own rule may name a stable code (e.g. policy_inconsistent); otherwise it is a bad_request.
+        const named = result.error.issues
+          .map((i) => (i.code === "custom" ? ErrorCode.safeParse(i.params?.apiCode) : null))
+          .find((code) => code?.success)?.data;
+        throw new ApiFailure(named ?? "bad_request", detail);
       }
     },
   });

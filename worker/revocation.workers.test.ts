@@ -176,7 +176,7 @@ describe("revocation: a removed right ends what depended on it", () => {
     const loosen = await api(`/api/policies/${policyId}`, {
       method: "PATCH",
       cookie: admin,
-      body: { maxSessionMinutes: 600 },
+      body: { maxSessionMinutes: 400 },
     });
     expect(loosen.status).toBe(200);
     await new Promise((r) => setTimeout(r, 100));

@@ -364,6 +364,15 @@ export class Recorder {
     return this.state?.recordingId ?? null;
   }
 
+  /**
+   * For the live sessions list: "failing" while the object store refuses chunks (they wait in the room) or once an
+   * optional recording stopped at its buffer limit; "not_recorded" when this session records nothing.
+   */
+  async health(): Promise<"recorded" | "not_recorded" | "failing"> {
+    if (!(await this.ready())) return this.state?.stopped ? "failing" : "not_recorded";
+    return this.state!.stopped || this.state!.attempts > 0 ? "failing" : "recorded";
+  }
+
   private live(): boolean {
     return !!this.state && !this.state.ended && !this.state.stopped && !!this.writer;
   }

@@ -7,6 +7,8 @@ import {
   Group,
   SetGroupMembersRequest,
   UpdateUserRequest,
+  UserMatch,
+  UserSearchQuery,
   UserSummary,
 } from "../../protocol/index.ts";
 import { linkSsoAccountsByEmail } from "../access/person-link-store.ts";
@@ -63,6 +65,40 @@ async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]
 directory.openapi(
   route({ method: "get", path: "/users", summary: "List users", tags, middleware, response: z.array(UserSummary) }),
   async (c) => c.json(await userSummaries(c.env.DB), 200),
+);
+
+directory.openapi(
+  route({
+    method: "get",
+    path: "/users/search",
+    summary: "Users whose username or email contains the text (any case), names starting with it first",
+    tags,
+    middleware,
+    query: UserSearchQuery,
+    response: z.array(UserMatch),
+  }),
+  async (c) => {
+    const { q, limit } = c.req.valid("query");
+    // LIKE is case-insensitive for ASCII in SQLite; the typed text is matched literally (% and _ escaped).
+    const text = q.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+    const { results } = await c.env.DB.prepare(
+      `SELECT id, username, email, roles, disabled FROM users
+       WHERE username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'
+       ORDER BY username LIKE ?2 ESCAPE '\\' DESC, username LIMIT ?3`,
+    )
+      .bind(`%${text}%`, `${text}%`, limit)
+      .all<{ id: string; username: string; email: string | null; roles: string; disabled: number }>();
+    return c.json(
+      results.map((u) => ({
+        id: u.id,
+        username: u.username,
+        email: u.email,
+        roles: JSON.parse(u.roles) as UserMatch["roles"],
+        disabled: !!u.disabled,
+      })),
+      200,
+    );
+  },
 );
 
 directory.openapi(

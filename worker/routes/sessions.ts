@@ -61,7 +61,7 @@ sessions.openapi(
     const deadline = Math.min(row.ends_at, now + policy.maxSessionMinutes * 60_000);
     const sessionId = crypto.randomUUID();
     await c.env.DB.prepare(
-      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, auth_session_id, status, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, auth_session_id, status, created_at, deadline, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
     )
       .bind(
         sessionId,
@@ -73,6 +73,8 @@ sessions.openapi(
         c.get("signIn").id,
         now,
         deadline,
+        // Set by Cloudflare (the client cannot forge it there), as for sign-ins (worker/auth/throttle-store.ts).
+        c.req.header("CF-Connecting-IP")?.trim() || null,
       )
       .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
@@ -142,15 +144,21 @@ sessions.openapi(
     if (!user.roles.includes("auditor")) requireAnyAdmin(user);
     const scope = user.roles.includes("auditor") ? ({ all: true } as const) : await adminScope(c.env.DB, user);
     const { results } = await c.env.DB.prepare(
-      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, sv.protocol, se.status, se.created_at, se.deadline
-     FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers sv ON sv.id = se.server_id JOIN credentials cr ON cr.id = se.credential_id
-     WHERE se.status != 'ended' ORDER BY se.created_at DESC LIMIT 500`,
+      `SELECT se.id, u.username, sv.name AS server, cr.name AS credential, sv.zone_id, z.name AS zone, co.justification,
+         se.source_ip, sv.protocol, se.status, se.created_at, se.deadline
+       FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers sv ON sv.id = se.server_id
+         JOIN credentials cr ON cr.id = se.credential_id JOIN zones z ON z.id = sv.zone_id
+         LEFT JOIN checkouts co ON co.id = se.checkout_id
+       WHERE se.status != 'ended' ORDER BY se.created_at DESC LIMIT 500`,
     ).all<{
       id: string;
       username: string;
       server: string;
       credential: string;
       zone_id: string;
+      zone: string;
+      justification: string | null;
+      source_ip: string | null;
       protocol: "ssh" | "rdp";
       status: "pending" | "active";
       created_at: number;
@@ -166,11 +174,17 @@ sessions.openapi(
           server: r.server,
           credential: r.credential,
           zoneId: r.zone_id,
+          zone: r.zone,
+          justification: r.justification,
+          sourceIp: r.source_ip,
           status: r.status,
           startedAt: r.created_at,
           deadline: r.deadline,
           browserAttached: presence.user,
           viewers: presence.viewers,
+          watchers: presence.watchers,
+          lastInputAt: presence.lastInputAt,
+          recording: presence.recording,
           protocol: r.protocol,
         } satisfies LiveSession;
       }),

@@ -6,6 +6,7 @@ import {
   CreatePolicyRequest,
   CreateZoneRequest,
   Policy,
+  policyProblems,
   SetZoneAllowedPoliciesRequest,
   UpdatePolicyRequest,
   UpdateZoneRequest,
@@ -266,6 +267,12 @@ zones.openapi(
     const before = await loadPolicy(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found");
     const after: Policy = { ...before, ...c.req.valid("json") };
+    // The merged policy may not contradict itself in a way it did not before (a contradiction stored earlier does
+    // not block an unrelated change, such as turning recording on).
+    const known = new Set(policyProblems(before).map((p) => p.rule));
+    const added = policyProblems(after).filter((p) => !known.has(p.rule));
+    if (added.length > 0)
+      throw new ApiFailure("policy_inconsistent", `policy ${id}: ${added.map((p) => p.rule).join(", ")}`);
     await c.env.DB.prepare(`UPDATE policies SET ${POLICY_COLUMNS.map((col) => `${col} = ?`).join(", ")} WHERE id = ?`)
       .bind(...policyValues(after), id)
       .run();

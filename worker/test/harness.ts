@@ -217,7 +217,10 @@ export async function connectControl(
 }
 
 /** A session with a connector and a browser attached, under a policy with these column values. */
-export async function liveSession(policy: Record<string, unknown> = {}, options: { protocol?: "ssh" | "rdp" } = {}) {
+export async function liveSession(
+  policy: Record<string, unknown> = {},
+  options: { protocol?: "ssh" | "rdp" /** The CF-Connecting-IP the session is opened from. */; sourceIp?: string } = {},
+) {
   const site = await seedSite(policy);
   if (options.protocol)
     await env.DB.prepare("UPDATE servers SET protocol = ? WHERE id = ?").bind(options.protocol, site.serverId).run();
@@ -226,7 +229,15 @@ export async function liveSession(policy: Record<string, unknown> = {}, options:
   const cookie = await login(username, "user-password-1");
   const control = await connectControl(site);
   const { id: checkoutId } = await checkout(cookie, site);
-  const res = await api("/api/sessions", { method: "POST", cookie, body: { checkoutId } });
+  const res = await SELF.fetch(`${ORIGIN}/api/sessions`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      cookie,
+      ...(options.sourceIp ? { "CF-Connecting-IP": options.sourceIp } : {}),
+    },
+    body: JSON.stringify({ checkoutId }),
+  });
   expect(res.status).toBe(201);
   const { id } = (await res.json()) as { id: string };
   await control.next(hasText("open", { sessionId: id }), "open");
