@@ -48,6 +48,7 @@ export default defineConfig({
             "durable/desktop-pointer.test.ts",
             "durable/recording/**/*.test.ts",
             "web/src/cast-text.test.ts",
+            "web/src/audit-sentences.test.ts",
             "web/src/session-socket.test.ts",
             "web/src/guac-keys.test.ts",
             "scripts/**/*.test.ts",

@@ -1,6 +1,7 @@
 // AuditLedger: the single writer of the append-only, hash-chained audit log (one instance for the
 // whole deployment), in the object's SQLite storage. Appends, queries, export pages and verify.
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
 import { AuditEntryInput, AuditQuery, type AuditEntry, type AuditVerifyResult } from "../protocol/audit.ts";
 import type { Env } from "../worker/env.ts";
 import { canonicalJson, chain, GENESIS, verifyChain } from "./audit-chain.ts";
@@ -22,6 +23,31 @@ const VERIFY_READ = 1000;
  */
 export type LedgerEntry = Omit<AuditEntry, "data"> & { data: Record<string, JsonField> };
 type JsonField = string | number | boolean | null | object;
+
+/** Most ids one filter list carries (the worker resolves a typed name to at most this many). */
+export const MAX_FILTER_IDS = 500;
+const Ids = z.array(z.string().max(128)).max(MAX_FILTER_IDS);
+
+/**
+ * What the ledger filters by. Names are the worker's business (D1 holds them): it turns a typed name
+ * into the ids it matches (worker/audit-filter.ts). userId/userIds match the actor or the entry's user
+ * ref; zoneIds/zoneServerIds match entries about a zone's servers or about the zone itself.
+ */
+export const LedgerFilter = AuditQuery.pick({
+  userId: true,
+  serverId: true,
+  action: true,
+  from: true,
+  to: true,
+}).extend({
+  userIds: Ids.optional(),
+  serverIds: Ids.optional(),
+  zoneIds: Ids.optional(),
+  zoneServerIds: Ids.optional(),
+});
+export type LedgerFilter = z.input<typeof LedgerFilter>;
+const LedgerQuery = LedgerFilter.extend(AuditQuery.pick({ before: true, limit: true }).shape);
+export type LedgerQuery = z.input<typeof LedgerQuery>;
 
 type Head = { count: number; hash: string };
 type Row = {
@@ -96,30 +122,25 @@ export class AuditLedger extends DurableObject<Env> {
     return this.enqueue(inputs.map((input) => AuditEntryInput.parse(input)));
   }
 
-  /** Newest first. userId matches the actor or the entry's user ref; from/to are inclusive, in ms. */
-  async query(q: AuditQuery): Promise<LedgerEntry[]> {
-    const { userId, serverId, action, from, to, before, limit } = AuditQuery.parse(q);
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const filter = (condition: string, ...values: (string | number)[]) => {
-      where.push(condition);
-      args.push(...values);
-    };
-    if (userId !== undefined) filter("(actor_id = ? OR user_id = ?)", userId, userId);
-    if (serverId !== undefined) filter("server_id = ?", serverId);
-    if (action !== undefined) filter("action = ?", action);
-    if (from !== undefined) filter("ts >= ?", from);
-    if (to !== undefined) filter("ts <= ?", to);
-    if (before !== undefined) filter("idx < ?", before);
+  /** Newest first; from/to are inclusive, in ms. */
+  async query(q: LedgerQuery): Promise<LedgerEntry[]> {
+    const { before, limit, ...filter } = LedgerQuery.parse(q);
+    const { where, args } = whereOf(filter);
+    if (before !== undefined) {
+      where.push("idx < ?");
+      args.push(before);
+    }
     const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
     return this.rows(`SELECT * FROM entries ${clause} ORDER BY idx DESC LIMIT ?`, ...args, limit);
   }
 
-  /** Oldest first, entries after `afterIdx` (-1 for the start): the export walks these pages. */
-  async page(afterIdx: number, limit: number): Promise<LedgerEntry[]> {
+  /** Oldest first, entries after `afterIdx` (-1 for the start), optionally filtered: the export walks these pages. */
+  async page(afterIdx: number, limit: number, filter: LedgerFilter = {}): Promise<LedgerEntry[]> {
     const n = Number.isFinite(limit) ? Math.max(1, Math.min(MAX_PAGE, Math.trunc(limit))) : MAX_PAGE;
     const after = Number.isFinite(afterIdx) ? Math.trunc(afterIdx) : -1;
-    return this.rows("SELECT * FROM entries WHERE idx > ? ORDER BY idx LIMIT ?", after, n);
+    const { where, args } = whereOf(LedgerFilter.parse(filter));
+    const clause = ["idx > ?", ...where].join(" AND ");
+    return this.rows(`SELECT * FROM entries WHERE ${clause} ORDER BY idx LIMIT ?`, after, ...args, n);
   }
 
   async count(): Promise<number> {
@@ -217,6 +238,33 @@ export class AuditLedger extends DurableObject<Env> {
       after = batch.at(-1)!.idx;
     }
   }
+}
+
+/** The SQL conditions for a filter. Id lists travel as one JSON parameter each (json_each), never spliced in. */
+function whereOf(f: z.output<typeof LedgerFilter>): { where: string[]; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const filter = (condition: string, ...values: (string | number)[]) => {
+    where.push(condition);
+    args.push(...values);
+  };
+  const list = (ids: string[]) => JSON.stringify(ids);
+  const anyOf = "(SELECT value FROM json_each(?))";
+  if (f.userId !== undefined) filter("(actor_id = ? OR user_id = ?)", f.userId, f.userId);
+  if (f.userIds !== undefined)
+    filter(`(actor_id IN ${anyOf} OR user_id IN ${anyOf})`, list(f.userIds), list(f.userIds));
+  if (f.serverId !== undefined) filter("server_id = ?", f.serverId);
+  if (f.serverIds !== undefined) filter(`server_id IN ${anyOf}`, list(f.serverIds));
+  if (f.zoneIds !== undefined || f.zoneServerIds !== undefined)
+    filter(
+      `(server_id IN ${anyOf} OR (target_type = 'zone' AND target_id IN ${anyOf}))`,
+      list(f.zoneServerIds ?? []),
+      list(f.zoneIds ?? []),
+    );
+  if (f.action !== undefined) filter("action = ?", f.action);
+  if (f.from !== undefined) filter("ts >= ?", f.from);
+  if (f.to !== undefined) filter("ts <= ?", f.to);
+  return { where, args };
 }
 
 /** The columns of `entries` in table order, as the ledger writes an entry (tests reuse it to forge rows). */

@@ -63,17 +63,63 @@ export const AuditEntry = AuditEntryInput.extend({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
-export const AuditQuery = z.object({
+/** A name typed into a filter: matched in part, case-insensitively, against users', servers' or zones' names. */
+const NamePart = z.string().trim().min(1).max(64);
+
+/** What the audit page and its export filter by. */
+export const AuditFilterQuery = z.object({
   userId: Ref.optional(),
   serverId: Ref.optional(),
+  /** Part of a user's name: the entries that user did or that concern them. */
+  user: NamePart.optional(),
+  /** Part of a server's name. */
+  server: NamePart.optional(),
+  /** Part of a zone's name: entries about its servers, or about the zone itself. */
+  zone: NamePart.optional(),
   action: AuditAction.optional(),
   from: z.coerce.number().int().optional(),
   to: z.coerce.number().int().optional(),
+});
+export type AuditFilterQuery = z.infer<typeof AuditFilterQuery>;
+
+export const AuditQuery = AuditFilterQuery.extend({
   /** Entries with idx below this, newest first: for paging back. */
   before: z.coerce.number().int().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
+
+/**
+ * Names the edge knows today for an entry's refs, looked up when the entry is read (the hashed entry keeps
+ * only ids for them): the page writes sentences and links with these. A name that is gone is left out.
+ */
+export const AuditContext = z.object({
+  user: z.string().optional(),
+  server: z.string().optional(),
+  zone: z.string().optional(),
+  /** The target's name, when the entry was written without one. */
+  target: z.string().optional(),
+  /** The session's recording, for a link to its replay. */
+  recordingId: z.string().optional(),
+});
+export type AuditContext = z.infer<typeof AuditContext>;
+
+/** An entry as GET /api/audit lists it: the stored entry, untouched, and its context. */
+export const AuditListEntry = AuditEntry.extend({ context: AuditContext });
+export type AuditListEntry = z.infer<typeof AuditListEntry>;
+
+/** A filter picker's question: names of one kind containing `q` (any case). */
+export const FilterNamesQuery = z.object({
+  kind: z.enum(["user", "server", "zone"]).default("user"),
+  q: z.string().trim().max(64).default(""),
+});
+export type FilterNamesQuery = z.infer<typeof FilterNamesQuery>;
+
+/** Most names a picker offers at once. */
+export const FILTER_NAMES_LIMIT = 20;
+
+export const FilterName = z.object({ id: z.string(), name: z.string() });
+export type FilterName = z.infer<typeof FilterName>;
 
 export const AuditVerifyResult = z.union([
   z.object({ ok: z.literal(true), count: z.number(), head: z.string() }),

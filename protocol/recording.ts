@@ -84,9 +84,14 @@ export const RecordingSummary = z.object({
   serverId: z.string(),
   serverName: z.string(),
   zoneId: z.string(),
+  zoneName: z.string(),
   startedAt: z.number().int(),
   endedAt: z.number().int().nullable(),
+  /** Why the session ended (an EndReason; a string so an older page reads a newer edge); null while it runs. */
+  endReason: z.string().nullable(),
   status: RecordingStatus,
+  /** The edge signed the manifest (its hash is kept in D1): the replay's Verify holds the bytes against it. */
+  signed: z.boolean(),
   complete: z.boolean(),
   chunks: z.number().int(),
   bytes: z.number().int(),
@@ -95,6 +100,7 @@ export const RecordingSummary = z.object({
 });
 export type RecordingSummary = z.infer<typeof RecordingSummary>;
 
+/** user, server and zone match an id exactly or a name in part, case-insensitively. */
 export const RecordingQuery = z.object({
   user: z.string().max(64).optional(),
   server: z.string().max(64).optional(),

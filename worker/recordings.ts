@@ -19,6 +19,9 @@ export type RecordingRow = {
   server_id: string;
   server_name: string;
   zone_id: string;
+  zone_name: string;
+  end_reason: string | null;
+  signed: number;
   started_at: number;
   ended_at: number | null;
   status: RecordingSummary["status"];
@@ -30,8 +33,10 @@ export type RecordingRow = {
   format: RecordingSummary["format"];
 };
 
-export const RECORDING_SELECT = `SELECT r.*, u.username, sv.name AS server_name, z.recording_owner_replay AS owner_replay
-  FROM recordings r JOIN users u ON u.id = r.user_id JOIN servers sv ON sv.id = r.server_id JOIN zones z ON z.id = r.zone_id`;
+export const RECORDING_SELECT = `SELECT r.*, u.username, sv.name AS server_name, z.name AS zone_name,
+    z.recording_owner_replay AS owner_replay, se.end_reason, r.manifest_sha256 IS NOT NULL AS signed
+  FROM recordings r JOIN users u ON u.id = r.user_id JOIN servers sv ON sv.id = r.server_id JOIN zones z ON z.id = r.zone_id
+  LEFT JOIN sessions se ON se.id = r.session_id`;
 
 export const toSummary = (r: RecordingRow): RecordingSummary => ({
   id: r.id,
@@ -41,9 +46,12 @@ export const toSummary = (r: RecordingRow): RecordingSummary => ({
   serverId: r.server_id,
   serverName: r.server_name,
   zoneId: r.zone_id,
+  zoneName: r.zone_name,
   startedAt: r.started_at,
   endedAt: r.ended_at,
+  endReason: r.end_reason,
   status: r.status,
+  signed: !!r.signed,
   complete: !!r.complete,
   chunks: r.chunks,
   bytes: r.bytes,

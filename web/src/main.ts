@@ -45,6 +45,8 @@ setUnauthorizedHandler(() => {
 });
 
 const has = (user: Me, ...roles: Role[]) => roles.some((role) => user.roles.includes(role));
+/** The route without its query: the audit and recordings pages keep their filters there (#/audit?user=alice). */
+const withoutQuery = (path: string) => path.split("?")[0]!;
 
 function refuse(container: HTMLElement, text: string): void {
   replace(container, h("p", { class: "notice", role: "alert" }, text));
@@ -153,11 +155,11 @@ async function route(): Promise<void> {
     }
     const page = await lazy(serial, () => import("./admin-page.ts"), container);
     if (page) cleanup = page.renderAdmin(container, me.roles, admin[1] ?? null, admin[2] ?? null);
-  } else if (path === "/audit") {
+  } else if (withoutQuery(path) === "/audit") {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
     const page = await lazy(serial, () => import("./audit-page.ts"), container);
     if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
-  } else if (path === "/recordings") {
+  } else if (withoutQuery(path) === "/recordings") {
     const page = await lazy(serial, () => import("./recordings-page.ts"), container);
     if (page) cleanup = page.renderRecordings(container);
   } else if (recording?.[1]) {

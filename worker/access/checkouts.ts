@@ -177,7 +177,9 @@ async function transition(
   const { meta } = await stmt.run();
   if (!meta.changes)
     throw new ApiFailure("conflict", `checkout ${row.id} changed concurrently or overlaps an exclusive checkout`);
-  await afterChange(env, row, next, actor, undefined, endReason);
+  // Every approval is audited: one short of the quorum leaves the status pending, and one that reaches it
+  // inside the window goes straight to active; neither status names the approval.
+  await afterChange(env, row, next, actor, event.type === "approve" ? "checkout.approved" : undefined, endReason);
   return toSummary(row, next);
 }
 

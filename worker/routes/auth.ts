@@ -80,10 +80,14 @@ auth.openapi(route({ method: "post", path: "/logout", summary: "Sign out", tags 
   const claims = await tokenClaims(c);
   if (claims) {
     await revokeSignIn(c.env.DB, claims.sid);
+    // Named like every other entry's actor (the token carries only the id).
+    const name =
+      (await c.env.DB.prepare("SELECT username FROM users WHERE id = ?").bind(claims.sub).first<{ username: string }>())
+        ?.username ?? claims.sub;
     await record(c.env, {
-      actor: { id: claims.sub, name: claims.sub },
+      actor: { id: claims.sub, name },
       action: "auth.logout",
-      target: { type: "user", id: claims.sub },
+      target: { type: "user", id: claims.sub, name },
       refs: { userId: claims.sub },
     });
   }

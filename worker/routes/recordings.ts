@@ -2,11 +2,19 @@
 // deletion after retention, and each zone's recording policy. Every route answers not_found for a
 // recording the caller may not see, exactly as for one that does not exist.
 import { z } from "zod";
-import { IntegrityReport, RecordingQuery, RecordingSummary, ZoneRecordingPolicy } from "../../protocol/index.ts";
+import {
+  FilterName,
+  FilterNamesQuery,
+  IntegrityReport,
+  RecordingQuery,
+  RecordingSummary,
+  ZoneRecordingPolicy,
+} from "../../protocol/index.ts";
 import { adminScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { actorOf, adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
+import { LIKE_ESCAPE, likeContains, recordingNames } from "../filter-names.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import {
   castStream,
@@ -28,7 +36,7 @@ recordings.openapi(
   route({
     method: "get",
     path: "/recordings",
-    summary: "Recordings the caller may see, newest first (filter by user, server, zone, time)",
+    summary: "Recordings the caller may see, newest first (user, server, zone by id or name in part; time)",
     tags,
     middleware,
     query: RecordingQuery,
@@ -38,18 +46,16 @@ recordings.openapi(
     const q = c.req.valid("query");
     const where = ["r.status != 'deleted'"];
     const args: (string | number)[] = [];
-    if (q.user) {
-      where.push("(r.user_id = ? OR u.username = ?)");
-      args.push(q.user, q.user);
-    }
-    if (q.server) {
-      where.push("(r.server_id = ? OR sv.name = ?)");
-      args.push(q.server, q.server);
-    }
-    if (q.zone) {
-      where.push("r.zone_id = ?");
-      args.push(q.zone);
-    }
+    // An id, or part of a name in any case: "ali" finds alice and Alibek.
+    const match = (idColumn: string, nameColumn: string, value: string | undefined) => {
+      const text = value?.trim();
+      if (!text) return;
+      where.push(`(${idColumn} = ? OR ${nameColumn} LIKE ? ${LIKE_ESCAPE})`);
+      args.push(text, likeContains(text));
+    };
+    match("r.user_id", "u.username", q.user);
+    match("r.server_id", "sv.name", q.server);
+    match("r.zone_id", "z.name", q.zone);
     if (q.from !== undefined) {
       where.push("r.started_at >= ?");
       args.push(q.from);
@@ -66,6 +72,20 @@ recordings.openapi(
     const visible = await recordingViewer(c.env.DB, c.get("user"));
     return c.json(results.filter(visible).map(toSummary), 200);
   },
+);
+
+// Before /recordings/{id}, which would take "names" for an id.
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/recordings/names",
+    summary: "Users, servers or zones of the recordings the caller may see whose name contains q, for the pickers",
+    tags,
+    middleware,
+    query: FilterNamesQuery,
+    response: z.array(FilterName),
+  }),
+  async (c) => c.json(await recordingNames(c.env.DB, c.get("user"), c.req.valid("query")), 200),
 );
 
 recordings.openapi(
