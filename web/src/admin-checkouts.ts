@@ -103,13 +103,20 @@ export function renderAdminCheckouts(container: HTMLElement, { param }: AdminCon
     );
   }
 
+  /** Loads are numbered: an answer to an older filter that arrives late is dropped. */
+  let loads = 0;
   async function load(): Promise<void> {
+    const mine = ++loads;
     try {
       const list = await api.adminCheckouts({ state: state.value, q: q.value.trim(), ...(only ? { id: only } : {}) });
-      if (disposed) return;
+      if (disposed || mine !== loads) return;
+      // A row whose Revoke… form is open stays as it is (a half-typed reason survives a refresh).
+      const open = body.querySelector("form:not([hidden])")?.closest<HTMLTableRowElement>("tr[data-checkout-id]");
       replace(
         body,
-        ...(list.length ? list.map(row) : [emptyRow(HEADERS.length, "No checkouts match. Change the filter.")]),
+        ...(list.length
+          ? list.map((c) => (open?.dataset.checkoutId === c.id ? open : row(c)))
+          : [emptyRow(HEADERS.length, "No checkouts match. Change the filter.")]),
       );
     } catch (failure) {
       if (!disposed) say(message, errorText(failure));
