@@ -148,6 +148,57 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     }
   });
 
+  it("takes a requester from sign-in to a shell by keyboard alone (Tab, typing, Enter), with focus always visible", async () => {
+    const context = await launchChromium();
+    try {
+      const page = await context.newPage();
+      collectBrowserBound(page, browserBound);
+      /** Tabs forward until `selector` has focus (as a keyboard user would), checking each stop shows its focus. */
+      const tabTo = async (selector: string) => {
+        for (let presses = 0; presses < 80; presses++) {
+          await page.keyboard.press("Tab");
+          const stop = await page.evaluate((wanted) => {
+            const el = document.activeElement as HTMLElement | null;
+            if (!el || el === document.body) return { here: false, visible: true };
+            const style = getComputedStyle(el);
+            const visible = style.outlineStyle !== "none" || style.boxShadow !== "none";
+            return { here: el.matches(wanted), visible, what: el.outerHTML.slice(0, 80) };
+          }, selector);
+          expect(stop.visible, `focus is visible on ${stop.what}`).toBe(true);
+          if (stop.here) return;
+        }
+        throw new Error(`Tab never reached ${selector}`);
+      };
+      await page.goto(`${stack.edge.url}/#/login`);
+      await page.waitForSelector("#login-username");
+      await tabTo("#login-username");
+      await page.keyboard.type("alice");
+      await tabTo("#login-password");
+      await page.keyboard.type("alice-password-1");
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('body[data-route="catalog"]');
+      await tabTo(`button.add-to-cart[data-credential-id="${stack.credentialId}"]`);
+      await page.keyboard.press("Enter");
+      await tabTo("textarea.cart-justification");
+      await page.keyboard.type("keyboard only");
+      await tabTo("#cart-submit");
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('body[data-route="requests"]');
+      await tabTo('tr[data-status="active"] button.connect');
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+      // The terminal has the focus: typing goes to the shell.
+      await page.keyboard.type("echo typed-$((6*7))\n");
+      await page.waitForFunction(
+        () => (document.querySelector("#terminal .xterm-rows")?.textContent ?? "").includes("typed-42"),
+        undefined,
+        { timeout: 10_000 },
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
   it("checks in from the terminal bar: after a confirmation the session and the checkout end", async () => {
     const page = await openPage(browser);
     await signIn(page, "alice", "alice-password-1");
