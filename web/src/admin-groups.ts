@@ -1,10 +1,14 @@
-// Admin › Groups (admins only): groups with their members, group creation, and a members editor
-// (a checklist of users) opened from a row's "Edit members".
+// Admin › Groups (admins only): groups with their members, group creation, and a members editor opened from a
+// row's "Edit members": a searchable picker (web/src/member-picker.ts), so a directory of thousands still fits.
 import type { Group } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
-import { busy, checkedValues, dataTable, emptyRow, fillChecklist, panel, rowButton } from "./admin-ui.ts";
+import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { MemberPicker } from "./member-picker.ts";
+
+/** Members named in the table's row; the rest are counted ("and 12 more"). */
+const NAMED_MEMBERS = 5;
 
 export function renderGroups(container: HTMLElement, { data }: AdminContext): Cleanup {
   let editing: Group | null = null;
@@ -22,7 +26,7 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
   );
 
   const membersTitle = h("h3", { id: "group-members-title" });
-  const members = h("div", { id: "group-members", class: "checklist", tabindex: -1 });
+  const picker = new MemberPicker((q, limit) => api.searchUsers(q, limit), "group-member");
   const membersSubmit = h("button", { type: "submit", id: "group-members-submit" }, "Save members");
   const membersCancel = h("button", { type: "button", class: "button-quiet" }, "Cancel");
   const membersMessage = h("p", { id: "group-members-message", class: "alert", role: "alert", hidden: true });
@@ -30,7 +34,7 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
     "form",
     { id: "group-members-form", class: "subform", hidden: true, "aria-labelledby": "group-members-title" },
     membersTitle,
-    h("fieldset", { class: "field" }, h("legend", {}, "Members"), members),
+    picker.element,
     h("div", { class: "form-actions" }, membersSubmit, membersCancel),
     membersMessage,
   );
@@ -41,15 +45,9 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
     say(membersMessage, null);
     if (!group) return;
     membersTitle.textContent = `Members of ${group.name}`;
-    fillChecklist(
-      members,
-      "userIds",
-      data.users.map((u) => ({ id: u.id, label: u.username, note: u.disabled ? "disabled" : u.roles.join(", ") })),
-      new Set(group.members.map((m) => m.id)),
-      "No users yet. Create them under Users.",
-    );
+    picker.set(group.members);
     membersForm.scrollIntoView({ block: "nearest" });
-    members.querySelector<HTMLInputElement>("input")?.focus();
+    picker.search.focus();
   }
 
   function draw(): void {
@@ -64,13 +62,7 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
           "tr",
           { "data-group-id": group.id },
           h("th", { scope: "row" }, group.name),
-          h(
-            "td",
-            {},
-            group.members.length
-              ? group.members.map((m) => m.username).join(", ")
-              : h("span", { class: "muted" }, "No members"),
-          ),
+          h("td", {}, group.members.length ? memberNames(group) : h("span", { class: "muted" }, "No members")),
           h(
             "td",
             { class: "actions" },
@@ -110,7 +102,7 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
     if (!group) return;
     void busy(membersSubmit, async () => {
       try {
-        const saved = await api.setGroupMembers(group.id, checkedValues(members));
+        const saved = await api.setGroupMembers(group.id, picker.ids());
         await data.reload("groups");
         openMembers(null);
         say(
@@ -138,6 +130,15 @@ export function renderGroups(container: HTMLElement, { data }: AdminContext): Cl
       createMessage,
     ),
   );
-  data.reload("groups", "users").catch((failure: unknown) => say(listMessage, errorText(failure)));
-  return stop;
+  data.reload("groups").catch((failure: unknown) => say(listMessage, errorText(failure)));
+  return () => {
+    stop();
+    picker.dispose();
+  };
+}
+
+function memberNames(group: Group): string {
+  const named = group.members.slice(0, NAMED_MEMBERS).map((m) => m.username);
+  const more = group.members.length - named.length;
+  return more > 0 ? `${named.join(", ")} and ${more} more` : named.join(", ");
 }

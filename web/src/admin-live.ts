@@ -1,12 +1,13 @@
-// Admin › Live sessions: the running and starting sessions the user may see, refreshed every 5 s with a
-// live countdown; each row links to its read-only live view (#/watch/<id>); admins and zone admins can kill
-// one with a reason (auditors see the list read-only). Test hook: a.watch[data-session-id].
+// Admin › Live sessions: the running and starting sessions the user may see (user, server, zone, justification,
+// source IP, recording state, idle time, who is watching), refreshed every 5 s with a live countdown and idle
+// time; each row links to its read-only live view (#/watch/<id>); admins and zone admins can kill one with a
+// reason (auditors see the list read-only). Test hook: a.watch[data-session-id].
 import { KillRequest, type LiveSession } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h, replace, say } from "./dom.ts";
-import { formatAgo, formatCountdown, formatFullTime } from "./format.ts";
+import { formatAgo, formatCountdown, formatFullTime, formatMinutes } from "./format.ts";
 import { killOptions, killOutcomeText } from "./kill-options.ts";
 
 /** The list is re-read this often (ms); the countdowns tick every TICK_MS in between. */
@@ -16,7 +17,20 @@ const TICK_MS = 1_000;
 const WARN_MS = 5 * 60_000;
 const DANGER_MS = 60_000;
 
-const HEADERS = ["User", "Server", "Credential", "Started", "Time left", "Browser", "Viewers"];
+const HEADERS = ["User", "Server", "Zone", "Justification", "Source IP", "Recording", "Idle", "Watching", "Time left"];
+
+const RECORDING: Record<LiveSession["recording"], { text: string; tone: string }> = {
+  recorded: { text: "Recorded", tone: "ok" },
+  not_recorded: { text: "Not recorded", tone: "muted" },
+  failing: { text: "Recording failing", tone: "danger" },
+};
+
+/** "2 min", "1 h 5 min" since the last input; "under 1 min" while the user is typing. */
+function idleText(lastInputAt: number | null, now: number): string {
+  if (lastInputAt === null) return "—";
+  const minutes = Math.floor((now - lastInputAt) / 60_000);
+  return minutes < 1 ? "under 1 min" : formatMinutes(minutes);
+}
 
 /** One table row, kept across refreshes so an open kill form (and its focus) survives them. */
 interface LiveRow {
@@ -51,31 +65,30 @@ export function renderLiveSessions(container: HTMLElement, ctx: AdminContext): C
   let formIds = 0;
 
   function buildRow(first: LiveSession): LiveRow {
-    const user = h("th", { scope: "row" });
-    const server = h("td", {});
-    const credential = h("td", { class: "mono small" });
-    const started = h("time", {});
-    const left = h("td", { class: "live-left mono nowrap" });
-    const attached = h("td", { class: "live-attached" });
+    const user = h("th", { scope: "row", class: "live-user" });
+    const server = h("td", { class: "live-server" });
+    const zone = h("td", { class: "live-zone" });
+    const justification = h("td", { class: "live-justification small" });
+    const sourceIp = h("td", { class: "live-source mono small" });
+    const recording = h("td", { class: "live-recording" });
+    const idle = h("td", { class: "live-idle nowrap" });
     const viewers = h("td", { class: "live-viewers" });
+    const started = h("time", {});
+    const countdown = h("span", { class: "live-left mono" });
+    const left = h(
+      "td",
+      { class: "nowrap" },
+      countdown,
+      h("br", {}),
+      h("span", { class: "muted small" }, "started ", started),
+    );
     const watch = h(
       "a",
       { href: `#/watch/${encodeURIComponent(first.id)}`, class: "watch", "data-session-id": first.id },
       "Watch",
     );
     const actions = h("td", { class: "actions" }, h("div", { class: "kill-wrap" }, watch));
-    const tr = h(
-      "tr",
-      {},
-      user,
-      server,
-      credential,
-      h("td", { class: "nowrap" }, started),
-      left,
-      attached,
-      viewers,
-      actions,
-    );
+    const tr = h("tr", {}, user, server, zone, justification, sourceIp, recording, idle, viewers, left, actions);
     let kill: KillControls | undefined;
 
     const row: LiveRow = {
@@ -86,30 +99,39 @@ export function renderLiveSessions(container: HTMLElement, ctx: AdminContext): C
         tr.dataset.sessionId = s.id;
         tr.dataset.status = s.status;
         tr.dataset.browserAttached = s.browserAttached ? "yes" : "no";
+        tr.dataset.recording = s.recording;
         const starting = s.status === "pending";
-        replace(user, s.user, starting && " ", starting && h("span", { class: "pill pending small" }, "Starting"));
-        server.textContent = s.server;
-        credential.textContent = s.credential;
+        // Whether the user's browser is attached: a dot beside the name (spelled out for screen readers).
+        const state = s.browserAttached ? "browser attached" : "no browser attached";
+        replace(
+          user,
+          h("span", { class: "live-dot", "aria-hidden": "true", title: state }, s.browserAttached ? "●" : "○"),
+          " ",
+          s.user,
+          h("span", { class: "visually-hidden" }, ` (${state})`),
+          starting && " ",
+          starting && h("span", { class: "pill pending small" }, "Starting"),
+        );
+        replace(server, s.server, h("br", {}), h("span", { class: "muted small mono" }, `as ${s.credential}`));
+        zone.textContent = s.zone;
+        replace(justification, s.justification ?? h("span", { class: "muted" }, "—"));
+        replace(sourceIp, s.sourceIp ?? h("span", { class: "muted" }, "unknown"));
+        const rec = RECORDING[s.recording];
+        replace(recording, h("span", { class: `pill ${rec.tone}` }, rec.text));
         started.dateTime = new Date(s.startedAt).toISOString();
         started.title = formatFullTime(s.startedAt);
-        left.dataset.deadline = String(s.deadline);
-        const state = s.browserAttached ? "Browser attached" : "No browser attached";
-        replace(
-          attached,
-          h("span", { class: "live-dot", "aria-hidden": "true", title: state }, s.browserAttached ? "●" : "○"),
-          h("span", { class: "visually-hidden" }, state),
-        );
+        countdown.dataset.deadline = String(s.deadline);
         watch.setAttribute("aria-label", `Watch ${who(s)} (read-only)`);
-        viewers.textContent = String(s.viewers);
-        viewers.classList.toggle("muted", s.viewers === 0);
+        replace(viewers, s.watchers.length ? s.watchers.join(", ") : h("span", { class: "muted" }, "Nobody"));
         row.tick(Date.now());
       },
       tick(now) {
         started.textContent = formatAgo(row.session.startedAt, now);
+        idle.textContent = idleText(row.session.lastInputAt, now);
         const ms = row.session.deadline - now;
-        left.textContent = ms > 0 ? formatCountdown(ms) : "Time is up";
-        left.classList.toggle("warn", ms <= WARN_MS && ms > DANGER_MS);
-        left.classList.toggle("danger", ms <= DANGER_MS);
+        countdown.textContent = ms > 0 ? formatCountdown(ms) : "Time is up";
+        countdown.classList.toggle("warn", ms <= WARN_MS && ms > DANGER_MS);
+        countdown.classList.toggle("danger", ms <= DANGER_MS);
       },
       killing: () => kill?.isOpen() ?? false,
     };

@@ -1,5 +1,5 @@
-// Admin › Policies (admins only): the policies with their main rules, and the full policy form to
-// create one or, via a row's Edit, change one.
+// Admin › Policies (admins only): the policies with their main rules, and the full policy form (in sections,
+// durations in minutes, hours or days) to create one or, via a row's Edit, change one.
 import type { Policy } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
@@ -97,7 +97,8 @@ export function renderPolicies(container: HTMLElement, { data }: AdminContext): 
     event.preventDefault();
     const read = policyForm.read();
     if (!read.ok) {
-      say(message, read.message);
+      // The message is shown at the field (and read out with it when the focus lands there).
+      say(message, null);
       read.control.focus();
       return;
     }
