@@ -75,6 +75,17 @@ describeWithPeers("the auditor in Chromium", missingPeers() ?? chromiumMissing()
     return page;
   }
 
+  /** On a 390×844 phone the page does not scroll sideways (rows stack as cards). */
+  async function fitsPhone(page: Page): Promise<boolean> {
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const fits = await page.evaluate(
+      () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+    );
+    if (size) await page.setViewportSize(size);
+    return fits;
+  }
+
   /** The recordings listed, by session id. */
   const listedSessions = (page: Page) =>
     page
@@ -110,6 +121,7 @@ describeWithPeers("the auditor in Chromium", missingPeers() ?? chromiumMissing()
     await row.locator("button.verify").click();
     await row.locator('.integrity[data-status="verified"]').waitFor();
     expect(await axeViolations(page)).toEqual([]);
+    expect(await fitsPhone(page)).toBe(true);
     await page.close();
   });
 
@@ -144,6 +156,7 @@ describeWithPeers("the auditor in Chromium", missingPeers() ?? chromiumMissing()
       refs: { userId: bernadetteId, sessionId: recorded.bernadette.sessionId },
     });
     expect(await axeViolations(page)).toEqual([]);
+    expect(await fitsPhone(page)).toBe(true);
 
     await page.reload();
     expect(await rowsAreHers()).toBe(shown);

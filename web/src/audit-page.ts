@@ -126,7 +126,12 @@ export function renderAudit(container: HTMLElement, isAdmin: boolean): Cleanup {
           "details",
           { class: "audit-details" },
           h("summary", {}, `#${entry.idx}`, h("span", { class: "visually-hidden" }, " raw JSON")),
-          h("pre", { class: "details-json" }, storedJson(entry)),
+          // It scrolls (max-height): focusable, so a keyboard can scroll it too.
+          h(
+            "pre",
+            { class: "details-json", tabindex: 0, "aria-label": `Entry ${entry.idx} as stored` },
+            storedJson(entry),
+          ),
           isAdmin && checkoutId && entry.target.type !== "checkout"
             ? h("a", { href: `#/admin/checkouts/${encodeURIComponent(checkoutId)}` }, "Revoke this checkout…")
             : null,
