@@ -40,7 +40,9 @@ describeWithPeers("adversarial: credential secrecy", missingPeers(), () => {
     const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
     const ok = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
     await ok.waitForState("connected");
-    ok.type("read -s -p 'pw: ' X; echo read-${#X}\n");
+    // The prompt is spelled $'p\x77: ' so the echoed command line never contains "pw: ": only read's own prompt,
+    // printed once echo is off, does (a loaded CI run typed the canary into the echoed command line's wake).
+    ok.type("read -s -p $'p\\x77: ' X; echo read-${#X}\n");
     await ok.waitForOutput("pw: ");
     ok.type(`${canary}\n`);
     await ok.waitForOutput(`read-${canary.length}`);
