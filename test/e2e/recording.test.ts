@@ -60,7 +60,9 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
     await client.waitForState("connected");
     // A shell command (its ${#X} is bash's, not a template).
-    client.type(["read -s -p 'secret: ' X; echo got-", "${#X}", "-chars\n"].join(""));
+    // $'secr\x65t: ': the echoed command line never contains "secret: ", so the wait below sees read's own prompt,
+    // printed once echo is off (typed earlier, the canary would be echoed by the tty).
+    client.type(["read -s -p $'secr\\x65t: ' X; echo got-", "${#X}", "-chars\n"].join(""));
     await client.waitForOutput("secret: ");
     for (const ch of stack.canary) client.type(ch); // typed at a prompt that does not echo
     client.type("\n");
