@@ -467,6 +467,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     await approverPage.waitForSelector(`[data-approval-id="${checkoutId}"] [data-approval-result="approved"]`);
     // The requester's tab says it was approved, and shows the approver's words inline on My requests.
     await page.waitForFunction(() => document.title.startsWith("Approved: target"), undefined, { timeout: 15_000 });
+    // The banner from sending the cart follows the row.
+    await page
+      .locator(`#cart-results li[data-checkout-id="${checkoutId}"] .flash-text`, { hasText: "Approved and active" })
+      .waitFor();
     expect(await page.evaluate(() => (window as unknown as { notified: string[] }).notified)).toEqual([
       `Request approved: Approved: target as ${stack.targetUser}`,
     ]);

@@ -226,8 +226,18 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     );
   };
 
+  /** The banner of a cart just sent follows its rows: "waiting for one approval" becomes "Approved…" in place. */
+  function followFlash(): void {
+    for (const li of flash.querySelectorAll<HTMLElement>("li[data-checkout-id]")) {
+      const c = checkouts.find((x) => x.id === li.dataset.checkoutId);
+      const text = li.querySelector(".flash-text");
+      if (c && text && text.textContent !== submittedText(c)) text.textContent = submittedText(c);
+    }
+  }
+
   function draw(): void {
     offerNotifications();
+    followFlash();
     const now = Date.now();
     const focused = document.activeElement;
     const refocus =
@@ -346,9 +356,12 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
       ...result.results.map((item, i) =>
         h(
           "li",
-          { "data-result": item.ok ? "ok" : "error" },
+          { "data-result": item.ok ? "ok" : "error", ...(item.ok ? { "data-checkout-id": item.checkout.id } : {}) },
           h("span", { class: `pill ${item.ok ? "ok" : "danger"}` }, item.ok ? "Requested" : "Not requested"),
-          ` ${names[i] ?? "Item"}: ${item.ok ? submittedText(item.checkout) : cartErrorText(item.error)}`,
+          " ",
+          h("span", { class: "flash-name" }, names[i] ?? "Item"),
+          ": ",
+          h("span", { class: "flash-text" }, item.ok ? submittedText(item.checkout) : cartErrorText(item.error)),
         ),
       ),
     );
