@@ -21,6 +21,27 @@ export const EdgePublicKey = z.object({
 export const EdgeKeySet = z.strictObject({ keys: z.array(EdgePublicKey).min(1).max(4), iat: z.number().int() });
 export type EdgeKeySet = z.infer<typeof EdgeKeySet>;
 
+/**
+ * The edge's public keys as a JWK Set (RFC 7517), served to auditors for `recording:verify --key`: every key
+ * a manifest may have been signed with (current, next, retired), each named by its kid. Strict: a private
+ * member (`d`) or anything else unexpected makes it fail to parse, so it cannot be served.
+ */
+export const EdgePublicJwks = z.strictObject({
+  keys: z
+    .array(
+      z.strictObject({
+        kty: z.literal("OKP"),
+        crv: z.literal("Ed25519"),
+        x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+        kid: z.string(),
+        alg: z.literal(GRANT_ALG),
+        use: z.literal("sig"),
+      }),
+    )
+    .min(1),
+});
+export type EdgePublicJwks = z.infer<typeof EdgePublicJwks>;
+
 /** A key's id: the RFC 7638 SHA-256 thumbprint of its public members. */
 export async function edgeKeyId(jwk: JWK): Promise<string> {
   return calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: String(jwk.x) }, "sha256");

@@ -1,16 +1,20 @@
 // The recording:verify CLI as a child process against a real s3rver: a stored recording verifies;
 // a flipped byte, a deleted, reordered or truncated chunk and a chunk from another recording each
-// exit 1 naming the problem; a downloaded .cast + manifest verifies offline, and a changed one fails.
+// exit 1 naming the problem; a downloaded .cast + manifest verifies offline, and a changed one fails; the
+// edge's key set (GET /api/edge-keys) works as --key, its kid picking the key.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { exportJWK, generateKeyPair } from "jose";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkKey } from "../durable/recording/chain.ts";
+import { signManifest } from "../durable/recording/manifest.ts";
 import { S3Store } from "../durable/recording/s3-store.ts";
+import { namedPublicKey } from "../protocol/index.ts";
 import { buildRecording } from "../test/support/recording-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -130,6 +134,29 @@ describe("npm run recording:verify", { timeout: 60_000 }, () => {
     expect(out.stdout).toContain("hash #2");
     expect(out.code).toBe(1);
     expect((await cli(["--key", keyFile])).code).toBe(2);
+  });
+
+  it("takes the edge's key set as the replay page downloads it, and picks the manifest's key by kid", async () => {
+    const other = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const named = async (k: CryptoKey) => namedPublicKey(await exportJWK(k));
+    const current = await named(fixture.keys.publicKey);
+    const jws = await signManifest(fixture.manifest, { privateKey: fixture.keys.privateKey, kid: current.kid! });
+    const castFile = join(dir, "k.cast");
+    const manifestFile = join(dir, "k.manifest.jws");
+    const setFile = join(dir, "edge-keys.jwks.json");
+    writeFileSync(castFile, PARTS.join(""));
+    writeFileSync(manifestFile, jws);
+    // The signing key second: the kid picks it, not its place in the set.
+    writeFileSync(setFile, JSON.stringify({ keys: [await named(other.publicKey), current] }));
+    const ok = await cli(["--cast", castFile, "--manifest", manifestFile, "--key", setFile]);
+    expect(ok.stdout).toContain("VERIFIED");
+    expect(ok.code).toBe(0);
+    writeFileSync(setFile, JSON.stringify({ keys: [await named(other.publicKey)] }));
+    const stranger = await cli(["--cast", castFile, "--manifest", manifestFile, "--key", setFile]);
+    expect(stranger.stdout).toContain("signed by a key the edge does not know");
+    expect(stranger.code).toBe(1);
+    writeFileSync(setFile, JSON.stringify({ keys: [] }));
+    expect((await cli(["--cast", castFile, "--manifest", manifestFile, "--key", setFile])).code).toBe(2);
   });
 
   it("verifies a desktop recording (.guac) the same way, in the store and offline", async () => {

@@ -15,20 +15,25 @@ const USAGE = `usage: npm run recording:verify -- <recording-id> --key <edge-key
          reads the store named by RECORDING_S3_ENDPOINT, RECORDING_S3_BUCKET, RECORDING_S3_REGION,
          RECORDING_S3_ACCESS_KEY_ID, RECORDING_S3_SECRET_ACCESS_KEY (R2's S3 endpoint works too)
        npm run recording:verify -- --cast <session.cast|session.guac> --manifest <session.manifest.jws> --key <edge-key.jwk>
-The key is the edge's Ed25519 public JWK (the EDGE_SIGNING_KEY secret without its "d" member).`;
+The key file is the edge's public key set as the replay page downloads it (GET /api/edge-keys, a JWK Set:
+the manifest's kid picks the key), or one Ed25519 public JWK (the EDGE_SIGNING_KEY secret without its "d").`;
 
 class CannotCheck extends Error {}
 
-async function loadKey(path: string | undefined): Promise<JWK> {
+/** One public JWK, or a JWK Set's keys (the manifest's kid then picks one); a private member is dropped. */
+async function loadKey(path: string | undefined): Promise<JWK | JWK[]> {
   if (!path) throw new CannotCheck(`--key is required\n${USAGE}`);
-  let jwk: JWK;
+  let parsed: JWK | { keys?: unknown };
   try {
-    jwk = JSON.parse(await readFile(path, "utf8")) as JWK;
+    parsed = JSON.parse(await readFile(path, "utf8")) as JWK | { keys?: unknown };
   } catch (err) {
     throw new CannotCheck(`cannot read the key ${path}: ${(err as Error).message}`);
   }
-  const { d: _private, ...pub } = jwk;
-  return pub;
+  const publicOf = ({ d: _private, ...pub }: JWK): JWK => pub;
+  if (!("keys" in parsed)) return publicOf(parsed as JWK);
+  if (!Array.isArray(parsed.keys) || parsed.keys.length === 0)
+    throw new CannotCheck(`the key set ${path} holds no keys`);
+  return (parsed.keys as JWK[]).map(publicOf);
 }
 
 function print(id: string, status: string, chunks: number, problems: IntegrityProblem[]): number {

@@ -4,7 +4,14 @@
 // verifiable. Every key is named by its thumbprint (`kid`, protocol/edge-keys.ts). docs/security.md says how
 // to rotate.
 import { CompactSign, type CryptoKey, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
-import { EDGE_ISSUER, EDGE_KEYS_TYP, type EdgeKeySet, GRANT_ALG, namedPublicKey } from "../protocol/index.ts";
+import {
+  EDGE_ISSUER,
+  EDGE_KEYS_TYP,
+  EdgePublicJwks,
+  type EdgeKeySet,
+  GRANT_ALG,
+  namedPublicKey,
+} from "../protocol/index.ts";
 import type { Env } from "./env.ts";
 
 type SigningKey = { privateKey: CryptoKey; publicJwk: JWK; kid: string };
@@ -39,6 +46,17 @@ export async function announcedKeys(env: KeyEnv): Promise<JWK[]> {
 export async function verificationKeys(env: KeyEnv): Promise<JWK[]> {
   const retired = env.EDGE_SIGNING_KEYS_RETIRED ? (JSON.parse(env.EDGE_SIGNING_KEYS_RETIRED) as JWK[]) : [];
   return [...(await announcedKeys(env)), ...(await Promise.all(retired.map((k) => namedPublicKey(k))))];
+}
+
+/**
+ * The verification keys as a public JWK Set for download (GET /api/edge-keys). Each key is rebuilt from its
+ * public member `x` alone and the set is parsed strictly, so no private member can ever be served.
+ */
+export async function publicKeySet(env: KeyEnv): Promise<EdgePublicJwks> {
+  const keys = await verificationKeys(env);
+  return EdgePublicJwks.parse({
+    keys: await Promise.all(keys.map((k) => namedPublicKey({ kty: "OKP", crv: "Ed25519", x: String(k.x) }))),
+  });
 }
 
 /** The announcement a connector gets on its control socket: the announced keys, signed by the current one. */

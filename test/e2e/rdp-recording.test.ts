@@ -188,10 +188,10 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     expect(await replay.locator("#replay-speed option").allTextContents()).toEqual([
       "0.5×",
       "1×",
-      "1.5×",
       "2×",
       "4×",
       "8×",
+      "16×",
     ]);
     await replay.selectOption("#replay-speed", "8");
     await replay.locator("#replay-seek").evaluate((el: HTMLInputElement) => {

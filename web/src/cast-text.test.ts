@@ -1,14 +1,19 @@
 // Replay helpers: escape strings the replaying terminal must not act on are removed, idle time is
-// compressed consistently with search, and a typed command is found at the moment it was shown.
+// compressed consistently with search (and a recorded time maps to the compressed one), a typed command
+// is found at the moment it was shown, markers read as words, and times read as offsets and wall clock.
 import { describe, expect, it } from "vitest";
 import {
   compressIdle,
+  formatOffset,
+  idleClock,
+  markerLabel,
   markersOf,
   neutralise,
   parseCast,
   safeForReplay,
   searchCast,
   serializeCast,
+  wallClock,
 } from "./cast-text.ts";
 
 const CAST = [
@@ -45,5 +50,48 @@ describe("replay helpers", () => {
     expect(searchCast(cast, "bold")).toEqual([{ time: 3.2, line: "$ bold" }]);
     expect(searchCast(cast, "absent")).toEqual([]);
     expect(parseCast(serializeCast(cast))).toEqual(cast);
+  });
+
+  it("maps a recorded time to where the compressed player shows it", () => {
+    const cast = parseCast(CAST);
+    const compressed = compressIdle(cast, 2);
+    const played = idleClock(cast, 2);
+    // Every event lands exactly where compressIdle put it.
+    expect(cast.events.map((e) => played(e[0]))).toEqual(compressed.events.map((e) => e[0]));
+    // Inside the long pause (1.2 s to 60 s): at most 2 s after the event before it.
+    expect(played(2)).toBe(2);
+    expect(played(30)).toBe(3.2);
+    expect(played(1000)).toBe(6.2);
+    expect(idleClock(cast, null)(30)).toBe(30);
+    // Search on the recording as made, seek on the compressed one: the same moment.
+    const [hit] = searchCast(safeForReplay(cast), "bold");
+    expect(hit!.time).toBe(60);
+    expect(played(hit!.time)).toBe(searchCast(compressed, "bold")[0]!.time);
+  });
+
+  it("names the recorder's markers in words, and keeps unknown ones as written", () => {
+    expect(markerLabel("start")).toBe("Recording started");
+    expect(markerLabel("connected")).toBe("Connected to the server");
+    expect(markerLabel("warning: time_limit")).toBe("Warning: time limit");
+    expect(markerLabel("end: user_exit")).toBe("Ended: user exit");
+    expect(markerLabel("end: killed")).toBe("Ended: killed by an administrator");
+    expect(markerLabel("gap: 12 bytes not relayed")).toBe("Gap: 12 bytes not relayed");
+    expect(markerLabel("extension: until 2026-12-05T10:30:00.000Z", (ms) => String(ms))).toBe(
+      `Extended until ${Date.UTC(2026, 11, 5, 10, 30)}`,
+    );
+    expect(markerLabel("something new: x")).toBe("something new: x");
+  });
+
+  it("says when: the offset, and the wall-clock time in the viewer's locale, with the date past midnight", () => {
+    expect(formatOffset(0)).toBe("0:00");
+    expect(formatOffset(65.9)).toBe("1:05");
+    expect(formatOffset(3723)).toBe("1:02:03");
+    const start = Date.UTC(2026, 11, 5, 23, 59, 30);
+    const utc = { locale: "en-GB", timeZone: "UTC" };
+    expect(wallClock(start, 12.4, utc)).toEqual({ text: "23:59:42", iso: "2026-12-05T23:59:42.400Z" });
+    expect(wallClock(start, 45, utc).text).toBe("6 Dec, 00:00:15");
+    expect(wallClock(start, 12, { locale: "en-US", timeZone: "UTC" }).text).toBe("11:59:42 PM");
+    // In the viewer's own zone: the same moment, another clock (and there, no midnight was crossed).
+    expect(wallClock(start, 45, { locale: "en-GB", timeZone: "Asia/Tokyo" }).text).toBe("09:00:15");
   });
 });

@@ -1,5 +1,7 @@
 // Pure helpers for replay: read a .cast, neutralise escape strings the replaying terminal must not
-// act on (OSC titles and clipboard writes, DCS/APC/PM/SOS), compress idle time, and search the text.
+// act on (OSC titles and clipboard writes, DCS/APC/PM/SOS), compress idle time (and map a recorded time
+// to the compressed one), search the text, name the session-event markers, and say when something
+// happened: the offset in the recording and the wall-clock time (start + offset, in the viewer's locale).
 
 export type CastEvent = [time: number, code: string, data: string];
 export type Cast = { header: Record<string, unknown> & { width: number; height: number }; events: CastEvent[] };
@@ -53,6 +55,40 @@ export function compressIdle(cast: Cast, limit: number | null): Cast {
   return { header: cast.header, events };
 }
 
+/**
+ * Where a moment of the recording (s since its start) falls once gaps longer than `limit` seconds shrink
+ * to `limit`: exactly compressIdle's time for an event, and in between, at most `limit` after the event
+ * before it. So a search hit or a marker found in the recording as made seeks the player that plays it
+ * compressed.
+ */
+export function idleClock(cast: Cast, limit: number | null): (t: number) => number {
+  if (!limit) return (t) => t;
+  // Each event's recorded time and how much earlier it plays (the shift compressIdle applies).
+  const times: number[] = [0];
+  const shifts: number[] = [0];
+  let last = 0;
+  let shifted = 0;
+  for (const [t] of cast.events) {
+    const gap = t - last;
+    if (gap > limit) shifted += gap - limit;
+    last = t;
+    times.push(t);
+    shifts.push(shifted);
+  }
+  return (t) => {
+    // The last event at or before t (binary search: events are in time order).
+    let lo = 0;
+    let hi = times.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (times[mid]! <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    const base = times[lo]!;
+    return Math.round((base - shifts[lo]! + Math.min(Math.max(0, t - base), limit)) * 1000) / 1000;
+  };
+}
+
 /** The visible text of output: escape sequences and carriage returns removed. */
 function plain(data: string): string {
   return (
@@ -97,7 +133,59 @@ export function searchCast(cast: Cast, query: string, maxHits = 200): Hit[] {
   return hits;
 }
 
-/** Session-event markers ("m" events) for the player's timeline. */
+/** Session-event markers ("m" events, as durable/recording/asciicast.ts writes them): [time (s), label]. */
 export function markersOf(cast: Cast): [number, string][] {
   return cast.events.filter((e) => e[1] === "m").map((e) => [e[0], e[2]]);
+}
+
+/**
+ * A marker in words: `start`, `connected`, `warning: <why>`, `extension: until <ISO time>`, `end: <reason>`,
+ * `gap: <n> bytes not relayed` (durable/session-room.ts). `at` formats the extension's new deadline (ms).
+ * Anything else is shown as written, so a marker from a newer edge is never hidden.
+ */
+export function markerLabel(raw: string, at: (ms: number) => string = (ms) => new Date(ms).toISOString()): string {
+  const words = (s: string) => s.trim().replaceAll("_", " ");
+  if (raw === "start") return "Recording started";
+  if (raw === "connected") return "Connected to the server";
+  const [kind, rest = ""] = raw.split(/:\s*(.*)/s, 2) as [string, string?];
+  if (kind === "warning") return `Warning: ${words(rest)}`;
+  if (kind === "end") return rest === "killed" ? "Ended: killed by an administrator" : `Ended: ${words(rest)}`;
+  if (kind === "gap") return `Gap: ${rest}`;
+  if (kind === "extension") {
+    const until = Date.parse(rest.replace(/^until\s+/, ""));
+    return Number.isNaN(until) ? `Extended: ${rest}` : `Extended until ${at(until)}`;
+  }
+  return raw;
+}
+
+/** An offset into a recording (s): "0:05", "12:34", "1:02:03". */
+export function formatOffset(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/**
+ * When something `offset` seconds into a recording that started at `startedAt` (unix ms) happened, as the
+ * viewer reads clock times: "14:03:27" in their locale and time zone, with the date in front once the
+ * recording has run past the day it started ("6 Dec, 00:10:02"). `locale` and `timeZone` are for tests.
+ */
+export function wallClock(
+  startedAt: number,
+  offset: number,
+  opts: { locale?: string; timeZone?: string } = {},
+): { text: string; iso: string } {
+  const at = startedAt + Math.round(offset * 1000);
+  const base = { timeZone: opts.timeZone };
+  const day = new Intl.DateTimeFormat(opts.locale, { ...base, year: "numeric", month: "numeric", day: "numeric" });
+  const time = new Intl.DateTimeFormat(opts.locale, {
+    ...base,
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    ...(day.format(at) === day.format(startedAt) ? {} : { day: "numeric", month: "short" }),
+  });
+  return { text: time.format(at), iso: new Date(at).toISOString() };
 }

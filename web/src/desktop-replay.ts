@@ -1,7 +1,9 @@
 // Replay of a desktop recording (#/recordings/<id> whose format is Guacamole) with guacamole-common-js's
-// Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5x to 8x, the integrity status, the
-// keys typed (where policy recorded input; each line jumps the player there), and downloads of the
-// .guac and the signed manifest.
+// Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5× to 16×, the integrity status, the
+// keys typed (where policy recorded input; each line, with its wall-clock time, jumps the player there),
+// downloads of the .guac and the signed manifest, and how to verify offline. The controls sit beside the
+// display (under it on a phone), as on the terminal replay. No session-event markers: a .guac marks them
+// with an empty frame only (durable/recording/guac-writer.ts), which carries no label.
 //
 // Speed: the library's player (1.5.0) plays only in real time (it schedules each frame at its
 // recorded time). So this page keeps the clock itself: while playing, the position is
@@ -21,13 +23,14 @@ import Guacamole from "guacamole-common-js";
 import { type MountedDisplay, mountDisplay } from "./guac-display.ts";
 import { type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
-import { errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
-import { type Cleanup, field, h, replace, say } from "./dom.ts";
+import { errorText, recordingCastUrl } from "./api.ts";
+import { formatOffset, wallClock } from "./cast-text.ts";
+import { type Cleanup, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { typedLines } from "./guac-keys.ts";
 import { showIntegrity } from "./recording-integrity.ts";
+import { downloadLinks, speedField, verifyOfflinePanel } from "./replay-panel.ts";
 
-const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 /** The page's clock advances the recording this often while playing (ms). */
 const TICK_MS = 40;
 /** The recording is parsed in blocks of this many characters (256 Ki), yielding to the page between them. */
@@ -40,7 +43,11 @@ const clock = (ms: number) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 };
 
-export function renderDesktopReplay(container: HTMLElement, summary: RecordingSummary): Cleanup {
+export function renderDesktopReplay(
+  container: HTMLElement,
+  summary: RecordingSummary,
+  canDownloadKey: boolean,
+): Cleanup {
   const id = summary.id;
   document.title = "Replay · PSM";
   let disposed = false;
@@ -62,26 +69,29 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     "aria-label": "Position in the recording",
   }) as HTMLInputElement;
   const time = h("span", { id: "replay-time", class: "mono" }, "0:00 / 0:00");
-  const speed = h(
-    "select",
-    { id: "replay-speed", name: "speed" },
-    ...SPEEDS.map((s) => h("option", { value: String(s), selected: s === 1 }, `${s}×`)),
-  ) as HTMLSelectElement;
-  const controls = h("div", { class: "filters replay-desktop-controls" }, play, seek, time, field("Speed", speed));
-  const downloads = h(
-    "p",
-    {},
-    h("a", { href: recordingCastUrl(id), download: "", id: "replay-download-cast" }, "Download .guac"),
-    " · ",
-    h(
-      "a",
-      { href: recordingManifestUrl(id), download: "", id: "replay-download-manifest" },
-      "Download signed manifest",
-    ),
-  );
+  const { select: speed, field: speedControl } = speedField();
+  const controls = h("div", { class: "replay-desktop-controls" }, play, seek, time);
   const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
   const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
-  replace(container, heading, meta, integrity, message, host, controls, keysPanel, downloads);
+  replace(
+    container,
+    heading,
+    meta,
+    message,
+    h(
+      "div",
+      { class: "replay-layout" },
+      h("div", { class: "replay-stage" }, host, controls),
+      h(
+        "aside",
+        { class: "replay-side", "aria-label": "Replay controls" },
+        integrity,
+        h("div", { id: "replay-controls", class: "replay-controls" }, speedControl),
+        keysPanel,
+        h("div", { class: "replay-files" }, downloadLinks(summary), verifyOfflinePanel(summary, canDownloadKey)),
+      ),
+    ),
+  );
 
   let recording: Guacamole.SessionRecording | undefined;
   let duration = 0;
@@ -153,6 +163,12 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
     anchorAt = performance.now();
   });
 
+  /** "14:03:27 · +0:05": when `offset` (s into the recording) was, on the clock and in the recording. */
+  function when(offset: number): (Node | string)[] {
+    const wall = wallClock(summary.startedAt, offset);
+    return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
+  }
+
   /** The typed lines, each a button that shows the desktop as it was when typing began there. */
   function showKeys(events: GuacInstruction[]): void {
     const lines = typedLines(events).slice(0, MAX_TYPED_LINES);
@@ -173,7 +189,7 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
             "button",
             {
               type: "button",
-              class: "button-quiet",
+              class: "button-quiet replay-when",
               "data-time": String(line.time),
               onclick: () => {
                 setPlaying(false);
@@ -182,7 +198,7 @@ export function renderDesktopReplay(container: HTMLElement, summary: RecordingSu
                 goTo(anchor, true);
               },
             },
-            `${(line.time / 1000).toFixed(1)} s`,
+            ...when(line.time / 1000),
           ),
           " ",
           h("code", {}, line.text),

@@ -166,12 +166,14 @@ async function route(): Promise<void> {
     // Desktop recordings (Guacamole) play in their own player; terminal ones (asciicast) in asciinema-player.
     const id = recording[1];
     const summary = await api.recording(id).catch(() => null);
+    // The edge's public keys (offline verification) are for auditors and admins.
+    const canDownloadKey = has(me, "auditor", "admin", "zone_admin");
     if (summary?.format === "guacamole") {
       const page = await lazy(serial, () => import("./desktop-replay.ts"), container);
-      if (page) cleanup = page.renderDesktopReplay(container, summary);
+      if (page) cleanup = page.renderDesktopReplay(container, summary, canDownloadKey);
     } else {
       const page = await lazy(serial, () => import("./replay-page.ts"), container);
-      if (page) cleanup = page.renderReplay(container, id);
+      if (page) cleanup = page.renderReplay(container, id, canDownloadKey);
     }
   } else {
     return go(HOME);

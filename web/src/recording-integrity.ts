@@ -5,7 +5,7 @@ import { api, errorText } from "./api.ts";
 
 export function integrityText(report: IntegrityReport): string {
   return report.status === "verified"
-    ? `Integrity verified: ${report.chunks} chunks match the edge's signed manifest.`
+    ? `Integrity verified: ${report.chunks === 1 ? "its 1 chunk matches" : `all ${report.chunks} chunks match`} the edge's signed manifest.`
     : report.status === "unsealed"
       ? "Not sealed yet: the session is still running or its upload is pending."
       : report.status === "incomplete"

@@ -1,35 +1,45 @@
-// Replay of one recording (#/recordings/<id>) on asciinema-player: play, pause, seek, speeds 0.5x to
-// 8x, session-event markers, idle-time compression; search in the recording's text with hits that
-// jump the player; the integrity status; downloads of the .cast and the signed manifest. Escape
-// strings that could act outside the terminal (titles, clipboard) are removed before playing.
-// Test hooks: #replay-player, #replay-search, #replay-hits button[data-time], #replay-integrity[data-status].
+// Replay of one recording (#/recordings/<id>) on asciinema-player: play, pause, seek, speeds 0.5× to 16×,
+// the session's events (the recorder's "m" markers) as ticks on the player's timeline and as a list under it
+// that seeks, idle-time compression; search in the recording's text, each hit with its wall-clock time and
+// offset, jumping the player there and bringing it into view; the integrity status; downloads, and how to
+// verify offline with the edge's public keys. The controls sit beside the player (under it on a phone).
+// Escape strings that could act outside the terminal (titles, clipboard) are removed before playing.
+// Test hooks: #replay-player, #replay-controls, #replay-search, #replay-hits button[data-time],
+// #replay-markers button[data-time], #replay-integrity[data-status], <body data-replay="ready">.
 import "asciinema-player/dist/bundle/asciinema-player.css";
 import "./replay.css";
 import * as AsciinemaPlayer from "asciinema-player";
-import { api, errorText, recordingCastUrl, recordingManifestUrl } from "./api.ts";
+import type { RecordingSummary } from "../../protocol/index.ts";
+import { api, errorText } from "./api.ts";
 import {
   type Cast,
   compressIdle,
+  formatOffset,
+  idleClock,
+  markerLabel,
   markersOf,
   parseCast,
   safeForReplay,
   searchCast,
   serializeCast,
+  wallClock,
 } from "./cast-text.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { showIntegrity } from "./recording-integrity.ts";
+import { downloadLinks, speedField, verifyOfflinePanel } from "./replay-panel.ts";
 
-const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 /** Pauses longer than this (seconds) are shortened when idle-time compression is on. */
 const IDLE_LIMIT_S = 2;
 
-export function renderReplay(container: HTMLElement, id: string): Cleanup {
+export function renderReplay(container: HTMLElement, id: string, canDownloadKey: boolean): Cleanup {
   document.title = "Replay · PSM";
   const titleBefore = document.title;
   let disposed = false;
   let player: AsciinemaPlayer.Player | undefined;
-  let cast: Cast | undefined;
+  let summary: RecordingSummary | undefined;
+  /** The recording as made, escape strings removed: search and markers read their times here. */
+  let recorded: Cast | undefined;
   let started = false;
 
   const heading = h("h1", {}, "Replay");
@@ -37,11 +47,8 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
   const integrity = h("p", { id: "replay-integrity", class: "notice", role: "status" }, "Checking integrity…");
   const message = h("p", { class: "notice", role: "alert", hidden: true });
   const host = h("div", { id: "replay-player", class: "replay-player" });
-  const speed = h(
-    "select",
-    { id: "replay-speed", name: "speed" },
-    ...SPEEDS.map((s) => h("option", { value: String(s), selected: s === 1 }, `${s}×`)),
-  );
+  const markers = h("ol", { id: "replay-markers", class: "replay-markers", "aria-label": "Session events" });
+  const speed = speedField();
   const idle = h("input", { id: "replay-idle", type: "checkbox", checked: true });
   const search = h("input", {
     id: "replay-search",
@@ -50,45 +57,44 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
     spellcheck: "false",
     maxlength: 200,
   });
-  const hits = h("ol", { id: "replay-hits", class: "replay-hits" });
-  const downloads = h(
-    "p",
-    {},
-    h("a", { href: recordingCastUrl(id), download: "", id: "replay-download-cast" }, "Download .cast"),
-    " · ",
-    h(
-      "a",
-      { href: recordingManifestUrl(id), download: "", id: "replay-download-manifest" },
-      "Download signed manifest",
-    ),
-  );
+  const hits = h("ol", { id: "replay-hits", class: "replay-hits", "aria-label": "Search results" });
+  const files = h("div", { class: "replay-files" });
 
-  /** The cast as played: escape strings removed, idle time compressed when asked. */
-  const played = () => compressIdle(safeForReplay(cast!), idle.checked ? IDLE_LIMIT_S : null);
+  const limit = () => (idle.checked ? IDLE_LIMIT_S : null);
+  /** The cast as played: idle time compressed when asked. */
+  const played = () => compressIdle(recorded!, limit());
+
+  /** "14:03:27 · +0:05": when `offset` (s into the recording as made) happened, and how far in. */
+  function when(offset: number): (Node | string)[] {
+    if (!summary) return [`+${formatOffset(offset)}`];
+    const wall = wallClock(summary.startedAt, offset);
+    return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
+  }
 
   function mount(startAt = 0, autoPlay = false): void {
-    if (!cast || disposed) return;
+    if (!recorded || disposed) return;
     player?.dispose();
     const shown = played();
     started = autoPlay;
     player = AsciinemaPlayer.create({ data: serializeCast(shown) }, host, {
-      speed: Number(speed.value),
+      speed: Number(speed.select.value),
       startAt,
       autoPlay,
       preload: true,
       controls: true,
       fit: "width",
-      markers: markersOf(shown),
+      markers: markersOf(shown).map(([t, raw]): [number, string] => [t, markerLabel(raw, formatFullTime)]),
     });
     player.addEventListener("play", () => {
       started = true;
     });
   }
 
-  /** Shows the screen just after `time` (s), paused. A player never started is started first, so its
-   * clock and progress bar follow the seek. */
+  /** Shows the screen just after `time` (s, on the played timeline), paused, with the player in view. A
+   * player never started is started first, so its clock and progress bar follow the seek. */
   async function jump(time: number): Promise<void> {
     if (!player) return;
+    host.scrollIntoView({ block: "nearest" });
     if (!started) {
       await player.play();
       started = true;
@@ -98,58 +104,86 @@ export function renderReplay(container: HTMLElement, id: string): Cleanup {
     await player.pause();
   }
 
-  function runSearch(event?: Event): void {
-    event?.preventDefault();
-    if (!cast) return;
-    const found = searchCast(played(), search.value.trim());
+  /** A button that jumps to `offset` (s into the recording as made), showing when that was. */
+  function jumpButton(offset: number, toPlayed: (t: number) => number): HTMLButtonElement {
+    const at = toPlayed(offset);
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "button-quiet replay-when",
+        "data-time": String(at),
+        "data-offset": String(offset),
+        onclick: () => void jump(at),
+      },
+      ...when(offset),
+    );
+  }
+
+  function showMarkers(): void {
+    if (!recorded) return;
+    const toPlayed = idleClock(recorded, limit());
     replace(
-      hits,
-      ...found.map((hit) =>
-        h(
-          "li",
-          {},
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button-quiet",
-              "data-time": String(hit.time),
-              onclick: () => void jump(hit.time),
-            },
-            `${hit.time.toFixed(1)} s`,
-          ),
-          " ",
-          h("code", {}, hit.line),
-        ),
+      markers,
+      ...markersOf(recorded).map(([t, raw]) =>
+        h("li", {}, jumpButton(t, toPlayed), " ", h("span", {}, markerLabel(raw, formatFullTime))),
       ),
     );
-    if (search.value.trim() && found.length === 0) replace(hits, h("li", { class: "muted" }, "No match."));
+  }
+
+  function runSearch(event?: Event): void {
+    event?.preventDefault();
+    if (!recorded) return;
+    const query = search.value.trim();
+    const toPlayed = idleClock(recorded, limit());
+    const found = searchCast(recorded, query);
+    replace(hits, ...found.map((hit) => h("li", {}, jumpButton(hit.time, toPlayed), " ", h("code", {}, hit.line))));
+    if (query && found.length === 0) replace(hits, h("li", { class: "muted" }, "No match."));
   }
 
   const controls = h(
     "form",
-    { class: "filters", onsubmit: runSearch },
-    field("Speed", speed),
+    { id: "replay-controls", class: "replay-controls", onsubmit: runSearch },
+    speed.field,
     h("label", { class: "replay-idle" }, idle, " Shorten pauses over 2 s"),
-    field("Search the recording", search),
-    h("button", { type: "submit", id: "replay-search-submit" }, "Search"),
+    h(
+      "div",
+      { class: "replay-search" },
+      field("Search the recording", search),
+      h("button", { type: "submit", id: "replay-search-submit" }, "Search"),
+    ),
   );
-  speed.addEventListener("change", () => mount(player?.getCurrentTime() ?? 0, true));
+  speed.select.addEventListener("change", () => mount(player?.getCurrentTime() ?? 0, true));
   idle.addEventListener("change", () => {
     mount(0);
+    showMarkers();
     runSearch();
   });
 
-  replace(container, heading, meta, integrity, message, host, controls, hits, downloads);
+  replace(
+    container,
+    heading,
+    meta,
+    message,
+    h(
+      "div",
+      { class: "replay-layout" },
+      h("div", { class: "replay-stage" }, host, h("h2", { class: "replay-subhead" }, "Session events"), markers),
+      h("aside", { class: "replay-side", "aria-label": "Replay controls" }, integrity, controls, hits, files),
+    ),
+  );
 
   void (async () => {
     try {
-      const [summary, text] = await Promise.all([api.recording(id), api.recordingCast(id)]);
+      const [found, text] = await Promise.all([api.recording(id), api.recordingCast(id)]);
       if (disposed) return;
-      heading.textContent = `Replay: ${summary.username} on ${summary.serverName}`;
-      meta.textContent = `Session ${summary.sessionId}, started ${formatFullTime(summary.startedAt)}`;
-      cast = parseCast(text);
+      summary = found;
+      heading.textContent = `Replay: ${found.username} on ${found.serverName}`;
+      meta.textContent = `Session ${found.sessionId}, started ${formatFullTime(found.startedAt)}`;
+      replace(files, downloadLinks(found), verifyOfflinePanel(found, canDownloadKey));
+      recorded = safeForReplay(parseCast(text));
       mount();
+      showMarkers();
       document.body.dataset.replay = "ready";
     } catch (error) {
       if (!disposed) say(message, errorText(error));

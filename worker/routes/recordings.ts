@@ -3,6 +3,7 @@
 // recording the caller may not see, exactly as for one that does not exist.
 import { z } from "zod";
 import {
+  EdgePublicJwks,
   FilterName,
   FilterNamesQuery,
   IntegrityReport,
@@ -15,6 +16,7 @@ import { actorOf, adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { LIKE_ESCAPE, likeContains, recordingNames } from "../filter-names.ts";
+import { publicKeySet } from "../keys.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import {
   castStream,
@@ -161,6 +163,29 @@ recordings.get("/recordings/:id/manifest", requireUser, async (c) => {
     },
   });
 });
+
+/**
+ * The edge's public signing keys (a JWK Set), for `npm run recording:verify -- --key` on a downloaded
+ * recording: auditors and admins (zone admins too: they replay their zones' recordings). Public members only
+ * (publicKeySet parses it strictly).
+ */
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/edge-keys",
+    summary: "The edge's public keys that sign recording manifests (JWK Set), for offline verification",
+    tags,
+    middleware,
+    response: EdgePublicJwks,
+  }),
+  async (c) => {
+    const user = c.get("user");
+    if (!user.roles.includes("auditor")) requireAnyAdmin(user);
+    c.header("content-disposition", 'attachment; filename="psm-edge-keys.jwks.json"');
+    c.header("cache-control", "no-store");
+    return c.json(await publicKeySet(c.env), 200);
+  },
+);
 
 recordings.openapi(
   route({
