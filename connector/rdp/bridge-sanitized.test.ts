@@ -1,7 +1,8 @@
 // The RDP bridge's C tests under AddressSanitizer + UBSan (clipboard sequences that once freed the
-// paste buffer twice, the reader's split property, `connect` and its wipe), and a short libFuzzer
-// campaign on the reader and the dispatcher from the corpus in the repo. Without clang/cc or FreeRDP's
-// development files these skip with the reason; under CI=true they fail instead.
+// paste buffer twice, the reader's split property, `connect` and its wipe, every key of a full
+// keyboard to its scancode and flags), and a short libFuzzer campaign on the reader and the
+// dispatcher from the corpus in the repo. Without clang/cc or FreeRDP's development files these skip
+// with the reason; under CI=true they fail instead.
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

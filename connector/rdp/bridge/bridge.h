@@ -36,7 +36,7 @@ typedef struct {
   int ndirty;
   int unacked;
   long long last_flush_ms;
-  int shift_down;
+  unsigned held; /* keys the browser holds down that change what a key sends (PSM_HELD_* in keymap.h) */
   uint32_t buttons;
   int want_w, want_h;
   long long resize_at_ms;

@@ -18,26 +18,23 @@
 /* Reads of stdin (64 KiB each at most) per turn of the event loop, so input never starves FreeRDP. */
 #define READS_PER_TURN 16
 
-static void send_vk(rdpInput* input, uint32_t vk, int extended, int down) {
-  DWORD scancode = GetVirtualScanCodeFromVirtualKeyCode(vk, 4);
-  if (extended) scancode |= KBDEXT;
-  if (scancode) freerdp_input_send_keyboard_event_ex(input, down, scancode);
-}
-
+/* A key becomes scancode events (keymap.c); a keysym with no key is typed as its Unicode character. */
 static void on_key(psm_bridge* b, uint32_t keysym, int down) {
   rdpInput* input = b->context.input;
-  psm_key key = psm_keysym_to_vk(keysym);
-  if (keysym == 0xffe1 || keysym == 0xffe2) b->shift_down = down;
-  if (key.vk) {
-    /* A shifted character typed without Shift held (pasted text, on-screen keys) gets Shift around it. */
-    int wrap = down && key.shifted && !b->shift_down;
-    if (wrap) send_vk(input, VK_LSHIFT, 0, 1);
-    send_vk(input, key.vk, key.extended, down);
-    if (wrap) send_vk(input, VK_LSHIFT, 0, 0);
+  psm_scan scans[PSM_MAX_SCANS];
+  int n = psm_key_events(keysym, down, &b->held, scans);
+  if (n == PSM_KEYS_PAUSE) {
+    /* One input PDU with Ctrl down (KBD_FLAGS_EXTENDED1), NumLock down, Ctrl up (EXTENDED1), NumLock up:
+     * what mstsc sends, in fast-path and slow-path alike (libfreerdp/core/input.c). */
+    freerdp_input_send_keyboard_pause_event(input);
     return;
   }
-  uint32_t cp = psm_keysym_to_unicode(keysym);
-  if (cp && cp <= 0xffff) freerdp_input_send_unicode_keyboard_event(input, down ? 0 : KBD_FLAGS_RELEASE, (UINT16)cp);
+  if (n == PSM_KEYS_UNICODE) {
+    uint32_t cp = psm_keysym_to_unicode(keysym);
+    if (cp && cp <= 0xffff) freerdp_input_send_unicode_keyboard_event(input, down ? 0 : KBD_FLAGS_RELEASE, (UINT16)cp);
+    return;
+  }
+  for (int i = 0; i < n; i++) freerdp_input_send_keyboard_event(input, scans[i].flags, scans[i].code);
 }
 
 /* x and y in desktop pixels, already within 0..65535 (RDP carries them as 16 bits). */

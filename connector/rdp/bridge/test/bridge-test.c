@@ -2,7 +2,7 @@
  * (`make test`; run by connector/rdp/bridge-sanitized.test.ts): the clipboard sequences that once
  * freed the paste buffer twice, the reader's split property (any split of a stream gives the same
  * instructions as the whole), and `connect`: what follows it in the same read is kept, and no byte
- * of the credential is left in the reader. Exits non-zero on any failed check. */
+ * of the credential is left in the reader; keys (keymap-test.c). Exits non-zero on any failed check. */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 
 #include "../bridge.h"
 #include "fake-rdp.h"
+#include "keymap-test.h"
 #include "stream.h"
 
 static int failures;
@@ -431,6 +432,7 @@ int main(void) {
   test_connect(40000, 997);    /* connect over many reads */
   test_connect(60000, 16384);  /* near the bound, in pipe-sized reads */
   test_connect_refused();
+  failures += keymap_tests();
   if (failures) {
     fprintf(stderr, "bridge-test: %d checks failed\n", failures);
     return 1;

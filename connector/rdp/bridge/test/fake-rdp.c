@@ -11,9 +11,16 @@
 fake_rdp fake;
 static CliprdrClientContext clip;
 
-BOOL __wrap_freerdp_input_send_keyboard_event_ex(rdpInput* input, BOOL down, UINT32 scancode) {
-  (void)input, (void)down, (void)scancode;
+BOOL __wrap_freerdp_input_send_keyboard_event(rdpInput* input, UINT16 flags, UINT16 code) {
+  (void)input;
+  if (fake.keys < FAKE_KEY_LOG) fake.key_flags[fake.keys] = flags, fake.key_codes[fake.keys] = code;
   fake.keys++;
+  return TRUE;
+}
+
+BOOL __wrap_freerdp_input_send_keyboard_pause_event(rdpInput* input) {
+  (void)input;
+  fake.pauses++;
   return TRUE;
 }
 

@@ -1,0 +1,6 @@
+/* The keymap's tests (keymap-test.c), run by bridge-test.c's main. */
+#ifndef PSM_KEYMAP_TEST_H
+#define PSM_KEYMAP_TEST_H
+/* Returns the number of failed checks (each is printed). */
+int keymap_tests(void);
+#endif
