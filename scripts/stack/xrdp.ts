@@ -41,7 +41,11 @@ export function certificateFingerprint(pem: string): string {
   return `SHA256:${createHash("sha256").update(der).digest("base64").replace(/=+$/, "")}`;
 }
 
-export async function startXrdp(opts: { dir: string }): Promise<Xrdp> {
+/**
+ * `slowPathInput`: take input only as slow-path PDUs (`use_fastpath=output`). xrdp (to 0.10.1) drops the E1
+ * prefix of fast-path key events, which the Pause key needs (docs/rdp.md); slow path keeps it.
+ */
+export async function startXrdp(opts: { dir: string; slowPathInput?: boolean }): Promise<Xrdp> {
   const etc = join(opts.dir, "etc");
   const run = join(opts.dir, "run");
   mkdirSync(run, { recursive: true, mode: 0o755 });
@@ -87,7 +91,7 @@ export async function startXrdp(opts: { dir: string }): Promise<Xrdp> {
       "allow_channels=true",
       "max_bpp=32",
       "new_cursors=true",
-      "use_fastpath=both",
+      `use_fastpath=${opts.slowPathInput ? "output" : "both"}`,
       "autorun=Xorg",
       "[Logging]",
       `LogFile=${join(opts.dir, "xrdp.log")}`,
