@@ -71,8 +71,13 @@ async function main(): Promise<void> {
     await signIn(admin, url, "admin", "admin-password-1");
     await admin.goto(`${url}/#/recordings`);
     await admin.locator("a[href^='#/recordings/']").first().click();
-    await admin.waitForSelector(".ap-player, .replay-player", { timeout: 20_000 });
-    await admin.waitForTimeout(2_000);
+    await admin.waitForSelector("#replay-player", { timeout: 20_000 });
+    // A search hit seeks the player to where the command ran, so the screen shows it.
+    await admin.fill("#replay-search", "uptime");
+    await admin.keyboard.press("Enter");
+    await admin.locator("#replay-hits button[data-time]").first().click();
+    await admin.waitForTimeout(1_500);
+    await admin.evaluate(() => window.scrollTo(0, 0));
     await admin.screenshot({ path: join(DOCS, "screenshot-replay.png") });
     console.log(`screenshots written to ${DOCS}`);
   } finally {
