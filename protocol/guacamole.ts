@@ -135,3 +135,9 @@ export function classifyBrowserInstruction(instruction: GuacInstruction): "forwa
   if (!check) return "reject";
   return check(instruction.args) ? "forward" : "reject";
 }
+
+/**
+ * A session event in a `.guac` recording (connected, warnings, the end), written right before the event's frame:
+ * our opcode, as Guacamole has none for it; its players and guacenc skip instructions they do not know.
+ */
+export const MARKER_OPCODE = "psm-marker";

@@ -85,7 +85,7 @@ describe("GuacWriter", () => {
     expect(readGuac([w.header(0, 0), ...a, ...b].join("")).frames.map((f) => f.t)).toEqual([0, 2000, 2000]);
   });
 
-  it("marks session events with an empty frame at their time, so the timeline runs to the end", () => {
+  it("marks session events by name and with an empty frame at their time, so the timeline runs to the end", () => {
     const w = new GuacWriter(START, false);
     const out = [
       w.header(0, 0),
@@ -95,6 +95,11 @@ describe("GuacWriter", () => {
       ...w.marker("end: killed", START + 30_000),
     ].join("");
     expect(readGuac(out).frames.map((f) => f.t)).toEqual([0, 0, 900, 900, 30_000]);
+    // Each event is named right before its frame (the replay page lists them; players skip the opcode).
+    expect(out).toContain("10.psm-marker,5.start;4.sync,1.0;");
+    expect(out).toContain("10.psm-marker,11.end: killed;4.sync,5.30000;");
+    // A label that could shift the player's frame offsets is left out; the frame stays.
+    expect(w.marker("warning: über", START + 31_000)).toEqual(["4.sync,5.31000;"]);
     expect(w.resize(100, 30, START + 31_000)).toEqual([]);
   });
 

@@ -10,9 +10,11 @@
 //                                         player can use and frames never go back in time
 //   input   `key,keysym,pressed,t`        only when policy records input: the browser's `key` and
 //           `mouse,x,y,mask,t`            `mouse`, with a timestamp appended, as guacd records them
-//   marker  `4.sync,N.t;`                 an empty frame at the event's time (connected, warnings,
-//                                         the end): the protocol has no marker, but the timeline
-//                                         then runs to the session's end, not to its last change
+//   marker  `10.psm-marker,L.label;`      the session event (connected, warnings, extension, the end),
+//           `4.sync,N.t;`                 then an empty frame at its time: the protocol has no marker, so
+//                                         it is an instruction of ours that players and guacenc skip
+//                                         (unknown opcodes are ignored); the replay page lists it, and
+//                                         the timeline runs to the session's end, not to its last change
 //   finish  `4.sync,N.t;`                 closes the last frame (the player drops instructions after
 //                                         the last `sync`)
 // Resizes are not written: a desktop's size travels in its own `size` instructions. The manifest
@@ -26,6 +28,7 @@ import {
   encodeInstruction,
   type GuacInstruction,
   GuacParser,
+  MARKER_OPCODE,
 } from "../../protocol/guacamole.ts";
 
 /** Instructions from the connector a recording keeps: what draws the desktop and its frame timing. */
@@ -95,8 +98,9 @@ export class GuacWriter {
     return [];
   }
 
-  marker(_label: string, now: number): string[] {
-    return [encodeInstruction("sync", this.at(now))];
+  marker(label: string, now: number): string[] {
+    const at = encodeInstruction("sync", this.at(now));
+    return ASCII.test(label) ? [encodeInstruction(MARKER_OPCODE, label) + at] : [at];
   }
 
   /** A last `sync`, so whatever followed the last frame (a cursor, input) is played too. */

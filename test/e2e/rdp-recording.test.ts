@@ -185,6 +185,10 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     await replay.waitForSelector('#replay-integrity[data-status="verified"]');
     // The keys typed in the page, as text (policy records input), each line a place to jump to.
     expect((await replay.locator("#replay-keys").textContent()) ?? "").toContain("echo recorded⏎");
+    // The session's events are named, in order, each a button to its moment.
+    const events = (await replay.locator("#replay-markers li").allTextContents()).join("\n");
+    expect(events).toMatch(/Connected to the server[\s\S]*Ended: /);
+    expect(await replay.locator("#replay-markers button[data-time]").count()).toBeGreaterThanOrEqual(2);
     expect(await replay.locator("#replay-speed option").allTextContents()).toEqual([
       "0.5×",
       "1×",

@@ -2,8 +2,9 @@
 // Guacamole.SessionRecording: play, pause, a seek bar, speeds 0.5× to 16×, the integrity status, the
 // keys typed (where policy recorded input; each line, with its wall-clock time, jumps the player there),
 // downloads of the .guac and the signed manifest, and how to verify offline. The controls sit beside the
-// display (under it on a phone), as on the terminal replay. No session-event markers: a .guac marks them
-// with an empty frame only (durable/recording/guac-writer.ts), which carries no label.
+// display (under it on a phone), as on the terminal replay. Session events (connected, warnings, the end) are
+// listed under the display, each jumping the player there: a .guac names them in our `psm-marker` instruction
+// right before the event's frame (durable/recording/guac-writer.ts), which this page reads and does not play.
 //
 // Speed: the library's player (1.5.0) plays only in real time (it schedules each frame at its
 // recorded time). So this page keeps the clock itself: while playing, the position is
@@ -21,10 +22,10 @@ import "./desktop.css";
 import "./replay.css";
 import Guacamole from "guacamole-common-js";
 import { type MountedDisplay, mountDisplay } from "./guac-display.ts";
-import { type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
+import { type GuacInstruction, GuacParser, MARKER_OPCODE } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { errorText, recordingCastUrl } from "./api.ts";
-import { formatOffset, wallClock } from "./cast-text.ts";
+import { formatOffset, markerLabel, wallClock } from "./cast-text.ts";
 import { type Cleanup, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { typedLines } from "./guac-keys.ts";
@@ -73,6 +74,7 @@ export function renderDesktopReplay(
   const controls = h("div", { class: "replay-desktop-controls" }, play, seek, time);
   const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
   const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
+  const markers = h("ol", { id: "replay-markers", class: "replay-markers", "aria-label": "Session events" });
   replace(
     container,
     heading,
@@ -81,7 +83,14 @@ export function renderDesktopReplay(
     h(
       "div",
       { class: "replay-layout" },
-      h("div", { class: "replay-stage" }, host, controls),
+      h(
+        "div",
+        { class: "replay-stage" },
+        host,
+        controls,
+        h("h2", { class: "replay-subhead" }, "Session events"),
+        markers,
+      ),
       h(
         "aside",
         { class: "replay-side", "aria-label": "Replay controls" },
@@ -169,6 +178,35 @@ export function renderDesktopReplay(
     return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
   }
 
+  /** A button naming a moment (ms into the recording) that shows the desktop as it was then. */
+  function jumpButton(ms: number): HTMLButtonElement {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "button-quiet replay-when",
+        "data-time": String(ms),
+        onclick: () => {
+          setPlaying(false);
+          anchor = Math.min(ms, duration);
+          show(anchor);
+          goTo(anchor, true);
+        },
+      },
+      ...when(ms / 1000),
+    );
+  }
+
+  /** The session's events, each a button to its moment. */
+  function showMarkers(found: { time: number; label: string }[]): void {
+    replace(
+      markers,
+      ...(found.length
+        ? found.map((m) => h("li", {}, jumpButton(m.time), " ", markerLabel(m.label, formatFullTime)))
+        : [h("li", { class: "muted" }, "No session events in this recording.")]),
+    );
+  }
+
   /** The typed lines, each a button that shows the desktop as it was when typing began there. */
   function showKeys(events: GuacInstruction[]): void {
     const lines = typedLines(events).slice(0, MAX_TYPED_LINES);
@@ -179,32 +217,7 @@ export function renderDesktopReplay(
       );
       return;
     }
-    replace(
-      keys,
-      ...lines.map((line) =>
-        h(
-          "li",
-          {},
-          h(
-            "button",
-            {
-              type: "button",
-              class: "button-quiet replay-when",
-              "data-time": String(line.time),
-              onclick: () => {
-                setPlaying(false);
-                anchor = Math.min(line.time, duration);
-                show(anchor);
-                goTo(anchor, true);
-              },
-            },
-            ...when(line.time / 1000),
-          ),
-          " ",
-          h("code", {}, line.text),
-        ),
-      ),
-    );
+    replace(keys, ...lines.map((line) => h("li", {}, jumpButton(line.time), " ", h("code", {}, line.text))));
   }
 
   let mounted: MountedDisplay | undefined;
@@ -239,14 +252,26 @@ export function renderDesktopReplay(
       // Our recordings' instructions are at most a few KiB; 1 MiB bounds a hostile one.
       const parser = new GuacParser(1024 * 1024);
       const keyEvents: GuacInstruction[] = [];
+      // A marker names the frame that follows it: its time is that `sync`'s.
+      const found: { time: number; label: string }[] = [];
+      let named: string[] = [];
       for (let at = 0; at < text.length && !disposed; at += LOAD_BLOCK) {
         for (const ins of parser.push(text.slice(at, at + LOAD_BLOCK))) {
+          if (ins.opcode === MARKER_OPCODE) {
+            named.push(ins.args[0] ?? "");
+            continue;
+          }
+          if (ins.opcode === "sync" && named.length) {
+            for (const label of named) found.push({ time: Number(ins.args[0]) || 0, label });
+            named = [];
+          }
           if (ins.opcode === "key") keyEvents.push(ins);
           source.oninstruction?.(ins.opcode, ins.args);
         }
         await new Promise((r) => setTimeout(r, 0));
       }
       showKeys(keyEvents);
+      showMarkers(found);
       if (parser.pending > 0) throw new Error("the recording ends inside an instruction");
       source.setState(Guacamole.Tunnel.State.CLOSED);
     } catch (error) {
