@@ -25,12 +25,12 @@ import { type MountedDisplay, mountDisplay } from "./guac-display.ts";
 import { type GuacInstruction, GuacParser, MARKER_OPCODE } from "../../protocol/guacamole.ts";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { errorText, recordingCastUrl } from "./api.ts";
-import { formatOffset, markerLabel, wallClock } from "./cast-text.ts";
+import { markerLabel } from "./cast-text.ts";
 import { type Cleanup, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { typedLines } from "./guac-keys.ts";
 import { showIntegrity } from "./recording-integrity.ts";
-import { downloadLinks, speedField, verifyOfflinePanel } from "./replay-panel.ts";
+import { downloadLinks, moment, replayLayout, speedField, verifyOfflinePanel } from "./replay-panel.ts";
 
 /** The page's clock advances the recording this often while playing (ms). */
 const TICK_MS = 40;
@@ -75,32 +75,12 @@ export function renderDesktopReplay(
   const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
   const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
   const markers = h("ol", { id: "replay-markers", class: "replay-markers", "aria-label": "Session events" });
-  replace(
-    container,
-    heading,
-    meta,
-    message,
-    h(
-      "div",
-      { class: "replay-layout" },
-      h(
-        "div",
-        { class: "replay-stage" },
-        host,
-        controls,
-        h("h2", { class: "replay-subhead" }, "Session events"),
-        markers,
-      ),
-      h(
-        "aside",
-        { class: "replay-side", "aria-label": "Replay controls" },
-        integrity,
-        h("div", { id: "replay-controls", class: "replay-controls" }, speedControl),
-        keysPanel,
-        h("div", { class: "replay-files" }, downloadLinks(summary), verifyOfflinePanel(summary, canDownloadKey)),
-      ),
-    ),
-  );
+  replayLayout(container, [heading, meta, message], [host, controls], markers, [
+    integrity,
+    h("div", { id: "replay-controls", class: "replay-controls" }, speedControl),
+    keysPanel,
+    h("div", { class: "replay-files" }, downloadLinks(summary), verifyOfflinePanel(summary, canDownloadKey)),
+  ]);
 
   let recording: Guacamole.SessionRecording | undefined;
   let duration = 0;
@@ -172,12 +152,6 @@ export function renderDesktopReplay(
     anchorAt = performance.now();
   });
 
-  /** "14:03:27 · +0:05": when `offset` (s into the recording) was, on the clock and in the recording. */
-  function when(offset: number): (Node | string)[] {
-    const wall = wallClock(summary.startedAt, offset);
-    return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
-  }
-
   /** A button naming a moment (ms into the recording) that shows the desktop as it was then. */
   function jumpButton(ms: number): HTMLButtonElement {
     return h(
@@ -193,7 +167,7 @@ export function renderDesktopReplay(
           goTo(anchor, true);
         },
       },
-      ...when(ms / 1000),
+      ...moment(summary.startedAt, ms / 1000),
     );
   }
 

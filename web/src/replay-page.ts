@@ -22,12 +22,11 @@ import {
   safeForReplay,
   searchCast,
   serializeCast,
-  wallClock,
 } from "./cast-text.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { showIntegrity } from "./recording-integrity.ts";
-import { downloadLinks, speedField, verifyOfflinePanel } from "./replay-panel.ts";
+import { downloadLinks, moment, replayLayout, speedField, verifyOfflinePanel } from "./replay-panel.ts";
 
 /** Pauses longer than this (seconds) are shortened when idle-time compression is on. */
 const IDLE_LIMIT_S = 2;
@@ -66,9 +65,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
 
   /** "14:03:27 · +0:05": when `offset` (s into the recording as made) happened, and how far in. */
   function when(offset: number): (Node | string)[] {
-    if (!summary) return [`+${formatOffset(offset)}`];
-    const wall = wallClock(summary.startedAt, offset);
-    return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
+    return summary ? moment(summary.startedAt, offset) : [`+${formatOffset(offset)}`];
   }
 
   function mount(startAt = 0, autoPlay = false): void {
@@ -160,18 +157,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
     runSearch();
   });
 
-  replace(
-    container,
-    heading,
-    meta,
-    message,
-    h(
-      "div",
-      { class: "replay-layout" },
-      h("div", { class: "replay-stage" }, host, h("h2", { class: "replay-subhead" }, "Session events"), markers),
-      h("aside", { class: "replay-side", "aria-label": "Replay controls" }, integrity, controls, hits, files),
-    ),
-  );
+  replayLayout(container, [heading, meta, message], [host], markers, [integrity, controls, hits, files]);
 
   void (async () => {
     try {

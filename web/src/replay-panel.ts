@@ -1,16 +1,44 @@
-// The side panel both replays share (terminal and desktop): the speed choice, the downloads, and "How to
-// verify offline" with the edge's public keys to download (GET /api/edge-keys, for auditors and admins).
+// What both replays share (terminal and desktop): the page's layout (the player, its events under it, the side
+// panel beside it), a moment's clock time and offset, the speed choice, the downloads, and "How to verify
+// offline" with the edge's public keys to download (GET /api/edge-keys, for auditors and admins).
 // Test hooks: #replay-speed, #replay-download-cast, #replay-download-manifest, #replay-verify-offline,
 // #replay-download-key.
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { recordingCastUrl, recordingManifestUrl } from "./api.ts";
-import { field, h } from "./dom.ts";
+import { formatOffset, wallClock } from "./cast-text.ts";
+import { field, h, replace } from "./dom.ts";
 
 /** Playback speeds offered (×). */
 export const REPLAY_SPEEDS = [0.5, 1, 2, 4, 8, 16];
 /** The edge's public key set; the file name is the one its content-disposition gives. */
 const EDGE_KEYS_URL = "/api/edge-keys";
 const EDGE_KEYS_FILE = "psm-edge-keys.jwks.json";
+
+/** The replay page: heading, meta and message, then the stage (player, controls, "Session events") and the side. */
+export function replayLayout(
+  container: HTMLElement,
+  top: HTMLElement[],
+  stage: HTMLElement[],
+  markers: HTMLElement,
+  side: HTMLElement[],
+): void {
+  replace(
+    container,
+    ...top,
+    h(
+      "div",
+      { class: "replay-layout" },
+      h("div", { class: "replay-stage" }, ...stage, h("h2", { class: "replay-subhead" }, "Session events"), markers),
+      h("aside", { class: "replay-side", "aria-label": "Replay controls" }, ...side),
+    ),
+  );
+}
+
+/** "14:03:27 · +0:05": when `offset` (s into a recording that started at `startedAt`, ms) was, and how far in. */
+export function moment(startedAt: number, offset: number): (Node | string)[] {
+  const wall = wallClock(startedAt, offset);
+  return [h("time", { datetime: wall.iso }, wall.text), " · ", h("span", {}, `+${formatOffset(offset)}`)];
+}
 
 export function speedField(): { select: HTMLSelectElement; field: HTMLDivElement } {
   const select = h(
