@@ -55,6 +55,7 @@ export default defineConfig({
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",
             "worker/auth/**/*.test.ts",
+            "worker/scim/**/*.test.ts",
           ],
           exclude: ["**/*.workers.test.ts", "**/node_modules/**"],
         },

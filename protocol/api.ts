@@ -350,6 +350,8 @@ export const UserSummary = z.object({
   personId: z.string(),
   /** How personId was decided: by an admin, linked at SSO sign-in by IdP claim or verified email, or null (own person). */
   personSource: z.enum(["admin", "claim", "email"]).nullable().default(null),
+  /** Created and kept by the identity provider through SCIM (/scim/v2): the IdP decides its name, status and groups. */
+  provisioned: z.boolean().default(false),
   disabled: z.boolean(),
   zoneAdminOf: z.array(z.string()),
 });

@@ -17,3 +17,4 @@ export * from "./edge-keys.ts";
 export * from "./seal-rotation.ts";
 export * from "./host-key.ts";
 export * from "./policy-rules.ts";
+export * from "./scim.ts";

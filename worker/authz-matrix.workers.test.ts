@@ -23,7 +23,8 @@ type Access =
   | "connectorHttp"
   | "socket"
   | "watchSocket"
-  | "selfOnly";
+  | "selfOnly"
+  | "scim";
 
 const ALLOWED: Record<Access, Persona[]> = {
   public: PERSONAS,
@@ -41,6 +42,8 @@ const ALLOWED: Record<Access, Persona[]> = {
   // One's own objects addressed by id (push requests): any signed-in user reaches the route, and an id
   // that is not theirs is a 404 there; anonymous is a 401.
   selfOnly: ["otherZoneAdmin", "requester", "approver", "admin"],
+  // /scim/v2 takes only a SCIM bearer token (psm-scim+…): no cookie opens it, not even an admin's (401).
+  scim: [],
 };
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -282,6 +285,33 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/oidc/config": { access: "public" },
   "GET /api/oidc/start": { access: "public" },
   "GET /api/oidc/callback": { access: "public" },
+  // SCIM tokens (global admins) and SCIM 2.0 itself (worker/routes/scim.ts; scim.workers.test.ts has the token side).
+  "GET /api/scim-tokens": { access: "admin" },
+  "POST /api/scim-tokens": { access: "admin", body: () => ({ name: "matrix idp" }) },
+  "POST /api/scim-tokens/:id/revoke": { access: "admin", id: () => "matrix-scim-token" },
+  "GET /scim/v2/Users": { access: "scim" },
+  "POST /scim/v2/Users": { access: "scim", body: () => ({ userName: "matrix-scim-user" }) },
+  "GET /scim/v2/Users/:id": { access: "scim", id: (f) => f.requesterId },
+  "PUT /scim/v2/Users/:id": { access: "scim", id: (f) => f.requesterId, body: () => ({ userName: "m-requester" }) },
+  "PATCH /scim/v2/Users/:id": {
+    access: "scim",
+    id: (f) => f.requesterId,
+    body: () => ({ Operations: [{ op: "replace", path: "active", value: false }] }),
+  },
+  "DELETE /scim/v2/Users/:id": { access: "scim", id: (f) => f.requesterId },
+  "GET /scim/v2/Groups": { access: "scim" },
+  "POST /scim/v2/Groups": { access: "scim", body: () => ({ displayName: "matrix-scim-group" }) },
+  "GET /scim/v2/Groups/:id": { access: "scim", id: (f) => f.site.groupId },
+  "PUT /scim/v2/Groups/:id": { access: "scim", id: (f) => f.site.groupId, body: () => ({ displayName: "g" }) },
+  "PATCH /scim/v2/Groups/:id": {
+    access: "scim",
+    id: (f) => f.site.groupId,
+    body: () => ({ Operations: [{ op: "remove", path: "members" }] }),
+  },
+  "DELETE /scim/v2/Groups/:id": { access: "scim", id: (f) => f.site.groupId },
+  "GET /scim/v2/ServiceProviderConfig": { access: "scim" },
+  "GET /scim/v2/ResourceTypes": { access: "scim" },
+  "GET /scim/v2/Schemas": { access: "scim" },
 };
 
 const USERNAMES: Record<Exclude<Persona, "anonymous">, string> = {
@@ -309,6 +339,9 @@ async function fixture() {
     env.DB.prepare(
       "INSERT INTO access_grants (id, group_id, zone_id, created_at) VALUES ('spare-grant', ?, ?, 0)",
     ).bind(site.groupId, site.zoneId),
+    env.DB.prepare(
+      "INSERT INTO scim_tokens (id, name, token_hash, created_by, created_at) VALUES ('matrix-scim-token', 'm', 'not-a-hash', ?, 0)",
+    ).bind(requesterId),
     env.DB.prepare(
       "INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, connector_id, first_seen, last_seen) VALUES ('found-1', ?, 'ldap', 'CN=found', 'found', '10.0.0.9', 22, ?, 0, 0)",
     ).bind(site.siteId, site.connectorId),

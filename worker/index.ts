@@ -19,6 +19,8 @@ import { recordings } from "./routes/recordings.ts";
 import { connectorRotations, rotations } from "./routes/rotations.ts";
 import { connectorSealKeys, sealKeys } from "./routes/seal-keys.ts";
 import { mfa } from "./routes/mfa.ts";
+import { scim, scimErrorResponse } from "./routes/scim.ts";
+import { scimTokens } from "./routes/scim-tokens.ts";
 import { sessions } from "./routes/sessions.ts";
 import { oidc } from "./routes/oidc.ts";
 import { push } from "./routes/push.ts";
@@ -56,6 +58,7 @@ for (const part of [
   connectorKeys,
   rotations,
   sealKeys,
+  scimTokens,
 ])
   app.route("/api", part);
 app.route("/", connectors);
@@ -63,10 +66,14 @@ app.route("/", connectorInventory);
 app.route("/", connectorIdentity);
 app.route("/", connectorRotations);
 app.route("/", connectorSealKeys);
+// SCIM 2.0 provisioning: its own token kind and its own error shape (worker/routes/scim.ts).
+app.route("/", scim);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });
-app.notFound((c) =>
-  new URL(c.req.url).pathname.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw),
-);
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  if (path.startsWith("/scim/")) return scimErrorResponse(404, undefined, "no such SCIM endpoint");
+  return path.startsWith("/api/") ? c.json(errorBody("not_found"), 404) : c.env.ASSETS.fetch(c.req.raw);
+});
 app.onError(onError);
 
 export default {

@@ -59,7 +59,15 @@ export function renderUsers(container: HTMLElement, { data }: AdminContext): Cle
         h(
           "tr",
           { "data-user-id": user.id, "data-disabled": user.disabled ? "yes" : "no" },
-          h("th", { scope: "row" }, user.username),
+          h(
+            "th",
+            { scope: "row" },
+            user.username,
+            // Provisioned by the identity provider (SCIM): it decides the name, the status and the groups.
+            user.provisioned
+              ? h("span", { class: "tag", title: "Provisioned by the identity provider (SCIM)" }, "SCIM")
+              : null,
+          ),
           h("td", { class: "small" }, user.roles.join(", ")),
           h("td", { class: "small" }, user.email ?? h("span", { class: "muted" }, "—")),
           h(

@@ -38,13 +38,14 @@ type UserRow = {
   person_id: string | null;
   person_source: UserSummary["personSource"];
   disabled: number;
+  source: string | null;
   zones: string | null;
 };
 
 async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]> {
   const { results } = await db
     .prepare(
-      `SELECT u.id, u.username, u.roles, u.email, u.person_id, u.person_source, u.disabled, group_concat(za.zone_id) AS zones
+      `SELECT u.id, u.username, u.roles, u.email, u.person_id, u.person_source, u.disabled, u.source, group_concat(za.zone_id) AS zones
        FROM users u LEFT JOIN zone_admins za ON za.user_id = u.id ${id ? "WHERE u.id = ?" : ""}
        GROUP BY u.id ORDER BY u.username`,
     )
@@ -57,6 +58,7 @@ async function userSummaries(db: D1Database, id?: string): Promise<UserSummary[]
     email: u.email,
     personId: u.person_id ?? u.id,
     personSource: u.person_source,
+    provisioned: u.source === "scim",
     disabled: !!u.disabled,
     zoneAdminOf: u.zones ? u.zones.split(",") : [],
   }));

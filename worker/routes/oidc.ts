@@ -160,9 +160,32 @@ oidc.get("/oidc/callback", async (c) => {
     .bind(subject)
     .first<{ id: string; username: string; roles: string; disabled: number }>();
   if (user?.disabled) return failed(c, "disabled", "account disabled", user.id);
+  const base = usernameFrom(claims as { preferred_username?: unknown; email?: unknown; sub: string });
+  if (!user) {
+    // An account the IdP provisioned through SCIM (no password, no SSO subject yet) under this username is this
+    // person's: it is bound to the subject at the first sign-in (docs/auth.md, "SCIM provisioning").
+    const provisioned = await c.env.DB.prepare(
+      "SELECT id, username, roles, disabled FROM users WHERE username = ? AND source = 'scim' AND oidc_subject IS NULL AND deleted_at IS NULL",
+    )
+      .bind(base)
+      .first<{ id: string; username: string; roles: string; disabled: number }>();
+    if (provisioned?.disabled) return failed(c, "disabled", "account disabled", provisioned.id);
+    if (provisioned) {
+      await c.env.DB.prepare("UPDATE users SET oidc_subject = ? WHERE id = ? AND oidc_subject IS NULL")
+        .bind(subject, provisioned.id)
+        .run();
+      await record(c.env, {
+        actor: { id: "oidc", name: "single sign-on" },
+        action: "admin.change",
+        target: { type: "user", id: provisioned.id, name: provisioned.username },
+        refs: { userId: provisioned.id },
+        data: { after: { via: "oidc", linked: "scim" } },
+      });
+      user = provisioned;
+    }
+  }
   if (!user) {
     // First sign-in: a new account. An existing local account of the same name is never taken over.
-    const base = usernameFrom(claims as { preferred_username?: unknown; email?: unknown; sub: string });
     const taken = await c.env.DB.prepare("SELECT 1 AS t FROM users WHERE username = ?").bind(base).first();
     const username = taken ? `${base.slice(0, 55)}.${randomToken(6).replace(/[^A-Za-z0-9]/g, "x")}` : base;
     const id = crypto.randomUUID();
