@@ -5,7 +5,13 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { d1Query } from "../../scripts/stack/edge.ts";
-import { axeViolations, chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
+import {
+  axeViolations,
+  chromiumMissing,
+  collectBrowserBound,
+  launchChromium,
+  pageProblems,
+} from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 
@@ -86,7 +92,10 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
       .click({ timeout: 20_000 });
     await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 }).catch(async (err) => {
       await page.screenshot({ path: "test-results/connect-failed.png" });
-      console.log(await page.locator("body").innerText(), (await stack.logs()).slice(-4000));
+      console.log(
+        `page at ${page.url()}:\n${await page.locator("body").innerText()}\n${pageProblems(page)}\n`,
+        (await stack.logs()).slice(-4000),
+      );
       throw err;
     });
     await page.click("#terminal");

@@ -38,6 +38,21 @@ export function collectBrowserBound(page: Page, into: string[]): void {
     ws.on("framereceived", (f) => into.push(typeof f.payload === "string" ? f.payload : f.payload.toString("latin1"))),
   );
   page.on("console", (msg) => into.push(msg.text()));
+  // What went wrong in the page, for a failing test to print (script errors, failed loads, console errors).
+  const seen: string[] = [];
+  problems.set(page, seen);
+  page.on("pageerror", (err) => seen.push(`pageerror: ${err.stack ?? err.message}`));
+  page.on("requestfailed", (req) => seen.push(`requestfailed: ${req.url()} ${req.failure()?.errorText ?? ""}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") seen.push(`console.error: ${msg.text()}`);
+  });
+}
+
+const problems = new WeakMap<Page, string[]>();
+
+/** Script errors, failed requests and console errors on a page `collectBrowserBound` watched, one per line. */
+export function pageProblems(page: Page): string {
+  return (problems.get(page) ?? []).join("\n") || "(no script error, failed request or console error)";
 }
 
 /** Signs `username` in through the page's login form at `url` and waits for the catalog. */
