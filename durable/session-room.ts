@@ -51,6 +51,8 @@ export type RoomMeta = {
   userId: string;
   username: string;
   serverId: string;
+  /** The checkout the session runs under (absent in rooms started before it was kept). */
+  checkoutId?: string;
   siteId: string;
   deadline: number;
   /** Warn the user this long before the deadline, in ms (policy; default 5 min and 1 min). */
@@ -155,7 +157,12 @@ export class SessionRoom extends DurableObject<Env> {
       actor: actor ?? null,
       action: reason === "killed" || reason === "checkout_revoked" ? "session.killed" : "session.ended",
       target: { type: "session", id: meta.sessionId },
-      refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+      refs: {
+        userId: meta.userId,
+        serverId: meta.serverId,
+        sessionId: meta.sessionId,
+        ...(meta.checkoutId ? { checkoutId: meta.checkoutId } : {}),
+      },
       data: { reason, ...(note ? { note } : {}) },
     });
     return true;

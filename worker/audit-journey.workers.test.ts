@@ -107,6 +107,8 @@ describe("the audit trail of a checkout", () => {
     }
     const killed = entries.find((e) => e.action === "session.killed")!;
     expect(killed.data).toMatchObject({ reason: "killed", note: "ran rm in /etc" });
+    // The session's end names the checkout it ran under, as its start does.
+    expect(killed.refs.checkoutId).toBe(j.checkoutId);
     // The session's entries link to its recording.
     const recording = await env.DB.prepare("SELECT id FROM recordings WHERE session_id = ?")
       .bind(j.sessionId)

@@ -85,6 +85,7 @@ sessions.openapi(
       siteId: target.site_id,
       deadline,
       serverId: row.server_id,
+      checkoutId: row.id,
       username: user.username,
       idleMs: policy.idleTimeoutMinutes ? policy.idleTimeoutMinutes * 60_000 : null,
       liveView: policy.liveViewAllowed,
