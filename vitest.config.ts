@@ -47,6 +47,7 @@ export default defineConfig({
             "durable/replay.test.ts",
             "durable/desktop-pointer.test.ts",
             "durable/recording/**/*.test.ts",
+            "recording/**/*.test.ts",
             "web/src/cast-text.test.ts",
             "web/src/audit-sentences.test.ts",
             "web/src/session-socket.test.ts",

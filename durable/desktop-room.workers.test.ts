@@ -9,9 +9,9 @@ import { encodeInstruction as ins, GuacParser } from "../protocol/guacamole.ts";
 import { decodeFrame, encodeData, encodeMessage } from "../protocol/index.ts";
 import { type Client, hasText, liveSession, openViewer } from "../worker/test/harness.ts";
 import { edgeKey } from "../worker/keys.ts";
-import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey } from "./recording/chain.ts";
+import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey } from "../recording/chain.ts";
 import { R2Store } from "./recording/store.ts";
-import { verifyRecording } from "./recording/verify.ts";
+import { verifyRecording } from "../recording/verify.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const dataText = (c: Client) =>

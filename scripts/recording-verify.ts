@@ -6,10 +6,10 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
 import type { IntegrityProblem, RecordingManifest } from "../protocol/index.ts";
-import { chunkKey, manifestKey, recordingPrefix, seqOfKey } from "../durable/recording/chain.ts";
-import { ManifestError, openManifest } from "../durable/recording/manifest.ts";
+import { chunkKey, manifestKey, recordingPrefix, seqOfKey } from "../recording/chain.ts";
+import { ManifestError, openManifest } from "../recording/manifest.ts";
 import { S3Store } from "../durable/recording/s3-store.ts";
-import { castProblems, chainProblems, verifyRecording } from "../durable/recording/verify.ts";
+import { castProblems, chainProblems, verifyRecording } from "../recording/verify.ts";
 
 const USAGE = `usage: npm run recording:verify -- <recording-id> --key <edge-key.jwk>
          reads the store named by RECORDING_S3_ENDPOINT, RECORDING_S3_BUCKET, RECORDING_S3_REGION,

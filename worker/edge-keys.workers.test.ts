@@ -5,7 +5,7 @@
 import { env } from "cloudflare:test";
 import { decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
-import { ManifestError, openManifest, signManifest } from "../durable/recording/manifest.ts";
+import { ManifestError, openManifest, signManifest } from "../recording/manifest.ts";
 import { acceptEdgeKeys, edgeKeyId, type RecordingManifest } from "../protocol/index.ts";
 import { signGrant } from "./grants.ts";
 import { announcedKeys, edgeKey, verificationKeys } from "./keys.ts";

@@ -1,7 +1,7 @@
 // Recordings at the edge: who may see which (auditors and admins of the zone, plus the session's own
 // user where the zone allows), reading and verifying them from the store, and the retention sweep.
-import { verifyRecording } from "../durable/recording/verify.ts";
-import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../durable/recording/chain.ts";
+import { verifyRecording } from "../recording/verify.ts";
+import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../recording/chain.ts";
 import { recordingStore } from "../durable/recording/stores.ts";
 import type { RecordingStore } from "../durable/recording/store.ts";
 import type { IntegrityReport, RecordingSummary } from "../protocol/index.ts";

@@ -1,6 +1,6 @@
 // Moving sealed chunks from the room to the object store: each upload is read back and its SHA-256
 // compared before the room may drop its copy; failures are retried with capped exponential backoff.
-import { sha256Hex } from "./chain.ts";
+import { sha256Hex } from "../../recording/chain.ts";
 import type { RecordingStore } from "./store.ts";
 
 /** First retry after ~1 s, doubling, at most 60 s apart (with jitter), for as long as it takes. */

@@ -21,10 +21,10 @@ import {
   recordingPrefix,
   sealChunk,
   sha256Hex,
-} from "./chain.ts";
+} from "../../recording/chain.ts";
 import { flushInOrder, flushRetryDelay, uploadVerified } from "./flush.ts";
-import { type RecordingWriter, recordingWriter } from "./formats.ts";
-import { signManifest } from "./manifest.ts";
+import { type RecordingWriter, recordingWriter } from "../../recording/formats.ts";
+import { signManifest } from "../../recording/manifest.ts";
 import type { RecordingStore } from "./store.ts";
 
 export type RecordingStart = {

@@ -7,11 +7,11 @@ import { encodeData, encodeMessage } from "../../protocol/index.ts";
 import { hasText, liveSession, revive } from "../../worker/test/harness.ts";
 import { edgeKey } from "../../worker/keys.ts";
 import type { SessionRoom } from "../session-room.ts";
-import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "./chain.ts";
+import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../../recording/chain.ts";
 import { Recorder } from "./recorder.ts";
 import { S3Store } from "./s3-store.ts";
 import { R2Store, type RecordingStore } from "./store.ts";
-import { verifyRecording } from "./verify.ts";
+import { verifyRecording } from "../../recording/verify.ts";
 
 const CANARY = `canary-${crypto.randomUUID()}`;
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -8,7 +8,7 @@
 // - Whoever can write to the store cannot alter a recording unseen: an edited chunk, a chunk from
 //   another recording, a deleted chunk or a deleted manifest each verify as tampered.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chunkKey, manifestKey, recordingPrefix } from "../../durable/recording/chain.ts";
+import { chunkKey, manifestKey, recordingPrefix } from "../../recording/chain.ts";
 import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";

@@ -7,7 +7,7 @@
 // recording with the store down refuses an RDP session.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
+import { gunzip, recordingPrefix } from "../../recording/chain.ts";
 import { FrameKind } from "../../protocol/frames.ts";
 import { GuacParser } from "../../protocol/guacamole.ts";
 import type { IntegrityReport } from "../../protocol/index.ts";

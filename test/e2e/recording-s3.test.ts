@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingManifest } from "../../protocol/index.ts";
-import { CastWriter } from "../../durable/recording/asciicast.ts";
+import { CastWriter } from "../../recording/asciicast.ts";
 import {
   chunkKey,
   genesis,
@@ -19,11 +19,11 @@ import {
   recordingPrefix,
   sealChunk,
   seqOfKey,
-} from "../../durable/recording/chain.ts";
+} from "../../recording/chain.ts";
 import { flushInOrder, type PendingObject } from "../../durable/recording/flush.ts";
-import { signManifest } from "../../durable/recording/manifest.ts";
+import { signManifest } from "../../recording/manifest.ts";
 import { S3Store } from "../../durable/recording/s3-store.ts";
-import { verifyRecording } from "../../durable/recording/verify.ts";
+import { verifyRecording } from "../../recording/verify.ts";
 import { type Fault, type FaultProxy, seeded, startFaultProxy } from "../support/fault-proxy.ts";
 
 const BUCKET = "psm-recordings";

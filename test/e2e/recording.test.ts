@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { IntegrityReport } from "../../protocol/index.ts";
-import { gunzip, recordingPrefix } from "../../durable/recording/chain.ts";
+import { gunzip, recordingPrefix } from "../../recording/chain.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
 import { describeWithPeers } from "../support/peers.ts";

@@ -2,8 +2,8 @@
 // manifest signed with a fresh Ed25519 key; objects ready to put into any store.
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { RecordingFormat, RecordingManifest } from "../../protocol/index.ts";
-import { chunkKey, genesis, manifestKey, sealChunk } from "../../durable/recording/chain.ts";
-import { signManifest } from "../../durable/recording/manifest.ts";
+import { chunkKey, genesis, manifestKey, sealChunk } from "../../recording/chain.ts";
+import { signManifest } from "../../recording/manifest.ts";
 import type { PendingObject } from "../../durable/recording/flush.ts";
 
 export async function buildRecording(

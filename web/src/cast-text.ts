@@ -133,7 +133,7 @@ export function searchCast(cast: Cast, query: string, maxHits = 200): Hit[] {
   return hits;
 }
 
-/** Session-event markers ("m" events, as durable/recording/asciicast.ts writes them): [time (s), label]. */
+/** Session-event markers ("m" events, as recording/asciicast.ts writes them): [time (s), label]. */
 export function markersOf(cast: Cast): [number, string][] {
   return cast.events.filter((e) => e[1] === "m").map((e) => [e[0], e[2]]);
 }

@@ -4,7 +4,7 @@
 // downloads of the .guac and the signed manifest, and how to verify offline. The controls sit beside the
 // display (under it on a phone), as on the terminal replay. Session events (connected, warnings, the end) are
 // listed under the display, each jumping the player there: a .guac names them in our `psm-marker` instruction
-// right before the event's frame (durable/recording/guac-writer.ts), which this page reads and does not play.
+// right before the event's frame (recording/guac-writer.ts), which this page reads and does not play.
 //
 // Speed: the library's player (1.5.0) plays only in real time (it schedules each frame at its
 // recorded time). So this page keeps the clock itself: while playing, the position is

@@ -3,7 +3,7 @@
 // when the set handed in carries private keys; requesters are refused.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openManifest, signManifest } from "../../durable/recording/manifest.ts";
+import { openManifest, signManifest } from "../../recording/manifest.ts";
 import { EdgePublicJwks, edgeKeyId, type RecordingManifest } from "../../protocol/index.ts";
 import { edgeKey, publicKeySet, verificationKeys } from "../keys.ts";
 import { api, login, seedUser } from "../test/harness.ts";

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeData, encodeMessage, type IntegrityReport, type RecordingSummary } from "../../protocol/index.ts";
-import { chunkKey, manifestKey, recordingPrefix } from "../../durable/recording/chain.ts";
+import { chunkKey, manifestKey, recordingPrefix } from "../../recording/chain.ts";
 import { api, hasText, liveSession, login, seedSite, seedUser } from "../test/harness.ts";
 import { sweep } from "../scheduler.ts";
 

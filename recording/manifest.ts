@@ -1,7 +1,7 @@
 // The manifest that closes a recording: signed by the edge key as a compact JWS (jose, EdDSA,
 // its own `typ`), checked against the edge's public key with the algorithm pinned.
 import { CompactSign, compactVerify, type CryptoKey, decodeProtectedHeader, type JWK, importJWK } from "jose";
-import { GRANT_ALG, keyFor, MANIFEST_TYP, RecordingManifest } from "../../protocol/index.ts";
+import { GRANT_ALG, keyFor, MANIFEST_TYP, RecordingManifest } from "../protocol/index.ts";
 
 /** Signs with the edge key; given its kid too, the manifest names it (so it verifies after a rotation). */
 export async function signManifest(

@@ -1,6 +1,6 @@
 // The recording formats and their writers: asciicast v2 for terminals, Guacamole (`.guac`) for
 // desktops. The recorder picks one by the recording's format and appends the lines it returns.
-import type { RecordingFormat } from "../../protocol/index.ts";
+import type { RecordingFormat } from "../protocol/index.ts";
 import { CastWriter } from "./asciicast.ts";
 import { GuacWriter } from "./guac-writer.ts";
 

@@ -2,7 +2,7 @@
 // workerd, Node and the browser). Each chunk's link is SHA-256 over the previous link, its number
 // and its hashes; the first link starts from the recording's id, so a chunk from another
 // recording never fits.
-import type { ChunkEntry } from "../../protocol/index.ts";
+import type { ChunkEntry } from "../protocol/index.ts";
 
 const utf8 = new TextEncoder();
 

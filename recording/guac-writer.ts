@@ -29,7 +29,7 @@ import {
   type GuacInstruction,
   GuacParser,
   MARKER_OPCODE,
-} from "../../protocol/guacamole.ts";
+} from "../protocol/guacamole.ts";
 
 /** Instructions from the connector a recording keeps: what draws the desktop and its frame timing. */
 const RECORDED_OUTPUT = new Set(["size", "img", "blob", "end", "sync", "cursor", "clipboard"]);

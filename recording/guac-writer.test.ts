@@ -2,7 +2,7 @@
 // input per policy, and that the text is framed the way guacamole-common-js's SessionRecording reads
 // it (frames end at `sync`, offsets counted in characters and sliced in bytes).
 import { describe, expect, it } from "vitest";
-import { encodeInstruction as ins, GuacParser } from "../../protocol/guacamole.ts";
+import { encodeInstruction as ins, GuacParser } from "../protocol/guacamole.ts";
 import { recordingWriter } from "./formats.ts";
 import { GuacWriter } from "./guac-writer.ts";
 

@@ -2,7 +2,7 @@
 // byte, a missing, extra, reordered or truncated chunk, a chunk from another recording, a broken
 // chain and a forged or foreign manifest. Used by the API, the CLI and the tests.
 import type { CryptoKey, JWK } from "jose";
-import type { IntegrityProblem, IntegrityReport, RecordingManifest } from "../../protocol/index.ts";
+import type { IntegrityProblem, IntegrityReport, RecordingManifest } from "../protocol/index.ts";
 import { chunkName, genesis, gzipName, nextLink, sha256Hex } from "./chain.ts";
 import { ManifestError, openManifest } from "./manifest.ts";
 

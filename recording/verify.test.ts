@@ -2,7 +2,7 @@
 // every way the issue lists; verify must name each change, and pass the untouched recording.
 import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import type { RecordingManifest } from "../../protocol/index.ts";
+import type { RecordingManifest } from "../protocol/index.ts";
 import { genesis, gunzip, sealChunk } from "./chain.ts";
 import { signManifest } from "./manifest.ts";
 import { castProblems, type RecordingReader, verifyRecording } from "./verify.ts";
