@@ -2,6 +2,7 @@
 // The first message on every socket, in each direction, is `hello` carrying PROTOCOL_VERSION.
 import { z } from "zod";
 import { PublicSealKey } from "./seal-rotation.ts";
+import { SpoolHealth } from "./recording.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
@@ -161,11 +162,22 @@ export const ConnectorStatus = z.strictObject({
 export const End = z.strictObject({ type: z.literal("end"), reason: EndReason });
 /** Answers `attach`: the DATA that follows resends output from `from`; `to` is the offset of the next new byte. */
 export const ConnectorSync = z.strictObject({ type: z.literal("sync"), from: offset, to: offset });
+/**
+ * The connector's recorder (docs/recording.md): "failing" while an optional recording cannot be
+ * spooled (the room audits an alert once); a required one ends the session with
+ * `recording_unavailable` instead. `detail` is a fixed phrase, never upstream text.
+ */
+export const ConnectorRecording = z.strictObject({
+  type: z.literal("recording"),
+  state: z.enum(["recording", "failing"]),
+  detail: z.string().max(200).optional(),
+});
 export const ConnectorToRoom = z.discriminatedUnion("type", [
   ConnectorSessionHello,
   ConnectorStatus,
   ConnectorSync,
   End,
+  ConnectorRecording,
 ]);
 export type ConnectorToRoom = z.infer<typeof ConnectorToRoom>;
 
@@ -187,6 +199,14 @@ export const Extend = z.strictObject({ type: z.literal("extend"), grant: z.strin
  * into the ordinary output stream (no credit or offset changes). Terminal sessions ignore it.
  */
 export const Repaint = z.strictObject({ type: z.literal("repaint") });
+/**
+ * A marker for the recording (a warning, an extension, a gap): the connector writes it into the
+ * stream where it arrives, so it lands in order with the bytes around it. The room witnesses it too.
+ */
+export const RecordingMarker = z.strictObject({
+  type: z.literal("marker"),
+  label: z.string().min(1).max(200),
+});
 export const RoomToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), v: version, sessionId: id }),
   Resize,
@@ -194,6 +214,7 @@ export const RoomToConnector = z.discriminatedUnion("type", [
   Extend,
   End,
   Repaint,
+  RecordingMarker,
 ]);
 export type RoomToConnector = z.infer<typeof RoomToConnector>;
 
@@ -233,6 +254,8 @@ export const ConnectorReport = z.strictObject({
       }),
     )
     .max(10),
+  /** Its recording spool (docs/recording.md): bytes held, the bound, and the oldest chunk not yet uploaded. */
+  spool: SpoolHealth.optional(),
 });
 /** The connector opened a delivered site seal key and holds it now. */
 export const SealKeyAdopted = z.strictObject({

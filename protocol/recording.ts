@@ -2,22 +2,52 @@
 import { z } from "zod";
 
 /**
- * A chunk is cut once it holds 512 KiB of asciicast text, or 10 s after its first line. Interactive
- * sessions cut on time (10 s of typing is a few KiB); the size cut only matters for bulk output,
- * where 64 KiB chunks meant hundreds of uploads per second at relay speed (docs/recording.md).
+ * The connector cuts a chunk once it holds 512 KiB of recording text, or 10 s after its first line.
+ * Interactive sessions cut on time (10 s of typing is a few KiB); the size cut only matters for bulk
+ * output, where small chunks meant hundreds of uploads per second at relay speed (docs/recording.md).
+ * Bytes not yet in a cut chunk are what a crash of the connector loses: the honest gap.
  */
 export const RECORDING_CHUNK_BYTES = 512 * 1024;
 export const RECORDING_CHUNK_MS = 10_000;
+/** A stored chunk (gzip of at most RECORDING_CHUNK_BYTES of text plus one event) is at most 2 MiB. */
+export const RECORDING_CHUNK_MAX_STORED = 2 * 1024 * 1024;
 /**
- * Unflushed recording kept in the room's storage, at most 64 MiB (sealed chunks + the open one).
- * At the limit a session whose policy requires recording ends with "recording_unavailable"; an
- * optional recording stops buffering (the manifest says it is incomplete) and an alert is raised.
+ * The connector's spool holds at most this much by default (PSM_SPOOL_MAX_BYTES): 1 GiB, hours of
+ * store outage for interactive sessions. Past 80 % an alert is raised; at the bound a required
+ * recording ends its session with `recording_unavailable`, an optional one stops with an alert.
  */
-export const RECORDING_BUFFER_BYTES = 64 * 1024 * 1024;
+export const SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
+export const SPOOL_ALERT_FRACTION = 0.8;
+/**
+ * A required recording does not start when the connector has not been able to upload for this long
+ * (PSM_SPOOL_OUTAGE_MS): 6 hours. A shorter outage costs only spool space.
+ */
+export const SPOOL_OUTAGE_MS = 6 * 60 * 60 * 1000;
+/**
+ * How long the edge waits, after a session ended, for the connector's last chunk before it signs
+ * the manifest as incomplete (RECORDING_TAIL_WAIT_MS overrides it): 10 minutes. Chunks that
+ * arrive later complete it.
+ */
+export const RECORDING_TAIL_WAIT_MS = 10 * 60 * 1000;
 /** `typ` of the manifest JWS, distinct from every other token the edge signs. */
 export const MANIFEST_TYP = "psm-recording-manifest+jws";
+/** `typ` of a chunk's claims, signed by the connector's enrolled key (EdDSA, kid = its JWK thumbprint). */
+export const CHUNK_TYP = "psm-recording-chunk+jws";
+/** The HTTP header that carries a chunk's signed claims with its upload. */
+export const CHUNK_HEADER = "x-psm-chunk";
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** The connector's spool, in its health report: bytes held, the bound, the oldest chunk not uploaded (unix ms). */
+export const SpoolHealth = z.strictObject({
+  bytes: z.number().int().min(0),
+  limit: z.number().int().min(0),
+  chunks: z.number().int().min(0),
+  oldestAt: z.number().int().nullable(),
+  /** Since when uploads fail (unix ms), or null. */
+  failingSince: z.number().int().nullable(),
+});
+export type SpoolHealth = z.infer<typeof SpoolHealth>;
 
 /**
  * What a recording's text is: asciicast v2 for terminals, a Guacamole protocol dump (`.guac`, what
@@ -39,6 +69,84 @@ export const ChunkEntry = z.object({
 });
 export type ChunkEntry = z.infer<typeof ChunkEntry>;
 
+/**
+ * What the connector says of one chunk, signed with its key: the chunk's stored and raw hashes, its
+ * place in the chain, and how far the relayed streams reached at its end (bytes, not text: `out` is
+ * the session's output offset, `in` its input count). `final` marks the recording's last chunk.
+ */
+export const ChunkClaims = z.strictObject({
+  rid: z.string().min(1).max(64),
+  sid: z.string().min(1).max(64),
+  seq: z.number().int().min(0),
+  size: z.number().int().min(0).max(RECORDING_CHUNK_MAX_STORED),
+  sha256: Hex64,
+  rawSize: z.number().int().min(0),
+  rawSha256: Hex64,
+  link: Hex64,
+  out: z.number().int().min(0),
+  in: z.number().int().min(0),
+  final: z.boolean(),
+  /** Unix ms when the chunk was cut. */
+  at: z.number().int(),
+});
+export type ChunkClaims = z.infer<typeof ChunkClaims>;
+
+/** A marker the room saw: unix ms and its label. */
+export const WitnessMarker = z.strictObject({ at: z.number().int(), label: z.string().max(200) });
+/**
+ * The room's own account of a session, independent of the connector: bytes relayed per direction
+ * (output by stream offset, gaps the connector declared included), its markers, and its times.
+ */
+export const Witness = z.strictObject({
+  output: z.number().int().min(0),
+  input: z.number().int().min(0),
+  markers: z.array(WitnessMarker).max(1000),
+  startedAt: z.number().int(),
+  endedAt: z.number().int(),
+  endReason: z.string().max(64),
+});
+export type Witness = z.infer<typeof Witness>;
+
+/** Why a signed manifest is incomplete: the connector's last chunk never came, for this reason. */
+export const RecordingGap = z.strictObject({
+  /** The session's end reason when the connector was lost, or "tail_timeout" / "spool_full". */
+  reason: z.string().max(64),
+  /** Chunks from this number on are missing (the chain stops before it). */
+  fromSeq: z.number().int().min(0),
+  /** The output bytes the room witnessed that no chunk holds: [outputFrom, outputTo). */
+  outputFrom: z.number().int().min(0),
+  outputTo: z.number().int().min(0),
+});
+export type RecordingGap = z.infer<typeof RecordingGap>;
+
+/**
+ * The manifest of a recording made at the source (v2): the edge signs it to bind the connector's
+ * chunk chain (each chunk's claims as the connector signed them) to the room's witness. `signers`
+ * are the connector public keys that signed chunks, so it verifies offline with the edge key alone,
+ * also after the connector is revoked or rekeyed.
+ */
+export const RecordingManifestV2 = z.strictObject({
+  v: z.literal(2),
+  recordingId: z.string().min(1).max(64),
+  sessionId: z.string().min(1).max(64),
+  userId: z.string(),
+  username: z.string(),
+  serverId: z.string(),
+  zoneId: z.string(),
+  format: RecordingFormat,
+  compression: z.literal("gzip"),
+  connectorId: z.string().max(64),
+  signers: z.array(z.record(z.string(), z.unknown())).max(16),
+  /** Each chunk's claims as a compact JWS (CHUNK_TYP), in order. */
+  chunks: z.array(z.string().max(4096)).max(1_000_000),
+  witness: Witness,
+  complete: z.boolean(),
+  gap: RecordingGap.nullable(),
+  signedAt: z.number().int(),
+});
+export type RecordingManifestV2 = z.infer<typeof RecordingManifestV2>;
+
+/** A manifest the room signed itself (v1: recordings made before the connector recorded at the source). */
 export const RecordingManifest = z.object({
   v: z.literal(1),
   recordingId: z.string().min(1).max(64),
@@ -60,7 +168,18 @@ export const RecordingManifest = z.object({
 export type RecordingManifest = z.infer<typeof RecordingManifest>;
 
 export const IntegrityProblem = z.object({
-  kind: z.enum(["signature", "manifest", "missing", "extra", "hash", "chain", "unsealed", "incomplete"]),
+  kind: z.enum([
+    "signature",
+    "manifest",
+    "missing",
+    "extra",
+    "hash",
+    "chain",
+    "unsealed",
+    "incomplete",
+    /** The chunks do not cover what the room witnessed (under- or over-reported bytes). */
+    "witness",
+  ]),
   seq: z.number().int().optional(),
   detail: z.string(),
 });
@@ -69,6 +188,15 @@ export type IntegrityProblem = z.infer<typeof IntegrityProblem>;
 export const IntegrityReport = z.object({
   recordingId: z.string(),
   status: z.enum(["verified", "tampered", "unsealed", "incomplete"]),
+  /** v2: the witness's byte totals and the bytes the chunks cover. */
+  coverage: z
+    .strictObject({
+      output: z.number().int(),
+      input: z.number().int(),
+      recordedOutput: z.number().int(),
+      recordedInput: z.number().int(),
+    })
+    .optional(),
   chunks: z.number().int(),
   problems: z.array(IntegrityProblem),
 });

@@ -28,6 +28,8 @@ export const connectorEndpoint = {
   /** A site seal key rotation's work and answer (protocol/seal-rotation.ts); ids are UUIDs. */
   sealRotation: (rotationId: string) => `/connector/seal-rotations/${rotationId}`,
   session: (sessionId: string) => `/connector/sessions/${sessionId}`,
+  /** One recording chunk's upload (PUT, the chunk's gzip bytes; its signed claims in CHUNK_HEADER). */
+  recordingChunk: (recordingId: string, seq: number) => `/connector/recordings/${recordingId}/chunks/${seq}`,
 } as const;
 
 /**
@@ -106,7 +108,11 @@ export const GrantClaims = z.object({
       domain: z.string().max(255).optional(),
     })
     .refine((c) => c.sealed !== undefined || c.ref !== undefined, "a credential needs a sealed blob or a reference"),
-  rec: z.object({ required: z.boolean(), keystrokes: z.boolean() }),
+  /**
+   * Recording policy. `id`: the recording the connector makes of this session at the source (absent:
+   * the session is not recorded); `required`: it fails closed (docs/recording.md).
+   */
+  rec: z.object({ required: z.boolean(), keystrokes: z.boolean(), id: z.string().uuid().optional() }),
   ch: z.array(z.enum(["shell", "desktop"])).min(1),
   /** RDP sessions: security and clipboard policy (see protocol/rdp.ts). */
   rdp: z

@@ -6,7 +6,6 @@
 import type { CryptoKey } from "jose";
 import {
   type ChunkEntry,
-  RECORDING_BUFFER_BYTES,
   RECORDING_CHUNK_BYTES,
   RECORDING_CHUNK_MS,
   type RecordingFormat,
@@ -72,6 +71,7 @@ export type RecorderDeps = {
 export type RecordResult = "ok" | "overflow";
 
 const STATE_KEY = "rec";
+const RECORDING_BUFFER_BYTES = 64 * 1024 * 1024;
 /**
  * Event lines are written to the room's storage as one compressed row per 20 ms batch (or at once
  * past 256 KiB), not one write per frame: a pending timer keeps the object from hibernating, so only
