@@ -28,18 +28,19 @@ import {
   PONG,
   PROTOCOL_VERSION,
   parseMessage,
+  RECORDING_TAIL_WAIT_MS,
   type RoomToBrowser,
   type RoomToConnector,
   type SessionState,
+  type Witness,
+  type WitnessMarker,
 } from "../protocol/index.ts";
 import { countMasterPasswordFailure } from "../worker/auth/connect-gate.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
-import { edgeKey } from "../worker/keys.ts";
 import { PointerRelay } from "./desktop-pointer.ts";
 import { type AttachRequest, CreditAccount, OutputStream } from "./output-stream.ts";
-import { Recorder, type RecordResult } from "./recording/recorder.ts";
-import { recordingStore } from "./recording/stores.ts";
+import { recordWitness, sealRecording } from "./recording/seal.ts";
 import { due, idleStep, nextDue, nextWarning, type Timers } from "./timers.ts";
 import { LiveViewers, SNAPSHOT_EVERY_MS } from "./viewers.ts";
 
@@ -64,13 +65,24 @@ export type RoomMeta = {
   notifyWatched?: boolean;
   /** A browser away this long ends the session as `disconnected`, in ms; null: wait (policy). */
   disconnectGraceMs?: number | null;
-  /** Recording policy (docs/recording.md); absent: the session is not recorded. */
-  recording?: { required: boolean; keystrokes: boolean; zoneId: string };
+  /**
+   * Recording policy (docs/recording.md); absent: the session is not recorded. The connector records at
+   * the source; the room witnesses what it relayed and seals the manifest.
+   */
+  recording?: { recordingId: string; required: boolean; keystrokes: boolean; zoneId: string };
+  /** Unix ms when the session was created (the witness's start). */
+  startedAt?: number;
   /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
   protocol?: "ssh" | "rdp";
 };
 
-export type EndOptions = { bySite?: string; note?: string; actor?: { id: string; name: string } };
+export type EndOptions = {
+  bySite?: string;
+  note?: string;
+  actor?: { id: string; name: string };
+  /** The connector ended the session itself (its `end`), after sending all its output. */
+  byConnector?: boolean;
+};
 
 const DEFAULT_WARNINGS_MS = [5 * 60_000, 60_000];
 /** Idle sessions are warned 1 minute before they end (or halfway, for limits under 2 minutes). */
@@ -88,6 +100,11 @@ const ATTACH_TIMEOUT_MS = 30_000;
 const WITNESSED_END_KEY = "witnessedEnd";
 /** Set at the first witnessed output after the end was saved: the saved end may then be stale. */
 const WITNESSED_PAST_SAVE_KEY = "witnessedPastSave";
+/** Input bytes relayed to the connector (the witness's count), saved at most this long after they pass. */
+const INPUT_COUNT_KEY = "witnessedInput";
+const INPUT_COUNT_SAVE_MS = 500;
+/** A seal the store refused is tried again this much later. */
+const SEAL_RETRY_MS = 30_000;
 
 /** The typed attachment each socket carries across hibernation (kept small: it is serialized). */
 type Attachment =
@@ -102,7 +119,8 @@ export class SessionRoom extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     // After an eviction: where the witnessed stream ended when last saved (see saveWitnessedEnd).
     void ctx.blockConcurrencyWhile(async () => {
-      const saved = await ctx.storage.get([WITNESSED_END_KEY, WITNESSED_PAST_SAVE_KEY]);
+      const saved = await ctx.storage.get([WITNESSED_END_KEY, WITNESSED_PAST_SAVE_KEY, INPUT_COUNT_KEY]);
+      this.inputBytes = (saved.get(INPUT_COUNT_KEY) as number | undefined) ?? 0;
       const end = saved.get(WITNESSED_END_KEY) as number | undefined;
       if (end !== undefined) this.stream.restore(end, !saved.get(WITNESSED_PAST_SAVE_KEY));
     });
@@ -110,10 +128,8 @@ export class SessionRoom extends DurableObject<Env> {
 
   // ---- RPC from the Worker and the ConnectorHub ---------------------------------------------
 
-  /** Returns false when recording is required and cannot be persisted: the caller ends the session. */
-  async init(meta: RoomMeta): Promise<{ recording: boolean }> {
-    await this.ctx.storage.put("meta", meta);
-    if (meta.recording && !(await this.startRecording(meta))) return { recording: false };
+  async init(meta: RoomMeta): Promise<void> {
+    await this.ctx.storage.put("meta", { ...meta, startedAt: meta.startedAt ?? Date.now() });
     // A session shorter than the first warning's lead time is warned as soon as it starts.
     const now = Date.now();
     const warn =
@@ -123,13 +139,11 @@ export class SessionRoom extends DurableObject<Env> {
       deadline: meta.deadline,
       attach: Date.now() + ATTACH_TIMEOUT_MS,
       ...(warn ? { warn } : {}),
-      ...this.recordTimer(),
     });
-    return { recording: true };
   }
 
   /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
-  async end(reason: EndReason, { bySite, note, actor }: EndOptions = {}): Promise<boolean> {
+  async end(reason: EndReason, { bySite, note, actor, byConnector }: EndOptions = {}): Promise<boolean> {
     const meta = await this.meta();
     if (!meta || (bySite !== undefined && bySite !== meta.siteId)) return false;
     if (await this.ctx.storage.get("ended")) return false;
@@ -144,7 +158,7 @@ export class SessionRoom extends DurableObject<Env> {
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
-    await this.endRecording(reason);
+    await this.witnessEnd(meta, reason, byConnector ?? false);
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
@@ -183,7 +197,7 @@ export class SessionRoom extends DurableObject<Env> {
       send(ws, { type: "extended", deadline } satisfies RoomToBrowser);
     const connector = this.connector();
     if (connector) send(connector, { type: "extend", grant } satisfies RoomToConnector);
-    await this.record((r, now) => r.marker(`extension: until ${new Date(deadline).toISOString()}`, now));
+    await this.mark(`extension: until ${new Date(deadline).toISOString()}`);
     return true;
   }
 
@@ -211,7 +225,11 @@ export class SessionRoom extends DurableObject<Env> {
       viewers: watchers.length,
       watchers: [...new Set(watchers)].sort(),
       lastInputAt: lastInput || null,
-      recording: meta?.recording ? await this.recorder.health() : "not_recorded",
+      recording: !meta?.recording
+        ? "not_recorded"
+        : (await this.ctx.storage.get<string>("recordingFailed"))
+          ? "failing"
+          : "recorded",
       state: this.state(),
     };
   }
@@ -306,7 +324,7 @@ export class SessionRoom extends DurableObject<Env> {
         await this.viewers.save();
         await this.saveWitnessedEnd();
       }
-      if (name === "record") await this.recordingTimer();
+      if (name === "seal") await this.seal();
     }
   }
 
@@ -315,7 +333,7 @@ export class SessionRoom extends DurableObject<Env> {
     if (!meta || (await this.ctx.storage.get("ended"))) return;
     const user = this.browser();
     if (user) send(user, { type: "warning", reason: "time_limit", at: meta.deadline } satisfies RoomToBrowser);
-    await this.record((r, now) => r.marker("warning: time_limit", now));
+    await this.mark("warning: time_limit");
     const next = nextWarning(meta.deadline, meta.warnBeforeMs ?? DEFAULT_WARNINGS_MS, Date.now());
     if (next) await this.addTimer("warn", next);
   }
@@ -351,7 +369,7 @@ export class SessionRoom extends DurableObject<Env> {
       await this.ctx.storage.put("idleWarned", true);
       const user = this.browser();
       if (user) send(user, { type: "warning", reason: "idle", at: step.at } satisfies RoomToBrowser);
-      await this.record((r, now) => r.marker("warning: idle", now));
+      await this.mark("warning: idle");
     }
     await this.addTimer("idle", step.at);
   }
@@ -439,7 +457,6 @@ export class SessionRoom extends DurableObject<Env> {
       ws.serializeAttachment({ ...att, cols: msg.cols, rows: msg.rows });
       const connector = this.connector();
       if (connector) send(connector, msg satisfies RoomToConnector);
-      await this.record((r, now) => r.resize(msg.cols, msg.rows, now));
       return;
     }
 
@@ -487,9 +504,9 @@ export class SessionRoom extends DurableObject<Env> {
             const u = user.deserializeAttachment() as Extract<Attachment, { role: "user" }>;
             send(ws, { type: "resize", cols: u.cols, rows: u.rows } satisfies RoomToConnector);
             this.sendAttach(ws, { acked: null, from: null });
-            await this.record((r, now) => r.resize(u.cols, u.rows, now));
           }
-          await this.record((r, now) => r.marker("connected", now));
+          // The connector writes its own `connected` into the recording; the room witnesses it.
+          await this.mark("connected", false);
           this.lastInput = 0;
           await this.noteInput();
         }
@@ -500,7 +517,10 @@ export class SessionRoom extends DurableObject<Env> {
         await this.onSync(msg.from, msg.to);
         return;
       case "end":
-        await this.end(msg.reason);
+        await this.end(msg.reason, { byConnector: true });
+        return;
+      case "recording":
+        await this.onRecordingState(msg.state, msg.detail);
         return;
     }
   }
@@ -526,8 +546,8 @@ export class SessionRoom extends DurableObject<Env> {
             const pointer = this.pointer.push(frame.payload);
             if (pointer) this.viewers.push(pointer, encodeData(pointer));
           }
-          const recorded = this.record((r, now) => r.input(frame.payload, now));
-          return Promise.all([recorded, this.noteInput()]).then(() => {});
+          this.countInput(frame.payload.byteLength);
+          return this.noteInput();
         }
       }
       return;
@@ -566,10 +586,10 @@ export class SessionRoom extends DurableObject<Env> {
       user.send(skip(whole, out.user, message));
       this.userCredit(user).sentBytes(out.user.byteLength);
     }
-    // The recording gets exactly what the viewers get; the user may also get the already-witnessed
-    // head of a resend it asked for. A desktop's frames are whole Guacamole instructions: recorded as
-    // a .guac, sent to viewers as they are, and no terminal replay is kept (viewers joining get a
-    // repaint from the connector).
+    // The witness and the viewers get the same bytes; the user may also get the already-witnessed
+    // head of a resend it asked for. A desktop's frames are whole Guacamole instructions: sent to
+    // viewers as they are, and no terminal replay is kept (viewers joining get a repaint from the
+    // connector). The recording is the connector's (docs/recording.md): no per-byte work here.
     const payload = out.witness;
     if (payload.byteLength === 0) return;
     if (!this.witnessedPastSave) {
@@ -577,14 +597,10 @@ export class SessionRoom extends DurableObject<Env> {
       this.witnessedPastSave = true;
       void this.ctx.storage.put(WITNESSED_PAST_SAVE_KEY, true, { allowUnconfirmed: true });
     }
-    const recorded = this.record((r, now) => r.output(payload, now));
     this.viewers.push(payload, skip(whole, payload, message));
-    if (this.desktop) return recorded;
-    if (!this.snapshotDue) {
-      this.snapshotDue = true;
-      return Promise.all([recorded, this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS)]).then(() => {});
-    }
-    return recorded;
+    if (this.desktop || this.snapshotDue) return;
+    this.snapshotDue = true;
+    return this.addTimer("snapshot", Date.now() + SNAPSHOT_EVERY_MS);
   }
 
   // ---- resume and live viewers --------------------------------------------------------------
@@ -659,7 +675,6 @@ export class SessionRoom extends DurableObject<Env> {
     this.credits.set(user, account);
     if (live) {
       send(live, { type: "resize", cols: att.cols, rows: att.rows } satisfies RoomToConnector);
-      await this.record((r, now) => r.resize(att.cols, att.rows, now));
     }
     if (start.kind === "replay") {
       send(user, { type: "sync", at: start.at, reset: false } satisfies RoomToBrowser);
@@ -688,7 +703,7 @@ export class SessionRoom extends DurableObject<Env> {
     const outcome = this.stream.connectorSync(from, to);
     if (outcome.kind === "invalid") throw new MessageError(outcome.detail);
     if (outcome.kind === "stale") return;
-    if (outcome.gap > 0) await this.record((r, now) => r.marker(`gap: ${outcome.gap} bytes not relayed`, now));
+    if (outcome.gap > 0) await this.mark(`gap: ${outcome.gap} bytes not relayed`);
     const user = this.browser();
     if (!user) return;
     if (outcome.refuseUser) {
@@ -784,93 +799,95 @@ export class SessionRoom extends DurableObject<Env> {
     await this.addTimer("reconnect", Date.now() + CONNECTOR_RESUME_GRACE_MS);
   }
 
-  // ---- recording (durable/recording/: the pipeline; these are the room's few calls into it) ---
+  // ---- the witness (durable/recording/seal.ts: the manifest that binds it to the connector's chunks) ---
 
-  private recorderInstance: Recorder | undefined;
+  /** Input bytes relayed to the connector; saved shortly after (INPUT_COUNT_SAVE_MS), and at the end. */
+  private inputBytes = 0;
+  private inputSave: ReturnType<typeof setTimeout> | null = null;
 
-  private get recorder(): Recorder {
-    this.recorderInstance ??= new Recorder({
-      storage: this.ctx.storage,
-      store: () => recordingStore(this.env),
-      signingKey: () => edgeKey(this.env.EDGE_SIGNING_KEY),
-      db: this.env.DB,
-      alert: (s, detail) => this.recordingAlert(s, detail),
-    });
-    return this.recorderInstance;
+  private countInput(bytes: number): void {
+    this.inputBytes += bytes;
+    // A pending timer keeps the object from being evicted before the count is saved.
+    this.inputSave ??= setTimeout(() => {
+      this.inputSave = null;
+      void this.ctx.storage.put(INPUT_COUNT_KEY, this.inputBytes, { allowUnconfirmed: true });
+    }, INPUT_COUNT_SAVE_MS);
   }
 
-  private async startRecording(meta: RoomMeta): Promise<boolean> {
-    const policy = meta.recording!;
+  /**
+   * A marker: witnessed by the room, and (unless the connector makes it itself) sent to the connector,
+   * which writes it into the recording where it arrives, in order with the bytes around it.
+   */
+  private async mark(label: string, toConnector = true): Promise<void> {
+    const meta = await this.meta();
+    if (!meta?.recording) return;
+    const markers = (await this.ctx.storage.get<WitnessMarker[]>("markers")) ?? [];
+    // Bounded like the manifest's list: a session warned a thousand times keeps its first thousand.
+    if (markers.length < 1000) await this.ctx.storage.put("markers", [...markers, { at: Date.now(), label }]);
+    const connector = this.connector();
+    if (toConnector && connector) send(connector, { type: "marker", label } satisfies RoomToConnector);
+  }
+
+  /** The connector cannot record (an optional recording goes on without it): shown as failing, audited once. */
+  private async onRecordingState(state: "recording" | "failing", detail: string | undefined): Promise<void> {
+    const meta = await this.meta();
+    if (!meta?.recording || state !== "failing" || (await this.ctx.storage.get("recordingFailed"))) return;
+    const why = detail?.match(/^[a-z_]{1,64}$/) ? detail : "failing";
+    await this.ctx.storage.put("recordingFailed", why);
+    await this.recordingAlert(meta, `the connector cannot record (${why}); the session goes on`);
+  }
+
+  /** The session ended: the witness goes on record, and the manifest is sealed now or when the last chunk is in. */
+  private async witnessEnd(meta: RoomMeta, reason: EndReason, byConnector: boolean): Promise<void> {
+    if (!meta.recording) return;
+    if (this.inputSave) clearTimeout(this.inputSave);
+    this.inputSave = null;
+    const now = Date.now();
+    const witness: Witness = {
+      output: this.stream.witnessedEnd ?? 0,
+      input: this.inputBytes,
+      markers: (await this.ctx.storage.get<WitnessMarker[]>("markers")) ?? [],
+      startedAt: meta.startedAt ?? now,
+      endedAt: now,
+      endReason: reason,
+      endedBy: byConnector ? "connector" : "room",
+      recordingFailed: (await this.ctx.storage.get<string>("recordingFailed")) ?? null,
+    };
+    await this.ctx.storage.put(INPUT_COUNT_KEY, this.inputBytes);
+    const wait = Number(this.env.RECORDING_TAIL_WAIT_MS) || RECORDING_TAIL_WAIT_MS;
+    await recordWitness(this.env, meta.recording.recordingId, witness, wait);
+    await this.seal();
+  }
+
+  /** A chunk was stored (worker/routes/recording-upload.ts): once the session has ended, seal what is due. */
+  async chunkArrived(recordingId: string): Promise<void> {
+    const meta = await this.meta();
+    if (meta?.recording?.recordingId !== recordingId || !(await this.ctx.storage.get("ended"))) return;
+    await this.seal();
+  }
+
+  /** Signs the manifest when due; otherwise the alarm comes back when the tail wait ends (or to retry). */
+  private async seal(): Promise<void> {
+    const meta = await this.meta();
+    if (!meta?.recording) return;
+    const { recordingId } = meta.recording;
     try {
-      return await this.recorder.start(
-        {
-          recordingId: crypto.randomUUID(),
-          sessionId: meta.sessionId,
-          userId: meta.userId,
-          username: meta.username,
-          serverId: meta.serverId,
-          zoneId: policy.zoneId,
-          required: policy.required,
-          keystrokes: policy.keystrokes,
-          cols: 80,
-          rows: 24,
-          format: meta.protocol === "rdp" ? "guacamole" : "asciicast-v2",
-        },
-        Date.now(),
-      );
+      const outcome = await sealRecording(this.env, recordingId, Date.now());
+      if (outcome.kind === "waiting") await this.addTimer("seal", outcome.until);
+      if (outcome.kind !== "sealed" || !outcome.changed) return;
+      await this.clearTimer("seal");
+      const ledger = this.env.AUDIT_LEDGER.get(this.env.AUDIT_LEDGER.idFromName("global")) as unknown as AuditAppender;
+      await ledger.append({
+        actor: null,
+        action: "recording.sealed",
+        target: { type: "recording", id: recordingId },
+        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+        data: { complete: outcome.complete },
+      });
     } catch (err) {
-      // The room's own storage refused the recording: fail closed when it is required.
-      console.error(`room ${meta.sessionId}: recording could not start`, err);
-      if (policy.required) return false;
-      await this.recordingAlert(meta, "recording could not start; the session goes on unrecorded");
-      return true;
+      console.warn(`room ${meta.sessionId}: recording ${recordingId} not sealed yet: ${(err as Error).message}`);
+      await this.addTimer("seal", Date.now() + SEAL_RETRY_MS);
     }
-  }
-
-  /** Runs one recorder call; a required recording past its buffer limit ends the session. */
-  private record(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
-    // Written in the same turn when the recorder is loaded, so events keep their order (a keystroke
-    // before its echo); only the first call after a (re)start waits for the recorder's state.
-    const ready = this.recorder.readyNow();
-    if (ready === undefined) return this.recorder.ready().then((ok) => (ok ? this.recorded(write) : undefined));
-    return ready ? this.recorded(write) : Promise.resolve();
-  }
-
-  private async recorded(write: (r: Recorder, now: number) => RecordResult): Promise<void> {
-    const result = write(this.recorder, Date.now());
-    if (result === "overflow") {
-      await this.end("recording_unavailable");
-      return;
-    }
-    // Re-armed only when due earlier than already set: a timer that fires early finds nothing due
-    // and sets the next (recordingTimer), so a new chunk does not cost a storage write and an alarm.
-    const at = this.recorder.nextAt();
-    if (at !== null && (this.scheduledRecordAt === null || at < this.scheduledRecordAt)) {
-      this.scheduledRecordAt = at;
-      await this.addTimer("record", at);
-    }
-  }
-
-  private scheduledRecordAt: number | null = null;
-
-  private recordTimer(): { record?: number } {
-    const at = this.recorderInstance?.nextAt() ?? null;
-    this.scheduledRecordAt = at;
-    return at === null ? {} : { record: at };
-  }
-
-  private async recordingTimer(): Promise<void> {
-    if (!(await this.recorder.ready()) && !this.recorder.recordingId) return;
-    await this.recorder.onTimer(Date.now());
-    const next = this.recordTimer();
-    if (next.record) await this.addTimer("record", next.record);
-  }
-
-  private async endRecording(reason: EndReason): Promise<void> {
-    if (!(await this.recorder.ready())) return;
-    await this.recorder.end(reason, Date.now());
-    const next = this.recordTimer();
-    if (next.record) await this.addTimer("record", next.record);
   }
 
   private async recordingAlert(s: { sessionId: string; userId: string; serverId: string }, detail: string) {

@@ -28,6 +28,8 @@ export const AuditAction = z.enum([
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)
   "recording.deleted", // retention sweep or an admin removed a recording after its retention
+  "recording.chunk_refused", // a connector uploaded a chunk the edge refused (bad signature or hash, another site, a used number)
+  "recording.sealed", // the edge signed a recording's manifest (complete, or incomplete with the missing range)
   "credential.rotation_requested", // check-in, an admin, the schedule: a rotation or a verification is due
   "credential.rotated", // the connector changed the secret on the target; the edge holds only the sealed blob
   "credential.rotation_failed", // a rotation failed (retried with backoff) or a job went unanswered

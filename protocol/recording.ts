@@ -93,6 +93,7 @@ export type ChunkClaims = z.infer<typeof ChunkClaims>;
 
 /** A marker the room saw: unix ms and its label. */
 export const WitnessMarker = z.strictObject({ at: z.number().int(), label: z.string().max(200) });
+export type WitnessMarker = z.infer<typeof WitnessMarker>;
 /**
  * The room's own account of a session, independent of the connector: bytes relayed per direction
  * (output by stream offset, gaps the connector declared included), its markers, and its times.
@@ -104,6 +105,14 @@ export const Witness = z.strictObject({
   startedAt: z.number().int(),
   endedAt: z.number().int(),
   endReason: z.string().max(64),
+  /**
+   * "connector": the connector ended the session after sending all its output (the shell exited, or it
+   * failed), so the chunks must hold exactly `output`; "room": the room stopped relaying (kill, time
+   * limit, connector lost ...) and the connector may have read a little more than was relayed.
+   */
+  endedBy: z.enum(["connector", "room"]),
+  /** Why the connector said it could not record (e.g. "spool_full"), or null. */
+  recordingFailed: z.string().max(64).nullable(),
 });
 export type Witness = z.infer<typeof Witness>;
 

@@ -1,11 +1,16 @@
 // The manifest that closes a recording: signed by the edge key as a compact JWS (jose, EdDSA,
 // its own `typ`), checked against the edge's public key with the algorithm pinned.
 import { CompactSign, compactVerify, type CryptoKey, decodeProtectedHeader, type JWK, importJWK } from "jose";
-import { GRANT_ALG, keyFor, MANIFEST_TYP, RecordingManifest } from "../protocol/index.ts";
+import { z } from "zod";
+import { GRANT_ALG, keyFor, MANIFEST_TYP, RecordingManifest, RecordingManifestV2 } from "../protocol/index.ts";
+
+/** Either manifest: v1 (the room recorded) or v2 (the connector recorded at the source, the room witnessed). */
+export type AnyManifest = RecordingManifest | RecordingManifestV2;
+const AnyManifest = z.union([RecordingManifestV2, RecordingManifest]);
 
 /** Signs with the edge key; given its kid too, the manifest names it (so it verifies after a rotation). */
 export async function signManifest(
-  manifest: RecordingManifest,
+  manifest: AnyManifest,
   key: CryptoKey | { privateKey: CryptoKey; kid: string },
 ): Promise<string> {
   const { privateKey, kid } = "privateKey" in key ? key : { privateKey: key, kid: undefined };
@@ -20,7 +25,7 @@ export class ManifestError extends Error {}
  * The manifest inside `jws`, if the edge signed it; throws ManifestError otherwise. Given the edge's key history
  * (a list), the key the manifest names by `kid` checks it, so manifests signed before a rotation still verify.
  */
-export async function openManifest(jws: string, publicKey: CryptoKey | JWK | JWK[]): Promise<RecordingManifest> {
+export async function openManifest(jws: string, publicKey: CryptoKey | JWK | JWK[]): Promise<AnyManifest> {
   if (Array.isArray(publicKey) && !decodeHeader(jws)?.kid) {
     // Signed before manifests named their key: any key of the history may have signed it.
     let last: unknown;
@@ -45,7 +50,7 @@ export async function openManifest(jws: string, publicKey: CryptoKey | JWK | JWK
     if (err instanceof ManifestError) throw err;
     throw new ManifestError(`signature does not verify (${(err as Error).name})`);
   }
-  const parsed = RecordingManifest.safeParse(JSON.parse(new TextDecoder().decode(payload)));
+  const parsed = AnyManifest.safeParse(JSON.parse(new TextDecoder().decode(payload)));
   if (!parsed.success) throw new ManifestError("manifest does not match its schema");
   return parsed.data;
 }

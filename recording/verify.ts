@@ -1,10 +1,26 @@
 // Verifies a stored recording against its signed manifest (pure over a reader): detects a changed
 // byte, a missing, extra, reordered or truncated chunk, a chunk from another recording, a broken
-// chain and a forged or foreign manifest. Used by the API, the CLI and the tests.
-import type { CryptoKey, JWK } from "jose";
-import type { IntegrityProblem, IntegrityReport, RecordingManifest } from "../protocol/index.ts";
+// chain and a forged or foreign manifest. For a recording made at the source (manifest v2) it also
+// checks each chunk's claims against the connector key that signed them, and that the chunks cover
+// what the room witnessed. Used by the API, the CLI and the tests.
+import {
+  calculateJwkThumbprint,
+  type CryptoKey,
+  compactVerify,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+} from "jose";
+import {
+  CHUNK_TYP,
+  ChunkClaims,
+  CONNECTOR_TOKEN_ALG,
+  type IntegrityProblem,
+  type IntegrityReport,
+  type RecordingManifestV2,
+} from "../protocol/index.ts";
 import { chunkName, genesis, gzipName, nextLink, sha256Hex } from "./chain.ts";
-import { ManifestError, openManifest } from "./manifest.ts";
+import { type AnyManifest, ManifestError, openManifest } from "./manifest.ts";
 
 export type RecordingReader = {
   manifest(): Promise<string | null>;
@@ -13,8 +29,16 @@ export type RecordingReader = {
   chunk(seq: number): Promise<Uint8Array | null>;
 };
 
-/** Checks the chain of the manifest's entries itself: links recomputed from the recording's id. */
-export async function chainProblems(m: RecordingManifest): Promise<IntegrityProblem[]> {
+/** What the manifest says of one chunk: its stored bytes and the text inside. */
+export type ChunkEntryView = { seq: number; size: number; sha256: string; rawSize: number; rawSha256: string };
+
+type Coverage = NonNullable<IntegrityReport["coverage"]>;
+
+/** The chain a manifest describes, checked from the recording's id, with what it says of each chunk. */
+export async function manifestChunks(
+  m: AnyManifest,
+): Promise<{ entries: ChunkEntryView[]; problems: IntegrityProblem[]; coverage?: Coverage }> {
+  if (m.v === 2) return sourceChunks(m);
   const problems: IntegrityProblem[] = [];
   let prev = await genesis(m.recordingId);
   for (const [i, e] of m.chunks.entries()) {
@@ -24,7 +48,100 @@ export async function chainProblems(m: RecordingManifest): Promise<IntegrityProb
     prev = link;
   }
   if (prev !== m.head) problems.push({ kind: "chain", detail: "head is not the last link" });
-  return problems;
+  return { entries: m.chunks, problems };
+}
+
+/**
+ * A v2 manifest's chunks: each claim verifies with a connector key the manifest names, belongs to this
+ * recording and session, is numbered in order and links to the one before; then the chain's reach is
+ * held against the witness. Under-reporting is always tampering; output past the witness only when the
+ * connector itself ended the session (it had sent everything before its `end`); input past it always.
+ */
+async function sourceChunks(
+  m: RecordingManifestV2,
+): Promise<{ entries: ChunkEntryView[]; problems: IntegrityProblem[]; coverage: Coverage }> {
+  const problems: IntegrityProblem[] = [];
+  const signers = new Map<string, JWK>();
+  for (const jwk of m.signers) signers.set(await calculateJwkThumbprint(jwk as JWK), jwk as JWK);
+  const entries: ChunkEntryView[] = [];
+  let prev = await genesis(m.recordingId);
+  let last: ChunkClaims | null = null;
+  for (const [i, jws] of m.chunks.entries()) {
+    const claims = await openChunkClaims(jws, signers);
+    if (!claims) {
+      problems.push({
+        kind: "signature",
+        seq: i,
+        detail: `chunk ${i}'s claims are not signed by the session's connector`,
+      });
+      break;
+    }
+    if (claims.rid !== m.recordingId || claims.sid !== m.sessionId || claims.seq !== i) {
+      problems.push({
+        kind: "chain",
+        seq: i,
+        detail: `entry ${i} is chunk ${claims.seq} of another recording or place`,
+      });
+      break;
+    }
+    const link = await nextLink(prev, i, claims.sha256, claims.rawSha256);
+    if (link !== claims.link)
+      problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
+    if (last?.final) problems.push({ kind: "chain", seq: i, detail: "a chunk after the one marked last" });
+    prev = link;
+    last = claims;
+    entries.push({
+      seq: i,
+      size: claims.size,
+      sha256: claims.sha256,
+      rawSize: claims.rawSize,
+      rawSha256: claims.rawSha256,
+    });
+  }
+  const w = m.witness;
+  const coverage = { output: w.output, input: w.input, recordedOutput: last?.out ?? 0, recordedInput: last?.in ?? 0 };
+  const final = last?.final ?? false;
+  if (m.complete !== final)
+    problems.push({
+      kind: "manifest",
+      detail: m.complete
+        ? "the manifest says complete but no chunk is marked last"
+        : "a chunk marked last, yet incomplete",
+    });
+  if (final && coverage.recordedOutput < w.output)
+    problems.push({
+      kind: "witness",
+      detail: `the chunks hold ${coverage.recordedOutput} output bytes; the room relayed ${w.output}`,
+    });
+  if (coverage.recordedOutput > w.output && w.endedBy === "connector")
+    problems.push({
+      kind: "witness",
+      detail: `the chunks hold ${coverage.recordedOutput} output bytes; the room relayed only ${w.output}`,
+    });
+  if (coverage.recordedInput > w.input)
+    problems.push({
+      kind: "witness",
+      detail: `the chunks hold ${coverage.recordedInput} input bytes; the room relayed only ${w.input}`,
+    });
+  if (!m.complete && (!m.gap || m.gap.fromSeq !== m.chunks.length || m.gap.outputFrom !== coverage.recordedOutput))
+    problems.push({ kind: "manifest", detail: "the manifest's gap does not match its chunks" });
+  return { entries, problems, coverage };
+}
+
+/** A chunk's claims if a key of `signers` (by kid) signed them as a chunk; null otherwise. */
+export async function openChunkClaims(jws: string, signers: Map<string, JWK>): Promise<ChunkClaims | null> {
+  try {
+    const { kid } = decodeProtectedHeader(jws);
+    const jwk = kid ? signers.get(kid) : undefined;
+    if (!jwk) return null;
+    const key = await importJWK(jwk, CONNECTOR_TOKEN_ALG);
+    const { payload, protectedHeader } = await compactVerify(jws, key, { algorithms: [CONNECTOR_TOKEN_ALG] });
+    if (protectedHeader.typ !== CHUNK_TYP) return null;
+    const parsed = ChunkClaims.safeParse(JSON.parse(new TextDecoder().decode(payload)));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function verifyRecording(
@@ -32,28 +149,35 @@ export async function verifyRecording(
   reader: RecordingReader,
   /** The edge's public key, or its key history (the manifest's kid picks one). */
   publicKey: CryptoKey | JWK | JWK[],
-): Promise<{ report: IntegrityReport; manifest: RecordingManifest | null }> {
+): Promise<{ report: IntegrityReport; manifest: AnyManifest | null; entries: ChunkEntryView[] }> {
   const problems: IntegrityProblem[] = [];
   const jws = await reader.manifest();
   const present = new Set(await reader.list());
-  const report = (status: IntegrityReport["status"], chunks: number) => ({ recordingId, status, chunks, problems });
+  const report = (status: IntegrityReport["status"], chunks: number, coverage?: Coverage): IntegrityReport => ({
+    recordingId,
+    status,
+    chunks,
+    problems,
+    ...(coverage ? { coverage } : {}),
+  });
   if (!jws) {
     problems.push({ kind: "unsealed", detail: "no manifest: the recording is not closed yet" });
-    return { report: report("unsealed", present.size), manifest: null };
+    return { report: report("unsealed", present.size), manifest: null, entries: [] };
   }
-  let manifest: RecordingManifest;
+  let manifest: AnyManifest;
   try {
     manifest = await openManifest(jws, publicKey);
   } catch (err) {
     problems.push({ kind: "signature", detail: err instanceof ManifestError ? err.message : "unreadable manifest" });
-    return { report: report("tampered", present.size), manifest: null };
+    return { report: report("tampered", present.size), manifest: null, entries: [] };
   }
   if (manifest.recordingId !== recordingId) {
     problems.push({ kind: "manifest", detail: "the manifest belongs to another recording" });
-    return { report: report("tampered", present.size), manifest };
+    return { report: report("tampered", present.size), manifest, entries: [] };
   }
-  problems.push(...(await chainProblems(manifest)));
-  for (const entry of manifest.chunks) {
+  const chain = await manifestChunks(manifest);
+  problems.push(...chain.problems);
+  for (const entry of chain.entries) {
     const data = present.has(entry.seq) ? await reader.chunk(entry.seq) : null;
     if (!data) {
       problems.push({ kind: "missing", seq: entry.seq, detail: `chunk ${entry.seq} is missing` });
@@ -82,19 +206,30 @@ export async function verifyRecording(
     if (seq >= manifest.chunks.length)
       problems.push({ kind: "extra", seq, detail: `chunk ${seq} is not in the manifest` });
   const tampered = problems.length > 0;
-  if (!tampered && !manifest.complete)
-    problems.push({ kind: "incomplete", detail: "recording stopped early: the buffer limit was reached" });
+  if (!tampered && !manifest.complete) problems.push({ kind: "incomplete", detail: incompleteDetail(manifest) });
   return {
-    report: report(tampered ? "tampered" : manifest.complete ? "verified" : "incomplete", manifest.chunks.length),
+    report: report(
+      tampered ? "tampered" : manifest.complete ? "verified" : "incomplete",
+      manifest.chunks.length,
+      chain.coverage,
+    ),
     manifest,
+    entries: chain.entries,
   };
 }
 
-/** Checks a downloaded .cast (the chunks' text, concatenated) against a verified manifest. */
-export async function castProblems(cast: Uint8Array, manifest: RecordingManifest): Promise<IntegrityProblem[]> {
+function incompleteDetail(m: AnyManifest): string {
+  if (m.v === 1) return "recording stopped early: the buffer limit was reached";
+  const gap = m.gap;
+  if (!gap) return "the recording's last chunk never arrived";
+  return `output bytes ${gap.outputFrom} to ${gap.outputTo} were not recorded (${gap.reason}); chunks from ${gap.fromSeq} on are missing`;
+}
+
+/** Checks a downloaded .cast (the chunks' text, concatenated) against a verified manifest's entries. */
+export async function castProblems(cast: Uint8Array, entries: ChunkEntryView[]): Promise<IntegrityProblem[]> {
   const problems: IntegrityProblem[] = [];
   let offset = 0;
-  for (const e of manifest.chunks) {
+  for (const e of entries) {
     const part = cast.subarray(offset, offset + e.rawSize);
     if (part.byteLength !== e.rawSize || (await sha256Hex(part)) !== e.rawSha256)
       problems.push({ kind: "hash", seq: e.seq, detail: `text of chunk ${e.seq} differs` });

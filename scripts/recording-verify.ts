@@ -5,11 +5,11 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
-import type { IntegrityProblem, RecordingManifest } from "../protocol/index.ts";
+import type { IntegrityProblem } from "../protocol/index.ts";
 import { chunkKey, manifestKey, recordingPrefix, seqOfKey } from "../recording/chain.ts";
-import { ManifestError, openManifest } from "../recording/manifest.ts";
+import { type AnyManifest, ManifestError, openManifest } from "../recording/manifest.ts";
 import { S3Store } from "../durable/recording/s3-store.ts";
-import { castProblems, chainProblems, verifyRecording } from "../recording/verify.ts";
+import { castProblems, manifestChunks, verifyRecording } from "../recording/verify.ts";
 
 const USAGE = `usage: npm run recording:verify -- <recording-id> --key <edge-key.jwk>
          reads the store named by RECORDING_S3_ENDPOINT, RECORDING_S3_BUCKET, RECORDING_S3_REGION,
@@ -66,17 +66,15 @@ async function main(argv: string[]): Promise<number> {
 
   if (values.cast || values.manifest) {
     if (!values.cast || !values.manifest || positionals.length) throw new CannotCheck(USAGE);
-    let manifest: RecordingManifest;
+    let manifest: AnyManifest;
     try {
       manifest = await openManifest(await readFile(values.manifest, "utf8"), key);
     } catch (err) {
       if (err instanceof ManifestError) return print("?", "tampered", 0, [{ kind: "signature", detail: err.message }]);
       throw new CannotCheck(`cannot read ${values.manifest}: ${(err as Error).message}`);
     }
-    const problems = [
-      ...(await chainProblems(manifest)),
-      ...(await castProblems(await readFile(values.cast), manifest)),
-    ];
+    const chain = await manifestChunks(manifest);
+    const problems = [...chain.problems, ...(await castProblems(await readFile(values.cast), chain.entries))];
     const status = problems.length ? "tampered" : manifest.complete ? "verified" : "incomplete";
     console.log(`format: ${manifest.format}`);
     return print(manifest.recordingId, status, manifest.chunks.length, problems);

@@ -27,6 +27,8 @@ export interface Env {
   /** Recordings (docs/recording.md): the R2 bucket by default, or any S3-compatible store. */
   RECORDINGS?: R2Bucket;
   RECORDING_STORE?: "r2" | "s3";
+  /** How long the edge waits for a recording's last chunk after the session ended, in ms (tests shorten it). */
+  RECORDING_TAIL_WAIT_MS?: string;
   RECORDING_S3_ENDPOINT?: string;
   RECORDING_S3_REGION?: string;
   RECORDING_S3_BUCKET?: string;

@@ -33,7 +33,8 @@ export async function grantForSession(
   masterPassword?: string,
 ): Promise<string> {
   const row = await env.DB.prepare(
-    `SELECT se.user_id, u.username, u.master_password_hash, se.site_id, si.seal_key, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy
+    `SELECT se.user_id, u.username, u.master_password_hash, se.site_id, si.seal_key, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy,
+       (SELECT r.id FROM recordings r WHERE r.session_id = se.id AND r.source_version = 2) AS recording_id
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id JOIN sites si ON si.id = se.site_id
      JOIN credentials c ON c.id = se.credential_id LEFT JOIN checkouts ch ON ch.id = se.checkout_id WHERE se.id = ?`,
   )
@@ -55,6 +56,7 @@ export async function grantForSession(
       external_ref: string | null;
       domain: string;
       policy: string | null;
+      recording_id: string | null;
     }>();
   if (!row) throw new Error(`no session ${sessionId}`);
   const policy = (row.policy ? JSON.parse(row.policy) : {}) as Partial<Policy>;
@@ -80,7 +82,12 @@ export async function grantForSession(
       ...(masterPassword ? { mp: masterPassword } : {}),
       ...(verifier ? { mpv: verifier } : {}),
     },
-    rec: { required: policy.recordingRequired ?? false, keystrokes: policy.recordKeystrokes ?? false },
+    rec: {
+      required: policy.recordingRequired ?? false,
+      keystrokes: policy.recordKeystrokes ?? false,
+      // The connector records the session at the source under this id (docs/recording.md).
+      ...(row.recording_id ? { id: row.recording_id } : {}),
+    },
     ch: row.protocol === "rdp" ? ["desktop"] : ["shell"],
     ...(row.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
   });

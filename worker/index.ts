@@ -17,6 +17,7 @@ import { inventory } from "./routes/inventory.ts";
 import { extensions } from "./routes/extensions.ts";
 import { recordings } from "./routes/recordings.ts";
 import { connectorRotations, rotations } from "./routes/rotations.ts";
+import { recordingUpload } from "./routes/recording-upload.ts";
 import { connectorSealKeys, sealKeys } from "./routes/seal-keys.ts";
 import { mfa } from "./routes/mfa.ts";
 import { scim, scimErrorResponse } from "./routes/scim.ts";
@@ -66,6 +67,7 @@ app.route("/", connectorInventory);
 app.route("/", connectorIdentity);
 app.route("/", connectorRotations);
 app.route("/", connectorSealKeys);
+app.route("/", recordingUpload);
 // SCIM 2.0 provisioning: its own token kind and its own error shape (worker/routes/scim.ts).
 app.route("/", scim);
 app.doc31("/api/openapi.json", { openapi: "3.1.0", info: { title: "edge-psm API", version: "1" } });

@@ -7,6 +7,7 @@ import { requireAdmin } from "../access/scope.ts";
 import { adminChange, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
+import { retireCurrentKey } from "../connector-keys.ts";
 import { ApiFailure } from "../errors.ts";
 import { ConnectorParam, newApi, route } from "../openapi.ts";
 
@@ -27,10 +28,15 @@ connectorIdentity.openapi(
   async (c) => {
     const connector = c.get("connector");
     const { publicKey } = c.req.valid("json");
-    const { meta } = await c.env.DB.prepare("UPDATE connectors SET public_key = ? WHERE id = ? AND revoked_at IS NULL")
-      .bind(JSON.stringify(publicKey), connector.id)
-      .run();
-    if (!meta.changes) throw new ApiFailure("unauthorized", `connector ${connector.id} revoked meanwhile`);
+    // The old key is kept (worker/connector-keys.ts): recording chunks it signed still verify.
+    const [, updated] = await c.env.DB.batch([
+      retireCurrentKey(c.env.DB, connector.id, Date.now()),
+      c.env.DB.prepare("UPDATE connectors SET public_key = ? WHERE id = ? AND revoked_at IS NULL").bind(
+        JSON.stringify(publicKey),
+        connector.id,
+      ),
+    ]);
+    if (!updated?.meta.changes) throw new ApiFailure("unauthorized", `connector ${connector.id} revoked meanwhile`);
     await record(c.env, {
       actor: { id: connector.id, name: "connector" },
       action: "admin.change",

@@ -131,7 +131,9 @@ rotations.openapi(
     if (rotateWith !== null) {
       if (rotateWith === row.id)
         throw new ApiFailure("bad_request", "a credential cannot rotate itself through itself");
-      const via = await c.env.DB.prepare("SELECT site_id, zone_id, sealed FROM credentials WHERE id = ? AND deleted_at IS NULL")
+      const via = await c.env.DB.prepare(
+        "SELECT site_id, zone_id, sealed FROM credentials WHERE id = ? AND deleted_at IS NULL",
+      )
         .bind(rotateWith)
         .first<{ site_id: string; zone_id: string | null; sealed: string | null }>();
       if (!via?.sealed || via.site_id !== row.site_id)

@@ -77,6 +77,22 @@ sessions.openapi(
         c.req.header("CF-Connecting-IP")?.trim() || null,
       )
       .run();
+    // The recording the connector makes at the source; the room witnesses it and seals its manifest.
+    const recordingId = crypto.randomUUID();
+    await c.env.DB.prepare(
+      "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format, source_version, site_id) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?, 2, ?)",
+    )
+      .bind(
+        recordingId,
+        sessionId,
+        user.id,
+        row.server_id,
+        row.zone_id,
+        now,
+        target.protocol === "rdp" ? "guacamole" : "asciicast-v2",
+        target.site_id,
+      )
+      .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
     // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
     const roomReady = room.init({
@@ -92,19 +108,20 @@ sessions.openapi(
       notifyWatched: policy.notifyWatched,
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
-      // Terminals are recorded as asciicast, desktops as Guacamole (.guac); the room picks by protocol.
-      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },
+      startedAt: now,
+      recording: {
+        recordingId,
+        required: policy.recordingRequired,
+        keystrokes: policy.recordKeystrokes,
+        zoneId: row.zone_id,
+      },
     });
     // The master password travels sealed, unopened, into the grant; the connector checks it (docs/auth.md).
-    const [started, grant] = await Promise.all([
+    // A required recording fails closed at the connector, which knows whether its spool can take it.
+    const [, grant] = await Promise.all([
       roomReady,
       grantForSession(c.env, sessionId, deadline, masterPassword ?? undefined),
     ]);
-    if (!started.recording) {
-      // Fail closed: a session whose recording is required does not start without one.
-      await room.end("recording_unavailable");
-      throw new ApiFailure("recording_unavailable", `session ${sessionId}: the recording cannot be persisted`);
-    }
     const hub = c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(target.site_id));
     const [sent, audited] = await Promise.allSettled([
       hub.dispatch(sessionId, grant),

@@ -107,6 +107,8 @@ export async function seedSite(policy: Record<string, unknown> = {}) {
     connectorId,
     serverId,
     credentialId,
+    /** The connector's private identity key (it signs recording chunks). */
+    identityKey,
     /** A fresh single-use connector token for one edge path (default: the control socket). */
     token: (endpoint: string = connectorEndpoint.control) => connectorToken(connectorId, identityKey, endpoint),
     /** Makes the user a member of the group granted this zone. */

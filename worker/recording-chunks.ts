@@ -1,0 +1,133 @@
+// The upload of a recording chunk from the connector that recorded it (docs/recording.md). Owner of the
+// recording_chunks table. A chunk is stored only if: the recording is a session's of the uploading
+// connector's site; its claims verify with one of that connector's keys and name this recording, session
+// and number; the bytes hash to what the claims say; and it links to the chunk before it when that one
+// is here. A retry of the same chunk is accepted once (idempotent); a different chunk under a used number
+// is refused and audited. The edge hashes what it received itself: an S3 store checks no checksum.
+import { decodeProtectedHeader, type JWK } from "jose";
+import type { AuditEntryInput, ChunkClaims } from "../protocol/index.ts";
+import { chunkKey, chunkName, genesis, gzipName, nextLink, sha256Hex } from "../recording/chain.ts";
+import { openChunkClaims } from "../recording/verify.ts";
+import { uploadVerified } from "../durable/recording/flush.ts";
+import { recordingStore } from "../durable/recording/stores.ts";
+import { record } from "./audit.ts";
+import type { AuthConnector } from "./connector-auth.ts";
+import { connectorKeys } from "./connector-keys.ts";
+import type { Env } from "./env.ts";
+import { ApiFailure } from "./errors.ts";
+
+export type ChunkUpload = { recordingId: string; seq: number; jws: string; data: Uint8Array };
+
+type RecordingRow = { session_id: string; user_id: string; server_id: string; site_id: string | null };
+
+/** Stores one chunk; `duplicate` when exactly this chunk was already stored. Throws ApiFailure on refusal. */
+export async function acceptChunk(
+  env: Env,
+  connector: AuthConnector,
+  upload: ChunkUpload,
+  now: number,
+): Promise<{ duplicate: boolean; sessionId: string; claims: ChunkClaims }> {
+  const { recordingId, seq, jws, data } = upload;
+  const row = await env.DB.prepare(
+    "SELECT session_id, user_id, server_id, site_id FROM recordings WHERE id = ? AND source_version = 2 AND status != 'deleted'",
+  )
+    .bind(recordingId)
+    .first<RecordingRow>();
+  // Another site's recording reads as unknown: a connector learns nothing of sessions it does not serve.
+  if (!row || row.site_id !== connector.siteId) {
+    if (row) await refused(env, connector, row, recordingId, seq, "a connector of another site");
+    throw new ApiFailure("not_found", `recording ${recordingId} is not one of site ${connector.siteId}'s`);
+  }
+  const keys = await connectorKeys(env.DB, connector.id);
+  const signers = new Map<string, JWK>(keys.map((k) => [k.kid, k.jwk]));
+  const claims = await openChunkClaims(jws, signers);
+  const refuse = async (why: string) => {
+    await refused(env, connector, row, recordingId, seq, why);
+    return new ApiFailure("bad_request", `chunk ${recordingId}.${seq}: ${why}`);
+  };
+  if (!claims) throw await refuse("claims not signed by this connector");
+  if (claims.rid !== recordingId || claims.sid !== row.session_id || claims.seq !== seq)
+    throw await refuse("claims name another recording, session or number");
+  if (data.byteLength !== claims.size || (await sha256Hex(data)) !== claims.sha256)
+    throw await refuse("bytes do not match the claims");
+  if (gzipName(data) !== chunkName(recordingId, seq)) throw await refuse("not this chunk's gzip member");
+
+  const [previous, existing] = await env.DB.batch<{ seq: number; sha256: string; link: string }>([
+    env.DB.prepare("SELECT seq, sha256, link FROM recording_chunks WHERE recording_id = ? AND seq = ?").bind(
+      recordingId,
+      seq - 1,
+    ),
+    env.DB.prepare("SELECT seq, sha256, link FROM recording_chunks WHERE recording_id = ? AND seq = ?").bind(
+      recordingId,
+      seq,
+    ),
+  ]);
+  const same = existing!.results[0];
+  if (same) {
+    if (same.sha256 === claims.sha256) return { duplicate: true, sessionId: row.session_id, claims };
+    await refused(env, connector, row, recordingId, seq, "a different chunk under a used number");
+    throw new ApiFailure("conflict", `chunk ${recordingId}.${seq} is already stored with other bytes`);
+  }
+  const prev = seq === 0 ? await genesis(recordingId) : previous!.results[0]?.link;
+  if (prev !== undefined && (await nextLink(prev, seq, claims.sha256, claims.rawSha256)) !== claims.link)
+    throw await refuse("does not link to the chunk before it");
+
+  try {
+    await uploadVerified(await recordingStore(env), chunkKey(recordingId, seq), data, claims.sha256);
+  } catch (err) {
+    console.warn(`recording ${recordingId}: chunk ${seq} not stored: ${(err as Error).message}`);
+    throw new ApiFailure("recording_unavailable", `store refused chunk ${recordingId}.${seq}`);
+  }
+  const kid = decodeProtectedHeader(jws).kid!;
+  const [inserted] = await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO recording_chunks (recording_id, seq, sha256, size, link, out_end, in_end, final, jws, signer_kid, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ).bind(
+      recordingId,
+      seq,
+      claims.sha256,
+      claims.size,
+      claims.link,
+      claims.out,
+      claims.in,
+      claims.final ? 1 : 0,
+      jws,
+      kid,
+      now,
+    ),
+    env.DB.prepare("UPDATE recordings SET connector_id = COALESCE(connector_id, ?) WHERE id = ?").bind(
+      connector.id,
+      recordingId,
+    ),
+  ]);
+  if (!inserted!.meta.changes) {
+    // Another upload of this number won the race: the same bytes are a duplicate, others a conflict.
+    const winner = await env.DB.prepare("SELECT sha256 FROM recording_chunks WHERE recording_id = ? AND seq = ?")
+      .bind(recordingId, seq)
+      .first<{ sha256: string }>();
+    if (winner?.sha256 !== claims.sha256)
+      throw new ApiFailure("conflict", `chunk ${recordingId}.${seq} is already stored with other bytes`);
+    return { duplicate: true, sessionId: row.session_id, claims };
+  }
+  return { duplicate: false, sessionId: row.session_id, claims };
+}
+
+async function refused(
+  env: Env,
+  connector: AuthConnector,
+  row: RecordingRow,
+  recordingId: string,
+  seq: number,
+  why: string,
+): Promise<void> {
+  console.warn(`recording ${recordingId}: chunk ${seq} from connector ${connector.id} refused: ${why}`);
+  const entry: AuditEntryInput = {
+    actor: { id: connector.id, name: "connector" },
+    action: "recording.chunk_refused",
+    target: { type: "recording", id: recordingId },
+    refs: { userId: row.user_id, serverId: row.server_id, sessionId: row.session_id },
+    data: { seq, why, site: connector.siteId },
+  };
+  await record(env, entry);
+}
