@@ -169,6 +169,24 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     }),
     "The retention sweep deleted the recording of alice’s session on web-1",
   ],
+  "recording.chunk_refused": [
+    entry("recording.chunk_refused", {
+      target: { type: "recording", id: "rec-1" },
+      refs: { ...ALICE_REFS, sessionId: "s-1" },
+      data: { seq: 3, why: "a different chunk under a used number" },
+      context: CONTEXT,
+    }),
+    "A chunk of the recording of alice’s session on web-1 was refused: a different chunk under a used number",
+  ],
+  "recording.sealed": [
+    entry("recording.sealed", {
+      target: { type: "recording", id: "rec-1" },
+      refs: { ...ALICE_REFS, sessionId: "s-1" },
+      data: { complete: false },
+      context: CONTEXT,
+    }),
+    "The recording of alice’s session on web-1 was sealed incomplete",
+  ],
   "credential.rotation_requested": [
     credential("credential.rotation_requested", BOB, { op: "rotate", cause: "checkin" }),
     "bob asked to rotate credential root pw (checkin)",

@@ -212,6 +212,10 @@ const SENTENCES: Record<AuditAction, Build> = {
     s.add("The recording of ", ...s.theSession(), " could not be stored", str(d.detail) ? `: ${str(d.detail)}` : ""),
   "recording.deleted": (s, d) =>
     s.add(d.why === "retention" ? "The retention sweep" : s.actor(), " deleted the recording of ", ...s.theSession()),
+  "recording.chunk_refused": (s, d) =>
+    s.add("A chunk of the recording of ", ...s.theSession(), " was refused", str(d.why) ? `: ${str(d.why)}` : ""),
+  "recording.sealed": (s, d) =>
+    s.add("The recording of ", ...s.theSession(), d.complete === false ? " was sealed incomplete" : " was sealed"),
   "credential.rotation_requested": (s, d) =>
     s.add(
       s.actor(),

@@ -4,12 +4,16 @@ import type { IntegrityReport } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 
 export function integrityText(report: IntegrityReport): string {
+  // Recordings made at the source say how much of what the room relayed their chunks hold.
+  const covered = report.coverage
+    ? ` They hold all ${report.coverage.output.toLocaleString()} output bytes the edge relayed.`
+    : "";
   return report.status === "verified"
-    ? `Integrity verified: ${report.chunks === 1 ? "its 1 chunk matches" : `all ${report.chunks} chunks match`} the edge's signed manifest.`
+    ? `Integrity verified: ${report.chunks === 1 ? "its 1 chunk matches" : `all ${report.chunks} chunks match`} the edge's signed manifest.${covered}`
     : report.status === "unsealed"
       ? "Not sealed yet: the session is still running or its upload is pending."
       : report.status === "incomplete"
-        ? "Verified, but incomplete: recording stopped early when storage was unavailable."
+        ? `Verified, but incomplete: ${report.problems.find((p) => p.kind === "incomplete")?.detail ?? "the recording stopped early"}.`
         : `Tampering detected: ${report.problems.map((p) => p.detail).join("; ")}`;
 }
 
