@@ -1,0 +1,280 @@
+// The recording of one session, made at the source: the relay hands it what it reads from the target,
+// what it writes to it, resizes and markers; it appends the recording's text (asciicast v2 or .guac)
+// and cuts it into chunks (RECORDING_CHUNK_BYTES of text, or RECORDING_CHUNK_MS after a chunk's first
+// line). Each cut chunk is sealed (gzip, hashes, the chain's link), its claims signed with the
+// connector's key, and written to the spool, in order, off the relay path. The open chunk lives in
+// memory only: what a crash loses is the honest gap (no fsync per frame).
+import { CompactSign, calculateJwkThumbprint, importJWK, type JWK } from "jose";
+import {
+  CHUNK_TYP,
+  ChunkClaims,
+  CONNECTOR_TOKEN_ALG,
+  RECORDING_CHUNK_BYTES,
+  RECORDING_CHUNK_MS,
+  type RecordingFormat,
+} from "../../protocol/index.ts";
+import { genesis, sealChunk } from "../../recording/chain.ts";
+import { type RecordingWriter, recordingWriter } from "../../recording/formats.ts";
+import { publicJwk } from "../keys.ts";
+import { SpoolFull } from "./spool.ts";
+
+/** Why a recording stopped before its end: the spool refused a chunk, or writing it failed. */
+export type RecordingFailure = "spool_full" | "spool_error";
+
+/** What the recorder needs of the spool. */
+export type ChunkSink = {
+  add(rid: string, seq: number, data: Uint8Array, jws: string, claims: ChunkClaims): Promise<void>;
+};
+
+/** Signs a chunk's claims as a compact JWS (CHUNK_TYP). */
+export type ChunkSign = (claims: ChunkClaims) => Promise<string>;
+
+/**
+ * Chunks cut but not yet in the spool, in characters of text: 2 MiB (four chunks). Past it the
+ * recorder is `behind` and the session pauses its target until the spool catches up, so a disk
+ * slower than the relay slows the remote program instead of growing memory.
+ */
+export const RECORDER_BACKLOG_CHARS = 4 * RECORDING_CHUNK_BYTES;
+
+export type SessionRecorderOptions = {
+  recordingId: string;
+  sessionId: string;
+  format: RecordingFormat;
+  keystrokes: boolean;
+  cols: number;
+  rows: number;
+  spool: ChunkSink;
+  sign: ChunkSign;
+  now?: () => number;
+  /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-16 units), RECORDING_CHUNK_MS after the first line. */
+  chunkBytes?: number;
+  chunkMs?: number;
+  backlogChars?: number;
+  /** Runs `fn` after `ms` and returns its cancel (setTimeout, unref'd, unless a test drives time). */
+  schedule?: (fn: () => void, ms: number) => () => void;
+  /** The recording stopped: the spool refused a chunk. Nothing more is recorded. */
+  onFailure?: (failure: RecordingFailure) => void;
+  /** The backlog went back under its bound: a paused target may run again. */
+  onDrain?: () => void;
+};
+
+const defaultSchedule = (fn: () => void, ms: number) => {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+type Cut = { seq: number; text: string; out: number; in: number; final: boolean; at: number };
+
+export class SessionRecorder {
+  private readonly writer: RecordingWriter;
+  private readonly now: () => number;
+  private readonly chunkBytes: number;
+  private readonly chunkMs: number;
+  private state: "recording" | "ended" | "failed" = "recording";
+  /** The open chunk's lines and their length; at most one call's text past chunkBytes. */
+  private open: string[] = [];
+  private openChars = 0;
+  private openSince: number | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private seq = 0;
+  private lastAt = 0;
+  /** Relayed bytes so far: output (the session's output offset) and input. */
+  private outBytes = 0;
+  private inBytes = 0;
+  /** Characters cut and not yet spooled. */
+  private backlog = 0;
+  private link: Promise<string>;
+  /** Seals run in order (each needs the previous link); spool writes run in order behind them. */
+  private sealing: Promise<unknown> = Promise.resolve();
+  private spooling: Promise<void> = Promise.resolve();
+  private settle!: () => void;
+  /** Resolves once the last chunk is in the spool (or the recording failed). */
+  readonly closed = new Promise<void>((resolve) => {
+    this.settle = resolve;
+  });
+
+  constructor(private readonly options: SessionRecorderOptions) {
+    this.now = options.now ?? Date.now;
+    this.chunkBytes = options.chunkBytes ?? RECORDING_CHUNK_BYTES;
+    this.chunkMs = options.chunkMs ?? RECORDING_CHUNK_MS;
+    this.link = genesis(options.recordingId);
+    const now = this.now();
+    this.writer = recordingWriter(options.format, now, options.keystrokes);
+    this.append([this.writer.header(options.cols, options.rows), ...this.writer.marker("start", now)], now);
+  }
+
+  get recordingId(): string {
+    return this.options.recordingId;
+  }
+
+  /** Cut chunks wait for the spool beyond the backlog bound: pause the target. */
+  get behind(): boolean {
+    return this.backlog > (this.options.backlogChars ?? RECORDER_BACKLOG_CHARS);
+  }
+
+  /** Output read from the target, as read. */
+  output(bytes: Uint8Array): void {
+    if (this.state !== "recording") return;
+    const now = this.now();
+    const lines = this.writer.output(bytes, now);
+    this.makeRoom(lines, now);
+    this.outBytes += bytes.byteLength;
+    this.append(lines, now);
+  }
+
+  /** Input written to the target (recorded per policy; always counted). */
+  input(bytes: Uint8Array): void {
+    if (this.state !== "recording") return;
+    const now = this.now();
+    const lines = this.writer.input(bytes, now);
+    this.makeRoom(lines, now);
+    this.inBytes += bytes.byteLength;
+    this.append(lines, now);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.state !== "recording") return;
+    const now = this.now();
+    this.append(this.writer.resize(cols, rows, now), now);
+  }
+
+  marker(label: string): void {
+    if (this.state !== "recording") return;
+    const now = this.now();
+    this.append(this.writer.marker(label, now), now);
+  }
+
+  /** The end: the writer's last lines, the `end: <reason>` marker, and the last chunk, marked final. */
+  end(reason: string): void {
+    if (this.state !== "recording") return;
+    const now = this.now();
+    const lines = [...this.writer.finish(), ...this.writer.marker(`end: ${reason}`, now)];
+    this.state = "ended";
+    this.push(lines, now);
+    this.cut(now, true);
+    void this.spooling.then(this.settle);
+  }
+
+  /** A chunk never passes the size bound by more than one call's text: cut first when it would. */
+  private makeRoom(lines: string[], now: number): void {
+    if (this.open.length === 0) return;
+    let size = 0;
+    for (const line of lines) size += line.length;
+    if (this.openChars + size > this.chunkBytes) this.cut(now, false);
+  }
+
+  private append(lines: string[], now: number): void {
+    this.push(lines, now);
+    if (this.openChars >= this.chunkBytes || (this.openSince !== null && now - this.openSince >= this.chunkMs))
+      this.cut(now, false);
+  }
+
+  private push(lines: string[], now: number): void {
+    for (const line of lines) {
+      this.open.push(line);
+      this.openChars += line.length;
+    }
+    if (lines.length > 0 && this.openSince === null) {
+      this.openSince = now;
+      this.cancelTimer = (this.options.schedule ?? defaultSchedule)(() => {
+        if (this.state === "recording") this.cut(this.now(), false);
+      }, this.chunkMs);
+    }
+  }
+
+  /** Closes the open chunk (synchronously: no line falls between two chunks) and seals it in the background. */
+  private cut(now: number, final: boolean): void {
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.openSince = null;
+    if (this.open.length === 0 && !final) return;
+    const text = this.open.join("");
+    this.open = [];
+    this.openChars = 0;
+    // `at` never goes back within a recording (a clock step), so upload order keeps seq order.
+    this.lastAt = Math.max(this.lastAt, now);
+    const cut: Cut = { seq: this.seq++, text, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
+    this.backlog += text.length;
+    const sealed = this.sealing.then(() => this.seal(cut));
+    this.sealing = sealed.catch(() => {});
+    this.spooling = this.spooling.then(() => this.store(cut, sealed));
+  }
+
+  /** Compresses, links and signs one chunk (in order: the link is the previous chunk's). */
+  private async seal(cut: Cut): Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }> {
+    if (this.state === "failed") throw new Error("recording stopped");
+    const { recordingId: rid, sessionId: sid } = this.options;
+    const sealed = await sealChunk(rid, cut.seq, new TextEncoder().encode(cut.text), await this.link);
+    this.link = Promise.resolve(sealed.entry.link);
+    const { seq, size, sha256, rawSize, rawSha256, link } = sealed.entry;
+    const claims = ChunkClaims.parse({
+      rid,
+      sid,
+      seq,
+      size,
+      sha256,
+      rawSize,
+      rawSha256,
+      link,
+      out: cut.out,
+      in: cut.in,
+      final: cut.final,
+      at: cut.at,
+    });
+    return { data: sealed.data, jws: await this.options.sign(claims), claims };
+  }
+
+  /** Hands a sealed chunk to the spool; a refusal stops the recording (the chain cannot skip a chunk). */
+  private async store(cut: Cut, sealed: Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }>) {
+    try {
+      const chunk = await sealed;
+      if (this.state !== "failed")
+        await this.options.spool.add(this.recordingId, cut.seq, chunk.data, chunk.jws, chunk.claims);
+    } catch (err) {
+      this.fail(err instanceof SpoolFull ? "spool_full" : "spool_error");
+    } finally {
+      const wasBehind = this.behind;
+      this.backlog -= cut.text.length;
+      if (wasBehind && !this.behind && this.state === "recording") this.options.onDrain?.();
+    }
+  }
+
+  private fail(failure: RecordingFailure): void {
+    if (this.state === "failed") return;
+    this.state = "failed";
+    this.cancelTimer?.();
+    this.open = [];
+    this.openChars = 0;
+    this.settle();
+    try {
+      this.options.onFailure?.(failure);
+    } catch {
+      // The session's handler guards itself; nothing here may break the spool chain.
+    }
+  }
+}
+
+/**
+ * Signs chunk claims with the connector's identity key (EdDSA, kid = RFC 7638 thumbprint of its public
+ * half). `identityKey` is read at each chunk: after a key rotation the next chunk names the new key.
+ */
+export function chunkSigner(identityKey: () => JWK): ChunkSign {
+  let cached: { jwk: JWK; key: Promise<{ key: CryptoKey | Uint8Array; kid: string }> } | null = null;
+  const keyOf = (jwk: JWK) => {
+    if (cached?.jwk !== jwk) {
+      const key = (async () => ({
+        key: await importJWK(jwk, CONNECTOR_TOKEN_ALG),
+        kid: await calculateJwkThumbprint(publicJwk(jwk), "sha256"),
+      }))();
+      cached = { jwk, key };
+    }
+    return cached.key;
+  };
+  return async (claims) => {
+    const { key, kid } = await keyOf(identityKey());
+    return new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: CONNECTOR_TOKEN_ALG, typ: CHUNK_TYP, kid })
+      .sign(key);
+  };
+}
