@@ -1,7 +1,7 @@
 // The connector's own view of its health: link state, live sessions, counters and the last errors.
 // Pure: fed from the structured log events the connector already emits, read by the hub report,
 // `psm-connector status` (through status.json) and the Prometheus endpoint.
-import type { EndReason } from "../protocol/index.ts";
+import type { EndReason, SpoolHealth } from "../protocol/index.ts";
 
 /** Errors kept for status and the admin page: the last 10. Older ones are dropped. */
 export const MAX_ERRORS = 10;
@@ -26,6 +26,12 @@ const ERROR_EVENTS: Record<string, string | undefined> = {
   "empowerid.report_failed": "status",
   "discovery.failed": "source",
   "discovery.report_failed": "status",
+  "recording.spool_high": "reason",
+  "recording.upload_failing": "status",
+  "recording.chunk_rejected": "status",
+  "recording.spool_unavailable": undefined,
+  "recording.failing": "detail",
+  "recording.unavailable": "detail",
 };
 
 /** Whether this connector can run RDP sessions, and sandboxed (connector/rdp/engine.ts); why not, when not. */
@@ -41,12 +47,16 @@ export type HealthSnapshot = {
   errors: HealthError[];
   counters: Record<string, number>;
   rdp: RdpHealth;
+  /** The recording spool (connector/recording/), null when it could not be opened. */
+  spool: SpoolHealth | null;
 };
 
 export class Health {
   link: LinkState = "connecting";
   /** Set once at start from the engine's probe. */
   rdp: RdpHealth = { engine: false, sandbox: false, reason: "not checked yet" };
+  /** Reads the recording spool's health; set at start once the spool is open. */
+  spool: (() => SpoolHealth) | null = null;
   linkSince: number;
   readonly live = new Set<string>();
   private readonly errors: HealthError[] = [];
@@ -115,6 +125,7 @@ export class Health {
         controlReconnects: this.counters.controlReconnects,
       },
       rdp: { ...this.rdp },
+      spool: this.spool?.() ?? null,
     };
   }
 
@@ -152,6 +163,19 @@ export class Health {
     metric("psm_connector_rdp_sandbox", "gauge", "1 when the RDP bridge runs sandboxed (bubblewrap).", [
       ["", this.rdp.sandbox ? 1 : 0],
     ]);
+    const spool = this.spool?.();
+    if (spool) {
+      const since = (at: number | null) => (at === null ? 0 : Math.max(0, (this.now() - at) / 1000));
+      metric("psm_connector_spool_bytes", "gauge", "Recording chunks held in the spool, bytes.", [["", spool.bytes]]);
+      metric("psm_connector_spool_limit_bytes", "gauge", "The spool's bound, bytes.", [["", spool.limit]]);
+      metric("psm_connector_spool_chunks", "gauge", "Recording chunks waiting for upload.", [["", spool.chunks]]);
+      metric("psm_connector_spool_oldest_age_seconds", "gauge", "Age of the oldest chunk not uploaded (0: none).", [
+        ["", since(spool.oldestAt)],
+      ]);
+      metric("psm_connector_upload_failing_seconds", "gauge", "How long chunk uploads have been failing (0: not).", [
+        ["", since(spool.failingSince)],
+      ]);
+    }
     metric("psm_connector_errors_recent", "gauge", "Errors kept for status (at most 10).", [["", this.errors.length]]);
     metric("psm_connector_start_time_seconds", "gauge", "Start time, unix seconds.", [
       ["", Math.floor(this.startedAt / 1000)],

@@ -1,6 +1,7 @@
 // `psm-connector run`: the agent. Holds the control link, verifies and starts sessions with the
 // site's address policy and credential provider, reports health to the hub, writes status.json
-// for `psm-connector status`, serves Prometheus metrics on loopback, and runs discovery jobs.
+// for `psm-connector status`, serves Prometheus metrics on loopback, runs discovery jobs, and
+// records sessions at the source (spool on disk, uploaded to the edge: connector/recording/).
 import { rdpUnavailable, sandboxStatus } from "./rdp/engine.ts";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { Health } from "./health.ts";
 import { connectorToken } from "./keys.ts";
 import { type Log, log as writeLog } from "./log.ts";
 import { startMetrics } from "./metrics.ts";
+import { Recordings, recordingSettings } from "./recording/recordings.ts";
 import { TargetSession } from "./session.ts";
 import type { SessionHooks } from "./session-hooks.ts";
 import { loadState } from "./state.ts";
@@ -84,6 +86,16 @@ export async function run(stateDir: string): Promise<void> {
     credentials,
   };
   const sessions = new Map<string, TargetSession>();
+  // The spool is opened (a crash's debris removed) and its leftovers uploaded before any session runs.
+  // Without it the connector still runs: required recordings are refused, optional ones go unrecorded.
+  const recordings = await Recordings.open(stateDir, state, log, recordingSettings()).catch((err: Error) => {
+    log("recording.spool_unavailable", { error: err.name });
+    return undefined;
+  });
+  if (recordings) {
+    health.spool = () => recordings.health();
+    recordings.start();
+  }
   const rotation: RotationDeps = {
     state,
     stateDir,
@@ -107,7 +119,13 @@ export async function run(stateDir: string): Promise<void> {
     await writeFile(tmp, JSON.stringify(body, null, 2), { mode: 0o600 });
     await rename(tmp, join(stateDir, STATUS_FILE));
   };
-  const report = () => control.send({ type: "report", sessions: health.live.size, errors: health.lastErrors() });
+  const report = () =>
+    control.send({
+      type: "report",
+      sessions: health.live.size,
+      errors: health.lastErrors(),
+      ...(recordings ? { spool: recordings.health() } : {}),
+    });
 
   const control = new ControlLink(state, log, {
     open: (open) => {
@@ -130,6 +148,7 @@ export async function run(stateDir: string): Promise<void> {
                 statusDirty = true;
               },
             },
+            recordings,
           );
           sessions.set(open.sessionId, session);
           health.sessionStarted(open.sessionId);
@@ -246,7 +265,12 @@ export async function run(stateDir: string): Promise<void> {
     control.stop();
     metrics?.server.close();
     health.link = "disconnected";
-    void writeStatus()
+    // Ended sessions' last chunks reach the spool before the process goes (uploaded at the next start).
+    void (recordings?.drain() ?? Promise.resolve())
+      .then(() => {
+        recordings?.stop();
+        return writeStatus();
+      })
       .catch((err: Error) => writeLog("status.write_failed", { error: err.message }))
       .finally(() => setTimeout(() => process.exit(0), 200).unref());
   };

@@ -2,7 +2,8 @@
 // key pinned), and the data socket to the session's room, with output flow control and the
 // grant's deadline enforced locally whatever the edge does. A data socket that drops is redialled
 // for CONNECTOR_RESUME_GRACE_MS while SSH stays up; the output the browser has not acknowledged is
-// kept by offset and resent from wherever the room asks.
+// kept by offset and resent from wherever the room asks. A recorded session (the grant names a
+// recording) records what it relays here, at the source (connector/recording/).
 import type { JWK } from "jose";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
@@ -35,11 +36,16 @@ import { RdpStream } from "./rdp/rdp-stream.ts";
 import { openRdpTarget } from "./rdp/rdp-target.ts";
 import { CredentialInvalid, type Release, SealedProvider } from "./credentials.ts";
 import { faultFields } from "./fault.ts";
+import type { RecordingFailure, SessionRecorder } from "./recording/recorder.ts";
+import type { Recordings } from "./recording/recordings.ts";
 import { type SessionHooks, setupFailureFields, setupFailureReason } from "./session-hooks.ts";
 import type { ConnectorState } from "./state.ts";
 
 /** SSH connect + auth must finish within 15 s. */
 const READY_TIMEOUT_MS = 15_000;
+/** The shell opens at this size; the room's first `resize` follows. */
+const SHELL_COLS = 80;
+const SHELL_ROWS = 24;
 /** SSH-level keepalive toward the target: 15 s. */
 const SSH_KEEPALIVE_MS = 15_000;
 /** Redial delays for a dropped data socket: quick first, within CONNECTOR_RESUME_GRACE_MS in all. */
@@ -70,6 +76,10 @@ export class TargetSession {
   private readonly early: ConnectorToRoom[] = [];
   private release?: Release;
   private endReason: EndReason = "closed";
+  /** This session's recording, while it records. */
+  private recorder?: SessionRecorder;
+  /** The room has been told the recording is failing (said once). */
+  private recordingFailing = false;
 
   constructor(
     private readonly state: ConnectorState,
@@ -78,6 +88,8 @@ export class TargetSession {
     private readonly log: Log,
     private readonly onEnd: (sessionId: string) => void,
     private readonly hooks: SessionHooks = {},
+    /** Recording at the source; absent, a recorded session cannot record (required ones do not start). */
+    private readonly recordings?: Recordings,
   ) {
     // The backstop: the grant's deadline holds even when the edge is unreachable.
     this.deadlineAt = grant.dl * 1000;
@@ -194,6 +206,9 @@ export class TargetSession {
       }),
     );
     ws.on("error", (err) => this.log("session.socket_error", { session: this.sessionId, error: err.message }));
+    // Torn down while the token was signed (a start refused at once, as a required recording without a
+    // spool): the room still hears why, then this socket closes.
+    if (this.torn) ws.once("open", () => ws.close(1000));
   }
 
   /** The data socket dropped mid-session: keep SSH, redial until the grace period runs out. */
@@ -234,6 +249,7 @@ export class TargetSession {
     const { tgt } = this.grant;
     let secret: Buffer;
     let address: string;
+    if (!(await this.openRecording())) return;
     try {
       address = this.hooks.resolveTarget ? await this.hooks.resolveTarget(tgt.host) : tgt.host;
       const provider = this.hooks.credentials ?? new SealedProvider(() => this.state.sealKey as JWK);
@@ -264,6 +280,68 @@ export class TargetSession {
       this.log("session.setup_failed", { session: this.sessionId, reason, ...setupFailureFields(err) });
       this.end(reason);
     }
+  }
+
+  /**
+   * Before any target connection: the recorder, when the grant names a recording. A required recording
+   * that cannot be kept (spool not writable or full, uploads failing past the outage bound) ends the
+   * session with `recording_unavailable`; an optional one goes on unrecorded and the room is told.
+   * False when the session must not go on.
+   */
+  private async openRecording(): Promise<boolean> {
+    const { rec } = this.grant;
+    if (!rec.id) return true;
+    const opened = this.recordings
+      ? await this.recordings.begin({
+          sessionId: this.sessionId,
+          grant: this.grant,
+          cols: SHELL_COLS,
+          rows: SHELL_ROWS,
+          onFailure: this.guard("recording_failed", (failure: RecordingFailure) => this.recordingFailed(failure)),
+          onDrain: this.guard("recording_drain", () => this.resumeTarget()),
+        })
+      : { unavailable: "spool_unwritable" as const };
+    if ("recorder" in opened) {
+      this.recorder = opened.recorder;
+      // Ended while the spool was checked: the recording closes at once.
+      if (this.ended) this.recorder.end(this.endReason);
+      return !this.ended;
+    }
+    this.log("recording.unavailable", { session: this.sessionId, detail: opened.unavailable, required: rec.required });
+    if (!rec.required) {
+      this.tellRecordingFailing(opened.unavailable);
+      return true;
+    }
+    this.end("recording_unavailable");
+    return false;
+  }
+
+  /** The spool refused a chunk mid-session: a required recording ends the session, an optional one stops. */
+  private recordingFailed(failure: RecordingFailure): void {
+    if (this.ended) return;
+    this.log("recording.failing", { session: this.sessionId, detail: failure, required: this.grant.rec.required });
+    if (this.grant.rec.required) {
+      this.end("recording_unavailable");
+      return;
+    }
+    this.recorder = undefined;
+    this.tellRecordingFailing(failure);
+    // A target paused for the recorder's backlog runs again.
+    this.resumeTarget();
+  }
+
+  private tellRecordingFailing(detail: string): void {
+    if (this.recordingFailing) return;
+    this.recordingFailing = true;
+    this.sendControl({ type: "recording", state: "failing", detail });
+  }
+
+  /**
+   * Resumes the target when nothing holds it: the browser's credit (none before the first attach) and
+   * the recorder's backlog (a spool slower than the relay slows the target, not memory).
+   */
+  private resumeTarget(): void {
+    if (this.credit.bytes > 0 && !this.recorder?.behind) this.stream?.resume();
   }
 
   private openRdp(address: string, secret: Buffer): void {
@@ -313,7 +391,7 @@ export class TargetSession {
       this.guard("ssh_ready", () => {
         secret.fill(0);
         ssh.shell(
-          { term: "xterm-256color", cols: 80, rows: 24 },
+          { term: "xterm-256color", cols: SHELL_COLS, rows: SHELL_ROWS },
           this.guard("ssh_shell", (err: Error | undefined, stream: ClientChannel) => {
             if (err) {
               this.log("session.shell_failed", { session: this.sessionId, error: err.message });
@@ -358,17 +436,19 @@ export class TargetSession {
     stream.on(
       "data",
       this.guard("target_data", (chunk: Buffer) => {
+        // Recorded as read, in order; the recorder only appends text here (sealing runs off this path).
+        this.recorder?.output(chunk);
         if (stream instanceof RdpStream) {
           // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
           // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
           // an attaching browser gets a repaint instead (see attach).
           if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeData(chunk));
-          if (this.credit.spend(chunk.byteLength)) stream.pause();
+          if (this.credit.spend(chunk.byteLength) || this.recorder?.behind) stream.pause();
           return;
         }
         this.unacked.append(chunk);
         this.queueOutput(chunk);
-        if (this.credit.spend(chunk.byteLength)) stream.pause();
+        if (this.credit.spend(chunk.byteLength) || this.recorder?.behind) stream.pause();
       }),
     );
     stream.on(
@@ -376,6 +456,7 @@ export class TargetSession {
       this.guard("target_close", () => this.end("user_exit")),
     );
     this.connected = true;
+    this.recorder?.marker("connected");
     this.sendControl({ type: "status", state: "connected" });
     this.release?.connected();
     this.hooks.onStage?.("connected");
@@ -407,13 +488,13 @@ export class TargetSession {
   private attach(acked: number | null | undefined, from: number | null): void {
     if (this.stream instanceof RdpStream) {
       // A desktop is not resent byte by byte: the browser gets the whole screen again, from here.
-      if (this.credit.attach(OUTPUT_WINDOW, null)) this.stream.resume();
+      if (this.credit.attach(OUTPUT_WINDOW, null)) this.resumeTarget();
       this.sendControl({ type: "sync", from: this.credit.sent, to: this.credit.sent });
       this.stream.refresh();
       return;
     }
     const resend = attachResend(this.credit, this.unacked, OUTPUT_WINDOW, acked, from);
-    if (resend.resume) this.stream?.resume();
+    if (resend.resume) this.resumeTarget();
     // Anything queued is part of the resend (or older than the browser needs).
     this.pending = [];
     this.sendControl({ type: "sync", from: resend.from, to: resend.to });
@@ -449,6 +530,11 @@ export class TargetSession {
             return;
           case "resize":
             this.stream?.setWindow(msg.rows, msg.cols, 0, 0);
+            this.recorder?.resize(msg.cols, msg.rows);
+            return;
+          case "marker":
+            // Lands in the recording where it arrives, in order with the bytes around it.
+            this.recorder?.marker(msg.label);
             return;
           case "attach":
             this.attach(msg.acked, msg.from);
@@ -471,11 +557,14 @@ export class TargetSession {
         }
       }
       const frame = decodeFrame(data);
-      if (frame.kind === "data") this.stream?.write(frame.payload);
-      else {
+      if (frame.kind === "data") {
+        // Input the room relayed: recorded (per policy) and counted as the room counts it.
+        this.recorder?.input(frame.payload);
+        this.stream?.write(frame.payload);
+      } else {
         const resume = this.credit.grant(frame.bytes);
         this.unacked.trimTo(this.credit.acked);
-        if (resume) this.stream?.resume();
+        if (resume) this.resumeTarget();
       }
     } catch (err) {
       this.log("session.protocol_error", { session: this.sessionId, error: (err as Error).message });
@@ -511,6 +600,8 @@ export class TargetSession {
     this.ws = undefined;
     // Each report runs whatever the one before did: a session left in the connector's table never ends.
     for (const [where, report] of [
+      // The recording's last chunk is sealed and spooled in the background, after the sockets are gone.
+      ["recording_end", () => this.recorder?.end(this.endReason)],
       ["release_ended", () => this.release?.ended(this.endReason)],
       ["stage_ended", () => this.hooks.onStage?.("ended", this.endReason)],
       ["on_end", () => this.onEnd(this.sessionId)],
