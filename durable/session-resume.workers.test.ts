@@ -199,7 +199,7 @@ async function violations(sessionId: string) {
 }
 
 describe("SessionRoom against a browser that lies about offsets", () => {
-  it("refuses a resume past the output it produced (fatal, audited); the recording and viewers keep everything", async () => {
+  it("refuses a resume past the output it produced (fatal, audited); the witness and viewers keep everything", async () => {
     const { id, cookie, user, connector } = await liveSession();
     const viewer = await openViewer(id);
     await viewer.next(hasText("status"), "viewer ready");

@@ -475,6 +475,8 @@ export class SessionRoom extends DurableObject<Env> {
       }
       for (const other of this.ctx.getWebSockets("connector"))
         if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+      // A connector took the session: from here on its recording may have chunks to wait for.
+      if (!msg.resume) await this.ctx.storage.put("connectorSeen", true);
       // Attaches sent to a socket this one replaces are never answered here: output must not wait on them.
       this.stream.connectorGone();
       const state = msg.resume ? "connected" : "connecting";
@@ -854,7 +856,10 @@ export class SessionRoom extends DurableObject<Env> {
       recordingFailed: (await this.ctx.storage.get<string>("recordingFailed")) ?? null,
     };
     await this.ctx.storage.put(INPUT_COUNT_KEY, this.inputBytes);
-    const wait = Number(this.env.RECORDING_TAIL_WAIT_MS) || RECORDING_TAIL_WAIT_MS;
+    // No connector ever took the session: no chunk will come, so nothing is waited for.
+    const wait = (await this.ctx.storage.get("connectorSeen"))
+      ? Number(this.env.RECORDING_TAIL_WAIT_MS) || RECORDING_TAIL_WAIT_MS
+      : 0;
     await recordWitness(this.env, meta.recording.recordingId, witness, wait);
     await this.seal();
   }

@@ -218,6 +218,8 @@ const MATRIX: Record<string, Entry> = {
     id: () => crypto.randomUUID(),
     body: () => ({ outcome: "failed", error: "connector_error" }),
   },
+  // A chunk upload: only a connector's token for exactly this chunk's path (recording.workers.test.ts tries the rest).
+  "PUT /connector/recordings/:id/chunks/:seq": { access: "connectorHttp", id: () => crypto.randomUUID() },
   "POST /connector/identity": {
     access: "connectorHttp",
     body: () => ({ publicKey: { kty: "OKP", crv: "Ed25519", x: "A".repeat(43) } }),
@@ -419,7 +421,8 @@ describe("authorization matrix", () => {
       for (const persona of PERSONAS) {
         const path = pattern
           .replace(":id", entry.id ? entry.id(f) : "x")
-          .replace(":connectorId", entry.connectorId ? entry.connectorId(f) : "x");
+          .replace(":connectorId", entry.connectorId ? entry.connectorId(f) : "x")
+          .replace(":seq", "0");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];
         if (entry.access === "socket" || entry.access === "watchSocket" || entry.access === "connector")

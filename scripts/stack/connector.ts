@@ -56,15 +56,24 @@ export async function writeConnectorConfig(stateDir: string, config: Record<stri
   await writeFile(join(stateDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
 }
 
-export async function runConnector(stateDir: string, opts: { echo?: boolean; netns?: string } = {}): Promise<Proc> {
+export async function runConnector(
+  stateDir: string,
+  opts: {
+    echo?: boolean;
+    netns?: string /** Extra environment (tests: short recording chunks). */;
+    env?: Record<string, string>;
+  } = {},
+): Promise<Proc> {
   const args = nodeArgs(["run", "--state", stateDir]);
+  const env = { ...process.env, ...opts.env };
   const proc = opts.netns
     ? startProcess("ip", ["netns", "exec", opts.netns, process.execPath, ...args], {
         name: "connector",
         cwd: ROOT,
         echo: opts.echo,
+        env,
       })
-    : startProcess(process.execPath, args, { name: "connector", cwd: ROOT, echo: opts.echo });
+    : startProcess(process.execPath, args, { name: "connector", cwd: ROOT, echo: opts.echo, env });
   await waitFor("connector to reach its hub", async () => {
     if (proc.child.exitCode !== null) throw new Error(`connector exited: ${proc.output()}`);
     return proc.output().includes('"control.connected"') ? true : undefined;

@@ -11,15 +11,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingManifest } from "../../protocol/index.ts";
 import { CastWriter } from "../../recording/asciicast.ts";
-import {
-  chunkKey,
-  genesis,
-  gunzip,
-  manifestKey,
-  recordingPrefix,
-  sealChunk,
-  seqOfKey,
-} from "../../recording/chain.ts";
+import { chunkKey, genesis, gunzip, manifestKey, recordingPrefix, sealChunk, seqOfKey } from "../../recording/chain.ts";
 import { flushInOrder, type PendingObject } from "../../durable/recording/flush.ts";
 import { signManifest } from "../../recording/manifest.ts";
 import { S3Store } from "../../durable/recording/s3-store.ts";

@@ -2,15 +2,15 @@
 // real s3rver behind the fault-injecting proxy, the real connector and OpenSSH. A session's
 // recording is stored and verifies; the canary (the target's password, also typed at a no-echo
 // prompt) is in no stored byte; in Chromium an admin opens the recording, searches a typed command,
-// jumps there and sees it on the player's screen, with no title change; with the store down a
-// required recording refuses the session and an optional one starts with an alert.
+// jumps there and sees it on the player's screen, with no title change; the store down for a whole session
+// loses nothing (the connector spools); kill -9 of the connector leaves an honest incomplete recording.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { IntegrityReport } from "../../protocol/index.ts";
+import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { gunzip, recordingPrefix } from "../../recording/chain.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
@@ -21,6 +21,8 @@ import { TerminalClient } from "../support/terminal-client.ts";
 
 const asciinemaMissing = () =>
   existsSync("/usr/bin/asciinema") ? undefined : "asciinema is not installed (apt-get install asciinema)";
+
+let stackRef: Stack;
 
 describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ?? asciinemaMissing(), () => {
   let dir: string;
@@ -35,10 +37,14 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     s3 = await startLocalS3();
     [stack, browser] = await Promise.all([
       startStack({
-        vars: s3.vars,
+        // The edge seals an incomplete recording 4 s after its session ended (not 10 minutes).
+        vars: { ...s3.vars, RECORDING_TAIL_WAIT_MS: "4000" },
+        // Short chunks, so a kill -9 mid-session finds some cut and spooled.
+        connectorEnv: { PSM_RECORDING_CHUNK_MS: "500" },
       }),
       launchChromium(),
     ]);
+    stackRef = stack;
     const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
       name: "recorded with keystrokes",
       recordingRequired: true,
@@ -153,32 +159,67 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     await page.close();
   });
 
-  it("fails closed when the store is down and recording is required; optional starts with an alert", async () => {
+  it("the store down for the whole session, then back: the connector's spool holds every chunk, nothing is lost", async () => {
     s3.proxy.setSchedule(() => "500");
+    let id: string;
     try {
-      await expect(stack.user.openSession(stack.serverId, stack.credentialId)).rejects.toThrow(/503/);
-      await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: false });
-      const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
-      const alerts = await stack.admin.request<{ refs: { sessionId?: string } }[]>(
-        "GET",
-        "/api/audit?action=recording.alert",
-      );
-      expect(alerts.some((a) => a.refs.sessionId === id)).toBe(true);
+      // A required recording still starts: an outage shorter than PSM_SPOOL_OUTAGE_MS costs only spool space.
+      ({ id } = await stack.user.openSession(stack.serverId, stack.credentialId));
       const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
       await client.waitForState("connected");
-      client.type("echo still-working\n");
-      await client.waitForOutput("still-working");
-      // The store comes back: the chunks that waited in the room are flushed.
-      s3.proxy.setSchedule(() => "none");
+      client.type("for i in $(seq 1 15); do echo outage-line-$i; sleep 0.1; done\n");
+      await client.waitForOutput("outage-line-15");
       client.type("exit\n");
-      await client.waitForEnd(10_000);
+      expect(await client.waitForEnd(10_000)).toBe("user_exit");
       client.close();
-      const summary = await storedRecording(stack.admin, id);
-      const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
-      expect(report.status).toBe("verified");
+      // Nothing reached the store: the recording is not sealed while its chunks wait on the connector's disk.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const pending = await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
+      expect(pending.find((r) => r.sessionId === id)?.status).toBe("recording");
     } finally {
       s3.proxy.setSchedule(() => "none");
-      await stack.admin.request("PATCH", `/api/policies/${policyId}`, { recordingRequired: true });
     }
+    const summary = await storedRecording(stack.admin, id, 90_000);
+    expect(summary.complete).toBe(true);
+    const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
+    expect(report).toMatchObject({ status: "verified", problems: [] });
+    const cast = await castOf(summary.id);
+    expect(cast).toContain("outage-line-15");
+  });
+
+  it("kill -9 of the connector mid-session: its spool uploads after the restart; the recording verifies up to the crash, incomplete (connector_lost)", async () => {
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+    const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+    await client.waitForState("connected");
+    client.type("for i in $(seq 1 20); do echo crash-line-$i; sleep 0.05; done\n");
+    await client.waitForOutput("crash-line-20");
+    // The store goes down, and the chunk holding the last line is cut (PSM_RECORDING_CHUNK_MS) into the spool.
+    s3.proxy.setSchedule(() => "500");
+    await new Promise((r) => setTimeout(r, 1_500));
+    await stack.restartConnector(); // SIGKILL, then a fresh process on the same state directory
+    s3.proxy.setSchedule(() => "none");
+    expect(await client.waitForEnd(30_000)).toBe("connector_lost");
+    client.close();
+    // Sealed once the tail wait (RECORDING_TAIL_WAIT_MS) has passed with no last chunk; the spooled chunks are in.
+    let report: IntegrityReport | undefined;
+    let cast = "";
+    for (const started = Date.now(); Date.now() - started < 60_000; ) {
+      const summary = await storedRecording(stack.admin, id, 60_000);
+      report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
+      cast = await castOf(summary.id);
+      if (report.status === "incomplete" && cast.includes("crash-line-20")) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(report?.status).toBe("incomplete");
+    expect(report?.problems[0]?.detail).toMatch(/connector_lost/);
+    expect(cast).toContain("crash-line-20");
+    expect(cast).not.toContain(stack.canary);
   });
 });
+
+async function castOf(recordingId: string): Promise<string> {
+  const res = await fetch(`${stackRef.edge.url}/api/recordings/${recordingId}/cast`, {
+    headers: { cookie: stackRef.admin.sessionCookie },
+  });
+  return res.text();
+}

@@ -75,13 +75,15 @@ export async function startStack(
     edgeNetns?: string;
     /** A fixed port for the edge (an IdP redirect URI names it); default: a free one. */
     port?: number;
+    /** Extra environment for the connector (e.g. PSM_RECORDING_CHUNK_MS). */
+    connectorEnv?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
   const targetUser = createTargetUser(canary);
   const secrets = await generateEdgeSecrets();
-  const { edgeNetns, ...edgeOpts } = opts;
+  const { edgeNetns, connectorEnv, ...edgeOpts } = opts;
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
   let [edge, sshd] = await Promise.all([
@@ -95,7 +97,7 @@ export async function startStack(
   const { token } = await admin.enrollmentToken(site.id);
   const connectorState = join(dir, "connector");
   await enrollConnector(edge.url, token, connectorState);
-  let connector = await runConnector(connectorState);
+  let connector = await runConnector(connectorState, { env: connectorEnv });
   const zone = await admin.createZone("e2e servers", site.id);
   const server = await admin.createServer({
     name: "target",
@@ -159,7 +161,7 @@ export async function startStack(
       connector.child.kill("SIGKILL");
       await connector.stop();
       oldOutputs.push(connector.output());
-      connector = await runConnector(connectorState);
+      connector = await runConnector(connectorState, { env: connectorEnv });
     },
     stop: async () => {
       await Promise.allSettled([connector.stop(), edge.stop(), sshd.stop()]);

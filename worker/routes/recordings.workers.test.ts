@@ -1,20 +1,35 @@
 // Recordings API: an IDOR test over every recording route (JumpServer's CVE-2023-42442 was a
 // replay download by id without an owner check), verification through the API catching tampering
 // in the store, deletion refused before retention, and the retention sweep (deleted and audited).
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeData, encodeMessage, type IntegrityReport, type RecordingSummary } from "../../protocol/index.ts";
 import { chunkKey, manifestKey, recordingPrefix } from "../../recording/chain.ts";
 import { api, hasText, liveSession, login, seedSite, seedUser } from "../test/harness.ts";
 import { sweep } from "../scheduler.ts";
+import { makeChunks, uploadChunk } from "../test/chunks.ts";
 
-/** Runs a short session to its end and returns its recording's id, once the recording is stored. */
+/**
+ * Runs a short session to its end, uploads its recording as the connector would (one asciicast chunk of the
+ * output), and returns the recording's id once it is stored.
+ */
 async function recordedSession(output: string[]) {
   const live = await liveSession();
   for (const text of output) live.connector.ws.send(encodeData(new TextEncoder().encode(text)));
   await live.user.next((c) => c.binaries.length === output.length, "output");
   live.connector.ws.send(encodeMessage({ type: "end", reason: "user_exit" }));
   await live.user.next(hasText("ended"), "ended");
+  const { id: rid } = (await env.DB.prepare("SELECT id FROM recordings WHERE session_id = ?")
+    .bind(live.id)
+    .first<{ id: string }>())!;
+  const cast = [
+    JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1 }),
+    ...output.map((text, i) => JSON.stringify([i / 10, "o", text])),
+  ].join("\n");
+  const out = output.reduce((n, text) => n + new TextEncoder().encode(text).byteLength, 0);
+  const [chunk] = await makeChunks(live.site.identityKey, { rid, sid: live.id }, [{ text: `${cast}\n`, out, in: 0 }]);
+  const connector = { connectorId: live.site.connectorId, identityKey: live.site.identityKey };
+  expect((await uploadChunk(SELF, connector, rid, chunk!)).status).toBe(200);
   let row: { id: string; status: string } | null = null;
   for (let i = 0; i < 100 && row?.status !== "stored"; i++) {
     row = await env.DB.prepare("SELECT id, status FROM recordings WHERE session_id = ?").bind(live.id).first();
