@@ -4,7 +4,9 @@
 // holds the typed keys (policy records input); it replays in the page and shows the desktop; an admin
 // who starts watching late sees the current desktop on their canvas and sends nothing; the user is told
 // they are watched; the canary password is in no stored byte and no browser-bound byte; and a required
-// recording with the store down refuses an RDP session.
+// recording the connector cannot spool refuses an RDP session before the desktop opens.
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { gunzip, recordingPrefix } from "../../recording/chain.ts";
@@ -219,12 +221,26 @@ describeWithPeers("RDP recording, replay and live view", rdpPeersMissing() ?? ch
     expect(await rdp.logs()).not.toContain(rdp.stack.canary);
   }, 300_000);
 
-  it("refuses an RDP session when recording is required and the store is down", async () => {
-    s3.proxy.setSchedule(() => "500");
+  it("a required recording fails closed when the connector's spool cannot be written: the desktop never opens", async () => {
+    // The spool's place is taken by a file: nothing can be written there, not even by root.
+    const spool = join(rdp.stack.connectorState, "spool");
+    renameSync(spool, `${spool}.away`);
+    writeFileSync(spool, "not a directory");
     try {
-      await expect(rdp.stack.user.openSession(rdp.serverId, rdp.credentialId)).rejects.toThrow(/503/);
+      const { id } = await rdp.stack.user.openSession(rdp.serverId, rdp.credentialId);
+      let reason: unknown;
+      for (const started = Date.now(); Date.now() - started < 30_000 && reason === undefined; ) {
+        const ended = await rdp.stack.admin.request<{ refs: { sessionId?: string }; data: { reason?: string } }[]>(
+          "GET",
+          "/api/audit?action=session.ended",
+        );
+        reason = ended.find((e) => e.refs.sessionId === id)?.data.reason;
+        if (reason === undefined) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(reason).toBe("recording_unavailable");
     } finally {
-      s3.proxy.setSchedule(() => "none");
+      rmSync(spool, { force: true });
+      renameSync(`${spool}.away`, spool);
     }
   });
 });
