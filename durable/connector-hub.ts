@@ -14,6 +14,7 @@ import {
   PONG,
   PROTOCOL_VERSION,
   parseMessage,
+  type SpoolHealth,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { record } from "../worker/audit.ts";
@@ -30,6 +31,8 @@ type Attachment = {
   /** Sessions the connector last reported, plus those dispatched to it since. */
   sessions: number;
   errors: ReportedError[];
+  /** Its recording spool, from its last report. */
+  spool?: SpoolHealth;
   /** It has sent a report: a connector that answers `open` with `accepted`. Older ones never do. */
   acks?: boolean;
   /** The site seal key it holds (from its hello, or its last adoption); absent from older connectors. */
@@ -43,6 +46,7 @@ export type ConnectorHealth = {
   lastSeen: number;
   sessions: number;
   errors: ReportedError[];
+  spool: SpoolHealth | null;
 };
 
 /** Storage key: the newest site seal key a connector of this site adopted. */
@@ -123,7 +127,13 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");
       if (msg.type === "report") {
-        ws.serializeAttachment({ ...att, sessions: msg.sessions, errors: msg.errors, acks: true } satisfies Attachment);
+        ws.serializeAttachment({
+          ...att,
+          sessions: msg.sessions,
+          errors: msg.errors,
+          ...(msg.spool ? { spool: msg.spool } : {}),
+          acks: true,
+        } satisfies Attachment);
         return;
       }
       if (msg.type === "accepted") {
@@ -360,6 +370,7 @@ export class ConnectorHub extends DurableObject<Env> {
         lastSeen: this.lastSeen(ws, att),
         sessions: att.sessions,
         errors: att.errors,
+        spool: att.spool ?? null,
       };
     });
   }

@@ -1,5 +1,6 @@
 // API bodies about a site's connectors (health for the admin page) and their discovered servers.
 import { z } from "zod";
+import { SpoolHealth } from "./recording.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
 
 export const ConnectorError = z.object({ at: z.number().int(), event: z.string(), reason: z.string().optional() });
@@ -20,6 +21,8 @@ export const ConnectorInfo = z.object({
   lastHeartbeat: z.number().int().nullable(),
   sessions: z.number().int().nonnegative(),
   errors: z.array(ConnectorError),
+  /** Its recording spool (docs/recording.md), from its last report; null offline or from an older connector. */
+  spool: SpoolHealth.nullable(),
 });
 export type ConnectorInfo = z.infer<typeof ConnectorInfo>;
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
+import type { ConnectorInfo, IntegrityReport, RecordingSummary } from "../../protocol/index.ts";
 import { gunzip, recordingPrefix } from "../../recording/chain.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { type LocalS3, startLocalS3 } from "../support/local-s3.ts";
@@ -176,6 +176,17 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
       await new Promise((r) => setTimeout(r, 1_000));
       const pending = await stack.admin.request<RecordingSummary[]>("GET", "/api/recordings");
       expect(pending.find((r) => r.sessionId === id)?.status).toBe("recording");
+      // Admin sees the spool holding them and the uploads failing (the connector reports every 15 s).
+      let spool: ConnectorInfo["spool"] = null;
+      for (const started = Date.now(); Date.now() - started < 40_000; ) {
+        const connectors = await stack.admin.request<ConnectorInfo[]>("GET", `/api/sites/${stack.siteId}/connectors`);
+        spool = connectors.find((c) => c.online)?.spool ?? null;
+        if (spool && spool.chunks > 0 && spool.failingSince !== null) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(spool).toMatchObject({ chunks: expect.any(Number), failingSince: expect.any(Number) });
+      expect(spool!.chunks).toBeGreaterThan(0);
+      expect(spool!.bytes).toBeGreaterThan(0);
     } finally {
       s3.proxy.setSchedule(() => "none");
     }

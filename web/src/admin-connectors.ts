@@ -56,6 +56,35 @@ function rotateButton(c: ConnectorInfo, message: HTMLElement): HTMLButtonElement
   return button;
 }
 
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MiB`;
+
+/**
+ * The recording spool (docs/recording.md): how full it is, the oldest chunk waiting for upload, and since
+ * when uploads fail. Flagged once it passes 80 % of its bound or uploads fail: chunks wait on the connector.
+ */
+function spoolCell(c: ConnectorInfo): HTMLTableCellElement {
+  const s = c.spool;
+  if (!s) return h("td", { class: "small" }, "—");
+  const fraction = s.limit > 0 ? s.bytes / s.limit : 0;
+  const alert = fraction >= 0.8 || s.failingSince !== null;
+  return h(
+    "td",
+    { class: "small", "data-spool": alert ? "alert" : "ok" },
+    h("span", { class: `pill ${alert ? "danger" : "ok"}` }, `${mib(s.bytes)} of ${mib(s.limit)}`),
+    s.chunks > 0 && s.oldestAt !== null
+      ? h(
+          "div",
+          {},
+          `${s.chunks} chunk${s.chunks === 1 ? "" : "s"} waiting, oldest `,
+          timeElement(s.oldestAt, formatAgo(s.oldestAt)),
+        )
+      : null,
+    s.failingSince !== null
+      ? h("div", {}, "uploads failing since ", timeElement(s.failingSince, formatAgo(s.failingSince)))
+      : null,
+  );
+}
+
 function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => void): HTMLTableRowElement {
   const status = c.revoked ? "revoked" : c.online ? "online" : "offline";
   const errors = c.errors.slice(-3).reverse();
@@ -67,6 +96,7 @@ function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => v
     h("td", {}, c.agent ?? "—"),
     h("td", {}, c.lastHeartbeat ? timeElement(c.lastHeartbeat, formatAgo(c.lastHeartbeat)) : "—"),
     h("td", { class: "num" }, String(c.sessions)),
+    spoolCell(c),
     h(
       "td",
       { class: "small" },
@@ -153,7 +183,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       {},
       ...(connectors.length
         ? connectors.map((c) => connectorRow(c, error, () => void refresh()))
-        : [emptyRow(7, "No connector enrolled yet.")]),
+        : [emptyRow(8, "No connector enrolled yet.")]),
     );
     const dBody = h(
       "tbody",
@@ -169,7 +199,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       dataTable(
         `connectors-${site.id}`,
         `Connectors of ${site.name}`,
-        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Last errors", "Key"],
+        ["Connector", "Status", "Version", "Last heartbeat", "Sessions", "Recording spool", "Last errors", "Key"],
         cBody,
       ),
       dataTable(

@@ -132,6 +132,7 @@ sites.openapi(
           lastHeartbeat: h?.lastSeen ?? null,
           sessions: h?.sessions ?? 0,
           errors: h?.errors ?? [],
+          spool: h?.spool ?? null,
         } satisfies ConnectorInfo;
       }),
       200,
