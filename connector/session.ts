@@ -17,6 +17,7 @@ import {
   decodeFrame,
   type ConnectorToRoom,
   type GrantClaims,
+  INPUT_HOLD_BYTES,
   isFatalClose,
   MAX_BINARY_FRAME,
   OUTPUT_WINDOW,
@@ -560,7 +561,7 @@ export class TargetSession {
       if (frame.kind === "data") {
         // Input the room relayed: recorded (per policy) and counted as the room counts it.
         this.recorder?.input(frame.payload);
-        this.stream?.write(frame.payload);
+        this.writeInput(frame.payload);
       } else {
         const resume = this.credit.grant(frame.bytes);
         this.unacked.trimTo(this.credit.acked);
@@ -570,6 +571,21 @@ export class TargetSession {
       this.log("session.protocol_error", { session: this.sessionId, error: (err as Error).message });
       this.end("protocol_error");
     }
+  }
+
+  /**
+   * Input to the target. A target that does not read it (ssh2's channel window shut, the RDP bridge's pipe
+   * full) leaves it queued in the stream; past INPUT_HOLD_BYTES the session ends with `input_overflow`
+   * instead of growing this process. (Pausing the data socket would also hold the room's `end` and credit.)
+   */
+  private writeInput(payload: Uint8Array): void {
+    const stream = this.stream;
+    if (!stream) return;
+    stream.write(payload);
+    const held = stream instanceof RdpStream ? stream.pendingInput() : stream.writableLength;
+    if (held <= INPUT_HOLD_BYTES) return;
+    this.log("session.input_overflow", { session: this.sessionId, held });
+    this.end("input_overflow");
   }
 
   private sendControl(message: ConnectorToRoom): void {

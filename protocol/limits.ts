@@ -50,6 +50,11 @@ export const CONNECTOR_TOKEN_TTL_SECONDS = 60;
  * ends the session as connector_lost; the connector stops trying after the same time.
  */
 export const CONNECTOR_RESUME_GRACE_MS = 6_000;
+/**
+ * Input the connector holds for a target that stopped reading it (ssh2's channel window shut, the RDP
+ * bridge's pipe full): 4 MiB. Past it the session ends with `input_overflow` rather than grow memory.
+ */
+export const INPUT_HOLD_BYTES = 4 * 1024 * 1024;
 
 /**
  * The room keeps this much recent output (1 MiB window + 256 KiB) by offset, so a browser that

@@ -35,6 +35,7 @@ export const EndReason = z.enum([
   "credential_refused", // the credential authority (EmpowerID) refused to release the credential
   "credential_invalid", // the credential opened but cannot be used (a key ssh2 cannot load, or no key at all)
   "sandbox_unavailable", // policy requires the RDP bridge's sandbox and this connector cannot run it (no bubblewrap)
+  "input_overflow", // the target stopped reading input and more than INPUT_HOLD_BYTES of it waited
 ]);
 export type EndReason = z.infer<typeof EndReason>;
 

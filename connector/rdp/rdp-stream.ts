@@ -159,6 +159,11 @@ export class RdpStream extends EventEmitter {
     return true;
   }
 
+  /** Input written and not yet taken by the bridge (its stdin's queue). */
+  pendingInput(): number {
+    return this.child?.stdin.writableLength ?? 0;
+  }
+
   /** A browser (re)attached with an empty screen: the bridge sends the whole desktop again. */
   refresh(): void {
     if (!this.exited && this.isReady) this.child?.stdin.write(encodeInstruction("refresh"));

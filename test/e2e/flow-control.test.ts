@@ -1,6 +1,7 @@
 // Flow control end to end with a real sshd: a session flooding output (`yes`) into a slow reader
 // never has more than the credit window in flight, keeps the connector's and the edge's memory
-// flat, and a second session on the same connector stays responsive throughout.
+// flat, and a second session on the same connector stays responsive throughout. Input into a target
+// that stops reading it is bounded on the connector too.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { OUTPUT_WINDOW } from "../../protocol/index.ts";
@@ -106,4 +107,35 @@ describeWithPeers("flow control", missingPeers(), () => {
     flood.close();
     neighbour.close();
   }, 90_000);
+
+  it("a target that stops reading input: the connector holds at most INPUT_HOLD_BYTES, then ends the session", async () => {
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+    const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie, { keepReceived: false });
+    await client.waitForState("connected");
+    // The shell sleeps and reads nothing: the pty fills, sshd stops reading, ssh2's window shuts.
+    client.type("sleep 120\n");
+    await new Promise((r) => setTimeout(r, 500));
+    const connectorPid = stack.connector.child.pid!;
+    const before = rssMiB(connectorPid);
+    const piece = new Uint8Array(32 * 1024).fill(0x61);
+    let sent = 0;
+    let reason: string | undefined;
+    client.waitForEnd(60_000).then((r) => (reason = r), () => {});
+    // Up to 64 MiB of input, paced so the edge's relay keeps up; the session ends long before.
+    while (reason === undefined && sent < 64 * 1024 * 1024) {
+      for (let i = 0; i < 32; i++) client.type(piece);
+      sent += 32 * piece.byteLength;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await client.waitForEnd(30_000);
+    const after = rssMiB(connectorPid);
+    console.log(
+      `input overflow: ended after ${(sent / 1048576).toFixed(1)} MiB sent; connector RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`,
+    );
+    expect(reason).toBe("input_overflow");
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect(after - before).toBeLessThan(40);
+    expect(stack.connector.output()).toContain('"session.input_overflow"');
+    client.close();
+  }, 120_000);
 });

@@ -30,6 +30,8 @@ const END_REASON_TEXT: Record<EndReason, string> = {
   credential_refused: "The credential authority refused to release the credential for you.",
   credential_invalid:
     "The vaulted credential cannot be used: it is not a private key the connector can load (for example, an encrypted key). Ask an admin to replace it.",
+  input_overflow:
+    "The session was ended because the server stopped reading your input and more than 4 MiB of it was waiting.",
   sandbox_unavailable:
     "Policy requires desktop sessions to run sandboxed, and the connector cannot sandbox them (bubblewrap is missing there). Ask an admin to install it.",
 };
