@@ -3,13 +3,14 @@
 // its patch there (plain text replacements that must match exactly, else it reports "does not
 // apply"), runs `bench/profile.ts --figures` from that copy (its own wrangler dev, sshd and
 // connector) and deletes the copy. Prints echo p50/p99, bulk MB/s and DATA frame sizes per experiment.
+// `at:<rev>` measures the build of an older git revision instead (today's node_modules), side by side.
 import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { applyEdits, type Edit, NO_RECORDING } from "./lib/patch.ts";
-import { snapshot } from "./lib/snapshot.ts";
+import { snapshot, snapshotAt } from "./lib/snapshot.ts";
 
 /** Keeps the matched text and adds `extra` after it. */
 const after = (file: string, find: string, extra: string): Edit => ({ file, find, replace: find + extra });
@@ -165,27 +166,17 @@ const SSH_NODELAY: Edit[] = [
   after("connector/session.ts", `    ssh.on("ready", () => {`, "\n      ssh.setNoDelay(true);"),
 ];
 
-// What the recorder's storage of open lines costs: they stay in memory only (a crash would lose the open chunk).
-const REC_LINES_IN_MEMORY: Edit[] = [
-  {
-    file: "durable/recording/recorder.ts",
-    find: "        const data = await deflateRaw(new TextEncoder().encode(text));",
-    replace: "        return;",
-  },
-];
-
 // What hashing each chunk's uncompressed text costs (the chain would then cover the compressed bytes only).
 const REC_NO_RAW_HASH: Edit[] = [
   {
-    file: "durable/recording/chain.ts",
+    file: "recording/chain.ts",
     find: "  const rawSha256 = await sha256Hex(raw);",
     replace: '  const rawSha256 = "";',
   },
 ];
 
 const EXPERIMENTS: Record<string, { what: string; edits: Edit[] }> = {
-  "rec-lines-in-memory": { what: "recorder keeps open lines in memory only", edits: REC_LINES_IN_MEMORY },
-  "rec-no-raw-hash": { what: "recorder does not hash the uncompressed text", edits: REC_NO_RAW_HASH },
+  "rec-no-raw-hash": { what: "the connector's recorder does not hash the uncompressed text", edits: REC_NO_RAW_HASH },
   baseline: { what: "the tree as it is", edits: [] },
   "no-recording": { what: "sessions are not recorded (measures what recording costs)", edits: NO_RECORDING },
   "connector-no-deflate": { what: "connector data socket without permessage-deflate", edits: CONNECTOR_NO_DEFLATE },
@@ -242,10 +233,14 @@ type Figures = {
   cpuPerMBms: number;
 };
 
+/** `at:<rev>`: the build of an older git revision, measured beside today's (e.g. before a design change). */
+const atRevision = (name: string) => (name.startsWith("at:") ? name.slice(3) : null);
+
 async function run(name: string): Promise<Figures | string> {
-  const dir = snapshot(ROOT);
+  const rev = atRevision(name);
+  const dir = rev ? snapshotAt(ROOT, rev) : snapshot(ROOT);
   try {
-    const problem = applyEdits(dir, EXPERIMENTS[name]!.edits);
+    const problem = rev ? null : applyEdits(dir, EXPERIMENTS[name]!.edits);
     if (problem) return `does not apply: ${problem}`;
     const child = spawn(process.execPath, ["--import", "tsx", join(dir, "bench", "profile.ts"), "--figures"], {
       cwd: dir,
@@ -290,7 +285,7 @@ async function main(): Promise<void> {
   const names = args.filter((a, i) => !a.startsWith("-") && args[i - 1] !== "--rounds");
   const chosen = names.length ? names : Object.keys(EXPERIMENTS);
   for (const name of chosen)
-    if (!EXPERIMENTS[name])
+    if (!EXPERIMENTS[name] && !atRevision(name))
       throw new Error(`unknown experiment ${name}; known: ${Object.keys(EXPERIMENTS).join(", ")}`);
   // Rounds interleave the experiments, so a burst of load from elsewhere hits all of them alike;
   // the table shows the median of the rounds.
@@ -318,7 +313,7 @@ async function main(): Promise<void> {
     }
   }
   const rows = chosen.map((name) => {
-    const what = EXPERIMENTS[name]!.what;
+    const what = EXPERIMENTS[name]?.what ?? `the build of git revision ${atRevision(name)}`;
     const problem = problems.get(name);
     const r = results.get(name) ?? [];
     if (r.length === 0) return `| ${name} | ${what} | ${problem ?? "no result"} | | | | | | |`;

@@ -28,6 +28,7 @@ import {
   type Who,
 } from "./lib/report.ts";
 import { runFanout } from "./lib/fanout.ts";
+import { cpuDuring, cpuPerMB } from "./lib/cpu.ts";
 import { RecordingOffBulk } from "./lib/recording-off.ts";
 import { measureRecordingSize } from "./lib/recording-size.ts";
 import { runScale } from "./lib/scale.ts";
@@ -233,7 +234,15 @@ async function main(): Promise<void> {
           clientHeap: () => process.memoryUsage().heapUsed,
         }).start();
         try {
-          results.bulk[who] = await measureBulk(pipe, CONFIG.bulkBytes, Math.min(90_000, remaining() - 120_000));
+          const measured = await cpuDuring(
+            {
+              workerd: () => (who === "ours" ? groupMembers(edgeGroup, "workerd") : []),
+              connector: () => (who === "ours" && connectorPid ? [connectorPid] : []),
+            },
+            () => measureBulk(pipe, CONFIG.bulkBytes, Math.min(90_000, remaining() - 120_000)),
+          );
+          results.bulk[who] = measured.value;
+          if (who === "ours") results.bulkCpu = cpuPerMB(measured.shares, measured.value.bytes);
         } finally {
           results.bulkMemory[who] = sampler.stop();
           await release(pipe);

@@ -475,8 +475,17 @@ export class SessionRoom extends DurableObject<Env> {
       }
       for (const other of this.ctx.getWebSockets("connector"))
         if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
-      // A connector took the session: from here on its recording may have chunks to wait for.
-      if (!msg.resume) await this.ctx.storage.put("connectorSeen", true);
+      // A connector took the session: from here on its recording may have chunks to wait for, and only
+      // this connector may upload them (worker/recording-chunks.ts).
+      if (!msg.resume) {
+        await this.ctx.storage.put("connectorSeen", true);
+        if (meta.recording)
+          this.ctx.waitUntil(
+            this.env.DB.prepare("UPDATE recordings SET connector_id = ? WHERE id = ? AND connector_id IS NULL")
+              .bind(att.connectorId, meta.recording.recordingId)
+              .run(),
+          );
+      }
       // Attaches sent to a socket this one replaces are never answered here: output must not wait on them.
       this.stream.connectorGone();
       const state = msg.resume ? "connected" : "connecting";

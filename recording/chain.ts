@@ -26,9 +26,6 @@ async function through(data: Uint8Array, stream: CompressionStream | Decompressi
 }
 
 export const gunzip = (data: Uint8Array) => through(data, new DecompressionStream("gzip"));
-/** The room's stored batches (durable/recording/recorder.ts): raw deflate, no header to spend bytes on. */
-export const deflateRaw = (data: Uint8Array) => through(data, new CompressionStream("deflate-raw"));
-export const inflateRaw = (data: Uint8Array) => through(data, new DecompressionStream("deflate-raw"));
 
 /**
  * A gzip member (RFC 1952) whose FNAME field names the chunk, `<recordingId>.<seq>`: plain gzip to

@@ -5,7 +5,7 @@
 // What is written, per recorder call (each call's text is whole instructions, so a chunk cut between
 // two calls is always cut at an instruction boundary):
 //   header  `4.sync,1.0;`                 an empty frame at t=0: the timeline starts with the session
-//   output  the connector's instructions  as they are, except `sync`: its timestamp becomes the room's
+//   output  the bridge's instructions     as they are, except `sync`: its timestamp becomes the recorder's
 //                                         clock (ms since the start), so every frame has a time the
 //                                         player can use and frames never go back in time
 //   input   `key,keysym,pressed,t`        only when policy records input: the browser's `key` and

@@ -1,6 +1,6 @@
 // The upload of a recording chunk from the connector that recorded it (docs/recording.md). Owner of the
 // recording_chunks table. A chunk is stored only if: the recording is a session's of the uploading
-// connector's site; its claims verify with one of that connector's keys and name this recording, session
+// connector's site and was made by it; its claims verify with one of its keys and name this recording, session
 // and number; the bytes hash to what the claims say; and it links to the chunk before it when that one
 // is here. A retry of the same chunk is accepted once (idempotent); a different chunk under a used number
 // is refused and audited. The edge hashes what it received itself: an S3 store checks no checksum.
@@ -18,7 +18,13 @@ import { ApiFailure } from "./errors.ts";
 
 export type ChunkUpload = { recordingId: string; seq: number; jws: string; data: Uint8Array };
 
-type RecordingRow = { session_id: string; user_id: string; server_id: string; site_id: string | null };
+type RecordingRow = {
+  session_id: string;
+  user_id: string;
+  server_id: string;
+  site_id: string | null;
+  connector_id: string | null;
+};
 
 /** Stores one chunk; `duplicate` when exactly this chunk was already stored. Throws ApiFailure on refusal. */
 export async function acceptChunk(
@@ -29,7 +35,7 @@ export async function acceptChunk(
 ): Promise<{ duplicate: boolean; sessionId: string; claims: ChunkClaims }> {
   const { recordingId, seq, jws, data } = upload;
   const row = await env.DB.prepare(
-    "SELECT session_id, user_id, server_id, site_id FROM recordings WHERE id = ? AND source_version = 2 AND status != 'deleted'",
+    "SELECT session_id, user_id, server_id, site_id, connector_id FROM recordings WHERE id = ? AND source_version = 2 AND status != 'deleted'",
   )
     .bind(recordingId)
     .first<RecordingRow>();
@@ -37,6 +43,11 @@ export async function acceptChunk(
   if (!row || row.site_id !== connector.siteId) {
     if (row) await refused(env, connector, row, recordingId, seq, "a connector of another site");
     throw new ApiFailure("not_found", `recording ${recordingId} is not one of site ${connector.siteId}'s`);
+  }
+  // The connector that took the session (the room names it at its hello) is the only one that recorded it.
+  if (row.connector_id !== null && row.connector_id !== connector.id) {
+    await refused(env, connector, row, recordingId, seq, "a connector that did not serve the session");
+    throw new ApiFailure("not_found", `recording ${recordingId} was made by another connector`);
   }
   const keys = await connectorKeys(env.DB, connector.id);
   const signers = new Map<string, JWK>(keys.map((k) => [k.kid, k.jwk]));

@@ -4,7 +4,9 @@
 // "ready" once a session is open, then on "go" measures and prints the figures as one JSON line.
 import { createInterface } from "node:readline";
 import { openOurs } from "./clients.ts";
+import { cpuDuring, cpuPerMB } from "./cpu.ts";
 import { measureBulk } from "./pipe.ts";
+import { groupMembers } from "./system.ts";
 import { sleep } from "./stats.ts";
 import { stackTarget, startStackRetrying } from "./target.ts";
 
@@ -22,8 +24,15 @@ async function main(): Promise<void> {
     process.stdout.write("ready\n");
     const lines = createInterface({ input: process.stdin });
     for await (const line of lines) if (line.trim() === "go") break;
-    const bulk = await measureBulk(pipe, bytes, 90_000);
-    process.stdout.write(`${JSON.stringify({ bytes: bulk.bytes, ms: bulk.ms })}\n`);
+    const { value: bulk, shares } = await cpuDuring(
+      {
+        workerd: () => groupMembers(stack.edge.proc.child.pid, "workerd"),
+        connector: () => [stack.connector.child.pid!],
+      },
+      () => measureBulk(pipe, bytes, 90_000),
+    );
+    const cpu = cpuPerMB(shares, bulk.bytes);
+    process.stdout.write(`${JSON.stringify({ bytes: bulk.bytes, ms: bulk.ms, cpu })}\n`);
     await pipe.close();
   } finally {
     await stack.stop();

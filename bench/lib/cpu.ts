@@ -53,6 +53,12 @@ export async function cpuDuring<T>(
   return { value, wallMs, shares };
 }
 
+/** CPU ms per MB of bulk output for the room (workerd) and the connector, from `cpuDuring`'s shares. */
+export function cpuPerMB(shares: CpuShare[], bytes: number): { workerdMsPerMB: number; connectorMsPerMB: number } {
+  const per = (name: string) => ((shares.find((s) => s.name === name)?.seconds ?? 0) * 1000) / (bytes / 1e6);
+  return { workerdMsPerMB: per("workerd"), connectorMsPerMB: per("connector") };
+}
+
 export const pidsNamed = (comm: string, pgrp?: number) => () =>
   processes()
     .filter((p) => p.comm === comm && (pgrp === undefined || p.pgrp === pgrp))

@@ -22,9 +22,16 @@ export function applyEdits(dir: string, edits: Edit[]): string | undefined {
  * session is recorded); it exists only to measure what recording costs.
  */
 export const NO_RECORDING: Edit[] = [
+  // The grant names no recording: the connector records nothing.
+  {
+    file: "worker/grants.ts",
+    find: "      ...(row.recording_id ? { id: row.recording_id } : {}),\n",
+    replace: "",
+  },
+  // The room gets no recording policy: it witnesses nothing and seals nothing.
   {
     file: "worker/routes/sessions.ts",
-    find: "      recording: { required: policy.recordingRequired, keystrokes: policy.recordKeystrokes, zoneId: row.zone_id },\n",
-    replace: "",
+    find: "      recording: {\n        recordingId,\n",
+    replace: "      unrecorded: {\n        recordingId,\n",
   },
 ];

@@ -18,7 +18,9 @@ function copyTree(root: string): string {
   return dir;
 }
 
-export type OffBulk = { bytes: number; ms: number };
+/** The unrecorded build's bulk: bytes, time, and CPU ms per MB of the room (workerd) and the connector. */
+export type OffBulk = { bytes: number; ms: number; cpu?: BulkCpu };
+export type BulkCpu = { workerdMsPerMB: number; connectorMsPerMB: number };
 
 export class RecordingOffBulk {
   private readonly dir: string;

@@ -18,6 +18,20 @@ export function provenance(root: string): Provenance {
   };
 }
 
+/**
+ * The tree at git revision `rev` in a temp folder (for `bench:experiment -- at:<rev>`: an older build beside
+ * today's), with today's node_modules and built web/dist linked in.
+ */
+export function snapshotAt(root: string, rev: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "psm-bench-rev-"));
+  const archive = spawnSync("sh", ["-c", `git archive --format=tar "$0" | tar -x -C "$1"`, rev, dir], { cwd: root });
+  if (archive.status !== 0) throw new Error(`git archive ${rev} failed: ${archive.stderr}`);
+  if (existsSync(join(root, "web", "dist")))
+    cpSync(join(root, "web", "dist"), join(dir, "web", "dist"), { recursive: true });
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
 /** Copies the tree to a temp folder; node_modules folders become symlinks to the real ones. */
 export function snapshot(root: string): string {
   const dir = mkdtempSync(join(tmpdir(), "psm-bench-src-"));

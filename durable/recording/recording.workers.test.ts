@@ -4,6 +4,7 @@
 // signature, bytes that do not match, a connector that under-reports, a deleted manifest, an edited or
 // foreign chunk, a tail cut off. An honest recording whose last chunk never came reads as incomplete.
 import { env, SELF } from "cloudflare:test";
+import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { encodeData, encodeMessage, type IntegrityReport } from "../../protocol/index.ts";
 import { chunkKey, manifestKey } from "../../recording/chain.ts";
@@ -234,5 +235,57 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const marker = live.connector.texts.find((m) => (m as { type: string }).type === "marker") as { label: string };
     expect(marker.label).toMatch(/^extension: until /);
     await live.room.end("killed");
+  });
+
+  it("another connector of the same site cannot upload for a session it did not serve", async () => {
+    const s = await relayedSession();
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const otherId = crypto.randomUUID();
+    await env.DB.prepare(
+      "INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, 'c2', ?, ?)",
+    )
+      .bind(otherId, s.site.siteId, JSON.stringify(await exportJWK(publicKey)), Date.now())
+      .run();
+    const otherKey = await exportJWK(privateKey);
+    const [chunk] = await makeChunks(otherKey, { rid: s.rid, sid: s.id }, parts.slice(0, 1), { final: false });
+    const res = await uploadChunk(SELF, { connectorId: otherId, identityKey: otherKey }, s.rid, chunk!);
+    expect(res.status).toBe(404);
+    const log = await auditLog();
+    expect(
+      log.some((e) => e.action === "recording.chunk_refused" && JSON.stringify(e.data).includes("did not serve")),
+    ).toBe(true);
+  });
+
+  it("chunks signed before and after a connector key rotation both verify, also after the connector is revoked", async () => {
+    const s = await relayedSession();
+    const [first] = await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts.slice(0, 1), {
+      final: false,
+    });
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, first!)).status).toBe(200);
+    // The connector rotates its identity key (POST /connector/identity, signed with the current key).
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const rotated = await SELF.fetch("http://psm.test/connector/identity", {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${await s.site.token("/connector/identity")}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ publicKey: await exportJWK(publicKey) }),
+    });
+    expect(rotated.status).toBe(200);
+    const newKey = await exportJWK(privateKey);
+    // The second chunk, chained after the first, signed with the new key.
+    const both = await makeChunks(newKey, { rid: s.rid, sid: s.id }, parts);
+    const res = await uploadChunk(SELF, { connectorId: s.site.connectorId, identityKey: newKey }, s.rid, both[1]!);
+    expect(res.status).toBe(200);
+    await until(
+      () => recordingOf(s.id),
+      (r) => r?.status === "stored",
+      "the seal",
+    );
+    await env.DB.prepare("UPDATE connectors SET revoked_at = ? WHERE id = ?")
+      .bind(Date.now(), s.site.connectorId)
+      .run();
+    expect(await verify(s.rid)).toMatchObject({ status: "verified", problems: [] });
   });
 });

@@ -1,6 +1,6 @@
 // The S3-compatible uploader (@aws-sdk/client-s3): AWS S3, R2's S3 endpoint, MinIO, on-prem stores.
 // Path-style addressing works everywhere; the SDK's own retries are off (maxAttempts 1) because the
-// room's flush loop retries with its own backoff and never loses a chunk in between.
+// connector's uploader retries a chunk the edge could not store (it waits in the spool meanwhile).
 import {
   DeleteObjectsCommand,
   GetObjectCommand,

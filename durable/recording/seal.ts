@@ -38,7 +38,13 @@ type Row = {
 type ChunkRow = { seq: number; jws: string; out_end: number; final: number; size: number; signer_kid: string };
 
 /** End reasons that mean the room lost the connector: the gap is theirs, not a timeout's. */
-const CONNECTOR_LOSS = new Set(["connector_lost", "connector_revoked", "connector_unavailable"]);
+const CONNECTOR_LOSS = new Set([
+  "connector_lost",
+  "connector_revoked",
+  "connector_unavailable",
+  // A required recording the connector could no longer spool: the session ended for it.
+  "recording_unavailable",
+]);
 
 /** The records of a witness: what the room writes when the session ends. */
 export async function recordWitness(

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingManifest } from "../../protocol/index.ts";
 import { CastWriter } from "../../recording/asciicast.ts";
 import { chunkKey, genesis, gunzip, manifestKey, recordingPrefix, sealChunk, seqOfKey } from "../../recording/chain.ts";
-import { flushInOrder, type PendingObject } from "../../durable/recording/flush.ts";
+import { uploadVerified } from "../../durable/recording/flush.ts";
 import { signManifest } from "../../recording/manifest.ts";
 import { S3Store } from "../../durable/recording/s3-store.ts";
 import { verifyRecording } from "../../recording/verify.ts";
@@ -98,6 +98,17 @@ async function produce(recordingId: string) {
 }
 
 /** The room's loop: flush what is pending; on failure keep the rest and try again (bounded). */
+type PendingObject = { key: string; data: Uint8Array; sha256?: string };
+
+/** Puts the objects in order, each verified; stops at the first failure (what the edge answers a chunk with). */
+async function flushInOrder(store: S3Store, pending: PendingObject[], flushed: () => void) {
+  for (const object of pending) {
+    await uploadVerified(store, object.key, object.data, object.sha256);
+    flushed();
+  }
+}
+
+/** Retries like the connector's uploader (which re-sends what the edge could not store), without its waits. */
 async function flushUntilDone(store: S3Store, pending: PendingObject[]) {
   const queue = [...pending];
   let attempts = 0;
@@ -107,7 +118,7 @@ async function flushUntilDone(store: S3Store, pending: PendingObject[]) {
     try {
       await flushInOrder(store, [...queue], () => void queue.shift());
     } catch {
-      await new Promise((r) => setTimeout(r, 5)); // the room waits flushRetryDelay(); short here
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
   return attempts;

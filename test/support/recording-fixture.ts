@@ -4,7 +4,8 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { RecordingFormat, RecordingManifest } from "../../protocol/index.ts";
 import { chunkKey, genesis, manifestKey, sealChunk } from "../../recording/chain.ts";
 import { signManifest } from "../../recording/manifest.ts";
-import type { PendingObject } from "../../durable/recording/flush.ts";
+/** An object to put in the store: its key and bytes (and their SHA-256 when known). */
+type PendingObject = { key: string; data: Uint8Array; sha256?: string };
 
 export async function buildRecording(
   recordingId: string,
