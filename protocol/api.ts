@@ -197,6 +197,8 @@ export const PolicyHint = z.object({
   maxSessionMinutes: z.number(),
   exclusive: z.boolean(),
   recordingRequired: z.boolean(),
+  /** Sessions are recorded (best effort unless required); false: the policy turned recording off. */
+  recordingEnabled: z.boolean(),
   /** Connecting asks for a second factor (the policy says so, or the zone is high-sensitivity). Risk may add one. */
   mfaAtConnect: z.boolean(),
   /** Connecting asks for the master password. */
@@ -268,6 +270,8 @@ export const PolicyFields = z.object({
   approverGroupId: z.string().nullable().default(null),
   quorum: z.number().int().min(1).max(20).default(1),
   pendingTtlMinutes: minutes(30 * 24 * 60).default(1440),
+  /** Off: sessions are not recorded at all (the audit log still has them). Required implies recorded. */
+  recordingEnabled: z.boolean().default(true),
   recordingRequired: z.boolean().default(false),
   recordKeystrokes: z.boolean().default(false),
   liveViewAllowed: z.boolean().default(true),
@@ -456,6 +460,7 @@ export const ApprovalContext = z.object({
   policy: z.object({
     name: z.string(),
     maxSessionMinutes: z.number(),
+    recordingEnabled: z.boolean(),
     recordingRequired: z.boolean(),
     recordKeystrokes: z.boolean(),
     liveViewAllowed: z.boolean(),

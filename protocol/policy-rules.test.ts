@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { minutesText, type PolicyLimits, policyProblems } from "./policy-rules.ts";
+import { minutesText, type PolicyLimits, policyProblems, recordingMode } from "./policy-rules.ts";
 
 const sane: PolicyLimits = {
   maxCheckoutMinutes: 480,
@@ -67,5 +67,14 @@ describe("policyProblems", () => {
     expect(minutesText(45)).toBe("45 min");
     expect(minutesText(90)).toBe("1 h 30 min");
     expect(minutesText(2880)).toBe("2 d");
+  });
+});
+
+describe("recordingMode", () => {
+  it("required wins; unticked recording is off; a policy stored before the switch records", () => {
+    expect(recordingMode({ recordingRequired: true, recordingEnabled: false })).toBe("required");
+    expect(recordingMode({ recordingRequired: false, recordingEnabled: false })).toBe("off");
+    expect(recordingMode({ recordingRequired: false, recordingEnabled: true })).toBe("best-effort");
+    expect(recordingMode({ recordingRequired: false })).toBe("best-effort");
   });
 });

@@ -33,6 +33,18 @@ const DURATIONS = [
   ["disconnectGraceMinutes", "The browser away limit"],
 ] as const satisfies readonly (readonly [keyof PolicyLimits, string])[];
 
+/**
+ * How a policy records sessions (docs/recording.md): `required` fails closed, `best-effort` records and goes on
+ * with an alert when it cannot, `off` records nothing. Required wins over an unticked "Record sessions"; a
+ * policy stored before recording could be turned off (no `recordingEnabled`) records.
+ */
+export type RecordingMode = "off" | "best-effort" | "required";
+export function recordingMode(p: { recordingEnabled?: boolean; recordingRequired: boolean }): RecordingMode {
+  return p.recordingRequired ? "required" : p.recordingEnabled === false ? "off" : "best-effort";
+}
+/** Ordered from weakest: a policy whose mode ranks lower records less. */
+export const RECORDING_RANK: Record<RecordingMode, number> = { off: 0, "best-effort": 1, required: 2 };
+
 /** "45 min", "8 h", "1 h 30 min", "3 d": the words the messages use. */
 export function minutesText(minutes: number): string {
   const days = Math.floor(minutes / 1440);

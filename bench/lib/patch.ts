@@ -22,16 +22,11 @@ export function applyEdits(dir: string, edits: Edit[]): string | undefined {
  * session is recorded); it exists only to measure what recording costs.
  */
 export const NO_RECORDING: Edit[] = [
-  // The grant names no recording: the connector records nothing.
-  {
-    file: "worker/grants.ts",
-    find: "      ...(row.recording_id ? { id: row.recording_id } : {}),\n",
-    replace: "",
-  },
-  // The room gets no recording policy: it witnesses nothing and seals nothing.
+  // Every session as under a policy with recording off: no recording row, no rec.id in the grant (the
+  // connector records nothing), no recording policy for the room (it witnesses and seals nothing).
   {
     file: "worker/routes/sessions.ts",
-    find: "      recording: {\n        recordingId,\n",
-    replace: "      unrecorded: {\n        recordingId,\n",
+    find: '    const recorded = recordingMode(policy) !== "off";\n',
+    replace: "    const recorded = false;\n",
   },
 ];

@@ -4,7 +4,7 @@
 // signature, bytes that do not match, a connector that under-reports, a deleted manifest, an edited or
 // foreign chunk, a tail cut off. An honest recording whose last chunk never came reads as incomplete.
 import { env, SELF } from "cloudflare:test";
-import { exportJWK, generateKeyPair } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { encodeData, encodeMessage, type IntegrityReport } from "../../protocol/index.ts";
 import { chunkKey, manifestKey } from "../../recording/chain.ts";
@@ -287,5 +287,14 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
       .bind(Date.now(), s.site.connectorId)
       .run();
     expect(await verify(s.rid)).toMatchObject({ status: "verified", problems: [] });
+  });
+
+  it("a policy with recording off: no recording row, the grant names none, the room witnesses nothing", async () => {
+    const live = await liveSession({ recording_enabled: 0, recording_required: 0 });
+    const grant = decodeJwt(live.open.grant) as { rec: { id?: string } };
+    expect(grant.rec.id).toBeUndefined();
+    await live.room.end("killed");
+    expect(await recordingOf(live.id)).toBeNull();
+    expect((await live.room.presence()).recording).toBe("not_recorded");
   });
 });

@@ -1,6 +1,6 @@
 // Admin › Policies (admins only): the policies with their main rules, and the full policy form (in sections,
 // durations in minutes, hours or days) to create one or, via a row's Edit, change one.
-import type { Policy } from "../../protocol/index.ts";
+import { type Policy, recordingMode } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel, rowButton } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
@@ -8,10 +8,18 @@ import { type Cleanup, append, h, replace, say } from "./dom.ts";
 import { formatMinutes } from "./format.ts";
 import { PolicyForm } from "./policy-form.ts";
 
+/** "recording required, with keystrokes", "recorded (best effort)", "not recorded". */
+function recordingWords(p: Policy): string {
+  const mode = recordingMode(p);
+  if (mode === "off") return "not recorded";
+  const keys = p.recordKeystrokes ? ", with keystrokes" : "";
+  return mode === "required" ? `recording required${keys}` : `recorded (best effort)${keys}`;
+}
+
 function controls(p: Policy): string {
   const on = [
     p.exclusive && "exclusive",
-    p.recordingRequired && (p.recordKeystrokes ? "recorded with keystrokes" : "recorded"),
+    recordingWords(p),
     p.masterPasswordRequired && "master password",
     p.mfaRequired && "MFA",
     p.idleTimeoutMinutes !== null && `idle ${formatMinutes(p.idleTimeoutMinutes)}`,

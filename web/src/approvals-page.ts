@@ -1,7 +1,7 @@
 // The approver's inbox (#/approvals): one card per pending request with who, what, where, when and
 // why, the approvals so far, a comment and Approve / Deny. Cards stack on a phone; re-read every 15 s.
 import type { ApprovalContext, ApprovalItem, CheckoutSummary } from "../../protocol/index.ts";
-import { APPROVAL_HISTORY_DAYS } from "../../protocol/index.ts";
+import { APPROVAL_HISTORY_DAYS, recordingMode } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { approvalsText, statusBadge, statusLabel } from "./checkout-view.ts";
 import { type Cleanup, append, h, say } from "./dom.ts";
@@ -30,7 +30,7 @@ function fact(term: string, ...value: (Node | string | null)[]): HTMLDivElement 
 export function policyEffects(p: ApprovalContext["policy"]): string[] {
   return [
     `sessions up to ${formatMinutes(p.maxSessionMinutes)}`,
-    p.recordingRequired ? (p.recordKeystrokes ? "recorded, keystrokes too" : "recorded") : "not recorded",
+    recordingMode(p) === "off" ? "not recorded" : p.recordKeystrokes ? "recorded, keystrokes too" : "recorded",
     p.liveViewAllowed ? "admins may watch live" : "no live view",
     ...(p.mfaRequired ? ["second factor at connect"] : []),
     ...(p.masterPasswordRequired ? ["master password at connect"] : []),

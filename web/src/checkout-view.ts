@@ -1,6 +1,6 @@
 // How a checkout reads on screen: status badges, approvals so far, policy hints, and the sentences
 // for the stable error codes of cart items and checkout actions.
-import type { CatalogEntry, CheckoutStatus, CheckoutSummary } from "../../protocol/index.ts";
+import { type CatalogEntry, type CheckoutStatus, type CheckoutSummary, recordingMode } from "../../protocol/index.ts";
 import { h } from "./dom.ts";
 import { formatMinutes } from "./format.ts";
 
@@ -37,7 +37,7 @@ export function policyPhrases(policy: PolicyHint): string[] {
     policy.approvalRequired ? `approval by ${policy.quorum}` : "no approval",
     ...(policy.exclusive ? ["exclusive"] : []),
     `max ${formatMinutes(policy.maxCheckoutMinutes)}`,
-    ...(policy.recordingRequired ? ["recorded"] : []),
+    ...(recordingMode(policy) !== "off" ? ["recorded"] : []),
     // Said before the request, not discovered at connect.
     ...(policy.mfaAtConnect ? ["second factor at connect"] : []),
     ...(policy.masterPasswordAtConnect ? ["master password at connect"] : []),

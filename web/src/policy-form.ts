@@ -123,9 +123,13 @@ const FLAGS: Record<FlagKey, { label: string; hint: string } | undefined> = {
     label: "Rotate on check-in",
     hint: "When a checkout ends, the site's connector changes the password or key on the server; the credential is exclusive.",
   },
+  recordingEnabled: {
+    label: "Record sessions",
+    hint: "The connector records each session for replay; if it cannot, the session goes on and an alert is raised. Off: nothing is recorded (the audit log still is).",
+  },
   recordingRequired: {
     label: "Recording required",
-    hint: "Sessions are recorded for replay; no recording, no session.",
+    hint: "No recording, no session: a session the connector cannot record does not start, or ends. Implies recording.",
   },
   recordKeystrokes: {
     label: "Record keystrokes",
@@ -173,6 +177,7 @@ const SECTIONS: { legend: string; items: Item[] }[] = [
   {
     legend: "Recording and privacy",
     items: [
+      { flag: "recordingEnabled" },
       { flag: "recordingRequired" },
       { flag: "recordKeystrokes" },
       { flag: "liveViewAllowed" },

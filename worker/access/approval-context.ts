@@ -51,6 +51,7 @@ export async function approvalContext(env: Env, row: CheckoutRow, now: number): 
     policy: {
       name: policy.name,
       maxSessionMinutes: policy.maxSessionMinutes,
+      recordingEnabled: policy.recordingEnabled ?? true,
       recordingRequired: policy.recordingRequired,
       recordKeystrokes: policy.recordKeystrokes,
       liveViewAllowed: policy.liveViewAllowed,

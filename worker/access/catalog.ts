@@ -81,6 +81,7 @@ export async function entitledCatalog(
         maxSessionMinutes: p.maxSessionMinutes,
         exclusive: p.exclusive,
         recordingRequired: p.recordingRequired,
+        recordingEnabled: p.recordingEnabled,
         mfaAtConnect: p.mfaRequired || r.sensitivity === "high",
         masterPasswordAtConnect: p.masterPasswordRequired,
       },

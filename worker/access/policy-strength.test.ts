@@ -10,6 +10,7 @@ const strict: PolicyStrength = {
   approvalRequired: true,
   quorum: 2,
   recordingRequired: true,
+  recordingEnabled: true,
   recordKeystrokes: true,
   liveViewAllowed: true,
   mfaRequired: true,
@@ -25,6 +26,7 @@ const strength: fc.Arbitrary<PolicyStrength> = fc.record({
   approvalRequired: fc.boolean(),
   quorum: fc.integer({ min: 1, max: 5 }),
   recordingRequired: fc.boolean(),
+  recordingEnabled: fc.boolean(),
   recordKeystrokes: fc.boolean(),
   liveViewAllowed: fc.boolean(),
   mfaRequired: fc.boolean(),
@@ -42,6 +44,10 @@ describe("weakerOn", () => {
     expect(weakerOn({ ...strict, approvalRequired: false }, strict)).toEqual(["approval"]);
     expect(weakerOn({ ...strict, quorum: 1 }, strict)).toEqual(["quorum"]);
     expect(weakerOn({ ...strict, recordingRequired: false }, strict)).toEqual(["recording"]);
+    // Recording off is weaker than best effort, which is weaker than required.
+    const bestEffort = { ...strict, recordingRequired: false, recordingEnabled: true };
+    expect(weakerOn({ ...bestEffort, recordingEnabled: false }, bestEffort)).toEqual(["recording"]);
+    expect(weakerOn(bestEffort, { ...bestEffort, recordingEnabled: false })).toEqual([]);
     expect(weakerOn({ ...strict, recordKeystrokes: false }, strict)).toEqual(["keystrokes"]);
     expect(weakerOn({ ...strict, liveViewAllowed: false }, strict)).toEqual(["live_view"]);
     expect(weakerOn({ ...strict, mfaRequired: false }, strict)).toEqual(["mfa"]);

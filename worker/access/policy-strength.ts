@@ -1,6 +1,6 @@
 // Whether one policy is weaker than another on the controls that protect a zone, as a pure function:
 // a zone admin may attach only a policy that is not weaker than the zone's own (docs/access-model.md).
-import type { Policy } from "../../protocol/index.ts";
+import { type Policy, RECORDING_RANK, recordingMode } from "../../protocol/index.ts";
 
 /** The controls compared, each with a fixed order from weak to strong. */
 export type PolicyControl =
@@ -30,6 +30,7 @@ export type PolicyStrength = Pick<
   | "approvalRequired"
   | "quorum"
   | "recordingRequired"
+  | "recordingEnabled"
   | "recordKeystrokes"
   | "liveViewAllowed"
   | "mfaRequired"
@@ -59,7 +60,7 @@ export function weakerOn(candidate: PolicyStrength, floor: PolicyStrength): Poli
   const out: PolicyControl[] = [];
   if (dropped(candidate.approvalRequired, floor.approvalRequired)) out.push("approval");
   else if (floor.approvalRequired && Math.max(1, candidate.quorum) < Math.max(1, floor.quorum)) out.push("quorum");
-  if (dropped(candidate.recordingRequired, floor.recordingRequired)) out.push("recording");
+  if (RECORDING_RANK[recordingMode(candidate)] < RECORDING_RANK[recordingMode(floor)]) out.push("recording");
   if (dropped(candidate.recordKeystrokes, floor.recordKeystrokes)) out.push("keystrokes");
   if (dropped(candidate.liveViewAllowed, floor.liveViewAllowed)) out.push("live_view");
   if (dropped(candidate.mfaRequired, floor.mfaRequired)) out.push("mfa");

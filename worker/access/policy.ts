@@ -12,6 +12,7 @@ export type PolicyRow = {
   quorum: number;
   pending_ttl_minutes: number;
   recording_required: number;
+  recording_enabled: number;
   record_keystrokes: number;
   live_view_allowed: number;
   notify_watched: number;
@@ -41,6 +42,7 @@ export const DEFAULT_POLICY: Policy = {
   approverGroupId: null,
   quorum: 1,
   pendingTtlMinutes: 1440,
+  recordingEnabled: true,
   recordingRequired: false,
   recordKeystrokes: false,
   liveViewAllowed: true,
@@ -71,6 +73,7 @@ export function policyFromRow(r: PolicyRow): Policy {
     approverGroupId: r.approver_group_id,
     quorum: r.quorum,
     pendingTtlMinutes: r.pending_ttl_minutes,
+    recordingEnabled: !!r.recording_enabled,
     recordingRequired: !!r.recording_required,
     recordKeystrokes: !!r.record_keystrokes,
     liveViewAllowed: !!r.live_view_allowed,
@@ -120,6 +123,7 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.rdpClipboardCopy ? 1 : 0,
     p.rdpClipboardPaste ? 1 : 0,
     p.rdpClipboardMaxBytes,
+    p.recordingEnabled ? 1 : 0,
   ];
 }
 
@@ -149,6 +153,7 @@ export const POLICY_COLUMNS = [
   "rdp_clipboard_copy",
   "rdp_clipboard_paste",
   "rdp_clipboard_max_bytes",
+  "recording_enabled",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

@@ -1,7 +1,7 @@
 // Does an open checkout still stand? Asked whenever something that granted it changes (a person's
 // account, groups, zone grants, the server, the credential, the policy) and again at every session
 // start and socket upgrade: holding a checkout is not a right of its own. Pure.
-import type { Policy } from "../../protocol/index.ts";
+import { type Policy, RECORDING_RANK, recordingMode } from "../../protocol/index.ts";
 
 /** What the checkout was granted under, and what it holds now. */
 export type Held = {
@@ -34,8 +34,11 @@ export function requalify(held: Held, now: Policy | null): Standing {
   if (held.endsAt - held.startsAt > now.maxCheckoutMinutes * 60_000)
     return { ok: false, why: `the window is longer than the policy's ${now.maxCheckoutMinutes} minutes` };
   // Controls on the session itself: a session that started without them no longer qualifies.
-  if (now.recordingRequired && !held.granted.recordingRequired)
-    return { ok: false, why: "the policy now requires recording" };
+  if (RECORDING_RANK[recordingMode(now)] > RECORDING_RANK[recordingMode(held.granted)])
+    return {
+      ok: false,
+      why: now.recordingRequired ? "the policy now requires recording" : "the policy now records sessions",
+    };
   if (now.mfaRequired && !held.granted.mfaRequired) return { ok: false, why: "the policy now requires MFA" };
   if (now.masterPasswordRequired && !held.granted.masterPasswordRequired)
     return { ok: false, why: "the policy now requires the master password" };

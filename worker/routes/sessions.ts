@@ -1,7 +1,14 @@
 // Opening a session on an active checkout (grant + dispatch), its status, and the browser's socket.
 import { z } from "zod";
 import type { Context } from "hono";
-import { CreateSessionRequest, KillRequest, KillResult, LiveSession, SessionSummary } from "../../protocol/index.ts";
+import {
+  CreateSessionRequest,
+  KillRequest,
+  KillResult,
+  LiveSession,
+  recordingMode,
+  SessionSummary,
+} from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { advance, loadRow, revoke } from "../access/checkouts.ts";
 import { enforceAccess, requireStanding } from "../access/revocation.ts";
@@ -77,22 +84,25 @@ sessions.openapi(
         c.req.header("CF-Connecting-IP")?.trim() || null,
       )
       .run();
-    // The recording the connector makes at the source; the room witnesses it and seals its manifest.
+    // The recording the connector makes at the source; the room witnesses it and seals its manifest. A policy
+    // that turned recording off makes none: the grant names no recording and the room witnesses nothing.
+    const recorded = recordingMode(policy) !== "off";
     const recordingId = crypto.randomUUID();
-    await c.env.DB.prepare(
-      "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format, source_version, site_id) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?, 2, ?)",
-    )
-      .bind(
-        recordingId,
-        sessionId,
-        user.id,
-        row.server_id,
-        row.zone_id,
-        now,
-        target.protocol === "rdp" ? "guacamole" : "asciicast-v2",
-        target.site_id,
+    if (recorded)
+      await c.env.DB.prepare(
+        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format, source_version, site_id) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?, 2, ?)",
       )
-      .run();
+        .bind(
+          recordingId,
+          sessionId,
+          user.id,
+          row.server_id,
+          row.zone_id,
+          now,
+          target.protocol === "rdp" ? "guacamole" : "asciicast-v2",
+          target.site_id,
+        )
+        .run();
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
     // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
     const roomReady = room.init({
@@ -109,12 +119,16 @@ sessions.openapi(
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
       startedAt: now,
-      recording: {
-        recordingId,
-        required: policy.recordingRequired,
-        keystrokes: policy.recordKeystrokes,
-        zoneId: row.zone_id,
-      },
+      ...(recorded
+        ? {
+            recording: {
+              recordingId,
+              required: policy.recordingRequired,
+              keystrokes: policy.recordKeystrokes,
+              zoneId: row.zone_id,
+            },
+          }
+        : {}),
     });
     // The master password travels sealed, unopened, into the grant; the connector checks it (docs/auth.md).
     // A required recording fails closed at the connector, which knows whether its spool can take it.
