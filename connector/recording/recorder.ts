@@ -56,6 +56,8 @@ export type SessionRecorderOptions = {
   onFailure?: (failure: RecordingFailure) => void;
   /** The backlog went back under its bound: a paused target may run again. */
   onDrain?: () => void;
+  /** Output bytes as they are recorded (the uploader gives way to a busy relay: activity.ts). */
+  noteOutput?: (bytes: number) => void;
 };
 
 const defaultSchedule = (fn: () => void, ms: number) => {
@@ -120,6 +122,7 @@ export class SessionRecorder {
     const lines = this.writer.output(bytes, now);
     this.makeRoom(lines, now);
     this.outBytes += bytes.byteLength;
+    this.options.noteOutput?.(bytes.byteLength);
     this.append(lines, now);
   }
 

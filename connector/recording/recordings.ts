@@ -15,6 +15,7 @@ import type { Log } from "../log.ts";
 import type { ConnectorState } from "../state.ts";
 import { type ChunkSign, chunkSigner, type RecordingFailure, SessionRecorder } from "./recorder.ts";
 import { Spool } from "./spool.ts";
+import { RelayActivity, uploadsWait } from "./activity.ts";
 import { Uploader } from "./uploader.ts";
 
 const positive = z.coerce.number().int().positive();
@@ -66,6 +67,7 @@ export class Recordings {
     private readonly sign: ChunkSign,
     private readonly settings: RecordingSettings,
     private readonly now: () => number = Date.now,
+    private readonly activity = new RelayActivity(),
   ) {}
 
   /** Opens the spool under the state directory (a crash's debris removed) and its uploader, not started. */
@@ -78,13 +80,16 @@ export class Recordings {
     const spool = await Spool.open(stateDir, { maxBytes: settings.spoolMaxBytes, log });
     // The state object is shared: after an identity rotation, tokens and chunk claims use the new key.
     const identityKey = () => state.identityKey as JWK;
+    // Uploads give way to a busy relay (activity.ts): recorded output is counted as it passes.
+    const activity = new RelayActivity();
     const uploader = new Uploader({
       spool,
       edgeUrl: state.edgeUrl,
       token: (endpoint) => connectorToken(state.connectorId, identityKey(), endpoint),
       log,
+      shouldWait: () => uploadsWait(activity, spool.stats(), Date.now()),
     });
-    return new Recordings(spool, uploader, chunkSigner(identityKey), settings);
+    return new Recordings(spool, uploader, chunkSigner(identityKey), settings, Date.now, activity);
   }
 
   /** Starts uploading: what a previous run left in the spool first. */
@@ -130,6 +135,7 @@ export class Recordings {
       chunkMs: this.settings.chunkMs,
       onFailure: session.onFailure,
       onDrain: session.onDrain,
+      noteOutput: (bytes) => this.activity.note(bytes, this.now()),
     });
     this.live.add(recorder);
     void recorder.closed.then(() => this.live.delete(recorder));

@@ -33,7 +33,12 @@ export type UploaderOptions = {
   now?: () => number;
   retryDelay?: (attempt: number) => number;
   timeoutMs?: number;
+  /** Whether the next upload should wait (the relay is busy: activity.ts); asked again every YIELD_MS. */
+  shouldWait?: () => boolean;
 };
+
+/** How often a waiting uploader looks again whether the relay is still busy. */
+const YIELD_MS = 250;
 
 type Outcome = "uploaded" | "refused" | "failed";
 
@@ -89,6 +94,10 @@ export class Uploader {
     const { spool, log } = this.options;
     try {
       for (let chunk = spool.next(); chunk && !this.stopped; chunk = spool.next()) {
+        if (this.options.shouldWait?.()) {
+          await this.backoff(YIELD_MS);
+          continue;
+        }
         let outcome: Outcome;
         try {
           outcome = await this.upload(chunk);
