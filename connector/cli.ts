@@ -198,6 +198,17 @@ async function install(opts: {
 }
 
 /** Prints what the running connector last wrote to status.json, and whether it still runs. */
+/** "12.0 MiB of 1024 MiB, 3 chunks waiting (oldest 2026-…), uploads failing since …", or why there is none. */
+function spoolLine(spool: HealthSnapshot["spool"], at: (ms: number) => string): string {
+  if (!spool) return "unavailable (recorded sessions that require it do not start)";
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  const waiting = spool.chunks
+    ? `, ${spool.chunks} chunk${spool.chunks === 1 ? "" : "s"} waiting${spool.oldestAt !== null ? ` (oldest ${at(spool.oldestAt)})` : ""}`
+    : ", nothing waiting";
+  const failing = spool.failingSince !== null ? `, uploads failing since ${at(spool.failingSince)}` : "";
+  return `${mib(spool.bytes)} of ${mib(spool.limit)}${waiting}${failing}`;
+}
+
 async function status(stateDir: string, json: boolean): Promise<void> {
   const state = await loadState(stateDir);
   const text = await readFile(join(stateDir, STATUS_FILE), "utf8").catch(() => undefined);
@@ -233,6 +244,8 @@ async function status(stateDir: string, json: boolean): Promise<void> {
         lines.push(
           `rdp: ${snap.rdp.engine ? (snap.rdp.sandbox ? "available, sandboxed" : "available, NOT sandboxed") : "unavailable"}${snap.rdp.reason ? ` (${snap.rdp.reason})` : ""}`,
         );
+      // The recording spool (docs/recording.md); status.json from before recording at the source has none.
+      if (snap.spool !== undefined) lines.push(`recording spool: ${spoolLine(snap.spool, at)}`);
       lines.push(snap.errors.length ? "last errors:" : "last errors: none");
       for (const e of snap.errors) lines.push(`  ${at(e.at)} ${e.event}${e.reason ? ` (${e.reason})` : ""}`);
     }

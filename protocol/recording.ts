@@ -129,10 +129,13 @@ export const RecordingGap = z.strictObject({
 export type RecordingGap = z.infer<typeof RecordingGap>;
 
 /**
- * The manifest of a recording made at the source (v2): the edge signs it to bind the connector's
- * chunk chain (each chunk's claims as the connector signed them) to the room's witness. `signers`
- * are the connector public keys that signed chunks, so it verifies offline with the edge key alone,
- * also after the connector is revoked or rekeyed.
+ * The manifest of a recording made at the source (v2): the edge signs it to bind the connector's chunk
+ * chain to the room's witness. `chunks` lists every chunk's hashes and link (the chain); `head` is the
+ * last chunk's claims as the connector signed them, which commit to the whole chain through its link, and
+ * say how far the streams reached and whether that chunk was the last. (Every chunk's own claims were
+ * checked on upload; keeping only the head's keeps the manifest small.) `signers` are the connector keys
+ * that may have signed it, so it verifies offline with the edge key alone, also after the connector is
+ * revoked or rekeyed.
  */
 export const RecordingManifestV2 = z.strictObject({
   v: z.literal(2),
@@ -146,8 +149,9 @@ export const RecordingManifestV2 = z.strictObject({
   compression: z.literal("gzip"),
   connectorId: z.string().max(64),
   signers: z.array(z.record(z.string(), z.unknown())).max(16),
-  /** Each chunk's claims as a compact JWS (CHUNK_TYP), in order. */
-  chunks: z.array(z.string().max(4096)).max(1_000_000),
+  chunks: z.array(ChunkEntry).max(1_000_000),
+  /** The last chunk's claims (compact JWS, CHUNK_TYP); null when no chunk arrived. */
+  head: z.string().max(4096).nullable(),
   witness: Witness,
   complete: z.boolean(),
   gap: RecordingGap.nullable(),

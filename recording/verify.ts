@@ -1,8 +1,8 @@
 // Verifies a stored recording against its signed manifest (pure over a reader): detects a changed
 // byte, a missing, extra, reordered or truncated chunk, a chunk from another recording, a broken
 // chain and a forged or foreign manifest. For a recording made at the source (manifest v2) it also
-// checks each chunk's claims against the connector key that signed them, and that the chunks cover
-// what the room witnessed. Used by the API, the CLI and the tests.
+// checks the connector's signed head of the chain, and that the chunks cover what the room witnessed.
+// Used by the API, the CLI and the tests.
 import {
   calculateJwkThumbprint,
   type CryptoKey,
@@ -52,55 +52,46 @@ export async function manifestChunks(
 }
 
 /**
- * A v2 manifest's chunks: each claim verifies with a connector key the manifest names, belongs to this
- * recording and session, is numbered in order and links to the one before; then the chain's reach is
- * held against the witness. Under-reporting is always tampering; output past the witness only when the
- * connector itself ended the session (it had sent everything before its `end`); input past it always.
+ * A v2 manifest's chunks: the chain recomputed from the recording's id over every entry, and the head
+ * (the last chunk's claims) verified with a connector key the manifest names: it must be that chunk's,
+ * with the chain's last link, so the connector's signature covers every chunk before it. Then the head's
+ * reach is held against the witness: under-reporting is always tampering; output past the witness only when
+ * the connector itself ended the session (it had sent everything before its `end`); input past it always.
  */
 async function sourceChunks(
   m: RecordingManifestV2,
 ): Promise<{ entries: ChunkEntryView[]; problems: IntegrityProblem[]; coverage: Coverage }> {
   const problems: IntegrityProblem[] = [];
+  let prev = await genesis(m.recordingId);
+  for (const [i, e] of m.chunks.entries()) {
+    if (e.seq !== i) problems.push({ kind: "chain", seq: e.seq, detail: `entry ${i} is numbered ${e.seq}` });
+    const link = await nextLink(prev, i, e.sha256, e.rawSha256);
+    if (link !== e.link) problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
+    prev = link;
+  }
   const signers = new Map<string, JWK>();
   for (const jwk of m.signers) signers.set(await calculateJwkThumbprint(jwk as JWK), jwk as JWK);
-  const entries: ChunkEntryView[] = [];
-  let prev = await genesis(m.recordingId);
-  let last: ChunkClaims | null = null;
-  for (const [i, jws] of m.chunks.entries()) {
-    const claims = await openChunkClaims(jws, signers);
-    if (!claims) {
-      problems.push({
-        kind: "signature",
-        seq: i,
-        detail: `chunk ${i}'s claims are not signed by the session's connector`,
-      });
-      break;
-    }
-    if (claims.rid !== m.recordingId || claims.sid !== m.sessionId || claims.seq !== i) {
-      problems.push({
-        kind: "chain",
-        seq: i,
-        detail: `entry ${i} is chunk ${claims.seq} of another recording or place`,
-      });
-      break;
-    }
-    const link = await nextLink(prev, i, claims.sha256, claims.rawSha256);
-    if (link !== claims.link)
-      problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
-    if (last?.final) problems.push({ kind: "chain", seq: i, detail: "a chunk after the one marked last" });
-    prev = link;
-    last = claims;
-    entries.push({
-      seq: i,
-      size: claims.size,
-      sha256: claims.sha256,
-      rawSize: claims.rawSize,
-      rawSha256: claims.rawSha256,
+  const last = m.chunks.at(-1);
+  const head = m.head ? await openChunkClaims(m.head, signers) : null;
+  if (last && !head)
+    problems.push({
+      kind: "signature",
+      seq: last.seq,
+      detail: "the last chunk's claims are not signed by the session's connector",
     });
-  }
+  else if (
+    head &&
+    (!last ||
+      head.rid !== m.recordingId ||
+      head.sid !== m.sessionId ||
+      head.seq !== last.seq ||
+      head.link !== prev ||
+      head.sha256 !== last.sha256)
+  )
+    problems.push({ kind: "chain", detail: "the connector's signed head is not this chain's last chunk" });
   const w = m.witness;
-  const coverage = { output: w.output, input: w.input, recordedOutput: last?.out ?? 0, recordedInput: last?.in ?? 0 };
-  const final = last?.final ?? false;
+  const coverage = { output: w.output, input: w.input, recordedOutput: head?.out ?? 0, recordedInput: head?.in ?? 0 };
+  const final = head?.final ?? false;
   if (m.complete !== final)
     problems.push({
       kind: "manifest",
@@ -125,7 +116,7 @@ async function sourceChunks(
     });
   if (!m.complete && (!m.gap || m.gap.fromSeq !== m.chunks.length || m.gap.outputFrom !== coverage.recordedOutput))
     problems.push({ kind: "manifest", detail: "the manifest's gap does not match its chunks" });
-  return { entries, problems, coverage };
+  return { entries: m.chunks, problems, coverage };
 }
 
 /** A chunk's claims if a key of `signers` (by kid) signed them as a chunk; null otherwise. */

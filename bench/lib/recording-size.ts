@@ -64,13 +64,14 @@ export async function measureRecordingSize(stack: Stack, seconds: number): Promi
   client.close();
   const minutes = (Date.now() - started) / 60_000;
   let rec: RecordingSummary | undefined;
-  for (let i = 0; i < 100 && rec?.status !== "stored"; i++) {
+  // The connector uploads the last chunk after the session ends (later while the scale stage keeps it busy).
+  for (let i = 0; i < 600 && rec?.status !== "stored"; i++) {
     rec = (await stack.admin.request<RecordingSummary[]>("GET", `/api/recordings?${window}`)).find(
       (r) => r.sessionId === id,
     );
     await sleep(100);
   }
-  if (!rec) throw new Error("recording not found");
+  if (rec?.status !== "stored") throw new Error(`recording not stored within 60 s (${rec?.status ?? "not found"})`);
   const get = async (path: string) =>
     (
       await fetch(`${stack.edge.url}/api/recordings/${rec.id}/${path}`, {

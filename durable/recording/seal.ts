@@ -4,8 +4,14 @@
 // the chunk marked last has arrived, or, past the tail wait, as incomplete, naming the missing range.
 // Chunks that arrive later seal it again, more complete. Only the session's room calls this, so one
 // recording has one writer.
-import type { JWK } from "jose";
-import { type RecordingGap, type RecordingManifestV2, Witness } from "../../protocol/index.ts";
+import { decodeJwt, type JWK } from "jose";
+import {
+  type ChunkEntry,
+  ChunkClaims,
+  type RecordingGap,
+  type RecordingManifestV2,
+  Witness,
+} from "../../protocol/index.ts";
 import { manifestKey, sha256Hex } from "../../recording/chain.ts";
 import { signManifest } from "../../recording/manifest.ts";
 import { connectorKeys } from "../../worker/connector-keys.ts";
@@ -107,7 +113,8 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
     compression: "gzip",
     connectorId: row.connector_id ?? "",
     signers: await signersOf(env, row.connector_id, chain),
-    chunks: chain.map((c) => c.jws),
+    chunks: chain.map(entryOf),
+    head: chain.at(-1)?.jws ?? null,
     witness,
     complete: final,
     gap,
@@ -130,6 +137,12 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
     )
     .run();
   return { kind: "sealed", complete: final, changed: true };
+}
+
+/** A chunk's place in the chain, from the claims the upload route verified and kept. */
+function entryOf(chunk: ChunkRow): ChunkEntry {
+  const c = ChunkClaims.parse(decodeJwt(chunk.jws));
+  return { seq: c.seq, size: c.size, sha256: c.sha256, rawSize: c.rawSize, rawSha256: c.rawSha256, link: c.link };
 }
 
 /** The public keys that signed the chain's chunks (the connector's current and retired keys, by kid). */

@@ -101,7 +101,10 @@ describeWithPeers("three connectors per site", missingPeers(), () => {
     const metrics = await (await fetch(`http://127.0.0.1:${status.metricsPort}/metrics`)).text();
     expect(metrics).toContain("psm_connector_link_up 1");
     expect(metrics).toContain("psm_connector_sessions 0");
+    expect(metrics).toContain("psm_connector_spool_limit_bytes");
     expect(cli(["status"])).toMatch(/process: running .*\nlink: connected/);
+    // The recording spool, in words: its bound and nothing waiting.
+    expect(cli(["status"])).toMatch(/recording spool: 0\.0 MiB of 1024\.0 MiB, nothing waiting/);
   });
 
   it("shows the admin three online connectors with version and heartbeat", async () => {
