@@ -18,6 +18,7 @@ import type { Stack } from "../test/support/stack.ts";
 import { openDirect, openOurs } from "./lib/clients.ts";
 import { cpuDuring, formatSummary, pidsNamed, summarizeProfile } from "./lib/cpu.ts";
 import { measureBulk, measureEcho } from "./lib/pipe.ts";
+import { spoolDrained } from "./lib/spool.ts";
 import { percentile, sleep } from "./lib/stats.ts";
 import { descendants, processes } from "./lib/system.ts";
 import { runInSnapshot } from "./lib/snapshot.ts";
@@ -163,6 +164,11 @@ async function main(): Promise<void> {
     cdp?.close();
     pipe.client.onData = original;
     await pipe.close();
+    // The recording spooled during the bulk uploads now, before the echo is measured (bench/lib/spool.ts).
+    const drained = await spoolDrained(stack.connectorState);
+    process.stderr.write(
+      `recording uploads after the bulk: ${drained.chunks} chunks in ${(drained.ms / 1000).toFixed(1)} s\n`,
+    );
     await stopConnector(connector);
 
     // Echo through ours, with a fresh profiled connector.

@@ -30,6 +30,7 @@ import {
 import { runFanout } from "./lib/fanout.ts";
 import { cpuDuring, cpuPerMB } from "./lib/cpu.ts";
 import { RecordingOffBulk } from "./lib/recording-off.ts";
+import { spoolDrained } from "./lib/spool.ts";
 import { measureRecordingSize } from "./lib/recording-size.ts";
 import { runScale } from "./lib/scale.ts";
 import { stackTarget, startStackRetrying, type Target } from "./lib/target.ts";
@@ -247,6 +248,8 @@ async function main(): Promise<void> {
           results.bulkMemory[who] = sampler.stop();
           await release(pipe);
         }
+        // The recording spooled while the bulk ran uploads now: before the next stage (bench/lib/spool.ts).
+        if (who === "ours") results.uploadsAfterBulk = await spoolDrained(s.connectorState);
       });
     }
 

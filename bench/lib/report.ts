@@ -29,6 +29,8 @@ export type Results = {
   bulkUnrecorded?: OffBulk;
   /** CPU ms per MB of the recorded bulk run (ours): the room (workerd) and the connector. */
   bulkCpu?: BulkCpu;
+  /** What the connector had spooled during the recorded bulk, and how long its upload took afterwards. */
+  uploadsAfterBulk?: { chunks: number; ms: number };
   recordingSize?: RecordingSize;
   errors: string[];
   config: {
@@ -161,6 +163,11 @@ export function mainTable(r: Results): string {
       r.bulkCpu && r.bulkUnrecorded?.cpu
         ? `room (workerd) CPU ${r.bulkCpu.workerdMsPerMB.toFixed(0)} ms/MB recorded vs ${r.bulkUnrecorded.cpu.workerdMsPerMB.toFixed(0)} not; connector ${r.bulkCpu.connectorMsPerMB.toFixed(0)} vs ${r.bulkUnrecorded.cpu.connectorMsPerMB.toFixed(0)} ms/MB`
         : "CPU per MB: not measured",
+      ...(r.uploadsAfterBulk
+        ? [
+            `uploads waited for the bulk, then ${r.uploadsAfterBulk.chunks} chunks went in ${(r.uploadsAfterBulk.ms / 1000).toFixed(1)} s`,
+          ]
+        : []),
       size
         ? `${size.kbPerMinute.toFixed(2)} KB/min stored for a scripted ${size.minutes.toFixed(1)}-min session, keystrokes recorded`
         : "KB/min: not measured",
