@@ -1,8 +1,9 @@
 // The room's output accounting against a browser that lies: a resume or a credit the room never
 // produced is refused, and, over random sequences of hello/resume/credit/attach/sync/drop/eviction
 // events with the connector modelled by its own resend code, every byte the user is sent as counted
-// output was witnessed (recorded, offered to viewers) at the same offset, and the witnessed stream
-// is one contiguous stream.
+// output is, by offset, the byte the connector recorded there (it records at the source, every byte it
+// reads: the user's bytes are a prefix of its recording) and was witnessed by the room (offered to
+// viewers) at the same offset, and the witnessed stream is one contiguous stream.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { attachResend, OutputCredit } from "../connector/credit.ts";
@@ -30,6 +31,8 @@ class Session {
   lastOffset: number | null = null;
   /** Every byte the user was sent as counted output, by offset. */
   userGot = new Map<number, number>();
+  /** What the connector recorded at the source: every byte it read from the target, in order. */
+  connectorRecorded: number[] = [];
   /** What was witnessed, by offset, and the witnessed stream's end as the test sees it. */
   recorded = new Map<number, number>();
   witnessEnd: number | null = null;
@@ -78,8 +81,10 @@ class Session {
     for (const b of bytes) {
       // Checked as it arrives: the byte is what the target printed there, and it was witnessed.
       const o: number = user.offset++;
-      if (b !== byteAt(o) || this.recorded.get(o) !== b)
-        expect.fail(`user got ${b} at ${o}; printed ${byteAt(o)}, witnessed ${this.recorded.get(o)}`);
+      if (b !== byteAt(o) || this.connectorRecorded[o] !== b || this.recorded.get(o) !== b)
+        expect.fail(
+          `user got ${b} at ${o}; printed ${byteAt(o)}, recorded ${this.connectorRecorded[o]}, witnessed ${this.recorded.get(o)}`,
+        );
       this.userGot.set(o, b);
     }
     user.rendered += bytes.byteLength;
@@ -90,6 +95,8 @@ class Session {
   targetPrints(n: number): void {
     if (this.credit.bytes <= 0) return;
     const bytes = produce(this.credit.sent, n);
+    // The connector's recorder gets the bytes as read, before any socket does.
+    for (const b of bytes) this.connectorRecorded.push(b);
     this.unacked.append(bytes);
     this.credit.spend(n);
     if (this.linkUp) this.toRoom.push({ kind: "data", bytes });
