@@ -4,7 +4,7 @@
 // the user's pointer, and nothing it sends reaches the connector or the witness.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { encodeInstruction as ins, GuacParser } from "../protocol/guacamole.ts";
+import { encodeInstruction as ins } from "../protocol/guacamole.ts";
 import { decodeFrame, encodeData, encodeMessage, type Witness } from "../protocol/index.ts";
 import { type Client, hasText, liveSession, openViewer } from "../worker/test/harness.ts";
 

@@ -14,6 +14,7 @@ import {
 import {
   CHUNK_TYP,
   ChunkClaims,
+  type ChunkEntry,
   CONNECTOR_TOKEN_ALG,
   type IntegrityProblem,
   type IntegrityReport,
@@ -34,19 +35,25 @@ export type ChunkEntryView = { seq: number; size: number; sha256: string; rawSiz
 
 type Coverage = NonNullable<IntegrityReport["coverage"]>;
 
+/** Recomputes the chain over `entries` from the recording's id; returns its last link, noting each break. */
+async function chainHead(recordingId: string, entries: ChunkEntry[], problems: IntegrityProblem[]): Promise<string> {
+  let prev = await genesis(recordingId);
+  for (const [i, e] of entries.entries()) {
+    if (e.seq !== i) problems.push({ kind: "chain", seq: e.seq, detail: `entry ${i} is numbered ${e.seq}` });
+    const link = await nextLink(prev, i, e.sha256, e.rawSha256);
+    if (link !== e.link) problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
+    prev = link;
+  }
+  return prev;
+}
+
 /** The chain a manifest describes, checked from the recording's id, with what it says of each chunk. */
 export async function manifestChunks(
   m: AnyManifest,
 ): Promise<{ entries: ChunkEntryView[]; problems: IntegrityProblem[]; coverage?: Coverage }> {
   if (m.v === 2) return sourceChunks(m);
   const problems: IntegrityProblem[] = [];
-  let prev = await genesis(m.recordingId);
-  for (const [i, e] of m.chunks.entries()) {
-    if (e.seq !== i) problems.push({ kind: "chain", seq: e.seq, detail: `entry ${i} is numbered ${e.seq}` });
-    const link = await nextLink(prev, i, e.sha256, e.rawSha256);
-    if (link !== e.link) problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
-    prev = link;
-  }
+  const prev = await chainHead(m.recordingId, m.chunks, problems);
   if (prev !== m.head) problems.push({ kind: "chain", detail: "head is not the last link" });
   return { entries: m.chunks, problems };
 }
@@ -62,13 +69,7 @@ async function sourceChunks(
   m: RecordingManifestV2,
 ): Promise<{ entries: ChunkEntryView[]; problems: IntegrityProblem[]; coverage: Coverage }> {
   const problems: IntegrityProblem[] = [];
-  let prev = await genesis(m.recordingId);
-  for (const [i, e] of m.chunks.entries()) {
-    if (e.seq !== i) problems.push({ kind: "chain", seq: e.seq, detail: `entry ${i} is numbered ${e.seq}` });
-    const link = await nextLink(prev, i, e.sha256, e.rawSha256);
-    if (link !== e.link) problems.push({ kind: "chain", seq: i, detail: "link does not follow from the previous one" });
-    prev = link;
-  }
+  const prev = await chainHead(m.recordingId, m.chunks, problems);
   const signers = new Map<string, JWK>();
   for (const jwk of m.signers) signers.set(await calculateJwkThumbprint(jwk as JWK), jwk as JWK);
   const last = m.chunks.at(-1);

@@ -5,7 +5,10 @@ describe("RelayActivity", () => {
   it("is busy while more than BUSY_BYTES pass per window, and idle again once output stops", () => {
     const a = new RelayActivity();
     let t = 10_000;
-    for (let i = 0; i < 20; i++) a.note(256 * 1024, (t += 50)); // 5 MiB/s
+    for (let i = 0; i < 20; i++) {
+      t += 50;
+      a.note(256 * 1024, t); // 5 MiB/s
+    }
     expect(a.busy(t)).toBe(true);
     expect(a.busy(t + 2 * WINDOW_MS)).toBe(false);
   });
@@ -13,7 +16,10 @@ describe("RelayActivity", () => {
   it("typing and interactive output never count as busy", () => {
     const a = new RelayActivity();
     let t = 0;
-    for (let i = 0; i < 1000; i++) a.note(200, (t += 10));
+    for (let i = 0; i < 1000; i++) {
+      t += 10;
+      a.note(200, t);
+    }
     expect(a.busy(t)).toBe(false);
     a.note(BUSY_BYTES + 1, t);
     expect(a.busy(t)).toBe(true);

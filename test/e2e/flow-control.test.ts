@@ -120,7 +120,10 @@ describeWithPeers("flow control", missingPeers(), () => {
     const piece = new Uint8Array(32 * 1024).fill(0x61);
     let sent = 0;
     let reason: string | undefined;
-    client.waitForEnd(60_000).then((r) => (reason = r), () => {});
+    client.waitForEnd(60_000).then(
+      (r) => (reason = r),
+      () => {},
+    );
     // Up to 64 MiB of input, paced so the edge's relay keeps up; the session ends long before.
     while (reason === undefined && sent < 64 * 1024 * 1024) {
       for (let i = 0; i < 32; i++) client.type(piece);
