@@ -14,6 +14,7 @@ import {
   PONG,
   PROTOCOL_VERSION,
   parseMessage,
+  SPOOL_ALERT_FRACTION,
   type SpoolHealth,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
@@ -33,6 +34,8 @@ type Attachment = {
   errors: ReportedError[];
   /** Its recording spool, from its last report. */
   spool?: SpoolHealth;
+  /** The spool passed SPOOL_ALERT_FRACTION of its bound and that was audited (cleared once it is below again). */
+  spoolAlerted?: boolean;
   /** It has sent a report: a connector that answers `open` with `accepted`. Older ones never do. */
   acks?: boolean;
   /** The site seal key it holds (from its hello, or its last adoption); absent from older connectors. */
@@ -127,13 +130,17 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");
       if (msg.type === "report") {
+        const high = !!msg.spool && msg.spool.bytes >= msg.spool.limit * SPOOL_ALERT_FRACTION;
         ws.serializeAttachment({
           ...att,
           sessions: msg.sessions,
           errors: msg.errors,
           ...(msg.spool ? { spool: msg.spool } : {}),
+          spoolAlerted: high,
           acks: true,
         } satisfies Attachment);
+        // An alert before the bound is reached: audited once per crossing, so it is seen and notified.
+        if (high && !att.spoolAlerted) await this.spoolAlert(att.connectorId, msg.spool!);
         return;
       }
       if (msg.type === "accepted") {
@@ -333,6 +340,19 @@ export class ConnectorHub extends DurableObject<Env> {
       action: "connector.seal_key_adopted",
       target: { type: "connector", id: att.connectorId },
       data: { rotation: rotationId, kid },
+    });
+  }
+
+  /** A connector's recording spool passed SPOOL_ALERT_FRACTION of its bound (uploads lag or fail). */
+  private async spoolAlert(connectorId: string, spool: SpoolHealth): Promise<void> {
+    const percent = Math.floor((spool.bytes / Math.max(1, spool.limit)) * 100);
+    await record(this.env, {
+      actor: null,
+      action: "recording.alert",
+      target: { type: "connector", id: connectorId },
+      data: {
+        detail: `recording spool ${percent}% full (${spool.chunks} chunks waiting${spool.failingSince !== null ? "; uploads failing" : ""})`,
+      },
     });
   }
 

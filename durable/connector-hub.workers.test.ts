@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { connectorToken } from "../connector/keys.ts";
 import { encodeMessage } from "../protocol/index.ts";
-import { type Client, connectControl, hasText, seedSite } from "../worker/test/harness.ts";
+import { auditLog, type Client, connectControl, hasText, seedSite } from "../worker/test/harness.ts";
 
 type Site = Awaited<ReturnType<typeof seedSite>>;
 
@@ -82,6 +82,32 @@ describe("ConnectorHub with several connectors", () => {
       errors: [{ event: "session.setup_failed", reason: "target_refused" }],
     });
     expect(h!.lastSeen).toBeGreaterThan(0);
+  });
+
+  it("audits a spool past 80 % of its bound once per crossing, before it is full", async () => {
+    const site = await seedSite();
+    const c = await connectControl(site);
+    const spool = (bytes: number, sessions: number) => {
+      c.ws.send(
+        encodeMessage({
+          type: "report",
+          sessions,
+          errors: [],
+          spool: { bytes, limit: 1000, chunks: 3, oldestAt: 1, failingSince: 2 },
+        }),
+      );
+      return expect.poll(async () => (await hub(site).health())[0]?.sessions).toBe(sessions);
+    };
+    const alerts = async () =>
+      (await auditLog()).filter((e) => e.action === "recording.alert" && e.target.id === site.connectorId).length;
+    await spool(500, 1);
+    await spool(850, 2);
+    await spool(900, 3);
+    expect((await hub(site).health())[0]?.spool).toMatchObject({ bytes: 900, limit: 1000, chunks: 3 });
+    await expect.poll(alerts).toBe(1);
+    await spool(100, 4);
+    await spool(820, 5);
+    await expect.poll(alerts).toBe(2);
   });
 });
 

@@ -285,5 +285,13 @@ describe("audit sentences", () => {
     expect(sentenceText(auditSentence(checkout("checkout.approved", null, { auto: true }), { isAdmin: false }))).toBe(
       "root on web-1 for alice was approved by policy",
     );
+    // A connector's spool alert names the connector, not a session.
+    const spool = entry("recording.alert", {
+      target: { type: "connector", id: "c-1", name: "dc1-connector" },
+      data: { detail: "recording spool 85% full (3 chunks waiting; uploads failing)" },
+    });
+    expect(sentenceText(auditSentence(spool, { isAdmin: true }))).toBe(
+      "Connector dc1-connector: recording spool 85% full (3 chunks waiting; uploads failing)",
+    );
   });
 });

@@ -208,8 +208,15 @@ const SENTENCES: Record<AuditAction, Build> = {
     s.add(` and ${viewers} live view${viewers === 1 ? "" : "s"} ended`);
   },
   "admin.change": admin,
-  "recording.alert": (s, d) =>
-    s.add("The recording of ", ...s.theSession(), " could not be stored", str(d.detail) ? `: ${str(d.detail)}` : ""),
+  "recording.alert": (s, d, e) =>
+    e.target.type === "connector"
+      ? s.add("Connector ", s.targetName, ": ", str(d.detail) ?? "recording spool filling")
+      : s.add(
+          "The recording of ",
+          ...s.theSession(),
+          " could not be stored",
+          str(d.detail) ? `: ${str(d.detail)}` : "",
+        ),
   "recording.deleted": (s, d) =>
     s.add(d.why === "retention" ? "The retention sweep" : s.actor(), " deleted the recording of ", ...s.theSession()),
   "recording.chunk_refused": (s, d) =>
