@@ -158,7 +158,6 @@ export class SessionRoom extends DurableObject<Env> {
       else send(ws, { type: "end", reason } satisfies RoomToConnector);
       closeQuietly(ws, CloseCode.Ended, reason);
     }
-    await this.witnessEnd(meta, reason, byConnector ?? false);
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
@@ -179,6 +178,8 @@ export class SessionRoom extends DurableObject<Env> {
       },
       data: { reason, ...(note ? { note } : {}) },
     });
+    // Then the witness goes on record and the recording is sealed (now, or when its last chunk is in).
+    await this.witnessEnd(meta, reason, byConnector ?? false);
     return true;
   }
 
