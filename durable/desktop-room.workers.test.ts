@@ -17,9 +17,14 @@ const dataText = (c: Client) =>
 
 /** The room's witness of a session, once it has ended (the recording itself is the connector's). */
 async function witnessOf(sessionId: string): Promise<Witness> {
-  const row = await env.DB.prepare("SELECT witness, format FROM recordings WHERE session_id = ?")
-    .bind(sessionId)
-    .first<{ witness: string | null; format: string }>();
+  // Written once the session's end is audited, just after the browser hears `ended`.
+  let row: { witness: string | null; format: string } | null = null;
+  for (let i = 0; i < 200 && !row?.witness; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 20));
+    row = await env.DB.prepare("SELECT witness, format FROM recordings WHERE session_id = ?")
+      .bind(sessionId)
+      .first<{ witness: string | null; format: string }>();
+  }
   expect(row?.format).toBe("guacamole");
   return JSON.parse(row!.witness!) as Witness;
 }
