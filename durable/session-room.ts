@@ -463,40 +463,20 @@ export class SessionRoom extends DurableObject<Env> {
 
     const msg = parseMessage(ConnectorToRoom, text);
     if (!att.hello) {
-      const meta = await this.meta();
-      if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId)
-        throw new MessageError("first message must be hello");
-      if (!this.versionOk(ws, msg.v)) return;
-      const ended = await this.ctx.storage.get<EndReason>("ended");
-      if (ended) {
-        // A connector redialling a session that ended while it was away.
-        send(ws, { type: "end", reason: ended } satisfies RoomToConnector);
-        closeQuietly(ws, CloseCode.Ended, ended);
-        return;
+      // Events interleave at awaits: a message that arrives while this socket's hello is still being handled
+      // (a connector sends its status right after it) waits for it instead of being taken for a first message.
+      const pending = this.connectorHellos.get(ws);
+      if (pending && msg.type !== "hello") {
+        await pending;
+        return this.onControl(ws, ws.deserializeAttachment() as Attachment, text);
       }
-      for (const other of this.ctx.getWebSockets("connector"))
-        if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
-      // A connector took the session: from here on its recording may have chunks to wait for, and only
-      // this connector may upload them (worker/recording-chunks.ts).
-      if (!msg.resume) {
-        await this.ctx.storage.put("connectorSeen", true);
-        if (meta.recording)
-          this.ctx.waitUntil(
-            this.env.DB.prepare("UPDATE recordings SET connector_id = ? WHERE id = ? AND connector_id IS NULL")
-              .bind(att.connectorId, meta.recording.recordingId)
-              .run(),
-          );
+      const hello = this.connectorHello(ws, att, msg);
+      this.connectorHellos.set(ws, hello);
+      try {
+        await hello;
+      } finally {
+        this.connectorHellos.delete(ws);
       }
-      // Attaches sent to a socket this one replaces are never answered here: output must not wait on them.
-      this.stream.connectorGone();
-      const state = msg.resume ? "connected" : "connecting";
-      ws.serializeAttachment({ ...att, hello: true, state });
-      const { attach: _attached, reconnect: _back, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
-      await this.setTimers(timers);
-      send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
-      this.broadcastStatus(state);
-      // Resuming: the SSH session is still up; re-open the window and take what the log lacks.
-      if (msg.resume) this.sendAttach(ws, this.stream.connectorResumed());
       return;
     }
     switch (msg.type) {
@@ -535,6 +515,52 @@ export class SessionRoom extends DurableObject<Env> {
         await this.onRecordingState(msg.state, msg.detail);
         return;
     }
+  }
+
+  /** Connector data sockets whose hello is being handled (see onControl). */
+  private readonly connectorHellos = new WeakMap<WebSocket, Promise<void>>();
+
+  /** A connector's first message: it must be this session's hello; the socket replaces any other. */
+  private async connectorHello(
+    ws: WebSocket,
+    att: Extract<Attachment, { role: "connector" }>,
+    msg: ConnectorToRoom,
+  ): Promise<void> {
+    const meta = await this.meta();
+    if (msg.type !== "hello" || msg.sessionId !== meta?.sessionId)
+      throw new MessageError("first message must be hello");
+    if (!this.versionOk(ws, msg.v)) return;
+    const ended = await this.ctx.storage.get<EndReason>("ended");
+    if (ended) {
+      // A connector redialling a session that ended while it was away.
+      send(ws, { type: "end", reason: ended } satisfies RoomToConnector);
+      closeQuietly(ws, CloseCode.Ended, ended);
+      return;
+    }
+    for (const other of this.ctx.getWebSockets("connector"))
+      if (other !== ws) closeQuietly(other, CloseCode.Replaced, "replaced");
+    // Attaches sent to a socket this one replaces are never answered here: output must not wait on them.
+    this.stream.connectorGone();
+    const state = msg.resume ? "connected" : "connecting";
+    // Marked before anything else is awaited: the connector's next message may already be on its way.
+    ws.serializeAttachment({ ...att, hello: true, state });
+    // A connector took the session: from here on its recording may have chunks to wait for, and only
+    // this connector may upload them (worker/recording-chunks.ts).
+    if (!msg.resume) {
+      await this.ctx.storage.put("connectorSeen", true);
+      if (meta.recording)
+        this.ctx.waitUntil(
+          this.env.DB.prepare("UPDATE recordings SET connector_id = ? WHERE id = ? AND connector_id IS NULL")
+            .bind(att.connectorId, meta.recording.recordingId)
+            .run(),
+        );
+    }
+    const { attach: _attached, reconnect: _back, ...timers } = (await this.ctx.storage.get<Timers>("timers")) ?? {};
+    await this.setTimers(timers);
+    send(ws, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId } satisfies RoomToConnector);
+    this.broadcastStatus(state);
+    // Resuming: the SSH session is still up; re-open the window and take what the log lacks.
+    if (msg.resume) this.sendAttach(ws, this.stream.connectorResumed());
   }
 
   /** Binary frames are validated, then forwarded as the same bytes: no copy, no re-encode. */
