@@ -190,7 +190,13 @@ describeWithPeers("recording end to end", missingPeers() ?? chromiumMissing() ??
     } finally {
       s3.proxy.setSchedule(() => "none");
     }
-    const summary = await storedRecording(stack.admin, id, 90_000);
+    // The outage outlasted the tail wait (4 s here), so the edge may have sealed it incomplete first; the
+    // chunks that arrive now seal it again, complete.
+    let summary = await storedRecording(stack.admin, id, 90_000);
+    for (const started = Date.now(); !summary.complete && Date.now() - started < 90_000; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      summary = await storedRecording(stack.admin, id, 90_000);
+    }
     expect(summary.complete).toBe(true);
     const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
     expect(report).toMatchObject({ status: "verified", problems: [] });
