@@ -129,6 +129,24 @@ export const RecordingGap = z.strictObject({
 export type RecordingGap = z.infer<typeof RecordingGap>;
 
 /**
+ * What every manifest version says, the shape both extend: whose session it recorded, in which format,
+ * the chain of chunks, and whether it is complete (v1: false when an optional recording hit the room's
+ * buffer limit and stopped before the session did; v2: false when the connector's last chunk never came).
+ */
+const manifestBase = {
+  recordingId: z.string().min(1).max(64),
+  sessionId: z.string().min(1).max(64),
+  userId: z.string(),
+  username: z.string(),
+  serverId: z.string(),
+  zoneId: z.string(),
+  format: RecordingFormat,
+  compression: z.literal("gzip"),
+  complete: z.boolean(),
+  chunks: z.array(ChunkEntry).max(1_000_000),
+};
+
+/**
  * The manifest of a recording made at the source (v2): the edge signs it to bind the connector's chunk
  * chain to the room's witness. `chunks` lists every chunk's hashes and link (the chain); `head` is the
  * last chunk's claims as the connector signed them, which commit to the whole chain through its link, and
@@ -139,21 +157,12 @@ export type RecordingGap = z.infer<typeof RecordingGap>;
  */
 export const RecordingManifestV2 = z.strictObject({
   v: z.literal(2),
-  recordingId: z.string().min(1).max(64),
-  sessionId: z.string().min(1).max(64),
-  userId: z.string(),
-  username: z.string(),
-  serverId: z.string(),
-  zoneId: z.string(),
-  format: RecordingFormat,
-  compression: z.literal("gzip"),
+  ...manifestBase,
   connectorId: z.string().max(64),
   signers: z.array(z.record(z.string(), z.unknown())).max(16),
-  chunks: z.array(ChunkEntry).max(1_000_000),
   /** The last chunk's claims (compact JWS, CHUNK_TYP); null when no chunk arrived. */
   head: z.string().max(4096).nullable(),
   witness: Witness,
-  complete: z.boolean(),
   gap: RecordingGap.nullable(),
   signedAt: z.number().int(),
 });
@@ -162,20 +171,10 @@ export type RecordingManifestV2 = z.infer<typeof RecordingManifestV2>;
 /** A manifest the room signed itself (v1: recordings made before the connector recorded at the source). */
 export const RecordingManifest = z.object({
   v: z.literal(1),
-  recordingId: z.string().min(1).max(64),
-  sessionId: z.string().min(1).max(64),
-  userId: z.string(),
-  username: z.string(),
-  serverId: z.string(),
-  zoneId: z.string(),
+  ...manifestBase,
   startedAt: z.number().int(),
   endedAt: z.number().int(),
   endReason: z.string(),
-  format: RecordingFormat,
-  compression: z.literal("gzip"),
-  /** False when an optional recording hit the buffer limit and stopped before the session did. */
-  complete: z.boolean(),
-  chunks: z.array(ChunkEntry).max(1_000_000),
   head: Hex64,
 });
 export type RecordingManifest = z.infer<typeof RecordingManifest>;

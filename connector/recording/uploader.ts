@@ -3,7 +3,7 @@
 // A 2xx removes the chunk from the spool; a refusal for good (400/403/404/409) moves it to
 // spool-rejected; anything else is retried, the same chunk again, after a capped backoff with jitter.
 // Runs from the connector's start (a restart uploads what the spool holds) and is kicked by each new chunk.
-import { CHUNK_HEADER, connectorEndpoint, type SpoolHealth } from "../../protocol/index.ts";
+import { backoffDelay, CHUNK_HEADER, connectorEndpoint, type SpoolHealth } from "../../protocol/index.ts";
 import type { Log } from "../log.ts";
 import type { Spool, SpooledChunk } from "./spool.ts";
 
@@ -11,17 +11,13 @@ import type { Spool, SpooledChunk } from "./spool.ts";
 const REFUSED = new Set([400, 403, 404, 409]);
 /** One upload may take this long (a 2 MiB chunk on a slow link): 60 s. */
 const UPLOAD_TIMEOUT_MS = 60_000;
-/** Retries start at about 1 s and double up to 60 s. */
+/** Retries start at about 1 s and double up to 60 s: an edge or store outage of hours costs a request a minute. */
 export const UPLOAD_RETRY_BASE_MS = 1_000;
 export const UPLOAD_RETRY_CAP_MS = 60_000;
 
-/**
- * Capped exponential backoff with equal jitter (half fixed, half random), like protocol/backoff.ts
- * with its own base and cap: an edge or store outage of hours costs a request a minute.
- */
+/** The uploader's backoff: protocol/backoff.ts with its own bounds. */
 export function uploadRetryDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(UPLOAD_RETRY_CAP_MS, UPLOAD_RETRY_BASE_MS * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffDelay(attempt, random, { baseMs: UPLOAD_RETRY_BASE_MS, capMs: UPLOAD_RETRY_CAP_MS });
 }
 
 export type UploaderOptions = {

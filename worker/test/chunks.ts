@@ -2,7 +2,7 @@
 // chain, its claims signed with the connector's identity key, uploaded to the edge's chunk route.
 import { calculateJwkThumbprint, CompactSign, importJWK, type JWK } from "jose";
 import { CHUNK_HEADER, CHUNK_TYP, type ChunkClaims, connectorEndpoint } from "../../protocol/index.ts";
-import { sealChunk } from "../../recording/chain.ts";
+import { genesis, sealChunk } from "../../recording/chain.ts";
 import { connectorToken } from "../../connector/keys.ts";
 import { ORIGIN } from "./harness.ts";
 
@@ -22,7 +22,6 @@ export async function makeChunks(
   parts: { text: string; out: number; in: number }[],
   { final = true }: { final?: boolean } = {},
 ): Promise<MadeChunk[]> {
-  const { genesis } = await import("../../recording/chain.ts");
   let prev = await genesis(ids.rid);
   const chunks: MadeChunk[] = [];
   for (const [seq, part] of parts.entries()) {
