@@ -3,7 +3,8 @@
 // connector's site and was made by it; its claims verify with one of its keys and name this recording, session
 // and number; the bytes hash to what the claims say; and it links to the chunk before it when that one
 // is here. A retry of the same chunk is accepted once (idempotent); a different chunk under a used number
-// is refused and audited. The edge hashes what it received itself: an S3 store checks no checksum.
+// is refused and audited, also when the two race (the number is claimed in D1 before anything is put).
+// The edge hashes what it received itself: an S3 store checks no checksum.
 import { decodeProtectedHeader, type JWK } from "jose";
 import type { AuditEntryInput, ChunkClaims } from "../protocol/index.ts";
 import { chunkKey, chunkName, genesis, gzipName, nextLink, sha256Hex } from "../recording/chain.ts";
@@ -73,23 +74,43 @@ export async function acceptChunk(
       seq,
     ),
   ]);
-  const same = existing!.results[0];
-  if (same) {
-    if (same.sha256 === claims.sha256) return { duplicate: true, sessionId: row.session_id, claims };
-    await refused(env, connector, row, recordingId, seq, "a different chunk under a used number");
-    throw new ApiFailure("conflict", `chunk ${recordingId}.${seq} is already stored with other bytes`);
+  const outcome = { sessionId: row.session_id, claims };
+  const used = existing!.results[0];
+  if (used) {
+    if (used.sha256 !== claims.sha256) throw await conflict(env, connector, row, recordingId, seq);
+    await store(env, upload, claims, connector, now, { retry: true });
+    return { duplicate: true, ...outcome };
   }
   const prev = seq === 0 ? await genesis(recordingId) : previous!.results[0]?.link;
   if (prev !== undefined && (await nextLink(prev, seq, claims.sha256, claims.rawSha256)) !== claims.link)
     throw await refuse("does not link to the chunk before it");
+  if (await store(env, upload, claims, connector, now, { retry: false })) return { duplicate: false, ...outcome };
+  // Another upload of this number got its row in first: the same bytes are a duplicate, others a conflict.
+  const winner = await env.DB.prepare("SELECT sha256 FROM recording_chunks WHERE recording_id = ? AND seq = ?")
+    .bind(recordingId, seq)
+    .first<{ sha256: string }>();
+  if (winner?.sha256 !== claims.sha256) throw await conflict(env, connector, row, recordingId, seq);
+  await store(env, upload, claims, connector, now, { retry: true });
+  return { duplicate: true, ...outcome };
+}
 
-  try {
-    await uploadVerified(await recordingStore(env), chunkKey(recordingId, seq), data, claims.sha256);
-  } catch (err) {
-    console.warn(`recording ${recordingId}: chunk ${seq} not stored: ${(err as Error).message}`);
-    throw new ApiFailure("recording_unavailable", `store refused chunk ${recordingId}.${seq}`);
-  }
-  const kid = decodeProtectedHeader(jws).kid!;
+/**
+ * Claims the chunk's number with its row, then puts its bytes: the row first, so of two different chunks
+ * racing for one number only the one whose row went in is put (the primary key decides; the other never
+ * reaches the store and cannot overwrite it). Returns false, having put nothing, when the number was taken.
+ * `retry`: the row holds exactly these bytes already (a retried or concurrent upload of the same chunk);
+ * they are put again, so a 200 always means the store holds them, also when the first upload's put failed
+ * or is still under way. A put the store refuses takes the row back out, so a chunk that never arrives
+ * leaves an honest gap, not a manifest entry without bytes.
+ */
+async function store(
+  env: Env,
+  { recordingId, seq, jws, data }: ChunkUpload,
+  claims: ChunkClaims,
+  connector: AuthConnector,
+  now: number,
+  { retry }: { retry: boolean },
+): Promise<boolean> {
   const [inserted] = await env.DB.batch([
     env.DB.prepare(
       `INSERT INTO recording_chunks (recording_id, seq, sha256, size, link, out_end, in_end, final, jws, signer_kid, received_at)
@@ -104,7 +125,7 @@ export async function acceptChunk(
       claims.in,
       claims.final ? 1 : 0,
       jws,
-      kid,
+      decodeProtectedHeader(jws).kid!,
       now,
     ),
     env.DB.prepare("UPDATE recordings SET connector_id = COALESCE(connector_id, ?) WHERE id = ?").bind(
@@ -112,16 +133,31 @@ export async function acceptChunk(
       recordingId,
     ),
   ]);
-  if (!inserted!.meta.changes) {
-    // Another upload of this number won the race: the same bytes are a duplicate, others a conflict.
-    const winner = await env.DB.prepare("SELECT sha256 FROM recording_chunks WHERE recording_id = ? AND seq = ?")
-      .bind(recordingId, seq)
-      .first<{ sha256: string }>();
-    if (winner?.sha256 !== claims.sha256)
-      throw new ApiFailure("conflict", `chunk ${recordingId}.${seq} is already stored with other bytes`);
-    return { duplicate: true, sessionId: row.session_id, claims };
+  // A retry re-inserts too: the row may have been taken back by a failed put since it was read.
+  if (!inserted!.meta.changes && !retry) return false;
+  try {
+    await uploadVerified(await recordingStore(env), chunkKey(recordingId, seq), data, claims.sha256);
+  } catch (err) {
+    console.warn(`recording ${recordingId}: chunk ${seq} not stored: ${(err as Error).message}`);
+    if (inserted!.meta.changes)
+      await env.DB.prepare("DELETE FROM recording_chunks WHERE recording_id = ? AND seq = ? AND sha256 = ?")
+        .bind(recordingId, seq, claims.sha256)
+        .run();
+    throw new ApiFailure("recording_unavailable", `store refused chunk ${recordingId}.${seq}`);
   }
-  return { duplicate: false, sessionId: row.session_id, claims };
+  return true;
+}
+
+/** A different chunk under a used number: refused (409) and audited. */
+async function conflict(
+  env: Env,
+  connector: AuthConnector,
+  row: RecordingRow,
+  recordingId: string,
+  seq: number,
+): Promise<ApiFailure> {
+  await refused(env, connector, row, recordingId, seq, "a different chunk under a used number");
+  return new ApiFailure("conflict", `chunk ${recordingId}.${seq} is already stored with other bytes`);
 }
 
 async function refused(

@@ -7,7 +7,7 @@ import { env, SELF } from "cloudflare:test";
 import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { encodeData, encodeMessage, type IntegrityReport } from "../../protocol/index.ts";
-import { chunkKey, manifestKey } from "../../recording/chain.ts";
+import { chunkKey, manifestKey, sha256Hex } from "../../recording/chain.ts";
 import { api, auditLog, hasText, liveSession, login, seedSite, seedUser } from "../../worker/test/harness.ts";
 import { makeChunks, uploadChunk } from "../../worker/test/chunks.ts";
 
@@ -97,6 +97,35 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     expect(
       log.some((e) => e.action === "recording.chunk_refused" && JSON.stringify(e.data).includes("used number")),
     ).toBe(true);
+  });
+
+  it("two different chunks racing for one number: exactly one is stored, the other is refused and audited", async () => {
+    const s = await relayedSession();
+    const ids = { rid: s.rid, sid: s.id };
+    const [a] = await makeChunks(s.site.identityKey, ids, [{ text: "first\n", out: 6, in: 0 }], { final: false });
+    const [b] = await makeChunks(s.site.identityKey, ids, [{ text: "second\n", out: 7, in: 0 }], { final: false });
+    expect(a!.claims.sha256).not.toBe(b!.claims.sha256);
+    const [resA, resB] = await Promise.all([
+      uploadChunk(SELF, s.connectorId, s.rid, a!),
+      uploadChunk(SELF, s.connectorId, s.rid, b!),
+    ]);
+    expect([resA.status, resB.status].sort()).toEqual([200, 409]);
+    const winner = resA.status === 200 ? a! : b!;
+    const loser = winner === a ? b! : a!;
+    // The store holds the winner's bytes, and D1 the winner's claims: the loser overwrote neither.
+    const stored = await env.RECORDINGS!.get(chunkKey(s.rid, 0));
+    expect(await sha256Hex(new Uint8Array(await stored!.arrayBuffer()))).toBe(winner.claims.sha256);
+    const row = await env.DB.prepare("SELECT sha256, jws FROM recording_chunks WHERE recording_id = ? AND seq = 0")
+      .bind(s.rid)
+      .first<{ sha256: string; jws: string }>();
+    expect(row).toEqual({ sha256: winner.claims.sha256, jws: winner.jws });
+    const log = await auditLog();
+    const refusals = log.filter((e) => e.action === "recording.chunk_refused" && e.target?.id === s.rid);
+    expect(refusals).toEqual([expect.objectContaining({ data: expect.objectContaining({ seq: 0 }) })]);
+    expect(JSON.stringify(refusals[0]!.data)).toMatch(/used number/);
+    // The loser's retry is still refused; the winner's is a duplicate.
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, loser)).status).toBe(409);
+    expect(await (await uploadChunk(SELF, s.connectorId, s.rid, winner)).json()).toMatchObject({ duplicate: true });
   });
 
   it("refuses another site's connector, a forged signature, bytes that differ, a token for another path", async () => {
