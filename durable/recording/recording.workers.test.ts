@@ -29,12 +29,16 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
 }
 
 let adminCookie: string | undefined;
-async function verify(recordingId: string): Promise<IntegrityReport> {
+async function admin(): Promise<string> {
   if (!adminCookie) {
     await seedUser("rec-auditor", "auditor-password-1", ["admin"]);
     adminCookie = await login("rec-auditor", "auditor-password-1");
   }
-  const res = await api(`/api/recordings/${recordingId}/verify`, { method: "POST", cookie: adminCookie, body: {} });
+  return adminCookie;
+}
+
+async function verify(recordingId: string): Promise<IntegrityReport> {
+  const res = await api(`/api/recordings/${recordingId}/verify`, { method: "POST", cookie: await admin(), body: {} });
   expect(res.status).toBe(200);
   return (await res.json()) as IntegrityReport;
 }
@@ -194,6 +198,67 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
       "the complete seal",
     );
     expect(await verify(s.rid)).toMatchObject({ status: "verified" });
+  });
+
+  it("a connector revoked with chunks still spooled: its uploads are refused, the recording is sealed incomplete at once", async () => {
+    const live = await liveSession({ recording_required: 1, record_keystrokes: 1 });
+    const { connector, user, id } = live;
+    connector.ws.send(encodeData(bytes("hello world\r\n$ ")));
+    await user.next((c) => c.binaries.length >= 1, "output");
+    user.ws.send(encodeData(bytes("ls\r")));
+    await connector.next((c) => c.binaries.length >= 1, "input");
+    const rid = (await recordingOf(id))!.id;
+    const chunks = await makeChunks(live.site.identityKey, { rid, sid: id }, parts);
+    const connectorId = { connectorId: live.site.connectorId, identityKey: live.site.identityKey };
+    // The first chunk went up while the session ran; the second is still in the connector's spool.
+    expect((await uploadChunk(SELF, connectorId, rid, chunks[0]!)).status).toBe(200);
+    const revoked = await api(`/api/sites/${live.site.siteId}/connectors/${live.site.connectorId}/revoke`, {
+      method: "POST",
+      cookie: await admin(),
+    });
+    expect(revoked.status).toBe(200);
+    await user.next(hasText("ended", { reason: "connector_revoked" }), "ended: connector_revoked");
+    // Its identity opens the upload route no more: the spooled chunk is refused and not stored.
+    const late = await uploadChunk(SELF, connectorId, rid, chunks[1]!);
+    expect(late.status).toBe(401);
+    expect(await late.json()).toMatchObject({ error: { code: "unauthorized" } });
+    expect(await env.RECORDINGS!.get(chunkKey(rid, 1))).toBeNull();
+    // Nothing more can come from it, so nothing is waited for: sealed now (the tail wait is minutes),
+    // incomplete, naming the revocation as the gap's reason; what did arrive still verifies.
+    const row = await until(
+      () => recordingOf(id),
+      (r) => r?.status === "stored",
+      "the seal",
+    );
+    expect(row).toMatchObject({ complete: 0, chunks: 1 });
+    const report = await verify(rid);
+    expect(report.status).toBe("incomplete");
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "incomplete" })]);
+    expect(report.problems[0]?.detail).toMatch(/output bytes 15 to 15 .*connector_revoked.*chunks from 1/);
+  });
+
+  it("a connector revoked after its session ended, its last chunk still spooled: the gap names the revocation", async () => {
+    const s = await relayedSession();
+    const chunks = await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts);
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[0]!)).status).toBe(200);
+    expect((await recordingOf(s.id))?.status).toBe("recording"); // waiting for the tail
+    const revoked = await api(`/api/sites/${s.site.siteId}/connectors/${s.site.connectorId}/revoke`, {
+      method: "POST",
+      cookie: await admin(),
+    });
+    expect(revoked.status).toBe(200);
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[1]!)).status).toBe(401);
+    // The room looks again (its tail alarm; the test calls it): nothing more can come, so it seals now.
+    await s.room.chunkArrived(s.rid);
+    const row = await until(
+      () => recordingOf(s.id),
+      (r) => r?.status === "stored",
+      "the seal",
+    );
+    expect(row).toMatchObject({ complete: 0, chunks: 1 });
+    const report = await verify(s.rid);
+    expect(report.status).toBe("incomplete");
+    expect(report.problems[0]?.detail).toMatch(/connector_revoked.*chunks from 1/);
   });
 
   it("tampering in the store is detected: a deleted manifest, an edited chunk, a foreign chunk, a cut tail", async () => {

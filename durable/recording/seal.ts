@@ -1,7 +1,8 @@
 // Signing a recording's manifest (v2): once the session has ended, the edge binds the connector's chunk
 // chain (each chunk's claims as the connector signed them, kept by the upload route) to the room's
 // witness. Sealed in two steps: the room records its witness at the end; the manifest is signed when
-// the chunk marked last has arrived, or, past the tail wait, as incomplete, naming the missing range.
+// the chunk marked last has arrived, or, past the tail wait, as incomplete, naming the missing range (at
+// once when the connector was revoked: it can upload nothing more).
 // Chunks that arrive later seal it again, more complete. Only the session's room calls this, so one
 // recording has one writer.
 import { decodeJwt, type JWK } from "jose";
@@ -33,6 +34,8 @@ type Row = {
   zone_id: string;
   format: RecordingManifestV2["format"];
   connector_id: string | null;
+  /** When the connector that recorded it was revoked (unix ms), or null. */
+  connector_revoked_at: number | null;
   witness: string | null;
   tail_due: number | null;
   manifest_sha256: string | null;
@@ -67,9 +70,10 @@ export async function recordWitness(
 /** Signs (or re-signs, more complete) the manifest when it is due; throws when the store refuses it. */
 export async function sealRecording(env: Env, recordingId: string, now: number): Promise<SealOutcome> {
   const row = await env.DB.prepare(
-    `SELECT r.session_id, r.user_id, u.username, r.server_id, r.zone_id, r.format, r.connector_id, r.witness, r.tail_due,
-       r.manifest_sha256, r.chunks, r.complete, r.status
-     FROM recordings r JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.source_version = 2`,
+    `SELECT r.session_id, r.user_id, u.username, r.server_id, r.zone_id, r.format, r.connector_id,
+       c.revoked_at AS connector_revoked_at, r.witness, r.tail_due, r.manifest_sha256, r.chunks, r.complete, r.status
+     FROM recordings r JOIN users u ON u.id = r.user_id LEFT JOIN connectors c ON c.id = r.connector_id
+     WHERE r.id = ? AND r.source_version = 2`,
   )
     .bind(recordingId)
     .first<Row>();
@@ -88,7 +92,9 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
     if (chunk.final) break;
   }
   const final = chain.at(-1)?.final === 1;
-  if (!final && now < (row.tail_due ?? 0)) return { kind: "waiting", until: row.tail_due ?? now };
+  // A revoked connector can upload nothing more (its tokens no longer authenticate): no tail to wait for.
+  const revoked = row.connector_revoked_at !== null;
+  if (!final && !revoked && now < (row.tail_due ?? 0)) return { kind: "waiting", until: row.tail_due ?? now };
   // Already sealed with this much: nothing new to sign.
   if (row.manifest_sha256 && row.chunks === chain.length && row.complete === (final ? 1 : 0))
     return { kind: "sealed", complete: final, changed: false };
@@ -96,7 +102,7 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
   const gap: RecordingGap | null = final
     ? null
     : {
-        reason: witness.recordingFailed ?? (CONNECTOR_LOSS.has(witness.endReason) ? witness.endReason : "tail_timeout"),
+        reason: witness.recordingFailed ?? gapReason(witness.endReason, revoked),
         fromSeq: chain.length,
         outputFrom,
         outputTo: Math.max(witness.output, outputFrom),
@@ -137,6 +143,16 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
     )
     .run();
   return { kind: "sealed", complete: final, changed: true };
+}
+
+/**
+ * Why the chunks stop short, when the connector did not say it could not record: the session's end reason
+ * when the room lost the connector; else its revocation (after the session ended, with chunks still
+ * spooled); else the tail wait ran out.
+ */
+function gapReason(endReason: string, revoked: boolean): string {
+  if (CONNECTOR_LOSS.has(endReason)) return endReason;
+  return revoked ? "connector_revoked" : "tail_timeout";
 }
 
 /** A chunk's place in the chain, from the claims the upload route verified and kept. */
