@@ -28,6 +28,15 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The recording's row once its manifest is signed (complete or not). */
+function sealed(sessionId: string, what = "the seal") {
+  return until(
+    () => recordingOf(sessionId),
+    (r) => r?.status === "stored",
+    what,
+  );
+}
+
 let adminCookie: string | undefined;
 async function admin(): Promise<string> {
   if (!adminCookie) {
@@ -35,6 +44,15 @@ async function admin(): Promise<string> {
     adminCookie = await login("rec-auditor", "auditor-password-1");
   }
   return adminCookie;
+}
+
+/** Revokes the site's connector as an admin does (Admin › Sites). */
+async function revoke(site: { siteId: string; connectorId: string }): Promise<void> {
+  const res = await api(`/api/sites/${site.siteId}/connectors/${site.connectorId}/revoke`, {
+    method: "POST",
+    cookie: await admin(),
+  });
+  expect(res.status).toBe(200);
 }
 
 async function verify(recordingId: string): Promise<IntegrityReport> {
@@ -69,11 +87,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const s = await relayedSession();
     const chunks = await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts);
     for (const chunk of chunks) expect((await uploadChunk(SELF, s.connectorId, s.rid, chunk)).status).toBe(200);
-    const row = await until(
-      () => recordingOf(s.id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    const row = await sealed(s.id);
     expect(row).toMatchObject({ complete: 1, chunks: 2 });
     const report = await verify(s.rid);
     expect(report).toMatchObject({
@@ -163,11 +177,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const short = [parts[0]!, { ...parts[1]!, out: 10 }];
     for (const chunk of await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, short))
       expect((await uploadChunk(SELF, s.connectorId, s.rid, chunk)).status).toBe(200);
-    await until(
-      () => recordingOf(s.id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    await sealed(s.id);
     const report = await verify(s.rid);
     expect(report.status).toBe("tampered");
     expect(report.problems).toEqual([expect.objectContaining({ kind: "witness" })]);
@@ -181,11 +191,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     // The tail wait runs out (RECORDING_TAIL_WAIT_MS is minutes; the test moves the due time instead).
     await env.DB.prepare("UPDATE recordings SET tail_due = 0 WHERE id = ?").bind(s.rid).run();
     await s.room.chunkArrived(s.rid);
-    const row = await until(
-      () => recordingOf(s.id),
-      (r) => r?.status === "stored",
-      "the incomplete seal",
-    );
+    const row = await sealed(s.id, "the incomplete seal");
     expect(row).toMatchObject({ complete: 0, chunks: 1 });
     const incomplete = await verify(s.rid);
     expect(incomplete.status).toBe("incomplete");
@@ -212,11 +218,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const connectorId = { connectorId: live.site.connectorId, identityKey: live.site.identityKey };
     // The first chunk went up while the session ran; the second is still in the connector's spool.
     expect((await uploadChunk(SELF, connectorId, rid, chunks[0]!)).status).toBe(200);
-    const revoked = await api(`/api/sites/${live.site.siteId}/connectors/${live.site.connectorId}/revoke`, {
-      method: "POST",
-      cookie: await admin(),
-    });
-    expect(revoked.status).toBe(200);
+    await revoke(live.site);
     await user.next(hasText("ended", { reason: "connector_revoked" }), "ended: connector_revoked");
     // Its identity opens the upload route no more: the spooled chunk is refused and not stored.
     const late = await uploadChunk(SELF, connectorId, rid, chunks[1]!);
@@ -225,11 +227,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     expect(await env.RECORDINGS!.get(chunkKey(rid, 1))).toBeNull();
     // Nothing more can come from it, so nothing is waited for: sealed now (the tail wait is minutes),
     // incomplete, naming the revocation as the gap's reason; what did arrive still verifies.
-    const row = await until(
-      () => recordingOf(id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    const row = await sealed(id);
     expect(row).toMatchObject({ complete: 0, chunks: 1 });
     const report = await verify(rid);
     expect(report.status).toBe("incomplete");
@@ -242,19 +240,11 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const chunks = await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts);
     expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[0]!)).status).toBe(200);
     expect((await recordingOf(s.id))?.status).toBe("recording"); // waiting for the tail
-    const revoked = await api(`/api/sites/${s.site.siteId}/connectors/${s.site.connectorId}/revoke`, {
-      method: "POST",
-      cookie: await admin(),
-    });
-    expect(revoked.status).toBe(200);
+    await revoke(s.site);
     expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[1]!)).status).toBe(401);
     // The room looks again (its tail alarm; the test calls it): nothing more can come, so it seals now.
     await s.room.chunkArrived(s.rid);
-    const row = await until(
-      () => recordingOf(s.id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    const row = await sealed(s.id);
     expect(row).toMatchObject({ complete: 0, chunks: 1 });
     const report = await verify(s.rid);
     expect(report.status).toBe("incomplete");
@@ -267,12 +257,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     for (const s of [a, b])
       for (const chunk of await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts))
         expect((await uploadChunk(SELF, s.connectorId, s.rid, chunk)).status).toBe(200);
-    for (const s of [a, b])
-      await until(
-        () => recordingOf(s.id),
-        (r) => r?.status === "stored",
-        "the seal",
-      );
+    for (const s of [a, b]) await sealed(s.id);
     const bucket = env.RECORDINGS!;
     // A chunk from another recording put in place of this one's.
     const foreign = await (await bucket.get(chunkKey(b.rid, 0)))!.arrayBuffer();
@@ -310,11 +295,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const rec = (await recordingOf(live.id))!;
     await env.DB.prepare("UPDATE recordings SET tail_due = 0 WHERE id = ?").bind(rec.id).run();
     await live.room.chunkArrived(rec.id);
-    await until(
-      () => recordingOf(live.id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    await sealed(live.id);
     const report = await verify(rec.id);
     expect(report.status).toBe("incomplete");
     expect(report.problems[0]?.detail).toMatch(/spool_full/);
@@ -372,11 +353,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     const both = await makeChunks(newKey, { rid: s.rid, sid: s.id }, parts);
     const res = await uploadChunk(SELF, { connectorId: s.site.connectorId, identityKey: newKey }, s.rid, both[1]!);
     expect(res.status).toBe(200);
-    await until(
-      () => recordingOf(s.id),
-      (r) => r?.status === "stored",
-      "the seal",
-    );
+    await sealed(s.id);
     await env.DB.prepare("UPDATE connectors SET revoked_at = ? WHERE id = ?")
       .bind(Date.now(), s.site.connectorId)
       .run();
