@@ -64,32 +64,22 @@ export async function acceptChunk(
     throw await refuse("bytes do not match the claims");
   if (gzipName(data) !== chunkName(recordingId, seq)) throw await refuse("not this chunk's gzip member");
 
-  const [previous, existing] = await env.DB.batch<{ seq: number; sha256: string; link: string }>([
-    env.DB.prepare("SELECT seq, sha256, link FROM recording_chunks WHERE recording_id = ? AND seq = ?").bind(
-      recordingId,
-      seq - 1,
-    ),
-    env.DB.prepare("SELECT seq, sha256, link FROM recording_chunks WHERE recording_id = ? AND seq = ?").bind(
-      recordingId,
-      seq,
-    ),
-  ]);
+  const chunkAt = (n: number) =>
+    env.DB.prepare("SELECT sha256, link FROM recording_chunks WHERE recording_id = ? AND seq = ?").bind(recordingId, n);
+  const [previous, existing] = await env.DB.batch<{ sha256: string; link: string }>([chunkAt(seq - 1), chunkAt(seq)]);
   const outcome = { sessionId: row.session_id, claims };
-  const used = existing!.results[0];
-  if (used) {
-    if (used.sha256 !== claims.sha256) throw await conflict(env, connector, row, recordingId, seq);
-    await store(env, upload, claims, connector, now, { retry: true });
-    return { duplicate: true, ...outcome };
+  let used = existing!.results[0];
+  if (!used) {
+    const prev = seq === 0 ? await genesis(recordingId) : previous!.results[0]?.link;
+    if (prev !== undefined && (await nextLink(prev, seq, claims.sha256, claims.rawSha256)) !== claims.link)
+      throw await refuse("does not link to the chunk before it");
+    if (await store(env, upload, claims, connector, now, { retry: false })) return { duplicate: false, ...outcome };
+    // Another upload of this number got its row in first: the same bytes are a duplicate, others a conflict.
+    used = (await chunkAt(seq).first<{ sha256: string; link: string }>()) ?? undefined;
+    // ... unless its put failed and took the row back out since: nothing is refused, the uploader tries again.
+    if (!used) throw new ApiFailure("recording_unavailable", `chunk ${recordingId}.${seq}: a racing upload failed`);
   }
-  const prev = seq === 0 ? await genesis(recordingId) : previous!.results[0]?.link;
-  if (prev !== undefined && (await nextLink(prev, seq, claims.sha256, claims.rawSha256)) !== claims.link)
-    throw await refuse("does not link to the chunk before it");
-  if (await store(env, upload, claims, connector, now, { retry: false })) return { duplicate: false, ...outcome };
-  // Another upload of this number got its row in first: the same bytes are a duplicate, others a conflict.
-  const winner = await env.DB.prepare("SELECT sha256 FROM recording_chunks WHERE recording_id = ? AND seq = ?")
-    .bind(recordingId, seq)
-    .first<{ sha256: string }>();
-  if (winner?.sha256 !== claims.sha256) throw await conflict(env, connector, row, recordingId, seq);
+  if (used.sha256 !== claims.sha256) throw await conflict(env, connector, row, recordingId, seq);
   await store(env, upload, claims, connector, now, { retry: true });
   return { duplicate: true, ...outcome };
 }
