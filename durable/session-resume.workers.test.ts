@@ -12,9 +12,12 @@ import {
   encodeMessage,
   PROTOCOL_VERSION,
 } from "../protocol/index.ts";
+import type { TimerName } from "./timers.ts";
 import {
   auditLog,
+  changeRoomMeta,
   type Client,
+  expireTimer,
   hasText,
   liveSession,
   openSocket,
@@ -60,11 +63,7 @@ async function fireTimer(room: DurableObjectStub<SessionRoom>, name: string) {
       ),
     )
     .toBeGreaterThan(0);
-  await runInDurableObject(room, async (_instance, state) => {
-    const timers = (await state.storage.get<Record<string, number>>("timers"))!;
-    expect(timers[name], `timer ${name}`).toBeGreaterThan(0);
-    await state.storage.put("timers", { ...timers, [name]: Date.now() - 1 });
-  });
+  expect(await expireTimer(room, name as TimerName), `timer ${name}`).toBeGreaterThan(0);
   expect(await runDurableObjectAlarm(room)).toBe(true);
 }
 
@@ -310,11 +309,8 @@ describe("SessionRoom warnings for a late browser", () => {
     const { id, cookie, room, user } = await liveSession();
     user.ws.close(1001);
     let deadline = 0;
-    await runInDurableObject(room, async (_instance, state) => {
-      const meta = (await state.storage.get<{ deadline: number }>("meta"))!;
-      deadline = Date.now() + 4 * 60_000; // inside the 5-minute lead
-      await state.storage.put("meta", { ...meta, deadline });
-    });
+    deadline = Date.now() + 4 * 60_000; // inside the 5-minute lead
+    await changeRoomMeta(room, { deadline });
     const again = await reopen(id, cookie);
     await again.next(hasText("warning", { reason: "time_limit", at: deadline }), "the missed warning");
   });

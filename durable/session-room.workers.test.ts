@@ -13,9 +13,11 @@ import {
 } from "../protocol/index.ts";
 import {
   api,
+  changeRoomMeta,
   checkout,
   type Client,
   connectControl,
+  expireTimer,
   hasText,
   liveSession,
   login,
@@ -113,9 +115,7 @@ describe("SessionRoom relay", () => {
   it("ends the session at its deadline whether or not a browser is attached", async () => {
     const { connector, user, room, id } = await liveSession();
     user.ws.close(1000);
-    await runInDurableObject(room, async (_instance, state) => {
-      await state.storage.put("timers", { deadline: Date.now() - 1 });
-    });
+    await expireTimer(room, "deadline");
     expect(await runDurableObjectAlarm(room)).toBe(true);
     await connector.next(hasText("end", { reason: "time_limit" }), "end to connector");
     await connector.next((c) => c.closed !== undefined, "connector closed");
@@ -129,11 +129,7 @@ describe("SessionRoom relay", () => {
     first.connector.ws.close(1011, "gone");
     // The connector has CONNECTOR_RESUME_GRACE_MS to come back; then the session ends.
     await first.user.next(hasText("status", { state: "reconnecting" }), "reconnecting");
-    await runInDurableObject(first.room, async (_instance, state) => {
-      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
-      expect(timers.reconnect).toBeGreaterThan(Date.now());
-      await state.storage.put("timers", { ...timers, reconnect: Date.now() - 1 });
-    });
+    expect(await expireTimer(first.room, "reconnect")).toBeGreaterThan(Date.now());
     expect(await runDurableObjectAlarm(first.room)).toBe(true);
     await first.user.next(hasText("ended", { reason: "connector_lost" }), "connector_lost");
     await first.user.next((c) => c.closed !== undefined, "user closed");
@@ -171,12 +167,10 @@ describe("SessionRoom time limits and idle", () => {
 
   it("warns the user before the deadline", async () => {
     const { user, room } = await liveSession();
-    let deadline = 0;
-    await runInDurableObject(room, async (_instance, state) => {
-      const timers = (await state.storage.get<Record<string, number>>("timers"))!;
-      deadline = timers.deadline!;
-      await state.storage.put("timers", { ...timers, warn: Date.now() - 1 });
+    const deadline = await runInDurableObject(room, async (_instance, state) => {
+      return (await state.storage.get<Record<string, number>>("timers"))!.deadline!;
     });
+    await expireTimer(room, "warn");
     expect(await runDurableObjectAlarm(room)).toBe(true);
     await user.next(hasText("warning", { reason: "time_limit", at: deadline }), "time warning");
     // The next warning (5 minutes before; then 1 minute) is queued, and the session goes on.
@@ -190,15 +184,9 @@ describe("SessionRoom time limits and idle", () => {
   it("warns an idle session, resets on input, then ends it as idle", async () => {
     const { user, connector, room } = await liveSession();
     const idleMs = 3000;
-    await runInDurableObject(room, async (_instance, state) => {
-      const meta = (await state.storage.get<Record<string, unknown>>("meta"))!;
-      await state.storage.put("meta", { ...meta, idleMs });
-    });
+    await changeRoomMeta(room, { idleMs });
     const fire = async () => {
-      await runInDurableObject(room, async (_instance, state) => {
-        const timers = (await state.storage.get<Record<string, number>>("timers"))!;
-        await state.storage.put("timers", { ...timers, idle: Date.now() - 1 });
-      });
+      await expireTimer(room, "idle");
       await runDurableObjectAlarm(room);
     };
     await sleep(1700);

@@ -1,10 +1,13 @@
 // Helpers for tests inside the Workers runtime: seeded rows, logged-in cookies, a connector
 // identity, and websocket clients that queue what they receive.
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
 import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION, SESSION_COOKIE } from "../../protocol/index.ts";
 import { expect } from "vitest";
+import type { RoomCore } from "../../durable/room/core.ts";
+import type { RoomMeta } from "../../durable/room/types.ts";
+import type { TimerName } from "../../durable/timers.ts";
 import { SessionRoom } from "../../durable/session-room.ts";
 import { hashPassword } from "../auth/password.ts";
 
@@ -261,6 +264,32 @@ export async function liveSession(
   await user.next(hasText("sync", { at: 0, reset: false }), "sync");
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
   return { id, site, cookie, username, control, open, user, connector, room };
+}
+
+/** The live room's pure core (durable/room/core.ts): its memory is what its next event and alarm read. */
+export function roomCore(instance: SessionRoom): RoomCore {
+  return (instance as unknown as { core: RoomCore }).core;
+}
+
+/**
+ * Makes a room timer due now, as if its time had come (in the live room's memory; its alarm is already
+ * set), for the caller to run the alarm. Returns the time the timer was set for (0: it was not set).
+ */
+export async function expireTimer(room: DurableObjectStub<SessionRoom>, name: TimerName): Promise<number> {
+  return runInDurableObject(room, (instance: SessionRoom) => {
+    const life = roomCore(instance).life;
+    const at = life.timers[name] ?? 0;
+    life.timers = { ...life.timers, [name]: Date.now() - 1 };
+    return at;
+  });
+}
+
+/** Changes the live room's session record, as if the session had been created with `change`. */
+export async function changeRoomMeta(room: DurableObjectStub<SessionRoom>, change: Partial<RoomMeta>): Promise<void> {
+  await runInDurableObject(room, (instance: SessionRoom) => {
+    const core = roomCore(instance);
+    core.meta = { ...core.meta!, ...change };
+  });
 }
 
 /**

@@ -1,0 +1,487 @@
+// The session room's pure core: who is attached and in which role, the output stream's offsets and
+// resume, credit and viewer lag, the timers and the session's end. Driven by events with the time
+// passed in (a socket opened, a message or frame arrived, a socket went, an alarm, an RPC), it returns
+// the actions to take; the Durable Object (../session-room.ts) carries them out and keeps no state of
+// its own. Everything that must survive an eviction is written by a `save` action and comes back as
+// `Saved`; sockets come back with their attachments (`Peer`).
+//
+// Input writers: the session's user (one tab at a time: a newer tab takes over) and any viewer marked
+// `writer` (governance). Every writer's input goes to the connector and is witnessed, by writer.
+import {
+  CloseCode,
+  CONNECTOR_RESUME_GRACE_MS,
+  type EndReason,
+  encodeData,
+  encodeDataChunks,
+  FrameError,
+  MessageError,
+  OUTPUT_WINDOW,
+  type RoomToBrowser,
+  type RoomToConnector,
+  type SessionState,
+} from "../../protocol/index.ts";
+import { PointerRelay } from "../desktop-pointer.ts";
+import { type AttachRequest, CreditAccount, OutputStream } from "../output-stream.ts";
+import { Lifecycle, type SealAttempt } from "./lifecycle.ts";
+import { Relay } from "./relay.ts";
+import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
+import { KEYS } from "./types.ts";
+import { SNAPSHOT_EVERY_MS, Viewers } from "./viewers.ts";
+import { WitnessLog } from "./witness.ts";
+
+/** A desktop is repainted for joining viewers at most once per second. */
+export const REPAINT_EVERY_MS = 1_000;
+
+export type Presence = {
+  user: boolean;
+  connector: boolean;
+  viewers: number;
+  watchers: string[];
+  lastInputAt: number | null;
+  recording: "recorded" | "not_recorded" | "failing";
+  state: SessionState;
+};
+
+export class RoomCore {
+  meta: RoomMeta | null;
+  ended: EndReason | null;
+  readonly peers = new Map<PeerId, Peer>();
+  readonly stream = new OutputStream();
+  /** Credit each user socket returned against what it was sent (memory: see userCredit). */
+  private readonly credits = new Map<PeerId, CreditAccount>();
+  readonly viewers: Viewers;
+  readonly witness: WitnessLog;
+  readonly life: Lifecycle;
+  private readonly relay = new Relay(this);
+  private readonly pointer = new PointerRelay();
+  private snapshotDue = false;
+  /** Output was witnessed since the witnessed end was last saved (the saved end may be stale). */
+  private pastSave: boolean;
+  /** When the connector was last asked to repaint the desktop, and a repaint waiting for its turn. */
+  private repaintedAt = 0;
+  private repaintAt: number | null = null;
+  /** The actions of the event being handled. */
+  private out: Action[] = [];
+
+  constructor(saved: Saved = {}, peers: Peer[] = []) {
+    this.meta = saved.meta ?? null;
+    this.ended = saved.ended ?? null;
+    this.viewers = new Viewers(() => this.desktop, saved.replay, saved.replayPieces);
+    this.witness = new WitnessLog(saved);
+    this.life = new Lifecycle(this, saved);
+    this.pastSave = saved.witnessedPastSave ?? false;
+    if (saved.witnessedEnd !== undefined) this.stream.restore(saved.witnessedEnd, !saved.witnessedPastSave);
+    for (const peer of peers) this.adopt(peer);
+  }
+
+  /**
+   * A socket found attached that the core has not seen (after an eviction: all of them). A viewer's
+   * account was lost with memory, so it may credit up to the most it can owe.
+   */
+  adopt(peer: Peer): void {
+    if (this.peers.has(peer.id)) return;
+    this.peers.set(peer.id, peer);
+    if (peer.role === "viewer" && peer.hello) this.viewers.add(peer.id, false);
+  }
+
+  get desktop(): boolean {
+    return this.meta?.protocol === "rdp";
+  }
+
+  /** Runs one event and returns its actions. */
+  private run(event: () => void): Action[] {
+    this.out = [];
+    event();
+    return this.out;
+  }
+
+  /** For the relay and the lifecycle: append an action to the event being handled. */
+  emit(action: Action): void {
+    this.out.push(action);
+  }
+
+  /** The actions of the event being handled, for parts that append several. */
+  get outbox(): Action[] {
+    return this.out;
+  }
+
+  // ---- RPC ----------------------------------------------------------------------------------
+
+  init(meta: RoomMeta, now: number): Action[] {
+    return this.run(() => {
+      this.meta = { ...meta, startedAt: meta.startedAt ?? now };
+      this.emit({ do: "save", entries: { [KEYS.meta]: this.meta } });
+      this.life.started(now);
+    });
+  }
+
+  /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
+  end(reason: EndReason, options: EndOptions, now: number): { ended: boolean; actions: Action[] } {
+    let ended = false;
+    const actions = this.run(() => {
+      ended = this.endNow(reason, options, now);
+    });
+    return { ended, actions };
+  }
+
+  extend(deadline: number, grant: string, now: number): { extended: boolean; actions: Action[] } {
+    let extended = false;
+    const actions = this.run(() => {
+      extended = this.life.extend(deadline, now);
+      if (!extended) return;
+      for (const peer of this.peers.values())
+        if (peer.role !== "connector") this.send(peer.id, { type: "extended", deadline });
+      const connector = this.connector();
+      if (connector) this.send(connector.id, { type: "extend", grant });
+      this.mark(`extension: until ${new Date(deadline).toISOString()}`, now);
+    });
+    return { extended, actions };
+  }
+
+  presence(): Presence {
+    const watchers = this.viewers.list().map((id) => (this.peers.get(id) as Peer & { role: "viewer" }).username);
+    const lastInput = this.life.lastInputAt();
+    return {
+      user: !!this.browser(),
+      connector: !!this.connector(),
+      viewers: watchers.length,
+      watchers: [...new Set(watchers)].sort(),
+      lastInputAt: lastInput || null,
+      recording: !this.meta?.recording ? "not_recorded" : this.witness.failed ? "failing" : "recorded",
+      state: this.state(),
+    };
+  }
+
+  /** A connector was revoked: the session it serves ends now. */
+  connectorRevoked(connectorId: string, now: number): { ended: boolean; actions: Action[] } {
+    const served = [...this.peers.values()].some((p) => p.role === "connector" && p.connectorId === connectorId);
+    return served ? this.end("connector_revoked", {}, now) : { ended: false, actions: [] };
+  }
+
+  /** A person lost the right to watch: their viewer sockets close now. */
+  dropViewer(userId: string): { dropped: number; actions: Action[] } {
+    let dropped = 0;
+    const actions = this.run(() => {
+      for (const peer of [...this.peers.values()])
+        if (peer.role === "viewer" && peer.userId === userId) {
+          this.close(peer.id, CloseCode.Forbidden, "access_revoked");
+          dropped++;
+        }
+      if (dropped > 0) this.tellWatchers();
+    });
+    return { dropped, actions };
+  }
+
+  /**
+   * Marks a viewer as a writer (or not): its input then reaches the target like the user's, witnessed as
+   * its own. For governance (a moderator, a second person typing); the session's user always writes.
+   */
+  setWriter(peerId: PeerId, writer: boolean): Action[] {
+    return this.run(() => {
+      const peer = this.peers.get(peerId);
+      if (peer?.role !== "viewer") return;
+      this.update({ ...peer, writer });
+    });
+  }
+
+  /** A chunk was stored: once the session has ended, seal what is due. */
+  chunkArrived(recordingId: string): Action[] {
+    return this.run(() => {
+      if (this.ended && this.meta?.recording?.recordingId === recordingId) this.emit({ do: "seal", recordingId });
+    });
+  }
+
+  /** How a seal went: wait for the tail, retry later, or audit the signed manifest. */
+  sealed(outcome: SealAttempt, now: number): Action[] {
+    return this.run(() => this.life.sealed(outcome, now));
+  }
+
+  // ---- sockets ------------------------------------------------------------------------------
+
+  /** Whether a socket with this identity may attach to this session at all. */
+  admits(peer: { role: "user"; userId: string } | { role: "viewer" } | { role: "connector"; siteId: string }): boolean {
+    if (!this.meta) return false;
+    if (peer.role === "user") return peer.userId === this.meta.userId;
+    if (peer.role === "viewer") return this.meta.liveView !== false;
+    return peer.siteId === this.meta.siteId;
+  }
+
+  /** A socket was accepted (it says hello next). */
+  open(peer: Peer): Action[] {
+    return this.run(() => {
+      this.peers.set(peer.id, peer);
+      this.emit({ do: "peer", peer });
+    });
+  }
+
+  /** A text message: validated here; one that breaks the protocol costs its sender the socket. */
+  control(id: PeerId, text: string, now: number): Action[] {
+    return this.run(() => this.guard(id, now, () => this.relay.control(id, text, now)));
+  }
+
+  /** A binary frame. */
+  frame(id: PeerId, message: ArrayBuffer, now: number): Action[] {
+    return this.run(() => this.guard(id, now, () => this.relay.frame(id, message, now)));
+  }
+
+  /** A socket closed or failed. */
+  gone(id: PeerId, now: number): Action[] {
+    return this.run(() => {
+      const peer = this.peers.get(id);
+      if (!peer) return;
+      this.forget(id);
+      if (peer.role === "viewer") {
+        this.tellWatchers();
+        return;
+      }
+      if (!peer.hello || this.ended) return;
+      if ([...this.peers.values()].some((p) => p.role === peer.role)) return;
+      if (peer.role === "user") {
+        this.life.browserGone(now);
+        return;
+      }
+      // A connector still connecting to the target has nothing to resume.
+      if (peer.state !== "connected") {
+        this.endNow("connector_lost", {}, now);
+        return;
+      }
+      this.stream.connectorGone();
+      this.saveWitnessedEnd();
+      this.broadcastStatus("reconnecting");
+      this.life.addTimer("reconnect", now + CONNECTOR_RESUME_GRACE_MS);
+    });
+  }
+
+  alarm(now: number): Action[] {
+    return this.run(() => this.life.alarm(now));
+  }
+
+  /** A memory timer is due (the input count's save, a desktop repaint waiting its turn). */
+  tick(now: number): Action[] {
+    return this.run(() => {
+      this.witness.tick(now, this.out);
+      if (this.repaintAt !== null && now >= this.repaintAt) this.askRepaint(now);
+    });
+  }
+
+  private guard(id: PeerId, now: number, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      if (!(err instanceof MessageError || err instanceof FrameError)) throw err;
+      // A connector that breaks the protocol cannot carry the session any further: the session ends.
+      const peer = this.peers.get(id);
+      this.emit({ do: "log", line: `room ${peer?.role} protocol error: ${err.message}` });
+      this.close(id, CloseCode.ProtocolError, "protocol_error");
+      if (peer?.role === "connector") this.endNow("protocol_error", {}, now);
+    }
+  }
+
+  // ---- shared by the relay and the lifecycle --------------------------------------------------
+
+  /** Ends the session now (see `end`); false when it had ended already or the site is not its own. */
+  endNow(reason: EndReason, { bySite, note, actor, byConnector }: EndOptions, now: number): boolean {
+    const meta = this.meta;
+    if (!meta || (bySite !== undefined && bySite !== meta.siteId) || this.ended) return false;
+    this.ended = reason;
+    this.emit({ do: "save", entries: { [KEYS.ended]: reason } });
+    this.life.setTimers({});
+    this.viewers.save(this.out);
+    this.saveWitnessedEnd();
+    for (const peer of [...this.peers.values()]) {
+      if (peer.role === "connector") this.send(peer.id, { type: "end", reason });
+      else this.send(peer.id, { type: "ended", reason, ...(note ? { note } : {}) });
+      this.close(peer.id, CloseCode.Ended, reason);
+    }
+    const witness = meta.recording
+      ? {
+          recordingId: meta.recording.recordingId,
+          // No connector ever took the session: no chunk will come, so nothing is waited for.
+          tailWait: this.witness.connectorSeen,
+          witness: this.witness.end(
+            this.stream.witnessedEnd ?? 0,
+            { startedAt: meta.startedAt ?? now, endedAt: now },
+            reason,
+            byConnector ? "connector" : "room",
+            this.out,
+          ),
+        }
+      : null;
+    this.emit({ do: "ended", reason, ...(note ? { note } : {}), ...(actor ? { actor } : {}), witness });
+    return true;
+  }
+
+  send(to: PeerId, msg: RoomToBrowser | RoomToConnector): void {
+    this.emit({ do: "send", to, msg });
+  }
+
+  /** Closes a socket; the core forgets the peer at once (its close event finds nothing). */
+  close(id: PeerId, code: number, reason: string): void {
+    if (!this.peers.has(id)) return;
+    this.forget(id);
+    this.emit({ do: "close", to: id, code, reason });
+  }
+
+  forget(id: PeerId): void {
+    this.peers.delete(id);
+    this.credits.delete(id);
+    this.viewers.gone(id);
+  }
+
+  update(peer: Peer): void {
+    this.peers.set(peer.id, peer);
+    this.emit({ do: "peer", peer });
+  }
+
+  /** The connector's data socket that said hello. */
+  connector(): (Peer & { role: "connector" }) | undefined {
+    for (const peer of this.peers.values()) if (peer.role === "connector" && peer.hello) return peer;
+  }
+
+  /** The connector, when it has reached the target: input and credit go to it. */
+  liveConnector(): (Peer & { role: "connector" }) | undefined {
+    const connector = this.connector();
+    return connector?.state === "connected" ? connector : undefined;
+  }
+
+  /** The user's browser that said hello (one at a time). */
+  browser(): (Peer & { role: "user" }) | undefined {
+    for (const peer of this.peers.values()) if (peer.role === "user" && peer.hello) return peer;
+  }
+
+  state(): SessionState {
+    return this.connector()?.state ?? "waiting_for_connector";
+  }
+
+  broadcastStatus(state: SessionState): void {
+    const user = this.browser();
+    if (user) this.send(user.id, { type: "status", state });
+  }
+
+  tellWatchers(): void {
+    const user = this.browser();
+    if (user && this.meta?.notifyWatched !== false) this.send(user.id, { type: "watchers", count: this.viewers.count });
+  }
+
+  /**
+   * A marker: witnessed by the room, and (unless the connector makes it itself) sent to the connector,
+   * which writes it into the recording where it arrives, in order with the bytes around it.
+   */
+  mark(label: string, now: number, toConnector = true): void {
+    if (!this.meta?.recording || !this.witness.mark(label, now, this.out)) return;
+    const connector = this.connector();
+    if (toConnector && connector) this.send(connector.id, { type: "marker", label });
+  }
+
+  /** Saves where the witnessed stream ends, so an evicted room knows which offsets are real. */
+  saveWitnessedEnd(): void {
+    // A stale end is not saved over the last good one (nor is the sign that it is stale cleared).
+    const end = this.stream.exactEnd;
+    if (end === null) return;
+    this.pastSave = false;
+    this.emit({ do: "save", entries: { [KEYS.witnessedEnd]: end } });
+    this.emit({ do: "remove", keys: [KEYS.witnessedPastSave] });
+  }
+
+  /** Output was witnessed: the saved end may be stale from now on; the screen snapshot is due within 5 s. */
+  witnessed(now: number): void {
+    if (!this.pastSave) {
+      // One write per save period: it only tells an evicted room its saved end is stale.
+      this.pastSave = true;
+      this.emit({ do: "save", entries: { [KEYS.witnessedPastSave]: true }, unconfirmed: true });
+    }
+    if (this.desktop || this.snapshotDue) return;
+    this.snapshotDue = true;
+    this.life.addTimer("snapshot", now + SNAPSHOT_EVERY_MS);
+  }
+
+  /** The snapshot timer fired: the viewers' screen and the witnessed end are saved. */
+  snapshot(): void {
+    this.snapshotDue = false;
+    this.viewers.save(this.out);
+    this.saveWitnessedEnd();
+  }
+
+  /**
+   * A browser or viewer sent an offset or a credit the room never produced: it is trying to move what
+   * is recorded or watched. Its socket closes with a fatal code, and the attempt is audited.
+   */
+  violation(id: PeerId, detail: string): void {
+    const peer = this.peers.get(id);
+    const meta = this.meta;
+    if (!peer || !meta) return;
+    this.emit({ do: "log", line: `room ${peer.role} protocol violation: ${detail}` });
+    this.close(id, CloseCode.ProtocolError, "protocol_violation");
+    this.emit({
+      do: "audit",
+      entry: {
+        actor:
+          peer.role === "connector"
+            ? null
+            : { id: peer.userId, name: peer.role === "viewer" ? peer.username : meta.username },
+        action: "session.protocol_violation",
+        target: { type: "session", id: meta.sessionId },
+        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+        data: { role: peer.role, detail },
+      },
+    });
+  }
+
+  /** The user socket's credit account; one lost with memory starts with an allowance of one window. */
+  userCredit(id: PeerId, fresh?: CreditAccount): CreditAccount {
+    if (fresh) this.credits.set(id, fresh);
+    let account = this.credits.get(id);
+    if (!account) {
+      account = new CreditAccount(true, OUTPUT_WINDOW);
+      this.credits.set(id, account);
+    }
+    return account;
+  }
+
+  sendAttach(connector: PeerId, at: AttachRequest): void {
+    this.stream.attachSent();
+    this.send(connector, { type: "attach", ...at });
+  }
+
+  /** Output frames for a socket: DATA frames of `bytes`. */
+  sendBytes(to: PeerId, bytes: Uint8Array): void {
+    for (const frame of encodeDataChunks(bytes)) this.emit({ do: "frame", to, frame });
+  }
+
+  /** The user's pointer position for desktop viewers (the stream itself does not say where it is). */
+  pointerMoved(input: Uint8Array): void {
+    if (!this.desktop || this.viewers.count === 0) return;
+    const pointer = this.pointer.push(input);
+    if (pointer) this.viewers.pushAside(encodeData(pointer), this.out);
+  }
+
+  /** A viewer joined or caught up: repainted from the replay, or (a desktop) by the connector. */
+  resyncViewer(viewer: PeerId, now: number): void {
+    if (this.viewers.resync(viewer, this.out)) return;
+    // A desktop viewer drops what it holds and waits for the next `size`; the connector repaints the whole
+    // desktop into the stream (the user's page gets it too), at most once per REPAINT_EVERY_MS.
+    this.send(viewer, { type: "sync", at: null, reset: true });
+    if (this.repaintAt !== null) return;
+    const at = this.repaintedAt + REPAINT_EVERY_MS;
+    if (at <= now) this.askRepaint(now);
+    else {
+      this.repaintAt = at;
+      this.emit({ do: "wake", at });
+    }
+  }
+
+  private askRepaint(now: number): void {
+    this.repaintAt = null;
+    this.repaintedAt = now;
+    const connector = this.connector();
+    if (connector) this.send(connector.id, { type: "repaint" });
+  }
+
+  /** Input from a writer reached the connector: witnessed, and counted as activity. */
+  inputRelayed(writer: string, bytes: Uint8Array, now: number): void {
+    this.pointerMoved(bytes);
+    const saveAt = this.witness.input(bytes.byteLength, writer, now);
+    if (saveAt !== null) this.emit({ do: "wake", at: saveAt });
+    this.life.noteInput(now);
+  }
+}
