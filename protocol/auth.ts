@@ -4,7 +4,7 @@ import { z } from "zod";
 import { MasterPasswordVerifier } from "./master-password.ts";
 import { Me } from "./api.ts";
 
-export const MfaMethod = z.enum(["totp", "webauthn", "recovery", "push"]);
+export const MfaMethod = z.enum(["totp", "webauthn", "recovery", "push", "duo"]);
 export type MfaMethod = z.infer<typeof MfaMethod>;
 
 /** Result of a password (or OIDC) sign-in: done, or a second factor is due. */
@@ -38,6 +38,8 @@ export const MfaStatus = z.object({
   webauthn: z.array(WebAuthnKey),
   masterPasswordSet: z.boolean(),
   oidc: z.boolean(),
+  /** The deployment offers Duo as a second factor (protocol/duo.ts). */
+  duo: z.boolean().optional(),
 });
 export type MfaStatus = z.infer<typeof MfaStatus>;
 

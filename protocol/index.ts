@@ -18,3 +18,4 @@ export * from "./seal-rotation.ts";
 export * from "./host-key.ts";
 export * from "./policy-rules.ts";
 export * from "./scim.ts";
+export * from "./duo.ts";

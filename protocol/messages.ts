@@ -75,6 +75,10 @@ export const ErrorCode = z.enum([
   "policy_inconsistent",
   /** Only a server or credential that is turned off can be deleted (turning off ends what is open on it). */
   "still_enabled",
+  /** Duo (the second factor) cannot be reached or says it is unhealthy, and the deployment fails closed. */
+  "duo_unavailable",
+  /** Duo settings an admin saved that Duo refuses (its health check rejects the client id or secret). */
+  "duo_refused",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

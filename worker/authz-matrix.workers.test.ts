@@ -284,6 +284,23 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/checkouts/:id/step-up": { access: "owner", id: (f) => f.activeId },
   "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
   "POST /api/users/:id/reset-mfa": { access: "admin", id: (f) => f.spareUserId, body: () => ({}) },
+  "GET /api/admin/duo": { access: "admin" },
+  // Turned off, so no call to Duo is made; the admin's save is harmless to the other routes.
+  "PUT /api/admin/duo": {
+    access: "admin",
+    body: () => ({
+      enabled: false,
+      apiHost: "api-matrix.duo.test",
+      clientId: "DIMATRIXMATRIXMATRIX",
+      clientSecret: "m".repeat(40),
+      failMode: "closed",
+    }),
+  },
+  // Duo is off here: a signed-in caller gets 409 (start) or 400 (a state too short to be one, finish), which
+  // costs the sign-in nothing; Duo's callback is public (it only passes what Duo sent on to the page).
+  "POST /api/mfa/duo/start": { access: "signedIn", body: () => ({}) },
+  "GET /api/mfa/duo/callback": { access: "public" },
+  "POST /api/mfa/duo/finish": { access: "signedIn", body: () => ({ state: "short", code: "c" }) },
   "GET /api/oidc/config": { access: "public" },
   "GET /api/oidc/start": { access: "public" },
   "GET /api/oidc/callback": { access: "public" },

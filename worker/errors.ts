@@ -25,6 +25,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   code_not_accepted: "That code was not accepted. Try again.",
   policy_inconsistent: "The policy's limits contradict each other, e.g. an extension longer than the session.",
   still_enabled: "Turn it off first: that ends what is open on it. Then delete it.",
+  duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
+  duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -48,6 +50,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   code_not_accepted: 403,
   policy_inconsistent: 400,
   still_enabled: 409,
+  duo_unavailable: 503,
+  duo_refused: 409,
 };
 
 export class ApiFailure extends HTTPException {

@@ -19,6 +19,7 @@ import { recordings } from "./routes/recordings.ts";
 import { connectorRotations, rotations } from "./routes/rotations.ts";
 import { recordingUpload } from "./routes/recording-upload.ts";
 import { connectorSealKeys, sealKeys } from "./routes/seal-keys.ts";
+import { duo } from "./routes/duo.ts";
 import { mfa } from "./routes/mfa.ts";
 import { scim, scimErrorResponse } from "./routes/scim.ts";
 import { scimTokens } from "./routes/scim-tokens.ts";
@@ -43,6 +44,7 @@ for (const part of [
   mfa,
   webauthn,
   push,
+  duo,
   tickets,
   stepUp,
   adminAuth,

@@ -104,6 +104,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   code_not_accepted:
     "That code was not accepted. Check it and try again; after several wrong answers you must sign in again.",
   still_enabled: "Turn it off first (that ends its open checkouts and sessions), then delete it.",
+  duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
+  duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
   policy_inconsistent:
     "The policy's limits contradict each other (for example, an extension longer than the longest session).",
 };

@@ -9,6 +9,7 @@ import { actorOf, record } from "../audit.ts";
 import type { AppContext, Env } from "../env.ts";
 import { requireSealedToCurrent } from "../access/seal-keys.ts";
 import { ApiFailure } from "../errors.ts";
+import { duoOffered } from "./duo-config.ts";
 import { factorsOf } from "./sign-in.ts";
 import { decideStepUp, parseWorkHours, type Sensitivity } from "./step-up.ts";
 import { enforce, type ThrottleKey, throttleCheck, throttleCount } from "./throttle-store.ts";
@@ -19,7 +20,7 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
   const user = c.get("user");
   const signIn = c.get("signIn");
   const now = Date.now();
-  const [zone, factors, account, failures] = await Promise.all([
+  const [zone, factors, account, failures, duo] = await Promise.all([
     c.env.DB.prepare(
       "SELECT z.name, z.sensitivity, s.seal_key FROM zones z JOIN sites s ON s.id = z.site_id WHERE z.id = ?",
     )
@@ -36,6 +37,7 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
     )
       .bind(`acct:${user.id}`, `mfa:${user.id}`, `acct-ip:${user.id}:%`, `mfa-ip:${user.id}:%`, now - HOUR)
       .first<{ n: number }>(),
+    duoOffered(c.env.DB),
   ]);
   const policy = rowPolicy(row);
   const decision = decideStepUp({
@@ -50,7 +52,7 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
     lastMfaByKey: signIn.amr.at(-1) === "hwk",
     workHours: parseWorkHours(c.env.WORK_HOURS_UTC),
     recentFailures: failures?.n ?? 0,
-    enrolled: { totp: factors.totp, webauthn: factors.webauthn > 0 },
+    enrolled: { totp: factors.totp, webauthn: factors.webauthn > 0, duo },
     masterPasswordSet: !!account?.master_password_hash,
   });
   // The browser seals the master password to the site's public key: the edge never sees it.

@@ -12,6 +12,7 @@ export async function purgeAuth(env: Env, now: number): Promise<void> {
     env.DB.prepare("DELETE FROM auth_sessions WHERE expires_at < ? OR revoked_at < ?").bind(now - DAY, now - DAY),
     env.DB.prepare("DELETE FROM auth_challenges WHERE expires_at < ?").bind(now - DAY),
     env.DB.prepare("DELETE FROM socket_tickets WHERE expires_at < ?").bind(now - 60_000),
+    env.DB.prepare("DELETE FROM duo_states WHERE expires_at < ?").bind(now - DAY),
     env.DB.prepare(
       "DELETE FROM auth_throttle WHERE last_failure_at < ? AND (locked_until IS NULL OR locked_until < ?)",
     ).bind(now - THROTTLE_IDLE_MS, now),

@@ -8,6 +8,7 @@ import type { AppContext, AuthUser } from "../env.ts";
 import { deviceHash, isKnownDevice, networkOf, newNetwork, rememberDevice } from "./device.ts";
 import { revokeSignIns, startSignIn } from "./user-token.ts";
 import { enforceAccess } from "../access/revocation.ts";
+import { duoOffered } from "./duo-config.ts";
 
 export type Factors = { totp: boolean; webauthn: number; recovery: number };
 
@@ -23,10 +24,12 @@ export async function factorsOf(db: D1Database, userId: string): Promise<Factors
   return { totp: !!row?.totp, webauthn: row?.webauthn ?? 0, recovery: row?.recovery ?? 0 };
 }
 
-export function methodsOf(f: Factors): MfaMethod[] {
+/** The methods a pending sign-in may use; `duo`: the deployment offers Duo (to every user). */
+export function methodsOf(f: Factors, duo = false): MfaMethod[] {
   const methods: MfaMethod[] = [];
   if (f.webauthn) methods.push("webauthn");
   if (f.totp) methods.push("totp");
+  if (duo) methods.push("duo");
   if (f.recovery) methods.push("recovery");
   if (f.totp || f.webauthn) methods.push("push");
   return methods;
@@ -39,7 +42,9 @@ export async function afterFirstFactor(
   amr: "pwd" | "oidc",
 ): Promise<LoginResult> {
   const factors = await factorsOf(c.env.DB, user.id);
-  const methods = methodsOf(factors);
+  // Duo, when the deployment turns it on, is every user's second factor (enrolment happens at Duo).
+  const duo = await duoOffered(c.env.DB);
+  const methods = methodsOf(factors, duo);
   const device = await deviceHash(c);
   const net = networkOf(c);
   // What is new about this sign-in, judged before it is remembered; a user's first sign-in sets the baseline.
@@ -53,7 +58,7 @@ export async function afterFirstFactor(
     newNetwork: fresh.newAsn,
     country: net.country,
   };
-  if (factors.totp || factors.webauthn) {
+  if (factors.totp || factors.webauthn || duo) {
     await startSignIn(c, user.id, { stage: "mfa", amr: [amr], mfaAt: null, deviceHash: device, risk });
     return { stage: "mfa", methods };
   }
@@ -73,7 +78,10 @@ export async function afterFirstFactor(
  * A second factor was verified. At sign-in (stage mfa): rotate to a full sign-in. As step-up on a full
  * sign-in: rotate too (a new sid carrying the fresh MFA time), so a token captured before is worth less.
  */
-export async function afterSecondFactor(c: Context<AppContext>, method: "otp" | "hwk" | "rec" | "push"): Promise<void> {
+export async function afterSecondFactor(
+  c: Context<AppContext>,
+  method: "otp" | "hwk" | "rec" | "push" | "duo",
+): Promise<void> {
   const user = c.get("user");
   const signIn = c.get("signIn");
   const device = await deviceHash(c);
@@ -87,6 +95,26 @@ export async function afterSecondFactor(c: Context<AppContext>, method: "otp" | 
     target: { type: "user", id: user.id, name: user.username },
     refs: { userId: user.id },
     data: { amr, stepUp: signIn.stage === "full" },
+  });
+}
+
+/**
+ * Duo was down (its health check failed) and the deployment fails open: the pending sign-in becomes a
+ * full one without a second factor (mfaAt stays null, so step-up still asks), audited as such.
+ */
+export async function secondFactorSkipped(c: Context<AppContext>, why: string): Promise<void> {
+  const user = c.get("user");
+  const signIn = c.get("signIn");
+  const device = await deviceHash(c);
+  const amr = [...signIn.amr, "duo_fail_open"];
+  await startSignIn(c, user.id, { stage: "full", amr, mfaAt: null, deviceHash: device, risk: signIn.risk });
+  await rememberDevice(c.env.DB, user.id, device, networkOf(c));
+  await record(c.env, {
+    actor: actorOf(user),
+    action: "auth.login",
+    target: { type: "user", id: user.id, name: user.username },
+    refs: { userId: user.id },
+    data: { amr, duoFailOpen: true, duoHealth: why },
   });
 }
 

@@ -131,6 +131,25 @@ describe("step-up policy", () => {
     expect(decideStepUp({ ...base, ...none }).reasons).toEqual([]);
   });
 
+  it("Duo offered by the deployment is a factor every user has: policy and risk ask for it instead of refusing", () => {
+    const duoOnly = { enrolled: { totp: false, webauthn: false, duo: true }, lastMfaAt: null };
+    const policy = decideStepUp({
+      ...duoOnly,
+      ...base,
+      ...duoOnly,
+      policy: { mfaRequired: true, masterPasswordRequired: false },
+    });
+    expect(policy).toMatchObject({ decision: "step_up", mfa: "any" });
+    expect(decideStepUp({ ...base, ...duoOnly, newDevice: true })).toMatchObject({ decision: "step_up", mfa: "any" });
+    // A Duo push is not a security key: a high-sensitivity zone still asks for the key of a user who has one.
+    const keyUser = {
+      enrolled: { totp: false, webauthn: true, duo: true },
+      lastMfaAt: NOW - 60_000,
+      lastMfaByKey: false,
+    };
+    expect(decideStepUp({ ...base, ...keyUser, zone: { name: "z", sensitivity: "high" } }).mfa).toBe("webauthn");
+  });
+
   it("several signals: all reasons, one step-up", () => {
     const d = decideStepUp({ ...base, newDevice: true, newCountry: true, recentFailures: 5, lastMfaAt: null });
     expect(d.decision).toBe("step_up");

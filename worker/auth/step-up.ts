@@ -23,7 +23,8 @@ export type StepUpInput = {
   workHours: { start: number; end: number } | null;
   /** Failed password / second-factor attempts on the account in the last hour. */
   recentFailures: number;
-  enrolled: { totp: boolean; webauthn: boolean };
+  /** duo: the deployment offers Duo, which every user can use (enrolment happens at Duo). */
+  enrolled: { totp: boolean; webauthn: boolean; duo?: boolean };
   masterPasswordSet: boolean;
 };
 
@@ -60,7 +61,7 @@ export function decideStepUp(input: StepUpInput): Omit<StepUpDecision, "sealKey"
   const needs: Need[] = [];
   const need = (code: StepUpReason["code"], text: string, freshMs: number, hard = false, keyOnly = false) =>
     needs.push({ reason: { code, text }, freshMs, hard, keyOnly });
-  const hasFactor = input.enrolled.totp || input.enrolled.webauthn;
+  const hasFactor = input.enrolled.totp || input.enrolled.webauthn || !!input.enrolled.duo;
 
   if (input.zone.sensitivity === "high")
     need(

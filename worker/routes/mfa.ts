@@ -8,6 +8,7 @@ import { actorOf, record } from "../audit.ts";
 import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, factorsChanged, factorsOf } from "../auth/sign-in.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
+import { duoOffered } from "../auth/duo-config.ts";
 import { tallyFailure } from "../auth/failure-tally-store.ts";
 import {
   clientIp,
@@ -91,7 +92,8 @@ export async function secondFactorFailed(c: Context<AppContext>, method: string)
 async function requireRecentMfa(c: Context<AppContext>): Promise<void> {
   const f = await factorsOf(c.env.DB, c.get("user").id);
   const mfaAt = c.get("signIn").mfaAt;
-  if ((f.totp || f.webauthn) && (mfaAt === null || Date.now() - mfaAt > RECENT_MFA_MS))
+  const duo = await duoOffered(c.env.DB);
+  if ((f.totp || f.webauthn || duo) && (mfaAt === null || Date.now() - mfaAt > RECENT_MFA_MS))
     throw new ApiFailure("step_up_required", "factor change without recent MFA");
 }
 
@@ -108,7 +110,7 @@ mfa.openapi(
   }),
   async (c) => {
     const user = c.get("user");
-    const [f, keys, u] = await Promise.all([
+    const [f, keys, u, duo] = await Promise.all([
       factorsOf(c.env.DB, user.id),
       c.env.DB.prepare(
         "SELECT id, name, created_at, last_used_at FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at",
@@ -118,6 +120,7 @@ mfa.openapi(
       c.env.DB.prepare("SELECT master_password_hash, oidc_subject FROM users WHERE id = ?")
         .bind(user.id)
         .first<{ master_password_hash: string | null; oidc_subject: string | null }>(),
+      duoOffered(c.env.DB),
     ]);
     return c.json(
       {
@@ -131,6 +134,7 @@ mfa.openapi(
         })),
         masterPasswordSet: !!u?.master_password_hash,
         oidc: !!u?.oidc_subject,
+        duo,
       },
       200,
     );

@@ -1,0 +1,56 @@
+// The deployment's Duo settings in D1 (duo_config, one row): the client secret sealed at rest with the edge's
+// USER_TOKEN_SECRET, opened only to sign Duo's JWTs. Whether Duo is offered decides who gets a second step.
+import type { Context } from "hono";
+import type { DuoFailMode } from "../../protocol/index.ts";
+import type { AppContext, Env } from "../env.ts";
+import type { DuoClient } from "./duo.ts";
+import { openAtRest, sealAtRest } from "./hash.ts";
+
+/** Associated data of the sealed secret: a blob from another table or user does not open here. */
+const SECRET_CONTEXT = "duo_config:client_secret";
+
+export type DuoConfigRow = {
+  enabled: number;
+  api_host: string;
+  client_id: string;
+  secret_enc: string;
+  fail_mode: DuoFailMode;
+  updated_at: number;
+};
+
+export const loadDuoRow = (db: D1Database) =>
+  db
+    .prepare("SELECT enabled, api_host, client_id, secret_enc, fail_mode, updated_at FROM duo_config WHERE id = 1")
+    .first<DuoConfigRow>();
+
+/** Duo is configured and turned on for this deployment. */
+export async function duoOffered(db: D1Database): Promise<boolean> {
+  const row = await db.prepare("SELECT enabled FROM duo_config WHERE id = 1").first<{ enabled: number }>();
+  return !!row?.enabled;
+}
+
+/** Duo's callback on this edge: the redirect URI entered in Duo's Admin Panel. */
+export const duoRedirectUri = (c: Context<AppContext>) =>
+  new URL("/api/mfa/duo/callback", c.env.APP_URL ?? c.req.url).toString();
+
+export const sealDuoSecret = (env: Env, secret: string) => sealAtRest(env.USER_TOKEN_SECRET, secret, SECRET_CONTEXT);
+
+/** The enabled Duo client with its secret opened, or null when Duo is off. */
+export async function duoClient(
+  c: Context<AppContext>,
+  row?: DuoConfigRow | null,
+): Promise<{ client: DuoClient; failMode: DuoFailMode } | null> {
+  const config = row === undefined ? await loadDuoRow(c.env.DB) : row;
+  if (!config?.enabled) return null;
+  return {
+    client: {
+      apiHost: config.api_host,
+      clientId: config.client_id,
+      clientSecret: await openAtRest(c.env.USER_TOKEN_SECRET, config.secret_enc, SECRET_CONTEXT),
+      redirectUri: duoRedirectUri(c),
+    },
+    failMode: config.fail_mode,
+  };
+}
+
+export const openDuoSecret = (env: Env, sealed: string) => openAtRest(env.USER_TOKEN_SECRET, sealed, SECRET_CONTEXT);
