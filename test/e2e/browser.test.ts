@@ -23,9 +23,19 @@ const ALL_ROUTES = [
   "recordings",
   "account",
   "audit",
-  ...["sites", "zones", "policies", "groups", "users", "grants", "servers", "credentials", "live", "checkouts"].map(
-    (s) => `admin/${s}`,
-  ),
+  ...[
+    "sites",
+    "zones",
+    "policies",
+    "groups",
+    "users",
+    "grants",
+    "servers",
+    "credentials",
+    "live",
+    "checkouts",
+    "signin",
+  ].map((s) => `admin/${s}`),
 ];
 
 describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing(), () => {

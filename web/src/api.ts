@@ -12,6 +12,10 @@ import {
   type FilterNamesQuery,
   AuditVerifyResult,
   Created,
+  DuoFinished,
+  DuoSettings,
+  type DuoSettingsUpdate,
+  DuoStarted,
   SessionCreated,
   CartResult,
   CatalogEntry,
@@ -212,6 +216,11 @@ export const api = {
   setMasterPassword: async (password: string) =>
     call("POST", "/api/me/master-password", Anything, { verifier: await masterPasswordVerifier(password) }),
   pushStart: () => call("POST", "/api/mfa/push", PushStarted, {}, false),
+  /** Duo's prompt: where to go (or, failing open while Duo is down, done); returnTo is the page to come back to. */
+  duoStart: (returnTo?: string) => call("POST", "/api/mfa/duo/start", DuoStarted, returnTo ? { returnTo } : {}, false),
+  duoFinish: (state: string, code: string) => call("POST", "/api/mfa/duo/finish", DuoFinished, { state, code }, false),
+  duoSettings: () => call("GET", "/api/admin/duo", DuoSettings),
+  saveDuoSettings: (body: DuoSettingsUpdate) => call("PUT", "/api/admin/duo", DuoSettings, body),
   pushState: (id: string) => call("POST", at("/api/mfa/push", id, "/complete"), PushState, {}, false),
   pushPending: () => call("GET", "/api/mfa/push/pending", z.array(PushPending)),
   pushAnswer: (id: string, number: number) => call("POST", at("/api/mfa/push", id, "/approve"), PushState, { number }),

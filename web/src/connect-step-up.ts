@@ -65,11 +65,14 @@ async function render(
       ...(status.webauthn.length ? (["webauthn"] as const) : []),
       ...(status.totp ? (["totp"] as const) : []),
       ...(status.recoveryCodesLeft ? (["recovery"] as const) : []),
+      ...(status.duo ? (["duo"] as const) : []),
       "push",
     ];
     setCleanup(
       renderSecondFactor(mfaPart, methods, {
         keyOnly: decision.mfa === "webauthn",
+        // Duo's prompt leaves this page: it comes back here, and the next Connect finds the fresh factor.
+        returnTo: location.hash,
         onDone: () => {
           mfaDone = true;
           mfaPart.replaceChildren(h("p", { class: "note" }, "Second factor confirmed."));

@@ -109,8 +109,8 @@ export function renderLogin(container: HTMLElement, onSignedIn: (me: Me) => void
     secondStep(
       pendingMfa
         .split(",")
-        .filter((m): m is "totp" | "webauthn" | "recovery" | "push" =>
-          ["totp", "webauthn", "recovery", "push"].includes(m),
+        .filter((m): m is "totp" | "webauthn" | "recovery" | "push" | "duo" =>
+          ["totp", "webauthn", "recovery", "push", "duo"].includes(m),
         ),
     );
   } else {

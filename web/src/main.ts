@@ -1,6 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
 // #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/recordings,
-// #/recordings/<id>) and gives
+// #/recordings/<id>, #/duo: back from Duo's prompt) and gives
 // each page a fresh container plus a cleanup hook.
 import "./zod-config.ts";
 import "./styles.css";
@@ -11,6 +11,7 @@ import type { Me, Role } from "../../protocol/index.ts";
 import { api, errorText, setUnauthorizedHandler } from "./api.ts";
 import { renderCatalog } from "./catalog-page.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
+import { renderDuoReturn } from "./duo-return.ts";
 import { renderLogin } from "./login-page.ts";
 import { renderNav, setApprovalsCount } from "./nav.ts";
 import { renderRequests } from "./requests-page.ts";
@@ -76,7 +77,9 @@ async function route(): Promise<void> {
   replace(app, container);
 
   const loginPath = path.split("?")[0] === "/login";
-  if (!me && !loginPath) return go("#/login");
+  // Back from Duo's prompt: a pending sign-in (nobody signed in yet) or a step-up (signed in).
+  const duoPath = path.split("?")[0] === "/duo";
+  if (!me && !loginPath && !duoPath) return go("#/login");
   if (me && loginPath) return go(HOME);
   // The old servers page is now the catalog.
   if (path === "/servers") path = "/catalog";
@@ -95,7 +98,12 @@ async function route(): Promise<void> {
   // #/approvals/<id>: the inbox, at that request's card (notifications link there).
   const approvals = /^\/approvals(?:\/([A-Za-z0-9_-]{1,64}))?$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
-  if (loginPath) {
+  if (duoPath) {
+    cleanup = renderDuoReturn(container, (returnTo) => {
+      me = undefined;
+      go(returnTo ?? HOME);
+    });
+  } else if (loginPath) {
     cleanup = renderLogin(container, (signedIn) => {
       me = signedIn;
       // An approver with requests waiting lands on them; everyone else on the catalog.

@@ -1,6 +1,7 @@
 // The second-factor step, shared by sign-in and step-up at connect: a security key (WebAuthn), an
-// authenticator app code (TOTP), a recovery code, or approval from another signed-in device with
-// number matching. Resolves through onDone once the edge accepted one.
+// authenticator app code (TOTP), a recovery code, approval from another signed-in device with
+// number matching, or Duo (the page goes to Duo's prompt and comes back at #/duo, see duo-return.ts).
+// Resolves through onDone once the edge accepted one.
 import { startAuthentication } from "@simplewebauthn/browser";
 import type { MfaMethod } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
@@ -12,7 +13,7 @@ const PUSH_POLL_MS = 1500;
 export function renderSecondFactor(
   container: HTMLElement,
   methods: readonly MfaMethod[],
-  opts: { onDone: () => void; onRestart: () => void; keyOnly?: boolean },
+  opts: { onDone: () => void; onRestart: () => void; keyOnly?: boolean; returnTo?: string },
 ): Cleanup {
   let disposed = false;
   let pushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -48,6 +49,25 @@ export function renderSecondFactor(
         failed(failure);
       } finally {
         button.disabled = false;
+      }
+    });
+    parts.push(button);
+  }
+  if (!opts.keyOnly && methods.includes("duo")) {
+    const button = h("button", { type: "button", id: "mfa-duo" }, "Use Duo");
+    button.addEventListener("click", async () => {
+      say(error, null);
+      button.disabled = true;
+      try {
+        const started = await api.duoStart(opts.returnTo);
+        // To Duo's prompt; it sends the browser back to #/duo.
+        if (started.next === "redirect") return location.assign(started.url);
+        // Duo is down and the organisation lets sign-in go on without it.
+        say(info, "Duo cannot be reached; your organisation lets you sign in without it for now.", "info");
+        done();
+      } catch (failure) {
+        button.disabled = false;
+        failed(failure);
       }
     });
     parts.push(button);
