@@ -1,7 +1,7 @@
 // The asciicast writer against the v2 spec (a strict reader written from the spec's text), and
 // the echo gate that keeps blind-typed input (passwords) out of recordings.
 import { describe, expect, it } from "vitest";
-import { CastWriter, EchoGate } from "./asciicast.ts";
+import { CastWriter, EchoGate, LineBuffer } from "./asciicast.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -120,5 +120,115 @@ describe("EchoGate", () => {
     const out = g.typed("x".repeat(EchoGate.MAX_HELD_CHARS + 1), 5);
     expect(out).toEqual([]);
     expect(g.flush()).toEqual([]);
+  });
+});
+
+describe("CastWriter.outputTo (lines written from the bytes)", () => {
+  /** The lines TextDecoder (streaming, not fatal) and JSON.stringify make of the same frames. */
+  function reference(frames: Uint8Array[], start: number) {
+    const decoder = new TextDecoder("utf-8", { fatal: false });
+    const lines: string[] = [];
+    frames.forEach((frame, i) => {
+      const text = decoder.decode(frame, { stream: true });
+      if (text) lines.push(`${JSON.stringify([(i * 37) / 1000, "o", text])}\n`);
+    });
+    return lines.join("");
+  }
+
+  /** Random bytes heavy in UTF-8 edge cases: leads, continuations, surrogates, overlongs, a BOM, escapes. */
+  function randomStream(seed: number, length: number): Uint8Array {
+    let s = seed;
+    const rand = () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 2 ** 32;
+    };
+    const pieces = [
+      [0xef, 0xbb, 0xbf],
+      [0xc3, 0xa9],
+      [0xe6, 0x97, 0xa5],
+      [0xf0, 0x9f, 0x98, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xe0, 0x80],
+      [0xf4, 0x90],
+      [0xc0],
+      [0xff],
+      [0x80],
+      [0x22, 0x5c, 0x7f],
+    ];
+    const out: number[] = [];
+    if (seed % 2) out.push(0xef, 0xbb, 0xbf);
+    while (out.length < length) {
+      const r = rand();
+      if (r < 0.4) out.push(...pieces[Math.floor(rand() * pieces.length)]!);
+      else if (r < 0.6) out.push(Math.floor(rand() * 256));
+      else if (r < 0.7) out.push(Math.floor(rand() * 32));
+      else out.push(...enc("ok x".repeat(1 + Math.floor(rand() * 40))));
+    }
+    return Uint8Array.from(out);
+  }
+
+  it("writes exactly what JSON.stringify of TextDecoder's text writes, for any bytes cut anywhere", () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const bytes = randomStream(seed, 50 + seed * 7);
+      // Frames from 1 byte up, so characters and a leading BOM are split every way.
+      const frames: Uint8Array[] = [];
+      for (let at = 0, k = seed; at < bytes.length; k++) {
+        const size = 1 + ((k * 7919) % (seed % 3 === 0 ? 5 : 200));
+        frames.push(bytes.subarray(at, at + size));
+        at += size;
+      }
+      const w = new CastWriter(0, false);
+      const out = new LineBuffer(16);
+      for (const [i, frame] of frames.entries()) w.outputTo(frame, i * 37, out);
+      const written = new TextDecoder().decode(out.bytes.subarray(0, out.byteLength));
+      const expected = reference(frames, 0);
+      expect(written).toBe(expected);
+      // The chunk bound counts UTF-16 units, as `string.length` does; one line per non-empty frame.
+      expect(out.units).toBe(expected.length);
+      expect(out.lines).toBe(expected.split("\n").length - 1);
+    }
+  });
+
+  it("gives the gate the output text while typed text waits for its echo", () => {
+    const w = new CastWriter(0, true);
+    const out = new LineBuffer();
+    const write = (lines: string[]) => {
+      for (const line of lines) out.line(line);
+    };
+    write(w.input(enc("ls"), 5));
+    w.outputTo(enc("ls"), 10, out);
+    write(w.input(enc("secret"), 15));
+    w.outputTo(enc("\r\nPassword: "), 20, out);
+    w.outputTo(enc("\u00e9"), 30, out);
+    const events = new TextDecoder()
+      .decode(out.bytes.subarray(0, out.byteLength))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events).toEqual([
+      [0.01, "i", "ls"],
+      [0.01, "o", "ls"],
+      [0.02, "o", "\r\nPassword: "],
+      [0.03, "o", "\u00e9"],
+    ]);
+  });
+
+  it("hands out the text before a mark and keeps the rest, in a spare buffer when one is given", () => {
+    const w = new CastWriter(0, false);
+    const out = new LineBuffer(8);
+    w.outputTo(enc("caf\u00e9"), 1000, out);
+    const mark = { byteLength: out.byteLength, units: out.units, lines: out.lines };
+    w.outputTo(enc("\u{1f600}\n"), 2000, out);
+    const spare = new Uint8Array(4096);
+    const taken = new TextDecoder().decode(out.take(mark, spare));
+    expect(taken).toBe(`${JSON.stringify([1, "o", "caf\u00e9"])}\n`);
+    const rest = `${JSON.stringify([2, "o", "\u{1f600}\n"])}\n`;
+    expect(out.bytes).toBe(spare);
+    expect(new TextDecoder().decode(out.bytes.subarray(0, out.byteLength))).toBe(rest);
+    expect([out.units, out.lines]).toEqual([rest.length, 1]);
+    // A spare too small for what is kept is not used.
+    out.take(undefined, new Uint8Array(1));
+    expect(out.bytes).not.toBe(spare);
+    expect([out.byteLength, out.units, out.lines]).toEqual([0, 0, 0]);
   });
 });

@@ -3,9 +3,15 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { CHUNK_TYP, ChunkClaims } from "../../protocol/index.ts";
-import { genesis, gunzip, nextLink, sha256Hex } from "../../recording/chain.ts";
+import { genesis, gunzip, nextLink, sealChunk, sha256Hex } from "../../recording/chain.ts";
 import { generateIdentityKey, publicJwk } from "../keys.ts";
-import { type ChunkSink, chunkSigner, SessionRecorder, type SessionRecorderOptions } from "./recorder.ts";
+import {
+  type ChunkSink,
+  chunkSigner,
+  SessionRecorder,
+  type SessionRecorderOptions,
+  sealChunkOffThread,
+} from "./recorder.ts";
 import { SpoolFull } from "./spool.ts";
 
 type Spooled = { rid: string; seq: number; data: Uint8Array; jws: string; claims: ChunkClaims };
@@ -256,5 +262,85 @@ describe("SessionRecorder", () => {
       await new Promise((r) => setTimeout(r, 0));
     }
     expect(onDrain).toHaveBeenCalledTimes(1);
+  });
+});
+
+/**
+ * A fixed session, replayed on a fake clock: output in frames of 1 byte to 9 KiB cut anywhere (inside
+ * UTF-8 characters too), invalid UTF-8, a BOM first, every control character, quotes and backslashes,
+ * echoed and blind keystrokes, resizes, markers, time and size cuts.
+ */
+async function fixedSession(format: "asciicast-v2" | "guacamole" = "asciicast-v2") {
+  const h = await harness({ keystrokes: true, chunkBytes: 4096, chunkMs: 1_000, format });
+  let seed = 7;
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const pieces = [
+    "\ufeffwelcome ",
+    'caf\u00e9 \u65e5\u672c\u8a9e \u{1f600}\u{10ffff} \u2028\u2029 "q" \\ \u007f',
+    Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join(""),
+    "\x1b[01;34mdir\x1b[0m\r\n",
+    "x".repeat(3000),
+    "\u00e9".repeat(700),
+  ];
+  const invalid = [
+    [0xff],
+    [0xc0, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xe2, 0x82],
+    [0xf0, 0x9f, 0x98],
+  ];
+  const stream: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    if (rand() < 0.15) stream.push(...invalid[Math.floor(rand() * invalid.length)]!);
+    else stream.push(...utf8.encode(pieces[Math.floor(rand() * pieces.length)]!));
+  }
+  const bytes = Uint8Array.from(stream);
+  let at = 0;
+  for (let step = 0; at < bytes.length; step++) {
+    const size = rand() < 0.3 ? 1 + Math.floor(rand() * 4) : 1 + Math.floor(rand() * 9 * 1024);
+    h.recorder.output(bytes.subarray(at, at + size));
+    at += size;
+    h.advance(Math.floor(rand() * 300));
+    // Let sealing run now and then, so later chunks are written into earlier chunks' freed buffers.
+    if (step % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (step % 7 === 3) {
+      h.recorder.input(utf8.encode(step % 2 ? "ls" : "pw\u00e9"));
+      if (step % 2) h.recorder.output(utf8.encode("ls"));
+    }
+    if (step % 11 === 5) h.recorder.resize(80 + step, 24);
+    if (step % 13 === 6) h.recorder.marker(`m\u00e9 "${step}"`);
+  }
+  h.recorder.end("closed");
+  await h.recorder.closed;
+  return h.chunks;
+}
+
+describe("SessionRecorder output, byte for byte", () => {
+  it("cuts, encodes and compresses a fixed session exactly as the string-built recorder did", async () => {
+    const chunks = await fixedSession();
+    // Every claim (gzip and text hashes, sizes, the chain, byte totals, times) of the chunks the recorder
+    // made before it wrote lines as bytes (commit 32167bc), for this input.
+    const claims = chunks.map(({ claims: { rid, sid, ...rest } }) => rest);
+    expect(await sha256Hex(JSON.stringify(claims))).toBe(
+      "80472221a8022e359f4f39346de8741eee77ec85ee12112ad50fbf909db2961a",
+    );
+    expect(claims.length).toBeGreaterThan(20);
+  });
+
+  it("seals off the relay's thread into the same bytes and entry as the shared codec", async () => {
+    let seed = 3;
+    const noise = Uint8Array.from({ length: 700_000 }, () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    });
+    const prev = await genesis(RID);
+    for (const [seq, raw] of [new Uint8Array(0), utf8.encode('[0.5,"o","caf\u00e9"]\n'), noise].entries()) {
+      const ours = await sealChunkOffThread(RID, seq, raw, prev);
+      expect({ ...ours, data: new Uint8Array(ours.data) }).toEqual(await sealChunk(RID, seq, raw, prev));
+    }
   });
 });

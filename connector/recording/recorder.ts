@@ -4,8 +4,16 @@
 // line). Each cut chunk is sealed (gzip, hashes, the chain's link), its claims signed with the
 // connector's key, and written to the spool, in order, off the relay path. The open chunk lives in
 // memory only: what a crash loses is the honest gap (no fsync per frame).
+//
+// Cost on the relay's thread (bench/recorder-cost.ts, docs/benchmarks.md): the open chunk is UTF-8
+// bytes, and asciicast output is decoded, escaped and appended from the relayed bytes in one pass (no
+// string per frame, no join, no encode at the cut); gzip runs on libuv's thread pool.
+import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { CompactSign, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import {
+  type ChunkEntry,
   CHUNK_TYP,
   ChunkClaims,
   CONNECTOR_TOKEN_ALG,
@@ -13,7 +21,8 @@ import {
   RECORDING_CHUNK_MS,
   type RecordingFormat,
 } from "../../protocol/index.ts";
-import { genesis, sealChunk } from "../../recording/chain.ts";
+import { CastWriter, LineBuffer } from "../../recording/asciicast.ts";
+import { chunkName, genesis, nextLink } from "../../recording/chain.ts";
 import { type RecordingWriter, recordingWriter } from "../../recording/formats.ts";
 import { publicJwk } from "../keys.ts";
 import { SpoolFull } from "./spool.ts";
@@ -66,17 +75,24 @@ const defaultSchedule = (fn: () => void, ms: number) => {
   return () => clearTimeout(timer);
 };
 
-type Cut = { seq: number; text: string; out: number; in: number; final: boolean; at: number };
+/** A cut chunk: its text as UTF-8, and its length in UTF-16 units (what the backlog counts). */
+type Cut = { seq: number; raw: Uint8Array; units: number; out: number; in: number; final: boolean; at: number };
+
+/** Where the open chunk stood before a call's lines were appended. */
+type Mark = { byteLength: number; units: number; lines: number };
 
 export class SessionRecorder {
   private readonly writer: RecordingWriter;
+  /** The asciicast writer, whose output is appended from the relayed bytes directly. */
+  private readonly cast: CastWriter | null;
   private readonly now: () => number;
   private readonly chunkBytes: number;
   private readonly chunkMs: number;
   private state: "recording" | "ended" | "failed" = "recording";
-  /** The open chunk's lines and their length; at most one call's text past chunkBytes. */
-  private open: string[] = [];
-  private openChars = 0;
+  /** The open chunk's text (UTF-8, its length in UTF-16 units, its lines); at most one call's text past chunkBytes. */
+  private readonly open = new LineBuffer();
+  /** A sealed chunk's text buffer, free again: the next cut's open chunk (no 1 MiB allocation per chunk). */
+  private spare: Uint8Array | null = null;
   private openSince: number | null = null;
   private cancelTimer: (() => void) | null = null;
   private seq = 0;
@@ -103,6 +119,7 @@ export class SessionRecorder {
     this.link = genesis(options.recordingId);
     const now = this.now();
     this.writer = recordingWriter(options.format, now, options.keystrokes);
+    this.cast = this.writer instanceof CastWriter ? this.writer : null;
     this.append([this.writer.header(options.cols, options.rows), ...this.writer.marker("start", now)], now);
   }
 
@@ -119,21 +136,26 @@ export class SessionRecorder {
   output(bytes: Uint8Array): void {
     if (this.state !== "recording") return;
     const now = this.now();
-    const lines = this.writer.output(bytes, now);
-    this.makeRoom(lines, now);
+    const mark = this.mark();
+    if (this.cast) this.cast.outputTo(bytes, now, this.open);
+    else for (const line of this.writer.output(bytes, now)) this.open.line(line);
+    const added = this.open.lines - mark.lines;
+    this.makeRoom(mark, now);
     this.outBytes += bytes.byteLength;
     this.options.noteOutput?.(bytes.byteLength);
-    this.append(lines, now);
+    this.appended(added, now);
   }
 
   /** Input written to the target (recorded per policy; always counted). */
   input(bytes: Uint8Array): void {
     if (this.state !== "recording") return;
     const now = this.now();
-    const lines = this.writer.input(bytes, now);
-    this.makeRoom(lines, now);
+    const mark = this.mark();
+    for (const line of this.writer.input(bytes, now)) this.open.line(line);
+    const added = this.open.lines - mark.lines;
+    this.makeRoom(mark, now);
     this.inBytes += bytes.byteLength;
-    this.append(lines, now);
+    this.appended(added, now);
   }
 
   resize(cols: number, rows: number): void {
@@ -154,51 +176,58 @@ export class SessionRecorder {
     const now = this.now();
     const lines = [...this.writer.finish(), ...this.writer.marker(`end: ${reason}`, now)];
     this.state = "ended";
-    this.push(lines, now);
+    for (const line of lines) this.open.line(line);
     this.cut(now, true);
     void this.spooling.then(this.settle);
   }
 
-  /** A chunk never passes the size bound by more than one call's text: cut first when it would. */
-  private makeRoom(lines: string[], now: number): void {
-    if (this.open.length === 0) return;
-    let size = 0;
-    for (const line of lines) size += line.length;
-    if (this.openChars + size > this.chunkBytes) this.cut(now, false);
+  private mark(): Mark {
+    const { byteLength, units, lines } = this.open;
+    return { byteLength, units, lines };
+  }
+
+  /**
+   * A chunk never passes the size bound by more than one call's text: when this call's lines (appended
+   * after `mark`) would take it past, the chunk is cut at `mark` and they open the next one.
+   */
+  private makeRoom(mark: Mark, now: number): void {
+    if (mark.lines === 0) return;
+    if (this.open.units > this.chunkBytes) this.cut(now, false, mark);
   }
 
   private append(lines: string[], now: number): void {
-    this.push(lines, now);
-    if (this.openChars >= this.chunkBytes || (this.openSince !== null && now - this.openSince >= this.chunkMs))
-      this.cut(now, false);
+    for (const line of lines) this.open.line(line);
+    this.appended(lines.length, now);
   }
 
-  private push(lines: string[], now: number): void {
-    for (const line of lines) {
-      this.open.push(line);
-      this.openChars += line.length;
-    }
-    if (lines.length > 0 && this.openSince === null) {
+  /** After `added` lines: the open chunk's timer starts with its first line; cut when due. */
+  private appended(added: number, now: number): void {
+    if (added > 0 && this.openSince === null) {
       this.openSince = now;
       this.cancelTimer = (this.options.schedule ?? defaultSchedule)(() => {
         if (this.state === "recording") this.cut(this.now(), false);
       }, this.chunkMs);
     }
+    if (this.open.units >= this.chunkBytes || (this.openSince !== null && now - this.openSince >= this.chunkMs))
+      this.cut(now, false);
   }
 
-  /** Closes the open chunk (synchronously: no line falls between two chunks) and seals it in the background. */
-  private cut(now: number, final: boolean): void {
+  /**
+   * Closes the open chunk (synchronously: no line falls between two chunks) and seals it in the
+   * background. With `upTo`, only the text before it is cut; what follows opens the next chunk.
+   */
+  private cut(now: number, final: boolean, upTo?: Mark): void {
     this.cancelTimer?.();
     this.cancelTimer = null;
     this.openSince = null;
-    if (this.open.length === 0 && !final) return;
-    const text = this.open.join("");
-    this.open = [];
-    this.openChars = 0;
+    if (this.open.lines === 0 && !final) return;
+    const units = upTo?.units ?? this.open.units;
+    const raw = this.open.take(upTo, this.spare ?? undefined);
+    this.spare = null;
     // `at` never goes back within a recording (a clock step), so upload order keeps seq order.
     this.lastAt = Math.max(this.lastAt, now);
-    const cut: Cut = { seq: this.seq++, text, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
-    this.backlog += text.length;
+    const cut: Cut = { seq: this.seq++, raw, units, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
+    this.backlog += units;
     const sealed = this.sealing.then(() => this.seal(cut));
     this.sealing = sealed.catch(() => {});
     this.spooling = this.spooling.then(() => this.store(cut, sealed));
@@ -208,7 +237,7 @@ export class SessionRecorder {
   private async seal(cut: Cut): Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }> {
     if (this.state === "failed") throw new Error("recording stopped");
     const { recordingId: rid, sessionId: sid } = this.options;
-    const sealed = await sealChunk(rid, cut.seq, new TextEncoder().encode(cut.text), await this.link);
+    const sealed = await sealChunkOffThread(rid, cut.seq, cut.raw, await this.link);
     this.link = Promise.resolve(sealed.entry.link);
     const { seq, size, sha256, rawSize, rawSha256, link } = sealed.entry;
     const claims = ChunkClaims.parse({
@@ -232,13 +261,15 @@ export class SessionRecorder {
   private async store(cut: Cut, sealed: Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }>) {
     try {
       const chunk = await sealed;
+      // Compressed and hashed: the text's bytes are read no more.
+      this.spare = new Uint8Array(cut.raw.buffer, cut.raw.byteOffset);
       if (this.state !== "failed")
         await this.options.spool.add(this.recordingId, cut.seq, chunk.data, chunk.jws, chunk.claims);
     } catch (err) {
       this.fail(err instanceof SpoolFull ? "spool_full" : "spool_error");
     } finally {
       const wasBehind = this.behind;
-      this.backlog -= cut.text.length;
+      this.backlog -= cut.units;
       if (wasBehind && !this.behind && this.state === "recording") this.options.onDrain?.();
     }
   }
@@ -247,8 +278,7 @@ export class SessionRecorder {
     if (this.state === "failed") return;
     this.state = "failed";
     this.cancelTimer?.();
-    this.open = [];
-    this.openChars = 0;
+    this.open.take();
     this.settle();
     try {
       this.options.onFailure?.(failure);
@@ -256,6 +286,44 @@ export class SessionRecorder {
       // The session's handler guards itself; nothing here may break the spool chain.
     }
   }
+}
+
+const gzipAsync = promisify(gzip);
+/** zlib's output pieces: one for most compressed chunks (fewer callbacks on the relay's thread). */
+const GZIP_CHUNK_SIZE = 128 * 1024;
+
+/**
+ * SHA-256 in hex, on this thread: 0.6 ms per MB here, where WebCrypto's digest cost this thread
+ * 3 ms per MB (it copies its input before hashing on the thread pool).
+ */
+const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
+
+/**
+ * `sealChunk` of recording/chain.ts, the same bytes and entry, with node:zlib's gzip on libuv's thread
+ * pool (default level, as CompressionStream's) instead of web streams on the relay's thread; the
+ * text is hashed while it compresses. The gzip member gets the chunk's FNAME as `gzipNamed` writes it.
+ */
+export async function sealChunkOffThread(
+  recordingId: string,
+  seq: number,
+  raw: Uint8Array,
+  prev: string,
+): Promise<{ data: Uint8Array; entry: ChunkEntry }> {
+  const compressed = gzipAsync(raw, { chunkSize: GZIP_CHUNK_SIZE });
+  const rawSha256 = sha256(raw);
+  const plain = await compressed;
+  // ID1 ID2 CM=8 and no optional fields: zlib's own header.
+  if (plain[0] !== 0x1f || plain[1] !== 0x8b || plain[2] !== 8 || plain[3] !== 0)
+    throw new Error("unexpected gzip header");
+  const fname = Buffer.from(`${chunkName(recordingId, seq)}\0`, "utf8");
+  const data = Buffer.concat([plain.subarray(0, 10), fname, plain.subarray(10)]);
+  data[3] = 0x08; // FLG.FNAME
+  const dataSha256 = sha256(data);
+  const link = await nextLink(prev, seq, dataSha256, rawSha256);
+  return {
+    data,
+    entry: { seq, size: data.byteLength, sha256: dataSha256, rawSize: raw.byteLength, rawSha256, link },
+  };
 }
 
 /**

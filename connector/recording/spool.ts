@@ -1,7 +1,7 @@
 // The connector's recording spool: sealed, signed chunks on its own disk until the edge has them.
 // Layout: <stateDir>/spool/<recordingId>/<seq 6 digits>.gz (the chunk) and .jws (its signed claims).
-// Each file is written to a temp name, fsynced, renamed, and the directory fsynced; the .jws goes
-// last, so a chunk is complete exactly when its .jws is there. A crash leaves at most debris (a temp
+// Both files are written to temp names and fsynced, then renamed (the .jws last) and the directory
+// fsynced once; a chunk is complete exactly when its .jws is there. A crash leaves at most debris (a temp
 // file, a .gz without its .jws), removed on open. Bounded in bytes: past the bound `add` refuses.
 import { open, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -124,10 +124,15 @@ export class Spool {
         await fsyncDir(this.dir);
         this.recordings.set(rid, { chunks: 0, closed: false });
       }
-      await writeDurable(`${base}.gz`, data);
-      await writeDurable(`${base}.jws`, signed);
+      // Both files' contents are on disk before either name is; the .jws is named last, and one
+      // directory fsync makes both names durable before the chunk counts as spooled.
+      await Promise.all([writeSynced(`${base}.gz${TMP}`, data), writeSynced(`${base}.jws${TMP}`, signed)]);
+      await rename(`${base}.gz${TMP}`, `${base}.gz`);
+      await rename(`${base}.jws${TMP}`, `${base}.jws`);
+      await fsyncDir(dir);
     } catch (err) {
       this.held -= bytes;
+      await rm(`${base}.jws`, { force: true });
       await Promise.all([`${base}.gz${TMP}`, `${base}.jws${TMP}`, `${base}.gz`].map((f) => rm(f, { force: true })));
       throw err;
     }
@@ -261,15 +266,20 @@ function readClaims(jws: string): ChunkClaims | null {
 /** Temp name, write, fsync, rename, then fsync the directory: after this the file survives a crash. */
 async function writeDurable(path: string, data: Uint8Array): Promise<void> {
   const tmp = path.endsWith(TMP) ? path : `${path}${TMP}`;
-  const file = await open(tmp, "w", 0o600);
+  await writeSynced(tmp, data);
+  if (tmp !== path) await rename(tmp, path);
+  await fsyncDir(join(path, ".."));
+}
+
+/** Writes a new file and fsyncs its contents (its name is the caller's to make durable). */
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const file = await open(path, "w", 0o600);
   try {
     await file.writeFile(data);
     await file.sync();
   } finally {
     await file.close();
   }
-  if (tmp !== path) await rename(tmp, path);
-  await fsyncDir(join(path, ".."));
 }
 
 async function fsyncDir(dir: string): Promise<void> {
