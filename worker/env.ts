@@ -1,15 +1,22 @@
-// Bindings and secrets of the edge Worker (see wrangler.toml).
-import type { AuditLedger } from "../durable/audit-ledger.ts";
-import type { ConnectorHub } from "../durable/connector-hub.ts";
-import type { SessionRoom } from "../durable/session-room.ts";
+// Bindings and secrets of the edge Worker. What wrangler.toml declares is typed by `wrangler types` in
+// worker/worker-configuration.d.ts (`npm run types`; CI fails when it is stale); secrets and optional vars,
+// which wrangler.toml does not list, are typed here.
 import type { AuthConnector } from "./connector-auth.ts";
 
+/** The generated bindings. Env names each one rather than extending Cloudflare.Env: worker/test/env.d.ts
+ * widens Cloudflare.Env with Env for the tests, and an interface cannot extend what extends it. */
+type Bound = Cloudflare.Env;
+
 export interface Env {
-  DB: D1Database;
-  ASSETS: Fetcher;
-  SESSION_ROOM: DurableObjectNamespace<SessionRoom>;
-  CONNECTOR_HUB: DurableObjectNamespace<ConnectorHub>;
-  AUDIT_LEDGER: DurableObjectNamespace<AuditLedger>;
+  DB: Bound["DB"];
+  ASSETS: Bound["ASSETS"];
+  SESSION_ROOM: Bound["SESSION_ROOM"];
+  CONNECTOR_HUB: Bound["CONNECTOR_HUB"];
+  AUDIT_LEDGER: Bound["AUDIT_LEDGER"];
+  MAX_SESSION_MINUTES: Bound["MAX_SESSION_MINUTES"];
+  EMAIL: Bound["EMAIL"];
+  /** Recordings (docs/recording.md): the R2 bucket by default, or any S3-compatible store (RECORDING_S3_*). */
+  RECORDINGS: Bound["RECORDINGS"];
   EDGE_SIGNING_KEY: string;
   /** The next signing key (private JWK), announced to connectors ahead of a rotation (worker/keys.ts). */
   EDGE_SIGNING_KEY_NEXT?: string;
@@ -17,15 +24,12 @@ export interface Env {
   EDGE_SIGNING_KEYS_RETIRED?: string;
   USER_TOKEN_SECRET: string;
   BOOTSTRAP_TOKEN?: string;
-  MAX_SESSION_MINUTES: string;
   /** Notifications (see worker/notify/): a Slack-compatible webhook, its HMAC secret, and email. */
   NOTIFY_WEBHOOK_URL?: string;
   NOTIFY_WEBHOOK_SECRET?: string;
   NOTIFY_EMAIL_FROM?: string;
-  EMAIL?: SendEmail;
   APP_URL?: string;
-  /** Recordings (docs/recording.md): the R2 bucket by default, or any S3-compatible store. */
-  RECORDINGS?: R2Bucket;
+  /** Recordings: "r2" (default) or "s3". */
   RECORDING_STORE?: "r2" | "s3";
   /** How long the edge waits for a recording's last chunk after the session ended, in ms (tests shorten it). */
   RECORDING_TAIL_WAIT_MS?: string;
