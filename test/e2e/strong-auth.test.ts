@@ -1,12 +1,14 @@
 // Strong authentication as people meet it, in real Chromium against the real edge (wrangler dev),
 // a real OpenID Provider (oidc-provider on loopback), the real connector and sshd: single sign-on with
 // group mapping, TOTP enrolment from the QR page and sign-in with a code, a security key registered and
-// used through Chromium's virtual authenticator (CDP WebAuthn), and connect with the master password.
+// used through Chromium's virtual authenticator (CDP WebAuthn), connect with the master password, and Duo's
+// Universal Prompt against the fake Duo on loopback HTTPS (test/fakes/duo-server.ts).
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort } from "../../scripts/stack/process.ts";
 import { totpAt } from "../../worker/auth/totp.ts";
+import { type DuoServer, startDuoServer } from "../fakes/duo-server.ts";
 import { chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
 import { type Idp, startIdp } from "../support/oidc-idp.ts";
 import { describeWithPeers } from "../support/peers.ts";
@@ -16,6 +18,7 @@ import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiumMissing(), () => {
   let stack: Stack;
   let idp: Idp;
+  let duoServer: DuoServer;
   let app: string;
   const contexts: BrowserContext[] = [];
   /** Tina's browser, fully signed in with TOTP: the "phone" that approves a push later. */
@@ -29,6 +32,9 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
       redirectUri: `${app}/api/oidc/callback`,
       accounts: { olivia: { email: "olivia@example.test", groups: ["psm-operators", "unmapped"] } },
     });
+    // The edge (wrangler dev) trusts the fake Duo's test CA for its calls to Duo.
+    duoServer = await startDuoServer();
+    process.env.NODE_EXTRA_CA_CERTS = duoServer.caCert;
     stack = await startStack({
       port,
       vars: {
@@ -51,7 +57,7 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
   });
   afterAll(async () => {
     await Promise.allSettled(contexts.map((c) => c.close()));
-    await Promise.allSettled([stack?.stop(), idp?.stop()]);
+    await Promise.allSettled([stack?.stop(), idp?.stop(), duoServer?.stop()]);
   });
 
   /** Every byte a page received (responses, socket frames, console), for secret scans. */
@@ -314,5 +320,61 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
       "/api/audit?action=auth.step_up&limit=50",
     );
     expect(audit.some((e) => e.data.reasons?.some((r) => r.code === "sensitive_zone"))).toBe(true);
+  });
+
+  // Last in the file: while Duo is on, every sign-in asks for it.
+  it("signs in with Duo's Universal Prompt (fake Duo): allowed, then a denied push refused", async () => {
+    const duo = duoServer.duo;
+    duo.redirectUris.add(`${app}/api/mfa/duo/callback`);
+    await stack.admin.request("POST", "/api/users", {
+      username: "dana",
+      password: "dana-password-1",
+      roles: ["requester"],
+    });
+    const saved = await stack.admin.request<{ health: string }>("PUT", "/api/admin/duo", {
+      enabled: true,
+      apiHost: duo.apiHost,
+      clientId: duo.clientId,
+      clientSecret: duo.clientSecret,
+      failMode: "closed",
+    });
+    // The edge reached the fake over TLS and Duo's health check passed.
+    expect(saved.health).toBe("ok");
+    try {
+      const page = await newPage();
+      // Duo's prompt in the browser: the fake answers (the user approves or denies at once) and sends it back.
+      await page.route(`${duo.base}/**`, async (route) => {
+        const answer = await duo.handle(new Request(route.request().url()));
+        await route.fulfill({
+          status: answer.status,
+          headers: Object.fromEntries(answer.headers),
+          body: await answer.text(),
+        });
+      });
+      await password(page, "dana", "dana-password-1");
+      await page.click("#mfa-duo");
+      await page.waitForSelector('body[data-route="catalog"]', { timeout: 20_000 });
+      expect(await page.textContent("#nav-username")).toContain("dana");
+      expect(duo.seen.authorize).toBe(1);
+      expect(duo.seen.token).toBe(1);
+
+      await signOut(page);
+      duo.outcome = "deny";
+      await password(page, "dana", "dana-password-1");
+      await page.click("#mfa-duo");
+      await page.waitForSelector("#duo-error");
+      expect(await page.textContent("#duo-error")).toContain("Duo did not confirm");
+      expect(await page.locator("#nav-username").count()).toBe(0);
+      // The client secret never reached a browser.
+      expect(browserBound.join("\n")).not.toContain(duo.clientSecret);
+    } finally {
+      duo.outcome = "allow";
+      await stack.admin.request("PUT", "/api/admin/duo", {
+        enabled: false,
+        apiHost: duo.apiHost,
+        clientId: duo.clientId,
+        failMode: "closed",
+      });
+    }
   });
 });
