@@ -4,7 +4,7 @@
 // behind. Prints CPU ms per MB of the main (relay) thread, of the whole process (thread pool included),
 // time inside `output()` itself, and wall time, against the same feed with no recorder.
 //
-//   npm run bench:recorder [-- --mb 64 --input mixed|x|utf8 --rounds 1 --dir /path]
+//   npm run bench:recorder [-- --mb 64 --input mixed|x|utf8 --frame-kib 16-64 --rounds 1 --dir /path]
 //   node --import tsx --cpu-prof bench/recorder-cost.ts   (a V8 profile of the same run)
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -23,11 +23,11 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "1" },
     dir: { type: "string" },
     keystrokes: { type: "boolean", default: true },
+    "frame-kib": { type: "string", default: "16-64" },
   },
 });
 const TOTAL_BYTES = Number(args.mb) * 1e6;
-const MIN_FRAME = 16 * 1024;
-const MAX_FRAME = 64 * 1024;
+const [MIN_FRAME, MAX_FRAME] = args["frame-kib"].split("-").map((k) => Number(k) * 1024) as [number, number];
 
 /** A small deterministic PRNG (mulberry32), so every run feeds the same frames. */
 function prng(seed: number): () => number {
@@ -97,7 +97,7 @@ async function feed(
   let fed = 0;
   let at = 0;
   while (fed < total) {
-    const size = Math.min(total - fed, MIN_FRAME + Math.floor(rand() * (MAX_FRAME - MIN_FRAME)));
+    const size = Math.min(total - fed, MIN_FRAME + Math.floor(rand() * (MAX_FRAME - MIN_FRAME + 1)));
     if (at + size > data.byteLength) at = 0;
     // A fresh Buffer per frame, as a socket read gives one.
     const frame = Buffer.from(data.subarray(at, at + size));
