@@ -60,13 +60,17 @@ export function overBudget(m: Measured, b: Budget): string[] {
 
 const kib = (bytes: number) => `${(bytes / KIB).toFixed(1)} KiB`;
 
+/** Builds web/ when web/dist is missing: wrangler refuses a config whose assets directory does not exist. */
+export function ensureWebBuilt(): void {
+  if (existsSync(join(ROOT, "web", "dist", "index.html"))) return;
+  const build = spawnSync("npm", ["run", "build:web"], { cwd: ROOT, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("npm run build:web failed");
+}
+
 /** `wrangler deploy --dry-run --outdir`: the bundle, without an account or network. The assets directory must
  * exist for wrangler to read the config (assets are uploaded separately and are not part of the Worker's size). */
 export async function dryRun(outdir: string): Promise<void> {
-  if (!existsSync(join(ROOT, "web", "dist", "index.html"))) {
-    const build = spawnSync("npm", ["run", "build:web"], { cwd: ROOT, stdio: "inherit" });
-    if (build.status !== 0) throw new Error("npm run build:web failed");
-  }
+  ensureWebBuilt();
   const result = await runWrangler(["deploy", "--dry-run", "--outdir", outdir], { capture: true });
   if (result.code !== 0) throw new Error(`wrangler deploy --dry-run exited ${result.code}`);
 }

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeAccount, fakeAccount, fakeWrangler } from "../test/fakes/wrangler.ts";
 import { DeployError, deploy, readRawConfig } from "./deploy.ts";
+import { ensureWebBuilt } from "./deploy-check.ts";
 import { ROOT, runWrangler } from "./deploy-wrangler.ts";
 
 const CONFIG = join(ROOT, "wrangler.toml");
@@ -129,6 +130,7 @@ describe("the generated config", () => {
 
   it("bundles with `wrangler deploy --dry-run`", async () => {
     const { config } = await run(fakeAccount(["psm"]));
+    ensureWebBuilt();
     const outdir = join(dir, "bundle");
     const result = await runWrangler(["deploy", "--dry-run", "--config", config, "--outdir", outdir], {
       capture: true,
