@@ -43,6 +43,7 @@ export default defineConfig({
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
             "durable/output-stream.test.ts",
+            "durable/room/**/*.test.ts",
             "durable/audit-chain.test.ts",
             "durable/replay.test.ts",
             "durable/desktop-pointer.test.ts",

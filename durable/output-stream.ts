@@ -38,6 +38,11 @@ export type SyncOutcome =
       refuseUser: { resume: number; end: number } | null;
       /** Output the connector no longer holds and the room never saw (bytes), for a recording marker. */
       gap: number;
+      /**
+       * The room's end was only a lower bound (restored after an eviction): output it witnessed before the
+       * eviction may be witnessed again from here, so the viewers are resynchronised (repainted) first.
+       */
+      resyncViewers: boolean;
     };
 
 /**
@@ -171,8 +176,9 @@ export class OutputStream {
       this.anchor = "live";
       // A user held meanwhile waits for the sync that answers its own attach, which comes next.
       const user = this.heldResume === null ? { at: Math.max(from, end), reset: false } : null;
-      return { kind: "ok", user, refuseUser: null, gap };
+      return { kind: "ok", user, refuseUser: null, gap, resyncViewers: false };
     }
+    const restored = this.anchor === "restored";
     if (this.anchor === "none") {
       // Nothing known: take the connector's word that what it produced before `to` was witnessed
       // (this instance cannot tell otherwise); only bytes from `to` on are witnessed here.
@@ -191,8 +197,16 @@ export class OutputStream {
     this.anchor = "live";
     const asked = this.heldResume;
     this.heldResume = null;
-    if (asked !== null && asked > to) return { kind: "ok", user: null, refuseUser: { resume: asked, end: to }, gap };
-    return { kind: "ok", user: { at: from, reset: asked !== null && asked !== from }, refuseUser: null, gap };
+    const resyncViewers = restored && from < to;
+    if (asked !== null && asked > to)
+      return { kind: "ok", user: null, refuseUser: { resume: asked, end: to }, gap, resyncViewers };
+    return {
+      kind: "ok",
+      user: { at: from, reset: asked !== null && asked !== from },
+      refuseUser: null,
+      gap,
+      resyncViewers,
+    };
   }
 
   /**

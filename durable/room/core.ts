@@ -11,26 +11,19 @@ import {
   CloseCode,
   CONNECTOR_RESUME_GRACE_MS,
   type EndReason,
-  encodeData,
-  encodeDataChunks,
   FrameError,
   MessageError,
-  OUTPUT_WINDOW,
   type RoomToBrowser,
   type RoomToConnector,
   type SessionState,
 } from "../../protocol/index.ts";
-import { PointerRelay } from "../desktop-pointer.ts";
-import { type AttachRequest, CreditAccount, OutputStream } from "../output-stream.ts";
+import { OutputStream } from "../output-stream.ts";
 import { Lifecycle, type SealAttempt } from "./lifecycle.ts";
 import { Relay } from "./relay.ts";
 import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
 import { KEYS } from "./types.ts";
 import { SNAPSHOT_EVERY_MS, Viewers } from "./viewers.ts";
 import { WitnessLog } from "./witness.ts";
-
-/** A desktop is repainted for joining viewers at most once per second. */
-export const REPAINT_EVERY_MS = 1_000;
 
 export type Presence = {
   user: boolean;
@@ -47,19 +40,13 @@ export class RoomCore {
   ended: EndReason | null;
   readonly peers = new Map<PeerId, Peer>();
   readonly stream = new OutputStream();
-  /** Credit each user socket returned against what it was sent (memory: see userCredit). */
-  private readonly credits = new Map<PeerId, CreditAccount>();
   readonly viewers: Viewers;
   readonly witness: WitnessLog;
   readonly life: Lifecycle;
-  private readonly relay = new Relay(this);
-  private readonly pointer = new PointerRelay();
+  readonly relay = new Relay(this);
   private snapshotDue = false;
   /** Output was witnessed since the witnessed end was last saved (the saved end may be stale). */
   private pastSave: boolean;
-  /** When the connector was last asked to repaint the desktop, and a repaint waiting for its turn. */
-  private repaintedAt = 0;
-  private repaintAt: number | null = null;
   /** The actions of the event being handled. */
   private out: Action[] = [];
 
@@ -260,7 +247,7 @@ export class RoomCore {
   tick(now: number): Action[] {
     return this.run(() => {
       this.witness.tick(now, this.out);
-      if (this.repaintAt !== null && now >= this.repaintAt) this.askRepaint(now);
+      this.relay.tick(now);
     });
   }
 
@@ -324,7 +311,7 @@ export class RoomCore {
 
   forget(id: PeerId): void {
     this.peers.delete(id);
-    this.credits.delete(id);
+    this.relay.forget(id);
     this.viewers.gone(id);
   }
 
@@ -400,88 +387,5 @@ export class RoomCore {
     this.snapshotDue = false;
     this.viewers.save(this.out);
     this.saveWitnessedEnd();
-  }
-
-  /**
-   * A browser or viewer sent an offset or a credit the room never produced: it is trying to move what
-   * is recorded or watched. Its socket closes with a fatal code, and the attempt is audited.
-   */
-  violation(id: PeerId, detail: string): void {
-    const peer = this.peers.get(id);
-    const meta = this.meta;
-    if (!peer || !meta) return;
-    this.emit({ do: "log", line: `room ${peer.role} protocol violation: ${detail}` });
-    this.close(id, CloseCode.ProtocolError, "protocol_violation");
-    this.emit({
-      do: "audit",
-      entry: {
-        actor:
-          peer.role === "connector"
-            ? null
-            : { id: peer.userId, name: peer.role === "viewer" ? peer.username : meta.username },
-        action: "session.protocol_violation",
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: { role: peer.role, detail },
-      },
-    });
-  }
-
-  /** The user socket's credit account; one lost with memory starts with an allowance of one window. */
-  userCredit(id: PeerId, fresh?: CreditAccount): CreditAccount {
-    if (fresh) this.credits.set(id, fresh);
-    let account = this.credits.get(id);
-    if (!account) {
-      account = new CreditAccount(true, OUTPUT_WINDOW);
-      this.credits.set(id, account);
-    }
-    return account;
-  }
-
-  sendAttach(connector: PeerId, at: AttachRequest): void {
-    this.stream.attachSent();
-    this.send(connector, { type: "attach", ...at });
-  }
-
-  /** Output frames for a socket: DATA frames of `bytes`. */
-  sendBytes(to: PeerId, bytes: Uint8Array): void {
-    for (const frame of encodeDataChunks(bytes)) this.emit({ do: "frame", to, frame });
-  }
-
-  /** The user's pointer position for desktop viewers (the stream itself does not say where it is). */
-  pointerMoved(input: Uint8Array): void {
-    if (!this.desktop || this.viewers.count === 0) return;
-    const pointer = this.pointer.push(input);
-    if (pointer) this.viewers.pushAside(encodeData(pointer), this.out);
-  }
-
-  /** A viewer joined or caught up: repainted from the replay, or (a desktop) by the connector. */
-  resyncViewer(viewer: PeerId, now: number): void {
-    if (this.viewers.resync(viewer, this.out)) return;
-    // A desktop viewer drops what it holds and waits for the next `size`; the connector repaints the whole
-    // desktop into the stream (the user's page gets it too), at most once per REPAINT_EVERY_MS.
-    this.send(viewer, { type: "sync", at: null, reset: true });
-    if (this.repaintAt !== null) return;
-    const at = this.repaintedAt + REPAINT_EVERY_MS;
-    if (at <= now) this.askRepaint(now);
-    else {
-      this.repaintAt = at;
-      this.emit({ do: "wake", at });
-    }
-  }
-
-  private askRepaint(now: number): void {
-    this.repaintAt = null;
-    this.repaintedAt = now;
-    const connector = this.connector();
-    if (connector) this.send(connector.id, { type: "repaint" });
-  }
-
-  /** Input from a writer reached the connector: witnessed, and counted as activity. */
-  inputRelayed(writer: string, bytes: Uint8Array, now: number): void {
-    this.pointerMoved(bytes);
-    const saveAt = this.witness.input(bytes.byteLength, writer, now);
-    if (saveAt !== null) this.emit({ do: "wake", at: saveAt });
-    this.life.noteInput(now);
   }
 }

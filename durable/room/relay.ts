@@ -13,18 +13,31 @@ import {
   ConnectorToRoom,
   decodeFrame,
   encodeData,
+  encodeDataChunks,
   FrameError,
   MessageError,
+  OUTPUT_WINDOW,
   PROTOCOL_VERSION,
   parseMessage,
 } from "../../protocol/index.ts";
-import { CreditAccount } from "../output-stream.ts";
+import { PointerRelay } from "../desktop-pointer.ts";
+import { type AttachRequest, CreditAccount } from "../output-stream.ts";
 import type { RoomCore } from "./core.ts";
 import type { Peer, PeerId } from "./types.ts";
+
+/** A desktop is repainted for joining viewers at most once per second. */
+export const REPAINT_EVERY_MS = 1_000;
 
 type PeerOf<R extends Peer["role"]> = Extract<Peer, { role: R }>;
 
 export class Relay {
+  /** Credit each user socket returned against what it was sent (memory: see userCredit). */
+  private readonly credits = new Map<PeerId, CreditAccount>();
+  private readonly pointer = new PointerRelay();
+  /** When the connector was last asked to repaint the desktop, and a repaint waiting for its turn. */
+  private repaintedAt = 0;
+  private repaintAt: number | null = null;
+
   constructor(private readonly core: RoomCore) {}
 
   control(id: PeerId, text: string, now: number): void {
@@ -58,7 +71,7 @@ export class Relay {
     if (peer.role === "viewer") {
       this.core.send(id, { type: "status", state: this.core.state() });
       this.core.viewers.add(id, true);
-      this.core.resyncViewer(id, now);
+      this.resyncViewer(id, now);
       this.core.tellWatchers();
       return;
     }
@@ -80,16 +93,16 @@ export class Relay {
     const live = this.core.liveConnector();
     const start = this.core.stream.userHello(resume, live !== undefined);
     if (start.kind === "refuse") {
-      this.core.violation(user.id, `resume at ${start.resume} past the output end ${start.end}`);
+      this.violation(user.id, `resume at ${start.resume} past the output end ${start.end}`);
       return false;
     }
-    const account = this.core.userCredit(user.id, new CreditAccount(false));
+    const account = this.userCredit(user.id, new CreditAccount(false));
     if (live) this.core.send(live.id, { type: "resize", cols: user.cols, rows: user.rows });
     if (start.kind === "replay") {
       this.core.send(user.id, { type: "sync", at: start.at, reset: false });
       account.counting = true;
       for (const chunk of start.chunks) {
-        this.core.sendBytes(user.id, chunk);
+        this.sendBytes(user.id, chunk);
         account.sentBytes(chunk.byteLength);
       }
     } else if (start.kind === "fresh") {
@@ -98,7 +111,7 @@ export class Relay {
       if (!this.core.desktop) this.core.viewers.repaint(user.id, false, this.core.outbox);
     }
     // A held resume hears its `sync` when the connector's answer shows the offset is real.
-    if (live && start.attach) this.core.sendAttach(live.id, start.attach);
+    if (live && start.attach) this.sendAttach(live.id, start.attach);
     return true;
   }
 
@@ -119,7 +132,7 @@ export class Relay {
           const user = this.core.browser();
           if (user) {
             this.core.send(peer.id, { type: "resize", cols: user.cols, rows: user.rows });
-            this.core.sendAttach(peer.id, { acked: null, from: null });
+            this.sendAttach(peer.id, { acked: null, from: null });
           }
           // The connector writes its own `connected` into the recording; the room witnesses it.
           this.core.mark("connected", now, false);
@@ -168,7 +181,7 @@ export class Relay {
     this.core.send(peer.id, { type: "hello", v: PROTOCOL_VERSION, sessionId: meta.sessionId });
     this.core.broadcastStatus(state);
     // Resuming: the SSH session is still up; re-open the window and take what the log lacks.
-    if (msg.resume) this.core.sendAttach(peer.id, this.core.stream.connectorResumed());
+    if (msg.resume) this.sendAttach(peer.id, this.core.stream.connectorResumed());
   }
 
   /** The connector answered `attach`: its output from `from` follows. */
@@ -177,16 +190,17 @@ export class Relay {
     if (outcome.kind === "invalid") throw new MessageError(outcome.detail);
     if (outcome.kind === "stale") return;
     if (outcome.gap > 0) this.core.mark(`gap: ${outcome.gap} bytes not relayed`, now);
+    if (outcome.resyncViewers) for (const viewer of this.core.viewers.list()) this.resyncViewer(viewer, now);
     const user = this.core.browser();
     if (!user) return;
     if (outcome.refuseUser) {
       const { resume, end } = outcome.refuseUser;
-      this.core.violation(user.id, `resume at ${resume} past the output end ${end}`);
+      this.violation(user.id, `resume at ${resume} past the output end ${end}`);
       return;
     }
     if (outcome.user) {
       this.core.send(user.id, { type: "sync", at: outcome.user.at, reset: outcome.user.reset });
-      this.core.userCredit(user.id).counting = true;
+      this.userCredit(user.id).counting = true;
     }
   }
 
@@ -203,8 +217,8 @@ export class Relay {
     if (frame.kind === "credit") {
       // A user's credit opens the connector's window; a viewer's measures its own lag.
       if (peer.role === "viewer") this.viewerCredit(id, frame.bytes, now);
-      else if (!this.core.userCredit(id).credit(frame.bytes))
-        this.core.violation(id, `credit of ${frame.bytes} bytes past the output sent`);
+      else if (!this.userCredit(id).credit(frame.bytes))
+        this.violation(id, `credit of ${frame.bytes} bytes past the output sent`);
       else {
         const live = this.core.liveConnector();
         if (live) this.core.emit({ do: "frame", to: live.id, frame: message });
@@ -217,13 +231,13 @@ export class Relay {
     const live = this.core.liveConnector();
     if (!live) return;
     this.core.emit({ do: "frame", to: live.id, frame: message });
-    this.core.inputRelayed(peer.userId, frame.payload, now);
+    this.inputRelayed(peer.userId, frame.payload, now);
   }
 
   private viewerCredit(id: PeerId, bytes: number, now: number): void {
     const outcome = this.core.viewers.credit(id, bytes);
-    if (outcome === "refused") this.core.violation(id, `credit of ${bytes} bytes past the output sent`);
-    else if (outcome === "caught_up") this.core.resyncViewer(id, now);
+    if (outcome === "refused") this.violation(id, `credit of ${bytes} bytes past the output sent`);
+    else if (outcome === "caught_up") this.resyncViewer(id, now);
   }
 
   /** Connector output: to the user, into the resume log, and to the viewers. */
@@ -233,14 +247,14 @@ export class Relay {
     if (!out) return;
     if ("resync" in out) {
       const connector = this.core.connector();
-      if (connector) this.core.sendAttach(connector.id, out.resync);
+      if (connector) this.sendAttach(connector.id, out.resync);
       return;
     }
     // The connector never has more than OUTPUT_WINDOW unacknowledged bytes, so no queue forms here.
     const user = this.core.browser();
     if (user && out.user.byteLength > 0) {
       this.core.emit({ do: "frame", to: user.id, frame: skip(whole, out.user, message) });
-      this.core.userCredit(user.id).sentBytes(out.user.byteLength);
+      this.userCredit(user.id).sentBytes(out.user.byteLength);
     }
     // The witness and the viewers get the same bytes; the user may also get the already-witnessed head
     // of a resend it asked for. The recording is the connector's (docs/recording.md): no per-byte work here.
@@ -248,6 +262,99 @@ export class Relay {
     if (payload.byteLength === 0) return;
     this.core.viewers.push(payload, skip(whole, payload, message), this.core.outbox);
     this.core.witnessed(now);
+  }
+
+  /** A memory timer is due: a desktop repaint waiting for its turn. */
+  tick(now: number): void {
+    if (this.repaintAt !== null && now >= this.repaintAt) this.askRepaint(now);
+  }
+
+  /** A socket is gone: its credit account goes with it. */
+  forget(id: PeerId): void {
+    this.credits.delete(id);
+  }
+
+  sendAttach(connector: PeerId, at: AttachRequest): void {
+    this.core.stream.attachSent();
+    this.core.send(connector, { type: "attach", ...at });
+  }
+
+  /**
+   * A browser or viewer sent an offset or a credit the room never produced: it is trying to move what
+   * is recorded or watched. Its socket closes with a fatal code, and the attempt is audited.
+   */
+  violation(id: PeerId, detail: string): void {
+    const peer = this.core.peers.get(id);
+    const meta = this.core.meta;
+    if (!peer || !meta) return;
+    this.core.emit({ do: "log", line: `room ${peer.role} protocol violation: ${detail}` });
+    this.core.close(id, CloseCode.ProtocolError, "protocol_violation");
+    this.core.emit({
+      do: "audit",
+      entry: {
+        actor:
+          peer.role === "connector"
+            ? null
+            : { id: peer.userId, name: peer.role === "viewer" ? peer.username : meta.username },
+        action: "session.protocol_violation",
+        target: { type: "session", id: meta.sessionId },
+        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+        data: { role: peer.role, detail },
+      },
+    });
+  }
+
+  /** The user socket's credit account; one lost with memory starts with an allowance of one window. */
+  userCredit(id: PeerId, fresh?: CreditAccount): CreditAccount {
+    if (fresh) this.credits.set(id, fresh);
+    let account = this.credits.get(id);
+    if (!account) {
+      account = new CreditAccount(true, OUTPUT_WINDOW);
+      this.credits.set(id, account);
+    }
+    return account;
+  }
+
+  /** Output frames for a socket: DATA frames of `bytes`. */
+  sendBytes(to: PeerId, bytes: Uint8Array): void {
+    for (const frame of encodeDataChunks(bytes)) this.core.emit({ do: "frame", to, frame });
+  }
+
+  /** The user's pointer position for desktop viewers (the stream itself does not say where it is). */
+  pointerMoved(input: Uint8Array): void {
+    if (!this.core.desktop || this.core.viewers.count === 0) return;
+    const pointer = this.pointer.push(input);
+    if (pointer) this.core.viewers.pushAside(encodeData(pointer), this.core.outbox);
+  }
+
+  /** A viewer joined or caught up: repainted from the replay, or (a desktop) by the connector. */
+  resyncViewer(viewer: PeerId, now: number): void {
+    if (this.core.viewers.resync(viewer, this.core.outbox)) return;
+    // A desktop viewer drops what it holds and waits for the next `size`; the connector repaints the whole
+    // desktop into the stream (the user's page gets it too), at most once per REPAINT_EVERY_MS.
+    this.core.send(viewer, { type: "sync", at: null, reset: true });
+    if (this.repaintAt !== null) return;
+    const at = this.repaintedAt + REPAINT_EVERY_MS;
+    if (at <= now) this.askRepaint(now);
+    else {
+      this.repaintAt = at;
+      this.core.emit({ do: "wake", at });
+    }
+  }
+
+  private askRepaint(now: number): void {
+    this.repaintAt = null;
+    this.repaintedAt = now;
+    const connector = this.core.connector();
+    if (connector) this.core.send(connector.id, { type: "repaint" });
+  }
+
+  /** Input from a writer reached the connector: witnessed, and counted as activity. */
+  inputRelayed(writer: string, bytes: Uint8Array, now: number): void {
+    this.pointerMoved(bytes);
+    const saveAt = this.core.witness.input(bytes.byteLength, writer, now);
+    if (saveAt !== null) this.core.emit({ do: "wake", at: saveAt });
+    this.core.life.noteInput(now);
   }
 
   private versionOk(id: PeerId, v: number): boolean {

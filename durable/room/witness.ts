@@ -46,6 +46,11 @@ export class WitnessLog {
     return this.inputSaveAt;
   }
 
+  /** Input bytes relayed to the connector in all (kept durably). */
+  get inputTotal(): number {
+    return this.inputBytes;
+  }
+
   /** Input bytes relayed by each writer since this object woke (attribution; the total is kept durably). */
   inputByWriter(): Record<string, number> {
     return Object.fromEntries(this.inputBy);
