@@ -24,7 +24,7 @@ const INPUT_PERSIST_MS = 5_000;
 export class Lifecycle {
   timers: Timers;
   /** Time of the last input in memory, and as last saved (storage lags memory by at most INPUT_PERSIST_MS). */
-  private lastInput = 0;
+  private lastInput = Number.NEGATIVE_INFINITY;
   private lastInputSaved: number;
   private idleWarned: boolean;
 
@@ -127,7 +127,7 @@ export class Lifecycle {
 
   /** The connector reached the target: the connect counts as input. */
   connected(now: number): void {
-    this.lastInput = 0;
+    this.lastInput = Number.NEGATIVE_INFINITY;
     this.noteInput(now);
   }
 

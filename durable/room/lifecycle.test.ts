@@ -1,0 +1,203 @@
+// The room core's clock and roles without workerd or sleeps: deadline warnings and extensions, the idle
+// limit, the grace periods for a browser or connector that went away, the end that everyone hears with
+// the witness it leaves, a newer tab taking over, and writers beside the user.
+import { describe, expect, it } from "vitest";
+import { CloseCode, CONNECTOR_RESUME_GRACE_MS, decodeFrame, encodeData } from "../../protocol/index.ts";
+import { ConnectorModel, META, RoomBench } from "./sim.ts";
+import type { Action, RoomMeta } from "./types.ts";
+
+const MIN = 60_000;
+
+function started(meta: Partial<RoomMeta> = {}) {
+  const bench = new RoomBench({ ...META, deadline: 1_000 + 30 * MIN, ...meta });
+  const connector = new ConnectorModel(bench);
+  connector.dial(false);
+  const user = bench.open({ role: "user", userId: META.userId, cols: 80, rows: 24 });
+  bench.text(user, { type: "hello", v: 1, cols: 80, rows: 24 });
+  connector.reads();
+  return { bench, connector, user };
+}
+
+const texts = (bench: RoomBench, id: string) => bench.inbox(id).texts;
+const ended = (effects: Action[]) => effects.flatMap((a) => (a.do === "ended" ? [a] : []));
+
+describe("RoomCore lifecycle", () => {
+  it("warns 5 and 1 minutes before the deadline, then ends the session for everyone at it", () => {
+    const { bench, user, connector } = started();
+    bench.advance(25 * MIN);
+    expect(texts(bench, user)).toContainEqual({ type: "warning", reason: "time_limit", at: bench.core.meta!.deadline });
+    bench.advance(4 * MIN);
+    expect(texts(bench, user).filter((m) => m.type === "warning")).toHaveLength(2);
+    bench.advance(MIN);
+    expect(texts(bench, user)).toContainEqual({ type: "ended", reason: "time_limit" });
+    expect(bench.inbox(user).closed).toBe(CloseCode.Ended);
+    expect(texts(bench, connector.socket!)).toContainEqual({ type: "end", reason: "time_limit" });
+    const [end] = ended(bench.effects);
+    expect(end?.witness?.witness).toMatchObject({ endReason: "time_limit", endedBy: "room", output: 0, input: 0 });
+    expect(end?.witness?.witness.markers.map((m) => m.label)).toEqual([
+      "connected",
+      "warning: time_limit",
+      "warning: time_limit",
+    ]);
+    // Ended once: later events change nothing.
+    expect(bench.core.end("killed", {}, bench.now).ended).toBe(false);
+  });
+
+  it("an extension moves the deadline and the warnings; one that is not later is refused", () => {
+    const { bench, user, connector } = started();
+    const later = bench.core.meta!.deadline + 30 * MIN;
+    const { extended, actions } = bench.core.extend(later, "grant.jwt", bench.now);
+    bench.apply(actions);
+    expect(extended).toBe(true);
+    expect(texts(bench, user)).toContainEqual({ type: "extended", deadline: later });
+    expect(texts(bench, connector.socket!)).toContainEqual({ type: "extend", grant: "grant.jwt" });
+    expect(bench.core.life.timers).toMatchObject({ deadline: later, warn: later - 5 * MIN });
+    expect(bench.core.extend(later, "g", bench.now).extended).toBe(false);
+    bench.advance(59 * MIN);
+    expect(texts(bench, user).some((m) => m.type === "ended")).toBe(false);
+  });
+
+  it("warns an idle session, resets on input, then ends it as idle", () => {
+    const { bench, user } = started({ idleMs: 10 * MIN });
+    bench.advance(9 * MIN + 1);
+    expect(texts(bench, user)).toContainEqual(expect.objectContaining({ type: "warning", reason: "idle" }));
+    bench.binary(user, encodeData(new TextEncoder().encode("ls\r")));
+    bench.advance(9 * MIN);
+    expect(texts(bench, user).some((m) => m.type === "ended")).toBe(false);
+    bench.advance(MIN + 1);
+    bench.advance(1);
+    expect(texts(bench, user).filter((m) => m.type === "warning" && m.reason === "idle")).toHaveLength(2);
+    bench.advance(MIN);
+    expect(texts(bench, user)).toContainEqual({ type: "ended", reason: "idle" });
+  });
+
+  it("a browser away past the policy's grace ends the session; one that returns in time keeps it", () => {
+    const a = started({ disconnectGraceMs: 2 * MIN });
+    a.bench.drop(a.user);
+    a.bench.advance(MIN);
+    const back = a.bench.open({ role: "user", userId: META.userId, cols: 80, rows: 24 });
+    a.bench.text(back, { type: "hello", v: 1, cols: 80, rows: 24 });
+    a.bench.advance(2 * MIN);
+    expect(a.bench.core.ended).toBeNull();
+    const b = started({ disconnectGraceMs: 2 * MIN });
+    b.bench.drop(b.user);
+    b.bench.advance(2 * MIN);
+    expect(b.bench.core.ended).toBe("disconnected");
+  });
+
+  it("a connector that drops has the resume grace to redial; after it the session ends as connector_lost", () => {
+    const a = started();
+    a.connector.drops();
+    expect(texts(a.bench, a.user)).toContainEqual({ type: "status", state: "reconnecting" });
+    a.bench.advance(CONNECTOR_RESUME_GRACE_MS / 2);
+    a.connector.dial(true);
+    a.bench.advance(CONNECTOR_RESUME_GRACE_MS);
+    expect(a.bench.core.ended).toBeNull();
+    expect(texts(a.bench, a.user).at(-1)).toEqual({ type: "status", state: "connected" });
+    const b = started();
+    b.connector.drops();
+    b.bench.advance(CONNECTOR_RESUME_GRACE_MS);
+    expect(b.bench.core.ended).toBe("connector_lost");
+  });
+
+  it("a connector that never dials ends the session as connector_unavailable", () => {
+    const bench = new RoomBench();
+    bench.advance(31_000);
+    expect(bench.core.ended).toBe("connector_unavailable");
+    // Nobody took the session: the recording has no chunk to wait for.
+    expect(ended(bench.effects)[0]?.witness?.tailWait).toBe(false);
+  });
+
+  it("a connector's status right after its hello is handled in order (no interleaving)", () => {
+    const bench = new RoomBench();
+    const socket = bench.open({ role: "connector", connectorId: "c1", state: "connecting" });
+    bench.text(socket, { type: "hello", v: 1, sessionId: META.sessionId });
+    bench.text(socket, { type: "status", state: "connected" });
+    expect(bench.core.ended).toBeNull();
+    expect(bench.core.state()).toBe("connected");
+  });
+
+  it("a connector that breaks the protocol ends the session; a browser that does loses only its socket", () => {
+    const { bench, user, connector } = started();
+    bench.text(user, { type: "hello", v: 1, cols: 80, rows: 24 });
+    expect(bench.inbox(user).closed).toBe(CloseCode.ProtocolError);
+    expect(bench.core.ended).toBeNull();
+    bench.apply(bench.core.control(connector.socket!, "{not json", bench.now));
+    expect(bench.core.ended).toBe("protocol_error");
+  });
+});
+
+describe("RoomCore roles", () => {
+  it("a newer tab takes over: the older one is closed as replaced and output goes to the new one", () => {
+    const { bench, user, connector } = started();
+    const tab = bench.open({ role: "user", userId: META.userId, cols: 100, rows: 30 });
+    bench.text(tab, { type: "hello", v: 1, cols: 100, rows: 30 });
+    expect(bench.inbox(user).closed).toBe(CloseCode.Replaced);
+    connector.reads();
+    connector.prints(5);
+    expect(bench.inbox(tab).frames.length).toBeGreaterThan(0);
+    expect(texts(bench, connector.socket!)).toContainEqual({ type: "resize", cols: 100, rows: 30 });
+  });
+
+  it("a viewer marked writer types into the session, witnessed by writer; a watcher's input goes nowhere", () => {
+    const { bench, user, connector } = started();
+    const moderator = bench.open({ role: "viewer", userId: "m1", username: "mona" });
+    const watcher = bench.open({ role: "viewer", userId: "w1", username: "walt" });
+    bench.text(moderator, { type: "hello", v: 1, cols: 80, rows: 24 });
+    bench.text(watcher, { type: "hello", v: 1, cols: 80, rows: 24 });
+    const type = (id: string, text: string) => bench.binary(id, encodeData(new TextEncoder().encode(text)));
+    type(moderator, "before");
+    bench.apply(bench.core.setWriter(moderator, true));
+    type(user, "ls\r");
+    type(moderator, "pwd\r");
+    type(watcher, "rm -rf /\r");
+    connector.reads();
+    expect(new TextDecoder().decode(Uint8Array.from(connector.input))).toBe("ls\rpwd\r");
+    expect(bench.core.witness.inputByWriter()).toEqual({ [META.userId]: 3, m1: 4 });
+    expect(bench.core.witness.inputTotal).toBe(7);
+    // Writers are still viewers: their credit measures their own lag, it never opens the connector's window.
+    bench.apply(bench.core.setWriter(moderator, false));
+    type(moderator, "after");
+    connector.reads();
+    expect(connector.input).toHaveLength(7);
+    expect(bench.attachments.get(moderator)).toMatchObject({ role: "viewer", writer: false });
+  });
+
+  it("the live list sees who is attached, watchers once each however many tabs", () => {
+    const { bench } = started();
+    for (const name of ["mona", "mona", "walt"]) {
+      const id = bench.open({ role: "viewer", userId: name, username: name });
+      bench.text(id, { type: "hello", v: 1, cols: 80, rows: 24 });
+    }
+    expect(bench.core.presence()).toMatchObject({
+      user: true,
+      connector: true,
+      viewers: 3,
+      watchers: ["mona", "walt"],
+      recording: "recorded",
+      state: "connected",
+    });
+    const { dropped, actions } = bench.core.dropViewer("mona");
+    bench.apply(actions);
+    expect(dropped).toBe(2);
+    expect(bench.core.presence().watchers).toEqual(["walt"]);
+  });
+
+  it("a desktop viewer is repainted by the connector, at most once a second however many join", () => {
+    const { bench, connector } = started({ protocol: "rdp" });
+    const join = () => {
+      const id = bench.open({ role: "viewer", userId: "v", username: "v" });
+      bench.text(id, { type: "hello", v: 1, cols: 80, rows: 24 });
+      return id;
+    };
+    const first = join();
+    join();
+    join();
+    const repaints = () => texts(bench, connector.socket!).filter((m) => m.type === "repaint").length;
+    expect(repaints()).toBe(1);
+    bench.advance(1_000);
+    expect(repaints()).toBe(2);
+    expect(texts(bench, first)).toContainEqual({ type: "sync", at: null, reset: true });
+    expect(bench.inbox(first).frames.every((f) => decodeFrame(f).kind === "data")).toBe(true);
+  });
+});
