@@ -206,6 +206,32 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     expect(await verify(s.rid)).toMatchObject({ status: "verified" });
   });
 
+  it("a seal while a chunk's bytes are still being put lists only stored chunks: incomplete, never tampered", async () => {
+    const s = await relayedSession("kill");
+    const chunks = await makeChunks(s.site.identityKey, { rid: s.rid, sid: s.id }, parts);
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[0]!)).status).toBe(200);
+    // Chunk 1's upload has claimed its number (its row is in) but its put has not finished.
+    const { claims, jws } = chunks[1]!;
+    await env.DB.prepare(
+      `INSERT INTO recording_chunks (recording_id, seq, sha256, size, link, out_end, in_end, final, jws, signer_kid, received_at)
+       VALUES (?, 1, ?, ?, ?, ?, ?, 1, ?, 'kid', ?)`,
+    )
+      .bind(s.rid, claims.sha256, claims.size, claims.link, claims.out, claims.in, jws, Date.now())
+      .run();
+    await env.DB.prepare("UPDATE recordings SET tail_due = 0 WHERE id = ?").bind(s.rid).run();
+    await s.room.chunkArrived(s.rid);
+    expect(await sealed(s.id, "the seal mid-put")).toMatchObject({ complete: 0, chunks: 1 });
+    expect((await verify(s.rid)).status).toBe("incomplete");
+    // The put completes (the connector's retry): sealed again, complete and verified.
+    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[1]!)).status).toBe(200);
+    await until(
+      () => recordingOf(s.id),
+      (r) => r?.complete === 1,
+      "the complete seal",
+    );
+    expect(await verify(s.rid)).toMatchObject({ status: "verified" });
+  });
+
   it("a connector revoked with chunks still spooled: its uploads are refused, the recording is sealed incomplete at once", async () => {
     const live = await liveSession({ recording_required: 1, record_keystrokes: 1 });
     const { connector, user, id } = live;
