@@ -31,6 +31,7 @@ export function renderAccount(container: HTMLElement): Cleanup {
     ...(s.webauthn.length ? (["webauthn"] as const) : []),
     ...(s.totp ? (["totp"] as const) : []),
     ...(s.recoveryCodesLeft ? (["recovery"] as const) : []),
+    ...(s.duo ? (["duo"] as const) : []),
   ];
 
   /** Runs a factor change; when the edge asks for a fresh second factor first, asks for it and retries. */
@@ -42,6 +43,8 @@ export function renderAccount(container: HTMLElement): Cleanup {
       say(status, "Confirm it is you first.", "info");
       await new Promise<void>((resolve) => {
         stepCleanup = renderSecondFactor(stepUp, methodsOf(current), {
+          // Duo's prompt leaves the page and comes back here; the change is then made again by hand.
+          returnTo: "#/account",
           onDone: () => {
             stepCleanup?.();
             replace(stepUp);
