@@ -111,7 +111,7 @@ export class FakeDuo {
 
   private async healthCheck(request: Request): Promise<Response> {
     this.seen.health += 1;
-    const form = new URLSearchParams(await request.text());
+    const form = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
     if (form.get("client_id") !== this.clientId)
       return json(
         { stat: "FAIL", code: 40002, message: "Invalid request parameters", message_detail: "client_id" },
@@ -175,7 +175,7 @@ export class FakeDuo {
 
   private async token(request: Request): Promise<Response> {
     this.seen.token += 1;
-    const form = new URLSearchParams(await request.text());
+    const form = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
     if (form.get("grant_type") !== "authorization_code") return oauthError("unsupported_grant_type", "grant_type");
     if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) return oauthError("invalid_client", "type");
     const bad = await this.checkAssertion(form.get("client_assertion"), this.endpoint("token"));
