@@ -5,6 +5,7 @@ import { RotationError, RotationState } from "./rotation.ts";
 import { CredentialKind, HostKeyFingerprint, SealedSecret } from "./tokens.ts";
 import { MAX_COLS, MAX_ROWS } from "./limits.ts";
 import { type PolicyLimits, policyProblems } from "./policy-rules.ts";
+import { CommandRules } from "./command-rules.ts";
 import type { ErrorCode } from "./messages.ts";
 
 const name = z.string().trim().min(1).max(128);
@@ -261,6 +262,17 @@ export const ZoneAllowedPolicies = z.object({
 export type ZoneAllowedPolicies = z.infer<typeof ZoneAllowedPolicies>;
 export const SetZoneAllowedPoliciesRequest = z.strictObject({ policyIds: z.array(z.string().max(64)).max(200) });
 
+const PolicyCommandRules = CommandRules.superRefine((rules, ctx) => {
+  rules.forEach((rule, i) => {
+    if (rule.action === "review")
+      ctx.addIssue({
+        code: "custom",
+        path: [i, "action"],
+        message: "review is not available yet",
+        params: { apiCode: "command_rule_refused", rule: "review_unsupported" },
+      });
+  });
+});
 const minutes = (max: number) => z.number().int().min(1).max(max);
 export const PolicyFields = z.object({
   name,
@@ -297,6 +309,11 @@ export const PolicyFields = z.object({
     .min(0)
     .max(1024 * 1024)
     .default(64 * 1024),
+  /**
+   * Command control for SSH shells (protocol/command-rules.ts, docs/governance.md): checked in order, the first
+   * match decides. `review` is refused until the product can hold a command for an approver.
+   */
+  commandRules: PolicyCommandRules.default([]),
   /** The most one extension adds to a live session; null: no extensions. */
   extensionMinutes: minutes(24 * 60)
     .nullable()

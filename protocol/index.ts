@@ -19,3 +19,4 @@ export * from "./host-key.ts";
 export * from "./policy-rules.ts";
 export * from "./scim.ts";
 export * from "./duo.ts";
+export * from "./command-rules.ts";

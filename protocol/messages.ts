@@ -79,6 +79,8 @@ export const ErrorCode = z.enum([
   "duo_unavailable",
   /** Duo settings an admin saved that Duo refuses (its health check rejects the client id or secret). */
   "duo_refused",
+  /** A policy's command rule the product will not run: an unsafe regular expression, too many rules, or `review`. */
+  "command_rule_refused",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -138,7 +140,18 @@ export const Sync = z.strictObject({ type: z.literal("sync"), at: offset.nullabl
 export const Extended = z.strictObject({ type: z.literal("extended"), deadline: z.number().int() });
 /** How many people are watching this session live (sent to the user when policy says to tell them). */
 export const Watchers = z.strictObject({ type: z.literal("watchers"), count: z.number().int().nonnegative() });
+/**
+ * Something the session's user should read, from the connector (command control, docs/governance.md): the room
+ * passes it on to the user's browser unchanged. `message` is the policy's words, never upstream text.
+ */
+export const Notice = z.strictObject({
+  type: z.literal("notice"),
+  code: z.enum(["command_denied"]),
+  message: z.string().max(300),
+});
+export type Notice = z.infer<typeof Notice>;
 export const RoomToBrowser = z.discriminatedUnion("type", [
+  Notice,
   RoomHello,
   Status,
   Ended,
@@ -177,7 +190,24 @@ export const ConnectorRecording = z.strictObject({
   state: z.enum(["recording", "failing"]),
   detail: z.string().max(200).optional(),
 });
+/**
+ * A command line the user ran, or tried to (command control, docs/governance.md), for the commands timeline:
+ * `action` is what the connector did (`deny`: never sent; `alert`: sent, to be alerted), `rule` the index of the
+ * policy rule that matched (null: none), `at` the output offset when Enter was pressed (where it is in the
+ * recording). The line is cut at MAX_COMMAND_EVENT_LINE characters. Sent on the data socket, in order with output.
+ */
+export const MAX_COMMAND_EVENT_LINE = 1024;
+export const CommandEvent = z.strictObject({
+  type: z.literal("command"),
+  line: z.string().max(MAX_COMMAND_EVENT_LINE),
+  action: z.enum(["allow", "alert", "deny"]),
+  rule: z.number().int().nonnegative().max(64).nullable(),
+  at: offset,
+});
+export type CommandEvent = z.infer<typeof CommandEvent>;
 export const ConnectorToRoom = z.discriminatedUnion("type", [
+  CommandEvent,
+  Notice,
   ConnectorSessionHello,
   ConnectorStatus,
   ConnectorSync,

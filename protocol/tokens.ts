@@ -1,6 +1,7 @@
 // The three signed token kinds. Each has its own `typ` and `aud` so that none can stand in
 // for another: a user's cookie is never a grant, a grant never authenticates a connector.
 import { z } from "zod";
+import { CommandRules } from "./command-rules.ts";
 
 export const EDGE_ISSUER = "psm-edge";
 
@@ -114,6 +115,8 @@ export const GrantClaims = z.object({
    */
   rec: z.object({ required: z.boolean(), keystrokes: z.boolean(), id: z.string().uuid().optional() }),
   ch: z.array(z.enum(["shell", "desktop"])).min(1),
+  /** SSH shells: the policy's command rules (protocol/command-rules.ts), enforced by the connector. Absent: none. */
+  cmd: CommandRules.optional(),
   /** RDP sessions: security and clipboard policy (see protocol/rdp.ts). */
   rdp: z
     .object({

@@ -89,6 +89,8 @@ export async function grantForSession(
       ...(row.recording_id ? { id: row.recording_id } : {}),
     },
     ch: row.protocol === "rdp" ? ["desktop"] : ["shell"],
+    // Command control (docs/governance.md): the snapshotted policy's rules, enforced by the connector on SSH shells.
+    ...(row.protocol === "ssh" && policy.commandRules?.length ? { cmd: policy.commandRules } : {}),
     ...(row.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
   });
 }

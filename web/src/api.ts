@@ -110,6 +110,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   still_enabled: "Turn it off first (that ends its open checkouts and sessions), then delete it.",
   duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
   duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
+  command_rule_refused:
+    "A command rule cannot be used: its pattern is unsafe (nested repetition, back-references, lookaround) or too long, there are too many rules, or it asks for review, which is not available yet.",
   policy_inconsistent:
     "The policy's limits contradict each other (for example, an extension longer than the longest session).",
 };

@@ -1,6 +1,6 @@
 // Policies: stored rows to the API shape, and the effective policy of a credential (its own
 // override, else its zone's, else the built-in default).
-import type { Policy } from "../../protocol/index.ts";
+import { CommandRules, type Policy } from "../../protocol/index.ts";
 
 export type PolicyRow = {
   id: string;
@@ -30,6 +30,8 @@ export type PolicyRow = {
   rdp_clipboard_copy: number;
   rdp_clipboard_paste: number;
   rdp_clipboard_max_bytes: number;
+  /** JSON (CommandRules); '[]' for none. */
+  command_rules: string;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -61,6 +63,7 @@ export const DEFAULT_POLICY: Policy = {
   rdpClipboardCopy: false,
   rdpClipboardPaste: false,
   rdpClipboardMaxBytes: 64 * 1024,
+  commandRules: [],
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -92,7 +95,16 @@ export function policyFromRow(r: PolicyRow): Policy {
     rdpClipboardCopy: !!r.rdp_clipboard_copy,
     rdpClipboardPaste: !!r.rdp_clipboard_paste,
     rdpClipboardMaxBytes: r.rdp_clipboard_max_bytes,
+    commandRules: storedCommandRules(r.command_rules),
   };
+}
+
+/**
+ * Stored command rules as the API shape. They were checked when written; a row that no longer parses (edited by
+ * hand) is not served as "no rules": it throws, so the policy cannot be used quietly without its rules.
+ */
+function storedCommandRules(json: string | undefined): Policy["commandRules"] {
+  return json === undefined ? [] : CommandRules.parse(JSON.parse(json));
 }
 
 /** Column values in the order of POLICY_COLUMNS. */
@@ -124,6 +136,7 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.rdpClipboardPaste ? 1 : 0,
     p.rdpClipboardMaxBytes,
     p.recordingEnabled ? 1 : 0,
+    JSON.stringify(p.commandRules ?? []),
   ];
 }
 
@@ -154,6 +167,7 @@ export const POLICY_COLUMNS = [
   "rdp_clipboard_paste",
   "rdp_clipboard_max_bytes",
   "recording_enabled",
+  "command_rules",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

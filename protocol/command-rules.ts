@@ -1,0 +1,260 @@
+// Command control (docs/governance.md): a policy's rules for command lines typed into an SSH shell, their
+// schema (checked by the policy API and again by the connector, which gets them in the session grant), and the
+// pure engine that says what to do with a line: the first rule that matches decides.
+import { z } from "zod";
+
+export const CommandAction = z.enum(["deny", "review", "alert", "allow"]);
+export type CommandAction = z.infer<typeof CommandAction>;
+
+/** A rule's pattern is at most 200 characters; a name list at most 32 names of at most 64 characters. */
+export const MAX_RULE_PATTERN = 200;
+export const MAX_RULE_NAMES = 32;
+/** At most 32 rules per policy, and their JSON at most 4 KiB: they travel in the grant (12 KiB in all). */
+export const MAX_COMMAND_RULES = 32;
+export const MAX_COMMAND_RULES_JSON = 4 * 1024;
+/**
+ * Lines longer than 4 Ki characters are not matched (a regular expression's cost grows with the line): with any
+ * rule that denies, such a line is denied as too long to check; otherwise it goes through as `allow`.
+ */
+export const MAX_CHECKED_LINE = 4 * 1024;
+
+/**
+ * Why a regular expression is refused, or null when it is safe to run on every line: it must compile (as a
+ * JavaScript `u` pattern) and must not nest unbounded repetition (`(a+)+`, `(a|ab)*`), use back-references or
+ * lookaround, the constructs behind catastrophic backtracking. Conservative: some harmless patterns are refused too.
+ */
+export function regexProblem(pattern: string): string | null {
+  if (pattern.length === 0) return "empty";
+  if (pattern.length > MAX_RULE_PATTERN) return "too long";
+  try {
+    new RegExp(pattern, "u");
+  } catch {
+    return "does not compile";
+  }
+  // Per open group: whether it holds a repetition or an alternation.
+  const groups: { repeats: boolean }[] = [{ repeats: false }];
+  let lastClosed: { repeats: boolean } | null = null;
+  let repetitions = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    const closed = lastClosed;
+    lastClosed = null;
+    if (c === "\\") {
+      const next = pattern[i + 1] ?? "";
+      if (/[1-9]/.test(next) || next === "k") return "back-references are not allowed";
+      i++;
+      continue;
+    }
+    if (c === "[") {
+      // A character class: skip to its end (escapes inside included).
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+      continue;
+    }
+    if (c === "(") {
+      if (pattern.startsWith("(?=", i) || pattern.startsWith("(?!", i) || pattern.startsWith("(?<=", i))
+        return "lookaround is not allowed";
+      if (pattern.startsWith("(?<!", i)) return "lookaround is not allowed";
+      groups.push({ repeats: false });
+      continue;
+    }
+    if (c === ")") {
+      const group = groups.pop()!;
+      if (group.repeats) groups[groups.length - 1]!.repeats = true;
+      lastClosed = group;
+      continue;
+    }
+    if (c === "|") {
+      groups[groups.length - 1]!.repeats = true;
+      continue;
+    }
+    const unbounded = c === "*" || c === "+" || (c === "{" && /^\{\d*,\}|^\{\d+,\d{2,}\}/.test(pattern.slice(i)));
+    if (c === "*" || c === "+" || c === "?" || c === "{") {
+      if (c === "{" && !/^\{\d+(,\d*)?\}/.test(pattern.slice(i))) continue;
+      repetitions++;
+      if (unbounded && closed?.repeats) return "nested repetition (catastrophic backtracking)";
+      groups[groups.length - 1]!.repeats = true;
+      if (c === "{") i = pattern.indexOf("}", i);
+    }
+  }
+  if (repetitions > 16) return "too many repetitions";
+  return null;
+}
+
+const CommandName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[^\s;&|<>()`$'"\\]+(?: [^\s;&|<>()`$'"\\]+)*$/, "a command name, optionally with its first arguments");
+
+const RuleBase = { action: CommandAction, message: z.string().trim().max(200).default("") };
+export const CommandRule = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("regex"),
+    pattern: z
+      .string()
+      .max(MAX_RULE_PATTERN)
+      .superRefine((pattern, ctx) => {
+        const problem = regexProblem(pattern);
+        if (problem)
+          ctx.addIssue({
+            code: "custom",
+            message: `pattern refused: ${problem}`,
+            params: { apiCode: "command_rule_refused", rule: "regex_unsafe" },
+          });
+      }),
+    ...RuleBase,
+  }),
+  z.strictObject({
+    kind: z.literal("commands"),
+    /** Command names (`systemctl`), or names with their first arguments (`systemctl stop`). */
+    names: z.array(CommandName).min(1).max(MAX_RULE_NAMES),
+    ...RuleBase,
+  }),
+]);
+export type CommandRule = z.infer<typeof CommandRule>;
+
+export const CommandRules = z
+  .array(CommandRule)
+  .max(MAX_COMMAND_RULES)
+  .superRefine((rules, ctx) => {
+    if (JSON.stringify(rules).length > MAX_COMMAND_RULES_JSON)
+      ctx.addIssue({
+        code: "custom",
+        message: "the rules are too long in all",
+        params: { apiCode: "command_rule_refused", rule: "rules_too_long" },
+      });
+  });
+
+/** What the engine decided for one line: the first matching rule's action (no match: allow, rule null). */
+export type CommandVerdict = { action: CommandAction; rule: number | null; message: string };
+
+const ALLOW: CommandVerdict = { action: "allow", rule: null, message: "" };
+
+/** The rules made ready to match many lines: regular expressions compiled once. */
+export class CommandMatcher {
+  private readonly compiled: (RegExp | string[][])[];
+  private readonly denies: boolean;
+
+  constructor(readonly rules: readonly CommandRule[]) {
+    this.compiled = rules.map((r) =>
+      r.kind === "regex" ? new RegExp(r.pattern, "u") : r.names.map((n) => n.split(" ")),
+    );
+    this.denies = rules.some((r) => r.action === "deny" || r.action === "review");
+  }
+
+  /** The verdict for one command line (as the shell will run it: continuation lines already joined). */
+  check(line: string): CommandVerdict {
+    const text = line.trim();
+    if (text.length === 0) return ALLOW;
+    if (text.length > MAX_CHECKED_LINE)
+      return this.denies ? { action: "deny", rule: null, message: "This command line is too long to check." } : ALLOW;
+    const commands = this.compiled.some((m) => !(m instanceof RegExp)) ? splitCommands(text) : [];
+    for (let i = 0; i < this.rules.length; i++) {
+      const matcher = this.compiled[i]!;
+      const hit =
+        matcher instanceof RegExp
+          ? matcher.test(text)
+          : commands.some((words) => matcher.some((name) => startsWith(words, name)));
+      if (hit) return { action: this.rules[i]!.action, rule: i, message: this.rules[i]!.message };
+    }
+    return ALLOW;
+  }
+}
+
+function startsWith(words: string[], name: string[]): boolean {
+  if (words.length < name.length) return false;
+  const first = words[0]!;
+  const base = first.slice(first.lastIndexOf("/") + 1);
+  if (base !== name[0]) return false;
+  return name.every((n, i) => i === 0 || words[i] === n);
+}
+
+/** Prefixes that run the command after them; their options are skipped (those taking a value with it). */
+const WRAPPERS: Record<string, { withValue: string }> = {
+  sudo: { withValue: "-u-g-h-p-r-t-C-D-T-U" },
+  doas: { withValue: "-u-C" },
+  env: { withValue: "-u-C-S" },
+  command: { withValue: "" },
+  exec: { withValue: "-a" },
+  nohup: { withValue: "" },
+  time: { withValue: "" },
+  nice: { withValue: "-n" },
+  builtin: { withValue: "" },
+};
+
+/**
+ * The commands of a line, each as its words (quotes removed, `sudo`/`env`-style prefixes and `VAR=value`
+ * assignments dropped): split at `;`, `&&`, `||`, `|`, `&`, newlines and parentheses, and the inside of `$(…)`
+ * and backquotes counted as commands of their own. A shell-like reading for matching, not a shell parser.
+ */
+export function splitCommands(line: string): string[][] {
+  const out: string[][] = [];
+  let words: string[] = [];
+  let word = "";
+  let inWord = false;
+  const endWord = () => {
+    if (inWord) words.push(word);
+    word = "";
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    const command = unwrap(words);
+    if (command.length > 0) out.push(command);
+    words = [];
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "\\") {
+      if (i + 1 < line.length && line[i + 1] !== "\n") {
+        word += line[i + 1];
+        inWord = true;
+      }
+      i++;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      word += line.slice(i + 1, end < 0 ? line.length : end);
+      inWord = true;
+      i = end < 0 ? line.length : end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === "\\" && j + 1 < line.length) j++;
+        word += line[j];
+      }
+      inWord = true;
+      i = j;
+    } else if (c === "$" && line[i + 1] === "(") {
+      endCommand();
+      i++;
+    } else if (";&|()\n`{}".includes(c)) {
+      endCommand();
+    } else if (c === " " || c === "\t") {
+      endWord();
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return out;
+}
+
+function unwrap(words: string[]): string[] {
+  let i = 0;
+  for (;;) {
+    while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
+    const w = words[i];
+    if (w === undefined) return [];
+    const wrapper = WRAPPERS[w.slice(w.lastIndexOf("/") + 1)];
+    if (!wrapper) return words.slice(i);
+    i++;
+    while (i < words.length && words[i]!.startsWith("-") && words[i] !== "--") {
+      const option = words[i]!;
+      i++;
+      if (option.length === 2 && wrapper.withValue.includes(option)) i++;
+    }
+    if (words[i] === "--") i++;
+  }
+}
