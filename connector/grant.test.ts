@@ -1,5 +1,5 @@
 // The connector refuses every grant that is not exactly what the edge would sign for this session.
-import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GRANT_TYP, grantAudience } from "../protocol/index.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";

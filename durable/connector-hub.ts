@@ -18,9 +18,9 @@ import {
   type SpoolHealth,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
-import { record } from "../worker/audit.ts";
-import { signedKeyAnnouncement } from "../worker/keys.ts";
-import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { record } from "../edge-shared/audit.ts";
+import { signedKeyAnnouncement } from "../edge-shared/keys.ts";
+import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
 
 type ReportedError = { at: number; event: string; reason?: string };
 type Attachment = {

@@ -13,10 +13,10 @@ import {
   PONG,
   RECORDING_TAIL_WAIT_MS,
 } from "../protocol/index.ts";
-import { countMasterPasswordFailure } from "../worker/auth/connect-gate.ts";
 import type { Env } from "../worker/env.ts";
-import { PEER_HEADER, type SocketPeer } from "../worker/sockets.ts";
+import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
 import { recordWitness, sealRecording } from "./recording/seal.ts";
+import { workerEffects } from "./worker-effects.ts";
 import { type Presence, RoomCore } from "./room/core.ts";
 import type { SealAttempt } from "./room/lifecycle.ts";
 import {
@@ -259,7 +259,7 @@ export class SessionRoom extends DurableObject<Env> {
       .run();
     // The connector checked the sealed master password and refused it: counted like a failed sign-in.
     if (reason === "master_password_wrong")
-      await countMasterPasswordFailure(this.env, { id: meta.userId, name: meta.username });
+      await workerEffects().masterPasswordWrong(this.env, { id: meta.userId, name: meta.username });
     await this.ledger().append({
       actor: actor ?? null,
       action: reason === "killed" || reason === "checkout_revoked" ? "session.killed" : "session.ended",

@@ -13,7 +13,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkKey } from "../recording/chain.ts";
 import { signManifest } from "../recording/manifest.ts";
-import { S3Store } from "../durable/recording/s3-store.ts";
+import { S3Store } from "../edge-shared/recording/s3-store.ts";
 import { namedPublicKey } from "../protocol/index.ts";
 import { buildRecording } from "../test/support/recording-fixture.ts";
 

@@ -8,7 +8,7 @@ import type { JWK } from "jose";
 import type { IntegrityProblem } from "../protocol/index.ts";
 import { chunkKey, manifestKey, recordingPrefix, seqOfKey } from "../recording/chain.ts";
 import { type AnyManifest, ManifestError, openManifest } from "../recording/manifest.ts";
-import { S3Store } from "../durable/recording/s3-store.ts";
+import { S3Store } from "../edge-shared/recording/s3-store.ts";
 import { castProblems, manifestChunks, verifyRecording } from "../recording/verify.ts";
 
 const USAGE = `usage: npm run recording:verify -- <recording-id> --key <edge-key.jwk>

@@ -1,20 +1,11 @@
-// Writes to the audit ledger: one AuditLedger Durable Object for the whole deployment is the
-// single writer of the hash chain.
-import type { AuditLedger } from "../durable/audit-ledger.ts";
-import type { AuditEntryInput } from "../protocol/index.ts";
+// The Worker's audit helpers: who acted, and admin changes. Writing goes through edge-shared/audit.ts, which
+// the Durable Objects use too.
 import type { Context } from "hono";
-import type { AppContext, AuthUser, Env } from "./env.ts";
+import { record } from "../edge-shared/audit.ts";
+import type { AuditEntryInput } from "../protocol/index.ts";
+import type { AppContext, AuthUser } from "./env.ts";
 
-/** The ledger's RPC surface. Named explicitly: inferring it through the stub type is too deep for tsc. */
-type LedgerRpc = Pick<AuditLedger, "append" | "appendMany" | "query" | "page" | "verify">;
-
-export function ledger(env: Env): LedgerRpc {
-  return env.AUDIT_LEDGER.get(env.AUDIT_LEDGER.idFromName("global")) as unknown as LedgerRpc;
-}
-
-export async function record(env: Env, entry: AuditEntryInput): Promise<void> {
-  await ledger(env).append(entry);
-}
+export { ledger, record } from "../edge-shared/audit.ts";
 
 export const actorOf = (user: AuthUser | null | undefined) => (user ? { id: user.id, name: user.username } : null);
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ManifestError, openManifest, signManifest } from "../recording/manifest.ts";
 import { acceptEdgeKeys, edgeKeyId, type RecordingManifest } from "../protocol/index.ts";
 import { signGrant } from "./grants.ts";
-import { announcedKeys, edgeKey, verificationKeys } from "./keys.ts";
+import { announcedKeys, edgeKey, verificationKeys } from "../edge-shared/keys.ts";
 import { connectControl, hasText, seedSite } from "./test/harness.ts";
 
 /** The retired key's private half (vitest.config.ts lists its public half as retired). */

@@ -3,22 +3,13 @@
 // which wrangler.toml does not list, are typed here.
 import type { AuthConnector } from "./connector-auth.ts";
 
-/** The generated bindings. Env names each one rather than extending Cloudflare.Env: worker/test/env.d.ts
- * widens Cloudflare.Env with Env for the tests, and an interface cannot extend what extends it. */
-type Bound = Cloudflare.Env;
-
-export interface Env {
-  DB: Bound["DB"];
-  ASSETS: Bound["ASSETS"];
-  SESSION_ROOM: Bound["SESSION_ROOM"];
-  CONNECTOR_HUB: Bound["CONNECTOR_HUB"];
-  AUDIT_LEDGER: Bound["AUDIT_LEDGER"];
-  MAX_SESSION_MINUTES: Bound["MAX_SESSION_MINUTES"];
-  EMAIL: Bound["EMAIL"];
-  /** Recordings (docs/recording.md): the R2 bucket by default, or any S3-compatible store (RECORDING_S3_*). */
-  RECORDINGS: Bound["RECORDINGS"];
+/**
+ * Secrets and optional vars, which wrangler.toml does not list, so `wrangler types` cannot type them.
+ * worker/test/env.d.ts adds them to Cloudflare.Env for `env` from cloudflare:test.
+ */
+export interface Secrets {
   EDGE_SIGNING_KEY: string;
-  /** The next signing key (private JWK), announced to connectors ahead of a rotation (worker/keys.ts). */
+  /** The next signing key (private JWK), announced to connectors ahead of a rotation (edge-shared/keys.ts). */
   EDGE_SIGNING_KEY_NEXT?: string;
   /** JSON array of retired public JWKs: old manifests still verify against them. */
   EDGE_SIGNING_KEYS_RETIRED?: string;
@@ -29,6 +20,10 @@ export interface Env {
   NOTIFY_WEBHOOK_SECRET?: string;
   NOTIFY_EMAIL_FROM?: string;
   APP_URL?: string;
+  /** Web Push (worker/notify/push.ts): the VAPID key, a private P-256 JWK (`npm run --silent vapid-key`). */
+  PUSH_VAPID_KEY?: string;
+  /** VAPID contact for push services, mailto: or https: (default APP_URL). */
+  PUSH_VAPID_SUBJECT?: string;
   /** Recordings: "r2" (default) or "s3". */
   RECORDING_STORE?: "r2" | "s3";
   /** How long the edge waits for a recording's last chunk after the session ended, in ms (tests shorten it). */
@@ -59,6 +54,9 @@ export interface Env {
   /** Working hours for step-up, "HH-HH" in UTC (default 07-19, Monday to Friday). */
   WORK_HOURS_UTC?: string;
 }
+
+/** Everything the Worker and its objects get: the generated bindings and the secrets. */
+export interface Env extends Cloudflare.Env, Secrets {}
 
 export type AppContext = {
   Bindings: Env;

@@ -4,7 +4,7 @@ import { GRANT_TTL_SECONDS, GRANT_TYP, type GrantClaims, grantAudience } from ".
 import type { Policy } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
 import { sealSecret } from "../protocol/seal.ts";
-import { signEdgeJwt } from "./keys.ts";
+import { signEdgeJwt } from "../edge-shared/keys.ts";
 
 export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat" | "exp"> & {
   sessionId: string;

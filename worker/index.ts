@@ -2,6 +2,8 @@
 import { AuditLedger } from "../durable/audit-ledger.ts";
 import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
+import { provideWorkerEffects } from "../durable/worker-effects.ts";
+import { countMasterPasswordFailure } from "./auth/connect-gate.ts";
 import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
 import { newApi } from "./openapi.ts";
@@ -87,5 +89,8 @@ export default {
     ctx.waitUntil(sweep(env, Date.now()));
   },
 } satisfies ExportedHandler<Env>;
+
+// What the objects ask of the Worker's code, which they may not import (durable/worker-effects.ts).
+provideWorkerEffects({ masterPasswordWrong: countMasterPasswordFailure });
 
 export { AuditLedger, ConnectorHub, SessionRoom };

@@ -9,11 +9,11 @@ import { decodeProtectedHeader, type JWK } from "jose";
 import type { AuditEntryInput, ChunkClaims } from "../protocol/index.ts";
 import { chunkKey, chunkName, genesis, gzipName, nextLink, sha256Hex } from "../recording/chain.ts";
 import { openChunkClaims } from "../recording/verify.ts";
-import { uploadVerified } from "../durable/recording/flush.ts";
-import { recordingStore } from "../durable/recording/stores.ts";
+import { uploadVerified } from "../edge-shared/recording/flush.ts";
+import { recordingStore } from "../edge-shared/recording/stores.ts";
 import { record } from "./audit.ts";
 import type { AuthConnector } from "./connector-auth.ts";
-import { connectorKeys } from "./connector-keys.ts";
+import { connectorKeys } from "../edge-shared/connector-keys.ts";
 import type { Env } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
 

@@ -2,14 +2,14 @@
 // user where the zone allows), reading and verifying them from the store, and the retention sweep.
 import { verifyRecording } from "../recording/verify.ts";
 import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../recording/chain.ts";
-import { recordingStore } from "../durable/recording/stores.ts";
-import type { RecordingStore } from "../durable/recording/store.ts";
+import { recordingStore } from "../edge-shared/recording/stores.ts";
+import type { RecordingStore } from "../edge-shared/recording/store.ts";
 import type { IntegrityReport, RecordingSummary } from "../protocol/index.ts";
 import { adminScope, inScope } from "./access/scope.ts";
 import { record } from "./audit.ts";
 import type { AuthUser, Env } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
-import { verificationKeys } from "./keys.ts";
+import { verificationKeys } from "../edge-shared/keys.ts";
 
 export type RecordingRow = {
   id: string;

@@ -8,7 +8,7 @@ import { GrantRejected, verifyGrant } from "../connector/grant.ts";
 import { verifyRotationJob } from "../connector/rotation/verify.ts";
 import { connectorEndpoint, type CredentialRotationInfo, ROTATION_TYP } from "../protocol/index.ts";
 import { driveRotations, scheduleVerifications } from "./access/rotations.ts";
-import { edgeKey } from "./keys.ts";
+import { edgeKey } from "../edge-shared/keys.ts";
 import {
   api,
   auditLog,

@@ -1,15 +1,8 @@
 // Websocket upgrades: checked here, accepted only by a Durable Object. The Worker never holds a socket.
 import type { MiddlewareHandler } from "hono";
+import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
 import type { AppContext } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
-
-/** Who is on the other end, as established by the Worker. Durable Objects trust only this header. */
-export type SocketPeer =
-  | { role: "user"; userId: string; username: string }
-  | { role: "viewer"; userId: string; username: string }
-  | { role: "connector"; connectorId: string; siteId: string };
-
-export const PEER_HEADER = "X-PSM-Peer";
 
 export const requireUpgrade: MiddlewareHandler<AppContext> = async (c, next) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")

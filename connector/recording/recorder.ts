@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { CompactSign, calculateJwkThumbprint, importJWK, type JWK } from "jose";
+import { CompactSign, type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import {
   type ChunkEntry,
   CHUNK_TYP,

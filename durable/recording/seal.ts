@@ -15,11 +15,11 @@ import {
 } from "../../protocol/index.ts";
 import { manifestKey, sha256Hex } from "../../recording/chain.ts";
 import { signManifest } from "../../recording/manifest.ts";
-import { connectorKeys } from "../../worker/connector-keys.ts";
+import { connectorKeys } from "../../edge-shared/connector-keys.ts";
 import type { Env } from "../../worker/env.ts";
-import { edgeKey } from "../../worker/keys.ts";
-import { uploadVerified } from "./flush.ts";
-import { recordingStore } from "./stores.ts";
+import { edgeKey } from "../../edge-shared/keys.ts";
+import { uploadVerified } from "../../edge-shared/recording/flush.ts";
+import { recordingStore } from "../../edge-shared/recording/stores.ts";
 
 export type SealOutcome =
   | { kind: "waiting"; until: number }

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingManifest } from "../../protocol/index.ts";
 import { CastWriter } from "../../recording/asciicast.ts";
 import { chunkKey, genesis, gunzip, manifestKey, recordingPrefix, sealChunk, seqOfKey } from "../../recording/chain.ts";
-import { uploadVerified } from "../../durable/recording/flush.ts";
+import { uploadVerified } from "../../edge-shared/recording/flush.ts";
 import { signManifest } from "../../recording/manifest.ts";
-import { S3Store } from "../../durable/recording/s3-store.ts";
+import { S3Store } from "../../edge-shared/recording/s3-store.ts";
 import { verifyRecording } from "../../recording/verify.ts";
 import { type Fault, type FaultProxy, seeded, startFaultProxy } from "../support/fault-proxy.ts";
 

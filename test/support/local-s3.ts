@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
-import { S3Store } from "../../durable/recording/s3-store.ts";
+import { S3Store } from "../../edge-shared/recording/s3-store.ts";
 import { type FaultProxy, startFaultProxy } from "./fault-proxy.ts";
 
 export const S3_BUCKET = "psm-recordings";

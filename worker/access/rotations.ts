@@ -16,7 +16,7 @@ import {
 } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
-import { signEdgeJwt } from "../keys.ts";
+import { signEdgeJwt } from "../../edge-shared/keys.ts";
 import { enqueueStatements, planNotifications } from "../notify/outbox.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
 import {

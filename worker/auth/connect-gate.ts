@@ -120,7 +120,8 @@ export async function passConnectGate(
 
 /**
  * The connector found the master password wrong: one failure on the user's master-password throttle (locked
- * after repeated ones, as at sign-in) and an audit entry. Called by the session's room when it ends so.
+ * after repeated ones, as at sign-in) and an audit entry. The session's room asks for it when it ends so
+ * (durable/worker-effects.ts, provided by worker/index.ts).
  */
 export async function countMasterPasswordFailure(env: Env, user: { id: string; name: string }): Promise<void> {
   const after = await throttleCount(env.DB, masterPasswordKeys(user.id), Date.now());

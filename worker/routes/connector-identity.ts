@@ -7,7 +7,7 @@ import { requireAdmin } from "../access/scope.ts";
 import { adminChange, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
-import { retireCurrentKey } from "../connector-keys.ts";
+import { retireCurrentKey } from "../../edge-shared/connector-keys.ts";
 import { ApiFailure } from "../errors.ts";
 import { ConnectorParam, newApi, route } from "../openapi.ts";
 

@@ -4,7 +4,7 @@ import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY, sea
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
-import { edgeKey } from "../keys.ts";
+import { edgeKey } from "../../edge-shared/keys.ts";
 import { sha256 } from "../random.ts";
 import { forwardSocket, requireUpgrade } from "../sockets.ts";
 

@@ -5,7 +5,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openManifest, signManifest } from "../../recording/manifest.ts";
 import { EdgePublicJwks, edgeKeyId, type RecordingManifest } from "../../protocol/index.ts";
-import { edgeKey, publicKeySet, verificationKeys } from "../keys.ts";
+import { edgeKey, publicKeySet, verificationKeys } from "../../edge-shared/keys.ts";
 import { api, login, seedUser } from "../test/harness.ts";
 
 describe("GET /api/edge-keys", () => {

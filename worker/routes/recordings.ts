@@ -16,7 +16,7 @@ import { actorOf, adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { LIKE_ESCAPE, likeContains, recordingNames } from "../filter-names.ts";
-import { publicKeySet } from "../keys.ts";
+import { publicKeySet } from "../../edge-shared/keys.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import {
   castStream,

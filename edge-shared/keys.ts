@@ -12,7 +12,7 @@ import {
   GRANT_ALG,
   namedPublicKey,
 } from "../protocol/index.ts";
-import type { Env } from "./env.ts";
+import type { Env } from "../worker/env.ts";
 
 type SigningKey = { privateKey: CryptoKey; publicJwk: JWK; kid: string };
 let cached: { source: string; key: SigningKey } | undefined;

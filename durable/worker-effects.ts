@@ -1,0 +1,21 @@
+// Effects a Durable Object asks of the Worker's code, which durable/ may not import (DESIGN.md, enforced by
+// scripts/check-boundaries.ts). The Worker's entry point provides them as it loads (worker/index.ts); it is the
+// bundle's main module, so it has run before any object is constructed.
+import type { Env } from "../worker/env.ts";
+
+export type WorkerEffects = {
+  /** The connector refused the user's master password: count it on their throttle and audit it. */
+  masterPasswordWrong(env: Env, user: { id: string; name: string }): Promise<void>;
+};
+
+let provided: WorkerEffects | undefined;
+
+export function provideWorkerEffects(effects: WorkerEffects): void {
+  provided = effects;
+}
+
+/** The provided effects; throws if the entry point never ran (an object loaded without the Worker). */
+export function workerEffects(): WorkerEffects {
+  if (!provided) throw new Error("worker effects not provided: worker/index.ts must be the main module");
+  return provided;
+}

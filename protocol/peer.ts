@@ -1,0 +1,13 @@
+// The Worker → Durable Object hop: who is on the other end of a socket, as the Worker established it. The
+// Worker sets PEER_HEADER on the upgrade it forwards (worker/sockets.ts) and strips cookies and tokens; the
+// objects trust only this header, since nothing but the Worker can reach them.
+import { z } from "zod";
+
+export const PEER_HEADER = "X-PSM-Peer";
+
+export const SocketPeer = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("user"), userId: z.string(), username: z.string() }),
+  z.object({ role: z.literal("viewer"), userId: z.string(), username: z.string() }),
+  z.object({ role: z.literal("connector"), connectorId: z.string(), siteId: z.string() }),
+]);
+export type SocketPeer = z.infer<typeof SocketPeer>;

@@ -1,0 +1,152 @@
+// The allowed imports between the parts (../shared/DESIGN.md, "Dependency direction"), checked: every import
+// and re-export of every source file is resolved to the part it lands in and compared with ALLOWED below.
+// `npm run check` runs it (`npm run boundaries`), and scripts/check-boundaries.test.ts runs it over the tree
+// in `npm test`. docs/architecture.md ("Boundaries") mirrors the table: change both together.
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+export type Part = "protocol" | "recording" | "edge-shared" | "worker" | "durable" | "connector" | "web";
+
+type Rule = {
+  /** Parts this one may import values from (itself always). */
+  runtime: Part[];
+  /** Parts it may import with `import type` / `export type` only (erased by tsc, nothing loads at run time). */
+  typeOnly?: Part[];
+  /** npm packages it may import; absent: any. */
+  packages?: string[];
+};
+
+/**
+ * Who may import whom. Type-only imports are separate because DESIGN.md lets `worker` and `durable` use each
+ * other's *types* where a binding needs it (Env, the DO classes' RPC surface). Under `verbatimModuleSyntax`
+ * only `import type {…}` is erased; `import { type A }` still loads the module, so it counts as a runtime import.
+ */
+export const ALLOWED: Record<Part, Rule> = {
+  // DESIGN.md says zod only; jose is there today for JWK thumbprints and sealing (seal.ts, edge-keys.ts).
+  protocol: { runtime: [], packages: ["zod", "jose"] },
+  recording: { runtime: ["protocol"] },
+  "edge-shared": { runtime: ["protocol", "recording"], typeOnly: ["worker", "durable"] },
+  worker: { runtime: ["protocol", "recording", "edge-shared"], typeOnly: ["durable"] },
+  durable: { runtime: ["protocol", "recording", "edge-shared"], typeOnly: ["worker"] },
+  connector: { runtime: ["protocol", "recording"] },
+  web: { runtime: ["protocol"] },
+};
+
+/** Single files allowed more than their part, each with the reason. */
+export const EXCEPTIONS: { from: string; to: Part; why: string }[] = [
+  {
+    from: "worker/index.ts",
+    to: "durable",
+    why: "the Worker's entry point exports the Durable Object classes and hands them the Worker's effects",
+  },
+];
+
+/**
+ * Test code may reach across parts (a workers test drives the Worker and a room through one harness; a core
+ * test runs the connector's real credit code), but no part's code may import test code.
+ */
+const TEST_SUPPORT = ["durable/room/sim.ts"];
+export const isTestFile = (file: string) =>
+  /\.test\.ts$/.test(file) || /(^|\/)test\//.test(file) || file.endsWith(".d.ts") || TEST_SUPPORT.includes(file);
+
+const SKIP_DIRS = new Set(["node_modules", "dist", ".wrangler", ".psm", "build", "test-results", ".git"]);
+const SOURCE = /\.(ts|mts|mjs|js)$/;
+
+export type Violation = { file: string; line: number; specifier: string; message: string };
+
+export function partOf(file: string): Part | null {
+  const top = file.split("/")[0] as Part;
+  return top in ALLOWED ? top : null;
+}
+
+function sourceFiles(root: string, dir = root): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name)) out.push(...sourceFiles(root, join(dir, entry.name)));
+    } else if (SOURCE.test(entry.name)) {
+      out.push(relative(root, join(dir, entry.name)).split(sep).join("/"));
+    }
+  }
+  return out;
+}
+
+type Found = { specifier: string; typeOnly: boolean; line: number };
+
+/** Every module a file names: imports, re-exports, `import()` calls and `import("…")` types. */
+export function importsOf(fileName: string, text: string): Found[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false);
+  const found: Found[] = [];
+  const add = (spec: ts.Node, typeOnly: boolean) => {
+    if (!ts.isStringLiteralLike(spec)) return;
+    const line = source.getLineAndCharacterOfPosition(spec.getStart(source)).line + 1;
+    found.push({ specifier: spec.text, typeOnly, line });
+  };
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node)) add(node.moduleSpecifier, node.importClause?.isTypeOnly ?? false);
+    else if (ts.isExportDeclaration(node) && node.moduleSpecifier) add(node.moduleSpecifier, node.isTypeOnly);
+    else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference))
+      add(node.moduleReference.expression, node.isTypeOnly);
+    else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) add(node.argument.literal, true);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0])
+      add(node.arguments[0], false);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+const packageName = (spec: string) =>
+  spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? spec);
+
+/** The violations in one file (path relative to the root, with `/`). */
+export function checkFile(file: string, text: string): Violation[] {
+  const from = partOf(file);
+  const test = isTestFile(file);
+  const out: Violation[] = [];
+  for (const { specifier, typeOnly, line } of importsOf(file, text)) {
+    const at = { file, line, specifier };
+    if (!specifier.startsWith(".")) {
+      const rule = from && !test ? ALLOWED[from] : undefined;
+      if (rule?.packages && !rule.packages.includes(packageName(specifier)))
+        out.push({ ...at, message: `${from}/ may import only ${rule.packages.join(", ")} from outside the repo` });
+      continue;
+    }
+    const target = join(dirname(file), specifier).split(sep).join("/");
+    if (target.startsWith("..")) {
+      out.push({ ...at, message: "imports from outside the repository" });
+      continue;
+    }
+    if (from && !test && isTestFile(target)) {
+      out.push({ ...at, message: "non-test code imports test code" });
+      continue;
+    }
+    const to = partOf(target);
+    if (!from || test || !to || to === from) continue;
+    const rule = ALLOWED[from];
+    if (rule.runtime.includes(to)) continue;
+    if (typeOnly && rule.typeOnly?.includes(to)) continue;
+    if (EXCEPTIONS.some((e) => e.from === file && e.to === to)) continue;
+    const kind = typeOnly ? "type-only" : "runtime";
+    const hint = rule.typeOnly?.includes(to) ? " (types only: use `import type`)" : "";
+    out.push({ ...at, message: `${from}/ may not import ${to}/ (${kind})${hint}` });
+  }
+  return out;
+}
+
+export function checkBoundaries(root: string): Violation[] {
+  return sourceFiles(root).flatMap((file) => checkFile(file, readFileSync(join(root, file), "utf8")));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+  const violations = checkBoundaries(root);
+  for (const v of violations) console.error(`${v.file}:${v.line}: "${v.specifier}": ${v.message}`);
+  if (violations.length) {
+    console.error(`${violations.length} import(s) cross a boundary (table: scripts/check-boundaries.ts)`);
+    process.exit(1);
+  }
+  console.log("boundaries: ok");
+}
