@@ -127,6 +127,12 @@ async function store(
   if (!inserted!.meta.changes && !retry) return false;
   try {
     await uploadVerified(await recordingStore(env), chunkKey(recordingId, seq), data, claims.sha256);
+    // Only now does the seal see the chunk: its bytes are in the store.
+    await env.DB.prepare(
+      "UPDATE recording_chunks SET stored_at = COALESCE(stored_at, ?) WHERE recording_id = ? AND seq = ? AND sha256 = ?",
+    )
+      .bind(now, recordingId, seq, claims.sha256)
+      .run();
   } catch (err) {
     console.warn(`recording ${recordingId}: chunk ${seq} not stored: ${(err as Error).message}`);
     if (inserted!.meta.changes)

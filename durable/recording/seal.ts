@@ -80,7 +80,7 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
   if (!row?.witness || row.status === "deleted") return { kind: "none" };
   const witness = Witness.parse(JSON.parse(row.witness));
   const { results } = await env.DB.prepare(
-    "SELECT seq, jws, out_end, final, size, signer_kid FROM recording_chunks WHERE recording_id = ? ORDER BY seq",
+    "SELECT seq, jws, out_end, final, size, signer_kid FROM recording_chunks WHERE recording_id = ? AND stored_at IS NOT NULL ORDER BY seq",
   )
     .bind(recordingId)
     .all<ChunkRow>();
