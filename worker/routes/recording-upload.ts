@@ -47,13 +47,13 @@ recordingUpload.openapi(
     if (!jws || jws.length > 4096) throw new ApiFailure("bad_request", "chunk claims missing");
     const data = new Uint8Array(await c.req.arrayBuffer());
     const accepted = await acceptChunk(c.env, c.get("connector"), { recordingId: id, seq, jws, data }, Date.now());
-    if (!accepted.duplicate) {
-      const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(accepted.sessionId));
-      // The chunk is stored whatever the room says; a seal that fails now is retried on the room's alarm.
-      await room
-        .chunkArrived(id)
-        .catch((err: Error) => console.warn(`recording ${id}: seal poke failed: ${err.message}`));
-    }
+    // Also after a duplicate: its put may be the one that completed the chunk (an earlier put failed or was
+    // under way), and sealing again changes nothing when nothing changed.
+    const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(accepted.sessionId));
+    // The chunk is stored whatever the room says; a seal that fails now is retried on the room's alarm.
+    await room
+      .chunkArrived(id)
+      .catch((err: Error) => console.warn(`recording ${id}: seal poke failed: ${err.message}`));
     return c.json({ ok: true, duplicate: accepted.duplicate }, 200);
   },
 );
