@@ -104,7 +104,7 @@ export class SessionRoom extends DurableObject<Env> {
 
   /** A person lost the right to watch this session: their viewer sockets close now. Returns how many closed. */
   async dropViewer(userId: string): Promise<number> {
-    const { dropped, actions } = this.core.dropViewer(userId);
+    const { dropped, actions } = this.core.dropViewer(userId, Date.now());
     await this.run(actions);
     return dropped;
   }

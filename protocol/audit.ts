@@ -24,6 +24,9 @@ export const AuditAction = z.enum([
   "session.extended",
   "session.extension_denied",
   "session.protocol_violation", // a socket sent an offset or credit the room never produced: closed
+  "session.moderator_joined", // a moderator started watching a moderated session (docs/governance.md)
+  "session.moderator_left",
+  "session.input_locked", // a moderator locked (or unlocked) a moderated session's input
   "access.revoked", // a right was removed: the checkouts, sessions and live views that depended on it ended
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)

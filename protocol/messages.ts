@@ -106,7 +106,17 @@ export const BrowserHello = z.strictObject({
   resume: offset.optional(),
 });
 export const Resize = z.strictObject({ type: z.literal("resize"), cols, rows });
-export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize]);
+/**
+ * A moderator's command (moderated sessions, docs/governance.md): lock the session's input for `seconds`
+ * (default 30), unlock it, or end the session. Refused from any socket that is not a moderator's.
+ */
+export const Moderate = z.strictObject({
+  type: z.literal("moderate"),
+  action: z.enum(["lock", "unlock", "end"]),
+  seconds: z.number().int().min(1).max(600).optional(),
+});
+export type Moderate = z.infer<typeof Moderate>;
+export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize, Moderate]);
 export type BrowserToRoom = z.infer<typeof BrowserToRoom>;
 
 export const RoomHello = z.strictObject({
@@ -150,7 +160,20 @@ export const Notice = z.strictObject({
   message: z.string().max(300),
 });
 export type Notice = z.infer<typeof Notice>;
+/**
+ * A moderated session's state, to everyone in it whenever it changes: the policy's number of moderators, who
+ * moderates now (usernames), and whether a moderator locked input. Input reaches the target only while enough
+ * moderators are present and it is not locked; output is relayed and recorded throughout.
+ */
+export const Moderation = z.strictObject({
+  type: z.literal("moderation"),
+  required: z.number().int().min(0).max(5),
+  moderators: z.array(z.string().max(128)).max(100),
+  locked: z.boolean(),
+});
+export type Moderation = z.infer<typeof Moderation>;
 export const RoomToBrowser = z.discriminatedUnion("type", [
+  Moderation,
   Notice,
   RoomHello,
   Status,

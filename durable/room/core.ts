@@ -19,6 +19,7 @@ import {
 } from "../../protocol/index.ts";
 import { OutputStream } from "../output-stream.ts";
 import { Lifecycle, type SealAttempt } from "./lifecycle.ts";
+import { Moderation } from "./moderation.ts";
 import { Relay } from "./relay.ts";
 import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
 import { KEYS } from "./types.ts";
@@ -43,12 +44,14 @@ export class RoomCore {
   readonly viewers: Viewers;
   readonly witness: WitnessLog;
   readonly life: Lifecycle;
+  readonly moderation: Moderation;
   readonly relay = new Relay(this);
   private snapshotDue = false;
   /** Output was witnessed since the witnessed end was last saved (the saved end may be stale). */
   private pastSave: boolean;
-  /** The actions of the event being handled. */
+  /** The actions of the event being handled, and its time (for parts that need it deep down). */
   private out: Action[] = [];
+  private clock = 0;
 
   constructor(saved: Saved = {}, peers: Peer[] = []) {
     this.meta = saved.meta ?? null;
@@ -56,6 +59,7 @@ export class RoomCore {
     this.viewers = new Viewers(() => this.desktop, saved.replay, saved.replayPieces);
     this.witness = new WitnessLog(saved);
     this.life = new Lifecycle(this, saved);
+    this.moderation = new Moderation(this, saved);
     this.pastSave = saved.witnessedPastSave ?? false;
     if (saved.witnessedEnd !== undefined) this.stream.restore(saved.witnessedEnd, !saved.witnessedPastSave);
     for (const peer of peers) this.adopt(peer);
@@ -82,6 +86,12 @@ export class RoomCore {
     return this.out;
   }
 
+  /** Sets the time of the event about to run. */
+  private at(now: number): this {
+    this.clock = now;
+    return this;
+  }
+
   /** For the relay and the lifecycle: append an action to the event being handled. */
   emit(action: Action): void {
     this.out.push(action);
@@ -95,7 +105,7 @@ export class RoomCore {
   // ---- RPC ----------------------------------------------------------------------------------
 
   init(meta: RoomMeta, now: number): Action[] {
-    return this.run(() => {
+    return this.at(now).run(() => {
       this.meta = { ...meta, startedAt: meta.startedAt ?? now };
       this.emit({ do: "save", entries: { [KEYS.meta]: this.meta } });
       this.life.started(now);
@@ -105,7 +115,7 @@ export class RoomCore {
   /** Ends the session. `bySite`, when given, must be the session's site (a connector's report). */
   end(reason: EndReason, options: EndOptions, now: number): { ended: boolean; actions: Action[] } {
     let ended = false;
-    const actions = this.run(() => {
+    const actions = this.at(now).run(() => {
       ended = this.endNow(reason, options, now);
     });
     return { ended, actions };
@@ -113,7 +123,7 @@ export class RoomCore {
 
   extend(deadline: number, grant: string, now: number): { extended: boolean; actions: Action[] } {
     let extended = false;
-    const actions = this.run(() => {
+    const actions = this.at(now).run(() => {
       extended = this.life.extend(deadline, now);
       if (!extended) return;
       for (const peer of this.peers.values())
@@ -146,9 +156,9 @@ export class RoomCore {
   }
 
   /** A person lost the right to watch: their viewer sockets close now. */
-  dropViewer(userId: string): { dropped: number; actions: Action[] } {
+  dropViewer(userId: string, now: number): { dropped: number; actions: Action[] } {
     let dropped = 0;
-    const actions = this.run(() => {
+    const actions = this.at(now).run(() => {
       for (const peer of [...this.peers.values()])
         if (peer.role === "viewer" && peer.userId === userId) {
           this.close(peer.id, CloseCode.Forbidden, "access_revoked");
@@ -180,7 +190,7 @@ export class RoomCore {
 
   /** How a seal went: wait for the tail, retry later, or audit the signed manifest. */
   sealed(outcome: SealAttempt, now: number): Action[] {
-    return this.run(() => this.life.sealed(outcome, now));
+    return this.at(now).run(() => this.life.sealed(outcome, now));
   }
 
   // ---- sockets ------------------------------------------------------------------------------
@@ -203,17 +213,17 @@ export class RoomCore {
 
   /** A text message: validated here; one that breaks the protocol costs its sender the socket. */
   control(id: PeerId, text: string, now: number): Action[] {
-    return this.run(() => this.guard(id, now, () => this.relay.control(id, text, now)));
+    return this.at(now).run(() => this.guard(id, now, () => this.relay.control(id, text, now)));
   }
 
   /** A binary frame. */
   frame(id: PeerId, message: ArrayBuffer, now: number): Action[] {
-    return this.run(() => this.guard(id, now, () => this.relay.frame(id, message, now)));
+    return this.at(now).run(() => this.guard(id, now, () => this.relay.frame(id, message, now)));
   }
 
   /** A socket closed or failed. */
   gone(id: PeerId, now: number): Action[] {
-    return this.run(() => {
+    return this.at(now).run(() => {
       const peer = this.peers.get(id);
       if (!peer) return;
       this.forget(id);
@@ -240,12 +250,12 @@ export class RoomCore {
   }
 
   alarm(now: number): Action[] {
-    return this.run(() => this.life.alarm(now));
+    return this.at(now).run(() => this.life.alarm(now));
   }
 
   /** A memory timer is due (the input count's save, a desktop repaint waiting its turn). */
   tick(now: number): Action[] {
-    return this.run(() => {
+    return this.at(now).run(() => {
       this.witness.tick(now, this.out);
       this.relay.tick(now);
     });
@@ -310,7 +320,9 @@ export class RoomCore {
   }
 
   forget(id: PeerId): void {
+    const peer = this.peers.get(id);
     this.peers.delete(id);
+    if (peer?.role === "viewer" && peer.moderator && peer.hello && !this.ended) this.moderation.left(peer, this.clock);
     this.relay.forget(id);
     this.viewers.gone(id);
   }

@@ -177,7 +177,7 @@ describe("RoomCore roles", () => {
       recording: "recorded",
       state: "connected",
     });
-    const { dropped, actions } = bench.core.dropViewer("mona");
+    const { dropped, actions } = bench.core.dropViewer("mona", bench.now);
     bench.apply(actions);
     expect(dropped).toBe(2);
     expect(bench.core.presence().watchers).toEqual(["walt"]);
@@ -199,5 +199,88 @@ describe("RoomCore roles", () => {
     expect(repaints()).toBe(2);
     expect(texts(bench, first)).toContainEqual({ type: "sync", at: null, reset: true });
     expect(bench.inbox(first).frames.every((f) => decodeFrame(f).kind === "data")).toBe(true);
+  });
+});
+
+describe("RoomCore moderated sessions", () => {
+  const type = (bench: RoomBench, id: string, text: string) =>
+    bench.binary(id, encodeData(new TextEncoder().encode(text)));
+  const moderator = (bench: RoomBench, userId: string, username = userId) => {
+    const id = bench.open({ role: "viewer", userId, username, moderator: true });
+    bench.text(id, { type: "hello", v: 1, cols: 80, rows: 24 });
+    return id;
+  };
+  const received = (connector: ConnectorModel) => {
+    connector.reads();
+    return new TextDecoder().decode(Uint8Array.from(connector.input));
+  };
+  const audited = (bench: RoomBench, action: string) =>
+    bench.effects.filter((a) => a.do === "audit" && a.entry.action === action).length;
+
+  it("nothing typed reaches the target until the policy's moderators watch; the last one leaving pauses input", () => {
+    const { bench, user, connector } = started({ moderation: { required: 2 } });
+    expect(texts(bench, user)).toContainEqual({ type: "moderation", required: 2, moderators: [], locked: false });
+    type(bench, user, "early\r");
+    const mona = moderator(bench, "m1", "mona");
+    moderator(bench, "m1", "mona"); // a second tab of the same person counts once
+    type(bench, user, "one\r");
+    expect(received(connector)).toBe("");
+    const walt = moderator(bench, "m2", "walt");
+    expect(texts(bench, user).at(-1)).toEqual({
+      type: "moderation",
+      required: 2,
+      moderators: ["mona", "walt"],
+      locked: false,
+    });
+    type(bench, user, "ls\r");
+    expect(received(connector)).toBe("ls\r");
+    bench.drop(walt);
+    type(bench, user, "rm -rf /tmp/x\r");
+    expect(received(connector)).toBe("ls\r");
+    expect(audited(bench, "session.moderator_joined")).toBe(2);
+    expect(audited(bench, "session.moderator_left")).toBe(1);
+    // Output keeps flowing (and being witnessed) while input waits.
+    connector.prints(5);
+    expect(bench.core.stream.witnessedEnd).toBe(5);
+    expect(bench.core.witness.inputTotal).toBe(3);
+    expect(bench.core.presence().watchers).toEqual(["mona"]);
+    expect(mona).toBeDefined();
+  });
+
+  it("a moderator locks input for a moment and can end the session; a watcher or the user cannot", () => {
+    const { bench, user, connector } = started({ moderation: { required: 1 } });
+    const mona = moderator(bench, "m1", "mona");
+    const watcher = bench.open({ role: "viewer", userId: "w1", username: "walt" });
+    bench.text(watcher, { type: "hello", v: 1, cols: 80, rows: 24 });
+    bench.text(watcher, { type: "moderate", action: "lock" });
+    expect(bench.inbox(watcher).closed).toBe(CloseCode.ProtocolError);
+    bench.text(mona, { type: "moderate", action: "lock", seconds: 10 });
+    expect(texts(bench, user).at(-1)).toMatchObject({ type: "moderation", locked: true });
+    type(bench, user, "during\r");
+    bench.advance(10_000);
+    expect(texts(bench, user).at(-1)).toMatchObject({ type: "moderation", locked: false });
+    type(bench, user, "after\r");
+    expect(received(connector)).toBe("after\r");
+    expect(audited(bench, "session.input_locked")).toBe(1);
+    bench.text(mona, { type: "moderate", action: "end" });
+    expect(bench.core.ended).toBe("killed");
+    expect(ended(bench.effects)[0]).toMatchObject({ actor: { id: "m1", name: "mona" }, note: "ended by a moderator" });
+    const other = started({ moderation: { required: 1 } });
+    other.bench.text(other.user, { type: "moderate", action: "end" });
+    expect(other.bench.inbox(other.user).closed).toBe(CloseCode.ProtocolError);
+    expect(other.bench.core.ended).toBeNull();
+  });
+
+  it("a lock survives an eviction; an unmoderated session ignores moderation altogether", () => {
+    const { bench, user, connector } = started({ moderation: { required: 1 } });
+    const mona = moderator(bench, "m1", "mona");
+    bench.text(mona, { type: "moderate", action: "lock", seconds: 60 });
+    bench.evict();
+    type(bench, user, "x");
+    expect(received(connector)).toBe("");
+    const plain = started();
+    expect(plain.bench.inbox(plain.user).texts.some((m) => m.type === "moderation")).toBe(false);
+    type(plain.bench, plain.user, "ok");
+    expect(received(plain.connector)).toBe("ok");
   });
 });

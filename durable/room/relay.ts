@@ -49,6 +49,12 @@ export class Relay {
     }
     const msg = parseMessage(BrowserToRoom, text);
     if (peer.hello) {
+      if (msg.type === "moderate") {
+        if (peer.role !== "viewer" || !peer.moderator)
+          throw new MessageError("moderate from a socket that does not moderate");
+        this.core.moderation.command(peer, msg, now);
+        return;
+      }
       if (peer.role === "viewer") return; // a viewer's size does not drive the session
       if (msg.type !== "resize") throw new MessageError("hello sent twice");
       this.core.update({ ...peer, cols: msg.cols, rows: msg.rows });
@@ -73,6 +79,8 @@ export class Relay {
       this.core.viewers.add(id, true);
       this.resyncViewer(id, now);
       this.core.tellWatchers();
+      if (peer.moderator) this.core.moderation.joined({ ...peer, hello: true }, now);
+      this.core.moderation.tell(now, id);
       return;
     }
     // One browser drives a session at a time; a newer tab takes over.
@@ -80,8 +88,9 @@ export class Relay {
       if (other.role === "user" && other.id !== id) this.core.close(other.id, CloseCode.Replaced, "replaced");
     this.core.life.clearTimer("grace");
     this.core.send(id, { type: "status", state: this.core.state() });
-    if (this.attachBrowser(this.core.peers.get(id) as PeerOf<"user">, msg.resume))
-      this.core.life.repeatWarnings(id, now);
+    if (!this.attachBrowser(this.core.peers.get(id) as PeerOf<"user">, msg.resume)) return;
+    this.core.life.repeatWarnings(id, now);
+    this.core.moderation.tell(now, id);
   }
 
   /**
@@ -229,7 +238,8 @@ export class Relay {
     // shell to type into, so it is dropped. Viewers only watch: their input never reaches the target.
     if (peer.role === "viewer" && !peer.writer) return;
     const live = this.core.liveConnector();
-    if (!live) return;
+    // A moderated session without its moderators, or locked by one: nothing typed reaches the target.
+    if (!live || !this.core.moderation.inputOpen(now)) return;
     this.core.emit({ do: "frame", to: live.id, frame: message });
     this.inputRelayed(peer.userId, frame.payload, now);
   }

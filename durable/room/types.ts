@@ -21,7 +21,16 @@ export type PeerId = string;
  */
 export type Peer =
   | { id: PeerId; role: "user"; userId: string; hello: boolean; cols: number; rows: number }
-  | { id: PeerId; role: "viewer"; userId: string; username: string; hello: boolean; writer?: boolean }
+  | {
+      id: PeerId;
+      role: "viewer";
+      userId: string;
+      username: string;
+      hello: boolean;
+      writer?: boolean;
+      /** Named moderator of this session (moderated sessions): may lock input and end the session. */
+      moderator?: boolean;
+    }
   | { id: PeerId; role: "connector"; connectorId: string; hello: boolean; state: "connecting" | "connected" };
 
 export type RoomMeta = {
@@ -49,6 +58,8 @@ export type RoomMeta = {
   recording?: { recordingId: string; required: boolean; keystrokes: boolean; zoneId: string };
   /** Unix ms when the session was created (the witness's start). */
   startedAt?: number;
+  /** Moderated session (docs/governance.md): input reaches the target only while `required` moderators watch. */
+  moderation?: { required: number };
   /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
   protocol?: "ssh" | "rdp";
 };
@@ -77,6 +88,8 @@ export const KEYS = {
   witnessedPastSave: "witnessedPastSave",
   /** Input bytes relayed to the connector (the witness's count). */
   witnessedInput: "witnessedInput",
+  /** Until when a moderator locked input (unix ms; 0: not locked). */
+  lockedUntil: "lockedUntil",
   /** The viewers' screen snapshot, saved in pieces `replay:0..n-1`. */
   replayCount: "replay:n",
 } as const;
@@ -96,6 +109,7 @@ export type Saved = {
   witnessedEnd?: number;
   witnessedPastSave?: boolean;
   witnessedInput?: number;
+  lockedUntil?: number;
   /** The viewers' saved screen, its pieces joined, and how many pieces it was saved in. */
   replay?: Uint8Array;
   replayPieces?: number;
