@@ -129,7 +129,14 @@ export class SessionRoom extends DurableObject<Env> {
         peer.role === "user"
           ? { id, role: "user", userId: peer.userId, hello: false, cols: 80, rows: 24 }
           : peer.role === "viewer"
-            ? { id, role: "viewer", userId: peer.userId, username: peer.username, hello: false }
+            ? {
+                id,
+                role: "viewer",
+                userId: peer.userId,
+                username: peer.username,
+                hello: false,
+                ...(peer.moderator ? { moderator: true } : {}),
+              }
             : { id, role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" },
       ),
     );

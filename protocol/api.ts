@@ -288,6 +288,12 @@ export const PolicyFields = z.object({
   recordKeystrokes: z.boolean().default(false),
   liveViewAllowed: z.boolean().default(true),
   notifyWatched: z.boolean().default(true),
+  /**
+   * Moderated sessions (docs/governance.md): this many people of `moderatorGroupId` must watch live before
+   * anything typed reaches the target; 0: not moderated. Moderators are never the requester (by person).
+   */
+  moderatorsRequired: z.number().int().min(0).max(5).default(0),
+  moderatorGroupId: z.string().nullable().default(null),
   masterPasswordRequired: z.boolean().default(false),
   mfaRequired: z.boolean().default(false),
   idleTimeoutMinutes: minutes(24 * 60)

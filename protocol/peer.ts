@@ -7,7 +7,13 @@ export const PEER_HEADER = "X-PSM-Peer";
 
 export const SocketPeer = z.discriminatedUnion("role", [
   z.object({ role: z.literal("user"), userId: z.string(), username: z.string() }),
-  z.object({ role: z.literal("viewer"), userId: z.string(), username: z.string() }),
+  z.object({
+    role: z.literal("viewer"),
+    userId: z.string(),
+    username: z.string(),
+    /** A named moderator of a moderated session (worker/routes/sessions.ts). */
+    moderator: z.boolean().optional(),
+  }),
   z.object({ role: z.literal("connector"), connectorId: z.string(), siteId: z.string() }),
 ]);
 export type SocketPeer = z.infer<typeof SocketPeer>;

@@ -10,6 +10,9 @@ const sane: PolicyLimits = {
   idleTimeoutMinutes: 30,
   extensionMinutes: 60,
   disconnectGraceMinutes: 10,
+  liveViewAllowed: true,
+  moderatorsRequired: 0,
+  moderatorGroupId: null,
 };
 const rules = (p: Partial<PolicyLimits>) => policyProblems(p).map((x) => [x.field, x.rule]);
 
@@ -76,5 +79,16 @@ describe("recordingMode", () => {
     expect(recordingMode({ recordingRequired: false, recordingEnabled: false })).toBe("off");
     expect(recordingMode({ recordingRequired: false, recordingEnabled: true })).toBe("best-effort");
     expect(recordingMode({ recordingRequired: false })).toBe("best-effort");
+  });
+});
+
+describe("policyProblems: moderated sessions", () => {
+  it("needs a moderator group and live view", () => {
+    expect(rules({ ...sane, moderatorsRequired: 2 })).toEqual([["moderatorGroupId", "moderation_without_group"]]);
+    expect(rules({ ...sane, moderatorsRequired: 1, moderatorGroupId: "g1", liveViewAllowed: false })).toEqual([
+      ["liveViewAllowed", "moderation_without_live_view"],
+    ]);
+    expect(rules({ ...sane, moderatorsRequired: 1, moderatorGroupId: "g1" })).toEqual([]);
+    expect(rules({ ...sane, liveViewAllowed: false })).toEqual([]);
   });
 });

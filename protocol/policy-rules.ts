@@ -12,6 +12,9 @@ export type PolicyLimits = {
   idleTimeoutMinutes: number | null;
   extensionMinutes: number | null;
   disconnectGraceMinutes: number | null;
+  liveViewAllowed: boolean;
+  moderatorsRequired: number;
+  moderatorGroupId: string | null;
 };
 
 export type PolicyRule =
@@ -20,7 +23,9 @@ export type PolicyRule =
   | "checkout_shorter_than_session"
   | "extension_longer_than_session"
   | "idle_longer_than_session"
-  | "grace_longer_than_session";
+  | "grace_longer_than_session"
+  | "moderation_without_group"
+  | "moderation_without_live_view";
 
 export type PolicyProblem = { rule: PolicyRule; field: keyof PolicyLimits; message: string };
 
@@ -75,6 +80,20 @@ export function policyProblems(p: Partial<PolicyLimits>): PolicyProblem[] {
       field: "quorum",
       message: "With approval on, at least 1 approval is needed. Untick “Approval required” to grant at once.",
     });
+  if ((p.moderatorsRequired ?? 0) > 0) {
+    if (p.moderatorGroupId === null)
+      out.push({
+        rule: "moderation_without_group",
+        field: "moderatorGroupId",
+        message: "Moderated sessions need a moderator group: name the group whose members moderate.",
+      });
+    if (p.liveViewAllowed === false)
+      out.push({
+        rule: "moderation_without_live_view",
+        field: "liveViewAllowed",
+        message: "Moderators watch the session live: allow live view, or turn moderation off.",
+      });
+  }
   const session = p.maxSessionMinutes;
   if (session === undefined || !given("maxSessionMinutes")) return order(out);
   const sessionText = minutesText(session);
@@ -108,6 +127,9 @@ export function policyProblems(p: Partial<PolicyLimits>): PolicyProblem[] {
 /** The form's order of the fields (sections: approval, then time). */
 const FIELD_ORDER: (keyof PolicyLimits)[] = [
   "quorum",
+  "liveViewAllowed",
+  "moderatorsRequired",
+  "moderatorGroupId",
   "pendingTtlMinutes",
   "maxSessionMinutes",
   "maxCheckoutMinutes",

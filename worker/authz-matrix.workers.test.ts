@@ -23,6 +23,7 @@ type Access =
   | "connectorHttp"
   | "socket"
   | "watchSocket"
+  | "moderatorSocket"
   | "selfOnly"
   | "scim";
 
@@ -39,6 +40,9 @@ const ALLOWED: Record<Access, Persona[]> = {
   connectorHttp: [], // plain HTTP with a connector's proof-of-key token: no user is ever let through
   socket: ["requester"],
   watchSocket: ["admin"],
+  // Only a member of the session's moderator group who is not its requester; the fixture's policy is not
+  // moderated, so nobody, not even an admin (worker/moderation.workers.test.ts has the rest).
+  moderatorSocket: [],
   // One's own objects addressed by id (push requests): any signed-in user reaches the route, and an id
   // that is not theirs is a 404 there; anonymous is a 401.
   selfOnly: ["otherZoneAdmin", "requester", "approver", "admin"],
@@ -196,6 +200,7 @@ const MATRIX: Record<string, Entry> = {
     body: () => ({ approve: true }),
   },
   "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
+  "GET /api/sessions/:id/moderate": { access: "moderatorSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/names": { access: "auditor" },
@@ -442,7 +447,7 @@ describe("authorization matrix", () => {
           .replace(":seq", "0");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];
-        if (entry.access === "socket" || entry.access === "watchSocket" || entry.access === "connector")
+        if (["socket", "watchSocket", "moderatorSocket", "connector"].includes(entry.access))
           headers.Upgrade = "websocket";
         const res = await SELF.fetch(`${ORIGIN}${path}`, {
           method,

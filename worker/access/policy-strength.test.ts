@@ -20,6 +20,7 @@ const strict: PolicyStrength = {
   extensionApprovalRequired: true,
   extensionMinutes: 15,
   maxExtensions: 1,
+  moderatorsRequired: 2,
 };
 
 const strength: fc.Arbitrary<PolicyStrength> = fc.record({
@@ -36,6 +37,7 @@ const strength: fc.Arbitrary<PolicyStrength> = fc.record({
   extensionApprovalRequired: fc.boolean(),
   extensionMinutes: fc.option(fc.integer({ min: 1, max: 120 })),
   maxExtensions: fc.integer({ min: 0, max: 5 }),
+  moderatorsRequired: fc.integer({ min: 0, max: 5 }),
 });
 
 describe("weakerOn", () => {
@@ -43,6 +45,7 @@ describe("weakerOn", () => {
     expect(weakerOn(strict, strict)).toEqual([]);
     expect(weakerOn({ ...strict, approvalRequired: false }, strict)).toEqual(["approval"]);
     expect(weakerOn({ ...strict, quorum: 1 }, strict)).toEqual(["quorum"]);
+    expect(weakerOn({ ...strict, moderatorsRequired: 1 }, strict)).toEqual(["moderation"]);
     expect(weakerOn({ ...strict, recordingRequired: false }, strict)).toEqual(["recording"]);
     // Recording off is weaker than best effort, which is weaker than required.
     const bestEffort = { ...strict, recordingRequired: false, recordingEnabled: true };

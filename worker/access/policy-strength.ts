@@ -14,6 +14,8 @@ export type PolicyControl =
   | "keystrokes"
   /** live view not allowed < admins can watch live */
   | "live_view"
+  /** fewer moderators required is weaker */
+  | "moderation"
   | "mfa"
   | "master_password"
   /** a longer checkout window is weaker */
@@ -40,6 +42,7 @@ export type PolicyStrength = Pick<
   | "extensionApprovalRequired"
   | "extensionMinutes"
   | "maxExtensions"
+  | "moderatorsRequired"
 >;
 
 /** Minutes of extra time one session can be given without a new checkout. */
@@ -63,6 +66,7 @@ export function weakerOn(candidate: PolicyStrength, floor: PolicyStrength): Poli
   if (RECORDING_RANK[recordingMode(candidate)] < RECORDING_RANK[recordingMode(floor)]) out.push("recording");
   if (dropped(candidate.recordKeystrokes, floor.recordKeystrokes)) out.push("keystrokes");
   if (dropped(candidate.liveViewAllowed, floor.liveViewAllowed)) out.push("live_view");
+  if ((candidate.moderatorsRequired ?? 0) < (floor.moderatorsRequired ?? 0)) out.push("moderation");
   if (dropped(candidate.mfaRequired, floor.mfaRequired)) out.push("mfa");
   if (dropped(candidate.masterPasswordRequired, floor.masterPasswordRequired)) out.push("master_password");
   if (candidate.maxCheckoutMinutes > floor.maxCheckoutMinutes) out.push("max_checkout");

@@ -32,6 +32,8 @@ export type PolicyRow = {
   rdp_clipboard_max_bytes: number;
   /** JSON (CommandRules); '[]' for none. */
   command_rules: string;
+  moderators_required: number;
+  moderator_group_id: string | null;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -64,6 +66,8 @@ export const DEFAULT_POLICY: Policy = {
   rdpClipboardPaste: false,
   rdpClipboardMaxBytes: 64 * 1024,
   commandRules: [],
+  moderatorsRequired: 0,
+  moderatorGroupId: null,
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -96,6 +100,8 @@ export function policyFromRow(r: PolicyRow): Policy {
     rdpClipboardPaste: !!r.rdp_clipboard_paste,
     rdpClipboardMaxBytes: r.rdp_clipboard_max_bytes,
     commandRules: storedCommandRules(r.command_rules),
+    moderatorsRequired: r.moderators_required ?? 0,
+    moderatorGroupId: r.moderator_group_id ?? null,
   };
 }
 
@@ -137,6 +143,8 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.rdpClipboardMaxBytes,
     p.recordingEnabled ? 1 : 0,
     JSON.stringify(p.commandRules ?? []),
+    p.moderatorsRequired ?? 0,
+    p.moderatorGroupId ?? null,
   ];
 }
 
@@ -168,6 +176,8 @@ export const POLICY_COLUMNS = [
   "rdp_clipboard_max_bytes",
   "recording_enabled",
   "command_rules",
+  "moderators_required",
+  "moderator_group_id",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

@@ -6,6 +6,7 @@ import {
   KillRequest,
   KillResult,
   LiveSession,
+  type Policy,
   recordingMode,
   SessionSummary,
 } from "../../protocol/index.ts";
@@ -119,6 +120,7 @@ sessions.openapi(
       disconnectGraceMs: policy.disconnectGraceMinutes ? policy.disconnectGraceMinutes * 60_000 : null,
       protocol: target.protocol,
       startedAt: now,
+      ...(policy.moderatorsRequired > 0 ? { moderation: { required: policy.moderatorsRequired } } : {}),
       ...(recorded
         ? {
             recording: {
@@ -365,4 +367,35 @@ sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireSo
   if (!user.roles.includes("auditor")) requireZone(await adminScope(c.env.DB, user), row.zone_id);
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
   return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username });
+});
+
+/**
+ * A moderator's live view of a moderated session (docs/governance.md): a member of the session's policy's
+ * moderator group (as snapshotted into its checkout), never the requester (counted by person, as approvals are).
+ * Being named moderator gives the right to watch this session and to act on it (lock input, end it), nothing
+ * more: no other session, no admin page.
+ */
+sessions.get("/sessions/:id/moderate", requireUpgrade, requireSameOrigin, requireSocketUser("watch"), async (c) => {
+  const user = c.get("user");
+  const row = await c.env.DB.prepare(
+    `SELECT se.id, ch.person_id, ch.policy FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
+      WHERE se.id = ? AND se.status IN ('pending', 'active')`,
+  )
+    .bind(c.req.param("id"))
+    .first<{ id: string; person_id: string; policy: string }>();
+  if (!row) throw new ApiFailure("not_found");
+  const policy = JSON.parse(row.policy) as Partial<Policy>;
+  if (!policy.moderatorsRequired || !policy.moderatorGroupId)
+    throw new ApiFailure("forbidden", `session ${row.id} is not moderated`);
+  const member = await c.env.DB.prepare(
+    `SELECT COALESCE(u.person_id, u.id) AS person FROM group_members gm JOIN users u ON u.id = gm.user_id
+      WHERE gm.group_id = ? AND gm.user_id = ? AND u.disabled = 0`,
+  )
+    .bind(policy.moderatorGroupId, user.id)
+    .first<{ person: string }>();
+  if (!member) throw new ApiFailure("forbidden", `${user.username} is not a moderator of session ${row.id}`);
+  if (member.person === row.person_id)
+    throw new ApiFailure("forbidden", `${user.username} requested session ${row.id}: a requester never moderates`);
+  const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
+  return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username, moderator: true });
 });

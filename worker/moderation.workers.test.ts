@@ -1,0 +1,111 @@
+// Moderated sessions through the Worker and the room (docs/governance.md): a policy that requires a moderator
+// holds the user's input until a member of its moderator group watches; the moderator can end the session.
+// Who may moderate: a member of the group named by the policy snapshotted into the checkout, never the
+// requester, counted by person (a second account of the requester is refused too), and only for a moderated
+// session.
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
+import { auditLog, type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "./test/harness.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+/** A `moderation` message naming exactly these moderators has arrived. */
+const moderatedBy =
+  (...names: string[]) =>
+  (c: Client) =>
+    c.texts.some((m) => {
+      const msg = m as { type: string; moderators?: string[] };
+      return msg.type === "moderation" && JSON.stringify(msg.moderators) === JSON.stringify(names);
+    });
+
+async function moderatorGroup(...members: string[]): Promise<string> {
+  const id = crypto.randomUUID();
+  await env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
+    .bind(id, `moderators-${id.slice(0, 6)}`, Date.now())
+    .run();
+  for (const userId of members)
+    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, userId).run();
+  return id;
+}
+
+async function person(name: string, roles: string[] = ["requester"]) {
+  const id = await seedUser(name, "moderate-password-1", roles);
+  return { id, name, cookie: () => login(name, "moderate-password-1") };
+}
+
+async function upgrade(sessionId: string, cookie: string): Promise<number> {
+  const res = await SELF.fetch(`${ORIGIN}/api/sessions/${sessionId}/moderate`, {
+    headers: { Upgrade: "websocket", Origin: ORIGIN, cookie },
+  });
+  res.webSocket?.accept();
+  res.webSocket?.close(1000);
+  return res.status;
+}
+
+describe("moderated sessions", { timeout: 30_000 }, () => {
+  it("holds input until a moderator watches; the moderator can end the session", async () => {
+    const mona = await person(`mona-${crypto.randomUUID().slice(0, 6)}`);
+    const group = await moderatorGroup(mona.id);
+    const { id, user, connector } = await liveSession({ moderators_required: 1, moderator_group_id: group });
+    await user.next(moderatedBy(), "waiting for a moderator");
+    user.ws.send(encodeData(bytes("early\r")));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(connector.binaries).toHaveLength(0);
+
+    const moderator = await openSocket(`/api/sessions/${id}/moderate`, { Origin: ORIGIN, cookie: await mona.cookie() });
+    moderator.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+    await user.next(moderatedBy(mona.name), "moderator joined");
+    await moderator.next(moderatedBy(mona.name), "the moderator sees it too");
+    user.ws.send(encodeData(bytes("ls\r")));
+    await connector.next((c) => c.binaries.length === 1, "input relayed once moderated");
+
+    moderator.ws.send(encodeMessage({ type: "moderate", action: "end" }));
+    await user.next(hasText("ended", { reason: "killed", note: "ended by a moderator" }), "ended by the moderator");
+    const log = await auditLog();
+    const mine = log.filter((e) => e.refs.sessionId === id);
+    expect(mine.some((e) => e.action === "session.moderator_joined" && e.actor?.name === mona.name)).toBe(true);
+    expect(mine.some((e) => e.action === "session.killed" && e.actor?.name === mona.name)).toBe(true);
+  });
+
+  it("refuses the requester (any account of theirs), non-members, and sessions that are not moderated", async () => {
+    const outsider = await person(`olly-${crypto.randomUUID().slice(0, 6)}`, ["admin"]);
+    const member = await person(`mo-${crypto.randomUUID().slice(0, 6)}`);
+    // The requester's second account: another user row of the same person, in the moderator group.
+    const alt = await person(`alt-${crypto.randomUUID().slice(0, 6)}`);
+    const group = await moderatorGroup(member.id, alt.id);
+    const live = await liveSession({ moderators_required: 1, moderator_group_id: group });
+    const requester = await env.DB.prepare("SELECT id FROM users WHERE username = ?")
+      .bind(live.username)
+      .first<{ id: string }>();
+    await env.DB.prepare("UPDATE users SET person_id = ? WHERE id = ?").bind(requester!.id, alt.id).run();
+    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)")
+      .bind(group, requester!.id)
+      .run();
+
+    expect(await upgrade(live.id, live.cookie)).toBe(403);
+    expect(await upgrade(live.id, await alt.cookie())).toBe(403);
+    expect(await upgrade(live.id, await outsider.cookie())).toBe(403);
+    expect(await upgrade(live.id, await member.cookie())).toBe(101);
+    const plain = await liveSession();
+    expect(await upgrade(plain.id, await member.cookie())).toBe(403);
+  });
+
+  it("a policy that requires moderators without a group, or without live view, is refused", async () => {
+    const admin = await person(`pol-${crypto.randomUUID().slice(0, 6)}`, ["admin"]);
+    const cookie = await admin.cookie();
+    const create = (body: Record<string, unknown>) =>
+      SELF.fetch(`${ORIGIN}/api/policies`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: ORIGIN, cookie },
+        body: JSON.stringify({ name: `p-${crypto.randomUUID().slice(0, 6)}`, ...body }),
+      });
+    const noGroup = await create({ moderatorsRequired: 1 });
+    expect(noGroup.status).toBe(400);
+    expect(await noGroup.text()).toContain("policy_inconsistent");
+    const group = await moderatorGroup();
+    expect((await create({ moderatorsRequired: 1, moderatorGroupId: group, liveViewAllowed: false })).status).toBe(400);
+    const ok = await create({ moderatorsRequired: 2, moderatorGroupId: group });
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toMatchObject({ moderatorsRequired: 2, moderatorGroupId: group });
+  });
+});
