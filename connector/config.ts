@@ -28,6 +28,8 @@ export const ConnectorConfig = z.strictObject({
   discovery: DiscoveryConfig.optional(),
   /** CA bundle (PEM) that directory servers' certificates chain to, for rotating directory accounts. */
   directoryCaFile: z.string().optional(),
+  /** Mail to the organisation's SMTP relay (connector/mail.ts): a CA bundle (PEM) its certificate may chain to. */
+  mail: z.strictObject({ caFile: z.string().optional() }).optional(),
   /** Prometheus metrics on 127.0.0.1:<port> (0: any free port; absent: 9465). Local only by design. */
   metricsPort: z.number().int().min(0).max(65535).default(9465),
 });

@@ -11,6 +11,7 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_TIMEOUT_MS,
   HubToConnector,
+  type MailJob,
   MAX_CONTROL_MESSAGE,
   type Open,
   PING,
@@ -42,6 +43,8 @@ export type ControlHandlers = {
   probeHostKey?: (probe: { probeId: string; host: string; port: number }) => void;
   /** A site seal key another connector made, sealed to this one. */
   sealKey?: (delivery: { rotationId: string; kid: string; sealed: string }) => void;
+  /** Relay a notification email (connector/mail.ts); answer with `mail_result`. */
+  mail?: (job: MailJob) => void;
   /** Extra fields of the hello: the transport key and the seal key held. */
   hello?: () => Promise<Partial<z.infer<typeof ConnectorHello>>>;
 };
@@ -142,6 +145,9 @@ export class ControlLink {
             break;
           case "probe_host_key":
             this.on.probeHostKey?.(msg);
+            break;
+          case "mail":
+            this.on.mail?.(msg);
             break;
           case "open":
             this.on.open(msg);

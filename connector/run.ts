@@ -14,6 +14,7 @@ import { EmpowerIdProvider } from "./empowerid.ts";
 import { containProcessFaults } from "./fault.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { Health } from "./health.ts";
+import { MailRelayer } from "./mail.ts";
 import { connectorToken } from "./keys.ts";
 import { type Log, log as writeLog } from "./log.ts";
 import { startMetrics } from "./metrics.ts";
@@ -86,6 +87,12 @@ export async function run(stateDir: string): Promise<void> {
     credentials,
   };
   const sessions = new Map<string, TargetSession>();
+  const mail = new MailRelayer({
+    stateDir,
+    sealKey: () => state.sealKey as JWK,
+    ...(config.mail?.caFile ? { caFile: config.mail.caFile } : {}),
+    log,
+  });
   // The spool is opened (a crash's debris removed) and its leftovers uploaded before any session runs.
   // Without it the connector still runs: required recordings are refused, optional ones go unrecorded.
   const recordings = await Recordings.open(stateDir, state, log, recordingSettings()).catch((err: Error) => {
@@ -188,6 +195,12 @@ export async function run(stateDir: string): Promise<void> {
           control.send(answer);
         })
         .catch((err: Error) => log("host_key.probe_failed", { error: err.name }));
+    },
+    mail: (job) => {
+      mail
+        .handle(job)
+        .then((answer) => control.send(answer))
+        .catch((err: Error) => log("mail.job_failed", { job: job.jobId, error: err.name }));
     },
     hello: () => sealIdentity(state),
   });

@@ -20,3 +20,4 @@ export * from "./policy-rules.ts";
 export * from "./scim.ts";
 export * from "./duo.ts";
 export * from "./command-rules.ts";
+export * from "./mail.ts";

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { PublicSealKey } from "./seal-rotation.ts";
 import { SpoolHealth } from "./recording.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
+import { MailJob, MailResult } from "./mail.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
 /** Why a session ended. Shown to the user; stable across versions (add, never rename). */
@@ -340,6 +341,7 @@ export const ConnectorToHub = z.discriminatedUnion("type", [
   ConnectorReport,
   SealKeyAdopted,
   HostKeyProbed,
+  MailResult,
 ]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
@@ -374,6 +376,8 @@ export const HubToConnector = z.discriminatedUnion("type", [
     kid: z.string().max(64),
     sealed: z.string().max(8 * 1024),
   }),
+  /** Relay a notification email to the organisation's SMTP relay (protocol/mail.ts); answered by `mail_result`. */
+  MailJob,
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 
