@@ -132,6 +132,18 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     session("session.extension_denied", BOB, { minutes: 30, comment: "wrap up" }),
     "bob denied 30 more min on alice’s session on web-1: “wrap up”",
   ],
+  "session.moderator_joined": [
+    session("session.moderator_joined", BOB, {}),
+    "bob started moderating alice’s session on web-1",
+  ],
+  "session.moderator_left": [
+    session("session.moderator_left", BOB, {}),
+    "bob stopped moderating alice’s session on web-1",
+  ],
+  "session.input_locked": [
+    session("session.input_locked", BOB, { locked: true, until: 1 }),
+    "bob locked input on alice’s session on web-1",
+  ],
   "session.protocol_violation": [
     session("session.protocol_violation", ALICE, { role: "user", detail: "resume past the end" }),
     "A user socket of their session on web-1 sent what the session never produced (resume past the end); it was closed",

@@ -188,6 +188,10 @@ const SENTENCES: Record<AuditAction, Build> = {
     s.add(s.actor(), " extended ", ...s.theSession(), ` by ${num(d.minutes) ?? "?"} min`, quoted(str(d.comment))),
   "session.extension_denied": (s, d) =>
     s.add(s.actor(), ` denied ${num(d.minutes) ?? "?"} more min on `, ...s.theSession(), quoted(str(d.comment))),
+  "session.moderator_joined": (s) => s.add(s.actor(), " started moderating ", ...s.theSession()),
+  "session.moderator_left": (s) => s.add(s.actor(), " stopped moderating ", ...s.theSession()),
+  "session.input_locked": (s, d) =>
+    s.add(s.actor(), d.locked === false ? " unlocked input on " : " locked input on ", ...s.theSession()),
   "session.protocol_violation": (s, d) =>
     s.add(
       "A ",
