@@ -27,6 +27,15 @@ const edgeSecrets = {
   // Nothing listens on port 9: deliveries fail and stay in the outbox, which is what the tests read.
   NOTIFY_WEBHOOK_URL: "http://127.0.0.1:9/hook",
   NOTIFY_WEBHOOK_SECRET: "test-webhook-secret",
+  // Web Push's VAPID key (a private P-256 JWK); worker/push.workers.test.ts verifies the JWTs signed with it.
+  PUSH_VAPID_KEY: JSON.stringify({
+    kty: "EC",
+    crv: "P-256",
+    x: "sccMkpb77M1QroLjWhTlTtvGDVT0qv19jtVeMwthHsU",
+    y: "VKSBtxHtntkoEDIR6kHASj8JNOyj6RqfWcnc0u2_6B4",
+    d: "f033Rrh1_Cr63Ss7xYZwpbmUoNENXTV9liY0S77x-14",
+  }),
+  PUSH_VAPID_SUBJECT: "mailto:security@psm.test",
 };
 
 export default defineConfig({

@@ -286,6 +286,19 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/mfa/push/:id/approve": { access: "selfOnly", body: () => ({ number: 42 }) },
   "POST /api/mfa/push/:id/deny": { access: "selfOnly" },
   "POST /api/mfa/push/:id/complete": { access: "selfOnly" },
+  // Web Push: one's own notified devices (an id that is not one's own is a no-op or a 404 there).
+  "GET /api/push/config": { access: "signedIn" },
+  "GET /api/push/devices": { access: "signedIn" },
+  "POST /api/push/devices": {
+    access: "signedIn",
+    body: () => ({
+      endpoint: `https://push.psm.test/${crypto.randomUUID()}`,
+      keys: { p256dh: `B${"A".repeat(86)}`, auth: "A".repeat(22) },
+      label: "Matrix device",
+    }),
+  },
+  "DELETE /api/push/devices/:id": { access: "selfOnly" },
+  "POST /api/push/devices/:id/test": { access: "selfOnly" },
   "GET /api/checkouts/:id/step-up": { access: "owner", id: (f) => f.activeId },
   "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
   "POST /api/users/:id/reset-mfa": { access: "admin", id: (f) => f.spareUserId, body: () => ({}) },

@@ -20,7 +20,7 @@ export interface Secrets {
   NOTIFY_WEBHOOK_SECRET?: string;
   NOTIFY_EMAIL_FROM?: string;
   APP_URL?: string;
-  /** Web Push (worker/notify/push.ts): the VAPID key, a private P-256 JWK (`npm run --silent vapid-key`). */
+  /** Web Push (worker/notify/push.ts): the VAPID key, a private P-256 JWK (`npx tsx scripts/vapid-key.ts`). */
   PUSH_VAPID_KEY?: string;
   /** VAPID contact for push services, mailto: or https: (default APP_URL). */
   PUSH_VAPID_SUBJECT?: string;

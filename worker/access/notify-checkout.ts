@@ -2,6 +2,8 @@
 // the outbox; and the outbox sweep with the real webhook fetch and email binding.
 import type { Env } from "../env.ts";
 import { deliverDue, enqueueStatements, planNotifications } from "../notify/outbox.ts";
+import { planPush } from "../notify/push.ts";
+import { approvalNotice } from "../notify/push-notices.ts";
 import type { Checkout, CheckoutStatus } from "./checkout.ts";
 import type { CheckoutRow } from "./checkout-store.ts";
 import { rowPolicy } from "./checkout-store.ts";
@@ -53,7 +55,38 @@ export async function notifyCheckout(env: Env, event: Event, row: CheckoutRow, c
     { emails: await emails(env.DB, row, event === "requested" || event === "expired") },
     env,
   );
-  if (rows.length) await env.DB.batch(enqueueStatements(env.DB, rows, Date.now()));
+  // Approvers' task: their notified devices (Web Push) open the request's card.
+  const pushRows =
+    event === "requested"
+      ? await planPush(
+          env.DB,
+          name,
+          await approverIds(env.DB, row),
+          approvalNotice({
+            checkoutId: row.id,
+            requester: row.requester_name,
+            credential: `${row.credential_name} (${row.account_username})`,
+            server: row.server_name,
+          }),
+          Date.now(),
+        )
+      : [];
+  const all = [...rows, ...pushRows];
+  if (all.length) await env.DB.batch(enqueueStatements(env.DB, all, Date.now()));
+}
+
+/** The approver group's enabled members, the requester left out (nobody approves their own request). */
+async function approverIds(db: D1Database, row: CheckoutRow): Promise<string[]> {
+  const groupId = rowPolicy(row).approverGroupId;
+  if (!groupId) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT u.id FROM group_members gm JOIN users u ON u.id = gm.user_id
+       WHERE gm.group_id = ? AND u.disabled = 0 AND u.id != ?`,
+    )
+    .bind(groupId, row.user_id)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
 }
 
 export async function deliverOutbox(env: Env, now: number) {

@@ -1,6 +1,10 @@
 // What one delivery attempt reports, and the scrubbing that makes its error safe to keep in the outbox row.
 
-export type DeliveryResult = { ok: true } | { ok: false; error: string };
+/**
+ * `final`: retrying cannot help (a push subscription the push service says is gone, a notice past its use): the
+ * outbox marks the row dead at once instead of backing off.
+ */
+export type DeliveryResult = { ok: true } | { ok: false; error: string; final?: boolean };
 
 /** Longest error kept in an outbox row (code points); upstream response text is cut to this too. */
 export const ERROR_MAX_CHARS = 200;

@@ -3,6 +3,7 @@
 import type { DeliveryResult } from "./delivery.ts";
 import { deliverEmail, EMAIL_SEND_TIMEOUT_MS, isEmailAddress, type SendRawEmail } from "./email.ts";
 import { type CheckoutNotice, type RotationFailureNotice, renderNotice, renderRotationFailure } from "./messages.ts";
+import { deliverPush, PUSH_TIMEOUT_MS } from "./push.ts";
 import { deliverWebhook, WEBHOOK_TIMEOUT_MS } from "./webhook.ts";
 
 /** The bindings and vars the outbox reads; the Worker's Env satisfies it once they are declared there. */
@@ -16,16 +17,20 @@ export type NotifyEnv = {
   /** bare sender address, e.g. psm@example.com */
   NOTIFY_EMAIL_FROM?: string;
   APP_URL?: string;
+  /** Web Push (worker/notify/push.ts): the VAPID signing key, a private P-256 JWK; read at delivery time */
+  PUSH_VAPID_KEY?: string;
+  /** VAPID `sub`: a mailto: or https: contact for push services (defaults to APP_URL) */
+  PUSH_VAPID_SUBJECT?: string;
 };
 
 export type NotificationRow = {
   id: string;
-  channel: "webhook" | "email";
-  /** webhook URL or email address */
+  channel: "webhook" | "email" | "push";
+  /** webhook URL, email address, or the push subscription's id (push_subscriptions.id) */
   target: string;
   event: string;
   subject: string;
-  /** webhook: the JSON payload; email: the plain-text body */
+  /** webhook: the JSON payload; email: the plain-text body; push: the notice and its expiry (push.ts) */
   body: string;
 };
 
@@ -54,7 +59,7 @@ export const MAX_ATTEMPTS = 10;
  */
 const SWEEP_CONCURRENCY = 4;
 /** The longest one delivery can take before it counts as failed. */
-const DELIVERY_MAX_MS = Math.max(WEBHOOK_TIMEOUT_MS, EMAIL_SEND_TIMEOUT_MS);
+const DELIVERY_MAX_MS = Math.max(WEBHOOK_TIMEOUT_MS, EMAIL_SEND_TIMEOUT_MS, PUSH_TIMEOUT_MS);
 /** Slack for D1 writes and scheduling on top of the slowest possible delivery rounds. */
 const LEASE_MARGIN_MS = 60_000;
 
@@ -101,6 +106,15 @@ export async function enqueue(db: D1Database, rows: NotificationRow[], now: numb
   return statements;
 }
 
+/**
+ * Delivers just `ids` now (rows enqueued a moment ago that cannot wait for the next cron sweep: a sign-in request
+ * lives 60 s), with the same claim, retry and dead-row rules as the sweep; a failure is retried by later sweeps.
+ */
+export function deliverNow(env: NotifyEnv, ids: string[], deps: SweepDeps, now = Date.now()): Promise<SweepCounts> {
+  if (ids.length === 0) return Promise.resolve({ delivered: 0, failed: 0, dead: 0 });
+  return deliverDue(env, now, deps, ids.length, ids);
+}
+
 /** Wait before the next try after `attempts` failures (1 = first failure), in ms; `random` in [0, 1). */
 export function backoffMs(attempts: number, random: number): number {
   const base = Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1), BACKOFF_MAX_MS);
@@ -129,7 +143,7 @@ export function afterAttempt(
   if (result.ok) {
     return { outcome: "delivered", attempts, nextAttemptAt: now, deliveredAt: now, deadAt: null, lastError: null };
   }
-  if (attempts >= MAX_ATTEMPTS) {
+  if (attempts >= MAX_ATTEMPTS || result.final) {
     return { outcome: "dead", attempts, nextAttemptAt: now, deliveredAt: null, deadAt: now, lastError: result.error };
   }
   return {
@@ -150,12 +164,20 @@ type DueRow = NotificationRow & { attempts: number; next_attempt_at: number };
  * that read the same row matches nothing and skips it. A sweep that dies mid-way leaves its rows to be retried when
  * the lease runs out, so delivery is at-least-once, never lost. `now` is ms since the epoch.
  */
-export async function deliverDue(env: NotifyEnv, now: number, deps: SweepDeps, limit = 50): Promise<SweepCounts> {
+export async function deliverDue(
+  env: NotifyEnv,
+  now: number,
+  deps: SweepDeps,
+  limit = 50,
+  only?: string[],
+): Promise<SweepCounts> {
   const { results: due } = await env.DB.prepare(
     `SELECT id, channel, target, event, subject, body, attempts, next_attempt_at FROM notifications
-     WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
+     WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ?
+       AND (? IS NULL OR id IN (SELECT value FROM json_each(?)))
+     ORDER BY next_attempt_at LIMIT ?`,
   )
-    .bind(now, limit)
+    .bind(now, only ? JSON.stringify(only) : null, only ? JSON.stringify(only) : null, limit)
     .all<DueRow>();
   const counts: SweepCounts = { delivered: 0, failed: 0, dead: 0 };
   if (due.length === 0) return counts;
@@ -211,6 +233,7 @@ function deliverRow(env: NotifyEnv, row: DueRow, now: number, deps: SweepDeps): 
     const fetchFn = deps.fetch; // called unbound: workerd's fetch refuses a foreign `this`
     return deliverWebhook(fetchFn, row.target, env.NOTIFY_WEBHOOK_SECRET, row.body, now);
   }
+  if (row.channel === "push") return deliverPush(deps.fetch, env, row, now);
   if (!deps.sendEmail || !env.NOTIFY_EMAIL_FROM) return Promise.resolve({ ok: false, error: "email not configured" });
   return deliverEmail(deps.sendEmail, {
     from: env.NOTIFY_EMAIL_FROM,

@@ -25,7 +25,9 @@ import { requireUser } from "../auth/user-token.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { grantForSession } from "../grants.ts";
+import { extensionNotice } from "../notify/push-notices.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
+import { enqueuePush } from "../push-devices.ts";
 
 export const extensions = newApi();
 const tags = ["sessions"];
@@ -194,6 +196,13 @@ extensions.openapi(
         refs,
         data: { minutes, reason },
       });
+      // Approvers' task: their notified devices (Web Push) hear of it.
+      await enqueuePush(
+        c.env,
+        "session.extension_requested",
+        approvers.map((a) => a.userId).filter((a) => a !== user.id),
+        extensionNotice({ extensionId: id, requester: user.username, target: target.name, minutes }),
+      );
     }
     return c.json({ id, status: outcome.status, deadline }, 201);
   },

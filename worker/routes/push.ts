@@ -21,9 +21,14 @@ import {
 import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
+import { planPush } from "../notify/push.ts";
+import { browserOf, signInNotice } from "../notify/push-notices.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
+import { pushDevices, sendNow } from "../push-devices.ts";
 
 export const push = newApi();
+// The devices a user is notified on (Web Push): /push/config, /push/devices.
+push.route("/", pushDevices);
 const tags = ["mfa"];
 /** How long a push request waits for an answer, ms. */
 export const PUSH_TTL_MS = 60_000;
@@ -120,6 +125,15 @@ push.openapi(
         now + PUSH_TTL_MS,
       ),
     ]);
+    // The user's notified devices hear of it at once (no number in the notice: it is typed on the Account page).
+    const ip = clientIp(c);
+    const from = {
+      browser: browserOf(c.req.header("user-agent")),
+      ip: ip === "unknown" ? null : ip,
+      country: net.country,
+    };
+    const notice = signInNotice(id, from);
+    await sendNow(c, await planPush(c.env.DB, "auth.push_requested", [user.id], notice, now, { ttlMs: PUSH_TTL_MS }));
     return c.json({ id, number, expiresAt: now + PUSH_TTL_MS }, 200);
   },
 );
