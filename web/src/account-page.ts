@@ -6,6 +6,7 @@ import { startRegistration } from "@simplewebauthn/browser";
 import type { MfaMethod, MfaStatus } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
+import { renderPushDevices } from "./push-device.ts";
 import { qrSvg } from "./qr-code.ts";
 import { renderSecondFactor } from "./second-factor.ts";
 
@@ -26,6 +27,10 @@ export function renderAccount(container: HTMLElement): Cleanup {
   const secrets = h("section", { class: "card", "aria-labelledby": "secrets-title" });
   const stepUp = h("div", { id: "account-step-up" });
   container.append(h("h1", {}, "Account and security"), status, error, stepUp, approvals, factors, secrets);
+  // Notified devices (Web Push, push-device.ts) come right after the sign-in requests they announce.
+  const notify = h("section", { class: "card", id: "push-devices", "aria-labelledby": "push-devices-title" });
+  approvals.after(notify);
+  const notifyCleanup = renderPushDevices(notify);
 
   const methodsOf = (s: MfaStatus): MfaMethod[] => [
     ...(s.webauthn.length ? (["webauthn"] as const) : []),
@@ -321,5 +326,6 @@ export function renderAccount(container: HTMLElement): Cleanup {
     disposed = true;
     clearTimeout(pushTimer);
     stepCleanup?.();
+    notifyCleanup();
   };
 }

@@ -1,0 +1,199 @@
+// The Account page's "Notifications on this device" card: after the person clicks "Notify this device" (the
+// browser's permission prompt comes only then), subscribes this browser to Web Push with the edge's VAPID key and
+// registers it (/api/push/devices); lists the person's notified devices, removes one, sends a test. The
+// subscription's endpoint and keys go to the edge once, never back.
+import { z } from "zod";
+import { PushConfig, PushDevice, PushDeviceSaved, type PushSubscriptionInput } from "../../protocol/web-push.ts";
+import { ApiError, errorText } from "./api.ts";
+import { type Cleanup, h, replace, say } from "./dom.ts";
+import { registerServiceWorker } from "./pwa.ts";
+
+const Ok = z.object({ ok: z.literal(true) });
+
+async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+  const res = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: body === undefined ? { accept: "application/json" } : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const code = (data as { error?: { code?: string } } | undefined)?.error?.code;
+    throw new ApiError(res.status, (code ?? "internal") as ConstructorParameters<typeof ApiError>[1]);
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new ApiError(res.status, "protocol_error");
+  return parsed.data;
+}
+
+const pushApi = {
+  config: () => call("GET", "/api/push/config", PushConfig),
+  devices: () => call("GET", "/api/push/devices", z.array(PushDevice)),
+  save: (s: PushSubscriptionInput) => call("POST", "/api/push/devices", PushDeviceSaved, s),
+  remove: (id: string) => call("DELETE", `/api/push/devices/${encodeURIComponent(id)}`, Ok),
+  test: (id: string) => call("POST", `/api/push/devices/${encodeURIComponent(id)}/test`, Ok, {}),
+};
+
+/** "Chrome on Android": what the person will recognise this device by in the list. */
+function thisDeviceLabel(): string {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua)
+    ? "Edge"
+    : /Firefox\//.test(ua)
+      ? "Firefox"
+      : /Chrome\/|CriOS\//.test(ua)
+        ? "Chrome"
+        : /Safari\//.test(ua)
+          ? "Safari"
+          : "Browser";
+  const os = /Android/.test(ua)
+    ? "Android"
+    : /iPhone|iPad/.test(ua)
+      ? "iOS"
+      : /Windows/.test(ua)
+        ? "Windows"
+        : /Mac OS X/.test(ua)
+          ? "macOS"
+          : /Linux/.test(ua)
+            ? "Linux"
+            : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+
+function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+function subscriptionInput(sub: PushSubscription): PushSubscriptionInput {
+  const json = sub.toJSON() as { endpoint?: string; keys?: { p256dh?: string; auth?: string } };
+  return {
+    endpoint: json.endpoint ?? sub.endpoint,
+    keys: { p256dh: json.keys?.p256dh ?? "", auth: json.keys?.auth ?? "" },
+    label: thisDeviceLabel(),
+  };
+}
+
+export function renderPushDevices(card: HTMLElement): Cleanup {
+  let disposed = false;
+  /** This browser's row id, once it is registered (from the save answer). */
+  let thisDevice: string | null = null;
+  const status = h("p", { id: "push-device-status", class: "note", role: "status", hidden: true });
+  const list = h("ul", { id: "push-device-list" });
+  const notifyButton = h("button", { type: "button", id: "push-notify-this" }, "Notify this device");
+  const supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+
+  const fail = (failure: unknown) => {
+    if (disposed) return;
+    say(status, errorText(failure));
+  };
+
+  async function refresh(): Promise<void> {
+    const devices = await pushApi.devices();
+    if (disposed) return;
+    const items = devices.map((d) => {
+      const remove = h("button", { type: "button", class: "button-quiet push-device-remove" }, `Remove ${d.label}`);
+      remove.addEventListener("click", () => {
+        void pushApi
+          .remove(d.id)
+          .then(async () => {
+            if (d.id === thisDevice) {
+              const reg = await navigator.serviceWorker.getRegistration("/");
+              await (await reg?.pushManager.getSubscription())?.unsubscribe();
+              thisDevice = null;
+            }
+            say(status, `${d.label} will not be notified any more.`, "ok");
+            await refresh();
+          })
+          .catch(fail);
+      });
+      const test = h("button", { type: "button", class: "button-quiet push-device-test" }, `Send a test to ${d.label}`);
+      test.addEventListener("click", () => {
+        void pushApi
+          .test(d.id)
+          .then(() => say(status, `A test is on its way to ${d.label}.`, "ok"))
+          .catch(fail);
+      });
+      const when = d.lastDeliveredAt
+        ? `last notified ${new Date(d.lastDeliveredAt).toLocaleString()}`
+        : "not notified yet";
+      return h(
+        "li",
+        { class: "push-device" },
+        h("span", {}, `${d.label}${d.id === thisDevice ? " (this device)" : ""} · ${when}`),
+        test,
+        remove,
+      );
+    });
+    replace(list, ...(items.length ? items : [h("li", { class: "muted" }, "No device is notified.")]));
+  }
+
+  /** Subscribes this browser and registers it; runs only from the button's click (the permission prompt). */
+  async function notifyThisDevice(): Promise<void> {
+    say(status, null);
+    const { publicKey } = await pushApi.config();
+    if (!publicKey) return say(status, "Notifications are not set up on this server. Ask an administrator.");
+    const permission = await Notification.requestPermission();
+    if (permission !== "granted") {
+      return say(
+        status,
+        "Notifications are blocked for this site. Allow them in the browser's settings, then try again.",
+      );
+    }
+    const reg = (await registerServiceWorker()) ?? (await navigator.serviceWorker.ready);
+    await navigator.serviceWorker.ready;
+    let sub: PushSubscription;
+    try {
+      sub =
+        (await reg.pushManager.getSubscription()) ??
+        (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
+    } catch {
+      // The browser's push service could not be reached (offline, or a browser without one).
+      return say(status, "This browser could not reach its push service. Check the connection and try again.");
+    }
+    const saved = await pushApi.save(subscriptionInput(sub));
+    thisDevice = saved.id;
+    say(status, "This device will be notified of sign-in requests and approvals.", "ok");
+    await refresh();
+  }
+
+  notifyButton.addEventListener("click", () => {
+    notifyButton.disabled = true;
+    void notifyThisDevice()
+      .catch(fail)
+      .finally(() => {
+        notifyButton.disabled = false;
+      });
+  });
+
+  replace(
+    card,
+    h("h2", { id: "push-devices-title" }, "Notifications"),
+    h(
+      "p",
+      {},
+      "Be told on this device (a phone, with the app installed) when a sign-in waits for your approval or a request waits for your decision. Tapping the notice opens the screen where you answer.",
+    ),
+    supported ? notifyButton : h("p", { class: "muted" }, "This browser cannot show notifications from the web."),
+    status,
+    list,
+  );
+
+  // Already subscribed (an earlier visit): registered again quietly, which refreshes its keys and marks it here.
+  // No prompt: this runs only where permission was granted before.
+  void (async () => {
+    if (supported && Notification.permission === "granted") {
+      const reg = await navigator.serviceWorker.getRegistration("/");
+      const sub = await reg?.pushManager.getSubscription();
+      if (sub && !disposed) thisDevice = (await pushApi.save(subscriptionInput(sub))).id;
+    }
+    await refresh();
+  })().catch((failure: unknown) => {
+    if (!(failure instanceof ApiError && failure.status === 401)) fail(failure);
+  });
+
+  return () => {
+    disposed = true;
+  };
+}
