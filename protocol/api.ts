@@ -635,6 +635,22 @@ export const LiveSession = z.object({
 });
 export type LiveSession = z.infer<typeof LiveSession>;
 
+/**
+ * A live moderated session the caller may moderate (GET /api/moderation, docs/governance.md): they are in the
+ * moderator group its checkout's policy names, and not its requester (by person).
+ */
+export const ModerationSession = z.object({
+  id: z.string(),
+  /** The requester's username. */
+  user: z.string(),
+  server: z.string(),
+  startedAt: z.number(),
+  deadline: z.number(),
+  /** How many moderators must watch before input is relayed. */
+  required: z.number().int().min(1).max(5),
+});
+export type ModerationSession = z.infer<typeof ModerationSession>;
+
 /** `201` bodies of creating routes. */
 export const Created = z.object({ id: z.string() });
 export const SessionCreated = z.object({ id: z.string(), deadline: z.number() });

@@ -201,6 +201,8 @@ const MATRIX: Record<string, Entry> = {
   },
   "GET /api/sessions/:id/watch": { access: "watchSocket", id: (f) => f.sessionId },
   "GET /api/sessions/:id/moderate": { access: "moderatorSocket", id: (f) => f.sessionId },
+  // Anyone signed in may ask; the list holds only sessions the caller may moderate (empty for the fixture).
+  "GET /api/moderation": { access: "signedIn" },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/names": { access: "auditor" },

@@ -108,4 +108,32 @@ describe("moderated sessions", { timeout: 30_000 }, () => {
     expect(ok.status).toBe(201);
     expect(await ok.json()).toMatchObject({ moderatorsRequired: 2, moderatorGroupId: group });
   });
+
+  it("lists a live moderated session to a member of its moderator group, not to its requester or a non-member", async () => {
+    const member = await person(`mem-${crypto.randomUUID().slice(0, 6)}`);
+    const outsider = await person(`out-${crypto.randomUUID().slice(0, 6)}`, ["admin"]);
+    const group = await moderatorGroup(member.id);
+    const live = await liveSession({ moderators_required: 2, moderator_group_id: group });
+    const requester = await env.DB.prepare("SELECT id FROM users WHERE username = ?")
+      .bind(live.username)
+      .first<{ id: string }>();
+    // The requester is in the group too: still never offered their own session.
+    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)")
+      .bind(group, requester!.id)
+      .run();
+    const list = async (cookie: string) => {
+      const res = await SELF.fetch(`${ORIGIN}/api/moderation`, { headers: { origin: ORIGIN, cookie } });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { id: string; user: string; server: string; required: number }[];
+    };
+    const seen = await list(await member.cookie());
+    expect(seen.filter((s) => s.id === live.id)).toEqual([
+      expect.objectContaining({ id: live.id, user: live.username, required: 2 }),
+    ]);
+    expect((await list(live.cookie)).some((s) => s.id === live.id)).toBe(false);
+    expect((await list(await outsider.cookie())).some((s) => s.id === live.id)).toBe(false);
+    // Once it ends, it is no longer offered.
+    await env.DB.prepare("UPDATE sessions SET status = 'ended' WHERE id = ?").bind(live.id).run();
+    expect((await list(await member.cookie())).some((s) => s.id === live.id)).toBe(false);
+  });
 });

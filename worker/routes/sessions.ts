@@ -6,6 +6,7 @@ import {
   KillRequest,
   KillResult,
   LiveSession,
+  ModerationSession,
   type Policy,
   recordingMode,
   SessionSummary,
@@ -368,6 +369,50 @@ sessions.get("/sessions/:id/watch", requireUpgrade, requireSameOrigin, requireSo
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
   return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username });
 });
+
+/**
+ * The live moderated sessions the caller may moderate (docs/governance.md): the caller is in the moderator group
+ * named by the policy snapshotted into the session's checkout, and is not its requester (counted by person, as the
+ * moderator socket counts them). Any signed-in user may ask; the list is empty for everyone else.
+ */
+sessions.openapi(
+  route({
+    method: "get",
+    path: "/moderation",
+    summary: "Live moderated sessions the caller may moderate",
+    tags,
+    middleware,
+    response: z.array(ModerationSession),
+  }),
+  async (c) => {
+    const user = c.get("user");
+    const { results } = await c.env.DB.prepare(
+      `SELECT se.id, owner.username AS user, sv.name AS server, se.created_at, se.deadline,
+         json_extract(ch.policy, '$.moderatorsRequired') AS required
+       FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
+         JOIN users owner ON owner.id = se.user_id JOIN servers sv ON sv.id = se.server_id
+         JOIN group_members gm ON gm.group_id = json_extract(ch.policy, '$.moderatorGroupId') AND gm.user_id = ?1
+         JOIN users u ON u.id = gm.user_id
+       WHERE se.status IN ('pending', 'active') AND u.disabled = 0
+         AND json_extract(ch.policy, '$.moderatorsRequired') > 0
+         AND COALESCE(u.person_id, u.id) != ch.person_id
+       ORDER BY se.created_at DESC LIMIT 200`,
+    )
+      .bind(user.id)
+      .all<{ id: string; user: string; server: string; created_at: number; deadline: number; required: number }>();
+    return c.json(
+      results.map((r) => ({
+        id: r.id,
+        user: r.user,
+        server: r.server,
+        startedAt: r.created_at,
+        deadline: r.deadline,
+        required: Math.min(5, r.required),
+      })),
+      200,
+    );
+  },
+);
 
 /**
  * A moderator's live view of a moderated session (docs/governance.md): a member of the session's policy's
