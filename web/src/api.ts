@@ -29,6 +29,7 @@ import {
   IntegrityReport,
   RecordingSummary,
   LiveSession,
+  ModerationSession,
   LoginResult,
   Me,
   MfaStatus,
@@ -326,6 +327,8 @@ export const api = {
   createCredential: (body: Body<typeof CreateCredentialRequest>) => call("POST", "/api/credentials", Created, body),
   /** Running and starting sessions (admins, zone admins for their zones, auditors read-only). */
   liveSessions: () => call("GET", "/api/sessions/live", z.array(LiveSession)),
+  /** Live moderated sessions the signed-in user may moderate (docs/governance.md). */
+  moderation: () => call("GET", "/api/moderation", z.array(ModerationSession)),
   /** Ends a session with a reason its user sees; 409 when it already ended. */
   killSession: (id: string, body: { reason: string; revokeCheckout: boolean; lockUser: boolean }) =>
     call("POST", at("/api/sessions", id, "/kill"), KillResult, body),

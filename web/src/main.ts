@@ -1,5 +1,6 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
-// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/recordings,
+// #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/moderate,
+// #/moderate/<id> (moderated sessions: any signed-in user; the API decides who moderates what), #/recordings,
 // #/recordings/<id>, #/duo: back from Duo's prompt) and gives
 // each page a fresh container plus a cleanup hook.
 import "./zod-config.ts";
@@ -94,6 +95,7 @@ async function route(): Promise<void> {
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const moderate = /^\/moderate\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   // #/approvals/<id>: the inbox, at that request's card (notifications link there).
   const approvals = /^\/approvals(?:\/([A-Za-z0-9_-]{1,64}))?$/.exec(path);
@@ -156,6 +158,14 @@ async function route(): Promise<void> {
     const desktop = rdp ? await lazy(serial, () => import("./desktop-watch.ts"), container) : undefined;
     if (page && (desktop || !rdp))
       cleanup = page.renderWatch(container, id, has(me, "admin", "zone_admin"), desktop, has(me, "admin"));
+  } else if (path === "/moderate") {
+    const page = await lazy(serial, () => import("./moderate-page.ts"), container);
+    if (page) cleanup = page.renderModerate(container);
+  } else if (moderate?.[1]) {
+    // A moderator's view of a moderated session (terminal sessions): the socket upgrade decides who may.
+    document.body.classList.add("page-terminal");
+    const page = await lazy(serial, () => import("./watch-page.ts"), container);
+    if (page) cleanup = page.renderWatch(container, moderate[1], false, undefined, false, "moderate");
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {

@@ -19,12 +19,14 @@ const LINKS: readonly NavLink[] = [
   // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
   { href: "#/admin/live", label: "Live sessions", roles: ["auditor"], except: ["admin", "zone_admin"] },
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
+  // Moderated sessions: whoever is in a moderator group (the list says which sessions; empty for everyone else).
+  { href: "#/moderate", label: "Moderate", roles: null },
   // Everyone: the list shows only what the user may replay (auditors, zone admins, own sessions where allowed).
   { href: "#/recordings", label: "Recordings", roles: null },
   { href: "#/account", label: "Account", roles: null },
 ];
 
-/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit". */
+/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit", "moderate". */
 const hook = (link: NavLink) => link.href.slice(2);
 
 export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, onLogout: () => void): void {

@@ -1,8 +1,15 @@
 // The page's session socket notices a stalled connection (no close event ever comes: a sleeping laptop, a
 // dead NAT entry) within about 10 s of silence, and shows it as reconnecting; a live one stays connected.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PONG, PROTOCOL_VERSION } from "../../protocol/index.ts";
-import { SessionSocket, type SocketState } from "./session-socket.ts";
+import {
+  CREDIT_BATCH,
+  decodeFrame,
+  encodeData,
+  type Moderation,
+  PONG,
+  PROTOCOL_VERSION,
+} from "../../protocol/index.ts";
+import { SessionSocket, type SocketEndpoint, type SocketState } from "./session-socket.ts";
 
 class FakeSocket {
   static OPEN = 1;
@@ -30,14 +37,21 @@ class FakeSocket {
   }
 }
 
-function connect() {
+function connect(endpoint: SocketEndpoint = "ws") {
   const states: SocketState[] = [];
+  const moderation: Moderation[] = [];
   const socket = new SessionSocket(
-    { sessionId: "s1", size: () => ({ cols: 80, rows: 24 }), WebSocketImpl: FakeSocket as unknown as typeof WebSocket },
     {
+      sessionId: "s1",
+      endpoint,
+      size: () => ({ cols: 80, rows: 24 }),
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+    },
+    {
+      moderation: (m) => moderation.push(m),
       state: (s) => states.push(s),
       deadline: () => {},
-      output: () => {},
+      output: (_payload, rendered) => rendered(),
       reset: () => {},
       warning: () => {},
       stopped: () => {},
@@ -49,7 +63,7 @@ function connect() {
   ws.onopen?.();
   ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 3_600_000 }));
   ws.receive(JSON.stringify({ type: "status", state: "connected" }));
-  return { socket, ws, states };
+  return { socket, ws, states, moderation };
 }
 
 describe("SessionSocket heartbeat", () => {
@@ -85,5 +99,53 @@ describe("SessionSocket heartbeat", () => {
     }
     expect(socket.state).toBe("connected");
     expect(states).not.toContain("reconnecting");
+  });
+});
+
+// A moderator's socket (moderated sessions, docs/governance.md): read-only like a live view, every output byte
+// counted for credit, the room's moderation state passed on, and the moderator's commands sent on it only.
+describe("SessionSocket as a moderator", () => {
+  beforeEach(() => {
+    vi.stubGlobal("location", { protocol: "http:", host: "psm.test" });
+    FakeSocket.made = [];
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  const sentJson = (ws: FakeSocket) =>
+    ws.sent.filter((d): d is string => typeof d === "string" && d.startsWith("{")).map((d) => JSON.parse(d));
+
+  it("opens /moderate, sends no input, and passes the room's moderation state on", () => {
+    const { socket, ws, moderation } = connect("moderate");
+    expect(ws.url).toBe("ws://psm.test/api/sessions/s1/moderate");
+    expect(socket.sendInput("ls\r")).toBe(false);
+    const state = { type: "moderation", required: 1, moderators: ["mona"], locked: false } as const;
+    ws.receive(JSON.stringify(state));
+    expect(moderation).toEqual([state]);
+  });
+
+  it("sends lock, unlock and end; a user's socket sends none", () => {
+    const { socket, ws } = connect("moderate");
+    expect(socket.moderate("lock", 30)).toBe(true);
+    expect(socket.moderate("unlock")).toBe(true);
+    expect(socket.moderate("end")).toBe(true);
+    expect(sentJson(ws).filter((m) => m.type === "moderate")).toEqual([
+      { type: "moderate", action: "lock", seconds: 30 },
+      { type: "moderate", action: "unlock" },
+      { type: "moderate", action: "end" },
+    ]);
+    const user = connect("ws");
+    expect(user.socket.moderate("end")).toBe(false);
+    expect(sentJson(user.ws).some((m) => m.type === "moderate")).toBe(false);
+  });
+
+  it("returns credit for everything it renders, as a live view does", () => {
+    const { ws } = connect("moderate");
+    // Output arrives with no sync before it (viewers get none): it is connector output all the same.
+    const chunk = new Uint8Array(CREDIT_BATCH / 4).fill(0x61);
+    for (let i = 0; i < 4; i++) ws.receive(encodeData(chunk).slice().buffer);
+    const credits = ws.sent.filter((d) => d instanceof Uint8Array).map((d) => decodeFrame(d as Uint8Array));
+    expect(credits).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
   });
 });

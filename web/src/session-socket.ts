@@ -1,4 +1,5 @@
-// The browser's reconnecting socket to a SessionRoom as its user (`/ws`) or a read-only viewer (`/watch`):
+// The browser's reconnecting socket to a SessionRoom as its user (`/ws`), a read-only viewer (`/watch`) or a
+// moderator of a moderated session (`/moderate`: read-only too, but it may lock input or end the session):
 // handshake, validation, output credit, heartbeats, capped backoff. No DOM; the pages listen to its events.
 // The user's socket counts the output offset it has received (from the room's `sync`) and resumes from
 // it after a drop, so the terminal keeps its screen and gets exactly the bytes it missed.
@@ -19,6 +20,8 @@ import {
   parseMessage,
   type EndReason,
   type ErrorCode,
+  type Moderate,
+  type Moderation,
 } from "../../protocol/index.ts";
 
 /** What the page shows. `reconnecting` = the socket dropped and a retry is pending or in flight. */
@@ -44,16 +47,21 @@ export interface SessionSocketEvents {
   error(code: ErrorCode): void;
   /** How many people are watching live (the user's socket only, when policy tells users). */
   watchers?(count: number): void;
+  /** A moderated session's state (docs/governance.md): sent at hello and whenever it changes, to every socket. */
+  moderation?(state: Moderation): void;
 }
 
-/** Which of the room's sockets: the session user's own (`/ws`) or an admin's live view (`/watch`). */
-export type SocketEndpoint = "ws" | "watch";
+/**
+ * Which of the room's sockets: the session user's own (`/ws`), an admin's live view (`/watch`) or a moderator's
+ * live view of a moderated session (`/moderate`).
+ */
+export type SocketEndpoint = "ws" | "watch" | "moderate";
 
 export interface SessionSocketOptions {
   sessionId: string;
   /** Default `ws`. */
   endpoint?: SocketEndpoint;
-  /** Send no input or resizes (default: for `watch`). Credit still flows: the room measures a viewer's lag by it. */
+  /** Send no input or resizes (default: for `watch` and `moderate`). Credit still flows: the room measures a viewer's lag by it. */
   readOnly?: boolean;
   /** The terminal's current size, sent in every hello. */
   size(): { cols: number; rows: number };
@@ -105,7 +113,7 @@ export class SessionSocket {
   ) {
     this.WebSocketImpl = options.WebSocketImpl ?? WebSocket;
     this.endpoint = options.endpoint ?? "ws";
-    this.readOnly = options.readOnly ?? this.endpoint === "watch";
+    this.readOnly = options.readOnly ?? this.endpoint !== "ws";
   }
 
   get state(): SocketState {
@@ -138,6 +146,17 @@ export class SessionSocket {
     const bytes = typeof data === "string" ? utf8.encode(data) : data;
     for (const frame of encodeDataChunks(bytes)) ws.send(frame);
     return true;
+  }
+
+  /**
+   * A moderator's command (the `moderate` socket only): lock input for `seconds`, unlock it, or end the session.
+   * Returns false when it was not sent (another socket, or not connected now).
+   */
+  moderate(action: Moderate["action"], seconds?: number): boolean {
+    if (this.endpoint !== "moderate" || this.current === "ended") return false;
+    return this.sendControl(
+      seconds === undefined ? { type: "moderate", action } : { type: "moderate", action, seconds },
+    );
   }
 
   /** Tells the room the terminal's new size; a read-only socket's size does not drive the session. */
@@ -221,6 +240,9 @@ export class SessionSocket {
       case "watchers":
         this.events.watchers?.(message.count);
         return;
+      case "moderation":
+        this.events.moderation?.(message);
+        return;
     }
   }
 
@@ -229,7 +251,7 @@ export class SessionSocket {
     if (frame.kind !== "data") throw new Error("unexpected frame from room");
     const bytes = frame.payload.byteLength;
     // Only counted bytes are acknowledged: a repaint is not connector output.
-    const counted = this.endpoint === "watch" || this.offset !== null;
+    const counted = this.endpoint !== "ws" || this.offset !== null;
     if (this.offset !== null) this.offset += bytes;
     this.events.output(frame.payload, () => {
       if (counted) this.creditRendered(generation, bytes);
@@ -314,7 +336,7 @@ export class SessionSocket {
     }
   }
 
-  private sendControl(message: { type: "resize"; cols: number; rows: number }): boolean {
+  private sendControl(message: { type: "resize"; cols: number; rows: number } | Moderate): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== ws.OPEN) return false;
     ws.send(encodeMessage(message));

@@ -1,7 +1,8 @@
 // The slim bar above a terminal (the user's or an admin's live view): a back link, what is shown, a
 // connection state indicator and a live countdown
 // to the session's deadline (amber under 5 minutes or once the room warns, red under 1 minute), with
-// spoken warnings at 5 minutes and 1 minute left.
+// spoken warnings at 5 minutes and 1 minute left; on a moderated session, its moderation state.
+import type { Moderation } from "../../protocol/index.ts";
 import { append, h } from "./dom.ts";
 import type { SocketState } from "./session-socket.ts";
 
@@ -26,6 +27,19 @@ export function formatRemaining(ms: number): string {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
 }
 
+/**
+ * What the bar says about a moderated session (docs/governance.md), and whether typed input is held now:
+ * "Waiting for a moderator (0 of 1): input is held", "Input locked by a moderator", "Moderated by mona, walt".
+ */
+export function moderationText(m: Moderation): { text: string; held: boolean } {
+  if (m.moderators.length < m.required) {
+    const who = m.required === 1 ? "a moderator" : "moderators";
+    return { text: `Waiting for ${who} (${m.moderators.length} of ${m.required}): input is held`, held: true };
+  }
+  if (m.locked) return { text: "Input locked by a moderator", held: true };
+  return { text: `Moderated by ${m.moderators.join(", ")}`, held: false };
+}
+
 /** Where the bar's ← leads. */
 export interface BackLink {
   href: string;
@@ -46,6 +60,8 @@ export class SessionStatusBar {
   private readonly notice = h("span", { id: "session-notice", class: "session-notice", role: "alert", hidden: true });
   /** Shown to the session's user while admins watch live (the room says so when policy tells users). */
   private readonly watchers = h("span", { id: "session-watchers", class: "session-watchers", hidden: true });
+  /** A moderated session's state: who moderates, or why input is held. */
+  private readonly moderation = h("span", { id: "session-moderation", class: "session-moderation", hidden: true });
   /** Shown while the session is recorded: the user is told, in the bar, all the time. */
   private readonly recording = h(
     "span",
@@ -69,6 +85,7 @@ export class SessionStatusBar {
       this.recording,
       this.notice,
       this.watchers,
+      this.moderation,
       h("span", { class: "spacer" }),
       ...actions,
       this.countdown,
@@ -136,6 +153,17 @@ export class SessionStatusBar {
     this.watchers.hidden = count === 0;
     this.watchers.dataset.count = String(count);
     this.announcer.textContent = text || "No one is watching this session any more.";
+  }
+
+  /** A moderated session's state from the room; announced (politely) when what it says changes. */
+  setModeration(state: Moderation): void {
+    const { text, held } = moderationText(state);
+    this.moderation.hidden = false;
+    this.moderation.dataset.held = String(held);
+    this.moderation.dataset.locked = String(state.locked);
+    if (text === this.moderation.textContent) return;
+    this.moderation.textContent = text;
+    this.announcer.textContent = text;
   }
 
   dispose(): void {

@@ -1,13 +1,14 @@
 // The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
 // SessionSocket, with the room's end-of-session warnings under the bar. Mirrors the session state on
-// <body data-session-state> for tests.
-import type { ErrorCode } from "../../protocol/index.ts";
+// <body data-session-state> for tests. On a moderated session the bar says who moderates, and while the room
+// holds input (no moderator yet, or locked) nothing typed is sent: the bar says so instead.
+import type { ErrorCode, Moderation } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { ExtendControl } from "./session-extend.ts";
-import { SessionStatusBar } from "./session-status.ts";
+import { moderationText, SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
 import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
 
@@ -65,6 +66,11 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   let lastRecheck = 0;
   let deadline: number | undefined;
 
+  /** A moderated session whose input the room holds now: typed keys are not sent (the room would drop them). */
+  let held = false;
+  /** The notice shown for input typed while held; cleared once input flows again. */
+  let heldNotice: string | null = null;
+
   /** Whether the session ever reached its target: a session that never did "could not start", it did not "end". */
   let everConnected = false;
 
@@ -117,8 +123,19 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       stopped: onStopped,
       error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
       watchers: (count) => status.setWatchers(count),
+      moderation: onModeration,
     },
   );
+
+  function onModeration(state: Moderation): void {
+    status.setModeration(state);
+    held = moderationText(state).held;
+    body.dataset.inputHeld = String(held);
+    if (!held && heldNotice !== null) {
+      status.setNotice(null);
+      heldNotice = null;
+    }
+  }
 
   function onDeadline(unixMs: number): void {
     const later = deadline !== undefined && unixMs > deadline;
@@ -178,6 +195,11 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
 
   function send(data: string | Uint8Array): void {
     if (stopped || socket.state !== "connected") return;
+    if (held) {
+      heldNotice = "Not sent: input is held until the session is moderated and unlocked.";
+      status.setNotice(heldNotice);
+      return;
+    }
     if (!socket.sendInput(data)) status.setNotice("Input not sent: the connection is backed up.");
     else warning.clear("idle");
   }
@@ -196,5 +218,6 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     delete body.dataset.sessionState;
     delete body.dataset.endReason;
     delete body.dataset.closeCode;
+    delete body.dataset.inputHeld;
   };
 }

@@ -4,8 +4,11 @@
 // saying whose session it is, with Kill for admins and zone admins. A desktop (RDP) session is shown
 // with guacamole-common-js instead (desktop-watch.ts). Test hooks: #watch-terminal or #watch-desktop,
 // <body data-session-state> (as on the terminal page), #ended-banner.
+// The same view serves a moderator of a moderated session (#/moderate/<id>, docs/governance.md): the socket is
+// /moderate, the bar says "Moderating <user> on <server>" and the session's moderation state, and offers
+// Lock input (30 s), Unlock input and End session (hooks #moderate-lock, #moderate-unlock, #moderate-end).
 import "./watch.css";
-import type { LiveSession } from "../../protocol/index.ts";
+import type { LiveSession, Moderate, Moderation, ModerationSession } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import type { WatchView } from "./desktop-watch.ts";
 import { type Cleanup, append, h } from "./dom.ts";
@@ -25,6 +28,13 @@ const RECHECK_MS = 5_000;
 const REFUSED_AFTER = 3;
 
 const LIVE_SESSIONS: BackLink = { href: "#/admin/live", label: "Back to live sessions" };
+const TO_MODERATE: BackLink = { href: "#/moderate", label: "Back to sessions to moderate" };
+
+/** How long Lock input holds the user's input (s); the room unlocks by itself after it. */
+export const LOCK_SECONDS = 30;
+
+/** What the page names the session by: the admin's live list, or the moderator's list. */
+type Described = Pick<LiveSession, "id" | "user" | "server" | "deadline"> & { credential?: string };
 
 interface Stop {
   heading?: string;
@@ -42,17 +52,23 @@ export function renderWatch(
   desktop?: typeof import("./desktop-watch.ts"),
   /** An admin may also lock the user's account at a kill. */
   canLock = false,
+  /** `moderate`: a moderator's view of a moderated session (#/moderate/<id>); no Kill, moderation controls instead. */
+  mode: "watch" | "moderate" = "watch",
 ): Cleanup {
-  document.title = "Live view · PSM";
+  const moderating = mode === "moderate";
+  const back = moderating ? TO_MODERATE : LIVE_SESSIONS;
+  document.title = moderating ? "Moderate · PSM" : "Live view · PSM";
   const body = document.body;
-  const status = new SessionStatusBar(LIVE_SESSIONS);
-  status.setLabel(`Watching ${sessionId} — read-only`);
+  const status = new SessionStatusBar(back);
+  status.setLabel(moderating ? `Moderating ${sessionId}` : `Watching ${sessionId} — read-only`);
   const terminalEl = desktop
     ? h("div", { id: "watch-desktop", class: "desktop-host", "data-session-id": sessionId })
     : h("div", { id: "watch-terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
-  const kill = canKill ? new WatchKill(sessionId, onKill, canLock) : null;
+  const kill = canKill && !moderating ? new WatchKill(sessionId, onKill, canLock) : null;
   if (kill) status.element.append(kill.button);
+  const controls = moderating ? moderatorControls() : null;
+  if (controls) status.element.append(controls.lock, controls.unlock, controls.end);
   container.classList.add("terminal-page", "watch-page");
   append(container, status.element, kill?.form, h("div", { class: "terminal-area" }, terminalEl, banner));
 
@@ -95,7 +111,8 @@ export function renderWatch(
     status.setTimeWarning(null);
     status.setNotice(null);
     kill?.close();
-    showEndedBanner(banner, { heading, text, reason, note, back: LIVE_SESSIONS });
+    controls?.disable();
+    showEndedBanner(banner, { heading, text, reason, note, back });
   }
 
   function onStopped(stop: SessionStop): void {
@@ -132,8 +149,47 @@ export function renderWatch(
     );
   }
 
+  /** Lock, Unlock and End for a moderator: sent on the moderator's socket; the room answers with `moderation`. */
+  function moderatorControls() {
+    const button = (id: string, label: string, className: string, onClick: () => void) => {
+      const b = h("button", { id, type: "button", class: `small-button ${className}` }, label);
+      b.addEventListener("click", onClick);
+      return b;
+    };
+    const send = (action: Moderate["action"], seconds?: number) => {
+      if (!socket.moderate(action, seconds)) status.setNotice("Not sent: the live view is not connected.");
+    };
+    const lock = button("moderate-lock", `Lock input (${LOCK_SECONDS} s)`, "button-quiet", () =>
+      send("lock", LOCK_SECONDS),
+    );
+    const unlock = button("moderate-unlock", "Unlock input", "button-quiet", () => send("unlock"));
+    unlock.hidden = true;
+    const end = button("moderate-end", "End session", "button-danger", () => {
+      if (window.confirm("End this session now? The user is disconnected and told a moderator ended it.")) send("end");
+    });
+    return {
+      lock,
+      unlock,
+      end,
+      /** Shows Lock or Unlock, whichever applies now. */
+      update(state: Moderation): void {
+        lock.hidden = state.locked;
+        unlock.hidden = !state.locked;
+      },
+      disable(): void {
+        for (const b of [lock, unlock, end]) b.disabled = true;
+      },
+    };
+  }
+
+  function onModeration(state: Moderation): void {
+    if (stopped) return;
+    status.setModeration(state);
+    controls?.update(state);
+  }
+
   const socket = new SessionSocket(
-    { sessionId, endpoint: "watch", readOnly: true, size: () => view.size() },
+    { sessionId, endpoint: moderating ? "moderate" : "watch", readOnly: true, size: () => view.size() },
     {
       state: setState,
       deadline: onDeadline,
@@ -142,23 +198,28 @@ export function renderWatch(
       reset: () => view.reset(),
       stopped: onStopped,
       error: (code) => status.setNotice(errorText(new ApiError(0, code))),
+      moderation: onModeration,
     },
   );
 
   /** Names the session in the bar from the live list (the title comes from the API, never the terminal). */
-  function describe(session: LiveSession): void {
-    status.setLabel(
-      `Watching ${session.user} on ${session.server} — read-only`,
-      `${session.user} on ${session.server} as ${session.credential}`,
-    );
-    document.title = `Watching ${session.user} on ${session.server} · PSM`;
+  function describe(session: Described): void {
+    const what = `${session.user} on ${session.server}`;
+    if (moderating) {
+      status.setLabel(`Moderating ${what}`);
+      document.title = `Moderating ${what} · PSM`;
+    } else {
+      status.setLabel(`Watching ${what} — read-only`, `${what} as ${session.credential}`);
+      document.title = `Watching ${what} · PSM`;
+    }
     if (!roomDeadline) status.setDeadline(session.deadline);
   }
 
   /** The session as the live list has it; undefined when absent; null when the list could not be read. */
-  async function lookUp(): Promise<LiveSession | undefined | null> {
+  async function lookUp(): Promise<Described | undefined | null> {
     try {
-      return (await api.liveSessions()).find((session) => session.id === sessionId);
+      const list: (LiveSession | ModerationSession)[] = moderating ? await api.moderation() : await api.liveSessions();
+      return list.find((session) => session.id === sessionId);
     } catch {
       return null;
     }
@@ -178,7 +239,9 @@ export function renderWatch(
       socket.stop();
       showStopped({
         heading: "Live view unavailable",
-        text: "The live view was refused: this session's policy does not allow watching it, or it is outside your zones.",
+        text: moderating
+          ? "The moderator view was refused: you are not one of this session's moderators."
+          : "The live view was refused: this session's policy does not allow watching it, or it is outside your zones.",
       });
     }
   }
