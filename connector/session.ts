@@ -27,6 +27,7 @@ import {
   RoomToConnector,
 } from "../protocol/index.ts";
 import { checkPrivateKey } from "../protocol/private-key.ts";
+import { CommandGuard } from "./command-guard.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { attachResend, OutputCredit } from "./credit.ts";
 import { trustedEdgeKeys } from "./edge-trust.ts";
@@ -81,6 +82,8 @@ export class TargetSession {
   private recorder?: SessionRecorder;
   /** The room has been told the recording is failing (said once). */
   private recordingFailing = false;
+  /** Command control (docs/governance.md): present on an SSH shell whose grant carries command rules. */
+  private commands?: CommandGuard;
 
   constructor(
     private readonly state: ConnectorState,
@@ -432,6 +435,7 @@ export class TargetSession {
 
   private attachShell(stream: ClientChannel | RdpStream): void {
     this.stream = stream;
+    if (!(stream instanceof RdpStream) && this.grant.cmd?.length) this.commands = this.commandGuard(this.grant.cmd);
     // Nothing flows until the room grants a window; the shell waits paused.
     stream.pause();
     stream.on(
@@ -439,6 +443,7 @@ export class TargetSession {
       this.guard("target_data", (chunk: Buffer) => {
         // Recorded as read, in order; the recorder only appends text here (sealing runs off this path).
         this.recorder?.output(chunk);
+        this.commands?.output(chunk);
         if (stream instanceof RdpStream) {
           // RDP output comes in pieces of whole Guacamole instructions, each its own DATA frame, so a
           // browser attaching between frames never starts mid-instruction. Nothing is kept for resends:
@@ -462,6 +467,27 @@ export class TargetSession {
     this.release?.connected();
     this.hooks.onStage?.("connected");
     this.log("session.connected", { session: this.sessionId, host: this.grant.tgt.host });
+  }
+
+  /**
+   * The guard for this shell: what it lets through goes to the target; a refusal is told to the user (the room
+   * passes `notice` on); every command, run or refused, goes to the room for the commands timeline, with the output
+   * offset at which Enter was pressed. The log says only the action and rule, never the line.
+   */
+  private commandGuard(rules: NonNullable<GrantClaims["cmd"]>): CommandGuard {
+    return new CommandGuard(rules, SHELL_COLS, SHELL_ROWS, {
+      send: (bytes) => this.writeInput(bytes),
+      denied: (message) => this.sendControl({ type: "notice", code: "command_denied", message }),
+      command: ({ line, action, rule }) => {
+        this.sendControl({ type: "command", line, action, rule, at: this.credit.sent });
+        this.log("session.command", { session: this.sessionId, action, rule: rule ?? undefined });
+      },
+      overflow: () => {
+        this.log("session.input_overflow", { session: this.sessionId, held: "command_guard" });
+        this.end("input_overflow");
+      },
+      fault: (err) => this.fail("internal_error", "command_guard", err),
+    });
   }
 
   /**
@@ -531,6 +557,7 @@ export class TargetSession {
             return;
           case "resize":
             this.stream?.setWindow(msg.rows, msg.cols, 0, 0);
+            this.commands?.resize(msg.cols, msg.rows);
             this.recorder?.resize(msg.cols, msg.rows);
             return;
           case "marker":
@@ -561,7 +588,9 @@ export class TargetSession {
       if (frame.kind === "data") {
         // Input the room relayed: recorded (per policy) and counted as the room counts it.
         this.recorder?.input(frame.payload);
-        this.writeInput(frame.payload);
+        // Under command control, Enter waits for the line's check (connector/command-guard.ts); other keys pass.
+        if (this.commands) this.commands.input(Buffer.from(frame.payload));
+        else this.writeInput(frame.payload);
       } else {
         const resume = this.credit.grant(frame.bytes);
         this.unacked.trimTo(this.credit.acked);
@@ -599,6 +628,7 @@ export class TargetSession {
     this.ended = true;
     clearTimeout(this.deadline);
     clearTimeout(this.redial);
+    this.commands?.dispose();
     // Hang up the shell explicitly (OpenSSH delivers channel signals since 7.9) as well as closing:
     // bash passes SIGHUP on to its jobs, so nothing started in the session outlives it.
     try {

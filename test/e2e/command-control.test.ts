@@ -1,0 +1,175 @@
+// Command control through the real stack (issue 19): wrangler dev, a real OpenSSH sshd with bash, the real
+// connector. A policy's rules reach the connector in the grant; a denied line never runs (the marker file it would
+// create stays absent), whether typed, edited with the arrow keys, recalled from history or by Ctrl-R, continued
+// with a backslash, chained, or pasted (plain or bracketed); alerted and allowed lines run. One stack for the file.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeWithPeers } from "../support/peers.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+import { TerminalClient } from "../support/terminal-client.ts";
+
+const RULES = [
+  { kind: "regex", pattern: "forbidden-[a-z]+", action: "deny", message: "Forbidden files are off limits." },
+  { kind: "commands", names: ["shred", "systemctl stop"], action: "deny", message: "Not on this server." },
+  { kind: "regex", pattern: "alerted-[a-z]+", action: "alert", message: "" },
+];
+const ESC = "\x1b";
+const LEFT = `${ESC}[D`;
+const UP = `${ESC}[A`;
+
+describeWithPeers("command control on an SSH shell", missingPeers(), () => {
+  let stack: Stack;
+  let t: TerminalClient;
+  let home: string;
+  let step = 0;
+
+  /** Runs a harmless command and waits for its result: everything typed before has been handled by the shell. */
+  async function synced(): Promise<void> {
+    step++;
+    t.type(`echo sync-$((${step}+1000))\r`);
+    await t.waitForOutput(`sync-${step + 1000}`);
+  }
+  const made = (name: string) => existsSync(join(home, name));
+  /** The connector's `session.command` log lines (action and rule; never the line). */
+  const commandLog = async () =>
+    (await stack.logs())
+      .split("\n")
+      .filter((l) => l.includes('"event":"session.command"'))
+      .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { action: string; rule?: number });
+  /** Waits for output after `mark` (a length of `t.output`) to match: readline redraws only what changed. */
+  const outputAfter = (mark: number, pattern: RegExp) =>
+    t.until(`output ${pattern}`, () => (pattern.test(t.output.slice(mark)) ? true : undefined));
+  const typeEach = (text: string) => {
+    for (const ch of text) t.type(ch);
+  };
+
+  beforeAll(async () => {
+    stack = await startStack();
+    home = join("/home", stack.targetUser);
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "guarded",
+      commandRules: RULES,
+    });
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+    t = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie, { cols: 120, rows: 30 });
+    await t.waitForState("connected");
+    await synced();
+  });
+  afterAll(async () => {
+    if (process.env.CC_DEBUG) (await import("node:fs")).writeFileSync(process.env.CC_DEBUG, await stack.logs());
+    t?.close();
+    await stack?.stop();
+  });
+
+  it("allows a line no rule denies, and runs an alerted one (both logged as commands)", async () => {
+    t.type("echo 1 > ~/allowed-one\r");
+    t.type("echo 1 > ~/alerted-one\r");
+    await synced();
+    expect(made("allowed-one")).toBe(true);
+    expect(made("alerted-one")).toBe(true);
+    const log = await commandLog();
+    expect(log).toContainEqual(expect.objectContaining({ action: "allow" }));
+    expect(log).toContainEqual(expect.objectContaining({ action: "alert", rule: 2 }));
+  });
+
+  it("denies a typed line: it never runs, the line is cleared and the shell goes on", async () => {
+    const before = (await commandLog()).filter((l) => l.action === "deny").length;
+    t.type("echo 1 > ~/forbidden-typed\r");
+    await synced();
+    // Typed key by key, Enter on its own once the shell has echoed the line: read from the screen.
+    typeEach("echo 1 > ~/forbidden-keys");
+    await t.waitForOutput("forbidden-keys");
+    t.type("\r");
+    await synced();
+    expect(made("forbidden-typed")).toBe(false);
+    expect(made("forbidden-keys")).toBe(false);
+    const denies = (await commandLog()).filter((l) => l.action === "deny");
+    expect(denies.length - before).toBe(2);
+    expect(denies.at(-1)).toMatchObject({ rule: 0 });
+  });
+
+  it("reads the line as edited with the arrow keys", async () => {
+    // Typed as an allowed name, then fixed in place: Left x9, Backspace, "i".
+    typeEach("echo 1 > ~/forbXdden-edit");
+    await t.waitForOutput("forbXdden-edit");
+    typeEach(LEFT.repeat(9));
+    t.type("\x7f");
+    t.type("i");
+    await t.waitForOutput(`${ESC}[1@i`);
+    t.type("\r");
+    await synced();
+    expect(made("forbidden-edit")).toBe(false);
+    expect(made("forbXdden-edit")).toBe(false);
+  });
+
+  it("denies a line recalled from history with the up arrow, and one found with Ctrl-R", async () => {
+    // Put the line into history without running it (the quotes keep the rule from seeing it being stored).
+    t.type(`history -s "echo 1 > ~/forbid""den-hist"\r`);
+    await synced();
+    // The sync command is the newest entry; the stored line is the one before it.
+    let mark = t.output.length;
+    t.type(UP);
+    t.type(UP);
+    await outputAfter(mark, /forbidden-hist$/);
+    t.type("\r");
+    await synced();
+    expect(made("forbidden-hist")).toBe(false);
+
+    mark = t.output.length;
+    t.type("\x12");
+    typeEach("den-hi");
+    await outputAfter(mark, /i': echo 1 > ~\/forbid/);
+    t.type("\r");
+    await synced();
+    expect(made("forbidden-hist")).toBe(false);
+  });
+
+  it("joins a backslash continuation before checking, and cancels the whole command", async () => {
+    const mark = t.output.length;
+    t.type("echo 1 > ~/forbid\\\r");
+    await outputAfter(mark, /\n[\s\S]*> $/);
+    typeEach("den-cont");
+    await t.waitForOutput("den-cont");
+    t.type("\r");
+    await synced();
+    expect(made("forbidden-cont")).toBe(false);
+    expect(made("forbid")).toBe(false);
+  });
+
+  it("checks every command of ; and && chains, past sudo and env", async () => {
+    t.type("echo 1 > ~/chain-semi; shred -u ~/chain-semi\r");
+    t.type("echo 1 > ~/chain-and && env LANG=C sudo -u root systemctl stop cron\r");
+    t.type("echo 1 > ~/chain-ok && systemctl status cron >/dev/null 2>&1; true\r");
+    await synced();
+    expect(made("chain-semi")).toBe(false);
+    expect(made("chain-and")).toBe(false);
+    expect(made("chain-ok")).toBe(true);
+  });
+
+  it("checks a paste of several lines before any of it is sent", async () => {
+    t.type("echo 1 > ~/paste-a\recho 1 > ~/forbidden-paste\recho 1 > ~/paste-c\r");
+    await synced();
+    expect(made("paste-a")).toBe(false);
+    expect(made("paste-c")).toBe(false);
+    t.type("echo 1 > ~/paste-x\recho 1 > ~/paste-y\r");
+    await synced();
+    expect(made("paste-x")).toBe(true);
+    expect(made("paste-y")).toBe(true);
+  });
+
+  it("does not let a bracketed paste smuggle a newline", async () => {
+    t.type(`${ESC}[200~echo 1 > ~/bracket-a\necho 1 > ~/forbidden-bracket\n${ESC}[201~`);
+    t.type("\r");
+    await synced();
+    expect(made("bracket-a")).toBe(false);
+    // A bracketed paste of allowed lines goes in whole and runs on Enter.
+    t.type(`${ESC}[200~echo 1 > ~/bracket-x\necho 1 > ~/bracket-y${ESC}[201~`);
+    await t.waitForOutput("bracket-y");
+    t.type("\r");
+    await synced();
+    expect(made("bracket-x")).toBe(true);
+    expect(made("bracket-y")).toBe(true);
+  });
+});
