@@ -9,6 +9,8 @@ import {
   encodeMessage,
   HEARTBEAT_TIMEOUT_MS,
   type HubToConnector,
+  type MailJob,
+  type MailResult,
   MessageError,
   PING,
   PONG,
@@ -67,7 +69,13 @@ export type ProbeOutcome =
   | { ok: true; fingerprint: string; keyType: string; connectorId: string }
   | { ok: false; error: "refused" | "unreachable" | "offline" };
 
+/** How long the edge waits for a mail job's answer (the connector's relay timeouts are 15 s per step). */
+export const MAIL_ANSWER_TIMEOUT_MS = 60_000;
+export type MailOutcome = MailResult["result"];
+
 export class ConnectorHub extends DurableObject<Env> {
+  /** Mail jobs waiting for their connector's answer, by job id (memory: the outbox retries one that is lost). */
+  private readonly mails = new Map<string, { connectorId: string; answer: (outcome: MailOutcome) => void }>();
   /** `open`s waiting for their connector's answer, by session id. In memory: a dispatch is one RPC. */
   private readonly waiting = new Map<string, { connectorId: string; answer: (a: Answer) => void }>();
   /** Host key probes waiting for their connector's answer, by probe id (memory: a probe lives seconds). */
@@ -152,6 +160,11 @@ export class ConnectorHub extends DurableObject<Env> {
         const probe = this.probes.get(msg.probeId);
         if (probe?.connectorId === att.connectorId)
           probe.answer(msg.result.ok ? { ...msg.result, connectorId: att.connectorId } : msg.result);
+        return;
+      }
+      if (msg.type === "mail_result") {
+        const mail = this.mails.get(msg.jobId);
+        if (mail?.connectorId === att.connectorId) mail.answer(msg.result);
         return;
       }
       if (msg.type === "seal_key_adopted") {
@@ -249,6 +262,30 @@ export class ConnectorHub extends DurableObject<Env> {
       const timer = setTimeout(() => done({ ok: false, error: "offline" }), PROBE_ANSWER_TIMEOUT_MS);
       this.probes.set(probeId, { connectorId: next.att.connectorId, answer: done });
       if (!send(next.ws, { type: "probe_host_key", probeId, host, port })) done({ ok: false, error: "offline" });
+    });
+  }
+
+  /**
+   * Hands a notification email to the least loaded live connector, which relays it to the organisation's SMTP relay
+   * (connector/mail.ts), and waits for its answer. No connector, a lost socket or no answer in time: retryable.
+   */
+  async sendMail(job: MailJob): Promise<MailOutcome> {
+    const next = this.live()
+      .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
+      .sort((a, b) => a.att.sessions - b.att.sessions)[0];
+    if (!next) return { outcome: "failed", retryable: true, error: "no connector of the mail site is online" };
+    return new Promise<MailOutcome>((resolve) => {
+      const done = (outcome: MailOutcome) => {
+        clearTimeout(timer);
+        if (this.mails.get(job.jobId)?.connectorId === next.att.connectorId) this.mails.delete(job.jobId);
+        resolve(outcome);
+      };
+      const timer = setTimeout(
+        () => done({ outcome: "failed", retryable: true, error: "the connector did not answer in time" }),
+        MAIL_ANSWER_TIMEOUT_MS,
+      );
+      this.mails.set(job.jobId, { connectorId: next.att.connectorId, answer: done });
+      if (!send(next.ws, job)) done({ outcome: "failed", retryable: true, error: "the connector's socket closed" });
     });
   }
 
@@ -378,6 +415,9 @@ export class ConnectorHub extends DurableObject<Env> {
     const { connectorId } = ws.deserializeAttachment() as Attachment;
     for (const [sessionId, w] of this.waiting)
       if (w.connectorId === connectorId) this.answer(sessionId, connectorId, "gone");
+    for (const m of this.mails.values())
+      if (m.connectorId === connectorId)
+        m.answer({ outcome: "failed", retryable: true, error: "the connector went away" });
   }
 
   async health(): Promise<ConnectorHealth[]> {

@@ -111,6 +111,7 @@ export const NotifyTopic = z.enum([
   "recording_alerts", // admins: a recording alert
   "rotation_failures", // admins: a credential rotation failed
   "connectors", // admins: a connector went offline
+  "moderation", // a moderated session waits for me as one of its moderators
 ]);
 export type NotifyTopic = z.infer<typeof NotifyTopic>;
 

@@ -305,6 +305,25 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/me/master-password": { access: "signedIn", body: () => ({ next: "short" }) },
   "POST /api/users/:id/reset-mfa": { access: "admin", id: (f) => f.spareUserId, body: () => ({}) },
   "GET /api/admin/duo": { access: "admin" },
+  "GET /api/admin/mail-relay": { access: "admin" },
+  // Turned off; the fixture's site has a seal key. No password: nothing is sealed.
+  "PUT /api/admin/mail-relay": {
+    access: "admin",
+    body: (f) => ({
+      enabled: false,
+      siteId: f.site.siteId,
+      host: "smtp.matrix.test",
+      port: 587,
+      tls: "required",
+      user: null,
+      from: "psm@matrix.test",
+    }),
+  },
+  "GET /api/admin/notifications": { access: "admin" },
+  // The fixture's dead outbox row: made due again (admin only).
+  "POST /api/admin/notifications/:id/retry": { access: "admin", id: () => "matrix-dead-notification" },
+  "GET /api/me/notifications": { access: "signedIn" },
+  "PUT /api/me/notifications": { access: "signedIn", body: () => ({ topics: { kills: "email" } }) },
   // Turned off, so no call to Duo is made; the admin's save is harmless to the other routes.
   "PUT /api/admin/duo": {
     access: "admin",
@@ -381,6 +400,9 @@ async function fixture() {
     env.DB.prepare(
       "INSERT INTO scim_tokens (id, name, token_hash, created_by, created_at) VALUES ('matrix-scim-token', 'm', 'not-a-hash', ?, 0)",
     ).bind(requesterId),
+    env.DB.prepare(
+      "INSERT INTO notifications (id, channel, target, event, subject, body, created_at, attempts, next_attempt_at, dead_at, last_error) VALUES ('matrix-dead-notification', 'email', 'a@matrix.test', 'checkout.requested', 's', 'b', 0, 10, 0, 0, 'smtp 550')",
+    ),
     env.DB.prepare(
       "INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, connector_id, first_seen, last_seen) VALUES ('found-1', ?, 'ldap', 'CN=found', 'found', '10.0.0.9', 22, ?, 0, 0)",
     ).bind(site.siteId, site.connectorId),

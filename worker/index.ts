@@ -22,6 +22,7 @@ import { connectorRotations, rotations } from "./routes/rotations.ts";
 import { recordingUpload } from "./routes/recording-upload.ts";
 import { connectorSealKeys, sealKeys } from "./routes/seal-keys.ts";
 import { duo } from "./routes/duo.ts";
+import { notifications } from "./routes/notifications.ts";
 import { mfa } from "./routes/mfa.ts";
 import { scim, scimErrorResponse } from "./routes/scim.ts";
 import { scimTokens } from "./routes/scim-tokens.ts";
@@ -64,6 +65,7 @@ for (const part of [
   rotations,
   sealKeys,
   scimTokens,
+  notifications,
 ])
   app.route("/api", part);
 app.route("/", connectors);

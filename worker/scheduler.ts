@@ -4,6 +4,7 @@
 import { advanceDue } from "./access/checkouts.ts";
 import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
+import { followLedger, watchConnectors } from "./notify/events.ts";
 import { sweepRecordings } from "./recordings.ts";
 import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
@@ -22,6 +23,12 @@ export async function sweep(
   await scheduleVerifications(env, now);
   await driveRotations(env, now);
   await expireSealRotations(env, now);
+  // Events raised where the outbox is not at hand (the room, the hub) reach people from the ledger; connectors
+  // offline for minutes are announced. Neither may stop the sweep: a failure is retried next minute.
+  await followLedger(env, now).catch((err: Error) => console.warn(`notify: ledger follow failed (${err.name})`));
+  await watchConnectors(env, now, async (site) =>
+    (await env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName(site)).health()).map((c) => c.connectorId),
+  ).catch((err: Error) => console.warn(`notify: connector watch failed (${err.name})`));
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);

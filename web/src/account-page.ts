@@ -8,6 +8,7 @@ import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { renderPushDevices } from "./push-device.ts";
 import { qrSvg } from "./qr-code.ts";
+import { renderNotifyPreferences } from "./notify-preferences.ts";
 import { renderSecondFactor } from "./second-factor.ts";
 
 /** How often the page looks for sign-in requests to approve, ms. */
@@ -25,8 +26,10 @@ export function renderAccount(container: HTMLElement): Cleanup {
   const factors = h("section", { class: "card", "aria-labelledby": "factors-title" });
   const approvals = h("section", { class: "card", id: "push-approvals", "aria-labelledby": "approvals-title" });
   const secrets = h("section", { class: "card", "aria-labelledby": "secrets-title" });
+  const notices = h("section", { class: "card", id: "notify-preferences", "aria-labelledby": "notify-title" });
+  const noticesCleanup = renderNotifyPreferences(notices);
   const stepUp = h("div", { id: "account-step-up" });
-  container.append(h("h1", {}, "Account and security"), status, error, stepUp, approvals, factors, secrets);
+  container.append(h("h1", {}, "Account and security"), status, error, stepUp, approvals, factors, secrets, notices);
   // Notified devices (Web Push, push-device.ts) come right after the sign-in requests they announce.
   const notify = h("section", { class: "card", id: "push-devices", "aria-labelledby": "push-devices-title" });
   approvals.after(notify);
@@ -327,5 +330,6 @@ export function renderAccount(container: HTMLElement): Cleanup {
     clearTimeout(pushTimer);
     stepCleanup?.();
     notifyCleanup();
+    noticesCleanup();
   };
 }

@@ -10,6 +10,7 @@ import { renderGroups } from "./admin-groups.ts";
 import { renderLiveSessions } from "./admin-live.ts";
 import { renderPolicies } from "./admin-policies.ts";
 import { renderAdminServers } from "./admin-servers.ts";
+import { renderAdminNotifications } from "./admin-notifications.ts";
 import { renderAdminSignIn } from "./admin-signin.ts";
 import { renderSites } from "./admin-sites.ts";
 import { renderUsers } from "./admin-users.ts";
@@ -40,6 +41,7 @@ const SECTIONS: readonly Section[] = [
   { id: "live", label: "Live sessions", roles: WATCHERS, render: renderLiveSessions },
   { id: "checkouts", label: "Checkouts", roles: ADMINS, render: renderAdminCheckouts },
   { id: "signin", label: "Sign-in", roles: ADMIN, render: renderAdminSignIn },
+  { id: "notifications", label: "Notifications", roles: ADMIN, render: renderAdminNotifications },
 ];
 
 /** The sections a user with `roles` may open, in menu order. */

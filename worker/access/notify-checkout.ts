@@ -2,6 +2,8 @@
 // the outbox; and the outbox sweep with the real webhook fetch and email binding.
 import type { Env } from "../env.ts";
 import { deliverDue, enqueueStatements, planNotifications } from "../notify/outbox.ts";
+import { emailsFor, mailRelayOn } from "../notify/people.ts";
+import { hubSender, relayChannel } from "../notify/relay.ts";
 import { planPush } from "../notify/push.ts";
 import { approvalNotice } from "../notify/push-notices.ts";
 import type { Checkout, CheckoutStatus } from "./checkout.ts";
@@ -19,16 +21,20 @@ const EVENTS = {
   checked_in: "checkout.checked_in",
 } as const satisfies Partial<Record<Event, string>>;
 
+/** The requester and, when asked, the approver group: those whose preference for requests is email. */
 async function emails(db: D1Database, row: CheckoutRow, toApprovers: boolean): Promise<string[]> {
   const groupId = rowPolicy(row).approverGroupId;
   const { results } = await db
     .prepare(
-      `SELECT DISTINCT email FROM users WHERE email IS NOT NULL AND disabled = 0 AND
-         (id = ? OR (? = 1 AND id IN (SELECT user_id FROM group_members WHERE group_id = ?)))`,
+      `SELECT id FROM users WHERE id = ? OR (? = 1 AND id IN (SELECT user_id FROM group_members WHERE group_id = ?))`,
     )
     .bind(row.user_id, toApprovers ? 1 : 0, groupId)
-    .all<{ email: string }>();
-  return results.map((r) => r.email);
+    .all<{ id: string }>();
+  return emailsFor(
+    db,
+    results.map((r) => r.id),
+    "requests",
+  );
 }
 
 export async function notifyCheckout(env: Env, event: Event, row: CheckoutRow, checkout: Checkout): Promise<void> {
@@ -53,7 +59,7 @@ export async function notifyCheckout(env: Env, event: Event, row: CheckoutRow, c
       ...(checkout.revokeReason ? { reason: checkout.revokeReason } : {}),
     },
     { emails: await emails(env.DB, row, event === "requested" || event === "expired") },
-    env,
+    { ...env, mailRelay: await mailRelayOn(env.DB) },
   );
   // Approvers' task: their notified devices (Web Push) open the request's card.
   const pushRows =
@@ -91,8 +97,11 @@ async function approverIds(db: D1Database, row: CheckoutRow): Promise<string[]> 
 
 export async function deliverOutbox(env: Env, now: number) {
   const email = env.EMAIL;
+  // With an SMTP relay set up, email goes through the mail site's connectors (worker/notify/relay.ts).
+  const relayMail = await relayChannel(env.DB, hubSender(env));
   return deliverDue(env, now, {
     fetch: (input, init) => fetch(input, init),
+    ...(relayMail ? { relayMail } : {}),
     ...(email
       ? {
           sendEmail: async (from: string, to: string, raw: string) => {

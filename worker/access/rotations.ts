@@ -18,6 +18,7 @@ import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { signEdgeJwt } from "../../edge-shared/keys.ts";
 import { enqueueStatements, planNotifications } from "../notify/outbox.ts";
+import { adminIds, emailsFor, mailRelayOn } from "../notify/people.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
 import {
   applyRotation,
@@ -323,9 +324,7 @@ async function recordFailure(
 
 /** The admins hear of it: the webhook and their email, as for checkouts (worker/notify/). */
 async function alertFailure(env: Env, row: RotationRow, error: RotationError, after: Rotation): Promise<void> {
-  const { results } = await env.DB.prepare(
-    `SELECT email FROM users WHERE email IS NOT NULL AND disabled = 0 AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE value = 'admin')`,
-  ).all<{ email: string }>();
+  const emails = await emailsFor(env.DB, await adminIds(env.DB), "rotation_failures");
   const rows = planNotifications(
     {
       event: "credential.rotation_failed",
@@ -335,8 +334,8 @@ async function alertFailure(env: Env, row: RotationRow, error: RotationError, af
       attempts: after.attempts,
       retryAt: after.dueAt,
     },
-    { emails: results.map((r) => r.email) },
-    env,
+    { emails },
+    { ...env, mailRelay: await mailRelayOn(env.DB) },
   );
   if (rows.length) await env.DB.batch(enqueueStatements(env.DB, rows, Date.now()));
 }

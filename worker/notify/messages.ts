@@ -65,6 +65,38 @@ export function renderRotationFailure(n: RotationFailureNotice, appUrl?: string)
   return { subject: shape.subject, text: plainText(shape, context), slack: slackOf(shape, context) };
 }
 
+/**
+ * Any other event a person should act on or know about (an extension asked or decided, a kill, a recording alert,
+ * a connector down): already in words, built by notify/events.ts from names and fixed phrases only.
+ */
+export type EventNotice = {
+  /** the audit action, or connector.down */
+  event: string;
+  subject: string;
+  headline: string;
+  fields: Field[];
+  note?: Field;
+  /** where to act, as an app route after the origin, e.g. "/#/approvals" */
+  link?: { label: string; path: string };
+  /** the footer's first words, e.g. "Session 1234" */
+  context: string;
+};
+
+export function renderEvent(n: EventNotice, appUrl?: string): RenderedNotice {
+  const base = appUrl?.replace(/\/+$/, "");
+  const shape: Shape = {
+    subject: oneLine(n.subject),
+    headline: oneLine(n.headline),
+    fields: n.fields.map((f) => ({ label: f.label, value: oneLine(f.value) })),
+    note: n.note?.value.trim()
+      ? { label: n.note.label, value: truncate(n.note.value.trim(), FREE_TEXT_MAX_CHARS) }
+      : undefined,
+    link: base && n.link ? { label: n.link.label, url: `${base}${n.link.path}` } : undefined,
+  };
+  const context = `${oneLine(n.context)} · ${n.event}`;
+  return { subject: shape.subject, text: plainText(shape, context), slack: slackOf(shape, context) };
+}
+
 /** Names are one line and this long at most (code points); longer ones are cut with "…". */
 const NAME_MAX_CHARS = 120;
 /** Justification, comment and reason are quoted up to this many code points. */

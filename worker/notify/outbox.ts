@@ -2,8 +2,16 @@
 // that claims each row, retries with capped exponential backoff, and keeps rows it gave up on (dead) for admins.
 import type { DeliveryResult } from "./delivery.ts";
 import { deliverEmail, EMAIL_SEND_TIMEOUT_MS, isEmailAddress, type SendRawEmail } from "./email.ts";
-import { type CheckoutNotice, type RotationFailureNotice, renderNotice, renderRotationFailure } from "./messages.ts";
+import {
+  type CheckoutNotice,
+  type EventNotice,
+  type RotationFailureNotice,
+  renderEvent,
+  renderNotice,
+  renderRotationFailure,
+} from "./messages.ts";
 import { deliverPush, PUSH_TIMEOUT_MS } from "./push.ts";
+import type { RelayMail } from "./relay.ts";
 import { deliverWebhook, WEBHOOK_TIMEOUT_MS } from "./webhook.ts";
 
 /** The bindings and vars the outbox reads; the Worker's Env satisfies it once they are declared there. */
@@ -38,6 +46,8 @@ export type SweepDeps = {
   fetch: typeof fetch;
   /** absent when no send_email binding is configured: email rows then fail (and eventually go dead) */
   sendEmail?: SendRawEmail;
+  /** the organisation's SMTP relay through a connector (relay.ts): when set, email rows go there, not to send_email */
+  relayMail?: RelayMail;
   /** [0, 1) for the backoff jitter; Math.random by default */
   random?: () => number;
 };
@@ -65,19 +75,24 @@ const LEASE_MARGIN_MS = 60_000;
 
 /** The rows to write for one checkout event: one webhook row if configured, one email row per valid recipient. */
 export function planNotifications(
-  input: CheckoutNotice | RotationFailureNotice,
+  input: CheckoutNotice | RotationFailureNotice | EventNotice,
   recipients: { emails: string[] },
-  env: Pick<NotifyEnv, "EMAIL" | "NOTIFY_WEBHOOK_URL" | "NOTIFY_EMAIL_FROM" | "APP_URL">,
+  env: Pick<NotifyEnv, "EMAIL" | "NOTIFY_WEBHOOK_URL" | "NOTIFY_EMAIL_FROM" | "APP_URL"> & {
+    /** an SMTP relay is set up and on (relay.ts): email rows are written even without the send_email binding */
+    mailRelay?: boolean;
+  },
 ): NotificationRow[] {
   const msg =
-    input.event === "credential.rotation_failed"
-      ? renderRotationFailure(input, env.APP_URL)
-      : renderNotice(input, env.APP_URL);
+    "headline" in input
+      ? renderEvent(input, env.APP_URL)
+      : input.event === "credential.rotation_failed"
+        ? renderRotationFailure(input, env.APP_URL)
+        : renderNotice(input, env.APP_URL);
   const rows: NotificationRow[] = [];
   const row = (channel: NotificationRow["channel"], target: string, body: string) =>
     rows.push({ id: crypto.randomUUID(), channel, target, event: input.event, subject: msg.subject, body });
   if (env.NOTIFY_WEBHOOK_URL) row("webhook", env.NOTIFY_WEBHOOK_URL, JSON.stringify(msg.slack));
-  if (env.EMAIL && env.NOTIFY_EMAIL_FROM) {
+  if (env.mailRelay || (env.EMAIL && env.NOTIFY_EMAIL_FROM)) {
     // One row per address: a bounce for one approver must not hold back or repeat the others' mail.
     const seen = new Set<string>();
     for (const raw of recipients.emails) {
@@ -234,6 +249,7 @@ function deliverRow(env: NotifyEnv, row: DueRow, now: number, deps: SweepDeps): 
     return deliverWebhook(fetchFn, row.target, env.NOTIFY_WEBHOOK_SECRET, row.body, now);
   }
   if (row.channel === "push") return deliverPush(deps.fetch, env, row, now);
+  if (deps.relayMail) return deps.relayMail({ id: row.id, to: row.target, subject: row.subject, text: row.body }, now);
   if (!deps.sendEmail || !env.NOTIFY_EMAIL_FROM) return Promise.resolve({ ok: false, error: "email not configured" });
   return deliverEmail(deps.sendEmail, {
     from: env.NOTIFY_EMAIL_FROM,
