@@ -35,6 +35,7 @@ const ALL_ROUTES = [
     "live",
     "checkouts",
     "signin",
+    "notifications",
   ].map((s) => `admin/${s}`),
 ];
 
