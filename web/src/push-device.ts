@@ -9,6 +9,8 @@ import { type Cleanup, h, replace, say } from "./dom.ts";
 import { registerServiceWorker } from "./pwa.ts";
 
 const Ok = z.object({ ok: z.literal(true) });
+/** How long the browser's push service may take to hand out a subscription before the page says it failed, ms. */
+const SUBSCRIBE_WAIT_MS = 15_000;
 
 async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
   const res = await fetch(path, {
@@ -144,13 +146,23 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
     const reg = (await registerServiceWorker()) ?? (await navigator.serviceWorker.ready);
     await navigator.serviceWorker.ready;
     let sub: PushSubscription;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      // The browser asks its vendor's push service; without a network path to it the promise may never settle.
+      const gaveUp = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("push service timeout")), SUBSCRIBE_WAIT_MS);
+      });
       sub =
         (await reg.pushManager.getSubscription()) ??
-        (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
+        (await Promise.race([
+          reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }),
+          gaveUp,
+        ]));
     } catch {
       // The browser's push service could not be reached (offline, or a browser without one).
       return say(status, "This browser could not reach its push service. Check the connection and try again.");
+    } finally {
+      clearTimeout(timer);
     }
     const saved = await pushApi.save(subscriptionInput(sub));
     thisDevice = saved.id;
