@@ -17,7 +17,7 @@ const SENT_REMEMBERED = 5_000;
 /** An accepted id is kept this long at least, unless SENT_REMEMBERED newer ones push it out: 30 days. */
 const SENT_KEEP_MS = 30 * 24 * 3_600_000;
 /** Connect, greeting and each reply: a relay slower than this fails the job (retryable). */
-export const MAIL_TIMEOUT_MS = 15_000;
+export const MAIL_TIMEOUT_MS = 10_000;
 /** Longest error or response text kept, in characters. */
 const TEXT_MAX = 200;
 

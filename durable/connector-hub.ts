@@ -9,6 +9,7 @@ import {
   encodeMessage,
   HEARTBEAT_TIMEOUT_MS,
   type HubToConnector,
+  MAIL_ANSWER_TIMEOUT_MS,
   type MailJob,
   type MailResult,
   MessageError,
@@ -69,8 +70,6 @@ export type ProbeOutcome =
   | { ok: true; fingerprint: string; keyType: string; connectorId: string }
   | { ok: false; error: "refused" | "unreachable" | "offline" };
 
-/** How long the edge waits for a mail job's answer (the connector's relay timeouts are 15 s per step). */
-export const MAIL_ANSWER_TIMEOUT_MS = 60_000;
 export type MailOutcome = MailResult["result"];
 
 export class ConnectorHub extends DurableObject<Env> {
@@ -266,13 +265,16 @@ export class ConnectorHub extends DurableObject<Env> {
   }
 
   /**
-   * Hands a notification email to the least loaded live connector, which relays it to the organisation's SMTP relay
+   * Hands a notification email to one live connector, which relays it to the organisation's SMTP relay
    * (connector/mail.ts), and waits for its answer. No connector, a lost socket or no answer in time: retryable.
+   * The connector is chosen by the job id among the live ones, so a retry goes to the same connector while the
+   * site's connectors stay up: the one that remembers whether its relay already accepted this job.
    */
   async sendMail(job: MailJob): Promise<MailOutcome> {
-    const next = this.live()
+    const live = this.live()
       .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
-      .sort((a, b) => a.att.sessions - b.att.sessions)[0];
+      .sort((a, b) => (a.att.connectorId < b.att.connectorId ? -1 : 1));
+    const next = live[stableIndex(job.jobId, live.length)];
     if (!next) return { outcome: "failed", retryable: true, error: "no connector of the mail site is online" };
     return new Promise<MailOutcome>((resolve) => {
       const done = (outcome: MailOutcome) => {
@@ -459,6 +461,13 @@ function send(ws: WebSocket, message: HubToConnector): boolean {
   } catch {
     return false;
   }
+}
+
+/** The same index in [0, n) for the same id (FNV-1a of its UTF-16 units); 0 when n is 0. */
+function stableIndex(id: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return n === 0 ? 0 : h % n;
 }
 
 function closeQuietly(ws: WebSocket, code: number, reason: string): void {

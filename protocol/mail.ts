@@ -41,6 +41,9 @@ export const MailRelay = z.strictObject({
 });
 export type MailRelay = z.infer<typeof MailRelay>;
 
+/** How long the edge waits for a mail job's answer (the connector gives each step with the relay 10 s). */
+export const MAIL_ANSWER_TIMEOUT_MS = 30_000;
+
 /** The raw RFC 5322 message a job carries, at most (it travels in one control message of MAX_CONTROL_MESSAGE). */
 export const MAX_MAIL_RAW = 10 * 1024;
 

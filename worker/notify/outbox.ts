@@ -1,5 +1,6 @@
 // The notification outbox: rows written in the same D1 batch as the checkout change, delivered later by a sweep
 // that claims each row, retries with capped exponential backoff, and keeps rows it gave up on (dead) for admins.
+import { MAIL_ANSWER_TIMEOUT_MS } from "../../protocol/index.ts";
 import type { DeliveryResult } from "./delivery.ts";
 import { deliverEmail, EMAIL_SEND_TIMEOUT_MS, isEmailAddress, type SendRawEmail } from "./email.ts";
 import {
@@ -69,7 +70,7 @@ export const MAX_ATTEMPTS = 10;
  */
 const SWEEP_CONCURRENCY = 4;
 /** The longest one delivery can take before it counts as failed. */
-const DELIVERY_MAX_MS = Math.max(WEBHOOK_TIMEOUT_MS, EMAIL_SEND_TIMEOUT_MS, PUSH_TIMEOUT_MS);
+const DELIVERY_MAX_MS = Math.max(WEBHOOK_TIMEOUT_MS, EMAIL_SEND_TIMEOUT_MS, PUSH_TIMEOUT_MS, MAIL_ANSWER_TIMEOUT_MS);
 /** Slack for D1 writes and scheduling on top of the slowest possible delivery rounds. */
 const LEASE_MARGIN_MS = 60_000;
 
@@ -198,7 +199,8 @@ export async function deliverDue(
   if (due.length === 0) return counts;
 
   // Long enough for every delivery round of this sweep to time out in turn, so a live sweep never loses its claim.
-  // (50 rows = 13 rounds = 130 s at most: webhook timestamps, all `now`, stay inside receivers' 300 s window.)
+  // (50 rows = 13 rounds = 390 s at most with mail waiting on the relay's connector, 30 s a round: a webhook late in
+  // such a sweep carries a timestamp, `now`, past receivers' 300 s window; refused, it is retried with a fresh one.)
   const leaseUntil = now + Math.ceil(due.length / SWEEP_CONCURRENCY) * DELIVERY_MAX_MS + LEASE_MARGIN_MS;
   const claims = await env.DB.batch(
     due.map((r) =>
