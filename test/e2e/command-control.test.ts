@@ -1,10 +1,13 @@
 // Command control through the real stack (issue 19): wrangler dev, a real OpenSSH sshd with bash, the real
 // connector. A policy's rules reach the connector in the grant; a denied line never runs (the marker file it would
 // create stays absent), whether typed, edited with the arrow keys, recalled from history or by Ctrl-R, continued
-// with a backslash, chained, or pasted (plain or bracketed); alerted and allowed lines run. One stack for the file.
+// with a backslash, chained, or pasted (plain or bracketed); alerted and allowed lines run. An admin edits the
+// rules on the policy form in Chromium. One stack for the file.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Policy } from "../../protocol/index.ts";
+import { axeViolations, chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -172,4 +175,53 @@ describeWithPeers("command control on an SSH shell", missingPeers(), () => {
     expect(made("bracket-x")).toBe(true);
     expect(made("bracket-y")).toBe(true);
   });
+
+  const noChromium = chromiumMissing();
+  it.skipIf(noChromium !== undefined && process.env.CI !== "true")(
+    "an admin edits command rules on the policy form; an unsafe pattern is refused at its field",
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await signInPage(page, stack.edge.url, "admin", "admin-password-1");
+        await page.goto(`${stack.edge.url}/#/admin/policies`);
+        await page.fill("#policy-name", "no reboots");
+        await page.click("#policy-command-rule-add");
+        await page.fill("#policy-command-rule-1-pattern", "reboot, systemctl stop");
+        await page.fill("#policy-command-rule-1-message", "Reboots go through change control.");
+        await page.click("#policy-command-rule-add");
+        await page.selectOption("#policy-command-rule-2-kind", "regex");
+        await page.fill("#policy-command-rule-2-pattern", "(a+)+$");
+        await page.selectOption("#policy-command-rule-2-action", "alert");
+        await page.click("#policy-submit");
+        const error = page.locator("#policy-command-rule-2-error");
+        await error.waitFor();
+        expect(await error.textContent()).toContain("nested repetition");
+        expect(await page.getAttribute("#policy-command-rule-2-pattern", "aria-invalid")).toBe("true");
+        expect(await axeViolations(page)).toEqual([]);
+        expect((await stack.admin.request<Policy[]>("GET", "/api/policies")).some((p) => p.name === "no reboots")).toBe(
+          false,
+        );
+
+        await page.fill("#policy-command-rule-2-pattern", "curl .*\\| *sh");
+        await page.getByRole("button", { name: "Move up: rule 2" }).click();
+        await page.click("#policy-submit");
+        await page.locator("#policy-message", { hasText: "Policy no reboots created" }).waitFor();
+        const saved = (await stack.admin.request<Policy[]>("GET", "/api/policies")).find(
+          (p) => p.name === "no reboots",
+        );
+        expect(saved?.commandRules).toEqual([
+          { kind: "regex", pattern: "curl .*\\| *sh", action: "alert", message: "" },
+          {
+            kind: "commands",
+            names: ["reboot", "systemctl stop"],
+            action: "deny",
+            message: "Reboots go through change control.",
+          },
+        ]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

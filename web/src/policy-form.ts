@@ -11,6 +11,7 @@ import {
 } from "../../protocol/index.ts";
 import { type AdminData, fillSelect } from "./admin-data.ts";
 import { checkField } from "./admin-ui.ts";
+import { CommandRulesEditor } from "./command-rules-editor.ts";
 import { type Control, h } from "./dom.ts";
 
 type Body = ReturnType<typeof CreatePolicyRequest.parse>;
@@ -296,6 +297,8 @@ export class PolicyForm {
   private readonly boxes = new Map<Control, FieldBox>();
   /** The fields the form shows: the name, then one fieldset per section. */
   readonly fields: HTMLElement[];
+  /** The policy's command rules (SSH command control). */
+  private readonly commandRules = new CommandRulesEditor();
   /** Values the form has no control for (desktop controls), kept as the policy has them. */
   private kept: Kept;
 
@@ -315,7 +318,7 @@ export class PolicyForm {
         ...items.map((item) => this.itemElement(item)),
       ),
     );
-    this.fields = [nameBox.element, ...sections];
+    this.fields = [nameBox.element, ...sections, this.commandRules.element];
     this.kept = pickKept(DEFAULTS);
     this.flags.get("approvalRequired")!.addEventListener("change", () => this.syncApproval());
     this.fill(null);
@@ -382,6 +385,7 @@ export class PolicyForm {
     for (const [key, input] of this.durations) input.set(values[key]);
     for (const [key, input] of this.counts) input.value = String(values[key]);
     for (const [key, input] of this.flags) input.checked = values[key];
+    this.commandRules.set(values.commandRules ?? []);
     this.kept = pickKept(values);
     this.syncApproval();
   }
@@ -413,6 +417,9 @@ export class PolicyForm {
       }
     }
     for (const [key, input] of this.flags) raw[key] = input.checked;
+    const rules = this.commandRules.read();
+    if (rules.ok) raw.commandRules = rules.rules;
+    else wrong.push({ control: rules.control, message: rules.message });
     if (raw.approvalRequired && !raw.approverGroupId)
       wrong.push({ control: this.approverGroup, message: "Choose the approver group, or untick “Approval required”." });
     // The rules the API applies too, each at its field; only where the field itself was readable.
@@ -438,6 +445,7 @@ export class PolicyForm {
   private controlOf(field: string): Control | undefined {
     if (field === "name") return this.name;
     if (field === "approverGroupId") return this.approverGroup;
+    if (field === "commandRules") return this.commandRules.firstControl;
     return (
       this.durations.get(field as DurationKey)?.amount ??
       this.counts.get(field as CountKey) ??

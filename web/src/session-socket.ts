@@ -22,6 +22,7 @@ import {
   type ErrorCode,
   type Moderate,
   type Moderation,
+  type Notice,
 } from "../../protocol/index.ts";
 
 /** What the page shows. `reconnecting` = the socket dropped and a retry is pending or in flight. */
@@ -49,6 +50,8 @@ export interface SessionSocketEvents {
   watchers?(count: number): void;
   /** A moderated session's state (docs/governance.md): sent at hello and whenever it changes, to every socket. */
   moderation?(state: Moderation): void;
+  /** Command control refused a line (docs/governance.md): `message` is the policy's words for the user. */
+  notice?(notice: Notice): void;
 }
 
 /**
@@ -242,6 +245,9 @@ export class SessionSocket {
         return;
       case "moderation":
         this.events.moderation?.(message);
+        return;
+      case "notice":
+        this.events.notice?.(message);
         return;
     }
   }

@@ -124,6 +124,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       error: (code) => status.setNotice(ROOM_ERROR_TEXT[code] ?? errorText(new ApiError(0, code))),
       watchers: (count) => status.setWatchers(count),
       moderation: onModeration,
+      // Command control: the line was cleared and never ran; the policy's reason is shown until the next notice.
+      notice: (notice) => status.setNotice(`Command refused: ${notice.message}`),
     },
   );
 
