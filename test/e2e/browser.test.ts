@@ -23,6 +23,9 @@ const ALL_ROUTES = [
   "recordings",
   "account",
   "audit",
+  // Moderated sessions: the list, and a moderator's view (of no live session: it says so).
+  "moderate",
+  "moderate/no-such-session",
   ...[
     "sites",
     "zones",
@@ -427,6 +430,70 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
     expect(await page.getAttribute("body", "data-end-reason")).toBe("time_limit");
     expect(await page.locator("#ended-banner").innerText()).toContain("time limit");
     await page.close();
+  }, 120_000);
+
+  it("holds a moderated session's input until a moderator watches; the moderator locks input and ends it", async () => {
+    const mona = await stack.admin.request<{ id: string }>("POST", "/api/users", {
+      username: "mona",
+      password: "mona-password-12",
+      roles: ["requester"],
+    });
+    const moderators = await stack.admin.createGroup("moderators", [mona.id]);
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "moderated",
+      moderatorsRequired: 1,
+      moderatorGroupId: moderators.id,
+    });
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+    const moderator = await launchChromium();
+    try {
+      const page = await openPage(browser);
+      await signIn(page, "alice", "alice-password-1");
+      const checkoutId = await requestThroughCart(page, "change the firewall rules");
+      await page
+        .locator(`tr[data-checkout-id="${checkoutId}"][data-status="active"] button.connect`)
+        .click({ timeout: 20_000 });
+      await page.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+      const bar = page.locator("#session-moderation");
+      await bar.filter({ hasText: "Waiting for a moderator (0 of 1): input is held" }).waitFor();
+      // Typed while held: not sent, and the bar says so.
+      await page.click("#terminal");
+      await page.keyboard.type("echo held-$((6*7))\n");
+      await page.locator("#session-notice", { hasText: "Not sent" }).waitFor();
+
+      const mod = await openPage(moderator);
+      await signIn(mod, "mona", "mona-password-12");
+      await mod.goto(`${stack.edge.url}/#/moderate`);
+      await mod.locator("a.moderate", { hasText: "Moderate alice on target" }).first().click();
+      await mod.waitForSelector('body[data-session-state="connected"]', { timeout: 20_000 });
+      await mod.locator("#session-server", { hasText: "Moderating alice on target" }).waitFor();
+      await bar.filter({ hasText: "Moderated by mona" }).waitFor();
+
+      await page.click("#terminal");
+      await page.keyboard.type("echo moderated-$((6*7))\n");
+      await mod.waitForFunction(() =>
+        (document.querySelector("#watch-terminal")?.textContent ?? "").includes("moderated-42"),
+      );
+      // What was typed while held never reached the shell (it would have been echoed before this).
+      const screen = await page.locator("#terminal .xterm-rows").innerText();
+      expect(screen).toContain("moderated-42");
+      expect(screen).not.toContain("held-");
+
+      await mod.click("#moderate-lock");
+      await bar.filter({ hasText: "Input locked by a moderator" }).waitFor();
+      await mod.locator("#session-moderation", { hasText: "Input locked by a moderator" }).waitFor();
+
+      mod.once("dialog", (dialog) => void dialog.accept());
+      await mod.click("#moderate-end");
+      await page.waitForSelector('body[data-session-state="ended"]', { timeout: 10_000 });
+      expect(await page.getAttribute("body", "data-end-reason")).toBe("killed");
+      expect(await page.locator("#ended-banner").isVisible()).toBe(true);
+      await mod.waitForSelector('body[data-session-state="ended"]', { timeout: 10_000 });
+      await page.close();
+    } finally {
+      await moderator.close();
+      await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: null });
+    }
   }, 120_000);
 
   it("needs an approver's yes, then loses Connect at expiry", async () => {
