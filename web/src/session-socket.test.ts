@@ -125,6 +125,31 @@ describe("SessionSocket as a moderator", () => {
     expect(moderation).toEqual([state]);
   });
 
+  it("sends no command before the room answered its hello (the room expects a hello first)", () => {
+    const socket = new SessionSocket(
+      {
+        sessionId: "s1",
+        endpoint: "moderate",
+        size: () => ({ cols: 80, rows: 24 }),
+        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      },
+      {
+        state: () => {},
+        deadline: () => {},
+        output: () => {},
+        reset: () => {},
+        warning: () => {},
+        stopped: () => {},
+        error: () => {},
+      },
+    );
+    socket.start();
+    const ws = FakeSocket.made.at(-1)!;
+    ws.onopen?.();
+    expect(socket.moderate("end")).toBe(false);
+    expect(sentJson(ws).map((m) => m.type)).toEqual(["hello"]);
+  });
+
   it("sends lock, unlock and end; a user's socket sends none", () => {
     const { socket, ws } = connect("moderate");
     expect(socket.moderate("lock", 30)).toBe(true);

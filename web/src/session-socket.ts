@@ -103,6 +103,8 @@ export class SessionSocket {
   /** The timeout is enforced only once the room has answered a ping on this socket (see heartbeat). */
   private pongSeen = false;
   private sentSize = { cols: 0, rows: 0 };
+  /** The room answered this socket's hello: only then does it take commands (before, it expects a hello). */
+  private greeted = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private done = false;
@@ -153,10 +155,10 @@ export class SessionSocket {
 
   /**
    * A moderator's command (the `moderate` socket only): lock input for `seconds`, unlock it, or end the session.
-   * Returns false when it was not sent (another socket, or not connected now).
+   * Returns false when it was not sent (another socket, or the room has not answered this socket's hello).
    */
   moderate(action: Moderate["action"], seconds?: number): boolean {
-    if (this.endpoint !== "moderate" || this.current === "ended") return false;
+    if (this.endpoint !== "moderate" || this.current === "ended" || !this.greeted) return false;
     return this.sendControl(
       seconds === undefined ? { type: "moderate", action } : { type: "moderate", action, seconds },
     );
@@ -172,6 +174,7 @@ export class SessionSocket {
     const generation = ++this.generation;
     this.rendered = 0;
     this.pongSeen = false;
+    this.greeted = false;
     const ws = new this.WebSocketImpl(sessionSocketUrl(this.options.sessionId, this.endpoint));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -216,6 +219,7 @@ export class SessionSocket {
           return;
         }
         this.attempt = 0; // attached: the next drop starts its backoff afresh
+        this.greeted = true;
         this.events.deadline(message.deadline);
         if (this.current === "reconnecting") this.setState("connecting");
         return;
