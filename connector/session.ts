@@ -50,6 +50,12 @@ const SHELL_COLS = 80;
 const SHELL_ROWS = 24;
 /** SSH-level keepalive toward the target: 15 s. */
 const SSH_KEEPALIVE_MS = 15_000;
+/**
+ * Command events one session sends the room (the commands timeline): at most 10,000 plain runs; past that only
+ * denied and alerted lines are sent (the log says once that the rest were dropped), so a looping paste cannot
+ * flood the audit.
+ */
+const MAX_COMMAND_EVENTS = 10_000;
 /** Redial delays for a dropped data socket: quick first, within CONNECTOR_RESUME_GRACE_MS in all. */
 const REDIAL_DELAYS_MS = [0, 100, 250, 500, 1000, 1500, 2000];
 /** A redial whose upgrade has not completed in 2 s is abandoned and tried again. */
@@ -84,6 +90,7 @@ export class TargetSession {
   private recordingFailing = false;
   /** Command control (docs/governance.md): present on an SSH shell whose grant carries command rules. */
   private commands?: CommandGuard;
+  private commandEvents = 0;
 
   constructor(
     private readonly state: ConnectorState,
@@ -479,7 +486,11 @@ export class TargetSession {
       send: (bytes) => this.writeInput(bytes),
       denied: (message) => this.sendControl({ type: "notice", code: "command_denied", message }),
       command: ({ line, action, rule }) => {
-        this.sendControl({ type: "command", line, action, rule, at: this.credit.sent });
+        this.commandEvents++;
+        if (this.commandEvents === MAX_COMMAND_EVENTS + 1)
+          this.log("session.commands_capped", { session: this.sessionId, max: MAX_COMMAND_EVENTS });
+        if (this.commandEvents <= MAX_COMMAND_EVENTS || action !== "allow")
+          this.sendControl({ type: "command", line, action, rule, at: this.credit.sent });
         this.log("session.command", { session: this.sessionId, action, rule: rule ?? undefined });
       },
       overflow: () => {
