@@ -49,12 +49,17 @@ export function renderModerate(container: HTMLElement): Cleanup {
   );
   let disposed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** What the table shows now: rows are rebuilt only when it changes, so a focused link keeps its focus. */
+  let shown: string | undefined;
 
   async function load(): Promise<void> {
     try {
       const list = await api.moderation();
       if (disposed) return;
       message.hidden = true;
+      const key = JSON.stringify(list);
+      if (key === shown) return;
+      shown = key;
       if (list.length === 0) replace(body, emptyRow(HEADERS.length, "No session is waiting for you to moderate."));
       else replace(body, ...list.map(row));
     } catch (error) {
