@@ -27,6 +27,9 @@ export const AuditAction = z.enum([
   "session.moderator_joined", // a moderator started watching a moderated session (docs/governance.md)
   "session.moderator_left",
   "session.input_locked", // a moderator locked (or unlocked) a moderated session's input
+  "session.command", // a command line the user ran (command control, docs/governance.md), with its output offset
+  "session.command_alert", // a command a policy rule alerts on: it ran
+  "session.command_denied", // a command a policy rule denies: it never reached the shell
   "access.revoked", // a right was removed: the checkouts, sessions and live views that depended on it ended
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)

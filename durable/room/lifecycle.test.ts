@@ -284,3 +284,28 @@ describe("RoomCore moderated sessions", () => {
     expect(received(plain.connector)).toBe("ok");
   });
 });
+
+describe("RoomCore command control events", () => {
+  it("passes the connector's notice to the user, and audits each command with its offset", () => {
+    const { bench, user, connector } = started();
+    const socket = connector.socket!;
+    bench.text(socket, { type: "notice", code: "command_denied", message: "Stopping services needs a change ticket." });
+    expect(texts(bench, user).at(-1)).toEqual({
+      type: "notice",
+      code: "command_denied",
+      message: "Stopping services needs a change ticket.",
+    });
+    bench.text(socket, { type: "command", line: "systemctl stop nginx", action: "deny", rule: 0, at: 42 });
+    bench.text(socket, { type: "command", line: "uptime", action: "allow", rule: null, at: 50 });
+    const audits = bench.effects.flatMap((a) => (a.do === "audit" ? [a.entry] : []));
+    expect(audits.map((e) => [e.action, e.data])).toEqual([
+      ["session.command_denied", { line: "systemctl stop nginx", rule: 0, at: 42 }],
+      ["session.command", { line: "uptime", rule: null, at: 50 }],
+    ]);
+    expect(audits[0]?.actor).toEqual({ id: META.userId, name: META.username });
+    const ended = bench.core.end("user_exit", {}, bench.now);
+    bench.apply(ended.actions);
+    const markers = bench.effects.flatMap((a) => (a.do === "ended" ? (a.witness?.witness.markers ?? []) : []));
+    expect(markers.map((m) => m.label)).toContain("command deny: rule 0");
+  });
+});

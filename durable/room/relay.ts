@@ -22,6 +22,7 @@ import {
 } from "../../protocol/index.ts";
 import { PointerRelay } from "../desktop-pointer.ts";
 import { type AttachRequest, CreditAccount } from "../output-stream.ts";
+import { commandRan } from "./commands.ts";
 import type { RoomCore } from "./core.ts";
 import type { Peer, PeerId } from "./types.ts";
 
@@ -158,6 +159,15 @@ export class Relay {
         return;
       case "recording":
         if (msg.state === "failing") this.core.life.recordingFailing(msg.detail);
+        return;
+      case "notice": {
+        // Command control's words for the user (docs/governance.md): passed on as they are (the policy's text).
+        const user = this.core.browser();
+        if (user) this.core.send(user.id, msg);
+        return;
+      }
+      case "command":
+        commandRan(this.core, msg, now);
         return;
     }
   }

@@ -144,6 +144,18 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     session("session.input_locked", BOB, { locked: true, until: 1 }),
     "bob locked input on alice’s session on web-1",
   ],
+  "session.command": [
+    session("session.command", ALICE, { line: "systemctl status nginx", rule: null, at: 10 }),
+    "alice ran “systemctl status nginx” on their session on web-1",
+  ],
+  "session.command_alert": [
+    session("session.command_alert", ALICE, { line: "systemctl stop nginx", rule: 1, at: 20 }),
+    "alice ran “systemctl stop nginx” on their session on web-1 (alert: rule 1)",
+  ],
+  "session.command_denied": [
+    session("session.command_denied", ALICE, { line: "rm -rf /", rule: 0, at: 30 }),
+    "alice was refused “rm -rf /” on their session on web-1 (rule 0)",
+  ],
   "session.protocol_violation": [
     session("session.protocol_violation", ALICE, { role: "user", detail: "resume past the end" }),
     "A user socket of their session on web-1 sent what the session never produced (resume past the end); it was closed",

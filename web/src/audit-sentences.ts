@@ -192,6 +192,11 @@ const SENTENCES: Record<AuditAction, Build> = {
   "session.moderator_left": (s) => s.add(s.actor(), " stopped moderating ", ...s.theSession()),
   "session.input_locked": (s, d) =>
     s.add(s.actor(), d.locked === false ? " unlocked input on " : " locked input on ", ...s.theSession()),
+  "session.command": (s, d) => s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession()),
+  "session.command_alert": (s, d) =>
+    s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (alert: rule ${num(d.rule) ?? "?"})`),
+  "session.command_denied": (s, d) =>
+    s.add(s.actor(), ` was refused “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (rule ${num(d.rule) ?? "?"})`),
   "session.protocol_violation": (s, d) =>
     s.add(
       "A ",
