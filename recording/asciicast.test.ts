@@ -125,7 +125,7 @@ describe("EchoGate", () => {
 
 describe("CastWriter.outputTo (lines written from the bytes)", () => {
   /** The lines TextDecoder (streaming, not fatal) and JSON.stringify make of the same frames. */
-  function reference(frames: Uint8Array[], start: number) {
+  function reference(frames: Uint8Array[], _start: number) {
     const decoder = new TextDecoder("utf-8", { fatal: false });
     const lines: string[] = [];
     frames.forEach((frame, i) => {
