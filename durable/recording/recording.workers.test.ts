@@ -77,6 +77,20 @@ async function relayedSession(end: "user_exit" | "kill" = "user_exit") {
   return { ...live, rid: rec.id, connectorId };
 }
 
+/** The last chunk is uploaded late: the recording is sealed again, complete, and verifies. */
+async function lateChunkCompletes(
+  s: Awaited<ReturnType<typeof relayedSession>>,
+  chunk: Awaited<ReturnType<typeof makeChunks>>[number],
+): Promise<void> {
+  expect((await uploadChunk(SELF, s.connectorId, s.rid, chunk)).status).toBe(200);
+  await until(
+    () => recordingOf(s.id),
+    (r) => r?.complete === 1,
+    "the complete seal",
+  );
+  expect(await verify(s.rid)).toMatchObject({ status: "verified" });
+}
+
 const parts = [
   { text: '{"version":2,"width":80,"height":24,"timestamp":1}\n[0,"o","hello world\\r\\n$ "]\n', out: 15, in: 0 },
   { text: '[0.1,"i","ls\\r"]\n[0.2,"m","end: user_exit"]\n', out: 15, in: 3 },
@@ -197,13 +211,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     expect(incomplete.status).toBe("incomplete");
     expect(incomplete.problems[0]?.detail).toMatch(/output bytes 15 to 15 .*tail_timeout.*chunks from 1/);
     // The missing chunk arrives late: sealed again, complete.
-    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[1]!)).status).toBe(200);
-    await until(
-      () => recordingOf(s.id),
-      (r) => r?.complete === 1,
-      "the complete seal",
-    );
-    expect(await verify(s.rid)).toMatchObject({ status: "verified" });
+    await lateChunkCompletes(s, chunks[1]!);
   });
 
   it("a seal while a chunk's bytes are still being put lists only stored chunks: incomplete, never tampered", async () => {
@@ -223,13 +231,7 @@ describe("recording at the source: the edge's half", { timeout: 30_000 }, () => 
     expect(await sealed(s.id, "the seal mid-put")).toMatchObject({ complete: 0, chunks: 1 });
     expect((await verify(s.rid)).status).toBe("incomplete");
     // The put completes (the connector's retry): sealed again, complete and verified.
-    expect((await uploadChunk(SELF, s.connectorId, s.rid, chunks[1]!)).status).toBe(200);
-    await until(
-      () => recordingOf(s.id),
-      (r) => r?.complete === 1,
-      "the complete seal",
-    );
-    expect(await verify(s.rid)).toMatchObject({ status: "verified" });
+    await lateChunkCompletes(s, chunks[1]!);
   });
 
   it("a connector revoked with chunks still spooled: its uploads are refused, the recording is sealed incomplete at once", async () => {

@@ -83,6 +83,27 @@ describeWithPeers("the admin console in Chromium", missingPeers() ?? chromiumMis
     await page.close();
   });
 
+  it("sets a policy's moderators: a count without a group is refused at the group; editing shows them again", async () => {
+    const page = await openPage(adminBrowser, "admin", "admin-password-1");
+    await page.goto(`${stack.edge.url}/#/admin/policies`);
+    await page.fill("#policy-name", "four eyes");
+    await page.fill("#policy-moderatorsRequired", "1");
+    await page.click("#policy-submit");
+    const error = page.locator("#policy-moderatorGroupId-error");
+    await error.waitFor();
+    expect(await error.textContent()).toContain("moderator group");
+    await page.selectOption("#policy-moderatorGroupId", stack.operatorsGroupId);
+    await page.click("#policy-submit");
+    await page.locator("#policy-message", { hasText: "Policy four eyes created" }).waitFor();
+    const saved = (await stack.admin.request<Policy[]>("GET", "/api/policies")).find((p) => p.name === "four eyes");
+    expect(saved).toMatchObject({ moderatorsRequired: 1, moderatorGroupId: stack.operatorsGroupId });
+    // Before the form had these fields, saving a moderated policy from it turned moderation off.
+    await page.getByRole("button", { name: "Edit: policy four eyes" }).click();
+    expect(await page.inputValue("#policy-moderatorsRequired")).toBe("1");
+    expect(await page.inputValue("#policy-moderatorGroupId")).toBe(stack.operatorsGroupId);
+    await page.close();
+  });
+
   it("adds a member to a group by typing part of the name", async () => {
     const bart = await stack.admin.request<{ id: string }>("POST", "/api/users", {
       username: "bartholomew",

@@ -22,7 +22,7 @@ type DurationKey =
   | "idleTimeoutMinutes"
   | "extensionMinutes"
   | "disconnectGraceMinutes";
-type CountKey = "quorum" | "maxExtensions";
+type CountKey = "quorum" | "maxExtensions" | "moderatorsRequired";
 type FlagKey = {
   [K in keyof Body]: Body[K] extends boolean ? K : never;
 }[keyof Body];
@@ -102,6 +102,13 @@ const COUNTS: Record<CountKey, { key: CountKey; label: string; min: number; max:
     max: 20,
     hint: "How many different people must approve (k of the approver group). 1 = any one.",
   },
+  moderatorsRequired: {
+    key: "moderatorsRequired",
+    label: "Moderators required",
+    min: 0,
+    max: 5,
+    hint: "This many people of the moderator group must watch live before anything typed reaches the server. 0: not moderated.",
+  },
   maxExtensions: {
     key: "maxExtensions",
     label: "Extensions per session",
@@ -157,7 +164,7 @@ const FLAGS: Record<FlagKey, { label: string; hint: string } | undefined> = {
   rdpClipboardPaste: undefined,
 };
 
-type Item = { flag: FlagKey } | { duration: DurationKey } | { count: CountKey } | "approverGroup";
+type Item = { flag: FlagKey } | { duration: DurationKey } | { count: CountKey } | "approverGroup" | "moderatorGroup";
 const SECTIONS: { legend: string; items: Item[] }[] = [
   {
     legend: "Approval",
@@ -183,6 +190,8 @@ const SECTIONS: { legend: string; items: Item[] }[] = [
       { flag: "recordKeystrokes" },
       { flag: "liveViewAllowed" },
       { flag: "notifyWatched" },
+      { count: "moderatorsRequired" },
+      "moderatorGroup",
     ],
   },
   { legend: "Authentication", items: [{ flag: "mfaRequired" }, { flag: "masterPasswordRequired" }] },
@@ -290,6 +299,7 @@ class DurationInput {
 export class PolicyForm {
   readonly name = h("input", { id: "policy-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
   readonly approverGroup = h("select", { id: "policy-approverGroupId", name: "approverGroupId" });
+  readonly moderatorGroup = h("select", { id: "policy-moderatorGroupId", name: "moderatorGroupId" });
   private readonly durations = new Map<DurationKey, DurationInput>();
   private readonly counts = new Map<CountKey, HTMLInputElement>();
   private readonly flags = new Map<FlagKey, HTMLInputElement>();
@@ -325,6 +335,15 @@ export class PolicyForm {
   }
 
   private itemElement(item: Item): HTMLElement {
+    if (item === "moderatorGroup") {
+      return this.box(
+        new FieldBox(
+          this.moderatorGroup,
+          h("label", { for: this.moderatorGroup.id }, "Moderator group"),
+          "Its members moderate sessions under this policy. Nobody moderates their own session.",
+        ),
+      ).element;
+    }
     if (item === "approverGroup") {
       return this.box(
         new FieldBox(
@@ -366,13 +385,15 @@ export class PolicyForm {
 
   /** Refreshes the group picker (after the groups list reloads). */
   refreshGroups(): void {
-    const chosen = this.approverGroup.value;
-    fillSelect(
-      this.approverGroup,
-      this.data.groups.map((g) => ({ id: g.id, label: `${g.name} (${g.members.length})` })),
-      { none: "No group" },
-    );
-    this.approverGroup.value = chosen;
+    for (const select of [this.approverGroup, this.moderatorGroup]) {
+      const chosen = select.value;
+      fillSelect(
+        select,
+        this.data.groups.map((g) => ({ id: g.id, label: `${g.name} (${g.members.length})` })),
+        { none: "No group" },
+      );
+      select.value = chosen;
+    }
   }
 
   /** Shows a policy's values, or the defaults for a new one. */
@@ -382,6 +403,7 @@ export class PolicyForm {
     this.name.value = values.name;
     this.refreshGroups();
     this.approverGroup.value = values.approverGroupId ?? "";
+    this.moderatorGroup.value = values.moderatorGroupId ?? "";
     for (const [key, input] of this.durations) input.set(values[key]);
     for (const [key, input] of this.counts) input.value = String(values[key]);
     for (const [key, input] of this.flags) input.checked = values[key];
@@ -394,7 +416,11 @@ export class PolicyForm {
   read(): { ok: true; body: Body } | { ok: false; control: Control; message: string } {
     this.clearErrors();
     const wrong: { control: Control; message: string }[] = [];
-    const raw: Record<string, unknown> = { ...this.kept, approverGroupId: this.approverGroup.value || null };
+    const raw: Record<string, unknown> = {
+      ...this.kept,
+      approverGroupId: this.approverGroup.value || null,
+      moderatorGroupId: this.moderatorGroup.value || null,
+    };
     const name = this.name.value.trim();
     if (!name) wrong.push({ control: this.name, message: "Enter a name for the policy." });
     raw.name = name;
@@ -445,6 +471,7 @@ export class PolicyForm {
   private controlOf(field: string): Control | undefined {
     if (field === "name") return this.name;
     if (field === "approverGroupId") return this.approverGroup;
+    if (field === "moderatorGroupId") return this.moderatorGroup;
     if (field === "commandRules") return this.commandRules.firstControl;
     return (
       this.durations.get(field as DurationKey)?.amount ??
