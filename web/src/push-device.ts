@@ -2,6 +2,7 @@
 // browser's permission prompt comes only then), subscribes this browser to Web Push with the edge's VAPID key and
 // registers it (/api/push/devices); lists the person's notified devices, removes one, sends a test. The
 // subscription's endpoint and keys go to the edge once, never back.
+import { browserOf } from "../../protocol/user-agent.ts";
 import { z } from "zod";
 import { PushConfig, PushDevice, PushDeviceSaved, type PushSubscriptionInput } from "../../protocol/web-push.ts";
 import { ApiError, errorText } from "./api.ts";
@@ -38,30 +39,7 @@ const pushApi = {
 };
 
 /** "Chrome on Android": what the person will recognise this device by in the list. */
-function thisDeviceLabel(): string {
-  const ua = navigator.userAgent;
-  const browser = /Edg\//.test(ua)
-    ? "Edge"
-    : /Firefox\//.test(ua)
-      ? "Firefox"
-      : /Chrome\/|CriOS\//.test(ua)
-        ? "Chrome"
-        : /Safari\//.test(ua)
-          ? "Safari"
-          : "Browser";
-  const os = /Android/.test(ua)
-    ? "Android"
-    : /iPhone|iPad/.test(ua)
-      ? "iOS"
-      : /Windows/.test(ua)
-        ? "Windows"
-        : /Mac OS X/.test(ua)
-          ? "macOS"
-          : /Linux/.test(ua)
-            ? "Linux"
-            : "";
-  return os ? `${browser} on ${os}` : browser;
-}
+const thisDeviceLabel = (): string => browserOf(navigator.userAgent) ?? "Browser";
 
 function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
   const bin = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));

@@ -9,38 +9,6 @@ const NAME_MAX_CHARS = 60;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: names must stay on one line in a notification
 const oneLine = (s: string) => truncate(s.replace(/[\u0000-\u001f\u007f]+/g, " ").trim(), NAME_MAX_CHARS);
 
-/** "Chrome on Android" from a User-Agent header; the first match wins (Edge and Opera also say Chrome). */
-export function browserOf(userAgent: string | null | undefined): string | null {
-  if (!userAgent) return null;
-  const ua = userAgent.slice(0, 512);
-  const browser = /Edg\//.test(ua)
-    ? "Edge"
-    : /OPR\//.test(ua)
-      ? "Opera"
-      : /Firefox\//.test(ua)
-        ? "Firefox"
-        : /Chrome\/|CriOS\//.test(ua)
-          ? "Chrome"
-          : /Safari\//.test(ua)
-            ? "Safari"
-            : null;
-  const os = /Android/.test(ua)
-    ? "Android"
-    : /iPhone|iPad|iPod/.test(ua)
-      ? "iOS"
-      : /Windows/.test(ua)
-        ? "Windows"
-        : /Mac OS X|Macintosh/.test(ua)
-          ? "macOS"
-          : /CrOS/.test(ua)
-            ? "ChromeOS"
-            : /Linux/.test(ua)
-              ? "Linux"
-              : null;
-  if (browser && os) return `${browser} on ${os}`;
-  return browser ?? os;
-}
-
 /** A sign-in waits for this user's approval: the notice opens the Account page, where the number is typed. */
 export function signInNotice(
   challengeId: string,

@@ -22,7 +22,8 @@ import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { planPush } from "../notify/push.ts";
-import { browserOf, signInNotice } from "../notify/push-notices.ts";
+import { browserOf } from "../../protocol/user-agent.ts";
+import { signInNotice } from "../notify/push-notices.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { pushDevices, sendNow } from "../push-devices.ts";
 
