@@ -7,7 +7,6 @@ import {
   KillResult,
   LiveSession,
   ModerationSession,
-  type Policy,
   recordingMode,
   SessionSummary,
 } from "../../protocol/index.ts";
@@ -385,21 +384,7 @@ sessions.openapi(
     response: z.array(ModerationSession),
   }),
   async (c) => {
-    const user = c.get("user");
-    const { results } = await c.env.DB.prepare(
-      `SELECT se.id, owner.username AS user, sv.name AS server, se.created_at, se.deadline,
-         json_extract(ch.policy, '$.moderatorsRequired') AS required
-       FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
-         JOIN users owner ON owner.id = se.user_id JOIN servers sv ON sv.id = se.server_id
-         JOIN group_members gm ON gm.group_id = json_extract(ch.policy, '$.moderatorGroupId') AND gm.user_id = ?1
-         JOIN users u ON u.id = gm.user_id
-       WHERE se.status IN ('pending', 'active') AND u.disabled = 0
-         AND json_extract(ch.policy, '$.moderatorsRequired') > 0
-         AND COALESCE(u.person_id, u.id) != ch.person_id
-       ORDER BY se.created_at DESC LIMIT 200`,
-    )
-      .bind(user.id)
-      .all<{ id: string; user: string; server: string; created_at: number; deadline: number; required: number }>();
+    const results = await moderatable(c.env.DB, c.get("user").id);
     return c.json(
       results.map((r) => ({
         id: r.id,
@@ -422,25 +407,38 @@ sessions.openapi(
  */
 sessions.get("/sessions/:id/moderate", requireUpgrade, requireSameOrigin, requireSocketUser("watch"), async (c) => {
   const user = c.get("user");
-  const row = await c.env.DB.prepare(
-    `SELECT se.id, ch.person_id, ch.policy FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
-      WHERE se.id = ? AND se.status IN ('pending', 'active')`,
-  )
-    .bind(c.req.param("id"))
-    .first<{ id: string; person_id: string; policy: string }>();
-  if (!row) throw new ApiFailure("not_found");
-  const policy = JSON.parse(row.policy) as Partial<Policy>;
-  if (!policy.moderatorsRequired || !policy.moderatorGroupId)
-    throw new ApiFailure("forbidden", `session ${row.id} is not moderated`);
-  const member = await c.env.DB.prepare(
-    `SELECT COALESCE(u.person_id, u.id) AS person FROM group_members gm JOIN users u ON u.id = gm.user_id
-      WHERE gm.group_id = ? AND gm.user_id = ? AND u.disabled = 0`,
-  )
-    .bind(policy.moderatorGroupId, user.id)
-    .first<{ person: string }>();
-  if (!member) throw new ApiFailure("forbidden", `${user.username} is not a moderator of session ${row.id}`);
-  if (member.person === row.person_id)
-    throw new ApiFailure("forbidden", `${user.username} requested session ${row.id}: a requester never moderates`);
+  const id = c.req.param("id");
+  const live = await c.env.DB.prepare("SELECT id FROM sessions WHERE id = ? AND status IN ('pending', 'active')")
+    .bind(id)
+    .first<{ id: string }>();
+  if (!live) throw new ApiFailure("not_found");
+  const [row] = await moderatable(c.env.DB, user.id, id);
+  if (!row) throw new ApiFailure("forbidden", `${user.username} may not moderate session ${id}`);
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
   return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username, moderator: true });
 });
+
+/**
+ * The one definition of who may moderate what: live sessions whose checkout's policy (as snapshotted) requires
+ * moderators, where the caller is an enabled member of its moderator group and not the requester, counted by
+ * person (a second account of the requester is the requester). `sessionId`: only that session.
+ */
+async function moderatable(db: D1Database, userId: string, sessionId?: string) {
+  const { results } = await db
+    .prepare(
+      `SELECT se.id, owner.username AS user, sv.name AS server, se.created_at, se.deadline,
+         json_extract(ch.policy, '$.moderatorsRequired') AS required
+       FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
+         JOIN users owner ON owner.id = se.user_id JOIN servers sv ON sv.id = se.server_id
+         JOIN group_members gm ON gm.group_id = json_extract(ch.policy, '$.moderatorGroupId') AND gm.user_id = ?1
+         JOIN users u ON u.id = gm.user_id
+       WHERE se.status IN ('pending', 'active') AND u.disabled = 0
+         AND json_extract(ch.policy, '$.moderatorsRequired') > 0
+         AND COALESCE(u.person_id, u.id) != ch.person_id
+         AND (?2 IS NULL OR se.id = ?2)
+       ORDER BY se.created_at DESC LIMIT 200`,
+    )
+    .bind(userId, sessionId ?? null)
+    .all<{ id: string; user: string; server: string; created_at: number; deadline: number; required: number }>();
+  return results;
+}
