@@ -5,7 +5,7 @@
 // session.
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
+import { CloseCode, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
 import { auditLog, type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "./test/harness.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -136,5 +136,32 @@ describe("moderated sessions", { timeout: 30_000 }, () => {
     // Once it ends, it is no longer offered.
     await env.DB.prepare("UPDATE sessions SET status = 'ended' WHERE id = ?").bind(live.id).run();
     expect((await list(await member.cookie())).some((s) => s.id === live.id)).toBe(false);
+  });
+
+  it("a moderator taken out of the moderator group loses the open socket; a change that keeps the right does not", async () => {
+    const mona = await person(`mona-${crypto.randomUUID().slice(0, 6)}`);
+    const group = await moderatorGroup(mona.id);
+    const other = await moderatorGroup();
+    const { id } = await liveSession({ moderators_required: 1, moderator_group_id: group });
+    const moderator = await openSocket(`/api/sessions/${id}/moderate`, { Origin: ORIGIN, cookie: await mona.cookie() });
+    moderator.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+    await moderator.next(moderatedBy(mona.name), "moderating");
+    const admin = await person(`adm-${crypto.randomUUID().slice(0, 6)}`, ["admin"]);
+    const cookie = await admin.cookie();
+    const setMembers = (groupId: string, userIds: string[]) =>
+      SELF.fetch(`${ORIGIN}/api/groups/${groupId}/members`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", origin: ORIGIN, cookie },
+        body: JSON.stringify({ userIds }),
+      });
+    // Another group changes for her: her account is re-checked, and she still moderates this session.
+    expect((await setMembers(other, [mona.id])).status).toBe(200);
+    expect((await setMembers(other, [])).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(moderator.closed).toBeUndefined();
+    // Out of the moderator group: the right is gone, and so is the socket.
+    expect((await setMembers(group, [])).status).toBe(200);
+    await moderator.next((c) => c.closed !== undefined, "moderator socket closed");
+    expect(moderator.closed!.code).toBe(CloseCode.Forbidden);
   });
 });

@@ -12,6 +12,7 @@ import { ApiFailure } from "../errors.ts";
 import { CHECKOUT_ENTITLED } from "./catalog.ts";
 import { CHECKOUT_COLUMNS, CHECKOUT_FROM, type CheckoutRow, rowPolicy } from "./checkout-store.ts";
 import { revoke } from "./checkouts.ts";
+import { moderatable } from "./moderation.ts";
 import { effectivePolicies } from "./policy.ts";
 import { type Held, mayWatch, requalify } from "./requalify.ts";
 
@@ -180,7 +181,7 @@ async function endSessionsOfClosedCheckouts(
   }
 }
 
-/** Closes the person's live views of sessions they may no longer watch (all of them when `all`). */
+/** Closes the person's live views of sessions they may no longer watch nor moderate (all of them when `all`). */
 async function dropLostViews(env: Env, userId: string, all: boolean): Promise<number> {
   const [who, zones, live] = await env.DB.batch<{ disabled?: number; roles?: string; zone_id?: string; id?: string }>([
     env.DB.prepare("SELECT disabled, roles FROM users WHERE id = ?").bind(userId),
@@ -195,7 +196,9 @@ async function dropLostViews(env: Env, userId: string, all: boolean): Promise<nu
     roles: user?.roles ? (JSON.parse(user.roles) as string[]) : [],
     zones: new Set((zones?.results ?? []).map((z) => z.zone_id!)),
   };
-  const lost = (live?.results ?? []).filter((s) => all || !mayWatch(viewer, s.zone_id!));
+  // A session the person still moderates is kept: its moderator socket is a view they may still have.
+  const moderates = all ? new Set<string>() : new Set((await moderatable(env.DB, userId)).map((s) => s.id));
+  const lost = (live?.results ?? []).filter((s) => all || (!mayWatch(viewer, s.zone_id!) && !moderates.has(s.id!)));
   const dropped = await Promise.all(
     lost.map((s) => env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(s.id!)).dropViewer(userId)),
   );
