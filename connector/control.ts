@@ -2,6 +2,7 @@
 // heartbeats, redialled with capped backoff. Session `open`s arrive here.
 import WebSocket from "ws";
 import {
+  type AuditSyslogJob,
   backoffDelay,
   CloseCode,
   connectorEndpoint,
@@ -12,7 +13,7 @@ import {
   HEARTBEAT_TIMEOUT_MS,
   HubToConnector,
   type MailJob,
-  MAX_CONTROL_MESSAGE,
+  MAX_HUB_MESSAGE,
   type Open,
   PING,
   PONG,
@@ -45,6 +46,8 @@ export type ControlHandlers = {
   sealKey?: (delivery: { rotationId: string; kid: string; sealed: string }) => void;
   /** Relay a notification email (connector/mail.ts); answer with `mail_result`. */
   mail?: (job: MailJob) => void;
+  /** Write audit entries to the on-prem syslog collector (connector/audit-syslog.ts); answer `audit_syslog_result`. */
+  auditSyslog?: (job: AuditSyslogJob) => void;
   /** Extra fields of the hello: the transport key and the seal key held. */
   hello?: () => Promise<Partial<z.infer<typeof ConnectorHello>>>;
 };
@@ -95,7 +98,7 @@ export class ControlLink {
     const token = await connectorToken(this.state.connectorId, this.state.identityKey, connectorEndpoint.control);
     const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${token}` },
-      maxPayload: MAX_CONTROL_MESSAGE,
+      maxPayload: MAX_HUB_MESSAGE,
       perMessageDeflate: false,
     });
     this.ws = ws;
@@ -121,7 +124,7 @@ export class ControlLink {
       }
       try {
         if (isBinary) throw new Error("binary on control socket");
-        const msg = parseMessage(HubToConnector, text);
+        const msg = parseMessage(HubToConnector, text, MAX_HUB_MESSAGE);
         switch (msg.type) {
           case "hello":
             this.attempt = 0;
@@ -145,6 +148,9 @@ export class ControlLink {
             break;
           case "probe_host_key":
             this.on.probeHostKey?.(msg);
+            break;
+          case "audit_syslog":
+            this.on.auditSyslog?.(msg);
             break;
           case "mail":
             this.on.mail?.(msg);

@@ -9,6 +9,9 @@ import {
   encodeMessage,
   HEARTBEAT_TIMEOUT_MS,
   type HubToConnector,
+  AUDIT_SYSLOG_ANSWER_TIMEOUT_MS,
+  type AuditSyslogJob,
+  type AuditSyslogResult,
   MAIL_ANSWER_TIMEOUT_MS,
   type MailJob,
   type MailResult,
@@ -71,10 +74,14 @@ export type ProbeOutcome =
   | { ok: false; error: "refused" | "unreachable" | "offline" };
 
 export type MailOutcome = MailResult["result"];
+export type AuditSyslogOutcome = AuditSyslogResult["result"];
+/** A connector's answer to a job, or why there was none. */
+type JobResult = { ok: true; result: MailOutcome | AuditSyslogOutcome } | { ok: false; error: string };
 
 export class ConnectorHub extends DurableObject<Env> {
   /** Mail jobs waiting for their connector's answer, by job id (memory: the outbox retries one that is lost). */
-  private readonly mails = new Map<string, { connectorId: string; answer: (outcome: MailOutcome) => void }>();
+  /** Jobs handed to a connector (mail, audit syslog) waiting for its answer, by `kind:jobId`. */
+  private readonly jobs = new Map<string, { connectorId: string; answer: (result: JobResult) => void }>();
   /** `open`s waiting for their connector's answer, by session id. In memory: a dispatch is one RPC. */
   private readonly waiting = new Map<string, { connectorId: string; answer: (a: Answer) => void }>();
   /** Host key probes waiting for their connector's answer, by probe id (memory: a probe lives seconds). */
@@ -161,9 +168,9 @@ export class ConnectorHub extends DurableObject<Env> {
           probe.answer(msg.result.ok ? { ...msg.result, connectorId: att.connectorId } : msg.result);
         return;
       }
-      if (msg.type === "mail_result") {
-        const mail = this.mails.get(msg.jobId);
-        if (mail?.connectorId === att.connectorId) mail.answer(msg.result);
+      if (msg.type === "mail_result" || msg.type === "audit_syslog_result") {
+        const job = this.jobs.get(`${msg.type}:${msg.jobId}`);
+        if (job?.connectorId === att.connectorId) job.answer({ ok: true, result: msg.result });
         return;
       }
       if (msg.type === "seal_key_adopted") {
@@ -271,23 +278,48 @@ export class ConnectorHub extends DurableObject<Env> {
    * site's connectors stay up: the one that remembers whether its relay already accepted this job.
    */
   async sendMail(job: MailJob): Promise<MailOutcome> {
+    const answer = await this.askOne(job, "mail_result", job.jobId, MAIL_ANSWER_TIMEOUT_MS);
+    if (answer.ok) return answer.result as MailOutcome;
+    return { outcome: "failed", retryable: true, error: answer.error };
+  }
+
+  /**
+   * Hands a batch of audit entries to one live connector, which writes them to the on-prem syslog collector
+   * (connector/audit-syslog.ts), and waits for its answer. Chosen by the sink's id, so the connector that holds the
+   * sink's connection and its overlap keeps it while the site's connectors stay up.
+   */
+  async sendAuditSyslog(job: AuditSyslogJob): Promise<AuditSyslogOutcome> {
+    const answer = await this.askOne(job, "audit_syslog_result", job.target.sinkId, AUDIT_SYSLOG_ANSWER_TIMEOUT_MS);
+    if (answer.ok) return answer.result as AuditSyslogOutcome;
+    return { outcome: "failed", error: answer.error };
+  }
+
+  /**
+   * Sends a job to one live connector, picked by `pickBy` among them (sorted by id, so the same one while the set
+   * stays), and waits for the `answerType` message naming the job. No connector, a lost socket, the connector going
+   * away or no answer in time: `{ ok: false }` with a fixed phrase.
+   */
+  private askOne(
+    job: MailJob | AuditSyslogJob,
+    answerType: "mail_result" | "audit_syslog_result",
+    pickBy: string,
+    timeoutMs: number,
+  ): Promise<JobResult> {
     const live = this.live()
       .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment }))
       .sort((a, b) => (a.att.connectorId < b.att.connectorId ? -1 : 1));
-    const next = live[stableIndex(job.jobId, live.length)];
-    if (!next) return { outcome: "failed", retryable: true, error: "no connector of the mail site is online" };
-    return new Promise<MailOutcome>((resolve) => {
-      const done = (outcome: MailOutcome) => {
+    const next = live[stableIndex(pickBy, live.length)];
+    if (!next) return Promise.resolve({ ok: false, error: "no connector of the site is online" });
+    const key = `${answerType}:${job.jobId}`;
+    return new Promise<JobResult>((resolve) => {
+      const done = (result: JobResult) => {
         clearTimeout(timer);
-        if (this.mails.get(job.jobId)?.connectorId === next.att.connectorId) this.mails.delete(job.jobId);
-        resolve(outcome);
+        if (this.jobs.get(key)?.connectorId === next.att.connectorId) this.jobs.delete(key);
+        resolve(result);
       };
-      const timer = setTimeout(
-        () => done({ outcome: "failed", retryable: true, error: "the connector did not answer in time" }),
-        MAIL_ANSWER_TIMEOUT_MS,
-      );
-      this.mails.set(job.jobId, { connectorId: next.att.connectorId, answer: done });
-      if (!send(next.ws, job)) done({ outcome: "failed", retryable: true, error: "the connector's socket closed" });
+      const timer = setTimeout(() => done({ ok: false, error: "the connector did not answer in time" }), timeoutMs);
+      this.jobs.set(key, { connectorId: next.att.connectorId, answer: done });
+      if (!send(next.ws, job)) done({ ok: false, error: "the connector's socket closed" });
     });
   }
 
@@ -417,9 +449,8 @@ export class ConnectorHub extends DurableObject<Env> {
     const { connectorId } = ws.deserializeAttachment() as Attachment;
     for (const [sessionId, w] of this.waiting)
       if (w.connectorId === connectorId) this.answer(sessionId, connectorId, "gone");
-    for (const m of this.mails.values())
-      if (m.connectorId === connectorId)
-        m.answer({ outcome: "failed", retryable: true, error: "the connector went away" });
+    for (const job of this.jobs.values())
+      if (job.connectorId === connectorId) job.answer({ ok: false, error: "the connector went away" });
   }
 
   async health(): Promise<ConnectorHealth[]> {

@@ -20,4 +20,6 @@ export * from "./policy-rules.ts";
 export * from "./scim.ts";
 export * from "./duo.ts";
 export * from "./command-rules.ts";
+export * from "./audit-stream.ts";
 export * from "./mail.ts";
+export * from "./commands.ts";

@@ -13,6 +13,12 @@ export const MAX_BINARY_FRAME = MAX_DATA_PAYLOAD + 1;
 export const MAX_CONTROL_MESSAGE = 16 * 1024;
 
 /**
+ * Largest message the ConnectorHub sends a connector: 64 KiB. Audit batches for the syslog sink
+ * (protocol/audit-stream.ts AUDIT_BATCH_BYTES) are the large ones; everything else fits MAX_CONTROL_MESSAGE.
+ */
+export const MAX_HUB_MESSAGE = 64 * 1024;
+
+/**
  * Output window the browser grants the connector: 1 MiB. The connector never has more
  * than this many output bytes unacknowledged, so a browser that stops reading stalls the
  * ssh2 stream (and so the remote program) instead of growing any buffer on the way.

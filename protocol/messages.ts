@@ -4,6 +4,7 @@ import { z } from "zod";
 import { PublicSealKey } from "./seal-rotation.ts";
 import { SpoolHealth } from "./recording.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
+import { AuditSyslogJob, AuditSyslogResult } from "./audit-stream.ts";
 import { MailJob, MailResult } from "./mail.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
@@ -219,6 +220,8 @@ export const ConnectorRecording = z.strictObject({
  * `action` is what the connector did (`deny`: never sent; `alert`: sent, to be alerted), `rule` the index of the
  * policy rule that matched (null: none), `at` the output offset when Enter was pressed (where it is in the
  * recording). The line is cut at MAX_COMMAND_EVENT_LINE characters. Sent on the data socket, in order with output.
+ * `ms`: where Enter fell on the recording's own clock (ms since it started; absent when the session is not
+ * recorded), so the timeline links into the replay at that moment. `message`: the matched rule's message.
  */
 export const MAX_COMMAND_EVENT_LINE = 1024;
 export const CommandEvent = z.strictObject({
@@ -227,6 +230,8 @@ export const CommandEvent = z.strictObject({
   action: z.enum(["allow", "alert", "deny"]),
   rule: z.number().int().nonnegative().max(64).nullable(),
   at: offset,
+  ms: z.number().int().nonnegative().optional(),
+  message: z.string().max(200).optional(),
 });
 export type CommandEvent = z.infer<typeof CommandEvent>;
 export const ConnectorToRoom = z.discriminatedUnion("type", [
@@ -342,6 +347,7 @@ export const ConnectorToHub = z.discriminatedUnion("type", [
   SealKeyAdopted,
   HostKeyProbed,
   MailResult,
+  AuditSyslogResult,
 ]);
 export type ConnectorToHub = z.infer<typeof ConnectorToHub>;
 
@@ -378,6 +384,8 @@ export const HubToConnector = z.discriminatedUnion("type", [
   }),
   /** Relay a notification email to the organisation's SMTP relay (protocol/mail.ts); answered by `mail_result`. */
   MailJob,
+  /** Write audit entries to the on-prem syslog collector (protocol/audit-stream.ts); answered by `audit_syslog_result`. */
+  AuditSyslogJob,
 ]);
 export type HubToConnector = z.infer<typeof HubToConnector>;
 
@@ -389,9 +397,12 @@ export class MessageError extends Error {
   override name = "MessageError";
 }
 
-/** Parses a JSON control message against a schema; throws MessageError on size, JSON or shape. */
-export function parseMessage<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
-  if (text.length > MAX_CONTROL_MESSAGE) throw new MessageError("control message too large");
+/**
+ * Parses a JSON control message against a schema; throws MessageError on size, JSON or shape. `max`: the hop's
+ * bound in characters (MAX_HUB_MESSAGE for what the hub sends a connector).
+ */
+export function parseMessage<T extends z.ZodType>(schema: T, text: string, max = MAX_CONTROL_MESSAGE): z.infer<T> {
+  if (text.length > max) throw new MessageError("control message too large");
   let value: unknown;
   try {
     value = JSON.parse(text);
