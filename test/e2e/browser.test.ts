@@ -475,6 +475,9 @@ describeWithPeers("the product in Chromium", missingPeers() ?? chromiumMissing()
         (document.querySelector("#watch-terminal")?.textContent ?? "").includes("moderated-42"),
       );
       // What was typed while held never reached the shell (it would have been echoed before this).
+      await page.waitForFunction(() =>
+        (document.querySelector("#terminal .xterm-rows")?.textContent ?? "").includes("moderated-42"),
+      );
       const screen = await page.locator("#terminal .xterm-rows").innerText();
       expect(screen).toContain("moderated-42");
       expect(screen).not.toContain("held-");

@@ -81,6 +81,22 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
     }
   }
 
+  /**
+   * Waits for the rotation to settle and checks it; when it is not what was expected, the failure says why
+   * (the connector's rotation lines and the sshd log tail), since a flaky run is read only from CI's output.
+   */
+  async function settledAs(id: string, expected: Partial<CredentialRotationInfo>): Promise<void> {
+    const got = await settled(id);
+    const matches = Object.entries(expected).every(([k, v]) => got[k as keyof CredentialRotationInfo] === v);
+    if (matches) return;
+    const connector = (await stack.logs())
+      .split("\n")
+      .filter((line) => line.includes("rotation."))
+      .slice(-6);
+    const sshdTail = (await sshd.log()).split("\n").slice(-12);
+    expect(got, [JSON.stringify(got), ...connector, ...sshdTail].join("\n")).toMatchObject(expected);
+  }
+
   /** The secret the edge now vaults for `credentialId`, opened as a connector would. */
   async function vaulted(credentialId: string): Promise<string> {
     const rows = await d1Query<{ sealed: string }>(
@@ -264,7 +280,7 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
     // Named as the rotation credential, root's key resets it.
     await admin("PUT", `/api/credentials/${cred.id}/rotation`, { account: { type: "ssh" }, rotateWith: root.id });
     await admin("POST", `/api/credentials/${cred.id}/rotate`);
-    expect(await settled(cred.id)).toMatchObject({ state: "ok", attempts: 0 });
+    await settledAs(cred.id, { state: "ok", attempts: 0 });
     expect(await logsIn(sshd, { username: account, password: await vaulted(cred.id) })).toBe(true);
   }, 60_000);
 
