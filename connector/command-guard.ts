@@ -41,7 +41,13 @@ const CANCEL = Buffer.from("\x03");
 const ISEARCH = /^\((?:failed )?(?:reverse-|bck-|fwd-)?i-search\)`[^']*': ?/;
 const DEFAULT_DENIAL = "This command is not allowed by the session's policy.";
 
-export type CommandEventOut = { line: string; action: "allow" | "alert" | "deny"; rule: number | null };
+/** `message`: the matched rule's message (what a denied user read; "" when the rule has none). */
+export type CommandEventOut = {
+  line: string;
+  action: "allow" | "alert" | "deny";
+  rule: number | null;
+  message: string;
+};
 
 export type GuardIo = {
   /** Bytes for the target's shell. */
@@ -284,6 +290,7 @@ export class CommandGuard {
         line: eventLine(full),
         action: verdict.action === "alert" ? "alert" : "allow",
         rule: verdict.rule,
+        message: verdict.message,
       });
     return true;
   }
@@ -295,8 +302,9 @@ export class CommandGuard {
     this.awaitingEcho = true;
     this.editing = false;
     this.continued = "";
-    this.io.denied(verdict.message || DEFAULT_DENIAL);
-    this.io.command({ line: eventLine(line), action: "deny", rule: verdict.rule });
+    const message = verdict.message || DEFAULT_DENIAL;
+    this.io.denied(message);
+    this.io.command({ line: eventLine(line), action: "deny", rule: verdict.rule, message });
   }
 
   /**

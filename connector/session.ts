@@ -485,12 +485,22 @@ export class TargetSession {
     return new CommandGuard(rules, SHELL_COLS, SHELL_ROWS, {
       send: (bytes) => this.writeInput(bytes),
       denied: (message) => this.sendControl({ type: "notice", code: "command_denied", message }),
-      command: ({ line, action, rule }) => {
+      command: ({ line, action, rule, message }) => {
         this.commandEvents++;
         if (this.commandEvents === MAX_COMMAND_EVENTS + 1)
           this.log("session.commands_capped", { session: this.sessionId, max: MAX_COMMAND_EVENTS });
+        // `ms`: the recording's clock at Enter, for the timeline's link into the replay.
+        const ms = this.recorder?.elapsedMs;
         if (this.commandEvents <= MAX_COMMAND_EVENTS || action !== "allow")
-          this.sendControl({ type: "command", line, action, rule, at: this.credit.sent });
+          this.sendControl({
+            type: "command",
+            line,
+            action,
+            rule,
+            at: this.credit.sent,
+            ...(ms !== undefined ? { ms: Math.round(ms) } : {}),
+            ...(message ? { message } : {}),
+          });
         this.log("session.command", { session: this.sessionId, action, rule: rule ?? undefined });
       },
       overflow: () => {

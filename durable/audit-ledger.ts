@@ -2,7 +2,13 @@
 // whole deployment), in the object's SQLite storage. Appends, queries, export pages and verify.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { AuditEntryInput, AuditQuery, type AuditEntry, type AuditVerifyResult } from "../protocol/audit.ts";
+import {
+  AuditAction,
+  AuditEntryInput,
+  AuditQuery,
+  type AuditEntry,
+  type AuditVerifyResult,
+} from "../protocol/audit.ts";
 import type { Env } from "../worker/env.ts";
 import { canonicalJson, chain, GENESIS, verifyChain } from "./audit-chain.ts";
 
@@ -49,6 +55,15 @@ export type LedgerFilter = z.input<typeof LedgerFilter>;
 const LedgerQuery = LedgerFilter.extend(AuditQuery.pick({ before: true, limit: true }).shape);
 export type LedgerQuery = z.input<typeof LedgerQuery>;
 
+/** The commands timeline's question: entries of these actions whose `data.line` contains `text` (any case). */
+const CommandsLedgerQuery = LedgerFilter.omit({ action: true }).extend({
+  actions: z.array(AuditAction).min(1).max(3),
+  text: z.string().max(200).optional(),
+  before: z.number().int().optional(),
+  limit: z.number().int().min(1).max(200),
+});
+export type CommandsLedgerQuery = z.input<typeof CommandsLedgerQuery>;
+
 type Head = { count: number; hash: string };
 type Row = {
   idx: number;
@@ -77,6 +92,8 @@ const SCHEMA = [
   "CREATE INDEX IF NOT EXISTS entries_user ON entries (user_id)",
   "CREATE INDEX IF NOT EXISTS entries_server ON entries (server_id)",
   "CREATE INDEX IF NOT EXISTS entries_ts ON entries (ts)",
+  // The commands timeline reads one kind of entry newest first (commands()).
+  "CREATE INDEX IF NOT EXISTS entries_action ON entries (action, idx)",
   // The head: how many entries the ledger has written and the last one's hash. Written in the same
   // transaction as each insert, so it is the anchor that shows a truncated or rewritten tail.
   "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL, hash TEXT NOT NULL)",
@@ -132,6 +149,26 @@ export class AuditLedger extends DurableObject<Env> {
     }
     const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
     return this.rows(`SELECT * FROM entries ${clause} ORDER BY idx DESC LIMIT ?`, ...args, limit);
+  }
+
+  /**
+   * Command entries (the commands timeline), newest first, at most `limit`. Reads the (action, idx) index
+   * for each action, below the cursor; the text is a LIKE on the line in `data`, its wildcards escaped.
+   */
+  async commands(q: CommandsLedgerQuery): Promise<LedgerEntry[]> {
+    const { actions, text, before, limit, ...filter } = CommandsLedgerQuery.parse(q);
+    const { where, args } = whereOf(filter);
+    where.unshift("action IN (SELECT value FROM json_each(?))");
+    args.unshift(JSON.stringify(actions));
+    if (before !== undefined) {
+      where.push("idx < ?");
+      args.push(before);
+    }
+    if (text) {
+      where.push("json_extract(data, '$.line') LIKE ? ESCAPE '\\'");
+      args.push(`%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+    }
+    return this.rows(`SELECT * FROM entries WHERE ${where.join(" AND ")} ORDER BY idx DESC LIMIT ?`, ...args, limit);
   }
 
   /** Oldest first, entries after `afterIdx` (-1 for the start), optionally filtered: the export walks these pages. */

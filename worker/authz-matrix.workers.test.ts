@@ -207,6 +207,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/names": { access: "auditor" },
   "GET /api/audit/verify": { access: "auditor" },
+  "GET /api/commands": { access: "auditor" },
   "POST /api/connectors/enroll": {
     access: "public",
     body: () => ({ token: "not-a-real-token-0123", name: "c", identityKey: { kty: "OKP", crv: "Ed25519", x: "AAAA" } }),

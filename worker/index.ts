@@ -9,6 +9,7 @@ import { errorBody, onError } from "./errors.ts";
 import { newApi } from "./openapi.ts";
 import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
+import { commands } from "./routes/commands.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
 import { connectors } from "./routes/connectors.ts";
@@ -59,6 +60,7 @@ for (const part of [
   sessions,
   extensions,
   audit,
+  commands,
   discovery,
   recordings,
   connectorKeys,

@@ -97,6 +97,8 @@ export class SessionRecorder {
   private cancelTimer: (() => void) | null = null;
   private seq = 0;
   private lastAt = 0;
+  /** The recording's time zero (the writer's start), on this recorder's clock. */
+  private readonly startedAt: number;
   /** Relayed bytes so far: output (the session's output offset) and input. */
   private outBytes = 0;
   private inBytes = 0;
@@ -118,6 +120,7 @@ export class SessionRecorder {
     this.chunkMs = options.chunkMs ?? RECORDING_CHUNK_MS;
     this.link = genesis(options.recordingId);
     const now = this.now();
+    this.startedAt = now;
     this.writer = recordingWriter(options.format, now, options.keystrokes);
     this.cast = this.writer instanceof CastWriter ? this.writer : null;
     this.append([this.writer.header(options.cols, options.rows), ...this.writer.marker("start", now)], now);
@@ -125,6 +128,11 @@ export class SessionRecorder {
 
   get recordingId(): string {
     return this.options.recordingId;
+  }
+
+  /** Where the recording's clock is now, in ms since its start (what the next event would be stamped; never earlier). */
+  get elapsedMs(): number {
+    return Math.max(this.cast?.lastMs ?? 0, this.now() - this.startedAt);
   }
 
   /** Cut chunks wait for the spool beyond the backlog bound: pause the target. */

@@ -20,7 +20,15 @@ export function commandRan(core: RoomCore, cmd: CommandEvent, now: number): void
             : "session.command",
       target: { type: "session", id: meta.sessionId },
       refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-      data: { line: cmd.line, rule: cmd.rule, at: cmd.at },
+      // `ms` (the recording's clock) is what the timeline's replay link seeks to; entries from before it carry
+      // only the output offset.
+      data: {
+        line: cmd.line,
+        rule: cmd.rule,
+        at: cmd.at,
+        ...(cmd.ms !== undefined ? { ms: cmd.ms } : {}),
+        ...(cmd.message ? { message: cmd.message } : {}),
+      },
     },
   });
 }

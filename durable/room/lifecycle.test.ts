@@ -297,10 +297,14 @@ describe("RoomCore command control events", () => {
     });
     bench.text(socket, { type: "command", line: "systemctl stop nginx", action: "deny", rule: 0, at: 42 });
     bench.text(socket, { type: "command", line: "uptime", action: "allow", rule: null, at: 50 });
+    // Where Enter fell on the recording's clock and the rule's message travel into the entry (the timeline's link).
+    const alerted = { line: "systemctl stop web", rule: 1, at: 60, ms: 2500, message: "Paged on-call." };
+    bench.text(socket, { type: "command", action: "alert", ...alerted });
     const audits = bench.effects.flatMap((a) => (a.do === "audit" ? [a.entry] : []));
     expect(audits.map((e) => [e.action, e.data])).toEqual([
       ["session.command_denied", { line: "systemctl stop nginx", rule: 0, at: 42 }],
       ["session.command", { line: "uptime", rule: null, at: 50 }],
+      ["session.command_alert", alerted],
     ]);
     expect(audits[0]?.actor).toEqual({ id: META.userId, name: META.username });
     const ended = bench.core.end("user_exit", {}, bench.now);

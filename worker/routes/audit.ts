@@ -14,7 +14,8 @@ export const audit = newApi();
 const tags = ["audit"];
 const middleware = [requireUser];
 
-function requireAuditor(user: AuthUser): void {
+/** The audit log's right (auditors and admins), shared with the commands timeline (routes/commands.ts). */
+export function requireAuditor(user: AuthUser): void {
   if (!user.roles.includes("auditor") && !user.roles.includes("admin"))
     throw new ApiFailure("forbidden", "not an auditor");
 }
