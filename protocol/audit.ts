@@ -44,6 +44,10 @@ export const AuditAction = z.enum([
   "site.seal_key_rotated", // the edge swapped every blob and the site's public key at once
   "site.seal_key_rotation_failed",
   "connector.seal_key_adopted", // a connector opened the new site key delivered to it
+  "discovery.address_changed", // a rerun found a discovered host at a new address (its enabled server followed)
+  "discovery.stale", // no rerun saw a discovered host for the site's stale days
+  "discovery.retired", // ... nor for its retire days: its enabled server cannot be checked out
+  "discovery.returned", // a rerun saw a stale or retired host again
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -1,6 +1,7 @@
 // API bodies about a site's connectors (health for the admin page) and their discovered servers.
 import { z } from "zod";
 import { SpoolHealth } from "./recording.ts";
+import { ServerProtocol } from "./api.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
 
 export const ConnectorError = z.object({ at: z.number().int(), event: z.string(), reason: z.string().optional() });
@@ -58,6 +59,10 @@ export const DiscoveredServerReport = z.strictObject({
   /** A keyscan's proposal, shown to the admin to pin; never trusted by itself. */
   hostKey: HostKeyFingerprint.optional(),
   hostKeyType: z.string().max(64).optional(),
+  /** The port an RDP probe answered on (a TLS handshake after the X.224 negotiation). */
+  rdpPort: z.number().int().min(1).max(65535).optional(),
+  /** That probe's proposal: the certificate's fingerprint (`SHA256:` + base64 of the DER's SHA-256). */
+  rdpCert: HostKeyFingerprint.optional(),
 });
 export type DiscoveredServerReport = z.infer<typeof DiscoveredServerReport>;
 
@@ -66,6 +71,19 @@ export const InventoryReport = z.strictObject({ servers: z.array(DiscoveredServe
 /** The edge's answer to an inventory report: how many servers it took. */
 export const InventoryReceipt = z.object({ received: z.number().int() });
 export type InventoryReport = z.infer<typeof InventoryReport>;
+
+/** seen -> stale (unseen for the site's stale days) -> retired (unseen for its retire days); seen again: back. */
+export const DiscoveryLifecycle = z.enum(["seen", "stale", "retired"]);
+export type DiscoveryLifecycle = z.infer<typeof DiscoveryLifecycle>;
+
+/** A site's ages for discovered hosts nobody sees any more, in days: stale first, then retired. */
+export const DiscoveryLifecycleSettings = z
+  .strictObject({
+    staleAfterDays: z.number().int().min(1).max(365),
+    retireAfterDays: z.number().int().min(1).max(3650),
+  })
+  .refine((s) => s.retireAfterDays > s.staleAfterDays, "retire after more days than stale");
+export type DiscoveryLifecycleSettings = z.infer<typeof DiscoveryLifecycleSettings>;
 
 export const DiscoveredServer = z.object({
   id: z.string(),
@@ -84,6 +102,15 @@ export const DiscoveredServer = z.object({
   /** `discovered` until an admin enables it in a zone; then `enabled` with the server's id. */
   status: z.enum(["discovered", "enabled"]),
   serverId: z.string().nullable(),
+  /** The protocols a probe found it speaking (SSH: a key exchange; RDP: a TLS certificate). */
+  offers: z.array(ServerProtocol),
+  rdpPort: z.number().int().nullable(),
+  /** The RDP certificate fingerprint the connector saw; a proposal, never trusted until pinned. */
+  proposedRdpCert: z.string().nullable(),
+  /** Whether discovery still sees it (docs/discovery.md): `stale` after the site's days unseen, then `retired`. */
+  lifecycle: DiscoveryLifecycle,
+  /** When it entered its lifecycle state (unix ms). */
+  lifecycleAt: z.number().int().nullable(),
 });
 export type DiscoveredServer = z.infer<typeof DiscoveredServer>;
 
@@ -91,7 +118,12 @@ export const EnableDiscoveredRequest = z.strictObject({
   zoneId: z.string(),
   /** Catalog name; defaults to the discovered name. */
   name: z.string().min(1).max(128).optional(),
-  /** The host key the admin pins: usually the keyscan's proposal, confirmed by them out of band. */
+  /** Which of its protocols it opens with: SSH on its port, RDP on the port the probe answered on (3389 if none). */
+  protocol: ServerProtocol.default("ssh"),
+  /**
+   * What the admin pins: for SSH the host key, for RDP the certificate fingerprint; usually the probe's proposal,
+   * confirmed by them out of band.
+   */
   hostKey: HostKeyFingerprint,
   tags: z.array(z.string().max(64)).max(20).default([]),
 });

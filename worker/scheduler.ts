@@ -6,6 +6,7 @@ import type { Env } from "./env.ts";
 import { deliverOutbox } from "./access/notify-checkout.ts";
 import { followLedger, watchConnectors } from "./notify/events.ts";
 import { sweepRecordings } from "./recordings.ts";
+import { ageDiscovered } from "./access/discovery.ts";
 import { purgeAuth } from "./auth/purge.ts";
 import { flushFailureTally } from "./auth/failure-tally-store.ts";
 import { enforceAccess } from "./access/revocation.ts";
@@ -32,6 +33,8 @@ export async function sweep(
   const notifications = await deliverOutbox(env, now);
   // Recordings past their zone's retention: deleted from the store and audited.
   const recordingsDeleted = await sweepRecordings(env, now);
+  // Discovered hosts no rerun saw for their site's days: stale, then retired (audited; checkouts on them fall).
+  await ageDiscovered(env, now);
   await purgeAuth(env, now);
   // Failed sign-ins of closed minutes, one ledger entry per account (worker/auth/failure-tally.ts).
   await flushFailureTally(env, now);

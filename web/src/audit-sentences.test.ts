@@ -47,6 +47,15 @@ const credential = (action: AuditAction, actor: typeof BOB | null, data: Record<
 const site = (action: AuditAction, actor: typeof BOB | null, data: Record<string, unknown>) =>
   entry(action, { actor, target: { type: "site", id: "site-1" }, data, context: { target: "Berlin DC" } });
 
+const host = (action: AuditAction, data: Record<string, unknown>) =>
+  entry(action, {
+    actor: null,
+    target: { type: "discovered_server", id: "d-1", name: "web01" },
+    refs: { serverId: "srv-1" },
+    data,
+    context: { server: "web01-ssh" },
+  });
+
 /** Every action: an entry as the edge writes it, and the sentence an auditor reads. */
 const CASES: Record<AuditAction, [AuditListEntry, string]> = {
   "auth.login": [signIn("auth.login", { amr: ["pwd", "otp"] }), "alice signed in (pwd, otp)"],
@@ -239,6 +248,23 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
   "connector.seal_key_adopted": [
     entry("connector.seal_key_adopted", { target: { type: "connector", id: "cn-1" }, context: { target: "edge-a" } }),
     "Connector edge-a took up the new site seal key",
+  ],
+  "discovery.address_changed": [
+    host("discovery.address_changed", {
+      before: { host: "10.0.0.5", port: 22, rdpPort: null },
+      after: { host: "10.0.0.9", port: 22, rdpPort: null },
+      serverFollowed: true,
+    }),
+    "Discovery found host web01 at 10.0.0.9:22 (was 10.0.0.5:22); server web01-ssh follows",
+  ],
+  "discovery.stale": [host("discovery.stale", { days: 7 }), "Discovery has not seen host web01 for 7 days: stale"],
+  "discovery.retired": [
+    host("discovery.retired", { days: 30 }),
+    "Discovery has not seen host web01 for 30 days: retired; no checkouts of web01-ssh",
+  ],
+  "discovery.returned": [
+    host("discovery.returned", { from: "retired" }),
+    "Discovery sees host web01 again (it was retired)",
   ],
 };
 

@@ -259,7 +259,37 @@ const SENTENCES: Record<AuditAction, Build> = {
   "site.seal_key_rotation_failed": (s, d) =>
     s.add("Rotating the seal key of site ", s.targetName, " failed", str(d.error) ? `: ${words(str(d.error)!)}` : ""),
   "connector.seal_key_adopted": (s) => s.add("Connector ", s.targetName, " took up the new site seal key"),
+  "discovery.address_changed": (s, d) =>
+    s.add(
+      "Discovery found host ",
+      s.targetName,
+      ` at ${address(d.after)} (was ${address(d.before)})`,
+      ...(d.serverFollowed === true ? ["; server", ...s.server(" "), " follows"] : []),
+    ),
+  "discovery.stale": (s, d) =>
+    s.add(
+      "Discovery has not seen host ",
+      s.targetName,
+      num(d.days) !== undefined ? ` for ${num(d.days)} days` : "",
+      ": stale",
+    ),
+  "discovery.retired": (s, d) =>
+    s.add(
+      "Discovery has not seen host ",
+      s.targetName,
+      num(d.days) !== undefined ? ` for ${num(d.days)} days` : "",
+      ": retired",
+      ...s.server("; no checkouts of "),
+    ),
+  "discovery.returned": (s, d) =>
+    s.add("Discovery sees host ", s.targetName, ` again (it was ${str(d.from) ?? "away"})`),
 };
+
+/** `host:port` of a discovered address as the ledger holds it. */
+function address(a: unknown): string {
+  const r = (a ?? {}) as { host?: unknown; port?: unknown };
+  return typeof r.host === "string" ? `${r.host}:${typeof r.port === "number" ? r.port : "?"}` : "an unknown address";
+}
 
 /** The sentence for one entry. */
 export function auditSentence(entry: AuditListEntry, options: SentenceOptions): SentencePart[] {

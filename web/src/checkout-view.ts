@@ -60,6 +60,8 @@ const CART_ERROR: Record<string, string> = {
   invalid_window: "The window is not valid: it must end after it starts and not lie in the past.",
   not_found: "This server or credential is no longer available to you. Remove it from the cart.",
   forbidden: "You are not entitled to this credential any more. Remove it from the cart.",
+  server_retired:
+    "Discovery has not seen this server for a long time, so it is retired. Ask an admin; it returns when discovery finds it again.",
 };
 
 export function cartErrorText(code: string): string {

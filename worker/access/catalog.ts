@@ -22,8 +22,11 @@ type Row = {
   kind: CredentialKind;
 };
 
-/** The one definition of "entitled": an enabled account, in a group granted the zone, an enabled server and credential. */
-const ENTITLED_FROM = `
+/**
+ * The one definition of "entitled": an enabled account, in a group granted the zone, an enabled server and credential.
+ * A server whose discovered host is retired (worker/access/discovery.ts) is not entitled until discovery sees it again.
+ */
+const ENTITLED_FROM_ANY_HOST = `
   FROM group_members gm
   JOIN access_grants g ON g.group_id = gm.group_id
   JOIN servers s ON s.zone_id = g.zone_id AND (g.server_id IS NULL OR g.server_id = s.id)
@@ -32,6 +35,7 @@ const ENTITLED_FROM = `
   JOIN credentials c ON c.id = sc.credential_id AND c.zone_id = s.zone_id AND (g.credential_id IS NULL OR g.credential_id = c.id)
   JOIN users u ON u.id = gm.user_id AND u.disabled = 0
   WHERE s.enabled = 1 AND c.enabled = 1`;
+const ENTITLED_FROM = `${ENTITLED_FROM_ANY_HOST} AND s.discovery_retired_at IS NULL`;
 
 const ENTITLED = `
   SELECT DISTINCT s.id AS server_id, s.name AS server_name, s.host, s.port, s.protocol, s.site_id, s.zone_id,
@@ -97,6 +101,17 @@ export async function entitledCatalog(
           t.toLowerCase().includes(q),
         )),
   );
+}
+
+/** Whether the pairing would be entitled but for its server's retired discovered host (a clearer refusal). */
+export async function retiredEntitlement(db: D1Database, user: AuthUser, serverId: string, credentialId: string) {
+  const row = await db
+    .prepare(
+      `SELECT 1 AS retired ${ENTITLED_FROM_ANY_HOST} AND gm.user_id = ? AND s.id = ? AND c.id = ? AND s.discovery_retired_at IS NOT NULL`,
+    )
+    .bind(user.id, serverId, credentialId)
+    .first<{ retired: number }>();
+  return row !== null;
 }
 
 /** The entitled pairing, or null: the single check every request goes through. */

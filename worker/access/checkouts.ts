@@ -15,7 +15,7 @@ import { actorOf, record } from "../audit.ts";
 import type { AuthUser, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import type { ZoneScope } from "./scope.ts";
-import { entitlement } from "./catalog.ts";
+import { entitlement, retiredEntitlement } from "./catalog.ts";
 import {
   applyEvent,
   type Checkout,
@@ -212,7 +212,9 @@ export async function submitCart(
     const entitled = await entitlement(env.DB, user, item.serverId, item.credentialId);
     const policy = policies.get(item.credentialId);
     if (!entitled || !policy) {
-      results.push({ ok: false, error: "not_found" });
+      // A server whose discovered host no rerun has seen for the site's retire days cannot be checked out.
+      const retired = !entitled && (await retiredEntitlement(env.DB, user, item.serverId, item.credentialId));
+      results.push({ ok: false, error: retired ? "server_retired" : "not_found" });
       continue;
     }
     if (!(await credentialHandedOut(env.DB, item.credentialId))) {

@@ -1,15 +1,20 @@
 // Discovered servers: connectors report what their discovery jobs found (POST /connector/inventory,
 // proof-of-key authenticated); admins see them per site as "discovered" with source and last seen,
-// and enable one into a zone, pinning its host key. Only then is it a server anyone can use.
+// and enable one into a zone as SSH or RDP, pinning its host key or certificate. Only then is it a server anyone
+// can use. Reruns move it (its server follows) and the sweep ages it (worker/access/discovery.ts).
 import { z } from "zod";
 import {
   connectorEndpoint,
   DiscoveredServer,
+  type DiscoveryLifecycle,
+  DiscoveryLifecycleSettings,
   EnableDiscoveredRequest,
   InventoryReceipt,
   InventoryReport,
   MAX_INVENTORY_BODY,
 } from "../../protocol/index.ts";
+import { lifecycleSettings, takeReport } from "../access/discovery.ts";
+import { serverAddress } from "../access/discovery-lifecycle.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -34,39 +39,8 @@ connectorInventory.openapi(
     response: InventoryReceipt,
   }),
   async (c) => {
-    const connector = c.get("connector");
     const { servers } = c.req.valid("json");
-    const now = Date.now();
-    const upsert = c.env.DB.prepare(
-      `INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, os, proposed_host_key, host_key_type, connector_id, first_seen, last_seen)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (site_id, source, source_id) DO UPDATE SET
-         name = excluded.name, host = excluded.host, port = excluded.port, os = coalesce(excluded.os, os),
-         proposed_host_key = coalesce(excluded.proposed_host_key, proposed_host_key),
-         host_key_type = coalesce(excluded.host_key_type, host_key_type),
-         connector_id = excluded.connector_id, last_seen = excluded.last_seen`,
-    );
-    if (servers.length > 0) {
-      await c.env.DB.batch(
-        servers.map((s) =>
-          upsert.bind(
-            crypto.randomUUID(),
-            connector.siteId,
-            s.source,
-            s.sourceId,
-            s.name,
-            s.host,
-            s.port,
-            s.os ?? null,
-            s.hostKey ?? null,
-            s.hostKeyType ?? null,
-            connector.id,
-            now,
-            now,
-          ),
-        ),
-      );
-    }
+    await takeReport(c.env, c.get("connector"), servers, Date.now());
     return c.json({ received: servers.length }, 200);
   },
 );
@@ -86,6 +60,10 @@ type Row = {
   first_seen: number;
   last_seen: number;
   server_id: string | null;
+  rdp_port: number | null;
+  proposed_rdp_cert: string | null;
+  lifecycle: DiscoveryLifecycle;
+  lifecycle_at: number | null;
 };
 const toApi = (r: Row): DiscoveredServer => ({
   id: r.id,
@@ -103,6 +81,11 @@ const toApi = (r: Row): DiscoveredServer => ({
   lastSeen: r.last_seen,
   status: r.server_id ? "enabled" : "discovered",
   serverId: r.server_id,
+  offers: [...(r.proposed_host_key ? (["ssh"] as const) : []), ...(r.proposed_rdp_cert ? (["rdp"] as const) : [])],
+  rdpPort: r.rdp_port,
+  proposedRdpCert: r.proposed_rdp_cert,
+  lifecycle: r.lifecycle,
+  lifecycleAt: r.lifecycle_at,
 });
 
 discovery.openapi(
@@ -130,7 +113,7 @@ discovery.openapi(
   route({
     method: "post",
     path: "/discovered/{id}/enable",
-    summary: "Enable a discovered server in a zone, pinning its host key",
+    summary: "Enable a discovered server in a zone as SSH or RDP, pinning its host key or certificate",
     tags: ["discovery"],
     middleware: [requireUser],
     params: IdParam,
@@ -146,6 +129,7 @@ discovery.openapi(
       .first<Row>();
     if (!found) throw new ApiFailure("not_found");
     if (found.server_id) throw new ApiFailure("conflict", "already enabled");
+    if (found.lifecycle === "retired") throw new ApiFailure("conflict", "retired: no rerun has seen it for a while");
     const zone = await c.env.DB.prepare("SELECT site_id FROM zones WHERE id = ?")
       .bind(body.zoneId)
       .first<{ site_id: string }>();
@@ -154,14 +138,18 @@ discovery.openapi(
     }
     const serverId = crypto.randomUUID();
     const name = body.name ?? found.name;
+    // SSH dials the source's port; RDP the port the probe answered on (3389 when none did).
+    const address = serverAddress(body.protocol, { host: found.host, port: found.port, rdpPort: found.rdp_port });
+    const proposal = body.protocol === "rdp" ? found.proposed_rdp_cert : found.proposed_host_key;
     await insertOrConflict(
       c.env.DB.prepare(
-        "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, 'ssh', ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ).bind(
         serverId,
         name,
-        found.host,
-        found.port,
+        address.host,
+        address.port,
+        body.protocol,
         found.site_id,
         body.zoneId,
         body.hostKey,
@@ -177,16 +165,66 @@ discovery.openapi(
       data: {
         after: {
           name,
-          host: found.host,
-          port: found.port,
+          host: address.host,
+          port: address.port,
+          protocol: body.protocol,
           zoneId: body.zoneId,
           hostKey: body.hostKey,
           source: `discovered:${found.source}`,
           discoveredId: found.id,
-          hostKeyMatchesProposal: found.proposed_host_key === body.hostKey,
+          hostKeyMatchesProposal: proposal === body.hostKey,
         },
       },
     });
     return c.json(toApi({ ...found, server_id: serverId }), 201);
+  },
+);
+
+discovery.openapi(
+  route({
+    method: "get",
+    path: "/sites/{id}/discovery-lifecycle",
+    summary: "After how many days unseen a site's discovered hosts become stale, then retired",
+    tags: ["discovery"],
+    middleware: [requireUser],
+    params: IdParam,
+    response: DiscoveryLifecycleSettings,
+  }),
+  async (c) => {
+    requireAdmin(c.get("user"));
+    const id = c.req.valid("param").id;
+    if (!(await c.env.DB.prepare("SELECT 1 FROM sites WHERE id = ?").bind(id).first()))
+      throw new ApiFailure("not_found");
+    return c.json(await lifecycleSettings(c.env.DB, id), 200);
+  },
+);
+
+discovery.openapi(
+  route({
+    method: "put",
+    path: "/sites/{id}/discovery-lifecycle",
+    summary: "Set after how many days unseen a site's discovered hosts become stale, then retired",
+    tags: ["discovery"],
+    middleware: [requireUser],
+    params: IdParam,
+    body: DiscoveryLifecycleSettings,
+    response: DiscoveryLifecycleSettings,
+  }),
+  async (c) => {
+    // Retiring takes servers out of reach across the site's zones: a global admin's setting.
+    requireAdmin(c.get("user"));
+    const id = c.req.valid("param").id;
+    const body = c.req.valid("json");
+    const site = await c.env.DB.prepare("SELECT name FROM sites WHERE id = ?").bind(id).first<{ name: string }>();
+    if (!site) throw new ApiFailure("not_found");
+    const before = await lifecycleSettings(c.env.DB, id);
+    await c.env.DB.prepare("UPDATE sites SET discovery_stale_days = ?, discovery_retire_days = ? WHERE id = ?")
+      .bind(body.staleAfterDays, body.retireAfterDays, id)
+      .run();
+    await adminChange(c, {
+      target: { type: "site", id, name: site.name },
+      data: { before: { discoveryLifecycle: before }, after: { discoveryLifecycle: body } },
+    });
+    return c.json(body, 200);
   },
 );
