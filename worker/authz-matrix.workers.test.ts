@@ -239,6 +239,12 @@ const MATRIX: Record<string, Entry> = {
     connectorId: (f) => f.site.connectorId,
   },
   "GET /api/sites/:id/discovered": { access: "admin", id: (f) => f.site.siteId },
+  "GET /api/sites/:id/discovery-lifecycle": { access: "admin", id: (f) => f.site.siteId },
+  "PUT /api/sites/:id/discovery-lifecycle": {
+    access: "admin",
+    id: (f) => f.site.siteId,
+    body: () => ({ staleAfterDays: 7, retireAfterDays: 30 }),
+  },
   "POST /api/discovered/:id/enable": {
     access: "zoneAdmin",
     id: () => "found-1",
