@@ -3,7 +3,8 @@
 // session's events are ticks on the player's timeline and a list that seeks; 16× is offered; a search hit
 // says when it happened on the clock and, on a phone, brings the player back into view; the edge's public
 // keys download from "How to verify offline" (no private member), and the offline verifier accepts the
-// downloaded recording, manifest and keys.
+// downloaded recording, manifest and keys. The commands timeline finds the command by part of its text, and its
+// "Replay at this moment" opens the replay at that second, the typed line on screen.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,9 +33,11 @@ describeWithPeers("replay in Chromium", missingPeers() ?? chromiumMissing(), () 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "psm-replay-e2e-"));
     [stack, browser] = await Promise.all([startStack(), launchChromium()]);
+    // A command rule, so the connector guards the shell and reports each command (this one matches nothing run here).
     const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
       name: "recorded",
       recordingRequired: true,
+      commandRules: [{ kind: "commands", names: ["shutdown"], action: "alert", message: "" }],
     });
     await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
 
@@ -170,6 +173,44 @@ describeWithPeers("replay in Chromium", missingPeers() ?? chromiumMissing(), () 
     ).toBe(true);
     await page.screenshot({ path: "test-results/replay-phone.png" });
     expect(await axeViolations(page)).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it("the commands timeline finds the command by part of its text; its replay link opens the recording at that moment", async () => {
+    const page = await browser.newPage();
+    collectBrowserBound(page, browserBound);
+    if (!signedIn) await signInPage(page, stack.edge.url, "admin", "admin-password-1");
+    signedIn = true;
+    await page.goto(`${stack.edge.url}/#/commands`);
+    await page.waitForSelector("#commands-filter");
+    await page.fill("#commands-q", "REPLAY-HIT-$((");
+    await page.click("#commands-search");
+    const rows = page.locator("#commands-table tr[data-idx]");
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().getAttribute("data-session-id")).toBe(recording.sessionId);
+    expect(await rows.first().locator("code").textContent()).toBe("echo replay-hit-$((6*7))");
+    expect(await rows.first().innerText()).toContain("Ran");
+    // The filter is in the URL; the page passes axe.
+    expect(decodeURIComponent(new URL(page.url()).hash)).toBe("#/commands?q=REPLAY-HIT-$((");
+    expect(await axeViolations(page)).toEqual([]);
+
+    await rows.first().getByRole("link", { name: "Replay at this moment" }).click();
+    await page.waitForSelector('body[data-replay="ready"]');
+    const hash = new URL(page.url()).hash;
+    expect(hash).toMatch(new RegExp(`^#/recordings/${recording.id}\\?t=\\d+\\.\\d{3}$`));
+    // The moment is when Enter was pressed, on the recording's clock: within the time the test typed it.
+    const t = Number(hash.split("t=")[1]);
+    expect(recording.startedAt + t * 1000).toBeGreaterThanOrEqual(typed.from - 1000);
+    expect(recording.startedAt + t * 1000).toBeLessThanOrEqual(typed.to + 1000);
+    // The player stands there, paused: the typed line is on screen, and the exit typed later is not.
+    expect(Number(await page.evaluate(() => document.body.dataset.replayAt))).toBeLessThanOrEqual(t);
+    await page.waitForFunction(() =>
+      (document.querySelector("#replay-player")?.textContent ?? "").includes("echo replay-hit-$((6*7))"),
+    );
+    const screen = (await page.locator("#replay-player").textContent()) ?? "";
+    expect(screen).not.toContain("logout");
+    expect(screen).not.toMatch(/\$ exit/);
     await page.close();
   }, 90_000);
 

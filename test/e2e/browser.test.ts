@@ -23,6 +23,7 @@ const ALL_ROUTES = [
   "recordings",
   "account",
   "audit",
+  "commands",
   // Moderated sessions: the list, and a moderator's view (of no live session: it says so).
   "moderate",
   "moderate/no-such-session",

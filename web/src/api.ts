@@ -8,6 +8,8 @@ import {
   HostKeyProbeResult,
   type AuditQuery,
   AuditListEntry,
+  CommandsPage,
+  type CommandsQuery,
   FilterName,
   type FilterNamesQuery,
   AuditVerifyResult,
@@ -193,6 +195,7 @@ const Anything = z.unknown();
 
 type Body<T extends z.ZodType> = z.input<T>;
 export type AuditFilter = Partial<Omit<AuditQuery, "limit">> & { limit?: number };
+export type CommandsFilter = Partial<Omit<CommandsQuery, "limit">> & { limit?: number };
 
 export const api = {
   login: (body: Body<typeof LoginRequest>) => call("POST", "/api/login", LoginResult, body, false),
@@ -352,6 +355,8 @@ export const api = {
   auditNames: (kind: FilterNamesQuery["kind"], q: string) =>
     call("GET", `/api/audit/names${query({ kind, q })}`, z.array(FilterName)),
   verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
+  /** The commands timeline: command lines run in sessions, newest first (auditors and admins). */
+  commands: (filter: CommandsFilter) => call("GET", `/api/commands${query(filter)}`, CommandsPage),
 
   // ---- recordings (auditors, admins of the zone, the session's user where the zone allows) ----
   recordings: (filter: { user?: string; server?: string; zone?: string; from?: number; to?: number }) =>

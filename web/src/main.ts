@@ -1,7 +1,7 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
 // #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/moderate,
 // #/moderate/<id> (moderated sessions: any signed-in user; the API decides who moderates what), #/recordings,
-// #/recordings/<id>, #/duo: back from Duo's prompt) and gives
+// #/recordings/<id>[?t=<s>], #/commands, #/duo: back from Duo's prompt) and gives
 // each page a fresh container plus a cleanup hook.
 import "./zod-config.ts";
 import "./styles.css";
@@ -96,7 +96,8 @@ async function route(): Promise<void> {
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const moderate = /^\/moderate\/([A-Za-z0-9_-]{1,64})$/.exec(path);
-  const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  // #/recordings/<id>?t=<s>: the replay opens at that second of the recording (the commands timeline links there).
+  const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})(?:\?(.*))?$/.exec(path);
   // #/approvals/<id>: the inbox, at that request's card (notifications link there).
   const approvals = /^\/approvals(?:\/([A-Za-z0-9_-]{1,64}))?$/.exec(path);
   const admin = /^\/admin(?:\/([a-z]+)(?:\/([A-Za-z0-9_-]{1,64}))?)?$/.exec(path);
@@ -177,6 +178,11 @@ async function route(): Promise<void> {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
     const page = await lazy(serial, () => import("./audit-page.ts"), container);
     if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
+  } else if (withoutQuery(path) === "/commands") {
+    if (!has(me, "auditor", "admin"))
+      return refuse(container, "The commands timeline is for auditors and administrators.");
+    const page = await lazy(serial, () => import("./commands-page.ts"), container);
+    if (page) cleanup = page.renderCommands(container);
   } else if (withoutQuery(path) === "/recordings") {
     const page = await lazy(serial, () => import("./recordings-page.ts"), container);
     if (page) cleanup = page.renderRecordings(container);
@@ -191,7 +197,9 @@ async function route(): Promise<void> {
       if (page) cleanup = page.renderDesktopReplay(container, summary, canDownloadKey);
     } else {
       const page = await lazy(serial, () => import("./replay-page.ts"), container);
-      if (page) cleanup = page.renderReplay(container, id, canDownloadKey);
+      const at = Number(new URLSearchParams(recording[2] ?? "").get("t") ?? Number.NaN);
+      if (page)
+        cleanup = page.renderReplay(container, id, canDownloadKey, Number.isFinite(at) && at >= 0 ? at : undefined);
     }
   } else {
     return go(HOME);

@@ -19,6 +19,7 @@ const LINKS: readonly NavLink[] = [
   // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
   { href: "#/admin/live", label: "Live sessions", roles: ["auditor"], except: ["admin", "zone_admin"] },
   { href: "#/audit", label: "Audit", roles: ["auditor", "admin"] },
+  { href: "#/commands", label: "Commands", roles: ["auditor", "admin"] },
   // Moderated sessions: whoever is in a moderator group (the list says which sessions; empty for everyone else).
   { href: "#/moderate", label: "Moderate", roles: null },
   // Everyone: the list shows only what the user may replay (auditors, zone admins, own sessions where allowed).

@@ -5,7 +5,9 @@
 // verify offline with the edge's public keys. The controls sit beside the player (under it on a phone).
 // Escape strings that could act outside the terminal (titles, clipboard) are removed before playing.
 // Test hooks: #replay-player, #replay-controls, #replay-search, #replay-hits button[data-time],
-// #replay-markers button[data-time], #replay-integrity[data-status], <body data-replay="ready">.
+// #replay-markers button[data-time], #replay-integrity[data-status], <body data-replay="ready">; opened at a
+// moment (`openAt`, s into the recording as made: #/recordings/<id>?t=…), it shows that screen, paused, and sets
+// <body data-replay-at> to the second on the played timeline.
 import "asciinema-player/dist/bundle/asciinema-player.css";
 import "./replay.css";
 import * as AsciinemaPlayer from "asciinema-player";
@@ -31,7 +33,7 @@ import { downloadLinks, moment, replayLayout, speedField, verifyOfflinePanel } f
 /** Pauses longer than this (seconds) are shortened when idle-time compression is on. */
 const IDLE_LIMIT_S = 2;
 
-export function renderReplay(container: HTMLElement, id: string, canDownloadKey: boolean): Cleanup {
+export function renderReplay(container: HTMLElement, id: string, canDownloadKey: boolean, openAt?: number): Cleanup {
   document.title = "Replay · PSM";
   const titleBefore = document.title;
   let disposed = false;
@@ -170,6 +172,14 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
       recorded = safeForReplay(parseCast(text));
       mount();
       showMarkers();
+      if (openAt !== undefined) {
+        // The moment on the played timeline (idle time compressed), never past the end.
+        const last = recorded.events.at(-1)?.[0] ?? 0;
+        const at = idleClock(recorded, limit())(Math.min(openAt, last));
+        await jump(at);
+        if (disposed) return;
+        document.body.dataset.replayAt = String(at);
+      }
       document.body.dataset.replay = "ready";
     } catch (error) {
       if (!disposed) say(message, errorText(error));
@@ -181,6 +191,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
     disposed = true;
     player?.dispose();
     delete document.body.dataset.replay;
+    delete document.body.dataset.replayAt;
     document.title = titleBefore;
   };
 }
