@@ -1,7 +1,8 @@
 // `psm-connector run`: the agent. Holds the control link, verifies and starts sessions with the
 // site's address policy and credential provider, reports health to the hub, writes status.json
 // for `psm-connector status`, serves Prometheus metrics on loopback, runs discovery jobs, and
-// records sessions at the source (spool on disk, uploaded to the edge: connector/recording/).
+// records sessions at the source (spool on disk, uploaded to the edge: connector/recording/), relays mail and
+// writes the audit stream to the on-prem syslog collector.
 import { rdpUnavailable, sandboxStatus } from "./rdp/engine.ts";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { containProcessFaults } from "./fault.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { Health } from "./health.ts";
 import { MailRelayer } from "./mail.ts";
+import { SyslogForwarder } from "./audit-syslog.ts";
 import { connectorToken } from "./keys.ts";
 import { type Log, log as writeLog } from "./log.ts";
 import { startMetrics } from "./metrics.ts";
@@ -91,6 +93,15 @@ export async function run(stateDir: string): Promise<void> {
     stateDir,
     sealKey: () => state.sealKey as JWK,
     ...(config.mail?.caFile ? { caFile: config.mail.caFile } : {}),
+    log,
+  });
+  // The audit stream's syslog sink: TLS files from the config, read at each connect.
+  const syslog = new SyslogForwarder({
+    ...(config.syslog?.caFile ? { caFile: config.syslog.caFile } : {}),
+    ...(config.syslog?.certFile ? { certFile: config.syslog.certFile } : {}),
+    ...(config.syslog?.keyFile ? { keyFile: config.syslog.keyFile } : {}),
+    ...(config.syslog?.hostname ? { hostname: config.syslog.hostname } : {}),
+    ...(config.syslog ? { overlap: config.syslog.overlap, enterpriseNumber: config.syslog.enterpriseNumber } : {}),
     log,
   });
   // The spool is opened (a crash's debris removed) and its leftovers uploaded before any session runs.
@@ -202,6 +213,12 @@ export async function run(stateDir: string): Promise<void> {
         .then((answer) => control.send(answer))
         .catch((err: Error) => log("mail.job_failed", { job: job.jobId, error: err.name }));
     },
+    auditSyslog: (job) => {
+      syslog
+        .handle(job)
+        .then((answer) => control.send(answer))
+        .catch((err: Error) => log("audit_syslog.job_failed", { job: job.jobId, error: err.name }));
+    },
     hello: () => sealIdentity(state),
   });
   const sealing: SealRotationDeps = { state, stateDir, log, send: (m) => control.send(m) };
@@ -276,6 +293,7 @@ export async function run(stateDir: string): Promise<void> {
     clearInterval(statusTimer);
     for (const session of sessions.values()) session.end("connector_lost");
     control.stop();
+    syslog.close();
     metrics?.server.close();
     health.link = "disconnected";
     // Ended sessions' last chunks reach the spool before the process goes (uploaded at the next start).
