@@ -249,6 +249,48 @@ describe("SessionRecorder", () => {
     recorder.end("closed");
   });
 
+  it("hands the chunks sealed while the spool writes to it as one group, in order, and stops at a refusal", async () => {
+    const groups: number[][] = [];
+    const release: (() => void)[] = [];
+    let refuse = false;
+    const sink: ChunkSink = {
+      add: async () => {
+        throw new Error("addAll is used when the spool has it");
+      },
+      addAll: async (_rid, chunks) => {
+        groups.push(chunks.map((c) => c.seq));
+        if (refuse) throw new SpoolFull(10, 10);
+        await new Promise<void>((resolve) => release.push(resolve));
+      },
+    };
+    const onDrain = vi.fn();
+    const onFailure = vi.fn();
+    const { recorder } = await harness({ spool: sink, chunkBytes: 100, backlogChars: 250, onDrain, onFailure });
+    // The header's chunk goes alone; the output's chunks are cut and sealed while its write is under way
+    // (each output line here passes the size bound: one chunk per call).
+    recorder.output(utf8.encode("a".repeat(90)));
+    await vi.waitFor(() => expect(groups).toHaveLength(1));
+    for (let i = 0; i < 3; i++) recorder.output(utf8.encode("b".repeat(90)));
+    expect(recorder.behind).toBe(true);
+    // Let their seals finish before the first write completes.
+    await new Promise((r) => setTimeout(r, 200));
+    release.shift()!();
+    await vi.waitFor(() => expect(groups).toHaveLength(2));
+    expect(groups).toEqual([[0], [1, 2, 3, 4]]);
+    release.shift()!();
+    await vi.waitFor(() => expect(onDrain).toHaveBeenCalledTimes(1));
+    expect(recorder.behind).toBe(false);
+    // A refused group stops the recording; nothing after it reaches the spool.
+    refuse = true;
+    recorder.output(utf8.encode("c".repeat(90)));
+    recorder.output(utf8.encode("d".repeat(90)));
+    await recorder.closed;
+    expect(onFailure).toHaveBeenCalledTimes(1);
+    expect(onFailure).toHaveBeenCalledWith("spool_full");
+    expect(groups.slice(2)).toHaveLength(1);
+    expect(groups[2]![0]).toBe(5);
+  });
+
   it("is behind while cut chunks wait for a slow spool, and says when it catches up", async () => {
     const waiting: (() => void)[] = [];
     const sink: ChunkSink = { add: () => new Promise<void>((resolve) => waiting.push(resolve)) };

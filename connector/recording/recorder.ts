@@ -25,14 +25,16 @@ import { CastWriter, LineBuffer } from "../../recording/asciicast.ts";
 import { chunkName, genesis, nextLink } from "../../recording/chain.ts";
 import { type RecordingWriter, recordingWriter } from "../../recording/formats.ts";
 import { publicJwk } from "../keys.ts";
-import { SpoolFull } from "./spool.ts";
+import { takeSealed } from "./handover.ts";
+import { type SpoolChunk, SpoolFull } from "./spool.ts";
 
 /** Why a recording stopped before its end: the spool refused a chunk, or writing it failed. */
 export type RecordingFailure = "spool_full" | "spool_error";
 
-/** What the recorder needs of the spool. */
+/** What the recorder needs of the spool: `addAll`, when there, takes consecutive chunks as one group commit. */
 export type ChunkSink = {
   add(rid: string, seq: number, data: Uint8Array, jws: string, claims: ChunkClaims): Promise<void>;
+  addAll?(rid: string, chunks: SpoolChunk[]): Promise<void>;
 };
 
 /** Signs a chunk's claims as a compact JWS (CHUNK_TYP). */
@@ -78,6 +80,10 @@ const defaultSchedule = (fn: () => void, ms: number) => {
 /** A cut chunk: its text as UTF-8, and its length in UTF-16 units (what the backlog counts). */
 type Cut = { seq: number; raw: Uint8Array; units: number; out: number; in: number; final: boolean; at: number };
 
+/** A cut chunk on its way to the spool: sealed (or failed to seal) in order, handed over in groups. */
+type Pending = { cut: Cut; settled?: Promise<void>; sealed?: Sealed; failed?: boolean };
+type Sealed = { data: Uint8Array; jws: string; claims: ChunkClaims };
+
 /** Where the open chunk stood before a call's lines were appended. */
 type Mark = { byteLength: number; units: number; lines: number };
 
@@ -108,6 +114,11 @@ export class SessionRecorder {
   /** Seals run in order (each needs the previous link); spool writes run in order behind them. */
   private sealing: Promise<unknown> = Promise.resolve();
   private spooling: Promise<void> = Promise.resolve();
+  /**
+   * Cut chunks not yet handed to the spool, oldest first. While the spool writes one group, the chunks
+   * sealed meanwhile wait here and go to it together next (one fsync round for all: spool.ts `addAll`).
+   */
+  private readonly pending: Pending[] = [];
   private settle!: () => void;
   /** Resolves once the last chunk is in the spool (or the recording failed). */
   readonly closed = new Promise<void>((resolve) => {
@@ -236,13 +247,24 @@ export class SessionRecorder {
     this.lastAt = Math.max(this.lastAt, now);
     const cut: Cut = { seq: this.seq++, raw, units, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
     this.backlog += units;
+    const entry: Pending = { cut };
     const sealed = this.sealing.then(() => this.seal(cut));
-    this.sealing = sealed.catch(() => {});
-    this.spooling = this.spooling.then(() => this.store(cut, sealed));
+    // When a seal settles, the entry says so before anything awaiting it runs.
+    entry.settled = sealed.then(
+      (chunk) => {
+        entry.sealed = chunk;
+      },
+      () => {
+        entry.failed = true;
+      },
+    );
+    this.sealing = entry.settled;
+    this.pending.push(entry);
+    this.spooling = this.spooling.then(() => this.store(entry));
   }
 
   /** Compresses, links and signs one chunk (in order: the link is the previous chunk's). */
-  private async seal(cut: Cut): Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }> {
+  private async seal(cut: Cut): Promise<Sealed> {
     if (this.state === "failed") throw new Error("recording stopped");
     const { recordingId: rid, sessionId: sid } = this.options;
     const sealed = await sealChunkOffThread(rid, cut.seq, cut.raw, await this.link);
@@ -265,21 +287,38 @@ export class SessionRecorder {
     return { data: sealed.data, jws: await this.options.sign(claims), claims };
   }
 
-  /** Hands a sealed chunk to the spool; a refusal stops the recording (the chain cannot skip a chunk). */
-  private async store(cut: Cut, sealed: Promise<{ data: Uint8Array; jws: string; claims: ChunkClaims }>) {
+  /**
+   * Hands `entry`, and the chunks sealed after it by now, to the spool as one group; a refusal stops the
+   * recording (the chain cannot skip a chunk). Runs in cut order; an entry already handed over with an
+   * earlier group has nothing left to do.
+   */
+  private async store(entry: Pending): Promise<void> {
+    if (!this.pending.includes(entry)) return;
+    await entry.settled;
+    const { group, failed } = takeSealed(this.pending);
+    const units = [...group, ...(failed ? [failed] : [])].reduce((sum, e) => sum + e.cut.units, 0);
     try {
-      const chunk = await sealed;
-      // Compressed and hashed: the text's bytes are read no more.
-      this.spare = new Uint8Array(cut.raw.buffer, cut.raw.byteOffset);
-      if (this.state !== "failed")
-        await this.options.spool.add(this.recordingId, cut.seq, chunk.data, chunk.jws, chunk.claims);
+      if (group.length > 0) {
+        // Compressed and hashed: the text's bytes are read no more.
+        const raw = group.at(-1)!.cut.raw;
+        this.spare = new Uint8Array(raw.buffer, raw.byteOffset);
+      }
+      if (group.length > 0 && this.state !== "failed") await this.handOver(group);
+      if (failed) throw new Error("seal failed");
     } catch (err) {
       this.fail(err instanceof SpoolFull ? "spool_full" : "spool_error");
     } finally {
       const wasBehind = this.behind;
-      this.backlog -= cut.units;
+      this.backlog -= units;
       if (wasBehind && !this.behind && this.state === "recording") this.options.onDrain?.();
     }
+  }
+
+  private async handOver(group: Pending[]): Promise<void> {
+    const { spool } = this.options;
+    const chunks = group.map(({ cut, sealed }) => ({ seq: cut.seq, ...sealed! }));
+    if (spool.addAll) await spool.addAll(this.recordingId, chunks);
+    else for (const c of chunks) await spool.add(this.recordingId, c.seq, c.data, c.jws, c.claims);
   }
 
   private fail(failure: RecordingFailure): void {

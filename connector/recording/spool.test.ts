@@ -139,6 +139,56 @@ describe("Spool", () => {
     expect(await readdir(join(dir, "spool"))).toEqual([]);
   });
 
+  it("writes a group of chunks as one commit: all complete, in order, counted, no temp file left", async () => {
+    const dir = await stateDir();
+    const spool = await Spool.open(dir);
+    let added = 0;
+    spool.onAdded = () => added++;
+    await add(spool, A, 0, 1);
+    await spool.addAll(
+      A,
+      [1, 2, 3].map((seq) => ({ seq, ...fakeChunk(A, seq, seq + 1, seq === 3) })),
+    );
+    expect(added).toBe(4);
+    expect(spool.list().map((c) => [c.seq, c.final])).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
+    const files = (await readdir(join(dir, "spool", A))).sort();
+    expect(files).toEqual(["0", "1", "2", "3"].flatMap((n) => [`00000${n}.gz`, `00000${n}.jws`]));
+    // After a restart, the same complete chunks.
+    const again = await Spool.open(dir);
+    expect(again.list().map((c) => c.seq)).toEqual([0, 1, 2, 3]);
+    expect(again.stats().bytes).toBe(spool.stats().bytes);
+  });
+
+  it("writes a group up to its byte bound, then refuses the rest as separate adds would", async () => {
+    const dir = await stateDir();
+    const one = fakeChunk(A, 0, 1);
+    const size = one.data.byteLength + one.jws.length;
+    const spool = await Spool.open(dir, { maxBytes: size * 2 });
+    const group = [0, 1, 2].map((seq) => ({ seq, ...fakeChunk(A, seq, seq + 1) }));
+    await expect(spool.addAll(A, group)).rejects.toBeInstanceOf(SpoolFull);
+    expect(spool.list().map((c) => c.seq)).toEqual([0, 1]);
+    expect((await readdir(join(dir, "spool", A))).sort()).toEqual([
+      "000000.gz",
+      "000000.jws",
+      "000001.gz",
+      "000001.jws",
+    ]);
+  });
+
+  it("refuses a group whose chunks are not consecutive or name another recording, writing none", async () => {
+    const dir = await stateDir();
+    const spool = await Spool.open(dir);
+    const gap = [0, 2].map((seq) => ({ seq, ...fakeChunk(A, seq, seq) }));
+    await expect(spool.addAll(A, gap)).rejects.toThrow("chunk names disagree");
+    await expect(spool.addAll(A, [{ seq: 0, ...fakeChunk(B, 0, 0) }])).rejects.toThrow("chunk names disagree");
+    expect(spool.stats()).toMatchObject({ bytes: 0, chunks: 0 });
+  });
+
   it("is writable in a fresh state directory", async () => {
     const spool = await Spool.open(await stateDir());
     expect(await spool.writable()).toBe(true);

@@ -1,8 +1,9 @@
 // The connector's recording spool: sealed, signed chunks on its own disk until the edge has them.
 // Layout: <stateDir>/spool/<recordingId>/<seq 6 digits>.gz (the chunk) and .jws (its signed claims).
 // Both files are written to temp names and fsynced, then renamed (the .jws last) and the directory
-// fsynced once; a chunk is complete exactly when its .jws is there. A crash leaves at most debris (a temp
-// file, a .gz without its .jws), removed on open. Bounded in bytes: past the bound `add` refuses.
+// fsynced once per group of chunks handed over together (`addAll`); a chunk is complete exactly when its
+// .jws is there. A crash leaves at most debris (a temp file, a .gz without its .jws), removed on open.
+// Bounded in bytes: past the bound `add` refuses.
 import { open, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ChunkClaims, SPOOL_ALERT_FRACTION, SPOOL_MAX_BYTES, type SpoolHealth } from "../../protocol/index.ts";
@@ -18,6 +19,9 @@ export class SpoolFull extends Error {
     this.name = "SpoolFull";
   }
 }
+
+/** A sealed, signed chunk handed to the spool. */
+export type SpoolChunk = { seq: number; data: Uint8Array; jws: string; claims: ChunkClaims };
 
 /** A complete chunk waiting for upload; `bytes` is both files' size on disk. */
 export type SpooledChunk = { rid: string; seq: number; at: number; final: boolean; bytes: number };
@@ -111,34 +115,74 @@ export class Spool {
 
   /** Writes one chunk durably. Throws SpoolFull past the bound; any other error is the disk's. */
   async add(rid: string, seq: number, data: Uint8Array, jws: string, claims: ChunkClaims): Promise<void> {
-    if (!RECORDING_ID.test(rid) || claims.rid !== rid || claims.seq !== seq) throw new Error("chunk names disagree");
-    const signed = new TextEncoder().encode(jws);
-    const bytes = data.byteLength + signed.byteLength;
-    if (this.held + bytes > this.limit) throw new SpoolFull(this.held, this.limit);
-    this.held += bytes;
+    await this.addAll(rid, [{ seq, data, jws, claims }]);
+  }
+
+  /**
+   * Writes consecutive chunks of one recording durably, in order, as one group commit: every file's
+   * contents are written and fsynced (all at once), then the names go in order (each chunk's `.gz`, then
+   * its `.jws`), then one directory fsync makes them all durable before any counts as spooled. At a bulk
+   * stream's rate the recorder cuts chunks faster than one fsync round per chunk took on a busy disk;
+   * the fsyncs of a group overlap, and the directory's is paid once. A crash before that fsync leaves
+   * none of the group spooled (debris, or a chunk after a lost one: the chain stops at the hole, the
+   * honest gap). Chunks up to the byte bound are written; past it the rest are refused with SpoolFull
+   * after those before it are durable, as separate adds would. Any other error: none of the group stays.
+   */
+  async addAll(rid: string, chunks: SpoolChunk[]): Promise<void> {
+    if (!RECORDING_ID.test(rid)) throw new Error("chunk names disagree");
+    for (const [i, chunk] of chunks.entries())
+      if (chunk.claims.rid !== rid || chunk.claims.seq !== chunk.seq || (i > 0 && chunk.seq !== chunks[i - 1]!.seq + 1))
+        throw new Error("chunk names disagree");
+    const group: { chunk: SpoolChunk; signed: Uint8Array; bytes: number; base: string }[] = [];
+    let refused: SpoolFull | undefined;
     const dir = join(this.dir, rid);
-    const base = join(dir, seqName(seq));
-    try {
-      if (!this.recordings.has(rid)) {
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        await fsyncDir(this.dir);
-        this.recordings.set(rid, { chunks: 0, closed: false });
+    for (const chunk of chunks) {
+      const signed = new TextEncoder().encode(chunk.jws);
+      const bytes = chunk.data.byteLength + signed.byteLength;
+      if (this.held + bytes > this.limit) {
+        refused = new SpoolFull(this.held, this.limit);
+        break;
       }
-      // Both files' contents are on disk before either name is; the .jws is named last, and one
-      // directory fsync makes both names durable before the chunk counts as spooled.
-      await Promise.all([writeSynced(`${base}.gz${TMP}`, data), writeSynced(`${base}.jws${TMP}`, signed)]);
-      await rename(`${base}.gz${TMP}`, `${base}.gz`);
-      await rename(`${base}.jws${TMP}`, `${base}.jws`);
-      await fsyncDir(dir);
-    } catch (err) {
-      this.held -= bytes;
-      await rm(`${base}.jws`, { force: true });
-      await Promise.all([`${base}.gz${TMP}`, `${base}.jws${TMP}`, `${base}.gz`].map((f) => rm(f, { force: true })));
-      throw err;
+      this.held += bytes;
+      group.push({ chunk, signed, bytes, base: join(dir, seqName(chunk.seq)) });
     }
-    this.index({ rid, seq, at: claims.at, final: claims.final, bytes });
-    this.checkAlert();
-    this.onAdded?.();
+    if (group.length > 0) {
+      try {
+        if (!this.recordings.has(rid)) {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          await fsyncDir(this.dir);
+          this.recordings.set(rid, { chunks: 0, closed: false });
+        }
+        // Every file's contents are on disk before any name is; each .jws is named after its .gz, and
+        // one directory fsync makes all the names durable before a chunk counts as spooled.
+        await Promise.all(
+          group.flatMap(({ chunk, signed, base }) => [
+            writeSynced(`${base}.gz${TMP}`, chunk.data),
+            writeSynced(`${base}.jws${TMP}`, signed),
+          ]),
+        );
+        for (const { base } of group) {
+          await rename(`${base}.gz${TMP}`, `${base}.gz`);
+          await rename(`${base}.jws${TMP}`, `${base}.jws`);
+        }
+        await fsyncDir(dir);
+      } catch (err) {
+        for (const { bytes } of group) this.held -= bytes;
+        // Completeness markers first, so a crash while cleaning up leaves only debris.
+        await Promise.all(group.map(({ base }) => rm(`${base}.jws`, { force: true })));
+        await Promise.all(
+          group.flatMap(({ base }) =>
+            [`${base}.gz${TMP}`, `${base}.jws${TMP}`, `${base}.gz`].map((f) => rm(f, { force: true })),
+          ),
+        );
+        throw err;
+      }
+      for (const { chunk, bytes } of group)
+        this.index({ rid, seq: chunk.seq, at: chunk.claims.at, final: chunk.claims.final, bytes });
+      this.checkAlert();
+      for (let i = 0; i < group.length; i++) this.onAdded?.();
+    }
+    if (refused) throw refused;
   }
 
   /** A chunk's gzip bytes and its signed claims, for the upload. */
