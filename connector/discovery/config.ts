@@ -64,8 +64,12 @@ export const DiscoveryConfig = z.strictObject({
   vcenter: z.array(VcenterSourceConfig).default([]),
   /** Keyscan every server found (inside the allowed ranges) and propose its host key. */
   keyscan: z.boolean().default(true),
-  /** At most this many keyscans at once: 8. */
+  /** At most this many keyscans (and RDP probes) at once: 8. */
   keyscanConcurrency: z.number().int().min(1).max(64).default(8),
+  /** Also read the RDP certificate of every server found (inside the allowed ranges) and propose it. */
+  rdpProbe: z.boolean().default(true),
+  /** The port the RDP probe tries: 3389. */
+  rdpPort: z.number().int().min(1).max(65535).default(3389),
 });
 export type DiscoveryConfig = z.infer<typeof DiscoveryConfig>;
 export type LdapSourceConfig = z.infer<typeof LdapSourceConfig>;

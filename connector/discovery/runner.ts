@@ -1,5 +1,5 @@
-// One discovery round: ask every configured source, keyscan what lies inside the site's allowed
-// ranges (bounded concurrency), and report to the edge in chunks. A failing source is logged and
+// One discovery round: ask every configured source, keyscan (SSH) and read the RDP certificate of what lies
+// inside the site's allowed ranges (bounded concurrency), and report to the edge in chunks. A failing source is logged and
 // skipped; the others still report.
 import type { DiscoveredServerReport } from "../../protocol/index.ts";
 import type { Log } from "../log.ts";
@@ -9,13 +9,21 @@ import { discoverAzure } from "./azure.ts";
 import type { DiscoveryConfig } from "./config.ts";
 import { discoverEc2 } from "./ec2.ts";
 import { keyscan } from "./keyscan.ts";
+import { rdpCertScan } from "./rdp-cert.ts";
 import { discoverLdap } from "./ldap.ts";
 import { discoverVcenter } from "./vcenter.ts";
 
 /** Servers per report to the edge: 1,000 (the report schema's bound). */
 const REPORT_CHUNK = 1000;
 
-export type DiscoveryRound = { found: number; scanned: number; reported: number; failedSources: string[] };
+export type DiscoveryRound = {
+  found: number;
+  scanned: number;
+  /** Servers whose RDP certificate was read. */
+  rdp: number;
+  reported: number;
+  failedSources: string[];
+};
 
 export async function discoverOnce(
   config: DiscoveryConfig,
@@ -48,20 +56,37 @@ export async function discoverOnce(
     }
   }
   let scanned = 0;
-  if (config.keyscan) {
+  let rdp = 0;
+  if (config.keyscan || config.rdpProbe) {
     let next = 0;
     const worker = async () => {
       while (next < servers.length) {
         const server = servers[next++]!;
+        let address: string;
         try {
           // Only inside the site's allowed ranges, at the address the connector would dial.
-          const address = await resolveTarget(server.host, deps.allowed);
-          const key = await keyscan(address, server.port);
-          server.hostKey = key.fingerprint;
-          server.hostKeyType = key.type.slice(0, 64);
-          scanned++;
+          address = await resolveTarget(server.host, deps.allowed);
         } catch {
-          // Unresolvable, refused by policy, or not answering SSH: reported without a proposal.
+          continue; // unresolvable or refused by policy: reported without a proposal, no packet sent
+        }
+        if (config.keyscan) {
+          try {
+            const key = await keyscan(address, server.port);
+            server.hostKey = key.fingerprint;
+            server.hostKeyType = key.type.slice(0, 64);
+            scanned++;
+          } catch {
+            // Not answering SSH: no SSH proposal.
+          }
+        }
+        if (config.rdpProbe) {
+          try {
+            server.rdpCert = (await rdpCertScan(address, config.rdpPort)).fingerprint;
+            server.rdpPort = config.rdpPort;
+            rdp++;
+          } catch {
+            // Not answering RDP with TLS: no RDP proposal.
+          }
         }
       }
     };
@@ -73,8 +98,8 @@ export async function discoverOnce(
     await deps.report(chunk);
     reported += chunk.length;
   }
-  deps.log("discovery.done", { found: servers.length, scanned, reported, failed: failedSources.length });
-  return { found: servers.length, scanned, reported, failedSources };
+  deps.log("discovery.done", { found: servers.length, scanned, rdp, reported, failed: failedSources.length });
+  return { found: servers.length, scanned, rdp, reported, failedSources };
 }
 
 /** Sends one inventory chunk to the edge with the connector's proof-of-key token. */

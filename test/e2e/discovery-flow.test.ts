@@ -67,7 +67,7 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
   const discovered = () => stack.admin.request<DiscoveredServer[]>("GET", `/api/sites/${stack.siteId}/discovered`);
 
   it("reports every computer as discovered, with a key proposal only for the allowed, reachable one", async () => {
-    expect(output).toContain('{"found":3,"scanned":1,"reported":3,"failedSources":[]}');
+    expect(output).toContain('{"found":3,"scanned":1,"rdp":0,"reported":3,"failedSources":[]}');
     const list = await discovered();
     expect(list.map((s) => [s.name, s.status, s.source]).sort()).toEqual([
       ["LINUX01", "discovered", "ldap"],
