@@ -1,7 +1,7 @@
 // Admin › Sites, per site: each connector's health (status, version, last heartbeat, sessions,
-// last errors) and the servers its discovery found, which an admin enables into a zone after
-// confirming the proposed host key. Refreshed every 15 s while shown.
-import type { ConnectorInfo, DiscoveredServer, Site } from "../../protocol/index.ts";
+// last errors) and the servers its discovery found (seen, stale or retired), which an admin enables into a zone as
+// SSH or RDP after confirming the proposed host key or certificate. Refreshed every 15 s while shown.
+import type { ConnectorInfo, DiscoveredServer, DiscoveryLifecycleSettings, Site } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
@@ -112,38 +112,71 @@ function connectorRow(c: ConnectorInfo, message: HTMLElement, onRevoked: () => v
   );
 }
 
+const LIFECYCLE_TEXT: Record<DiscoveredServer["lifecycle"], string> = {
+  seen: "seen",
+  stale: "stale: not seen lately",
+  retired: "retired: no checkouts",
+};
+
+/** What a probe proposed for each protocol the host speaks: shown, never pre-filled into the pin. */
+function proposals(s: DiscoveredServer): HTMLElement {
+  const line = (label: string, value: string | null, note: string) =>
+    value ? h("div", {}, `${label}: `, h("code", {}, value), h("div", { class: "muted" }, note)) : null;
+  return h(
+    "td",
+    { class: "small" },
+    line("SSH", s.proposedHostKey, `${s.hostKeyType ?? "host key"}, proposed by keyscan: verify before pinning`),
+    line("RDP", s.proposedRdpCert, "certificate, proposed by the RDP probe: verify before pinning"),
+    s.offers.length ? null : "no key or certificate seen",
+  );
+}
+
 function discoveredRow(s: DiscoveredServer, ctx: AdminContext, onEnabled: () => void): HTMLTableRowElement {
   const zones = ctx.data.zones.filter((z) => z.siteId === s.siteId);
   const message = h("p", { class: "alert small", role: "alert", hidden: true });
   let action: HTMLElement | string = s.status === "enabled" ? "enabled" : "";
-  if (s.status === "discovered" && !ctx.readOnly) {
+  if (s.status === "discovered" && s.lifecycle === "retired") action = "retired: enable when seen again";
+  else if (s.status === "discovered" && !ctx.readOnly) {
     const zone = h(
       "select",
       { name: "zone", "aria-label": `Zone for ${s.name}` },
       ...zones.map((z) => h("option", { value: z.id }, z.name)),
     );
+    // The protocol it offers first (RDP when only RDP answered); the admin may choose the other.
+    const protocol = h(
+      "select",
+      { name: "protocol", "aria-label": `Protocol for ${s.name}` },
+      h("option", { value: "ssh", selected: s.offers[0] !== "rdp" }, `SSH :${s.port}`),
+      h("option", { value: "rdp", selected: s.offers[0] === "rdp" }, `RDP :${s.rdpPort ?? 3389}`),
+    );
     const key = h("input", {
       name: "hostKey",
       value: "",
       placeholder: "SHA256:…",
-      "aria-label": `Host key to pin for ${s.name}`,
+      "aria-label": `Host key or certificate fingerprint to pin for ${s.name}`,
       size: 48,
       autocomplete: "off",
     });
     // The proposal is shown, never pre-filled: the admin confirms it out of band and types or pastes it.
     const button = h("button", { type: "submit" }, "Enable");
-    const form = h("form", { class: "inline-form" }, zone, key, button, message);
+    const form = h("form", { class: "inline-form" }, zone, protocol, key, button, message);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       button.disabled = true;
       say(message, null);
       try {
-        await api.enableDiscovered(s.id, { zoneId: zone.value, hostKey: key.value.trim() });
+        await api.enableDiscovered(s.id, {
+          zoneId: zone.value,
+          protocol: protocol.value === "rdp" ? "rdp" : "ssh",
+          hostKey: key.value.trim(),
+        });
         onEnabled();
       } catch (failure) {
         say(
           message,
-          errorText(failure, { bad_request: "Choose a zone of this site and a SHA256 host key fingerprint." }),
+          errorText(failure, {
+            bad_request: "Choose a zone of this site and a SHA256 fingerprint (SSH host key or RDP certificate).",
+          }),
         );
       } finally {
         button.disabled = false;
@@ -153,21 +186,60 @@ function discoveredRow(s: DiscoveredServer, ctx: AdminContext, onEnabled: () => 
   }
   return h(
     "tr",
-    { "data-discovered-id": s.id, "data-status": s.status },
+    { "data-discovered-id": s.id, "data-status": s.status, "data-lifecycle": s.lifecycle },
     h("th", { scope: "row" }, s.name, s.os ? h("div", { class: "muted small" }, s.os) : null),
-    h("td", {}, `${s.host}:${s.port}`),
+    h("td", {}, `${s.host}:${s.port}`, s.rdpPort ? h("div", { class: "muted small" }, `RDP :${s.rdpPort}`) : null),
     h("td", {}, s.source),
-    h("td", {}, timeElement(s.lastSeen, formatAgo(s.lastSeen))),
     h(
       "td",
-      { class: "small" },
-      s.proposedHostKey ? h("code", {}, s.proposedHostKey) : "no key seen",
-      s.hostKeyType
-        ? h("div", { class: "muted" }, `${s.hostKeyType}, proposed by keyscan: verify before pinning`)
+      {},
+      LIFECYCLE_TEXT[s.lifecycle],
+      s.lifecycle !== "seen" && s.lifecycleAt
+        ? h("div", { class: "muted small" }, "since ", timeElement(s.lifecycleAt, formatAgo(s.lifecycleAt)))
         : null,
     ),
+    h("td", {}, timeElement(s.lastSeen, formatAgo(s.lastSeen))),
+    proposals(s),
     h("td", {}, action),
   );
+}
+
+/** A site's ages for hosts no rerun sees: stale after, then retired after (global admins change them). */
+function lifecycleForm(site: Site, settings: DiscoveryLifecycleSettings, ctx: AdminContext): HTMLElement {
+  const message = h("p", { class: "small", role: "status", hidden: true });
+  const days = (name: string, label: string, value: number) =>
+    h(
+      "label",
+      {},
+      `${label} `,
+      h("input", { name, type: "number", min: 1, max: 3650, value: String(value), size: 4, disabled: ctx.readOnly }),
+      " days",
+    );
+  const stale = days("staleAfterDays", "Stale after", settings.staleAfterDays);
+  const retire = days("retireAfterDays", "retired after", settings.retireAfterDays);
+  const button = h("button", { type: "submit", class: "small", hidden: ctx.readOnly }, "Save ages");
+  const form = h(
+    "form",
+    { class: "inline-form", "aria-label": `Discovery ages of ${site.name}`, "data-lifecycle-site": site.id },
+    h("span", { class: "muted small" }, "Hosts discovery no longer sees: "),
+    stale,
+    retire,
+    button,
+    message,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = (label: HTMLElement) => Number((label.querySelector("input") as HTMLInputElement).value);
+    void busy(button, async () => {
+      try {
+        await api.setDiscoveryLifecycle(site.id, { staleAfterDays: value(stale), retireAfterDays: value(retire) });
+        say(message, "Saved.", "ok");
+      } catch (failure) {
+        say(message, errorText(failure, { bad_request: "Retire after more days than stale (1 to 3650)." }));
+      }
+    });
+  });
+  return form;
 }
 
 export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cleanup {
@@ -177,7 +249,11 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
   let stopped = false;
 
   async function drawSite(site: Site): Promise<HTMLElement> {
-    const [connectors, discovered] = await Promise.all([api.siteConnectors(site.id), api.discovered(site.id)]);
+    const [connectors, discovered, ages] = await Promise.all([
+      api.siteConnectors(site.id),
+      api.discovered(site.id),
+      api.discoveryLifecycle(site.id),
+    ]);
     const cBody = h(
       "tbody",
       {},
@@ -190,7 +266,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       {},
       ...(discovered.length
         ? discovered.map((s) => discoveredRow(s, ctx, () => void refresh()))
-        : [emptyRow(6, "Nothing discovered yet. Configure discovery in the connector's config.json.")]),
+        : [emptyRow(7, "Nothing discovered yet. Configure discovery in the connector's config.json.")]),
     );
     return h(
       "div",
@@ -205,9 +281,10 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
       dataTable(
         `discovered-${site.id}`,
         `Discovered servers of ${site.name}`,
-        ["Server", "Address", "Source", "Last seen", "Proposed host key", "Enable in zone"],
+        ["Server", "Address", "Source", "State", "Last seen", "Proposed key or certificate", "Enable in zone"],
         dBody,
       ),
+      lifecycleForm(site, ages, ctx),
     );
   }
 
@@ -230,7 +307,7 @@ export function renderConnectors(container: HTMLElement, ctx: AdminContext): Cle
     panel(
       "connectors",
       "Connectors and discovered servers",
-      "Each site's connectors with their health, and the servers their discovery jobs found. A discovered server is usable only after you enable it in a zone and pin its host key.",
+      "Each site's connectors with their health, and the servers their discovery jobs found. A discovered server is usable only after you enable it in a zone as SSH or RDP and pin its host key or certificate. A host no rerun sees becomes stale, then retired: its server cannot be checked out until discovery sees it again.",
       sections,
       error,
     ),

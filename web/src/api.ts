@@ -29,6 +29,7 @@ import {
   CheckoutSummary,
   ConnectorInfo,
   DiscoveredServer,
+  DiscoveryLifecycleSettings,
   EnrollmentToken,
   ErrorCode,
   Group,
@@ -291,8 +292,12 @@ export const api = {
   revokeConnector: (siteId: string, connectorId: string) =>
     call("POST", `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/revoke`, Anything, {}),
   discovered: (siteId: string) => call("GET", at("/api/sites", siteId, "/discovered"), z.array(DiscoveredServer)),
-  enableDiscovered: (id: string, body: { zoneId: string; name?: string; hostKey: string }) =>
+  enableDiscovered: (id: string, body: { zoneId: string; name?: string; protocol: "ssh" | "rdp"; hostKey: string }) =>
     call("POST", at("/api/discovered", id, "/enable"), DiscoveredServer, body),
+  discoveryLifecycle: (siteId: string) =>
+    call("GET", at("/api/sites", siteId, "/discovery-lifecycle"), DiscoveryLifecycleSettings),
+  setDiscoveryLifecycle: (siteId: string, body: DiscoveryLifecycleSettings) =>
+    call("PUT", at("/api/sites", siteId, "/discovery-lifecycle"), DiscoveryLifecycleSettings, body),
   zones: () => call("GET", "/api/zones", z.array(Zone)),
   createZone: (body: Body<typeof CreateZoneRequest>) => call("POST", "/api/zones", Zone, body),
   updateZone: (id: string, body: Body<typeof UpdateZoneRequest>) => call("PATCH", at("/api/zones", id), Zone, body),
