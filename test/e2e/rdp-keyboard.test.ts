@@ -16,8 +16,7 @@ import { waitFor } from "../../scripts/stack/process.ts";
 import { startXrdp, type Xrdp, xrdpMissing } from "../../scripts/stack/xrdp.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../support/stack.ts";
-
-const XEV = "/usr/bin/xev";
+import { parseXev, xevCommand, xevMissing } from "../support/xev.ts";
 
 /**
  * A 105-key keyboard as the browser reports it (keysym) and the X keysym name the desktop must see.
@@ -99,25 +98,6 @@ const KEYBOARD: Key[] = [
   { name: "KP .", keysym: 0xffae, x: kp("KP_Decimal", "KP_Delete") },
 ];
 
-type XKeyEvent = { type: "press" | "release"; state: number; keycode: number; keysym: string };
-
-/** Key events from xev's log: `KeyPress event, ... state 0x10, keycode 38 (keysym 0x61, a), ...`. */
-function parseXev(log: string): XKeyEvent[] {
-  const events: XKeyEvent[] = [];
-  const re = /Key(Press|Release) event,[\s\S]*?state (0x[0-9a-f]+), keycode (\d+) \(keysym 0x[0-9a-f]+, ([^)]+)\)/g;
-  for (const m of log.matchAll(re))
-    events.push({
-      type: m[1] === "Press" ? "press" : "release",
-      state: Number.parseInt(m[2]!, 16),
-      keycode: Number(m[3]),
-      keysym: m[4]!,
-    });
-  return events;
-}
-
-const xevMissing = (): string | undefined =>
-  existsSync(XEV) ? undefined : "the keyboard test reads keys back with xev (apt-get install x11-utils)";
-
 /** Key events as `press <keysym name>` / `release <keysym name>`. */
 type Typed = { got: string[]; numLockOn: boolean };
 
@@ -187,8 +167,7 @@ describeWithPeers(
           if (existsSync(log)) return true;
           send(keyText(0xffe3, true) + tap(0x75) + keyText(0xffe3, false));
           let line = "";
-          for (const ch of `stdbuf -oL ${XEV} -event keyboard -geometry 800x600+0+0 > ${log}\n`)
-            line += tap(ch === "\n" ? 0xff0d : ch.codePointAt(0)!);
+          for (const ch of `${xevCommand(log)}\n`) line += tap(ch === "\n" ? 0xff0d : ch.codePointAt(0)!);
           send(line);
           await new Promise((r) => setTimeout(r, 1500));
           return existsSync(log) ? true : undefined;
