@@ -71,6 +71,9 @@ export type SessionRecorderOptions = {
   noteOutput?: (bytes: number) => void;
 };
 
+/** Free text buffers kept for the next cuts: as many as a full backlog's chunks. */
+const SPARE_BUFFERS = 4;
+
 const defaultSchedule = (fn: () => void, ms: number) => {
   const timer = setTimeout(fn, ms);
   timer.unref();
@@ -97,8 +100,11 @@ export class SessionRecorder {
   private state: "recording" | "ended" | "failed" = "recording";
   /** The open chunk's text (UTF-8, its length in UTF-16 units, its lines); at most one call's text past chunkBytes. */
   private readonly open = new LineBuffer();
-  /** A sealed chunk's text buffer, free again: the next cut's open chunk (no 1 MiB allocation per chunk). */
-  private spare: Uint8Array | null = null;
+  /**
+   * Sealed chunks' text buffers, free again: the next cuts' open chunks (no 1 MiB allocation per chunk).
+   * At most SPARE_BUFFERS; a group handed to the spool frees several at once.
+   */
+  private readonly spares: Uint8Array[] = [];
   private openSince: number | null = null;
   private cancelTimer: (() => void) | null = null;
   private seq = 0;
@@ -241,8 +247,7 @@ export class SessionRecorder {
     this.openSince = null;
     if (this.open.lines === 0 && !final) return;
     const units = upTo?.units ?? this.open.units;
-    const raw = this.open.take(upTo, this.spare ?? undefined);
-    this.spare = null;
+    const raw = this.open.take(upTo, this.spares.pop());
     // `at` never goes back within a recording (a clock step), so upload order keeps seq order.
     this.lastAt = Math.max(this.lastAt, now);
     const cut: Cut = { seq: this.seq++, raw, units, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
@@ -298,11 +303,9 @@ export class SessionRecorder {
     const { group, failed } = takeSealed(this.pending);
     const units = [...group, ...(failed ? [failed] : [])].reduce((sum, e) => sum + e.cut.units, 0);
     try {
-      if (group.length > 0) {
-        // Compressed and hashed: the text's bytes are read no more.
-        const raw = group.at(-1)!.cut.raw;
-        this.spare = new Uint8Array(raw.buffer, raw.byteOffset);
-      }
+      // Compressed and hashed: the texts' bytes are read no more.
+      for (const { cut } of group)
+        if (this.spares.length < SPARE_BUFFERS) this.spares.push(new Uint8Array(cut.raw.buffer, cut.raw.byteOffset));
       if (group.length > 0 && this.state !== "failed") await this.handOver(group);
       if (failed) throw new Error("seal failed");
     } catch (err) {
