@@ -62,6 +62,7 @@ export default defineConfig({
             "web/src/audit-sentences.test.ts",
             "web/src/session-socket.test.ts",
             "web/src/guac-keys.test.ts",
+            "web/src/sw-core.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

@@ -1,5 +1,5 @@
 // Web Push wire shapes: a browser's push subscription as the Account page registers it, the devices listed
-// back (never their endpoint or keys), and the notice the service worker (web/public/sw.js) receives,
+// back (never their endpoint or keys), and the notice the service worker (web/src/sw.ts) receives,
 // encrypted by the edge per RFC 8291. A notice carries no secret: no number to match, no token.
 import { z } from "zod";
 

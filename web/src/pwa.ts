@@ -1,5 +1,5 @@
-// Makes the app installable and able to show Web Push notices: registers the service worker (web/public/sw.js,
-// scope /) on every page, and follows a notice the worker could not open itself (it asks with "psm-open").
+// Makes the app installable and able to show Web Push notices: registers the service worker (/sw.js, built from
+// web/src/sw.ts; scope /) on every page, and follows a notice the worker could not open itself ("psm-open").
 export const SW_URL = "/sw.js";
 
 /** The registration, or null where service workers are not available (an http page, an old browser). */
