@@ -3,14 +3,18 @@
 // flow runs with notifications granted. Chromium's own push service is on the internet, which this machine cannot
 // reach: the real subscribe is tried and either works or must be reported plainly on the page; the registration
 // path after it is then driven with PushManager.subscribe answered by the test (the browser's push service is the
-// one remote API stubbed), so the device is registered, listed, tested and removed through the edge.
+// one remote API stubbed), so the device is registered, listed, tested and removed through the edge. Then the
+// service worker itself: push messages (the Worker's own notices, as the browser decrypts them) are delivered to the
+// real worker through the DevTools protocol (ServiceWorker.deliverPushMessage), and the notifications it shows are
+// read back; a tap is a NotificationEvent dispatched in the worker (no protocol clicks a notification).
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page, Worker } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EdgeClient } from "../../scripts/stack/admin-client.ts";
 import { type Edge, generateEdgeSecrets, startEdge } from "../../scripts/stack/edge.ts";
+import { approvalNotice, signInNotice } from "../../worker/notify/push-notices.ts";
 import {
   axeViolations,
   chromiumMissing,
@@ -22,6 +26,8 @@ import {
 import { describeWithPeers } from "../support/peers.ts";
 
 const ADMIN = { username: "admin", password: "admin-password-1" };
+/** A loaded 2-core machine takes seconds to run a service worker's event. */
+const POLL = { timeout: 30_000 };
 
 async function vapidKey(): Promise<string> {
   const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]);
@@ -174,5 +180,110 @@ describeWithPeers("the installable app and Notify this device, in Chromium", chr
     // The endpoint went to the edge once and never came back to a browser.
     expect(browserBound.join("\n")).not.toContain("stubbed-device");
     await Promise.all([page.close(), stubbed.close()]);
+  });
+
+  it("the service worker shows a delivered push as its notice and a tap moves the app to the notice's screen", async () => {
+    const page = await accountPage();
+    await page.goto(`${edge.url}/#/catalog`);
+    await page.waitForSelector('body[data-route="catalog"]');
+    await page.waitForFunction(() => navigator.serviceWorker.controller?.scriptURL.endsWith("/sw.js"));
+    const sw = browser.serviceWorkers().find((w) => w.url() === `${edge.url}/sw.js`);
+    if (!sw) throw new Error("the app's service worker is not running");
+
+    const cdp = await browser.newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] = [];
+    cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+    await cdp.send("ServiceWorker.enable");
+    await expect.poll(() => registrations.some((r) => r.scopeURL === `${edge.url}/` && !r.isDeleted), POLL).toBe(true);
+    const { registrationId } = registrations.find((r) => r.scopeURL === `${edge.url}/` && !r.isDeleted)!;
+    /** One push message as the browser hands it to the worker once decrypted. */
+    const deliver = (data: string) =>
+      cdp.send("ServiceWorker.deliverPushMessage", { origin: edge.url, registrationId, data });
+    type Shown = { title: string; body: string; tag: string; data: unknown; requireInteraction: boolean };
+    const shown = () =>
+      page.evaluate(async () =>
+        (await (await navigator.serviceWorker.ready).getNotifications()).map(
+          (n): Shown => ({
+            title: n.title,
+            body: n.body,
+            tag: n.tag,
+            data: n.data,
+            requireInteraction: n.requireInteraction,
+          }),
+        ),
+      );
+
+    // Not a notice of ours: nothing is shown for it.
+    await deliver("not a notice");
+    const signIn = signInNotice("ch_e2e", { browser: "Firefox on Windows", ip: "203.0.113.7", country: "NL" });
+    await deliver(JSON.stringify(signIn));
+    await expect.poll(shown, POLL).toHaveLength(1);
+    // Exactly what the Worker sends, nothing else: no number to match, no token.
+    expect(await shown()).toEqual([
+      {
+        title: "Sign-in request",
+        body: "Sign-in request from Firefox on Windows, 203.0.113.7 (NL). Open to type the number that device shows.",
+        tag: "sign-in-ch_e2e",
+        data: { url: "/#/account" },
+        requireInteraction: true,
+      },
+    ]);
+
+    const task = approvalNotice({ checkoutId: "ck_e2e", requester: "alice", credential: "root", server: "db-1" });
+    await deliver(JSON.stringify(task));
+    // A link off this origin is not kept: the notice opens the Account page.
+    await deliver(JSON.stringify({ ...task, tag: "checkout-elsewhere", url: "https://evil.example/#/approvals" }));
+    await expect.poll(shown, POLL).toHaveLength(3);
+    const byTag = new Map((await shown()).map((n) => [n.tag, n]));
+    expect(byTag.get("checkout-ck_e2e")).toMatchObject({
+      title: "Approval needed",
+      body: "alice requests root on db-1.",
+      data: { url: "/#/approvals/ck_e2e" },
+      requireInteraction: false,
+    });
+    expect(byTag.get("checkout-elsewhere")?.data).toEqual({ url: "/#/account" });
+
+    /** Taps the notification with `tag` in the worker: its own notificationclick listener runs. */
+    const tap = (worker: Worker, tag: string) =>
+      worker.evaluate(async (t) => {
+        const [n] = await (
+          self as unknown as { registration: ServiceWorkerRegistration }
+        ).registration.getNotifications({
+          tag: t,
+        });
+        if (!n) throw new Error(`no notification ${t}`);
+        const NotificationEvent = (
+          globalThis as unknown as { NotificationEvent: new (type: string, init: unknown) => Event }
+        ).NotificationEvent;
+        self.dispatchEvent(new NotificationEvent("notificationclick", { notification: n }));
+      }, tag);
+
+    // The tap closes the notice and moves the open window (not focused: Chromium refuses focus without a real tap).
+    await tap(sw, "checkout-ck_e2e");
+    await page.waitForURL(`${edge.url}/#/approvals/ck_e2e`);
+    await page.waitForSelector('body[data-route="approvals"]');
+    await expect
+      .poll(async () => (await shown()).map((n) => n.tag).sort(), POLL)
+      .toEqual(["checkout-elsewhere", "sign-in-ch_e2e"]);
+
+    await tap(sw, "sign-in-ch_e2e");
+    await page.waitForURL(`${edge.url}/#/account`);
+    await page.waitForSelector("#push-devices h2");
+
+    // Data naming another origin, however it got there, is refused at the tap too: the Account page instead.
+    await page.goto(`${edge.url}/#/catalog`);
+    await page.waitForSelector('body[data-route="catalog"]');
+    await sw.evaluate(() =>
+      (self as unknown as { registration: ServiceWorkerRegistration }).registration.showNotification("Elsewhere", {
+        tag: "forged",
+        data: { url: "https://evil.example/" },
+      }),
+    );
+    await tap(sw, "forged");
+    await page.waitForURL(`${edge.url}/#/account`);
+    expect(page.url()).toBe(`${edge.url}/#/account`);
+    expect(pageProblems(page)).not.toContain("pageerror");
+    await cdp.detach();
+    await page.close();
   });
 });
