@@ -203,7 +203,7 @@ async function collector(dir: string, name: string) {
 }
 
 const until = async (what: string, ok: () => boolean) => {
-  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
   if (!ok()) throw new Error(`never: ${what}`);
 };
 
@@ -225,7 +225,7 @@ describe("forwarder", () => {
     dir = await mkdtemp(join(tmpdir(), "psm-syslog-"));
     c = await collector(dir, "collector");
     other = await collector(dir, "other");
-  });
+  }, 60_000);
   afterAll(async () => {
     await c?.close();
     await other?.close();

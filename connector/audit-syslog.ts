@@ -141,12 +141,13 @@ const MAX_QUEUED_JOBS = 4;
 /** Connect, handshake and every write of one job: a collector slower than this fails the job. Below the edge's 20 s. */
 export const SYSLOG_JOB_TIMEOUT_MS = 15_000;
 /**
- * A new connection's first job is answered only after this beat past its writes: under TLS 1.3 the client's side
- * of the handshake ends before the collector has checked its certificate, so a collector that refuses it (mutual
- * TLS) resets the connection right after our first writes succeeded locally. Waiting one short beat turns that into
- * `failed` instead of a `sent` for bytes the collector threw away.
+ * Under TLS 1.3 the client's side of the handshake ends before the collector has checked the client's certificate:
+ * a collector that refuses it (mutual TLS) answers with an alert only after `secureConnect`, and bytes written in
+ * between would be thrown away while we answer `sent`. So a new TLS 1.3 connection is used only once the collector
+ * has shown it accepted us: its first session ticket (OpenSSL, GnuTLS and Node servers send one right after they
+ * checked the client), or, from a collector that sends none, this long without an alert or a close.
  */
-export const SETTLE_MS = 300;
+export const SETTLE_MS = 2_000;
 /** TCP keepalive on an idle connection, so a collector that vanished is noticed before the next job. */
 const KEEPALIVE_MS = 30_000;
 
@@ -208,6 +209,8 @@ const NETWORK = new Set([
   "EADDRNOTAVAIL",
 ]);
 const CERTIFICATE = /CERT|UNABLE_TO_|SELF_SIGNED|ALTNAME|HOSTNAME/;
+/** A TLS alert from the collector (e.g. ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED): it refused us. */
+const ALERT = /^ERR_SSL_.*ALERT/;
 
 export class SyslogForwarder {
   private readonly sinks = new Map<string, Sink>();
@@ -292,9 +295,7 @@ export class SyslogForwarder {
         if (again.length > 0) await Promise.race([writeAll(socket, again), deadline]);
         log("audit_syslog.connected", { sink: job.target.sinkId, resent });
       }
-      const socket = sink.socket;
-      await Promise.race([writeAll(socket, frames, (f) => sink.overlap.push(f)), deadline]);
-      if (opening) await Promise.race([settled(socket, SETTLE_MS), deadline]);
+      await Promise.race([writeAll(sink.socket, frames, (f) => sink.overlap.push(f)), deadline]);
       const through = job.entries[job.entries.length - 1]!.idx;
       log("audit_syslog.sent", { job: job.jobId, sink: job.target.sinkId, count: frames.length, through, resent });
       return { type: "audit_syslog_result", jobId: job.jobId, result: { outcome: "sent", through } };
@@ -308,10 +309,7 @@ export class SyslogForwarder {
         },
         () => undefined,
       );
-      // A connection this job opened that broke before it settled: the collector refused us (a client certificate
-      // it does not accept, most often), not a network blip.
-      const refused = opening && err instanceof Failed && err.phrase === SyslogFailure.lost;
-      return this.failed(job, refused ? new Failed(SyslogFailure.refused, err.code) : err);
+      return this.failed(job, err);
     } finally {
       clearTimeout(timer);
     }
@@ -354,32 +352,41 @@ export class SyslogForwarder {
         rejectUnauthorized: true,
         minVersion: "TLSv1.2",
       });
-      // Refused, unroutable or unnamed before TCP was up: unreachable; a certificate check: untrusted; anything
-      // else before the handshake finished (a reset, an alert, a close): the handshake failed.
+      // Before TCP is up, refused/unroutable/unnamed: unreachable. During the handshake: a failed check of the
+      // collector's certificate is untrusted, anything else (a reset, a close) the handshake failed. After it, an
+      // alert or a close before the collector confirmed us: it refused us (a client certificate it does not take).
       let tcpUp = false;
+      let secure = false;
       socket.once("connect", () => {
         tcpUp = true;
       });
+      let settle: NodeJS.Timeout | undefined;
       const early = (err: Error) => {
+        clearTimeout(settle);
         socket.destroy();
         const code = codeOf(err);
-        const phrase = CERTIFICATE.test(code)
-          ? SyslogFailure.untrusted
-          : !tcpUp && NETWORK.has(code)
-            ? SyslogFailure.unreachable
-            : SyslogFailure.handshake;
+        const phrase =
+          secure || ALERT.test(code)
+            ? SyslogFailure.refused
+            : CERTIFICATE.test(code)
+              ? SyslogFailure.untrusted
+              : !tcpUp && NETWORK.has(code)
+                ? SyslogFailure.unreachable
+                : SyslogFailure.handshake;
         reject(new Failed(phrase, code));
       };
-      const closed = () => reject(new Failed(SyslogFailure.handshake, "closed"));
+      const closed = () => {
+        clearTimeout(settle);
+        reject(new Failed(secure ? SyslogFailure.refused : SyslogFailure.handshake, "closed"));
+      };
       socket.once("error", early);
       socket.once("close", closed);
-      socket.once("secureConnect", () => {
+      const ready = () => {
         socket.off("error", early);
         socket.off("close", closed);
         socket.setKeepAlive(true, KEEPALIVE_MS);
         socket.setNoDelay(true);
-        // The collector sends nothing; reading keeps us hearing its FIN, so a closed connection is dropped at once.
-        socket.resume();
+        // Reading on keeps us hearing its FIN, so a closed connection is dropped at once.
         socket.on("error", () => undefined);
         socket.once("close", () => {
           if (sink.socket === socket) {
@@ -388,6 +395,23 @@ export class SyslogForwarder {
           }
         });
         resolve(socket);
+      };
+      socket.once("secureConnect", () => {
+        secure = true;
+        // The collector sends nothing else; reading lets us hear its ticket, its alert and its FIN.
+        socket.resume();
+        if (socket.getProtocol() !== "TLSv1.3") return ready(); // TLS 1.2: the collector's Finished came after its checks
+        // Not from inside the event: it fires while OpenSSL is still reading, and a write from there (a resolved
+        // promise's continuation runs before the read returns) corrupts the record stream.
+        const onTicket = () => {
+          clearTimeout(settle);
+          settle = setTimeout(ready, 0);
+        };
+        socket.once("session", onTicket);
+        settle = setTimeout(() => {
+          socket.off("session", onTicket);
+          ready();
+        }, SETTLE_MS);
       });
     });
   }
@@ -426,31 +450,6 @@ function writeAll(socket: TLSSocket, frames: readonly Buffer[], written?: (f: Bu
       });
     });
     if (frames.length === 0) done();
-  });
-}
-
-/** Resolves once the socket has been open `ms` since it connected; rejects if it closes or errs before. */
-function settled(socket: TLSSocket, ms: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (socket.destroyed) {
-      reject(new Failed(SyslogFailure.lost, "closed"));
-      return;
-    }
-    const onClose = () => {
-      clearTimeout(timer);
-      reject(new Failed(SyslogFailure.lost, "closed"));
-    };
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      reject(new Failed(SyslogFailure.lost, codeOf(err)));
-    };
-    const timer = setTimeout(() => {
-      socket.off("close", onClose);
-      socket.off("error", onError);
-      resolve();
-    }, ms);
-    socket.once("close", onClose);
-    socket.once("error", onError);
   });
 }
 

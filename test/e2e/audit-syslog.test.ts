@@ -151,8 +151,8 @@ describeWithPeers("audit stream to rsyslog over TLS", missingRsyslog(), () => {
   });
 
   it("without a client certificate that collector refuses the connector: `failed`, never `sent`, even for one entry", async () => {
-    // Under TLS 1.3 the client's handshake ends before the server checks for its certificate, so the first write
-    // succeeds locally; the forwarder waits a beat on a new connection and sees the reset.
+    // Under TLS 1.3 the client's handshake ends before the server checks for its certificate, so a first write would
+    // succeed locally; the forwarder uses a new connection only after the collector's session ticket, and sees the alert.
     const before = (await mutual.lines()).length;
     const more = await chainedEntries(3, (await chainedEntries(20)).at(-1));
     for (const one of more) {
