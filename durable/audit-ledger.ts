@@ -11,6 +11,7 @@ import {
 } from "../protocol/audit.ts";
 import type { Env } from "../worker/env.ts";
 import { canonicalJson, chain, GENESIS, verifyChain } from "./audit-chain.ts";
+import { workerEffects } from "./worker-effects.ts";
 
 /** Appends waiting behind the one being written. Past this, append throws "ledger busy": the caller's
  * request fails rather than the object's memory growing without bound behind a slow writer. */
@@ -101,6 +102,9 @@ const SCHEMA = [
   // Guards against our own bugs, not attackers (who can drop them): entries are never changed.
   "CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
   "CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+  // Whether any audit sink is on (the stream, worker/audit-stream): set by streamChanged; while on, every append
+  // wakes the alarm that delivers.
+  "CREATE TABLE IF NOT EXISTS stream (id INTEGER PRIMARY KEY CHECK (id = 0), active INTEGER NOT NULL)",
 ];
 
 export class AuditLedger extends DurableObject<Env> {
@@ -119,6 +123,8 @@ export class AuditLedger extends DurableObject<Env> {
    */
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
+  /** The audit stream's delivery run in progress (alarm), if any. */
+  private delivering: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -185,6 +191,35 @@ export class AuditLedger extends DurableObject<Env> {
   }
 
   /**
+   * An admin changed the audit sinks: `active` says whether any is on. While on, each append wakes the alarm that
+   * delivers to them (worker/audit-stream/deliver.ts); appends never wait for it.
+   */
+  async streamChanged(active: boolean): Promise<void> {
+    this.sql.exec("INSERT OR REPLACE INTO stream (id, active) VALUES (0, ?)", active ? 1 : 0);
+    if (active) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /**
+   * Delivers to the audit sinks; comes back when one is behind and due again. A throw is retried by the runtime.
+   * Runs one at a time: a second call waits for the first, so two runs never send one sink the same batch.
+   */
+  override async alarm(): Promise<void> {
+    const previous = this.delivering;
+    const run = (async () => {
+      await previous;
+      if (!this.streaming()) return;
+      const next = await workerEffects().deliverAuditStream(this.env, {
+        page: (afterIdx, limit) =>
+          this.rows("SELECT * FROM entries WHERE idx > ? ORDER BY idx LIMIT ?", afterIdx, limit),
+        count: () => this.head().count,
+      });
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    })();
+    this.delivering = run.catch(() => undefined);
+    await run;
+  }
+
+  /**
    * Walks every entry in idx order through verifyChain, then holds the result against the stored
    * head {count, hash} (see audit-chain.ts for what the walk itself reports). The head is read
    * first and the walk covers idx < head.count, so appends landing meanwhile do not count as
@@ -246,7 +281,18 @@ export class AuditLedger extends DurableObject<Env> {
       for (const e of entries) insert(this.sql, e);
       this.sql.exec("UPDATE head SET count = ?, hash = ? WHERE id = 0", end.idx + 1, end.hash);
     });
+    if (this.streaming()) await this.wakeStream();
     return entries;
+  }
+
+  private streaming(): boolean {
+    return this.sql.exec<{ active: number }>("SELECT active FROM stream WHERE id = 0").toArray()[0]?.active === 1;
+  }
+
+  /** New entries go out now, unless a delivery is already due within a second (a failing sink's backoff is not). */
+  private async wakeStream(): Promise<void> {
+    const at = await this.ctx.storage.getAlarm();
+    if (at === null || at > Date.now() + 1000) await this.ctx.storage.setAlarm(Date.now());
   }
 
   private head(): Head {

@@ -1,11 +1,20 @@
 // Effects a Durable Object asks of the Worker's code, which durable/ may not import (DESIGN.md, enforced by
 // scripts/check-boundaries.ts). The Worker's entry point provides them as it loads (worker/index.ts); it is the
 // bundle's main module, so it has run before any object is constructed.
+import type { AuditEntry } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 
 export type WorkerEffects = {
   /** The connector refused the user's master password: count it on their throttle and audit it. */
   masterPasswordWrong(env: Env, user: { id: string; name: string }): Promise<void>;
+  /**
+   * The audit stream (worker/audit-stream/deliver.ts): delivers what each due sink lacks, reading the ledger through
+   * `ledger`; answers when to run again (null: every sink has everything).
+   */
+  deliverAuditStream(
+    env: Env,
+    ledger: { page(afterIdx: number, limit: number): AuditEntry[]; count(): number },
+  ): Promise<number | null>;
 };
 
 let provided: WorkerEffects | undefined;

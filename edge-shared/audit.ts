@@ -5,7 +5,10 @@ import type { AuditEntryInput } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 
 /** The ledger's RPC surface. Named explicitly: inferring it through the stub type is too deep for tsc. */
-type LedgerRpc = Pick<AuditLedger, "append" | "appendMany" | "query" | "commands" | "page" | "verify">;
+type LedgerRpc = Pick<
+  AuditLedger,
+  "append" | "appendMany" | "query" | "commands" | "page" | "verify" | "count" | "streamChanged"
+>;
 
 export function ledger(env: Pick<Env, "AUDIT_LEDGER">): LedgerRpc {
   return env.AUDIT_LEDGER.get(env.AUDIT_LEDGER.idFromName("global")) as unknown as LedgerRpc;

@@ -23,4 +23,3 @@ export * from "./command-rules.ts";
 export * from "./audit-stream.ts";
 export * from "./mail.ts";
 export * from "./commands.ts";
-export * from "./commands.ts";

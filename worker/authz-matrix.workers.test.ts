@@ -327,6 +327,24 @@ const MATRIX: Record<string, Entry> = {
     }),
   },
   "GET /api/admin/notifications": { access: "admin" },
+  "GET /api/audit/sinks": { access: "admin" },
+  // Off, so nothing is delivered while the matrix runs; its name is new each call.
+  "POST /api/audit/sinks": {
+    access: "admin",
+    body: () => ({
+      kind: "hec",
+      name: `matrix-${crypto.randomUUID().slice(0, 8)}`,
+      enabled: false,
+      url: "https://hec.matrix.test/services/collector/event",
+      token: "matrix-hec-token",
+    }),
+  },
+  "PUT /api/audit/sinks/:id": {
+    access: "admin",
+    id: (f) => f.auditSinkId,
+    body: () => ({ kind: "hec", name: "matrix sink", enabled: false, url: "https://hec.matrix.test/x" }),
+  },
+  "DELETE /api/audit/sinks/:id": { access: "admin", id: (f) => f.spareAuditSinkId },
   // The fixture's dead outbox row: made due again (admin only).
   "POST /api/admin/notifications/:id/retry": { access: "admin", id: () => "matrix-dead-notification" },
   "GET /api/me/notifications": { access: "signedIn" },
@@ -410,6 +428,11 @@ async function fixture() {
     env.DB.prepare(
       "INSERT INTO notifications (id, channel, target, event, subject, body, created_at, attempts, next_attempt_at, dead_at, last_error) VALUES ('matrix-dead-notification', 'email', 'a@matrix.test', 'checkout.requested', 's', 'b', 0, 10, 0, 0, 'smtp 550')",
     ),
+    ...["matrix-sink", "matrix-spare-sink"].map((id) =>
+      env.DB.prepare(
+        "INSERT INTO audit_sinks (id, name, kind, enabled, url, token_enc, created_at, updated_at) VALUES (?, ?, 'hec', 0, 'https://hec.matrix.test/x', 'not.sealed', 0, 0)",
+      ).bind(id, id),
+    ),
     env.DB.prepare(
       "INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, connector_id, first_seen, last_seen) VALUES ('found-1', ?, 'ldap', 'CN=found', 'found', '10.0.0.9', 22, ?, 0, 0)",
     ).bind(site.siteId, site.connectorId),
@@ -458,6 +481,8 @@ async function fixture() {
     sessionId: session!.id,
     spareGrantId: "spare-grant",
     spareUserId,
+    auditSinkId: "matrix-sink",
+    spareAuditSinkId: "matrix-spare-sink",
   };
 }
 

@@ -4,11 +4,13 @@ import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
 import { provideWorkerEffects } from "../durable/worker-effects.ts";
 import { countMasterPasswordFailure } from "./auth/connect-gate.ts";
+import { deliverAuditStream } from "./audit-stream/deliver.ts";
 import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
 import { newApi } from "./openapi.ts";
 import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
+import { auditSinks } from "./routes/audit-sinks.ts";
 import { commands } from "./routes/commands.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
@@ -60,6 +62,7 @@ for (const part of [
   sessions,
   extensions,
   audit,
+  auditSinks,
   commands,
   discovery,
   recordings,
@@ -95,6 +98,6 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // What the objects ask of the Worker's code, which they may not import (durable/worker-effects.ts).
-provideWorkerEffects({ masterPasswordWrong: countMasterPasswordFailure });
+provideWorkerEffects({ masterPasswordWrong: countMasterPasswordFailure, deliverAuditStream });
 
 export { AuditLedger, ConnectorHub, SessionRoom };

@@ -1,0 +1,145 @@
+// The audit stream's I/O (docs/audit.md "Streaming to a SIEM"). The AuditLedger's alarm calls deliverAuditStream
+// with its own reader: each enabled sink that is behind and due gets its next batches, in order, from the entry after
+// the last one it acknowledged; an HEC sink by an HTTPS POST from here, a syslog sink through a connector of its site
+// (ConnectorHub.sendAuditSyslog). Sinks run side by side, so a slow or failing one holds back no other, and none
+// holds back the ledger: appends never wait for delivery. The decisions are worker/audit-stream/core.ts.
+import { AUDIT_BATCH_ENTRIES, type AuditEntry, type AuditSyslogJob } from "../../protocol/index.ts";
+import { openAtRest } from "../auth/hash.ts";
+import type { Env } from "../env.ts";
+import { afterDelivery, type DeliveryOutcome, hecBody, isDue, nextWake, packBatch, type SinkProgress } from "./core.ts";
+
+/** What delivery reads from the ledger: entries after an idx, oldest first, and how many there are. */
+export type LedgerReader = {
+  page(afterIdx: number, limit: number): AuditEntry[] | Promise<AuditEntry[]>;
+  count(): number | Promise<number>;
+};
+
+export type SinkRow = {
+  id: string;
+  name: string;
+  kind: "hec" | "syslog";
+  enabled: number;
+  url: string | null;
+  token_enc: string | null;
+  site_id: string | null;
+  host: string | null;
+  port: number | null;
+  start_idx: number;
+  after_idx: number;
+  attempts: number;
+  next_attempt_at: number;
+  last_ok_at: number | null;
+  failing_since: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+/** Batches one sink gets per run before the others' turn is awaited; the alarm comes back at once if it is still behind. */
+const BATCHES_PER_RUN = 10;
+/** How long the edge waits for an HEC collector's answer. */
+const HEC_TIMEOUT_MS = 10_000;
+
+/** The context the HEC token is sealed under: bound to the sink, so a token cannot be moved to another sink's row. */
+export const hecTokenContext = (sinkId: string) => `audit sink ${sinkId}`;
+
+export const progressOf = (row: SinkRow): SinkProgress => ({
+  afterIdx: Math.max(row.after_idx, row.start_idx),
+  attempts: row.attempts,
+  nextAttemptAt: row.next_attempt_at,
+  lastOkAt: row.last_ok_at,
+  failingSince: row.failing_since,
+  lastError: row.last_error,
+});
+
+/** Runs every due sink once; returns when the ledger should run it again (null: every sink has everything). */
+export async function deliverAuditStream(env: Env, ledger: LedgerReader, now = Date.now()): Promise<number | null> {
+  const { results } = await env.DB.prepare("SELECT * FROM audit_sinks WHERE enabled = 1").all<SinkRow>();
+  const lastIdx = (await ledger.count()) - 1;
+  const progress = await Promise.all(results.map((row) => runSink(env, ledger, row, lastIdx, now)));
+  return nextWake(
+    progress.map((p) => ({ ...p, enabled: true })),
+    lastIdx,
+    Date.now(),
+  );
+}
+
+async function runSink(
+  env: Env,
+  ledger: LedgerReader,
+  row: SinkRow,
+  lastIdx: number,
+  now: number,
+): Promise<SinkProgress> {
+  let p = progressOf(row);
+  for (let i = 0; i < BATCHES_PER_RUN && p.afterIdx < lastIdx && isDue(p, now); i++) {
+    const batch = packBatch(await ledger.page(p.afterIdx, AUDIT_BATCH_ENTRIES));
+    if (!batch.length) break;
+    const outcome = await deliver(env, row, batch);
+    p = afterDelivery(p, outcome, Date.now());
+    await save(env.DB, row.id, p);
+    if (!outcome.ok) {
+      console.warn(`audit sink ${row.name} (${row.kind}): ${outcome.error}`);
+      break;
+    }
+  }
+  return p;
+}
+
+function deliver(env: Env, row: SinkRow, entries: AuditEntry[]): Promise<DeliveryOutcome> {
+  return row.kind === "hec" ? postHec(env, row, entries) : sendSyslog(env, row, entries);
+}
+
+async function postHec(env: Env, row: SinkRow, entries: AuditEntry[]): Promise<DeliveryOutcome> {
+  let token: string;
+  try {
+    token = await openAtRest(env.USER_TOKEN_SECRET, row.token_enc ?? "", hecTokenContext(row.id));
+  } catch {
+    return { ok: false, error: "the sink's token cannot be opened (set it again)" };
+  }
+  const host = env.APP_URL ? new URL(env.APP_URL).hostname : "psm";
+  try {
+    const res = await fetch(row.url ?? "", {
+      method: "POST",
+      headers: { authorization: `Splunk ${token}`, "content-type": "application/json" },
+      body: hecBody(entries, host),
+      signal: AbortSignal.timeout(HEC_TIMEOUT_MS),
+      redirect: "manual",
+    });
+    await res.body?.cancel();
+    // Only a 2xx acknowledges: a redirect is not followed (the token would go wherever it points).
+    if (res.ok) return { ok: true, through: entries.at(-1)!.idx };
+    return { ok: false, error: `the collector answered ${res.status}` };
+  } catch (err) {
+    return {
+      ok: false,
+      error:
+        (err as Error).name === "TimeoutError"
+          ? "the collector did not answer in time"
+          : "the collector is unreachable",
+    };
+  }
+}
+
+async function sendSyslog(env: Env, row: SinkRow, entries: AuditEntry[]): Promise<DeliveryOutcome> {
+  const hub = env.CONNECTOR_HUB.get(env.CONNECTOR_HUB.idFromName(row.site_id ?? ""));
+  const job: AuditSyslogJob = {
+    type: "audit_syslog",
+    jobId: crypto.randomUUID(),
+    target: { sinkId: row.id, host: row.host ?? "", port: row.port ?? 0 },
+    entries,
+  };
+  const result = await hub.sendAuditSyslog(job);
+  if (result.outcome === "sent") return { ok: true, through: Math.min(result.through, entries.at(-1)!.idx) };
+  return { ok: false, error: `connector: ${result.error}` };
+}
+
+async function save(db: D1Database, id: string, p: SinkProgress): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE audit_sinks SET after_idx = MAX(after_idx, ?), attempts = ?, next_attempt_at = ?, last_ok_at = ?,
+         failing_since = ?, last_error = ? WHERE id = ?`,
+    )
+    .bind(p.afterIdx, p.attempts, p.nextAttemptAt, p.lastOkAt, p.failingSince, p.lastError, id)
+    .run();
+}
