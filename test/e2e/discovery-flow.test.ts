@@ -2,6 +2,7 @@
 // inside the site's allowed ranges with ssh2 against a real sshd, and reports to the edge. The admin
 // sees them as discovered with source, last seen and the proposed key; none is usable until enabled
 // in a zone with a pinned key, after which a user opens a real session to it.
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -50,19 +51,31 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
         ],
       },
     });
+    output = await discover();
+  });
+  afterAll(async () => {
+    await slapd?.stop();
+    await stack?.stop();
+  });
+
+  /** One discovery round through the real connector CLI; its output. */
+  async function discover(): Promise<string> {
     const proc = startProcess(
       process.execPath,
       ["--import", "tsx", join(ROOT, "connector", "cli.ts"), "discover", "--state", stack.connectorState],
       { name: "discover", cwd: ROOT },
     );
     const code = await new Promise<number | null>((resolve) => proc.child.once("exit", resolve));
-    output = proc.output();
-    expect(code, output).toBe(0);
-  });
-  afterAll(async () => {
-    await slapd?.stop();
-    await stack?.stop();
-  });
+    expect(code, proc.output()).toBe(0);
+    return proc.output();
+  }
+  /** Changes the directory as an AD admin would (ldapmodify over StartTLS-less loopback LDAP). */
+  function ldapModify(ldif: string): void {
+    execFileSync("ldapmodify", ["-x", "-H", slapd.ldapUrl, "-D", slapd.bindDN, "-w", bindPassword], {
+      input: ldif,
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+  }
 
   const discovered = () => stack.admin.request<DiscoveredServer[]>("GET", `/api/sites/${stack.siteId}/discovered`);
 
@@ -144,6 +157,35 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
     }
     const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
     expect(servers.find((s) => s.name === "WEB01")).toMatchObject({ host: "10.20.30.40", source: "discovered:ldap" });
+  });
+
+  it("follows a host the directory moves, and leaves a vanished one unseen (issue 21)", async () => {
+    const before = await discovered();
+    const linux = before.find((s) => s.name === "LINUX01")!;
+    const meta = before.find((s) => s.name === "META")!;
+    expect(linux.status).toBe("enabled");
+    // The directory now names LINUX01 by another loopback address, and META is gone.
+    ldapModify(
+      `dn: cn=LINUX01,ou=Servers,${slapd.baseDN}\nchangetype: modify\nreplace: dNSHostName\ndNSHostName: 127.0.0.2\n\n` +
+        `dn: cn=META,ou=Servers,${slapd.baseDN}\nchangetype: delete\n`,
+    );
+    const rerun = await discover();
+    expect(rerun).toContain('"found":2');
+    const after = await discovered();
+    const moved = after.find((s) => s.id === linux.id)!;
+    expect(moved).toMatchObject({ host: "127.0.0.2", lifecycle: "seen" });
+    expect(moved.lastSeen).toBeGreaterThan(linux.lastSeen);
+    // The enabled server followed; the move is in the ledger.
+    const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
+    expect(servers.find((s) => s.id === linux.serverId)).toMatchObject({ host: "127.0.0.2" });
+    const audit = await stack.admin.request<
+      { action: string; target: { id: string }; data: Record<string, unknown> }[]
+    >("GET", "/api/audit?limit=200");
+    expect(audit.find((e) => e.action === "discovery.address_changed" && e.target.id === linux.id)?.data).toMatchObject(
+      { before: { host: "127.0.0.1" }, after: { host: "127.0.0.2" }, serverFollowed: true },
+    );
+    // The vanished host keeps its last sighting; the sweep ages it from there (worker/discovery.workers.test.ts).
+    expect(after.find((s) => s.id === meta.id)).toMatchObject({ lastSeen: meta.lastSeen, lifecycle: "seen" });
   });
 
   it("keeps the directory's bind password on the connector", async () => {
