@@ -183,6 +183,8 @@ type Sink = {
   /** host:port the socket is connected to: a job naming another target opens a new connection. */
   to?: string;
   overlap: Overlap;
+  /** Whether this process has written a job for the sink: until then it holds no overlap to resend. */
+  wrote?: boolean;
   /** The previous job's end: jobs for one sink run strictly one after another. */
   tail: Promise<unknown>;
   queued: number;
@@ -297,8 +299,23 @@ export class SyslogForwarder {
       }
       await Promise.race([writeAll(sink.socket, frames, (f) => sink.overlap.push(f)), deadline]);
       const through = job.entries[job.entries.length - 1]!.idx;
-      log("audit_syslog.sent", { job: job.jobId, sink: job.target.sinkId, count: frames.length, through, resent });
-      return { type: "audit_syslog_result", jobId: job.jobId, result: { outcome: "sent", through } };
+      // First job here: what another process (or this one before a restart) wrote last is not in our overlap,
+      // so the edge is told, and sends that window again (protocol/audit-stream.ts AUDIT_SYSLOG_REWIND).
+      const fresh = !sink.wrote;
+      sink.wrote = true;
+      log("audit_syslog.sent", {
+        job: job.jobId,
+        sink: job.target.sinkId,
+        count: frames.length,
+        through,
+        resent,
+        fresh,
+      });
+      return {
+        type: "audit_syslog_result",
+        jobId: job.jobId,
+        result: { outcome: "sent", through, ...(fresh ? { fresh } : {}) },
+      };
     } catch (err) {
       // Whatever broke, the connection is not trusted again: the next job opens a new one and resends the overlap.
       drop(sink);

@@ -28,6 +28,12 @@ export type AuditSinkKind = z.infer<typeof AuditSinkKind>;
 export const AUDIT_BATCH_ENTRIES = 200;
 /** Most bytes of entry JSON one delivery carries; an `audit_syslog` job must fit MAX_HUB_MESSAGE with room to spare. */
 export const AUDIT_BATCH_BYTES = 48 * 1024;
+/**
+ * Entries the edge sends a syslog sink again when a connector answers `fresh` (its first job for the sink): the
+ * window another connection may have written without it reaching the collector. The connector's own overlap after a
+ * reconnect is the same size by default.
+ */
+export const AUDIT_SYSLOG_REWIND = 100;
 /** How long the edge waits for a connector's answer to an `audit_syslog` job. */
 export const AUDIT_SYSLOG_ANSWER_TIMEOUT_MS = 20_000;
 
@@ -53,13 +59,20 @@ export type AuditSyslogJob = z.infer<typeof AuditSyslogJob>;
 
 /**
  * Connector -> edge. `sent`: every entry up to `through` (the batch's last idx) was written to the collector's TLS
- * socket. `failed`: the collector could not be reached or refused the connection; `error` is a fixed phrase.
+ * socket; `fresh`: this was the connector process's first job for the sink, so it held no overlap of what was
+ * written before (another connector, or itself before a restart): the edge then sends the last AUDIT_SYSLOG_REWIND
+ * entries before the batch again. `failed`: the collector could not be reached or refused the connection; `error`
+ * is a fixed phrase.
  */
 export const AuditSyslogResult = z.strictObject({
   type: z.literal("audit_syslog_result"),
   jobId: id,
   result: z.discriminatedUnion("outcome", [
-    z.strictObject({ outcome: z.literal("sent"), through: z.number().int().nonnegative() }),
+    z.strictObject({
+      outcome: z.literal("sent"),
+      through: z.number().int().nonnegative(),
+      fresh: z.boolean().optional(),
+    }),
     z.strictObject({ outcome: z.literal("failed"), error: z.string().max(200) }),
   ]),
 });

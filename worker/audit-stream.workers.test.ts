@@ -189,6 +189,53 @@ describe("the audit stream", () => {
     control.ws.close();
   });
 
+  it("when another connector takes a syslog sink over, the window before its first batch is sent again", async () => {
+    const site = await seedSite();
+    /** A connector that acknowledges every job, `fresh` on its first (it holds no overlap of earlier writers). */
+    const connector = async () => {
+      const control = await connectControl(site);
+      const jobs: AuditEntry[][] = [];
+      control.ws.addEventListener("message", (e) => {
+        if (typeof e.data !== "string") return;
+        const msg = JSON.parse(e.data);
+        if (msg.type !== "audit_syslog") return;
+        const through = msg.entries.at(-1).idx;
+        control.ws.send(
+          JSON.stringify({
+            type: "audit_syslog_result",
+            jobId: msg.jobId,
+            result: { outcome: "sent", through, ...(jobs.length === 0 ? { fresh: true } : {}) },
+          }),
+        );
+        jobs.push(msg.entries);
+      });
+      return { control, jobs };
+    };
+    const first = await connector();
+    await api("/api/audit/sinks", {
+      method: "POST",
+      cookie: admin,
+      body: { kind: "syslog", name: "taken-over", siteId: site.siteId, host: "syslog.corp.test", port: 6514 },
+    });
+    await append(2, "first");
+    await deliverNow(admin);
+    // At the start of the ledger a fresh connector owes no window: each entry went once.
+    const once = first.jobs.flat().map((e) => e.idx);
+    expect(new Set(once).size).toBe(once.length);
+    first.control.ws.close();
+
+    const second = await connector();
+    await append(2, "second");
+    await deliverNow(admin);
+    const [head, ...rest] = second.jobs;
+    // Its first batch starts after what the first connector acknowledged; then the window before it goes again.
+    expect(head![0]!.idx).toBeGreaterThan(Math.max(...once));
+    expect(rest[0]![0]!.idx).toBe(0);
+    const [after] = await sinks(admin);
+    expect(after!.behind).toBe(0);
+    second.control.ws.close();
+  });
+
   it("an entry too large for one delivery goes out with its data replaced, and the stream goes on past it", async () => {
     const hec = collector();
     await api("/api/audit/sinks", {

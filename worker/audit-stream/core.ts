@@ -15,18 +15,22 @@ export type SinkProgress = {
   lastError: string | null;
 };
 
-export type DeliveryOutcome = { ok: true; through: number } | { ok: false; error: string };
+/**
+ * A delivery's result. `resendAfter`: the sink must be sent again from the entry after this one (a syslog connector's
+ * first job: the window before the batch may have been lost with another connection).
+ */
+export type DeliveryOutcome = { ok: true; through: number; resendAfter?: number } | { ok: false; error: string };
 
 /** Backoff after the n-th failure in a row (1-based): 2 s, 4 s, 8 s … at most a minute. */
 export function retryDelay(attempts: number): number {
   return Math.min(60_000, 2_000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** What a sink's state becomes after one delivery. A cursor only moves forward. */
+/** What a sink's state becomes after one delivery. The cursor moves forward, or back only to resend a window. */
 export function afterDelivery(p: SinkProgress, outcome: DeliveryOutcome, now: number): SinkProgress {
   if (outcome.ok)
     return {
-      afterIdx: Math.max(p.afterIdx, outcome.through),
+      afterIdx: outcome.resendAfter ?? Math.max(p.afterIdx, outcome.through),
       attempts: 0,
       nextAttemptAt: 0,
       lastOkAt: now,

@@ -3,7 +3,12 @@
 // the last one it acknowledged; an HEC sink by an HTTPS POST from here, a syslog sink through a connector of its site
 // (ConnectorHub.sendAuditSyslog). Sinks run side by side, so a slow or failing one holds back no other, and none
 // holds back the ledger: appends never wait for delivery. The decisions are worker/audit-stream/core.ts.
-import { AUDIT_BATCH_ENTRIES, type AuditEntry, type AuditSyslogJob } from "../../protocol/index.ts";
+import {
+  AUDIT_BATCH_ENTRIES,
+  AUDIT_SYSLOG_REWIND,
+  type AuditEntry,
+  type AuditSyslogJob,
+} from "../../protocol/index.ts";
 import { openAtRest } from "../auth/hash.ts";
 import type { Env } from "../env.ts";
 import { afterDelivery, type DeliveryOutcome, hecBody, isDue, nextWake, packBatch, type SinkProgress } from "./core.ts";
@@ -130,14 +135,19 @@ async function sendSyslog(env: Env, row: SinkRow, entries: AuditEntry[]): Promis
     entries,
   };
   const result = await hub.sendAuditSyslog(job);
-  if (result.outcome === "sent") return { ok: true, through: Math.min(result.through, entries.at(-1)!.idx) };
-  return { ok: false, error: `connector: ${result.error}` };
+  if (result.outcome !== "sent") return { ok: false, error: `connector: ${result.error}` };
+  const through = Math.min(result.through, entries.at(-1)!.idx);
+  // A connector's first job for the sink: the window before this batch goes again (the SIEM drops duplicates by idx).
+  const before = entries[0]!.idx - 1;
+  if (result.fresh && before > row.start_idx)
+    return { ok: true, through, resendAfter: Math.max(row.start_idx, before - AUDIT_SYSLOG_REWIND) };
+  return { ok: true, through };
 }
 
 async function save(db: D1Database, id: string, p: SinkProgress): Promise<void> {
   await db
     .prepare(
-      `UPDATE audit_sinks SET after_idx = MAX(after_idx, ?), attempts = ?, next_attempt_at = ?, last_ok_at = ?,
+      `UPDATE audit_sinks SET after_idx = ?, attempts = ?, next_attempt_at = ?, last_ok_at = ?,
          failing_since = ?, last_error = ? WHERE id = ?`,
     )
     .bind(p.afterIdx, p.attempts, p.nextAttemptAt, p.lastOkAt, p.failingSince, p.lastError, id)
