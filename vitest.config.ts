@@ -63,6 +63,7 @@ export default defineConfig({
             "web/src/session-socket.test.ts",
             "web/src/guac-keys.test.ts",
             "web/src/sw-core.test.ts",
+            "web/src/audit-sink-status.test.ts",
             "scripts/**/*.test.ts",
             "worker/access/**/*.test.ts",
             "worker/notify/**/*.test.ts",

@@ -3,7 +3,7 @@
 // of a name; and the live sessions list showing who, where from and who is watching while a second page watches.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Group, Policy } from "../../protocol/index.ts";
+import type { AuditSink, Group, Policy } from "../../protocol/index.ts";
 import { axeViolations, chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -179,5 +179,70 @@ describeWithPeers("the admin console in Chromium", missingPeers() ?? chromiumMis
     await user.close();
     await list.close();
     expect(browserBound.join("\n")).not.toContain(stack.canary);
+  }, 90_000);
+
+  it("adds an HEC sink that fails with its error shown, edits it keeping the token unseen, and deletes it", async () => {
+    const token = `hec-canary-${crypto.randomUUID()}`;
+    const page = await openPage(adminBrowser, "admin", "admin-password-1");
+    // Every response body this page receives (the token may only ever travel from the page, never to it).
+    const bodies: Promise<string>[] = [];
+    page.on("response", (res) => bodies.push(res.text().catch(() => "")));
+    await page.goto(`${stack.edge.url}/#/admin/streaming`);
+    await page.locator("#sinks-table tr.empty", { hasText: "No sinks yet" }).waitFor();
+
+    // A collector nobody listens on (port 9 on loopback): delivery fails and says why.
+    await page.selectOption("#sink-kind", "hec");
+    await page.fill("#sink-name", "siem e2e");
+    await page.fill("#sink-url", "https://127.0.0.1:9/services/collector/event");
+    await page.fill("#sink-token", token);
+    await page.click("#sink-submit");
+    await page.locator("#sink-message", { hasText: "Sink siem e2e added." }).waitFor();
+    expect(await page.inputValue("#sink-token")).toBe("");
+    const row = page.locator("#sinks-table tr[data-sink-id]", { hasText: "siem e2e" });
+    expect(await row.locator(".sink-target").textContent()).toBe("https://127.0.0.1:9/services/collector/event");
+    const id = (await row.getAttribute("data-sink-id"))!;
+    // The list refreshes every 5 s; the first delivery fails at once.
+    await page.locator(`#sinks-table tr[data-sink-id="${id}"][data-status="failing"]`).waitFor({ timeout: 30_000 });
+    const failing = (await stack.admin.request<AuditSink[]>("GET", "/api/audit/sinks")).find((s) => s.id === id)!;
+    expect(failing).toMatchObject({ kind: "hec", tokenSet: true, enabled: true });
+    expect(failing.lastError).toBeTruthy();
+    const status = (await row.locator(".sink-status").textContent())!;
+    expect(status).toMatch(/Failing since .+: .+, next try /);
+    expect(status).toContain(failing.lastError!);
+    expect(await axeViolations(page)).toEqual([]);
+
+    // Edit without retyping the token: the field is empty, says a token is set, and the stored one stays.
+    await page.getByRole("button", { name: "Edit: sink siem e2e" }).click();
+    expect(await page.inputValue("#sink-token")).toBe("");
+    expect(await page.getAttribute("#sink-token", "placeholder")).toContain("A token is set");
+    expect(await page.isDisabled("#sink-kind")).toBe(true);
+    expect(await page.isVisible("#sink-from")).toBe(false);
+    await page.fill("#sink-url", "https://127.0.0.1:9/services/collector");
+    await page.click("#sink-submit");
+    await page.locator("#sink-message", { hasText: "Sink siem e2e saved." }).waitFor();
+    const edited = (await stack.admin.request<AuditSink[]>("GET", "/api/audit/sinks")).find((s) => s.id === id)!;
+    expect(edited).toMatchObject({ url: "https://127.0.0.1:9/services/collector", tokenSet: true });
+    expect(await page.content()).not.toContain(token);
+
+    // Delete asks first; a dismissed question keeps the sink, an accepted one removes it.
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await page.getByRole("button", { name: "Delete: sink siem e2e" }).click();
+    expect((await stack.admin.request<AuditSink[]>("GET", "/api/audit/sinks")).some((s) => s.id === id)).toBe(true);
+    let question = "";
+    page.once("dialog", (dialog) => {
+      question = dialog.message();
+      void dialog.accept();
+    });
+    await page.getByRole("button", { name: "Delete: sink siem e2e" }).click();
+    await page.locator("#sink-message", { hasText: "Sink siem e2e deleted." }).waitFor();
+    expect(question).toContain("Delete sink siem e2e?");
+    expect((await stack.admin.request<AuditSink[]>("GET", "/api/audit/sinks")).some((s) => s.id === id)).toBe(false);
+    await page.locator("#sinks-table tr.empty").waitFor();
+
+    expect(await page.content()).not.toContain(token);
+    const received = await Promise.all(bodies);
+    await page.close();
+    expect(received.some((b) => b.includes('"tokenSet":true'))).toBe(true);
+    expect(received.join("\n")).not.toContain(token);
   }, 90_000);
 });

@@ -40,6 +40,7 @@ const ALL_ROUTES = [
     "checkouts",
     "signin",
     "notifications",
+    "streaming",
   ].map((s) => `admin/${s}`),
 ];
 

@@ -2,6 +2,7 @@
 // everything; zone admins see only their zones' zones, grants, servers, credentials, live sessions and
 // revocation; auditors see only the live sessions, read-only.
 import type { Role } from "../../protocol/index.ts";
+import { renderAuditSinks } from "./admin-audit-sinks.ts";
 import { renderAdminCheckouts } from "./admin-checkouts.ts";
 import { renderAdminCredentials } from "./admin-credentials.ts";
 import { type AdminContext, AdminData } from "./admin-data.ts";
@@ -42,6 +43,7 @@ const SECTIONS: readonly Section[] = [
   { id: "checkouts", label: "Checkouts", roles: ADMINS, render: renderAdminCheckouts },
   { id: "signin", label: "Sign-in", roles: ADMIN, render: renderAdminSignIn },
   { id: "notifications", label: "Notifications", roles: ADMIN, render: renderAdminNotifications },
+  { id: "streaming", label: "Audit streaming", roles: ADMIN, render: renderAuditSinks },
 ];
 
 /** The sections a user with `roles` may open, in menu order. */

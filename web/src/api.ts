@@ -4,6 +4,8 @@ import { masterPasswordVerifier } from "../../protocol/master-password.ts";
 import {
   AccessGrant,
   ApiErrorBody,
+  AuditSink,
+  type AuditSinkInput,
   ApprovalItem,
   HostKeyProbeResult,
   type AuditQuery,
@@ -360,6 +362,12 @@ export const api = {
   auditNames: (kind: FilterNamesQuery["kind"], q: string) =>
     call("GET", `/api/audit/names${query({ kind, q })}`, z.array(FilterName)),
   verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
+  /** The audit stream's sinks (admins): how far each is; an HEC token is never returned, only `tokenSet`. */
+  auditSinks: () => call("GET", "/api/audit/sinks", z.array(AuditSink)),
+  createAuditSink: (body: AuditSinkInput) => call("POST", "/api/audit/sinks", AuditSink, body),
+  /** A replace: an HEC token left out keeps the stored one. */
+  updateAuditSink: (id: string, body: AuditSinkInput) => call("PUT", at("/api/audit/sinks", id), AuditSink, body),
+  deleteAuditSink: (id: string) => call("DELETE", at("/api/audit/sinks", id), Anything),
   /** The commands timeline: command lines run in sessions, newest first (auditors and admins). */
   commands: (filter: CommandsFilter) => call("GET", `/api/commands${query(filter)}`, CommandsPage),
 
