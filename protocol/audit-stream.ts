@@ -8,17 +8,8 @@
 //   SIEM drops duplicates and can check the chain.
 import { z } from "zod";
 import { AuditEntry } from "./audit.ts";
+import { Hostname, OpaqueId } from "./mail.ts";
 
-const id = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_-]+$/);
-const hostname = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, "a host name or address");
 const port = z.number().int().min(1).max(65535);
 
 export const AuditSinkKind = z.enum(["hec", "syslog"]);
@@ -42,8 +33,8 @@ export const AUDIT_SYSLOG_ANSWER_TIMEOUT_MS = 20_000;
 /** Where the connector sends; its CA and client certificate are the connector's own configuration. */
 export const SyslogTarget = z.strictObject({
   /** the sink's id: the connector keeps one connection and one overlap per sink */
-  sinkId: id,
-  host: hostname,
+  sinkId: OpaqueId,
+  host: Hostname,
   port,
 });
 export type SyslogTarget = z.infer<typeof SyslogTarget>;
@@ -51,7 +42,7 @@ export type SyslogTarget = z.infer<typeof SyslogTarget>;
 /** Edge -> connector: write these entries, in order, to the collector; answer `audit_syslog_result`. */
 export const AuditSyslogJob = z.strictObject({
   type: z.literal("audit_syslog"),
-  jobId: id,
+  jobId: OpaqueId,
   target: SyslogTarget,
   entries: z.array(AuditEntry).min(1).max(AUDIT_BATCH_ENTRIES),
 });
@@ -66,7 +57,7 @@ export type AuditSyslogJob = z.infer<typeof AuditSyslogJob>;
  */
 export const AuditSyslogResult = z.strictObject({
   type: z.literal("audit_syslog_result"),
-  jobId: id,
+  jobId: OpaqueId,
   result: z.discriminatedUnion("outcome", [
     z.strictObject({
       outcome: z.literal("sent"),
@@ -104,8 +95,8 @@ export const AuditSinkInput = z.discriminatedUnion("kind", [
     kind: z.literal("syslog"),
     name,
     enabled: z.boolean().default(true),
-    siteId: id,
-    host: hostname,
+    siteId: OpaqueId,
+    host: Hostname,
     port,
     from: z.enum(["start", "now"]).default("start"),
   }),

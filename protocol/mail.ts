@@ -5,13 +5,17 @@
 import { z } from "zod";
 import { SealedSecret } from "./tokens.ts";
 
-/** A job id: the outbox row's id (a UUID). The connector answers a job id the relay accepted without resending. */
-const jobId = z
+/**
+ * An id the edge made (a UUID): a job the hub hands a connector (for mail the outbox row's id; the connector answers
+ * a job id the relay accepted without resending), a sink, a site.
+ */
+export const OpaqueId = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9_-]+$/);
-const hostname = z
+/** A host a connector dials on the edge's word: a DNS name or a bracketed IP literal. */
+export const Hostname = z
   .string()
   .min(1)
   .max(253)
@@ -33,7 +37,7 @@ export type MailTls = z.infer<typeof MailTls>;
 
 /** The relay as the connector dials it; `password` is sealed to the site and opened only on the connector. */
 export const MailRelay = z.strictObject({
-  host: hostname,
+  host: Hostname,
   port: z.number().int().min(1).max(65535),
   tls: MailTls,
   user: z.string().min(1).max(256).optional(),
@@ -50,7 +54,7 @@ export const MAX_MAIL_RAW = 10 * 1024;
 /** Edge -> connector: relay this message; answer `mail_result` with the same `jobId`. */
 export const MailJob = z.strictObject({
   type: z.literal("mail"),
-  jobId,
+  jobId: OpaqueId,
   relay: MailRelay,
   /** envelope sender (MAIL FROM), equal to the From header */
   from: address,
@@ -68,7 +72,7 @@ export type MailJob = z.infer<typeof MailJob>;
  */
 export const MailResult = z.strictObject({
   type: z.literal("mail_result"),
-  jobId,
+  jobId: OpaqueId,
   result: z.discriminatedUnion("outcome", [
     z.strictObject({ outcome: z.literal("accepted"), response: z.string().max(200) }),
     z.strictObject({ outcome: z.literal("failed"), retryable: z.boolean(), error: z.string().max(200) }),
@@ -97,7 +101,7 @@ export type MailRelaySettings = z.infer<typeof MailRelaySettings>;
 export const MailRelayUpdate = z.strictObject({
   enabled: z.boolean(),
   siteId: z.string().min(1).max(64),
-  host: hostname,
+  host: Hostname,
   port: z.number().int().min(1).max(65535),
   tls: MailTls,
   user: z.string().min(1).max(256).nullable(),
