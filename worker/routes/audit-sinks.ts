@@ -3,8 +3,7 @@
 import { z } from "zod";
 import { AuditSink, AuditSinkInput } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
-import { ledger } from "../audit.ts";
-import { adminChange } from "../audit.ts";
+import { adminChange, ledger } from "../audit.ts";
 import { sealAtRest } from "../auth/hash.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { hecTokenContext, progressOf, type SinkRow } from "../audit-stream/deliver.ts";
