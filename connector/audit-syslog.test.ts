@@ -12,7 +12,7 @@ import { canonicalJson } from "../durable/audit-chain.ts";
 import { freePort } from "../scripts/stack/process.ts";
 import { AuditAction, type AuditEntry, type AuditSyslogJob } from "../protocol/index.ts";
 import { testCa } from "../test/support/pki.ts";
-import { chainedEntries, parseSyslog } from "../test/support/syslog-messages.ts";
+import { chainedEntries, parseSyslog, syslogJob } from "../test/support/syslog-messages.ts";
 import {
   formatEntry,
   frame,
@@ -213,13 +213,7 @@ describe("forwarder", () => {
   let other: Awaited<ReturnType<typeof collector>>;
   const logs: string[] = [];
   const log = (event: string, fields?: Record<string, unknown>) => logs.push(JSON.stringify({ event, ...fields }));
-  let n = 0;
-  const job = (sinkId: string, port: number, entries: AuditEntry[]): AuditSyslogJob => ({
-    type: "audit_syslog",
-    jobId: `job-${++n}`,
-    target: { sinkId, host: "127.0.0.1", port },
-    entries,
-  });
+  const job = syslogJob;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "psm-syslog-"));

@@ -15,7 +15,7 @@ import { SEVERITY_NOTICE, SEVERITY_WARNING, SyslogFailure, SyslogForwarder } fro
 import type { AuditEntry, AuditSyslogJob } from "../../protocol/index.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingRsyslog, type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
-import { chainedEntries, parseSyslog, type Received } from "../support/syslog-messages.ts";
+import { chainedEntries, parseSyslog, type Received, syslogJob } from "../support/syslog-messages.ts";
 
 describeWithPeers("audit stream to rsyslog over TLS", missingRsyslog(), () => {
   let dir: string;
@@ -24,13 +24,7 @@ describeWithPeers("audit stream to rsyslog over TLS", missingRsyslog(), () => {
   let mutual: Rsyslog;
   const logs: string[] = [];
   const log = (event: string, fields?: Record<string, unknown>) => logs.push(JSON.stringify({ event, ...fields }));
-  let n = 0;
-  const job = (sinkId: string, port: number, entries: AuditEntry[]): AuditSyslogJob => ({
-    type: "audit_syslog",
-    jobId: `job-${++n}`,
-    target: { sinkId, host: "127.0.0.1", port },
-    entries,
-  });
+  const job = syslogJob;
   const received = async (r: Rsyslog): Promise<Received[]> => (await r.lines()).map(parseSyslog);
   const waitLines = async (r: Rsyslog, count: number) => {
     for (let i = 0; i < 150; i++) {

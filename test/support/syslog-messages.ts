@@ -1,7 +1,7 @@
 // For the audit stream's syslog tests: a realistic hash-chained run of ledger entries (durable/audit-chain.ts, the
 // ledger's own chain function), and a strict reader of the RFC 5424 messages a collector received, as a SIEM would
 // parse them.
-import type { AuditAction, AuditEntry, AuditEntryInput } from "../../protocol/index.ts";
+import type { AuditAction, AuditEntry, AuditEntryInput, AuditSyslogJob } from "../../protocol/index.ts";
 import { chain } from "../../durable/audit-chain.ts";
 
 const ACTIONS: { action: AuditAction; data?: Record<string, unknown> }[] = [
@@ -82,4 +82,10 @@ export function parseSyslog(line: string): Received {
     bom,
     entry: JSON.parse(msg) as AuditEntry,
   };
+}
+
+let jobs = 0;
+/** An `audit_syslog` job for a sink on loopback `port`, as the edge's hub hands one to a connector. */
+export function syslogJob(sinkId: string, port: number, entries: AuditEntry[]): AuditSyslogJob {
+  return { type: "audit_syslog", jobId: `job-${++jobs}`, target: { sinkId, host: "127.0.0.1", port }, entries };
 }
