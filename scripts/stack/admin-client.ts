@@ -16,6 +16,10 @@ export class EdgeClient {
       method,
       headers: { "content-type": "application/json", cookie: this.cookieHeader(), origin: this.url },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // An edge that accepts and never answers fails the caller with the request named, not a hung test hook.
+      signal: AbortSignal.timeout(60_000),
+    }).catch((err: Error) => {
+      throw new Error(`${method} ${path}: ${err.name === "TimeoutError" ? "no answer in 60 s" : err.message}`);
     });
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(";");

@@ -74,9 +74,14 @@ export async function runConnector(
         env,
       })
     : startProcess(process.execPath, args, { name: "connector", cwd: ROOT, echo: opts.echo, env });
-  await waitFor("connector to reach its hub", async () => {
-    if (proc.child.exitCode !== null) throw new Error(`connector exited: ${proc.output()}`);
-    return proc.output().includes('"control.connected"') ? true : undefined;
-  });
+  try {
+    await waitFor("connector to reach its hub", async () => {
+      if (proc.child.exitCode !== null) throw new Error("the connector exited");
+      return proc.output().includes('"control.connected"') ? true : undefined;
+    });
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n--- the connector printed ---\n${proc.output().slice(-6_000)}`);
+  }
   return proc;
 }

@@ -104,14 +104,15 @@ async function runWranglerDev(
       "wrangler dev",
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`wrangler exited:\n${proc.output()}`);
-        const res = await fetch(`${url}/api/me`);
+        const res = await fetch(`${url}/api/me`, { signal: AbortSignal.timeout(5_000) });
         return res.status === 401 ? true : undefined;
       },
       60_000,
     );
   } catch (err) {
     await proc.stop();
-    throw err;
+    // What wrangler printed is what says why it never answered (its secrets file is never printed).
+    throw new Error(`${(err as Error).message}\n--- wrangler dev printed ---\n${proc.output().slice(-6_000)}`);
   }
   return { url, proc, stop: () => proc.stop() };
 }

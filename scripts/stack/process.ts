@@ -73,11 +73,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   const until = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < until) {
+    // A probe that never settles (a request a half-started peer accepted and holds) must not outlast the wait.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the last probe did not answer")), until - Date.now());
+    });
     try {
-      const value = await probe();
+      const value = await Promise.race([probe(), expired]);
       if (value !== undefined) return value;
     } catch (err) {
       lastError = err;
+    } finally {
+      clearTimeout(timer);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

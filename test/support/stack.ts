@@ -82,14 +82,47 @@ export async function startStack(
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
   const canary = newCanary();
   const targetUser = createTargetUser(canary);
+  // What has started so far, stopped if the stack cannot finish starting: a failed start leaves no
+  // wrangler, workerd, sshd or connector behind to load the machine for the tests after it.
+  const started: Array<{ stop: () => Promise<void> }> = [];
+  const stopStarted = async () => {
+    await Promise.allSettled(started.map((proc) => proc.stop()));
+    removeTargetUser(targetUser);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return await startStackIn(dir, canary, targetUser, started, stopStarted, opts);
+  } catch (err) {
+    await stopStarted();
+    throw err;
+  }
+}
+
+async function startStackIn(
+  dir: string,
+  canary: string,
+  targetUser: string,
+  started: Array<{ stop: () => Promise<void> }>,
+  stopStarted: () => Promise<void>,
+  opts: Parameters<typeof startStack>[0] & {},
+): Promise<Stack> {
   const secrets = await generateEdgeSecrets();
   const { edgeNetns, connectorEnv, ...edgeOpts } = opts;
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
-  let [edge, sshd] = await Promise.all([
+  if (edgeRelay) started.push(edgeRelay);
+  const [edgeStart, sshdStart] = await Promise.allSettled([
     startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort ?? edgeOpts.port, netns: edgeNetns }),
     startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
   ]);
+  // The edge and the connector are replaced on restart: the stack's stop reads the current ones.
+  let edge: Edge;
+  if (edgeStart.status === "fulfilled") started.push({ stop: () => edge.stop() });
+  if (sshdStart.status === "fulfilled") started.push(sshdStart.value);
+  if (edgeStart.status === "rejected") throw edgeStart.reason;
+  if (sshdStart.status === "rejected") throw sshdStart.reason;
+  edge = edgeStart.value;
+  const sshd = sshdStart.value;
   const admin = new EdgeClient(edge.url);
   await admin.bootstrap(secrets.BOOTSTRAP_TOKEN, "admin", "admin-password-1");
   await admin.login("admin", "admin-password-1");
@@ -98,6 +131,7 @@ export async function startStack(
   const connectorState = join(dir, "connector");
   await enrollConnector(edge.url, token, connectorState);
   let connector = await runConnector(connectorState, { env: connectorEnv });
+  started.push({ stop: () => connector.stop() });
   const zone = await admin.createZone("e2e servers", site.id);
   const server = await admin.createServer({
     name: "target",
@@ -163,11 +197,6 @@ export async function startStack(
       oldOutputs.push(connector.output());
       connector = await runConnector(connectorState, { env: connectorEnv });
     },
-    stop: async () => {
-      await Promise.allSettled([connector.stop(), edge.stop(), sshd.stop()]);
-      await edgeRelay?.stop();
-      removeTargetUser(targetUser);
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: stopStarted,
   };
 }
