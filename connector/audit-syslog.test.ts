@@ -72,6 +72,7 @@ describe("formatter", () => {
         "session.protocol_violation",
         "session.command_alert",
         "session.command_denied",
+        "session.command_refused",
         "recording.alert",
         "recording.chunk_refused",
         "credential.rotation_failed",

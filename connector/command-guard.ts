@@ -1,8 +1,9 @@
 // Command control on an SSH shell (docs/governance.md): the target's output feeds a headless terminal, so when
 // the user presses Enter the guard reads the command line the way the shell shows it (after editing, history
 // recall, Ctrl-R, paste), checks it against the policy's rules (protocol/command-rules.ts) and only then lets the
-// Enter through. A denied line is cleared (Ctrl-E Ctrl-U) and never runs; the user is told why. A guard-rail on an
-// interactive shell, not a sandbox.
+// Enter through. A denied line is cleared (Ctrl-E Ctrl-U) and never runs; the user is told why. A line a `review`
+// rule matches is held, its Enter kept back, until a reviewer answers through the room (or the user withdraws it
+// with Ctrl-C); meanwhile what the user types waits in the queue. A guard-rail on an interactive shell, not a sandbox.
 import xterm from "@xterm/headless";
 import {
   type CommandAction,
@@ -10,6 +11,7 @@ import {
   type CommandRule,
   type CommandVerdict,
   MAX_COMMAND_EVENT_LINE,
+  REVIEW_SECONDS,
 } from "../protocol/index.ts";
 
 /**
@@ -40,6 +42,14 @@ const CANCEL = Buffer.from("\x03");
 /** Readline's incremental search prompt, which replaces the shell's prompt while Ctrl-R is active. */
 const ISEARCH = /^\((?:failed )?(?:reverse-|bck-|fwd-)?i-search\)`[^']*': ?/;
 const DEFAULT_DENIAL = "This command is not allowed by the session's policy.";
+const PASTED_REVIEW =
+  "This command needs a reviewer's approval: type or paste it on its own line, then press Enter to ask for it.";
+const WITHDRAWN = "You withdrew the command: it did not run.";
+
+/** A line held for review, as the guard asks for it. */
+export type ReviewRequest = { line: string; rule: number; message: string; seconds: number };
+/** The reviewers' answer (`message`: what the user reads when it is refused). */
+export type ReviewAnswer = { allowed: boolean; message: string };
 
 /** `message`: the matched rule's message (what a denied user read; "" when the rule has none). */
 export type CommandEventOut = {
@@ -56,6 +66,11 @@ export type GuardIo = {
   denied: (message: string) => void;
   /** A command ran or was refused: the timeline's event. */
   command: (event: CommandEventOut) => void;
+  /**
+   * A line waits for review: ask the room, and settle with the answer. `withdrawn` aborts when the user takes the
+   * line back (Ctrl-C) or the guard is disposed; the promise must still settle (refused) then.
+   */
+  review: (request: ReviewRequest, withdrawn: AbortSignal) => Promise<ReviewAnswer>;
   /** The queue bound was passed. */
   overflow: () => void;
   /** Something in the guard threw: the session ends (a guard that stops would let everything through). */
@@ -88,6 +103,8 @@ export class CommandGuard {
   private paste: Buffer[] | null = null;
   private pasteBytes = 0;
   private disposed = false;
+  /** The hold of a line under review: aborted by Ctrl-C from the user, or by dispose. */
+  private holding: AbortController | null = null;
 
   constructor(
     rules: readonly CommandRule[],
@@ -117,6 +134,7 @@ export class CommandGuard {
 
   dispose(): void {
     this.disposed = true;
+    this.holding?.abort();
     this.queue.length = 0;
     this.term.dispose();
   }
@@ -124,6 +142,8 @@ export class CommandGuard {
   /** The user's input, as relayed by the room. */
   input(data: Buffer): void {
     if (this.disposed) return;
+    // Ctrl-C while a line is held takes it back (the Ctrl-C itself then reaches the shell, in order).
+    if (this.holding && data.includes(0x03)) this.holding.abort();
     if (!this.busy && this.paste === null && this.plain(data)) {
       this.sendKeys(data);
       return;
@@ -231,7 +251,8 @@ export class CommandGuard {
   /** The first line of `tokens` that would be denied, read from the raw input (before the shell shows it). */
   private precheck(tokens: Token[]): { line: string; verdict: CommandVerdict } | null {
     if (this.alternateScreen()) return null;
-    const lines: string[] = [];
+    /** Each line this chunk would run, and whether an Enter key runs it (so it can be held for review). */
+    const lines: { text: string; byEnter: boolean }[] = [];
     let current = this.screenLine().text;
     let typed = false;
     for (const token of tokens) {
@@ -244,22 +265,25 @@ export class CommandGuard {
         if (parts.length > 1) typed = true;
         current += parts[0]!;
         for (const part of parts.slice(1)) {
-          lines.push(current);
+          lines.push({ text: current, byEnter: false });
           current = part;
         }
         // A multi-line paste's last line is checked too: it runs with the Enter that follows.
-        if (parts.length > 1) lines.push(current);
+        if (parts.length > 1) lines.push({ text: current, byEnter: false });
       } else {
-        lines.push(current);
+        lines.push({ text: current, byEnter: true });
         current = "";
       }
     }
     if (!typed) return null;
     let prefix = this.continued;
     for (const line of lines) {
-      const full = prefix + line;
+      const full = prefix + line.text;
       const verdict = this.decide(full);
-      if (verdict.action === "deny" || verdict.action === "review") return { line: full, verdict };
+      if (verdict.action === "deny") return { line: full, verdict };
+      // A line its own Enter runs is held at that Enter; one that a pasted newline would run cannot be held.
+      if (verdict.action === "review" && !line.byEnter)
+        return { line: full, verdict: { ...verdict, action: "deny", message: PASTED_REVIEW } };
       prefix = continuation(full);
     }
     return null;
@@ -277,9 +301,17 @@ export class CommandGuard {
     const shown = this.screenLine().text;
     const full = this.continued + shown;
     const verdict = this.decide(full);
-    if (verdict.action === "deny" || verdict.action === "review") {
+    if (verdict.action === "deny") {
       this.deny(full, verdict);
       return false;
+    }
+    if (verdict.action === "review") {
+      const answer = await this.hold(full, verdict);
+      if (this.disposed) return false;
+      if (!answer.allowed) {
+        this.deny(full, { ...verdict, message: answer.message });
+        return false;
+      }
     }
     this.io.send(Buffer.from([key]));
     this.awaitingEcho = true;
@@ -293,6 +325,24 @@ export class CommandGuard {
         message: verdict.message,
       });
     return true;
+  }
+
+  /** Holds the line until the reviewers answer or the user withdraws it. */
+  private async hold(line: string, verdict: CommandVerdict): Promise<ReviewAnswer> {
+    const holding = new AbortController();
+    this.holding = holding;
+    try {
+      const request = {
+        line: eventLine(line),
+        rule: verdict.rule ?? 0,
+        message: verdict.message,
+        seconds: verdict.reviewSeconds ?? REVIEW_SECONDS.default,
+      };
+      const answer = await this.io.review(request, holding.signal);
+      return holding.signal.aborted ? { allowed: false, message: WITHDRAWN } : answer;
+    } finally {
+      this.holding = null;
+    }
   }
 
   private deny(line: string, verdict: CommandVerdict): void {

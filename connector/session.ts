@@ -4,6 +4,7 @@
 // for CONNECTOR_RESUME_GRACE_MS while SSH stays up; the output the browser has not acknowledged is
 // kept by offset and resent from wherever the room asks. A recorded session (the grant names a
 // recording) records what it relays here, at the source (connector/recording/).
+import { randomBytes } from "node:crypto";
 import type { JWK } from "jose";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import WebSocket from "ws";
@@ -27,7 +28,7 @@ import {
   RoomToConnector,
 } from "../protocol/index.ts";
 import { checkPrivateKey } from "../protocol/private-key.ts";
-import { CommandGuard } from "./command-guard.ts";
+import { CommandGuard, type ReviewAnswer, type ReviewRequest } from "./command-guard.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { attachResend, OutputCredit } from "./credit.ts";
 import { trustedEdgeKeys } from "./edge-trust.ts";
@@ -56,6 +57,9 @@ const SSH_KEEPALIVE_MS = 15_000;
  * flood the audit.
  */
 const MAX_COMMAND_EVENTS = 10_000;
+/** A held line with no answer from the room this long past its rule's bound is refused here. */
+const REVIEW_GRACE_S = 15;
+const REVIEW_UNANSWERED = "No reviewer's answer reached the connector in time: the command did not run.";
 /** Redial delays for a dropped data socket: quick first, within CONNECTOR_RESUME_GRACE_MS in all. */
 const REDIAL_DELAYS_MS = [0, 100, 250, 500, 1000, 1500, 2000];
 /** A redial whose upgrade has not completed in 2 s is abandoned and tried again. */
@@ -91,6 +95,8 @@ export class TargetSession {
   /** Command control (docs/governance.md): present on an SSH shell whose grant carries command rules. */
   private commands?: CommandGuard;
   private commandEvents = 0;
+  /** Lines held for review, by the id the room answers with: each settles its guard's hold. */
+  private readonly reviews = new Map<string, (answer: ReviewAnswer) => void>();
 
   constructor(
     private readonly state: ConnectorState,
@@ -503,11 +509,48 @@ export class TargetSession {
           });
         this.log("session.command", { session: this.sessionId, action, rule: rule ?? undefined });
       },
+      review: (request, withdrawn) => this.askReview(request, withdrawn),
       overflow: () => {
         this.log("session.input_overflow", { session: this.sessionId, held: "command_guard" });
         this.end("input_overflow");
       },
       fault: (err) => this.fail("internal_error", "command_guard", err),
+    });
+  }
+
+  /**
+   * Asks the room to have a held line reviewed and settles with its answer. The room ends the hold at the rule's
+   * bound; the connector's own bound, a little later, refuses the line should no answer come at all (the data
+   * socket down for good). Withdrawn by the user: the room is told, and a later answer finds nothing.
+   */
+  private askReview(request: ReviewRequest, withdrawn: AbortSignal): Promise<ReviewAnswer> {
+    return new Promise((resolve) => {
+      const id = randomBytes(8).toString("hex");
+      const settle = (answer: ReviewAnswer) => {
+        clearTimeout(timer);
+        this.reviews.delete(id);
+        withdrawn.removeEventListener("abort", onWithdrawn);
+        resolve(answer);
+      };
+      const onWithdrawn = () => {
+        this.sendControl({ type: "command_review_withdrawn", id });
+        settle({ allowed: false, message: "" });
+      };
+      const timer = setTimeout(
+        () => settle({ allowed: false, message: REVIEW_UNANSWERED }),
+        (request.seconds + REVIEW_GRACE_S) * 1000,
+      );
+      withdrawn.addEventListener("abort", onWithdrawn, { once: true });
+      this.reviews.set(id, settle);
+      const ms = this.recorder?.elapsedMs;
+      this.sendControl({
+        type: "command_review",
+        id,
+        ...request,
+        at: this.credit.sent,
+        ...(ms !== undefined ? { ms: Math.round(ms) } : {}),
+      });
+      this.log("session.command_review", { session: this.sessionId, rule: request.rule });
     });
   }
 
@@ -575,6 +618,9 @@ export class TargetSession {
         const msg = parseMessage(RoomToConnector, data.toString("utf8"));
         switch (msg.type) {
           case "hello":
+            return;
+          case "command_review_answer":
+            this.reviews.get(msg.id)?.({ allowed: msg.allowed, message: msg.message });
             return;
           case "resize":
             this.stream?.setWindow(msg.rows, msg.cols, 0, 0);

@@ -15,6 +15,7 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
+import { closeReview, openReview } from "../edge-shared/command-reviews.ts";
 import { recordWitness, sealRecording } from "./recording/seal.ts";
 import { workerEffects } from "./worker-effects.ts";
 import { type Presence, RoomCore } from "./room/core.ts";
@@ -107,6 +108,16 @@ export class SessionRoom extends DurableObject<Env> {
     const { dropped, actions } = this.core.dropViewer(userId, Date.now());
     await this.run(actions);
     return dropped;
+  }
+
+  /**
+   * A reviewer's answer to a held command (worker/routes/command-reviews.ts checked who may give it). False when
+   * that review is no longer pending (answered, timed out, withdrawn, or the session ended).
+   */
+  async decideReview(id: string, allowed: boolean, reviewer: { id: string; name: string }): Promise<boolean> {
+    const { decided, actions } = this.core.decideReview(id, allowed, reviewer, Date.now());
+    await this.run(actions);
+    return decided;
   }
 
   /** A chunk was stored (worker/routes/recording-upload.ts): once the session has ended, seal what is due. */
@@ -255,6 +266,12 @@ export class SessionRoom extends DurableObject<Env> {
       case "seal":
         await this.seal(action.recordingId);
         return;
+      case "review_open":
+        if (meta) await openReview(this.env.DB, meta.sessionId, action.review);
+        return;
+      case "review_closed":
+        if (meta) await closeReview(this.env.DB, meta.sessionId, action.id, action.decision, action.by, action.at);
+        return;
     }
   }
 
@@ -264,6 +281,8 @@ export class SessionRoom extends DurableObject<Env> {
     await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
       .bind(Date.now(), reason, meta.sessionId)
       .run();
+    // A command still held for review goes with the session: nobody may answer it any more.
+    await closeReview(this.env.DB, meta.sessionId, null, "ended", null, Date.now());
     // The connector checked the sealed master password and refused it: counted like a failed sign-in.
     if (reason === "master_password_wrong")
       await workerEffects().masterPasswordWrong(this.env, { id: meta.userId, name: meta.username });

@@ -4,7 +4,7 @@
 // deadline: the time limit; attach: the connector must dial by then; warn: the next time-limit warning;
 // idle: the idle check; grace: the browser must be back by then; reconnect: the connector must be back by then;
 // snapshot: save the replay buffer; seal: sign the recording's manifest once the tail wait ends, or retry a seal
-// (durable/recording/seal.ts); unlock: a moderator's input lock runs out.
+// (durable/recording/seal.ts); unlock: a moderator's input lock runs out; review: a held command's review runs out.
 export type TimerName =
   | "deadline"
   | "attach"
@@ -14,7 +14,8 @@ export type TimerName =
   | "reconnect"
   | "snapshot"
   | "seal"
-  | "unlock";
+  | "unlock"
+  | "review";
 export type Timers = Partial<Record<TimerName, number>>; // unix ms
 
 export function nextDue(timers: Timers): number | null {

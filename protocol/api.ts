@@ -262,17 +262,6 @@ export const ZoneAllowedPolicies = z.object({
 export type ZoneAllowedPolicies = z.infer<typeof ZoneAllowedPolicies>;
 export const SetZoneAllowedPoliciesRequest = z.strictObject({ policyIds: z.array(z.string().max(64)).max(200) });
 
-const PolicyCommandRules = CommandRules.superRefine((rules, ctx) => {
-  rules.forEach((rule, i) => {
-    if (rule.action === "review")
-      ctx.addIssue({
-        code: "custom",
-        path: [i, "action"],
-        message: "review is not available yet",
-        params: { apiCode: "command_rule_refused", rule: "review_unsupported" },
-      });
-  });
-});
 const minutes = (max: number) => z.number().int().min(1).max(max);
 export const PolicyFields = z.object({
   name,
@@ -317,9 +306,9 @@ export const PolicyFields = z.object({
     .default(64 * 1024),
   /**
    * Command control for SSH shells (protocol/command-rules.ts, docs/governance.md): checked in order, the first
-   * match decides. `review` is refused until the product can hold a command for an approver.
+   * match decides. A `review` rule needs reviewers: the approver group or the moderator group.
    */
-  commandRules: PolicyCommandRules.default([]),
+  commandRules: CommandRules.default([]),
   /** The most one extension adds to a live session; null: no extensions. */
   extensionMinutes: minutes(24 * 60)
     .nullable()

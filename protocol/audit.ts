@@ -30,6 +30,9 @@ export const AuditAction = z.enum([
   "session.command", // a command line the user ran (command control, docs/governance.md), with its output offset
   "session.command_alert", // a command a policy rule alerts on: it ran
   "session.command_denied", // a command a policy rule denies: it never reached the shell
+  "session.command_review", // a command a `review` rule holds until a reviewer answers
+  "session.command_approved", // a reviewer allowed a held command (the actor is the reviewer): it ran
+  "session.command_refused", // a held command a reviewer refused, nobody answered in time, or the user withdrew
   "access.revoked", // a right was removed: the checkouts, sessions and live views that depended on it ended
   "admin.change",
   "recording.alert", // recording could not be persisted (optional policy: the session went on)

@@ -87,7 +87,16 @@ const CommandName = z
   .max(64)
   .regex(/^[^\s;&|<>()`$'"\\]+(?: [^\s;&|<>()`$'"\\]+)*$/, "a command name, optionally with its first arguments");
 
-const RuleBase = { action: CommandAction, message: z.string().trim().max(200).default("") };
+/**
+ * `review` (docs/governance.md): the line is held until one of the session's reviewers (its policy's approver or
+ * moderator group, never the user) allows or refuses it, at most `reviewSeconds` (default 2 min); no answer refuses.
+ */
+export const REVIEW_SECONDS = { min: 10, default: 120, max: 1800 } as const;
+const RuleBase = {
+  action: CommandAction,
+  message: z.string().trim().max(200).default(""),
+  reviewSeconds: z.number().int().min(REVIEW_SECONDS.min).max(REVIEW_SECONDS.max).optional(),
+};
 export const CommandRule = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("regex"),
@@ -126,8 +135,11 @@ export const CommandRules = z
       });
   });
 
-/** What the engine decided for one line: the first matching rule's action (no match: allow, rule null). */
-export type CommandVerdict = { action: CommandAction; rule: number | null; message: string };
+/**
+ * What the engine decided for one line: the first matching rule's action (no match: allow, rule null).
+ * `reviewSeconds`: how long a `review` holds the line.
+ */
+export type CommandVerdict = { action: CommandAction; rule: number | null; message: string; reviewSeconds?: number };
 
 const ALLOW: CommandVerdict = { action: "allow", rule: null, message: "" };
 
@@ -156,7 +168,16 @@ export class CommandMatcher {
         matcher instanceof RegExp
           ? matcher.test(text)
           : commands.some((words) => matcher.some((name) => startsWith(words, name)));
-      if (hit) return { action: this.rules[i]!.action, rule: i, message: this.rules[i]!.message };
+      if (!hit) continue;
+      const rule = this.rules[i]!;
+      return rule.action === "review"
+        ? {
+            action: "review",
+            rule: i,
+            message: rule.message,
+            reviewSeconds: rule.reviewSeconds ?? REVIEW_SECONDS.default,
+          }
+        : { action: rule.action, rule: i, message: rule.message };
     }
     return ALLOW;
   }

@@ -95,3 +95,33 @@ export function commandRow(e: AuditListEntry): CommandListEntry | null {
     offset: nonNegInt(data.at),
   };
 }
+
+// ---- command review (docs/governance.md) ---------------------------------------------------------------------------
+
+/** How a held command's review ended: a reviewer allowed or refused it, nobody answered in time, the user took it
+ * back, or the session ended first. */
+export const CommandReviewDecision = z.enum(["approved", "refused", "timed_out", "withdrawn", "ended"]);
+export type CommandReviewDecision = z.infer<typeof CommandReviewDecision>;
+
+/** An open review, as its reviewers see it (GET /api/command-reviews). Times are unix ms. */
+export const CommandReviewItem = z.object({
+  sessionId: z.string(),
+  /** The review's id within its session. */
+  id: z.string(),
+  line: z.string(),
+  /** The rule that holds it (its index in the policy's list) and the rule's message. */
+  rule: z.number().int(),
+  message: z.string(),
+  /** Who typed it, on which server. */
+  user: z.string(),
+  server: z.string(),
+  requestedAt: z.number().int(),
+  /** Past this, the command is refused unanswered. */
+  expiresAt: z.number().int(),
+});
+export type CommandReviewItem = z.infer<typeof CommandReviewItem>;
+export const CommandReviewList = z.object({ reviews: z.array(CommandReviewItem) });
+export type CommandReviewList = z.infer<typeof CommandReviewList>;
+
+/** A reviewer's answer: let the held command run, or not. */
+export const DecideCommandReviewRequest = z.strictObject({ allow: z.boolean() });

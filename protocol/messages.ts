@@ -5,6 +5,7 @@ import { PublicSealKey } from "./seal-rotation.ts";
 import { SpoolHealth } from "./recording.ts";
 import { HostKeyFingerprint } from "./tokens.ts";
 import { AuditSyslogJob, AuditSyslogResult } from "./audit-stream.ts";
+import { REVIEW_SECONDS } from "./command-rules.ts";
 import { MailJob, MailResult } from "./mail.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
@@ -158,7 +159,11 @@ export const Watchers = z.strictObject({ type: z.literal("watchers"), count: z.n
  */
 export const Notice = z.strictObject({
   type: z.literal("notice"),
-  code: z.enum(["command_denied"]),
+  /**
+   * `command_review`: the line waits for a reviewer (the page says so until the next notice); `command_approved`: a
+   * reviewer allowed it and it runs; `command_denied`: it was refused (by a rule, a reviewer, or no answer in time).
+   */
+  code: z.enum(["command_denied", "command_review", "command_approved"]),
   message: z.string().max(300),
 });
 export type Notice = z.infer<typeof Notice>;
@@ -234,8 +239,42 @@ export const CommandEvent = z.strictObject({
   message: z.string().max(200).optional(),
 });
 export type CommandEvent = z.infer<typeof CommandEvent>;
+/**
+ * A line that a `review` rule holds (docs/governance.md): the connector keeps its Enter until the room answers with
+ * `command_review_answer` for this `id` (the connector's, unique in the session). `seconds`: the rule's bound, which
+ * the room enforces (within REVIEW_SECONDS); `at`/`ms` as for `command`.
+ */
+export const CommandReview = z.strictObject({
+  type: z.literal("command_review"),
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  line: z.string().max(MAX_COMMAND_EVENT_LINE),
+  rule: z.number().int().nonnegative().max(64),
+  message: z.string().max(200),
+  seconds: z.number().int().min(REVIEW_SECONDS.min).max(REVIEW_SECONDS.max),
+  at: offset,
+  ms: z.number().int().nonnegative().optional(),
+});
+export type CommandReview = z.infer<typeof CommandReview>;
+/**
+ * The room's answer to a held line: `allowed` (a reviewer let it run) or not, with what the user reads
+ * (`message`: who refused it, or that nobody answered in time; the reviewer's words are never passed on).
+ */
+export const CommandReviewAnswer = z.strictObject({
+  type: z.literal("command_review_answer"),
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  allowed: z.boolean(),
+  message: z.string().max(300),
+});
+export type CommandReviewAnswer = z.infer<typeof CommandReviewAnswer>;
+/** The user took a held line back (Ctrl-C): the room closes its review; a later answer for `id` is ignored. */
+export const CommandReviewWithdrawn = z.strictObject({
+  type: z.literal("command_review_withdrawn"),
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+});
 export const ConnectorToRoom = z.discriminatedUnion("type", [
   CommandEvent,
+  CommandReview,
+  CommandReviewWithdrawn,
   Notice,
   ConnectorSessionHello,
   ConnectorStatus,
@@ -273,6 +312,7 @@ export const RecordingMarker = z.strictObject({
 });
 export const RoomToConnector = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("hello"), v: version, sessionId: id }),
+  CommandReviewAnswer,
   Resize,
   Attach,
   Extend,

@@ -13,6 +13,8 @@ const sane: PolicyLimits = {
   liveViewAllowed: true,
   moderatorsRequired: 0,
   moderatorGroupId: null,
+  approverGroupId: null,
+  commandRules: [],
 };
 const rules = (p: Partial<PolicyLimits>) => policyProblems(p).map((x) => [x.field, x.rule]);
 
@@ -90,5 +92,17 @@ describe("policyProblems: moderated sessions", () => {
     ]);
     expect(rules({ ...sane, moderatorsRequired: 1, moderatorGroupId: "g1" })).toEqual([]);
     expect(rules({ ...sane, liveViewAllowed: false })).toEqual([]);
+  });
+});
+
+describe("policyProblems: command review", () => {
+  it("needs someone to review: the approver group or the moderator group", () => {
+    const review = { commandRules: [{ action: "alert" }, { action: "review" }] };
+    expect(rules({ ...sane, ...review })).toEqual([["commandRules", "review_without_reviewers"]]);
+    expect(rules({ ...sane, ...review, approverGroupId: "g1" })).toEqual([]);
+    expect(rules({ ...sane, ...review, moderatorGroupId: "g2" })).toEqual([]);
+    expect(rules({ ...sane, commandRules: [{ action: "deny" }] })).toEqual([]);
+    // A PATCH naming only the rules is checked against the merged policy by the route.
+    expect(rules(review)).toEqual([]);
   });
 });

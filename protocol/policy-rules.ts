@@ -15,6 +15,8 @@ export type PolicyLimits = {
   liveViewAllowed: boolean;
   moderatorsRequired: number;
   moderatorGroupId: string | null;
+  approverGroupId: string | null;
+  commandRules: readonly { action: string }[];
 };
 
 export type PolicyRule =
@@ -25,7 +27,8 @@ export type PolicyRule =
   | "idle_longer_than_session"
   | "grace_longer_than_session"
   | "moderation_without_group"
-  | "moderation_without_live_view";
+  | "moderation_without_live_view"
+  | "review_without_reviewers";
 
 export type PolicyProblem = { rule: PolicyRule; field: keyof PolicyLimits; message: string };
 
@@ -94,6 +97,14 @@ export function policyProblems(p: Partial<PolicyLimits>): PolicyProblem[] {
         message: "Moderators watch the session live: allow live view, or turn moderation off.",
       });
   }
+  // A held command waits for a reviewer: the approver group's or the moderator group's members (never the user).
+  if (p.commandRules?.some((r) => r.action === "review") && p.approverGroupId === null && p.moderatorGroupId === null)
+    out.push({
+      rule: "review_without_reviewers",
+      field: "commandRules",
+      message:
+        "A command rule holds lines for review, but nobody can review them: name an approver group or a moderator group.",
+    });
   const session = p.maxSessionMinutes;
   if (session === undefined || !given("maxSessionMinutes")) return order(out);
   const sessionText = minutesText(session);
@@ -136,6 +147,7 @@ const FIELD_ORDER: (keyof PolicyLimits)[] = [
   "extensionMinutes",
   "idleTimeoutMinutes",
   "disconnectGraceMinutes",
+  "commandRules",
 ];
 
 function order(problems: PolicyProblem[]): PolicyProblem[] {

@@ -203,6 +203,14 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/sessions/:id/moderate": { access: "moderatorSocket", id: (f) => f.sessionId },
   // Anyone signed in may ask; the list holds only sessions the caller may moderate (empty for the fixture).
   "GET /api/moderation": { access: "signedIn" },
+  // Held commands (command review): the list is empty for whoever reviews nothing; a review the caller may not
+  // answer is a 404 (worker/command-reviews.workers.test.ts has who may).
+  "GET /api/command-reviews": { access: "signedIn" },
+  "POST /api/command-reviews/:sessionId/:id": {
+    access: "selfOnly",
+    id: () => "0123456789abcdef",
+    body: () => ({ allow: true }),
+  },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/names": { access: "auditor" },
@@ -513,6 +521,7 @@ describe("authorization matrix", () => {
         const path = pattern
           .replace(":id", entry.id ? entry.id(f) : "x")
           .replace(":connectorId", entry.connectorId ? entry.connectorId(f) : "x")
+          .replace(":sessionId", "x")
           .replace(":seq", "0");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];

@@ -27,7 +27,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   still_enabled: "Turn it off first: that ends what is open on it. Then delete it.",
   duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
   duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
-  command_rule_refused: "A command rule was refused: an unsafe or too long pattern, too many rules, or review.",
+  command_rule_refused: "A command rule was refused: an unsafe or too long pattern, or too many rules.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {

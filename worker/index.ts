@@ -11,6 +11,7 @@ import { newApi } from "./openapi.ts";
 import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
 import { auditSinks } from "./routes/audit-sinks.ts";
+import { commandReviews } from "./routes/command-reviews.ts";
 import { commands } from "./routes/commands.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
@@ -64,6 +65,7 @@ for (const part of [
   audit,
   auditSinks,
   commands,
+  commandReviews,
   discovery,
   recordings,
   connectorKeys,

@@ -21,6 +21,7 @@ import { OutputStream } from "../output-stream.ts";
 import { Lifecycle, type SealAttempt } from "./lifecycle.ts";
 import { Moderation } from "./moderation.ts";
 import { Relay } from "./relay.ts";
+import { Reviews } from "./reviews.ts";
 import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
 import { KEYS } from "./types.ts";
 import { SNAPSHOT_EVERY_MS, Viewers } from "./viewers.ts";
@@ -45,6 +46,7 @@ export class RoomCore {
   readonly witness: WitnessLog;
   readonly life: Lifecycle;
   readonly moderation: Moderation;
+  readonly reviews: Reviews;
   readonly relay = new Relay(this);
   private snapshotDue = false;
   /** Output was witnessed since the witnessed end was last saved (the saved end may be stale). */
@@ -60,6 +62,7 @@ export class RoomCore {
     this.witness = new WitnessLog(saved);
     this.life = new Lifecycle(this, saved);
     this.moderation = new Moderation(this, saved);
+    this.reviews = new Reviews(this, saved);
     this.pastSave = saved.witnessedPastSave ?? false;
     if (saved.witnessedEnd !== undefined) this.stream.restore(saved.witnessedEnd, !saved.witnessedPastSave);
     for (const peer of peers) this.adopt(peer);
@@ -133,6 +136,20 @@ export class RoomCore {
       this.mark(`extension: until ${new Date(deadline).toISOString()}`, now);
     });
     return { extended, actions };
+  }
+
+  /** A reviewer's answer to a held command (docs/governance.md); false when that review is not pending. */
+  decideReview(
+    id: string,
+    allowed: boolean,
+    reviewer: { id: string; name: string },
+    now: number,
+  ): { decided: boolean; actions: Action[] } {
+    let decided = false;
+    const actions = this.at(now).run(() => {
+      decided = this.reviews.decide(id, allowed, reviewer, now);
+    });
+    return { decided, actions };
   }
 
   presence(): Presence {

@@ -313,3 +313,77 @@ describe("RoomCore command control events", () => {
     expect(markers.map((m) => m.label)).toContain("command deny: rule 0");
   });
 });
+
+describe("RoomCore command review", () => {
+  const review = (id: string, seconds = 60) => ({
+    type: "command_review",
+    id,
+    line: "systemctl stop nginx",
+    rule: 1,
+    message: "Change control.",
+    seconds,
+    at: 0,
+  });
+  const answers = (bench: RoomBench, socket: string) =>
+    texts(bench, socket).filter((m) => m.type === "command_review_answer");
+
+  it("holds one line at a time, keeps it through an eviction, and answers the connector with the reviewer's word", () => {
+    const { bench, user, connector } = started();
+    bench.text(connector.socket!, review("00000000000000a1"));
+    expect(texts(bench, user)).toContainEqual(expect.objectContaining({ type: "notice", code: "command_review" }));
+    expect(bench.effects).toContainEqual(
+      expect.objectContaining({ do: "review_open", review: expect.objectContaining({ id: "00000000000000a1" }) }),
+    );
+    // A second line while one waits is refused at once; the first still waits.
+    bench.text(connector.socket!, review("00000000000000a2"));
+    expect(answers(bench, connector.socket!)).toEqual([
+      { type: "command_review_answer", id: "00000000000000a2", allowed: false, message: expect.any(String) },
+    ]);
+    bench.evict();
+    const wrong = bench.core.decideReview("00000000000000a2", true, { id: "r", name: "rita" }, bench.now);
+    expect(wrong.decided).toBe(false);
+    const { decided, actions } = bench.core.decideReview(
+      "00000000000000a1",
+      true,
+      { id: "r", name: "rita" },
+      bench.now,
+    );
+    bench.apply(actions);
+    expect(decided).toBe(true);
+    expect(answers(bench, connector.socket!).at(-1)).toEqual({
+      type: "command_review_answer",
+      id: "00000000000000a1",
+      allowed: true,
+      message: "",
+    });
+    expect(bench.core.decideReview("00000000000000a1", false, { id: "r", name: "rita" }, bench.now).decided).toBe(
+      false,
+    );
+    const audited = bench.effects.flatMap((a) => (a.do === "audit" ? [a.entry] : []));
+    expect(audited.find((e) => e.action === "session.command_approved")).toMatchObject({
+      actor: { id: "r", name: "rita" },
+      data: { review: "00000000000000a1", line: "systemctl stop nginx", rule: 1, decision: "approved" },
+    });
+    bench.apply(bench.core.end("closed", {}, bench.now).actions);
+    expect(ended(bench.effects)[0]?.witness?.witness.markers.map((m) => m.label)).toEqual(
+      expect.arrayContaining(["command review: rule 1", "command review approved by rita"]),
+    );
+  });
+
+  it("refuses the line when the rule's time runs out; a late answer changes nothing", () => {
+    const { bench, connector } = started();
+    bench.text(connector.socket!, { ...review("00000000000000b1"), seconds: 10 });
+    expect(bench.core.life.timers.review).toBe(bench.now + 10_000);
+    bench.advance(9_999);
+    expect(answers(bench, connector.socket!)).toEqual([]);
+    bench.advance(1);
+    expect(answers(bench, connector.socket!)).toEqual([
+      expect.objectContaining({ id: "00000000000000b1", allowed: false, message: expect.stringContaining("in time") }),
+    ]);
+    expect(bench.effects).toContainEqual(
+      expect.objectContaining({ do: "review_closed", id: "00000000000000b1", decision: "timed_out", by: null }),
+    );
+    // Too late to answer.
+    expect(bench.core.decideReview("00000000000000b1", true, { id: "r", name: "rita" }, bench.now).decided).toBe(false);
+  });
+});

@@ -78,6 +78,7 @@ export class Lifecycle {
     if (name === "reconnect" && !core.connector()) core.endNow("connector_lost", {}, now);
     if (name === "snapshot") core.snapshot();
     if (name === "unlock") core.moderation.unlocked(now);
+    if (name === "review") core.reviews.expired(now);
     if (name === "seal" && core.meta?.recording)
       core.emit({ do: "seal", recordingId: core.meta.recording.recordingId });
   }

@@ -169,6 +169,12 @@ export class Relay {
       case "command":
         commandRan(this.core, msg, now);
         return;
+      case "command_review":
+        this.core.reviews.requested(msg, now);
+        return;
+      case "command_review_withdrawn":
+        this.core.reviews.withdrawn(msg.id, now);
+        return;
     }
   }
 

@@ -10,6 +10,7 @@ import type {
   WitnessMarker,
 } from "../../protocol/index.ts";
 import type { Timers } from "../timers.ts";
+import type { ReviewDecision } from "./reviews.ts";
 
 /** A socket's id in the room: stable across hibernation (kept in the socket's attachment). */
 export type PeerId = string;
@@ -90,6 +91,8 @@ export const KEYS = {
   witnessedInput: "witnessedInput",
   /** Until when a moderator locked input (unix ms; 0: not locked). */
   lockedUntil: "lockedUntil",
+  /** The command line held for review (reviews.ts), while one is. */
+  review: "review",
   /** The viewers' screen snapshot, saved in pieces `replay:0..n-1`. */
   replayCount: "replay:n",
 } as const;
@@ -110,9 +113,23 @@ export type Saved = {
   witnessedPastSave?: boolean;
   witnessedInput?: number;
   lockedUntil?: number;
+  review?: PendingReview;
   /** The viewers' saved screen, its pieces joined, and how many pieces it was saved in. */
   replay?: Uint8Array;
   replayPieces?: number;
+};
+
+/** A command line the connector holds for review (reviews.ts); times are unix ms. */
+export type PendingReview = {
+  id: string;
+  line: string;
+  rule: number;
+  message: string;
+  /** The output offset and recording clock when Enter was pressed. */
+  at: number;
+  ms?: number;
+  requestedAt: number;
+  expiresAt: number;
 };
 
 /** What the core asks the Durable Object to do, in order. */
@@ -149,4 +166,8 @@ export type Action =
       witness: { recordingId: string; witness: Witness; tailWait: boolean } | null;
     }
   /** Try to sign the recording's manifest now; the outcome goes back to the core's `sealed`. */
-  | { do: "seal"; recordingId: string };
+  | { do: "seal"; recordingId: string }
+  /** A held command awaits a reviewer: list it where reviewers look, and tell them. */
+  | { do: "review_open"; review: PendingReview }
+  /** It was answered (`by`: the reviewer, or the user who withdrew it; null: nobody in time). */
+  | { do: "review_closed"; id: string; decision: ReviewDecision; by: string | null; at: number };

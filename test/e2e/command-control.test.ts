@@ -1,12 +1,14 @@
 // Command control through the real stack (issue 19): wrangler dev, a real OpenSSH sshd with bash, the real
 // connector. A policy's rules reach the connector in the grant; a denied line never runs (the marker file it would
 // create stays absent), whether typed, edited with the arrow keys, recalled from history or by Ctrl-R, continued
-// with a backslash, chained, or pasted (plain or bracketed); alerted and allowed lines run. An admin edits the
-// rules on the policy form in Chromium. One stack for the file.
+// with a backslash, chained, or pasted (plain or bracketed); alerted and allowed lines run. A reviewed line waits
+// at the connector until a reviewer (the policy's approver group) allows it, refuses it or lets it time out, or the
+// user withdraws it. An admin edits the rules on the policy form in Chromium. One stack for the file.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Policy } from "../../protocol/index.ts";
+import { EdgeClient } from "../../scripts/stack/admin-client.ts";
+import type { CommandReviewList, Notice, Policy } from "../../protocol/index.ts";
 import { axeViolations, chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -16,6 +18,7 @@ const RULES = [
   { kind: "regex", pattern: "forbidden-[a-z]+", action: "deny", message: "Forbidden files are off limits." },
   { kind: "commands", names: ["shred", "systemctl stop"], action: "deny", message: "Not on this server." },
   { kind: "regex", pattern: "alerted-[a-z]+", action: "alert", message: "" },
+  { kind: "regex", pattern: "reviewed-[a-z]+", action: "review", message: "A second pair of eyes.", reviewSeconds: 10 },
 ];
 const ESC = "\x1b";
 const LEFT = `${ESC}[D`;
@@ -26,6 +29,8 @@ describeWithPeers("command control on an SSH shell", missingPeers(), () => {
   let t: TerminalClient;
   let home: string;
   let step = 0;
+  /** A member of the policy's approver group: the session's reviewer. */
+  let rita: EdgeClient;
 
   /** Runs a harmless command and waits for its result: everything typed before has been handled by the shell. */
   async function synced(): Promise<void> {
@@ -50,9 +55,18 @@ describeWithPeers("command control on an SSH shell", missingPeers(), () => {
   beforeAll(async () => {
     stack = await startStack();
     home = join("/home", stack.targetUser);
+    const reviewer = await stack.admin.request<{ id: string }>("POST", "/api/users", {
+      username: "rita",
+      password: "rita-password-1",
+      roles: ["approver"],
+    });
+    const reviewers = await stack.admin.createGroup("reviewers", [reviewer.id]);
+    rita = new EdgeClient(stack.edge.url);
+    await rita.login("rita", "rita-password-1");
     const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
       name: "guarded",
       commandRules: RULES,
+      approverGroupId: reviewers.id,
     });
     await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
     const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
@@ -174,6 +188,92 @@ describeWithPeers("command control on an SSH shell", missingPeers(), () => {
     await synced();
     expect(made("bracket-x")).toBe(true);
     expect(made("bracket-y")).toBe(true);
+  });
+
+  /** The notices the user's page received after `from` (an index into t.messages). */
+  const notices = (from: number) => t.messages.slice(from).filter((m): m is Notice => m.type === "notice");
+  const noticeAfter = (from: number, code: Notice["code"]) =>
+    t.until(`notice ${code}`, () => notices(from).find((n) => n.code === code));
+  const openReviews = async (who: EdgeClient) =>
+    (await who.request<CommandReviewList>("GET", "/api/command-reviews")).reviews;
+
+  it("holds a reviewed line until the reviewer allows it; the user cannot review their own", async () => {
+    const from = t.messages.length;
+    t.type("echo 1 > ~/reviewed-yes\r");
+    const waiting = await noticeAfter(from, "command_review");
+    expect(waiting.message).toContain("A second pair of eyes.");
+    const [review] = await openReviews(rita);
+    expect(review).toMatchObject({ line: "echo 1 > ~/reviewed-yes", rule: 3, user: "alice" });
+    // Held: the shell has not run it.
+    expect(made("reviewed-yes")).toBe(false);
+    // The requester sees nothing to review and cannot answer their own line (not found: no hint it exists).
+    expect(await openReviews(stack.user)).toEqual([]);
+    await expect(
+      stack.user.request("POST", `/api/command-reviews/${review!.sessionId}/${review!.id}`, { allow: true }),
+    ).rejects.toThrow(/HTTP 404/);
+    await rita.request("POST", `/api/command-reviews/${review!.sessionId}/${review!.id}`, { allow: true });
+    expect((await noticeAfter(from, "command_approved")).message).toContain("rita");
+    await synced();
+    expect(made("reviewed-yes")).toBe(true);
+    // Answered once: a second answer is a conflict, and the list is empty.
+    await expect(
+      rita.request("POST", `/api/command-reviews/${review!.sessionId}/${review!.id}`, { allow: false }),
+    ).rejects.toThrow(/HTTP 409/);
+    expect(await openReviews(rita)).toEqual([]);
+    const audit = await stack.admin.request<{ action: string; actor: { name: string } | null }[]>(
+      "GET",
+      "/api/audit?action=session.command_approved",
+    );
+    expect(audit.some((e) => e.actor?.name === "rita")).toBe(true);
+  });
+
+  it("a refused line never runs, and what the user typed meanwhile goes on after it", async () => {
+    const from = t.messages.length;
+    t.type("echo 1 > ~/reviewed-no\r");
+    await noticeAfter(from, "command_review");
+    // Typed while the line is held: it waits, in order, behind it.
+    t.type("echo 1 > ~/after-refusal\r");
+    const [review] = await openReviews(rita);
+    await rita.request("POST", `/api/command-reviews/${review!.sessionId}/${review!.id}`, { allow: false });
+    expect((await noticeAfter(from, "command_denied")).message).toContain("rita refused");
+    await synced();
+    expect(made("reviewed-no")).toBe(false);
+    expect(made("after-refusal")).toBe(true);
+  });
+
+  it("refuses a line nobody reviews within the rule's time, and one the user withdraws with Ctrl-C", async () => {
+    let from = t.messages.length;
+    t.type("echo 1 > ~/reviewed-late\r");
+    await noticeAfter(from, "command_review");
+    const denied = await t.until(
+      "the review to time out",
+      () => notices(from).find((n) => n.code === "command_denied"),
+      30_000,
+    );
+    expect(denied.message).toContain("in time");
+    await synced();
+    expect(made("reviewed-late")).toBe(false);
+    expect(await openReviews(rita)).toEqual([]);
+
+    from = t.messages.length;
+    t.type("echo 1 > ~/reviewed-back\r");
+    await noticeAfter(from, "command_review");
+    expect(await openReviews(rita)).toHaveLength(1);
+    t.type("\x03");
+    expect((await noticeAfter(from, "command_denied")).message).toContain("withdrew");
+    await synced();
+    expect(made("reviewed-back")).toBe(false);
+    expect(await openReviews(rita)).toEqual([]);
+  }, 60_000);
+
+  it("refuses a reviewed line inside a multi-line bracketed paste: it could not be held", async () => {
+    const from = t.messages.length;
+    t.type(`${ESC}[200~echo 1 > ~/reviewed-paste\necho 1 > ~/paste-after-review\n${ESC}[201~`);
+    t.type("\r");
+    expect((await noticeAfter(from, "command_denied")).message).toContain("on its own line");
+    await synced();
+    expect(made("reviewed-paste")).toBe(false);
+    expect(made("paste-after-review")).toBe(false);
   });
 
   const noChromium = chromiumMissing();

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { masterPasswordVerifier } from "../../protocol/master-password.ts";
 import {
+  CommandReviewList,
   AccessGrant,
   ApiErrorBody,
   AuditSink,
@@ -122,7 +123,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
   duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
   command_rule_refused:
-    "A command rule cannot be used: its pattern is unsafe (nested repetition, back-references, lookaround) or too long, there are too many rules, or it asks for review, which is not available yet.",
+    "A command rule cannot be used: its pattern is unsafe (nested repetition, back-references, lookaround) or too long, or there are too many rules.",
   policy_inconsistent:
     "The policy's limits contradict each other (for example, an extension longer than the longest session).",
 };
@@ -352,6 +353,10 @@ export const api = {
   liveSessions: () => call("GET", "/api/sessions/live", z.array(LiveSession)),
   /** Live moderated sessions the signed-in user may moderate (docs/governance.md). */
   moderation: () => call("GET", "/api/moderation", z.array(ModerationSession)),
+  /** Held commands the signed-in user may allow or refuse (command review, docs/governance.md). */
+  commandReviews: () => call("GET", "/api/command-reviews", CommandReviewList),
+  decideCommandReview: (sessionId: string, id: string, allow: boolean) =>
+    call("POST", at("/api/command-reviews", sessionId, `/${encodeURIComponent(id)}`), Anything, { allow }),
   /** Ends a session with a reason its user sees; 409 when it already ended. */
   killSession: (id: string, body: { reason: string; revokeCheckout: boolean; lockUser: boolean }) =>
     call("POST", at("/api/sessions", id, "/kill"), KillResult, body),

@@ -1,5 +1,6 @@
 // The approver's inbox (#/approvals): one card per pending request with who, what, where, when and
 // why, the approvals so far, a comment and Approve / Deny. Cards stack on a phone; re-read every 15 s.
+import { commandReviewsPanel } from "./command-reviews-panel.ts";
 import type { ApprovalContext, ApprovalItem, CheckoutSummary } from "../../protocol/index.ts";
 import { APPROVAL_HISTORY_DAYS, recordingMode } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
@@ -277,11 +278,14 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
       });
   }
 
+  // Held commands first: a person waits at a prompt for them.
+  const reviews = commandReviewsPanel();
   append(
     container,
     h("h1", {}, "Approvals"),
     h("p", { class: "muted" }, "Requests waiting for your decision. Times are in your time zone."),
     message,
+    reviews.element,
     extensions.element,
     count,
     empty,
@@ -291,6 +295,7 @@ export function renderApprovals(container: HTMLElement, me: { id: string }, focu
   const refresh = window.setInterval(load, REFRESH_MS);
   return () => {
     disposed = true;
+    reviews.cleanup();
     extensions.dispose();
     window.clearInterval(refresh);
   };

@@ -165,6 +165,18 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     session("session.command_denied", ALICE, { line: "rm -rf /", rule: 0, at: 30 }),
     "alice was refused “rm -rf /” on their session on web-1 (rule 0)",
   ],
+  "session.command_review": [
+    session("session.command_review", ALICE, { line: "systemctl stop nginx", rule: 2, at: 40 }),
+    "alice asked for review of “systemctl stop nginx” on their session on web-1 (rule 2)",
+  ],
+  "session.command_approved": [
+    session("session.command_approved", BOB, { line: "systemctl stop nginx", rule: 2, decision: "approved" }),
+    "bob allowed “systemctl stop nginx” on alice’s session on web-1",
+  ],
+  "session.command_refused": [
+    session("session.command_refused", BOB, { line: "systemctl stop nginx", rule: 2, decision: "refused" }),
+    "bob refused “systemctl stop nginx” on alice’s session on web-1",
+  ],
   "session.protocol_violation": [
     session("session.protocol_violation", ALICE, { role: "user", detail: "resume past the end" }),
     "A user socket of their session on web-1 sent what the session never produced (resume past the end); it was closed",

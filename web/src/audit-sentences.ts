@@ -197,6 +197,21 @@ const SENTENCES: Record<AuditAction, Build> = {
     s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (alert: rule ${num(d.rule) ?? "?"})`),
   "session.command_denied": (s, d) =>
     s.add(s.actor(), ` was refused “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (rule ${num(d.rule) ?? "?"})`),
+  "session.command_review": (s, d) =>
+    s.add(
+      s.actor(),
+      ` asked for review of “${str(d.line) ?? ""}” on `,
+      ...s.theSession(),
+      ` (rule ${num(d.rule) ?? "?"})`,
+    ),
+  "session.command_approved": (s, d) => s.add(s.actor(), ` allowed “${str(d.line) ?? ""}” on `, ...s.theSession()),
+  "session.command_refused": (s, d) => {
+    const line = `“${str(d.line) ?? ""}”`;
+    if (d.decision === "timed_out")
+      return s.add(`Nobody answered the review of ${line} on `, ...s.theSession(), " in time: it did not run");
+    if (d.decision === "withdrawn") return s.add(s.actor(), ` withdrew ${line} from review on `, ...s.theSession());
+    return s.add(s.actor(), ` refused ${line} on `, ...s.theSession());
+  },
   "session.protocol_violation": (s, d) =>
     s.add(
       "A ",

@@ -1,13 +1,18 @@
 // The policy form's command rules (docs/governance.md): an ordered list of rules, each a command-name list or a
 // regular expression, an action and the message the user reads when a line is refused. The first rule that
 // matches decides, so rules can be moved up. Checked here with the schema the API uses (protocol/command-rules.ts).
-import { type CommandRule, CommandRule as CommandRuleSchema, MAX_COMMAND_RULES } from "../../protocol/index.ts";
+import {
+  type CommandRule,
+  CommandRule as CommandRuleSchema,
+  MAX_COMMAND_RULES,
+  REVIEW_SECONDS,
+} from "../../protocol/index.ts";
 import { rowButton } from "./admin-ui.ts";
 import { type Control, h, replace } from "./dom.ts";
 
-/** `review` is not offered: the API refuses it until an approver can hold a command. */
 const ACTIONS = [
   { value: "deny", label: "Deny" },
+  { value: "review", label: "Review" },
   { value: "alert", label: "Alert" },
   { value: "allow", label: "Allow" },
 ] as const;
@@ -18,6 +23,8 @@ type Row = {
   pattern: HTMLInputElement;
   action: HTMLSelectElement;
   message: HTMLInputElement;
+  /** How long a reviewer has (review only). */
+  seconds: HTMLInputElement;
   error: HTMLParagraphElement;
 };
 
@@ -44,7 +51,7 @@ export class CommandRulesEditor {
       h(
         "small",
         { class: "hint", id: "policy-command-rules-hint" },
-        "Checked when the user presses Enter in a shell; the first rule that matches decides. Command names match each command of a chain (;, &&, ||, |), also after sudo or env; a name may include its first arguments (systemctl stop). Deny clears the line and shows your message; alert lets it run and audits it. A guard-rail, not a sandbox: scripts and aliases get past it.",
+        "Checked when the user presses Enter in a shell; the first rule that matches decides. Command names match each command of a chain (;, &&, ||, |), also after sudo or env; a name may include its first arguments (systemctl stop). Deny clears the line and shows your message; review holds it until someone of the approver or moderator group allows it (no answer in time refuses it); alert lets it run and audits it. A guard-rail, not a sandbox: scripts and aliases get past it.",
       ),
       this.list,
       this.add,
@@ -66,7 +73,11 @@ export class CommandRulesEditor {
       row.error.hidden = true;
       row.pattern.removeAttribute("aria-invalid");
       const text = row.pattern.value.trim();
-      const base = { action: row.action.value, message: row.message.value.trim() };
+      const base = {
+        action: row.action.value,
+        message: row.message.value.trim(),
+        ...(row.action.value === "review" ? { reviewSeconds: Number(row.seconds.value) } : {}),
+      };
       const raw =
         row.kind.value === "regex"
           ? { kind: "regex", pattern: text, ...base }
@@ -83,11 +94,14 @@ export class CommandRulesEditor {
         rules.push(parsed.data);
         continue;
       }
-      const message = text
-        ? row.kind.value === "regex"
-          ? `This pattern cannot be used: ${parsed.error.issues[0]?.message ?? "check it"}.`
-          : "Enter command names separated by commas (letters, digits, - . _ /; no quotes or ; | &)."
-        : "Enter what the rule matches, or remove the rule.";
+      const badSeconds = parsed.error.issues.some((issue) => issue.path[0] === "reviewSeconds");
+      const message = badSeconds
+        ? `A reviewer's time is ${REVIEW_SECONDS.min} to ${REVIEW_SECONDS.max} seconds.`
+        : text
+          ? row.kind.value === "regex"
+            ? `This pattern cannot be used: ${parsed.error.issues[0]?.message ?? "check it"}.`
+            : "Enter command names separated by commas (letters, digits, - . _ /; no quotes or ; | &)."
+          : "Enter what the rule matches, or remove the rule.";
       row.error.textContent = message;
       row.error.hidden = false;
       row.pattern.setAttribute("aria-invalid", "true");
@@ -124,7 +138,20 @@ export class CommandRulesEditor {
       { id: `${id}-action`, name: `${id}-action` },
       ...ACTIONS.map((a) => h("option", { value: a.value }, a.label)),
     );
-    action.value = rule.action === "review" ? "deny" : rule.action;
+    action.value = rule.action;
+    const seconds = h("input", {
+      id: `${id}-seconds`,
+      name: `${id}-seconds`,
+      type: "number",
+      min: REVIEW_SECONDS.min,
+      max: REVIEW_SECONDS.max,
+      value: String(rule.reviewSeconds ?? REVIEW_SECONDS.default),
+    });
+    const reviewing = () => {
+      seconds.disabled = action.value !== "review";
+    };
+    action.addEventListener("change", reviewing);
+    reviewing();
     const message = h("input", {
       id: `${id}-message`,
       name: `${id}-message`,
@@ -134,7 +161,7 @@ export class CommandRulesEditor {
     });
     const error = h("p", { id: `${id}-error`, class: "field-error", hidden: true });
     pattern.setAttribute("aria-describedby", `${id}-error policy-command-rules-hint`);
-    const row: Row = { element: h("div", { class: "command-rule" }), kind, pattern, action, message, error };
+    const row: Row = { element: h("div", { class: "command-rule" }), kind, pattern, action, message, seconds, error };
     const label = (control: Control, text: string) => h("label", { for: control.id }, text);
     const place = () => `rule ${this.rows.indexOf(row) + 1}`;
     replace(
@@ -142,6 +169,7 @@ export class CommandRulesEditor {
       h("div", { class: "field" }, label(kind, "Match"), kind),
       h("div", { class: "field command-rule-pattern" }, label(pattern, "Commands or pattern"), pattern, error),
       h("div", { class: "field" }, label(action, "Action"), action),
+      h("div", { class: "field command-rule-seconds" }, label(seconds, "Reviewer's time (s)"), seconds),
       h("div", { class: "field command-rule-message" }, label(message, "Message to the user"), message),
       h(
         "div",

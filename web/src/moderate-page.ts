@@ -4,6 +4,7 @@
 import type { ModerationSession } from "../../protocol/index.ts";
 import { dataTable, emptyRow } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
+import { commandReviewsPanel } from "./command-reviews-panel.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
 import { timeElement } from "./format.ts";
 
@@ -37,6 +38,7 @@ export function renderModerate(container: HTMLElement): Cleanup {
   document.title = "Moderate · PSM";
   const body = h("tbody", {}, emptyRow(HEADERS.length, "Loading…"));
   const message = h("p", { id: "moderate-message", class: "alert", role: "alert", hidden: true });
+  const reviews = commandReviewsPanel();
   container.append(
     h("h1", {}, "Moderate"),
     h(
@@ -45,6 +47,7 @@ export function renderModerate(container: HTMLElement): Cleanup {
       "Sessions whose policy needs a moderator from a group you are in. Nothing the user types reaches the server until enough moderators watch; you can lock their input for a moment or end the session.",
     ),
     message,
+    reviews.element,
     dataTable("moderate-list", "Sessions you may moderate", HEADERS, body),
   );
   let disposed = false;
@@ -74,6 +77,7 @@ export function renderModerate(container: HTMLElement): Cleanup {
   void load();
   return () => {
     disposed = true;
+    reviews.cleanup();
     clearTimeout(timer);
   };
 }

@@ -125,7 +125,9 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       watchers: (count) => status.setWatchers(count),
       moderation: onModeration,
       // Command control: the line was cleared and never ran; the policy's reason is shown until the next notice.
-      notice: (notice) => status.setNotice(`Command refused: ${notice.message}`),
+      // Command control's words (docs/governance.md): a refusal, a line held for a reviewer, or its approval.
+      notice: (notice) =>
+        status.setNotice(notice.code === "command_denied" ? `Command refused: ${notice.message}` : notice.message),
     },
   );
 
