@@ -23,3 +23,4 @@ export * from "./command-rules.ts";
 export * from "./audit-stream.ts";
 export * from "./mail.ts";
 export * from "./commands.ts";
+export * from "./file-transfer.ts";

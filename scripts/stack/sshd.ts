@@ -27,6 +27,8 @@ export async function startSshd(opts: {
   port?: number;
   /** Run inside this network namespace, listening on `listenAddress` there (tests of isolation). */
   netns?: { name: string; listenAddress: string };
+  /** Offer the SFTP subsystem (OpenSSH's in-process internal-sftp), as most real targets do. */
+  sftp?: boolean;
 }): Promise<Sshd> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const hostKey = join(opts.dir, "ssh_host_ed25519_key");
@@ -50,6 +52,7 @@ export async function startSshd(opts: {
     "PrintMotd no",
     "MaxStartups 200:30:400",
     ...(opts.allowUsers ? [`AllowUsers ${opts.allowUsers.join(" ")}`] : []),
+    ...(opts.sftp ? ["Subsystem sftp internal-sftp"] : []),
   ].join("\n");
   const configFile = join(opts.dir, "sshd_config");
   await writeFile(configFile, `${config}\n`);
