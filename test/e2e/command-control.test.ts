@@ -278,6 +278,33 @@ describeWithPeers("command control on an SSH shell", missingPeers(), () => {
 
   const noChromium = chromiumMissing();
   it.skipIf(noChromium !== undefined && process.env.CI !== "true")(
+    "the reviewer allows a held line from the Approvals page in Chromium",
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await signInPage(page, stack.edge.url, "rita", "rita-password-1");
+        await page.goto(`${stack.edge.url}/#/approvals`);
+        const from = t.messages.length;
+        t.type("echo 1 > ~/reviewed-page\r");
+        await noticeAfter(from, "command_review");
+        const card = page.locator("#command-reviews article.command-review", { hasText: "reviewed-page" });
+        await card.waitFor();
+        expect(await card.textContent()).toContain("A second pair of eyes.");
+        expect(await axeViolations(page)).toEqual([]);
+        await card.getByRole("button", { name: "Allow" }).click();
+        await card.getByText("Allowed: the command runs.").waitFor();
+        await noticeAfter(from, "command_approved");
+        await synced();
+        expect(made("reviewed-page")).toBe(true);
+        // Nothing left to review: the panel hides itself.
+        await page.locator("#command-reviews").waitFor({ state: "hidden", timeout: 10_000 });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+  it.skipIf(noChromium !== undefined && process.env.CI !== "true")(
     "an admin edits command rules on the policy form; an unsafe pattern is refused at its field",
     async () => {
       const browser = await launchChromium();
