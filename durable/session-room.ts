@@ -267,7 +267,14 @@ export class SessionRoom extends DurableObject<Env> {
         await this.seal(action.recordingId);
         return;
       case "review_open":
-        if (meta) await openReview(this.env.DB, meta.sessionId, action.review);
+        if (!meta) return;
+        await openReview(this.env.DB, meta.sessionId, action.review);
+        // The reviewers' devices hear of it in the background: the held line does not wait for push services.
+        this.ctx.waitUntil(
+          workerEffects()
+            .commandReviewWaiting(this.env, meta.sessionId, action.review.id)
+            .catch((err: unknown) => console.warn(`review notice: ${err instanceof Error ? err.name : "error"}`)),
+        );
         return;
       case "review_closed":
         if (meta) await closeReview(this.env.DB, meta.sessionId, action.id, action.decision, action.by, action.at);

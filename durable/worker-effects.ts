@@ -7,6 +7,8 @@ import type { Env } from "../worker/env.ts";
 export type WorkerEffects = {
   /** The connector refused the user's master password: count it on their throttle and audit it. */
   masterPasswordWrong(env: Env, user: { id: string; name: string }): Promise<void>;
+  /** A command line waits for review (command review, docs/governance.md): tell the session's reviewers. */
+  commandReviewWaiting(env: Env, sessionId: string, reviewId: string): Promise<void>;
   /**
    * The audit stream (worker/audit-stream/deliver.ts): delivers what each due sink lacks, reading the ledger through
    * `ledger`; answers when to run again (null: every sink has everything).

@@ -87,3 +87,27 @@ export async function reviewable(
     open: r.open === 1,
   }));
 }
+
+/**
+ * Everyone who may answer the session's held commands (the same rule as `reviewable`), with the names a notice
+ * uses: for telling them a line waits.
+ */
+export async function reviewersOf(
+  db: D1Database,
+  sessionId: string,
+): Promise<{ userIds: string[]; user: string; server: string } | null> {
+  const { results } = await db
+    .prepare(
+      `SELECT u.id, owner.username AS user, sv.name AS server
+       FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
+         JOIN users owner ON owner.id = se.user_id JOIN servers sv ON sv.id = se.server_id
+         JOIN group_members gm ON gm.group_id IN (json_extract(ch.policy, '$.approverGroupId'), json_extract(ch.policy, '$.moderatorGroupId'))
+         JOIN users u ON u.id = gm.user_id
+       WHERE se.id = ? AND u.disabled = 0 AND COALESCE(u.person_id, u.id) != ch.person_id
+         AND COALESCE(u.person_id, u.id) != COALESCE(owner.person_id, owner.id)`,
+    )
+    .bind(sessionId)
+    .all<{ id: string; user: string; server: string }>();
+  if (results.length === 0) return null;
+  return { userIds: [...new Set(results.map((r) => r.id))], user: results[0]!.user, server: results[0]!.server };
+}

@@ -4,7 +4,7 @@
 // outside the groups neither see nor answer it; a second answer, a late answer and an answer for a line nobody
 // holds change nothing; a review rule nobody could answer is refused at the policy.
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeMessage } from "../protocol/index.ts";
 import { auditLog, type Client, expireTimer, hasText, liveSession, login, ORIGIN, seedUser } from "./test/harness.ts";
 
@@ -54,6 +54,10 @@ function hold(connector: Client, seconds = 60): string {
   return id;
 }
 const answered = (id: string, allowed: boolean) => hasText("command_review_answer", { id, allowed });
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("command review", { timeout: 30_000 }, () => {
   it("a reviewer lists the held line and allows it; the connector hears so, once; it is audited", async () => {
@@ -149,6 +153,57 @@ describe("command review", { timeout: 30_000 }, () => {
       .first<{ decision: string }>();
     expect(row?.decision).toBe("ended");
     expect(await answer(rita.cookie, live.id, first, true)).toBe(409);
+  });
+
+  it("tells the reviewers' notified devices that a line waits, without the line", async () => {
+    const rita = await person("rita");
+    // A browser's push subscription (the keys' private halves are not needed: the outbox row is what is checked).
+    const pair = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, [
+      "deriveBits",
+    ])) as CryptoKeyPair;
+    const b64url = (b: ArrayBuffer | Uint8Array) =>
+      btoa(String.fromCharCode(...new Uint8Array(b)))
+        .replace(/\+/g, "-")
+        .replace(/\//g, "_")
+        .replace(/=+$/, "");
+    const subscribed = await SELF.fetch(`${ORIGIN}/api/push/devices`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN, cookie: rita.cookie },
+      body: JSON.stringify({
+        endpoint: `https://push.psm.test/wpush/v2/${crypto.randomUUID()}`,
+        keys: {
+          p256dh: b64url(await crypto.subtle.exportKey("raw", pair.publicKey)),
+          auth: b64url(crypto.getRandomValues(new Uint8Array(16))),
+        },
+        label: "Rita's phone",
+      }),
+    });
+    expect(subscribed.status).toBe(200);
+    const { id: device } = (await subscribed.json()) as { id: string };
+    const live = await liveSession({ approver_group_id: await group(rita.id) });
+    // The push service answers from here (the room delivers at once, in the background).
+    const pushed: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
+      pushed.push(new Request(input).url);
+      return new Response(null, { status: 201 });
+    });
+    hold(live.connector);
+    await live.user.next(hasText("notice", { code: "command_review" }), "held");
+    let row: { event: string; body: string } | null = null;
+    for (let i = 0; i < 50 && !row; i++) {
+      row = await env.DB.prepare("SELECT event, body FROM notifications WHERE channel = 'push' AND target = ?")
+        .bind(device)
+        .first<{ event: string; body: string }>();
+      if (!row) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(row?.event).toBe("session.command_review");
+    const { notice } = JSON.parse(row!.body) as { notice: { kind: string; body: string; url: string } };
+    expect(notice).toMatchObject({ kind: "command_review", url: "/#/approvals" });
+    expect(notice.body).toContain(live.username);
+    // A lock screen may show it: the line (which may carry a secret) is not in it.
+    expect(row!.body).not.toContain("systemctl");
+    for (let i = 0; i < 50 && pushed.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pushed).toEqual([expect.stringMatching(/^https:\/\/push\.psm\.test\/wpush\/v2\//)]);
   });
 
   it("refuses a review rule in a policy that names neither an approver group nor a moderator group", async () => {

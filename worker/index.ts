@@ -3,6 +3,7 @@ import { AuditLedger } from "../durable/audit-ledger.ts";
 import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
 import { provideWorkerEffects } from "../durable/worker-effects.ts";
+import { notifyCommandReview } from "./notify/command-review.ts";
 import { countMasterPasswordFailure } from "./auth/connect-gate.ts";
 import { deliverAuditStream } from "./audit-stream/deliver.ts";
 import type { Env } from "./env.ts";
@@ -100,6 +101,10 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // What the objects ask of the Worker's code, which they may not import (durable/worker-effects.ts).
-provideWorkerEffects({ masterPasswordWrong: countMasterPasswordFailure, deliverAuditStream });
+provideWorkerEffects({
+  masterPasswordWrong: countMasterPasswordFailure,
+  deliverAuditStream,
+  commandReviewWaiting: notifyCommandReview,
+});
 
 export { AuditLedger, ConnectorHub, SessionRoom };

@@ -42,6 +42,25 @@ export function approvalNotice(n: {
   };
 }
 
+/**
+ * A command line waits for this reviewer (command review, docs/governance.md): the notice opens Approvals, where
+ * held commands are answered. It names who and where, never the line, which may hold what a lock screen must not show.
+ */
+export function commandReviewNotice(n: {
+  sessionId: string;
+  reviewId: string;
+  user: string;
+  server: string;
+}): PushNotice {
+  return {
+    kind: "command_review",
+    title: "Command waits for review",
+    body: `${oneLine(n.user)}'s command on ${oneLine(n.server)} waits for your review.`,
+    url: "/#/approvals",
+    tag: `review-${n.sessionId}-${n.reviewId}`.slice(0, 80),
+  };
+}
+
 /** A live session's user asks for more time: the notice opens the approvals page, where extensions are decided. */
 export function extensionNotice(n: {
   extensionId: string;
