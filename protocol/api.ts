@@ -6,6 +6,7 @@ import { CredentialKind, HostKeyFingerprint, SealedSecret } from "./tokens.ts";
 import { MAX_COLS, MAX_ROWS } from "./limits.ts";
 import { type PolicyLimits, policyProblems } from "./policy-rules.ts";
 import { CommandRules } from "./command-rules.ts";
+import { DEFAULT_FILE_TRANSFER_POLICY, FileTransferPolicy } from "./file-transfer.ts";
 import type { ErrorCode } from "./messages.ts";
 
 const name = z.string().trim().min(1).max(128);
@@ -309,6 +310,11 @@ export const PolicyFields = z.object({
    * match decides. A `review` rule needs reviewers: the approver group or the moderator group.
    */
   commandRules: CommandRules.default([]),
+  /**
+   * File transfer over SFTP on SSH sessions (protocol/file-transfer.ts, docs/governance.md): each direction, the size
+   * limit and the allowed and denied roots. Off unless turned on.
+   */
+  fileTransfer: FileTransferPolicy.default(DEFAULT_FILE_TRANSFER_POLICY),
   /** The most one extension adds to a live session; null: no extensions. */
   extensionMinutes: minutes(24 * 60)
     .nullable()

@@ -2,6 +2,7 @@
 // for another: a user's cookie is never a grant, a grant never authenticates a connector.
 import { z } from "zod";
 import { CommandRules } from "./command-rules.ts";
+import { FileTransferPolicy } from "./file-transfer.ts";
 
 export const EDGE_ISSUER = "psm-edge";
 
@@ -117,6 +118,11 @@ export const GrantClaims = z.object({
   ch: z.array(z.enum(["shell", "desktop"])).min(1),
   /** SSH shells: the policy's command rules (protocol/command-rules.ts), enforced by the connector. Absent: none. */
   cmd: CommandRules.optional(),
+  /**
+   * SSH sessions: the policy's file transfer (SFTP) rules, enforced by the connector. Absent: no transfer (a grant
+   * signed before issue 19's file transfer, or a policy with both directions off).
+   */
+  ft: FileTransferPolicy.optional(),
   /** RDP sessions: security and clipboard policy (see protocol/rdp.ts). */
   rdp: z
     .object({

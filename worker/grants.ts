@@ -91,6 +91,10 @@ export async function grantForSession(
     ch: row.protocol === "rdp" ? ["desktop"] : ["shell"],
     // Command control (docs/governance.md): the snapshotted policy's rules, enforced by the connector on SSH shells.
     ...(row.protocol === "ssh" && policy.commandRules?.length ? { cmd: policy.commandRules } : {}),
+    // File transfer (docs/governance.md): the snapshot's SFTP rules, only when a direction is on.
+    ...(row.protocol === "ssh" && (policy.fileTransfer?.upload || policy.fileTransfer?.download)
+      ? { ft: policy.fileTransfer }
+      : {}),
     ...(row.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
   });
 }

@@ -12,6 +12,7 @@ import {
 import { type AdminData, fillSelect } from "./admin-data.ts";
 import { checkField } from "./admin-ui.ts";
 import { CommandRulesEditor } from "./command-rules-editor.ts";
+import { FileTransferEditor } from "./file-transfer-editor.ts";
 import { type Control, h } from "./dom.ts";
 
 type Body = ReturnType<typeof CreatePolicyRequest.parse>;
@@ -309,6 +310,8 @@ export class PolicyForm {
   readonly fields: HTMLElement[];
   /** The policy's command rules (SSH command control). */
   private readonly commandRules = new CommandRulesEditor();
+  /** The policy's file transfer (SFTP on SSH sessions). */
+  private readonly fileTransfer = new FileTransferEditor();
   /** Values the form has no control for (desktop controls), kept as the policy has them. */
   private kept: Kept;
 
@@ -328,7 +331,7 @@ export class PolicyForm {
         ...items.map((item) => this.itemElement(item)),
       ),
     );
-    this.fields = [nameBox.element, ...sections, this.commandRules.element];
+    this.fields = [nameBox.element, ...sections, this.commandRules.element, this.fileTransfer.element];
     this.kept = pickKept(DEFAULTS);
     this.flags.get("approvalRequired")!.addEventListener("change", () => this.syncApproval());
     this.fill(null);
@@ -408,6 +411,7 @@ export class PolicyForm {
     for (const [key, input] of this.counts) input.value = String(values[key]);
     for (const [key, input] of this.flags) input.checked = values[key];
     this.commandRules.set(values.commandRules ?? []);
+    this.fileTransfer.set(values.fileTransfer);
     this.kept = pickKept(values);
     this.syncApproval();
   }
@@ -446,6 +450,9 @@ export class PolicyForm {
     const rules = this.commandRules.read();
     if (rules.ok) raw.commandRules = rules.rules;
     else wrong.push({ control: rules.control, message: rules.message });
+    const transfer = this.fileTransfer.read();
+    if (transfer.ok) raw.fileTransfer = transfer.policy;
+    else wrong.push({ control: transfer.control, message: transfer.message });
     if (raw.approvalRequired && !raw.approverGroupId)
       wrong.push({ control: this.approverGroup, message: "Choose the approver group, or untick “Approval required”." });
     // The rules the API applies too, each at its field; only where the field itself was readable.
@@ -473,6 +480,7 @@ export class PolicyForm {
     if (field === "approverGroupId") return this.approverGroup;
     if (field === "moderatorGroupId") return this.moderatorGroup;
     if (field === "commandRules") return this.commandRules.firstControl;
+    if (field === "fileTransfer") return this.fileTransfer.firstControl;
     return (
       this.durations.get(field as DurationKey)?.amount ??
       this.counts.get(field as CountKey) ??

@@ -1,6 +1,6 @@
 // Policies: stored rows to the API shape, and the effective policy of a credential (its own
 // override, else its zone's, else the built-in default).
-import { CommandRules, type Policy } from "../../protocol/index.ts";
+import { CommandRules, DEFAULT_FILE_TRANSFER_POLICY, FileTransferPolicy, type Policy } from "../../protocol/index.ts";
 
 export type PolicyRow = {
   id: string;
@@ -34,6 +34,8 @@ export type PolicyRow = {
   command_rules: string;
   moderators_required: number;
   moderator_group_id: string | null;
+  /** JSON (FileTransferPolicy); '{}' for the defaults (everything off). */
+  file_transfer: string;
 };
 
 /** Applies when neither the credential nor its zone names a policy: no approval, 8 h checkouts, 4 h sessions. */
@@ -68,6 +70,7 @@ export const DEFAULT_POLICY: Policy = {
   commandRules: [],
   moderatorsRequired: 0,
   moderatorGroupId: null,
+  fileTransfer: DEFAULT_FILE_TRANSFER_POLICY,
 };
 
 export function policyFromRow(r: PolicyRow): Policy {
@@ -102,6 +105,7 @@ export function policyFromRow(r: PolicyRow): Policy {
     commandRules: storedCommandRules(r.command_rules),
     moderatorsRequired: r.moderators_required ?? 0,
     moderatorGroupId: r.moderator_group_id ?? null,
+    fileTransfer: storedFileTransfer(r.file_transfer),
   };
 }
 
@@ -111,6 +115,11 @@ export function policyFromRow(r: PolicyRow): Policy {
  */
 function storedCommandRules(json: string | undefined): Policy["commandRules"] {
   return json === undefined ? [] : CommandRules.parse(JSON.parse(json));
+}
+
+/** Stored file-transfer rules, with defaults for fields added later; a row that no longer parses throws, as above. */
+function storedFileTransfer(json: string | undefined): Policy["fileTransfer"] {
+  return json === undefined ? DEFAULT_FILE_TRANSFER_POLICY : FileTransferPolicy.parse(JSON.parse(json));
 }
 
 /** Column values in the order of POLICY_COLUMNS. */
@@ -145,6 +154,7 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     JSON.stringify(p.commandRules ?? []),
     p.moderatorsRequired ?? 0,
     p.moderatorGroupId ?? null,
+    JSON.stringify(p.fileTransfer ?? DEFAULT_FILE_TRANSFER_POLICY),
   ];
 }
 
@@ -178,6 +188,7 @@ export const POLICY_COLUMNS = [
   "command_rules",
   "moderators_required",
   "moderator_group_id",
+  "file_transfer",
 ] as const;
 
 /** The effective policy for each of the given credentials. */
