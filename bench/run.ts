@@ -16,6 +16,7 @@ import { chromiumMissing } from "../test/support/browser.ts";
 import { missingPeers, type Stack } from "../test/support/stack.ts";
 import { runChromium } from "./lib/chromium.ts";
 import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
+import { guardedEcho, guardedTarget } from "./lib/guarded-echo.ts";
 import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
 import {
   chromiumLines,
@@ -220,6 +221,15 @@ async function main(): Promise<void> {
         }
       });
     }
+
+    await stage("keystroke echo (ours, command control off and on)", async () => {
+      results.guardedEcho = await guardedEcho(s, t, await guardedTarget(s, t), {
+        keystrokes: QUICK ? 200 : 1000,
+        warmup: CONFIG.warmup,
+        rounds: 2,
+        maxMs: 40_000,
+      });
+    });
 
     const connectorPid = s.connector.child.pid;
     const edgeGroup = s.edge.proc.child.pid;

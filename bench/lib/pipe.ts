@@ -109,9 +109,12 @@ export async function measureEcho(
 ): Promise<EchoResult> {
   // isig stays on so ^C ends cat afterwards; -echo so the tty itself echoes nothing.
   await runAndWait(pipe, "stty raw -echo isig", "ECHOREADY");
-  pipe.write("cat -u\n");
-  // cat's first read may come a moment after the shell reads the line; a typed byte waits in the
-  // tty meanwhile, so nothing is lost, the first warm-up samples are just slower.
+  // The first keystroke goes once the shell has taken the line (its output shows it): a gateway that reads the
+  // line at Enter (command control) is then settled. cat's first read may still come a moment later; a typed byte
+  // waits in the tty meanwhile, so nothing is lost, the first warm-up samples are just slower.
+  const go = waitForMarker(pipe, "CATGO", 15_000);
+  pipe.write('echo CAT""GO; cat -u\n');
+  await go;
   let seen = 0;
   let want = 0;
   let arrived: ((at: number) => void) | undefined;

@@ -2,6 +2,7 @@
 import type { BulkResult, EchoResult } from "./pipe.ts";
 import type { ChromiumResult } from "./chromium.ts";
 import type { FanoutResult } from "./fanout.ts";
+import type { GuardedEcho } from "./guarded-echo.ts";
 import type { BulkCpu, OffBulk } from "./recording-off.ts";
 import type { RecordingSize } from "./recording-size.ts";
 import type { ScaleResult } from "./scale.ts";
@@ -20,6 +21,8 @@ export type Results = {
   load?: MachineLoad;
   starts: Partial<Record<Who, number[]>>;
   echo: Partial<Record<Who, EchoResult>>;
+  /** Echo with command control off and on, interleaved (lib/guarded-echo.ts). */
+  guardedEcho?: GuardedEcho;
   bulk: Partial<Record<Who, BulkResult>>;
   bulkMemory: Partial<Record<Who, Record<string, MemoryTrace>>>;
   chromium?: ChromiumResult;
@@ -84,6 +87,23 @@ export function mainTable(r: Results): string {
       yesNo(Number.isFinite(ours) ? ours <= limit && (!Number.isFinite(wetty) || ours <= wetty / 2) : undefined),
     ]);
   }
+  const g = r.guardedEcho;
+  if (g) {
+    const [off, on] = [sorted(g.off.samples), sorted(g.on.samples)];
+    const within = (q: number) => p(on, q) <= p(off, q) * 1.1;
+    rows.push([
+      `Keystroke echo, command control on (${g.rules} rules)`,
+      `p50 ${ms(p(on, 50))}, p99 ${ms(p(on, 99))}${n(on)} vs off p50 ${ms(p(off, 50))}, p99 ${ms(p(off, 99))}${n(off)}, ${g.rounds} interleaved rounds`,
+      "–",
+      "–",
+      "–",
+      "–",
+      "–",
+      "p50 and p99 within 10 % of off",
+      yesNo(on?.length && off?.length ? within(50) && within(99) : undefined),
+    ]);
+  } else
+    rows.push(["Keystroke echo, command control on", "not run", "–", "–", "–", "–", "–", "within 10 % of off", "–"]);
   const bulk = (who: Who) => r.bulk[who]?.mbPerS ?? Number.NaN;
   rows.push([
     `Bulk output, ${mb(r.config.bulkBytes)}`,
