@@ -5,9 +5,10 @@
 import { type AuditListEntry, AuditAction, type AuditVerifyResult } from "../../protocol/index.ts";
 import { type AuditFilter, api, auditExportUrl, errorText } from "./api.ts";
 import { auditSentence } from "./audit-sentences.ts";
-import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { type Cleanup, append, field, h, say } from "./dom.ts";
 import { readFilter, writeFilter } from "./filter-url.ts";
-import { formatFullTime, fromLocalInput, timeElement } from "./format.ts";
+import { fieldText, filteredList, timeRange } from "./filtered-list.ts";
+import { formatFullTime, timeElement } from "./format.ts";
 import { namePicker } from "./name-picker.ts";
 
 /** Entries per page (the edge allows up to 500). */
@@ -36,11 +37,7 @@ function storedJson(entry: AuditListEntry): string {
 
 export function renderAudit(container: HTMLElement, isAdmin: boolean): Cleanup {
   document.title = "Audit · PSM";
-  let entries: AuditListEntry[] = [];
   let filter: AuditFilter = {};
-  let disposed = false;
-  let loaded = false;
-  let serial = 0;
 
   const initial = readFilter(URL_KEYS);
   const pickers = {
@@ -140,63 +137,24 @@ export function renderAudit(container: HTMLElement, isAdmin: boolean): Cleanup {
     );
   }
 
-  function draw(): void {
-    count.textContent = entries.length ? `${entries.length} entries shown` : "";
-    if (entries.length === 0) {
-      const text = loaded ? "No entries match these filters." : "Loading the audit log…";
-      replace(body, h("tr", { class: "empty" }, h("td", { colspan: 3 }, text)));
-      return;
-    }
-    replace(body, ...entries.map(row));
-  }
-
-  async function load(append: boolean): Promise<void> {
-    const mine = ++serial;
-    const before = append ? entries.at(-1)?.idx : undefined;
-    older.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.audit({ ...filter, ...(before !== undefined ? { before } : {}), limit: PAGE_SIZE });
-      if (disposed || mine !== serial) return;
-      entries = append ? [...entries, ...page] : page;
-      loaded = true;
-      older.hidden = page.length < PAGE_SIZE;
-      say(message, null);
-      draw();
-    } catch (failure) {
-      if (disposed || mine !== serial) return;
-      say(message, `Could not load the audit log. ${errorText(failure)}`);
-    } finally {
-      older.disabled = false;
-      form.removeAttribute("aria-busy");
-    }
-  }
-
   /** Reads the fields into the filter, the URL and the export link. False (and says why) when they do not make sense. */
   function takeFilter(): boolean {
-    const fromMs = fromLocalInput(from.value);
-    const toMs = fromLocalInput(to.value);
-    if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
-      say(message, "“From” must be before “To”.");
-      from.focus();
-      return false;
-    }
-    const text = (input: HTMLInputElement) => input.value.trim() || undefined;
+    const range = timeRange(from, to, message);
+    if (!range) return false;
     filter = {
-      user: text(pickers.user.input),
-      server: text(pickers.server.input),
-      zone: text(pickers.zone.input),
+      user: fieldText(pickers.user.input),
+      server: fieldText(pickers.server.input),
+      zone: fieldText(pickers.zone.input),
       action: AuditAction.safeParse(action.value).data,
-      from: fromMs,
-      to: toMs,
+      ...range,
     };
     writeFilter("/audit", {
       user: filter.user,
       server: filter.server,
       zone: filter.zone,
       action: filter.action,
-      from: fromMs === undefined ? undefined : from.value,
-      to: toMs === undefined ? undefined : to.value,
+      from: range.from === undefined ? undefined : from.value,
+      to: range.to === undefined ? undefined : to.value,
     });
     exportLink.href = auditExportUrl(filter);
     const filtered = Object.values(filter).some((v) => v !== undefined);
@@ -206,19 +164,27 @@ export function renderAudit(container: HTMLElement, isAdmin: boolean): Cleanup {
     return true;
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (takeFilter()) void load(false);
+  const list = filteredList<AuditListEntry, number>({
+    form,
+    body,
+    older,
+    message,
+    count,
+    columns: 3,
+    noun: "entries",
+    loading: "Loading the audit log…",
+    empty: "No entries match these filters.",
+    failure: "Could not load the audit log.",
+    row,
+    fetch: async (before) => {
+      const page = await api.audit({ ...filter, ...(before !== undefined ? { before } : {}), limit: PAGE_SIZE });
+      return { page, next: page.length === PAGE_SIZE ? page.at(-1)?.idx : undefined };
+    },
+    take: takeFilter,
+    clear: [pickers.user.input, pickers.server.input, pickers.zone.input, from, to, action],
+    errorText,
   });
-  form.addEventListener("reset", () => {
-    // The reset event fires before the fields clear; the fields were filled from the URL, so clear them by hand.
-    queueMicrotask(() => {
-      for (const input of [pickers.user.input, pickers.server.input, pickers.zone.input, from, to]) input.value = "";
-      action.value = "";
-      if (takeFilter()) void load(false);
-    });
-  });
-  older.addEventListener("click", () => void load(true));
+  let disposed = false;
   verify.addEventListener("click", async () => {
     verify.disabled = true;
     say(verifyResult, "Verifying the chain…", "info");
@@ -259,10 +225,10 @@ export function renderAudit(container: HTMLElement, isAdmin: boolean): Cleanup {
     h("div", { class: "load-more" }, older),
   );
   takeFilter();
-  draw();
-  void load(false);
+  void list.load(false);
   return () => {
     disposed = true;
+    list.dispose();
     for (const picker of Object.values(pickers)) picker.dispose();
   };
 }

@@ -5,9 +5,10 @@
 // Test hooks: #commands-filter, #commands-q, #commands-table tr[data-idx], a.commands-replay, #commands-older.
 import { type CommandListEntry, CommandOutcome } from "../../protocol/index.ts";
 import { api, type CommandsFilter, errorText } from "./api.ts";
-import { type Cleanup, append, field, h, replace, say } from "./dom.ts";
+import { type Cleanup, append, field, h } from "./dom.ts";
 import { readFilter, writeFilter } from "./filter-url.ts";
-import { formatFullTime, fromLocalInput, timeElement } from "./format.ts";
+import { fieldText, filteredList, timeRange } from "./filtered-list.ts";
+import { formatFullTime, timeElement } from "./format.ts";
 import { namePicker } from "./name-picker.ts";
 
 /** Commands per page (the edge allows up to 200). */
@@ -24,12 +25,7 @@ export function replayHref(c: CommandListEntry): string | null {
 
 export function renderCommands(container: HTMLElement): Cleanup {
   document.title = "Commands · PSM";
-  let rows: CommandListEntry[] = [];
-  let next: number | null = null;
   let filter: CommandsFilter = {};
-  let disposed = false;
-  let loaded = false;
-  let serial = 0;
 
   const initial = readFilter(URL_KEYS);
   const text = h("input", {
@@ -120,83 +116,48 @@ export function renderCommands(container: HTMLElement): Cleanup {
     );
   }
 
-  function draw(): void {
-    count.textContent = rows.length ? `${rows.length} commands shown` : "";
-    if (rows.length === 0) {
-      const empty = loaded ? "No command matches." : "Loading the commands…";
-      replace(body, h("tr", { class: "empty" }, h("td", { colspan: 6 }, empty)));
-      return;
-    }
-    replace(body, ...rows.map(row));
-  }
-
-  async function load(more: boolean): Promise<void> {
-    const mine = ++serial;
-    older.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    try {
-      const page = await api.commands({
-        ...filter,
-        ...(more && next !== null ? { before: next } : {}),
-        limit: PAGE_SIZE,
-      });
-      if (disposed || mine !== serial) return;
-      rows = more ? [...rows, ...page.commands] : page.commands;
-      next = page.next;
-      loaded = true;
-      older.hidden = next === null;
-      say(message, null);
-      draw();
-    } catch (failure) {
-      if (disposed || mine !== serial) return;
-      say(message, `Could not load the commands. ${errorText(failure)}`);
-    } finally {
-      older.disabled = false;
-      form.removeAttribute("aria-busy");
-    }
-  }
-
   function takeFilter(): boolean {
-    const fromMs = fromLocalInput(from.value);
-    const toMs = fromLocalInput(to.value);
-    if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
-      say(message, "“From” must be before “To”.");
-      from.focus();
-      return false;
-    }
-    const value = (input: HTMLInputElement) => input.value.trim() || undefined;
+    const range = timeRange(from, to, message);
+    if (!range) return false;
     filter = {
-      q: value(text),
-      user: value(pickers.user.input),
-      server: value(pickers.server.input),
+      q: fieldText(text),
+      user: fieldText(pickers.user.input),
+      server: fieldText(pickers.server.input),
       action: CommandOutcome.safeParse(action.value).data,
-      from: fromMs,
-      to: toMs,
+      ...range,
     };
     writeFilter("/commands", {
       q: filter.q,
       user: filter.user,
       server: filter.server,
       action: filter.action,
-      from: fromMs === undefined ? undefined : from.value,
-      to: toMs === undefined ? undefined : to.value,
+      from: range.from === undefined ? undefined : from.value,
+      to: range.to === undefined ? undefined : to.value,
     });
     return true;
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (takeFilter()) void load(false);
+  const list = filteredList<CommandListEntry, number>({
+    form,
+    body,
+    older,
+    message,
+    count,
+    columns: 6,
+    noun: "commands",
+    loading: "Loading the commands…",
+    empty: "No command matches.",
+    failure: "Could not load the commands.",
+    row,
+    // The edge's cursor is the last entry it read, which may be past the last row kept.
+    fetch: async (before) => {
+      const page = await api.commands({ ...filter, ...(before !== undefined ? { before } : {}), limit: PAGE_SIZE });
+      return { page: page.commands, next: page.next ?? undefined };
+    },
+    take: takeFilter,
+    clear: [text, pickers.user.input, pickers.server.input, from, to, action],
+    errorText,
   });
-  form.addEventListener("reset", () => {
-    // The reset event fires before the fields clear; they were filled from the URL, so clear them by hand.
-    queueMicrotask(() => {
-      for (const input of [text, pickers.user.input, pickers.server.input, from, to]) input.value = "";
-      action.value = "";
-      if (takeFilter()) void load(false);
-    });
-  });
-  older.addEventListener("click", () => void load(true));
 
   append(
     container,
@@ -213,10 +174,9 @@ export function renderCommands(container: HTMLElement): Cleanup {
     h("div", { class: "load-more" }, older),
   );
   takeFilter();
-  draw();
-  void load(false);
+  void list.load(false);
   return () => {
-    disposed = true;
+    list.dispose();
     for (const picker of Object.values(pickers)) picker.dispose();
   };
 }
