@@ -162,8 +162,11 @@ async function install(opts: {
   }
   const unit = systemdUnit({
     node: process.execPath,
-    cli: fileURLToPath(new URL("./cli.ts", import.meta.url)),
+    // This file: connector/cli.ts in the source tree, dist/psm-connector.mjs in the package; ".." is the
+    // project or the package's root either way.
+    cli: fileURLToPath(import.meta.url),
     workingDirectory: fileURLToPath(new URL("..", import.meta.url)),
+    bundled: BUNDLED,
     stateDir: opts.stateDir,
     user: opts.user,
   });
@@ -300,6 +303,9 @@ async function writeNew(file: string, text: string): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** Running as the connector package's bundle (dist/psm-connector.mjs), not as the TypeScript source through tsx. */
+const BUNDLED = !import.meta.url.endsWith(".ts");
 
 main(process.argv.slice(2)).catch((err: Error) => {
   process.stderr.write(`psm-connector: ${err.message}\n${err instanceof UsageError ? `${USAGE}\n` : ""}`);

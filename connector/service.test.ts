@@ -21,6 +21,20 @@ describe("systemd unit", () => {
     expect(unit).toContain("WantedBy=multi-user.target\n");
   });
 
+  it("runs the connector package's bundle with node alone (no tsx loader)", () => {
+    const unit = systemdUnit({
+      node: "/usr/bin/node",
+      cli: "/opt/psm-connector/dist/psm-connector.mjs",
+      stateDir: "/var/lib/psm-connector",
+      workingDirectory: "/opt/psm-connector",
+      bundled: true,
+    });
+    expect(unit).toContain(
+      "ExecStart=/usr/bin/node /opt/psm-connector/dist/psm-connector.mjs run --state /var/lib/psm-connector\n",
+    );
+    expect(unit).not.toContain("tsx");
+  });
+
   it("quotes paths with spaces and leaves StateDirectory out outside /var/lib", () => {
     const unit = systemdUnit({
       node: "/usr/bin/node",

@@ -15,6 +15,8 @@ export function systemdUnit(opts: {
   stateDir: string;
   /** The installed package: `--import tsx` resolves from here. */
   workingDirectory: string;
+  /** `cli` is the bundled connector package's JavaScript (npm run pack:connector): no `--import tsx`. */
+  bundled?: boolean;
   /** Default SERVICE_USER; "root" leaves `User=` out (the connector then runs as root). */
   user?: string;
 }): string {
@@ -28,7 +30,7 @@ After=network-online.target
 [Service]
 Type=simple
 WorkingDirectory=${q(opts.workingDirectory)}
-ExecStart=${q(opts.node)} --import tsx ${q(opts.cli)} run --state ${q(opts.stateDir)}
+ExecStart=${q(opts.node)}${opts.bundled ? "" : " --import tsx"} ${q(opts.cli)} run --state ${q(opts.stateDir)}
 Restart=always
 RestartSec=2
 ${user === "root" ? "" : `User=${q(user)}\nGroup=${q(user)}\n`}# The state dir holds the connector's keys: only the service reads it; upgrades keep it.

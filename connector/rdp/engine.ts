@@ -31,8 +31,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Built by connector/rdp/bridge/Makefile (run from npm's postinstall, or `npm run build:rdp`). */
-export const DEFAULT_BRIDGE = fileURLToPath(new URL("../../build/rdp/psm-rdp-bridge", import.meta.url));
+/**
+ * Built by connector/rdp/bridge/Makefile (run from npm's postinstall, or `npm run build:rdp`); in the connector
+ * package this code is bundled into dist/psm-connector.mjs and the bridge ships beside it (npm run pack:connector).
+ */
+export const DEFAULT_BRIDGE = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "../../build/rdp/psm-rdp-bridge" : "./psm-rdp-bridge", import.meta.url),
+);
 
 /** Debian's bubblewrap. `PSM_BWRAP` overrides it (a path, never a secret). */
 export const DEFAULT_BWRAP = "/usr/bin/bwrap";
