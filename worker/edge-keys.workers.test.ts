@@ -6,10 +6,10 @@ import { env } from "cloudflare:test";
 import { decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { ManifestError, openManifest, signManifest } from "../recording/manifest.ts";
-import { acceptEdgeKeys, edgeKeyId, type RecordingManifest } from "../protocol/index.ts";
+import { acceptEdgeKeys, edgeKeyId } from "../protocol/index.ts";
 import { signGrant } from "./grants.ts";
 import { announcedKeys, edgeKey, verificationKeys } from "../edge-shared/keys.ts";
-import { connectControl, hasText, seedSite } from "./test/harness.ts";
+import { connectControl, hasText, SAMPLE_MANIFEST, seedSite } from "./test/harness.ts";
 
 /** The retired key's private half (vitest.config.ts lists its public half as retired). */
 const RETIRED: JWK = {
@@ -19,23 +19,7 @@ const RETIRED: JWK = {
   d: "KLTJTNr14SnIK-xb1OGltPmZf4IfnHaPlfsE13EsPBk",
 };
 
-const manifest: RecordingManifest = {
-  v: 1,
-  recordingId: "r",
-  sessionId: "s",
-  userId: "u",
-  username: "u",
-  serverId: "sv",
-  zoneId: "z",
-  startedAt: 1,
-  endedAt: 2,
-  endReason: "user_exit",
-  format: "asciicast-v2",
-  compression: "gzip",
-  complete: true,
-  chunks: [],
-  head: "0".repeat(64),
-} as unknown as RecordingManifest;
+const manifest = SAMPLE_MANIFEST;
 
 describe("edge signing keys", () => {
   it("a connector hears the current and next keys, signed by the current one, right after hello", async () => {

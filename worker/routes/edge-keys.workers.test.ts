@@ -4,9 +4,9 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openManifest, signManifest } from "../../recording/manifest.ts";
-import { EdgePublicJwks, edgeKeyId, type RecordingManifest } from "../../protocol/index.ts";
+import { EdgePublicJwks, edgeKeyId } from "../../protocol/index.ts";
 import { edgeKey, publicKeySet, verificationKeys } from "../../edge-shared/keys.ts";
-import { api, login, seedUser } from "../test/harness.ts";
+import { api, login, SAMPLE_MANIFEST, seedUser } from "../test/harness.ts";
 
 describe("GET /api/edge-keys", () => {
   let auditor: string;
@@ -39,23 +39,7 @@ describe("GET /api/edge-keys", () => {
 
   it("the downloaded set verifies a manifest the edge signs now", async () => {
     const set = (await (await api("/api/edge-keys", { cookie: auditor })).json()) as EdgePublicJwks;
-    const manifest = {
-      v: 1,
-      recordingId: "r",
-      sessionId: "s",
-      userId: "u",
-      username: "u",
-      serverId: "sv",
-      zoneId: "z",
-      startedAt: 1,
-      endedAt: 2,
-      endReason: "user_exit",
-      format: "asciicast-v2",
-      compression: "gzip",
-      complete: true,
-      chunks: [],
-      head: "0".repeat(64),
-    } as unknown as RecordingManifest;
+    const manifest = SAMPLE_MANIFEST;
     const jws = await signManifest(manifest, await edgeKey(env.EDGE_SIGNING_KEY));
     await expect(openManifest(jws, set.keys)).resolves.toMatchObject({ recordingId: "r" });
   });

@@ -3,7 +3,13 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { connectorToken } from "../../connector/keys.ts";
-import { connectorEndpoint, encodeMessage, PROTOCOL_VERSION, SESSION_COOKIE } from "../../protocol/index.ts";
+import {
+  connectorEndpoint,
+  encodeMessage,
+  PROTOCOL_VERSION,
+  type RecordingManifest,
+  SESSION_COOKIE,
+} from "../../protocol/index.ts";
 import { expect } from "vitest";
 import type { RoomCore } from "../../durable/room/core.ts";
 import type { RoomMeta } from "../../durable/room/types.ts";
@@ -316,3 +322,22 @@ export async function auditLog(): Promise<
   const cookie = await login(name, "audit-password-1");
   return (await api("/api/audit?limit=500", { cookie })).json();
 }
+
+/** A manifest's fields, for tests that sign and open one (its content does not matter to them). */
+export const SAMPLE_MANIFEST = {
+  v: 1,
+  recordingId: "r",
+  sessionId: "s",
+  userId: "u",
+  username: "u",
+  serverId: "sv",
+  zoneId: "z",
+  startedAt: 1,
+  endedAt: 2,
+  endReason: "user_exit",
+  format: "asciicast-v2",
+  compression: "gzip",
+  complete: true,
+  chunks: [],
+  head: "0".repeat(64),
+} as unknown as RecordingManifest;
