@@ -205,7 +205,7 @@ export class CastWriter {
 
 const encoder = new TextEncoder();
 /** Decodes bytes already checked and repaired by Utf8Stream: a U+FEFF there is text, not a BOM. */
-const plainUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const plainUtf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * Recording text as UTF-8 bytes, with its length in UTF-16 units (what the chunk bound counts, as

@@ -76,7 +76,7 @@ export async function deliverEmail(
   } catch (err) {
     return { ok: false, error: scrubError(err instanceof Error ? err.message : "send failed", []) };
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

@@ -75,7 +75,8 @@ webauthn.openapi(
       rpName: "Privileged Session Manager",
       rpID: relyingParty(c).rpID,
       userName: user.username,
-      userID: new TextEncoder().encode(user.id),
+      // A copy on its own ArrayBuffer, as the library's type asks (Workers' TextEncoder types a wider buffer).
+      userID: new Uint8Array(new TextEncoder().encode(user.id)),
       attestationType: "none",
       excludeCredentials: results.map((r) => ({ id: r.id, transports: JSON.parse(r.transports) })),
       authenticatorSelection: { residentKey: "preferred", userVerification: "preferred" },
