@@ -32,6 +32,8 @@ export const AuditAction = z.enum([
   "session.command_denied", // a command a policy rule denies: it never reached the shell
   "session.command_review", // a command a `review` rule holds until a reviewer answers
   "session.command_approved", // a reviewer allowed a held command (the actor is the reviewer): it ran
+  "session.file_transfer", // a finished SFTP upload or download (docs/governance.md): direction, path, size, sha256
+  "session.file_transfer_refused", // a refused or failed transfer: direction, path, reason, message
   "session.command_refused", // a held command a reviewer refused, nobody answered in time, or the user withdrew
   "access.revoked", // a right was removed: the checkouts, sessions and live views that depended on it ended
   "admin.change",

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeCredit, encodeData, encodeDataChunks, FrameError } from "./frames.ts";
+import {
+  decodeFrame,
+  encodeCredit,
+  encodeData,
+  encodeDataChunks,
+  encodeFileCredit,
+  encodeFileData,
+  FrameError,
+  MAX_FILE_PAYLOAD,
+} from "./frames.ts";
 import { MAX_DATA_PAYLOAD } from "./limits.ts";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -51,5 +60,18 @@ describe("binary frames", () => {
     expect(frames.map((f) => f.byteLength)).toEqual([MAX_DATA_PAYLOAD + 1, MAX_DATA_PAYLOAD + 1, 11]);
     const joined = Buffer.concat(frames.map((f) => (decodeFrame(f) as { payload: Uint8Array }).payload));
     expect(joined.equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it("round-trips file frames with their transfer id and refuses malformed ones", () => {
+    const payload = new Uint8Array(MAX_FILE_PAYLOAD).map((_, i) => i % 253);
+    expect(decodeFrame(encodeFileData(0xffff_fffe, payload))).toEqual({ kind: "file_data", id: 0xffff_fffe, payload });
+    expect(encodeFileData(1, payload).byteLength).toBe(MAX_DATA_PAYLOAD + 1);
+    expect(decodeFrame(encodeFileCredit(7, 65536))).toEqual({ kind: "file_credit", id: 7, bytes: 65536 });
+    for (const hex of ["0300000001", "0300000000aa", "04000000010000", "040000000000000001", "040000000100000000"])
+      expect(() => decodeFrame(Buffer.from(hex, "hex")), hex).toThrow(FrameError);
+    expect(() => decodeFrame(new Uint8Array(MAX_DATA_PAYLOAD + 2).fill(3))).toThrow(FrameError);
+    expect(() => encodeFileData(1, new Uint8Array(MAX_FILE_PAYLOAD + 1))).toThrow(FrameError);
+    expect(() => encodeFileData(0, payload)).toThrow(FrameError);
+    expect(() => encodeFileCredit(1, 0)).toThrow(FrameError);
   });
 });

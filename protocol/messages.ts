@@ -7,6 +7,17 @@ import { HostKeyFingerprint } from "./tokens.ts";
 import { AuditSyslogJob, AuditSyslogResult } from "./audit-stream.ts";
 import { REVIEW_SECONDS } from "./command-rules.ts";
 import { MailJob, MailResult } from "./mail.ts";
+import {
+  FileCancel,
+  FileDone,
+  FileDownload,
+  FileList,
+  FileListing,
+  FileReady,
+  FileRefused,
+  FileTransferAllowed,
+  FileUpload,
+} from "./file-transfer.ts";
 import { MAX_COLS, MAX_CONTROL_MESSAGE, MAX_ROWS } from "./limits.ts";
 
 /** Why a session ended. Shown to the user; stable across versions (add, never rename). */
@@ -119,7 +130,9 @@ export const Moderate = z.strictObject({
   seconds: z.number().int().min(1).max(600).optional(),
 });
 export type Moderate = z.infer<typeof Moderate>;
-export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize, Moderate]);
+/** File transfer (protocol/file-transfer.ts): only the session's own user may send these; the room forwards them. */
+const FileRequests = [FileList, FileUpload, FileDownload, FileCancel] as const;
+export const BrowserToRoom = z.discriminatedUnion("type", [BrowserHello, Resize, Moderate, ...FileRequests]);
 export type BrowserToRoom = z.infer<typeof BrowserToRoom>;
 
 export const RoomHello = z.strictObject({
@@ -180,6 +193,11 @@ export const Moderation = z.strictObject({
 });
 export type Moderation = z.infer<typeof Moderation>;
 export const RoomToBrowser = z.discriminatedUnion("type", [
+  FileTransferAllowed,
+  FileListing,
+  FileReady,
+  FileDone,
+  FileRefused,
   Moderation,
   Notice,
   RoomHello,
@@ -272,6 +290,10 @@ export const CommandReviewWithdrawn = z.strictObject({
   id: z.string().regex(/^[0-9a-f]{16}$/),
 });
 export const ConnectorToRoom = z.discriminatedUnion("type", [
+  FileListing,
+  FileReady,
+  FileDone,
+  FileRefused,
   CommandEvent,
   CommandReview,
   CommandReviewWithdrawn,
@@ -319,6 +341,7 @@ export const RoomToConnector = z.discriminatedUnion("type", [
   End,
   Repaint,
   RecordingMarker,
+  ...FileRequests,
 ]);
 export type RoomToConnector = z.infer<typeof RoomToConnector>;
 

@@ -24,6 +24,7 @@ import { Relay } from "./relay.ts";
 import { Reviews } from "./reviews.ts";
 import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
 import { KEYS } from "./types.ts";
+import { FileTransfers } from "./transfers.ts";
 import { SNAPSHOT_EVERY_MS, Viewers } from "./viewers.ts";
 import { WitnessLog } from "./witness.ts";
 
@@ -48,6 +49,7 @@ export class RoomCore {
   readonly moderation: Moderation;
   readonly reviews: Reviews;
   readonly relay = new Relay(this);
+  readonly transfers = new FileTransfers(this);
   private snapshotDue = false;
   /** Output was witnessed since the witnessed end was last saved (the saved end may be stale). */
   private pastSave: boolean;
@@ -250,6 +252,7 @@ export class RoomCore {
       }
       if (!peer.hello || this.ended) return;
       if ([...this.peers.values()].some((p) => p.role === peer.role)) return;
+      this.transfers.gone(peer.role, now);
       if (peer.role === "user") {
         this.life.browserGone(now);
         return;

@@ -15,6 +15,7 @@ import {
   encodeData,
   encodeDataChunks,
   FrameError,
+  MAX_LISTING_MESSAGE,
   MessageError,
   OUTPUT_WINDOW,
   PROTOCOL_VERSION,
@@ -45,11 +46,21 @@ export class Relay {
     const peer = this.core.peers.get(id);
     if (!peer) return;
     if (peer.role === "connector") {
-      this.connectorControl(peer, parseMessage(ConnectorToRoom, text), now);
+      // A listing (MAX_LISTING_MESSAGE) is the largest thing a connector says; everything else is far smaller.
+      this.connectorControl(peer, parseMessage(ConnectorToRoom, text, MAX_LISTING_MESSAGE), now);
       return;
     }
     const msg = parseMessage(BrowserToRoom, text);
     if (peer.hello) {
+      if (
+        msg.type === "ft_list" ||
+        msg.type === "ft_upload" ||
+        msg.type === "ft_download" ||
+        msg.type === "ft_cancel"
+      ) {
+        this.core.transfers.request(peer, msg, now);
+        return;
+      }
       if (msg.type === "moderate") {
         if (peer.role !== "viewer" || !peer.moderator)
           throw new MessageError("moderate from a socket that does not moderate");
@@ -92,6 +103,7 @@ export class Relay {
     if (!this.attachBrowser(this.core.peers.get(id) as PeerOf<"user">, msg.resume)) return;
     this.core.life.repeatWarnings(id, now);
     this.core.moderation.tell(now, id);
+    this.core.transfers.hello(id);
   }
 
   /**
@@ -175,6 +187,12 @@ export class Relay {
       case "command_review_withdrawn":
         this.core.reviews.withdrawn(msg.id, now);
         return;
+      case "ft_listing":
+      case "ft_ready":
+      case "ft_done":
+      case "ft_refused":
+        this.core.transfers.answer(msg, now);
+        return;
     }
   }
 
@@ -234,6 +252,11 @@ export class Relay {
     if (!peer) return;
     if (!peer.hello) throw new FrameError("frame before hello");
     const frame = decodeFrame(message);
+    if (frame.kind === "file_data" || frame.kind === "file_credit") {
+      if (peer.role === "connector") this.core.transfers.connectorFrame(frame, message);
+      else this.core.transfers.userFrame(peer, frame, message);
+      return;
+    }
     if (peer.role === "connector") {
       if (frame.kind !== "data") throw new FrameError("connector sent credit");
       this.onOutput(frame.payload, message, now);

@@ -219,7 +219,7 @@ export class ConnectorModel {
         if (f.kind === "credit") {
           this.credit.grant(f.bytes);
           this.unacked.trimTo(this.credit.acked);
-        } else for (const b of f.payload) this.input.push(b);
+        } else if (f.kind === "data") for (const b of f.payload) this.input.push(b);
         continue;
       }
       const msg = parseMessage(RoomToConnector, JSON.stringify(item.text));

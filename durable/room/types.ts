@@ -61,6 +61,11 @@ export type RoomMeta = {
   startedAt?: number;
   /** Moderated session (docs/governance.md): input reaches the target only while `required` moderators watch. */
   moderation?: { required: number };
+  /**
+   * File transfer over SFTP (docs/governance.md), what the policy allows: the user's page is told, and the room
+   * refuses a direction that is off before asking the connector (which enforces the whole policy). Absent: none.
+   */
+  fileTransfer?: { upload: boolean; download: boolean; maxBytes: number };
   /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
   protocol?: "ssh" | "rdp";
 };

@@ -161,6 +161,23 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     session("session.command_alert", ALICE, { line: "systemctl stop nginx", rule: 1, at: 20 }),
     "alice ran “systemctl stop nginx” on their session on web-1 (alert: rule 1)",
   ],
+  "session.file_transfer": [
+    session("session.file_transfer", ALICE, {
+      direction: "upload",
+      path: "/srv/a.bin",
+      size: 42,
+      sha256: "ab".repeat(32),
+    }),
+    "alice uploaded “/srv/a.bin” to their session on web-1 (42 bytes, SHA-256 abababababab…)",
+  ],
+  "session.file_transfer_refused": [
+    session("session.file_transfer_refused", ALICE, {
+      direction: "download",
+      path: "/etc/shadow",
+      reason: "path_denied",
+    }),
+    "alice was refused the download of “/etc/shadow” on their session on web-1 (path_denied)",
+  ],
   "session.command_denied": [
     session("session.command_denied", ALICE, { line: "rm -rf /", rule: 0, at: 30 }),
     "alice was refused “rm -rf /” on their session on web-1 (rule 0)",

@@ -195,6 +195,20 @@ const SENTENCES: Record<AuditAction, Build> = {
   "session.command": (s, d) => s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession()),
   "session.command_alert": (s, d) =>
     s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (alert: rule ${num(d.rule) ?? "?"})`),
+  "session.file_transfer": (s, d) =>
+    s.add(
+      s.actor(),
+      d.direction === "upload" ? ` uploaded “${str(d.path) ?? ""}” to ` : ` downloaded “${str(d.path) ?? ""}” from `,
+      ...s.theSession(),
+      ` (${num(d.size) ?? "?"} bytes, SHA-256 ${(str(d.sha256) ?? "?").slice(0, 12)}…)`,
+    ),
+  "session.file_transfer_refused": (s, d) =>
+    s.add(
+      s.actor(),
+      ` was refused the ${d.direction === "upload" ? "upload" : "download"} of “${str(d.path) ?? ""}” on `,
+      ...s.theSession(),
+      ` (${str(d.reason) ?? "?"})`,
+    ),
   "session.command_denied": (s, d) =>
     s.add(s.actor(), ` was refused “${str(d.line) ?? ""}” on `, ...s.theSession(), ` (rule ${num(d.rule) ?? "?"})`),
   "session.command_review": (s, d) =>

@@ -122,6 +122,16 @@ sessions.openapi(
       protocol: target.protocol,
       startedAt: now,
       ...(policy.moderatorsRequired > 0 ? { moderation: { required: policy.moderatorsRequired } } : {}),
+      // What the SSH grant's `ft` allows (worker/grants.ts); policies snapshotted before issue 19 have none.
+      ...(target.protocol === "ssh" && (policy.fileTransfer?.upload || policy.fileTransfer?.download)
+        ? {
+            fileTransfer: {
+              upload: policy.fileTransfer.upload,
+              download: policy.fileTransfer.download,
+              maxBytes: policy.fileTransfer.maxBytes,
+            },
+          }
+        : {}),
       ...(recorded
         ? {
             recording: {
