@@ -189,6 +189,39 @@ describe("the audit stream", () => {
     control.ws.close();
   });
 
+  it("attack: a connector acknowledges past the batch it was given — guarantee: the cursor stops at the batch, later entries still go", async () => {
+    const site = await seedSite();
+    const control = await connectControl(site);
+    const sent: number[] = [];
+    control.ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") return;
+      const msg = JSON.parse(e.data);
+      if (msg.type !== "audit_syslog") return;
+      sent.push(...msg.entries.map((entry: AuditEntry) => entry.idx));
+      // Claims a thousand entries more than it was sent.
+      const through = msg.entries.at(-1).idx + 1000;
+      control.ws.send(
+        JSON.stringify({ type: "audit_syslog_result", jobId: msg.jobId, result: { outcome: "sent", through } }),
+      );
+    });
+    await api("/api/audit/sinks", {
+      method: "POST",
+      cookie: admin,
+      body: { kind: "syslog", name: "overclaimer", siteId: site.siteId, host: "syslog.corp.test", port: 6514 },
+    });
+    await append(2, "before");
+    await deliverNow(admin);
+    const count = await ledger(env).count();
+    const [mid] = (await sinks(admin)).filter((s) => s.name === "overclaimer");
+    expect(mid!.afterIdx).toBe(count - 1);
+    await append(2, "after");
+    await deliverNow(admin);
+    const total = await ledger(env).count();
+    // Every entry went, the ones appended after the overclaim included.
+    expect([...new Set(sent)].sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
+    control.ws.close();
+  });
+
   it("when another connector takes a syslog sink over, the window before its first batch is sent again", async () => {
     const site = await seedSite();
     /** A connector that acknowledges every job, `fresh` on its first (it holds no overlap of earlier writers). */
