@@ -29,6 +29,7 @@ import {
 } from "../protocol/index.ts";
 import { checkPrivateKey } from "../protocol/private-key.ts";
 import { CommandGuard, type ReviewAnswer, type ReviewRequest } from "./command-guard.ts";
+import { SessionFiles } from "./session-files.ts";
 import { GrantRejected, verifyGrant } from "./grant.ts";
 import { attachResend, OutputCredit } from "./credit.ts";
 import { trustedEdgeKeys } from "./edge-trust.ts";
@@ -97,6 +98,8 @@ export class TargetSession {
   private commandEvents = 0;
   /** Lines held for review, by the id the room answers with: each settles its guard's hold. */
   private readonly reviews = new Map<string, (answer: ReviewAnswer) => void>();
+  /** File transfer over SFTP on this session's SSH connection (the grant's `ft`), made on the first request. */
+  private files?: SessionFiles;
 
   constructor(
     private readonly state: ConnectorState,
@@ -215,6 +218,8 @@ export class TargetSession {
         this.ws = undefined;
         if (this.ended) return this.teardown();
         // A fatal code means the room is done with this session; anything else may be a blip.
+        // The room gave up on a transfer running over this socket: it stops here too.
+        this.files?.stop();
         if (!this.connected || isFatalClose(code)) {
           this.log("session.edge_closed", { session: this.sessionId, code });
           return this.teardown();
@@ -643,6 +648,12 @@ export class TargetSession {
               this.log("session.extension_refused", { session: this.sessionId, error: err.message });
             });
             return;
+          case "ft_list":
+          case "ft_upload":
+          case "ft_download":
+          case "ft_cancel":
+            this.fileTransfer().request(msg);
+            return;
           case "end":
             this.log("session.ended_by_edge", { session: this.sessionId, reason: msg.reason });
             this.ended = true;
@@ -658,6 +669,8 @@ export class TargetSession {
         // Under command control, Enter waits for the line's check (connector/command-guard.ts); other keys pass.
         if (this.commands) this.commands.input(Buffer.from(frame.payload));
         else this.writeInput(frame.payload);
+      } else if (frame.kind === "file_data" || frame.kind === "file_credit") {
+        this.files?.frame(frame);
       } else {
         const resume = this.credit.grant(frame.bytes);
         this.unacked.trimTo(this.credit.acked);
@@ -684,6 +697,21 @@ export class TargetSession {
     this.end("input_overflow");
   }
 
+  /** The session's file transfer, made on the first request (an RDP session or a grant without `ft` refuses). */
+  private fileTransfer(): SessionFiles {
+    this.files ??= new SessionFiles(() => (this.stream instanceof RdpStream ? undefined : this.ssh), this.grant.ft, {
+      send: (msg) => this.sendControl(msg),
+      sendFrame: (frame) => {
+        if (this.ws?.readyState !== WebSocket.OPEN) return false;
+        this.ws.send(frame);
+        return true;
+      },
+      marker: (label) => this.recorder?.marker(label),
+      log: (event, fields) => this.log(event, { session: this.sessionId, ...fields }),
+    });
+    return this.files;
+  }
+
   private sendControl(message: ConnectorToRoom): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeMessage(message));
     else if (!this.opened) this.early.push(message);
@@ -696,6 +724,7 @@ export class TargetSession {
     clearTimeout(this.deadline);
     clearTimeout(this.redial);
     this.commands?.dispose();
+    this.files?.dispose();
     // Hang up the shell explicitly (OpenSSH delivers channel signals since 7.9) as well as closing:
     // bash passes SIGHUP on to its jobs, so nothing started in the session outlives it.
     try {

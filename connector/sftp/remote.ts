@@ -1,7 +1,7 @@
 // The SFTP calls a transfer makes on the target, as promises that always settle: ssh2 leaves a request made after
 // its channel died unanswered forever (it "sends" into the dead connection), so every call here also ends when
 // the channel ends, and a call made after that fails at once.
-import type { Client, SFTPWrapper, Stats } from "ssh2";
+import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
 
 /** The part of ssh2's SFTPWrapper used here. */
 export type SftpChannel = Pick<
@@ -16,6 +16,8 @@ export type SftpChannel = Pick<
   | "rename"
   | "unlink"
   | "ext_openssh_rename"
+  | "opendir"
+  | "readdir"
   | "once"
   | "off"
 >;
@@ -123,6 +125,21 @@ export class RemoteFiles {
   write(handle: Buffer, data: Buffer, position: number): Promise<void> {
     return this.call("write", (cb) =>
       this.sftp.write(handle, data, 0, data.length, position, (err) => cb(err, undefined)),
+    );
+  }
+
+  opendir(path: string): Promise<Buffer> {
+    return this.call("opendir", (cb) => this.sftp.opendir(path, cb));
+  }
+
+  /** The next batch of a folder's entries (the server chooses how many); null at the end. */
+  readdir(handle: Buffer): Promise<FileEntryWithStats[] | null> {
+    return this.call("readdir", (cb) =>
+      this.sftp.readdir(handle, (err, list) => {
+        // The end of the folder comes as an EOF status (code 1), which is not a failure.
+        if (err && (err as { code?: unknown }).code === 1) cb(undefined, null);
+        else cb(err, err ? null : (list as FileEntryWithStats[]));
+      }),
     );
   }
 

@@ -4,7 +4,13 @@
 // flight, and end with the record the audit and the recording's marker carry: {direction, path, size, sha256}.
 import { createHash, randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import type { FileTransferPolicy, FileTransferRefusal } from "../../protocol/index.ts";
+import {
+  type FileTransferPolicy,
+  type FileTransferRefusal,
+  type ListingEntry,
+  MAX_LISTING_ENTRIES,
+  MAX_LISTING_NAME,
+} from "../../protocol/index.ts";
 import {
   checkRequestedPath,
   checkResolvedPath,
@@ -294,6 +300,66 @@ export class Download implements AsyncIterable<Uint8Array> {
       await this.close();
     }
   }
+}
+
+/**
+ * A folder's entries, for the page to browse (at most MAX_LISTING_ENTRIES; `truncated` says more were left out).
+ * The folder is checked like a download's file, under whichever direction is on: named inside an allowed root and
+ * outside the denied ones, and so again where it really leads. Names with `/` or NUL, or too long, are left out.
+ */
+export async function listFolder(
+  remote: RemoteFiles,
+  policy: FileTransferPolicy,
+  requestedPath: string,
+): Promise<{ path: string; entries: ListingEntry[]; truncated: boolean }> {
+  const requested = accept(checkRequestedPath(policy, policy.download ? "download" : "upload", requestedPath));
+  const roots = await resolveRoots(remote, policyRoots(policy));
+  const real = await remote.realpath(requested).catch((err) => {
+    throw targetRefusal(err, "find", requested);
+  });
+  const path = accept(checkResolvedPath(roots, requested, real));
+  const stats = await remote.stat(path).catch((err) => {
+    throw targetRefusal(err, "find", requested);
+  });
+  if (!stats.isDirectory()) throw new TransferRefused("not_found", `${requested} is not a folder`);
+  const handle = await remote.opendir(path).catch((err) => {
+    throw targetRefusal(err, "list", requested);
+  });
+  const entries: ListingEntry[] = [];
+  let truncated = false;
+  try {
+    for (;;) {
+      const batch = await remote.readdir(handle);
+      if (batch === null) break;
+      for (const entry of batch) {
+        const name = entry.filename;
+        if (name === "." || name === ".." || name.includes("/") || name.includes("\0")) continue;
+        if (name.length > MAX_LISTING_NAME) continue;
+        if (entries.length === MAX_LISTING_ENTRIES) {
+          truncated = true;
+          break;
+        }
+        const a = entry.attrs;
+        const type = a.mode & 0o170000;
+        entries.push({
+          name,
+          kind: type === 0o100000 ? "file" : type === 0o040000 ? "dir" : type === 0o120000 ? "link" : "other",
+          size: Math.max(0, a.size ?? 0),
+          mtime: a.mtime ?? 0,
+        });
+      }
+      // A folder of a million names costs MAX_LISTING_ENTRIES: reading stops here.
+      if (truncated) break;
+    }
+  } catch (err) {
+    throw targetRefusal(err, "list", requested);
+  } finally {
+    await remote.close(handle).catch(() => {});
+  }
+  entries.sort((a, b) =>
+    (a.kind === "dir") !== (b.kind === "dir") ? (a.kind === "dir" ? -1 : 1) : a.name < b.name ? -1 : 1,
+  );
+  return { path, entries, truncated };
 }
 
 /** Where an upload lands: the real path of an existing regular file, or the real directory plus the name. */

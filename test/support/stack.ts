@@ -77,6 +77,8 @@ export async function startStack(
     port?: number;
     /** Extra environment for the connector (e.g. PSM_RECORDING_CHUNK_MS). */
     connectorEnv?: Record<string, string>;
+    /** The sshd offers SFTP (internal-sftp), for file transfer. */
+    sftp?: boolean;
   } = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), "psm-e2e-"));
@@ -107,13 +109,13 @@ async function startStackIn(
   opts: Parameters<typeof startStack>[0] & {},
 ): Promise<Stack> {
   const secrets = await generateEdgeSecrets();
-  const { edgeNetns, connectorEnv, ...edgeOpts } = opts;
+  const { edgeNetns, connectorEnv, sftp, ...edgeOpts } = opts;
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
   if (edgeRelay) started.push(edgeRelay);
   const [edgeStart, sshdStart] = await Promise.allSettled([
     startEdge({ stateDir: join(dir, "edge"), secrets, ...edgeOpts, port: edgePort ?? edgeOpts.port, netns: edgeNetns }),
-    startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser] }),
+    startSshd({ dir: join(dir, "sshd"), passwordAuthentication: true, allowUsers: [targetUser], sftp }),
   ]);
   // The edge and the connector are replaced on restart: the stack's stop reads the current ones.
   let edge: Edge;

@@ -8,6 +8,8 @@ import {
   encodeDataChunks,
   encodeMessage,
   type EndReason,
+  type Frame,
+  MAX_LISTING_MESSAGE,
   PROTOCOL_VERSION,
   parseMessage,
   RoomToBrowser,
@@ -28,6 +30,8 @@ export class TerminalClient {
   /** Output offset of the next byte (from the room's `sync`); null while a repaint is shown. Resume from it. */
   offset: number | null = null;
   onData?: (payload: Uint8Array) => void;
+  /** FILE_DATA and FILE_CREDIT frames of a file transfer. */
+  onFileFrame?: (frame: Extract<Frame, { kind: "file_data" | "file_credit" }>) => void;
 
   private constructor(
     readonly ws: WebSocket,
@@ -102,7 +106,7 @@ export class TerminalClient {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.keepReceived) this.received.push(Buffer.from(data));
     if (!isBinary) {
-      const msg = parseMessage(RoomToBrowser, data.toString("utf8"));
+      const msg = parseMessage(RoomToBrowser, data.toString("utf8"), MAX_LISTING_MESSAGE);
       this.messages.push(msg);
       if (msg.type === "status") this.state = msg.state;
       if (msg.type === "sync") this.offset = msg.at;
@@ -112,6 +116,12 @@ export class TerminalClient {
       }
     } else {
       const frame = decodeFrame(data);
+      // File transfer's frames (protocol/file-transfer.ts) go to whoever drives the transfer.
+      if (frame.kind === "file_data" || frame.kind === "file_credit") {
+        this.onFileFrame?.(frame);
+        this.wake();
+        return;
+      }
       if (frame.kind !== "data") throw new Error("room sent credit to a browser");
       this.bytesIn += frame.payload.byteLength;
       if (this.onData) this.onData(frame.payload);
