@@ -29,9 +29,14 @@ import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { formatFullTime } from "./format.ts";
 import { showIntegrity } from "./recording-integrity.ts";
 import { downloadLinks, moment, replayLayout, speedField, verifyOfflinePanel } from "./replay-panel.ts";
+import { terminalFrames } from "./terminal-frames.ts";
+import { videoPanel } from "./video-panel.ts";
 
 /** Pauses longer than this (seconds) are shortened when idle-time compression is on. */
 const IDLE_LIMIT_S = 2;
+/** Video frames per second for a terminal: text changes in steps, and 10 fps shows typing as it came while
+ * keeping an hour's recording to 36,000 frames (minutes to make, not hours). */
+const TERMINAL_FPS = 10;
 
 export function renderReplay(container: HTMLElement, id: string, canDownloadKey: boolean, openAt?: number): Cleanup {
   document.title = "Replay · PSM";
@@ -60,6 +65,23 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
   });
   const hits = h("ol", { id: "replay-hits", class: "replay-hits", "aria-label": "Search results" });
   const files = h("div", { class: "replay-files" });
+  // The video follows the recording as made (no idle compression), so its clock and the events' times match.
+  const video = videoPanel(id, async () => {
+    if (!recorded) return undefined;
+    const frames = terminalFrames(recorded);
+    return {
+      render: frames.render,
+      dispose: frames.dispose,
+      durationMs: frames.durationMs,
+      fps: TERMINAL_FPS,
+      width: frames.width,
+      height: frames.height,
+      markers: markersOf(recorded).map(([t, raw]) => ({
+        timeMs: Math.round(t * 1000),
+        label: markerLabel(raw, formatFullTime),
+      })),
+    };
+  });
 
   const limit = () => (idle.checked ? IDLE_LIMIT_S : null);
   /** The cast as played: idle time compressed when asked. */
@@ -159,7 +181,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
     runSearch();
   });
 
-  replayLayout(container, [heading, meta, message], [host], markers, [integrity, controls, hits, files]);
+  replayLayout(container, [heading, meta, message], [host], markers, [integrity, controls, hits, files, video.panel]);
 
   void (async () => {
     try {
@@ -189,9 +211,11 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
 
   return () => {
     disposed = true;
+    video.cancel();
     player?.dispose();
     delete document.body.dataset.replay;
     delete document.body.dataset.replayAt;
+    delete document.body.dataset.video;
     document.title = titleBefore;
   };
 }

@@ -1,0 +1,195 @@
+// Recordings as video in real Chromium (issue 21): a real SSH session (wrangler dev with local R2, the
+// connector, OpenSSH) is recorded; on its replay page "Download video" renders the .cast through xterm to a
+// WebM with WebCodecs and mediabunny, and saves it with a WebVTT of the session events. Debian's ffprobe
+// reads the file back: VP9 or VP8 in WebM, the frame size exact (80×24 cells of 9×18 px), the duration the
+// recording's within a second; ffmpeg takes the frame at the session's end event, which shows the terminal's
+// background and the red block the session printed. Cancel stops an export without saving anything.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Download, Page } from "playwright-core";
+import { PNG } from "pngjs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { chromiumMissing, collectBrowserBound, launchChromium, pageProblems, signInPage } from "../support/browser.ts";
+import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
+import { missingPeers, type Stack, startStack } from "../support/stack.ts";
+import { TerminalClient } from "../support/terminal-client.ts";
+
+const ffmpegMissing = () =>
+  existsSync("/usr/bin/ffprobe") && existsSync("/usr/bin/ffmpeg")
+    ? undefined
+    : "ffprobe/ffmpeg are not installed (apt-get install ffmpeg)";
+
+/** The terminal's background in the video (web/src/terminal-frames.ts) and the red the session prints (SGR 41). */
+const BACKGROUND = [0x12, 0x13, 0x14];
+const RED = [0xcd, 0x00, 0x00];
+const near = (a: number[], b: number[], tolerance: number) =>
+  Math.abs(a[0]! - b[0]!) + Math.abs(a[1]! - b[1]!) + Math.abs(a[2]! - b[2]!) <= tolerance;
+
+describeWithPeers("recordings as video in Chromium", missingPeers() ?? chromiumMissing() ?? ffmpegMissing(), () => {
+  let stack: Stack;
+  let browser: BrowserContext;
+  let dir: string;
+  let recording: { id: string; durationMs: number; cols: number; rows: number };
+  let signedIn = false;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "psm-video-e2e-"));
+    [stack, browser] = await Promise.all([startStack(), launchChromium()]);
+    const policy = await stack.admin.request<{ id: string }>("POST", "/api/policies", {
+      name: "recorded",
+      recordingRequired: true,
+    });
+    await stack.admin.request("PATCH", `/api/zones/${stack.zoneId}`, { policyId: policy.id });
+
+    const { id } = await stack.user.openSession(stack.serverId, stack.credentialId);
+    const client = await TerminalClient.open(stack.edge.url, id, stack.user.sessionCookie);
+    await client.waitForState("connected");
+    await client.waitForOutput("$");
+    // A red block (SGR 41) the frame at the end must show, then a pause so the recording is a few seconds long.
+    client.type("printf '\\033[41m%40s\\033[0m\\n' ''; echo video-$((6*7)); sleep 2\n");
+    await client.waitForOutput("video-42");
+    await new Promise((r) => setTimeout(r, 2500));
+    client.type("exit\n");
+    expect(await client.waitForEnd(10_000)).toBe("user_exit");
+    client.close();
+    const summary = await storedRecording(stack.admin, id);
+    const cast = await (
+      await fetch(`${stack.edge.url}/api/recordings/${summary.id}/cast`, {
+        headers: { cookie: stack.admin.sessionCookie },
+      })
+    ).text();
+    const lines = cast.trim().split("\n");
+    const header = JSON.parse(lines[0]!) as { width: number; height: number };
+    const last = JSON.parse(lines.at(-1)!) as [number, string, string];
+    recording = { id: summary.id, durationMs: last[0] * 1000, cols: header.width, rows: header.height };
+  }, 180_000);
+
+  afterAll(async () => {
+    if (process.env.PSM_DEBUG) console.log((await stack?.logs())?.slice(-6000));
+    await Promise.allSettled([browser?.close(), stack?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openReplay(): Promise<Page> {
+    const page = await browser.newPage();
+    collectBrowserBound(page, []);
+    if (!signedIn) await signInPage(page, stack.edge.url, "admin", "admin-password-1");
+    signedIn = true;
+    await page.goto(`${stack.edge.url}/#/recordings/${recording.id}`);
+    await page.waitForSelector('body[data-replay="ready"]');
+    return page;
+  }
+
+  it("Download video saves a WebM of the recording's length and exact size, and a WebVTT of its events; the frame at the end shows the screen", async () => {
+    const page = await openReplay();
+    const downloads: Download[] = [];
+    page.on("download", (d) => downloads.push(d));
+    const button = page.getByRole("button", { name: "Download video" });
+    expect(await button.isVisible()).toBe(true);
+    await button.click();
+    await page
+      .waitForSelector('body[data-video="done"]', { timeout: 60_000 })
+      .catch((e) => Promise.reject(new Error(`${e}\n${pageProblems(page)}\n${page.url()}`)));
+    await expect.poll(() => downloads.length).toBe(2);
+    const byName = new Map(downloads.map((d) => [d.suggestedFilename(), d]));
+    expect([...byName.keys()].sort()).toEqual([`recording-${recording.id}.vtt`, `recording-${recording.id}.webm`]);
+    const webm = join(dir, "video.webm");
+    const vttPath = join(dir, "video.vtt");
+    await byName.get(`recording-${recording.id}.webm`)!.saveAs(webm);
+    await byName.get(`recording-${recording.id}.vtt`)!.saveAs(vttPath);
+    const ms = Number(await page.evaluate(() => document.body.dataset.videoMs));
+    console.log(
+      `video export: ${(recording.durationMs / 1000).toFixed(1)} s recording made in ${(ms / 1000).toFixed(2)} s (${await page.evaluate(() => document.body.dataset.videoCodec)})`,
+    );
+    expect(await page.locator("#replay-video-status").textContent()).toContain("Video ready");
+
+    const probe = JSON.parse(
+      execFileSync("ffprobe", [
+        "-v",
+        "error",
+        "-show_entries",
+        "format=duration,format_name:stream=codec_type,width,height,codec_name",
+        "-of",
+        "json",
+        webm,
+      ]).toString(),
+    ) as {
+      format: { duration: string; format_name: string };
+      streams: { codec_type: string; codec_name: string; width?: number; height?: number }[];
+    };
+    expect(probe.format.format_name).toContain("webm");
+    const video = probe.streams.find((s) => s.codec_type === "video")!;
+    expect(["vp9", "vp8"]).toContain(video.codec_name);
+    expect({ width: video.width, height: video.height }).toEqual({
+      width: recording.cols * 9,
+      height: recording.rows * 18,
+    });
+    expect(Math.abs(Number(probe.format.duration) * 1000 - recording.durationMs)).toBeLessThan(1000);
+    // The events also travel inside the file, as a subtitle track (WebVTT; ffmpeg 5.1 does not name the codec).
+    expect(
+      probe.streams.some((s) => s.codec_type === "subtitle"),
+      JSON.stringify(probe.streams),
+    ).toBe(true);
+
+    // The sidecar names the session's events; the end's cue starts at the end of the recording (or just before).
+    const vtt = readFileSync(vttPath, "utf8");
+    expect(vtt.startsWith("WEBVTT")).toBe(true);
+    expect(vtt).toContain("Connected to the server");
+    const cues = [...vtt.matchAll(/(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> [^\n]+\n([^\n]+)/g)].map((m) => ({
+      s: Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000,
+      text: m[5]!,
+    }));
+    const end = cues.find((c) => c.text.includes("Ended"))!;
+    expect(end, vtt).toBeDefined();
+
+    // The frame at the end event (a little before the file's very end, where there is a frame to take).
+    const at = Math.min(end.s, Number(probe.format.duration) - 0.3);
+    const png = join(dir, "end.png");
+    execFileSync("ffmpeg", ["-v", "error", "-y", "-ss", at.toFixed(3), "-i", webm, "-frames:v", "1", png]);
+    const image = PNG.sync.read(readFileSync(png));
+    expect({ width: image.width, height: image.height }).toEqual({
+      width: recording.cols * 9,
+      height: recording.rows * 18,
+    });
+    const pixel = (x: number, y: number) => {
+      const i = (y * image.width + x) * 4;
+      return [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+    };
+    // Bottom-right corner: the terminal's background (VP9/VP8 are lossy: a small tolerance).
+    expect(near(pixel(image.width - 3, image.height - 3), BACKGROUND, 24)).toBe(true);
+    let red = 0;
+    let text = 0;
+    for (let y = 0; y < image.height; y++)
+      for (let x = 0; x < image.width; x++) {
+        const p = pixel(x, y);
+        if (near(p, RED, 60)) red++;
+        else if (!near(p, BACKGROUND, 60)) text++;
+      }
+    // The 40-cell block is 40×9 × 18 px; text (prompt, command, output) draws light pixels elsewhere.
+    expect(red).toBeGreaterThan(40 * 9 * 18 * 0.8);
+    expect(text).toBeGreaterThan(200);
+    await page.close();
+  }, 120_000);
+
+  it("Cancel stops an export: nothing is saved, and the button works again", async () => {
+    const page = await openReplay();
+    const downloads: Download[] = [];
+    page.on("download", (d) => downloads.push(d));
+    // Cancel in the same task as the start, so the export cannot finish first.
+    await page.evaluate(() => {
+      (document.querySelector("#replay-video") as HTMLButtonElement).click();
+      (document.querySelector("#replay-video-cancel") as HTMLButtonElement).click();
+    });
+    await page.waitForSelector('body[data-video="cancelled"]');
+    expect(await page.locator("#replay-video-status").textContent()).toBe("Video export cancelled.");
+    expect(await page.locator("#replay-video-progress").isHidden()).toBe(true);
+    expect(await page.locator("#replay-video").isEnabled()).toBe(true);
+    await page.click("#replay-video");
+    await page.waitForSelector('body[data-video="done"]', { timeout: 60_000 });
+    await expect.poll(() => downloads.length).toBe(2);
+    await page.close();
+  }, 90_000);
+});
