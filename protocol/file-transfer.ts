@@ -121,6 +121,8 @@ export const FileTransferAllowed = z.strictObject({
   upload: z.boolean(),
   download: z.boolean(),
   maxBytes: z.number().int().min(0).max(MAX_FILE_TRANSFER_BYTES),
+  /** The allowed folders, where the page starts browsing. */
+  roots: z.array(FileTransferRoot).max(MAX_FILE_TRANSFER_ROOTS),
 });
 export const ListingEntry = z.strictObject({
   name: z.string().min(1).max(MAX_LISTING_NAME),

@@ -43,7 +43,7 @@ export class FileTransfers {
   hello(user: PeerId): void {
     const allowed = this.core.meta?.fileTransfer;
     if (!allowed || this.core.desktop || !(allowed.upload || allowed.download)) return;
-    this.core.send(user, { type: "ft_allowed", ...allowed });
+    this.core.send(user, { type: "ft_allowed", roots: [], ...allowed });
   }
 
   /** A request from a browser socket. Only the session's own user may transfer: a viewer is refused and audited. */

@@ -65,7 +65,7 @@ export type RoomMeta = {
    * File transfer over SFTP (docs/governance.md), what the policy allows: the user's page is told, and the room
    * refuses a direction that is off before asking the connector (which enforces the whole policy). Absent: none.
    */
-  fileTransfer?: { upload: boolean; download: boolean; maxBytes: number };
+  fileTransfer?: { upload: boolean; download: boolean; maxBytes: number; roots?: string[] };
   /** "rdp": DATA carries a Guacamole stream (docs/rdp.md), so no terminal replay or repaint applies. */
   protocol?: "ssh" | "rdp";
 };

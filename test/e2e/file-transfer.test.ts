@@ -101,7 +101,7 @@ describeWithPeers("file transfer (SFTP) through the stack", missingPeers(), () =
 
   it("tells the page what the policy allows", async () => {
     const allowed = await t.until("ft_allowed", () => t.messages.find((m) => m.type === "ft_allowed"));
-    expect(allowed).toEqual({ type: "ft_allowed", upload: true, download: true, maxBytes: 8 * MIB });
+    expect(allowed).toEqual({ type: "ft_allowed", upload: true, download: true, maxBytes: 8 * MIB, roots: [home] });
   });
 
   it("uploads 4 MiB byte-identical (the record, and the file on the target's disk)", async () => {

@@ -17,7 +17,9 @@ import {
   encodeDataChunks,
   encodeMessage,
   isFatalClose,
+  MAX_LISTING_MESSAGE,
   parseMessage,
+  type Frame,
   type EndReason,
   type ErrorCode,
   type Moderate,
@@ -52,7 +54,24 @@ export interface SessionSocketEvents {
   moderation?(state: Moderation): void;
   /** Command control refused a line (docs/governance.md): `message` is the policy's words for the user. */
   notice?(notice: Notice): void;
+  /** File transfer's answers (protocol/file-transfer.ts), the user's socket only. */
+  files?(message: FileAnswer): void;
+  /** FILE_DATA (a download's bytes) and FILE_CREDIT (an upload's credit). */
+  fileFrame?(frame: FileFrame): void;
 }
+
+/** The room's file-transfer messages to the user's page. */
+export type FileAnswer = Extract<
+  RoomToBrowser,
+  { type: "ft_allowed" | "ft_listing" | "ft_ready" | "ft_done" | "ft_refused" }
+>;
+export type FileFrame = Extract<Frame, { kind: "file_data" | "file_credit" }>;
+/** The page's file-transfer requests. */
+export type FileRequest =
+  | { type: "ft_list"; id: number; path: string }
+  | { type: "ft_upload"; id: number; path: string; size: number }
+  | { type: "ft_download"; id: number; path: string }
+  | { type: "ft_cancel"; id: number };
 
 /**
  * Which of the room's sockets: the session user's own (`/ws`), an admin's live view (`/watch`) or a moderator's
@@ -164,6 +183,23 @@ export class SessionSocket {
     );
   }
 
+  /** A file-transfer request (the user's socket only, once the room answered its hello). */
+  sendFile(message: FileRequest): boolean {
+    if (this.endpoint !== "ws" || this.current === "ended" || !this.greeted) return false;
+    const ws = this.ws;
+    if (!ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(encodeMessage(message));
+    return true;
+  }
+
+  /** A FILE_DATA or FILE_CREDIT frame on the current socket; false when there is none (the transfer is lost). */
+  sendFileFrame(frame: Uint8Array): boolean {
+    const ws = this.ws;
+    if (this.endpoint !== "ws" || !this.greeted || !ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(frame);
+    return true;
+  }
+
   /** Tells the room the terminal's new size; a read-only socket's size does not drive the session. */
   resize(cols: number, rows: number): void {
     if (this.readOnly || (cols === this.sentSize.cols && rows === this.sentSize.rows)) return;
@@ -211,7 +247,8 @@ export class SessionSocket {
       this.pongSeen = true;
       return;
     }
-    const message = parseMessage(RoomToBrowser, text);
+    // A folder's listing is the largest message the room sends (MAX_LISTING_MESSAGE).
+    const message = parseMessage(RoomToBrowser, text, MAX_LISTING_MESSAGE);
     switch (message.type) {
       case "hello":
         if (message.v !== PROTOCOL_VERSION || message.sessionId !== this.options.sessionId) {
@@ -253,11 +290,22 @@ export class SessionSocket {
       case "notice":
         this.events.notice?.(message);
         return;
+      case "ft_allowed":
+      case "ft_listing":
+      case "ft_ready":
+      case "ft_done":
+      case "ft_refused":
+        this.events.files?.(message);
+        return;
     }
   }
 
   private onBinary(data: ArrayBuffer, generation: number): void {
     const frame = decodeFrame(data);
+    if (frame.kind === "file_data" || frame.kind === "file_credit") {
+      this.events.fileFrame?.(frame);
+      return;
+    }
     if (frame.kind !== "data") throw new Error("unexpected frame from room");
     const bytes = frame.payload.byteLength;
     // Only counted bytes are acknowledged: a repaint is not connector output.

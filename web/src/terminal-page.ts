@@ -8,6 +8,7 @@ import { type Cleanup, append, h } from "./dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { ExtendControl } from "./session-extend.ts";
+import { FilesPanel } from "./files-panel.ts";
 import { moderationText, SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
 import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
@@ -52,12 +53,23 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       },
     );
   });
-  const status = new SessionStatusBar(undefined, extend.element, checkIn);
+  // File transfer (docs/governance.md): the button shows once the room says the policy allows a direction.
+  const files = new FilesPanel({
+    sendFile: (message) => socket.sendFile(message),
+    sendFileFrame: (frame) => socket.sendFileFrame(frame),
+  });
+  const status = new SessionStatusBar(undefined, extend.element, checkIn, files.button);
   const warning = new SessionWarningBanner();
   const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
   container.classList.add("terminal-page");
-  append(container, status.element, warning.element, h("div", { class: "terminal-area" }, terminalEl, banner));
+  append(
+    container,
+    status.element,
+    warning.element,
+    files.element,
+    h("div", { class: "terminal-area" }, terminalEl, banner),
+  );
 
   const view = mountTerminal(terminalEl, { readOnly: false });
   const term = view.term;
@@ -79,7 +91,10 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     body.dataset.sessionState = state;
     status.setState(state);
     if (state === "connected") status.setNotice(null);
-    if (state === "reconnecting") void recheck();
+    if (state === "reconnecting") {
+      files.dropped();
+      void recheck();
+    }
   }
 
   function showStopped(text: string, reason?: string, closeCode?: number, note?: string): void {
@@ -94,6 +109,9 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     status.setTimeWarning(null);
     extend.disable();
     checkIn.hidden = true;
+    files.dropped();
+    files.button.hidden = true;
+    files.element.hidden = true;
     showEndedBanner(banner, {
       heading: everConnected ? "Session ended" : "The session could not start",
       text,
@@ -128,6 +146,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       // Command control's words (docs/governance.md): a refusal, a line held for a reviewer, or its approval.
       notice: (notice) =>
         status.setNotice(notice.code === "command_denied" ? `Command refused: ${notice.message}` : notice.message),
+      files: (message) => files.message(message),
+      fileFrame: (frame) => files.frame(frame),
     },
   );
 

@@ -129,6 +129,7 @@ sessions.openapi(
               upload: policy.fileTransfer.upload,
               download: policy.fileTransfer.download,
               maxBytes: policy.fileTransfer.maxBytes,
+              roots: policy.fileTransfer.allowPaths,
             },
           }
         : {}),
