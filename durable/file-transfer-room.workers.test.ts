@@ -64,11 +64,31 @@ describe("SessionRoom file transfer", () => {
     await viewer.next((c) => c.closed !== undefined, "viewer closed");
     expect(viewer.closed!.code).toBe(CloseCode.ProtocolError);
     expect(connector.texts).not.toContainEqual(expect.objectContaining({ type: "ft_download" }));
+    // The room decided it, so the recording hears of it from the room: a marker to the connector.
+    await connector.next(hasText("marker", { label: "file download refused: /srv/secret (not_permitted)" }), "marker");
     expect(user.closed).toBeUndefined();
     const refused = (await auditLog()).find(
       (e) => e.refs.sessionId === id && e.action === "session.file_transfer_refused",
     );
     expect(refused?.data).toMatchObject({ direction: "download", path: "/srv/secret", reason: "not_permitted" });
+  });
+
+  it("relays a download against the page's credit; a connector past the window ends the session", async () => {
+    const { user, connector } = await liveSession(POLICY);
+    user.ws.send(encodeMessage({ type: "ft_download", id: 4, path: "/srv/d.bin" }));
+    await connector.next(hasText("ft_download", { id: 4 }), "download request");
+    connector.ws.send(encodeMessage({ type: "ft_ready", id: 4, size: 2 * FILE_WINDOW }));
+    await user.next(hasText("ft_ready", { id: 4, size: 2 * FILE_WINDOW }), "ready");
+    const piece = new Uint8Array(MAX_FILE_PAYLOAD).fill(9);
+    const fits = Math.floor(FILE_WINDOW / MAX_FILE_PAYLOAD);
+    for (let i = 0; i < fits; i++) connector.ws.send(encodeFileData(4, piece));
+    await user.next((c) => fileFrames(c).length === fits, "a window of file data");
+    // The page credits what it took; the credit reaches the connector, which may send that much more.
+    user.ws.send(encodeFileCredit(4, MAX_FILE_PAYLOAD * 2));
+    await connector.next((c) => fileFrames(c).length === 1, "credit");
+    expect(fileFrames(connector)[0]).toEqual({ kind: "file_credit", id: 4, bytes: MAX_FILE_PAYLOAD * 2 });
+    for (let i = 0; i < 3; i++) connector.ws.send(encodeFileData(4, piece));
+    await user.next(hasText("ended", { reason: "protocol_error" }), "session ended");
   });
 
   it("closes the user's socket on a frame for an unknown transfer", async () => {
