@@ -8,6 +8,7 @@ import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
+  type IntegrityReport,
   encodeFileCredit,
   encodeFileData,
   encodeMessage,
@@ -16,6 +17,7 @@ import {
   type RoomToBrowser,
 } from "../../protocol/index.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -180,5 +182,35 @@ describeWithPeers("file transfer (SFTP) through the stack", missingPeers(), () =
     const refused = entries.filter((e) => e.action === "session.file_transfer_refused").map((e) => e.data.reason);
     expect(refused).toEqual(expect.arrayContaining(["path_outside_allowed", "path_denied", "too_large"]));
     expect(Buffer.concat(t.received).includes(Buffer.from(stack.canary))).toBe(false);
+  });
+
+  it("marks each transfer in the recording, which verifies", async () => {
+    t.type("exit\r");
+    expect(await t.waitForEnd(10_000)).toBe("user_exit");
+    const sessionId = t.ws.url.split("/").at(-2)!;
+    const summary = await storedRecording(stack.admin, sessionId);
+    const report = await stack.admin.request<IntegrityReport>("POST", `/api/recordings/${summary.id}/verify`, {});
+    expect(report).toMatchObject({ status: "verified", problems: [] });
+    const cast = await (
+      await fetch(`${stack.edge.url}/api/recordings/${summary.id}/cast`, {
+        headers: { cookie: stack.admin.sessionCookie },
+      })
+    ).text();
+    const markers = cast
+      .split("\n")
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as [number, string, string])
+      .filter((e) => e[1] === "m")
+      .map((e) => e[2]);
+    expect(markers).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(`^file upload: ${home}/up\\.bin \\(${4 * MIB} bytes, sha256 [0-9a-f]{16}\\)$`),
+        ),
+        expect.stringMatching(/^file download: .*down\.bin/),
+        "file download refused: /etc/passwd (path_outside_allowed)",
+      ]),
+    );
   });
 });
