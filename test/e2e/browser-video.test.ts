@@ -4,6 +4,9 @@
 // reads the file back: VP9 or VP8 in WebM, the frame size exact (80×24 cells of 9×18 px), the duration the
 // recording's within a second; ffmpeg takes the frame at the session's end event, which shows the terminal's
 // background and the red block the session printed. Cancel stops an export without saving anything.
+// A desktop (a real xrdp session through the RDP engine) exports the same way, through
+// Guacamole.SessionRecording: the WebM has the desktop's exact size and the recording's duration, and its
+// frame at the end event shows the desktop's background colour.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,9 +14,12 @@ import { join } from "node:path";
 import type { BrowserContext, Download, Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { GuacParser } from "../../protocol/guacamole.ts";
+import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
 import { chromiumMissing, collectBrowserBound, launchChromium, pageProblems, signInPage } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { storedRecording } from "../support/probes.ts";
+import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -193,3 +199,130 @@ describeWithPeers("recordings as video in Chromium", missingPeers() ?? chromiumM
     await page.close();
   }, 90_000);
 });
+
+type Probe = {
+  format: { duration: string; format_name: string };
+  streams: { codec_type: string; codec_name?: string; width?: number; height?: number }[];
+};
+const ffprobe = (file: string): Probe =>
+  JSON.parse(
+    execFileSync("ffprobe", [
+      "-v",
+      "error",
+      "-show_entries",
+      "format=duration,format_name:stream=codec_type,width,height,codec_name",
+      "-of",
+      "json",
+      file,
+    ]).toString(),
+  );
+
+/** The frame `at` s into `file`, as a PNG read back. */
+function frameAt(file: string, at: number, png: string): PNG {
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-ss", at.toFixed(3), "-i", file, "-frames:v", "1", png]);
+  return PNG.sync.read(readFileSync(png));
+}
+
+describeWithPeers(
+  "desktop recordings as video in Chromium",
+  rdpPeersMissing() ?? chromiumMissing() ?? ffmpegMissing(),
+  () => {
+    let rdp: RdpStack;
+    let browser: BrowserContext;
+    /** The admin replays in a profile of their own (the user is signed in in `browser`). */
+    let adminBrowser: BrowserContext;
+    let dir: string;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "psm-video-rdp-e2e-"));
+      [rdp, browser, adminBrowser] = await Promise.all([startRdpStack(), launchChromium(), launchChromium()]);
+      const policy = await rdp.stack.admin.request<{ id: string }>("POST", "/api/policies", {
+        name: "desktops recorded",
+        recordingRequired: true,
+      });
+      await rdp.stack.admin.request("PATCH", `/api/zones/${rdp.stack.zoneId}`, { policyId: policy.id });
+    }, 180_000);
+
+    afterAll(async () => {
+      if (process.env.PSM_DEBUG) console.log((await rdp?.logs())?.slice(-6000));
+      await Promise.allSettled([browser?.close(), adminBrowser?.close()]);
+      await rdp?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("Download video on a desktop recording: the desktop's size, the recording's duration, the desktop at the end", async () => {
+      const page = await browser.newPage();
+      collectBrowserBound(page, []);
+      await signInPage(page, rdp.stack.edge.url, "alice", "alice-password-1");
+      const { id: sessionId } = await rdp.stack.user.openSession(rdp.serverId, rdp.credentialId);
+      await page.goto(`${rdp.stack.edge.url}/#/sessions/${sessionId}`);
+      await page.waitForSelector('body[data-session-state="connected"]', { timeout: 60_000 });
+      // A few seconds of desktop, then the admin ends the session.
+      await page.waitForFunction(
+        () => Number((document.body.dataset.desktopSize ?? "0x0").split("x")[0]) >= 100,
+        undefined,
+        {
+          timeout: 60_000,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      await rdp.stack.admin.request("POST", `/api/sessions/${sessionId}/kill`, { reason: "video test" });
+      await page.waitForSelector('body[data-end-reason="killed"]', { timeout: 15_000 });
+      await page.close();
+      const summary = await storedRecording(rdp.stack.admin, sessionId, 60_000);
+      const guac = await (
+        await fetch(`${rdp.stack.edge.url}/api/recordings/${summary.id}/cast`, {
+          headers: { cookie: rdp.stack.admin.sessionCookie },
+        })
+      ).text();
+      const instructions = new GuacParser(1 << 20).push(guac);
+      // The video has the desktop's last size (the page resizes it to its window just after connecting).
+      const size = instructions.filter((i) => i.opcode === "size" && i.args[0] === "0").at(-1)!;
+      const expected = { width: Number(size.args[1]), height: Number(size.args[2]) };
+      const syncs = instructions.filter((i) => i.opcode === "sync").map((i) => Number(i.args[0]));
+      const durationMs = syncs.at(-1)! - syncs[0]!;
+
+      const replay = await adminBrowser.newPage();
+      collectBrowserBound(replay, []);
+      await signInPage(replay, rdp.stack.edge.url, "admin", "admin-password-1");
+      await replay.goto(`${rdp.stack.edge.url}/#/recordings/${summary.id}`);
+      await replay.waitForSelector('body[data-replay="ready"]', { timeout: 30_000 });
+      const downloads: Download[] = [];
+      replay.on("download", (d) => downloads.push(d));
+      await replay.getByRole("button", { name: "Download video" }).click();
+      await replay
+        .waitForSelector('body[data-video="done"]', { timeout: 120_000 })
+        .catch((e) => Promise.reject(new Error(`${e}\n${pageProblems(replay)}`)));
+      await expect.poll(() => downloads.length).toBe(2);
+      const webm = join(dir, "desktop.webm");
+      const vttPath = join(dir, "desktop.vtt");
+      const byName = new Map(downloads.map((d) => [d.suggestedFilename(), d]));
+      await byName.get(`recording-${summary.id}.webm`)!.saveAs(webm);
+      await byName.get(`recording-${summary.id}.vtt`)!.saveAs(vttPath);
+      const ms = Number(await replay.evaluate(() => document.body.dataset.videoMs));
+      console.log(
+        `desktop video export: ${(durationMs / 1000).toFixed(1)} s recording at ${expected.width}×${expected.height} made in ${(ms / 1000).toFixed(2)} s`,
+      );
+
+      const probe = ffprobe(webm);
+      const video = probe.streams.find((s) => s.codec_type === "video")!;
+      expect(["vp9", "vp8"]).toContain(video.codec_name);
+      expect({ width: video.width, height: video.height }).toEqual(expected);
+      expect(Math.abs(Number(probe.format.duration) * 1000 - durationMs)).toBeLessThan(1000);
+
+      const vtt = readFileSync(vttPath, "utf8");
+      const end = [...vtt.matchAll(/(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> [^\n]+\n([^\n]+)/g)]
+        .map((m) => ({ s: Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) / 1000 + Number(m[1]) * 3600, text: m[5]! }))
+        .find((c) => c.text.includes("Ended"));
+      expect(end, vtt).toBeDefined();
+      const image = frameAt(webm, Math.min(end!.s, Number(probe.format.duration) - 0.3), join(dir, "end.png"));
+      expect({ width: image.width, height: image.height }).toEqual(expected);
+      // The X root window's colour, away from the xterm (top left) and the corner the cursor may sit in.
+      const i = ((image.height - 20) * image.width + (image.width - 20)) * 4;
+      const seen = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+      const { r, g, b } = DESKTOP_BACKGROUND;
+      expect(near(seen, [r, g, b], 40), `saw ${seen}`).toBe(true);
+      await replay.close();
+    }, 300_000);
+  },
+);

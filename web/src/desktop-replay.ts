@@ -31,6 +31,8 @@ import { formatFullTime } from "./format.ts";
 import { typedLines } from "./guac-keys.ts";
 import { showIntegrity } from "./recording-integrity.ts";
 import { downloadLinks, moment, replayLayout, speedField, verifyOfflinePanel } from "./replay-panel.ts";
+import { desktopFrames } from "./desktop-frames.ts";
+import { videoPanel } from "./video-panel.ts";
 
 /** The page's clock advances the recording this often while playing (ms). */
 const TICK_MS = 40;
@@ -38,6 +40,9 @@ const TICK_MS = 40;
 const LOAD_BLOCK = 256 * 1024;
 /** Typed lines listed at most (the rest is in the download). */
 const MAX_TYPED_LINES = 2_000;
+/** Video frames per second for a desktop: pointer moves and scrolling read as motion at 15 fps, while each
+ * frame (a seek, a flatten, a VP9 encode of the whole screen) stays cheap enough to export faster than real time. */
+const DESKTOP_FPS = 15;
 
 const clock = (ms: number) => {
   const s = Math.floor(ms / 1000);
@@ -75,11 +80,28 @@ export function renderDesktopReplay(
   const keys = h("ol", { id: "replay-keys", class: "replay-hits" });
   const keysPanel = h("section", { class: "replay-keys" }, h("h2", {}, "Keys typed"), keys);
   const markers = h("ol", { id: "replay-markers", class: "replay-markers", "aria-label": "Session events" });
+  /** The .guac as fetched and the session events in it, for the video export (set once loaded). */
+  let loadedText: string | undefined;
+  let loadedMarkers: { time: number; label: string }[] = [];
+  const video = videoPanel(id, async () => {
+    if (!loadedText) return undefined;
+    const frames = await desktopFrames(loadedText);
+    return {
+      render: frames.render,
+      dispose: frames.dispose,
+      durationMs: frames.durationMs,
+      fps: DESKTOP_FPS,
+      width: frames.width,
+      height: frames.height,
+      markers: loadedMarkers.map((m) => ({ timeMs: m.time, label: markerLabel(m.label, formatFullTime) })),
+    };
+  });
   replayLayout(container, [heading, meta, message], [host, controls], markers, [
     integrity,
     h("div", { id: "replay-controls", class: "replay-controls" }, speedControl),
     keysPanel,
     h("div", { class: "replay-files" }, downloadLinks(summary), verifyOfflinePanel(summary, canDownloadKey)),
+    video.panel,
   ]);
 
   let recording: Guacamole.SessionRecording | undefined;
@@ -247,6 +269,8 @@ export function renderDesktopReplay(
       showKeys(keyEvents);
       showMarkers(found);
       if (parser.pending > 0) throw new Error("the recording ends inside an instruction");
+      loadedText = text;
+      loadedMarkers = found;
       source.setState(Guacamole.Tunnel.State.CLOSED);
     } catch (error) {
       if (!disposed) say(message, `The recording could not be loaded: ${errorText(error)}`);
@@ -256,12 +280,14 @@ export function renderDesktopReplay(
 
   return () => {
     disposed = true;
+    video.cancel();
     playing = false;
     clearTimeout(timer);
     observer.disconnect();
     recording?.abort();
     delete document.body.dataset.replay;
     delete document.body.dataset.replayState;
+    delete document.body.dataset.video;
     mounted?.dispose();
   };
 }

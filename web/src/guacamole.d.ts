@@ -24,6 +24,10 @@ declare module "guacamole-common-js" {
       getDefaultLayer(): Layer;
       showCursor(shown: boolean): void;
       onresize: ((width: number, height: number) => void) | null;
+      /** A new canvas with every layer composited (the video export's frames). */
+      flatten(): HTMLCanvasElement;
+      /** Calls `callback` once every drawing operation queued so far is done (images decode asynchronously). */
+      flush(callback?: () => void): void;
     }
     class InputStream {
       index: number;
