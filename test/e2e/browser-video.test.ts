@@ -3,7 +3,8 @@
 // WebM with WebCodecs and mediabunny, and saves it with a WebVTT of the session events. Debian's ffprobe
 // reads the file back: VP9 or VP8 in WebM, the frame size exact (80×24 cells of 9×18 px), the duration the
 // recording's within a second; ffmpeg takes the frame at the session's end event, which shows the terminal's
-// background and the red block the session printed. Cancel stops an export without saving anything.
+// background and the red block the session printed. Progress names the frames and an estimate; Cancel
+// partway through saves nothing; the page passes axe.
 // A desktop (a real xrdp session through the RDP engine) exports the same way, through
 // Guacamole.SessionRecording: the WebM has the desktop's exact size and the recording's duration, and its
 // frame at the end event shows the desktop's background colour.
@@ -16,7 +17,14 @@ import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GuacParser } from "../../protocol/guacamole.ts";
 import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
-import { chromiumMissing, collectBrowserBound, launchChromium, pageProblems, signInPage } from "../support/browser.ts";
+import {
+  axeViolations,
+  chromiumMissing,
+  collectBrowserBound,
+  launchChromium,
+  pageProblems,
+  signInPage,
+} from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { storedRecording } from "../support/probes.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
@@ -180,22 +188,44 @@ describeWithPeers("recordings as video in Chromium", missingPeers() ?? chromiumM
     await page.close();
   }, 120_000);
 
-  it("Cancel stops an export: nothing is saved, and the button works again", async () => {
+  it("progress shows frames done and an estimate; Cancel mid-export saves nothing, and the button works again", async () => {
     const page = await openReplay();
     const downloads: Download[] = [];
     page.on("download", (d) => downloads.push(d));
-    // Cancel in the same task as the start, so the export cannot finish first.
+    // The progress line as it changes; the first "Rendering frame" clicks Cancel, so the export is stopped
+    // partway through (between two frames), never before it started or after it finished.
     await page.evaluate(() => {
-      (document.querySelector("#replay-video") as HTMLButtonElement).click();
-      (document.querySelector("#replay-video-cancel") as HTMLButtonElement).click();
+      const status = document.querySelector("#replay-video-status")!;
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        const text = status.textContent ?? "";
+        seen.push(text);
+        const progress = document.querySelector("#replay-video-progress") as HTMLProgressElement;
+        seen.push(`progress ${progress.value}/${progress.max} ${progress.hidden ? "hidden" : "shown"}`);
+        if (text.startsWith("Rendering frame") && seen.filter((t) => t.startsWith("Rendering")).length === 1)
+          (document.querySelector("#replay-video-cancel") as HTMLButtonElement).click();
+      }).observe(status, { childList: true, characterData: true, subtree: true });
     });
+    await page.click("#replay-video");
     await page.waitForSelector('body[data-video="cancelled"]');
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    const frames = Math.max(1, Math.ceil(Math.round(recording.durationMs) / 100 - 1e-9));
+    expect(seen).toContain(`progress 1/${frames} shown`);
+    expect(seen.find((t) => t.startsWith("Rendering"))).toMatch(
+      new RegExp(`^Rendering frame 1 of ${frames}, (about \\d+ s left|estimating…)$`),
+    );
     expect(await page.locator("#replay-video-status").textContent()).toBe("Video export cancelled.");
     expect(await page.locator("#replay-video-progress").isHidden()).toBe(true);
-    expect(await page.locator("#replay-video").isEnabled()).toBe(true);
+    expect(await page.locator("#replay-video-cancel").isHidden()).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(downloads).toEqual([]);
+    expect(await axeViolations(page)).toEqual([]);
+
     await page.click("#replay-video");
     await page.waitForSelector('body[data-video="done"]', { timeout: 60_000 });
     await expect.poll(() => downloads.length).toBe(2);
+    expect(await axeViolations(page)).toEqual([]);
     await page.close();
   }, 90_000);
 });
