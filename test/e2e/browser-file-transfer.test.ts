@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Policy } from "../../protocol/index.ts";
 import {
   axeViolations,
   chromiumMissing,
@@ -49,6 +50,35 @@ describeWithPeers("file transfer in Chromium", missingPeers() ?? chromiumMissing
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
+  });
+
+  it("an admin sets file transfer on the policy form: a relative folder is refused at its box, then it saves", async () => {
+    // Its own browser: a sign-in shares the context's cookies, and the user's page stays signed in as alice.
+    const adminBrowser = await launchChromium();
+    const admin = await adminBrowser.newPage();
+    await signInPage(admin, stack.edge.url, "admin", "admin-password-1");
+    await admin.goto(`${stack.edge.url}/#/admin/policies`);
+    await admin.fill("#policy-name", "transfers by form");
+    await admin.check("#policy-ft-upload");
+    await admin.fill("#policy-ft-max", "16");
+    await admin.fill("#policy-ft-allow", "srv/data");
+    await admin.click("#policy-submit");
+    await admin.locator("#policy-ft-error", { hasText: "Line 1: must be an absolute path" }).waitFor();
+    expect(await admin.getAttribute("#policy-ft-allow", "aria-invalid")).toBe("true");
+    expect(await axeViolations(admin)).toEqual([]);
+    await admin.fill("#policy-ft-allow", "/srv/data\n/home");
+    await admin.fill("#policy-ft-deny", "/srv/data/keys");
+    await admin.click("#policy-submit");
+    await admin.locator("#policy-message", { hasText: "Policy transfers by form created" }).waitFor();
+    const policies = await stack.admin.request<Policy[]>("GET", "/api/policies");
+    expect(policies.find((p) => p.name === "transfers by form")?.fileTransfer).toEqual({
+      upload: true,
+      download: false,
+      maxBytes: 16 * MIB,
+      allowPaths: ["/srv/data", "/home"],
+      denyPaths: ["/srv/data/keys"],
+    });
+    await adminBrowser.close();
   });
 
   it("uploads a picked file into the allowed folder and downloads it back from the list", async () => {
