@@ -226,6 +226,8 @@ describeWithPeers("recordings as video in Chromium", missingPeers() ?? chromiumM
     await page.waitForSelector('body[data-video="done"]', { timeout: 60_000 });
     await expect.poll(() => downloads.length).toBe(2);
     expect(await axeViolations(page)).toEqual([]);
+    await page.locator("#replay-video").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "test-results/replay-video.png" });
     await page.close();
   }, 90_000);
 });
