@@ -69,6 +69,7 @@ describe("formatter", () => {
         "checkout.denied",
         "session.killed",
         "session.extension_denied",
+        "session.file_transfer_refused",
         "session.protocol_violation",
         "session.command_alert",
         "session.command_denied",
