@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { enrollConnector, runConnector, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import type { Proc } from "../../scripts/stack/process.ts";
-import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
+import type { Sshd } from "../../scripts/stack/sshd.ts";
 import { loadState } from "../../connector/state.ts";
-import { createIsolatedNamespace, createLink, missingNetns, relayPort } from "../support/netns.ts";
+import { createIsolatedNamespace, type createLink, missingNetns, namespacedTarget } from "../support/netns.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -23,7 +23,7 @@ describeWithPeers("sshd reachable only from the connector's namespace", missingP
   let edgeNs: ReturnType<typeof createIsolatedNamespace>;
   let link: ReturnType<typeof createLink>;
   let sshd: Sshd;
-  let relay: { stop: () => Promise<void> };
+  let target: Awaited<ReturnType<typeof namespacedTarget>>;
   let connector: Proc;
   let serverId = "";
   let credentialId = "";
@@ -31,18 +31,9 @@ describeWithPeers("sshd reachable only from the connector's namespace", missingP
   beforeAll(async () => {
     edgeNs = createIsolatedNamespace("psme");
     stack = await startStack({ edgeNetns: edgeNs.name });
-    // Only the namespaced connector may serve this site: the loopback one stops.
-    await stack.connector.stop();
-    link = createLink("psm");
-    sshd = await startSshd({
-      dir: join(stack.dir, "sshd-ns"),
-      passwordAuthentication: true,
-      allowUsers: [stack.targetUser],
-      port: SSH_PORT,
-      netns: { name: link.b, listenAddress: link.addrB },
-    });
-    const edgePort = Number(new URL(stack.edge.url).port);
-    relay = await relayPort({ port: edgePort, from: link.a, to: edgeNs.name, dir: stack.dir });
+    // Only the namespaced connector may serve this site.
+    target = await namespacedTarget(stack, { prefix: "psm", sshPort: SSH_PORT, edgeNetns: edgeNs.name });
+    ({ link, sshd } = target);
     const { token } = await stack.admin.enrollmentToken(stack.siteId);
     const state = join(stack.dir, "connector-ns");
     const { sealKey } = await loadState(stack.connectorState);
@@ -73,9 +64,7 @@ describeWithPeers("sshd reachable only from the connector's namespace", missingP
   });
   afterAll(async () => {
     await connector?.stop();
-    await relay?.stop();
-    await sshd?.stop();
-    link?.remove();
+    await target?.stop();
     await stack?.stop();
     edgeNs?.remove();
   });

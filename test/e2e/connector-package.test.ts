@@ -14,8 +14,8 @@ import { loadState } from "../../connector/state.ts";
 import { writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { ROOT } from "../../scripts/stack/edge.ts";
 import { type Proc, startProcess, waitFor } from "../../scripts/stack/process.ts";
-import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
-import { createLink, missingNetns, relayPort } from "../support/netns.ts";
+import type { Sshd } from "../../scripts/stack/sshd.ts";
+import { type createLink, missingNetns, namespacedTarget } from "../support/netns.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
@@ -41,7 +41,7 @@ describeWithPeers(
     let stack: Stack;
     let link: ReturnType<typeof createLink>;
     let sshd: Sshd;
-    let relay: { stop: () => Promise<void> };
+    let target: Awaited<ReturnType<typeof namespacedTarget>>;
     let connector: Proc;
     let edgeUrl = "";
 
@@ -82,24 +82,14 @@ describeWithPeers(
 
       stack = await startStack();
       // Only the packaged connector may serve this site: the stack's own (tsx, loopback) one stops.
-      await stack.connector.stop();
-      link = createLink("psk");
-      sshd = await startSshd({
-        dir: join(stack.dir, "sshd-pkg"),
-        passwordAuthentication: true,
-        allowUsers: [stack.targetUser],
-        port: SSH_PORT,
-        netns: { name: link.b, listenAddress: link.addrB },
-      });
+      target = await namespacedTarget(stack, { prefix: "psk", sshPort: SSH_PORT });
+      ({ link, sshd } = target);
       edgeUrl = stack.edge.url;
-      relay = await relayPort({ port: Number(new URL(edgeUrl).port), from: link.a, dir: stack.dir });
     }, 90_000);
 
     afterAll(async () => {
       await connector?.stop();
-      await relay?.stop();
-      await sshd?.stop();
-      link?.remove();
+      await target?.stop();
       await stack?.stop();
       try {
         execFileSync("userdel", [account], { stdio: "ignore" });

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Proc, startProcess, waitFor } from "../../scripts/stack/process.ts";
+import { type Sshd, startSshd } from "../../scripts/stack/sshd.ts";
 
 export function missingNetns(): string | undefined {
   if (process.getuid?.() !== 0) return "network namespaces need root";
@@ -111,4 +112,43 @@ export async function relayPort(opts: { port: number; from?: string; to?: string
     });
   }
   return { stop: async () => void (await Promise.all([fromSide.stop(), toSide.stop()])) };
+}
+
+/**
+ * A stack's site served only from a namespace: the stack's own loopback connector stops; a veth pair joins the
+ * connector's namespace (`link.a`) to the target's (`link.b`), where a private sshd listens for the stack's target
+ * account; the edge's port is relayed into the connector's namespace (from `edgeNetns` when the edge runs in one).
+ */
+export async function namespacedTarget(
+  stack: { dir: string; targetUser: string; edge: { url: string }; connector: { stop: () => Promise<void> } },
+  opts: { prefix: string; sshPort: number; edgeNetns?: string },
+): Promise<{ link: ReturnType<typeof createLink>; sshd: Sshd; stop: () => Promise<void> }> {
+  await stack.connector.stop();
+  const link = createLink(opts.prefix);
+  let sshd: Sshd | undefined;
+  let relay: { stop: () => Promise<void> } | undefined;
+  const stop = async () => {
+    await relay?.stop();
+    await sshd?.stop();
+    link.remove();
+  };
+  try {
+    sshd = await startSshd({
+      dir: join(stack.dir, `sshd-${opts.prefix}`),
+      passwordAuthentication: true,
+      allowUsers: [stack.targetUser],
+      port: opts.sshPort,
+      netns: { name: link.b, listenAddress: link.addrB },
+    });
+    relay = await relayPort({
+      port: Number(new URL(stack.edge.url).port),
+      from: link.a,
+      to: opts.edgeNetns,
+      dir: stack.dir,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { link, sshd, stop };
 }
