@@ -5,6 +5,7 @@
 import type { CommandReviewItem } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
+import { poll } from "./poll.ts";
 import { timeElement } from "./format.ts";
 
 const REFRESH_MS = 2_000;
@@ -24,10 +25,6 @@ export function commandReviewsPanel(): { element: HTMLElement; cleanup: Cleanup 
     message,
     list,
   );
-  let disposed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  /** What the list shows now: cards are rebuilt only when it changes, so a focused button keeps its focus. */
-  let shown = "";
 
   function card(r: CommandReviewItem): HTMLElement {
     const key = `${r.sessionId}-${r.id}`;
@@ -65,31 +62,14 @@ export function commandReviewsPanel(): { element: HTMLElement; cleanup: Cleanup 
     return element;
   }
 
-  async function load(): Promise<void> {
-    try {
-      const { reviews } = await api.commandReviews();
-      if (disposed) return;
-      message.hidden = true;
-      const key = JSON.stringify(reviews);
-      if (key === shown) return;
-      shown = key;
+  const cleanup = poll({
+    read: () => api.commandReviews().then((r) => r.reviews),
+    everyMs: REFRESH_MS,
+    message,
+    show: (reviews) => {
       element.hidden = reviews.length === 0;
       replace(list, ...reviews.map(card));
-    } catch (error) {
-      if (disposed) return;
-      message.textContent = errorText(error);
-      message.hidden = false;
-    } finally {
-      if (!disposed) timer = setTimeout(() => void load(), REFRESH_MS);
-    }
-  }
-
-  void load();
-  return {
-    element,
-    cleanup: () => {
-      disposed = true;
-      clearTimeout(timer);
     },
-  };
+  });
+  return { element, cleanup };
 }

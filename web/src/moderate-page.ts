@@ -3,8 +3,9 @@
 // in moderator mode). Test hooks: #moderate-list, a.moderate[data-session-id].
 import type { ModerationSession } from "../../protocol/index.ts";
 import { dataTable, emptyRow } from "./admin-ui.ts";
-import { api, errorText } from "./api.ts";
+import { api } from "./api.ts";
 import { commandReviewsPanel } from "./command-reviews-panel.ts";
+import { poll } from "./poll.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
 import { timeElement } from "./format.ts";
 
@@ -50,34 +51,17 @@ export function renderModerate(container: HTMLElement): Cleanup {
     reviews.element,
     dataTable("moderate-list", "Sessions you may moderate", HEADERS, body),
   );
-  let disposed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  /** What the table shows now: rows are rebuilt only when it changes, so a focused link keeps its focus. */
-  let shown: string | undefined;
-
-  async function load(): Promise<void> {
-    try {
-      const list = await api.moderation();
-      if (disposed) return;
-      message.hidden = true;
-      const key = JSON.stringify(list);
-      if (key === shown) return;
-      shown = key;
+  const stop = poll({
+    read: api.moderation,
+    everyMs: REFRESH_MS,
+    message,
+    show: (list) => {
       if (list.length === 0) replace(body, emptyRow(HEADERS.length, "No session is waiting for you to moderate."));
       else replace(body, ...list.map(row));
-    } catch (error) {
-      if (disposed) return;
-      message.textContent = errorText(error);
-      message.hidden = false;
-    } finally {
-      if (!disposed) timer = setTimeout(() => void load(), REFRESH_MS);
-    }
-  }
-
-  void load();
+    },
+  });
   return () => {
-    disposed = true;
+    stop();
     reviews.cleanup();
-    clearTimeout(timer);
   };
 }
