@@ -324,6 +324,13 @@ describe("administration limits and audit", () => {
     ).toBe(403);
     const zones = await json<{ id: string }[]>(await api("/api/zones", { cookie: za }));
     expect(zones.map((z) => z.id)).toEqual([mine.zoneId]);
+    // The server list holds the zone's servers only, each with its own credentials.
+    const listed = await json<{ id: string; zoneId: string; credentials: { id: string }[] }[]>(
+      await api("/api/servers", { cookie: za }),
+    );
+    expect(new Set(listed.map((s) => s.zoneId))).toEqual(new Set([mine.zoneId]));
+    expect(listed.find((s) => s.id === mine.serverId)?.credentials.map((c) => c.id)).toEqual([mine.credentialId]);
+    expect(listed.some((s) => s.id === theirs.serverId)).toBe(false);
 
     const soleAdmin = await seedUser("only-admin", "flow-password-1", ["admin"]);
     const admin = await login("only-admin", "flow-password-1");

@@ -48,46 +48,54 @@ inventory.openapi(
   async (c) => {
     requireAnyAdmin(c.get("user"));
     const scope = await adminScope(c.env.DB, c.get("user"));
+    // The caller's zones are chosen in SQL (a zone admin's list never loads other zones' rows), and each server's
+    // credentials are grouped in one pass.
+    const inCallerZones = "(?1 = 1 OR s.zone_id IN (SELECT value FROM json_each(?2)))";
+    const zones = [scope.all ? 1 : 0, JSON.stringify(scope.all ? [] : [...scope.zones])];
     const [servers, creds] = await c.env.DB.batch<Record<string, string | number>>([
       c.env.DB.prepare(
-        "SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id WHERE s.deleted_at IS NULL ORDER BY s.name",
-      ),
+        `SELECT s.*, z.name AS zone_name FROM servers s JOIN zones z ON z.id = s.zone_id
+         WHERE s.deleted_at IS NULL AND ${inCallerZones} ORDER BY s.name`,
+      ).bind(...zones),
       c.env.DB.prepare(
         `SELECT c.id, c.name, c.username, c.kind, c.enabled, c.sealed != '' AS vaulted, c.rotation_state, c.rotation_error,
            c.rotated_at, c.verified_at, sc.server_id
-         FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id WHERE c.deleted_at IS NULL ORDER BY c.name`,
-      ),
+         FROM credentials c JOIN server_credentials sc ON sc.credential_id = c.id JOIN servers s ON s.id = sc.server_id
+         WHERE c.deleted_at IS NULL AND s.deleted_at IS NULL AND ${inCallerZones} ORDER BY c.name`,
+      ).bind(...zones),
     ]);
-    const list: AdminServer[] = (servers?.results ?? [])
-      .filter((s) => inScope(scope, s.zone_id as string))
-      .map((s) => ({
-        id: s.id as string,
-        name: s.name as string,
-        host: s.host as string,
-        port: s.port as number,
-        protocol: s.protocol as "ssh" | "rdp",
-        siteId: s.site_id as string,
-        zoneId: s.zone_id as string,
-        zoneName: s.zone_name as string,
-        tags: JSON.parse(s.tags as string),
-        source: s.source as string,
-        enabled: !!s.enabled,
-        hostKey: s.host_key as string,
-        credentials: (creds?.results ?? [])
-          .filter((cr) => cr.server_id === s.id)
-          .map((cr) => ({
-            id: cr.id as string,
-            name: cr.name as string,
-            username: cr.username as string,
-            kind: cr.kind as "password" | "private_key",
-            enabled: !!cr.enabled,
-            vaulted: !!cr.vaulted,
-            rotation: cr.rotation_state as AdminServer["credentials"][number]["rotation"],
-            rotationError: (cr.rotation_error ?? null) as AdminServer["credentials"][number]["rotationError"],
-            rotatedAt: (cr.rotated_at ?? null) as number | null,
-            verifiedAt: (cr.verified_at ?? null) as number | null,
-          })),
-      }));
+    const byServer = new Map<string, Record<string, string | number>[]>();
+    for (const cr of creds?.results ?? []) {
+      const group = byServer.get(cr.server_id as string);
+      if (group) group.push(cr);
+      else byServer.set(cr.server_id as string, [cr]);
+    }
+    const list: AdminServer[] = (servers?.results ?? []).map((s) => ({
+      id: s.id as string,
+      name: s.name as string,
+      host: s.host as string,
+      port: s.port as number,
+      protocol: s.protocol as "ssh" | "rdp",
+      siteId: s.site_id as string,
+      zoneId: s.zone_id as string,
+      zoneName: s.zone_name as string,
+      tags: JSON.parse(s.tags as string),
+      source: s.source as string,
+      enabled: !!s.enabled,
+      hostKey: s.host_key as string,
+      credentials: (byServer.get(s.id as string) ?? []).map((cr) => ({
+        id: cr.id as string,
+        name: cr.name as string,
+        username: cr.username as string,
+        kind: cr.kind as "password" | "private_key",
+        enabled: !!cr.enabled,
+        vaulted: !!cr.vaulted,
+        rotation: cr.rotation_state as AdminServer["credentials"][number]["rotation"],
+        rotationError: (cr.rotation_error ?? null) as AdminServer["credentials"][number]["rotationError"],
+        rotatedAt: (cr.rotated_at ?? null) as number | null,
+        verifiedAt: (cr.verified_at ?? null) as number | null,
+      })),
+    }));
     return c.json(list, 200);
   },
 );
