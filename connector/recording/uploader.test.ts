@@ -57,15 +57,20 @@ async function setup(edgeUrl: string, dir?: string) {
   const spool = await Spool.open(stateDir);
   const key: JWK = await generateIdentityKey();
   const logged: [string, Record<string, unknown> | undefined][] = [];
-  const uploader = new Uploader({
+  /** The uploader's `failingSince` as each line was logged (a retry window can be shorter than any polling). */
+  const failingAtLog: (number | null)[] = [];
+  const uploader: Uploader = new Uploader({
     spool,
     edgeUrl,
     token: (endpoint) => connectorToken("conn-1", key, endpoint),
-    log: (event, fields) => logged.push([event, fields]),
+    log: (event, fields) => {
+      logged.push([event, fields]);
+      failingAtLog.push(uploader.failingSince);
+    },
     retryDelay: () => 20,
   });
   uploaders.push(uploader);
-  return { stateDir, spool, uploader, logged };
+  return { stateDir, spool, uploader, logged, failingAtLog };
 }
 
 async function add(spool: Spool, rid: string, seq: number, at: number, final = false) {
@@ -109,17 +114,14 @@ describe("Uploader", () => {
 
   it("retries a failing chunk (503, 503, then 200) without losing or reordering anything; failingSince follows", async () => {
     const { url, received } = await edge([503, 503]);
-    const { spool, uploader, logged } = await setup(url);
+    const { spool, uploader, logged, failingAtLog } = await setup(url);
     await add(spool, A, 0, 1);
     await add(spool, A, 1, 2);
-    const seen: (number | null)[] = [];
     uploader.start();
-    await vi.waitFor(() => {
-      seen.push(uploader.failingSince);
-      expect(spool.stats().chunks).toBe(0);
-    });
+    await vi.waitFor(() => expect(spool.stats().chunks).toBe(0));
     expect(received.map((r) => r.path)).toEqual([path(A, 0), path(A, 0), path(A, 0), path(A, 1)]);
-    expect(seen.some((s) => s !== null)).toBe(true);
+    // Failing was said while it failed: failingSince was set when upload_failing was logged.
+    expect(failingAtLog[logged.findIndex(([e]) => e === "recording.upload_failing")]).toEqual(expect.any(Number));
     expect(uploader.failingSince).toBeNull();
     expect(logged.filter(([e]) => e === "recording.upload_failing")).toHaveLength(1);
     expect(logged.filter(([e]) => e === "recording.upload_retry")).toHaveLength(1);
