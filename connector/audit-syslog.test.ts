@@ -10,7 +10,7 @@ import { createServer, type Server, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson } from "../durable/audit-chain.ts";
 import { freePort } from "../scripts/stack/process.ts";
-import { AuditAction, } from "../protocol/index.ts";
+import { AuditAction } from "../protocol/index.ts";
 import { testCa } from "../test/support/pki.ts";
 import { chainedEntries, parseSyslog, syslogJob } from "../test/support/syslog-messages.ts";
 import {

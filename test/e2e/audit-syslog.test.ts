@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { verifyChain } from "../../durable/audit-chain.ts";
 import { SEVERITY_NOTICE, SEVERITY_WARNING, SyslogFailure, SyslogForwarder } from "../../connector/audit-syslog.ts";
-import type { AuditEntry, } from "../../protocol/index.ts";
+import type { AuditEntry } from "../../protocol/index.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingRsyslog, type Rsyslog, startRsyslog } from "../support/rsyslog.ts";
 import { chainedEntries, parseSyslog, type Received, syslogJob } from "../support/syslog-messages.ts";
