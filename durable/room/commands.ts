@@ -8,27 +8,19 @@ import type { RoomCore } from "./core.ts";
 export function commandRan(core: RoomCore, cmd: CommandEvent, now: number): void {
   const meta = core.meta!;
   if (cmd.action !== "allow") core.mark(`command ${cmd.action}: rule ${cmd.rule ?? "-"}`, now, false);
-  core.emit({
-    do: "audit",
-    entry: {
-      actor: { id: meta.userId, name: meta.username },
-      action:
-        cmd.action === "deny"
-          ? "session.command_denied"
-          : cmd.action === "alert"
-            ? "session.command_alert"
-            : "session.command",
-      target: { type: "session", id: meta.sessionId },
-      refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-      // `ms` (the recording's clock) is what the timeline's replay link seeks to; entries from before it carry
-      // only the output offset.
-      data: {
-        line: cmd.line,
-        rule: cmd.rule,
-        at: cmd.at,
-        ...(cmd.ms !== undefined ? { ms: cmd.ms } : {}),
-        ...(cmd.message ? { message: cmd.message } : {}),
-      },
-    },
+  const action =
+    cmd.action === "deny"
+      ? "session.command_denied"
+      : cmd.action === "alert"
+        ? "session.command_alert"
+        : "session.command";
+  // `ms` (the recording's clock) is what the timeline's replay link seeks to; entries from before it carry only the
+  // output offset.
+  core.auditSession({ id: meta.userId, name: meta.username }, action, {
+    line: cmd.line,
+    rule: cmd.rule,
+    at: cmd.at,
+    ...(cmd.ms !== undefined ? { ms: cmd.ms } : {}),
+    ...(cmd.message ? { message: cmd.message } : {}),
   });
 }

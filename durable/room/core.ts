@@ -8,6 +8,7 @@
 // Input writers: the session's user (one tab at a time: a newer tab takes over) and any viewer marked
 // `writer` (governance). Every writer's input goes to the connector and is witnessed, by writer.
 import {
+  type AuditEntryInput,
   CloseCode,
   CONNECTOR_RESUME_GRACE_MS,
   type EndReason,
@@ -386,6 +387,25 @@ export class RoomCore {
    * A marker: witnessed by the room, and (unless the connector makes it itself) sent to the connector,
    * which writes it into the recording where it arrives, in order with the bytes around it.
    */
+  /** Audits an event of this session: its target and refs come from the meta. */
+  auditSession(
+    actor: AuditEntryInput["actor"],
+    action: AuditEntryInput["action"],
+    data: AuditEntryInput["data"],
+  ): void {
+    const meta = this.meta!;
+    this.emit({
+      do: "audit",
+      entry: {
+        actor,
+        action,
+        target: { type: "session", id: meta.sessionId },
+        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
+        data,
+      },
+    });
+  }
+
   mark(label: string, now: number, toConnector = true): void {
     if (!this.meta?.recording || !this.witness.mark(label, now, this.out)) return;
     const connector = this.connector();

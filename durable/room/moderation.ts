@@ -123,17 +123,11 @@ export class Moderation {
     now: number,
     data: Record<string, unknown> = {},
   ): void {
-    const meta = this.core.meta!;
     this.core.mark(label, now);
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor: { id: peer.userId, name: peer.username },
-        action,
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: { moderators: [...this.present().values()].sort(), required: this.required, ...data },
-      },
+    this.core.auditSession({ id: peer.userId, name: peer.username }, action, {
+      moderators: [...this.present().values()].sort(),
+      required: this.required,
+      ...data,
     });
   }
 }

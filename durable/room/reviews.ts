@@ -127,24 +127,14 @@ export class Reviews {
     review: PendingReview,
     data: Record<string, unknown>,
   ): void {
-    const meta = this.core.meta!;
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor,
-        action,
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: {
-          review: review.id,
-          line: review.line,
-          rule: review.rule,
-          at: review.at,
-          ...(review.ms !== undefined ? { ms: review.ms } : {}),
-          ...(review.message ? { message: review.message } : {}),
-          ...data,
-        },
-      },
+    this.core.auditSession(actor, action, {
+      review: review.id,
+      line: review.line,
+      rule: review.rule,
+      at: review.at,
+      ...(review.ms !== undefined ? { ms: review.ms } : {}),
+      ...(review.message ? { message: review.message } : {}),
+      ...data,
     });
   }
 }

@@ -234,15 +234,6 @@ export class FileTransfers {
     actor?: { id: string; name: string },
   ): void {
     const meta = this.core.meta!;
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor: actor ?? { id: meta.userId, name: meta.username },
-        action,
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data,
-      },
-    });
+    this.core.auditSession(actor ?? { id: meta.userId, name: meta.username }, action, data);
   }
 }
