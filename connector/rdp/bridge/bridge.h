@@ -32,6 +32,7 @@ typedef struct {
   size_t clip_max;
   /* state */
   int cert_mismatch;
+  CONNECTION_STATE reached; /* the connection's state when freerdp_connect finished (failure.h) */
   psm_rect dirty[MAX_DIRTY];
   int ndirty;
   int unacked;

@@ -30,6 +30,7 @@
 #include <winpr/wlog.h>
 
 #include "bridge.h"
+#include "failure.h"
 
 /* At most this many frames (sync instructions) unacknowledged by the client; beyond it changes
  * accumulate and go out merged once the client catches up, so a slow browser sees fewer frames
@@ -306,8 +307,17 @@ static void on_channel_disconnected(void* ctx, ChannelDisconnectedEventArgs* e) 
   else if (strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) b->disp = NULL;
 }
 
+/* The state the connection was in when freerdp_connect finished, which says what a failure means
+ * (failure.h). Read here: FreeRDP publishes the result just before it disconnects, which resets the
+ * state. (FreeRDP 2 never publishes its ConnectionStateChange event: it is not registered.) */
+static void on_connection_result(void* ctx, ConnectionResultEventArgs* e) {
+  (void)e;
+  ((psm_bridge*)ctx)->reached = freerdp_get_state((rdpContext*)ctx);
+}
+
 static BOOL pre_connect(freerdp* instance) {
   rdpContext* context = instance->context;
+  PubSub_SubscribeConnectionResult(context->pubSub, on_connection_result);
   PubSub_SubscribeChannelConnected(context->pubSub, on_channel_connected);
   PubSub_SubscribeChannelDisconnected(context->pubSub, on_channel_disconnected);
   return freerdp_client_load_addins(context->channels, instance->settings);
@@ -420,27 +430,6 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
   return ok ? 0 : -1;
 }
 
-static const char* failure_reason(psm_bridge* b, UINT32 error) {
-  if (b->cert_mismatch) return "certificate_mismatch";
-  switch (error & 0xffff) {
-    case ERRCONNECT_AUTHENTICATION_FAILED:
-    case ERRCONNECT_LOGON_FAILURE:
-    case ERRCONNECT_WRONG_PASSWORD:
-    case ERRCONNECT_ACCESS_DENIED:
-    case ERRCONNECT_ACCOUNT_DISABLED:
-    case ERRCONNECT_ACCOUNT_LOCKED_OUT:
-    case ERRCONNECT_ACCOUNT_EXPIRED:
-    case ERRCONNECT_PASSWORD_EXPIRED:
-    case ERRCONNECT_PASSWORD_MUST_CHANGE:
-    case ERRCONNECT_NO_OR_MISSING_CREDENTIALS:
-      return "auth_failed";
-    case ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED:
-      return "security_refused";
-    default:
-      return "unreachable";
-  }
-}
-
 static char config_dir[] = "/tmp/psm-rdp-XXXXXX";
 
 static int remove_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
@@ -503,7 +492,7 @@ int main(int argc, char** argv) {
   b->last_flush_ms = 0;
 
   if (!freerdp_connect(instance)) {
-    const char* reason = failure_reason(b, freerdp_get_last_error(instance->context));
+    const char* reason = psm_failure_reason(b->cert_mismatch, freerdp_get_last_error(instance->context), b->reached);
     psm_log("connect_failed", reason);
     send_error(reason, 0x0207);
     freerdp_context_free(instance);

@@ -2,7 +2,8 @@
  * (`make test`; run by connector/rdp/bridge-sanitized.test.ts): the clipboard sequences that once
  * freed the paste buffer twice, the reader's split property (any split of a stream gives the same
  * instructions as the whole), and `connect`: what follows it in the same read is kept, and no byte
- * of the credential is left in the reader; keys (keymap-test.c). Exits non-zero on any failed check. */
+ * of the credential is left in the reader; keys (keymap-test.c); failure reasons (a server that drops
+ * the connection during NLA refused the credential). Exits non-zero on any failed check. */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "../bridge.h"
+#include "../failure.h"
 #include "fake-rdp.h"
 #include "keymap-test.h"
 #include "stream.h"
@@ -423,6 +425,38 @@ static void test_connect_refused(void) {
   free(r);
 }
 
+/* What a failed connect is reported as: from the pin, FreeRDP's last error and the state it reached. */
+static void test_failure_reasons(void) {
+  const UINT32 transport = FREERDP_ERROR_CONNECT_TRANSPORT_FAILED;
+  /* The pin comes first: nothing of the credential went to that server. */
+  CHECK(strcmp(psm_failure_reason(1, transport, CONNECTION_STATE_NEGO), "certificate_mismatch") == 0);
+  CHECK(strcmp(psm_failure_reason(1, FREERDP_ERROR_CONNECT_LOGON_FAILURE, CONNECTION_STATE_NLA),
+               "certificate_mismatch") == 0);
+  /* Windows names the NLA failure (TSRequest errorCode): auth_failed whatever the state. */
+  const UINT32 named[] = {FREERDP_ERROR_CONNECT_LOGON_FAILURE,   FREERDP_ERROR_CONNECT_WRONG_PASSWORD,
+                          FREERDP_ERROR_AUTHENTICATION_FAILED,   FREERDP_ERROR_CONNECT_ACCOUNT_LOCKED_OUT,
+                          FREERDP_ERROR_CONNECT_ACCESS_DENIED,   FREERDP_ERROR_CONNECT_ACCOUNT_RESTRICTION,
+                          FREERDP_ERROR_CONNECT_PASSWORD_EXPIRED, FREERDP_ERROR_CONNECT_LOGON_TYPE_NOT_GRANTED};
+  for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+    CHECK(strcmp(psm_failure_reason(0, named[i], CONNECTION_STATE_NLA), "auth_failed") == 0);
+  /* A server that closes the connection during NLA (FreeRDP's shadow server, CredSSP before version 3)
+   * refused the credential: before issue 21 this was reported as unreachable. */
+  CHECK(strcmp(psm_failure_reason(0, transport, CONNECTION_STATE_NLA), "auth_failed") == 0);
+  /* Closed before NLA began (no TLS, no server) or after it succeeded: not a credential problem. */
+  CHECK(strcmp(psm_failure_reason(0, transport, CONNECTION_STATE_NEGO), "unreachable") == 0);
+  CHECK(strcmp(psm_failure_reason(0, transport, CONNECTION_STATE_INITIAL), "unreachable") == 0);
+  CHECK(strcmp(psm_failure_reason(0, transport, CONNECTION_STATE_MCS_CONNECT), "unreachable") == 0);
+  CHECK(strcmp(psm_failure_reason(0, transport, CONNECTION_STATE_CAPABILITIES_EXCHANGE), "unreachable") == 0);
+  CHECK(strcmp(psm_failure_reason(0, FREERDP_ERROR_SECURITY_NEGO_CONNECT_FAILED, CONNECTION_STATE_NEGO),
+               "security_refused") == 0);
+  /* A server that stops answering during NLA is not a refusal (FreeRDP sets no error on that timeout). */
+  CHECK(strcmp(psm_failure_reason(0, FREERDP_ERROR_SUCCESS, CONNECTION_STATE_NLA), "unreachable") == 0);
+  CHECK(strcmp(psm_failure_reason(0, FREERDP_ERROR_CONNECT_FAILED, CONNECTION_STATE_NEGO), "unreachable") == 0);
+  /* Another class's code with the same low bits as a connect error is not that error. */
+  CHECK(strcmp(psm_failure_reason(0, MAKE_FREERDP_ERROR(ERRINFO, ERRCONNECT_LOGON_FAILURE), CONNECTION_STATE_NLA),
+               "unreachable") == 0);
+}
+
 int main(void) {
   rng_state = 0x9e3779b97f4a7c15ULL; /* fixed seed: a failure reproduces */
   test_paste_sequences();
@@ -432,6 +466,7 @@ int main(void) {
   test_connect(40000, 997);    /* connect over many reads */
   test_connect(60000, 16384);  /* near the bound, in pipe-sized reads */
   test_connect_refused();
+  test_failure_reasons();
   failures += keymap_tests();
   if (failures) {
     fprintf(stderr, "bridge-test: %d checks failed\n", failures);
