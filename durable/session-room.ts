@@ -103,9 +103,12 @@ export class SessionRoom extends DurableObject<Env> {
     return ended;
   }
 
-  /** A person lost the right to watch this session: their viewer sockets close now. Returns how many closed. */
-  async dropViewer(userId: string): Promise<number> {
-    const { dropped, actions } = this.core.dropViewer(userId, Date.now());
+  /**
+   * A person lost the right to watch this session: their viewer sockets close now (`writersOnly`: only their input
+   * sockets, for a person who lost the right to join but may still watch). Returns how many closed.
+   */
+  async dropViewer(userId: string, writersOnly = false): Promise<number> {
+    const { dropped, actions } = this.core.dropViewer(userId, Date.now(), writersOnly);
     await this.run(actions);
     return dropped;
   }
@@ -147,6 +150,7 @@ export class SessionRoom extends DurableObject<Env> {
                 username: peer.username,
                 hello: false,
                 ...(peer.moderator ? { moderator: true } : {}),
+                ...(peer.writer ? { writer: true } : {}),
               }
             : { id, role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" },
       ),

@@ -284,6 +284,12 @@ export const PolicyFields = z.object({
    */
   moderatorsRequired: z.number().int().min(0).max(5).default(0),
   moderatorGroupId: z.string().nullable().default(null),
+  /**
+   * Shared sessions (docs/governance.md): the session's user may invite another person to join with input, who must
+   * be entitled to the same credential or be in `helperGroupId`. Off unless turned on.
+   */
+  sessionSharing: z.boolean().default(false),
+  helperGroupId: z.string().nullable().default(null),
   masterPasswordRequired: z.boolean().default(false),
   mfaRequired: z.boolean().default(false),
   idleTimeoutMinutes: minutes(24 * 60)

@@ -27,6 +27,11 @@ export const AuditAction = z.enum([
   "session.moderator_joined", // a moderator started watching a moderated session (docs/governance.md)
   "session.moderator_left",
   "session.input_locked", // a moderator locked (or unlocked) a moderated session's input
+  "session.invited", // the session's user invited a person to join with input (shared sessions, docs/governance.md)
+  "session.invitation_revoked", // the session's user took an invitation back (a joined person's input socket closes)
+  "session.invitation_accepted", // the invitee accepted, after their own step-up
+  "session.participant_joined", // an invited person's input socket joined the session
+  "session.participant_left",
   "session.command", // a command line the user ran (command control, docs/governance.md), with its output offset
   "session.command_alert", // a command a policy rule alerts on: it ran
   "session.command_denied", // a command a policy rule denies: it never reached the shell

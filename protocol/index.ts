@@ -24,3 +24,4 @@ export * from "./audit-stream.ts";
 export * from "./mail.ts";
 export * from "./commands.ts";
 export * from "./file-transfer.ts";
+export * from "./sharing.ts";

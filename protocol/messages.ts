@@ -95,6 +95,10 @@ export const ErrorCode = z.enum([
   "duo_refused",
   /** A policy's command rule the product will not run: an unsafe regular expression, too many rules, or `review`. */
   "command_rule_refused",
+  /** Shared sessions: the session's policy does not let its user invite anyone (or it is a desktop session). */
+  "sharing_off",
+  /** Shared sessions: that person may not join this session (unknown, disabled, the user, or not entitled). */
+  "not_eligible",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -192,7 +196,26 @@ export const Moderation = z.strictObject({
   locked: z.boolean(),
 });
 export type Moderation = z.infer<typeof Moderation>;
+/**
+ * A shared session's writers (docs/governance.md "Shared sessions"), to everyone in it whenever they change: the
+ * session's user and the invited people who joined with input (usernames), so everybody knows whose keys reach the
+ * target.
+ */
+export const Participants = z.strictObject({
+  type: z.literal("participants"),
+  user: z.string().max(128),
+  writers: z.array(z.string().max(128)).max(20),
+});
+export type Participants = z.infer<typeof Participants>;
+/**
+ * Who is typing in a shared session: sent to everyone in it when another writer's input reaches the target, and
+ * at most once a second while the same writer goes on. A page shows the name for a few seconds after the last one.
+ */
+export const Typing = z.strictObject({ type: z.literal("typing"), name: z.string().max(128) });
+export type Typing = z.infer<typeof Typing>;
 export const RoomToBrowser = z.discriminatedUnion("type", [
+  Participants,
+  Typing,
   FileTransferAllowed,
   FileListing,
   FileReady,

@@ -13,6 +13,8 @@ export const SocketPeer = z.discriminatedUnion("role", [
     username: z.string(),
     /** A named moderator of a moderated session (worker/routes/sessions.ts). */
     moderator: z.boolean().optional(),
+    /** A person the session's user invited, joined with input (shared sessions, worker/routes/sharing.ts). */
+    writer: z.boolean().optional(),
   }),
   z.object({ role: z.literal("connector"), connectorId: z.string(), siteId: z.string() }),
 ]);

@@ -15,6 +15,8 @@ export type PolicyLimits = {
   liveViewAllowed: boolean;
   moderatorsRequired: number;
   moderatorGroupId: string | null;
+  sessionSharing?: boolean;
+  helperGroupId?: string | null;
   approverGroupId: string | null;
   commandRules: readonly { action: string }[];
 };

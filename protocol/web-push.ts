@@ -53,7 +53,7 @@ export const PushConfig = z.object({ publicKey: z.string().nullable() });
 
 /** What the service worker shows. `url` is a path on this origin (the number-matching screen, an approval). */
 export const PushNotice = z.object({
-  kind: z.enum(["sign_in", "approval", "extension", "command_review", "test"]),
+  kind: z.enum(["sign_in", "approval", "extension", "command_review", "invitation", "test"]),
   title: z.string().max(120),
   body: z.string().max(400),
   url: z

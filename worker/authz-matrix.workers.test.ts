@@ -211,6 +211,21 @@ const MATRIX: Record<string, Entry> = {
     id: () => "0123456789abcdef",
     body: () => ({ allow: true }),
   },
+  // Shared sessions: the session's user manages its invitations (anyone else: 404); an invitation to the caller
+  // is found only by its invitee (a 404 for everyone else; worker/sharing.workers.test.ts has who may join).
+  "GET /api/sessions/:id/invitations": { access: "owner", id: (f) => f.sessionId },
+  "POST /api/sessions/:id/invitations": {
+    access: "owner",
+    id: (f) => f.sessionId,
+    body: () => ({ username: "nobody-at-all" }),
+  },
+  // An invitation that is not the caller's (the fixture has none): 404, for the session's user too.
+  "DELETE /api/sessions/:id/invitations/:invitationId": { access: "selfOnly", id: (f) => f.sessionId },
+  "GET /api/invitations": { access: "signedIn" },
+  "GET /api/invitations/:id/step-up": { access: "selfOnly" },
+  "POST /api/invitations/:id/accept": { access: "selfOnly" },
+  // The invitee's input socket: only on an accepted invitation; the fixture has none, so nobody.
+  "GET /api/sessions/:id/join": { access: "moderatorSocket", id: (f) => f.sessionId },
   "GET /api/audit": { access: "auditor" },
   "GET /api/audit/export": { access: "auditor" },
   "GET /api/audit/names": { access: "auditor" },
@@ -414,7 +429,8 @@ const USERNAMES: Record<Exclude<Persona, "anonymous">, string> = {
 
 async function fixture() {
   // Zone A holds everything; the other zone admin administers zone B only.
-  const site = await seedSite({ approval_required: 0 });
+  // Sharing on: the session's user may invite (POST /api/sessions/:id/invitations gets past the policy).
+  const site = await seedSite({ approval_required: 0, session_sharing: 1 });
   const gated = await seedSite({ approval_required: 1 });
   const requesterId = await seedUser("m-requester", "matrix-password-1", ["requester"]);
   const approverId = await seedUser("m-approver", "matrix-password-1", ["requester", "approver"]);
@@ -522,6 +538,7 @@ describe("authorization matrix", () => {
           .replace(":id", entry.id ? entry.id(f) : "x")
           .replace(":connectorId", entry.connectorId ? entry.connectorId(f) : "x")
           .replace(":sessionId", "x")
+          .replace(":invitationId", "x")
           .replace(":seq", "0");
         const headers: Record<string, string> = { "content-type": "application/json", origin: ORIGIN };
         if (f.cookies[persona]) headers.cookie = f.cookies[persona];

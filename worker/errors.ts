@@ -28,6 +28,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   duo_unavailable: "Duo cannot be reached right now. Try again later, or use another second factor.",
   duo_refused: "Duo did not accept these settings. Check the API hostname, client ID and client secret.",
   command_rule_refused: "A command rule was refused: an unsafe or too long pattern, or too many rules.",
+  sharing_off: "This session's policy does not allow inviting anyone.",
+  not_eligible: "That person cannot join this session.",
 };
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -54,6 +56,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   duo_unavailable: 503,
   duo_refused: 409,
   command_rule_refused: 400,
+  sharing_off: 403,
+  not_eligible: 422,
 };
 
 export class ApiFailure extends HTTPException {

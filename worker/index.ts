@@ -13,6 +13,7 @@ import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
 import { auditSinks } from "./routes/audit-sinks.ts";
 import { commandReviews } from "./routes/command-reviews.ts";
+import { sharing } from "./routes/sharing.ts";
 import { commands } from "./routes/commands.ts";
 import { auth } from "./routes/auth.ts";
 import { checkouts } from "./routes/checkouts.ts";
@@ -67,6 +68,7 @@ for (const part of [
   auditSinks,
   commands,
   commandReviews,
+  sharing,
   discovery,
   recordings,
   connectorKeys,

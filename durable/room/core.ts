@@ -6,7 +6,8 @@
 // `Saved`; sockets come back with their attachments (`Peer`).
 //
 // Input writers: the session's user (one tab at a time: a newer tab takes over) and any viewer marked
-// `writer` (governance). Every writer's input goes to the connector and is witnessed, by writer.
+// `writer` (a person the user invited: sharing.ts). Every writer's input goes to the connector and is witnessed, by
+// writer.
 import {
   type AuditEntryInput,
   CloseCode,
@@ -23,6 +24,7 @@ import { Lifecycle, type SealAttempt } from "./lifecycle.ts";
 import { Moderation } from "./moderation.ts";
 import { Relay } from "./relay.ts";
 import { Reviews } from "./reviews.ts";
+import { Sharing } from "./sharing.ts";
 import type { Action, EndOptions, Peer, PeerId, RoomMeta, Saved } from "./types.ts";
 import { KEYS } from "./types.ts";
 import { FileTransfers } from "./transfers.ts";
@@ -49,6 +51,7 @@ export class RoomCore {
   readonly life: Lifecycle;
   readonly moderation: Moderation;
   readonly reviews: Reviews;
+  readonly sharing: Sharing;
   readonly relay = new Relay(this);
   readonly transfers = new FileTransfers(this);
   private snapshotDue = false;
@@ -66,6 +69,7 @@ export class RoomCore {
     this.life = new Lifecycle(this, saved);
     this.moderation = new Moderation(this, saved);
     this.reviews = new Reviews(this, saved);
+    this.sharing = new Sharing(this, saved);
     this.pastSave = saved.witnessedPastSave ?? false;
     if (saved.witnessedEnd !== undefined) this.stream.restore(saved.witnessedEnd, !saved.witnessedPastSave);
     for (const peer of peers) this.adopt(peer);
@@ -175,30 +179,21 @@ export class RoomCore {
     return served ? this.end("connector_revoked", {}, now) : { ended: false, actions: [] };
   }
 
-  /** A person lost the right to watch: their viewer sockets close now. */
-  dropViewer(userId: string, now: number): { dropped: number; actions: Action[] } {
+  /**
+   * A person lost the right to watch: their viewer sockets close now. `writersOnly`: only their input sockets (an
+   * invitation taken back, or the right to join lost, while they may still watch as an admin).
+   */
+  dropViewer(userId: string, now: number, writersOnly = false): { dropped: number; actions: Action[] } {
     let dropped = 0;
     const actions = this.at(now).run(() => {
       for (const peer of [...this.peers.values()])
-        if (peer.role === "viewer" && peer.userId === userId) {
+        if (peer.role === "viewer" && peer.userId === userId && (!writersOnly || peer.writer)) {
           this.close(peer.id, CloseCode.Forbidden, "access_revoked");
           dropped++;
         }
       if (dropped > 0) this.tellWatchers();
     });
     return { dropped, actions };
-  }
-
-  /**
-   * Marks a viewer as a writer (or not): its input then reaches the target like the user's, witnessed as
-   * its own. For governance (a moderator, a second person typing); the session's user always writes.
-   */
-  setWriter(peerId: PeerId, writer: boolean): Action[] {
-    return this.run(() => {
-      const peer = this.peers.get(peerId);
-      if (peer?.role !== "viewer") return;
-      this.update({ ...peer, writer });
-    });
   }
 
   /** A chunk was stored: once the session has ended, seal what is due. */
@@ -216,10 +211,16 @@ export class RoomCore {
   // ---- sockets ------------------------------------------------------------------------------
 
   /** Whether a socket with this identity may attach to this session at all. */
-  admits(peer: { role: "user"; userId: string } | { role: "viewer" } | { role: "connector"; siteId: string }): boolean {
+  admits(
+    peer:
+      | { role: "user"; userId: string }
+      | { role: "viewer"; writer?: boolean }
+      | { role: "connector"; siteId: string },
+  ): boolean {
     if (!this.meta) return false;
     if (peer.role === "user") return peer.userId === this.meta.userId;
-    if (peer.role === "viewer") return this.meta.liveView !== false;
+    // A person the user invited takes part (and is shown to everyone), whether or not admins may watch.
+    if (peer.role === "viewer") return peer.writer === true ? !this.desktop : this.meta.liveView !== false;
     return peer.siteId === this.meta.siteId;
   }
 
@@ -343,7 +344,10 @@ export class RoomCore {
   forget(id: PeerId): void {
     const peer = this.peers.get(id);
     this.peers.delete(id);
-    if (peer?.role === "viewer" && peer.moderator && peer.hello && !this.ended) this.moderation.left(peer, this.clock);
+    if (peer?.role === "viewer" && peer.hello && !this.ended) {
+      if (peer.moderator) this.moderation.left(peer, this.clock);
+      if (peer.writer) this.sharing.left(peer, this.clock);
+    }
     this.relay.forget(id);
     this.viewers.gone(id);
   }
@@ -383,10 +387,6 @@ export class RoomCore {
     if (user && this.meta?.notifyWatched !== false) this.send(user.id, { type: "watchers", count: this.viewers.count });
   }
 
-  /**
-   * A marker: witnessed by the room, and (unless the connector makes it itself) sent to the connector,
-   * which writes it into the recording where it arrives, in order with the bytes around it.
-   */
   /** Audits an event of this session: its target and refs come from the meta. */
   auditSession(
     actor: AuditEntryInput["actor"],
@@ -406,6 +406,10 @@ export class RoomCore {
     });
   }
 
+  /**
+   * A marker: witnessed by the room, and (unless the connector makes it itself) sent to the connector,
+   * which writes it into the recording where it arrives, in order with the bytes around it.
+   */
   mark(label: string, now: number, toConnector = true): void {
     if (!this.meta?.recording || !this.witness.mark(label, now, this.out)) return;
     const connector = this.connector();

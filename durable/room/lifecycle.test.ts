@@ -141,26 +141,26 @@ describe("RoomCore roles", () => {
 
   it("a viewer marked writer types into the session, witnessed by writer; a watcher's input goes nowhere", () => {
     const { bench, user, connector } = started();
-    const moderator = bench.open({ role: "viewer", userId: "m1", username: "mona" });
+    const helper = bench.open({ role: "viewer", userId: "m1", username: "mona", writer: true });
     const watcher = bench.open({ role: "viewer", userId: "w1", username: "walt" });
-    bench.text(moderator, { type: "hello", v: 1, cols: 80, rows: 24 });
+    bench.text(helper, { type: "hello", v: 1, cols: 80, rows: 24 });
     bench.text(watcher, { type: "hello", v: 1, cols: 80, rows: 24 });
     const type = (id: string, text: string) => bench.binary(id, encodeData(new TextEncoder().encode(text)));
-    type(moderator, "before");
-    bench.apply(bench.core.setWriter(moderator, true));
     type(user, "ls\r");
-    type(moderator, "pwd\r");
+    type(helper, "pwd\r");
     type(watcher, "rm -rf /\r");
     connector.reads();
     expect(new TextDecoder().decode(Uint8Array.from(connector.input))).toBe("ls\rpwd\r");
     expect(bench.core.witness.inputByWriter()).toEqual({ [META.userId]: 3, m1: 4 });
     expect(bench.core.witness.inputTotal).toBe(7);
-    // Writers are still viewers: their credit measures their own lag, it never opens the connector's window.
-    bench.apply(bench.core.setWriter(moderator, false));
-    type(moderator, "after");
+    // The writer's input socket is dropped (its invitation taken back); the watcher keeps watching.
+    bench.apply(bench.core.dropViewer("w1", bench.now, true).actions);
+    expect(bench.inbox(watcher).closed).toBeUndefined();
+    bench.apply(bench.core.dropViewer("m1", bench.now, true).actions);
+    expect(bench.inbox(helper).closed).toBe(CloseCode.Forbidden);
+    type(helper, "after");
     connector.reads();
     expect(connector.input).toHaveLength(7);
-    expect(bench.attachments.get(moderator)).toMatchObject({ role: "viewer", writer: false });
   });
 
   it("the live list sees who is attached, watchers once each however many tabs", () => {

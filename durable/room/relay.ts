@@ -93,6 +93,8 @@ export class Relay {
       this.core.tellWatchers();
       if (peer.moderator) this.core.moderation.joined({ ...peer, hello: true }, now);
       this.core.moderation.tell(now, id);
+      if (peer.writer) this.core.sharing.joined({ ...peer, hello: true }, now);
+      else this.core.sharing.tell(id);
       return;
     }
     // One browser drives a session at a time; a newer tab takes over.
@@ -103,6 +105,7 @@ export class Relay {
     if (!this.attachBrowser(this.core.peers.get(id) as PeerOf<"user">, msg.resume)) return;
     this.core.life.repeatWarnings(id, now);
     this.core.moderation.tell(now, id);
+    this.core.sharing.tell(id);
     this.core.transfers.hello(id);
   }
 
@@ -273,12 +276,15 @@ export class Relay {
       }
       return;
     }
-    // Input: from the user, or a viewer allowed to write. Before the connector is connected there is no
-    // shell to type into, so it is dropped. Viewers only watch: their input never reaches the target.
+    // Input: from the user, or a person the user invited (a viewer marked writer). Before the connector is
+    // connected there is no shell to type into, so it is dropped. Viewers only watch: their input never reaches
+    // the target.
     if (peer.role === "viewer" && !peer.writer) return;
     const live = this.core.liveConnector();
     // A moderated session without its moderators, or locked by one: nothing typed reaches the target.
     if (!live || !this.core.moderation.inputOpen(now)) return;
+    const name = peer.role === "viewer" ? peer.username : this.core.meta!.username;
+    this.core.sharing.input({ id: peer.userId, name }, live.id, now);
     this.core.emit({ do: "frame", to: live.id, frame: message });
     this.inputRelayed(peer.userId, frame.payload, now);
   }

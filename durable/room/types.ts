@@ -17,8 +17,8 @@ export type PeerId = string;
 
 /**
  * One attached socket, as its attachment keeps it across hibernation (so: small, plain data).
- * `writer`: a viewer that may also type (governance: a moderator or a second person); the session's
- * own user always writes, one tab at a time (a newer tab takes over).
+ * `writer`: a viewer that may also type: a person the session's user invited (shared sessions, sharing.ts); the
+ * session's own user always writes, one tab at a time (a newer tab takes over).
  */
 export type Peer =
   | { id: PeerId; role: "user"; userId: string; hello: boolean; cols: number; rows: number }
@@ -98,6 +98,8 @@ export const KEYS = {
   lockedUntil: "lockedUntil",
   /** The command line held for review (reviews.ts), while one is. */
   review: "review",
+  /** Someone joined with input (sharing.ts): input is attributed in the recording from then on. */
+  shared: "shared",
   /** The viewers' screen snapshot, saved in pieces `replay:0..n-1`. */
   replayCount: "replay:n",
 } as const;
@@ -119,6 +121,7 @@ export type Saved = {
   witnessedInput?: number;
   lockedUntil?: number;
   review?: PendingReview;
+  shared?: boolean;
   /** The viewers' saved screen, its pieces joined, and how many pieces it was saved in. */
   replay?: Uint8Array;
   replayPieces?: number;

@@ -24,6 +24,8 @@ import {
   type MailRelayUpdate,
   NotifyPreferences,
   type NotifyPreferencesUpdate,
+  type KeyboardLayout,
+  KeyboardLayoutSetting,
   OutboxRow,
   DuoStarted,
   SessionCreated,
@@ -126,6 +128,9 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "A command rule cannot be used: its pattern is unsafe (nested repetition, back-references, lookaround) or too long, or there are too many rules.",
   policy_inconsistent:
     "The policy's limits contradict each other (for example, an extension longer than the longest session).",
+  sharing_off: "This session's policy does not allow inviting anyone to it.",
+  not_eligible:
+    "That person cannot join this session: they must be entitled to this credential or be a helper named by the policy, and not you.",
 };
 
 /** A human sentence for any error thrown by an API call (network failures included). */
@@ -244,6 +249,9 @@ export const api = {
   notifyPreferences: () => call("GET", "/api/me/notifications", NotifyPreferences),
   saveNotifyPreferences: (body: Body<typeof NotifyPreferencesUpdate>) =>
     call("PUT", "/api/me/notifications", NotifyPreferences, body),
+  keyboardLayout: () => call("GET", "/api/me/keyboard-layout", KeyboardLayoutSetting),
+  saveKeyboardLayout: (keyboardLayout: KeyboardLayout) =>
+    call("PUT", "/api/me/keyboard-layout", KeyboardLayoutSetting, { keyboardLayout }),
   pushState: (id: string) => call("POST", at("/api/mfa/push", id, "/complete"), PushState, {}, false),
   pushPending: () => call("GET", "/api/mfa/push/pending", z.array(PushPending)),
   pushAnswer: (id: string, number: number) => call("POST", at("/api/mfa/push", id, "/approve"), PushState, { number }),

@@ -149,6 +149,23 @@ const CASES: Record<AuditAction, [AuditListEntry, string]> = {
     session("session.moderator_left", BOB, {}),
     "bob stopped moderating alice’s session on web-1",
   ],
+  "session.invited": [
+    session("session.invited", ALICE, { invitee: "bob", basis: "entitled", expiresAt: 1 }),
+    "alice invited bob to type in their session on web-1",
+  ],
+  "session.invitation_revoked": [
+    session("session.invitation_revoked", ALICE, { invitee: "bob" }),
+    "alice took back bob’s invitation to their session on web-1",
+  ],
+  "session.invitation_accepted": [
+    session("session.invitation_accepted", BOB, {}),
+    "bob accepted the invitation to type in alice’s session on web-1",
+  ],
+  "session.participant_joined": [
+    session("session.participant_joined", BOB, {}),
+    "bob joined alice’s session on web-1 with input",
+  ],
+  "session.participant_left": [session("session.participant_left", BOB, {}), "bob left alice’s session on web-1"],
   "session.input_locked": [
     session("session.input_locked", BOB, { locked: true, until: 1 }),
     "bob locked input on alice’s session on web-1",

@@ -190,6 +190,13 @@ const SENTENCES: Record<AuditAction, Build> = {
     s.add(s.actor(), ` denied ${num(d.minutes) ?? "?"} more min on `, ...s.theSession(), quoted(str(d.comment))),
   "session.moderator_joined": (s) => s.add(s.actor(), " started moderating ", ...s.theSession()),
   "session.moderator_left": (s) => s.add(s.actor(), " stopped moderating ", ...s.theSession()),
+  "session.invited": (s, d) =>
+    s.add(s.actor(), ` invited ${str(d.invitee) ?? "someone"} to type in `, ...s.theSession()),
+  "session.invitation_revoked": (s, d) =>
+    s.add(s.actor(), ` took back ${str(d.invitee) ?? "someone"}’s invitation to `, ...s.theSession()),
+  "session.invitation_accepted": (s) => s.add(s.actor(), " accepted the invitation to type in ", ...s.theSession()),
+  "session.participant_joined": (s) => s.add(s.actor(), " joined ", ...s.theSession(), " with input"),
+  "session.participant_left": (s) => s.add(s.actor(), " left ", ...s.theSession()),
   "session.input_locked": (s, d) =>
     s.add(s.actor(), d.locked === false ? " unlocked input on " : " locked input on ", ...s.theSession()),
   "session.command": (s, d) => s.add(s.actor(), ` ran “${str(d.line) ?? ""}” on `, ...s.theSession()),

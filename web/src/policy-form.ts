@@ -154,6 +154,10 @@ const FLAGS: Record<FlagKey, { label: string; hint: string } | undefined> = {
     hint: "Ask for the user's master password before each connect.",
   },
   mfaRequired: { label: "Second factor at connect", hint: "Ask for MFA (TOTP or security key) before each connect." },
+  sessionSharing: {
+    label: "Users may share their sessions",
+    hint: "The session's user may invite someone entitled to the same credential, or a helper, to type in the session with them. Each keystroke is attributed in the recording.",
+  },
   extensionApprovalRequired: {
     label: "Extensions need approval",
     hint: "“More time” requests go to the approver group; otherwise they are granted at once.",
@@ -165,11 +169,33 @@ const FLAGS: Record<FlagKey, { label: string; hint: string } | undefined> = {
   rdpClipboardPaste: undefined,
 };
 
-type Item = { flag: FlagKey } | { duration: DurationKey } | { count: CountKey } | "approverGroup" | "moderatorGroup";
+/** The policy's group pickers: the field each sets, its label and what its members do. */
+const GROUPS = {
+  approverGroupId: {
+    label: "Approver group",
+    hint: "Its members approve requests. Nobody approves their own request.",
+  },
+  moderatorGroupId: {
+    label: "Moderator group",
+    hint: "Its members moderate sessions under this policy. Nobody moderates their own session.",
+  },
+  helperGroupId: {
+    label: "Helper group",
+    hint: "With sharing on, its members may also be invited into sessions under this policy, though not entitled to the credential.",
+  },
+} as const;
+type GroupKey = keyof typeof GROUPS;
+
+type Item = { flag: FlagKey } | { duration: DurationKey } | { count: CountKey } | { group: GroupKey };
 const SECTIONS: { legend: string; items: Item[] }[] = [
   {
     legend: "Approval",
-    items: [{ flag: "approvalRequired" }, "approverGroup", { count: "quorum" }, { duration: "pendingTtlMinutes" }],
+    items: [
+      { flag: "approvalRequired" },
+      { group: "approverGroupId" },
+      { count: "quorum" },
+      { duration: "pendingTtlMinutes" },
+    ],
   },
   {
     legend: "Time",
@@ -192,7 +218,9 @@ const SECTIONS: { legend: string; items: Item[] }[] = [
       { flag: "liveViewAllowed" },
       { flag: "notifyWatched" },
       { count: "moderatorsRequired" },
-      "moderatorGroup",
+      { group: "moderatorGroupId" },
+      { flag: "sessionSharing" },
+      { group: "helperGroupId" },
     ],
   },
   { legend: "Authentication", items: [{ flag: "mfaRequired" }, { flag: "masterPasswordRequired" }] },
@@ -299,8 +327,12 @@ class DurationInput {
 
 export class PolicyForm {
   readonly name = h("input", { id: "policy-name", name: "name", required: true, maxlength: 128, autocomplete: "off" });
-  readonly approverGroup = h("select", { id: "policy-approverGroupId", name: "approverGroupId" });
-  readonly moderatorGroup = h("select", { id: "policy-moderatorGroupId", name: "moderatorGroupId" });
+  readonly groups = new Map(
+    (Object.keys(GROUPS) as GroupKey[]).map((key) => [key, h("select", { id: `policy-${key}`, name: key })]),
+  );
+  get approverGroup(): HTMLSelectElement {
+    return this.groups.get("approverGroupId")!;
+  }
   private readonly durations = new Map<DurationKey, DurationInput>();
   private readonly counts = new Map<CountKey, HTMLInputElement>();
   private readonly flags = new Map<FlagKey, HTMLInputElement>();
@@ -338,23 +370,10 @@ export class PolicyForm {
   }
 
   private itemElement(item: Item): HTMLElement {
-    if (item === "moderatorGroup") {
-      return this.box(
-        new FieldBox(
-          this.moderatorGroup,
-          h("label", { for: this.moderatorGroup.id }, "Moderator group"),
-          "Its members moderate sessions under this policy. Nobody moderates their own session.",
-        ),
-      ).element;
-    }
-    if (item === "approverGroup") {
-      return this.box(
-        new FieldBox(
-          this.approverGroup,
-          h("label", { for: this.approverGroup.id }, "Approver group"),
-          "Its members approve requests. Nobody approves their own request.",
-        ),
-      ).element;
+    if ("group" in item) {
+      const select = this.groups.get(item.group)!;
+      const spec = GROUPS[item.group];
+      return this.box(new FieldBox(select, h("label", { for: select.id }, spec.label), spec.hint)).element;
     }
     if ("flag" in item) {
       const spec = FLAGS[item.flag]!;
@@ -388,7 +407,7 @@ export class PolicyForm {
 
   /** Refreshes the group picker (after the groups list reloads). */
   refreshGroups(): void {
-    for (const select of [this.approverGroup, this.moderatorGroup]) {
+    for (const select of this.groups.values()) {
       const chosen = select.value;
       fillSelect(
         select,
@@ -405,8 +424,7 @@ export class PolicyForm {
     this.clearErrors();
     this.name.value = values.name;
     this.refreshGroups();
-    this.approverGroup.value = values.approverGroupId ?? "";
-    this.moderatorGroup.value = values.moderatorGroupId ?? "";
+    for (const [key, select] of this.groups) select.value = values[key] ?? "";
     for (const [key, input] of this.durations) input.set(values[key]);
     for (const [key, input] of this.counts) input.value = String(values[key]);
     for (const [key, input] of this.flags) input.checked = values[key];
@@ -420,11 +438,8 @@ export class PolicyForm {
   read(): { ok: true; body: Body } | { ok: false; control: Control; message: string } {
     this.clearErrors();
     const wrong: { control: Control; message: string }[] = [];
-    const raw: Record<string, unknown> = {
-      ...this.kept,
-      approverGroupId: this.approverGroup.value || null,
-      moderatorGroupId: this.moderatorGroup.value || null,
-    };
+    const raw: Record<string, unknown> = { ...this.kept };
+    for (const [key, select] of this.groups) raw[key] = select.value || null;
     const name = this.name.value.trim();
     if (!name) wrong.push({ control: this.name, message: "Enter a name for the policy." });
     raw.name = name;
@@ -477,8 +492,7 @@ export class PolicyForm {
 
   private controlOf(field: string): Control | undefined {
     if (field === "name") return this.name;
-    if (field === "approverGroupId") return this.approverGroup;
-    if (field === "moderatorGroupId") return this.moderatorGroup;
+    if (field in GROUPS) return this.groups.get(field as GroupKey);
     if (field === "commandRules") return this.commandRules.firstControl;
     if (field === "fileTransfer") return this.fileTransfer.firstControl;
     return (

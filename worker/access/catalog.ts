@@ -42,9 +42,12 @@ const ENTITLED = `
          z.name AS zone_name, z.sensitivity, s.tags, s.source, c.id AS credential_id, c.name AS credential_name, c.username, c.kind
   ${ENTITLED_FROM} AND gm.user_id = ?`;
 
+/** SQL: 1 when the account `user` is entitled to credential `credential` on server `server` (SQL expressions). */
+export const entitledSql = (user: string, server: string, credential: string) => `EXISTS (SELECT 1 ${ENTITLED_FROM}
+  AND gm.user_id = ${user} AND s.id = ${server} AND c.id = ${credential})`;
+
 /** SQL: 1 when checkout row `ch` is still entitled (its person, server and credential), else 0. */
-export const CHECKOUT_ENTITLED = `EXISTS (SELECT 1 ${ENTITLED_FROM}
-  AND gm.user_id = ch.user_id AND s.id = ch.server_id AND c.id = ch.credential_id)`;
+export const CHECKOUT_ENTITLED = entitledSql("ch.user_id", "ch.server_id", "ch.credential_id");
 
 export async function entitledCatalog(
   db: D1Database,

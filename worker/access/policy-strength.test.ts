@@ -38,6 +38,7 @@ const strength: fc.Arbitrary<PolicyStrength> = fc.record({
   extensionMinutes: fc.option(fc.integer({ min: 1, max: 120 })),
   maxExtensions: fc.integer({ min: 0, max: 5 }),
   moderatorsRequired: fc.integer({ min: 0, max: 5 }),
+  sessionSharing: fc.boolean(),
 });
 
 describe("weakerOn", () => {
@@ -46,6 +47,8 @@ describe("weakerOn", () => {
     expect(weakerOn({ ...strict, approvalRequired: false }, strict)).toEqual(["approval"]);
     expect(weakerOn({ ...strict, quorum: 1 }, strict)).toEqual(["quorum"]);
     expect(weakerOn({ ...strict, moderatorsRequired: 1 }, strict)).toEqual(["moderation"]);
+    expect(weakerOn({ ...strict, sessionSharing: true }, strict)).toEqual(["sharing"]);
+    expect(weakerOn(strict, { ...strict, sessionSharing: true })).toEqual([]);
     expect(weakerOn({ ...strict, recordingRequired: false }, strict)).toEqual(["recording"]);
     // Recording off is weaker than best effort, which is weaker than required.
     const bestEffort = { ...strict, recordingRequired: false, recordingEnabled: true };

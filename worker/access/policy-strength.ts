@@ -16,6 +16,8 @@ export type PolicyControl =
   | "live_view"
   /** fewer moderators required is weaker */
   | "moderation"
+  /** sessions not shared < the user may invite others to join with input */
+  | "sharing"
   | "mfa"
   | "master_password"
   /** a longer checkout window is weaker */
@@ -43,6 +45,7 @@ export type PolicyStrength = Pick<
   | "extensionMinutes"
   | "maxExtensions"
   | "moderatorsRequired"
+  | "sessionSharing"
 >;
 
 /** Minutes of extra time one session can be given without a new checkout. */
@@ -67,6 +70,7 @@ export function weakerOn(candidate: PolicyStrength, floor: PolicyStrength): Poli
   if (dropped(candidate.recordKeystrokes, floor.recordKeystrokes)) out.push("keystrokes");
   if (dropped(candidate.liveViewAllowed, floor.liveViewAllowed)) out.push("live_view");
   if ((candidate.moderatorsRequired ?? 0) < (floor.moderatorsRequired ?? 0)) out.push("moderation");
+  if (candidate.sessionSharing && !floor.sessionSharing) out.push("sharing");
   if (dropped(candidate.mfaRequired, floor.mfaRequired)) out.push("mfa");
   if (dropped(candidate.masterPasswordRequired, floor.masterPasswordRequired)) out.push("master_password");
   if (candidate.maxCheckoutMinutes > floor.maxCheckoutMinutes) out.push("max_checkout");

@@ -34,6 +34,8 @@ export type PolicyRow = {
   command_rules: string;
   moderators_required: number;
   moderator_group_id: string | null;
+  session_sharing: number;
+  helper_group_id: string | null;
   /** JSON (FileTransferPolicy); '{}' for the defaults (everything off). */
   file_transfer: string;
 };
@@ -70,6 +72,8 @@ export const DEFAULT_POLICY: Policy = {
   commandRules: [],
   moderatorsRequired: 0,
   moderatorGroupId: null,
+  sessionSharing: false,
+  helperGroupId: null,
   fileTransfer: DEFAULT_FILE_TRANSFER_POLICY,
 };
 
@@ -105,6 +109,8 @@ export function policyFromRow(r: PolicyRow): Policy {
     commandRules: storedCommandRules(r.command_rules),
     moderatorsRequired: r.moderators_required ?? 0,
     moderatorGroupId: r.moderator_group_id ?? null,
+    sessionSharing: !!r.session_sharing,
+    helperGroupId: r.helper_group_id ?? null,
     fileTransfer: storedFileTransfer(r.file_transfer),
   };
 }
@@ -155,6 +161,8 @@ export function policyValues(p: Omit<Policy, "id">): (string | number | null)[] 
     p.moderatorsRequired ?? 0,
     p.moderatorGroupId ?? null,
     JSON.stringify(p.fileTransfer ?? DEFAULT_FILE_TRANSFER_POLICY),
+    p.sessionSharing ? 1 : 0,
+    p.helperGroupId ?? null,
   ];
 }
 
@@ -189,6 +197,8 @@ export const POLICY_COLUMNS = [
   "moderators_required",
   "moderator_group_id",
   "file_transfer",
+  "session_sharing",
+  "helper_group_id",
 ] as const;
 
 /** The effective policy for each of the given credentials. */

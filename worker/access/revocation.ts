@@ -13,6 +13,7 @@ import { CHECKOUT_ENTITLED } from "./catalog.ts";
 import { CHECKOUT_COLUMNS, CHECKOUT_FROM, type CheckoutRow, rowPolicy } from "./checkout-store.ts";
 import { revoke } from "./checkouts.ts";
 import { moderatable } from "./moderation.ts";
+import { acceptedSessions, joinedSessions } from "./sharing.ts";
 import { effectivePolicies } from "./policy.ts";
 import { type Held, mayWatch, requalify } from "./requalify.ts";
 
@@ -181,7 +182,10 @@ async function endSessionsOfClosedCheckouts(
   }
 }
 
-/** Closes the person's live views of sessions they may no longer watch nor moderate (all of them when `all`). */
+/**
+ * Closes the person's live views of sessions they may no longer watch, moderate nor join (all of them when `all`),
+ * and their input sockets in shared sessions they may no longer join (their entitlement or helper group gone).
+ */
 async function dropLostViews(env: Env, userId: string, all: boolean): Promise<number> {
   const [who, zones, live] = await env.DB.batch<{ disabled?: number; roles?: string; zone_id?: string; id?: string }>([
     env.DB.prepare("SELECT disabled, roles FROM users WHERE id = ?").bind(userId),
@@ -196,12 +200,22 @@ async function dropLostViews(env: Env, userId: string, all: boolean): Promise<nu
     roles: user?.roles ? (JSON.parse(user.roles) as string[]) : [],
     zones: new Set((zones?.results ?? []).map((z) => z.zone_id!)),
   };
-  // A session the person still moderates is kept: its moderator socket is a view they may still have.
-  const moderates = all ? new Set<string>() : new Set((await moderatable(env.DB, userId)).map((s) => s.id));
-  const lost = (live?.results ?? []).filter((s) => all || (!mayWatch(viewer, s.zone_id!) && !moderates.has(s.id!)));
-  const dropped = await Promise.all(
-    lost.map((s) => env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(s.id!)).dropViewer(userId)),
+  // A session the person still moderates or has joined is kept: its socket is one they may still have.
+  const now = Date.now();
+  const [moderates, joins] = all
+    ? [new Set<string>(), new Set<string>()]
+    : [new Set((await moderatable(env.DB, userId)).map((s) => s.id)), await joinedSessions(env.DB, userId, now)];
+  const lost = (live?.results ?? []).filter(
+    (s) => all || (!mayWatch(viewer, s.zone_id!) && !moderates.has(s.id!) && !joins.has(s.id!)),
   );
+  const lostIds = new Set(lost.map((s) => s.id!));
+  // Joined once, and may still watch but no longer join: only the input socket closes.
+  const lostInput = (await acceptedSessions(env.DB, userId)).filter((id) => !joins.has(id) && !lostIds.has(id));
+  const room = (id: string) => env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(id));
+  const dropped = await Promise.all([
+    ...lost.map((s) => room(s.id!).dropViewer(userId)),
+    ...lostInput.map((id) => room(id).dropViewer(userId, true)),
+  ]);
   return dropped.reduce((a, b) => a + b, 0);
 }
 

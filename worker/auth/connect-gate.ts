@@ -16,7 +16,17 @@ import { enforce, type ThrottleKey, throttleCheck, throttleCount } from "./throt
 
 const HOUR = 60 * 60_000;
 
-export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): Promise<StepUpDecision> {
+/**
+ * What the caller must prove to connect on checkout `row`, or (`joining`) to join its session with input at its
+ * user's invitation (docs/governance.md "Shared sessions"): the joiner's own sign-in, factors and risk, under the
+ * session's policy and zone. A joiner never opens the credential, so where the policy asks for the master password
+ * (which the connector checks as it opens it) a joiner is asked for a fresh second factor instead.
+ */
+export async function stepUpDecision(
+  c: Context<AppContext>,
+  row: CheckoutRow,
+  joining = false,
+): Promise<StepUpDecision> {
   const user = c.get("user");
   const signIn = c.get("signIn");
   const now = Date.now();
@@ -43,7 +53,9 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
   const decision = decideStepUp({
     now,
     zone: { name: zone?.name ?? "this zone", sensitivity: zone?.sensitivity ?? "normal" },
-    policy: { mfaRequired: policy.mfaRequired, masterPasswordRequired: policy.masterPasswordRequired },
+    policy: joining
+      ? { mfaRequired: policy.mfaRequired || policy.masterPasswordRequired, masterPasswordRequired: false }
+      : { mfaRequired: policy.mfaRequired, masterPasswordRequired: policy.masterPasswordRequired },
     newDevice: !!signIn.risk.newDevice,
     country: signIn.risk.country ?? null,
     newCountry: !!signIn.risk.newCountry,
@@ -61,12 +73,15 @@ export async function stepUpDecision(c: Context<AppContext>, row: CheckoutRow): 
   return { ...decision, sealKey };
 }
 
-/** Every decision is audited with its reasons: when the page asks ("asked") and when it connects ("connect"). */
+/**
+ * Every decision is audited with its reasons: when the page asks ("asked"), when it connects ("connect"), and when
+ * an invitee joins a shared session ("join": the checkout is the session's user's; the actor is the joiner).
+ */
 export async function auditStepUp(
   c: Context<AppContext>,
   row: CheckoutRow,
   decision: StepUpDecision,
-  phase: "asked" | "connect",
+  phase: "asked" | "connect" | "join",
 ): Promise<void> {
   const user = c.get("user");
   await record(c.env, {

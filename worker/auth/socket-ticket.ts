@@ -11,7 +11,7 @@ import { requireUser } from "./user-token.ts";
 /** A ticket's life: long enough to open a socket, ms. */
 export const TICKET_TTL_MS = 30_000;
 
-export type TicketTarget = `ws:${string}` | `watch:${string}`;
+export type TicketTarget = `ws:${string}` | `watch:${string}` | `join:${string}`;
 
 export async function issueTicket(
   c: Context<AppContext>,
@@ -28,7 +28,7 @@ export async function issueTicket(
 }
 
 /** Upgrade middleware: a ticket for exactly this socket (consumed), or else the session cookie. */
-export function requireSocketUser(kind: "ws" | "watch"): MiddlewareHandler<AppContext> {
+export function requireSocketUser(kind: "ws" | "watch" | "join"): MiddlewareHandler<AppContext> {
   return async (c, next) => {
     const ticket = c.req.query("ticket");
     if (ticket === undefined) return requireUser(c, next);

@@ -4,24 +4,13 @@
 import { REVIEW_SECONDS } from "../../protocol/index.ts";
 import { reviewersOf } from "../../edge-shared/command-reviews.ts";
 import type { Env } from "../env.ts";
-import { deliverNow, enqueueStatements } from "./outbox.ts";
-import { planPush } from "./push.ts";
+import { pushNow } from "./push-now.ts";
 import { commandReviewNotice } from "./push-notices.ts";
 
 export async function notifyCommandReview(env: Env, sessionId: string, reviewId: string): Promise<void> {
   const reviewers = await reviewersOf(env.DB, sessionId);
   if (!reviewers) return;
-  const now = Date.now();
   const notice = commandReviewNotice({ sessionId, reviewId, user: reviewers.user, server: reviewers.server });
   // A notice outliving the longest review would only send the reviewer to an empty list.
-  const rows = await planPush(env.DB, "session.command_review", reviewers.userIds, notice, now, {
-    ttlMs: REVIEW_SECONDS.max * 1000,
-  });
-  if (rows.length === 0) return;
-  await env.DB.batch(enqueueStatements(env.DB, rows, now));
-  await deliverNow(
-    env,
-    rows.map((r) => r.id),
-    { fetch: (input, init) => fetch(input, init) },
-  );
+  await pushNow(env, "session.command_review", reviewers.userIds, notice, REVIEW_SECONDS.max * 1000);
 }

@@ -61,6 +61,17 @@ export function commandReviewNotice(n: {
   };
 }
 
+/** The user of a live session invites the person to type in it (shared sessions): the notice opens the invitations. */
+export function invitationNotice(n: { invitationId: string; user: string; server: string }): PushNotice {
+  return {
+    kind: "invitation",
+    title: "Invitation to a session",
+    body: `${oneLine(n.user)} invites you to type in their session on ${oneLine(n.server)}.`,
+    url: "/#/shared",
+    tag: `invitation-${n.invitationId}`.slice(0, 80),
+  };
+}
+
 /** A live session's user asks for more time: the notice opens the approvals page, where extensions are decided. */
 export function extensionNotice(n: {
   extensionId: string;

@@ -15,7 +15,7 @@ tickets.openapi(
     tags: ["sessions"],
     middleware: [requireUser],
     params: IdParam,
-    body: z.strictObject({ socket: z.enum(["ws", "watch"]) }),
+    body: z.strictObject({ socket: z.enum(["ws", "watch", "join"]) }),
     response: SocketTicket,
   }),
   async (c) => {
