@@ -67,8 +67,11 @@ export class TerminalClient {
       manualCredit?: boolean;
       /** Resume after a drop from this output offset (another client's `offset`). */
       resume?: number;
-      /** "watch": an admin's read-only live view instead of the user's own socket. */
-      socket?: "ws" | "watch";
+      /**
+       * "watch": an admin's read-only live view instead of the user's own socket; "join": an invited person's input
+       * socket in a shared session (after accepting the invitation under the same sign-in).
+       */
+      socket?: "ws" | "watch" | "join";
     } = {},
   ) {
     const url = `${edgeUrl.replace(/^http/, "ws")}/api/sessions/${sessionId}/${opts.socket ?? "ws"}`;
