@@ -54,6 +54,7 @@ function open(xrdp: Xrdp, user: string, password: string): Open {
     height: 800,
     security: "any",
     clipboard: { copy: false, paste: false, maxBytes: 0 },
+    keyboardLayout: "en-us",
   });
   return {
     stream,

@@ -103,4 +103,18 @@ describe("session grants", () => {
       .sign(secret);
     await expect(verify(token)).rejects.toBeInstanceOf(GrantRejected);
   });
+
+  it("takes an RDP grant's keyboard layout only when it is one the bridge knows", async () => {
+    const rdp = (kbd?: unknown) => ({
+      ...claims(),
+      tgt: { host: "10.0.0.6", port: 3389, protocol: "rdp", hostKey: `SHA256:${"B".repeat(43)}` },
+      ch: ["desktop"],
+      rdp: { nla: false, clip: { copy: false, paste: false, max: 0 }, ...(kbd === undefined ? {} : { kbd }) },
+    });
+    expect((await verify(await grant({ body: rdp("de-de") }))).rdp?.kbd).toBe("de-de");
+    // Signed before layouts existed: none named (the connector then uses en-us).
+    expect((await verify(await grant({ body: rdp() }))).rdp?.kbd).toBeUndefined();
+    for (const kbd of ["de", "DE-DE", "xx-yy", "en-us,1.x", 0x407, null])
+      await expect(verify(await grant({ body: rdp(kbd) }))).rejects.toBeInstanceOf(GrantRejected);
+  });
 });

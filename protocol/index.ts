@@ -16,6 +16,7 @@ export * from "./master-password.ts";
 export * from "./edge-keys.ts";
 export * from "./seal-rotation.ts";
 export * from "./host-key.ts";
+export * from "./keyboard-layout.ts";
 export * from "./policy-rules.ts";
 export * from "./scim.ts";
 export * from "./duo.ts";

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { CommandRules } from "./command-rules.ts";
 import { FileTransferPolicy } from "./file-transfer.ts";
+import { KeyboardLayout } from "./keyboard-layout.ts";
 
 export const EDGE_ISSUER = "psm-edge";
 
@@ -138,6 +139,8 @@ export const GrantClaims = z.object({
       }),
       /** The bridge must run in its sandbox (policy rdpRequireSandbox): a connector without one refuses. */
       sbx: z.boolean().optional(),
+      /** The user's keyboard layout (protocol/keyboard-layout.ts). Absent (grants before issue 21's layouts): en-us. */
+      kbd: KeyboardLayout.optional(),
     })
     .optional(),
 });

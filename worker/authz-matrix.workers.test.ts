@@ -372,6 +372,8 @@ const MATRIX: Record<string, Entry> = {
   "POST /api/admin/notifications/:id/retry": { access: "admin", id: () => "matrix-dead-notification" },
   "GET /api/me/notifications": { access: "signedIn" },
   "PUT /api/me/notifications": { access: "signedIn", body: () => ({ topics: { kills: "email" } }) },
+  "GET /api/me/keyboard-layout": { access: "signedIn" },
+  "PUT /api/me/keyboard-layout": { access: "signedIn", body: () => ({ keyboardLayout: "de-de" }) },
   // Turned off, so no call to Duo is made; the admin's save is harmless to the other routes.
   "PUT /api/admin/duo": {
     access: "admin",

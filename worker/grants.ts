@@ -5,6 +5,7 @@ import type { Policy } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
 import { sealSecret } from "../protocol/seal.ts";
 import { signEdgeJwt } from "../edge-shared/keys.ts";
+import { storedKeyboardLayout } from "./keyboard-layouts.ts";
 
 export type GrantInput = Omit<GrantClaims, "iss" | "aud" | "sub" | "jti" | "iat" | "exp"> & {
   sessionId: string;
@@ -33,7 +34,7 @@ export async function grantForSession(
   masterPassword?: string,
 ): Promise<string> {
   const row = await env.DB.prepare(
-    `SELECT se.user_id, u.username, u.master_password_hash, se.site_id, si.seal_key, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy,
+    `SELECT se.user_id, u.username, u.master_password_hash, u.keyboard_layout, se.site_id, si.seal_key, se.credential_id, s.host, s.port, s.protocol, s.host_key, c.username AS account, c.kind, c.sealed, c.external_ref, c.domain, ch.policy,
        (SELECT r.id FROM recordings r WHERE r.session_id = se.id AND r.source_version = 2) AS recording_id
      FROM sessions se JOIN users u ON u.id = se.user_id JOIN servers s ON s.id = se.server_id JOIN sites si ON si.id = se.site_id
      JOIN credentials c ON c.id = se.credential_id LEFT JOIN checkouts ch ON ch.id = se.checkout_id WHERE se.id = ?`,
@@ -43,6 +44,7 @@ export async function grantForSession(
       user_id: string;
       username: string;
       master_password_hash: string | null;
+      keyboard_layout: string;
       site_id: string;
       seal_key: string | null;
       credential_id: string;
@@ -95,7 +97,9 @@ export async function grantForSession(
     ...(row.protocol === "ssh" && (policy.fileTransfer?.upload || policy.fileTransfer?.download)
       ? { ft: policy.fileTransfer }
       : {}),
-    ...(row.protocol === "rdp" ? { rdp: rdpGrant(policy) } : {}),
+    ...(row.protocol === "rdp"
+      ? { rdp: { ...rdpGrant(policy), kbd: storedKeyboardLayout(row.keyboard_layout, row.user_id) } }
+      : {}),
   });
 }
 

@@ -22,6 +22,7 @@ import { directory } from "./routes/directory.ts";
 import { connectorInventory, discovery } from "./routes/discovery.ts";
 import { connectorIdentity, connectorKeys } from "./routes/connector-identity.ts";
 import { inventory } from "./routes/inventory.ts";
+import { keyboardLayout } from "./routes/keyboard-layout.ts";
 import { extensions } from "./routes/extensions.ts";
 import { recordings } from "./routes/recordings.ts";
 import { connectorRotations, rotations } from "./routes/rotations.ts";
@@ -76,6 +77,7 @@ for (const part of [
   sealKeys,
   scimTokens,
   notifications,
+  keyboardLayout,
 ])
   app.route("/api", part);
 app.route("/", connectors);

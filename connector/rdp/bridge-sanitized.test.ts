@@ -1,13 +1,14 @@
 // The RDP bridge's C tests under AddressSanitizer + UBSan (clipboard sequences that once freed the
 // paste buffer twice, the reader's split property, `connect` and its wipe, every key of a full
-// keyboard to its scancode and flags), and a short libFuzzer campaign on the reader and the
-// dispatcher from the corpus in the repo. Without clang/cc or FreeRDP's development files these skip
-// with the reason; under CI=true they fail instead.
+// keyboard to its scancode and flags, each keyboard layout's characters), and a short libFuzzer
+// campaign on the reader and the dispatcher from the corpus in the repo. Without clang/cc or
+// FreeRDP's development files these skip with the reason; under CI=true they fail instead.
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MAX_GUAC_INSTRUCTION } from "../../protocol/guacamole.ts";
+import { KEYBOARD_LAYOUTS } from "../../protocol/keyboard-layout.ts";
 import {
   BRIDGE_DIR,
   buildBridge,
@@ -44,6 +45,13 @@ it("bounds an instruction the same in the bridge and in the connector", async ()
   const header = await readFile(join(BRIDGE_DIR, "guac.h"), "utf8");
   const match = /#define GUAC_MAX_INSTRUCTION \((\d+) \* 1024\)/.exec(header);
   expect(match && Number(match[1]) * 1024).toBe(MAX_GUAC_INSTRUCTION);
+});
+
+it("knows the same keyboard layouts in the bridge and in the protocol", async () => {
+  // The bridge refuses a `connect` naming any other, so the two lists must be one.
+  const tables = await readFile(join(BRIDGE_DIR, "layouts.c"), "utf8");
+  const names = [...tables.matchAll(/= LAYOUT\("([a-z-]+)", 0x[0-9a-f]+, \w+\);/g)].map((m) => m[1]);
+  expect(names).toEqual([...KEYBOARD_LAYOUTS]);
 });
 
 describeWithPeers("RDP bridge tests under ASan + UBSan", sanitizedTestsMissing(), () => {

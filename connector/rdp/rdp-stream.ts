@@ -6,6 +6,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { encodeInstruction, type GuacInstruction, GuacParser } from "../../protocol/guacamole.ts";
+import { KeyboardLayout } from "../../protocol/keyboard-layout.ts";
 import { BrowserInput } from "./browser-input.ts";
 import { bridgePath } from "./engine.ts";
 
@@ -24,6 +25,8 @@ export type RdpConnectOptions = {
   height: number;
   security: RdpSecurity;
   clipboard: { copy: boolean; paste: boolean; maxBytes: number };
+  /** The layout the server reads scancodes with, and the bridge types characters for (docs/rdp.md). */
+  keyboardLayout: KeyboardLayout;
 };
 
 /** Why the bridge could not connect (its `error` instruction), mapped to the session's end reasons. */
@@ -78,6 +81,8 @@ export class RdpStream extends EventEmitter {
   start(opts: RdpConnectOptions): void {
     this.clipboard = opts.clipboard;
     this.fromBrowser = new BrowserInput(opts.clipboard);
+    // Only a layout the bridge knows goes on its command stream (it refuses any other with bad_request).
+    const keyboardLayout = KeyboardLayout.parse(opts.keyboardLayout);
     const child = spawn(bridgePath(), [], {
       stdio: ["pipe", "pipe", "pipe"],
       // Nothing of the connector's environment goes to the bridge.
@@ -100,6 +105,7 @@ export class RdpStream extends EventEmitter {
       opts.clipboard.copy ? 1 : 0,
       opts.clipboard.paste ? 1 : 0,
       opts.clipboard.maxBytes,
+      keyboardLayout,
     );
     const bytes = Buffer.from(connect, "utf8");
     child.stdin.write(bytes, () => bytes.fill(0));

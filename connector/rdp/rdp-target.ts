@@ -1,7 +1,7 @@
 // Opens the RDP target of a verified grant: checks the engine is there (and sandboxed, when the grant's
 // policy requires it), hands the opened credential to a fresh bridge (in memory, over its stdin) and maps
 // the bridge's failures to end reasons.
-import type { EndReason, GrantClaims } from "../../protocol/index.ts";
+import { DEFAULT_KEYBOARD_LAYOUT, type EndReason, type GrantClaims } from "../../protocol/index.ts";
 import type { Log } from "../log.ts";
 import { rdpUnavailable, sandboxStatus } from "./engine.ts";
 import { type RdpFailure, RdpStream } from "./rdp-stream.ts";
@@ -69,6 +69,8 @@ export function openRdpTarget(
     ...INITIAL_DESKTOP,
     security: policy.nla ? "nla" : "any",
     clipboard: { copy: policy.clip.copy, paste: policy.clip.paste, maxBytes: policy.clip.max },
+    // The user's layout, from the verified grant; grants signed before layouts existed name none.
+    keyboardLayout: grant.rdp?.kbd ?? DEFAULT_KEYBOARD_LAYOUT,
   });
   return stream;
 }

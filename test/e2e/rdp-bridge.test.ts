@@ -73,6 +73,7 @@ describeWithPeers("RDP engine against a real xrdp", xrdpMissing() ?? rdpUnavaila
       height: 768,
       security: "any",
       clipboard: { copy: true, paste: true, maxBytes: 4096 },
+      keyboardLayout: "en-us",
       ...overrides,
     });
     const session = { stream, screen, logs, sent, closed };

@@ -3,20 +3,17 @@
 // a key the bridge drops or sends as the wrong scancode (issue 21: the E0-prefixed keys) fails here.
 // Keys go in as the desktop page sends them (`key,<keysym>,1` then `key,<keysym>,0`), then the page's
 // Ctrl-Alt-Del and Windows-key buttons (web/src/desktop-page.ts).
-import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { rdpUnavailable } from "../../connector/rdp/engine.ts";
-import { type RdpFailure, RdpStream } from "../../connector/rdp/rdp-stream.ts";
-import { encodeInstruction } from "../../protocol/guacamole.ts";
 import { waitFor } from "../../scripts/stack/process.ts";
 import { startXrdp, type Xrdp, xrdpMissing } from "../../scripts/stack/xrdp.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { bridgeInput, type Desktop, keyText, openDesktop, startXev, tap } from "../support/rdp-desktop.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../support/stack.ts";
-import { parseXev, xevCommand, xevMissing } from "../support/xev.ts";
+import { xevMissing } from "../support/xev.ts";
 
 /**
  * A 105-key keyboard as the browser reports it (keysym) and the X keysym name the desktop must see.
@@ -110,7 +107,7 @@ describeWithPeers(
     let slowPath: Xrdp;
     let user: string;
     let canary: string;
-    const streams: { stream: RdpStream; closed: Promise<RdpFailure | undefined> }[] = [];
+    const desktops: Desktop[] = [];
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), "psm-rdp-keys-"));
@@ -123,70 +120,18 @@ describeWithPeers(
     }, 60_000);
 
     afterAll(async () => {
-      for (const s of streams) s.stream.close();
-      await Promise.all(streams.map((s) => s.closed));
+      await Promise.all(desktops.map((d) => d.close()));
       if (user) removeTargetUser(user);
       await Promise.all([fastPath?.stop(), slowPath?.stop()]);
       await rm(dir, { recursive: true, force: true });
     });
 
-    const keyText = (keysym: number, pressed: boolean) => encodeInstruction("key", keysym, pressed ? 1 : 0);
-    const tap = (keysym: number) => keyText(keysym, true) + keyText(keysym, false);
-
     /** Logs on, starts xev in the desktop, types the keyboard and the page's buttons, returns what X saw. */
     async function typeKeyboard(xrdp: Xrdp): Promise<Typed> {
-      const s = new RdpStream();
-      const closed = new Promise<RdpFailure | undefined>((resolve) =>
-        s.once("close", (info: { failure?: RdpFailure }) => resolve(info.failure)),
-      );
-      streams.push({ stream: s, closed });
-      const ready = new Promise<void>((resolve) => s.once("ready", () => resolve()));
-      s.start({
-        host: "127.0.0.1",
-        port: xrdp.port,
-        certFingerprint: xrdp.certFingerprint,
-        username: user,
-        password: Buffer.from(canary),
-        domain: "",
-        width: 1024,
-        height: 768,
-        security: "any",
-        clipboard: { copy: false, paste: false, maxBytes: 0 },
-      });
-      const send = (text: string) => s.write(Buffer.from(text));
-      await Promise.race([ready, closed.then((failure) => Promise.reject(new Error(`RDP session ended: ${failure}`)))]);
-
-      // xev in the session, its window over the xterm at the top left, under the pointer (no window
-      // manager: keys go to the window under the pointer). The command is typed into the xterm,
-      // after Ctrl-U so a half-typed earlier attempt is cleared.
-      const log = join("/home", user, `xev-${randomBytes(3).toString("hex")}.log`);
-      send(encodeInstruction("mouse", 100, 100, 0));
-      await waitFor(
-        "xev started in the desktop",
-        async () => {
-          if (existsSync(log)) return true;
-          send(keyText(0xffe3, true) + tap(0x75) + keyText(0xffe3, false));
-          let line = "";
-          for (const ch of `${xevCommand(log)}\n`) line += tap(ch === "\n" ? 0xff0d : ch.codePointAt(0)!);
-          send(line);
-          await new Promise((r) => setTimeout(r, 1500));
-          return existsSync(log) ? true : undefined;
-        },
-        45_000,
-      );
-      const events = async () => parseXev(await readFile(log, "utf8"));
-      // Ready when a probe key shows up in the log.
-      await waitFor(
-        "xev's window taking keys",
-        async () => {
-          send(tap(0x7a));
-          await new Promise((r) => setTimeout(r, 300));
-          return (await events()).some((e) => e.keysym === "z") ? true : undefined;
-        },
-        15_000,
-      );
-      await new Promise((r) => setTimeout(r, 300));
-      const before = (await events()).length;
+      const desktop = await openDesktop(xrdp, { user, password: canary });
+      desktops.push(desktop);
+      const xev = await startXev(bridgeInput(desktop), user);
+      const before = (await xev.events()).length;
 
       let input = "";
       for (const key of KEYBOARD) for (let i = 0; i < (key.times ?? 1); i++) input += tap(key.keysym);
@@ -197,18 +142,18 @@ describeWithPeers(
       input += keyText(0xffe3, true) + keyText(0xffe9, true) + keyText(0xffff, true);
       input += keyText(0xffff, false) + keyText(0xffe9, false) + keyText(0xffe3, false);
       input += tap(0xffeb);
-      send(input);
+      desktop.send(input);
 
       const wanted = expected(false, []).length;
       await waitFor(
         "every key event in xev's log",
-        async () => ((await events()).length - before >= wanted ? true : undefined),
+        async () => ((await xev.events()).length - before >= wanted ? true : undefined),
         10_000,
       ).catch(() => {}); // the comparison below says which keys are missing
       await new Promise((r) => setTimeout(r, 500)); // anything extra arrives too
-      const seen = (await events()).slice(before);
-      s.close();
-      await closed;
+      const seen = (await xev.events()).slice(before);
+      xev.stop();
+      await desktop.close();
       // NumLock as the keypad keys saw it (Mod2), so the keypad's names are exact either way.
       const keypad = seen.find((e) => e.keysym.startsWith("KP_") && e.keysym !== "KP_Enter");
       return { got: seen.map((e) => `${e.type} ${e.keysym}`), numLockOn: ((keypad?.state ?? 0) & 0x10) !== 0 };

@@ -1,6 +1,6 @@
 // The account page (#/account): second factors (authenticator app with a QR code, security keys and
 // passkeys, recovery codes shown once), sign-in approvals for another device (number matching), the
-// master password asked at connect, and the local password.
+// master password asked at connect, the local password, and the keyboard layout of remote desktops.
 import { MASTER_PASSWORD_MIN_LENGTH } from "../../protocol/master-password.ts";
 import { startRegistration } from "@simplewebauthn/browser";
 import type { MfaMethod, MfaStatus } from "../../protocol/index.ts";
@@ -9,6 +9,7 @@ import { type Cleanup, field, h, replace, say } from "./dom.ts";
 import { renderPushDevices } from "./push-device.ts";
 import { qrSvg } from "./qr-code.ts";
 import { renderNotifyPreferences } from "./notify-preferences.ts";
+import { renderKeyboardLayout } from "./keyboard-layout-setting.ts";
 import { renderSecondFactor } from "./second-factor.ts";
 
 /** How often the page looks for sign-in requests to approve, ms. */
@@ -28,8 +29,24 @@ export function renderAccount(container: HTMLElement): Cleanup {
   const secrets = h("section", { class: "card", "aria-labelledby": "secrets-title" });
   const notices = h("section", { class: "card", id: "notify-preferences", "aria-labelledby": "notify-title" });
   const noticesCleanup = renderNotifyPreferences(notices);
+  const keyboard = h("section", {
+    class: "card",
+    id: "keyboard-layout-card",
+    "aria-labelledby": "keyboard-layout-title",
+  });
+  const keyboardCleanup = renderKeyboardLayout(keyboard);
   const stepUp = h("div", { id: "account-step-up" });
-  container.append(h("h1", {}, "Account and security"), status, error, stepUp, approvals, factors, secrets, notices);
+  container.append(
+    h("h1", {}, "Account and security"),
+    status,
+    error,
+    stepUp,
+    approvals,
+    factors,
+    secrets,
+    notices,
+    keyboard,
+  );
   // Notified devices (Web Push, push-device.ts) come right after the sign-in requests they announce.
   const notify = h("section", { class: "card", id: "push-devices", "aria-labelledby": "push-devices-title" });
   approvals.after(notify);
@@ -331,5 +348,6 @@ export function renderAccount(container: HTMLElement): Cleanup {
     stepCleanup?.();
     notifyCleanup();
     noticesCleanup();
+    keyboardCleanup();
   };
 }

@@ -7,6 +7,7 @@
 #include <freerdp/client/disp.h>
 #include "encode.h"
 #include "guac.h"
+#include "keymap.h"
 
 /* Changed regions kept apart before they are merged into their bounding box. */
 #define MAX_DIRTY 24
@@ -30,6 +31,7 @@ typedef struct {
   int webp;
   int clip_copy, clip_paste;
   size_t clip_max;
+  const psm_layout* layout; /* the keyboard layout announced to the server; NULL: US (keymap.h) */
   /* state */
   int cert_mismatch;
   CONNECTION_STATE reached; /* the connection's state when freerdp_connect finished (failure.h) */
@@ -61,9 +63,10 @@ void psm_screen_refresh(psm_bridge* b);
 
 /* input.c: runs one instruction from the connector. Returns 0 to go on, -1 to disconnect. */
 int psm_dispatch(psm_bridge* b, const guac_instruction* in);
-/* Reads (blocking) until the first instruction, which must be `connect` with its 13 arguments, in
+/* Reads (blocking) until the first instruction, which must be `connect` with its 14 arguments, in
  * order: host, port, username, password, domain, width, height, certificate pin, security
- * (any|nla|tls), webp (0|1), clipboard copy (0|1), clipboard paste (0|1), clipboard cap in bytes.
+ * (any|nla|tls), webp (0|1), clipboard copy (0|1), clipboard paste (0|1), clipboard cap in bytes,
+ * keyboard layout (en-us|en-gb|de-de|fr-fr: psm_layout_named).
  * Returns 0 with `in` pointing into the reader, which keeps whatever came after it; -1 otherwise. */
 int psm_read_connect(guac_reader* r, int fd, guac_instruction* in);
 /* Runs the complete instructions held, then reads what `fd` (non-blocking) has and runs those, for

@@ -18,11 +18,12 @@
 /* Reads of stdin (64 KiB each at most) per turn of the event loop, so input never starves FreeRDP. */
 #define READS_PER_TURN 16
 
-/* A key becomes scancode events (keymap.c); a keysym with no key is typed as its Unicode character. */
+/* A key becomes scancode events on the session's layout (keymap.c); a keysym with no key there is
+ * typed as its Unicode character. */
 static void on_key(psm_bridge* b, uint32_t keysym, int down) {
   rdpInput* input = b->context.input;
   psm_scan scans[PSM_MAX_SCANS];
-  int n = psm_key_events(keysym, down, &b->held, scans);
+  int n = psm_key_events(b->layout, keysym, down, &b->held, scans);
   if (n == PSM_KEYS_PAUSE) {
     /* One input PDU with Ctrl down (KBD_FLAGS_EXTENDED1), NumLock down, Ctrl up (EXTENDED1), NumLock up:
      * what mstsc sends, in fast-path and slow-path alike (libfreerdp/core/input.c). */
@@ -91,7 +92,7 @@ int psm_dispatch(psm_bridge* b, const guac_instruction* in) {
 int psm_read_connect(guac_reader* r, int fd, guac_instruction* in) {
   for (;;) {
     int rc = guac_reader_next(r, in);
-    if (rc == 1) return strcmp(in->opcode, "connect") == 0 && in->argc == 13 ? 0 : -1;
+    if (rc == 1) return strcmp(in->opcode, "connect") == 0 && in->argc == 14 ? 0 : -1;
     if (rc < 0) return -1;
     ssize_t n = guac_reader_read(r, fd);
     if (n < 0 && errno == EINTR) continue;

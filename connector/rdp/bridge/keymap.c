@@ -1,8 +1,9 @@
-/* X11 keysyms to Windows virtual keys (US layout for printable ASCII), and the RDP keyboard events a
- * browser's `key` instruction becomes. FreeRDP 2 has no keysym API, so the keysym table is ours;
- * scancodes come from winpr's table for the IBM enhanced (101/102-key) keyboard, looked up with KBDEXT
- * for the keys that carry the E0 prefix: winpr files those only under KBDEXT, and a lookup without it
- * answers 0 (issue 21: arrows, Home, End, Delete, the Windows keys, right Ctrl/Alt were lost). */
+/* X11 keysyms to RDP keyboard events: function keys through Windows virtual keys, characters through
+ * the session's keyboard layout (layouts.c). FreeRDP 2 has no keysym API, so the keysym table is ours;
+ * scancodes of function keys come from winpr's table for the IBM enhanced (101/102-key) keyboard,
+ * looked up with KBDEXT for the keys that carry the E0 prefix: winpr files those only under KBDEXT,
+ * and a lookup without it answers 0 (issue 21: arrows, Home, End, Delete, the Windows keys, right
+ * Ctrl/Alt were lost). */
 #include "keymap.h"
 
 #include <freerdp/input.h>
@@ -34,48 +35,8 @@ static const entry special[] = {
     {0xfe03, VK_RMENU, 1},    {0xffff, VK_DELETE, 1},
 };
 
-/* Printable ASCII 0x20..0x7e: the VK of the key that types it on a US layout, and whether Shift is needed. */
-static const char* const shifted_chars = "~!@#$%^&*()_+{}|:\"<>?";
-static const char* const unshifted_of = "`1234567890-=[]\\;',./";
-
-static uint32_t vk_of_unshifted(char c) {
-  if (c >= 'a' && c <= 'z') return (uint32_t)('A' + (c - 'a'));
-  if (c >= '0' && c <= '9') return (uint32_t)c;
-  switch (c) {
-    case ' ': return VK_SPACE;
-    case '`': return VK_OEM_3;
-    case '-': return VK_OEM_MINUS;
-    case '=': return VK_OEM_PLUS;
-    case '[': return VK_OEM_4;
-    case ']': return VK_OEM_6;
-    case '\\': return VK_OEM_5;
-    case ';': return VK_OEM_1;
-    case '\'': return VK_OEM_7;
-    case ',': return VK_OEM_COMMA;
-    case '.': return VK_OEM_PERIOD;
-    case '/': return VK_OEM_2;
-    default: return 0;
-  }
-}
-
 psm_key psm_keysym_to_vk(uint32_t keysym) {
-  psm_key key = {0, 0, 0};
-  if (keysym >= 0x20 && keysym <= 0x7e) {
-    char c = (char)keysym;
-    if (c >= 'A' && c <= 'Z') {
-      key.vk = (uint32_t)c;
-      key.shifted = 1;
-      return key;
-    }
-    for (int i = 0; shifted_chars[i]; i++)
-      if (shifted_chars[i] == c) {
-        key.vk = vk_of_unshifted(unshifted_of[i]);
-        key.shifted = 1;
-        return key;
-      }
-    key.vk = vk_of_unshifted(c);
-    return key;
-  }
+  psm_key key = {0, 0};
   if (keysym >= 0xffbe && keysym <= 0xffc9) { /* F1..F12 */
     key.vk = VK_F1 + (keysym - 0xffbe);
     return key;
@@ -96,6 +57,7 @@ psm_key psm_keysym_to_vk(uint32_t keysym) {
 uint32_t psm_keysym_to_unicode(uint32_t keysym) {
   if ((keysym >= 0x20 && keysym <= 0x7e) || (keysym >= 0xa0 && keysym <= 0xff)) return keysym;
   if ((keysym & 0xff000000) == 0x01000000) return keysym & 0x00ffffff;
+  if (keysym == 0x20ac) return 0x20ac; /* EuroSign's legacy keysym (browsers send U+20AC as 0x10020ac) */
   return 0;
 }
 
@@ -110,6 +72,7 @@ unsigned psm_held_bit(uint32_t keysym) {
     case 0xffe2: return 0x02; /* Shift_R */
     case 0xffe3: return 0x04; /* Control_L */
     case 0xffe4: return 0x08; /* Control_R */
+    case 0xfe03: return PSM_HELD_ALTGR; /* ISO_Level3_Shift: what browsers report for AltGr */
     default: return 0;
   }
 }
@@ -123,11 +86,53 @@ static psm_scan scan(uint32_t scancode, int down) {
   return s;
 }
 
-int psm_key_events(uint32_t keysym, int down, unsigned* held, psm_scan out[PSM_MAX_SCANS]) {
+/* Shift and AltGr around a character typed on `layout`, as its level needs (key down only). The
+ * browser reports the character the user typed, so modifiers it holds that the target's key for that
+ * character does not want are let go around it (a `/` typed with Shift on a German keyboard is the
+ * unshifted `/` key of a US layout), and ones it wants are pressed (text from an on-screen keyboard,
+ * an `@` that needs AltGr on a German layout). A held Shift stays for a letter's lower case (the
+ * browser reports that with Caps Lock on, which the desktop's Caps Lock undoes again) and for Space
+ * (Shift+Space). Only AltGr (ISO_Level3_Shift) is let go, never Alt_R: Alt+key shortcuts stay. */
+static int character_events(const psm_layout_key* key, unsigned level, unsigned before, psm_scan out[PSM_MAX_SCANS]) {
+  const uint32_t lshift = 0x2a, rshift = 0x36, altgr = 0x38 | KBDEXT;
+  unsigned shifts = before & PSM_HELD_SHIFT;
+  int need_shift = (level & PSM_LEVEL_SHIFT) != 0, need_altgr = (level & PSM_LEVEL_ALTGR) != 0;
+  int has_altgr = (before & PSM_HELD_ALTGR) != 0;
+  int press_shift = need_shift && !shifts;
+  unsigned drop_shifts = !need_shift && !(key->keeps_shift && level == 0) ? shifts : 0;
+  int press_altgr = need_altgr && !has_altgr, drop_altgr = !need_altgr && has_altgr;
+  int n = 0;
+  if (press_shift) out[n++] = scan(lshift, 1);
+  if (drop_shifts & 0x01) out[n++] = scan(lshift, 0);
+  if (drop_shifts & 0x02) out[n++] = scan(rshift, 0);
+  if (press_altgr) out[n++] = scan(altgr, 1);
+  if (drop_altgr) out[n++] = scan(altgr, 0);
+  out[n++] = scan(key->code, 1);
+  if (drop_altgr) out[n++] = scan(altgr, 1);
+  if (press_altgr) out[n++] = scan(altgr, 0);
+  if (drop_shifts & 0x02) out[n++] = scan(rshift, 1);
+  if (drop_shifts & 0x01) out[n++] = scan(lshift, 1);
+  if (press_shift) out[n++] = scan(lshift, 0);
+  return n;
+}
+
+int psm_key_events(const psm_layout* layout, uint32_t keysym, int down, unsigned* held,
+                   psm_scan out[PSM_MAX_SCANS]) {
   psm_key key = psm_keysym_to_vk(keysym);
   unsigned before = *held, bit = psm_held_bit(keysym);
   if (bit) *held = down ? (*held | bit) : (*held & ~bit);
-  if (!key.vk) return PSM_KEYS_UNICODE;
+  if (!key.vk) {
+    /* A character: its key on the layout, or (no key has it, or only a dead key) a Unicode event. */
+    unsigned level = 0;
+    uint32_t cp = psm_keysym_to_unicode(keysym);
+    const psm_layout_key* k = cp ? psm_layout_find(layout ? layout : &psm_layout_us, cp, &level) : NULL;
+    if (!k) return PSM_KEYS_UNICODE;
+    if (!down) {
+      out[0] = scan(k->code, 0);
+      return 1;
+    }
+    return character_events(k, level, before, out);
+  }
   uint32_t code = psm_key_scancode(key);
   if (key.vk == VK_PAUSE) {
     /* Pause has no scancode of its own: a keyboard sends E1 1D 45 on press and nothing on release,
@@ -140,12 +145,6 @@ int psm_key_events(uint32_t keysym, int down, unsigned* held, psm_scan out[PSM_M
     return 1;
   }
   if (!code) return 0;
-  int n = 0;
-  /* A shifted character typed without Shift held (pasted text, on-screen keys) gets Shift around it. */
-  int wrap = down && key.shifted && !(before & PSM_HELD_SHIFT);
-  uint32_t shift = GetVirtualScanCodeFromVirtualKeyCode(VK_LSHIFT, KBD_TYPE_IBM_ENHANCED);
-  if (wrap) out[n++] = scan(shift, 1);
-  out[n++] = scan(code, down);
-  if (wrap) out[n++] = scan(shift, 0);
-  return n;
+  out[0] = scan(code, down);
+  return 1;
 }

@@ -394,6 +394,9 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
   b->clip_paste = strcmp(in->argv[11], "1") == 0;
   b->clip_max = (size_t)strtoul(in->argv[12], NULL, 10);
   if (b->clip_max > PSM_CLIP_MAX) b->clip_max = PSM_CLIP_MAX;
+  /* The server reads scancodes with this layout (xrdp picks the X keymap by it); keys are sent for it. */
+  b->layout = psm_layout_named(in->argv[13]);
+  if (!b->layout) return -1;
 
   int ok = freerdp_settings_set_string(s, FreeRDP_ServerHostname, in->argv[0]) &&
            freerdp_settings_set_uint32(s, FreeRDP_ServerPort, (UINT32)port) &&
@@ -421,7 +424,7 @@ static int configure(freerdp* instance, psm_bridge* b, guac_instruction* in) {
            freerdp_settings_set_bool(s, FreeRDP_RedirectParallelPorts, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_AudioCapture, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE) &&
-           freerdp_settings_set_uint32(s, FreeRDP_KeyboardLayout, 0x409) &&
+           freerdp_settings_set_uint32(s, FreeRDP_KeyboardLayout, b->layout->klid) &&
            /* Legacy RDP security carries no certificate the pin could check: never offered. */
            freerdp_settings_set_bool(s, FreeRDP_RdpSecurity, FALSE) &&
            freerdp_settings_set_bool(s, FreeRDP_NlaSecurity, TRUE) &&

@@ -1,5 +1,6 @@
 /* libFuzzer target for the bridge's dispatcher: the input's first byte is the session's policy
- * (bit 0: paste allowed; bit 1: a 64 KiB clipboard cap, else a cap of 0..63 bytes from bits 2-7),
+ * (bit 0: paste allowed; bit 1: a 64 KiB clipboard cap, else a cap of 0..63 bytes from bits 2-7;
+ * bits 2-3 also choose the keyboard layout),
  * the rest is the instruction stream from the connector, read and run as the bridge does, with no
  * connection (test/fake-rdp.c). After it, the remote side pastes whatever text was offered. */
 #include <stdint.h>
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   memset(&r.len, 0, sizeof r - offsetof(guac_reader, len));
   uint8_t policy = data[0];
   psm_bridge* b = fake_bridge(policy & 1, (policy & 2) ? 64 * 1024 : (size_t)(policy >> 2));
+  b->layout = psm_layouts[((size_t)policy >> 2) % psm_layout_count];
   const char* text = (const char*)data + 1;
   size_t n = size - 1, at = 0;
   int go = 1;

@@ -267,7 +267,7 @@ static void test_reader_splits(void) {
   for (int i = 0; i < 16384; i++) password[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
   password[16384] = '\0';
   INS(&t, "connect", "127.0.0.1", "3389", "usér😀", password, "", "1280", "800", "SHA256:x", "any", "1", "1",
-      "1", "65536");
+      "1", "65536", "en-us");
   INS(&t, "key", "65", "1");
   INS(&t, "size", "1024", "768");
   instruction(&t, "nop", NULL);
@@ -340,7 +340,7 @@ static void connect_instruction(text* t, size_t password_len) {
   for (size_t i = 0; i < password_len; i++) password[i] = i < strlen(CANARY) ? CANARY[i] : "pQ7"[i % 3];
   password[password_len] = '\0';
   INS(t, "connect", "127.0.0.1", "3389", "psm", password, "", "1280", "800", "SHA256:pin", "any", "1", "1", "1",
-      "65536");
+      "65536", "de-de");
   free(password);
 }
 
@@ -390,7 +390,7 @@ static void test_connect(size_t password_len, size_t piece) {
   CHECK(rc == 0);
   if (piece) pthread_join(writer, NULL);
   if (rc == 0) {
-    CHECK(in.argc == 13 && strlen(in.argv[3]) == password_len && strncmp(in.argv[3], CANARY, strlen(CANARY)) == 0);
+    CHECK(in.argc == 14 && strlen(in.argv[3]) == password_len && strncmp(in.argv[3], CANARY, strlen(CANARY)) == 0);
     CHECK(r->consumed == connect_len);
   }
   guac_reader_wipe_consumed(r);
@@ -423,6 +423,22 @@ static void test_connect_refused(void) {
   CHECK(psm_read_connect(r, fds[0], &in) == -1);
   close(fds[0]);
   free(r);
+}
+
+/* A `connect` without its keyboard layout (13 arguments, as before issue 21's layouts) is refused. */
+static void test_connect_without_layout(void) {
+  text t = {0};
+  INS(&t, "connect", "127.0.0.1", "3389", "psm", "pw", "", "1280", "800", "SHA256:pin", "any", "1", "1", "1", "65536");
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  CHECK(write(fds[1], t.s, t.len) == (ssize_t)t.len);
+  close(fds[1]);
+  guac_reader* r = calloc(1, sizeof *r);
+  guac_instruction in;
+  CHECK(psm_read_connect(r, fds[0], &in) == -1);
+  close(fds[0]);
+  free(r);
+  free(t.s);
 }
 
 /* What a failed connect is reported as: from the pin, FreeRDP's last error and the state it reached. */
@@ -466,6 +482,7 @@ int main(void) {
   test_connect(40000, 997);    /* connect over many reads */
   test_connect(60000, 16384);  /* near the bound, in pipe-sized reads */
   test_connect_refused();
+  test_connect_without_layout();
   test_failure_reasons();
   failures += keymap_tests();
   if (failures) {

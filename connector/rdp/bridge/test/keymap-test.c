@@ -1,7 +1,8 @@
-/* Tests of keysym -> RDP scancode (keymap.c) against the PC scancode set 1 written out here, not
- * taken from winpr: every key of a full 105-key (ISO) keyboard with the keysym a browser sends for
- * it, each E0-prefixed key with KBD_FLAGS_EXTENDED, Pause as its own sequence, Shift around shifted
- * characters; and through the dispatcher, the desktop page's Ctrl-Alt-Del and Windows-key buttons. */
+/* Tests of keysym -> RDP scancode (keymap.c, layouts.c) against the PC scancode set 1 written out
+ * here, not taken from winpr: every key of a full 105-key (ISO) keyboard with the keysym a browser
+ * sends for it, each E0-prefixed key with KBD_FLAGS_EXTENDED, Pause as its own sequence, Shift around
+ * shifted characters; each keyboard layout's own characters with the keys and modifiers that type
+ * them there; and through the dispatcher, the desktop page's Ctrl-Alt-Del and Windows-key buttons. */
 #include "keymap-test.h"
 
 #include <stdio.h>
@@ -84,9 +85,9 @@ static const key_case aliases[] = {
     {"KP_Begin", 0xff9d, 0x4c, 0},    {"KP_Insert", 0xff9e, 0x52, 0}, {"KP_Delete", 0xff9f, 0x53, 0},
 };
 
-/* psm_key_events with the keys in `held` down (a copy: the caller's state is not changed). */
+/* psm_key_events on a US layout with the keys in `held` down (a copy: the caller's state is not changed). */
 static int events(uint32_t keysym, int down, unsigned held, psm_scan out[PSM_MAX_SCANS]) {
-  return psm_key_events(keysym, down, &held, out);
+  return psm_key_events(&psm_layout_us, keysym, down, &held, out);
 }
 
 static void check_key(const key_case* k) {
@@ -123,14 +124,14 @@ static void test_keyboard(void) {
 static void test_pause(void) {
   psm_scan out[PSM_MAX_SCANS];
   unsigned held = 0;
-  CHECK(psm_key_events(0xff13, 1, &held, out) == PSM_KEYS_PAUSE && held == 0, "Pause press");
-  CHECK(psm_key_events(0xffe4, 1, &held, out) == 1 && held == 0x08, "Right Ctrl down");
-  CHECK(psm_key_events(0xff13, 0, &held, out) == 0, "Pause release sends nothing, Ctrl or not");
-  CHECK(psm_key_events(0xff13, 1, &held, out) == 1 && out[0].code == 0x46 &&
+  CHECK(psm_key_events(&psm_layout_us, 0xff13, 1, &held, out) == PSM_KEYS_PAUSE && held == 0, "Pause press");
+  CHECK(psm_key_events(&psm_layout_us, 0xffe4, 1, &held, out) == 1 && held == 0x08, "Right Ctrl down");
+  CHECK(psm_key_events(&psm_layout_us, 0xff13, 0, &held, out) == 0, "Pause release sends nothing, Ctrl or not");
+  CHECK(psm_key_events(&psm_layout_us, 0xff13, 1, &held, out) == 1 && out[0].code == 0x46 &&
             out[0].flags == (KBD_FLAGS_DOWN | KBD_FLAGS_EXTENDED) && (held & PSM_HELD_BREAK),
         "Ctrl+Pause is Break (E0 46)");
-  CHECK(psm_key_events(0xffe4, 0, &held, out) == 1 && held == PSM_HELD_BREAK, "Right Ctrl up first");
-  CHECK(psm_key_events(0xff13, 0, &held, out) == 1 && out[0].code == 0x46 &&
+  CHECK(psm_key_events(&psm_layout_us, 0xffe4, 0, &held, out) == 1 && held == PSM_HELD_BREAK, "Right Ctrl up first");
+  CHECK(psm_key_events(&psm_layout_us, 0xff13, 0, &held, out) == 1 && out[0].code == 0x46 &&
             out[0].flags == (KBD_FLAGS_RELEASE | KBD_FLAGS_EXTENDED) && held == 0,
         "Break released");
 }
@@ -141,9 +142,11 @@ static void test_pause(void) {
 static void test_printable(void) {
   psm_scan out[PSM_MAX_SCANS];
   for (uint32_t c = 0x20; c <= 0x7e; c++) {
-    psm_key key = psm_keysym_to_vk(c);
+    unsigned level = 0;
+    CHECK(psm_keysym_to_vk(c).vk == 0 && psm_layout_find(&psm_layout_us, c, &level) != NULL,
+          "'%c' is a character on the US layout", (char)c);
     int n = events(c, 1, 0, out);
-    if (key.shifted) {
+    if (level == PSM_LEVEL_SHIFT) {
       CHECK(n == 3 && out[0].code == 0x2a && out[0].flags == KBD_FLAGS_DOWN && out[2].code == 0x2a &&
                 out[2].flags == KBD_FLAGS_RELEASE && out[1].code != 0 && out[1].flags == KBD_FLAGS_DOWN,
             "'%c' is Shift + key (%d events)", (char)c, n);
@@ -227,5 +230,5 @@ int keymap_tests(void) {
   test_printable();
   test_page_buttons();
   printf("keymap-test: %d checks, %d failed\n", checks, failures);
-  return failures;
+  return failures + layout_tests();
 }
