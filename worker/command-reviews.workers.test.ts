@@ -5,7 +5,7 @@
 // holds change nothing; a review rule nobody could answer is refused at the policy.
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { encodeMessage } from "../protocol/index.ts";
+import { encodeMessage, REVIEW_SECONDS } from "../protocol/index.ts";
 import { auditLog, type Client, expireTimer, hasText, liveSession, login, ORIGIN, seedUser } from "./test/harness.ts";
 
 async function group(...members: string[]): Promise<string> {
@@ -153,6 +153,56 @@ describe("command review", { timeout: 30_000 }, () => {
       .first<{ decision: string }>();
     expect(row?.decision).toBe("ended");
     expect(await answer(rita.cookie, live.id, first, true)).toBe(409);
+  });
+
+  it("attack: two reviewers answer at once; exactly one answer counts and the connector hears one", async () => {
+    const rita = await person("rita");
+    const ray = await person("ray");
+    const live = await liveSession({ approver_group_id: await group(rita.id, ray.id) });
+    const id = hold(live.connector);
+    await live.user.next(hasText("notice", { code: "command_review" }), "held");
+    const statuses = await Promise.all([
+      answer(rita.cookie, live.id, id, true),
+      answer(ray.cookie, live.id, id, false),
+    ]);
+    expect([...statuses].sort()).toEqual([200, 409]);
+    // Rita allows, Ray refuses: whoever got the 200 decided.
+    const decision = statuses[0] === 200 ? "approved" : "refused";
+    await live.connector.next(hasText("command_review_answer", { id }), "one answer");
+    await new Promise((r) => setTimeout(r, 200));
+    const answers = live.connector.texts.filter((m) => (m as { type: string }).type === "command_review_answer");
+    expect(answers).toHaveLength(1);
+    const row = await env.DB.prepare("SELECT decision, decided_by FROM command_reviews WHERE session_id = ? AND id = ?")
+      .bind(live.id, id)
+      .first<{ decision: string; decided_by: string }>();
+    // The row, the connector and the winner agree on the one decision.
+    expect(row?.decision).toBe(decision);
+    expect((answers[0] as { allowed: boolean }).allowed).toBe(decision === "approved");
+  });
+
+  it("attack: a reviewer taken out of the group while a line is held can no longer answer it", async () => {
+    const rita = await person("rita");
+    const reviewers = await group(rita.id);
+    const live = await liveSession({ approver_group_id: reviewers });
+    const id = hold(live.connector);
+    await live.user.next(hasText("notice", { code: "command_review" }), "held");
+    expect((await list(rita.cookie)).map((r) => r.id)).toContain(id);
+    await env.DB.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?").bind(reviewers, rita.id).run();
+    expect((await list(rita.cookie)).some((r) => r.sessionId === live.id)).toBe(false);
+    expect(await answer(rita.cookie, live.id, id, true)).toBe(404);
+    expect(live.connector.texts.some((m) => (m as { type: string }).type === "command_review_answer")).toBe(false);
+  });
+
+  it("attack: a connector asking for a longer wait than any rule allows breaks the protocol: nothing is held", async () => {
+    const rita = await person("rita");
+    const live = await liveSession({ approver_group_id: await group(rita.id) });
+    hold(live.connector, REVIEW_SECONDS.max + 1);
+    await live.user.next(hasText("ended", { reason: "protocol_error" }), "the session ends");
+    expect((await list(rita.cookie)).some((r) => r.sessionId === live.id)).toBe(false);
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM command_reviews WHERE session_id = ?")
+      .bind(live.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
   });
 
   it("tells the reviewers' notified devices that a line waits, without the line", async () => {
