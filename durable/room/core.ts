@@ -387,11 +387,12 @@ export class RoomCore {
     if (user && this.meta?.notifyWatched !== false) this.send(user.id, { type: "watchers", count: this.viewers.count });
   }
 
-  /** Audits an event of this session: its target and refs come from the meta. */
+  /** Audits an event of this session: its refs come from the meta, and its target (unless given) is the session. */
   auditSession(
     actor: AuditEntryInput["actor"],
     action: AuditEntryInput["action"],
     data: AuditEntryInput["data"],
+    target?: AuditEntryInput["target"],
   ): void {
     const meta = this.meta!;
     this.emit({
@@ -399,7 +400,7 @@ export class RoomCore {
       entry: {
         actor,
         action,
-        target: { type: "session", id: meta.sessionId },
+        target: target ?? { type: "session", id: meta.sessionId },
         refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
         data,
       },

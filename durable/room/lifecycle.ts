@@ -169,7 +169,7 @@ export class Lifecycle {
     const meta = this.core.meta;
     if (!meta?.recording) return;
     const why = this.core.witness.failing(detail, this.core.outbox);
-    if (why) this.recordingAudit("recording.alert", `the connector cannot record (${why}); the session goes on`);
+    if (why) this.recordingAlert(`the connector cannot record (${why}); the session goes on`);
   }
 
   /** How a seal went: wait for the tail, retry later, or audit the signed manifest. */
@@ -187,31 +187,17 @@ export class Lifecycle {
     if (outcome.kind === "waiting") this.addTimer("seal", outcome.until);
     if (outcome.kind !== "sealed" || !outcome.changed) return;
     this.clearTimer("seal");
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor: null,
-        action: "recording.sealed",
-        target: { type: "recording", id: meta.recording.recordingId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: { complete: outcome.complete },
-      },
-    });
+    this.core.auditSession(
+      null,
+      "recording.sealed",
+      { complete: outcome.complete },
+      { type: "recording", id: meta.recording.recordingId },
+    );
   }
 
-  private recordingAudit(action: "recording.alert", detail: string): void {
-    const meta = this.core.meta!;
-    this.core.emit({ do: "log", line: `room ${meta.sessionId}: recording alert: ${detail}` });
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor: null,
-        action,
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: { detail },
-      },
-    });
+  private recordingAlert(detail: string): void {
+    this.core.emit({ do: "log", line: `room ${this.core.meta!.sessionId}: recording alert: ${detail}` });
+    this.core.auditSession(null, "recording.alert", { detail });
   }
 
   addTimer(name: TimerName, at: number): void {

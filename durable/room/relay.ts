@@ -344,19 +344,11 @@ export class Relay {
     if (!peer || !meta) return;
     this.core.emit({ do: "log", line: `room ${peer.role} protocol violation: ${detail}` });
     this.core.close(id, CloseCode.ProtocolError, "protocol_violation");
-    this.core.emit({
-      do: "audit",
-      entry: {
-        actor:
-          peer.role === "connector"
-            ? null
-            : { id: peer.userId, name: peer.role === "viewer" ? peer.username : meta.username },
-        action: "session.protocol_violation",
-        target: { type: "session", id: meta.sessionId },
-        refs: { userId: meta.userId, serverId: meta.serverId, sessionId: meta.sessionId },
-        data: { role: peer.role, detail },
-      },
-    });
+    const actor =
+      peer.role === "connector"
+        ? null
+        : { id: peer.userId, name: peer.role === "viewer" ? peer.username : meta.username };
+    this.core.auditSession(actor, "session.protocol_violation", { role: peer.role, detail });
   }
 
   /** The user socket's credit account; one lost with memory starts with an allowance of one window. */
