@@ -188,14 +188,7 @@ export async function openDownload(
 ): Promise<Download> {
   const requested = accept(checkRequestedPath(policy, "download", requestedPath));
   options.signal?.throwIfAborted();
-  const roots = await resolveRoots(remote, policyRoots(policy));
-  const real = await remote.realpath(requested).catch((err) => {
-    throw targetRefusal(err, "find", requested);
-  });
-  const path = accept(checkResolvedPath(roots, requested, real));
-  const stats = await remote.stat(path).catch((err) => {
-    throw targetRefusal(err, "find", requested);
-  });
+  const { path, stats } = await resolveExisting(remote, policy, requested);
   // Checked before opening: opening a FIFO would block the target's sftp-server.
   if (!stats.isFile()) throw new TransferRefused("not_a_file", `${requested} is not a regular file`);
   if (stats.size > policy.maxBytes) throw tooLarge(policy);
@@ -303,6 +296,22 @@ export class Download implements AsyncIterable<Uint8Array> {
 }
 
 /**
+ * An existing path the policy allows, resolved on the target (symlinks followed) and checked again under the roots
+ * as resolved, with what it is. A path that does not exist or cannot be read is the target's refusal.
+ */
+async function resolveExisting(remote: RemoteFiles, policy: FileTransferPolicy, requested: string) {
+  const roots = await resolveRoots(remote, policyRoots(policy));
+  const real = await remote.realpath(requested).catch((err) => {
+    throw targetRefusal(err, "find", requested);
+  });
+  const path = accept(checkResolvedPath(roots, requested, real));
+  const stats = await remote.stat(path).catch((err) => {
+    throw targetRefusal(err, "find", requested);
+  });
+  return { path, stats };
+}
+
+/**
  * A folder's entries, for the page to browse (at most MAX_LISTING_ENTRIES; `truncated` says more were left out).
  * The folder is checked like a download's file, under whichever direction is on: named inside an allowed root and
  * outside the denied ones, and so again where it really leads. Names with `/` or NUL, or too long, are left out.
@@ -313,14 +322,7 @@ export async function listFolder(
   requestedPath: string,
 ): Promise<{ path: string; entries: ListingEntry[]; truncated: boolean }> {
   const requested = accept(checkRequestedPath(policy, policy.download ? "download" : "upload", requestedPath));
-  const roots = await resolveRoots(remote, policyRoots(policy));
-  const real = await remote.realpath(requested).catch((err) => {
-    throw targetRefusal(err, "find", requested);
-  });
-  const path = accept(checkResolvedPath(roots, requested, real));
-  const stats = await remote.stat(path).catch((err) => {
-    throw targetRefusal(err, "find", requested);
-  });
+  const { path, stats } = await resolveExisting(remote, policy, requested);
   if (!stats.isDirectory()) throw new TransferRefused("not_found", `${requested} is not a folder`);
   const handle = await remote.opendir(path).catch((err) => {
     throw targetRefusal(err, "list", requested);
