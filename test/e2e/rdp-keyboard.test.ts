@@ -11,9 +11,16 @@ import { rdpUnavailable } from "../../connector/rdp/engine.ts";
 import { waitFor } from "../../scripts/stack/process.ts";
 import { startXrdp, type Xrdp, xrdpMissing } from "../../scripts/stack/xrdp.ts";
 import { describeWithPeers } from "../support/peers.ts";
-import { bridgeInput, type Desktop, keyText, openDesktop, startXev, tap } from "../support/rdp-desktop.ts";
+import {
+  bridgeInput,
+  type Desktop,
+  desktopToolsMissing,
+  keyText,
+  openDesktop,
+  startXev,
+  tap,
+} from "../support/rdp-desktop.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../support/stack.ts";
-import { xevMissing } from "../support/xev.ts";
 
 /**
  * A 105-key keyboard as the browser reports it (keysym) and the X keysym name the desktop must see.
@@ -100,7 +107,7 @@ type Typed = { got: string[]; numLockOn: boolean };
 
 describeWithPeers(
   "every key of a full keyboard reaches an xrdp desktop",
-  xrdpMissing() ?? rdpUnavailable() ?? xevMissing(),
+  xrdpMissing() ?? rdpUnavailable() ?? desktopToolsMissing(),
   () => {
     let dir: string;
     let fastPath: Xrdp;

@@ -11,7 +11,14 @@ import { encodeInstruction } from "../../protocol/guacamole.ts";
 import { DEFAULT_KEYBOARD_LAYOUT, type KeyboardLayout } from "../../protocol/keyboard-layout.ts";
 import { waitFor } from "../../scripts/stack/process.ts";
 import type { Xrdp } from "../../scripts/stack/xrdp.ts";
-import { parseXev, type XKeyEvent, xevCommand } from "./xev.ts";
+import { parseXev, type XKeyEvent, xevCommand, xevMissing } from "./xev.ts";
+
+/** Why a test cannot run X clients in a desktop here, or undefined: xev and xwininfo, setxkbmap, runuser. */
+export const desktopToolsMissing = (): string | undefined =>
+  xevMissing() ??
+  (existsSync("/usr/bin/xwininfo") && existsSync("/usr/bin/setxkbmap") && existsSync("/usr/sbin/runuser")
+    ? undefined
+    : "reading a desktop's keys and keymap needs xwininfo (x11-utils), setxkbmap (x11-xkb-utils) and runuser");
 
 /** A key pressed (`key,<keysym>,1`) or released (`key,<keysym>,0`), as the desktop page sends it. */
 export const keyText = (keysym: number, pressed: boolean): string => encodeInstruction("key", keysym, pressed ? 1 : 0);
