@@ -10,6 +10,7 @@ import {
   chunkSigner,
   SessionRecorder,
   type SessionRecorderOptions,
+  gzipLevel,
   sealChunkOffThread,
 } from "./recorder.ts";
 import { SpoolFull } from "./spool.ts";
@@ -373,16 +374,26 @@ describe("SessionRecorder output, byte for byte", () => {
     expect(claims.length).toBeGreaterThan(20);
   });
 
-  it("seals off the relay's thread into the same bytes and entry as the shared codec", async () => {
+  it("seals off the relay's thread into the shared codec's bytes and entry (a flood's chunk: a valid faster one)", async () => {
     let seed = 3;
     const noise = Uint8Array.from({ length: 700_000 }, () => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed >>> 24;
     });
     const prev = await genesis(RID);
-    for (const [seq, raw] of [new Uint8Array(0), utf8.encode('[0.5,"o","caf\u00e9"]\n'), noise].entries()) {
+    const small = [new Uint8Array(0), utf8.encode('[0.5,"o","caf\u00e9"]\n'), noise.subarray(0, 200_000)];
+    for (const [seq, raw] of small.entries()) {
+      expect(gzipLevel(raw.byteLength)).toBe(6);
       const ours = await sealChunkOffThread(RID, seq, raw, prev);
       expect({ ...ours, data: new Uint8Array(ours.data) }).toEqual(await sealChunk(RID, seq, raw, prev));
     }
+    // A chunk cut full is compressed faster: other bytes, the same text, an entry that chains as the codec's would.
+    expect(gzipLevel(noise.byteLength)).toBe(3);
+    const ours = await sealChunkOffThread(RID, 3, noise, prev);
+    const codec = await sealChunk(RID, 3, noise, prev);
+    expect(await gunzip(ours.data)).toEqual(noise);
+    expect(ours.entry).toMatchObject({ seq: 3, rawSize: noise.byteLength, rawSha256: codec.entry.rawSha256 });
+    expect(ours.entry.sha256).toBe(await sha256Hex(ours.data));
+    expect(ours.entry.link).toBe(await nextLink(prev, 3, ours.entry.sha256, ours.entry.rawSha256));
   });
 });
