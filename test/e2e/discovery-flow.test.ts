@@ -8,9 +8,8 @@ import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { DiscoveredServer, ServerSummary } from "../../protocol/index.ts";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
-import { ROOT } from "../../scripts/stack/edge.ts";
-import { startProcess } from "../../scripts/stack/process.ts";
 import { chromiumMissing, launchChromium, signInPage } from "../support/browser.ts";
+import { auditEntries, discoveredServers, runDiscovery } from "../support/discovery.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingSlapd, type Slapd, startSlapd } from "../support/slapd.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
@@ -59,16 +58,7 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
   });
 
   /** One discovery round through the real connector CLI; its output. */
-  async function discover(): Promise<string> {
-    const proc = startProcess(
-      process.execPath,
-      ["--import", "tsx", join(ROOT, "connector", "cli.ts"), "discover", "--state", stack.connectorState],
-      { name: "discover", cwd: ROOT },
-    );
-    const code = await new Promise<number | null>((resolve) => proc.child.once("exit", resolve));
-    expect(code, proc.output()).toBe(0);
-    return proc.output();
-  }
+  const discover = async () => (await runDiscovery(stack)).output;
   /** Changes the directory as an AD admin would (ldapmodify over StartTLS-less loopback LDAP). */
   function ldapModify(ldif: string): void {
     execFileSync("ldapmodify", ["-x", "-H", slapd.ldapUrl, "-D", slapd.bindDN, "-w", bindPassword], {
@@ -77,7 +67,7 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
     });
   }
 
-  const discovered = () => stack.admin.request<DiscoveredServer[]>("GET", `/api/sites/${stack.siteId}/discovered`);
+  const discovered = () => discoveredServers(stack);
 
   it("reports every computer as discovered, with a key proposal only for the allowed, reachable one", async () => {
     expect(output).toContain('{"found":3,"scanned":1,"rdp":0,"reported":3,"failedSources":[]}');
@@ -178,9 +168,7 @@ describeWithPeers("discovery to a usable server", missingPeers() ?? missingSlapd
     // The enabled server followed; the move is in the ledger.
     const servers = await stack.admin.request<ServerSummary[]>("GET", "/api/servers");
     expect(servers.find((s) => s.id === linux.serverId)).toMatchObject({ host: "127.0.0.2" });
-    const audit = await stack.admin.request<
-      { action: string; target: { id: string }; data: Record<string, unknown> }[]
-    >("GET", "/api/audit?limit=200");
+    const audit = await auditEntries(stack);
     expect(audit.find((e) => e.action === "discovery.address_changed" && e.target.id === linux.id)?.data).toMatchObject(
       { before: { host: "127.0.0.1" }, after: { host: "127.0.0.2" }, serverFollowed: true },
     );

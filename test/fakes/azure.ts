@@ -1,6 +1,7 @@
 // A fake Azure for tests: Entra ID's v2 token endpoint (client credentials in the form body) and
 // the Resource Manager shapes for Virtual Machines - List (value + nextLink) and Network
-// Interfaces - Get, with throttling answered as ARM does (429 + Retry-After).
+// Interfaces - Get, with throttling answered as ARM does (429 + Retry-After). VM i is vm-<i>, named host-<i>, with
+// one NIC (nic-<i>) at 10.2.0.<i+4>; tests move and delete VMs through `addresses` and `deleted` between calls.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -9,7 +10,12 @@ export class FakeAzure {
   readonly clientId = "11111111-2222-3333-4444-555555555555";
   readonly clientSecret = "fake-azure-secret";
   readonly subscriptionId = "sub-1";
+  /** VMs 0 .. vms-1 exist (less those in `deleted`). */
   vms = 5;
+  /** Test hook: a VM's primary private address, by index, instead of 10.2.0.<i+4> (the host moved). */
+  readonly addresses = new Map<number, string>();
+  /** Test hook: VMs deleted from the subscription, by index: out of the list, their NIC a 404. */
+  readonly deleted = new Set<number>();
   pageSize = 2;
   throttleNext = 0;
   throttled = 0;
@@ -69,20 +75,27 @@ export class FakeAzure {
       if (url.searchParams.get("api-version") !== "2024-07-01")
         return json(400, { error: { code: "InvalidApiVersionParameter" } });
       const skip = Number(url.searchParams.get("$skiptoken") ?? 0);
-      const value = Array.from({ length: Math.min(this.pageSize, this.vms - skip) }, (_, k) => this.vm(skip + k));
-      const more = skip + this.pageSize < this.vms;
+      const present = Array.from({ length: this.vms }, (_, i) => i).filter((i) => !this.deleted.has(i));
+      const value = present.slice(skip, skip + this.pageSize).map((i) => this.vm(i));
+      const more = skip + this.pageSize < present.length;
       const nextLink = this.foreignNextLink
         ? "http://attacker.invalid/steal"
         : `${this.url}${url.pathname}?api-version=2024-07-01&$skiptoken=${skip + this.pageSize}`;
       return json(200, more ? { value, nextLink } : { value });
     }
     const nic = url.pathname.match(/\/networkInterfaces\/nic-(\d+)$/);
-    if (nic) {
+    if (nic && Number(nic[1]) < this.vms && !this.deleted.has(Number(nic[1]))) {
       return json(200, {
         name: `nic-${nic[1]}`,
         properties: {
           ipConfigurations: [
-            { name: "ipconfig1", properties: { privateIPAddress: `10.2.0.${Number(nic[1]) + 4}`, primary: true } },
+            {
+              name: "ipconfig1",
+              properties: {
+                privateIPAddress: this.addresses.get(Number(nic[1])) ?? `10.2.0.${Number(nic[1]) + 4}`,
+                primary: true,
+              },
+            },
           ],
         },
       });

@@ -17,6 +17,7 @@ export type FakeInstance = {
 export class FakeEc2 {
   readonly accessKeyId = "AKIAFAKEFAKEFAKE0001";
   readonly secretAccessKey = "fake/secret/key/for/tests/only/000000000";
+  /** Test hook: what DescribeInstances answers from; tests change it between calls (a host moves, stops, starts). */
   instances: FakeInstance[] = [];
   /** The next this-many requests are throttled. */
   throttleNext = 0;

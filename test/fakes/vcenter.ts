@@ -10,6 +10,7 @@ export class FakeVcenter {
   readonly username = "svc-psm@vsphere.local";
   readonly password = "fake-vcenter-password";
   hosts = ["host-1", "host-2"];
+  /** Test hook: the inventory; tests change it between calls (a VM's address moves, it powers off or on). */
   vms: FakeVm[] = [];
   throttleNext = 0;
   throttled = 0;
