@@ -27,6 +27,9 @@ const ALL_ROUTES = [
   // Moderated sessions: the list, and a moderator's view (of no live session: it says so).
   "moderate",
   "moderate/no-such-session",
+  // Shared sessions: the invitations to the user, and the join page (of no session: it says so).
+  "shared",
+  "shared/no-such-session",
   ...[
     "sites",
     "zones",

@@ -40,6 +40,9 @@ import {
   Group,
   ImportServersResponse,
   IntegrityReport,
+  InvitationAccepted,
+  InvitationToMe,
+  type InviteRequest,
   RecordingSummary,
   LiveSession,
   ModerationSession,
@@ -60,6 +63,8 @@ import {
   CredentialRotationInfo,
   type CredentialRotationSettings,
   SessionSummary,
+  SessionInvitation,
+  SessionSharing,
   type ExtensionRequest,
   ExtensionResult,
   PendingExtension,
@@ -257,7 +262,7 @@ export const api = {
   pushAnswer: (id: string, number: number) => call("POST", at("/api/mfa/push", id, "/approve"), PushState, { number }),
   pushDeny: (id: string) => call("POST", at("/api/mfa/push", id, "/deny"), PushState, {}),
   stepUp: (checkoutId: string) => call("GET", at("/api/checkouts", checkoutId, "/step-up"), StepUpDecision),
-  socketTicket: (sessionId: string, socket: "ws" | "watch") =>
+  socketTicket: (sessionId: string, socket: "ws" | "watch" | "join") =>
     call("POST", at("/api/sessions", sessionId, "/ticket"), SocketTicket, { socket }),
 
   // ---- requester -------------------------------------------------------------------------
@@ -271,6 +276,21 @@ export const api = {
   session: (id: string) => call("GET", at("/api/sessions", id), SessionSummary),
   extendSession: (id: string, body: Body<typeof ExtensionRequest>) =>
     call("POST", at("/api/sessions", id, "/extensions"), ExtensionResult, body),
+
+  // ---- shared sessions (docs/governance.md): the session's user invites; the invitee joins -----------------------
+  sessionSharing: (sessionId: string) => call("GET", at("/api/sessions", sessionId, "/invitations"), SessionSharing),
+  invite: (sessionId: string, body: Body<typeof InviteRequest>) =>
+    call("POST", at("/api/sessions", sessionId, "/invitations"), SessionInvitation, body),
+  /** Takes an invitation back: a person who joined is disconnected. */
+  takeBackInvitation: (sessionId: string, invitationId: string) =>
+    call(
+      "DELETE",
+      `${at("/api/sessions", sessionId, "/invitations")}/${encodeURIComponent(invitationId)}`,
+      z.object({ revoked: z.literal(true) }),
+    ),
+  invitations: () => call("GET", "/api/invitations", z.array(InvitationToMe)),
+  invitationStepUp: (id: string) => call("GET", at("/api/invitations", id, "/step-up"), StepUpDecision),
+  acceptInvitation: (id: string) => call("POST", at("/api/invitations", id, "/accept"), InvitationAccepted, {}),
 
   // ---- approver --------------------------------------------------------------------------
   approvals: () => call("GET", "/api/approvals", z.array(ApprovalItem)),

@@ -3,6 +3,9 @@
 // is found at the moment it was shown, markers read as words, and times read as offsets and wall clock.
 import { describe, expect, it } from "vitest";
 import {
+  authorAt,
+  authorsOf,
+  chaptersOf,
   compressIdle,
   formatOffset,
   idleClock,
@@ -93,5 +96,69 @@ describe("replay helpers", () => {
     expect(wallClock(start, 12, { locale: "en-US", timeZone: "UTC" }).text).toBe("11:59:42 PM");
     // In the viewer's own zone: the same moment, another clock (and there, no midnight was crossed).
     expect(wallClock(start, 45, { locale: "en-GB", timeZone: "Asia/Tokyo" }).text).toBe("09:00:15");
+  });
+});
+
+// A shared session's recording (docs/governance.md "Shared sessions"): `typing: <name>` markers are authorship, not
+// events. The replay says who typed at the current moment and keeps them off the events list and the timeline.
+describe("replay of a shared session", () => {
+  const SHARED = [
+    '{"version":2,"width":80,"height":24}',
+    '[0,"m","start"]',
+    '[1,"o","$ "]',
+    '[2,"m","joined with input: bob"]',
+    '[3,"m","typing: bob"]',
+    '[3.1,"o","e"]',
+    '[5,"m","typing: alice"]',
+    '[5.1,"o","l"]',
+    '[7,"m","typing: bob"]',
+    '[7.1,"o","s"]',
+    '[9,"m","left: bob"]',
+  ].join("\n");
+
+  it("keeps authorship out of the session's events, and names comings and goings in words", () => {
+    const cast = parseCast(SHARED);
+    expect(chaptersOf(cast)).toEqual([
+      [0, "start"],
+      [2, "joined with input: bob"],
+      [9, "left: bob"],
+    ]);
+    expect(chaptersOf(cast).map(([, raw]) => markerLabel(raw))).toEqual([
+      "Recording started",
+      "bob joined with input",
+      "bob left",
+    ]);
+  });
+
+  it("says who typed at a moment: the latest authorship marker at or before it, the session's user before any", () => {
+    const authors = authorsOf(parseCast(SHARED));
+    expect(authors).toEqual([
+      [3, "bob"],
+      [5, "alice"],
+      [7, "bob"],
+    ]);
+    expect(authorAt(authors, 0, "alice")).toBe("alice");
+    expect(authorAt(authors, 2.99, "alice")).toBe("alice");
+    expect(authorAt(authors, 3, "alice")).toBe("bob");
+    expect(authorAt(authors, 4, "alice")).toBe("bob");
+    expect(authorAt(authors, 6, "alice")).toBe("alice");
+    expect(authorAt(authors, 100, "alice")).toBe("bob");
+    // A session never shared has no authorship to show.
+    expect(authorAt(authorsOf(parseCast(CAST)), 1, "alice")).toBeNull();
+  });
+
+  it("finds the same author on the idle-compressed timeline the player plays", () => {
+    // A minute's pause before bob types again: the player plays it as 2 s.
+    const long = parseCast(
+      SHARED.replace('[7,"m","typing: bob"]', '[70,"m","typing: bob"]')
+        .replace('[7.1,"o","s"]', '[70.1,"o","s"]')
+        .replace('[9,"m","left: bob"]', '[72,"m","left: bob"]'),
+    );
+    const played = compressIdle(long, 2);
+    const authors = authorsOf(played);
+    const at = idleClock(long, 2);
+    expect(authorAt(authors, at(6), "alice")).toBe("alice");
+    expect(at(70)).toBeCloseTo(7.1);
+    expect(authorAt(authors, at(70), "alice")).toBe("bob");
   });
 });

@@ -1,7 +1,9 @@
 // Pure helpers for replay: read a .cast, neutralise escape strings the replaying terminal must not
 // act on (OSC titles and clipboard writes, DCS/APC/PM/SOS), compress idle time (and map a recorded time
 // to the compressed one), search the text, name the session-event markers, and say when something
-// happened: the offset in the recording and the wall-clock time (start + offset, in the viewer's locale).
+// happened: the offset in the recording and the wall-clock time (start + offset, in the viewer's locale). In a shared
+// session's recording, `typing: <name>` markers say who typed (authorship, not events): who typed at a moment is the
+// latest one at or before it, and input before the first one is the session's user's.
 
 export type CastEvent = [time: number, code: string, data: string];
 export type Cast = { header: Record<string, unknown> & { width: number; height: number }; events: CastEvent[] };
@@ -133,9 +135,41 @@ export function searchCast(cast: Cast, query: string, maxHits = 200): Hit[] {
   return hits;
 }
 
-/** Session-event markers ("m" events, as recording/asciicast.ts writes them): [time (s), label]. */
+/** Every marker ("m" events, as recording/asciicast.ts writes them): [time (s), label]. */
 export function markersOf(cast: Cast): [number, string][] {
   return cast.events.filter((e) => e[1] === "m").map((e) => [e[0], e[2]]);
+}
+
+/**
+ * The room's authorship marker in a shared session, `typing: <username>`, written before each change of writer
+ * (durable/room/sharing.ts TYPING_MARKER, docs/recording.md).
+ */
+export const TYPING_MARKER = "typing: ";
+
+/** The session's events (the chapters on the timeline and in the list): every marker but the authorship ones. */
+export function chaptersOf(cast: Cast): [number, string][] {
+  return markersOf(cast).filter(([, label]) => !label.startsWith(TYPING_MARKER));
+}
+
+/** Who typed from when: [time (s), username], one per change of writer, in time order. */
+export function authorsOf(cast: Cast): [number, string][] {
+  return markersOf(cast)
+    .filter(([, label]) => label.startsWith(TYPING_MARKER))
+    .map(([t, label]): [number, string] => [t, label.slice(TYPING_MARKER.length).trim()]);
+}
+
+/**
+ * Who was typing at `time` (s) of a shared session's recording: the latest authorship marker at or before it, or
+ * before the first one the session's user (`owner`). Null for a recording that was never shared (no marker).
+ */
+export function authorAt(authors: readonly [number, string][], time: number, owner: string): string | null {
+  if (authors.length === 0) return null;
+  let author = owner;
+  for (const [t, name] of authors) {
+    if (t > time) break;
+    author = name;
+  }
+  return author;
 }
 
 /**
@@ -151,6 +185,10 @@ export function markerLabel(raw: string, at: (ms: number) => string = (ms) => ne
   if (kind === "warning") return `Warning: ${words(rest)}`;
   if (kind === "end") return rest === "killed" ? "Ended: killed by an administrator" : `Ended: ${words(rest)}`;
   if (kind === "gap") return `Gap: ${rest}`;
+  // Shared sessions (durable/room/sharing.ts): a person the user invited came or went.
+  if (kind === "joined with input") return `${rest} joined with input`;
+  if (kind === "left") return `${rest} left`;
+  if (kind === "typing") return `Typed by ${rest}`;
   if (kind === "extension") {
     const until = Date.parse(rest.replace(/^until\s+/, ""));
     return Number.isNaN(until) ? `Extended: ${rest}` : `Extended until ${at(until)}`;

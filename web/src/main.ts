@@ -1,7 +1,8 @@
 // Entry point: loads the signed-in user, routes by URL hash (#/login, #/catalog, #/requests, #/approvals,
 // #/admin/<section> (auditors: #/admin/live only), #/audit, #/sessions/<id>, #/watch/<id>, #/moderate,
 // #/moderate/<id> (moderated sessions: any signed-in user; the API decides who moderates what), #/recordings,
-// #/recordings/<id>[?t=<s>], #/commands, #/duo: back from Duo's prompt) and gives
+// #/recordings/<id>[?t=<s>], #/commands, #/shared (sessions shared with the user), #/shared/<sessionId> (typing in
+// one), #/duo: back from Duo's prompt) and gives
 // each page a fresh container plus a cleanup hook.
 import "./zod-config.ts";
 import "./styles.css";
@@ -14,7 +15,7 @@ import { renderCatalog } from "./catalog-page.ts";
 import { type Cleanup, h, replace } from "./dom.ts";
 import { renderDuoReturn } from "./duo-return.ts";
 import { renderLogin } from "./login-page.ts";
-import { renderNav, setApprovalsCount } from "./nav.ts";
+import { renderNav, setApprovalsCount, setSharedCount } from "./nav.ts";
 import { renderRequests } from "./requests-page.ts";
 
 /** Where a signed-in user lands. */
@@ -92,10 +93,17 @@ async function route(): Promise<void> {
       (pending) => serial === routeSerial && setApprovalsCount(nav, pending.length),
       () => {},
     );
+  // Anyone may be invited to type in a shared session: the nav says how many invitations wait.
+  if (me)
+    api.invitations().then(
+      (list) => serial === routeSerial && setSharedCount(nav, list.filter((i) => i.state === "pending").length),
+      () => {},
+    );
 
   const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const watch = /^\/watch\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   const moderate = /^\/moderate\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+  const shared = /^\/shared\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   // #/recordings/<id>?t=<s>: the replay opens at that second of the recording (the commands timeline links there).
   const recording = /^\/recordings\/([A-Za-z0-9_-]{1,64})(?:\?(.*))?$/.exec(path);
   // #/approvals/<id>: the inbox, at that request's card (notifications link there).
@@ -167,6 +175,14 @@ async function route(): Promise<void> {
     document.body.classList.add("page-terminal");
     const page = await lazy(serial, () => import("./watch-page.ts"), container);
     if (page) cleanup = page.renderWatch(container, moderate[1], false, undefined, false, "moderate");
+  } else if (path === "/shared") {
+    const page = await lazy(serial, () => import("./shared-page.ts"), container);
+    if (page) cleanup = page.renderShared(container, (id) => go(`#/shared/${id}`));
+  } else if (shared?.[1]) {
+    // Typing in a session shared with this person (terminal sessions): the join socket's upgrade decides who may.
+    document.body.classList.add("page-terminal");
+    const page = await lazy(serial, () => import("./join-page.ts"), container);
+    if (page) cleanup = page.renderJoin(container, shared[1], me.username);
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {

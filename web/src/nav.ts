@@ -14,6 +14,8 @@ interface NavLink {
 const LINKS: readonly NavLink[] = [
   { href: "#/catalog", label: "Catalog", roles: null },
   { href: "#/requests", label: "My requests", roles: null },
+  // Shared sessions: live sessions someone invited this person to type in (empty for most people, most of the time).
+  { href: "#/shared", label: "Shared with you", roles: null },
   { href: "#/approvals", label: "Approvals", roles: ["approver", "admin", "zone_admin"] },
   { href: "#/admin", label: "Admin", roles: ["admin", "zone_admin"] },
   // Auditors watch live sessions read-only; admins and zone admins reach them through Admin.
@@ -27,7 +29,7 @@ const LINKS: readonly NavLink[] = [
   { href: "#/account", label: "Account", roles: null },
 ];
 
-/** `data-nav` hook of each link: "catalog", "requests", "approvals", "admin", "admin/live", "audit", "moderate". */
+/** `data-nav` hook of each link: "catalog", "requests", "shared", "approvals", "admin", "admin/live", "audit", …. */
 const hook = (link: NavLink) => link.href.slice(2);
 
 export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, onLogout: () => void): void {
@@ -96,7 +98,16 @@ export function renderNav(nav: HTMLElement, me: Me | null, currentPath: string, 
 
 /** Shows how many requests wait for this approver next to Approvals ("Approvals 2"); 0 shows none. */
 export function setApprovalsCount(nav: HTMLElement, count: number): void {
-  const link = nav.querySelector<HTMLAnchorElement>('a[data-nav="approvals"]');
+  setCount(nav, "approvals", count);
+}
+
+/** Shows how many invitations to a shared session wait for this person ("Shared with you 1"); 0 shows none. */
+export function setSharedCount(nav: HTMLElement, count: number): void {
+  setCount(nav, "shared", count);
+}
+
+function setCount(nav: HTMLElement, hook: string, count: number): void {
+  const link = nav.querySelector<HTMLAnchorElement>(`a[data-nav="${hook}"]`);
   if (!link) return;
   link.querySelector(".nav-count")?.remove();
   if (count > 0) link.append(" ", h("span", { class: "nav-count", "aria-label": `${count} waiting` }, String(count)));

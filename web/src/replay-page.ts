@@ -7,19 +7,23 @@
 // Test hooks: #replay-player, #replay-controls, #replay-search, #replay-hits button[data-time],
 // #replay-markers button[data-time], #replay-integrity[data-status], <body data-replay="ready">; opened at a
 // moment (`openAt`, s into the recording as made: #/recordings/<id>?t=…), it shows that screen, paused, and sets
-// <body data-replay-at> to the second on the played timeline.
+// <body data-replay-at> to the second on the played timeline. A shared session's recording carries `typing: <name>`
+// markers (who typed, not events): they stay off the timeline and the list, and #replay-author says "Typed by <name>"
+// for the moment shown.
 import "asciinema-player/dist/bundle/asciinema-player.css";
 import "./replay.css";
 import * as AsciinemaPlayer from "asciinema-player";
 import type { RecordingSummary } from "../../protocol/index.ts";
 import { api, errorText } from "./api.ts";
 import {
+  authorAt,
+  authorsOf,
   type Cast,
+  chaptersOf,
   compressIdle,
   formatOffset,
   idleClock,
   markerLabel,
-  markersOf,
   parseCast,
   safeForReplay,
   searchCast,
@@ -37,6 +41,8 @@ const IDLE_LIMIT_S = 2;
 /** Video frames per second for a terminal: text changes in steps, and 10 fps shows typing as it came while
  * keeping an hour's recording to 36,000 frames (minutes to make, not hours). */
 const TERMINAL_FPS = 10;
+/** How often "Typed by" follows the player's position (ms); the player has no time-update event. */
+const AUTHOR_EVERY_MS = 250;
 
 export function renderReplay(container: HTMLElement, id: string, canDownloadKey: boolean, openAt?: number): Cleanup {
   document.title = "Replay · PSM";
@@ -54,6 +60,11 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
   const message = h("p", { class: "notice", role: "alert", hidden: true });
   const host = h("div", { id: "replay-player", class: "replay-player" });
   const markers = h("ol", { id: "replay-markers", class: "replay-markers", "aria-label": "Session events" });
+  // A shared session: who typed at the moment shown (the latest authorship marker at or before it).
+  const author = h("p", { id: "replay-author", class: "replay-author", hidden: true });
+  /** The played cast's authorship markers: [time on the played timeline (s), username]. */
+  let authors: [number, string][] = [];
+  const authorTimer = setInterval(showAuthor, AUTHOR_EVERY_MS);
   const speed = speedField();
   const idle = h("input", { id: "replay-idle", type: "checkbox", checked: true });
   const search = h("input", {
@@ -76,7 +87,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
       fps: TERMINAL_FPS,
       width: frames.width,
       height: frames.height,
-      markers: markersOf(recorded).map(([t, raw]) => ({
+      markers: chaptersOf(recorded).map(([t, raw]) => ({
         timeMs: Math.round(t * 1000),
         label: markerLabel(raw, formatFullTime),
       })),
@@ -104,8 +115,10 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
       preload: true,
       controls: true,
       fit: "width",
-      markers: markersOf(shown).map(([t, raw]): [number, string] => [t, markerLabel(raw, formatFullTime)]),
+      markers: chaptersOf(shown).map(([t, raw]): [number, string] => [t, markerLabel(raw, formatFullTime)]),
     });
+    authors = authorsOf(shown);
+    showAuthor();
     player.addEventListener("play", () => {
       started = true;
     });
@@ -141,12 +154,21 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
     );
   }
 
+  /** "Typed by bob" for the player's position; nothing for a session that was never shared. */
+  function showAuthor(): void {
+    if (!player || !summary) return;
+    const name = authorAt(authors, player.getCurrentTime(), summary.username);
+    author.hidden = name === null;
+    const text = name === null ? "" : `Typed by ${name}`;
+    if (author.textContent !== text) author.textContent = text;
+  }
+
   function showMarkers(): void {
     if (!recorded) return;
     const toPlayed = idleClock(recorded, limit());
     replace(
       markers,
-      ...markersOf(recorded).map(([t, raw]) =>
+      ...chaptersOf(recorded).map(([t, raw]) =>
         h("li", {}, jumpButton(t, toPlayed), " ", h("span", {}, markerLabel(raw, formatFullTime))),
       ),
     );
@@ -181,7 +203,13 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
     runSearch();
   });
 
-  replayLayout(container, [heading, meta, message], [host], markers, [integrity, controls, hits, files, video.panel]);
+  replayLayout(container, [heading, meta, message], [host, author], markers, [
+    integrity,
+    controls,
+    hits,
+    files,
+    video.panel,
+  ]);
 
   void (async () => {
     try {
@@ -211,6 +239,7 @@ export function renderReplay(container: HTMLElement, id: string, canDownloadKey:
 
   return () => {
     disposed = true;
+    clearInterval(authorTimer);
     video.cancel();
     player?.dispose();
     delete document.body.dataset.replay;

@@ -174,3 +174,75 @@ describe("SessionSocket as a moderator", () => {
     expect(credits).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
   });
 });
+
+// A person the session's user invited (shared sessions, docs/governance.md): the `join` socket sends what they type,
+// never a resize (a viewer's size does not drive the session), returns credit like a live view, and passes on who
+// writes and who is typing.
+describe("SessionSocket joined to a shared session", () => {
+  beforeEach(() => {
+    vi.stubGlobal("location", { protocol: "http:", host: "psm.test" });
+    FakeSocket.made = [];
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  function joined() {
+    const participants: unknown[] = [];
+    const typing: string[] = [];
+    const socket = new SessionSocket(
+      {
+        sessionId: "s1",
+        endpoint: "join",
+        size: () => ({ cols: 80, rows: 24 }),
+        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      },
+      {
+        participants: (p) => participants.push(p),
+        typing: (name) => typing.push(name),
+        state: () => {},
+        deadline: () => {},
+        output: (_payload, rendered) => rendered(),
+        reset: () => {},
+        warning: () => {},
+        stopped: () => {},
+        error: () => {},
+      },
+    );
+    socket.start();
+    const ws = FakeSocket.made.at(-1)!;
+    ws.onopen?.();
+    ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 60_000 }));
+    ws.receive(JSON.stringify({ type: "status", state: "connected" }));
+    return { socket, ws, participants, typing };
+  }
+
+  it("opens /join with a viewer's hello and sends typed input as DATA frames, never a resize", () => {
+    const { socket, ws } = joined();
+    expect(ws.url).toBe("ws://psm.test/api/sessions/s1/join");
+    const hello = JSON.parse(ws.sent[0] as string);
+    expect(hello).toEqual({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 });
+    expect(socket.sendInput("echo hi\r")).toBe(true);
+    const frames = ws.sent.filter((d) => d instanceof Uint8Array).map((d) => decodeFrame(d as Uint8Array));
+    expect(frames).toEqual([{ kind: "data", payload: new TextEncoder().encode("echo hi\r") }]);
+    socket.resize(100, 40);
+    expect(ws.sent.filter((d) => typeof d === "string" && d.includes("resize"))).toEqual([]);
+  });
+
+  it("passes on the room's participants and typing messages", () => {
+    const { ws, participants, typing } = joined();
+    const state = { type: "participants", user: "alice", writers: ["bob"] };
+    ws.receive(JSON.stringify(state));
+    ws.receive(JSON.stringify({ type: "typing", name: "alice" }));
+    expect(participants).toEqual([state]);
+    expect(typing).toEqual(["alice"]);
+  });
+
+  it("returns credit for what it renders, as a live view does", () => {
+    const { ws } = joined();
+    const chunk = new Uint8Array(CREDIT_BATCH).fill(0x61);
+    ws.receive(encodeData(chunk).slice().buffer);
+    const credits = ws.sent.filter((d) => d instanceof Uint8Array).map((d) => decodeFrame(d as Uint8Array));
+    expect(credits).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
+  });
+});

@@ -1,5 +1,6 @@
-// The browser's reconnecting socket to a SessionRoom as its user (`/ws`), a read-only viewer (`/watch`) or a
-// moderator of a moderated session (`/moderate`: read-only too, but it may lock input or end the session):
+// The browser's reconnecting socket to a SessionRoom as its user (`/ws`), a read-only viewer (`/watch`), a
+// moderator of a moderated session (`/moderate`: read-only too, but it may lock input or end the session) or a person
+// the user invited into a shared session (`/join`: a viewer whose keyboard input reaches the target):
 // handshake, validation, output credit, heartbeats, capped backoff. No DOM; the pages listen to its events.
 // The user's socket counts the output offset it has received (from the room's `sync`) and resumes from
 // it after a drop, so the terminal keeps its screen and gets exactly the bytes it missed.
@@ -25,6 +26,7 @@ import {
   type Moderate,
   type Moderation,
   type Notice,
+  type Participants,
 } from "../../protocol/index.ts";
 
 /** What the page shows. `reconnecting` = the socket dropped and a retry is pending or in flight. */
@@ -54,6 +56,10 @@ export interface SessionSocketEvents {
   moderation?(state: Moderation): void;
   /** Command control refused a line (docs/governance.md): `message` is the policy's words for the user. */
   notice?(notice: Notice): void;
+  /** A shared session's writers (docs/governance.md "Shared sessions"): sent whenever they change, to every socket. */
+  participants?(state: Participants): void;
+  /** In a shared session, `name`'s input just reached the target (again at most once a second while they go on). */
+  typing?(name: string): void;
   /** File transfer's answers (protocol/file-transfer.ts), the user's socket only. */
   files?(message: FileAnswer): void;
   /** FILE_DATA (a download's bytes) and FILE_CREDIT (an upload's credit). */
@@ -74,16 +80,19 @@ export type FileRequest =
   | { type: "ft_cancel"; id: number };
 
 /**
- * Which of the room's sockets: the session user's own (`/ws`), an admin's live view (`/watch`) or a moderator's
- * live view of a moderated session (`/moderate`).
+ * Which of the room's sockets: the session user's own (`/ws`), an admin's live view (`/watch`), a moderator's
+ * live view of a moderated session (`/moderate`), or an invited person's view with input (`/join`).
  */
-export type SocketEndpoint = "ws" | "watch" | "moderate";
+export type SocketEndpoint = "ws" | "watch" | "moderate" | "join";
 
 export interface SessionSocketOptions {
   sessionId: string;
   /** Default `ws`. */
   endpoint?: SocketEndpoint;
-  /** Send no input or resizes (default: for `watch` and `moderate`). Credit still flows: the room measures a viewer's lag by it. */
+  /**
+   * Send no input or resizes (default: for `watch` and `moderate`). Credit still flows: the room measures a viewer's
+   * lag by it. A `join` socket sends input, but like any viewer's its size does not drive the session.
+   */
   readOnly?: boolean;
   /** The terminal's current size, sent in every hello. */
   size(): { cols: number; rows: number };
@@ -137,7 +146,7 @@ export class SessionSocket {
   ) {
     this.WebSocketImpl = options.WebSocketImpl ?? WebSocket;
     this.endpoint = options.endpoint ?? "ws";
-    this.readOnly = options.readOnly ?? this.endpoint !== "ws";
+    this.readOnly = options.readOnly ?? (this.endpoint === "watch" || this.endpoint === "moderate");
   }
 
   get state(): SocketState {
@@ -200,9 +209,9 @@ export class SessionSocket {
     return true;
   }
 
-  /** Tells the room the terminal's new size; a read-only socket's size does not drive the session. */
+  /** Tells the room the terminal's new size; a viewer's (read-only or joined) does not drive the session. */
   resize(cols: number, rows: number): void {
-    if (this.readOnly || (cols === this.sentSize.cols && rows === this.sentSize.rows)) return;
+    if (this.endpoint !== "ws" || this.readOnly || (cols === this.sentSize.cols && rows === this.sentSize.rows)) return;
     if (this.sendControl({ type: "resize", cols, rows })) this.sentSize = { cols, rows };
   }
 
@@ -289,6 +298,12 @@ export class SessionSocket {
         return;
       case "notice":
         this.events.notice?.(message);
+        return;
+      case "participants":
+        this.events.participants?.(message);
+        return;
+      case "typing":
+        this.events.typing?.(message.name);
         return;
       case "ft_allowed":
       case "ft_listing":

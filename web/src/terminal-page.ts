@@ -1,7 +1,9 @@
 // The terminal page (#/sessions/<id>): xterm.js filling the page under the status bar, wired to a
 // SessionSocket, with the room's end-of-session warnings under the bar. Mirrors the session state on
 // <body data-session-state> for tests. On a moderated session the bar says who moderates, and while the room
-// holds input (no moderator yet, or locked) nothing typed is sent: the bar says so instead.
+// holds input (no moderator yet, or locked) nothing typed is sent: the bar says so instead. Where the policy lets the
+// user share the session, "Share" invites a colleague to type too (share-panel.ts); the bar then says who else types
+// and who is typing now (session-presence.ts).
 import type { ErrorCode, Moderation } from "../../protocol/index.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, append, h } from "./dom.ts";
@@ -11,6 +13,8 @@ import { ExtendControl } from "./session-extend.ts";
 import { FilesPanel } from "./files-panel.ts";
 import { moderationText, SessionStatusBar } from "./session-status.ts";
 import { SessionWarningBanner } from "./session-warning.ts";
+import { Presence } from "./session-presence.ts";
+import { SharePanel } from "./share-panel.ts";
 import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
 
 /** While reconnecting, the session's record is re-read at most this often (ms) to learn if it ended. */
@@ -58,7 +62,18 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     sendFile: (message) => socket.sendFile(message),
     sendFileFrame: (frame) => socket.sendFileFrame(frame),
   });
-  const status = new SessionStatusBar(undefined, extend.element, checkIn, files.button);
+  // Shared sessions (docs/governance.md): the button shows once the edge says the policy allows inviting.
+  const share = new SharePanel(sessionId, () => term.focus());
+  const presence = new Presence(null);
+  const status = new SessionStatusBar(
+    undefined,
+    presence.participants,
+    presence.typingNotice,
+    share.button,
+    extend.element,
+    checkIn,
+    files.button,
+  );
   const warning = new SessionWarningBanner();
   const terminalEl = h("div", { id: "terminal", class: "terminal-host", "data-session-id": sessionId });
   const banner = h("div", { id: "ended-banner", class: "ended-banner", role: "alert", hidden: true });
@@ -68,6 +83,7 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     status.element,
     warning.element,
     files.element,
+    share.element,
     h("div", { class: "terminal-area" }, terminalEl, banner),
   );
 
@@ -112,6 +128,8 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
     files.dropped();
     files.button.hidden = true;
     files.element.hidden = true;
+    share.close();
+    presence.clear();
     showEndedBanner(banner, {
       heading: everConnected ? "Session ended" : "The session could not start",
       text,
@@ -146,6 +164,11 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
       // Command control's words (docs/governance.md): a refusal, a line held for a reviewer, or its approval.
       notice: (notice) =>
         status.setNotice(notice.code === "command_denied" ? `Command refused: ${notice.message}` : notice.message),
+      participants: (state) => {
+        presence.setParticipants(state);
+        share.refresh();
+      },
+      typing: (name) => presence.typed(name),
       files: (message) => files.message(message),
       fileFrame: (frame) => files.frame(frame),
     },
@@ -231,12 +254,15 @@ export function renderTerminal(container: HTMLElement, sessionId: string): Clean
   setState("connecting");
   socket.start();
   void recheck();
+  void share.load();
   term.focus();
 
   return () => {
     socket.stop();
     status.dispose();
     warning.dispose();
+    share.dispose();
+    presence.dispose();
     for (const disposable of inputs) disposable.dispose();
     view.dispose();
     delete body.dataset.sessionState;
