@@ -384,7 +384,10 @@ export class RoomCore {
 
   tellWatchers(): void {
     const user = this.browser();
-    if (user && this.meta?.notifyWatched !== false) this.send(user.id, { type: "watchers", count: this.viewers.count });
+    if (!user || this.meta?.notifyWatched === false) return;
+    // The people the user invited type with them and are named by `participants`: they are not watchers.
+    const writers = [...this.peers.values()].filter((p) => p.role === "viewer" && p.hello && p.writer).length;
+    this.send(user.id, { type: "watchers", count: this.viewers.count - writers });
   }
 
   /** Audits an event of this session: its refs come from the meta, and its target (unless given) is the session. */

@@ -91,6 +91,14 @@ describe("RoomCore shared sessions", () => {
       expect(of(bench, id, "typing").map((m) => m.name)).toEqual(["bob", "bob", "alice"]);
   });
 
+  it("a joiner is not counted as a watcher: the user is told of watchers apart from who types with them", () => {
+    const { bench, user, join } = started();
+    join("b1", "bob");
+    expect(of(bench, user, "watchers").at(-1)).toEqual({ type: "watchers", count: 0 });
+    join("w1", "walt", false);
+    expect(of(bench, user, "watchers").at(-1)).toEqual({ type: "watchers", count: 1 });
+  });
+
   it("a joiner who leaves is audited once per person; many tabs count once", () => {
     const { bench, user, join } = started();
     const tab1 = join("b1", "bob");
