@@ -6,17 +6,19 @@
 import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeMessage, REVIEW_SECONDS } from "../protocol/index.ts";
-import { auditLog, type Client, expireTimer, hasText, liveSession, login, ORIGIN, seedUser } from "./test/harness.ts";
+import {
+  auditLog,
+  type Client,
+  expireTimer,
+  hasText,
+  liveSession,
+  login,
+  ORIGIN,
+  seedUser,
+  seedGroup,
+} from "./test/harness.ts";
 
-async function group(...members: string[]): Promise<string> {
-  const id = crypto.randomUUID();
-  await env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
-    .bind(id, `reviewers-${id.slice(0, 6)}`, Date.now())
-    .run();
-  for (const userId of members)
-    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, userId).run();
-  return id;
-}
+const group = (...members: string[]) => seedGroup("reviewers", ...members);
 
 async function person(prefix: string, roles: string[] = ["approver"]) {
   const name = `${prefix}-${crypto.randomUUID().slice(0, 6)}`;

@@ -6,7 +6,17 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
-import { auditLog, type Client, hasText, liveSession, login, ORIGIN, openSocket, seedUser } from "./test/harness.ts";
+import {
+  auditLog,
+  type Client,
+  hasText,
+  liveSession,
+  login,
+  ORIGIN,
+  openSocket,
+  seedUser,
+  seedGroup,
+} from "./test/harness.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /** A `moderation` message naming exactly these moderators has arrived. */
@@ -18,15 +28,7 @@ const moderatedBy =
       return msg.type === "moderation" && JSON.stringify(msg.moderators) === JSON.stringify(names);
     });
 
-async function moderatorGroup(...members: string[]): Promise<string> {
-  const id = crypto.randomUUID();
-  await env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
-    .bind(id, `moderators-${id.slice(0, 6)}`, Date.now())
-    .run();
-  for (const userId of members)
-    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, userId).run();
-  return id;
-}
+const moderatorGroup = (...members: string[]) => seedGroup("moderators", ...members);
 
 async function person(name: string, roles: string[] = ["requester"]) {
   const id = await seedUser(name, "moderate-password-1", roles);

@@ -18,6 +18,7 @@ import {
   login,
   ORIGIN,
   openSocket,
+  seedGroup,
   seedUser,
 } from "./test/harness.ts";
 
@@ -27,15 +28,7 @@ async function person(prefix: string, roles: string[] = ["requester"]) {
   return { id, name, cookie: await login(name, "share-password-1") };
 }
 
-async function group(...members: string[]): Promise<string> {
-  const id = crypto.randomUUID();
-  await env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)")
-    .bind(id, `helpers-${id.slice(0, 6)}`, Date.now())
-    .run();
-  for (const userId of members)
-    await env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, userId).run();
-  return id;
-}
+const group = (...members: string[]) => seedGroup("helpers", ...members);
 
 const invite = (cookie: string, sessionId: string, username: string, minutes?: number) =>
   api(`/api/sessions/${sessionId}/invitations`, {

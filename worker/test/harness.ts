@@ -126,6 +126,22 @@ export async function seedSite(policy: Record<string, unknown> = {}) {
   };
 }
 
+/** A group named `<prefix>-<random>` with these members, seeded straight into D1; returns its id. */
+export async function seedGroup(prefix: string, ...members: string[]): Promise<string> {
+  const id = crypto.randomUUID();
+  await env.DB.batch([
+    env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)").bind(
+      id,
+      `${prefix}-${id.slice(0, 6)}`,
+      Date.now(),
+    ),
+    ...members.map((userId) =>
+      env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, userId),
+    ),
+  ]);
+  return id;
+}
+
 /** Submits a one-item cart and returns the checkout's summary. */
 export async function checkout(cookie: string, site: { serverId: string; credentialId: string }, minutes = 30) {
   const res = await api("/api/checkouts", {
