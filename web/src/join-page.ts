@@ -44,7 +44,6 @@ export function renderJoin(container: HTMLElement, sessionId: string, self: stri
   let stopped = false;
   let disposed = false;
   let everConnected = false;
-  let warnedAt: number | undefined;
   let recheckTimer: ReturnType<typeof setInterval> | undefined;
 
   function setState(state: SocketState): void {
@@ -93,7 +92,6 @@ export function renderJoin(container: HTMLElement, sessionId: string, self: stri
   function onWarning(reason: WarningReason, at: number): void {
     // An idle warning is the user's (their next keystroke clears it); the joiner sees the time limit only.
     if (stopped || reason !== "time_limit") return;
-    warnedAt = at;
     status.setTimeWarning(at);
   }
 
@@ -101,13 +99,7 @@ export function renderJoin(container: HTMLElement, sessionId: string, self: stri
     { sessionId, endpoint: "join", size: () => termSize(term) },
     {
       state: setState,
-      deadline: (unixMs) => {
-        status.setDeadline(unixMs);
-        if (warnedAt !== undefined && unixMs > warnedAt) {
-          warnedAt = undefined;
-          status.setTimeWarning(null);
-        }
-      },
+      deadline: (unixMs) => status.roomDeadline(unixMs),
       warning: onWarning,
       output: (payload, rendered) => term.write(payload, rendered),
       reset: () => term.reset(),

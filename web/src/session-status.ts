@@ -72,6 +72,8 @@ export class SessionStatusBar {
   private warned = { warn: false, danger: false };
   /** Set while the room's `time_limit` warning stands: the countdown is amber whatever is left. */
   private roomWarned = false;
+  /** When the room's standing time warning says the session ends (unix ms). */
+  private warnedAt: number | undefined;
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(back: BackLink = MY_REQUESTS, ...actions: HTMLElement[]) {
@@ -112,6 +114,15 @@ export class SessionStatusBar {
     if (state === "ended") this.countdown.textContent = "";
   }
 
+  /**
+   * The room's deadline (its hello, an extension): shown, and a standing time warning for an earlier end is cleared
+   * (more time was given since the room warned).
+   */
+  roomDeadline(unixMs: number): void {
+    this.setDeadline(unixMs);
+    if (this.warnedAt !== undefined && unixMs > this.warnedAt) this.setTimeWarning(null);
+  }
+
   setDeadline(unixMs: number): void {
     // A later deadline (more time was granted): the spoken warnings are due again.
     if (this.deadline !== undefined && unixMs > this.deadline && !this.roomWarned)
@@ -127,6 +138,7 @@ export class SessionStatusBar {
    */
   setTimeWarning(at: number | null): void {
     this.roomWarned = at !== null;
+    this.warnedAt = at ?? undefined;
     if (at !== null) {
       this.warned.warn = true;
       this.setDeadline(at);

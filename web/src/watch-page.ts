@@ -85,8 +85,6 @@ export function renderWatch(
   let disposed = false;
   /** The room's hello gave the deadline; the live list's copy may be older. */
   let roomDeadline = false;
-  /** When the room's standing time-limit warning says the session ends (unix ms). */
-  let warnedAt: number | undefined;
   let recheckTimer: ReturnType<typeof setInterval> | undefined;
 
   function setState(state: SocketState): void {
@@ -122,18 +120,12 @@ export function renderWatch(
 
   function onDeadline(unixMs: number): void {
     roomDeadline = true;
-    status.setDeadline(unixMs);
-    // More time was given since the room warned: the warning no longer stands.
-    if (warnedAt !== undefined && unixMs > warnedAt) {
-      warnedAt = undefined;
-      status.setTimeWarning(null);
-    }
+    status.roomDeadline(unixMs);
   }
 
   function onWarning(reason: WarningReason, at: number): void {
     // An idle warning is addressed to the user (their next keystroke clears it); the viewer sees only time.
     if (stopped || reason !== "time_limit") return;
-    warnedAt = at;
     status.setTimeWarning(at);
   }
 
