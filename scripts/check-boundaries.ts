@@ -1,7 +1,8 @@
 // The allowed imports between the parts (../shared/DESIGN.md, "Dependency direction"), checked: every import
 // and re-export of every source file is resolved to the part it lands in and compared with ALLOWED below.
-// `npm run check` runs it (`npm run boundaries`), and scripts/check-boundaries.test.ts runs it over the tree
-// in `npm test`. docs/architecture.md ("Boundaries") mirrors the table: change both together.
+// Also one owner per D1 table: only the module TABLE_OWNERS names may write a table listed there.
+// `npm run check` runs both (`npm run boundaries`); scripts/check-boundaries.test.ts and scripts/table-owners.test.ts
+// run them over the tree in `npm test`. docs/architecture.md ("Boundaries") mirrors the table: change both together.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,13 +141,59 @@ export function checkBoundaries(root: string): Violation[] {
   return sourceFiles(root).flatMap((file) => checkFile(file, readFileSync(join(root, file), "utf8")));
 }
 
+/**
+ * One owner per table (AGENTS.md): the one module that writes each D1 table, and applies its defaults. Everyone else
+ * calls the owner's functions. Add a table here when it gets its owner.
+ */
+export const TABLE_OWNERS: Record<string, string> = {
+  users: "worker/access/user-store.ts",
+  groups: "worker/access/group-store.ts",
+  group_members: "worker/access/group-store.ts",
+  zone_admins: "worker/access/group-store.ts",
+};
+
+/** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */
+const SQL_WRITE =
+  /\b(?:INSERT(?:\s+OR\s+[a-z]+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+[a-z]+)?|DELETE\s+FROM)\s+["`[]?(\w+)/gi;
+
+/** Writes to an owned table in one file's string literals (comments never count), outside the table's owner. */
+export function checkTableWrites(file: string, text: string, owners = TABLE_OWNERS): Violation[] {
+  if (isTestFile(file) || !partOf(file)) return [];
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  const out: Violation[] = [];
+  const scan = (node: ts.Node, sql: string) => {
+    for (const m of sql.matchAll(SQL_WRITE)) {
+      const table = m[1]!.toLowerCase();
+      const owner = owners[table];
+      if (!owner || owner === file) continue;
+      const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+      out.push({ file, line, specifier: table, message: `writes ${table}, which only ${owner} may write` });
+    }
+  };
+  const visit = (node: ts.Node) => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) scan(node, node.text);
+    // A template's pieces are read as one text, each substitution as `?`: `UPDATE ${"users"}` is not caught.
+    else if (ts.isTemplateExpression(node))
+      scan(node, [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join(" ? "));
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}
+
+export function checkTableOwners(root: string, owners = TABLE_OWNERS): Violation[] {
+  return sourceFiles(root).flatMap((file) => checkTableWrites(file, readFileSync(join(root, file), "utf8"), owners));
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const violations = checkBoundaries(root);
   for (const v of violations) console.error(`${v.file}:${v.line}: "${v.specifier}": ${v.message}`);
-  if (violations.length) {
+  if (violations.length)
     console.error(`${violations.length} import(s) cross a boundary (table: scripts/check-boundaries.ts)`);
-    process.exit(1);
-  }
+  const writes = checkTableOwners(root);
+  for (const w of writes) console.error(`${w.file}:${w.line}: ${w.message}`);
+  if (writes.length) console.error(`${writes.length} write(s) outside a table's owner (TABLE_OWNERS)`);
+  if (violations.length || writes.length) process.exit(1);
   console.log("boundaries: ok");
 }

@@ -1,5 +1,6 @@
 // A user's keyboard layout as stored (users.keyboard_layout, migration 0034), read through its zod schema: only a
-// layout the connector's bridge knows ever leaves here, for the account page and for the session grant.
+// layout the connector's bridge knows ever leaves here, for the account page (worker/access/user-store.ts) and for
+// the session grant.
 import { DEFAULT_KEYBOARD_LAYOUT, KeyboardLayout } from "../protocol/index.ts";
 
 /**
@@ -11,12 +12,4 @@ export function storedKeyboardLayout(raw: unknown, userId: string): KeyboardLayo
   if (parsed.success) return parsed.data;
   console.warn(`user ${userId}: stored keyboard layout is not a known one; ${DEFAULT_KEYBOARD_LAYOUT} used`);
   return DEFAULT_KEYBOARD_LAYOUT;
-}
-
-export async function userKeyboardLayout(db: D1Database, userId: string): Promise<KeyboardLayout> {
-  const row = await db
-    .prepare("SELECT keyboard_layout FROM users WHERE id = ?")
-    .bind(userId)
-    .first<{ keyboard_layout: string }>();
-  return storedKeyboardLayout(row?.keyboard_layout, userId);
 }

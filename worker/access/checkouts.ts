@@ -39,7 +39,7 @@ import {
 } from "./checkout-store.ts";
 import { approvalContext } from "./approval-context.ts";
 import { notifyCheckout } from "./notify-checkout.ts";
-import { currentPersonOf } from "./person-link-store.ts";
+import { personIdOf } from "./user-store.ts";
 import { effectivePolicies } from "./policy.ts";
 import { credentialHandedOut, requestRotation } from "./rotations.ts";
 
@@ -82,11 +82,7 @@ export async function extendWindow(db: D1Database, checkoutId: string, endsAt: n
 }
 
 export async function personOf(db: D1Database, user: AuthUser): Promise<NamedPerson> {
-  const row = await db
-    .prepare("SELECT COALESCE(person_id, id) AS person FROM users WHERE id = ?")
-    .bind(user.id)
-    .first<{ person: string }>();
-  return { userId: user.id, personId: row?.person ?? user.id, name: user.username };
+  return { userId: user.id, personId: await personIdOf(db, user.id), name: user.username };
 }
 
 export async function approversOf(db: D1Database, groupId: string | null): Promise<NamedPerson[]> {
@@ -375,7 +371,7 @@ export async function decide(
   const approvers = await approversOf(env.DB, rowPolicy(row).approverGroupId);
   // Who may decide is settled before anything about the request's state is revealed. The requester's person
   // is both the one stored with the request and the one now: a link made since (SSO sign-in) counts too.
-  if (by.personId === row.person_id || by.personId === (await currentPersonOf(env.DB, row.user_id)))
+  if (by.personId === row.person_id || by.personId === (await personIdOf(env.DB, row.user_id)))
     throw new ApiFailure("forbidden", `self-approval of ${row.id}`);
   if (!approvers.some((a) => a.userId === user.id)) throw new ApiFailure("forbidden", `not an approver of ${row.id}`);
   return transition(env, row, { type: verdict, by, approvers, at: now, comment }, user);

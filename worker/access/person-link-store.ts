@@ -1,8 +1,9 @@
 // Person links in D1: runs decidePersonLink (person-link.ts) for an SSO account, stores a link only if the
-// account is still unlinked (one conditional UPDATE), and audits every link and every ambiguity.
+// account is still unlinked (one conditional UPDATE in user-store.ts), and audits every link and every ambiguity.
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { decidePersonLink, type LinkAccount, type LinkDecision, type PersonSource } from "./person-link.ts";
+import { linkPersonIfUnlinked } from "./user-store.ts";
 
 type UserRow = {
   id: string;
@@ -42,12 +43,7 @@ export async function linkAccount(env: Env, userId: string, personClaim: unknown
   const target = { type: "user", id: userId, name: me.username };
   if (decision.kind === "link") {
     // Only an unlinked account is linked: an admin's choice or an earlier link made meanwhile stands.
-    const { meta } = await env.DB.prepare(
-      "UPDATE users SET person_id = ?, person_source = ? WHERE id = ? AND person_source IS NULL",
-    )
-      .bind(decision.personId, decision.by, userId)
-      .run();
-    if (meta.changes === 1)
+    if (await linkPersonIfUnlinked(env.DB, userId, decision.personId, decision.by))
       await record(env, {
         actor: SSO_ACTOR,
         action: "admin.change",
@@ -80,13 +76,4 @@ export async function linkSsoAccountsByEmail(env: Env, email: string): Promise<v
     .bind(email)
     .all<{ id: string }>();
   for (const r of results) await linkAccount(env, r.id, undefined);
-}
-
-/** The person an account belongs to now (links made after a request count too). */
-export async function currentPersonOf(db: D1Database, userId: string): Promise<string> {
-  const row = await db
-    .prepare("SELECT COALESCE(person_id, id) AS person FROM users WHERE id = ?")
-    .bind(userId)
-    .first<{ person: string }>();
-  return row?.person ?? userId;
 }

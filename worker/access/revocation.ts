@@ -12,6 +12,7 @@ import { ApiFailure } from "../errors.ts";
 import { CHECKOUT_ENTITLED } from "./catalog.ts";
 import { CHECKOUT_COLUMNS, CHECKOUT_FROM, type CheckoutRow, rowPolicy } from "./checkout-store.ts";
 import { revoke } from "./checkouts.ts";
+import { selectZonesAdministered } from "./group-store.ts";
 import { moderatable } from "./moderation.ts";
 import { acceptedSessions, joinedSessions } from "./sharing.ts";
 import { effectivePolicies } from "./policy.ts";
@@ -189,7 +190,7 @@ async function endSessionsOfClosedCheckouts(
 async function dropLostViews(env: Env, userId: string, all: boolean): Promise<number> {
   const [who, zones, live] = await env.DB.batch<{ disabled?: number; roles?: string; zone_id?: string; id?: string }>([
     env.DB.prepare("SELECT disabled, roles FROM users WHERE id = ?").bind(userId),
-    env.DB.prepare("SELECT zone_id FROM zone_admins WHERE user_id = ?").bind(userId),
+    selectZonesAdministered(env.DB, userId),
     env.DB.prepare(
       "SELECT se.id, sv.zone_id FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.status != 'ended'",
     ),

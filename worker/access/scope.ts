@@ -1,17 +1,14 @@
 // Who administers what: admins everything, zone admins only the zones assigned to them.
 import type { AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
+import { zonesAdministered } from "./group-store.ts";
 
 export type ZoneScope = { all: true } | { all: false; zones: Set<string> };
 
 export async function adminScope(db: D1Database, user: AuthUser): Promise<ZoneScope> {
   if (user.roles.includes("admin")) return { all: true };
   if (!user.roles.includes("zone_admin")) return { all: false, zones: new Set() };
-  const { results } = await db
-    .prepare("SELECT zone_id FROM zone_admins WHERE user_id = ?")
-    .bind(user.id)
-    .all<{ zone_id: string }>();
-  return { all: false, zones: new Set(results.map((r) => r.zone_id)) };
+  return { all: false, zones: new Set(await zonesAdministered(db, user.id)) };
 }
 
 export function inScope(scope: ZoneScope, zoneId: string | null): boolean {

@@ -8,6 +8,7 @@ import { rowPolicy } from "../access/checkout-store.ts";
 import { actorOf, record } from "../audit.ts";
 import type { AppContext, Env } from "../env.ts";
 import { requireSealedToCurrent } from "../access/seal-keys.ts";
+import { masterPasswordVerifierOf } from "../access/user-store.ts";
 import { ApiFailure } from "../errors.ts";
 import { duoOffered } from "./duo-config.ts";
 import { factorsOf } from "./sign-in.ts";
@@ -30,16 +31,14 @@ export async function stepUpDecision(
   const user = c.get("user");
   const signIn = c.get("signIn");
   const now = Date.now();
-  const [zone, factors, account, failures, duo] = await Promise.all([
+  const [zone, factors, masterVerifier, failures, duo] = await Promise.all([
     c.env.DB.prepare(
       "SELECT z.name, z.sensitivity, s.seal_key FROM zones z JOIN sites s ON s.id = z.site_id WHERE z.id = ?",
     )
       .bind(row.zone_id)
       .first<{ name: string; sensitivity: Sensitivity; seal_key: string | null }>(),
     factorsOf(c.env.DB, user.id),
-    c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
-      .bind(user.id)
-      .first<{ master_password_hash: string | null }>(),
+    masterPasswordVerifierOf(c.env.DB, user.id),
     // Password and second-factor failures on the account in the last hour, from any address (the
     // throttle's own counters).
     c.env.DB.prepare(
@@ -65,7 +64,7 @@ export async function stepUpDecision(
     workHours: parseWorkHours(c.env.WORK_HOURS_UTC),
     recentFailures: failures?.n ?? 0,
     enrolled: { totp: factors.totp, webauthn: factors.webauthn > 0, duo },
-    masterPasswordSet: !!account?.master_password_hash,
+    masterPasswordSet: !!masterVerifier,
   });
   // The browser seals the master password to the site's public key: the edge never sees it.
   const sealKey =

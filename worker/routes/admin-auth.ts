@@ -10,6 +10,7 @@ import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { enforceAccess } from "../access/revocation.ts";
+import { clearMasterPasswordVerifier } from "../access/user-store.ts";
 
 export const adminAuth = newApi();
 const adminOnly: MiddlewareHandler<AppContext> = async (c, next) => {
@@ -39,9 +40,7 @@ adminAuth.openapi(
       c.env.DB.prepare("DELETE FROM totp_factors WHERE user_id = ?").bind(id),
       c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(id),
       c.env.DB.prepare("DELETE FROM webauthn_credentials WHERE user_id = ?").bind(id),
-      ...(masterPassword
-        ? [c.env.DB.prepare("UPDATE users SET master_password_hash = NULL WHERE id = ?").bind(id)]
-        : []),
+      ...(masterPassword ? [clearMasterPasswordVerifier(c.env.DB, id)] : []),
     ]);
     await revokeSignIns(c.env.DB, id);
     await enforceAccess(c.env, { kind: "sign_ins", userId: id }, "sign-ins revoked (MFA reset)", c.get("user"));

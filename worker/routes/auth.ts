@@ -9,6 +9,7 @@ import {
   Me,
   PasswordChange,
 } from "../../protocol/index.ts";
+import { insertFirstAdmin, setPasswordHash } from "../access/user-store.ts";
 import { record } from "../audit.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
 import type { FailureAction } from "../auth/failure-tally.ts";
@@ -120,9 +121,7 @@ auth.openapi(
     if (!row || !(await verifyPassword(current, row.password_hash)))
       throw new ApiFailure("forbidden", `wrong current password for ${user.id}`);
     await throttleRelease(c.env.DB, attempt);
-    await c.env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
-      .bind(await hashPassword(next), user.id)
-      .run();
+    await setPasswordHash(c.env.DB, user.id, await hashPassword(next));
     await factorsChanged(c, "password");
     return c.json({ ok: true }, 200);
   },
@@ -145,14 +144,9 @@ auth.openapi(
     if (!expected || token !== expected) throw new ApiFailure("forbidden", "bad bootstrap token");
     const id = crypto.randomUUID();
     const hash = await hashPassword(password);
-    // Insert only if the table is empty, atomically: two racing bootstraps cannot both win.
-    const result = await c.env.DB.prepare(
-      `INSERT INTO users (id, username, password_hash, roles, created_at)
-     SELECT ?, ?, ?, '["admin","requester","auditor","approver"]', ? WHERE NOT EXISTS (SELECT 1 FROM users)`,
-    )
-      .bind(id, username, hash, Date.now())
-      .run();
-    if (!result.meta.changes) throw new ApiFailure("conflict", "bootstrap after users exist");
+    // Inserted only if the table is empty, atomically: two racing bootstraps cannot both win.
+    if (!(await insertFirstAdmin(c.env.DB, { id, username, passwordHash: hash })))
+      throw new ApiFailure("conflict", "bootstrap after users exist");
     await record(c.env, {
       actor: null,
       action: "admin.change",

@@ -11,6 +11,7 @@ import {
   UserSearchQuery,
   UserSummary,
 } from "../../protocol/index.ts";
+import { insertGroup, replaceMembers, setZonesAdministered } from "../access/group-store.ts";
 import { linkSsoAccountsByEmail } from "../access/person-link-store.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
@@ -21,6 +22,7 @@ import { ApiFailure, insertOrConflict } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import type { MiddlewareHandler } from "hono";
 import { enforceAccess } from "../access/revocation.ts";
+import { insertLocalUser, isLastEnabledAdmin, updateUser } from "../access/user-store.ts";
 
 export const directory = newApi();
 const tags = ["directory"];
@@ -117,9 +119,12 @@ directory.openapi(
     const body = c.req.valid("json");
     const id = crypto.randomUUID();
     await insertOrConflict(
-      c.env.DB.prepare(
-        "INSERT INTO users (id, username, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?)",
-      ).bind(id, body.username, await hashPassword(body.password), JSON.stringify(body.roles), Date.now()),
+      insertLocalUser(c.env.DB, {
+        id,
+        username: body.username,
+        passwordHash: await hashPassword(body.password),
+        roles: body.roles,
+      }),
     );
     await adminChange(c, {
       target: { type: "user", id, name: body.username },
@@ -148,37 +153,12 @@ directory.openapi(
     if (!before) throw new ApiFailure("not_found");
     const removesAdmin =
       before.roles.includes("admin") && ((body.roles && !body.roles.includes("admin")) || body.disabled);
-    if (removesAdmin) {
-      const admins = await c.env.DB.prepare(
-        `SELECT count(*) AS n FROM users WHERE disabled = 0 AND roles LIKE '%"admin"%'`,
-      ).first<{ n: number }>();
-      if ((admins?.n ?? 0) <= 1) throw new ApiFailure("conflict", "would remove the last admin");
-    }
-    const stmts = [
-      c.env.DB.prepare(
-        "UPDATE users SET roles = COALESCE(?, roles), email = CASE WHEN ? THEN ? ELSE email END, person_id = CASE WHEN ? THEN ? ELSE person_id END, person_source = CASE WHEN ? THEN 'admin' ELSE person_source END, disabled = COALESCE(?, disabled) WHERE id = ?",
-      ).bind(
-        body.roles ? JSON.stringify(body.roles) : null,
-        body.email !== undefined ? 1 : 0,
-        body.email ?? null,
-        body.personId !== undefined ? 1 : 0,
-        body.personId ?? null,
-        body.personId !== undefined ? 1 : 0,
-        body.disabled === undefined ? null : body.disabled ? 1 : 0,
-        id,
-      ),
-    ];
-    if (body.zoneAdminOf) {
-      stmts.push(c.env.DB.prepare("DELETE FROM zone_admins WHERE user_id = ?").bind(id));
-      for (const zone of body.zoneAdminOf)
-        stmts.push(
-          c.env.DB.prepare("INSERT INTO zone_admins (zone_id, user_id) SELECT id, ? FROM zones WHERE id = ?").bind(
-            id,
-            zone,
-          ),
-        );
-    }
-    await c.env.DB.batch(stmts);
+    if (removesAdmin && (await isLastEnabledAdmin(c.env.DB)))
+      throw new ApiFailure("conflict", "would remove the last admin");
+    await c.env.DB.batch([
+      updateUser(c.env.DB, id, body),
+      ...(body.zoneAdminOf ? setZonesAdministered(c.env.DB, id, body.zoneAdminOf) : []),
+    ]);
     // An email an admin sets is trusted: SSO accounts with the same verified email join this person.
     if (body.email) await linkSsoAccountsByEmail(c.env, body.email);
     const [after] = await userSummaries(c.env.DB, id);
@@ -232,9 +212,7 @@ directory.openapi(
   async (c) => {
     const { name } = c.req.valid("json");
     const id = crypto.randomUUID();
-    await insertOrConflict(
-      c.env.DB.prepare("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
-    );
+    await insertOrConflict(insertGroup(c.env.DB, id, name));
     await adminChange(c, {
       target: { type: "group", id, name },
       data: { after: { name } },
@@ -259,15 +237,7 @@ directory.openapi(
     const { userIds } = c.req.valid("json");
     const before = (await groups(c.env.DB)).find((g) => g.id === id);
     if (!before) throw new ApiFailure("not_found");
-    await c.env.DB.batch([
-      c.env.DB.prepare("DELETE FROM group_members WHERE group_id = ?").bind(id),
-      ...userIds.map((u) =>
-        c.env.DB.prepare("INSERT INTO group_members (group_id, user_id) SELECT ?, id FROM users WHERE id = ?").bind(
-          id,
-          u,
-        ),
-      ),
-    ]);
+    await c.env.DB.batch(replaceMembers(c.env.DB, id, userIds));
     const after = (await groups(c.env.DB)).find((g) => g.id === id)!;
     await adminChange(c, {
       target: { type: "group", id, name: before.name },

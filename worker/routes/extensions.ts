@@ -18,7 +18,7 @@ import {
   requestExtension,
 } from "../access/extension.ts";
 import { approversOf, extendWindow, personOf } from "../access/checkouts.ts";
-import { currentPersonOf } from "../access/person-link-store.ts";
+import { personIdOf } from "../access/user-store.ts";
 import { DEFAULT_POLICY } from "../access/policy.ts";
 import { actorOf, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -294,7 +294,7 @@ extensions.openapi(
     const { approve, comment } = c.req.valid("json");
     const by = await personOf(c.env.DB, user);
     // The requester's person now, as well as when they asked: a link made since (SSO sign-in) counts too.
-    if (by.personId === (await currentPersonOf(c.env.DB, request.user_id))) refuse("self_approval", session.id);
+    if (by.personId === (await personIdOf(c.env.DB, request.user_id))) refuse("self_approval", session.id);
     const outcome: DecisionOutcome = decideExtension(
       {
         status: request.status,

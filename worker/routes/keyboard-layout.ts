@@ -3,7 +3,7 @@
 import { KeyboardLayoutSetting } from "../../protocol/index.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { newApi, route } from "../openapi.ts";
-import { userKeyboardLayout } from "../keyboard-layouts.ts";
+import { keyboardLayoutOf, setKeyboardLayout } from "../access/user-store.ts";
 
 export const keyboardLayout = newApi();
 
@@ -18,7 +18,7 @@ keyboardLayout.openapi(
     middleware: [requireUser],
     response: KeyboardLayoutSetting,
   }),
-  async (c) => c.json({ keyboardLayout: await userKeyboardLayout(c.env.DB, c.get("user").id) }, 200),
+  async (c) => c.json({ keyboardLayout: await keyboardLayoutOf(c.env.DB, c.get("user").id) }, 200),
 );
 
 keyboardLayout.openapi(
@@ -33,7 +33,7 @@ keyboardLayout.openapi(
   }),
   async (c) => {
     const { keyboardLayout: layout } = c.req.valid("json");
-    await c.env.DB.prepare("UPDATE users SET keyboard_layout = ? WHERE id = ?").bind(layout, c.get("user").id).run();
+    await setKeyboardLayout(c.env.DB, c.get("user").id, layout);
     return c.json({ keyboardLayout: layout }, 200);
   },
 );

@@ -7,7 +7,9 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import * as oauth from "oauth4webapi";
 import { OIDC_STATE_COOKIE, OidcConfig, type Role } from "../../protocol/index.ts";
+import { addMember, removeMember } from "../access/group-store.ts";
 import { linkAccount } from "../access/person-link-store.ts";
+import { bindSsoSubject, insertSsoUser, setRoles, setSsoEmail } from "../access/user-store.ts";
 import { record } from "../audit.ts";
 import { randomToken } from "../auth/hash.ts";
 import { groupsClaim, mapIdpGroups, parseGroupMap, syncedRoles, usernameFrom } from "../auth/oidc-groups.ts";
@@ -171,9 +173,7 @@ oidc.get("/oidc/callback", async (c) => {
       .first<{ id: string; username: string; roles: string; disabled: number }>();
     if (provisioned?.disabled) return failed(c, "disabled", "account disabled", provisioned.id);
     if (provisioned) {
-      await c.env.DB.prepare("UPDATE users SET oidc_subject = ? WHERE id = ? AND oidc_subject IS NULL")
-        .bind(subject, provisioned.id)
-        .run();
+      await bindSsoSubject(c.env.DB, provisioned.id, subject);
       await record(c.env, {
         actor: { id: "oidc", name: "single sign-on" },
         action: "admin.change",
@@ -190,18 +190,13 @@ oidc.get("/oidc/callback", async (c) => {
     const username = taken ? `${base.slice(0, 55)}.${randomToken(6).replace(/[^A-Za-z0-9]/g, "x")}` : base;
     const id = crypto.randomUUID();
     const roles = syncedRoles([], mapped);
-    await c.env.DB.prepare(
-      "INSERT INTO users (id, username, password_hash, roles, email, oidc_subject, created_at) VALUES (?, ?, '!', ?, ?, ?, ?)",
-    )
-      .bind(
-        id,
-        username,
-        JSON.stringify(roles),
-        typeof claims.email === "string" ? claims.email : null,
-        subject,
-        Date.now(),
-      )
-      .run();
+    await insertSsoUser(c.env.DB, {
+      id,
+      username,
+      roles,
+      email: typeof claims.email === "string" ? claims.email : null,
+      subject,
+    });
     await record(c.env, {
       actor: { id: "oidc", name: "single sign-on" },
       action: "admin.change",
@@ -213,9 +208,7 @@ oidc.get("/oidc/callback", async (c) => {
   }
   // The IdP is authoritative for an SSO account's email; only a verified one can link it to a person.
   if (typeof claims.email === "string")
-    await c.env.DB.prepare("UPDATE users SET email = ?, email_verified = ? WHERE id = ?")
-      .bind(claims.email, claims.email_verified === true ? 1 : 0, user.id)
-      .run();
+    await setSsoEmail(c.env.DB, user.id, claims.email, claims.email_verified === true);
   await linkAccount(c.env, user.id, c.env.OIDC_PERSON_CLAIM ? claims[c.env.OIDC_PERSON_CLAIM] : undefined);
   await syncMemberships(c, user.id, user.username, JSON.parse(user.roles) as Role[], mapped);
   const fresh = await c.env.DB.prepare("SELECT roles FROM users WHERE id = ?").bind(user.id).first<{ roles: string }>();
@@ -247,14 +240,11 @@ async function syncMemberships(
   const before = known.filter((g) => g.member).map((g) => g.name);
   for (const g of known) {
     const should = mapped.groups.some((n) => n.toLowerCase() === g.name.toLowerCase());
-    if (should && !g.member)
-      stmts.push(c.env.DB.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(g.id, userId));
-    if (!should && g.member)
-      stmts.push(c.env.DB.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?").bind(g.id, userId));
+    if (should && !g.member) stmts.push(addMember(c.env.DB, g.id, userId));
+    if (!should && g.member) stmts.push(removeMember(c.env.DB, g.id, userId));
   }
   const rolesChanged = JSON.stringify([...roles].sort()) !== JSON.stringify([...currentRoles].sort());
-  if (rolesChanged)
-    stmts.push(c.env.DB.prepare("UPDATE users SET roles = ? WHERE id = ?").bind(JSON.stringify(roles), userId));
+  if (rolesChanged) stmts.push(setRoles(c.env.DB, userId, roles));
   if (!stmts.length) return;
   await c.env.DB.batch(stmts);
   await record(c.env, {

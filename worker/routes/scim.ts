@@ -27,7 +27,24 @@ import {
   ScimUserBody,
   scimBoolean,
 } from "../../protocol/index.ts";
+import {
+  addMember,
+  deleteGroup,
+  dropZoneAdministration,
+  insertProvisionedGroup,
+  leaveAllGroups,
+  removeMember,
+  renameProvisionedGroup,
+} from "../access/group-store.ts";
 import { enforceAccess } from "../access/revocation.ts";
+import {
+  insertProvisionedUser,
+  isLastEnabledAdmin,
+  markProvisionedDeleted,
+  NO_PASSWORD,
+  reprovisionUser,
+  saveProvisionedUser,
+} from "../access/user-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireScim, ScimUnauthorized } from "../auth/scim-token.ts";
 import { revokeSignIns } from "../auth/user-token.ts";
@@ -243,10 +260,7 @@ async function uniquely<T>(run: () => Promise<T>): Promise<T> {
 /** Refuses to disable or delete the last enabled global admin (as Admin › Users does). */
 async function guardLastAdmin(db: D1Database, row: UserRow): Promise<void> {
   if (row.disabled || !(JSON.parse(row.roles) as string[]).includes("admin")) return;
-  const admins = await db
-    .prepare(`SELECT count(*) AS n FROM users WHERE disabled = 0 AND roles LIKE '%"admin"%'`)
-    .first<{ n: number }>();
-  if ((admins?.n ?? 0) <= 1) throw new ScimFailure(409, undefined, "would disable the last admin");
+  if (await isLastEnabledAdmin(db)) throw new ScimFailure(409, undefined, "would disable the last admin");
 }
 
 /** The account lost its standing: its sign-ins end, then every checkout and session that depended on it. */
@@ -260,24 +274,7 @@ async function takeAccess(c: Context<AppContext>, userId: string, cause: string)
 async function saveUser(c: Context<AppContext>, before: UserRow, after: UserState): Promise<void> {
   const was = stateOf(before);
   if (was.active && !after.active) await guardLastAdmin(c.env.DB, before);
-  await uniquely(() =>
-    c.env.DB.prepare(
-      `UPDATE users SET username = ?, external_id = ?, display_name = ?, given_name = ?, family_name = ?, email = ?,
-       disabled = ?, modified_at = ? WHERE id = ?`,
-    )
-      .bind(
-        after.userName,
-        after.externalId,
-        after.displayName,
-        after.givenName,
-        after.familyName,
-        after.email,
-        after.active ? 0 : 1,
-        Date.now(),
-        before.id,
-      )
-      .run(),
-  );
+  await uniquely(() => saveProvisionedUser(c.env.DB, before.id, after, Date.now()));
   await adminChange(c, {
     target: { type: "user", id: before.id, name: before.username },
     refs: { userId: before.id },
@@ -370,27 +367,10 @@ scim.openapi(
     const reuse =
       existing &&
       ((existing.source === "scim" && existing.deleted_at !== null) ||
-        (existing.source === null && existing.password_hash === "!"));
+        (existing.source === null && existing.password_hash === NO_PASSWORD));
     if (existing && !reuse) throw new ScimFailure(409, "uniqueness", "userName is already in use");
     const id = existing?.id ?? crypto.randomUUID();
-    const values = [s.userName, s.externalId, s.displayName, s.givenName, s.familyName, s.email, s.active ? 0 : 1, now];
-    await uniquely(() =>
-      existing
-        ? db
-            .prepare(
-              `UPDATE users SET username = ?, external_id = ?, display_name = ?, given_name = ?, family_name = ?, email = ?,
-               disabled = ?, modified_at = ?, source = 'scim', deleted_at = NULL WHERE id = ?`,
-            )
-            .bind(...values, id)
-            .run()
-        : db
-            .prepare(
-              `INSERT INTO users (username, external_id, display_name, given_name, family_name, email, disabled, modified_at,
-               id, password_hash, roles, created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '!', '["requester"]', ?, 'scim')`,
-            )
-            .bind(...values, id, now)
-            .run(),
-    );
+    await uniquely(() => (existing ? reprovisionUser(db, id, s, now) : insertProvisionedUser(db, id, s, now)));
     await adminChange(c, {
       target: { type: "user", id, name: s.userName },
       refs: { userId: id },
@@ -455,11 +435,9 @@ scim.openapi(
     await guardLastAdmin(db, before);
     const now = Date.now();
     await db.batch([
-      db
-        .prepare("UPDATE users SET disabled = 1, deleted_at = ?, modified_at = ?, external_id = NULL WHERE id = ?")
-        .bind(now, now, before.id),
-      db.prepare("DELETE FROM group_members WHERE user_id = ?").bind(before.id),
-      db.prepare("DELETE FROM zone_admins WHERE user_id = ?").bind(before.id),
+      markProvisionedDeleted(db, before.id, now),
+      leaveAllGroups(db, before.id),
+      dropZoneAdministration(db, before.id),
     ]);
     await adminChange(c, {
       target: { type: "user", id: before.id, name: before.username },
@@ -559,15 +537,9 @@ async function saveGroup(c: Context<AppContext>, before: GroupRow, after: GroupS
   await requireProvisioned(db, added);
   await uniquely(() =>
     db.batch([
-      db
-        .prepare("UPDATE groups SET name = ?, external_id = ?, modified_at = ? WHERE id = ?")
-        .bind(after.displayName, after.externalId, Date.now(), before.id),
-      ...removed.map((m) =>
-        db.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?").bind(before.id, m.id),
-      ),
-      ...added.map((id) =>
-        db.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(before.id, id),
-      ),
+      renameProvisionedGroup(db, before.id, { name: after.displayName, externalId: after.externalId, now: Date.now() }),
+      ...removed.map((m) => removeMember(db, before.id, m.id)),
+      ...added.map((id) => addMember(db, before.id, id)),
     ]),
   );
   await adminChange(c, {
@@ -684,14 +656,9 @@ scim.openapi(
     const id = crypto.randomUUID();
     const now = Date.now();
     await uniquely(() =>
-      db.batch([
-        db
-          .prepare(
-            "INSERT INTO groups (id, name, external_id, source, created_at, modified_at) VALUES (?, ?, ?, 'scim', ?, ?)",
-          )
-          .bind(id, body.displayName, body.externalId ?? null, now, now),
-        ...members.map((u) => db.prepare("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)").bind(id, u)),
-      ]),
+      db.batch(
+        insertProvisionedGroup(db, { id, name: body.displayName, externalId: body.externalId ?? null, now }, members),
+      ),
     );
     await adminChange(c, {
       target: { type: "group", id, name: body.displayName },
@@ -770,7 +737,7 @@ scim.openapi(
         "the group approves requests under a policy; an admin must change it first",
       );
     const members = (await membersOf(db, [before.id])).get(before.id) ?? [];
-    await db.prepare("DELETE FROM groups WHERE id = ?").bind(before.id).run();
+    await deleteGroup(db, before.id);
     await adminChange(c, {
       target: { type: "group", id: before.id, name: before.name },
       data: { before: { displayName: before.name, members: members.map((m) => m.name) }, after: null, via: "scim" },

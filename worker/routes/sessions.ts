@@ -15,6 +15,7 @@ import { advance, loadRow, revoke } from "../access/checkouts.ts";
 import { enforceAccess, requireStanding } from "../access/revocation.ts";
 import { credentialHandedOut } from "../access/rotations.ts";
 import { rowPolicy } from "../access/checkout-store.ts";
+import { lockUnlessAdmin } from "../access/user-store.ts";
 import { moderatable } from "../access/moderation.ts";
 import { actorOf, adminChange, record } from "../audit.ts";
 import { passConnectGate } from "../auth/connect-gate.ts";
@@ -352,14 +353,10 @@ sessions.openapi(
  * where the last admin is protected).
  */
 async function lockUser(c: Context<AppContext>, userId: string, reason: string): Promise<boolean> {
-  const locked = await c.env.DB.prepare(
-    `UPDATE users SET disabled = 1 WHERE id = ? AND disabled = 0 AND roles NOT LIKE '%"admin"%' RETURNING username`,
-  )
-    .bind(userId)
-    .first<{ username: string }>();
-  if (!locked) return false;
+  const locked = await lockUnlessAdmin(c.env.DB, userId);
+  if (locked === null) return false;
   await adminChange(c, {
-    target: { type: "user", id: userId, name: locked.username },
+    target: { type: "user", id: userId, name: locked },
     refs: { userId },
     data: { before: { disabled: false }, after: { disabled: true }, why: `session killed: ${reason}` },
   });

@@ -2,6 +2,7 @@
 // one's master password (its PBKDF2 verifier, derived in the browser; set by the user on first use).
 import { MasterPasswordSet, StepUpDecision } from "../../protocol/index.ts";
 import { loadRow } from "../access/checkouts.ts";
+import { masterPasswordVerifierOf, setMasterPasswordVerifier } from "../access/user-store.ts";
 import { actorOf, record } from "../audit.ts";
 import { auditStepUp, stepUpDecision } from "../auth/connect-gate.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -44,16 +45,14 @@ stepUp.openapi(
     const { verifier } = c.req.valid("json");
     // The edge cannot check an old master password (it never holds one): a fresh second factor proves the user.
     await requireRecentMfa(c);
-    const row = await c.env.DB.prepare("SELECT master_password_hash FROM users WHERE id = ?")
-      .bind(user.id)
-      .first<{ master_password_hash: string | null }>();
-    await c.env.DB.prepare("UPDATE users SET master_password_hash = ? WHERE id = ?").bind(verifier, user.id).run();
+    const had = await masterPasswordVerifierOf(c.env.DB, user.id);
+    await setMasterPasswordVerifier(c.env.DB, user.id, verifier);
     await record(c.env, {
       actor: actorOf(user),
       action: "auth.credentials_changed",
       target: { type: "user", id: user.id, name: user.username },
       refs: { userId: user.id },
-      data: { what: row?.master_password_hash ? "master_password_changed" : "master_password_set" },
+      data: { what: had ? "master_password_changed" : "master_password_set" },
     });
     return c.json({ ok: true }, 200);
   },

@@ -1,0 +1,85 @@
+// One owner per table (AGENTS.md): the tree as it stands writes each table listed in TABLE_OWNERS only from its
+// owner, and a write from anywhere else (any case, any INSERT/UPDATE/DELETE form) fails the check.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkTableOwners, checkTableWrites, TABLE_OWNERS } from "./check-boundaries.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const fixture = mkdtempSync(join(tmpdir(), "psm-table-owners-"));
+afterAll(() => rmSync(fixture, { recursive: true, force: true }));
+
+const found = (file: string, text: string) => checkTableWrites(file, text).map((v) => `${v.line} ${v.specifier}`);
+
+describe("table owners", () => {
+  it("passes the repository as it stands", () => {
+    expect(checkTableOwners(root)).toEqual([]);
+  });
+
+  it("names owners that exist and write their tables", () => {
+    for (const [table, owner] of Object.entries(TABLE_OWNERS)) {
+      expect(existsSync(join(root, owner)), owner).toBe(true);
+      // The owner itself holds a write of the table, so the check is not passing over a renamed table.
+      const elsewhere = { ...TABLE_OWNERS, [table]: "nowhere.ts" };
+      const writes = checkTableWrites(owner, readFileSync(join(root, owner), "utf8"), elsewhere);
+      expect(
+        writes.some((w) => w.specifier === table),
+        `${owner} writes ${table}`,
+      ).toBe(true);
+    }
+  });
+
+  it("fails a write to an owned table from any other file, in every form", () => {
+    const text = [
+      'const a = db.prepare("UPDATE users SET disabled = 1 WHERE id = ?");',
+      "const b = db.prepare(`insert into group_members (group_id, user_id) VALUES (${g}, ?)`);",
+      'const c = "INSERT OR IGNORE INTO zone_admins (zone_id, user_id) VALUES (?, ?)";',
+      'const d = "DELETE FROM  groups WHERE id = ?";',
+      "const e = `UPDATE OR REPLACE\n users SET roles = ?`;",
+      'const f = "REPLACE INTO \\"users\\" (id) VALUES (?)";',
+    ].join("\n");
+    expect(found("worker/routes/any.ts", text)).toEqual([
+      "1 users",
+      "2 group_members",
+      "3 zone_admins",
+      "4 groups",
+      "5 users",
+      "7 users",
+    ]);
+    expect(found("durable/any.ts", text)).toHaveLength(6);
+    expect(found("edge-shared/any.ts", text)).toHaveLength(6);
+  });
+
+  it("lets reads, other tables, comments, the owner and tests be", () => {
+    const text = [
+      "// UPDATE users SET roles = ? (a comment)",
+      'const a = "SELECT id FROM users WHERE id = ?";',
+      'const b = "INSERT INTO users_audit (id) VALUES (?)";',
+      'const c = "INSERT INTO checkouts (id) VALUES (?) ON CONFLICT(id) DO UPDATE SET status = ?";',
+      'const d = "DELETE FROM group_members_old";',
+    ].join("\n");
+    expect(found("worker/routes/any.ts", text)).toEqual([]);
+    const write = 'const w = "UPDATE users SET roles = ?";';
+    expect(found(TABLE_OWNERS.users!, write)).toEqual([]);
+    expect(found("worker/routes/any.workers.test.ts", write)).toEqual([]);
+    expect(found("worker/test/harness.ts", write)).toEqual([]);
+    expect(found("scripts/seed.ts", write)).toEqual([]);
+  });
+
+  it("finds the writes in a fixture tree and names the file and line", () => {
+    const files: Record<string, string> = {
+      "worker/access/user-store.ts": 'export const w = "UPDATE users SET roles = ?";\n',
+      "worker/routes/rogue.ts": '\nexport const w = "DELETE FROM zone_admins WHERE user_id = ?";\n',
+      "worker/routes/ok.ts": 'export const r = "SELECT * FROM users";\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(fixture, path)), { recursive: true });
+      writeFileSync(join(fixture, path), text);
+    }
+    expect(checkTableOwners(fixture).map((v) => `${v.file}:${v.line} ${v.message}`)).toEqual([
+      "worker/routes/rogue.ts:2 writes zone_admins, which only worker/access/group-store.ts may write",
+    ]);
+  });
+});
