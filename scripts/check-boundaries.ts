@@ -150,6 +150,14 @@ export const TABLE_OWNERS: Record<string, string> = {
   groups: "worker/access/group-store.ts",
   group_members: "worker/access/group-store.ts",
   zone_admins: "worker/access/group-store.ts",
+  auth_sessions: "worker/auth/sign-in-store.ts",
+  auth_challenges: "worker/auth/challenge-store.ts",
+  totp_factors: "worker/auth/factor-store.ts",
+  recovery_codes: "worker/auth/factor-store.ts",
+  webauthn_credentials: "worker/auth/factor-store.ts",
+  socket_tickets: "worker/auth/socket-ticket.ts",
+  duo_states: "worker/auth/duo-state-store.ts",
+  auth_throttle: "worker/auth/throttle-store.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

@@ -52,6 +52,35 @@ describe("table owners", () => {
     expect(found("edge-shared/any.ts", text)).toHaveLength(6);
   });
 
+  it("holds the sign-in tables to their owners", () => {
+    const text = [
+      'const a = db.prepare("UPDATE auth_sessions SET revoked_at = ? WHERE id = ?");',
+      'const b = "DELETE FROM auth_challenges WHERE expires_at < ?";',
+      'const c = "INSERT INTO totp_factors (user_id) VALUES (?) ON CONFLICT(user_id) DO UPDATE SET last_step = 0";',
+      'const d = "UPDATE recovery_codes SET used_at = ?";',
+      'const e = "DELETE FROM webauthn_credentials WHERE id = ?";',
+      'const f = "DELETE FROM socket_tickets WHERE user_id = ?";',
+      'const g = "UPDATE duo_states SET used_at = ?";',
+      'const h = "DELETE FROM auth_throttle WHERE key = ?";',
+    ].join("\n");
+    const tables = [
+      "auth_sessions",
+      "auth_challenges",
+      "totp_factors",
+      "recovery_codes",
+      "webauthn_credentials",
+      "socket_tickets",
+      "duo_states",
+      "auth_throttle",
+    ];
+    expect(found("worker/routes/mfa.ts", text)).toEqual(tables.map((t, i) => `${i + 1} ${t}`));
+    // The purge sweep calls the owners' purge functions; it writes nothing itself.
+    expect(found("worker/auth/purge.ts", text)).toHaveLength(tables.length);
+    expect(found("worker/auth/factor-store.ts", text).map((v) => v.split(" ")[1])).toEqual(
+      tables.filter((t) => !["totp_factors", "recovery_codes", "webauthn_credentials"].includes(t)),
+    );
+  });
+
   it("lets reads, other tables, comments, the owner and tests be", () => {
     const text = [
       "// UPDATE users SET roles = ? (a comment)",

@@ -7,6 +7,7 @@
 // everything, so a change made past the API (a direct database edit) is caught within a minute.
 import type { Policy } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
+import { dropUnusedTickets } from "../auth/socket-ticket.ts";
 import type { AuthUser, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { CHECKOUT_ENTITLED } from "./catalog.ts";
@@ -108,7 +109,7 @@ export async function enforceAccess(
   if (change.kind === "sign_ins" || change.kind === "all") await endSessionsOfRevokedSignIns(env, change, done);
   if (change.kind === "checkout" || change.kind === "all") await endSessionsOfClosedCheckouts(env, change, done);
   if (change.kind === "user" || change.kind === "sign_ins") {
-    await env.DB.prepare("DELETE FROM socket_tickets WHERE user_id = ? AND used_at IS NULL").bind(change.userId).run();
+    await dropUnusedTickets(env.DB, change.userId);
     done.viewers = await dropLostViews(env, change.userId, change.kind === "sign_ins");
   }
   if (done.checkouts.length + done.sessions.length + done.viewers > 0) {

@@ -1,6 +1,12 @@
 // Keeps the auth tables bounded: the minute sweep deletes sign-ins, challenges, tickets and throttle
 // counters that can no longer matter (expired or revoked for a day; counters idle past their forget time).
+// Each table's owner holds its DELETE (AGENTS.md, "One owner per table"); the ages are decided here, in one batch.
 import type { Env } from "../env.ts";
+import { purgeChallenges } from "./challenge-store.ts";
+import { purgeDuoStates } from "./duo-state-store.ts";
+import { purgeSignIns } from "./sign-in-store.ts";
+import { purgeTickets } from "./socket-ticket.ts";
+import { purgeThrottle } from "./throttle-store.ts";
 import { LONGEST_FORGET_MS } from "./throttle.ts";
 
 const DAY = 24 * 60 * 60_000;
@@ -9,12 +15,10 @@ const THROTTLE_IDLE_MS = LONGEST_FORGET_MS;
 
 export async function purgeAuth(env: Env, now: number): Promise<void> {
   await env.DB.batch([
-    env.DB.prepare("DELETE FROM auth_sessions WHERE expires_at < ? OR revoked_at < ?").bind(now - DAY, now - DAY),
-    env.DB.prepare("DELETE FROM auth_challenges WHERE expires_at < ?").bind(now - DAY),
-    env.DB.prepare("DELETE FROM socket_tickets WHERE expires_at < ?").bind(now - 60_000),
-    env.DB.prepare("DELETE FROM duo_states WHERE expires_at < ?").bind(now - DAY),
-    env.DB.prepare(
-      "DELETE FROM auth_throttle WHERE last_failure_at < ? AND (locked_until IS NULL OR locked_until < ?)",
-    ).bind(now - THROTTLE_IDLE_MS, now),
+    purgeSignIns(env.DB, now - DAY),
+    purgeChallenges(env.DB, now - DAY),
+    purgeTickets(env.DB, now - 60_000),
+    purgeDuoStates(env.DB, now - DAY),
+    purgeThrottle(env.DB, now - THROTTLE_IDLE_MS, now),
   ]);
 }

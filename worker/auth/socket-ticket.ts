@@ -2,6 +2,7 @@
 // the socket with ?ticket=...; the ticket names one socket of one session, lives 30 s, works once, and
 // only while the sign-in that asked for it is live. Stored as a SHA-256 hash. A socket without a
 // ticket falls back to the session cookie (same checks as any request).
+// The one owner of `socket_tickets` (AGENTS.md, "One owner per table"): every write on them is a function here.
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
@@ -25,6 +26,16 @@ export async function issueTicket(
     .bind(await sha256Hex(`ticket:${ticket}`), c.get("user").id, c.get("signIn").id, target, expiresAt)
     .run();
   return { ticket, expiresAt };
+}
+
+/** Access changed (a user disabled, their sign-ins revoked): their unused tickets stop working. */
+export async function dropUnusedTickets(db: D1Database, userId: string): Promise<void> {
+  await db.prepare("DELETE FROM socket_tickets WHERE user_id = ? AND used_at IS NULL").bind(userId).run();
+}
+
+/** The purge sweep's statement: tickets that expired before `before`, used or not. */
+export function purgeTickets(db: D1Database, before: number): D1PreparedStatement {
+  return db.prepare("DELETE FROM socket_tickets WHERE expires_at < ?").bind(before);
 }
 
 /** Upgrade middleware: a ticket for exactly this socket (consumed), or else the session cookie. */

@@ -151,6 +151,13 @@ export async function throttleRelease(db: D1Database, reservation: Reservation):
   );
 }
 
+/** The purge sweep's statement: counters idle since before `idleBefore` and not locked at `now`. */
+export function purgeThrottle(db: D1Database, idleBefore: number, now: number): D1PreparedStatement {
+  return db
+    .prepare("DELETE FROM auth_throttle WHERE last_failure_at < ? AND (locked_until IS NULL OR locked_until < ?)")
+    .bind(idleBefore, now);
+}
+
 /** Whether an attempt would be allowed now, without counting one (e.g. is push locked?). */
 export async function throttleCheck(db: D1Database, keys: ThrottleKey[], now: number): Promise<Verdict> {
   const states = await load(db, keys);

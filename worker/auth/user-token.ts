@@ -8,6 +8,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { EDGE_ISSUER, type Role, SESSION_COOKIE, USER_TOKEN_AUD, USER_TOKEN_TYP } from "../../protocol/index.ts";
 import type { AppContext, AuthUser, SignIn, SignInRisk } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
+import { insertSignIn, revokeSignInStatement } from "./sign-in-store.ts";
 
 export const COOKIE = SESSION_COOKIE;
 /** Cookie (JWT) lifetime: 15 min, renewed while the sign-in is used. */
@@ -53,49 +54,29 @@ export async function startSignIn(
   const previous = await tokenClaims(c);
   const cf = (c.req.raw as { cf?: { country?: string; asn?: number } }).cf;
   const stmts = [
-    c.env.DB.prepare(
-      "INSERT INTO auth_sessions (id, user_id, stage, amr, created_at, expires_at, mfa_at, ip, country, asn, device_hash, risk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ).bind(
-      sid,
+    insertSignIn(c.env.DB, {
+      id: sid,
       userId,
-      opts.stage,
-      JSON.stringify(opts.amr),
-      now,
-      now + (opts.stage === "full" ? SIGN_IN_TTL_MS : MFA_PENDING_TTL_MS),
-      opts.mfaAt,
-      c.req.header("CF-Connecting-IP") ?? null,
-      cf?.country ?? null,
-      cf?.asn === undefined ? null : String(cf.asn),
-      opts.deviceHash,
-      JSON.stringify(opts.risk),
-    ),
+      stage: opts.stage,
+      amr: opts.amr,
+      createdAt: now,
+      expiresAt: now + (opts.stage === "full" ? SIGN_IN_TTL_MS : MFA_PENDING_TTL_MS),
+      mfaAt: opts.mfaAt,
+      ip: c.req.header("CF-Connecting-IP") ?? null,
+      country: cf?.country ?? null,
+      asn: cf?.asn === undefined ? null : String(cf.asn),
+      deviceHash: opts.deviceHash,
+      risk: opts.risk,
+    }),
   ];
-  if (previous?.sid)
-    stmts.push(
-      c.env.DB.prepare("UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(
-        now,
-        previous.sid,
-      ),
-    );
+  if (previous?.sid) stmts.push(revokeSignInStatement(c.env.DB, previous.sid, now));
   await c.env.DB.batch(stmts);
   await setToken(c, userId, sid, opts.stage);
   return sid;
 }
 
-/** Revokes every live sign-in of a user (password or MFA change, disable), optionally keeping one. */
-export async function revokeSignIns(db: D1Database, userId: string, exceptSid: string | null = null): Promise<void> {
-  await db
-    .prepare("UPDATE auth_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id != ?")
-    .bind(Date.now(), userId, exceptSid ?? "")
-    .run();
-}
-
-export async function revokeSignIn(db: D1Database, sid: string): Promise<void> {
-  await db
-    .prepare("UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-    .bind(Date.now(), sid)
-    .run();
-}
+// The sign-in rows are written by their owner, sign-in-store.ts; callers revoke through here as before.
+export { revokeSignIn, revokeSignIns } from "./sign-in-store.ts";
 
 export function clearUserCookie(c: Context<AppContext>): void {
   deleteCookie(c, COOKIE, { path: "/", secure: true });

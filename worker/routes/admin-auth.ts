@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
+import { removeAllFactors } from "../auth/factor-store.ts";
 import { factorsOf } from "../auth/sign-in.ts";
 import { requireUser, revokeSignIns } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
@@ -37,9 +38,7 @@ adminAuth.openapi(
     if (!user) throw new ApiFailure("not_found");
     const before = await factorsOf(c.env.DB, id);
     await c.env.DB.batch([
-      c.env.DB.prepare("DELETE FROM totp_factors WHERE user_id = ?").bind(id),
-      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(id),
-      c.env.DB.prepare("DELETE FROM webauthn_credentials WHERE user_id = ?").bind(id),
+      ...removeAllFactors(c.env.DB, id),
       ...(masterPassword ? [clearMasterPasswordVerifier(c.env.DB, id)] : []),
     ]);
     await revokeSignIns(c.env.DB, id);

@@ -17,6 +17,7 @@ import {
   type HealthResult,
   randomHex,
 } from "../auth/duo.ts";
+import { insertDuoState, spendDuoState } from "../auth/duo-state-store.ts";
 import { duoClient, duoRedirectUri, loadDuoRow, openDuoSecret, sealDuoSecret } from "../auth/duo-config.ts";
 import { sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, secondFactorSkipped } from "../auth/sign-in.ts";
@@ -167,20 +168,16 @@ duo.openapi(
     const state = randomHex(32);
     const nonce = randomHex(32);
     const now = Date.now();
-    await c.env.DB.prepare(
-      "INSERT INTO duo_states (state_hash, user_id, auth_session_id, purpose, nonce, return_to, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-      .bind(
-        await stateHash(state),
-        user.id,
-        signIn.id,
-        signIn.stage === "mfa" ? "sign_in" : "step_up",
-        nonce,
-        c.req.valid("json").returnTo ?? null,
-        now,
-        now + DUO_STATE_TTL_MS,
-      )
-      .run();
+    await insertDuoState(c.env.DB, {
+      stateHash: await stateHash(state),
+      userId: user.id,
+      authSessionId: signIn.id,
+      purpose: signIn.stage === "mfa" ? "sign_in" : "step_up",
+      nonce,
+      returnTo: c.req.valid("json").returnTo ?? null,
+      createdAt: now,
+      expiresAt: now + DUO_STATE_TTL_MS,
+    });
     const url = await duoAuthorizeUrl(duoNow.client, { username: user.username, state, nonce });
     return c.json({ next: "redirect" as const, url }, 200);
   },
@@ -223,17 +220,7 @@ duo.openapi(
     const attempt = await beforeSecondFactor(c);
     const now = Date.now();
     // One use: the state is spent before anything else is checked (a replayed callback finds it used).
-    const row = await c.env.DB.prepare(
-      "UPDATE duo_states SET used_at = ? WHERE state_hash = ? AND used_at IS NULL RETURNING user_id, auth_session_id, nonce, return_to, expires_at",
-    )
-      .bind(now, await stateHash(state))
-      .first<{
-        user_id: string;
-        auth_session_id: string;
-        nonce: string;
-        return_to: string | null;
-        expires_at: number;
-      }>();
+    const row = await spendDuoState(c.env.DB, await stateHash(state), now);
     const refused = (detail: string) => {
       console.warn(`duo finish refused for ${user.id}: ${detail}`);
       return secondFactorFailed(c, "duo");

@@ -9,6 +9,14 @@ import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, factorsChanged, factorsOf } from "../auth/sign-in.ts";
 import { deviceHash, isKnownDevice } from "../auth/device.ts";
 import { duoOffered } from "../auth/duo-config.ts";
+import {
+  advanceTotpStep,
+  confirmTotp,
+  removeTotp,
+  replaceRecoveryCodes,
+  saveTotpSecret,
+  useRecoveryCode,
+} from "../auth/factor-store.ts";
 import { tallyFailure } from "../auth/failure-tally-store.ts";
 import {
   clientIp,
@@ -20,6 +28,7 @@ import {
   throttleReserve,
 } from "../auth/throttle-store.ts";
 import { acceptTotp, newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, totpUri } from "../auth/totp.ts";
+import { countMfaFailure } from "../auth/sign-in-store.ts";
 import { requireAnySignIn, requireUser, revokeSignIn } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
@@ -68,20 +77,16 @@ export async function secondFactorFailed(c: Context<AppContext>, method: string)
   const user = c.get("user");
   const signIn = c.get("signIn");
   const ip = clientIp(c);
-  const row = await c.env.DB.prepare(
-    "UPDATE auth_sessions SET mfa_failures = mfa_failures + 1 WHERE id = ? RETURNING mfa_failures",
-  )
-    .bind(signIn.id)
-    .first<{ mfa_failures: number }>();
+  const failures = await countMfaFailure(c.env.DB, signIn.id);
   // Past the cap the sign-in is over (pending or full, at sign-in or step-up): the user signs in again.
-  const ended = (row?.mfa_failures ?? MFA_ATTEMPTS_PER_SIGN_IN) >= MFA_ATTEMPTS_PER_SIGN_IN;
+  const ended = (failures ?? MFA_ATTEMPTS_PER_SIGN_IN) >= MFA_ATTEMPTS_PER_SIGN_IN;
   if (ended) await revokeSignIn(c.env.DB, signIn.id);
   await record(c.env, {
     actor: actorOf(user),
     action: "auth.mfa_failed",
     target: { type: "user", id: user.id, name: user.username },
     refs: { userId: user.id },
-    data: { method, ip, attempts: row?.mfa_failures ?? null, signInEnded: ended },
+    data: { method, ip, attempts: failures, signInEnded: ended },
   });
   // Signed in fully (enrolment, step-up), the user stays where they are; only an ended sign-in is a 401.
   if (!ended && signIn.stage === "full") throw new ApiFailure("code_not_accepted", `${method} refused for ${user.id}`);
@@ -158,11 +163,7 @@ mfa.openapi(
       .first<{ confirmed_at: number | null }>();
     if (existing?.confirmed_at) throw new ApiFailure("conflict", "TOTP already enrolled");
     const secret = newTotpSecret();
-    await c.env.DB.prepare(
-      "INSERT INTO totp_factors (user_id, secret_enc, created_at) VALUES (?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET secret_enc = excluded.secret_enc, created_at = excluded.created_at, last_step = 0",
-    )
-      .bind(user.id, await sealAtRest(c.env.USER_TOKEN_SECRET, secret, user.id), Date.now())
-      .run();
+    await saveTotpSecret(c.env.DB, user.id, await sealAtRest(c.env.USER_TOKEN_SECRET, secret, user.id), Date.now());
     return c.json({ secret, uri: totpUri(secret, user.username) }, 200);
   },
 );
@@ -183,10 +184,7 @@ async function consumeTotp(c: Context<AppContext>, code: string, confirmed: bool
   if (!row || !!row.confirmed_at !== confirmed) return false;
   const step = acceptTotp(row.secret, code, Date.now(), row.last_step);
   if (step === null) return false;
-  const res = await c.env.DB.prepare("UPDATE totp_factors SET last_step = ? WHERE user_id = ? AND last_step < ?")
-    .bind(step, user.id, step)
-    .run();
-  return res.meta.changes === 1;
+  return advanceTotpStep(c.env.DB, user.id, step);
 }
 
 mfa.openapi(
@@ -207,11 +205,8 @@ mfa.openapi(
     const codes = newRecoveryCodes();
     const hashes = await Promise.all(codes.map((code) => recoveryHash(user.id, code)));
     await c.env.DB.batch([
-      c.env.DB.prepare("UPDATE totp_factors SET confirmed_at = ? WHERE user_id = ?").bind(Date.now(), user.id),
-      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id),
-      ...hashes.map((h) =>
-        c.env.DB.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)").bind(user.id, h),
-      ),
+      confirmTotp(c.env.DB, user.id, Date.now()),
+      ...replaceRecoveryCodes(c.env.DB, user.id, hashes),
     ]);
     // Enrolling proves the factor: this sign-in carries a fresh MFA time.
     c.set("signIn", { ...c.get("signIn"), mfaAt: Date.now() });
@@ -251,12 +246,7 @@ mfa.openapi(
     const user = c.get("user");
     const attempt = await beforeSecondFactor(c);
     const hash = await recoveryHash(user.id, c.req.valid("json").code);
-    const res = await c.env.DB.prepare(
-      "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
-    )
-      .bind(Date.now(), user.id, hash)
-      .run();
-    if (res.meta.changes !== 1) return secondFactorFailed(c, "recovery");
+    if (!(await useRecoveryCode(c.env.DB, user.id, hash, Date.now()))) return secondFactorFailed(c, "recovery");
     await secondFactorPassed(c, attempt);
     await afterSecondFactor(c, "rec");
     return c.json({ ok: true }, 200);
@@ -279,12 +269,7 @@ mfa.openapi(
     if (!f.totp && !f.webauthn) throw new ApiFailure("conflict", "no second factor to recover");
     const codes = newRecoveryCodes();
     const hashes = await Promise.all(codes.map((code) => recoveryHash(user.id, code)));
-    await c.env.DB.batch([
-      c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(user.id),
-      ...hashes.map((h) =>
-        c.env.DB.prepare("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)").bind(user.id, h),
-      ),
-    ]);
+    await c.env.DB.batch(replaceRecoveryCodes(c.env.DB, user.id, hashes));
     await factorsChanged(c, "recovery_codes");
     return c.json({ recoveryCodes: codes }, 200);
   },
@@ -295,7 +280,7 @@ mfa.openapi(
   async (c) => {
     await requireRecentMfa(c);
     const user = c.get("user");
-    await c.env.DB.prepare("DELETE FROM totp_factors WHERE user_id = ?").bind(user.id).run();
+    await removeTotp(c.env.DB, user.id);
     await factorsChanged(c, "totp_removed");
     return c.json({ ok: true }, 200);
   },

@@ -11,6 +11,7 @@ import { addMember, removeMember } from "../access/group-store.ts";
 import { linkAccount } from "../access/person-link-store.ts";
 import { bindSsoSubject, insertSsoUser, setRoles, setSsoEmail } from "../access/user-store.ts";
 import { record } from "../audit.ts";
+import { startOidcFlow, takeOidcFlow } from "../auth/challenge-store.ts";
 import { randomToken } from "../auth/hash.ts";
 import { groupsClaim, mapIdpGroups, parseGroupMap, syncedRoles, usernameFrom } from "../auth/oidc-groups.ts";
 import { tallyFailure } from "../auth/failure-tally-store.ts";
@@ -65,11 +66,13 @@ oidc.get("/oidc/start", async (c) => {
   const nonce = oauth.generateRandomNonce();
   const flowId = randomToken(24);
   const now = Date.now();
-  await c.env.DB.prepare(
-    "INSERT INTO auth_challenges (id, kind, challenge, data, created_at, expires_at) VALUES (?, 'oidc', ?, ?, ?, ?)",
-  )
-    .bind(flowId, state, JSON.stringify({ verifier, nonce }), now, now + FLOW_TTL_MS)
-    .run();
+  await startOidcFlow(c.env.DB, {
+    id: flowId,
+    state,
+    data: JSON.stringify({ verifier, nonce }),
+    createdAt: now,
+    expiresAt: now + FLOW_TTL_MS,
+  });
   // The IdP sends the browser back cross-site (a top-level GET): SameSite=Lax is sent, Strict is not.
   setCookie(c, STATE_COOKIE, flowId, {
     httpOnly: true,
@@ -112,11 +115,7 @@ oidc.get("/oidc/callback", async (c) => {
   deleteCookie(c, STATE_COOKIE, { path: "/", secure: true });
   if (!flowId) return failed(c, "no_state", "no state cookie (another browser, or expired)");
   // One use: the flow row is spent before anything else is checked.
-  const flow = await c.env.DB.prepare(
-    "UPDATE auth_challenges SET status = 'used' WHERE id = ? AND kind = 'oidc' AND status = 'pending' AND expires_at > ? RETURNING challenge, data",
-  )
-    .bind(flowId, Date.now())
-    .first<{ challenge: string; data: string }>();
+  const flow = await takeOidcFlow(c.env.DB, flowId, Date.now());
   if (!flow) return failed(c, "flow", "unknown, used or expired flow");
   const { verifier, nonce } = JSON.parse(flow.data) as { verifier: string; nonce: string };
   let claims: oauth.IDToken;

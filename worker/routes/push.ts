@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { PushAnswer, PushPending, PushStarted, PushState } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
+import { answerPush, collectPush, denyPendingPushes, denyPush, startPush } from "../auth/challenge-store.ts";
 import { networkOf } from "../auth/device.ts";
 import { afterSecondFactor, factorsOf } from "../auth/sign-in.ts";
 import { RULES } from "../auth/throttle.ts";
@@ -47,11 +48,7 @@ async function pushDenied(c: Context<AppContext>, user: { id: string; username?:
   const after = await throttleCount(c.env.DB, denialKeys(user.id), now);
   const denials = after.states.get(`push-deny:${user.id}`)?.failures ?? 0;
   if (denials !== RULES.push_denial.lockAfter) return;
-  await c.env.DB.prepare(
-    "UPDATE auth_challenges SET status = 'denied' WHERE user_id = ? AND kind = 'push' AND status = 'pending'",
-  )
-    .bind(user.id)
-    .run();
+  await denyPendingPushes(c.env.DB, user.id);
   await record(c.env, {
     actor: null,
     action: "auth.locked_out",
@@ -109,23 +106,18 @@ push.openapi(
     const number = twoDigit();
     const id = crypto.randomUUID();
     const net = networkOf(c);
-    await c.env.DB.batch([
-      // One request per sign-in at a time.
-      c.env.DB.prepare(
-        "UPDATE auth_challenges SET status = 'denied' WHERE session_id = ? AND kind = 'push' AND status = 'pending'",
-      ).bind(c.get("signIn").id),
-      c.env.DB.prepare(
-        "INSERT INTO auth_challenges (id, kind, user_id, session_id, challenge, data, created_at, expires_at) VALUES (?, 'push', ?, ?, ?, ?, ?, ?)",
-      ).bind(
+    // One request per sign-in at a time: startPush denies the sign-in's pending one.
+    await c.env.DB.batch(
+      startPush(c.env.DB, {
         id,
-        user.id,
-        c.get("signIn").id,
-        String(number),
-        JSON.stringify({ ip: clientIp(c), country: net.country }),
-        now,
-        now + PUSH_TTL_MS,
-      ),
-    ]);
+        userId: user.id,
+        sessionId: c.get("signIn").id,
+        number,
+        data: JSON.stringify({ ip: clientIp(c), country: net.country }),
+        createdAt: now,
+        expiresAt: now + PUSH_TTL_MS,
+      }),
+    );
     // The user's notified devices hear of it at once (no number in the notice: it is typed on the Account page).
     const ip = clientIp(c);
     const from = {
@@ -181,12 +173,8 @@ push.openapi(
     const row = await loadPush(c, c.req.valid("param").id);
     if (row.session_id === c.get("signIn").id) throw new ApiFailure("forbidden", "a sign-in cannot approve itself");
     const match = Number(row.challenge) === c.req.valid("json").number;
-    const res = await c.env.DB.prepare(
-      "UPDATE auth_challenges SET status = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
-    )
-      .bind(match ? "approved" : "denied", row.id, Date.now())
-      .run();
-    if (res.meta.changes !== 1) return c.json({ status: stateOf(row, Date.now()) }, 200);
+    if (!(await answerPush(c.env.DB, row.id, match, Date.now())))
+      return c.json({ status: stateOf(row, Date.now()) }, 200);
     await record(c.env, {
       actor: actorOf(user),
       action: match ? "auth.mfa" : "auth.mfa_failed",
@@ -211,13 +199,8 @@ push.openapi(
   }),
   async (c) => {
     const row = await loadPush(c, c.req.valid("param").id);
-    const res = await c.env.DB.prepare(
-      "UPDATE auth_challenges SET status = 'denied' WHERE id = ? AND status = 'pending'",
-    )
-      .bind(row.id)
-      .run();
     // Only a request that was still pending counts as a denial (a second click changes nothing).
-    if (res.meta.changes !== 1) return c.json({ status: stateOf(row, Date.now()) }, 200);
+    if (!(await denyPush(c.env.DB, row.id))) return c.json({ status: stateOf(row, Date.now()) }, 200);
     await record(c.env, {
       actor: actorOf(c.get("user")),
       action: "auth.mfa_failed",
@@ -246,12 +229,7 @@ push.openapi(
     if (row.session_id !== c.get("signIn").id) throw new ApiFailure("not_found", "push of another sign-in");
     const now = Date.now();
     if (row.status !== "approved") return c.json({ status: stateOf(row, now) }, 200);
-    const res = await c.env.DB.prepare(
-      "UPDATE auth_challenges SET status = 'used' WHERE id = ? AND status = 'approved'",
-    )
-      .bind(row.id)
-      .run();
-    if (res.meta.changes !== 1) return c.json({ status: "expired" }, 200);
+    if (!(await collectPush(c.env.DB, row.id))) return c.json({ status: "expired" }, 200);
     await afterSecondFactor(c, "push");
     return c.json({ status: "approved" }, 200);
   },

@@ -11,6 +11,8 @@ import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import type { Context } from "hono";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { WebAuthnAssertion, WebAuthnOptions, WebAuthnRegistration } from "../../protocol/index.ts";
+import { startCeremony, takeCeremony } from "../auth/challenge-store.ts";
+import { advanceWebAuthnCounter, insertWebAuthnCredential, removeWebAuthnCredential } from "../auth/factor-store.ts";
 import { afterSecondFactor } from "../auth/sign-in.ts";
 import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
 import type { AppContext } from "../env.ts";
@@ -35,24 +37,22 @@ async function saveChallenge(c: Context<AppContext>, kind: "webauthn_reg" | "web
   const now = Date.now();
   const signIn = c.get("signIn");
   // One ceremony per sign-in at a time: a new one voids the previous.
-  await c.env.DB.batch([
-    c.env.DB.prepare(
-      "UPDATE auth_challenges SET status = 'used' WHERE session_id = ? AND kind = ? AND status = 'pending'",
-    ).bind(signIn.id, kind),
-    c.env.DB.prepare(
-      "INSERT INTO auth_challenges (id, kind, user_id, session_id, challenge, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    ).bind(crypto.randomUUID(), kind, c.get("user").id, signIn.id, challenge, now, now + CEREMONY_TTL_MS),
-  ]);
+  await c.env.DB.batch(
+    startCeremony(c.env.DB, {
+      id: crypto.randomUUID(),
+      kind,
+      userId: c.get("user").id,
+      sessionId: signIn.id,
+      challenge,
+      createdAt: now,
+      expiresAt: now + CEREMONY_TTL_MS,
+    }),
+  );
 }
 
 /** Takes this sign-in's pending challenge, once: a second use of the same response finds none. */
 async function takeChallenge(c: Context<AppContext>, kind: "webauthn_reg" | "webauthn_auth"): Promise<string | null> {
-  const row = await c.env.DB.prepare(
-    "UPDATE auth_challenges SET status = 'used' WHERE session_id = ? AND kind = ? AND status = 'pending' AND expires_at > ? RETURNING challenge",
-  )
-    .bind(c.get("signIn").id, kind, Date.now())
-    .first<{ challenge: string }>();
-  return row?.challenge ?? null;
+  return takeCeremony(c.env.DB, c.get("signIn").id, kind, Date.now());
 }
 
 webauthn.openapi(
@@ -118,19 +118,15 @@ webauthn.openapi(
     const { credential } = verification.registrationInfo;
     const now = Date.now();
     try {
-      await c.env.DB.prepare(
-        "INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      )
-        .bind(
-          credential.id,
-          user.id,
-          isoBase64URL.fromBuffer(credential.publicKey),
-          credential.counter,
-          JSON.stringify(credential.transports ?? []),
-          body.name,
-          now,
-        )
-        .run();
+      await insertWebAuthnCredential(c.env.DB, {
+        id: credential.id,
+        userId: user.id,
+        publicKey: isoBase64URL.fromBuffer(credential.publicKey),
+        counter: credential.counter,
+        transports: credential.transports ?? [],
+        name: body.name,
+        createdAt: now,
+      });
     } catch (err) {
       throw new ApiFailure("conflict", `key already registered: ${(err as Error).message}`);
     }
@@ -208,12 +204,8 @@ webauthn.openapi(
       return secondFactorFailed(c, "webauthn");
     }
     // Compare-and-set: a racing second use of an older assertion cannot move the counter back.
-    const res = await c.env.DB.prepare(
-      "UPDATE webauthn_credentials SET counter = ?, last_used_at = ? WHERE id = ? AND counter = ?",
-    )
-      .bind(newCounter, Date.now(), key.id, key.counter)
-      .run();
-    if (res.meta.changes !== 1) return secondFactorFailed(c, "webauthn_counter_race");
+    if (!(await advanceWebAuthnCounter(c.env.DB, key.id, key.counter, newCounter, Date.now())))
+      return secondFactorFailed(c, "webauthn_counter_race");
     await secondFactorPassed(c, attempt);
     await afterSecondFactor(c, "hwk");
     return c.json({ ok: true }, 200);
@@ -231,11 +223,9 @@ webauthn.openapi(
   }),
   async (c) => {
     await requireRecentMfa(c);
-    const res = await c.env.DB.prepare("DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?")
-      .bind(c.req.valid("param").id, c.get("user").id)
-      .run();
     // Idempotent: removing a key that is not (or no longer) one's own changes nothing.
-    if (res.meta.changes === 1) await factorsChanged(c, "webauthn_removed");
+    if (await removeWebAuthnCredential(c.env.DB, c.get("user").id, c.req.valid("param").id))
+      await factorsChanged(c, "webauthn_removed");
     return c.json({ ok: true }, 200);
   },
 );
