@@ -25,6 +25,7 @@ import {
   pageProblems,
   signInPage,
 } from "../support/browser.ts";
+import { waitForBackground } from "../support/desktop-page.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { storedRecording } from "../support/probes.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
@@ -299,20 +300,17 @@ describeWithPeers(
       timeout: 300_000,
       retry: 2,
     }, async () => {
+      // A retry starts signed out (the page would skip the sign-in form).
+      await browser.clearCookies();
       const page = await browser.newPage();
       collectBrowserBound(page, []);
       await signInPage(page, rdp.stack.edge.url, "alice", "alice-password-1");
       const { id: sessionId } = await rdp.stack.user.openSession(rdp.serverId, rdp.credentialId);
       await page.goto(`${rdp.stack.edge.url}/#/sessions/${sessionId}`);
       await page.waitForSelector('body[data-session-state="connected"]', { timeout: 60_000 });
-      // A few seconds of desktop, then the admin ends the session.
-      await page.waitForFunction(
-        () => Number((document.body.dataset.desktopSize ?? "0x0").split("x")[0]) >= 100,
-        undefined,
-        {
-          timeout: 60_000,
-        },
-      );
+      // The desktop painted (on a loaded machine the X root window can take seconds to draw: a recording that ends
+      // before would show black), a few seconds of it, then the admin ends the session.
+      await waitForBackground(page, rdp.logs);
       await new Promise((r) => setTimeout(r, 3000));
       await rdp.stack.admin.request("POST", `/api/sessions/${sessionId}/kill`, { reason: "video test" });
       await page.waitForSelector('body[data-end-reason="killed"]', { timeout: 15_000 });

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitFor } from "../../scripts/stack/process.ts";
-import { DESKTOP_BACKGROUND } from "../../scripts/stack/xrdp.ts";
 import { chromiumMissing, collectBrowserBound, launchChromium, signInPage } from "../support/browser.ts";
+import { waitForBackground } from "../support/desktop-page.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { type RdpStack, rdpPeersMissing, startRdpStack } from "../support/rdp-stack.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../support/stack.ts";
@@ -27,50 +27,6 @@ function hasDesktop(user: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Waits until the page's canvas shows the X root window's known colour inside the desktop. */
-async function waitForBackground(page: Page, logs: () => Promise<string>): Promise<void> {
-  await page
-    .waitForFunction(
-      ({ r, g, b }) => {
-        const canvas = document.getElementById("desktop-canvas") as HTMLCanvasElement | null;
-        // The layer's canvas may be larger than the desktop: read inside the desktop's own size.
-        const [w, h] = (document.body.dataset.desktopSize ?? "0x0").split("x").map(Number);
-        if (!canvas || !w || !h || w < 100) return false;
-        const [pr, pg, pb] = canvas.getContext("2d")!.getImageData(w - 10, h - 10, 1, 1).data;
-        return Math.abs(pr! - r) + Math.abs(pg! - g) + Math.abs(pb! - b) < 30; // lossy (WebP) regions shift colours slightly
-      },
-      DESKTOP_BACKGROUND,
-      { timeout: 60_000, polling: 100 },
-    )
-    .catch(async (err) => {
-      // Say what the canvas showed instead, for whoever reads a failure.
-      const seen = await page.evaluate(() => {
-        const canvas = document.getElementById("desktop-canvas") as HTMLCanvasElement | null;
-        const [w, h] = (document.body.dataset.desktopSize ?? "0x0").split("x").map(Number);
-        const at = (x: number, y: number) =>
-          canvas ? Array.from(canvas.getContext("2d")!.getImageData(x, y, 1, 1).data) : null;
-        return JSON.stringify({
-          frames: document.body.dataset.desktopFrames,
-          decodeFailures: document.body.dataset.desktopDecodeFailures,
-          state: document.body.dataset.sessionState,
-          endReason: document.body.dataset.endReason,
-          closeCode: document.body.dataset.closeCode,
-          size: document.body.dataset.desktopSize,
-          canvas: [canvas?.width, canvas?.height],
-          corner: at(w! - 10, h! - 10),
-          mid: at(w! / 2, h! / 2),
-          origin: at(5, 5),
-        });
-      });
-      const events = (await logs())
-        .split("\n")
-        .filter((l) => /"event":"(session|rdp)\./.test(l))
-        .slice(-15)
-        .join("\n");
-      throw new Error(`${(err as Error).message}; canvas: ${seen}; connector:\n${events}`);
-    });
 }
 
 async function sessionStatus(rdp: RdpStack, id: string) {
