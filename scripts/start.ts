@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
+import { loadState, saveState } from "../connector/state.ts";
 import { EdgeClient } from "./stack/admin-client.ts";
 import { enrollConnector, runConnector } from "./stack/connector.ts";
 import { type EdgeSecrets, generateEdgeSecrets, ROOT, startEdge } from "./stack/edge.ts";
@@ -118,7 +119,11 @@ async function main() {
       setup = { siteId: site.id, serverId: server.id, credentialId: cred.id, targetPort: target.port, adminUser };
       await writeFile(setupFile, JSON.stringify(setup, null, 2), { mode: 0o600 });
     }
-    const connector = await runConnector(join(STATE, "connector"));
+    // Started before on another PORT: the same edge state answers here now, so the connector dials here.
+    const connectorDir = join(STATE, "connector");
+    const enrolled = await loadState(connectorDir);
+    if (enrolled.edgeUrl !== edge.url) await saveState(connectorDir, { ...enrolled, edgeUrl: edge.url });
+    const connector = await runConnector(connectorDir);
     stops.push(connector.stop);
 
     console.log(`
