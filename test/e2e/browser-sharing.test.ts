@@ -18,6 +18,7 @@ import {
   launchChromium,
   pageProblems,
   signInPage,
+  virtualAuthenticator,
 } from "../support/browser.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { storedRecording } from "../support/probes.ts";
@@ -93,18 +94,7 @@ describeWithPeers("shared sessions in Chromium", missingPeers() ?? chromiumMissi
 
     // Bob signs in with his password and registers a security key (Chromium's virtual authenticator): his sign-in's
     // last proof is then not the key, which is what this zone wants of a joiner.
-    const cdp = await bob.context().newCDPSession(bob);
-    await cdp.send("WebAuthn.enable", { enableUI: false });
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "usb",
-        hasResidentKey: false,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    await virtualAuthenticator(bob);
     await signInPage(bob, app, "bob", "bob-password-1");
     await bob.goto(`${app}/#/account`);
     await bob.fill("#key-name", "Bob's key");

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort } from "../../scripts/stack/process.ts";
 import { totpAt } from "../../worker/auth/totp.ts";
 import { type DuoServer, startDuoServer } from "../fakes/duo-server.ts";
-import { chromiumMissing, collectBrowserBound, launchChromium } from "../support/browser.ts";
+import { chromiumMissing, collectBrowserBound, launchChromium, virtualAuthenticator } from "../support/browser.ts";
 import { type Idp, startIdp } from "../support/oidc-idp.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { allBytes } from "../support/probes.ts";
@@ -171,18 +171,7 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
 
   it("registers a security key with the virtual authenticator and signs in with it", async () => {
     const page = await newPage();
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("WebAuthn.enable", { enableUI: false });
-    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await virtualAuthenticator(page, "platform");
     await password(page, "kim", "kim-password-1");
     await page.waitForSelector('body[data-route="catalog"]');
     await page.goto(`${app}/#/account`);
@@ -273,18 +262,7 @@ describeWithPeers("strong authentication in Chromium", missingPeers() ?? chromiu
     const alice = users.find((u) => u.username === "alice")!;
     await stack.admin.request("PUT", `/api/groups/${stack.operatorsGroupId}/members`, { userIds: [alice.id, lee.id] });
     const page = await newPage();
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("WebAuthn.enable", { enableUI: false });
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "usb",
-        hasResidentKey: false,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    await virtualAuthenticator(page);
     // Lee registers a key, so the sign-in's last proof was the password: this zone wants the key itself.
     await password(page, "lee", "lee-password-1");
     await page.waitForSelector('body[data-route="catalog"]');

@@ -88,3 +88,23 @@ export async function axeViolations(page: Page): Promise<string[]> {
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.targets.join(" | ")}`);
 }
+
+/**
+ * Chromium's virtual authenticator on `page` (a security key that answers at once, user verified): a roaming USB key
+ * by default, or a platform one holding discoverable credentials. Returns its CDP session and id, to read its credentials.
+ */
+export async function virtualAuthenticator(page: Page, kind: "usb" | "platform" = "usb") {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: kind === "usb" ? "usb" : "internal",
+      hasResidentKey: kind === "platform",
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
