@@ -185,6 +185,25 @@ describe("shared sessions", { timeout: 30_000 }, () => {
     expect(log).toEqual(expect.arrayContaining(["session.invitation_revoked", "session.participant_left"]));
   });
 
+  it("attack: taking the invitation back while the joiner's socket is being opened leaves no input socket", async () => {
+    const { live, bob } = await shared();
+    const { id } = (await (await invite(live.cookie, live.id, bob.name)).json()) as { id: string };
+    await accept(bob.cookie, id);
+    const [joined, revoked] = await Promise.all([
+      join(bob.cookie, live.id).catch(() => null),
+      api(`/api/sessions/${live.id}/invitations/${id}`, { method: "DELETE", cookie: live.cookie }),
+    ]);
+    expect(revoked.status).toBe(200);
+    // Refused at the upgrade, or attached and closed: either way nothing bob types can reach the target.
+    if (joined) await joined.next((c) => c.closed !== undefined, "bob's socket closes");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(live.user.texts.filter((m) => (m as { type: string }).type === "participants").at(-1) ?? null).not.toEqual({
+      type: "participants",
+      user: live.username,
+      writers: [bob.name],
+    });
+  });
+
   it("attack: a joiner who loses the entitlement is disconnected at the change and cannot rejoin", async () => {
     const { live, bob } = await shared();
     const { id } = (await (await invite(live.cookie, live.id, bob.name)).json()) as { id: string };

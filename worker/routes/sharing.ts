@@ -266,5 +266,16 @@ sharing.get("/sessions/:id/join", requireUpgrade, requireSameOrigin, requireSock
   if (!row || row.accepted_at === null || row.accepted_sign_in !== c.get("signIn").id)
     throw new ApiFailure("forbidden", `${user.username} has no accepted invitation to ${id} under this sign-in`);
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(id));
-  return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username, writer: true });
+  const res = await forwardSocket(room, c.req.raw, {
+    role: "viewer",
+    userId: user.id,
+    username: user.username,
+    writer: true,
+  });
+  // Taken back (or the right lost) while the socket was being attached: that revocation's drop may have run before
+  // the socket existed, so ask again now that it does.
+  const [still] = await invitationsTo(c.env.DB, user.id, Date.now(), { sessionId: id });
+  if (res.status === 101 && (!still || still.accepted_sign_in !== c.get("signIn").id))
+    await room.dropViewer(user.id, true);
+  return res;
 });
