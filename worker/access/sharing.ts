@@ -22,18 +22,25 @@ const SHARED = `se.status IN ('pending', 'active') AND sv.protocol = 'ssh'
   AND json_extract(ch.policy, '$.sessionSharing') = 1`;
 const SESSION_JOINS = "JOIN checkouts ch ON ch.id = se.checkout_id JOIN servers sv ON sv.id = se.server_id";
 
-/** Whether the session is live and its policy lets its user invite (`owner`: the session's user, else null). */
+/** The session's user (`owner`) and server, whether it is live, and whether its policy lets its user invite. */
 export async function sharingOf(db: D1Database, sessionId: string) {
   const row = await db
     .prepare(
-      `SELECT se.user_id, se.status IN ('pending', 'active') AS live, sv.protocol = 'ssh' AS terminal,
+      `SELECT se.user_id, se.server_id, sv.name AS server, se.status IN ('pending', 'active') AS live,
+         sv.protocol = 'ssh' AS terminal,
          COALESCE(json_extract(ch.policy, '$.sessionSharing'), 0) AS sharing
        FROM sessions se ${SESSION_JOINS} WHERE se.id = ?`,
     )
     .bind(sessionId)
-    .first<{ user_id: string; live: number; terminal: number; sharing: number }>();
+    .first<{ user_id: string; server_id: string; server: string; live: number; terminal: number; sharing: number }>();
   if (!row) return null;
-  return { owner: row.user_id, live: !!row.live, allowed: !!(row.live && row.terminal && row.sharing) };
+  return {
+    owner: row.user_id,
+    serverId: row.server_id,
+    server: row.server,
+    live: !!row.live,
+    allowed: !!(row.live && row.terminal && row.sharing),
+  };
 }
 
 /** Why the account named `username` may join the session (null: it may not, or there is no such account). */

@@ -48,21 +48,18 @@ async function ownSession(c: Context<AppContext>, sessionId: string) {
   return session;
 }
 
-/** Audits an invitation event on the session (its server and user in the refs, as the room's entries have). */
+/** Audits an invitation event on the session (its user and server in the refs, as the room's entries have). */
 async function audit(
   c: Context<AppContext>,
-  sessionId: string,
+  session: { id: string; userId: string; serverId: string },
   action: "session.invited" | "session.invitation_revoked" | "session.invitation_accepted",
   data: Record<string, unknown>,
 ) {
-  const row = await c.env.DB.prepare("SELECT user_id, server_id FROM sessions WHERE id = ?")
-    .bind(sessionId)
-    .first<{ user_id: string; server_id: string }>();
   await record(c.env, {
     actor: actorOf(c.get("user")),
     action,
-    target: { type: "session", id: sessionId },
-    refs: { userId: row?.user_id, serverId: row?.server_id, sessionId },
+    target: { type: "session", id: session.id },
+    refs: { userId: session.userId, serverId: session.serverId, sessionId: session.id },
     data,
   });
 }
@@ -118,19 +115,14 @@ sharing.openapi(
       now,
       minutes,
     });
-    await audit(c, id, "session.invited", {
+    await audit(c, { id, userId: session.owner, serverId: session.serverId }, "session.invited", {
       invitee: invitee.username,
       inviteeId: invitee.id,
       basis: invitee.basis,
       expiresAt: made.expiresAt,
     });
     // A joined person's socket is not dropped by a renewal: the new invitation must be accepted again to rejoin.
-    const server = await c.env.DB.prepare(
-      "SELECT sv.name FROM sessions se JOIN servers sv ON sv.id = se.server_id WHERE se.id = ?",
-    )
-      .bind(id)
-      .first<{ name: string }>();
-    const notice = invitationNotice({ invitationId: made.id, user: user.username, server: server?.name ?? "a server" });
+    const notice = invitationNotice({ invitationId: made.id, user: user.username, server: session.server });
     await sendNow(
       c,
       await planPush(c.env.DB, "session.invited", [invitee.id], notice, now, { ttlMs: minutes * 60_000 }),
@@ -162,14 +154,18 @@ sharing.openapi(
   }),
   async (c) => {
     const { id, invitationId } = c.req.valid("param");
-    await ownSession(c, id);
+    const session = await ownSession(c, id);
     const row = await invitation(c.env.DB, id, invitationId);
     if (!row) throw new ApiFailure("not_found");
     if (!(await revokeInvitation(c.env.DB, row.id, Date.now())))
       throw new ApiFailure("conflict", `invitation ${row.id} was taken back already`);
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(id));
     const dropped = await room.dropViewer(row.invitee_id, true);
-    await audit(c, id, "session.invitation_revoked", { invitee: row.invitee, inviteeId: row.invitee_id, dropped });
+    await audit(c, { id, userId: session.owner, serverId: session.serverId }, "session.invitation_revoked", {
+      invitee: row.invitee,
+      inviteeId: row.invitee_id,
+      dropped,
+    });
     return c.json({ revoked: true as const }, 200);
   },
 );
@@ -250,7 +246,12 @@ sharing.openapi(
       );
     if (!(await acceptInvitation(c.env.DB, row.id, c.get("signIn").id, Date.now())))
       throw new ApiFailure("not_found", `invitation ${row.id} closed meanwhile`);
-    await audit(c, row.session_id, "session.invitation_accepted", { invitationId: row.id });
+    await audit(
+      c,
+      { id: row.session_id, userId: checkout.user_id, serverId: checkout.server_id },
+      "session.invitation_accepted",
+      { invitationId: row.id },
+    );
     return c.json({ sessionId: row.session_id }, 200);
   },
 );
