@@ -185,6 +185,8 @@ describeWithPeers("replay in Chromium", missingPeers() ?? chromiumMissing(), () 
     await page.waitForSelector("#commands-filter");
     await page.fill("#commands-q", "REPLAY-HIT-$((");
     await page.click("#commands-search");
+    // The unfiltered first page may be on screen until the search's answer replaces it.
+    await page.waitForSelector("#commands-filter:not([aria-busy])");
     const rows = page.locator("#commands-table tr[data-idx]");
     await rows.first().waitFor();
     expect(await rows.count()).toBe(1);

@@ -84,8 +84,11 @@ export function filteredList<T, C>(opts: {
       if (disposed || mine !== serial) return;
       say(opts.message, `${opts.failure} ${opts.errorText(failure)}`);
     } finally {
-      opts.older.disabled = false;
-      opts.form.removeAttribute("aria-busy");
+      // An older answer arriving late leaves the newer search busy.
+      if (mine === serial) {
+        opts.older.disabled = false;
+        opts.form.removeAttribute("aria-busy");
+      }
     }
   };
 
