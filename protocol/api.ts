@@ -655,3 +655,10 @@ export type ModerationSession = z.infer<typeof ModerationSession>;
 /** `201` bodies of creating routes. */
 export const Created = z.object({ id: z.string() });
 export const SessionCreated = z.object({ id: z.string(), deadline: z.number() });
+
+/** The answer of an action that has nothing to say but that it was done. */
+export const Ok = z.object({ ok: z.literal(true) });
+/** An admin's reset of a person's second factors; `masterPassword`: also remove their master password. */
+export const ResetMfaRequest = z.strictObject({ masterPassword: z.boolean().default(false) });
+/** Which outbox rows the notifications page lists. */
+export const OutboxQuery = z.object({ state: z.enum(["failed", "dead", "all"]).default("all") });

@@ -142,3 +142,5 @@ export type StepUpDecision = z.infer<typeof StepUpDecision>;
 export const OidcConfig = z.object({ enabled: z.boolean(), label: z.string() });
 
 export const SocketTicket = z.object({ ticket: z.string(), expiresAt: z.number() });
+/** Which socket a ticket opens: the session's own, watching it, or joining it at an invitation. */
+export const SocketTicketRequest = z.strictObject({ socket: z.enum(["ws", "watch", "join"]) });

@@ -125,3 +125,4 @@ export type CommandReviewList = z.infer<typeof CommandReviewList>;
 
 /** A reviewer's answer: let the held command run, or not. */
 export const DecideCommandReviewRequest = z.strictObject({ allow: z.boolean() });
+export const CommandReviewDecided = z.object({ decided: z.literal(true) });

@@ -26,3 +26,4 @@ export * from "./mail.ts";
 export * from "./commands.ts";
 export * from "./file-transfer.ts";
 export * from "./sharing.ts";
+export * from "./web-push.ts";

@@ -137,3 +137,5 @@ export const SealKeyInfo = z.object({
   ),
 });
 export type SealKeyInfo = z.infer<typeof SealKeyInfo>;
+/** A seal-key rotation asked of the site's connector. */
+export const SealKeyRotationStarted = z.object({ rotationId: z.string() });

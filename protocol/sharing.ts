@@ -26,6 +26,7 @@ export const InviteRequest = z.strictObject({
   minutes: z.number().int().min(1).max(INVITATION_MAX_MINUTES).default(INVITATION_DEFAULT_MINUTES),
 });
 export type InviteRequest = z.infer<typeof InviteRequest>;
+export const InvitationRevoked = z.object({ revoked: z.literal(true) });
 
 /** One invitation to a session, as its user sees it. */
 export const SessionInvitation = z.object({

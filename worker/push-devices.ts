@@ -12,6 +12,7 @@ import {
   type PushNotice,
   PushSubscriptionInput,
 } from "../protocol/web-push.ts";
+import { Ok } from "../protocol/api.ts";
 import { actorOf, record } from "./audit.ts";
 import { requireUser } from "./auth/user-token.ts";
 import type { AppContext, Env } from "./env.ts";
@@ -24,8 +25,6 @@ import { IdParam, newApi, route } from "./openapi.ts";
 export const pushDevices = newApi();
 const tags = ["push"];
 const middleware = [requireUser];
-
-const Ok = z.object({ ok: z.literal(true) });
 
 async function devicesChanged(c: Context<AppContext>, change: "added" | "removed", label: string) {
   const user = c.get("user");

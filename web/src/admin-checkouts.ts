@@ -2,7 +2,7 @@
 // server's or account's name, each open one with Revoke (a reason the requester sees; its sessions end).
 // The audit log links here with one checkout's id (#/admin/checkouts/<id>). Test hooks: #checkouts-state,
 // #checkouts-q, tr[data-checkout-id][data-status], button.revoke, .revoke-reason, button.revoke-confirm.
-import { type CheckoutSummary, RevokeRequest } from "../../protocol/index.ts";
+import { AdminCheckoutQuery, type CheckoutSummary, RevokeRequest } from "../../protocol/index.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, inlineAction, panel } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";
@@ -108,7 +108,11 @@ export function renderAdminCheckouts(container: HTMLElement, { param }: AdminCon
   async function load(): Promise<void> {
     const mine = ++loads;
     try {
-      const list = await api.adminCheckouts({ state: state.value, q: q.value.trim(), ...(only ? { id: only } : {}) });
+      const list = await api.adminCheckouts({
+        state: AdminCheckoutQuery.shape.state.safeParse(state.value).data,
+        q: q.value.trim(),
+        ...(only ? { id: only } : {}),
+      });
       if (disposed || mine !== loads) return;
       // A row whose Revoke… form is open stays as it is (a half-typed reason survives a refresh).
       const open = body.querySelector("form:not([hidden])")?.closest<HTMLTableRowElement>("tr[data-checkout-id]");

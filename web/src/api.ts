@@ -1,93 +1,16 @@
 // Typed calls to the edge's HTTP API (same origin, cookie auth). Every response is checked against protocol/.
-import { z } from "zod";
+import type { z } from "zod";
 import { masterPasswordVerifier } from "../../protocol/master-password.ts";
+import { routes } from "./api-routes.ts";
 import {
-  CommandReviewList,
-  AccessGrant,
   ApiErrorBody,
-  AuditSink,
-  type AuditSinkInput,
-  ApprovalItem,
-  HostKeyProbeResult,
   type AuditQuery,
-  AuditListEntry,
-  CommandsPage,
   type CommandsQuery,
-  FilterName,
   type FilterNamesQuery,
-  AuditVerifyResult,
-  Created,
-  DuoFinished,
-  DuoSettings,
-  type DuoSettingsUpdate,
-  MailRelaySettings,
-  type MailRelayUpdate,
-  NotifyPreferences,
-  type NotifyPreferencesUpdate,
   type KeyboardLayout,
-  KeyboardLayoutSetting,
-  OutboxRow,
-  DuoStarted,
-  SessionCreated,
-  CartResult,
-  CatalogEntry,
-  CheckoutSummary,
-  ConnectorInfo,
-  DiscoveredServer,
-  DiscoveryLifecycleSettings,
-  EnrollmentToken,
   ErrorCode,
-  Group,
-  ImportServersResponse,
-  IntegrityReport,
-  InvitationAccepted,
-  InvitationToMe,
-  type InviteRequest,
-  RecordingSummary,
-  LiveSession,
-  ModerationSession,
-  LoginResult,
-  Me,
-  MfaStatus,
-  OidcConfig,
-  PushPending,
-  PushStarted,
-  PushState,
-  RecoveryCodes,
-  SocketTicket,
-  StepUpDecision,
-  TotpEnrolment,
-  WebAuthnOptions,
-  Policy,
-  AdminServer,
-  CredentialRotationInfo,
-  type CredentialRotationSettings,
-  SessionSummary,
-  SessionInvitation,
-  SessionSharing,
-  type ExtensionRequest,
-  ExtensionResult,
-  PendingExtension,
-  KillResult,
-  SealKeyInfo,
-  Site,
-  UserMatch,
-  UserSummary,
-  Zone,
-  type CreateAccessGrantRequest,
-  type CreateCredentialRequest,
-  type CreatePolicyRequest,
-  type CreateServerRequest,
-  type CreateSessionRequest,
-  type CreateUserRequest,
-  type CreateZoneRequest,
-  type ImportServersRequest,
-  type LoginRequest,
-  type SubmitCartRequest,
-  type UpdatePolicyRequest,
-  type UpdateUserRequest,
-  type UpdateZoneRequest,
-  ZoneAllowedPolicies,
+  WebAuthnAssertion,
+  WebAuthnRegistration,
 } from "../../protocol/index.ts";
 
 /** An API failure as the page sees it: HTTP status plus the edge's stable error code. */
@@ -164,16 +87,47 @@ function codeFor(status: number, body: unknown): ErrorCode {
   return status >= 500 ? "internal" : "bad_request";
 }
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+type Routes = typeof routes;
+/** A route of the edge, "METHOD /api/path/{param}", as its own definitions name it (api-routes.ts, generated). */
+export type RouteKey = keyof Routes & string;
+type PathOf<K> = K extends `${string} ${infer P}` ? P : never;
+type ParamNames<P> = P extends `${string}{${infer N}}${infer Rest}` ? N | ParamNames<Rest> : never;
+type Schema<K extends RouteKey, F extends string> = Routes[K] extends { [f in F]: infer S extends z.ZodType }
+  ? S
+  : undefined;
+/** What a call to route K takes: its path's parameters, its query and its body, typed by the route's schemas. */
+type Args<K extends RouteKey> = ([ParamNames<PathOf<K>>] extends [never]
+  ? { params?: undefined }
+  : { params: Record<ParamNames<PathOf<K>>, string> }) &
+  (Schema<K, "query"> extends z.ZodType ? { query?: Partial<z.input<Schema<K, "query">>> } : { query?: undefined }) &
+  (Schema<K, "body"> extends z.ZodType ? { body: z.input<Schema<K, "body">> } : { body?: undefined });
+/** The body route K reads, as the caller writes it. */
+export type BodyOf<K extends RouteKey> = z.input<NonNullable<Schema<K, "body">>>;
+/** The query route K reads, every field optional. */
+export type QueryOf<K extends RouteKey> = Partial<z.input<NonNullable<Schema<K, "query">>>>;
+/** What route K answers, checked against its response schema; a route that declares none answers `unknown`. */
+type Answer<K extends RouteKey> = Schema<K, "response"> extends z.ZodType ? z.output<Schema<K, "response">> : unknown;
 
-async function call<S extends z.ZodType>(
-  method: Method,
-  path: string,
-  schema: S,
-  body?: unknown,
-  redirectOn401 = true,
-): Promise<z.infer<S>> {
-  const response = await fetch(path, {
+/** The URL of route K: its path parameters encoded, its query's defined values appended. */
+export const routeUrl = <K extends RouteKey>(key: K, args: Pick<Args<K>, "params" | "query">): string =>
+  urlOf(key, args);
+
+function urlOf(key: string, args: { params?: unknown; query?: unknown }): string {
+  const params = (args.params ?? {}) as Record<string, string>;
+  const path = key
+    .slice(key.indexOf(" ") + 1)
+    .replace(/\{(\w+)\}/g, (_m: string, name: string) => encodeURIComponent(params[name] ?? ""));
+  return `${path}${query((args.query ?? {}) as Record<string, string | number | undefined>)}`;
+}
+
+/**
+ * Calls route K: the body as JSON (a POST without one sends `{}`), the answer checked against the route's response
+ * schema (a mismatch is a protocol_error), a failure thrown as ApiError with the edge's stable code.
+ */
+async function request<K extends RouteKey>(key: K, args: Args<K>, redirectOn401 = true): Promise<Answer<K>> {
+  const method = key.slice(0, key.indexOf(" "));
+  const body = args.body ?? (method === "POST" ? {} : undefined);
+  const response = await fetch(urlOf(key, args), {
     method,
     credentials: "same-origin",
     headers:
@@ -188,9 +142,11 @@ async function call<S extends z.ZodType>(
     if (response.status === 401 && redirectOn401) onUnauthorized();
     throw new ApiError(response.status, code);
   }
+  const schema = (routes[key] as { response?: z.ZodType }).response;
+  if (!schema) return data as Answer<K>;
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw new ApiError(response.status, "protocol_error");
-  return parsed.data;
+  return parsed.data as Answer<K>;
 }
 
 /** `?a=1&b=2` from the defined, non-empty values; "" when there are none. */
@@ -203,218 +159,218 @@ function query(params: Record<string, string | number | undefined>): string {
   return text ? `?${text}` : "";
 }
 
-const at = (path: string, id: string, rest = "") => `${path}/${encodeURIComponent(id)}${rest}`;
-
-const Anything = z.unknown();
-
-type Body<T extends z.ZodType> = z.input<T>;
 export type AuditFilter = Partial<Omit<AuditQuery, "limit">> & { limit?: number };
 export type CommandsFilter = Partial<Omit<CommandsQuery, "limit">> & { limit?: number };
 
 export const api = {
-  login: (body: Body<typeof LoginRequest>) => call("POST", "/api/login", LoginResult, body, false),
-  logout: () => call("POST", "/api/logout", Anything, {}, false),
+  login: (body: BodyOf<"POST /api/login">) => request("POST /api/login", { body }, false),
+  logout: () => request("POST /api/logout", {}, false),
   /** Resolves to null when nobody is signed in. */
   me: () =>
-    call("GET", "/api/me", Me, undefined, false).catch((error: unknown) => {
+    request("GET /api/me", {}, false).catch((error: unknown) => {
       if (error instanceof ApiError && error.status === 401) return null;
       throw error;
     }),
 
   // ---- second factors and the account (no redirect on 401: the sign-in page handles it) ----
-  oidcConfig: () => call("GET", "/api/oidc/config", OidcConfig, undefined, false),
-  mfaStatus: () => call("GET", "/api/mfa", MfaStatus),
-  totpEnrol: () => call("POST", "/api/mfa/totp/enrol", TotpEnrolment, {}),
-  totpConfirm: (code: string) => call("POST", "/api/mfa/totp/confirm", RecoveryCodes, { code }),
-  totpRemove: () => call("DELETE", "/api/mfa/totp", Anything),
-  totpVerify: (code: string) => call("POST", "/api/mfa/totp/verify", Anything, { code }, false),
-  recovery: (code: string) => call("POST", "/api/mfa/recovery", Anything, { code }, false),
-  regenerateRecovery: () => call("POST", "/api/mfa/recovery/regenerate", RecoveryCodes, {}),
-  keyRegisterOptions: () => call("POST", "/api/mfa/webauthn/register/options", WebAuthnOptions, {}),
+  oidcConfig: () => request("GET /api/oidc/config", {}, false),
+  mfaStatus: () => request("GET /api/mfa", {}),
+  totpEnrol: () => request("POST /api/mfa/totp/enrol", {}),
+  totpConfirm: (code: string) => request("POST /api/mfa/totp/confirm", { body: { code } }),
+  totpRemove: () => request("DELETE /api/mfa/totp", {}),
+  totpVerify: (code: string) => request("POST /api/mfa/totp/verify", { body: { code } }, false),
+  recovery: (code: string) => request("POST /api/mfa/recovery", { body: { code } }, false),
+  regenerateRecovery: () => request("POST /api/mfa/recovery/regenerate", {}),
+  keyRegisterOptions: () => request("POST /api/mfa/webauthn/register/options", {}),
+  /** `response`: what the WebAuthn library returned, checked against the shape the route reads before it is sent. */
   keyRegister: (name: string, response: unknown) =>
-    call("POST", "/api/mfa/webauthn/register", Anything, { name, response }),
-  keyAuthOptions: () => call("POST", "/api/mfa/webauthn/authenticate/options", WebAuthnOptions, {}, false),
-  keyAuthenticate: (response: unknown) => call("POST", "/api/mfa/webauthn/authenticate", Anything, { response }, false),
-  keyRemove: (id: string) => call("DELETE", at("/api/mfa/webauthn", id), Anything),
-  changePassword: (current: string, next: string) => call("POST", "/api/me/password", Anything, { current, next }),
+    request("POST /api/mfa/webauthn/register", {
+      body: { name, response: WebAuthnRegistration.shape.response.parse(response) },
+    }),
+  keyAuthOptions: () => request("POST /api/mfa/webauthn/authenticate/options", {}, false),
+  keyAuthenticate: (response: unknown) =>
+    request(
+      "POST /api/mfa/webauthn/authenticate",
+      { body: { response: WebAuthnAssertion.shape.response.parse(response) } },
+      false,
+    ),
+  keyRemove: (id: string) => request("DELETE /api/mfa/webauthn/{id}", { params: { id } }),
+  changePassword: (current: string, next: string) => request("POST /api/me/password", { body: { current, next } }),
   /** Only the password's PBKDF2 verifier leaves the browser (protocol/master-password.ts). */
   setMasterPassword: async (password: string) =>
-    call("POST", "/api/me/master-password", Anything, { verifier: await masterPasswordVerifier(password) }),
-  pushStart: () => call("POST", "/api/mfa/push", PushStarted, {}, false),
+    request("POST /api/me/master-password", { body: { verifier: await masterPasswordVerifier(password) } }),
+  // ---- this browser's Web Push subscription (the Account page's notified devices) ----
+  pushConfig: () => request("GET /api/push/config", {}),
+  pushDevices: () => request("GET /api/push/devices", {}),
+  savePushDevice: (body: BodyOf<"POST /api/push/devices">) => request("POST /api/push/devices", { body }),
+  removePushDevice: (id: string) => request("DELETE /api/push/devices/{id}", { params: { id } }),
+  testPushDevice: (id: string) => request("POST /api/push/devices/{id}/test", { params: { id } }),
+  pushStart: () => request("POST /api/mfa/push", {}, false),
   /** Duo's prompt: where to go (or, failing open while Duo is down, done); returnTo is the page to come back to. */
-  duoStart: (returnTo?: string) => call("POST", "/api/mfa/duo/start", DuoStarted, returnTo ? { returnTo } : {}, false),
-  duoFinish: (state: string, code: string) => call("POST", "/api/mfa/duo/finish", DuoFinished, { state, code }, false),
-  duoSettings: () => call("GET", "/api/admin/duo", DuoSettings),
-  saveDuoSettings: (body: DuoSettingsUpdate) => call("PUT", "/api/admin/duo", DuoSettings, body),
-  mailRelay: () => call("GET", "/api/admin/mail-relay", MailRelaySettings),
-  saveMailRelay: (body: Body<typeof MailRelayUpdate>) => call("PUT", "/api/admin/mail-relay", MailRelaySettings, body),
-  outbox: (state: "failed" | "dead" | "all") =>
-    call("GET", `/api/admin/notifications${query({ state })}`, z.array(OutboxRow)),
-  retryNotification: (id: string) => call("POST", at("/api/admin/notifications", id, "/retry"), Anything, {}),
-  notifyPreferences: () => call("GET", "/api/me/notifications", NotifyPreferences),
-  saveNotifyPreferences: (body: Body<typeof NotifyPreferencesUpdate>) =>
-    call("PUT", "/api/me/notifications", NotifyPreferences, body),
-  keyboardLayout: () => call("GET", "/api/me/keyboard-layout", KeyboardLayoutSetting),
+  duoStart: (returnTo?: string) => request("POST /api/mfa/duo/start", { body: returnTo ? { returnTo } : {} }, false),
+  duoFinish: (state: string, code: string) => request("POST /api/mfa/duo/finish", { body: { state, code } }, false),
+  duoSettings: () => request("GET /api/admin/duo", {}),
+  saveDuoSettings: (body: BodyOf<"PUT /api/admin/duo">) => request("PUT /api/admin/duo", { body }),
+  mailRelay: () => request("GET /api/admin/mail-relay", {}),
+  saveMailRelay: (body: BodyOf<"PUT /api/admin/mail-relay">) => request("PUT /api/admin/mail-relay", { body }),
+  outbox: (state: "failed" | "dead" | "all") => request("GET /api/admin/notifications", { query: { state } }),
+  retryNotification: (id: string) => request("POST /api/admin/notifications/{id}/retry", { params: { id } }),
+  notifyPreferences: () => request("GET /api/me/notifications", {}),
+  saveNotifyPreferences: (body: BodyOf<"PUT /api/me/notifications">) => request("PUT /api/me/notifications", { body }),
+  keyboardLayout: () => request("GET /api/me/keyboard-layout", {}),
   saveKeyboardLayout: (keyboardLayout: KeyboardLayout) =>
-    call("PUT", "/api/me/keyboard-layout", KeyboardLayoutSetting, { keyboardLayout }),
-  pushState: (id: string) => call("POST", at("/api/mfa/push", id, "/complete"), PushState, {}, false),
-  pushPending: () => call("GET", "/api/mfa/push/pending", z.array(PushPending)),
-  pushAnswer: (id: string, number: number) => call("POST", at("/api/mfa/push", id, "/approve"), PushState, { number }),
-  pushDeny: (id: string) => call("POST", at("/api/mfa/push", id, "/deny"), PushState, {}),
-  stepUp: (checkoutId: string) => call("GET", at("/api/checkouts", checkoutId, "/step-up"), StepUpDecision),
+    request("PUT /api/me/keyboard-layout", { body: { keyboardLayout } }),
+  pushState: (id: string) => request("POST /api/mfa/push/{id}/complete", { params: { id } }, false),
+  pushPending: () => request("GET /api/mfa/push/pending", {}),
+  pushAnswer: (id: string, number: number) =>
+    request("POST /api/mfa/push/{id}/approve", { params: { id }, body: { number } }),
+  pushDeny: (id: string) => request("POST /api/mfa/push/{id}/deny", { params: { id } }),
+  stepUp: (checkoutId: string) => request("GET /api/checkouts/{id}/step-up", { params: { id: checkoutId } }),
   socketTicket: (sessionId: string, socket: "ws" | "watch" | "join") =>
-    call("POST", at("/api/sessions", sessionId, "/ticket"), SocketTicket, { socket }),
+    request("POST /api/sessions/{id}/ticket", { params: { id: sessionId }, body: { socket } }),
 
   // ---- requester -------------------------------------------------------------------------
   catalog: (filter: { q?: string; zoneId?: string; tag?: string } = {}) =>
-    call("GET", `/api/catalog${query(filter)}`, z.array(CatalogEntry)),
-  submitCart: (body: Body<typeof SubmitCartRequest>) => call("POST", "/api/checkouts", CartResult, body),
-  checkouts: () => call("GET", "/api/checkouts", z.array(CheckoutSummary)),
-  withdraw: (id: string) => call("POST", at("/api/checkouts", id, "/withdraw"), CheckoutSummary, {}),
-  checkIn: (id: string) => call("POST", at("/api/checkouts", id, "/check-in"), CheckoutSummary, {}),
-  createSession: (body: Body<typeof CreateSessionRequest>) => call("POST", "/api/sessions", SessionCreated, body),
-  session: (id: string) => call("GET", at("/api/sessions", id), SessionSummary),
-  extendSession: (id: string, body: Body<typeof ExtensionRequest>) =>
-    call("POST", at("/api/sessions", id, "/extensions"), ExtensionResult, body),
+    request("GET /api/catalog", { query: filter }),
+  submitCart: (body: BodyOf<"POST /api/checkouts">) => request("POST /api/checkouts", { body }),
+  checkouts: () => request("GET /api/checkouts", {}),
+  withdraw: (id: string) => request("POST /api/checkouts/{id}/withdraw", { params: { id } }),
+  checkIn: (id: string) => request("POST /api/checkouts/{id}/check-in", { params: { id } }),
+  createSession: (body: BodyOf<"POST /api/sessions">) => request("POST /api/sessions", { body }),
+  session: (id: string) => request("GET /api/sessions/{id}", { params: { id } }),
+  extendSession: (id: string, body: BodyOf<"POST /api/sessions/{id}/extensions">) =>
+    request("POST /api/sessions/{id}/extensions", { params: { id }, body }),
 
   // ---- shared sessions (docs/governance.md): the session's user invites; the invitee joins -----------------------
-  sessionSharing: (sessionId: string) => call("GET", at("/api/sessions", sessionId, "/invitations"), SessionSharing),
-  invite: (sessionId: string, body: Body<typeof InviteRequest>) =>
-    call("POST", at("/api/sessions", sessionId, "/invitations"), SessionInvitation, body),
+  sessionSharing: (sessionId: string) => request("GET /api/sessions/{id}/invitations", { params: { id: sessionId } }),
+  invite: (sessionId: string, body: BodyOf<"POST /api/sessions/{id}/invitations">) =>
+    request("POST /api/sessions/{id}/invitations", { params: { id: sessionId }, body }),
   /** Takes an invitation back: a person who joined is disconnected. */
   takeBackInvitation: (sessionId: string, invitationId: string) =>
-    call(
-      "DELETE",
-      `${at("/api/sessions", sessionId, "/invitations")}/${encodeURIComponent(invitationId)}`,
-      z.object({ revoked: z.literal(true) }),
-    ),
-  invitations: () => call("GET", "/api/invitations", z.array(InvitationToMe)),
-  invitationStepUp: (id: string) => call("GET", at("/api/invitations", id, "/step-up"), StepUpDecision),
-  acceptInvitation: (id: string) => call("POST", at("/api/invitations", id, "/accept"), InvitationAccepted, {}),
+    request("DELETE /api/sessions/{id}/invitations/{invitationId}", { params: { id: sessionId, invitationId } }),
+  invitations: () => request("GET /api/invitations", {}),
+  invitationStepUp: (id: string) => request("GET /api/invitations/{id}/step-up", { params: { id } }),
+  acceptInvitation: (id: string) => request("POST /api/invitations/{id}/accept", { params: { id } }),
 
   // ---- approver --------------------------------------------------------------------------
-  approvals: () => call("GET", "/api/approvals", z.array(ApprovalItem)),
+  approvals: () => request("GET /api/approvals", {}),
   decide: (id: string, verdict: "approve" | "deny", comment: string) =>
-    call("POST", at("/api/checkouts", id, `/${verdict}`), CheckoutSummary, { comment }),
-  pendingExtensions: () => call("GET", "/api/extensions", z.array(PendingExtension)),
+    request(`POST /api/checkouts/{id}/${verdict}`, { params: { id }, body: { comment } }),
+  pendingExtensions: () => request("GET /api/extensions", {}),
   decideExtension: (id: string, approve: boolean, comment: string) =>
-    call("POST", at("/api/extensions", id, "/decision"), ExtensionResult, { approve, comment }),
-  adminCheckouts: (filter: { state: string; q: string; id?: string }) =>
-    call("GET", `/api/admin/checkouts${query(filter)}`, z.array(CheckoutSummary)),
+    request("POST /api/extensions/{id}/decision", { params: { id }, body: { approve, comment } }),
+  adminCheckouts: (filter: QueryOf<"GET /api/admin/checkouts">) =>
+    request("GET /api/admin/checkouts", { query: filter }),
   revoke: (id: string, reason: string) =>
-    call("POST", at("/api/checkouts", id, "/revoke"), CheckoutSummary, { reason }),
+    request("POST /api/checkouts/{id}/revoke", { params: { id }, body: { reason } }),
 
   // ---- admin and zone admin --------------------------------------------------------------
-  sites: () => call("GET", "/api/sites", z.array(Site)),
-  createSite: (name: string) => call("POST", "/api/sites", Site, { name }),
+  sites: () => request("GET /api/sites", {}),
+  createSite: (name: string) => request("POST /api/sites", { body: { name } }),
   createEnrollmentToken: (siteId: string) =>
-    call("POST", at("/api/sites", siteId, "/enrollment-tokens"), EnrollmentToken, {}),
-  sealKey: (siteId: string) => call("GET", at("/api/sites", siteId, "/seal-key"), SealKeyInfo),
-  rotateSealKey: (siteId: string) =>
-    call("POST", at("/api/sites", siteId, "/seal-key/rotate"), z.object({ rotationId: z.string() }), {}),
-  siteConnectors: (siteId: string) => call("GET", at("/api/sites", siteId, "/connectors"), z.array(ConnectorInfo)),
+    request("POST /api/sites/{id}/enrollment-tokens", { params: { id: siteId } }),
+  sealKey: (siteId: string) => request("GET /api/sites/{id}/seal-key", { params: { id: siteId } }),
+  rotateSealKey: (siteId: string) => request("POST /api/sites/{id}/seal-key/rotate", { params: { id: siteId } }),
+  siteConnectors: (siteId: string) => request("GET /api/sites/{id}/connectors", { params: { id: siteId } }),
   rotateConnectorKey: (siteId: string, connectorId: string) =>
-    call(
-      "POST",
-      `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/rotate-key`,
-      Anything,
-      {},
-    ),
+    request("POST /api/sites/{id}/connectors/{connectorId}/rotate-key", { params: { id: siteId, connectorId } }),
   revokeConnector: (siteId: string, connectorId: string) =>
-    call("POST", `${at("/api/sites", siteId, "/connectors")}/${encodeURIComponent(connectorId)}/revoke`, Anything, {}),
-  discovered: (siteId: string) => call("GET", at("/api/sites", siteId, "/discovered"), z.array(DiscoveredServer)),
+    request("POST /api/sites/{id}/connectors/{connectorId}/revoke", { params: { id: siteId, connectorId } }),
+  discovered: (siteId: string) => request("GET /api/sites/{id}/discovered", { params: { id: siteId } }),
   enableDiscovered: (id: string, body: { zoneId: string; name?: string; protocol: "ssh" | "rdp"; hostKey: string }) =>
-    call("POST", at("/api/discovered", id, "/enable"), DiscoveredServer, body),
+    request("POST /api/discovered/{id}/enable", { params: { id }, body }),
   discoveryLifecycle: (siteId: string) =>
-    call("GET", at("/api/sites", siteId, "/discovery-lifecycle"), DiscoveryLifecycleSettings),
-  setDiscoveryLifecycle: (siteId: string, body: DiscoveryLifecycleSettings) =>
-    call("PUT", at("/api/sites", siteId, "/discovery-lifecycle"), DiscoveryLifecycleSettings, body),
-  zones: () => call("GET", "/api/zones", z.array(Zone)),
-  createZone: (body: Body<typeof CreateZoneRequest>) => call("POST", "/api/zones", Zone, body),
-  updateZone: (id: string, body: Body<typeof UpdateZoneRequest>) => call("PATCH", at("/api/zones", id), Zone, body),
-  allowedPolicies: (zoneId: string) => call("GET", at("/api/zones", zoneId, "/allowed-policies"), ZoneAllowedPolicies),
+    request("GET /api/sites/{id}/discovery-lifecycle", { params: { id: siteId } }),
+  setDiscoveryLifecycle: (siteId: string, body: BodyOf<"PUT /api/sites/{id}/discovery-lifecycle">) =>
+    request("PUT /api/sites/{id}/discovery-lifecycle", { params: { id: siteId }, body }),
+  zones: () => request("GET /api/zones", {}),
+  createZone: (body: BodyOf<"POST /api/zones">) => request("POST /api/zones", { body }),
+  updateZone: (id: string, body: BodyOf<"PATCH /api/zones/{id}">) =>
+    request("PATCH /api/zones/{id}", { params: { id }, body }),
+  allowedPolicies: (zoneId: string) => request("GET /api/zones/{id}/allowed-policies", { params: { id: zoneId } }),
   setAllowedPolicies: (zoneId: string, policyIds: string[]) =>
-    call("PUT", at("/api/zones", zoneId, "/allowed-policies"), ZoneAllowedPolicies, { policyIds }),
-  policies: () => call("GET", "/api/policies", z.array(Policy)),
-  createPolicy: (body: Body<typeof CreatePolicyRequest>) => call("POST", "/api/policies", Policy, body),
-  updatePolicy: (id: string, body: Body<typeof UpdatePolicyRequest>) =>
-    call("PATCH", at("/api/policies", id), Policy, body),
-  groups: () => call("GET", "/api/groups", z.array(Group)),
-  createGroup: (name: string) => call("POST", "/api/groups", Group, { name }),
+    request("PUT /api/zones/{id}/allowed-policies", { params: { id: zoneId }, body: { policyIds } }),
+  policies: () => request("GET /api/policies", {}),
+  createPolicy: (body: BodyOf<"POST /api/policies">) => request("POST /api/policies", { body }),
+  updatePolicy: (id: string, body: BodyOf<"PATCH /api/policies/{id}">) =>
+    request("PATCH /api/policies/{id}", { params: { id }, body }),
+  groups: () => request("GET /api/groups", {}),
+  createGroup: (name: string) => request("POST /api/groups", { body: { name } }),
   setGroupMembers: (id: string, userIds: string[]) =>
-    call("PUT", at("/api/groups", id, "/members"), Group, { userIds }),
-  users: () => call("GET", "/api/users", z.array(UserSummary)),
+    request("PUT /api/groups/{id}/members", { params: { id }, body: { userIds } }),
+  users: () => request("GET /api/users", {}),
   /** Users whose username or email contains `q` (any case), at most `limit`. */
-  searchUsers: (q: string, limit = 10) => call("GET", `/api/users/search${query({ q, limit })}`, z.array(UserMatch)),
-  createUser: (body: Body<typeof CreateUserRequest>) => call("POST", "/api/users", Anything, body),
-  updateUser: (id: string, body: Body<typeof UpdateUserRequest>) =>
-    call("PATCH", at("/api/users", id), UserSummary, body),
+  searchUsers: (q: string, limit = 10) => request("GET /api/users/search", { query: { q, limit } }),
+  createUser: (body: BodyOf<"POST /api/users">) => request("POST /api/users", { body }),
+  updateUser: (id: string, body: BodyOf<"PATCH /api/users/{id}">) =>
+    request("PATCH /api/users/{id}", { params: { id }, body }),
   resetMfa: (id: string, masterPassword: boolean) =>
-    call("POST", at("/api/users", id, "/reset-mfa"), Anything, { masterPassword }),
-  grants: () => call("GET", "/api/grants", z.array(AccessGrant)),
-  createGrant: (body: Body<typeof CreateAccessGrantRequest>) => call("POST", "/api/grants", AccessGrant, body),
-  deleteGrant: (id: string) => call("DELETE", at("/api/grants", id), Anything),
-  servers: () => call("GET", "/api/servers", z.array(AdminServer)),
-  repinServer: (id: string, hostKey: string) => call("PUT", at("/api/servers", id, "/host-key"), Anything, { hostKey }),
+    request("POST /api/users/{id}/reset-mfa", { params: { id }, body: { masterPassword } }),
+  grants: () => request("GET /api/grants", {}),
+  createGrant: (body: BodyOf<"POST /api/grants">) => request("POST /api/grants", { body }),
+  deleteGrant: (id: string) => request("DELETE /api/grants/{id}", { params: { id } }),
+  servers: () => request("GET /api/servers", {}),
+  repinServer: (id: string, hostKey: string) =>
+    request("PUT /api/servers/{id}/host-key", { params: { id }, body: { hostKey } }),
   replaceSecret: (id: string, sealed: string) =>
-    call("PUT", at("/api/credentials", id, "/secret"), Anything, { sealed }),
-  setServerEnabled: (id: string, enabled: boolean) => call("PATCH", at("/api/servers", id), Anything, { enabled }),
+    request("PUT /api/credentials/{id}/secret", { params: { id }, body: { sealed } }),
+  setServerEnabled: (id: string, enabled: boolean) =>
+    request("PATCH /api/servers/{id}", { params: { id }, body: { enabled } }),
   updateServer: (id: string, change: { name?: string; host?: string; port?: number; tags?: string[] }) =>
-    call("PATCH", at("/api/servers", id), Anything, change),
-  deleteServer: (id: string) => call("DELETE", at("/api/servers", id), Anything),
-  probeHostKey: (id: string) => call("POST", at("/api/servers", id, "/host-key/probe"), HostKeyProbeResult),
-  renameCredential: (id: string, name: string) => call("PATCH", at("/api/credentials", id), Anything, { name }),
-  deleteCredential: (id: string) => call("DELETE", at("/api/credentials", id), Anything),
+    request("PATCH /api/servers/{id}", { params: { id }, body: change }),
+  deleteServer: (id: string) => request("DELETE /api/servers/{id}", { params: { id } }),
+  probeHostKey: (id: string) => request("POST /api/servers/{id}/host-key/probe", { params: { id } }),
+  renameCredential: (id: string, name: string) =>
+    request("PATCH /api/credentials/{id}", { params: { id }, body: { name } }),
+  deleteCredential: (id: string) => request("DELETE /api/credentials/{id}", { params: { id } }),
   setCredentialEnabled: (id: string, enabled: boolean) =>
-    call("PATCH", at("/api/credentials", id), Anything, { enabled }),
+    request("PATCH /api/credentials/{id}", { params: { id }, body: { enabled } }),
   /** "Rotate now" or "Verify": a job for the credential's site connector (protocol/rotation.ts). */
-  rotationJob: (id: string, op: "rotate" | "verify") =>
-    call("POST", at("/api/credentials", id, `/${op}`), Anything, {}),
-  rotation: (id: string) => call("GET", at("/api/credentials", id, "/rotation"), CredentialRotationInfo),
-  setRotation: (id: string, body: Body<typeof CredentialRotationSettings>) =>
-    call("PUT", at("/api/credentials", id, "/rotation"), Anything, body),
-  createServer: (body: Body<typeof CreateServerRequest>) => call("POST", "/api/servers", Created, body),
-  importServers: (body: Body<typeof ImportServersRequest>) =>
-    call("POST", "/api/servers/import", ImportServersResponse, body),
-  createCredential: (body: Body<typeof CreateCredentialRequest>) => call("POST", "/api/credentials", Created, body),
+  rotationJob: (id: string, op: "rotate" | "verify") => request(`POST /api/credentials/{id}/${op}`, { params: { id } }),
+  rotation: (id: string) => request("GET /api/credentials/{id}/rotation", { params: { id } }),
+  setRotation: (id: string, body: BodyOf<"PUT /api/credentials/{id}/rotation">) =>
+    request("PUT /api/credentials/{id}/rotation", { params: { id }, body }),
+  createServer: (body: BodyOf<"POST /api/servers">) => request("POST /api/servers", { body }),
+  importServers: (body: BodyOf<"POST /api/servers/import">) => request("POST /api/servers/import", { body }),
+  createCredential: (body: BodyOf<"POST /api/credentials">) => request("POST /api/credentials", { body }),
   /** Running and starting sessions (admins, zone admins for their zones, auditors read-only). */
-  liveSessions: () => call("GET", "/api/sessions/live", z.array(LiveSession)),
+  liveSessions: () => request("GET /api/sessions/live", {}),
   /** Live moderated sessions the signed-in user may moderate (docs/governance.md). */
-  moderation: () => call("GET", "/api/moderation", z.array(ModerationSession)),
+  moderation: () => request("GET /api/moderation", {}),
   /** Held commands the signed-in user may allow or refuse (command review, docs/governance.md). */
-  commandReviews: () => call("GET", "/api/command-reviews", CommandReviewList),
+  commandReviews: () => request("GET /api/command-reviews", {}),
   decideCommandReview: (sessionId: string, id: string, allow: boolean) =>
-    call("POST", at("/api/command-reviews", sessionId, `/${encodeURIComponent(id)}`), Anything, { allow }),
+    request("POST /api/command-reviews/{sessionId}/{id}", { params: { sessionId, id }, body: { allow } }),
   /** Ends a session with a reason its user sees; 409 when it already ended. */
   killSession: (id: string, body: { reason: string; revokeCheckout: boolean; lockUser: boolean }) =>
-    call("POST", at("/api/sessions", id, "/kill"), KillResult, body),
+    request("POST /api/sessions/{id}/kill", { params: { id }, body }),
 
   // ---- auditor ---------------------------------------------------------------------------
-  audit: (filter: AuditFilter) => call("GET", `/api/audit${query(filter)}`, z.array(AuditListEntry)),
+  audit: (filter: AuditFilter) => request("GET /api/audit", { query: filter }),
   /** Names for the audit filter's pickers (part of a name, any case). */
-  auditNames: (kind: FilterNamesQuery["kind"], q: string) =>
-    call("GET", `/api/audit/names${query({ kind, q })}`, z.array(FilterName)),
-  verifyAudit: () => call("GET", "/api/audit/verify", AuditVerifyResult),
+  auditNames: (kind: FilterNamesQuery["kind"], q: string) => request("GET /api/audit/names", { query: { kind, q } }),
+  verifyAudit: () => request("GET /api/audit/verify", {}),
   /** The audit stream's sinks (admins): how far each is; an HEC token is never returned, only `tokenSet`. */
-  auditSinks: () => call("GET", "/api/audit/sinks", z.array(AuditSink)),
-  createAuditSink: (body: AuditSinkInput) => call("POST", "/api/audit/sinks", AuditSink, body),
+  auditSinks: () => request("GET /api/audit/sinks", {}),
+  createAuditSink: (body: BodyOf<"POST /api/audit/sinks">) => request("POST /api/audit/sinks", { body }),
   /** A replace: an HEC token left out keeps the stored one. */
-  updateAuditSink: (id: string, body: AuditSinkInput) => call("PUT", at("/api/audit/sinks", id), AuditSink, body),
-  deleteAuditSink: (id: string) => call("DELETE", at("/api/audit/sinks", id), Anything),
+  updateAuditSink: (id: string, body: BodyOf<"PUT /api/audit/sinks/{id}">) =>
+    request("PUT /api/audit/sinks/{id}", { params: { id }, body }),
+  deleteAuditSink: (id: string) => request("DELETE /api/audit/sinks/{id}", { params: { id } }),
   /** The commands timeline: command lines run in sessions, newest first (auditors and admins). */
-  commands: (filter: CommandsFilter) => call("GET", `/api/commands${query(filter)}`, CommandsPage),
+  commands: (filter: CommandsFilter) => request("GET /api/commands", { query: filter }),
 
   // ---- recordings (auditors, admins of the zone, the session's user where the zone allows) ----
   recordings: (filter: { user?: string; server?: string; zone?: string; from?: number; to?: number }) =>
-    call("GET", `/api/recordings${query(filter)}`, z.array(RecordingSummary)),
+    request("GET /api/recordings", { query: filter }),
   /** Names for the recordings filter's pickers: only from recordings the caller may see. */
   recordingNames: (kind: FilterNamesQuery["kind"], q: string) =>
-    call("GET", `/api/recordings/names${query({ kind, q })}`, z.array(FilterName)),
-  recording: (id: string) => call("GET", at("/api/recordings", id), RecordingSummary),
-  verifyRecording: (id: string) => call("POST", at("/api/recordings", id, "/verify"), IntegrityReport, {}),
+    request("GET /api/recordings/names", { query: { kind, q } }),
+  recording: (id: string) => request("GET /api/recordings/{id}", { params: { id } }),
+  verifyRecording: (id: string) => request("POST /api/recordings/{id}/verify", { params: { id } }),
   /** The .cast text (asciicast v2). */
   recordingCast: async (id: string): Promise<string> => {
-    const res = await fetch(at("/api/recordings", id, "/cast"), { credentials: "same-origin" });
+    const res = await fetch(recordingCastUrl(id), { credentials: "same-origin" });
     if (!res.ok) {
       if (res.status === 401) onUnauthorized();
       throw new ApiError(res.status, codeFor(res.status, await res.json().catch(() => undefined)));
@@ -423,10 +379,9 @@ export const api = {
   },
 };
 
-export const recordingCastUrl = (id: string) => at("/api/recordings", id, "/cast");
-export const recordingManifestUrl = (id: string) => at("/api/recordings", id, "/manifest");
+export const recordingCastUrl = (id: string) => routeUrl("GET /api/recordings/{id}/cast", { params: { id } });
+export const recordingManifestUrl = (id: string) => routeUrl("GET /api/recordings/{id}/manifest", { params: { id } });
 
-/** The NDJSON export: a plain link, so the browser streams it to a file. */
-export const AUDIT_EXPORT_URL = "/api/audit/export";
-/** The export of what this filter selects (the whole log without one). */
-export const auditExportUrl = (filter: Omit<AuditFilter, "before" | "limit">) => `${AUDIT_EXPORT_URL}${query(filter)}`;
+/** The NDJSON export of what this filter selects (the whole log without one): a plain link, so the browser streams it to a file. */
+export const auditExportUrl = (filter: Omit<AuditFilter, "before" | "limit">) =>
+  routeUrl("GET /api/audit/export", { query: filter });

@@ -3,40 +3,13 @@
 // registers it (/api/push/devices); lists the person's notified devices, removes one, sends a test. The
 // subscription's endpoint and keys go to the edge once, never back.
 import { browserOf } from "../../protocol/user-agent.ts";
-import { z } from "zod";
-import { PushConfig, PushDevice, PushDeviceSaved, type PushSubscriptionInput } from "../../protocol/web-push.ts";
-import { ApiError, errorText } from "./api.ts";
+import type { PushSubscriptionInput } from "../../protocol/web-push.ts";
+import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, h, replace, say } from "./dom.ts";
 import { registerServiceWorker } from "./pwa.ts";
 
-const Ok = z.object({ ok: z.literal(true) });
 /** How long the browser's push service may take to hand out a subscription before the page says it failed, ms. */
 const SUBSCRIBE_WAIT_MS = 15_000;
-
-async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
-  const res = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: body === undefined ? { accept: "application/json" } : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const code = (data as { error?: { code?: string } } | undefined)?.error?.code;
-    throw new ApiError(res.status, (code ?? "internal") as ConstructorParameters<typeof ApiError>[1]);
-  }
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new ApiError(res.status, "protocol_error");
-  return parsed.data;
-}
-
-const pushApi = {
-  config: () => call("GET", "/api/push/config", PushConfig),
-  devices: () => call("GET", "/api/push/devices", z.array(PushDevice)),
-  save: (s: PushSubscriptionInput) => call("POST", "/api/push/devices", PushDeviceSaved, s),
-  remove: (id: string) => call("DELETE", `/api/push/devices/${encodeURIComponent(id)}`, Ok),
-  test: (id: string) => call("POST", `/api/push/devices/${encodeURIComponent(id)}/test`, Ok, {}),
-};
 
 /** "Chrome on Android": what the person will recognise this device by in the list. */
 const thisDeviceLabel = (): string => browserOf(navigator.userAgent) ?? "Browser";
@@ -70,13 +43,13 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
   };
 
   async function refresh(): Promise<void> {
-    const devices = await pushApi.devices();
+    const devices = await api.pushDevices();
     if (disposed) return;
     const items = devices.map((d) => {
       const remove = h("button", { type: "button", class: "button-quiet push-device-remove" }, `Remove ${d.label}`);
       remove.addEventListener("click", () => {
-        void pushApi
-          .remove(d.id)
+        void api
+          .removePushDevice(d.id)
           .then(async () => {
             if (d.id === thisDevice) {
               const reg = await navigator.serviceWorker.getRegistration("/");
@@ -90,8 +63,8 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
       });
       const test = h("button", { type: "button", class: "button-quiet push-device-test" }, `Send a test to ${d.label}`);
       test.addEventListener("click", () => {
-        void pushApi
-          .test(d.id)
+        void api
+          .testPushDevice(d.id)
           .then(() => say(status, `A test is on its way to ${d.label}.`, "ok"))
           .catch(fail);
       });
@@ -112,7 +85,7 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
   /** Subscribes this browser and registers it; runs only from the button's click (the permission prompt). */
   async function notifyThisDevice(): Promise<void> {
     say(status, null);
-    const { publicKey } = await pushApi.config();
+    const { publicKey } = await api.pushConfig();
     if (!publicKey) return say(status, "Notifications are not set up on this server. Ask an administrator.");
     const permission = await Notification.requestPermission();
     if (permission !== "granted") {
@@ -142,7 +115,7 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
     } finally {
       clearTimeout(timer);
     }
-    const saved = await pushApi.save(subscriptionInput(sub));
+    const saved = await api.savePushDevice(subscriptionInput(sub));
     thisDevice = saved.id;
     say(status, "This device will be notified of sign-in requests and approvals.", "ok");
     await refresh();
@@ -176,7 +149,7 @@ export function renderPushDevices(card: HTMLElement): Cleanup {
     if (supported && Notification.permission === "granted") {
       const reg = await navigator.serviceWorker.getRegistration("/");
       const sub = await reg?.pushManager.getSubscription();
-      if (sub && !disposed) thisDevice = (await pushApi.save(subscriptionInput(sub))).id;
+      if (sub && !disposed) thisDevice = (await api.savePushDevice(subscriptionInput(sub))).id;
     }
     await refresh();
   })().catch((failure: unknown) => {

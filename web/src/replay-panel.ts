@@ -4,14 +4,14 @@
 // Test hooks: #replay-speed, #replay-download-cast, #replay-download-manifest, #replay-verify-offline,
 // #replay-download-key.
 import type { RecordingSummary } from "../../protocol/index.ts";
-import { recordingCastUrl, recordingManifestUrl } from "./api.ts";
+import { recordingCastUrl, recordingManifestUrl, routeUrl } from "./api.ts";
 import { formatOffset, wallClock } from "./cast-text.ts";
 import { field, h, replace } from "./dom.ts";
 
 /** Playback speeds offered (×). */
 export const REPLAY_SPEEDS = [0.5, 1, 2, 4, 8, 16];
 /** The edge's public key set; the file name is the one its content-disposition gives. */
-const EDGE_KEYS_URL = "/api/edge-keys";
+const EDGE_KEYS_URL = routeUrl("GET /api/edge-keys", {});
 const EDGE_KEYS_FILE = "psm-edge-keys.jwks.json";
 
 /** The replay page: heading, meta and message, then the stage (player, controls, "Session events") and the side. */

@@ -2,6 +2,7 @@
 // their master password. Every sign-in of the user ends; the change is audited with before and after.
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
+import { ResetMfaRequest } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { removeAllFactors } from "../auth/factor-store.ts";
@@ -27,7 +28,7 @@ adminAuth.openapi(
     tags: ["directory"],
     middleware: [requireUser, adminOnly],
     params: IdParam,
-    body: z.strictObject({ masterPassword: z.boolean().default(false) }),
+    body: ResetMfaRequest,
   }),
   async (c) => {
     const id = c.req.valid("param").id;

@@ -1,7 +1,7 @@
 // Admin › Audit › Streaming (docs/audit.md "Streaming to a SIEM"): the sinks every ledger entry also goes out to,
 // with how far each is and why one fails. An HEC token is write-only: sealed at rest here, never shown or audited.
 import { z } from "zod";
-import { AuditSink, AuditSinkInput } from "../../protocol/index.ts";
+import { AuditSink, AuditSinkInput, Ok } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange, ledger } from "../audit.ts";
 import { sealAtRest } from "../auth/hash.ts";
@@ -199,7 +199,7 @@ auditSinks.openapi(
     tags,
     middleware,
     params: IdParam,
-    response: z.object({ ok: z.literal(true) }),
+    response: Ok,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

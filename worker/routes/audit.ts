@@ -1,7 +1,14 @@
 // The audit log for auditors and admins: query (by names in part, with each entry's names and replay
 // link), the names the filter pickers offer, NDJSON export of what the filter selects, and chain verification.
 import { z } from "zod";
-import { AuditFilterQuery, AuditListEntry, AuditQuery, FilterName, FilterNamesQuery } from "../../protocol/index.ts";
+import {
+  AuditFilterQuery,
+  AuditListEntry,
+  AuditQuery,
+  AuditVerifyResult,
+  FilterName,
+  FilterNamesQuery,
+} from "../../protocol/index.ts";
 import { ledger } from "../audit.ts";
 import { ledgerFilter, withContext } from "../audit-filter.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -96,7 +103,14 @@ audit.openapi(
 );
 
 audit.openapi(
-  route({ method: "get", path: "/audit/verify", summary: "Verify the hash chain", tags, middleware }),
+  route({
+    method: "get",
+    path: "/audit/verify",
+    summary: "Verify the hash chain",
+    tags,
+    middleware,
+    response: AuditVerifyResult,
+  }),
   async (c) => {
     requireAuditor(c.get("user"));
     return c.json(await ledger(c.env).verify(), 200);

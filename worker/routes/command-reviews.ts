@@ -3,7 +3,7 @@
 // edge-shared/command-reviews.ts), and their answer, which the session's room carries to the connector. Anyone
 // signed in may ask for the list: it is empty for everyone else, and a review they may not answer is "not found".
 import { z } from "zod";
-import { CommandReviewList, DecideCommandReviewRequest } from "../../protocol/index.ts";
+import { CommandReviewDecided, CommandReviewList, DecideCommandReviewRequest } from "../../protocol/index.ts";
 import { reviewable } from "../../edge-shared/command-reviews.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
@@ -41,7 +41,7 @@ commandReviews.openapi(
     middleware: [requireUser],
     params: ReviewParams,
     body: DecideCommandReviewRequest,
-    response: z.object({ decided: z.literal(true) }),
+    response: CommandReviewDecided,
   }),
   async (c) => {
     const user = c.get("user");

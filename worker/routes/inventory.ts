@@ -5,6 +5,7 @@ import {
   AdminServer,
   AccessGrant,
   CreateAccessGrantRequest,
+  Created,
   CreateCredentialRequest,
   CreateServerRequest,
   ReplaceSecretRequest,
@@ -135,6 +136,7 @@ inventory.openapi(
     tags,
     middleware,
     body: CreateServerRequest,
+    response: Created,
     status: 201,
   }),
   async (c) => {
@@ -280,6 +282,7 @@ inventory.openapi(
     tags,
     middleware,
     body: CreateCredentialRequest,
+    response: Created,
     status: 201,
   }),
   async (c) => {

@@ -8,6 +8,8 @@ import {
   NotifyPreferences,
   NotifyPreferencesUpdate,
   OutboxRow,
+  Ok,
+  OutboxQuery,
 } from "../../protocol/index.ts";
 import { currentSealKey, requireSealedToCurrent } from "../access/seal-keys.ts";
 import { requireAdmin } from "../access/scope.ts";
@@ -121,8 +123,6 @@ notifications.openapi(
   },
 );
 
-const OutboxQuery = z.object({ state: z.enum(["failed", "dead", "all"]).default("all") });
-
 notifications.openapi(
   route({
     method: "get",
@@ -182,7 +182,7 @@ notifications.openapi(
     tags,
     middleware: [requireUser],
     params: IdParam,
-    response: z.object({ ok: z.literal(true) }),
+    response: Ok,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

@@ -137,32 +137,50 @@ recordings.openapi(
   },
 );
 
-/** The recording's text, streamed chunk by chunk: a .cast (asciicast v2) or, for a desktop, a .guac. */
-recordings.get("/recordings/:id/cast", requireUser, async (c) => {
-  const row = await visibleRecording(c.env, c.get("user"), c.req.param("id"));
-  const guac = row.format === "guacamole";
-  return new Response(await castStream(c.env, row.id), {
-    headers: {
-      "content-type": guac ? "application/octet-stream" : "application/x-asciicast; charset=utf-8",
-      "content-disposition": `attachment; filename="session-${row.session_id}.${guac ? "guac" : "cast"}"`,
-      "cache-control": "no-store",
-    },
-  });
-});
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/recordings/{id}/cast",
+    summary: "The recording's text, streamed: a .cast (asciicast v2), or a .guac for a desktop",
+    tags,
+    middleware,
+    params: IdParam,
+  }),
+  async (c) => {
+    const row = await visibleRecording(c.env, c.get("user"), c.req.valid("param").id);
+    const guac = row.format === "guacamole";
+    return new Response(await castStream(c.env, row.id), {
+      headers: {
+        "content-type": guac ? "application/octet-stream" : "application/x-asciicast; charset=utf-8",
+        "content-disposition": `attachment; filename="session-${row.session_id}.${guac ? "guac" : "cast"}"`,
+        "cache-control": "no-store",
+      },
+    });
+  },
+);
 
-/** The signed manifest (compact JWS), for offline verification with `npm run recording:verify`. */
-recordings.get("/recordings/:id/manifest", requireUser, async (c) => {
-  const row = await visibleRecording(c.env, c.get("user"), c.req.param("id"));
-  const jws = await manifestText(c.env, row.id);
-  if (!jws) throw new ApiFailure("not_found", `recording ${row.id} has no manifest yet`);
-  return new Response(jws, {
-    headers: {
-      "content-type": "application/jose",
-      "content-disposition": `attachment; filename="session-${row.session_id}.manifest.jws"`,
-      "cache-control": "no-store",
-    },
-  });
-});
+recordings.openapi(
+  route({
+    method: "get",
+    path: "/recordings/{id}/manifest",
+    summary: "The signed manifest (compact JWS), for offline verification with `npm run recording:verify`",
+    tags,
+    middleware,
+    params: IdParam,
+  }),
+  async (c) => {
+    const row = await visibleRecording(c.env, c.get("user"), c.req.valid("param").id);
+    const jws = await manifestText(c.env, row.id);
+    if (!jws) throw new ApiFailure("not_found", `recording ${row.id} has no manifest yet`);
+    return new Response(jws, {
+      headers: {
+        "content-type": "application/jose",
+        "content-disposition": `attachment; filename="session-${row.session_id}.manifest.jws"`,
+        "cache-control": "no-store",
+      },
+    });
+  },
+);
 
 /**
  * The edge's public signing keys (a JWK Set), for `npm run recording:verify -- --key` on a downloaded

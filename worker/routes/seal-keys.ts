@@ -8,6 +8,7 @@ import {
   SealKeyInfo as SealKeyInfoSchema,
   SealRotationResult,
   SealRotationWork,
+  SealKeyRotationStarted,
 } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { applySealRotation, currentSealKey, requestSealRotation, sealRotationWork } from "../access/seal-keys.ts";
@@ -106,7 +107,7 @@ sealKeys.openapi(
     tags,
     middleware: [requireUser],
     params: IdParam,
-    response: z.object({ rotationId: z.string() }),
+    response: SealKeyRotationStarted,
   }),
   async (c) => {
     const user = c.get("user");

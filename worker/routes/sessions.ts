@@ -8,6 +8,7 @@ import {
   LiveSession,
   ModerationSession,
   recordingMode,
+  SessionCreated,
   SessionSummary,
 } from "../../protocol/index.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
@@ -41,6 +42,7 @@ sessions.openapi(
     tags,
     middleware,
     body: CreateSessionRequest,
+    response: SessionCreated,
     status: 201,
   }),
   async (c) => {

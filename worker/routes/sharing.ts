@@ -11,6 +11,7 @@ import {
   SessionInvitation,
   SessionSharing,
   StepUpDecision,
+  InvitationRevoked,
 } from "../../protocol/index.ts";
 import type { Context } from "hono";
 import { loadRow } from "../access/checkouts.ts";
@@ -150,7 +151,7 @@ sharing.openapi(
     tags,
     middleware,
     params: IdParam.extend({ invitationId: z.string().min(1).max(64) }),
-    response: z.object({ revoked: z.literal(true) }),
+    response: InvitationRevoked,
   }),
   async (c) => {
     const { id, invitationId } = c.req.valid("param");

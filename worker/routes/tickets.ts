@@ -1,6 +1,6 @@
 // One-time websocket tickets (worker/auth/socket-ticket.ts): the page asks, then opens the socket with it.
 import { z } from "zod";
-import { SocketTicket } from "../../protocol/index.ts";
+import { SocketTicket, SocketTicketRequest } from "../../protocol/index.ts";
 import { issueTicket } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -15,7 +15,7 @@ tickets.openapi(
     tags: ["sessions"],
     middleware: [requireUser],
     params: IdParam,
-    body: z.strictObject({ socket: z.enum(["ws", "watch", "join"]) }),
+    body: SocketTicketRequest,
     response: SocketTicket,
   }),
   async (c) => {
