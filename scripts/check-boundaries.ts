@@ -158,6 +158,13 @@ export const TABLE_OWNERS: Record<string, string> = {
   socket_tickets: "worker/auth/socket-ticket.ts",
   duo_states: "worker/auth/duo-state-store.ts",
   auth_throttle: "worker/auth/throttle-store.ts",
+  // Inventory and connectors
+  servers: "worker/access/server-store.ts",
+  discovered_servers: "worker/access/server-store.ts",
+  credentials: "worker/access/credential-store.ts",
+  server_credentials: "worker/access/credential-store.ts",
+  credential_rotations: "worker/access/rotations.ts",
+  access_grants: "worker/access/access-grant-store.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

@@ -15,6 +15,7 @@ import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { sha256 } from "../random.ts";
+import { resealCredentials } from "./credential-store.ts";
 
 type Actor = { id: string; name: string } | null;
 type Connector = { id: string; siteId: string };
@@ -206,13 +207,11 @@ export async function applySealRotation(
         ),
       // In slices: D1 binds at most 2 MB per value.
       ...chunks(swaps, 500).map((slice) =>
-        db
-          .prepare(
-            `UPDATE credentials SET sealed = (SELECT json_extract(j.value, '$.sealed') FROM json_each(?1) j
-               WHERE json_extract(j.value, '$.id') = credentials.id)
-             WHERE site_id = ?2 AND id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))`,
-          )
-          .bind(JSON.stringify(slice.map(({ id, sealed }) => ({ id, sealed }))), connector.siteId),
+        resealCredentials(
+          db,
+          connector.siteId,
+          slice.map(({ id, sealed }) => ({ id, sealed })),
+        ),
       ),
       db.prepare("UPDATE sites SET seal_key = ? WHERE id = ?").bind(newKey, connector.siteId),
       db
