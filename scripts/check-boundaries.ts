@@ -165,6 +165,10 @@ export const TABLE_OWNERS: Record<string, string> = {
   server_credentials: "worker/access/credential-store.ts",
   credential_rotations: "worker/access/rotations.ts",
   access_grants: "worker/access/access-grant-store.ts",
+  sites: "worker/access/site-store.ts",
+  site_seal_keys: "worker/access/site-store.ts",
+  enrollment_tokens: "worker/access/site-store.ts",
+  seal_rotations: "worker/access/seal-keys.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

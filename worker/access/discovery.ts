@@ -1,17 +1,10 @@
 // Discovered hosts in D1: a connector's report (upsert, come back, an enabled server follows a new address) and the
 // sweep's ageing (stale, then retired: the enabled server is refused for checkout and what stands on it ends).
 // The decisions are discovery-lifecycle.ts, the writes server-store.ts; this file reads, audits and calls revocation.
-import type { DiscoveredServerReport, DiscoveryLifecycleSettings, ServerProtocol } from "../../protocol/index.ts";
+import type { DiscoveredServerReport, ServerProtocol } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
-import {
-  aged,
-  DEFAULT_LIFECYCLE,
-  dueBefore,
-  type HostRecord,
-  type LifecycleEvent,
-  sighted,
-} from "./discovery-lifecycle.ts";
+import { aged, dueBefore, type HostRecord, type LifecycleEvent, sighted } from "./discovery-lifecycle.ts";
 import { enforceAccess } from "./revocation.ts";
 import { ageDiscoveredHost, moveServer, setDiscoveryRetired, upsertDiscovered } from "./server-store.ts";
 
@@ -50,14 +43,6 @@ const record_ = (k: Known): HostRecord => ({
       ? { protocol: k.s_protocol, host: k.s_host, port: k.s_port }
       : null,
 });
-
-export async function lifecycleSettings(db: D1Database, siteId: string): Promise<DiscoveryLifecycleSettings> {
-  const row = await db
-    .prepare("SELECT discovery_stale_days AS s, discovery_retire_days AS r FROM sites WHERE id = ?")
-    .bind(siteId)
-    .first<{ s: number; r: number }>();
-  return row ? { staleAfterDays: row.s, retireAfterDays: row.r } : DEFAULT_LIFECYCLE;
-}
 
 /** A connector's report: every host is seen at `now`; moves and returns are applied and audited. */
 export async function takeReport(

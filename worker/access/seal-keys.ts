@@ -16,6 +16,7 @@ import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { sha256 } from "../random.ts";
 import { resealCredentials } from "./credential-store.ts";
+import { replaceSealKey } from "./site-store.ts";
 
 type Actor = { id: string; name: string } | null;
 type Connector = { id: string; siteId: string };
@@ -213,18 +214,11 @@ export async function applySealRotation(
           slice.map(({ id, sealed }) => ({ id, sealed })),
         ),
       ),
-      db.prepare("UPDATE sites SET seal_key = ? WHERE id = ?").bind(newKey, connector.siteId),
-      db
-        .prepare(
-          "INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(connector.siteId, row.old_kid, site.json, 0),
-      db
-        .prepare("UPDATE site_seal_keys SET retired_at = ? WHERE site_id = ? AND retired_at IS NULL")
-        .bind(now, connector.siteId),
-      db
-        .prepare("INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) VALUES (?, ?, ?, ?)")
-        .bind(connector.siteId, newKid, newKey, now),
+      ...replaceSealKey(db, connector.siteId, {
+        old: { kid: row.old_kid, json: site.json },
+        next: { kid: newKid, json: newKey },
+        now,
+      }),
       db
         .prepare(
           "UPDATE seal_rotations SET state = 'done', new_kid = ?, finished_at = ?, resealed = ?, unopenable = ? WHERE id = ?",

@@ -13,10 +13,11 @@ import {
   InventoryReport,
   MAX_INVENTORY_BODY,
 } from "../../protocol/index.ts";
-import { lifecycleSettings, takeReport } from "../access/discovery.ts";
+import { takeReport } from "../access/discovery.ts";
 import { serverAddress } from "../access/discovery-lifecycle.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
 import { adoptDiscovered, insertServer } from "../access/server-store.ts";
+import { lifecycleSettings, setLifecycleSettings } from "../access/site-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
@@ -216,9 +217,7 @@ discovery.openapi(
     const site = await c.env.DB.prepare("SELECT name FROM sites WHERE id = ?").bind(id).first<{ name: string }>();
     if (!site) throw new ApiFailure("not_found");
     const before = await lifecycleSettings(c.env.DB, id);
-    await c.env.DB.prepare("UPDATE sites SET discovery_stale_days = ?, discovery_retire_days = ? WHERE id = ?")
-      .bind(body.staleAfterDays, body.retireAfterDays, id)
-      .run();
+    await setLifecycleSettings(c.env.DB, id, body);
     await adminChange(c, {
       target: { type: "site", id, name: site.name },
       data: { before: { discoveryLifecycle: before }, after: { discoveryLifecycle: body } },
