@@ -169,6 +169,10 @@ export const TABLE_OWNERS: Record<string, string> = {
   site_seal_keys: "worker/access/site-store.ts",
   enrollment_tokens: "worker/access/site-store.ts",
   seal_rotations: "worker/access/seal-keys.ts",
+  connectors: "edge-shared/connector-store.ts",
+  seal_key_deliveries: "edge-shared/connector-store.ts",
+  connector_keys: "edge-shared/connector-keys.ts",
+  connector_token_uses: "worker/connector-auth.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

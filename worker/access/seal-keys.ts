@@ -11,6 +11,7 @@ import {
   sealedKid,
   sealKid,
 } from "../../protocol/index.ts";
+import { insertSealKeyDelivery, setSealKid } from "../../edge-shared/connector-store.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
@@ -224,12 +225,8 @@ export async function applySealRotation(
           "UPDATE seal_rotations SET state = 'done', new_kid = ?, finished_at = ?, resealed = ?, unopenable = ? WHERE id = ?",
         )
         .bind(newKid, now, swaps.length, unopenable.size, id),
-      db.prepare("UPDATE connectors SET seal_kid = ? WHERE id = ?").bind(newKid, connector.id),
-      ...result.deliveries.map((d) =>
-        db
-          .prepare("INSERT INTO seal_key_deliveries (rotation_id, connector_id, sealed) VALUES (?, ?, ?)")
-          .bind(id, d.connectorId, d.sealed),
-      ),
+      setSealKid(db, connector.id, newKid),
+      ...result.deliveries.map((d) => insertSealKeyDelivery(db, { rotationId: id, ...d })),
     ]);
   } catch (err) {
     console.warn(`seal rotation ${id}: swap refused: ${(err as Error).message}`);

@@ -5,6 +5,7 @@ import { claimEnrollmentToken, offerFirstSealKey } from "../access/site-store.ts
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
+import { insertConnector } from "../../edge-shared/connector-store.ts";
 import { edgeKey } from "../../edge-shared/keys.ts";
 import { sha256 } from "../random.ts";
 import { forwardSocket, requireUpgrade } from "../sockets.ts";
@@ -48,9 +49,12 @@ connectors.openapi(
     if (!site?.seal_key) throw new ApiFailure("bad_request", "site has no seal key and none was offered");
 
     const connectorId = crypto.randomUUID();
-    await c.env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(connectorId, siteId, body.name, JSON.stringify(publicOnly(identity)), Date.now())
-      .run();
+    await insertConnector(c.env.DB, {
+      id: connectorId,
+      siteId,
+      name: body.name,
+      publicKey: JSON.stringify(publicOnly(identity)),
+    });
     const { publicJwk } = await edgeKey(c.env.EDGE_SIGNING_KEY);
     return c.json({ connectorId, siteId, edgeKey: publicJwk, sealKey: JSON.parse(site.seal_key) }, 201);
   },

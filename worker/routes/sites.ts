@@ -1,5 +1,6 @@
 // Sites and connector enrollment tokens (admins only).
 import { ConnectorInfo, CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
+import { revokeConnector } from "../../edge-shared/connector-store.ts";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
 import { insertEnrollmentToken, insertSite } from "../access/site-store.ts";
@@ -161,10 +162,7 @@ sites.openapi(
       .bind(connectorId, siteId)
       .first<{ name: string; revoked_at: number | null }>();
     if (!row) throw new ApiFailure("not_found");
-    if (row.revoked_at === null)
-      await c.env.DB.prepare("UPDATE connectors SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(Date.now(), connectorId)
-        .run();
+    if (row.revoked_at === null) await revokeConnector(c.env.DB, connectorId, Date.now());
     await c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(siteId)).revoke(connectorId);
     const { results } = await c.env.DB.prepare("SELECT id FROM sessions WHERE site_id = ? AND status != 'ended'")
       .bind(siteId)
