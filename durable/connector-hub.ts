@@ -25,6 +25,12 @@ import {
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 import { record } from "../edge-shared/audit.ts";
+import {
+  adoptSealKeyDelivery,
+  noteConnectorHello,
+  pendingSealKeys,
+  setSealKid,
+} from "../edge-shared/connector-store.ts";
 import { signedKeyAnnouncement } from "../edge-shared/keys.ts";
 import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
 
@@ -133,11 +139,10 @@ export class ConnectorHub extends DurableObject<Env> {
         send(ws, { type: "edge_keys", keys: await signedKeyAnnouncement(this.env) });
         if (msg.transportKey || msg.sealKid) {
           // Where a rotated site key can be sealed to, and which key it holds (protocol/seal-rotation.ts).
-          await this.env.DB.prepare(
-            "UPDATE connectors SET transport_key = COALESCE(?, transport_key), seal_kid = COALESCE(?, seal_kid) WHERE id = ?",
-          )
-            .bind(msg.transportKey ? JSON.stringify(msg.transportKey) : null, msg.sealKid ?? null, att.connectorId)
-            .run();
+          await noteConnectorHello(this.env.DB, att.connectorId, {
+            transportKey: msg.transportKey ? JSON.stringify(msg.transportKey) : null,
+            sealKid: msg.sealKid ?? null,
+          });
         }
         await this.deliverSealKeys(att.connectorId);
         return;
@@ -365,15 +370,7 @@ export class ConnectorHub extends DurableObject<Env> {
     );
     if (only !== undefined) for (const id of live.keys()) if (id !== only) live.delete(id);
     if (live.size === 0) return;
-    const { results } = await this.env.DB.prepare(
-      `SELECT d.rotation_id, d.connector_id, d.sealed, r.new_kid FROM seal_key_deliveries d
-       JOIN seal_rotations r ON r.id = d.rotation_id
-       WHERE d.sealed IS NOT NULL AND r.state = 'done' AND r.site_id = ?
-       ORDER BY r.finished_at`,
-    )
-      .bind(this.siteOf(live))
-      .all<{ rotation_id: string; connector_id: string; sealed: string; new_kid: string }>();
-    for (const d of results) {
+    for (const d of await pendingSealKeys(this.env.DB, this.siteOf(live))) {
       const ws = live.get(d.connector_id);
       if (ws) send(ws, { type: "seal_key", rotationId: d.rotation_id, kid: d.new_kid, sealed: d.sealed });
     }
@@ -396,14 +393,9 @@ export class ConnectorHub extends DurableObject<Env> {
       .bind(rotationId, att.siteId, kid)
       .first<{ connector_id: string }>();
     if (!rotation) return;
-    const { meta } = await db
-      .prepare(
-        "UPDATE seal_key_deliveries SET adopted_at = ?, sealed = NULL WHERE rotation_id = ? AND connector_id = ? AND sealed IS NOT NULL",
-      )
-      .bind(Date.now(), rotationId, att.connectorId)
-      .run();
-    if (meta.changes === 0 && rotation.connector_id !== att.connectorId) return;
-    await db.prepare("UPDATE connectors SET seal_kid = ? WHERE id = ?").bind(kid, att.connectorId).run();
+    const delivered = await adoptSealKeyDelivery(db, rotationId, att.connectorId, Date.now());
+    if (!delivered && rotation.connector_id !== att.connectorId) return;
+    await setSealKid(db, att.connectorId, kid).run();
     ws.serializeAttachment({ ...att, sealKid: kid } satisfies Attachment);
     await this.ctx.storage.put(SEAL_KID, kid);
     await record(this.env, {

@@ -158,6 +158,21 @@ export const TABLE_OWNERS: Record<string, string> = {
   socket_tickets: "worker/auth/socket-ticket.ts",
   duo_states: "worker/auth/duo-state-store.ts",
   auth_throttle: "worker/auth/throttle-store.ts",
+  // Inventory and connectors
+  servers: "worker/access/server-store.ts",
+  discovered_servers: "worker/access/server-store.ts",
+  credentials: "worker/access/credential-store.ts",
+  server_credentials: "worker/access/credential-store.ts",
+  credential_rotations: "worker/access/rotations.ts",
+  access_grants: "worker/access/access-grant-store.ts",
+  sites: "worker/access/site-store.ts",
+  site_seal_keys: "worker/access/site-store.ts",
+  enrollment_tokens: "worker/access/site-store.ts",
+  seal_rotations: "worker/access/seal-keys.ts",
+  connectors: "edge-shared/connector-store.ts",
+  seal_key_deliveries: "edge-shared/connector-store.ts",
+  connector_keys: "edge-shared/connector-keys.ts",
+  connector_token_uses: "worker/connector-auth.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

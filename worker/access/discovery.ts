@@ -1,18 +1,12 @@
 // Discovered hosts in D1: a connector's report (upsert, come back, an enabled server follows a new address) and the
 // sweep's ageing (stale, then retired: the enabled server is refused for checkout and what stands on it ends).
-// The decisions are discovery-lifecycle.ts; this file reads, writes, audits and calls revocation.
-import type { DiscoveredServerReport, DiscoveryLifecycleSettings, ServerProtocol } from "../../protocol/index.ts";
+// The decisions are discovery-lifecycle.ts, the writes server-store.ts; this file reads, audits and calls revocation.
+import type { DiscoveredServerReport, ServerProtocol } from "../../protocol/index.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
-import {
-  aged,
-  DEFAULT_LIFECYCLE,
-  dueBefore,
-  type HostRecord,
-  type LifecycleEvent,
-  sighted,
-} from "./discovery-lifecycle.ts";
+import { aged, dueBefore, type HostRecord, type LifecycleEvent, sighted } from "./discovery-lifecycle.ts";
 import { enforceAccess } from "./revocation.ts";
+import { ageDiscoveredHost, moveServer, setDiscoveryRetired, upsertDiscovered } from "./server-store.ts";
 
 /** Hosts aged per site per sweep: 500 (the rest are due next minute). */
 const AGE_BATCH = 500;
@@ -50,14 +44,6 @@ const record_ = (k: Known): HostRecord => ({
       : null,
 });
 
-export async function lifecycleSettings(db: D1Database, siteId: string): Promise<DiscoveryLifecycleSettings> {
-  const row = await db
-    .prepare("SELECT discovery_stale_days AS s, discovery_retire_days AS r FROM sites WHERE id = ?")
-    .bind(siteId)
-    .first<{ s: number; r: number }>();
-  return row ? { staleAfterDays: row.s, retireAfterDays: row.r } : DEFAULT_LIFECYCLE;
-}
-
 /** A connector's report: every host is seen at `now`; moves and returns are applied and audited. */
 export async function takeReport(
   env: Env,
@@ -77,59 +63,19 @@ export async function takeReport(
       .all<Known>();
     for (const r of results) known.set(`${r.source}\n${r.source_id}`, r);
   }
-  const upsert = env.DB.prepare(
-    `INSERT INTO discovered_servers (id, site_id, source, source_id, name, host, port, os, proposed_host_key, host_key_type,
-       rdp_port, proposed_rdp_cert, connector_id, first_seen, last_seen, lifecycle, lifecycle_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?)
-     ON CONFLICT (site_id, source, source_id) DO UPDATE SET
-       name = excluded.name, host = excluded.host, port = excluded.port, os = coalesce(excluded.os, os),
-       proposed_host_key = coalesce(excluded.proposed_host_key, proposed_host_key),
-       host_key_type = coalesce(excluded.host_key_type, host_key_type),
-       rdp_port = coalesce(excluded.rdp_port, rdp_port),
-       proposed_rdp_cert = coalesce(excluded.proposed_rdp_cert, proposed_rdp_cert),
-       connector_id = excluded.connector_id, last_seen = excluded.last_seen,
-       lifecycle_at = CASE WHEN lifecycle = 'seen' THEN lifecycle_at ELSE excluded.lifecycle_at END,
-       lifecycle = 'seen'`,
-  );
   const statements: D1PreparedStatement[] = [];
   const audits: { row: Known; event: LifecycleEvent }[] = [];
+  const report = { siteId: connector.siteId, connectorId: connector.id, now };
   for (const s of servers) {
-    statements.push(
-      upsert.bind(
-        crypto.randomUUID(),
-        connector.siteId,
-        s.source,
-        s.sourceId,
-        s.name,
-        s.host,
-        s.port,
-        s.os ?? null,
-        s.hostKey ?? null,
-        s.hostKeyType ?? null,
-        s.rdpPort ?? null,
-        s.rdpCert ?? null,
-        connector.id,
-        now,
-        now,
-        now,
-      ),
-    );
+    statements.push(upsertDiscovered(env.DB, report, s));
     const prev = known.get(`${s.source}\n${s.sourceId}`);
     if (!prev) continue;
     for (const event of sighted(record_(prev), { host: s.host, port: s.port, rdpPort: s.rdpPort ?? null }).events) {
       audits.push({ row: prev, event });
       if (event.kind === "returned" && prev.server_id)
-        statements.push(
-          env.DB.prepare("UPDATE servers SET discovery_retired_at = NULL WHERE id = ?").bind(prev.server_id),
-        );
+        statements.push(setDiscoveryRetired(env.DB, prev.server_id, null));
       if (event.kind === "address_changed" && event.serverFollows && prev.server_id)
-        statements.push(
-          env.DB.prepare("UPDATE servers SET host = ?, port = ? WHERE id = ? AND deleted_at IS NULL").bind(
-            event.serverFollows.host,
-            event.serverFollows.port,
-            prev.server_id,
-          ),
-        );
+        statements.push(moveServer(env.DB, prev.server_id, event.serverFollows));
     }
   }
   await env.DB.batch(statements);
@@ -170,17 +116,13 @@ export async function ageDiscovered(env: Env, now: number): Promise<number> {
     for (const row of results) {
       const next = aged(record_(row), now, settings);
       if (!next) continue;
-      // Guarded by the state read: a report that saw the host meanwhile wins.
-      const changed = await env.DB.prepare(
-        "UPDATE discovered_servers SET lifecycle = ?, lifecycle_at = ? WHERE id = ? AND lifecycle = ? AND last_seen = ?",
+      if (
+        !(await ageDiscoveredHost(env.DB, { id: row.id, lifecycle: row.lifecycle, lastSeen: row.last_seen }, next, now))
       )
-        .bind(next, now, row.id, row.lifecycle, row.last_seen)
-        .run();
-      if (changed.meta.changes === 0) continue;
+        continue;
       moved++;
       const serverId = row.s_name !== null ? row.server_id : null;
-      if (next === "retired" && serverId)
-        await env.DB.prepare("UPDATE servers SET discovery_retired_at = ? WHERE id = ?").bind(now, serverId).run();
+      if (next === "retired" && serverId) await setDiscoveryRetired(env.DB, serverId, now).run();
       await record(env, {
         actor: null,
         action: next === "retired" ? "discovery.retired" : "discovery.stale",

@@ -20,6 +20,7 @@ import { signEdgeJwt } from "../../edge-shared/keys.ts";
 import { enqueueStatements, planNotifications } from "../notify/outbox.ts";
 import { adminIds, emailsFor, mailRelayOn } from "../notify/people.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
+import { saveRotation } from "./credential-store.ts";
 import {
   applyRotation,
   handedOut,
@@ -79,45 +80,11 @@ async function load(db: D1Database, id: string): Promise<RotationRow | null> {
   return db.prepare(`${SELECT_ROTATION} WHERE id = ?`).bind(id).first<RotationRow>();
 }
 
-/**
- * Stores `after` if the row still holds `before` (state and job): two sweeps, or a sweep and an answer,
- * cannot both move one credential. `sealed` replaces the vaulted blob in the same statement.
- */
-async function save(db: D1Database, id: string, before: Rotation, after: Rotation, sealed?: string): Promise<boolean> {
-  const { meta } = await db
-    .prepare(
-      `UPDATE credentials SET rotation_state = ?, rotation_op = ?, rotation_cause = ?, rotation_job = ?, rotation_due_at = ?,
-         rotation_attempts = ?, rotation_error = ?, rotation_generation = ?, verified_at = ?,
-         sealed = COALESCE(?, sealed), rotated_at = CASE WHEN ? IS NULL THEN rotated_at ELSE ? END
-       WHERE id = ? AND rotation_state = ? AND rotation_job IS ? AND rotation_generation = ?`,
-    )
-    .bind(
-      after.state,
-      after.op,
-      after.cause,
-      after.job,
-      after.dueAt,
-      after.attempts,
-      after.error,
-      after.generation,
-      after.verifiedAt,
-      sealed ?? null,
-      sealed ?? null,
-      after.verifiedAt,
-      id,
-      before.state,
-      before.job,
-      before.generation,
-    )
-    .run();
-  return meta.changes > 0;
-}
-
 async function step(db: D1Database, row: RotationRow, event: RotationEvent, sealed?: string) {
   const before = rotationOf(row);
   const after = applyRotation(before, event);
   if (!after) return null;
-  return (await save(db, row.id, before, after, sealed)) ? after : null;
+  return (await saveRotation(db, row.id, before, after, sealed)) ? after : null;
 }
 
 /** Whether a credential may be handed out now (new checkouts, session starts). */
@@ -237,7 +204,7 @@ async function dispatch(env: Env, row: RotationRow, now: number): Promise<boolea
   }
   // No live connector: the job is taken back whole and waits for the next sweep.
   const sent = (await load(env.DB, row.id))!;
-  await save(env.DB, row.id, rotationOf(sent), { ...rotationOf(row), dueAt: now });
+  await saveRotation(env.DB, row.id, rotationOf(sent), { ...rotationOf(row), dueAt: now });
   await env.DB.prepare("DELETE FROM credential_rotations WHERE id = ?").bind(jobId).run();
   return false;
 }

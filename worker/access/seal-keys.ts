@@ -11,10 +11,13 @@ import {
   sealedKid,
   sealKid,
 } from "../../protocol/index.ts";
+import { insertSealKeyDelivery, setSealKid } from "../../edge-shared/connector-store.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { sha256 } from "../random.ts";
+import { resealCredentials } from "./credential-store.ts";
+import { replaceSealKey } from "./site-store.ts";
 
 type Actor = { id: string; name: string } | null;
 type Connector = { id: string; siteId: string };
@@ -206,37 +209,24 @@ export async function applySealRotation(
         ),
       // In slices: D1 binds at most 2 MB per value.
       ...chunks(swaps, 500).map((slice) =>
-        db
-          .prepare(
-            `UPDATE credentials SET sealed = (SELECT json_extract(j.value, '$.sealed') FROM json_each(?1) j
-               WHERE json_extract(j.value, '$.id') = credentials.id)
-             WHERE site_id = ?2 AND id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))`,
-          )
-          .bind(JSON.stringify(slice.map(({ id, sealed }) => ({ id, sealed }))), connector.siteId),
+        resealCredentials(
+          db,
+          connector.siteId,
+          slice.map(({ id, sealed }) => ({ id, sealed })),
+        ),
       ),
-      db.prepare("UPDATE sites SET seal_key = ? WHERE id = ?").bind(newKey, connector.siteId),
-      db
-        .prepare(
-          "INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(connector.siteId, row.old_kid, site.json, 0),
-      db
-        .prepare("UPDATE site_seal_keys SET retired_at = ? WHERE site_id = ? AND retired_at IS NULL")
-        .bind(now, connector.siteId),
-      db
-        .prepare("INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) VALUES (?, ?, ?, ?)")
-        .bind(connector.siteId, newKid, newKey, now),
+      ...replaceSealKey(db, connector.siteId, {
+        old: { kid: row.old_kid, json: site.json },
+        next: { kid: newKid, json: newKey },
+        now,
+      }),
       db
         .prepare(
           "UPDATE seal_rotations SET state = 'done', new_kid = ?, finished_at = ?, resealed = ?, unopenable = ? WHERE id = ?",
         )
         .bind(newKid, now, swaps.length, unopenable.size, id),
-      db.prepare("UPDATE connectors SET seal_kid = ? WHERE id = ?").bind(newKid, connector.id),
-      ...result.deliveries.map((d) =>
-        db
-          .prepare("INSERT INTO seal_key_deliveries (rotation_id, connector_id, sealed) VALUES (?, ?, ?)")
-          .bind(id, d.connectorId, d.sealed),
-      ),
+      setSealKid(db, connector.id, newKid),
+      ...result.deliveries.map((d) => insertSealKeyDelivery(db, { rotationId: id, ...d })),
     ]);
   } catch (err) {
     console.warn(`seal rotation ${id}: swap refused: ${(err as Error).message}`);

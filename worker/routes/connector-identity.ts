@@ -8,6 +8,7 @@ import { adminChange, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
 import { retireCurrentKey } from "../../edge-shared/connector-keys.ts";
+import { replaceIdentityKey } from "../../edge-shared/connector-store.ts";
 import { ApiFailure } from "../errors.ts";
 import { ConnectorParam, newApi, route } from "../openapi.ts";
 
@@ -31,10 +32,7 @@ connectorIdentity.openapi(
     // The old key is kept (worker/connector-keys.ts): recording chunks it signed still verify.
     const [, updated] = await c.env.DB.batch([
       retireCurrentKey(c.env.DB, connector.id, Date.now()),
-      c.env.DB.prepare("UPDATE connectors SET public_key = ? WHERE id = ? AND revoked_at IS NULL").bind(
-        JSON.stringify(publicKey),
-        connector.id,
-      ),
+      replaceIdentityKey(c.env.DB, connector.id, JSON.stringify(publicKey)),
     ]);
     if (!updated?.meta.changes) throw new ApiFailure("unauthorized", `connector ${connector.id} revoked meanwhile`);
     await record(c.env, {

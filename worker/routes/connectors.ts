@@ -1,9 +1,11 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
 import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY, sealKid } from "../../protocol/index.ts";
+import { claimEnrollmentToken, offerFirstSealKey } from "../access/site-store.ts";
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";
 import { newApi, route } from "../openapi.ts";
+import { insertConnector } from "../../edge-shared/connector-store.ts";
 import { edgeKey } from "../../edge-shared/keys.ts";
 import { sha256 } from "../random.ts";
 import { forwardSocket, requireUpgrade } from "../sockets.ts";
@@ -31,26 +33,15 @@ connectors.openapi(
       throw new ApiFailure("bad_request", "seal key must be a public P-256 JWK");
     }
     // Claim the token atomically: single use, unexpired.
-    const claimed = await c.env.DB.prepare(
-      "UPDATE enrollment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING site_id",
-    )
-      .bind(Date.now(), await sha256(body.token), Date.now())
-      .first<{ site_id: string }>();
-    if (!claimed) throw new ApiFailure("unauthorized", "enrollment token unknown, used or expired");
-    const siteId = claimed.site_id;
+    const siteId = await claimEnrollmentToken(c.env.DB, await sha256(body.token), Date.now());
+    if (!siteId) throw new ApiFailure("unauthorized", "enrollment token unknown, used or expired");
 
     // The site's first connector sets the seal key; later ones must already hold the same key.
     // The stored key names itself (`kid`, its thumbprint), so whatever is sealed to it does too and a rotated
     // key's leftovers are recognised (protocol/seal-rotation.ts).
     if (body.sealKey) {
       const kid = await sealKid(body.sealKey);
-      const key = JSON.stringify({ ...publicOnly(body.sealKey), kid });
-      await c.env.DB.batch([
-        c.env.DB.prepare(
-          "INSERT INTO site_seal_keys (site_id, kid, public_key, created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sites WHERE id = ? AND seal_key IS NULL)",
-        ).bind(siteId, kid, key, Date.now(), siteId),
-        c.env.DB.prepare("UPDATE sites SET seal_key = ? WHERE id = ? AND seal_key IS NULL").bind(key, siteId),
-      ]);
+      await offerFirstSealKey(c.env.DB, siteId, { kid, json: JSON.stringify({ ...publicOnly(body.sealKey), kid }) });
     }
     const site = await c.env.DB.prepare("SELECT seal_key FROM sites WHERE id = ?")
       .bind(siteId)
@@ -58,9 +49,12 @@ connectors.openapi(
     if (!site?.seal_key) throw new ApiFailure("bad_request", "site has no seal key and none was offered");
 
     const connectorId = crypto.randomUUID();
-    await c.env.DB.prepare("INSERT INTO connectors (id, site_id, name, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(connectorId, siteId, body.name, JSON.stringify(publicOnly(identity)), Date.now())
-      .run();
+    await insertConnector(c.env.DB, {
+      id: connectorId,
+      siteId,
+      name: body.name,
+      publicKey: JSON.stringify(publicOnly(identity)),
+    });
     const { publicJwk } = await edgeKey(c.env.EDGE_SIGNING_KEY);
     return c.json({ connectorId, siteId, edgeKey: publicJwk, sealKey: JSON.parse(site.seal_key) }, 201);
   },

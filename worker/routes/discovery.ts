@@ -13,9 +13,11 @@ import {
   InventoryReport,
   MAX_INVENTORY_BODY,
 } from "../../protocol/index.ts";
-import { lifecycleSettings, takeReport } from "../access/discovery.ts";
+import { takeReport } from "../access/discovery.ts";
 import { serverAddress } from "../access/discovery-lifecycle.ts";
 import { adminScope, requireAdmin, requireZone } from "../access/scope.ts";
+import { adoptDiscovered, insertServer } from "../access/server-store.ts";
+import { lifecycleSettings, setLifecycleSettings } from "../access/site-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { requireConnector } from "../connector-auth.ts";
@@ -142,23 +144,20 @@ discovery.openapi(
     const address = serverAddress(body.protocol, { host: found.host, port: found.port, rdpPort: found.rdp_port });
     const proposal = body.protocol === "rdp" ? found.proposed_rdp_cert : found.proposed_host_key;
     await insertOrConflict(
-      c.env.DB.prepare(
-        "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).bind(
-        serverId,
+      insertServer(c.env.DB, {
+        id: serverId,
         name,
-        address.host,
-        address.port,
-        body.protocol,
-        found.site_id,
-        body.zoneId,
-        body.hostKey,
-        JSON.stringify(body.tags),
-        `discovered:${found.source}`,
-        Date.now(),
-      ),
+        host: address.host,
+        port: address.port,
+        protocol: body.protocol,
+        siteId: found.site_id,
+        zoneId: body.zoneId,
+        hostKey: body.hostKey,
+        tags: body.tags,
+        source: `discovered:${found.source}`,
+      }),
     );
-    await c.env.DB.prepare("UPDATE discovered_servers SET server_id = ? WHERE id = ?").bind(serverId, found.id).run();
+    await adoptDiscovered(c.env.DB, found.id, serverId);
     await adminChange(c, {
       target: { type: "server", id: serverId, name },
       refs: { serverId },
@@ -218,9 +217,7 @@ discovery.openapi(
     const site = await c.env.DB.prepare("SELECT name FROM sites WHERE id = ?").bind(id).first<{ name: string }>();
     if (!site) throw new ApiFailure("not_found");
     const before = await lifecycleSettings(c.env.DB, id);
-    await c.env.DB.prepare("UPDATE sites SET discovery_stale_days = ?, discovery_retire_days = ? WHERE id = ?")
-      .bind(body.staleAfterDays, body.retireAfterDays, id)
-      .run();
+    await setLifecycleSettings(c.env.DB, id, body);
     await adminChange(c, {
       target: { type: "site", id, name: site.name },
       data: { before: { discoveryLifecycle: before }, after: { discoveryLifecycle: body } },

@@ -17,10 +17,13 @@ import {
   MAX_SERVER_IMPORT_BODY,
   RepinServerRequest,
 } from "../../protocol/index.ts";
+import { accessGrant, accessGrants, deleteAccessGrant, insertAccessGrant } from "../access/access-grant-store.ts";
+import { insertCredential, replaceSecret, retireCredential, updateCredential } from "../access/credential-store.ts";
 import { requireAttachablePolicy } from "../access/policy-scope.ts";
 import { currentSealKey, requireSealedToCurrent } from "../access/seal-keys.ts";
 import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { parseServerCsv } from "../access/server-csv.ts";
+import { insertServer, repinServer, retireServer, updateServer } from "../access/server-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
@@ -101,33 +104,6 @@ inventory.openapi(
   },
 );
 
-function insertServer(
-  db: D1Database,
-  s: { name: string; host: string; port: number; hostKey: string; tags: string[]; protocol?: "ssh" | "rdp" },
-  zoneId: string,
-  siteId: string,
-  source: string,
-  id = crypto.randomUUID(),
-) {
-  return db
-    .prepare(
-      "INSERT INTO servers (id, name, host, port, protocol, site_id, zone_id, host_key, tags, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(
-      id,
-      s.name,
-      s.host,
-      s.port,
-      s.protocol ?? "ssh",
-      siteId,
-      zoneId,
-      s.hostKey,
-      JSON.stringify(s.tags),
-      source,
-      Date.now(),
-    );
-}
-
 inventory.openapi(
   route({
     method: "post",
@@ -143,9 +119,8 @@ inventory.openapi(
     const body = c.req.valid("json");
     requireZone(await adminScope(c.env.DB, c.get("user")), body.zoneId);
     const id = crypto.randomUUID();
-    await insertOrConflict(
-      insertServer(c.env.DB, body, body.zoneId, await zoneSite(c.env.DB, body.zoneId), "manual", id),
-    );
+    const siteId = await zoneSite(c.env.DB, body.zoneId);
+    await insertOrConflict(insertServer(c.env.DB, { ...body, id, siteId, source: "manual" }));
     await adminChange(c, {
       target: { type: "server", id, name: body.name },
       refs: { serverId: id },
@@ -226,7 +201,7 @@ inventory.openapi(
       .first<{ name: string; zone_id: string; host_key: string }>();
     if (!server) throw new ApiFailure("not_found", `server ${id}`);
     requireZone(await adminScope(c.env.DB, c.get("user")), server.zone_id);
-    await c.env.DB.prepare("UPDATE servers SET host_key = ? WHERE id = ?").bind(hostKey, id).run();
+    await repinServer(c.env.DB, id, hostKey);
     await adminChange(c, {
       target: { type: "server", id, name: server.name },
       refs: { serverId: id },
@@ -255,7 +230,7 @@ inventory.openapi(
     let created = 0;
     for (const server of parsed.servers) {
       const id = crypto.randomUUID();
-      const ok = await insertServer(c.env.DB, server, zoneId, siteId, "csv", id)
+      const ok = await insertServer(c.env.DB, { ...server, id, siteId, zoneId, source: "csv" })
         .run()
         .then(() => true)
         .catch(() => false);
@@ -301,26 +276,13 @@ inventory.openapi(
       throw new ApiFailure("bad_request", "credential servers must exist and belong to the credential's zone");
     }
     const id = crypto.randomUUID();
-    await c.env.DB.batch([
-      c.env.DB.prepare(
-        "INSERT INTO credentials (id, name, username, kind, site_id, zone_id, sealed, external_ref, policy_id, created_at, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).bind(
-        id,
-        body.name,
-        body.username,
-        body.kind,
-        siteId,
-        body.zoneId,
-        body.sealed ?? "", // an EmpowerID credential has no sealed blob
-        body.externalRef ?? null,
-        body.policyId,
-        Date.now(),
-        body.domain,
+    await c.env.DB.batch(
+      insertCredential(
+        c.env.DB,
+        { ...body, id, siteId },
+        servers.map((s) => s.id),
       ),
-      ...servers.map((s) =>
-        c.env.DB.prepare("INSERT INTO server_credentials (server_id, credential_id) VALUES (?, ?)").bind(s.id, id),
-      ),
-    ]);
+    );
     // The audit entry names the credential and never carries the sealed blob.
     await adminChange(c, {
       target: { type: "credential", id, name: body.name },
@@ -341,21 +303,6 @@ inventory.openapi(
   },
 );
 
-type GrantRow = {
-  id: string;
-  group_id: string;
-  zone_id: string;
-  server_id: string | null;
-  credential_id: string | null;
-};
-const toGrant = (g: GrantRow): AccessGrant => ({
-  id: g.id,
-  groupId: g.group_id,
-  zoneId: g.zone_id,
-  serverId: g.server_id,
-  credentialId: g.credential_id,
-});
-
 inventory.openapi(
   route({
     method: "get",
@@ -368,8 +315,11 @@ inventory.openapi(
   async (c) => {
     requireAnyAdmin(c.get("user"));
     const scope = await adminScope(c.env.DB, c.get("user"));
-    const { results } = await c.env.DB.prepare("SELECT * FROM access_grants ORDER BY created_at").all<GrantRow>();
-    return c.json(results.filter((g) => inScope(scope, g.zone_id)).map(toGrant), 200);
+    const grants = await accessGrants(c.env.DB);
+    return c.json(
+      grants.filter((g) => inScope(scope, g.zoneId)),
+      200,
+    );
   },
 );
 
@@ -397,11 +347,7 @@ inventory.openapi(
     if (!fits?.g || !fits.s || !fits.c)
       throw new ApiFailure("bad_request", "group, server and credential must exist and be in the zone");
     const grant: AccessGrant = { id: crypto.randomUUID(), ...body };
-    await c.env.DB.prepare(
-      "INSERT INTO access_grants (id, group_id, zone_id, server_id, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-      .bind(grant.id, grant.groupId, grant.zoneId, grant.serverId, grant.credentialId, Date.now())
-      .run();
+    await insertAccessGrant(c.env.DB, grant);
     await adminChange(c, {
       target: { type: "grant", id: grant.id },
       data: { after: grant },
@@ -421,15 +367,15 @@ inventory.openapi(
   }),
   async (c) => {
     const id = c.req.valid("param").id;
-    const before = await c.env.DB.prepare("SELECT * FROM access_grants WHERE id = ?").bind(id).first<GrantRow>();
+    const before = await accessGrant(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found");
-    requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id);
-    await c.env.DB.prepare("DELETE FROM access_grants WHERE id = ?").bind(id).run();
+    requireZone(await adminScope(c.env.DB, c.get("user")), before.zoneId);
+    await deleteAccessGrant(c.env.DB, id);
     await adminChange(c, {
       target: { type: "grant", id },
-      data: { before: toGrant(before), after: null },
+      data: { before, after: null },
     });
-    await enforceAccess(c.env, { kind: "zone", zoneId: before.zone_id }, "grant removed", c.get("user"));
+    await enforceAccess(c.env, { kind: "zone", zoneId: before.zoneId }, "grant removed", c.get("user"));
     return c.json({ ok: true }, 200);
   },
 );
@@ -460,15 +406,8 @@ inventory.openapi(
     requireZone(await adminScope(c.env.DB, c.get("user")), row.zone_id);
     if (!row.vaulted) throw new ApiFailure("bad_request", "EmpowerID holds this credential's secret");
     await requireSealedToCurrent((await currentSealKey(c.env.DB, row.site_id))?.json ?? null, sealed);
-    const { meta } = await c.env.DB.prepare(
-      `UPDATE credentials SET sealed = ?,
-         rotation_state = CASE rotation_state WHEN 'out_of_sync' THEN 'ok' ELSE rotation_state END,
-         rotation_error = CASE rotation_state WHEN 'out_of_sync' THEN NULL ELSE rotation_error END
-       WHERE id = ? AND rotation_state != 'rotating'`,
-    )
-      .bind(sealed, id)
-      .run();
-    if (meta.changes === 0) throw new ApiFailure("credential_rotating", `credential ${id} is rotating`);
+    if (!(await replaceSecret(c.env.DB, id, sealed)))
+      throw new ApiFailure("credential_rotating", `credential ${id} is rotating`);
     // The audit entry says the secret changed; it never carries the blob.
     await adminChange(c, {
       target: { type: "credential", id, name: row.name },
@@ -502,18 +441,12 @@ for (const table of ["servers", "credentials"] as const) {
         .first<Record<string, string | number | null>>();
       if (!before) throw new ApiFailure("not_found");
       requireZone(await adminScope(c.env.DB, c.get("user")), before.zone_id as string | null);
-      const columns = Object.entries(change).map(([key, value]) => ({
+      const set = Object.entries(change).map(([key, value]): [string, string | number] => [
         key,
-        column: key,
-        stored:
-          key === "enabled" ? (value ? 1 : 0) : key === "tags" ? JSON.stringify(value) : (value as string | number),
-      }));
+        key === "enabled" ? (value ? 1 : 0) : key === "tags" ? JSON.stringify(value) : (value as string | number),
+      ]);
       try {
-        await c.env.DB.prepare(
-          `UPDATE ${table} SET ${columns.map((col) => `${col.column} = ?`).join(", ")} WHERE id = ? AND deleted_at IS NULL`,
-        )
-          .bind(...columns.map((col) => col.stored), id)
-          .run();
+        await (table === "servers" ? updateServer : updateCredential)(c.env.DB, id, set);
       } catch (err) {
         if (/UNIQUE/.test(String(err))) throw new ApiFailure("conflict", `${noun} name taken`);
         throw err;
@@ -524,7 +457,7 @@ for (const table of ["servers", "credentials"] as const) {
         target: { type: noun, id, name: (change.name ?? before.name) as string },
         refs: table === "servers" ? { serverId: id } : {},
         data: {
-          before: Object.fromEntries(columns.map((col) => [col.key, was(col.key)])),
+          before: Object.fromEntries(set.map(([key]) => [key, was(key)])),
           after: change,
         },
       });
@@ -560,17 +493,10 @@ for (const table of ["servers", "credentials"] as const) {
       // Turning off is the step that ends checkouts and sessions, with its own confirmation and audit entry.
       if (before.enabled) throw new ApiFailure("still_enabled", `${noun} ${id} is on`);
       const retired = `${before.name}.deleted-${id.slice(0, 8)}`;
-      const statements = [
-        c.env.DB.prepare(
-          `UPDATE ${table} SET deleted_at = ?, name = ? WHERE id = ? AND deleted_at IS NULL AND enabled = 0`,
-        ).bind(Date.now(), retired, id),
-      ];
-      // A discovered server may be adopted again once its server is gone.
-      if (table === "servers")
-        statements.push(
-          c.env.DB.prepare("UPDATE discovered_servers SET server_id = NULL WHERE server_id = ?").bind(id),
-        );
-      const [done] = await c.env.DB.batch(statements);
+      const now = Date.now();
+      const [done] = await c.env.DB.batch(
+        table === "servers" ? retireServer(c.env.DB, id, retired, now) : [retireCredential(c.env.DB, id, retired, now)],
+      );
       if (done!.meta.changes === 0) throw new ApiFailure("conflict", `${noun} ${id} changed meanwhile`);
       await adminChange(c, {
         target: { type: noun, id, name: before.name },

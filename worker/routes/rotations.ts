@@ -9,6 +9,7 @@ import {
   CredentialRotationSettings,
   RotationResult,
 } from "../../protocol/index.ts";
+import { setRotationAccount } from "../access/credential-store.ts";
 import { adminScope, requireZone } from "../access/scope.ts";
 import { accountOf, applyAnswer, requestRotation, type RotationRow } from "../access/rotations.ts";
 import { adminChange } from "../audit.ts";
@@ -141,9 +142,7 @@ rotations.openapi(
       requireZone(await adminScope(c.env.DB, c.get("user")), via.zone_id);
     }
     const stored = account.type === "ssh" ? null : JSON.stringify(account);
-    await c.env.DB.prepare("UPDATE credentials SET rotation_account = ?, rotate_with = ? WHERE id = ?")
-      .bind(stored, rotateWith, row.id)
-      .run();
+    await setRotationAccount(c.env.DB, row.id, stored, rotateWith);
     await adminChange(c, {
       target: { type: "credential", id: row.id, name: row.name },
       data: {

@@ -1,7 +1,9 @@
 // Sites and connector enrollment tokens (admins only).
 import { ConnectorInfo, CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
+import { revokeConnector } from "../../edge-shared/connector-store.ts";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
+import { insertEnrollmentToken, insertSite } from "../access/site-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
@@ -51,9 +53,7 @@ sites.openapi(
     requireAdmin(c.get("user"));
     const { name } = c.req.valid("json");
     const id = crypto.randomUUID();
-    await insertOrConflict(
-      c.env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, Date.now()),
-    );
+    await insertOrConflict(insertSite(c.env.DB, id, name));
     await adminChange(c, {
       target: { type: "site", id, name },
       data: { after: { name } },
@@ -82,11 +82,12 @@ sites.openapi(
     if (!site) throw new ApiFailure("not_found");
     const token = randomToken();
     const expiresAt = Date.now() + ENROLLMENT_TTL_MS;
-    await c.env.DB.prepare(
-      "INSERT INTO enrollment_tokens (token_hash, site_id, created_by, expires_at) VALUES (?, ?, ?, ?)",
-    )
-      .bind(await sha256(token), siteId, c.get("user").id, expiresAt)
-      .run();
+    await insertEnrollmentToken(c.env.DB, {
+      hash: await sha256(token),
+      siteId,
+      createdBy: c.get("user").id,
+      expiresAt,
+    });
     await adminChange(c, {
       target: { type: "site", id: siteId, name: site.name },
       data: { after: { enrollmentTokenExpiresAt: expiresAt } },
@@ -161,10 +162,7 @@ sites.openapi(
       .bind(connectorId, siteId)
       .first<{ name: string; revoked_at: number | null }>();
     if (!row) throw new ApiFailure("not_found");
-    if (row.revoked_at === null)
-      await c.env.DB.prepare("UPDATE connectors SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(Date.now(), connectorId)
-        .run();
+    if (row.revoked_at === null) await revokeConnector(c.env.DB, connectorId, Date.now());
     await c.env.CONNECTOR_HUB.get(c.env.CONNECTOR_HUB.idFromName(siteId)).revoke(connectorId);
     const { results } = await c.env.DB.prepare("SELECT id FROM sessions WHERE site_id = ? AND status != 'ended'")
       .bind(siteId)
