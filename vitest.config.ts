@@ -49,6 +49,7 @@ export default defineConfig({
           testTimeout: 30_000,
           include: [
             "protocol/**/*.test.ts",
+            "keys/**/*.test.ts",
             "connector/**/*.test.ts",
             "durable/timers.test.ts",
             "durable/output-stream.test.ts",

@@ -2,7 +2,7 @@
 // key announcement signed by a trusted key lists (protocol/edge-keys.ts). Saved to the state directory, so
 // a restarted connector keeps trusting the keys it learnt.
 import type { JWK } from "jose";
-import { acceptEdgeKeys, edgeKeyId } from "../protocol/index.ts";
+import { acceptEdgeKeys, edgeKeyId } from "../keys/edge-keys.ts";
 import type { Log } from "./log.ts";
 import { type ConnectorState, saveState } from "./state.ts";
 

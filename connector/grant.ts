@@ -2,7 +2,8 @@
 // protocol/edge-keys.ts), with the pinned alg and typ, for this site, this session, and not expired.
 // Anything else is refused.
 import { importJWK, type JWK, jwtVerify } from "jose";
-import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, GrantClaims, grantAudience, keyFor } from "../protocol/index.ts";
+import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, GrantClaims, grantAudience } from "../protocol/index.ts";
+import { keyFor } from "../keys/edge-keys.ts";
 
 export class GrantRejected extends Error {
   override name = "GrantRejected";

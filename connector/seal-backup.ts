@@ -3,7 +3,7 @@
 // a backup is sealed to, a compromised edge could have the site key sealed to itself and open every credential.
 // The recovery key pair is made by the admin (`psm-connector recovery-key`), its private half kept offline.
 import type { JWK } from "jose";
-import { sealKid } from "../protocol/seal-rotation.ts";
+import { sealKid } from "../keys/seal-kid.ts";
 import { z } from "zod";
 import { generateSealKey, publicJwk } from "./keys.ts";
 import { openSealed, sealSecret } from "./seal.ts";

@@ -17,8 +17,8 @@ import {
   type PublicSealKey,
   type SealRotationResult,
   SealRotationWork,
-  sealKid,
 } from "../protocol/index.ts";
+import { sealKid } from "../keys/seal-kid.ts";
 import { connectorToken, generateSealKey, publicJwk } from "./keys.ts";
 import type { Log } from "./log.ts";
 import { openSealed, sealSecret } from "./seal.ts";

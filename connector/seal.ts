@@ -2,10 +2,11 @@
 // only place one is opened, in memory, for a session whose grant it verified.
 import { compactDecrypt, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import ssh2 from "ssh2";
-import { type CredentialKind, SEAL_ALG, SEAL_ENC, sealKid } from "../protocol/index.ts";
+import { type CredentialKind, SEAL_ALG, SEAL_ENC } from "../protocol/index.ts";
+import { sealKid } from "../keys/seal-kid.ts";
 import { checkPrivateKey, privateKeyProblemText } from "../protocol/private-key.ts";
 
-export { sealSecret } from "../protocol/seal.ts";
+export { sealSecret } from "../keys/seal.ts";
 
 /** A blob sealed to a key this connector no longer holds (a rotated site key). */
 export class RetiredSealKey extends Error {

@@ -4,14 +4,8 @@
 // verifiable. Every key is named by its thumbprint (`kid`, protocol/edge-keys.ts). docs/security.md says how
 // to rotate.
 import { CompactSign, type CryptoKey, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
-import {
-  EDGE_ISSUER,
-  EDGE_KEYS_TYP,
-  EdgePublicJwks,
-  type EdgeKeySet,
-  GRANT_ALG,
-  namedPublicKey,
-} from "../protocol/index.ts";
+import { EDGE_ISSUER, EDGE_KEYS_TYP, EdgePublicJwks, type EdgeKeySet, GRANT_ALG } from "../protocol/index.ts";
+import { namedPublicKey } from "../keys/edge-keys.ts";
 import type { Env } from "../worker/env.ts";
 
 type SigningKey = { privateKey: CryptoKey; publicJwk: JWK; kid: string };

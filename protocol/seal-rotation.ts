@@ -7,7 +7,6 @@
 // over its own authenticated control socket) and, inside, to the site's old key. The edge names the
 // recipients, so a compromised edge could add a connector of its own; it still cannot open the delivery
 // without the old site key, which never left the site's connectors.
-import { calculateJwkThumbprint, decodeProtectedHeader } from "jose";
 import { z } from "zod";
 import { SealedSecret } from "./tokens.ts";
 
@@ -28,21 +27,6 @@ export const PublicSealKey = z
   })
   .refine((k) => !("d" in k), "a public key only");
 export type PublicSealKey = z.infer<typeof PublicSealKey>;
-
-/** A seal key's id: its RFC 7638 thumbprint, whatever other members the JWK carries. */
-export function sealKid(jwk: { x?: unknown; y?: unknown }): Promise<string> {
-  return calculateJwkThumbprint({ kty: "EC", crv: "P-256", x: String(jwk.x), y: String(jwk.y) });
-}
-
-/** The `kid` in a compact JWE's protected header, if any (no verification: it only routes). */
-export function sealedKid(sealed: string): string | undefined {
-  try {
-    const { kid } = decodeProtectedHeader(sealed);
-    return typeof kid === "string" ? kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A new private seal key for another connector, sealed to its transport key around the old site key. */
 const DeliverySealed = z

@@ -2,7 +2,8 @@
 // its own `typ`), checked against the edge's public key with the algorithm pinned.
 import { CompactSign, compactVerify, type CryptoKey, decodeProtectedHeader, type JWK, importJWK } from "jose";
 import { z } from "zod";
-import { GRANT_ALG, keyFor, MANIFEST_TYP, RecordingManifest, RecordingManifestV2 } from "../protocol/index.ts";
+import { GRANT_ALG, MANIFEST_TYP, RecordingManifest, RecordingManifestV2 } from "../protocol/index.ts";
+import { keyFor } from "../keys/edge-keys.ts";
 
 /** Either manifest: v1 (the room recorded) or v2 (the connector recorded at the source, the room witnessed). */
 export type AnyManifest = RecordingManifest | RecordingManifestV2;

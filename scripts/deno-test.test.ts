@@ -29,8 +29,8 @@ describe("the Deno-run set", () => {
     expect(files).toEqual(
       expect.arrayContaining([
         "protocol/frames.test.ts",
-        "protocol/seal.test.ts",
-        "protocol/edge-keys.test.ts",
+        "keys/seal.test.ts",
+        "keys/edge-keys.test.ts",
         "connector/grant.test.ts",
         "protocol/policy-rules.test.ts",
         "worker/access/policy-strength.test.ts",

@@ -14,6 +14,7 @@ import { importsOf } from "./check-boundaries.ts";
 /** Folders whose unit tests (`*.test.ts`, not `*.workers.test.ts`) run under Deno, with everything below them. */
 export const DENO_DIRS = [
   "protocol",
+  "keys",
   "recording",
   "durable",
   "worker/access",

@@ -3,7 +3,7 @@
 // `npm run --silent edge-key -- public < key.jwk`: that key's public half, named by its kid, for
 // EDGE_SIGNING_KEYS_RETIRED and for `recording:verify --key`. docs/security.md has the rotation steps.
 import { exportJWK, generateKeyPair, type JWK } from "jose";
-import { edgeKeyId, namedPublicKey } from "../protocol/index.ts";
+import { edgeKeyId, namedPublicKey } from "../keys/edge-keys.ts";
 
 async function main(command: string | undefined): Promise<void> {
   if (command === "new") {

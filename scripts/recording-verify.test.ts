@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkKey } from "../recording/chain.ts";
 import { signManifest } from "../recording/manifest.ts";
 import { S3Store } from "../edge-shared/recording/s3-store.ts";
-import { namedPublicKey } from "../protocol/index.ts";
+import { namedPublicKey } from "../keys/edge-keys.ts";
 import { buildRecording } from "../test/support/recording-fixture.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

@@ -6,7 +6,7 @@ import { env } from "cloudflare:test";
 import { decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { ManifestError, openManifest, signManifest } from "../recording/manifest.ts";
-import { acceptEdgeKeys, edgeKeyId } from "../protocol/index.ts";
+import { acceptEdgeKeys, edgeKeyId } from "../keys/edge-keys.ts";
 import { signGrant } from "./grants.ts";
 import { announcedKeys, edgeKey, verificationKeys } from "../edge-shared/keys.ts";
 import { connectControl, hasText, SAMPLE_MANIFEST, seedSite } from "./test/harness.ts";

@@ -3,7 +3,7 @@
 import { GRANT_TTL_SECONDS, GRANT_TYP, type GrantClaims, grantAudience } from "../protocol/index.ts";
 import type { Policy } from "../protocol/index.ts";
 import type { Env } from "./env.ts";
-import { sealSecret } from "../protocol/seal.ts";
+import { sealSecret } from "../keys/seal.ts";
 import { signEdgeJwt } from "../edge-shared/keys.ts";
 import { storedKeyboardLayout } from "./keyboard-layouts.ts";
 

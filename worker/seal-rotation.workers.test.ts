@@ -7,8 +7,9 @@ import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { connectorToken, generateSealKey, publicJwk } from "../connector/keys.ts";
-import { connectorEndpoint, type SealKeyInfo, type SealRotationWork, sealedKid, sealKid } from "../protocol/index.ts";
-import { sealSecret } from "../protocol/seal.ts";
+import { connectorEndpoint, type SealKeyInfo, type SealRotationWork } from "../protocol/index.ts";
+import { sealedKid, sealKid } from "../keys/seal-kid.ts";
+import { sealSecret } from "../keys/seal.ts";
 import { sha256 } from "./random.ts";
 import {
   api,

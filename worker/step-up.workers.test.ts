@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { compactDecrypt, decodeJwt, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { masterPasswordVerifier } from "../protocol/master-password.ts";
 import type { StepUpDecision } from "../protocol/index.ts";
-import { sealSecret } from "../protocol/seal.ts";
+import { sealSecret } from "../keys/seal.ts";
 import { totpAt } from "./auth/totp.ts";
 import { type Browser, browser } from "./test/auth-client.ts";
 import { connectControl, hasText, seedSite, seedUser } from "./test/harness.ts";

@@ -1,7 +1,8 @@
 // Verifies a rotation job like a session grant: the pinned edge key, the pinned alg, this site, and its
 // own `typ`, so a grant can never pass as a job nor a job as a grant. No Node APIs: the edge's tests use it.
 import { importJWK, type JWK, jwtVerify } from "jose";
-import { EDGE_ISSUER, GRANT_ALG, grantAudience, keyFor } from "../../protocol/index.ts";
+import { EDGE_ISSUER, GRANT_ALG, grantAudience } from "../../protocol/index.ts";
+import { keyFor } from "../../keys/edge-keys.ts";
 import { ROTATION_TYP, RotationClaims } from "../../protocol/rotation.ts";
 import type { ConnectorState } from "../state.ts";
 

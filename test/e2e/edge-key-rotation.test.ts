@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { edgeKeyId, namedPublicKey } from "../../protocol/index.ts";
+import { edgeKeyId, namedPublicKey } from "../../keys/edge-keys.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { ServerSummary, StepUpDecision } from "../../protocol/index.ts";
 import { masterPasswordVerifier } from "../../protocol/master-password.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
 import { FakeEmpowerId } from "../fakes/empowerid.ts";

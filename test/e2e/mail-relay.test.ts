@@ -9,7 +9,7 @@ import type { JWK } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { MailRelaySettings, OutboxRow } from "../../protocol/index.ts";
 import { EdgeClient } from "../../scripts/stack/admin-client.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 import { describeWithPeers } from "../support/peers.ts";
 import { type SmtpRelay, startSmtpRelay } from "../support/smtp-relay.ts";
 import { missingPeers, newCanary, type Stack, startStack } from "../support/stack.ts";

@@ -4,7 +4,7 @@
 import type { AdminContext, AdminCredential } from "./admin-data.ts";
 import { busy, dataTable, emptyRow, inlineAction, panel, rowButton } from "./admin-ui.ts";
 import { ROTATION_ERROR_TEXT, type Zone } from "../../protocol/index.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 import { api, errorText } from "./api.ts";
 import { formatAgo, timeElement } from "./format.ts";
 import { renderCredentialForm } from "./credential-form.ts";

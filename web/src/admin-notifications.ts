@@ -3,7 +3,7 @@
 // edge stores the sealed blob and only that site's connectors can open it. It is write-only: the page never gets it.
 import type { JWK } from "jose";
 import type { MailRelaySettings, OutboxRow, Site } from "../../protocol/index.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 import type { AdminContext } from "./admin-data.ts";
 import { busy, checkField, panel, rowButton } from "./admin-ui.ts";
 import { api, errorText } from "./api.ts";

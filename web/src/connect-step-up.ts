@@ -4,7 +4,7 @@
 // invitation (shared-page.ts), where the joiner's own second factor is asked.
 import type { z } from "zod";
 import type { MfaMethod, SessionCreated as SessionCreatedSchema, StepUpDecision } from "../../protocol/index.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 import { ApiError, api, errorText } from "./api.ts";
 import { type Cleanup, field, h, say } from "./dom.ts";
 

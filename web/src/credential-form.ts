@@ -7,7 +7,7 @@ import { checkPrivateKey, privateKeyProblemText } from "../../protocol/private-k
 import { type AdminData, fillSelect, fillZoneSelect } from "./admin-data.ts";
 import { api, errorText } from "./api.ts";
 import { type Cleanup, type Control, append, field, h, replace, say } from "./dom.ts";
-import { sealSecret } from "../../protocol/seal.ts";
+import { sealSecret } from "../../keys/seal.ts";
 
 const SECRET_HINT: Record<CredentialKind, string> = {
   password: "The password. It is sealed in this browser before anything is sent.",

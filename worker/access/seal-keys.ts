@@ -8,9 +8,8 @@ import {
   type SealRotationError,
   type SealRotationResult,
   type SealRotationWork,
-  sealedKid,
-  sealKid,
 } from "../../protocol/index.ts";
+import { sealedKid, sealKid } from "../../keys/seal-kid.ts";
 import { insertSealKeyDelivery, setSealKid } from "../../edge-shared/connector-store.ts";
 import { record } from "../audit.ts";
 import type { Env } from "../env.ts";

@@ -1,6 +1,7 @@
 // Connector enrollment and the connector's two socket routes (control and per-session data).
 // Connectors are not browsers: they authenticate with a proof-of-key token, never a cookie.
-import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY, sealKid } from "../../protocol/index.ts";
+import { connectorEndpoint, EnrollRequest, EnrollResponse, MAX_SIGN_IN_BODY } from "../../protocol/index.ts";
+import { sealKid } from "../../keys/seal-kid.ts";
 import { claimEnrollmentToken, offerFirstSealKey } from "../access/site-store.ts";
 import { authenticateConnector } from "../connector-auth.ts";
 import { ApiFailure } from "../errors.ts";

@@ -4,7 +4,8 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openManifest, signManifest } from "../../recording/manifest.ts";
-import { EdgePublicJwks, edgeKeyId } from "../../protocol/index.ts";
+import { EdgePublicJwks } from "../../protocol/index.ts";
+import { edgeKeyId } from "../../keys/edge-keys.ts";
 import { edgeKey, publicKeySet, verificationKeys } from "../../edge-shared/keys.ts";
 import { api, login, SAMPLE_MANIFEST, seedUser } from "../test/harness.ts";
 

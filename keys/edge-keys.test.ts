@@ -3,8 +3,9 @@
 import { CompactSign, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { GrantRejected, verifyGrant } from "../connector/grant.ts";
-import { acceptEdgeKeys, EDGE_KEYS_TYP, EdgeKeysRejected, edgeKeyId, keyFor, namedPublicKey } from "./edge-keys.ts";
-import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, grantAudience } from "./tokens.ts";
+import { EDGE_KEYS_TYP } from "../protocol/edge-keys.ts";
+import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, grantAudience } from "../protocol/tokens.ts";
+import { acceptEdgeKeys, EdgeKeysRejected, edgeKeyId, keyFor, namedPublicKey } from "./edge-keys.ts";
 
 async function key() {
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });

@@ -1,10 +1,10 @@
-// Sealing a secret to a site (protocol/seal.ts), as the browser and the edge do it, on web APIs only: it also runs
+// Sealing a secret to a site (keys/seal.ts), as the browser and the edge do it, on web APIs only: it also runs
 // under Deno (docs/deno.md). The connector's side, opening with its stored key, is connector/seal.test.ts.
 import { compactDecrypt, decodeProtectedHeader, exportJWK, generateKeyPair, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { SealError, sealSecret } from "./seal.ts";
-import { sealKid } from "./seal-rotation.ts";
-import { SEAL_ALG } from "./tokens.ts";
+import { SEAL_ALG } from "../protocol/tokens.ts";
+import { sealKid } from "./seal-kid.ts";
 
 async function siteKey() {
   const { publicKey, privateKey } = await generateKeyPair(SEAL_ALG, { crv: "P-256", extractable: true });

@@ -2,7 +2,7 @@
 // and the user's browser the master password with it; the connector seals rotated secrets; the edge seals the
 // master password's verifier into a grant. Only a connector holding the private key can open any of them.
 import { CompactEncrypt, importJWK, type JWK } from "jose";
-import { SEAL_ALG, SEAL_CTY, SEAL_ENC, SealedSecret } from "./tokens.ts";
+import { SEAL_ALG, SEAL_CTY, SEAL_ENC, SealedSecret } from "../protocol/tokens.ts";
 
 export class SealError extends Error {
   override name = "SealError";
