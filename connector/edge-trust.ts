@@ -1,5 +1,5 @@
 // Which edge keys this connector trusts, and how that moves: the key pinned at enrollment, then whatever a
-// key announcement signed by a trusted key lists (protocol/edge-keys.ts). Saved to the state directory, so
+// key announcement signed by a trusted key lists (keys/edge-keys.ts). Saved to the state directory, so
 // a restarted connector keeps trusting the keys it learnt.
 import type { JWK } from "jose";
 import { acceptEdgeKeys, edgeKeyId } from "../keys/edge-keys.ts";

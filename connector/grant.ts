@@ -1,5 +1,5 @@
 // Verifies a session grant: signed by an edge key this connector trusts (the one its `kid` names:
-// protocol/edge-keys.ts), with the pinned alg and typ, for this site, this session, and not expired.
+// keys/edge-keys.ts), with the pinned alg and typ, for this site, this session, and not expired.
 // Anything else is refused.
 import { importJWK, type JWK, jwtVerify } from "jose";
 import { EDGE_ISSUER, GRANT_ALG, GRANT_TYP, GrantClaims, grantAudience } from "../protocol/index.ts";

@@ -1,4 +1,4 @@
-// The browser's route table (web/src/api-routes.ts) is generated from the edge's own route definitions and kept
+// The browser's route table (web/src/shared/api-routes.ts) is generated from the edge's own route definitions and kept
 // current: a route added, removed or given another schema without `npm run api:client` fails here. A route whose
 // schema is inline (not a protocol/ export) cannot be generated, so it is reported instead of silently typed `unknown`.
 import { readFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { LoginRequest, LoginResult } from "../protocol/index.ts";
-import { routes } from "../web/src/api-routes.ts";
+import { routes } from "../web/src/shared/api-routes.ts";
 import { newApi, route } from "../worker/openapi.ts";
 import { collect, generate, ROUTES_FILE } from "./api-client.ts";
 

@@ -1,11 +1,11 @@
-// `npm run api:client`: writes the browser's route table (web/src/api-routes.ts) from the edge's own route
+// `npm run api:client`: writes the browser's route table (web/src/shared/api-routes.ts) from the edge's own route
 // definitions, the ones that validate every request and make /api/openapi.json. Each route's body, query and
 // response schema is named by the protocol/ export it is (by identity), so the page sends what the route reads and
 // checks each answer against the schema the route declares. `npm run api:client -- --check` (and
 // scripts/api-client.test.ts in `npm test`) fails when the committed table is stale. A route whose schema is not a
 // protocol/ export (or an array of one) cannot be generated: name the schema in protocol/.
 import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { posix, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
@@ -15,7 +15,9 @@ import type { AppContext } from "../worker/env.ts";
 import { newApi } from "../worker/openapi.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const ROUTES_FILE = "web/src/api-routes.ts";
+export const ROUTES_FILE = "web/src/shared/api-routes.ts";
+/** protocol/ as the generated file imports it, relative to where it lies. */
+const PROTOCOL_IMPORT = posix.relative(posix.dirname(ROUTES_FILE), "protocol/index.ts");
 
 type Named = { ref: string; names: string[] };
 
@@ -83,7 +85,7 @@ export function generate(): string {
     'import { z } from "zod";',
     "import {",
     ...imports.map((name) => `  ${name},`),
-    '} from "../../protocol/index.ts";',
+    `} from "${PROTOCOL_IMPORT}";`,
     "",
     "export const routes = {",
     ...lines,

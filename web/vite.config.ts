@@ -16,7 +16,7 @@ export default defineConfig({
     sourcemap: false,
     rolldownOptions: {
       // The service worker is its own entry, built to /sw.js (a fixed name: browsers update it in place). It imports
-      // only web/src/sw-core.ts, so it comes out as one file with no import: a classic script (web/src/pwa.ts).
+      // only web/src/sw-core.ts, so it comes out as one file with no import: a classic script (web/src/shared/pwa.ts).
       input: { index: join(webRoot, "index.html"), sw: join(webRoot, "src/sw.ts") },
       output: {
         entryFileNames: (chunk) => (chunk.name === "sw" ? "sw.js" : "assets/[name]-[hash].js"),

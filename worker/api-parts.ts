@@ -1,6 +1,6 @@
 // The browser's API: every route group mounted under /api, in the order the Worker mounts them. The Worker
 // (index.ts) mounts them; scripts/api-client.ts reads the same list to generate the browser's typed client
-// (web/src/api-routes.ts) from the routes' own schemas. The connector's and SCIM's routes are not here.
+// (web/src/shared/api-routes.ts) from the routes' own schemas. The connector's and SCIM's routes are not here.
 import { adminAuth } from "./routes/admin-auth.ts";
 import { audit } from "./routes/audit.ts";
 import { auditSinks } from "./routes/audit-sinks.ts";

@@ -37,7 +37,7 @@ const ffmpegMissing = () =>
     ? undefined
     : "ffprobe/ffmpeg are not installed (apt-get install ffmpeg)";
 
-/** The terminal's background in the video (web/src/terminal-frames.ts) and the red the session prints (SGR 41). */
+/** The terminal's background in the video (web/src/recordings/terminal-frames.ts) and the red the session prints (SGR 41). */
 const BACKGROUND = [0x12, 0x13, 0x14];
 const RED = [0xcd, 0x00, 0x00];
 const near = (a: number[], b: number[], tolerance: number) =>

@@ -2,7 +2,7 @@
 // from the X server: `xev` runs in the desktop's session and logs each key event with its keysym, so
 // a key the bridge drops or sends as the wrong scancode (issue 21: the E0-prefixed keys) fails here.
 // Keys go in as the desktop page sends them (`key,<keysym>,1` then `key,<keysym>,0`), then the page's
-// Ctrl-Alt-Del and Windows-key buttons (web/src/desktop-page.ts).
+// Ctrl-Alt-Del and Windows-key buttons (web/src/session/desktop-page.ts).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

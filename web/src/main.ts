@@ -10,13 +10,13 @@ import "./forms.css";
 import "./tables.css";
 import "./access.css";
 import type { Me, Role } from "../../protocol/index.ts";
-import { api, errorText, setUnauthorizedHandler } from "./api.ts";
-import { renderCatalog } from "./catalog-page.ts";
-import { type Cleanup, h, replace } from "./dom.ts";
-import { renderDuoReturn } from "./duo-return.ts";
-import { renderLogin } from "./login-page.ts";
-import { renderNav, setApprovalsCount, setSharedCount } from "./nav.ts";
-import { renderRequests } from "./requests-page.ts";
+import { api, errorText, setUnauthorizedHandler } from "./shared/api.ts";
+import { renderCatalog } from "./access/catalog-page.ts";
+import { type Cleanup, h, replace } from "./shared/dom.ts";
+import { renderDuoReturn } from "./auth/duo-return.ts";
+import { renderLogin } from "./auth/login-page.ts";
+import { renderNav, setApprovalsCount, setSharedCount } from "./shared/nav.ts";
+import { renderRequests } from "./access/requests-page.ts";
 
 /** Where a signed-in user lands. */
 const HOME = "#/catalog";
@@ -129,12 +129,12 @@ async function route(): Promise<void> {
   } else if (path === "/catalog") {
     cleanup = renderCatalog(container, () => go("#/requests"));
   } else if (path === "/account") {
-    const page = await lazy(serial, () => import("./account-page.ts"), container);
+    const page = await lazy(serial, () => import("./auth/account-page.ts"), container);
     if (page) cleanup = page.renderAccount(container);
   } else if (path === "/requests") {
     cleanup = renderRequests(container, (id) => go(`#/sessions/${id}`));
   } else if (approvals) {
-    const page = await lazy(serial, () => import("./approvals-page.ts"), container);
+    const page = await lazy(serial, () => import("./access/approvals-page.ts"), container);
     if (page) cleanup = page.renderApprovals(container, me, approvals[1]);
   } else if (session?.[1]) {
     document.body.classList.add("page-terminal");
@@ -145,10 +145,10 @@ async function route(): Promise<void> {
       () => false,
     );
     if (desktop) {
-      const page = await lazy(serial, () => import("./desktop-page.ts"), container);
+      const page = await lazy(serial, () => import("./session/desktop-page.ts"), container);
       if (page) cleanup = page.renderDesktop(container, id);
     } else {
-      const page = await lazy(serial, () => import("./terminal-page.ts"), container);
+      const page = await lazy(serial, () => import("./session/terminal-page.ts"), container);
       if (page) cleanup = page.renderTerminal(container, id);
     }
   } else if (watch?.[1]) {
@@ -163,44 +163,44 @@ async function route(): Promise<void> {
       (list) => list.find((s) => s.id === id)?.protocol === "rdp",
       () => false,
     );
-    const page = await lazy(serial, () => import("./watch-page.ts"), container);
-    const desktop = rdp ? await lazy(serial, () => import("./desktop-watch.ts"), container) : undefined;
+    const page = await lazy(serial, () => import("./session/watch-page.ts"), container);
+    const desktop = rdp ? await lazy(serial, () => import("./session/desktop-watch.ts"), container) : undefined;
     if (page && (desktop || !rdp))
       cleanup = page.renderWatch(container, id, has(me, "admin", "zone_admin"), desktop, has(me, "admin"));
   } else if (path === "/moderate") {
-    const page = await lazy(serial, () => import("./moderate-page.ts"), container);
+    const page = await lazy(serial, () => import("./session/moderate-page.ts"), container);
     if (page) cleanup = page.renderModerate(container);
   } else if (moderate?.[1]) {
     // A moderator's view of a moderated session (terminal sessions): the socket upgrade decides who may.
     document.body.classList.add("page-terminal");
-    const page = await lazy(serial, () => import("./watch-page.ts"), container);
+    const page = await lazy(serial, () => import("./session/watch-page.ts"), container);
     if (page) cleanup = page.renderWatch(container, moderate[1], false, undefined, false, "moderate");
   } else if (path === "/shared") {
-    const page = await lazy(serial, () => import("./shared-page.ts"), container);
+    const page = await lazy(serial, () => import("./session/shared-page.ts"), container);
     if (page) cleanup = page.renderShared(container, (id) => go(`#/shared/${id}`));
   } else if (shared?.[1]) {
     // Typing in a session shared with this person (terminal sessions): the join socket's upgrade decides who may.
     document.body.classList.add("page-terminal");
-    const page = await lazy(serial, () => import("./join-page.ts"), container);
+    const page = await lazy(serial, () => import("./session/join-page.ts"), container);
     if (page) cleanup = page.renderJoin(container, shared[1], me.username);
   } else if (admin) {
     // Auditors may open the live sessions list (read-only); renderAdmin shows them only that.
     if (!has(me, "admin", "zone_admin", "auditor")) {
       return refuse(container, "The admin pages are for administrators.");
     }
-    const page = await lazy(serial, () => import("./admin-page.ts"), container);
+    const page = await lazy(serial, () => import("./admin/admin-page.ts"), container);
     if (page) cleanup = page.renderAdmin(container, me.roles, admin[1] ?? null, admin[2] ?? null);
   } else if (withoutQuery(path) === "/audit") {
     if (!has(me, "auditor", "admin")) return refuse(container, "The audit log is for auditors and administrators.");
-    const page = await lazy(serial, () => import("./audit-page.ts"), container);
+    const page = await lazy(serial, () => import("./recordings/audit-page.ts"), container);
     if (page) cleanup = page.renderAudit(container, has(me, "admin", "zone_admin"));
   } else if (withoutQuery(path) === "/commands") {
     if (!has(me, "auditor", "admin"))
       return refuse(container, "The commands timeline is for auditors and administrators.");
-    const page = await lazy(serial, () => import("./commands-page.ts"), container);
+    const page = await lazy(serial, () => import("./recordings/commands-page.ts"), container);
     if (page) cleanup = page.renderCommands(container);
   } else if (withoutQuery(path) === "/recordings") {
-    const page = await lazy(serial, () => import("./recordings-page.ts"), container);
+    const page = await lazy(serial, () => import("./recordings/recordings-page.ts"), container);
     if (page) cleanup = page.renderRecordings(container);
   } else if (recording?.[1]) {
     // Desktop recordings (Guacamole) play in their own player; terminal ones (asciicast) in asciinema-player.
@@ -209,10 +209,10 @@ async function route(): Promise<void> {
     // The edge's public keys (offline verification) are for auditors and admins.
     const canDownloadKey = has(me, "auditor", "admin", "zone_admin");
     if (summary?.format === "guacamole") {
-      const page = await lazy(serial, () => import("./desktop-replay.ts"), container);
+      const page = await lazy(serial, () => import("./recordings/desktop-replay.ts"), container);
       if (page) cleanup = page.renderDesktopReplay(container, summary, canDownloadKey);
     } else {
-      const page = await lazy(serial, () => import("./replay-page.ts"), container);
+      const page = await lazy(serial, () => import("./recordings/replay-page.ts"), container);
       const at = Number(new URLSearchParams(recording[2] ?? "").get("t") ?? Number.NaN);
       if (page)
         cleanup = page.renderReplay(container, id, canDownloadKey, Number.isFinite(at) && at >= 0 ? at : undefined);

@@ -165,7 +165,7 @@ static void test_printable(void) {
         "an unknown function keysym is nothing");
 }
 
-/* Through the dispatcher, as the desktop page's buttons send them (web/src/desktop-page.ts). */
+/* Through the dispatcher, as the desktop page's buttons send them (web/src/session/desktop-page.ts). */
 static int dispatch_keys(psm_bridge* b, const char* stream) {
   guac_reader* r = calloc(1, sizeof *r); /* 64 KiB */
   if (!r) abort();
