@@ -310,7 +310,7 @@ export function renderRequests(container: HTMLElement, openSession: (id: string)
     for (const b of Array.from(body.querySelectorAll("button"))) b.disabled = true;
     try {
       if (kind === "connect") {
-        // Step-up (second factor, master password) as the edge's policy decides: web/src/connect-step-up.ts.
+        // Step-up (second factor, master password) as the edge's policy decides: web/src/session/connect-step-up.ts.
         const session = await connectWithStepUp(c.id, c.serverName);
         if (session && !disposed) openSession(session.id);
         return;
