@@ -90,7 +90,7 @@ export class FilesPanel {
     });
     this.element = h(
       "section",
-      { id: "files-panel", class: "files-panel", "aria-label": "Files", hidden: true },
+      { id: "files-panel", class: "session-strip files-panel", "aria-label": "Files", hidden: true },
       h("h2", {}, "Files"),
       form,
       this.list,

@@ -7,6 +7,7 @@ import { CloseCode, type InvitationToMe } from "../../../protocol/index.ts";
 import { ApiError, api, errorText } from "../shared/api.ts";
 import { type Cleanup, append, h } from "../shared/dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
+import { recheckWhileReconnecting } from "./recheck.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { Presence } from "./session-presence.ts";
 import { type BackLink, SessionStatusBar } from "./session-status.ts";
@@ -44,20 +45,14 @@ export function renderJoin(container: HTMLElement, sessionId: string, self: stri
   let stopped = false;
   let disposed = false;
   let everConnected = false;
-  let recheckTimer: ReturnType<typeof setInterval> | undefined;
+  const rechecks = recheckWhileReconnecting(() => recheck(), RECHECK_MS);
 
   function setState(state: SocketState): void {
     if (state === "connected") everConnected = true;
     body.dataset.sessionState = state;
     status.setState(state);
     if (state === "connected") status.setNotice(null);
-    if (state === "reconnecting" && !stopped) {
-      void recheck();
-      recheckTimer ??= setInterval(() => void recheck(), RECHECK_MS);
-    } else {
-      clearInterval(recheckTimer);
-      recheckTimer = undefined;
-    }
+    rechecks.follow(state, stopped);
   }
 
   function showStopped(text: string, opts: { heading?: string; reason?: string; closeCode?: number } = {}): void {
@@ -159,7 +154,7 @@ export function renderJoin(container: HTMLElement, sessionId: string, self: stri
   return () => {
     disposed = true;
     socket.stop();
-    clearInterval(recheckTimer);
+    rechecks.dispose();
     status.dispose();
     presence.dispose();
     for (const disposable of inputs) disposable.dispose();

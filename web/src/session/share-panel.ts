@@ -97,7 +97,7 @@ export class SharePanel {
     });
     this.element = h(
       "section",
-      { id: "share-panel", class: "share-panel", "aria-labelledby": "share-title", hidden: true },
+      { id: "share-panel", class: "session-strip share-panel", "aria-labelledby": "share-title", hidden: true },
       h("h2", { id: "share-title" }, "Share this session"),
       h(
         "p",

@@ -13,6 +13,7 @@ import { ApiError, api, errorText } from "../shared/api.ts";
 import type { WatchView } from "./desktop-watch.ts";
 import { type Cleanup, append, h } from "../shared/dom.ts";
 import { closeCodeText, endReasonText } from "./end-reasons.ts";
+import { recheckWhileReconnecting } from "./recheck.ts";
 import { SessionSocket, type SessionStop, type SocketState, type WarningReason } from "./session-socket.ts";
 import { type BackLink, SessionStatusBar } from "./session-status.ts";
 import { mountTerminal, showEndedBanner, termSize } from "./terminal-view.ts";
@@ -85,19 +86,13 @@ export function renderWatch(
   let disposed = false;
   /** The room's hello gave the deadline; the live list's copy may be older. */
   let roomDeadline = false;
-  let recheckTimer: ReturnType<typeof setInterval> | undefined;
+  const rechecks = recheckWhileReconnecting(() => recheck(), RECHECK_MS);
 
   function setState(state: SocketState): void {
     body.dataset.sessionState = state;
     status.setState(state);
     if (state === "connected") status.setNotice(null);
-    if (state === "reconnecting" && !stopped) {
-      void recheck();
-      recheckTimer ??= setInterval(() => void recheck(), RECHECK_MS);
-    } else {
-      clearInterval(recheckTimer);
-      recheckTimer = undefined;
-    }
+    rechecks.follow(state, stopped);
   }
 
   function showStopped({ heading, text, reason, note, closeCode }: Stop): void {
@@ -247,7 +242,7 @@ export function renderWatch(
   return () => {
     disposed = true;
     socket.stop();
-    clearInterval(recheckTimer);
+    rechecks.dispose();
     status.dispose();
     view.dispose();
     delete body.dataset.sessionState;
