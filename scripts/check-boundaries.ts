@@ -158,6 +158,10 @@ export const TABLE_OWNERS: Record<string, string> = {
   socket_tickets: "worker/auth/socket-ticket.ts",
   duo_states: "worker/auth/duo-state-store.ts",
   auth_throttle: "worker/auth/throttle-store.ts",
+  // Policies, settings, notifications, sessions
+  zones: "worker/access/zone-store.ts",
+  policies: "worker/access/policy-store.ts",
+  zone_allowed_policies: "worker/access/policy-store.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */
