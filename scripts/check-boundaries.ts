@@ -162,6 +162,8 @@ export const TABLE_OWNERS: Record<string, string> = {
   zones: "worker/access/zone-store.ts",
   policies: "worker/access/policy-store.ts",
   zone_allowed_policies: "worker/access/policy-store.ts",
+  sessions: "edge-shared/session-store.ts",
+  recordings: "edge-shared/recording-index.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

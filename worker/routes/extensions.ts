@@ -25,6 +25,7 @@ import { requireUser } from "../auth/user-token.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { grantForSession } from "../grants.ts";
+import { moveSessionDeadline } from "../../edge-shared/session-store.ts";
 import { extensionNotice } from "../notify/push-notices.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { enqueuePush } from "../push-devices.ts";
@@ -115,9 +116,7 @@ async function applyExtension(env: Env, session: SessionRow, deadline: number, e
       .run();
     throw new ApiFailure("conflict", `extension ${extensionId} of ${session.id}: exclusive_overlap`);
   }
-  await env.DB.prepare("UPDATE sessions SET deadline = ? WHERE id = ? AND status != 'ended'")
-    .bind(deadline, session.id)
-    .run();
+  await moveSessionDeadline(env.DB, session.id, deadline);
   const grant = await grantForSession(env, session.id, deadline);
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(session.id));
   await room.extend(deadline, grant);
