@@ -164,6 +164,8 @@ export const TABLE_OWNERS: Record<string, string> = {
   zone_allowed_policies: "worker/access/policy-store.ts",
   sessions: "edge-shared/session-store.ts",
   recordings: "edge-shared/recording-index.ts",
+  checkouts: "worker/access/checkout-store.ts",
+  session_extensions: "worker/access/extension-store.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */

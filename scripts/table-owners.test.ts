@@ -86,7 +86,7 @@ describe("table owners", () => {
       "// UPDATE users SET roles = ? (a comment)",
       'const a = "SELECT id FROM users WHERE id = ?";',
       'const b = "INSERT INTO users_audit (id) VALUES (?)";',
-      'const c = "INSERT INTO checkouts (id) VALUES (?) ON CONFLICT(id) DO UPDATE SET status = ?";',
+      'const c = "INSERT INTO unowned_rows (id) VALUES (?) ON CONFLICT(id) DO UPDATE SET status = ?";',
       'const d = "DELETE FROM group_members_old";',
     ].join("\n");
     expect(found("worker/routes/any.ts", text)).toEqual([]);
