@@ -166,6 +166,12 @@ export const TABLE_OWNERS: Record<string, string> = {
   recordings: "edge-shared/recording-index.ts",
   checkouts: "worker/access/checkout-store.ts",
   session_extensions: "worker/access/extension-store.ts",
+  notifications: "worker/notify/outbox.ts",
+  notify_cursor: "worker/notify/events.ts",
+  notify_preferences: "worker/notify/people.ts",
+  connector_outages: "worker/notify/events.ts",
+  mail_relay: "worker/notify/relay.ts",
+  push_subscriptions: "worker/notify/push-subscriptions.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */
