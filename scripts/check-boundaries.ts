@@ -172,6 +172,9 @@ export const TABLE_OWNERS: Record<string, string> = {
   connector_outages: "worker/notify/events.ts",
   mail_relay: "worker/notify/relay.ts",
   push_subscriptions: "worker/notify/push-subscriptions.ts",
+  audit_sinks: "worker/audit-stream/sink-store.ts",
+  scim_tokens: "worker/auth/scim-token.ts",
+  duo_config: "worker/auth/duo-config.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */
