@@ -175,6 +175,16 @@ export const TABLE_OWNERS: Record<string, string> = {
   audit_sinks: "worker/audit-stream/sink-store.ts",
   scim_tokens: "worker/auth/scim-token.ts",
   duo_config: "worker/auth/duo-config.ts",
+  auth_failure_tally: "worker/auth/failure-tally-store.ts",
+  user_devices: "worker/auth/device.ts",
+  user_networks: "worker/auth/device.ts",
+  session_invitations: "worker/access/sharing.ts",
+  command_reviews: "edge-shared/command-reviews.ts",
+  credential_rotations: "worker/access/rotations.ts",
+  seal_rotations: "worker/access/seal-keys.ts",
+  connector_keys: "edge-shared/connector-keys.ts",
+  connector_token_uses: "worker/connector-auth.ts",
+  recording_chunks: "worker/recording-chunks.ts",
 };
 
 /** A write in SQL text, any case: the table it names is the capture. `DO UPDATE SET` names no table. */
