@@ -16,7 +16,9 @@ import {
 import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
 import { closeReview, openReview } from "../edge-shared/command-reviews.ts";
-import { recordWitness, sealRecording } from "./recording/seal.ts";
+import { nameConnector, recordWitness } from "../edge-shared/recording-index.ts";
+import { markSessionActive, markSessionEnded } from "../edge-shared/session-store.ts";
+import { sealRecording } from "./recording/seal.ts";
 import { workerEffects } from "./worker-effects.ts";
 import { type Presence, RoomCore } from "./room/core.ts";
 import type { SealAttempt } from "./room/lifecycle.ts";
@@ -252,17 +254,10 @@ export class SessionRoom extends DurableObject<Env> {
         await this.ledger().append(action.entry);
         return;
       case "activated":
-        if (meta)
-          await this.env.DB.prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending'")
-            .bind(meta.sessionId)
-            .run();
+        if (meta) await markSessionActive(this.env.DB, meta.sessionId);
         return;
       case "served":
-        this.ctx.waitUntil(
-          this.env.DB.prepare("UPDATE recordings SET connector_id = ? WHERE id = ? AND connector_id IS NULL")
-            .bind(action.connectorId, action.recordingId)
-            .run(),
-        );
+        this.ctx.waitUntil(nameConnector(this.env.DB, action.recordingId, action.connectorId).run());
         return;
       case "ended":
         await this.ended(action);
@@ -289,9 +284,7 @@ export class SessionRoom extends DurableObject<Env> {
   private async ended(action: Extract<Action, { do: "ended" }>): Promise<void> {
     const meta = this.core.meta!;
     const { reason, note, actor, witness } = action;
-    await this.env.DB.prepare("UPDATE sessions SET status = 'ended', ended_at = ?, end_reason = ? WHERE id = ?")
-      .bind(Date.now(), reason, meta.sessionId)
-      .run();
+    await markSessionEnded(this.env.DB, meta.sessionId, reason, Date.now());
     // A command still held for review goes with the session: nobody may answer it any more.
     await closeReview(this.env.DB, meta.sessionId, null, "ended", null, Date.now());
     // The connector checked the sealed master password and refused it: counted like a failed sign-in.
@@ -312,7 +305,7 @@ export class SessionRoom extends DurableObject<Env> {
     if (!witness) return;
     // Then the witness goes on record and the recording is sealed (now, or when its last chunk is in).
     const wait = witness.tailWait ? Number(this.env.RECORDING_TAIL_WAIT_MS) || RECORDING_TAIL_WAIT_MS : 0;
-    await recordWitness(this.env, witness.recordingId, witness.witness, wait);
+    await recordWitness(this.env.DB, witness.recordingId, witness.witness, wait);
     await this.seal(witness.recordingId);
   }
 

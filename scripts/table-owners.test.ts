@@ -106,12 +106,40 @@ describe("table owners", () => {
     for (const table of tables) expect(found(TABLE_OWNERS[table]!, writes[table]!), table).toEqual([]);
   });
 
+  it("holds the policy, settings, notification and session tables to their owners", () => {
+    const writes: Record<string, string> = {
+      zones: "UPDATE zones SET recording_retention_days = ? WHERE id = ?",
+      policies: "UPDATE policies SET name = ? WHERE id = ?",
+      zone_allowed_policies: "DELETE FROM zone_allowed_policies WHERE zone_id = ?",
+      sessions: "UPDATE sessions SET status = 'ended' WHERE id = ?",
+      recordings: "UPDATE recordings SET connector_id = ? WHERE id = ?",
+      checkouts: "UPDATE checkouts SET ends_at = ? WHERE id = ?",
+      session_extensions: "INSERT INTO session_extensions (id) VALUES (?)",
+      notifications: "UPDATE notifications SET dead_at = NULL WHERE id = ?",
+      mail_relay: "INSERT INTO mail_relay (id) VALUES (1) ON CONFLICT(id) DO UPDATE SET enabled = 0",
+      push_subscriptions: "DELETE FROM push_subscriptions WHERE id = ?",
+      audit_sinks: "DELETE FROM audit_sinks WHERE id = ?",
+      scim_tokens: "UPDATE scim_tokens SET revoked_at = ? WHERE id = ?",
+      duo_config: "INSERT INTO duo_config (id) VALUES (1)",
+    };
+    const text = Object.values(writes)
+      .map((sql, i) => `const w${i} = "${sql}";`)
+      .join("\n");
+    const tables = Object.keys(writes);
+    expect(found("worker/routes/zones.ts", text)).toEqual(tables.map((t, i) => `${i + 1} ${t}`));
+    // What the room writes goes through edge-shared/: a write from durable/ itself fails like any other.
+    expect(found("durable/session-room.ts", text).map((v) => v.split(" ")[1])).toEqual(tables);
+    expect(found(TABLE_OWNERS.sessions!, text).map((v) => v.split(" ")[1])).toEqual(
+      tables.filter((t) => t !== "sessions"),
+    );
+  });
+
   it("lets reads, other tables, comments, the owner and tests be", () => {
     const text = [
       "// UPDATE users SET roles = ? (a comment)",
       'const a = "SELECT id FROM users WHERE id = ?";',
       'const b = "INSERT INTO users_audit (id) VALUES (?)";',
-      'const c = "INSERT INTO checkouts (id) VALUES (?) ON CONFLICT(id) DO UPDATE SET status = ?";',
+      'const c = "INSERT INTO unowned_rows (id) VALUES (?) ON CONFLICT(id) DO UPDATE SET status = ?";',
       'const d = "DELETE FROM group_members_old";',
     ].join("\n");
     expect(found("worker/routes/any.ts", text)).toEqual([]);

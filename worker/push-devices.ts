@@ -19,6 +19,7 @@ import type { AppContext, Env } from "./env.ts";
 import { ApiFailure } from "./errors.ts";
 import { deliverNow, enqueueStatements } from "./notify/outbox.ts";
 import { planPush, vapidPublicKey } from "./notify/push.ts";
+import { devicesOf, endpointOwner, removeDevice, saveSubscription } from "./notify/push-subscriptions.ts";
 import { testNotice } from "./notify/push-notices.ts";
 import { IdParam, newApi, route } from "./openapi.ts";
 
@@ -59,15 +60,7 @@ pushDevices.openapi(
     response: z.array(PushDevice),
   }),
   async (c) => {
-    const { results } = await c.env.DB.prepare(
-      "SELECT id, label, created_at, last_delivered_at FROM push_subscriptions WHERE user_id = ? ORDER BY created_at",
-    )
-      .bind(c.get("user").id)
-      .all<{ id: string; label: string; created_at: number; last_delivered_at: number | null }>();
-    return c.json(
-      results.map((r) => ({ id: r.id, label: r.label, createdAt: r.created_at, lastDeliveredAt: r.last_delivered_at })),
-      200,
-    );
+    return c.json(await devicesOf(c.env.DB, c.get("user").id), 200);
   },
 );
 
@@ -85,37 +78,16 @@ pushDevices.openapi(
     if (!vapidPublicKey(c.env)) throw new ApiFailure("conflict", "push is not configured (PUSH_VAPID_KEY)");
     const user = c.get("user");
     const { endpoint, keys, label } = c.req.valid("json");
-    const before = await c.env.DB.prepare("SELECT user_id FROM push_subscriptions WHERE endpoint = ?")
-      .bind(endpoint)
-      .first<{ user_id: string }>();
-    // One statement: the bound holds under concurrent saves; a browser already listed (this user's) always passes.
-    const saved = await c.env.DB.prepare(
-      `INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, label, created_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?
-       WHERE (SELECT COUNT(*) FROM push_subscriptions WHERE user_id = ? AND endpoint != ?) < ?
-       ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
-         auth = excluded.auth, label = excluded.label,
-         created_at = CASE WHEN user_id = excluded.user_id THEN created_at ELSE excluded.created_at END,
-         last_delivered_at = CASE WHEN user_id = excluded.user_id THEN last_delivered_at ELSE NULL END
-       RETURNING id`,
-    )
-      .bind(
-        crypto.randomUUID(),
-        user.id,
-        endpoint,
-        keys.p256dh,
-        keys.auth,
-        label,
-        Date.now(),
-        user.id,
-        endpoint,
-        PUSH_DEVICES_MAX,
-      )
-      .first<{ id: string }>();
+    const before = await endpointOwner(c.env.DB, endpoint);
+    const saved = await saveSubscription(
+      c.env.DB,
+      { userId: user.id, endpoint, p256dh: keys.p256dh, auth: keys.auth, label },
+      PUSH_DEVICES_MAX,
+    );
     if (!saved) throw new ApiFailure("conflict", `at most ${PUSH_DEVICES_MAX} notified devices`);
     // A browser that moves to this user (a shared machine) is new to this user; a key refresh is not an event.
-    if (before?.user_id !== user.id) await devicesChanged(c, "added", label);
-    return c.json({ id: saved.id }, 200);
+    if (before !== user.id) await devicesChanged(c, "added", label);
+    return c.json({ id: saved }, 200);
   },
 );
 
@@ -130,11 +102,9 @@ pushDevices.openapi(
     response: Ok,
   }),
   async (c) => {
-    const row = await c.env.DB.prepare("DELETE FROM push_subscriptions WHERE id = ? AND user_id = ? RETURNING label")
-      .bind(c.req.valid("param").id, c.get("user").id)
-      .first<{ label: string }>();
+    const label = await removeDevice(c.env.DB, c.req.valid("param").id, c.get("user").id);
     // Idempotent: another user's device, or one already gone, changes nothing.
-    if (row) await devicesChanged(c, "removed", row.label);
+    if (label !== null) await devicesChanged(c, "removed", label);
     return c.json({ ok: true as const }, 200);
   },
 );

@@ -11,6 +11,7 @@ import { chunkKey, chunkName, genesis, gzipName, nextLink, sha256Hex } from "../
 import { openChunkClaims } from "../recording/verify.ts";
 import { uploadVerified } from "../edge-shared/recording/flush.ts";
 import { recordingStore } from "../edge-shared/recording/stores.ts";
+import { nameConnector } from "../edge-shared/recording-index.ts";
 import { record } from "./audit.ts";
 import type { AuthConnector } from "./connector-auth.ts";
 import { connectorKeys } from "../edge-shared/connector-keys.ts";
@@ -118,10 +119,7 @@ async function store(
       decodeProtectedHeader(jws).kid!,
       now,
     ),
-    env.DB.prepare("UPDATE recordings SET connector_id = COALESCE(connector_id, ?) WHERE id = ?").bind(
-      connector.id,
-      recordingId,
-    ),
+    nameConnector(env.DB, recordingId, connector.id),
   ]);
   // A retry re-inserts too: the row may have been taken back by a failed put since it was read.
   if (!inserted!.meta.changes && !retry) return false;

@@ -4,6 +4,7 @@ import { verifyRecording } from "../recording/verify.ts";
 import { chunkKey, gunzip, manifestKey, recordingPrefix, seqOfKey, sha256Hex } from "../recording/chain.ts";
 import { recordingStore } from "../edge-shared/recording/stores.ts";
 import type { RecordingStore } from "../edge-shared/recording/store.ts";
+import { markRecordingDeleted } from "../edge-shared/recording-index.ts";
 import type { IntegrityReport, RecordingSummary } from "../protocol/index.ts";
 import { adminScope, inScope } from "./access/scope.ts";
 import { record } from "./audit.ts";
@@ -153,7 +154,7 @@ export async function deleteRecording(
     throw new ApiFailure("conflict", `recording ${row.id} is retained until ${row.retain_until}`);
   const store = await recordingStore(env);
   await store.delete(await store.list(recordingPrefix(row.id)));
-  await env.DB.prepare("UPDATE recordings SET status = 'deleted', deleted_at = ? WHERE id = ?").bind(now, row.id).run();
+  await markRecordingDeleted(env.DB, row.id, now);
   await record(env, {
     actor,
     action: "recording.deleted",

@@ -1,6 +1,7 @@
 // Signing a recording's manifest (v2): once the session has ended, the edge binds the connector's chunk
 // chain (each chunk's claims as the connector signed them, kept by the upload route) to the room's
-// witness. Sealed in two steps: the room records its witness at the end; the manifest is signed when
+// witness. Sealed in two steps: the room records its witness at the end (`recordWitness`,
+// edge-shared/recording-index.ts); the manifest is signed when
 // the chunk marked last has arrived, or, past the tail wait, as incomplete, naming the missing range (at
 // once when the connector was revoked: it can upload nothing more).
 // Chunks that arrive later seal it again, more complete. Only the session's room calls this, so one
@@ -19,6 +20,7 @@ import { connectorKeys } from "../../edge-shared/connector-keys.ts";
 import type { Env } from "../../worker/env.ts";
 import { edgeKey } from "../../edge-shared/keys.ts";
 import { uploadVerified } from "../../edge-shared/recording/flush.ts";
+import { recordSeal } from "../../edge-shared/recording-index.ts";
 import { recordingStore } from "../../edge-shared/recording/stores.ts";
 
 export type SealOutcome =
@@ -54,18 +56,6 @@ const CONNECTOR_LOSS = new Set([
   // A required recording the connector could no longer spool: the session ended for it.
   "recording_unavailable",
 ]);
-
-/** The records of a witness: what the room writes when the session ends. */
-export async function recordWitness(
-  env: Env,
-  recordingId: string,
-  witness: Witness,
-  tailWaitMs: number,
-): Promise<void> {
-  await env.DB.prepare("UPDATE recordings SET witness = ?, ended_at = ?, tail_due = ? WHERE id = ? AND witness IS NULL")
-    .bind(JSON.stringify(witness), witness.endedAt, witness.endedAt + tailWaitMs, recordingId)
-    .run();
-}
 
 /** Signs (or re-signs, more complete) the manifest when it is due; throws when the store refuses it. */
 export async function sealRecording(env: Env, recordingId: string, now: number): Promise<SealOutcome> {
@@ -128,20 +118,13 @@ export async function sealRecording(env: Env, recordingId: string, now: number):
   };
   const jws = await signManifest(manifest, await edgeKey(env.EDGE_SIGNING_KEY));
   await uploadVerified(await recordingStore(env), manifestKey(recordingId), new TextEncoder().encode(jws));
-  await env.DB.prepare(
-    `UPDATE recordings SET status = 'stored', chunks = ?, bytes = ?, complete = ?, manifest_sha256 = ?,
-       retain_until = COALESCE(retain_until, ? + 86400000 * (SELECT recording_retention_days FROM zones WHERE id = recordings.zone_id))
-     WHERE id = ?`,
-  )
-    .bind(
-      chain.length,
-      chain.reduce((n, c) => n + c.size, 0),
-      final ? 1 : 0,
-      await sha256Hex(jws),
-      witness.endedAt,
-      recordingId,
-    )
-    .run();
+  await recordSeal(env.DB, recordingId, {
+    chunks: chain.length,
+    bytes: chain.reduce((n, c) => n + c.size, 0),
+    complete: final,
+    manifestSha256: await sha256Hex(jws),
+    endedAt: witness.endedAt,
+  });
   return { kind: "sealed", complete: final, changed: true };
 }
 

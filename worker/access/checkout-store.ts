@@ -1,7 +1,8 @@
-// Checkouts in D1: rows to the pure state machine and back, with optimistic concurrency
-// (`version`) so two decisions on one checkout can never both apply.
+// Checkouts in D1, and the one owner of `checkouts` (AGENTS.md, "One owner per table"): rows to the pure state
+// machine and back, with optimistic concurrency (`version`) so two decisions on one checkout can never both apply.
+// Every INSERT and UPDATE on the table is here; checkouts.ts runs the machine, audits and notifies.
 import type { CheckoutSummary, Policy } from "../../protocol/index.ts";
-import type { Checkout, CheckoutPolicy, Person } from "./checkout.ts";
+import type { Checkout, CheckoutPolicy, Hold, Person } from "./checkout.ts";
 import { nextTransitionAt } from "./checkout.ts";
 
 /** A Person as stored in decisions: the machine keeps the whole object, so the name travels with it. */
@@ -100,6 +101,100 @@ export function rowToCheckout(row: CheckoutRow): Checkout {
     ...(row.ended_by ? { endedBy: JSON.parse(row.ended_by) } : {}),
     ...(row.revoke_reason !== null ? { revokeReason: row.revoke_reason } : {}),
   };
+}
+
+/** A stored checkout's hold on its credential, as exclusiveConflict / noExclusiveOverlap read it. */
+export function holdOf(
+  row: Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">,
+): Hold {
+  return {
+    id: row.id,
+    credentialId: row.credential_id,
+    status: row.status,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    exclusive: !!row.exclusive,
+  };
+}
+
+/**
+ * Moves an active checkout's end to at least `endsAt` (an extension), checked like a new checkout: the
+ * grown window may not run into another open checkout of the credential where either is exclusive. The
+ * guard and the write are one UPDATE. Returns whether the checkout now reaches `endsAt`.
+ */
+export async function extendWindow(db: D1Database, checkoutId: string, endsAt: number): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT id, credential_id, status, starts_at, ends_at, exclusive FROM checkouts WHERE id = ?")
+    .bind(checkoutId)
+    .first<Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">>();
+  if (row?.status !== "active") return false;
+  if (row.ends_at >= endsAt) return true;
+  // credential, start and exclusivity never change on a row, so reading them first is not a race.
+  const guard = noExclusiveOverlap({ ...holdOf(row), endsAt });
+  const { meta } = await db
+    .prepare(
+      `UPDATE checkouts SET ends_at = MAX(ends_at, ?1), next_transition_at = MAX(ends_at, ?1), version = version + 1
+       WHERE id = ?2 AND status = 'active' AND ${guard.sql}`,
+    )
+    .bind(endsAt, checkoutId, ...guard.binds)
+    .run();
+  return meta.changes === 1;
+}
+
+/**
+ * A checkout as the machine requested it. One that opens at once (approved or active) goes in only if no other open
+ * checkout of the credential overlaps it where either is exclusive: check and write are one statement, so two racers
+ * cannot both win. Returns whether the row went in.
+ */
+export async function insertCheckout(
+  db: D1Database,
+  c: Checkout,
+  request: {
+    cartId: string;
+    serverId: string;
+    credentialId: string;
+    zoneId: string;
+    /** Snapshotted into the row: later changes to the policy do not reach this checkout. */
+    policy: Policy;
+    exclusive: boolean;
+    justification: string;
+  },
+): Promise<boolean> {
+  const open = c.status === "approved" || c.status === "active";
+  const guard = noExclusiveOverlap({
+    id: c.id,
+    credentialId: request.credentialId,
+    startsAt: c.startsAt,
+    endsAt: c.endsAt,
+    exclusive: request.exclusive,
+  });
+  const { meta } = await db
+    .prepare(
+      `INSERT INTO checkouts (id, cart_id, user_id, person_id, server_id, credential_id, zone_id, policy, exclusive, status,
+         justification, requested_at, starts_at, ends_at, next_transition_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? = 0 OR ${guard.sql}`,
+    )
+    .bind(
+      c.id,
+      request.cartId,
+      c.requester.userId,
+      c.requester.personId,
+      request.serverId,
+      request.credentialId,
+      request.zoneId,
+      JSON.stringify(request.policy),
+      request.exclusive ? 1 : 0,
+      c.status,
+      request.justification,
+      c.requestedAt,
+      c.startsAt,
+      c.endsAt,
+      nextTransitionAt(c, machinePolicy(request.policy)),
+      open ? 1 : 0,
+      ...guard.binds,
+    )
+    .run();
+  return meta.changes > 0;
 }
 
 /** The UPDATE that stores a new machine state, applying only if nobody changed the row meanwhile. */

@@ -16,17 +16,11 @@ import type { AuthUser, Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import type { ZoneScope } from "./scope.ts";
 import { entitlement, retiredEntitlement } from "./catalog.ts";
-import {
-  applyEvent,
-  type Checkout,
-  type CheckoutEvent,
-  type CheckoutStatus,
-  type Hold,
-  nextTransitionAt,
-  requestCheckout,
-} from "./checkout.ts";
+import { applyEvent, type Checkout, type CheckoutEvent, type CheckoutStatus, requestCheckout } from "./checkout.ts";
 import {
   type CheckoutRow,
+  holdOf,
+  insertCheckout,
   machinePolicy,
   type NamedPerson,
   noExclusiveOverlap,
@@ -42,44 +36,6 @@ import { notifyCheckout } from "./notify-checkout.ts";
 import { personIdOf } from "./user-store.ts";
 import { effectivePolicies } from "./policy.ts";
 import { credentialHandedOut, requestRotation } from "./rotations.ts";
-
-/** A stored checkout's hold on its credential, as exclusiveConflict / noExclusiveOverlap read it. */
-export function holdOf(
-  row: Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">,
-): Hold {
-  return {
-    id: row.id,
-    credentialId: row.credential_id,
-    status: row.status,
-    startsAt: row.starts_at,
-    endsAt: row.ends_at,
-    exclusive: !!row.exclusive,
-  };
-}
-
-/**
- * Moves an active checkout's end to at least `endsAt` (an extension), checked like a new checkout: the
- * grown window may not run into another open checkout of the credential where either is exclusive. The
- * guard and the write are one UPDATE. Returns whether the checkout now reaches `endsAt`.
- */
-export async function extendWindow(db: D1Database, checkoutId: string, endsAt: number): Promise<boolean> {
-  const row = await db
-    .prepare("SELECT id, credential_id, status, starts_at, ends_at, exclusive FROM checkouts WHERE id = ?")
-    .bind(checkoutId)
-    .first<Pick<CheckoutRow, "id" | "credential_id" | "status" | "starts_at" | "ends_at" | "exclusive">>();
-  if (row?.status !== "active") return false;
-  if (row.ends_at >= endsAt) return true;
-  // credential, start and exclusivity never change on a row, so reading them first is not a race.
-  const guard = noExclusiveOverlap({ ...holdOf(row), endsAt });
-  const { meta } = await db
-    .prepare(
-      `UPDATE checkouts SET ends_at = MAX(ends_at, ?1), next_transition_at = MAX(ends_at, ?1), version = version + 1
-       WHERE id = ?2 AND status = 'active' AND ${guard.sql}`,
-    )
-    .bind(endsAt, checkoutId, ...guard.binds)
-    .run();
-  return meta.changes === 1;
-}
 
 export async function personOf(db: D1Database, user: AuthUser): Promise<NamedPerson> {
   return { userId: user.id, personId: await personIdOf(db, user.id), name: user.username };
@@ -235,43 +191,18 @@ export async function submitCart(
       continue;
     }
     const c = requested.checkout;
-    // A credential that rotates on check-in is exclusive: one holder between two rotations.
-    const isExclusive = policy.exclusive || policy.resetOnCheckin;
-    const exclusive = isExclusive ? 1 : 0;
     const open = c.status === "approved" || c.status === "active";
-    const guard = noExclusiveOverlap({
-      id,
+    const inserted = await insertCheckout(env.DB, c, {
+      cartId,
+      serverId: item.serverId,
       credentialId: item.credentialId,
-      startsAt,
-      endsAt,
-      exclusive: isExclusive,
+      zoneId: entitled.zone_id,
+      policy,
+      // A credential that rotates on check-in is exclusive: one holder between two rotations.
+      exclusive: policy.exclusive || policy.resetOnCheckin,
+      justification: item.justification,
     });
-    const { meta } = await env.DB.prepare(
-      `INSERT INTO checkouts (id, cart_id, user_id, person_id, server_id, credential_id, zone_id, policy, exclusive, status,
-         justification, requested_at, starts_at, ends_at, next_transition_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? = 0 OR ${guard.sql}`,
-    )
-      .bind(
-        id,
-        cartId,
-        user.id,
-        requester.personId,
-        item.serverId,
-        item.credentialId,
-        entitled.zone_id,
-        JSON.stringify(policy),
-        exclusive,
-        c.status,
-        item.justification,
-        now,
-        startsAt,
-        endsAt,
-        nextTransitionAt(c, machinePolicy(policy)),
-        open ? 1 : 0,
-        ...guard.binds,
-      )
-      .run();
-    if (!meta.changes) {
+    if (!inserted) {
       results.push({ ok: false, error: "conflict" });
       continue;
     }

@@ -5,12 +5,8 @@ import type { Policy } from "../../protocol/index.ts";
 import type { AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { DEFAULT_POLICY, type PolicyRow, policyFromRow } from "./policy.ts";
+import { loadPolicy } from "./policy-store.ts";
 import { weakerOn } from "./policy-strength.ts";
-
-export async function loadPolicy(db: D1Database, id: string): Promise<Policy | null> {
-  const row = await db.prepare("SELECT * FROM policies WHERE id = ?").bind(id).first<PolicyRow>();
-  return row ? policyFromRow(row) : null;
-}
 
 /** A policy id from a request body: it must name a policy. */
 export async function requireKnownPolicy(db: D1Database, id: string): Promise<Policy> {
@@ -32,14 +28,6 @@ export async function zoneFloor(
     .first<PolicyRow & { zone_policy: string | null }>();
   if (!zone) return null;
   return { policyId: zone.zone_policy, policy: zone.id ? policyFromRow(zone) : DEFAULT_POLICY };
-}
-
-export async function allowedPolicyIds(db: D1Database, zoneId: string): Promise<string[]> {
-  const { results } = await db
-    .prepare("SELECT policy_id FROM zone_allowed_policies WHERE zone_id = ? ORDER BY policy_id")
-    .bind(zoneId)
-    .all<{ policy_id: string }>();
-  return results.map((r) => r.policy_id);
 }
 
 /**

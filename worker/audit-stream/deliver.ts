@@ -12,32 +12,12 @@ import {
 import { openAtRest } from "../auth/hash.ts";
 import type { Env } from "../env.ts";
 import { afterDelivery, type DeliveryOutcome, hecBody, isDue, nextWake, packBatch, type SinkProgress } from "./core.ts";
+import { enabledSinks, type SinkRow, saveProgress } from "./sink-store.ts";
 
 /** What delivery reads from the ledger: entries after an idx, oldest first, and how many there are. */
 export type LedgerReader = {
   page(afterIdx: number, limit: number): AuditEntry[] | Promise<AuditEntry[]>;
   count(): number | Promise<number>;
-};
-
-export type SinkRow = {
-  id: string;
-  name: string;
-  kind: "hec" | "syslog";
-  enabled: number;
-  url: string | null;
-  token_enc: string | null;
-  site_id: string | null;
-  host: string | null;
-  port: number | null;
-  start_idx: number;
-  after_idx: number;
-  attempts: number;
-  next_attempt_at: number;
-  last_ok_at: number | null;
-  failing_since: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
 };
 
 /** Batches one sink gets per run before the others' turn is awaited; the alarm comes back at once if it is still behind. */
@@ -59,9 +39,9 @@ export const progressOf = (row: SinkRow): SinkProgress => ({
 
 /** Runs every due sink once; returns when the ledger should run it again (null: every sink has everything). */
 export async function deliverAuditStream(env: Env, ledger: LedgerReader, now = Date.now()): Promise<number | null> {
-  const { results } = await env.DB.prepare("SELECT * FROM audit_sinks WHERE enabled = 1").all<SinkRow>();
+  const sinks = await enabledSinks(env.DB);
   const lastIdx = (await ledger.count()) - 1;
-  const progress = await Promise.all(results.map((row) => runSink(env, ledger, row, lastIdx, now)));
+  const progress = await Promise.all(sinks.map((row) => runSink(env, ledger, row, lastIdx, now)));
   return nextWake(
     progress.map((p) => ({ ...p, enabled: true })),
     lastIdx,
@@ -82,7 +62,7 @@ async function runSink(
     if (!batch.length) break;
     const outcome = await deliver(env, row, batch);
     p = afterDelivery(p, outcome, Date.now());
-    await save(env.DB, row.id, p);
+    await saveProgress(env.DB, row.id, p);
     if (!outcome.ok) {
       console.warn(`audit sink ${row.name} (${row.kind}): ${outcome.error}`);
       break;
@@ -142,14 +122,4 @@ async function sendSyslog(env: Env, row: SinkRow, entries: AuditEntry[]): Promis
   if (result.fresh && before > row.start_idx)
     return { ok: true, through, resendAfter: Math.max(row.start_idx, before - AUDIT_SYSLOG_REWIND) };
   return { ok: true, through };
-}
-
-async function save(db: D1Database, id: string, p: SinkProgress): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE audit_sinks SET after_idx = ?, attempts = ?, next_attempt_at = ?, last_ok_at = ?,
-         failing_since = ?, last_error = ? WHERE id = ?`,
-    )
-    .bind(p.afterIdx, p.attempts, p.nextAttemptAt, p.lastOkAt, p.failingSince, p.lastError, id)
-    .run();
 }

@@ -1,5 +1,6 @@
 // The deployment's Duo settings in D1 (duo_config, one row): the client secret sealed at rest with the edge's
 // USER_TOKEN_SECRET, opened only to sign Duo's JWTs. Whether Duo is offered decides who gets a second step.
+// The one owner of `duo_config` (AGENTS.md, "One owner per table").
 import type { Context } from "hono";
 import type { DuoFailMode } from "../../protocol/index.ts";
 import type { AppContext, Env } from "../env.ts";
@@ -22,6 +23,28 @@ export const loadDuoRow = (db: D1Database) =>
   db
     .prepare("SELECT enabled, api_host, client_id, secret_enc, fail_mode, updated_at FROM duo_config WHERE id = 1")
     .first<DuoConfigRow>();
+
+/** Sets the one row (created on the first save); `secretEnc` sealed with `sealDuoSecret`, or the stored one kept. */
+export async function saveDuoConfig(
+  db: D1Database,
+  config: {
+    enabled: boolean;
+    apiHost: string;
+    clientId: string;
+    secretEnc: string;
+    failMode: DuoFailMode;
+    now: number;
+  },
+): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO duo_config (id, enabled, api_host, client_id, secret_enc, fail_mode, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET enabled = excluded.enabled, api_host = excluded.api_host, client_id = excluded.client_id,
+         secret_enc = excluded.secret_enc, fail_mode = excluded.fail_mode, updated_at = excluded.updated_at`,
+    )
+    .bind(config.enabled ? 1 : 0, config.apiHost, config.clientId, config.secretEnc, config.failMode, config.now)
+    .run();
+}
 
 /** Duo is configured and turned on for this deployment. */
 export async function duoOffered(db: D1Database): Promise<boolean> {

@@ -3,6 +3,7 @@
 // into a notice for the right people. Rows and the cursor's move are one D1 batch behind a guard on the cursor,
 // so two sweeps never both announce an entry and a failed batch announces it at the next sweep (at least once).
 // The sweep also watches the connectors: one offline for CONNECTOR_DOWN_AFTER_MS is announced to admins once.
+// The one owner of `notify_cursor` and `connector_outages` (AGENTS.md, "One owner per table").
 import type { AuditEntry } from "../../protocol/index.ts";
 import { ledger } from "../audit.ts";
 import type { Env } from "../env.ts";

@@ -1,5 +1,6 @@
 // The notification outbox: rows written in the same D1 batch as the checkout change, delivered later by a sweep
 // that claims each row, retries with capped exponential backoff, and keeps rows it gave up on (dead) for admins.
+// The one owner of `notifications` (AGENTS.md, "One owner per table"): every write of the table is here.
 import { MAIL_ANSWER_TIMEOUT_MS } from "../../protocol/index.ts";
 import type { DeliveryResult } from "./delivery.ts";
 import { deliverEmail, EMAIL_SEND_TIMEOUT_MS, isEmailAddress, type SendRawEmail } from "./email.ts";
@@ -120,6 +121,21 @@ export async function enqueue(db: D1Database, rows: NotificationRow[], now: numb
   const statements = enqueueStatements(db, rows, now);
   if (statements.length > 0) await db.batch(statements);
   return statements;
+}
+
+/**
+ * An admin's retry of a failed or dead row: due at once, its attempts start over (a dead row would otherwise be dead
+ * again after one more failure). False when no such row waits or is dead (delivered, or unknown).
+ */
+export async function retryNotification(db: D1Database, id: string, now: number): Promise<boolean> {
+  const { meta } = await db
+    .prepare(
+      `UPDATE notifications SET dead_at = NULL, attempts = 0, next_attempt_at = ?
+       WHERE id = ? AND delivered_at IS NULL AND (dead_at IS NOT NULL OR next_attempt_at > ?)`,
+    )
+    .bind(now, id, now)
+    .run();
+  return meta.changes === 1;
 }
 
 /**

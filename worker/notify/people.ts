@@ -1,6 +1,7 @@
 // Who hears of what: each user's notification preferences (a channel per topic, defaults below) and the addresses
 // the outbox writes to for a topic. Every notification to a person goes through `notifyPeople`, so a choice made
-// on the Account page holds for every event of its topic.
+// on the Account page holds for every event of its topic. The one owner of `notify_preferences` (AGENTS.md, "One
+// owner per table").
 import {
   type NotifyChannel,
   type NotifyPreferences,

@@ -7,6 +7,7 @@ import { buildPushPayload, type VapidKeys } from "@block65/webcrypto-web-push";
 import type { PushNotice } from "../../protocol/web-push.ts";
 import { type DeliveryResult, scrubError } from "./delivery.ts";
 import type { NotificationRow } from "./outbox.ts";
+import { dropSubscription, loadSubscription, markDelivered, subscriptionIdsOf } from "./push-subscriptions.ts";
 
 export const PUSH_TIMEOUT_MS = 10_000;
 /** Sign-in requests live 60 s (routes/push.ts); approvers' tasks are worth a day at most on a phone that was off. */
@@ -69,29 +70,21 @@ export async function planPush(
 ): Promise<NotificationRow[]> {
   const ids = [...new Set(userIds)];
   if (ids.length === 0) return [];
-  const { results } = await db
-    .prepare(
-      `SELECT id FROM push_subscriptions WHERE user_id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR id = ?)
-       ORDER BY created_at`,
-    )
-    .bind(JSON.stringify(ids), opts.onlyDevice ?? null, opts.onlyDevice ?? null)
-    .all<{ id: string }>();
+  const subscriptions = await subscriptionIdsOf(db, ids, opts.onlyDevice ?? null);
   const body: PushRowBody = {
     notice,
     expiresAt: now + (opts.ttlMs ?? TASK_TTL_MS),
     urgency: notice.kind === "sign_in" ? "high" : "normal",
   };
-  return results.map((r) => ({
+  return subscriptions.map((subscriptionId) => ({
     id: crypto.randomUUID(),
     channel: "push",
-    target: r.id,
+    target: subscriptionId,
     event,
     subject: notice.title,
     body: JSON.stringify(body),
   }));
 }
-
-type SubscriptionRow = { id: string; endpoint: string; p256dh: string; auth: string };
 
 /** Encrypts and sends one push row; see the file header for what each answer of the push service means. */
 export async function deliverPush(
@@ -101,9 +94,7 @@ export async function deliverPush(
   now: number,
   timeoutMs = PUSH_TIMEOUT_MS,
 ): Promise<DeliveryResult> {
-  const sub = await env.DB.prepare("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = ?")
-    .bind(row.target)
-    .first<SubscriptionRow>();
+  const sub = await loadSubscription(env.DB, row.target);
   if (!sub) return { ok: false, error: "push subscription removed", final: true };
   const body = JSON.parse(row.body) as PushRowBody;
   const leftMs = body.expiresAt - now;
@@ -135,12 +126,12 @@ export async function deliverPush(
   }
   await res.body?.cancel().catch(() => {});
   if (res.status >= 200 && res.status < 300) {
-    await env.DB.prepare("UPDATE push_subscriptions SET last_delivered_at = ? WHERE id = ?").bind(now, sub.id).run();
+    await markDelivered(env.DB, sub.id, now);
     return { ok: true };
   }
   if (res.status === 404 || res.status === 410) {
     // RFC 8030 §7.3: the subscription expired or was unsubscribed; it will never work again.
-    await env.DB.prepare("DELETE FROM push_subscriptions WHERE id = ?").bind(sub.id).run();
+    await dropSubscription(env.DB, sub.id);
     return { ok: false, error: `push subscription gone (http ${res.status}), removed`, final: true };
   }
   if (res.status === 429 || res.status >= 500) return { ok: false, error: `push service http ${res.status}` };

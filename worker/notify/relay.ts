@@ -1,7 +1,8 @@
 // The SMTP relay channel (docs/notifications.md "SMTP relay"): an email row of the outbox, when an admin has set a
 // relay up, goes to the ConnectorHub of the site named for mail, which hands it to one online connector; that
 // connector relays it (connector/mail.ts) and answers. The job id is the row's id, so a retry of a message the
-// relay already accepted is answered `accepted` by the connector without a second send.
+// relay already accepted is answered `accepted` by the connector without a second send. The one owner of `mail_relay`
+// (AGENTS.md, "One owner per table"): its one row is read and written here.
 import { MAX_MAIL_RAW, type MailJob, type MailResult, type MailTls } from "../../protocol/index.ts";
 import type { Env } from "../env.ts";
 import type { DeliveryResult } from "./delivery.ts";
@@ -33,6 +34,42 @@ export async function loadRelay(db: D1Database): Promise<MailRelayRow | null> {
        FROM mail_relay WHERE id = 1`,
     )
     .first<MailRelayRow>();
+}
+
+/** Sets the one relay row (created on the first save); `passwordSealed` as the caller decided to keep or replace it. */
+export async function saveRelay(
+  db: D1Database,
+  relay: {
+    enabled: boolean;
+    siteId: string;
+    host: string;
+    port: number;
+    tls: MailTls;
+    user: string | null;
+    passwordSealed: string | null;
+    from: string;
+  },
+): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO mail_relay (id, enabled, site_id, host, port, tls, username, password_sealed, from_address, updated_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET enabled = excluded.enabled, site_id = excluded.site_id, host = excluded.host,
+         port = excluded.port, tls = excluded.tls, username = excluded.username,
+         password_sealed = excluded.password_sealed, from_address = excluded.from_address, updated_at = excluded.updated_at`,
+    )
+    .bind(
+      relay.enabled ? 1 : 0,
+      relay.siteId,
+      relay.host,
+      relay.port,
+      relay.tls,
+      relay.user,
+      relay.passwordSealed,
+      relay.from,
+      Date.now(),
+    )
+    .run();
 }
 
 /** The relay channel, or undefined when no relay is set up and turned on (email then goes by send_email). */

@@ -6,7 +6,18 @@ import { requireAdmin } from "../access/scope.ts";
 import { adminChange, ledger } from "../audit.ts";
 import { sealAtRest } from "../auth/hash.ts";
 import { requireUser } from "../auth/user-token.ts";
-import { hecTokenContext, progressOf, type SinkRow } from "../audit-stream/deliver.ts";
+import { hecTokenContext, progressOf } from "../audit-stream/deliver.ts";
+import {
+  anySinkEnabled,
+  deleteSink,
+  insertSink,
+  listSinks,
+  loadSink,
+  type NewSink,
+  type SinkRow,
+  sinkNameTaken,
+  updateSink,
+} from "../audit-stream/sink-store.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
@@ -48,13 +59,9 @@ const shown = (s: AuditSink) => ({
   port: s.port,
 });
 
-const load = (db: D1Database, id: string) =>
-  db.prepare("SELECT * FROM audit_sinks WHERE id = ?").bind(id).first<SinkRow>();
-
 /** Tells the ledger whether any sink is on, so appends wake delivery (or stop waking it). */
 async function streamChanged(env: Env): Promise<void> {
-  const on = await env.DB.prepare("SELECT 1 AS on_ FROM audit_sinks WHERE enabled = 1 LIMIT 1").first();
-  await ledger(env).streamChanged(!!on);
+  await ledger(env).streamChanged(await anySinkEnabled(env.DB));
 }
 
 async function requireSite(db: D1Database, siteId: string): Promise<void> {
@@ -73,12 +80,9 @@ auditSinks.openapi(
   }),
   async (c) => {
     requireAdmin(c.get("user"));
-    const [{ results }, count] = await Promise.all([
-      c.env.DB.prepare("SELECT * FROM audit_sinks ORDER BY name").all<SinkRow>(),
-      ledger(c.env).count(),
-    ]);
+    const [sinks, count] = await Promise.all([listSinks(c.env.DB), ledger(c.env).count()]);
     return c.json(
-      results.map((row) => view(row, count)),
+      sinks.map((row) => view(row, count)),
       200,
     );
   },
@@ -130,7 +134,7 @@ auditSinks.openapi(
         now,
       });
     }
-    const after = view((await load(c.env.DB, id))!, count);
+    const after = view((await loadSink(c.env.DB, id))!, count);
     await adminChange(c, {
       target: { type: "audit_sink", id, name: body.name },
       data: { before: null, after: shown(after) },
@@ -155,29 +159,34 @@ auditSinks.openapi(
     requireAdmin(c.get("user"));
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const before = await load(c.env.DB, id);
+    const before = await loadSink(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found", `audit sink ${id}`);
     if (before.kind !== body.kind) throw new ApiFailure("bad_request", "audit sink: its kind cannot change");
     const now = Date.now();
     if (body.kind === "hec") {
       const token = body.token ? await sealAtRest(c.env.USER_TOKEN_SECRET, body.token, hecTokenContext(id)) : null;
-      await c.env.DB.prepare(
-        `UPDATE audit_sinks SET name = ?, enabled = ?, url = ?, token_enc = COALESCE(?, token_enc), attempts = 0,
-           next_attempt_at = 0, updated_at = ? WHERE id = ?`,
-      )
-        .bind(body.name, body.enabled ? 1 : 0, body.url, token, now, id)
-        .run();
+      await updateSink(c.env.DB, id, {
+        kind: "hec",
+        name: body.name,
+        enabled: body.enabled,
+        url: body.url,
+        token,
+        now,
+      });
     } else {
       await requireSite(c.env.DB, body.siteId);
-      await c.env.DB.prepare(
-        `UPDATE audit_sinks SET name = ?, enabled = ?, site_id = ?, host = ?, port = ?, attempts = 0,
-           next_attempt_at = 0, updated_at = ? WHERE id = ?`,
-      )
-        .bind(body.name, body.enabled ? 1 : 0, body.siteId, body.host, body.port, now, id)
-        .run();
+      await updateSink(c.env.DB, id, {
+        kind: "syslog",
+        name: body.name,
+        enabled: body.enabled,
+        siteId: body.siteId,
+        host: body.host,
+        port: body.port,
+        now,
+      });
     }
     const count = await ledger(c.env).count();
-    const after = view((await load(c.env.DB, id))!, count);
+    const after = view((await loadSink(c.env.DB, id))!, count);
     await adminChange(c, {
       target: { type: "audit_sink", id, name: after.name },
       data: {
@@ -204,9 +213,9 @@ auditSinks.openapi(
   async (c) => {
     requireAdmin(c.get("user"));
     const { id } = c.req.valid("param");
-    const before = await load(c.env.DB, id);
+    const before = await loadSink(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found", `audit sink ${id}`);
-    await c.env.DB.prepare("DELETE FROM audit_sinks WHERE id = ?").bind(id).run();
+    await deleteSink(c.env.DB, id);
     const count = await ledger(c.env).count();
     await adminChange(c, {
       target: { type: "audit_sink", id, name: before.name },
@@ -217,33 +226,7 @@ auditSinks.openapi(
   },
 );
 
-type NewSink = { id: string; name: string; enabled: boolean; start: number; now: number } & (
-  | { kind: "hec"; url: string; token: string }
-  | { kind: "syslog"; siteId: string; host: string; port: number }
-);
-
 async function insert(db: D1Database, s: NewSink): Promise<void> {
-  const taken = await db.prepare("SELECT 1 AS x FROM audit_sinks WHERE name = ?").bind(s.name).first();
-  if (taken) throw new ApiFailure("conflict", `audit sink: the name ${s.name} is taken`);
-  await db
-    .prepare(
-      `INSERT INTO audit_sinks (id, name, kind, enabled, url, token_enc, site_id, host, port, start_idx, after_idx,
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .bind(
-      s.id,
-      s.name,
-      s.kind,
-      s.enabled ? 1 : 0,
-      s.kind === "hec" ? s.url : null,
-      s.kind === "hec" ? s.token : null,
-      s.kind === "syslog" ? s.siteId : null,
-      s.kind === "syslog" ? s.host : null,
-      s.kind === "syslog" ? s.port : null,
-      s.start,
-      s.start,
-      s.now,
-      s.now,
-    )
-    .run();
+  if (await sinkNameTaken(db, s.name)) throw new ApiFailure("conflict", `audit sink: the name ${s.name} is taken`);
+  await insertSink(db, s);
 }

@@ -18,7 +18,14 @@ import {
   randomHex,
 } from "../auth/duo.ts";
 import { insertDuoState, spendDuoState } from "../auth/duo-state-store.ts";
-import { duoClient, duoRedirectUri, loadDuoRow, openDuoSecret, sealDuoSecret } from "../auth/duo-config.ts";
+import {
+  duoClient,
+  duoRedirectUri,
+  loadDuoRow,
+  openDuoSecret,
+  saveDuoConfig,
+  sealDuoSecret,
+} from "../auth/duo-config.ts";
 import { sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, secondFactorSkipped } from "../auth/sign-in.ts";
 import { requireAnySignIn, requireUser } from "../auth/user-token.ts";
@@ -97,21 +104,14 @@ duo.openapi(
     const health = body.enabled ? await duoHealthCheck(client) : null;
     if (health?.refused) throw new ApiFailure("duo_refused", `duo settings refused: ${health.detail}`);
     if (health && health.health !== "ok") console.warn(`duo settings saved while Duo is ${health.detail}`);
-    const now = Date.now();
-    await c.env.DB.prepare(
-      `INSERT INTO duo_config (id, enabled, api_host, client_id, secret_enc, fail_mode, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET enabled = excluded.enabled, api_host = excluded.api_host, client_id = excluded.client_id,
-         secret_enc = excluded.secret_enc, fail_mode = excluded.fail_mode, updated_at = excluded.updated_at`,
-    )
-      .bind(
-        body.enabled ? 1 : 0,
-        body.apiHost,
-        body.clientId,
-        body.clientSecret ? await sealDuoSecret(c.env, body.clientSecret) : before!.secret_enc,
-        body.failMode,
-        now,
-      )
-      .run();
+    await saveDuoConfig(c.env.DB, {
+      enabled: body.enabled,
+      apiHost: body.apiHost,
+      clientId: body.clientId,
+      secretEnc: body.clientSecret ? await sealDuoSecret(c.env, body.clientSecret) : before!.secret_enc,
+      failMode: body.failMode,
+      now: Date.now(),
+    });
     const shown = (r: { enabled: boolean; apiHost: string; clientId: string; failMode: string }) => r;
     await adminChange(c, {
       target: { type: "setting", id: "duo", name: "Duo" },

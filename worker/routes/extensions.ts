@@ -17,7 +17,15 @@ import {
   type ExtensionPolicy,
   requestExtension,
 } from "../access/extension.ts";
-import { approversOf, extendWindow, personOf } from "../access/checkouts.ts";
+import { approversOf, personOf } from "../access/checkouts.ts";
+import { extendWindow } from "../access/checkout-store.ts";
+import {
+  decideStoredExtension,
+  denyForOverlap,
+  extensionHistory,
+  insertExtension,
+  loadExtension,
+} from "../access/extension-store.ts";
 import { personIdOf } from "../access/user-store.ts";
 import { DEFAULT_POLICY } from "../access/policy.ts";
 import { actorOf, record } from "../audit.ts";
@@ -25,6 +33,7 @@ import { requireUser } from "../auth/user-token.ts";
 import type { Env } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { grantForSession } from "../grants.ts";
+import { moveSessionDeadline } from "../../edge-shared/session-store.ts";
 import { extensionNotice } from "../notify/push-notices.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { enqueuePush } from "../push-devices.ts";
@@ -71,15 +80,6 @@ function extensionPolicy(p: Policy): ExtensionPolicy {
   };
 }
 
-async function history(env: Env, sessionId: string): Promise<{ granted: number; pending: boolean }> {
-  const counts = await env.DB.prepare(
-    `SELECT SUM(status = 'granted') AS granted, SUM(status = 'pending') AS pending FROM session_extensions WHERE session_id = ?`,
-  )
-    .bind(sessionId)
-    .first<{ granted: number | null; pending: number | null }>();
-  return { granted: counts?.granted ?? 0, pending: (counts?.pending ?? 0) > 0 };
-}
-
 /** What the terminal page may offer; null when extensions are off for this session. */
 export async function extensionOffer(
   env: Env,
@@ -91,7 +91,7 @@ export async function extensionOffer(
     : null;
   const policy = policyOf({ policy: row?.policy ?? null });
   if (policy.extensionMinutes === null || policy.maxExtensions < 1) return null;
-  const { granted, pending } = await history(env, sessionId);
+  const { granted, pending } = await extensionHistory(env.DB, sessionId);
   return {
     minutes: policy.extensionMinutes,
     remaining: Math.max(0, policy.maxExtensions - granted),
@@ -108,16 +108,10 @@ export async function extensionOffer(
  */
 async function applyExtension(env: Env, session: SessionRow, deadline: number, extensionId: string): Promise<void> {
   if (session.checkout_id && !(await extendWindow(env.DB, session.checkout_id, deadline))) {
-    await env.DB.prepare(
-      "UPDATE session_extensions SET status = 'denied', decided_at = ?, comment = ?, deadline = ? WHERE id = ?",
-    )
-      .bind(Date.now(), "overlaps another exclusive checkout of the credential", session.deadline, extensionId)
-      .run();
+    await denyForOverlap(env.DB, extensionId, session.deadline);
     throw new ApiFailure("conflict", `extension ${extensionId} of ${session.id}: exclusive_overlap`);
   }
-  await env.DB.prepare("UPDATE sessions SET deadline = ? WHERE id = ? AND status != 'ended'")
-    .bind(deadline, session.id)
-    .run();
+  await moveSessionDeadline(env.DB, session.id, deadline);
   const grant = await grantForSession(env, session.id, deadline);
   const room = env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(session.id));
   await room.extend(deadline, grant);
@@ -163,20 +157,29 @@ extensions.openapi(
     const approvers = await approversOf(c.env.DB, policy.approverGroupId);
     const outcome = requestExtension(
       extensionPolicy(policy),
-      { deadline: session.deadline, ended: session.status === "ended", ...(await history(c.env, session.id)) },
+      {
+        deadline: session.deadline,
+        ended: session.status === "ended",
+        ...(await extensionHistory(c.env.DB, session.id)),
+      },
       { minutes, at: now, requester, approvers },
     );
     if (!outcome.ok) refuse(outcome.error, session.id);
     const id = crypto.randomUUID();
     const deadline = outcome.status === "granted" ? outcome.deadline : session.deadline;
     // Guarded in the INSERT too: of two requests racing, at most one is stored while one is pending.
-    const stored = await c.env.DB.prepare(
-      `INSERT INTO session_extensions (id, session_id, user_id, person_id, minutes, reason, status, requested_at, deadline)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM session_extensions WHERE session_id = ? AND status = 'pending')`,
-    )
-      .bind(id, session.id, user.id, requester.personId, minutes, reason, outcome.status, now, deadline, session.id)
-      .run();
-    if (stored.meta.changes !== 1) refuse("already_pending", session.id);
+    const stored = await insertExtension(c.env.DB, {
+      id,
+      sessionId: session.id,
+      userId: user.id,
+      personId: requester.personId,
+      minutes,
+      reason,
+      status: outcome.status,
+      requestedAt: now,
+      deadline,
+    });
+    if (!stored) refuse("already_pending", session.id);
     const refs = { userId: user.id, serverId: session.server_id, sessionId: session.id };
     const target = { type: "session", id: session.id, name: `${session.credential_name}@${session.server_name}` };
     if (outcome.status === "granted") {
@@ -273,18 +276,7 @@ extensions.openapi(
     const user = c.get("user");
     const now = Date.now();
     const id = c.req.valid("param").id;
-    const request = await c.env.DB.prepare(
-      "SELECT session_id, user_id, person_id, minutes, reason, status FROM session_extensions WHERE id = ?",
-    )
-      .bind(id)
-      .first<{
-        session_id: string;
-        user_id: string;
-        person_id: string;
-        minutes: number;
-        reason: string;
-        status: string;
-      }>();
+    const request = await loadExtension(c.env.DB, id);
     const session = request ? await loadSession(c.env, request.session_id) : null;
     if (!request || !session) throw new ApiFailure("not_found");
     const policy = policyOf(session);
@@ -306,13 +298,14 @@ extensions.openapi(
     );
     if (!outcome.ok) refuse(outcome.error, session.id);
     const deadline = outcome.status === "granted" ? outcome.deadline : session.deadline;
-    const saved = await c.env.DB.prepare(
-      `UPDATE session_extensions SET status = ?, decided_by = ?, decided_at = ?, comment = ?, deadline = ?
-       WHERE id = ? AND status = 'pending'`,
-    )
-      .bind(outcome.status, user.id, now, comment, deadline, id)
-      .run();
-    if (saved.meta.changes !== 1) throw new ApiFailure("conflict", `extension ${id} decided meanwhile`);
+    const saved = await decideStoredExtension(c.env.DB, id, {
+      status: outcome.status,
+      by: user.id,
+      at: now,
+      comment,
+      deadline,
+    });
+    if (!saved) throw new ApiFailure("conflict", `extension ${id} decided meanwhile`);
     if (outcome.status === "granted") await applyExtension(c.env, session, deadline, id);
     if (outcome.status !== "lapsed")
       await record(c.env, {

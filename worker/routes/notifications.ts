@@ -18,7 +18,8 @@ import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { isEmailAddress } from "../notify/email.ts";
 import { loadPreferences, savePreferences } from "../notify/people.ts";
-import { loadRelay, type MailRelayRow } from "../notify/relay.ts";
+import { retryNotification } from "../notify/outbox.ts";
+import { loadRelay, type MailRelayRow, saveRelay } from "../notify/relay.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 
 export const notifications = newApi();
@@ -91,25 +92,16 @@ notifications.openapi(
     const password = body.password === undefined ? (before?.password_sealed ?? null) : body.password;
     if (body.user && !password && body.enabled)
       throw new ApiFailure("bad_request", "mail relay: a user needs its password");
-    await c.env.DB.prepare(
-      `INSERT INTO mail_relay (id, enabled, site_id, host, port, tls, username, password_sealed, from_address, updated_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET enabled = excluded.enabled, site_id = excluded.site_id, host = excluded.host,
-         port = excluded.port, tls = excluded.tls, username = excluded.username,
-         password_sealed = excluded.password_sealed, from_address = excluded.from_address, updated_at = excluded.updated_at`,
-    )
-      .bind(
-        body.enabled ? 1 : 0,
-        body.siteId,
-        body.host,
-        body.port,
-        body.tls,
-        body.user,
-        password,
-        body.from,
-        Date.now(),
-      )
-      .run();
+    await saveRelay(c.env.DB, {
+      enabled: body.enabled,
+      siteId: body.siteId,
+      host: body.host,
+      port: body.port,
+      tls: body.tls,
+      user: body.user,
+      passwordSealed: password,
+      from: body.from,
+    });
     const after = view(await loadRelay(c.env.DB));
     await adminChange(c, {
       target: { type: "setting", id: "mail_relay", name: "SMTP relay" },
@@ -187,15 +179,8 @@ notifications.openapi(
   async (c) => {
     requireAdmin(c.get("user"));
     const { id } = c.req.valid("param");
-    const now = Date.now();
-    // Attempts start over: a dead row would otherwise be dead again after one more failure.
-    const { meta } = await c.env.DB.prepare(
-      `UPDATE notifications SET dead_at = NULL, attempts = 0, next_attempt_at = ?
-       WHERE id = ? AND delivered_at IS NULL AND (dead_at IS NOT NULL OR next_attempt_at > ?)`,
-    )
-      .bind(now, id, now)
-      .run();
-    if (meta.changes !== 1) throw new ApiFailure("not_found", `notification ${id}: none waiting or dead`);
+    if (!(await retryNotification(c.env.DB, id, Date.now())))
+      throw new ApiFailure("not_found", `notification ${id}: none waiting or dead`);
     await adminChange(c, {
       target: { type: "notification", id, name: "outbox row" },
       data: { before: null, after: { retry: true } },

@@ -12,6 +12,7 @@ import {
   ZoneRecordingPolicy,
 } from "../../protocol/index.ts";
 import { adminScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
+import { loadRecordingPolicy, setRecordingPolicy } from "../access/zone-store.ts";
 import { actorOf, adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
@@ -220,13 +221,9 @@ recordings.openapi(
     requireAnyAdmin(user);
     const id = c.req.valid("param").id;
     requireZone(await adminScope(c.env.DB, user), id);
-    const row = await c.env.DB.prepare(
-      "SELECT recording_retention_days AS d, recording_owner_replay AS o FROM zones WHERE id = ?",
-    )
-      .bind(id)
-      .first<{ d: number; o: number }>();
-    if (!row) throw new ApiFailure("not_found");
-    return c.json({ retentionDays: row.d, ownerReplay: !!row.o }, 200);
+    const policy = await loadRecordingPolicy(c.env.DB, id);
+    if (!policy) throw new ApiFailure("not_found");
+    return c.json(policy, 200);
   },
 );
 
@@ -246,18 +243,15 @@ recordings.openapi(
     if (!user.roles.includes("admin")) throw new ApiFailure("forbidden", "not an admin");
     const id = c.req.valid("param").id;
     const body = c.req.valid("json");
-    const before = await c.env.DB.prepare(
-      "SELECT recording_retention_days AS d, recording_owner_replay AS o FROM zones WHERE id = ?",
-    )
-      .bind(id)
-      .first<{ d: number; o: number }>();
+    const before = await loadRecordingPolicy(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found");
-    await c.env.DB.prepare("UPDATE zones SET recording_retention_days = ?, recording_owner_replay = ? WHERE id = ?")
-      .bind(body.retentionDays, body.ownerReplay ? 1 : 0, id)
-      .run();
+    await setRecordingPolicy(c.env.DB, id, body);
     await adminChange(c, {
       target: { type: "zone", id },
-      data: { before: { recordingRetentionDays: before.d, recordingOwnerReplay: !!before.o }, after: body },
+      data: {
+        before: { recordingRetentionDays: before.retentionDays, recordingOwnerReplay: before.ownerReplay },
+        after: body,
+      },
     });
     return c.json(body, 200);
   },

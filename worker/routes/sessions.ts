@@ -25,6 +25,8 @@ import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
 import { ApiFailure } from "../errors.ts";
 import { grantForSession } from "../grants.ts";
+import { insertRecording } from "../../edge-shared/recording-index.ts";
+import { insertSession } from "../../edge-shared/session-store.ts";
 import { extensionOffer } from "./extensions.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
 import { forwardSocket, requireSameOrigin, requireUpgrade } from "../sockets.ts";
@@ -72,42 +74,34 @@ sessions.openapi(
     const policy = rowPolicy(row);
     const deadline = Math.min(row.ends_at, now + policy.maxSessionMinutes * 60_000);
     const sessionId = crypto.randomUUID();
-    await c.env.DB.prepare(
-      "INSERT INTO sessions (id, user_id, server_id, credential_id, site_id, checkout_id, auth_session_id, status, created_at, deadline, source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-    )
-      .bind(
-        sessionId,
-        user.id,
-        row.server_id,
-        row.credential_id,
-        target.site_id,
-        row.id,
-        c.get("signIn").id,
-        now,
-        deadline,
-        // Set by Cloudflare (the client cannot forge it there), as for sign-ins (worker/auth/throttle-store.ts).
-        c.req.header("CF-Connecting-IP")?.trim() || null,
-      )
-      .run();
+    await insertSession(c.env.DB, {
+      id: sessionId,
+      userId: user.id,
+      serverId: row.server_id,
+      credentialId: row.credential_id,
+      siteId: target.site_id,
+      checkoutId: row.id,
+      authSessionId: c.get("signIn").id,
+      createdAt: now,
+      deadline,
+      // Set by Cloudflare (the client cannot forge it there), as for sign-ins (worker/auth/throttle-store.ts).
+      sourceIp: c.req.header("CF-Connecting-IP")?.trim() || null,
+    });
     // The recording the connector makes at the source; the room witnesses it and seals its manifest. A policy
     // that turned recording off makes none: the grant names no recording and the room witnesses nothing.
     const recorded = recordingMode(policy) !== "off";
     const recordingId = crypto.randomUUID();
     if (recorded)
-      await c.env.DB.prepare(
-        "INSERT INTO recordings (id, session_id, user_id, server_id, zone_id, started_at, status, format, source_version, site_id) VALUES (?, ?, ?, ?, ?, ?, 'recording', ?, 2, ?)",
-      )
-        .bind(
-          recordingId,
-          sessionId,
-          user.id,
-          row.server_id,
-          row.zone_id,
-          now,
-          target.protocol === "rdp" ? "guacamole" : "asciicast-v2",
-          target.site_id,
-        )
-        .run();
+      await insertRecording(c.env.DB, {
+        id: recordingId,
+        sessionId,
+        userId: user.id,
+        serverId: row.server_id,
+        zoneId: row.zone_id,
+        siteId: target.site_id,
+        startedAt: now,
+        format: target.protocol === "rdp" ? "guacamole" : "asciicast-v2",
+      });
     const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(sessionId));
     // Independent steps run together: the start's time is mostly the connector's SSH login after dispatch.
     const roomReady = room.init({

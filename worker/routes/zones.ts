@@ -13,10 +13,18 @@ import {
   Zone,
   ZoneAllowedPolicies,
 } from "../../protocol/index.ts";
-import { POLICY_COLUMNS, type PolicyRow, policyFromRow, policyValues } from "../access/policy.ts";
-import { allowedPolicyIds, loadPolicy, requireKnownPolicy, zoneFloor } from "../access/policy-scope.ts";
+import { requireKnownPolicy, zoneFloor } from "../access/policy-scope.ts";
+import {
+  allowedPolicyIds,
+  insertPolicy,
+  listPolicies,
+  loadPolicy,
+  replaceAllowedPolicies,
+  updatePolicy,
+} from "../access/policy-store.ts";
 import { weakerOn } from "../access/policy-strength.ts";
 import { adminScope, inScope, requireAdmin, requireAnyAdmin, requireZone } from "../access/scope.ts";
+import { insertZone, listZones, loadZone, updateZone } from "../access/zone-store.ts";
 import { adminChange } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure, insertOrConflict } from "../errors.ts";
@@ -26,23 +34,6 @@ import { enforceAccess } from "../access/revocation.ts";
 export const zones = newApi();
 const tags = ["zones"];
 const middleware = [requireUser];
-
-type ZoneRow = {
-  id: string;
-  name: string;
-  site_id: string;
-  description: string;
-  policy_id: string | null;
-  sensitivity: Zone["sensitivity"];
-};
-const toZone = (z: ZoneRow): Zone => ({
-  id: z.id,
-  name: z.name,
-  siteId: z.site_id,
-  description: z.description,
-  policyId: z.policy_id,
-  sensitivity: z.sensitivity,
-});
 
 zones.openapi(
   route({
@@ -57,10 +48,8 @@ zones.openapi(
     const user = c.get("user");
     requireAnyAdmin(user);
     const scope = await adminScope(c.env.DB, user);
-    const { results } = await c.env.DB.prepare(
-      "SELECT id, name, site_id, description, policy_id, sensitivity FROM zones ORDER BY name",
-    ).all<ZoneRow>();
-    return c.json(results.filter((z) => inScope(scope, z.id)).map(toZone), 200);
+    const inView = (await listZones(c.env.DB)).filter((z) => inScope(scope, z.id));
+    return c.json(inView, 200);
   },
 );
 
@@ -80,11 +69,6 @@ zones.openapi(
     const body = c.req.valid("json");
     if (body.policyId !== null) await requireKnownPolicy(c.env.DB, body.policyId);
     const id = crypto.randomUUID();
-    await insertOrConflict(
-      c.env.DB.prepare(
-        "INSERT INTO zones (id, name, site_id, description, policy_id, sensitivity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ).bind(id, body.name, body.siteId, body.description, body.policyId, body.sensitivity, Date.now()),
-    );
     const zone: Zone = {
       id,
       name: body.name,
@@ -93,6 +77,7 @@ zones.openapi(
       policyId: body.policyId,
       sensitivity: body.sensitivity,
     };
+    await insertOrConflict(insertZone(c.env.DB, zone));
     await adminChange(c, {
       target: { type: "zone", id, name: body.name },
       data: { after: zone },
@@ -116,27 +101,21 @@ zones.openapi(
     requireAdmin(c.get("user"));
     const id = c.req.valid("param").id;
     const body = c.req.valid("json");
-    const before = await c.env.DB.prepare(
-      "SELECT id, name, site_id, description, policy_id, sensitivity FROM zones WHERE id = ?",
-    )
-      .bind(id)
-      .first<ZoneRow>();
+    const before = await loadZone(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found");
     if (body.policyId) await requireKnownPolicy(c.env.DB, body.policyId);
     const after: Zone = {
-      ...toZone(before),
+      ...before,
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.policyId !== undefined ? { policyId: body.policyId } : {}),
       ...(body.sensitivity !== undefined ? { sensitivity: body.sensitivity } : {}),
     };
-    await c.env.DB.prepare("UPDATE zones SET description = ?, policy_id = ?, sensitivity = ? WHERE id = ?")
-      .bind(after.description, after.policyId, after.sensitivity, id)
-      .run();
+    await updateZone(c.env.DB, after);
     await adminChange(c, {
       target: { type: "zone", id, name: before.name },
-      data: { before: toZone(before), after },
+      data: { before, after },
     });
-    if (after.policyId !== before.policy_id)
+    if (after.policyId !== before.policyId)
       await enforceAccess(c.env, { kind: "zone", zoneId: id }, "zone policy changed", c.get("user"));
     return c.json(after, 200);
   },
@@ -192,17 +171,7 @@ zones.openapi(
     const policyIds = [...new Set(c.req.valid("json").policyIds)].sort();
     const before = await allowedView(c.env.DB, id);
     for (const policyId of policyIds) await requireKnownPolicy(c.env.DB, policyId);
-    const now = Date.now();
-    await c.env.DB.batch([
-      c.env.DB.prepare("DELETE FROM zone_allowed_policies WHERE zone_id = ?").bind(id),
-      ...policyIds.map((policyId) =>
-        c.env.DB.prepare("INSERT INTO zone_allowed_policies (zone_id, policy_id, created_at) VALUES (?, ?, ?)").bind(
-          id,
-          policyId,
-          now,
-        ),
-      ),
-    ]);
+    await replaceAllowedPolicies(c.env.DB, id, policyIds);
     const after = await allowedView(c.env.DB, id);
     await adminChange(c, {
       target: { type: "zone", id },
@@ -216,8 +185,7 @@ zones.openapi(
   route({ method: "get", path: "/policies", summary: "List policies", tags, middleware, response: z.array(Policy) }),
   async (c) => {
     requireAnyAdmin(c.get("user"));
-    const { results } = await c.env.DB.prepare("SELECT * FROM policies ORDER BY name").all<PolicyRow>();
-    return c.json(results.map(policyFromRow), 200);
+    return c.json(await listPolicies(c.env.DB), 200);
   },
 );
 
@@ -236,11 +204,7 @@ zones.openapi(
     requireAdmin(c.get("user"));
     const body = c.req.valid("json");
     const id = crypto.randomUUID();
-    await insertOrConflict(
-      c.env.DB.prepare(
-        `INSERT INTO policies (id, ${POLICY_COLUMNS.join(", ")}, created_at) VALUES (?, ${POLICY_COLUMNS.map(() => "?").join(", ")}, ?)`,
-      ).bind(id, ...policyValues(body), Date.now()),
-    );
+    await insertOrConflict(insertPolicy(c.env.DB, id, body));
     const policy = { id, ...body };
     await adminChange(c, {
       target: { type: "policy", id, name: body.name },
@@ -273,9 +237,7 @@ zones.openapi(
     const added = policyProblems(after).filter((p) => !known.has(p.rule));
     if (added.length > 0)
       throw new ApiFailure("policy_inconsistent", `policy ${id}: ${added.map((p) => p.rule).join(", ")}`);
-    await c.env.DB.prepare(`UPDATE policies SET ${POLICY_COLUMNS.map((col) => `${col} = ?`).join(", ")} WHERE id = ?`)
-      .bind(...policyValues(after), id)
-      .run();
+    await updatePolicy(c.env.DB, after);
     await adminChange(c, {
       target: { type: "policy", id, name: before.name },
       data: { before, after },
