@@ -3,7 +3,7 @@
 // Also one owner per D1 table: only the module TABLE_OWNERS names may write a table listed there.
 // `npm run check` runs both (`npm run boundaries`); scripts/check-boundaries.test.ts and scripts/table-owners.test.ts
 // run them over the tree in `npm test`. docs/architecture.md ("Boundaries") mirrors the table: change both together.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -229,7 +229,48 @@ export function checkTableWrites(file: string, text: string, owners = TABLE_OWNE
 }
 
 export function checkTableOwners(root: string, owners = TABLE_OWNERS): Violation[] {
-  return sourceFiles(root).flatMap((file) => checkTableWrites(file, readFileSync(join(root, file), "utf8"), owners));
+  const writes = sourceFiles(root).flatMap((file) =>
+    checkTableWrites(file, readFileSync(join(root, file), "utf8"), owners),
+  );
+  return [...writes, ...unownedTables(root, owners)];
+}
+
+export const MIGRATIONS = "worker/migrations";
+
+/** The tables the migrations leave in the database, in order: created, minus dropped, renames followed. */
+export function migratedTables(sql: string[]): string[] {
+  const tables = new Set<string>();
+  const statement =
+    /\b(?:CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?\s+["`]?(\w+)|DROP\s+TABLE(?:\s+IF\s+EXISTS)?\s+["`]?(\w+)|ALTER\s+TABLE\s+["`]?(\w+)["`]?\s+RENAME\s+TO\s+["`]?(\w+))/gi;
+  for (const text of sql) {
+    for (const [, created, dropped, from, to] of text.replace(/--[^\n]*/g, "").matchAll(statement)) {
+      if (created) tables.add(created.toLowerCase());
+      else if (dropped) tables.delete(dropped.toLowerCase());
+      else if (from && to) {
+        tables.delete(from.toLowerCase());
+        tables.add(to.toLowerCase());
+      }
+    }
+  }
+  return [...tables];
+}
+
+/** A table the migrations create that TABLE_OWNERS does not name: every table has its one writer. */
+function unownedTables(root: string, owners: Record<string, string>): Violation[] {
+  const dir = join(root, MIGRATIONS);
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+  const sql = files.map((f) => readFileSync(join(dir, f), "utf8"));
+  return migratedTables(sql)
+    .filter((table) => !(table in owners))
+    .map((table) => ({
+      file: MIGRATIONS,
+      line: 0,
+      specifier: table,
+      message: `creates ${table}, which has no owner in TABLE_OWNERS (scripts/check-boundaries.ts)`,
+    }));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -240,7 +281,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error(`${violations.length} import(s) cross a boundary (table: scripts/check-boundaries.ts)`);
   const writes = checkTableOwners(root);
   for (const w of writes) console.error(`${w.file}:${w.line}: ${w.message}`);
-  if (writes.length) console.error(`${writes.length} write(s) outside a table's owner (TABLE_OWNERS)`);
+  if (writes.length)
+    console.error(`${writes.length} table(s) written outside their owner or without one (TABLE_OWNERS)`);
   if (violations.length || writes.length) process.exit(1);
   console.log("boundaries: ok");
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkTableOwners, checkTableWrites, TABLE_OWNERS } from "./check-boundaries.ts";
+import { checkTableOwners, checkTableWrites, migratedTables, TABLE_OWNERS } from "./check-boundaries.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const fixture = mkdtempSync(join(tmpdir(), "psm-table-owners-"));
@@ -148,6 +148,26 @@ describe("table owners", () => {
     expect(found("worker/routes/any.workers.test.ts", write)).toEqual([]);
     expect(found("worker/test/harness.ts", write)).toEqual([]);
     expect(found("scripts/seed.ts", write)).toEqual([]);
+  });
+
+  it("gives every table the migrations leave an owner, and fails a new table without one", () => {
+    expect(
+      migratedTables([
+        "CREATE TABLE a (id TEXT);\nCREATE TABLE IF NOT EXISTS b (id TEXT);\n-- CREATE TABLE commented (id TEXT);",
+        "CREATE TABLE a_next (id TEXT);\nDROP TABLE a;\nALTER TABLE a_next RENAME TO a;\nDROP TABLE IF EXISTS b;",
+      ]),
+    ).toEqual(["a"]);
+    const tree = mkdtempSync(join(tmpdir(), "psm-table-owners-migrations-"));
+    try {
+      mkdirSync(join(tree, "worker/migrations"), { recursive: true });
+      writeFileSync(join(tree, "worker/migrations/0001_a.sql"), "CREATE TABLE users (id TEXT);\n");
+      writeFileSync(join(tree, "worker/migrations/0002_b.sql"), "CREATE TABLE gadgets (id TEXT);\n");
+      expect(checkTableOwners(tree).map((v) => v.message)).toEqual([
+        "creates gadgets, which has no owner in TABLE_OWNERS (scripts/check-boundaries.ts)",
+      ]);
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it("finds the writes in a fixture tree and names the file and line", () => {
