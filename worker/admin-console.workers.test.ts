@@ -2,7 +2,7 @@
 // code, the user search behind the group picker, and the live sessions list's fields.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeData, type LiveSession, type Policy, type UserMatch } from "../protocol/index.ts";
+import { type AccessGrant, encodeData, type LiveSession, type Policy, type UserMatch } from "../protocol/index.ts";
 import { api, liveSession, login, openViewer, seedSite, seedUser } from "./test/harness.ts";
 
 const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
@@ -182,5 +182,20 @@ describe("live sessions list", () => {
       watchers: [],
     });
     await room.end("killed");
+  });
+});
+
+describe("access grants list", () => {
+  it("shows a zone admin only the grants of the zones they administer, an admin all of them", async () => {
+    const mine = await seedSite();
+    const theirs = await seedSite();
+    const zid = await seedUser("grants-zone-admin", "grants-password-1", ["zone_admin"]);
+    await env.DB.prepare("INSERT INTO zone_admins (zone_id, user_id) VALUES (?, ?)").bind(mine.zoneId, zid).run();
+    const zones = async (cookie: string) =>
+      new Set(((await (await api("/api/grants", { cookie })).json()) as AccessGrant[]).map((g) => g.zoneId));
+    const seen = await zones(await login("grants-zone-admin", "grants-password-1"));
+    expect(seen).toEqual(new Set([mine.zoneId]));
+    const all = await zones(admin);
+    expect(all.has(mine.zoneId) && all.has(theirs.zoneId)).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 // narrowed to a server or a credential. The admin routes decide, audit and call enforceAccess; this file does the
 // SQL. Entitlement reads them in the catalog's one SQL definition (catalog.ts).
 import type { AccessGrant } from "../../protocol/index.ts";
+import type { ZoneScope } from "./scope.ts";
 
 type GrantRow = {
   id: string;
@@ -20,8 +21,14 @@ const toGrant = (g: GrantRow): AccessGrant => ({
 });
 
 /** Every grant, oldest first (the caller keeps those in its scope). */
-export async function accessGrants(db: D1Database): Promise<AccessGrant[]> {
-  const { results } = await db.prepare("SELECT * FROM access_grants ORDER BY created_at").all<GrantRow>();
+/** The grants in `scope`'s zones, oldest first (selected in SQL: a zone admin's list never loads other zones'). */
+export async function accessGrants(db: D1Database, scope: ZoneScope): Promise<AccessGrant[]> {
+  const { results } = scope.all
+    ? await db.prepare("SELECT * FROM access_grants ORDER BY created_at").all<GrantRow>()
+    : await db
+        .prepare("SELECT * FROM access_grants WHERE zone_id IN (SELECT value FROM json_each(?)) ORDER BY created_at")
+        .bind(JSON.stringify([...scope.zones]))
+        .all<GrantRow>();
   return results.map(toGrant);
 }
 

@@ -314,12 +314,7 @@ inventory.openapi(
   }),
   async (c) => {
     requireAnyAdmin(c.get("user"));
-    const scope = await adminScope(c.env.DB, c.get("user"));
-    const grants = await accessGrants(c.env.DB);
-    return c.json(
-      grants.filter((g) => inScope(scope, g.zoneId)),
-      200,
-    );
+    return c.json(await accessGrants(c.env.DB, await adminScope(c.env.DB, c.get("user"))), 200);
   },
 );
 
