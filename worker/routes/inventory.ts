@@ -21,7 +21,7 @@ import { accessGrant, accessGrants, deleteAccessGrant, insertAccessGrant } from 
 import { insertCredential, replaceSecret, retireCredential, updateCredential } from "../access/credential-store.ts";
 import { requireAttachablePolicy } from "../access/policy-scope.ts";
 import { currentSealKey, requireSealedToCurrent } from "../access/seal-keys.ts";
-import { adminScope, inScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
+import { adminScope, requireAnyAdmin, requireZone } from "../access/scope.ts";
 import { parseServerCsv } from "../access/server-csv.ts";
 import { insertServer, repinServer, retireServer, updateServer } from "../access/server-store.ts";
 import { adminChange } from "../audit.ts";
