@@ -1,7 +1,6 @@
 // Break-glass for admins: reset a user's second factors (lost phone and recovery codes) and, when asked,
 // their master password. Every sign-in of the user ends; the change is audited with before and after.
 import type { MiddlewareHandler } from "hono";
-import { z } from "zod";
 import { ResetMfaRequest } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";

@@ -1,5 +1,4 @@
 // One-time websocket tickets (worker/auth/socket-ticket.ts): the page asks, then opens the socket with it.
-import { z } from "zod";
 import { SocketTicket, SocketTicketRequest } from "../../protocol/index.ts";
 import { issueTicket } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
