@@ -246,3 +246,136 @@ describe("SessionSocket joined to a shared session", () => {
     expect(credits).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
   });
 });
+
+// The session user's own socket: it counts the output offset from the room's `sync` and resumes from it after a drop;
+// it returns credit in CREDIT_BATCH steps for counted output only, never on a socket that replaced the one the bytes
+// came on; and it retries with capped, jittered backoff that starts afresh once the room says hello again.
+describe("SessionSocket as the session's user: resume, credit and backoff", () => {
+  let resets: number;
+  let render: (() => void)[];
+  let stops: unknown[];
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.stubGlobal("location", { protocol: "http:", host: "psm.test" });
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    FakeSocket.made = [];
+    resets = 0;
+    render = [];
+    stops = [];
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+
+  function user() {
+    const socket = new SessionSocket(
+      {
+        sessionId: "s1",
+        size: () => ({ cols: 80, rows: 24 }),
+        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      },
+      {
+        state: () => {},
+        deadline: () => {},
+        // The page renders later: each `rendered` is kept and called by the test.
+        output: (_payload, rendered) => render.push(rendered),
+        reset: () => resets++,
+        warning: () => {},
+        stopped: (stop) => stops.push(stop),
+        error: () => {},
+      },
+    );
+    socket.start();
+    return socket;
+  }
+  const attach = (ws: FakeSocket) => {
+    ws.onopen?.();
+    ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 60_000 }));
+    ws.receive(JSON.stringify({ type: "status", state: "connected" }));
+  };
+  const hello = (ws: FakeSocket) =>
+    JSON.parse(ws.sent.find((d) => typeof d === "string" && d.includes('"hello"')) as string);
+  const data = (bytes: number) => encodeData(new Uint8Array(bytes).fill(0x61)).slice().buffer;
+  const credits = (ws: FakeSocket) =>
+    ws.sent.filter((d) => d instanceof Uint8Array).map((d) => decodeFrame(d as Uint8Array));
+
+  it("resumes from the offset it received, and clears the screen when the room says the resume cannot be honoured", async () => {
+    const socket = user();
+    const first = FakeSocket.made.at(-1)!;
+    attach(first);
+    expect(hello(first)).not.toHaveProperty("resume");
+    first.receive(JSON.stringify({ type: "sync", at: 1_000, reset: true }));
+    expect(resets).toBe(1);
+    first.receive(data(300));
+    first.receive(data(200));
+    first.onclose?.({ code: 1006 });
+    expect(socket.state).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(250);
+    const second = FakeSocket.made.at(-1)!;
+    expect(second).not.toBe(first);
+    second.onopen?.();
+    expect(hello(second)).toMatchObject({ type: "hello", resume: 1_500 });
+    // The room could not resume from there: it says where the stream stands now, with a reset and a repaint.
+    second.receive(JSON.stringify({ type: "sync", at: 9_000, reset: true }));
+    expect(resets).toBe(2);
+  });
+
+  it("credits rendered output in CREDIT_BATCH steps, not a repaint before the first sync, nor on a newer socket", async () => {
+    user();
+    const first = FakeSocket.made.at(-1)!;
+    attach(first);
+    // A repaint before the room's sync is not connector output: rendering it returns no credit.
+    const quarter = CREDIT_BATCH / 4;
+    for (let i = 0; i < 4; i++) first.receive(data(quarter));
+    for (const done of render.splice(0)) done();
+    expect(credits(first)).toEqual([]);
+    first.receive(JSON.stringify({ type: "sync", at: 0, reset: false }));
+    for (let i = 0; i < 6; i++) first.receive(data(quarter));
+    for (const done of render.splice(0, 3)) done();
+    expect(credits(first)).toEqual([]);
+    render.shift()?.();
+    expect(credits(first)).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
+    // The last two chunks are rendered only after the socket was replaced: that credit belongs to no socket.
+    first.onclose?.({ code: 1006 });
+    await vi.advanceTimersByTimeAsync(250);
+    const second = FakeSocket.made.at(-1)!;
+    attach(second);
+    second.receive(JSON.stringify({ type: "sync", at: 6 * quarter, reset: false }));
+    for (const done of render.splice(0)) done();
+    for (let i = 0; i < 2; i++) second.receive(data(quarter));
+    for (const done of render.splice(0)) done();
+    expect(credits(second)).toEqual([]);
+    expect(credits(first)).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
+    // Two more on the new socket make its first batch: counted from that socket's own bytes.
+    for (let i = 0; i < 2; i++) second.receive(data(quarter));
+    for (const done of render.splice(0)) done();
+    expect(credits(second)).toEqual([{ kind: "credit", bytes: CREDIT_BATCH }]);
+  });
+
+  it("backs off from 250–500 ms doubling to a 5–10 s cap, afresh after a hello, and stops on a fatal close", async () => {
+    user();
+    const dials = () => FakeSocket.made.length;
+    // Math.random() is 0: each delay is the low end, half its ceiling.
+    const waits = [250, 500, 1_000, 2_000, 4_000, 5_000, 5_000];
+    for (const wait of waits) {
+      const before = dials();
+      FakeSocket.made.at(-1)!.onclose?.({ code: 1006 });
+      await vi.advanceTimersByTimeAsync(wait - 1);
+      expect(dials()).toBe(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(dials()).toBe(before + 1);
+    }
+    // Attached again: the next drop starts from the first delay.
+    attach(FakeSocket.made.at(-1)!);
+    FakeSocket.made.at(-1)!.onclose?.({ code: 1006 });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(dials()).toBe(waits.length + 2);
+    // A fatal close (4000–4099: refused, ended, revoked) is final: no retry.
+    FakeSocket.made.at(-1)!.onclose?.({ code: 4003 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(dials()).toBe(waits.length + 2);
+    expect(stops).toEqual([{ closeCode: 4003 }]);
+  });
+});
