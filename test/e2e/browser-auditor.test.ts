@@ -119,7 +119,10 @@ describeWithPeers("the auditor in Chromium", missingPeers() ?? chromiumMissing()
     expect(await row.locator(".end-reason").getAttribute("data-end-reason")).toBe("user_exit");
     expect(await row.locator(".integrity").textContent()).toBe("Signed");
     await row.locator("button.verify").click();
-    await row.locator('.integrity[data-status="verified"]').waitFor();
+    // Any answer marks the pill (verified, tampered, unchecked with the error's words): name it if it is not verified.
+    const verdict = row.locator(".integrity[data-status]");
+    await verdict.waitFor({ timeout: 60_000 });
+    expect(await verdict.getAttribute("data-status"), (await verdict.textContent()) ?? "").toBe("verified");
     expect(await axeViolations(page)).toEqual([]);
     expect(await fitsPhone(page)).toBe(true);
     await page.close();

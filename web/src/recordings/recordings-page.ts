@@ -100,7 +100,9 @@ export function renderRecordings(container: HTMLElement): Cleanup {
         shown.textContent = VERDICT[report.status] ?? report.status;
         shown.className = `pill integrity ${report.status === "verified" ? "ok" : "danger"}`;
       } catch (error) {
-        if (!disposed) shown.textContent = `Not checked: ${errorText(error)}`;
+        if (disposed) return;
+        shown.dataset.status = "unchecked";
+        shown.textContent = `Not checked: ${errorText(error)}`;
       } finally {
         verify.disabled = false;
       }
