@@ -9,7 +9,7 @@ import {
   PONG,
   PROTOCOL_VERSION,
 } from "../../../protocol/index.ts";
-import { SessionSocket, type SocketEndpoint, type SocketState } from "./session-socket.ts";
+import { SessionSocket, type SessionSocketEvents, type SocketEndpoint, type SocketState } from "./session-socket.ts";
 
 class FakeSocket {
   static OPEN = 1;
@@ -37,9 +37,15 @@ class FakeSocket {
   }
 }
 
-function connect(endpoint: SocketEndpoint = "ws") {
-  const states: SocketState[] = [];
-  const moderation: Moderation[] = [];
+/** The socket's answers to the room (hello, then connected), as one attach. */
+function attach(ws: FakeSocket) {
+  ws.onopen?.();
+  ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 3_600_000 }));
+  ws.receive(JSON.stringify({ type: "status", state: "connected" }));
+}
+
+/** A started socket to session s1; `events` replace the no-op defaults (output is rendered at once). */
+function open(endpoint: SocketEndpoint, events: Partial<SessionSocketEvents> = {}) {
   const socket = new SessionSocket(
     {
       sessionId: "s1",
@@ -48,21 +54,26 @@ function connect(endpoint: SocketEndpoint = "ws") {
       WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
     },
     {
-      moderation: (m) => moderation.push(m),
-      state: (s) => states.push(s),
+      state: () => {},
       deadline: () => {},
       output: (_payload, rendered) => rendered(),
       reset: () => {},
       warning: () => {},
       stopped: () => {},
       error: () => {},
+      ...events,
     },
   );
   socket.start();
+  return socket;
+}
+
+function connect(endpoint: SocketEndpoint = "ws") {
+  const states: SocketState[] = [];
+  const moderation: Moderation[] = [];
+  const socket = open(endpoint, { moderation: (m) => moderation.push(m), state: (st) => states.push(st) });
   const ws = FakeSocket.made.at(-1)!;
-  ws.onopen?.();
-  ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 3_600_000 }));
-  ws.receive(JSON.stringify({ type: "status", state: "connected" }));
+  attach(ws);
   return { socket, ws, states, moderation };
 }
 
@@ -190,30 +201,12 @@ describe("SessionSocket joined to a shared session", () => {
   function joined() {
     const participants: unknown[] = [];
     const typing: string[] = [];
-    const socket = new SessionSocket(
-      {
-        sessionId: "s1",
-        endpoint: "join",
-        size: () => ({ cols: 80, rows: 24 }),
-        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
-      },
-      {
-        participants: (p) => participants.push(p),
-        typing: (name) => typing.push(name),
-        state: () => {},
-        deadline: () => {},
-        output: (_payload, rendered) => rendered(),
-        reset: () => {},
-        warning: () => {},
-        stopped: () => {},
-        error: () => {},
-      },
-    );
-    socket.start();
+    const socket = open("join", {
+      participants: (p) => participants.push(p),
+      typing: (name) => typing.push(name),
+    });
     const ws = FakeSocket.made.at(-1)!;
-    ws.onopen?.();
-    ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 60_000 }));
-    ws.receive(JSON.stringify({ type: "status", state: "connected" }));
+    attach(ws);
     return { socket, ws, participants, typing };
   }
 
@@ -269,32 +262,13 @@ describe("SessionSocket as the session's user: resume, credit and backoff", () =
     vi.restoreAllMocks();
   });
 
-  function user() {
-    const socket = new SessionSocket(
-      {
-        sessionId: "s1",
-        size: () => ({ cols: 80, rows: 24 }),
-        WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
-      },
-      {
-        state: () => {},
-        deadline: () => {},
-        // The page renders later: each `rendered` is kept and called by the test.
-        output: (_payload, rendered) => render.push(rendered),
-        reset: () => resets++,
-        warning: () => {},
-        stopped: (stop) => stops.push(stop),
-        error: () => {},
-      },
-    );
-    socket.start();
-    return socket;
-  }
-  const attach = (ws: FakeSocket) => {
-    ws.onopen?.();
-    ws.receive(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, sessionId: "s1", deadline: Date.now() + 60_000 }));
-    ws.receive(JSON.stringify({ type: "status", state: "connected" }));
-  };
+  const user = () =>
+    open("ws", {
+      // The page renders later: each `rendered` is kept and called by the test.
+      output: (_payload, rendered) => render.push(rendered),
+      reset: () => resets++,
+      stopped: (stop) => stops.push(stop),
+    });
   const hello = (ws: FakeSocket) =>
     JSON.parse(ws.sent.find((d) => typeof d === "string" && d.includes('"hello"')) as string);
   const data = (bytes: number) => encodeData(new Uint8Array(bytes).fill(0x61)).slice().buffer;
