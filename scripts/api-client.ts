@@ -19,7 +19,8 @@ export const ROUTES_FILE = "web/src/shared/api-routes.ts";
 /** protocol/ as the generated file imports it, relative to where it lies. */
 const PROTOCOL_IMPORT = posix.relative(posix.dirname(ROUTES_FILE), "protocol/index.ts");
 
-type Named = { ref: string; names: string[] };
+/** How the table writes a schema (`Me`, `z.array(Me)`) and the protocol/ export it imports for it. */
+type Named = { ref: string; name: string };
 
 const exported = new Map<unknown, string>();
 for (const [name, value] of Object.entries(protocol)) if (!exported.has(value)) exported.set(value, name);
@@ -27,11 +28,11 @@ for (const [name, value] of Object.entries(protocol)) if (!exported.has(value)) 
 /** The protocol/ expression for `schema`: an export's name, or `z.array(Name)`. */
 function named(schema: z.ZodType): Named | null {
   const name = exported.get(schema);
-  if (name) return { ref: name, names: [name] };
+  if (name) return { ref: name, name };
   const def = (schema as { def?: { type?: string; element?: z.ZodType } }).def;
   if (def?.type === "array" && def.element) {
     const inner = named(def.element);
-    return inner && { ref: `z.array(${inner.ref})`, names: inner.names };
+    return inner && { ref: `z.array(${inner.ref})`, name: inner.name };
   }
   return null;
 }
@@ -74,7 +75,7 @@ export function collect(parts: OpenAPIHono<AppContext>[] = apiParts): { entries:
 export function generate(): string {
   const { entries, unnamed } = collect();
   if (unnamed.length) throw new Error(`schemas that are not protocol/ exports:\n  ${unnamed.join("\n  ")}`);
-  const imports = [...new Set(entries.flatMap((e) => e.fields.flatMap(([, n]) => n.names)))].sort();
+  const imports = [...new Set(entries.flatMap((e) => e.fields.map(([, n]) => n.name)))].sort();
   const lines = entries.map((e) => {
     const fields = e.fields.map(([field, n]) => `${field}: ${n.ref}`).join(", ");
     return fields ? `  "${e.key}": { ${fields} },` : `  "${e.key}": {},`;
