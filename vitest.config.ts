@@ -105,6 +105,11 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Each file starts its own edge, sshd and connector; two cores run two at a time.
           fileParallelism: false,
+          // Under CI one more try for a failed test (its file's peers stay up; vitest prints the retry), as
+          // Playwright's own CI default does: a whole run of real peers on two loaded cores has failed on a single
+          // slow step twice (a page load over 30 s, a dropped DevTools push). A test that fails for a reason fails
+          // both tries; locally a failure stops at once.
+          retry: process.env.CI ? 1 : 0,
         },
       },
     ],

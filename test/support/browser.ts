@@ -12,7 +12,7 @@ export const chromiumMissing = () =>
 
 export async function launchChromium(): Promise<BrowserContext> {
   const profile = await mkdtemp(join(tmpdir(), "psm-chromium-"));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 800 },
@@ -26,6 +26,10 @@ export async function launchChromium(): Promise<BrowserContext> {
       "--disable-sync",
     ],
   });
+  // A page load on a loaded 2-core CI machine once took over Playwright's default 30 s (stop 27's run, with every
+  // other step of the suite on time): navigation gets 60 s; every other wait keeps its own bound.
+  context.setDefaultNavigationTimeout(60_000);
+  return context;
 }
 
 /** Everything a page receives (HTTP headers and bodies, socket frames, console), pushed to `into` for the canary scan. */
