@@ -108,6 +108,8 @@ type Current =
 export class SessionFiles {
   private remote?: Promise<RemoteFiles>;
   private current: Current | null = null;
+  /** A listing is under way. */
+  private listing = false;
 
   constructor(
     private readonly ssh: () => Client | undefined,
@@ -129,12 +131,22 @@ export class SessionFiles {
       return;
     }
     if (msg.type === "ft_list") {
+      // One listing at a time (the room asks for no more): a peer cannot make this connector run SFTP readdirs
+      // and hold their answers without bound.
+      if (this.listing) {
+        refuse("busy", "a folder is being listed");
+        return;
+      }
+      this.listing = true;
       this.files()
         .then((remote) => listFolder(remote, policy, msg.path))
         .then(
           (listing) => this.peer.send({ type: "ft_listing", id: msg.id, ...listing }),
           (err: unknown) => this.refused(msg.id, "list", msg.path, err),
-        );
+        )
+        .finally(() => {
+          this.listing = false;
+        });
       return;
     }
     if (this.current) {

@@ -32,7 +32,7 @@ import {
   setSealKid,
 } from "../edge-shared/connector-store.ts";
 import { signedKeyAnnouncement } from "../edge-shared/keys.ts";
-import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
+import { PEER_HEADER, peerOf } from "../protocol/peer.ts";
 
 type ReportedError = { at: number; event: string; reason?: string };
 type Attachment = {
@@ -99,7 +99,7 @@ export class ConnectorHub extends DurableObject<Env> {
   }
 
   override async fetch(request: Request): Promise<Response> {
-    const peer = JSON.parse(request.headers.get(PEER_HEADER) ?? "null") as SocketPeer | null;
+    const peer = peerOf(request.headers.get(PEER_HEADER));
     if (peer?.role !== "connector") return new Response("forbidden", { status: 403 });
     // A connector that reconnects replaces its previous socket.
     for (const old of this.ctx.getWebSockets(peer.connectorId)) closeQuietly(old, CloseCode.Replaced, "replaced");

@@ -14,7 +14,7 @@ import {
   RECORDING_TAIL_WAIT_MS,
 } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
-import { PEER_HEADER, type SocketPeer } from "../protocol/peer.ts";
+import { PEER_HEADER, peerOf } from "../protocol/peer.ts";
 import { closeReview, openReview } from "../edge-shared/command-reviews.ts";
 import { nameConnector, recordWitness } from "../edge-shared/recording-index.ts";
 import { markSessionActive, markSessionEnded } from "../edge-shared/session-store.ts";
@@ -133,7 +133,7 @@ export class SessionRoom extends DurableObject<Env> {
   // ---- sockets -------------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
-    const peer = JSON.parse(request.headers.get(PEER_HEADER) ?? "null") as SocketPeer | null;
+    const peer = peerOf(request.headers.get(PEER_HEADER));
     if (!peer || !this.core.meta) return new Response("not found", { status: 404 });
     if (!this.core.admits(peer)) return new Response("forbidden", { status: 403 });
     const { 0: client, 1: server } = new WebSocketPair();
@@ -151,7 +151,7 @@ export class SessionRoom extends DurableObject<Env> {
                 userId: peer.userId,
                 username: peer.username,
                 hello: false,
-                ...(peer.moderator ? { moderator: true } : {}),
+                ...(peer.moderator ? { moderator: true, ...(peer.personId ? { personId: peer.personId } : {}) } : {}),
                 ...(peer.writer ? { writer: true } : {}),
               }
             : { id, role: "connector", connectorId: peer.connectorId, hello: false, state: "connecting" },

@@ -58,6 +58,10 @@ export const DEFAULT_FILE_TRANSFER_POLICY: FileTransferPolicy = FileTransferPoli
  * - `not_found`: the file (download) or the directory (upload) does not exist on the target.
  * - `not_a_file`: the path is a directory, device, FIFO or socket, not a regular file.
  * - `target_error`: the target failed the operation (permission, disk full, connection lost).
+ * - `busy`: another transfer, or another listing, of this session is under way.
+ * - `not_permitted`: the socket is not the session's own user.
+ * - `cancelled`: the user cancelled it, the page went away, or a moderation hold began.
+ * - `input_held`: a moderated session's hold (too few moderators watching, or a lock) holds files as it holds typing.
  */
 export const FileTransferRefusal = z.enum([
   "upload_off",
@@ -74,6 +78,7 @@ export const FileTransferRefusal = z.enum([
   "busy", // another transfer of this session is under way (one at a time)
   "not_permitted", // the socket is not the session's own user (a viewer or moderator)
   "cancelled", // the user cancelled it, or the page that drove it went away
+  "input_held", // a moderated session without its moderators watching, or locked by one: nothing reaches the target
 ]);
 export type FileTransferRefusal = z.infer<typeof FileTransferRefusal>;
 

@@ -13,9 +13,25 @@ export const SocketPeer = z.discriminatedUnion("role", [
     username: z.string(),
     /** A named moderator of a moderated session (worker/routes/sessions.ts). */
     moderator: z.boolean().optional(),
+    /** The moderator's person (linked accounts are one person): the room counts moderators by person. */
+    personId: z.string().optional(),
     /** A person the session's user invited, joined with input (shared sessions, worker/routes/sharing.ts). */
     writer: z.boolean().optional(),
   }),
   z.object({ role: z.literal("connector"), connectorId: z.string(), siteId: z.string() }),
 ]);
 export type SocketPeer = z.infer<typeof SocketPeer>;
+
+/**
+ * The peer the Worker named in PEER_HEADER, checked at the Durable Object it arrives at: null when the header is
+ * missing or is not a SocketPeer (the Worker is the only sender, so that is a bug, and the socket is refused).
+ */
+export function peerOf(header: string | null): SocketPeer | null {
+  if (!header) return null;
+  try {
+    const parsed = SocketPeer.safeParse(JSON.parse(header));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

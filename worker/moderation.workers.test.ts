@@ -70,6 +70,36 @@ describe("moderated sessions", { timeout: 30_000 }, () => {
     expect(mine.some((e) => e.action === "session.killed" && e.actor?.name === mona.name)).toBe(true);
   });
 
+  it("attack: one moderator watches from two linked accounts — guarantee: moderators are counted by person", async () => {
+    const mona = await person(`mona-${crypto.randomUUID().slice(0, 6)}`);
+    const monaAdmin = await person(`mona-adm-${crypto.randomUUID().slice(0, 6)}`);
+    const max = await person(`max-${crypto.randomUUID().slice(0, 6)}`);
+    // mona's second account: another user row of the same person, in the same moderator group.
+    await env.DB.prepare("UPDATE users SET person_id = ? WHERE id = ?").bind(mona.id, monaAdmin.id).run();
+    const group = await moderatorGroup(mona.id, monaAdmin.id, max.id);
+    const { id, user, connector } = await liveSession({ moderators_required: 2, moderator_group_id: group });
+    const watch = async (who: { cookie: () => Promise<string> }) => {
+      const socket = await openSocket(`/api/sessions/${id}/moderate`, { Origin: ORIGIN, cookie: await who.cookie() });
+      socket.ws.send(encodeMessage({ type: "hello", v: PROTOCOL_VERSION, cols: 80, rows: 24 }));
+      return socket;
+    };
+    await watch(mona);
+    await user.next(moderatedBy(mona.name), "mona watches");
+    await watch(monaAdmin);
+    // Her second account's arrival is no new moderator: still one of two, and typing is held.
+    await new Promise((r) => setTimeout(r, 200));
+    user.ws.send(encodeData(bytes("rm -rf /srv\r")));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(connector.binaries).toHaveLength(0);
+    expect(user.texts.filter((m) => (m as { type: string }).type === "moderation").at(-1)).toMatchObject({
+      moderators: [mona.name],
+    });
+    await watch(max);
+    await user.next(moderatedBy(...[mona.name, max.name].sort()), "a second person watches");
+    user.ws.send(encodeData(bytes("id\r")));
+    await connector.next((c) => c.binaries.length === 1, "input relayed once two people watch");
+  });
+
   it("refuses the requester (any account of theirs), non-members, and sessions that are not moderated", async () => {
     const outsider = await person(`olly-${crypto.randomUUID().slice(0, 6)}`, ["admin"]);
     const member = await person(`mo-${crypto.randomUUID().slice(0, 6)}`);

@@ -28,11 +28,15 @@ export class Moderation {
     return this.core.meta?.moderation?.required ?? 0;
   }
 
-  /** The moderators watching now, one entry per person however many tabs. */
+  /**
+   * The moderators watching now, one entry per person however many tabs or linked accounts (a second account of
+   * one person is that person: `personId`, as approvals count).
+   */
   present(): Map<string, string> {
     const people = new Map<string, string>();
     for (const peer of this.core.peers.values())
-      if (peer.role === "viewer" && peer.moderator && peer.hello) people.set(peer.userId, peer.username);
+      if (peer.role === "viewer" && peer.moderator && peer.hello && !people.has(personOf(peer)))
+        people.set(personOf(peer), peer.username);
     return people;
   }
 
@@ -65,16 +69,17 @@ export class Moderation {
 
   /** A moderator's socket said hello; the person's first socket counts as their arrival. */
   joined(peer: Viewer, now: number): void {
-    if (this.socketsOf(peer.userId) > 1) return;
+    if (this.socketsOf(personOf(peer)) > 1) return;
     this.record("session.moderator_joined", peer, `moderator joined: ${peer.username}`, now);
     this.tell(now);
   }
 
   /** A moderator's socket went; the person's last socket counts as their departure. */
   left(peer: Viewer, now: number): void {
-    if (this.socketsOf(peer.userId) > 0) return;
+    if (this.socketsOf(personOf(peer)) > 0) return;
     this.record("session.moderator_left", peer, `moderator left: ${peer.username}`, now);
     this.tell(now);
+    if (!this.inputOpen(now)) this.core.transfers.hold();
   }
 
   /** A moderator's command. */
@@ -100,6 +105,7 @@ export class Moderation {
       { locked: until > 0, ...(until ? { until } : {}) },
     );
     this.tell(now);
+    if (until) this.core.transfers.hold();
   }
 
   /** The lock ran out. */
@@ -109,10 +115,11 @@ export class Moderation {
     this.tell(now);
   }
 
-  private socketsOf(userId: string): number {
+  /** The sockets of one person's moderator accounts. */
+  private socketsOf(person: string): number {
     let n = 0;
     for (const peer of this.core.peers.values())
-      if (peer.role === "viewer" && peer.moderator && peer.hello && peer.userId === userId) n++;
+      if (peer.role === "viewer" && peer.moderator && peer.hello && personOf(peer) === person) n++;
     return n;
   }
 
@@ -131,3 +138,6 @@ export class Moderation {
     });
   }
 }
+
+/** The person behind a moderator's account (rooms from before `personId` was carried count the account). */
+const personOf = (peer: Viewer): string => peer.personId ?? peer.userId;

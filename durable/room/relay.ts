@@ -257,7 +257,7 @@ export class Relay {
     const frame = decodeFrame(message);
     if (frame.kind === "file_data" || frame.kind === "file_credit") {
       if (peer.role === "connector") this.core.transfers.connectorFrame(frame, message);
-      else this.core.transfers.userFrame(peer, frame, message);
+      else this.core.transfers.userFrame(peer, frame, message, now);
       return;
     }
     if (peer.role === "connector") {

@@ -3,7 +3,13 @@
 // them, counting each transfer's bytes against FILE_WINDOW so no hop buffers more than a window. The room never reads
 // a file's bytes; it audits each finished or refused transfer and witnesses it as a recording marker.
 //
-// One transfer at a time per session (a second is refused `busy`); listings may run beside it.
+// One transfer at a time per session (a second is refused `busy`), and one listing beside it: a page that asks for
+// more gets `busy`, and a listing the room did not ask for is dropped, so what a page can make the connector and the
+// room hold is one of each. A moderated session's hold (no moderators watching, or a moderator's lock) holds files
+// as it holds typing: requests are refused `input_held`, and a transfer under way is cancelled when the hold starts.
+// A socket whose requests the room keeps refusing is closed after MAX_REFUSED_REQUESTS, and refusals stop being
+// audited and marked after MAX_NOTED_REFUSALS per session, so one peer can neither flood the audit ledger nor use up
+// the witness's markers.
 import {
   type BrowserToRoom,
   type ConnectorToRoom,
@@ -21,6 +27,11 @@ type FileRequest = Extract<BrowserToRoom, { type: "ft_list" | "ft_upload" | "ft_
 type FileAnswer = Extract<ConnectorToRoom, { type: "ft_listing" | "ft_ready" | "ft_done" | "ft_refused" }>;
 type FileFrame = Extract<Frame, { kind: "file_data" | "file_credit" }>;
 
+/** Requests of one socket the room may refuse before it closes the socket as misbehaving (the page asks for none). */
+export const MAX_REFUSED_REQUESTS = 20;
+/** Refusals of one session that are audited and marked; later ones are only told to the page. */
+export const MAX_NOTED_REFUSALS = 100;
+
 type Active = {
   id: number;
   direction: "upload" | "download";
@@ -36,6 +47,14 @@ export class FileTransfers {
   private active: Active | null = null;
   /** The last transfer that ended: frames of it still on the wire are dropped, not a violation. */
   private lastEnded = 0;
+  /** The listing asked of the connector and not answered yet (its request id). */
+  private listing: number | null = null;
+  /** The transfer under way was cancelled by a moderation hold: the connector is told once. */
+  private held = false;
+  /** Requests the room refused, per socket. */
+  private readonly refusedBy = new Map<PeerId, number>();
+  /** Refusals audited and marked in this session (memory: bounded per activation). */
+  private noted = 0;
 
   constructor(private readonly core: RoomCore) {}
 
@@ -54,8 +73,15 @@ export class FileTransfers {
       return;
     }
     const direction = msg.type === "ft_upload" ? "upload" : msg.type === "ft_download" ? "download" : "list";
-    const refuse = (reason: FileTransferRefusal, message: string) =>
+    const refuse = (reason: FileTransferRefusal, message: string) => {
+      const count = (this.refusedBy.get(peer.id) ?? 0) + 1;
+      this.refusedBy.set(peer.id, count);
+      if (count > MAX_REFUSED_REQUESTS) {
+        this.violation(peer, `${count} file requests refused`);
+        return;
+      }
       this.refused(peer.id, { type: "ft_refused", id: msg.id, direction, path: msg.path, reason, message }, now, true);
+    };
     if (peer.role !== "user") {
       refuse("not_permitted", "Only the session's own user may transfer files.");
       return;
@@ -73,19 +99,41 @@ export class FileTransfers {
       refuse("download_off", "File transfer is off for this session.");
       return;
     }
+    if (!this.core.moderation.inputOpen(now)) {
+      refuse("input_held", "Files wait, as typing does, until the session's moderators watch and input is not locked.");
+      return;
+    }
     const connector = this.core.liveConnector();
     if (!connector) {
       refuse("target_error", "The session is not connected to the server.");
       return;
     }
-    if (direction !== "list") {
+    if (direction === "list") {
+      if (this.listing !== null) {
+        refuse("busy", "A folder is being listed; wait for it.");
+        return;
+      }
+      this.listing = msg.id;
+    } else {
       if (this.active) {
         refuse("busy", "Another transfer is under way; wait for it or cancel it.");
         return;
       }
       this.active = { id: msg.id, direction, path: msg.path, ready: false, inFlight: 0 };
+      this.held = false;
     }
     this.core.send(connector.id, msg);
+  }
+
+  /**
+   * A moderation hold began (no longer enough moderators, or a lock): the transfer under way is cancelled, as the
+   * user's own cancel would (the connector answers `cancelled`, which ends it), and its bytes stop here meanwhile.
+   */
+  hold(): void {
+    const connector = this.core.liveConnector();
+    if (!this.active || this.held || !connector) return;
+    this.held = true;
+    this.core.send(connector.id, { type: "ft_cancel", id: this.active.id });
   }
 
   /** An answer from the connector: passed on to the user; an outcome is audited and marked. */
@@ -93,6 +141,9 @@ export class FileTransfers {
     const user = this.core.browser();
     switch (msg.type) {
       case "ft_listing":
+        // Only the listing the room asked for goes to the page (one at a time).
+        if (msg.id !== this.listing) return;
+        this.listing = null;
         break;
       case "ft_ready":
         // A transfer the room already ended (its user left, its data socket was replaced): the user hears nothing.
@@ -115,7 +166,10 @@ export class FileTransfers {
         break;
       }
       case "ft_refused":
-        if (this.active?.id === msg.id) this.ended();
+        if (msg.direction === "list") {
+          if (msg.id !== this.listing) return;
+          this.listing = null;
+        } else if (this.active?.id === msg.id) this.ended();
         if (user) this.refused(user.id, msg, now, false);
         else if (msg.direction !== "list") this.refused(null, msg, now, false);
         return;
@@ -124,7 +178,7 @@ export class FileTransfers {
   }
 
   /** A FILE frame from a browser: only the user's, for the transfer under way, within the window. */
-  userFrame(peer: Exclude<Peer, { role: "connector" }>, frame: FileFrame, message: ArrayBuffer): void {
+  userFrame(peer: Exclude<Peer, { role: "connector" }>, frame: FileFrame, message: ArrayBuffer, now: number): void {
     if (peer.role !== "user") {
       this.violation(peer, "file frame from a viewer");
       return;
@@ -143,6 +197,11 @@ export class FileTransfers {
       active.inFlight += frame.payload.byteLength;
       if (active.inFlight > FILE_WINDOW) {
         this.violation(peer, `file data past the window (${active.inFlight} bytes in flight)`);
+        return;
+      }
+      // Held (the page has not heard yet): the bytes stop here and the transfer is cancelled.
+      if (this.held || !this.core.moderation.inputOpen(now)) {
+        this.hold();
         return;
       }
     } else {
@@ -180,6 +239,8 @@ export class FileTransfers {
 
   /** A socket went away: the user's cancels the transfer; the connector's ends it as failed. */
   gone(role: Peer["role"], now: number): void {
+    // A listing's answer would go to a page that did not ask for it, or never come.
+    if (role === "user" || role === "connector") this.listing = null;
     const active = this.active;
     if (!active) return;
     if (role === "user") {
@@ -217,7 +278,8 @@ export class FileTransfers {
    */
   private refused(to: PeerId | null, msg: FileRefused, now: number, roomDecided: boolean): void {
     if (to) this.core.send(to, msg);
-    if (msg.direction === "list") return;
+    if (msg.direction === "list" || this.noted >= MAX_NOTED_REFUSALS) return;
+    this.noted++;
     const outcome = { direction: msg.direction, path: msg.path, reason: msg.reason };
     this.core.mark(transferMarker(outcome), now, roomDecided);
     const peer = to ? this.core.peers.get(to) : undefined;

@@ -31,6 +31,8 @@ export type Peer =
       writer?: boolean;
       /** Named moderator of this session (moderated sessions): may lock input and end the session. */
       moderator?: boolean;
+      /** A moderator's person (linked accounts share one): moderators are counted by person. */
+      personId?: string;
     }
   | { id: PeerId; role: "connector"; connectorId: string; hello: boolean; state: "connecting" | "connected" };
 

@@ -10,6 +10,7 @@ export async function moderatable(db: D1Database, userId: string, sessionId?: st
   const { results } = await db
     .prepare(
       `SELECT se.id, owner.username AS user, sv.name AS server, se.created_at, se.deadline,
+         COALESCE(u.person_id, u.id) AS person,
          json_extract(ch.policy, '$.moderatorsRequired') AS required
        FROM sessions se JOIN checkouts ch ON ch.id = se.checkout_id
          JOIN users owner ON owner.id = se.user_id JOIN servers sv ON sv.id = se.server_id
@@ -22,6 +23,15 @@ export async function moderatable(db: D1Database, userId: string, sessionId?: st
        ORDER BY se.created_at DESC LIMIT 200`,
     )
     .bind(userId, sessionId ?? null)
-    .all<{ id: string; user: string; server: string; created_at: number; deadline: number; required: number }>();
+    .all<{
+      id: string;
+      user: string;
+      server: string;
+      created_at: number;
+      deadline: number;
+      required: number;
+      /** The caller's person (their linked accounts share it). */
+      person: string;
+    }>();
   return results;
 }

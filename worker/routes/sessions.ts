@@ -420,5 +420,11 @@ sessions.get("/sessions/:id/moderate", requireUpgrade, requireSameOrigin, requir
   const [row] = await moderatable(c.env.DB, user.id, id);
   if (!row) throw new ApiFailure("forbidden", `${user.username} may not moderate session ${id}`);
   const room = c.env.SESSION_ROOM.get(c.env.SESSION_ROOM.idFromName(row.id));
-  return forwardSocket(room, c.req.raw, { role: "viewer", userId: user.id, username: user.username, moderator: true });
+  return forwardSocket(room, c.req.raw, {
+    role: "viewer",
+    userId: user.id,
+    username: user.username,
+    moderator: true,
+    personId: row.person,
+  });
 });

@@ -61,6 +61,8 @@ export class FilesPanel {
   private folder = "/";
   private nextId = 1;
   private listing: number | null = null;
+  /** A folder asked for while a listing was under way (the room lists one at a time): listed next. */
+  private queued: string | null = null;
   private transfer: Transfer | null = null;
   private allowed = { upload: false, download: false };
 
@@ -139,6 +141,7 @@ export class FilesPanel {
       case "ft_listing":
         if (msg.id !== this.listing) return;
         this.listing = null;
+        if (this.listNext()) return;
         this.folder = msg.path;
         this.path.value = msg.path;
         this.show(msg.entries, msg.truncated);
@@ -163,7 +166,7 @@ export class FilesPanel {
       case "ft_refused":
         if (msg.id === this.listing) {
           this.listing = null;
-          this.say(`Cannot open ${msg.path}: ${msg.message}`);
+          if (!this.listNext()) this.say(`Cannot open ${msg.path}: ${msg.message}`);
         } else if (this.transfer?.id === msg.id)
           this.finish(`${msg.direction === "upload" ? "Upload" : "Download"} refused: ${msg.message}`);
         return;
@@ -190,11 +193,16 @@ export class FilesPanel {
   dropped(): void {
     if (this.transfer) this.finish("The transfer stopped: the connection to the session dropped.");
     this.listing = null;
+    this.queued = null;
   }
 
   private browse(folder: string): void {
     if (!folder.startsWith("/")) {
       this.say("Enter an absolute folder, such as /srv/data.");
+      return;
+    }
+    if (this.listing !== null) {
+      this.queued = folder;
       return;
     }
     const id = this.nextId++;
@@ -203,6 +211,15 @@ export class FilesPanel {
       return;
     }
     this.listing = id;
+  }
+
+  /** Lists the folder asked for while the last listing ran; false when none was. */
+  private listNext(): boolean {
+    const folder = this.queued;
+    this.queued = null;
+    if (folder === null) return false;
+    this.browse(folder);
+    return true;
   }
 
   private show(entries: ListingEntry[], truncated: boolean): void {
