@@ -35,6 +35,8 @@ export const CreateUserRequest = z.strictObject({
 
 export const Me = z.object({ id: z.string(), username: z.string(), roles: z.array(Role) });
 export type Me = z.infer<typeof Me>;
+/** POST /api/bootstrap's answer: the first admin it created. */
+export const FirstAdmin = Me.pick({ id: true, username: true });
 
 export const CreateSiteRequest = z.strictObject({ name });
 export const Site = z.object({
@@ -652,7 +654,7 @@ export const ModerationSession = z.object({
 });
 export type ModerationSession = z.infer<typeof ModerationSession>;
 
-/** `201` bodies of creating routes. */
+/** `201` bodies of creating routes (and the id of a row a route changed, e.g. a server's re-pinned host key). */
 export const Created = z.object({ id: z.string() });
 export const SessionCreated = z.object({ id: z.string(), deadline: z.number() });
 

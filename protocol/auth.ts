@@ -68,6 +68,8 @@ export const WebAuthnRegistration = z.strictObject({
     authenticatorAttachment: z.string().max(32).optional(),
   }),
 });
+/** POST /api/mfa/webauthn/register's answer: the key was registered, under this credential id (WebAuthnKey's `id`). */
+export const WebAuthnKeyRegistered = z.object({ ok: z.literal(true), id: z.string() });
 export const WebAuthnAssertion = z.strictObject({
   response: z.object({
     id: b64url,

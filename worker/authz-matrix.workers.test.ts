@@ -3,6 +3,7 @@
 // without an entry here fails the test, so a new route cannot ship without a decision on who may call it.
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { app } from "./index.ts";
 import { api, checkout, login, ORIGIN, seedSite, seedUser, sessionCookieOf } from "./test/harness.ts";
 
@@ -512,6 +513,20 @@ async function fixture() {
   };
 }
 
+/** The JSON schema each route declares for its success answer, by "METHOD /path/:param" as the router names it. */
+function declaredAnswers(): Map<string, z.ZodType> {
+  const answers = new Map<string, z.ZodType>();
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type !== "route") continue;
+    const [, success] = Object.entries(d.route.responses).find(([status]) => status !== "default") ?? [];
+    const schema = (success as { content?: Record<string, { schema?: z.ZodType }> } | undefined)?.content?.[
+      "application/json"
+    ]?.schema;
+    if (schema) answers.set(`${d.route.method.toUpperCase()} ${d.route.path.replace(/\{(\w+)\}/g, ":$1")}`, schema);
+  }
+  return answers;
+}
+
 function routeKeys(): string[] {
   const keys = new Set<string>();
   for (const r of app.routes) if (r.method !== "ALL") keys.add(`${r.method} ${r.path}`);
@@ -531,6 +546,8 @@ describe("authorization matrix", () => {
   it("lets exactly the right personas through every route", async () => {
     const failures: string[] = [];
     const bodies: string[] = [];
+    const answers = declaredAnswers();
+    const checked = new Set<string>();
     let tried = 0;
     for (const key of routeKeys()) {
       const entry = MATRIX[key]!;
@@ -562,7 +579,19 @@ describe("authorization matrix", () => {
         if (res.webSocket) {
           res.webSocket.accept();
           res.webSocket.close(1000);
-        } else bodies.push(await res.text());
+        } else {
+          const text = await res.text();
+          bodies.push(text);
+          // A success answers exactly what its route declares (the browser checks it against the same schema).
+          const schema = answers.get(key);
+          if (res.ok && schema) {
+            checked.add(key);
+            if (!schema.safeParse(JSON.parse(text)).success)
+              failures.push(
+                `${key} as ${persona}: HTTP ${res.status} answer is not its declared schema: ${text.slice(0, 200)}`,
+              );
+          }
+        }
         tried++;
         if (res.status >= 500 && res.status !== 503) failures.push(`${key} as ${persona}: HTTP ${res.status}`);
         // Public routes authenticate by what they are sent (a password, a token): any 4xx is theirs to give.
@@ -580,5 +609,6 @@ describe("authorization matrix", () => {
     expect(bodies.some((b) => b.includes('"openapi":"3.1.0"') && b.includes("/api/checkouts/{id}/approve"))).toBe(true);
     expect(tried).toBe(routeKeys().length * PERSONAS.length);
     console.log(`authorization matrix: ${routeKeys().length} routes x ${PERSONAS.length} personas = ${tried} requests`);
+    console.log(`authorization matrix: ${checked.size} routes' successes checked against their declared answers`);
   }, 240_000);
 });

@@ -24,6 +24,9 @@ export function newApi() {
   });
 }
 
+/** A downloaded file's body: bytes in the content type the route names. */
+const Download = z.string().openapi({ format: "binary" });
+
 const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -52,9 +55,19 @@ export function route<
   /** Largest body this route reads, in bytes (protocol/limits.ts). */
   bodyLimit?: number;
   response?: R;
+  /**
+   * A route that answers a file, not JSON: the content types it may answer with (e.g. `application/x-ndjson`). Its
+   * body is a stream of bytes in that type, so it has no JSON schema (and no entry in the browser's typed answers).
+   */
+  download?: readonly string[];
   status?: 200 | 201;
 }) {
   const status = spec.status ?? 200;
+  const content = spec.response
+    ? { "application/json": { schema: spec.response } }
+    : spec.download
+      ? Object.fromEntries(spec.download.map((type) => [type, { schema: Download }]))
+      : undefined;
   return createRoute({
     method: spec.method,
     path: spec.path,
@@ -73,7 +86,7 @@ export function route<
     responses: {
       [status]: {
         description: spec.summary,
-        ...(spec.response ? { content: { "application/json": { schema: spec.response } } } : {}),
+        ...(content ? { content } : {}),
       },
       default: { description: "Error with a stable code", content: { "application/json": { schema: ApiErrorSchema } } },
     },

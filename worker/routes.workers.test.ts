@@ -3,7 +3,7 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import type { CatalogEntry } from "../protocol/index.ts";
+import { type CatalogEntry, FirstAdmin } from "../protocol/index.ts";
 import { api, BOOTSTRAP_TOKEN, login, ORIGIN, seedSite, seedUser } from "./test/harness.ts";
 
 describe("accounts", () => {
@@ -12,7 +12,10 @@ describe("accounts", () => {
     expect(
       (await api("/api/bootstrap", { method: "POST", body: { ...body, token: "wrong-token-0123456789" } })).status,
     ).toBe(403);
-    expect((await api("/api/bootstrap", { method: "POST", body })).status).toBe(201);
+    const created = await api("/api/bootstrap", { method: "POST", body });
+    expect(created.status).toBe(201);
+    // The answer the route declares (FirstAdmin), exactly.
+    expect(FirstAdmin.strict().parse(await created.json())).toMatchObject({ username: "root-admin" });
     const again = await api("/api/bootstrap", { method: "POST", body: { ...body, username: "second" } });
     expect(again.status).toBe(409);
     expect(await again.json()).toEqual({ error: { code: "conflict", message: expect.any(String) } });

@@ -2,6 +2,7 @@
 // rp id and origin checked, a challenge works once, a counter that does not move forward is refused.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { WebAuthnKeyRegistered } from "../protocol/index.ts";
 import { type Browser, browser } from "./test/auth-client.ts";
 import { ORIGIN, seedUser } from "./test/harness.ts";
 import { SoftAuthenticator } from "./test/soft-authenticator.ts";
@@ -40,6 +41,8 @@ describe("WebAuthn", () => {
       body: { name: "Laptop", response: await second.register(options, ORIGIN) },
     });
     expect(res.status).toBe(200);
+    // The answer the route declares (WebAuthnKeyRegistered), exactly: the new key's credential id.
+    expect(WebAuthnKeyRegistered.strict().parse(await res.json())).toEqual({ ok: true, id: second.id });
     const status = await b.json<{ webauthn: { name: string }[] }>("/api/mfa");
     expect(status.webauthn.map((k) => k.name)).toEqual(["YubiKey", "Laptop"]);
 

@@ -1,7 +1,7 @@
 // Break-glass for admins: reset a user's second factors (lost phone and recovery codes) and, when asked,
 // their master password. Every sign-in of the user ends; the change is audited with before and after.
 import type { MiddlewareHandler } from "hono";
-import { ResetMfaRequest } from "../../protocol/index.ts";
+import { Ok, ResetMfaRequest } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange } from "../audit.ts";
 import { removeAllFactors } from "../auth/factor-store.ts";
@@ -28,6 +28,7 @@ adminAuth.openapi(
     middleware: [requireUser, adminOnly],
     params: IdParam,
     body: ResetMfaRequest,
+    response: Ok,
   }),
   async (c) => {
     const id = c.req.valid("param").id;

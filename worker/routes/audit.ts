@@ -74,6 +74,7 @@ audit.openapi(
     tags,
     middleware,
     query: AuditFilterQuery,
+    download: ["application/x-ndjson"],
   }),
   async (c) => {
     requireAuditor(c.get("user"));
@@ -98,7 +99,7 @@ audit.openapi(
     );
     return new Response(readable, {
       headers: { "content-type": "application/x-ndjson", "content-disposition": 'attachment; filename="audit.ndjson"' },
-    }) as never;
+    });
   },
 );
 

@@ -3,10 +3,12 @@
 // the first admin.
 import {
   BootstrapRequest,
+  FirstAdmin,
   LoginRequest,
   LoginResult,
   MAX_SIGN_IN_BODY,
   Me,
+  Ok,
   PasswordChange,
 } from "../../protocol/index.ts";
 import { insertFirstAdmin, setPasswordHash } from "../access/user-store.ts";
@@ -77,7 +79,7 @@ auth.openapi(
   },
 );
 
-auth.openapi(route({ method: "post", path: "/logout", summary: "Sign out", tags }), async (c) => {
+auth.openapi(route({ method: "post", path: "/logout", summary: "Sign out", tags, response: Ok }), async (c) => {
   const claims = await tokenClaims(c);
   if (claims) {
     await revokeSignIn(c.env.DB, claims.sid);
@@ -109,6 +111,7 @@ auth.openapi(
     tags,
     middleware: [requireUser],
     body: PasswordChange,
+    response: Ok,
   }),
   async (c) => {
     const user = c.get("user");
@@ -136,6 +139,7 @@ auth.openapi(
     tags,
     body: BootstrapRequest,
     bodyLimit: MAX_SIGN_IN_BODY,
+    response: FirstAdmin,
     status: 201,
   }),
   async (c) => {

@@ -2,7 +2,7 @@
 // the site's hub tells the connector on its control socket, and the connector, proving itself with the
 // key it holds, registers a new public key here (POST /connector/identity). From then on only tokens
 // signed with the new key authenticate it. The private key never leaves the connector.
-import { connectorEndpoint, IdentityKeyRotation } from "../../protocol/index.ts";
+import { connectorEndpoint, IdentityKeyRotation, Ok } from "../../protocol/index.ts";
 import { requireAdmin } from "../access/scope.ts";
 import { adminChange, record } from "../audit.ts";
 import { requireUser } from "../auth/user-token.ts";
@@ -53,6 +53,7 @@ connectorKeys.openapi(
     tags: ["sites"],
     middleware: [requireUser],
     params: ConnectorParam,
+    response: Ok,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

@@ -5,6 +5,7 @@ import {
   CreateGroupRequest,
   CreateUserRequest,
   Group,
+  Me,
   SetGroupMembersRequest,
   UpdateUserRequest,
   UserMatch,
@@ -113,6 +114,7 @@ directory.openapi(
     tags,
     middleware,
     body: CreateUserRequest,
+    response: Me,
     status: 201,
   }),
   async (c) => {

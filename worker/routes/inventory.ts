@@ -15,6 +15,7 @@ import {
   ImportServersRequest,
   ImportServersResponse,
   MAX_SERVER_IMPORT_BODY,
+  Ok,
   RepinServerRequest,
 } from "../../protocol/index.ts";
 import { accessGrant, accessGrants, deleteAccessGrant, insertAccessGrant } from "../access/access-grant-store.ts";
@@ -190,6 +191,7 @@ inventory.openapi(
     middleware,
     params: IdParam,
     body: RepinServerRequest,
+    response: Created,
   }),
   async (c) => {
     const { id } = c.req.valid("param");
@@ -359,6 +361,7 @@ inventory.openapi(
     tags,
     middleware,
     params: IdParam,
+    response: Ok,
   }),
   async (c) => {
     const id = c.req.valid("param").id;
@@ -388,6 +391,7 @@ inventory.openapi(
     middleware,
     params: IdParam,
     body: ReplaceSecretRequest,
+    response: Ok,
   }),
   async (c) => {
     const id = c.req.valid("param").id;
@@ -427,6 +431,7 @@ for (const table of ["servers", "credentials"] as const) {
       middleware,
       params: IdParam,
       body: table === "servers" ? UpdateServerRequest : UpdateCredentialRequest,
+      response: Ok,
     }),
     async (c) => {
       const id = c.req.valid("param").id;
@@ -475,6 +480,7 @@ for (const table of ["servers", "credentials"] as const) {
       tags,
       middleware,
       params: IdParam,
+      response: Ok,
     }),
     async (c) => {
       const id = c.req.valid("param").id;

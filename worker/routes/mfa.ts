@@ -3,7 +3,7 @@
 // step-up on a full sign-in. Attempts are capped per sign-in and counted by the brute-force throttle
 // against the account (keys apart from the password's, which a password sign-in never clears).
 import type { Context } from "hono";
-import { MfaStatus, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
+import { MfaStatus, Ok, RecoveryCodeRequest, RecoveryCodes, TotpCode, TotpEnrolment } from "../../protocol/index.ts";
 import { actorOf, record } from "../audit.ts";
 import { openAtRest, sealAtRest, sha256Hex } from "../auth/hash.ts";
 import { afterSecondFactor, factorsChanged, factorsOf } from "../auth/sign-in.ts";
@@ -223,6 +223,7 @@ mfa.openapi(
     tags,
     middleware: [requireAnySignIn],
     body: TotpCode,
+    response: Ok,
   }),
   async (c) => {
     const attempt = await beforeSecondFactor(c);
@@ -241,6 +242,7 @@ mfa.openapi(
     tags,
     middleware: [requireAnySignIn],
     body: RecoveryCodeRequest,
+    response: Ok,
   }),
   async (c) => {
     const user = c.get("user");
@@ -276,7 +278,14 @@ mfa.openapi(
 );
 
 mfa.openapi(
-  route({ method: "delete", path: "/mfa/totp", summary: "Remove one's TOTP factor", tags, middleware: [requireUser] }),
+  route({
+    method: "delete",
+    path: "/mfa/totp",
+    summary: "Remove one's TOTP factor",
+    tags,
+    middleware: [requireUser],
+    response: Ok,
+  }),
   async (c) => {
     await requireRecentMfa(c);
     const user = c.get("user");

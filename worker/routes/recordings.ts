@@ -7,6 +7,7 @@ import {
   FilterName,
   FilterNamesQuery,
   IntegrityReport,
+  Ok,
   RecordingQuery,
   RecordingSummary,
   ZoneRecordingPolicy,
@@ -128,6 +129,7 @@ recordings.openapi(
     tags,
     middleware,
     params: IdParam,
+    response: Ok,
   }),
   async (c) => {
     const user = c.get("user");
@@ -146,6 +148,7 @@ recordings.openapi(
     tags,
     middleware,
     params: IdParam,
+    download: ["application/x-asciicast; charset=utf-8", "application/octet-stream"],
   }),
   async (c) => {
     const row = await visibleRecording(c.env, c.get("user"), c.req.valid("param").id);
@@ -168,6 +171,7 @@ recordings.openapi(
     tags,
     middleware,
     params: IdParam,
+    download: ["application/jose"],
   }),
   async (c) => {
     const row = await visibleRecording(c.env, c.get("user"), c.req.valid("param").id);

@@ -7,6 +7,7 @@ import {
   connectorEndpoint,
   CredentialRotationInfo,
   CredentialRotationSettings,
+  Ok,
   RotationResult,
 } from "../../protocol/index.ts";
 import { setRotationAccount } from "../access/credential-store.ts";
@@ -121,6 +122,7 @@ rotations.openapi(
     middleware: [requireUser],
     params: IdParam,
     body: CredentialRotationSettings,
+    response: Ok,
   }),
   async (c) => {
     const row = await credentialInScope(c, c.req.valid("param").id);
@@ -166,6 +168,7 @@ for (const op of ["rotate", "verify"] as const) {
       tags,
       middleware: [requireUser],
       params: IdParam,
+      response: Ok,
     }),
     async (c) => {
       const row = await credentialInScope(c, c.req.valid("param").id);

@@ -1,5 +1,5 @@
 // Sites and connector enrollment tokens (admins only).
-import { ConnectorInfo, CreateSiteRequest, EnrollmentToken, Site } from "../../protocol/index.ts";
+import { ConnectorInfo, CreateSiteRequest, EnrollmentToken, Ok, Site } from "../../protocol/index.ts";
 import { revokeConnector } from "../../edge-shared/connector-store.ts";
 import { z } from "zod";
 import { requireAdmin } from "../access/scope.ts";
@@ -154,6 +154,7 @@ sites.openapi(
     tags,
     middleware,
     params: ConnectorParam,
+    response: Ok,
   }),
   async (c) => {
     requireAdmin(c.get("user"));

@@ -1,6 +1,6 @@
 // What connecting on a checkout will ask for (adaptive step-up, with reasons in words), and setting
 // one's master password (its PBKDF2 verifier, derived in the browser; set by the user on first use).
-import { MasterPasswordSet, StepUpDecision } from "../../protocol/index.ts";
+import { MasterPasswordSet, Ok, StepUpDecision } from "../../protocol/index.ts";
 import { loadRow } from "../access/checkouts.ts";
 import { masterPasswordVerifierOf, setMasterPasswordVerifier } from "../access/user-store.ts";
 import { actorOf, record } from "../audit.ts";
@@ -39,6 +39,7 @@ stepUp.openapi(
     tags: ["auth"],
     middleware: [requireUser],
     body: MasterPasswordSet,
+    response: Ok,
   }),
   async (c) => {
     const user = c.get("user");

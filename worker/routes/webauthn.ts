@@ -10,7 +10,13 @@ import {
 import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import type { Context } from "hono";
 import { IdParam, newApi, route } from "../openapi.ts";
-import { WebAuthnAssertion, WebAuthnOptions, WebAuthnRegistration } from "../../protocol/index.ts";
+import {
+  Ok,
+  WebAuthnAssertion,
+  WebAuthnKeyRegistered,
+  WebAuthnOptions,
+  WebAuthnRegistration,
+} from "../../protocol/index.ts";
 import { startCeremony, takeCeremony } from "../auth/challenge-store.ts";
 import { advanceWebAuthnCounter, insertWebAuthnCredential, removeWebAuthnCredential } from "../auth/factor-store.ts";
 import { afterSecondFactor } from "../auth/sign-in.ts";
@@ -94,6 +100,7 @@ webauthn.openapi(
     tags,
     middleware: [requireUser],
     body: WebAuthnRegistration,
+    response: WebAuthnKeyRegistered,
   }),
   async (c) => {
     const user = c.get("user");
@@ -169,6 +176,7 @@ webauthn.openapi(
     tags,
     middleware: [requireAnySignIn],
     body: WebAuthnAssertion,
+    response: Ok,
   }),
   async (c) => {
     const user = c.get("user");
@@ -220,6 +228,7 @@ webauthn.openapi(
     tags,
     middleware: [requireUser],
     params: IdParam.extend({ id: IdParam.shape.id.max(1024) }),
+    response: Ok,
   }),
   async (c) => {
     await requireRecentMfa(c);
