@@ -23,6 +23,7 @@ import { connectorToken, generateSealKey, publicJwk } from "./keys.ts";
 import type { Log } from "./log.ts";
 import { openSealed, sealSecret } from "./seal.ts";
 import { type ConnectorState, saveState } from "./state.ts";
+import { resealSpooled } from "./rotation/job.ts";
 
 export type SealRotationDeps = {
   state: ConnectorState;
@@ -183,9 +184,14 @@ async function settle(rotationId: string, work: SealRotationWork, deps: SealRota
   deps.log("seal_rotation.discarded", { rotation: rotationId });
 }
 
-/** The new key replaces the old one, on disk first; the hub hears it. */
+/**
+ * The new key replaces the old one, on disk first; the hub hears it. New secrets of rotations still spooled are
+ * re-sealed to it first: sealed to the old key, they would never open again.
+ */
 async function adopt(key: JWK, rotationId: string, deps: SealRotationDeps): Promise<void> {
   const kid = await sealKid(key);
+  const resealed = await resealSpooled(deps.stateDir, deps.state.sealKey as JWK, key);
+  if (resealed) deps.log("seal_rotation.spool_resealed", { rotation: rotationId, rotations: resealed });
   deps.state.sealKey = key;
   delete deps.state.pendingSealKey;
   await saveState(deps.stateDir, deps.state);

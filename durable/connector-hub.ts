@@ -35,6 +35,9 @@ import { signedKeyAnnouncement } from "../edge-shared/keys.ts";
 import { PEER_HEADER, peerOf } from "../protocol/peer.ts";
 
 type ReportedError = { at: number; event: string; reason?: string };
+/** A connector's spool alert is audited at most once per 15 minutes. */
+const SPOOL_ALERT_INTERVAL_MS = 15 * 60_000;
+
 type Attachment = {
   connectorId: string;
   siteId: string;
@@ -46,8 +49,13 @@ type Attachment = {
   errors: ReportedError[];
   /** Its recording spool, from its last report. */
   spool?: SpoolHealth;
-  /** The spool passed SPOOL_ALERT_FRACTION of its bound and that was audited (cleared once it is below again). */
+  /**
+   * The spool passed SPOOL_ALERT_FRACTION of its bound and that was audited; cleared once it is below half of that
+   * again (so a fill level that hovers at the line is one alert, not one per report).
+   */
   spoolAlerted?: boolean;
+  /** When the last spool alert was audited (unix ms): at most one per SPOOL_ALERT_INTERVAL_MS per connector. */
+  spoolAlertedAt?: number;
   /** It has sent a report: a connector that answers `open` with `accepted`. Older ones never do. */
   acks?: boolean;
   /** The site seal key it holds (from its hello, or its last adoption); absent from older connectors. */
@@ -149,17 +157,26 @@ export class ConnectorHub extends DurableObject<Env> {
       }
       if (msg.type === "hello") throw new MessageError("hello sent twice");
       if (msg.type === "report") {
-        const high = !!msg.spool && msg.spool.bytes >= msg.spool.limit * SPOOL_ALERT_FRACTION;
+        const fill = msg.spool ? msg.spool.bytes / Math.max(1, msg.spool.limit) : 0;
+        const now = Date.now();
+        // An alert before the bound is reached: audited once per crossing, so it is seen and notified; re-armed
+        // only well below the line, and never more often than SPOOL_ALERT_INTERVAL_MS (a connector cannot flood
+        // the audit log by flapping its report).
+        const alert =
+          fill >= SPOOL_ALERT_FRACTION &&
+          !att.spoolAlerted &&
+          now - (att.spoolAlertedAt ?? 0) >= SPOOL_ALERT_INTERVAL_MS;
+        const alerted = alert || (!!att.spoolAlerted && fill >= SPOOL_ALERT_FRACTION / 2);
         ws.serializeAttachment({
           ...att,
           sessions: msg.sessions,
           errors: msg.errors,
           ...(msg.spool ? { spool: msg.spool } : {}),
-          spoolAlerted: high,
+          spoolAlerted: alerted,
+          ...(alert ? { spoolAlertedAt: now } : {}),
           acks: true,
         } satisfies Attachment);
-        // An alert before the bound is reached: audited once per crossing, so it is seen and notified.
-        if (high && !att.spoolAlerted) await this.spoolAlert(att.connectorId, msg.spool!);
+        if (alert) await this.spoolAlert(att.connectorId, msg.spool!);
         return;
       }
       if (msg.type === "accepted") {

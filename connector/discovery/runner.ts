@@ -1,7 +1,7 @@
 // One discovery round: ask every configured source, keyscan (SSH) and read the RDP certificate of what lies
 // inside the site's allowed ranges (bounded concurrency), and report to the edge in chunks. A failing source is logged and
 // skipped; the others still report.
-import type { DiscoveredServerReport } from "../../protocol/index.ts";
+import { DiscoveredServerReport } from "../../protocol/index.ts";
 import type { Log } from "../log.ts";
 import { resolveTarget } from "../target-connect.ts";
 import type { Cidr } from "../target-policy.ts";
@@ -48,8 +48,16 @@ export async function discoverOnce(
   for (const [source, job] of jobs) {
     try {
       const found = await job();
-      servers.push(...found);
-      deps.log("discovery.source_done", { source, found: found.length });
+      // What a source says is partly what its hosts say about themselves (a VM's guest tools report its name and
+      // address): a host the edge's schema would refuse is dropped here, or it would take its whole chunk with it
+      // and every other host of the site would go unseen (and, after the retire days, be retired).
+      let dropped = 0;
+      for (const server of found) {
+        const checked = DiscoveredServerReport.safeParse(server);
+        if (checked.success) servers.push(checked.data);
+        else dropped++;
+      }
+      deps.log("discovery.source_done", { source, found: found.length, ...(dropped ? { dropped } : {}) });
     } catch (err) {
       failedSources.push(source);
       deps.log("discovery.failed", { source, error: (err as Error).message });

@@ -48,10 +48,11 @@ export async function changeDirectoryPassword(
   account: DirectoryAccount,
   current: string,
   next: string,
-  opts: { via?: DirectoryLogin; caFile?: string } = {},
+  opts: { via?: DirectoryLogin; caFile?: string; changing?: () => void } = {},
 ): Promise<void> {
   const client = await bound(account, opts.via ?? { dn: account.dn, password: current }, opts.caFile);
   try {
+    opts.changing?.();
     if (account.type === "ldap") {
       const self = !opts.via;
       await client.exop(

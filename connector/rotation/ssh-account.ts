@@ -103,16 +103,21 @@ function run(
   });
 }
 
-/** Changes `username`'s password to `next`: as itself with `current`, or through `via`. */
+/**
+ * Changes `username`'s password to `next`: as itself with `current`, or through `via`. `changing` is called just
+ * before the command that changes it is sent: from then on, a failure may come after the target took the change.
+ */
 export async function changeSshPassword(
   target: SshTarget,
   account: { username: string; current: string },
   next: string,
   via?: SshLogin,
+  changing?: () => void,
 ): Promise<void> {
   if (!ACCOUNT_NAME.test(account.username)) throw new RotationFailure("unsupported");
   const ssh = await sshLogin(target, via ?? { username: account.username, password: account.current });
   try {
+    changing?.();
     let result: Run;
     if (via) {
       const command = via.username === "root" ? "chpasswd" : "sudo -n chpasswd";
@@ -146,17 +151,19 @@ export async function changeSshPassword(
 const BLOB = /^[A-Za-z0-9+/]+={0,2}$/;
 const KEY_LINE = /^[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._:-]+)?$/;
 
-/** Replaces `current` by `next` in the account's ~/.ssh/authorized_keys. */
+/** Replaces `current` by `next` in the account's ~/.ssh/authorized_keys (`changing`: as changeSshPassword's). */
 export async function changeSshKey(
   target: SshTarget,
   username: string,
   current: { privateKey: string; blob: string },
   next: { privateKey: string; publicLine: string; blob: string },
+  changing?: () => void,
 ): Promise<void> {
   if (!BLOB.test(current.blob) || !BLOB.test(next.blob) || !KEY_LINE.test(next.publicLine))
     throw new RotationFailure("internal_error");
   const old = await sshLogin(target, { username, privateKey: current.privateKey });
   try {
+    changing?.();
     const add = await run(old, "sh -s", {
       input: [
         "set -eu",

@@ -21,6 +21,7 @@ import { enqueueStatements, planNotifications } from "../notify/outbox.ts";
 import { adminIds, emailsFor, mailRelayOn } from "../notify/people.ts";
 import { OPEN_STATUSES } from "./checkout-store.ts";
 import { saveRotation } from "./credential-store.ts";
+import { currentSealKey, requireSealedToCurrent } from "./seal-keys.ts";
 import {
   applyRotation,
   handedOut,
@@ -335,6 +336,11 @@ export async function applyAnswer(
   if (!job || job.site_id !== connector.siteId) return "unknown";
   // Answered once already; a timed-out job may still bring the secret its target now has.
   if (job.finished_at !== null && !(job.outcome === "timeout" && result.outcome === "rotated")) return "stale";
+  // A new secret sealed to a site key replaced since (a late answer from a connector's spool) would never open
+  // again: refused (409 seal_key_changed) before anything is stored; the connector re-seals its spool when it adopts
+  // a key and sends it again.
+  if (result.outcome === "rotated")
+    await requireSealedToCurrent((await currentSealKey(env.DB, job.site_id))?.json ?? null, result.sealed);
   const row = (await env.DB.prepare(
     `${SELECT_ROTATION} WHERE id = (SELECT credential_id FROM credential_rotations WHERE id = ?)`,
   )
