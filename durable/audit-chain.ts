@@ -17,6 +17,18 @@ export async function entryHash(entry: Omit<AuditEntry, "hash">): Promise<string
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A lone UTF-16 surrogate: no character, and stored as text it comes back as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * JSON.parse's reviver that makes every string well-formed (a lone surrogate becomes U+FFFD, as String's
+ * toWellFormed does), so what is hashed is what the ledger's text columns keep and give back: a name with a lone
+ * surrogate (any text a request supplies) would otherwise read back differently and break verify for good.
+ */
+function wellFormed(_key: string, value: unknown): unknown {
+  return typeof value === "string" ? value.replace(LONE_SURROGATE, "\uFFFD") : value;
+}
+
 /**
  * The entry that follows `prev` (or the first entry when `prev` is undefined; only its idx and hash
  * are read, so a ledger can chain from its stored head). The input is
@@ -28,7 +40,10 @@ export async function chain(
   input: AuditEntryInput,
   ts: number,
 ): Promise<AuditEntry> {
-  const { actor, action, target, refs, data } = JSON.parse(canonicalJson(AuditEntryInput.parse(input))) as AuditEntry;
+  const { actor, action, target, refs, data } = JSON.parse(
+    canonicalJson(AuditEntryInput.parse(input)),
+    wellFormed,
+  ) as AuditEntry;
   const body = {
     idx: prev ? prev.idx + 1 : 0,
     ts,

@@ -17,7 +17,7 @@ import type { Env } from "../worker/env.ts";
 import { PEER_HEADER, peerOf } from "../protocol/peer.ts";
 import { closeReview, openReview } from "../edge-shared/command-reviews.ts";
 import { nameConnector, recordWitness } from "../edge-shared/recording-index.ts";
-import { markSessionActive, markSessionEnded } from "../edge-shared/session-store.ts";
+import { markSessionActive, markSessionEnded, sessionPending } from "../edge-shared/session-store.ts";
 import { sealRecording } from "./recording/seal.ts";
 import { workerEffects } from "./worker-effects.ts";
 import { type Presence, RoomCore } from "./room/core.ts";
@@ -254,7 +254,8 @@ export class SessionRoom extends DurableObject<Env> {
         await this.ledger().append(action.entry);
         return;
       case "activated":
-        if (meta) await markSessionActive(this.env.DB, meta.sessionId);
+        if (meta && (await markSessionActive(this.env.DB, meta.sessionId)) && meta.masterPassword)
+          await workerEffects().masterPasswordSettled(this.env, meta.userId);
         return;
       case "served":
         this.ctx.waitUntil(nameConnector(this.env.DB, action.recordingId, action.connectorId).run());
@@ -284,12 +285,20 @@ export class SessionRoom extends DurableObject<Env> {
   private async ended(action: Extract<Action, { do: "ended" }>): Promise<void> {
     const meta = this.core.meta!;
     const { reason, note, actor, witness } = action;
+    // A master password reserved at connect and never judged (the session ended before the connector got that far).
+    const unjudged =
+      meta.masterPassword && reason !== "master_password_wrong" && (await sessionPending(this.env.DB, meta.sessionId));
     await markSessionEnded(this.env.DB, meta.sessionId, reason, Date.now());
+    if (unjudged) await workerEffects().masterPasswordSettled(this.env, meta.userId);
     // A command still held for review goes with the session: nobody may answer it any more.
     await closeReview(this.env.DB, meta.sessionId, null, "ended", null, Date.now());
     // The connector checked the sealed master password and refused it: counted like a failed sign-in.
     if (reason === "master_password_wrong")
-      await workerEffects().masterPasswordWrong(this.env, { id: meta.userId, name: meta.username });
+      await workerEffects().masterPasswordWrong(
+        this.env,
+        { id: meta.userId, name: meta.username },
+        meta.masterPassword === true,
+      );
     await this.ledger().append({
       actor: actor ?? null,
       action: reason === "killed" || reason === "checkout_revoked" ? "session.killed" : "session.ended",

@@ -5,8 +5,13 @@ import type { AuditEntry } from "../protocol/index.ts";
 import type { Env } from "../worker/env.ts";
 
 export type WorkerEffects = {
-  /** The connector refused the user's master password: count it on their throttle and audit it. */
-  masterPasswordWrong(env: Env, user: { id: string; name: string }): Promise<void>;
+  /**
+   * The connector refused the user's master password: audit it, and count it on their throttle unless the guess was
+   * reserved there at connect (`reserved`).
+   */
+  masterPasswordWrong(env: Env, user: { id: string; name: string }, reserved: boolean): Promise<void>;
+  /** A master password reserved at connect was not found wrong (taken, or the session ended otherwise): give it back. */
+  masterPasswordSettled(env: Env, userId: string): Promise<void>;
   /** A command line waits for review (command review, docs/governance.md): tell the session's reviewers. */
   commandReviewWaiting(env: Env, sessionId: string, reviewId: string): Promise<void>;
   /**

@@ -39,8 +39,19 @@ export async function insertSession(db: D1Database, s: NewSession): Promise<void
 }
 
 /** Pending to active; a session that already ended stays ended. */
-export async function markSessionActive(db: D1Database, sessionId: string): Promise<void> {
-  await db.prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending'").bind(sessionId).run();
+/** The session went active; true the first time (the row was still pending). */
+export async function markSessionActive(db: D1Database, sessionId: string): Promise<boolean> {
+  const row = await db
+    .prepare("UPDATE sessions SET status = 'active' WHERE id = ? AND status = 'pending' RETURNING id")
+    .bind(sessionId)
+    .first();
+  return row !== null;
+}
+
+/** Whether the session is still pending (its connector has not reached the target yet). */
+export async function sessionPending(db: D1Database, sessionId: string): Promise<boolean> {
+  const row = await db.prepare("SELECT status FROM sessions WHERE id = ?").bind(sessionId).first<{ status: string }>();
+  return row?.status === "pending";
 }
 
 export async function markSessionEnded(

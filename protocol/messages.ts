@@ -80,6 +80,8 @@ export const ErrorCode = z.enum([
   "credential_rotating",
   /** A secret was sealed to a site seal key that has since been replaced: seal it again. */
   "seal_key_changed",
+  /** Changing a master password already set needs a second factor the user does not have: an admin resets it. */
+  "second_factor_needed",
   /**
    * A code the signed-in user typed (TOTP, recovery, security key) was not accepted; the sign-in stands. Not a
    * 401: that means the sign-in itself is over, and the page sends the user to sign in again.

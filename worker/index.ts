@@ -4,7 +4,7 @@ import { ConnectorHub } from "../durable/connector-hub.ts";
 import { SessionRoom } from "../durable/session-room.ts";
 import { provideWorkerEffects } from "../durable/worker-effects.ts";
 import { notifyCommandReview } from "./notify/command-review.ts";
-import { countMasterPasswordFailure } from "./auth/connect-gate.ts";
+import { countMasterPasswordFailure, settleMasterPasswordGuess } from "./auth/connect-gate.ts";
 import { deliverAuditStream } from "./audit-stream/deliver.ts";
 import type { Env } from "./env.ts";
 import { errorBody, onError } from "./errors.ts";
@@ -52,6 +52,7 @@ export default {
 // What the objects ask of the Worker's code, which they may not import (durable/worker-effects.ts).
 provideWorkerEffects({
   masterPasswordWrong: countMasterPasswordFailure,
+  masterPasswordSettled: settleMasterPasswordGuess,
   deliverAuditStream,
   commandReviewWaiting: notifyCommandReview,
 });

@@ -134,6 +134,36 @@ describe("master password at connect", () => {
     expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
     expect((await audit(id, "auth.mfa_failed")).length).toBeGreaterThanOrEqual(4);
     expect((await audit(id, "auth.locked_out")).length).toBeGreaterThan(0);
+    // Each wrong one counted once: reserved at connect, kept by the verdict (not counted again).
+    const row = await env.DB.prepare("SELECT failures FROM auth_throttle WHERE key = ?")
+      .bind(`mp:${id}`)
+      .first<{ failures: number }>();
+    expect(row?.failures).toBe(5);
+  });
+
+  it("a guess is counted from connect, and given back when the session ends before the connector judged it", async () => {
+    const { b, site, id, checkoutId } = await requester({ master_password_required: 1 }, "192.0.2.93");
+    await realSealKey(site.siteId);
+    const key = (await b.json<StepUpDecision>(`/api/checkouts/${checkoutId}/step-up`)).sealKey!;
+    await b.json("/api/me/master-password", {
+      body: { verifier: await masterPasswordVerifier("the-right-one-2", 100_000) },
+    });
+    const failures = async () =>
+      (
+        await env.DB.prepare("SELECT failures FROM auth_throttle WHERE key = ?")
+          .bind(`mp:${id}`)
+          .first<{ failures: number }>()
+      )?.failures ?? 0;
+    const control = await connectControl(site);
+    const res = await connect(b, checkoutId, await sealSecret(key, "the-right-one-2"));
+    expect(res.status).toBe(201);
+    const { id: sessionId } = (await res.json()) as { id: string };
+    // In flight, not judged yet: it counts (guesses sent faster than verdicts cannot outrun the lock).
+    expect(await failures()).toBe(1);
+    // The connector could not reach the target: the password was never judged, so the guess is given back.
+    await env.SESSION_ROOM.get(env.SESSION_ROOM.idFromName(sessionId)).end("connector_lost", { bySite: site.siteId });
+    expect(await failures()).toBe(0);
+    control.ws.close();
   });
 });
 

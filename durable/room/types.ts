@@ -64,6 +64,12 @@ export type RoomMeta = {
   /** Moderated session (docs/governance.md): input reaches the target only while `required` moderators watch. */
   moderation?: { required: number };
   /**
+   * The grant carries a master password the connector checks (docs/auth.md): one guess was reserved on the user's
+   * throttle at connect, given back once the connector took it (the session went active) or the session ended
+   * for another reason before that; a `master_password_wrong` end keeps it as the failure.
+   */
+  masterPassword?: true;
+  /**
    * File transfer over SFTP (docs/governance.md), what the policy allows: the user's page is told, and the room
    * refuses a direction that is off before asking the connector (which enforces the whole policy). Absent: none.
    */

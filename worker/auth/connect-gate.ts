@@ -13,7 +13,14 @@ import { ApiFailure } from "../errors.ts";
 import { duoOffered } from "./duo-config.ts";
 import { factorsOf } from "./sign-in.ts";
 import { decideStepUp, parseWorkHours, type Sensitivity } from "./step-up.ts";
-import { enforce, type ThrottleKey, throttleCheck, throttleCount } from "./throttle-store.ts";
+import {
+  enforce,
+  type ThrottleKey,
+  throttleCheck,
+  throttleCount,
+  throttleRelease,
+  throttleReserve,
+} from "./throttle-store.ts";
 
 const HOUR = 60 * 60_000;
 
@@ -105,8 +112,9 @@ export const masterPasswordKeys = (userId: string): ThrottleKey[] => [
 /**
  * The gate POST /api/sessions passes before a grant is signed: decides, audits, refuses. Where policy asks
  * for the master password it returns the sealed form the browser sent (the connector checks it against the
- * verifier; a wrong one ends the session with `master_password_wrong`, counted here by
- * countMasterPasswordFailure), else null. A user locked out by wrong master passwords is refused here.
+ * verifier; a wrong one ends the session with `master_password_wrong`, a failure reserved by
+ * reserveMasterPasswordGuess when the session is created), else null. A user locked out by wrong master passwords is
+ * refused here.
  */
 export async function passConnectGate(
   c: Context<AppContext>,
@@ -133,12 +141,35 @@ export async function passConnectGate(
 }
 
 /**
- * The connector found the master password wrong: one failure on the user's master-password throttle (locked
- * after repeated ones, as at sign-in) and an audit entry. The session's room asks for it when it ends so
- * (durable/worker-effects.ts, provided by worker/index.ts).
+ * One master-password guess, reserved on the user's throttle as a failure when the session is created, before the
+ * grant carries it to the connector: guesses sent faster than the connector's verdicts still count, so no more than
+ * the lock allows are ever in flight. The room gives it back when the connector takes the password or the session
+ * ends before it was judged (masterPasswordSettled); a wrong one keeps it.
  */
-export async function countMasterPasswordFailure(env: Env, user: { id: string; name: string }): Promise<void> {
-  const after = await throttleCount(env.DB, masterPasswordKeys(user.id), Date.now());
+export async function reserveMasterPasswordGuess(c: Context<AppContext>): Promise<void> {
+  const user = c.get("user");
+  enforce(c, await throttleReserve(c.env.DB, masterPasswordKeys(user.id), Date.now()), `master password ${user.id}`);
+}
+
+/** The room's word that a reserved guess was not found wrong: the failure it held is given back. */
+export async function settleMasterPasswordGuess(env: Env, userId: string): Promise<void> {
+  await throttleRelease(env.DB, { allowed: true, keys: masterPasswordKeys(userId), states: new Map() });
+}
+
+/**
+ * The connector found the master password wrong: one failure on the user's master-password throttle (locked
+ * after repeated ones, as at sign-in; already there when the guess was reserved at connect) and an audit entry.
+ * The session's room asks for it when it ends so (durable/worker-effects.ts, provided by worker/index.ts).
+ */
+export async function countMasterPasswordFailure(
+  env: Env,
+  user: { id: string; name: string },
+  reserved: boolean,
+): Promise<void> {
+  const keys = masterPasswordKeys(user.id);
+  const after = reserved
+    ? await throttleCheck(env.DB, keys, Date.now())
+    : await throttleCount(env.DB, keys, Date.now());
   await record(env, {
     actor: user,
     action: !after.allowed && after.locked ? "auth.locked_out" : "auth.mfa_failed",

@@ -93,16 +93,18 @@ export async function secondFactorFailed(c: Context<AppContext>, method: string)
   throw new ApiFailure("unauthorized", `${method} refused for ${user.id}`);
 }
 
-/** A factor change on a full sign-in: needs a fresh second factor if the user already has one. */
-async function requireRecentMfa(c: Context<AppContext>): Promise<void> {
-  const f = await factorsOf(c.env.DB, c.get("user").id);
-  const mfaAt = c.get("signIn").mfaAt;
-  const duo = await duoOffered(c.env.DB);
-  if ((f.totp || f.webauthn || duo) && (mfaAt === null || Date.now() - mfaAt > RECENT_MFA_MS))
-    throw new ApiFailure("step_up_required", "factor change without recent MFA");
+/** Whether the user can pass a second factor: TOTP or a security key enrolled, or Duo offered to everyone. */
+export async function hasSecondFactor(db: D1Database, userId: string): Promise<boolean> {
+  const [f, duo] = await Promise.all([factorsOf(db, userId), duoOffered(db)]);
+  return Boolean(f.totp || f.webauthn || duo);
 }
 
-export { requireRecentMfa };
+/** A factor change on a full sign-in: needs a fresh second factor if the user already has one. */
+export async function requireRecentMfa(c: Context<AppContext>): Promise<void> {
+  const mfaAt = c.get("signIn").mfaAt;
+  if ((await hasSecondFactor(c.env.DB, c.get("user").id)) && (mfaAt === null || Date.now() - mfaAt > RECENT_MFA_MS))
+    throw new ApiFailure("step_up_required", "factor change without recent MFA");
+}
 
 mfa.openapi(
   route({

@@ -19,7 +19,7 @@ import { rowPolicy } from "../access/checkout-store.ts";
 import { lockUnlessAdmin } from "../access/user-store.ts";
 import { moderatable } from "../access/moderation.ts";
 import { actorOf, adminChange, record } from "../audit.ts";
-import { passConnectGate } from "../auth/connect-gate.ts";
+import { passConnectGate, reserveMasterPasswordGuess } from "../auth/connect-gate.ts";
 import { requireSocketUser } from "../auth/socket-ticket.ts";
 import { requireUser } from "../auth/user-token.ts";
 import type { AppContext, AuthUser } from "../env.ts";
@@ -71,6 +71,8 @@ sessions.openapi(
     if (!(await credentialHandedOut(c.env.DB, row.credential_id)))
       throw new ApiFailure("credential_rotating", `credential ${row.credential_id} is rotating`);
 
+    // Every check passed: the guess counts from now on (given back by the room unless the connector refuses it).
+    if (masterPassword) await reserveMasterPasswordGuess(c);
     const policy = rowPolicy(row);
     const deadline = Math.min(row.ends_at, now + policy.maxSessionMinutes * 60_000);
     const sessionId = crypto.randomUUID();
@@ -119,6 +121,7 @@ sessions.openapi(
       protocol: target.protocol,
       startedAt: now,
       ...(policy.moderatorsRequired > 0 ? { moderation: { required: policy.moderatorsRequired } } : {}),
+      ...(masterPassword ? { masterPassword: true as const } : {}),
       // What the SSH grant's `ft` allows (worker/grants.ts); policies snapshotted before issue 19 have none.
       ...(target.protocol === "ssh" && (policy.fileTransfer?.upload || policy.fileTransfer?.download)
         ? {

@@ -8,7 +8,7 @@ import { auditStepUp, stepUpDecision } from "../auth/connect-gate.ts";
 import { requireUser } from "../auth/user-token.ts";
 import { ApiFailure } from "../errors.ts";
 import { IdParam, newApi, route } from "../openapi.ts";
-import { requireRecentMfa } from "./mfa.ts";
+import { hasSecondFactor, requireRecentMfa } from "./mfa.ts";
 
 export const stepUp = newApi();
 
@@ -45,8 +45,12 @@ stepUp.openapi(
     const user = c.get("user");
     const { verifier } = c.req.valid("json");
     // The edge cannot check an old master password (it never holds one): a fresh second factor proves the user.
-    await requireRecentMfa(c);
     const had = await masterPasswordVerifierOf(c.env.DB, user.id);
+    // With none enrolled, the account password alone would replace the secret that is there to back it up: a
+    // master password once set is changed with a second factor, or reset by an admin (POST /users/:id/reset-mfa).
+    if (had && !(await hasSecondFactor(c.env.DB, user.id)))
+      throw new ApiFailure("second_factor_needed", `master password change for ${user.id} without a second factor`);
+    await requireRecentMfa(c);
     await setMasterPasswordVerifier(c.env.DB, user.id, verifier);
     await record(c.env, {
       actor: actorOf(user),

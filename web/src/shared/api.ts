@@ -47,6 +47,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
     "This credential's password or key is being changed after its last use. Try again in a few minutes.",
   seal_key_changed:
     "The site's seal key was rotated since this page loaded. Reload the page and enter the secret again.",
+  second_factor_needed:
+    "Changing your master password needs a second factor. Set one up on this page first, or ask an admin to reset your master password.",
   code_not_accepted:
     "That code was not accepted. Check it and try again; after several wrong answers you must sign in again.",
   still_enabled: "Turn it off first (that ends its open checkouts and sessions), then delete it.",
