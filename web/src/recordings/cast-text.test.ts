@@ -3,6 +3,8 @@
 // is found at the moment it was shown, markers read as words, and times read as offsets and wall clock.
 import { describe, expect, it } from "vitest";
 import {
+  type Cast,
+  type CastEvent,
   authorAt,
   authorsOf,
   chaptersOf,
@@ -40,6 +42,23 @@ describe("replay helpers", () => {
     expect(out).not.toContain("\x1b]");
     expect(out).toContain("\x1b[1mbold");
     expect(safe.events.some((e) => e[1] === "i")).toBe(false);
+  });
+
+  it("attack: a target splits a clipboard write or a link across output events — guarantee: none of it reaches the player", () => {
+    const events = (...data: string[]): Cast => ({
+      header: { version: 2, width: 80, height: 24 },
+      events: data.map((d, i): CastEvent => [i, "o", d]),
+    });
+    const shown = (...data: string[]) =>
+      safeForReplay(events(...data))
+        .events.map((e) => e[2])
+        .join("");
+    // ESC at the end of one event, "]52;c;..." in the next; the string closed by ST cut in two.
+    expect(shown("a\x1b", "]52;c;ZXZpbA==\x07b")).toBe("ab");
+    expect(shown("a\x1b]8;;https://evil.example/", "clickme", "\x1b", "\\b\x1b[1mc")).toBe("ab\x1b[1mc");
+    expect(shown("a\x1bPq#0;2;0;0;0", "#0~~\x9cb")).toBe("ab");
+    // A lone ESC before drawing sequences is kept: it was only held for the next event.
+    expect(shown("a\x1b", "[31mred")).toBe("a\x1b[31mred");
   });
 
   it("compresses idle time and finds a typed command where it appeared", () => {

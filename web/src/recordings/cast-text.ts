@@ -25,21 +25,57 @@ export function serializeCast(cast: Cast): string {
   return `${[cast.header, ...cast.events].map((x) => JSON.stringify(x)).join("\n")}\n`;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are control characters
+const ESCAPE_STRING = /(\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[\s\S]*?(\x07|\x1b\\|\x9c|$)/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are control characters
+const STRING_END = /\x07|\x1b\\|\x9c/;
+
 /**
  * Removes OSC (title, clipboard OSC 52, hyperlinks...), DCS, SOS, PM and APC strings, terminated by
- * BEL or ST, and any such string left open at the end of an event. Screen-drawing sequences (CSI,
+ * BEL or ST, and any such string left open at the end of `data`. Screen-drawing sequences (CSI,
  * SGR) stay: they are what replay shows.
  */
 export function neutralise(data: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are control characters
-  return data.replace(/(\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[\s\S]*?(\x07|\x1b\\|\x9c|$)/g, "");
+  return data.replace(ESCAPE_STRING, "");
 }
 
-/** Output events neutralised; "i" events dropped (the player does not show them; search uses output). */
+/**
+ * neutralise() over a stream cut into events: a string opened in one event is removed up to its terminator in a
+ * later one, and an ESC that ends an event waits for the next (it may open a string there). A target's output is
+ * cut wherever reads fell, so a string split across events must not reach the player in pieces.
+ */
+export function streamNeutraliser(): (data: string) => string {
+  let open = false;
+  let carry = "";
+  return (data) => {
+    let text = carry + data;
+    carry = "";
+    if (open) {
+      const end = STRING_END.exec(text);
+      if (!end) {
+        if (text.endsWith("\x1b")) carry = "\x1b"; // maybe the first half of ST
+        return "";
+      }
+      open = false;
+      text = text.slice(end.index + end[0].length);
+    }
+    if (text.endsWith("\x1b")) {
+      carry = "\x1b";
+      text = text.slice(0, -1);
+    }
+    return text.replace(ESCAPE_STRING, (_m, _start, end: string) => {
+      if (end === "") open = true;
+      return "";
+    });
+  };
+}
+
+/** Output events neutralised as one stream; "i" events dropped (the player does not show them; search uses output). */
 export function safeForReplay(cast: Cast): Cast {
+  const strip = streamNeutraliser();
   return {
     header: { ...cast.header, title: undefined },
-    events: cast.events.filter((e) => e[1] !== "i").map((e) => (e[1] === "o" ? [e[0], e[1], neutralise(e[2])] : e)),
+    events: cast.events.filter((e) => e[1] !== "i").map((e) => (e[1] === "o" ? [e[0], e[1], strip(e[2])] : e)),
   };
 }
 
