@@ -20,6 +20,7 @@ import { hostKeyFingerprint } from "../host-key.ts";
 import { generateIdentityKey, generateSealKey, publicJwk } from "../keys.ts";
 import { openSealed, sealSecret } from "../seal.ts";
 import { resealSpooled, runRotationJob } from "./job.ts";
+import { ed25519KeyPair } from "./secret.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -28,7 +29,7 @@ afterEach(async () => {
 
 /** An SSH target: root may run `chpasswd`; once a password changed, it refuses new connections. */
 async function target(passwords: Record<string, string>) {
-  const host = utils.generateKeyPairSync("ed25519");
+  const host = ed25519KeyPair();
   const parsed = utils.parseKey(host.private);
   if (parsed instanceof Error) throw parsed;
   const server = new Server({ hostKeys: [host.private] }, (client) => {

@@ -21,11 +21,22 @@ export function generatePassword(length = 28): string {
   return chars.join("");
 }
 
+/**
+ * A new Ed25519 key pair in OpenSSH formats (`private`, and `public` as an authorized_keys line) that ssh2 itself
+ * parses: its generator emits one it refuses about once in 250 (79 of 20,000 here), which would fail a rotation or
+ * a host key. Such a pair is dropped and another made.
+ */
+export function ed25519KeyPair(comment?: string): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = ssh2.utils.generateKeyPairSync("ed25519", comment ? { comment } : {});
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error("ssh2 made no Ed25519 key it can parse in 20 tries");
+}
+
 /** A new Ed25519 key pair: the private key in OpenSSH format, the public one as an authorized_keys line. */
 export function generateSshKey(): { privateKey: string; publicLine: string; blob: string } {
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", {
-    comment: `psm-rotated-${new Date().toISOString().slice(0, 10)}`,
-  });
+  const pair = ed25519KeyPair(`psm-rotated-${new Date().toISOString().slice(0, 10)}`);
   return { privateKey: pair.private, publicLine: pair.public, blob: publicBlob(pair.private) };
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import ssh2, { type Connection, type ParsedKey, type ServerChannel } from "ssh2";
 import { hostKeyFingerprint } from "../../connector/host-key.ts";
+import { ed25519KeyPair } from "../../connector/rotation/secret.ts";
 
 const { Server, utils } = ssh2; // CommonJS: plain Node cannot see its named exports
 
@@ -82,17 +83,8 @@ sys.exit(128 - code if code < 0 else code)
 function loadHostKey(dir: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, "embedded_ssh_host_ed25519_key");
-  if (!existsSync(file)) writeFileSync(file, generateHostKey(), { mode: 0o600, flag: "wx" });
+  if (!existsSync(file)) writeFileSync(file, ed25519KeyPair().private, { mode: 0o600, flag: "wx" });
   return readFileSync(file, "utf8");
-}
-
-/** ssh2 now and then emits an ed25519 key its own parser refuses (seen in CI): keep only one that parses. */
-function generateHostKey(): string {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const key = utils.generateKeyPairSync("ed25519").private;
-    if (!(utils.parseKey(key) instanceof Error)) return key;
-  }
-  throw new Error("could not generate a usable host key");
 }
 
 function parse(key: string): ParsedKey {

@@ -14,6 +14,7 @@ import type { JWK } from "jose";
 import { Client as LdapClient } from "ldapts";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ed25519KeyPair } from "../../connector/rotation/secret.ts";
 import { openSealed } from "../../connector/seal.ts";
 import type { CredentialRotationInfo } from "../../protocol/index.ts";
 import { LOOPBACK_TARGETS, writeConnectorConfig } from "../../scripts/stack/connector.ts";
@@ -210,7 +211,7 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
   it("a key account gets a new key pair: the old key is refused and removed from authorized_keys", async () => {
     const account = createTargetUser(newCanary());
     users.push(account);
-    const old = ssh2.utils.generateKeyPairSync("ed25519", { comment: "old" });
+    const old = ed25519KeyPair("old");
     const home = `/home/${account}`;
     mkdirSync(`${home}/.ssh`, { recursive: true, mode: 0o700 });
     writeFileSync(`${home}/.ssh/authorized_keys`, `${old.public}\n`, { mode: 0o600 });
@@ -242,7 +243,7 @@ describeWithPeers("credential rotation against real sshd and slapd", missingPeer
     const canary = newCanary();
     const account = createTargetUser(canary);
     users.push(account);
-    const rootKey = ssh2.utils.generateKeyPairSync("ed25519", { comment: "root" });
+    const rootKey = ed25519KeyPair("root");
     writeFileSync(join(stack.dir, "rotation", "keys", "root"), `${rootKey.public}\n`, { mode: 0o600 });
     const server = await addServer("pw-via-root");
     const [cred, root] = await Promise.all([
