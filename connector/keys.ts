@@ -1,5 +1,6 @@
 // Key material of a connector: generating it at enrollment and proving possession to the edge.
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { sealKid } from "../keys/seal-kid.ts";
 import {
   CONNECTOR_TOKEN_ALG,
   CONNECTOR_TOKEN_AUD,
@@ -21,6 +22,11 @@ export async function generateSealKey(): Promise<JWK> {
 export function publicJwk(jwk: JWK): JWK {
   const { d: _private, ...rest } = jwk;
   return rest;
+}
+
+/** The public half of a seal key with its kid, so what is sealed to it names the key (the edge checks it). */
+export async function publicWithKid(key: JWK): Promise<Record<string, unknown>> {
+  return { ...publicJwk(key), kid: await sealKid(key) };
 }
 
 /**

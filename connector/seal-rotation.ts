@@ -19,7 +19,7 @@ import {
   SealRotationWork,
 } from "../protocol/index.ts";
 import { sealKid } from "../keys/seal-kid.ts";
-import { connectorToken, generateSealKey, publicJwk } from "./keys.ts";
+import { connectorToken, generateSealKey, publicJwk, publicWithKid } from "./keys.ts";
 import type { Log } from "./log.ts";
 import { openSealed, sealSecret } from "./seal.ts";
 import { type ConnectorState, saveState } from "./state.ts";
@@ -46,11 +46,6 @@ export async function sealIdentity(state: ConnectorState): Promise<{ transportKe
     ...(state.transportKey ? { transportKey: publicJwk(state.transportKey as JWK) as PublicSealKey } : {}),
     sealKid: await sealKid(state.sealKey),
   };
-}
-
-/** The public half of a seal key with its kid, so what is sealed to it names it. */
-async function publicWithKid(key: JWK): Promise<Record<string, unknown>> {
-  return { ...publicJwk(key), kid: await sealKid(key) };
 }
 
 async function edgeRequest(state: ConnectorState, rotationId: string, body?: SealRotationResult): Promise<Response> {

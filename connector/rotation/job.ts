@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { decodeJwt, type JWK } from "jose";
 import { connectorEndpoint } from "../../protocol/index.ts";
 import type { RotationClaims, RotationResult } from "../../protocol/rotation.ts";
-import { connectorToken, publicJwk } from "../keys.ts";
+import { connectorToken, publicWithKid } from "../keys.ts";
 import type { Log } from "../log.ts";
-import { sealKid } from "../../keys/seal-kid.ts";
 import { openSealed, sealSecret } from "../seal.ts";
 import type { ConnectorState } from "../state.ts";
 import { TargetRefused } from "../target-connect.ts";
@@ -95,11 +94,16 @@ async function afterFailure(
     return "not_taken"; // nothing spooled: the target was never touched
   }
   try {
-    const next = (await openSealed(deps.state.sealKey as JWK, spooled.sealed)).toString("utf8");
-    return (await logsIn(claims, next, deps)) ? { taken: spooled.sealed } : "not_taken";
+    return (await spooledLogsIn(claims, spooled, deps)) ? { taken: spooled.sealed } : "not_taken";
   } catch {
     return "unknown";
   }
+}
+
+/** Whether the spooled new secret logs in to the job's account now: whether the target took the change. */
+async function spooledLogsIn(claims: RotationClaims, spooled: Spooled, deps: RotationDeps): Promise<boolean> {
+  const next = (await openSealed(deps.state.sealKey as JWK, spooled.sealed)).toString("utf8");
+  return logsIn(claims, next, deps);
 }
 
 async function perform(
@@ -169,15 +173,12 @@ const spoolFile = (stateDir: string, jobId: string) => join(stateDir, SPOOL, `${
 
 /** Seals the new secret and writes the answer that carries it, before the target is touched. */
 async function spool(claims: RotationClaims & { job: string }, next: string, deps: RotationDeps): Promise<string> {
-  const sealed = await sealSecret(await sealingKey(deps.state.sealKey as JWK), next);
+  const sealed = await sealSecret(await publicWithKid(deps.state.sealKey as JWK), next);
   await mkdir(join(deps.stateDir, SPOOL), { recursive: true, mode: 0o700 });
   const spooled: Spooled = { job: claims.job, sealed };
   await writeFile(spoolFile(deps.stateDir, claims.sub), JSON.stringify(spooled), { mode: 0o600 });
   return sealed;
 }
-
-/** The public half of a site key, with its id: the blob names the key it is sealed to (the edge checks it). */
-const sealingKey = async (key: JWK) => ({ ...publicJwk(key), kid: await sealKid(key) });
 
 /** A rotation in flight: its signed job and the new secret, sealed to the site key. */
 type Spooled = { job: string; sealed: string };
@@ -259,8 +260,7 @@ async function resendOne(jobId: string, deps: RotationDeps): Promise<boolean> {
   try {
     const spooled = await readSpool(deps.stateDir, jobId);
     const claims = await verifyRotationJob(spooled.job, deps.state, new Date((decodeJwt(spooled.job).iat ?? 0) * 1000));
-    const next = (await openSealed(deps.state.sealKey as JWK, spooled.sealed)).toString("utf8");
-    const taken = await logsIn(claims, next, deps);
+    const taken = await spooledLogsIn(claims, spooled, deps);
     deps.log("rotation.resend", { job: jobId, taken });
     await deliver(
       jobId,
@@ -276,7 +276,7 @@ async function resendOne(jobId: string, deps: RotationDeps): Promise<boolean> {
 }
 
 /** How long a running connector waits before it asks the target again about a rotation it could not settle. */
-export const RESETTLE_DELAYS_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000];
+const RESETTLE_DELAYS_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000];
 
 /** Asks the target again later (a timer that does not keep the process up); after the last try, the next start does. */
 function retrySpooledLater(jobId: string, deps: RotationDeps, attempt = 0): void {
@@ -296,7 +296,7 @@ function retrySpooledLater(jobId: string, deps: RotationDeps, attempt = 0): void
  */
 export async function resealSpooled(stateDir: string, oldKey: JWK, newKey: JWK): Promise<number> {
   const names = await readdir(join(stateDir, SPOOL)).catch(() => [] as string[]);
-  const newPublic = await sealingKey(newKey);
+  const newPublic = await publicWithKid(newKey);
   let count = 0;
   for (const name of names) {
     const jobId = name.replace(/\.json$/, "");

@@ -68,6 +68,20 @@ describe("master password guessing", () => {
     expect(dispatched).toBeLessThanOrEqual(RULES.master_password.lockAfter!);
   });
 
+  it("attack: send the guesses all at once, racing each other — guarantee: the reservation is atomic, at most the lock's worth reach the connector", async () => {
+    const { b, site, checkoutId } = await requester("192.0.2.202");
+    await b.send("/api/me/master-password", {
+      body: { verifier: await masterPasswordVerifier("the-owners-master-3", 100_000) },
+    });
+    const key = (await b.json<StepUpDecision>(`/api/checkouts/${checkoutId}/step-up`)).sealKey!;
+    const control = await connectControl(site);
+    const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => sealSecret(key, `race-${i}`)));
+    const statuses = await Promise.all(guesses.map(async (g) => (await connect(b, checkoutId, g)).status));
+    control.ws.close();
+    expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(RULES.master_password.lockAfter!);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+  });
+
   it("attack: a password-only sign-in (no second factor enrolled) replaces the master password the owner set", async () => {
     const { b, id, checkoutId } = await requester("192.0.2.201");
     const owners = await masterPasswordVerifier("the-owners-master-2", 100_000);
