@@ -39,7 +39,7 @@ async function child(): Promise<void> {
   const { stackTarget } = await import("./lib/target.ts");
   const { startStack } = await import("../test/support/stack.ts");
   const prof = process.env.BULK_CPU_PROF;
-  const stack = await startStack(prof ? { connectorEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } } : {});
+  const stack = await startStack(prof ? { connectorNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${prof}`] } : {});
   const stop = () => void stack.stop().then(() => process.exit(130));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -57,8 +57,13 @@ async function stage(): Promise<{ pkg: PackageJson; bundleBytes: number }> {
   mkdirSync(join(STAGE, "dist"), { recursive: true });
   const bundle = join(STAGE, "dist", "psm-connector.mjs");
   const result = await build({
-    entryPoints: [join(ROOT, "connector", "cli.ts")],
-    outfile: bundle,
+    // The CLI, and the recorder thread's entry beside it (connector/recording/recorder-thread.ts starts it by name).
+    entryPoints: {
+      "psm-connector": join(ROOT, "connector", "cli.ts"),
+      "recorder-worker": join(ROOT, "connector", "recording", "recorder-worker.ts"),
+    },
+    outdir: join(STAGE, "dist"),
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     target: "node20",

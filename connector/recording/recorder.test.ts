@@ -5,14 +5,8 @@ import { describe, expect, it, vi } from "vitest";
 import { CHUNK_TYP, ChunkClaims } from "../../protocol/index.ts";
 import { genesis, gunzip, nextLink, sealChunk, sha256Hex } from "../../recording/chain.ts";
 import { generateIdentityKey, publicJwk } from "../keys.ts";
-import {
-  type ChunkSink,
-  chunkSigner,
-  SessionRecorder,
-  type SessionRecorderOptions,
-  gzipLevel,
-  sealChunkOffThread,
-} from "./recorder.ts";
+import { type ChunkSink, chunkSigner, SessionRecorder, type SessionRecorderOptions } from "./recorder.ts";
+import { gzipLevel, sealChunkOffThread } from "./track.ts";
 import { SpoolFull } from "./spool.ts";
 
 type Spooled = { rid: string; seq: number; data: Uint8Array; jws: string; claims: ChunkClaims };
@@ -266,7 +260,7 @@ describe("SessionRecorder", () => {
     };
     const onDrain = vi.fn();
     const onFailure = vi.fn();
-    const { recorder } = await harness({ spool: sink, chunkBytes: 100, backlogChars: 250, onDrain, onFailure });
+    const { recorder } = await harness({ spool: sink, chunkBytes: 100, backlogBytes: 250, onDrain, onFailure });
     // The header's chunk goes alone; the output's chunks are cut and sealed while its write is under way
     // (each output line here passes the size bound: one chunk per call).
     recorder.output(utf8.encode("a".repeat(90)));
@@ -296,7 +290,7 @@ describe("SessionRecorder", () => {
     const waiting: (() => void)[] = [];
     const sink: ChunkSink = { add: () => new Promise<void>((resolve) => waiting.push(resolve)) };
     const onDrain = vi.fn();
-    const { recorder } = await harness({ spool: sink, chunkBytes: 100, backlogChars: 250, onDrain });
+    const { recorder } = await harness({ spool: sink, chunkBytes: 100, backlogBytes: 250, onDrain });
     for (let i = 0; i < 4; i++) recorder.output(utf8.encode("x".repeat(90)));
     expect(recorder.behind).toBe(true);
     while (recorder.behind) {

@@ -14,6 +14,7 @@ import { connectorToken } from "../keys.ts";
 import type { Log } from "../log.ts";
 import type { ConnectorState } from "../state.ts";
 import { type ChunkSign, chunkSigner, type RecordingFailure, SessionRecorder } from "./recorder.ts";
+import { RecorderThread } from "./recorder-thread.ts";
 import { Spool } from "./spool.ts";
 import { RelayActivity, uploadsWait } from "./activity.ts";
 import { Uploader } from "./uploader.ts";
@@ -68,6 +69,8 @@ export class Recordings {
     private readonly settings: RecordingSettings,
     private readonly now: () => number = Date.now,
     private readonly activity = new RelayActivity(),
+    /** Where recordings' text is made: the recorder thread (by default, a track on the relay's thread). */
+    private readonly thread?: RecorderThread,
   ) {}
 
   /** Opens the spool under the state directory (a crash's debris removed) and its uploader, not started. */
@@ -89,7 +92,9 @@ export class Recordings {
       log,
       shouldWait: () => uploadsWait(activity, spool.stats(), Date.now()),
     });
-    return new Recordings(spool, uploader, chunkSigner(identityKey), settings, Date.now, activity);
+    // The per-byte work of recording runs on its own thread, off the relay's event loop (recorder-thread.ts).
+    const thread = new RecorderThread((err) => log("recording.thread_error", { error: String(err) }));
+    return new Recordings(spool, uploader, chunkSigner(identityKey), settings, Date.now, activity, thread);
   }
 
   /** Starts uploading: what a previous run left in the spool first. */
@@ -99,6 +104,7 @@ export class Recordings {
 
   stop(): void {
     this.uploader.stop();
+    void this.thread?.close();
   }
 
   health(): SpoolHealth {
@@ -133,6 +139,7 @@ export class Recordings {
       sign: this.sign,
       now: this.now,
       chunkMs: this.settings.chunkMs,
+      openTrack: this.thread?.open,
       onFailure: session.onFailure,
       onDrain: session.onDrain,
       noteOutput: (bytes) => this.activity.note(bytes, this.now()),

@@ -62,9 +62,11 @@ export async function runConnector(
     echo?: boolean;
     netns?: string /** Extra environment (tests: short recording chunks). */;
     env?: Record<string, string>;
+    /** Flags for node itself, ahead of the script (bench: `--cpu-prof`, which NODE_OPTIONS refuses). */
+    nodeFlags?: string[];
   } = {},
 ): Promise<Proc> {
-  const args = nodeArgs(["run", "--state", stateDir]);
+  const args = [...(opts.nodeFlags ?? []), ...nodeArgs(["run", "--state", stateDir])];
   const env = { ...process.env, ...opts.env };
   const proc = opts.netns
     ? startProcess("ip", ["netns", "exec", opts.netns, process.execPath, ...args], {

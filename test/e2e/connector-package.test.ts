@@ -17,6 +17,7 @@ import { type Proc, startProcess, waitFor } from "../../scripts/stack/process.ts
 import type { Sshd } from "../../scripts/stack/sshd.ts";
 import { type createLink, missingNetns, namespacedTarget } from "../support/netns.ts";
 import { describeWithPeers } from "../support/peers.ts";
+import { storedRecording } from "../support/probes.ts";
 import { missingPeers, type Stack, startStack } from "../support/stack.ts";
 import { TerminalClient } from "../support/terminal-client.ts";
 
@@ -191,6 +192,10 @@ describeWithPeers(
       expect(await t.waitForEnd()).toBe("user_exit");
       expect(await sshd.log()).toContain(`Connection from ${link.addrA}`);
       expect(connector.output()).toContain('"session.connected"');
+      // The session was recorded on the bundle's recorder thread (dist/recorder-worker.mjs), and its chunks went up.
+      expect(connector.output()).not.toContain("recording.thread_error");
+      const recording = await storedRecording(stack.admin, id, 30_000);
+      expect(recording.complete).toBe(true);
       // The process that served it is the bundle under the service account, with no loader of any kind.
       const pid = run("pgrep", ["-u", account, "-f", "psm-connector.mjs run"]).trim().split("\n")[0]!;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);

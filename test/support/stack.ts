@@ -77,6 +77,8 @@ export async function startStack(
     port?: number;
     /** Extra environment for the connector (e.g. PSM_RECORDING_CHUNK_MS). */
     connectorEnv?: Record<string, string>;
+    /** Flags for the connector's node (bench: `--cpu-prof`). */
+    connectorNodeFlags?: string[];
     /** The sshd offers SFTP (internal-sftp), for file transfer. */
     sftp?: boolean;
   } = {},
@@ -109,7 +111,7 @@ async function startStackIn(
   opts: Parameters<typeof startStack>[0] & {},
 ): Promise<Stack> {
   const secrets = await generateEdgeSecrets();
-  const { edgeNetns, connectorEnv, sftp, ...edgeOpts } = opts;
+  const { edgeNetns, connectorEnv, connectorNodeFlags, sftp, ...edgeOpts } = opts;
   const edgePort = edgeNetns ? await freePort() : undefined;
   const edgeRelay = edgeNetns ? await relayPort({ port: edgePort!, to: edgeNetns, dir }) : undefined;
   if (edgeRelay) started.push(edgeRelay);
@@ -132,7 +134,7 @@ async function startStackIn(
   const { token } = await admin.enrollmentToken(site.id);
   const connectorState = join(dir, "connector");
   await enrollConnector(edge.url, token, connectorState);
-  let connector = await runConnector(connectorState, { env: connectorEnv });
+  let connector = await runConnector(connectorState, { env: connectorEnv, nodeFlags: connectorNodeFlags });
   started.push({ stop: () => connector.stop() });
   const zone = await admin.createZone("e2e servers", site.id);
   const server = await admin.createServer({
@@ -197,7 +199,7 @@ async function startStackIn(
       connector.child.kill("SIGKILL");
       await connector.stop();
       oldOutputs.push(connector.output());
-      connector = await runConnector(connectorState, { env: connectorEnv });
+      connector = await runConnector(connectorState, { env: connectorEnv, nodeFlags: connectorNodeFlags });
     },
     stop: stopStarted,
   };
