@@ -47,8 +47,10 @@ const BATCH_BYTES = 256 * 1024;
 function startWorker(): Worker {
   const source = new URL("./recorder-worker.ts", import.meta.url);
   if (import.meta.url.endsWith(".ts")) {
-    // A worker does not inherit the parent's `--import tsx` loader hooks: it registers them itself.
-    const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(source.href)}); });`;
+    // A worker does not inherit the parent's `--import tsx` loader hooks: it registers them itself (tsx found
+    // from here, whatever the process's working directory).
+    const tsx = import.meta.resolve("tsx/esm/api");
+    const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source.href)}); });`;
     return new Worker(boot, { eval: true });
   }
   return new Worker(new URL("./recorder-worker.mjs", import.meta.url));
