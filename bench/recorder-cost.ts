@@ -1,10 +1,11 @@
 // The connector's recording cost per MB of output, measured alone: the real SessionRecorder (asciicast v2,
 // sealing, Ed25519 signing) spooling into a real Spool in a temp dir (fsync per chunk file), fed
 // like the relay feeds it: one 16–64 KiB frame per event-loop turn, pausing while the recorder is
-// behind. Prints CPU ms per MB of the main (relay) thread, of the whole process (thread pool included),
-// time inside `output()` itself, and wall time, against the same feed with no recorder.
+// behind. Prints CPU ms per MB of the main (relay) thread, of the whole process (the recorder thread and
+// the thread pool included), time inside `output()` itself, and wall time, against the same feed with no
+// recorder. `--where relay` makes the text on the relay's thread instead of the recorder thread (recorder-thread.ts).
 //
-//   npm run bench:recorder [-- --mb 64 --input mixed|x|utf8 --frame-kib 16-64 --rounds 1 --dir /path]
+//   npm run bench:recorder [-- --mb 64 --input mixed|x|utf8 --frame-kib 16-64 --rounds 1 --where thread|relay --dir /path]
 //   node --import tsx --cpu-prof bench/recorder-cost.ts   (a V8 profile of the same run)
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,6 +15,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { generateIdentityKey } from "../connector/keys.ts";
 import { chunkSigner, SessionRecorder } from "../connector/recording/recorder.ts";
+import { RecorderThread } from "../connector/recording/recorder-thread.ts";
 import { Spool } from "../connector/recording/spool.ts";
 
 const { values: args } = parseArgs({
@@ -24,6 +26,8 @@ const { values: args } = parseArgs({
     dir: { type: "string" },
     keystrokes: { type: "boolean", default: true },
     "frame-kib": { type: "string", default: "16-64" },
+    /** `thread`: the track on the recorder thread, as the connector runs it; `relay`: on this (the relay's) thread. */
+    where: { type: "string", default: "thread" },
   },
 });
 const TOTAL_BYTES = Number(args.mb) * 1e6;
@@ -137,6 +141,7 @@ async function recorded(data: Uint8Array, total: number, dir: string): Promise<R
     rows: 24,
     spool,
     sign: chunkSigner(() => key),
+    openTrack: thread?.open,
     onDrain: () => drained?.(),
     onFailure: (failure) => {
       throw new Error(`recording failed: ${failure}`);
@@ -182,11 +187,12 @@ const row = (name: string, r: Round) =>
   `in output() ${perMB(r.outputMs).padStart(5)} ms/MB | ${(TOTAL_BYTES / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` +
   (r.chunks ? ` | ${r.chunks} chunks` : "");
 
+const thread = args.where === "thread" ? new RecorderThread() : undefined;
 const data = corpus(args.input);
 const base = args.dir ?? tmpdir();
 console.log(
   `recorder-cost: ${TOTAL_BYTES / 1e6} MB of '${args.input}' output in ${MIN_FRAME / 1024}–${MAX_FRAME / 1024} KiB frames, ` +
-    `keystrokes ${args.keystrokes ? "on" : "off"}, spool under ${base}; node ${process.version}`,
+    `keystrokes ${args.keystrokes ? "on" : "off"}, spool under ${base}, text made on the ${args.where === "thread" ? "recorder" : "relay's"} thread; node ${process.version}`,
 );
 // Warm-up (JIT, the thread pool, the key) on a small recording, not counted.
 {
@@ -212,3 +218,4 @@ for (let round = 0; round < Number(args.rounds); round++) {
     await rm(dir, { recursive: true, force: true });
   }
 }
+await thread?.close();
