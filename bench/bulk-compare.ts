@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { NO_RECORDING, applyEdits } from "./lib/patch.ts";
 import { snapshot } from "./lib/snapshot.ts";
+import { median } from "./lib/stats.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -119,12 +120,6 @@ class Side {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function parent(): Promise<void> {
   const recordedDir = snapshot(ROOT);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ROOT } from "../scripts/stack/edge.ts";
 import { applyEdits, type Edit, NO_RECORDING } from "./lib/patch.ts";
 import { snapshot, snapshotAt } from "./lib/snapshot.ts";
+import { median } from "./lib/stats.ts";
 
 /** Keeps the matched text and adds `extra` after it. */
 const after = (file: string, find: string, extra: string): Edit => ({ file, find, replace: find + extra });
@@ -272,11 +273,6 @@ async function run(name: string): Promise<Figures | string> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : Number.NaN;
-};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

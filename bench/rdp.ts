@@ -19,6 +19,7 @@ import { waitFor } from "../scripts/stack/process.ts";
 import { DESKTOP_BACKGROUND, startXrdp, type Xrdp, xrdpMissing } from "../scripts/stack/xrdp.ts";
 import { GuacScreen } from "../test/support/guac-screen.ts";
 import { createTargetUser, newCanary, removeTargetUser } from "../test/support/stack.ts";
+import { median } from "./lib/stats.ts";
 
 const RUNS = Number(process.env.BENCH_RDP_RUNS ?? 3);
 /** The scripted activity lasts one minute. */
@@ -157,7 +158,6 @@ async function main(): Promise<void> {
     for (const [i, chunk] of recording.chunks.entries())
       stored += (await gzipNamed(new TextEncoder().encode(chunk), `bench.${i}`)).byteLength;
     o.stream.close();
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log("| figure | value |");
     console.log("| --- | --- |");
     console.log(

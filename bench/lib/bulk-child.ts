@@ -1,7 +1,7 @@
 // A second stack for one figure of `npm run bench`: bulk output through the product built from a
 // patched snapshot (lib/patch.ts), measured when the parent says so. Started early, in parallel with
 // the main stack, so the run pays for its start-up only once. Speaks lines on stdin/stdout:
-// "ready" once a session is open, then on "go" measures and prints the figures as one JSON line.
+// "ready" once a session is open, then on each "go" measures and prints the figures as one JSON line.
 import { createInterface } from "node:readline";
 import { openOurs } from "./clients.ts";
 import { cpuDuring, cpuPerMB } from "./cpu.ts";
@@ -22,17 +22,19 @@ async function main(): Promise<void> {
     const pipe = await openOurs(stack, stackTarget(stack));
     await sleep(300); // the login banner and prompt pass
     process.stdout.write("ready\n");
-    const lines = createInterface({ input: process.stdin });
-    for await (const line of lines) if (line.trim() === "go") break;
-    const { value: bulk, shares } = await cpuDuring(
-      {
-        workerd: () => groupMembers(stack.edge.proc.child.pid, "workerd"),
-        connector: () => [stack.connector.child.pid!],
-      },
-      () => measureBulk(pipe, bytes, 90_000),
-    );
-    const cpu = cpuPerMB(shares, bulk.bytes);
-    process.stdout.write(`${JSON.stringify({ bytes: bulk.bytes, ms: bulk.ms, cpu })}\n`);
+    // One measurement per "go", on the same session, until stdin closes.
+    for await (const line of createInterface({ input: process.stdin })) {
+      if (line.trim() !== "go") continue;
+      const { value: bulk, shares } = await cpuDuring(
+        {
+          workerd: () => groupMembers(stack.edge.proc.child.pid, "workerd"),
+          connector: () => [stack.connector.child.pid!],
+        },
+        () => measureBulk(pipe, bytes, 90_000),
+      );
+      const cpu = cpuPerMB(shares, bulk.bytes);
+      process.stdout.write(`${JSON.stringify({ bytes: bulk.bytes, ms: bulk.ms, cpu })}\n`);
+    }
     await pipe.close();
   } finally {
     await stack.stop();

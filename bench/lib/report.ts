@@ -6,7 +6,7 @@ import type { GuardedEcho } from "./guarded-echo.ts";
 import type { BulkCpu, OffBulk } from "./recording-off.ts";
 import type { RecordingSize } from "./recording-size.ts";
 import type { ScaleResult } from "./scale.ts";
-import { mb, mbps, ms, percentile, ratio, summarize } from "./stats.ts";
+import { mb, mbps, median, ms, percentile, ratio, summarize } from "./stats.ts";
 import type { Machine, MachineLoad, MemoryTrace } from "./system.ts";
 
 export type Who = "ours" | "direct" | "wetty";
@@ -32,6 +32,8 @@ export type Results = {
   bulkUnrecorded?: OffBulk;
   /** CPU ms per MB of the recorded bulk run (ours): the room (workerd) and the connector. */
   bulkCpu?: BulkCpu;
+  /** Recorded (ours) and unrecorded bulk in alternating rounds after the first pair, paired by round. */
+  recordingRounds?: { recorded: OffBulk[]; unrecorded: OffBulk[] };
   /** What the connector had spooled during the recorded bulk, and how long its upload took afterwards. */
   uploadsAfterBulk?: { chunks: number; ms: number };
   recordingSize?: RecordingSize;
@@ -170,15 +172,27 @@ export function mainTable(r: Results): string {
   } else {
     rows.push(["Scale: idle + active sessions", "not run", "–", "–", "–", "–", "–", "1,000 idle + 100 active", "–"]);
   }
-  const on = r.bulk.ours?.mbPerS;
-  const off = r.bulkUnrecorded ? r.bulkUnrecorded.bytes / 1e6 / (r.bulkUnrecorded.ms / 1000) : undefined;
-  const cost = on !== undefined && off !== undefined ? (1 - on / off) * 100 : undefined;
+  // Every pair of rounds (the first pair is the bulk stage's and the recording-off stage's); the figure is the
+  // median over pairs of recorded ÷ unrecorded, each pair measured back to back.
+  const offRate = (b: OffBulk) => b.bytes / 1e6 / (b.ms / 1000);
+  const pairs: [number, number][] = [];
+  if (r.bulk.ours && r.bulkUnrecorded) pairs.push([r.bulk.ours.mbPerS, offRate(r.bulkUnrecorded)]);
+  for (const [i, rec] of (r.recordingRounds?.recorded ?? []).entries()) {
+    const unrec = r.recordingRounds!.unrecorded[i];
+    if (unrec) pairs.push([offRate(rec), offRate(unrec)]);
+  }
+  const ratios = pairs.map(([a, b]) => a / b);
+  const on = pairs.length > 0 ? median(pairs.map((p) => p[0])) : undefined;
+  const off = pairs.length > 0 ? median(pairs.map((p) => p[1])) : undefined;
+  const recordedRatio = ratios.length > 0 ? median(ratios) : undefined;
+  const cost = recordedRatio !== undefined ? (1 - recordedRatio) * 100 : undefined;
   const size = r.recordingSize;
   rows.push([
     "Recording",
     [
       on !== undefined && off !== undefined
-        ? `bulk ${mbps(on)} recorded (every figure above) vs ${mbps(off)} not recorded: cost ${cost!.toFixed(0)} %`
+        ? `bulk ${mbps(on)} recorded vs ${mbps(off)} not recorded (medians of ${pairs.length} alternating rounds; every figure above is recorded): ` +
+          `recorded ÷ unrecorded ${recordedRatio!.toFixed(2)}× (median of the rounds' ${ratios.map((x) => x.toFixed(2)).join(", ")}), cost ${cost!.toFixed(0)} %`
         : "on vs off: not measured",
       r.bulkCpu && r.bulkUnrecorded?.cpu
         ? `room (workerd) CPU ${r.bulkCpu.workerdMsPerMB.toFixed(0)} ms/MB recorded vs ${r.bulkUnrecorded.cpu.workerdMsPerMB.toFixed(0)} not; connector ${r.bulkCpu.connectorMsPerMB.toFixed(0)} vs ${r.bulkUnrecorded.cpu.connectorMsPerMB.toFixed(0)} ms/MB`

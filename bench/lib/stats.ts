@@ -9,6 +9,14 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export const ascending = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 
+/** The median (the mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = ascending(values);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export type Summary = { n: number; p50: number; p90: number; p99: number; max: number };
 
 export function summarize(values: readonly number[]): Summary {
