@@ -1,6 +1,7 @@
 // The recorder thread: a recording made on it is the recording made on the relay's thread, byte for byte; output
-// of one event-loop turn is one event, in order with the input, resizes and markers around it; a thread that dies
-// fails the recordings it held (their sessions end as policy says), and the next recording gets a new thread.
+// of one event-loop turn is one event, in order with the input, resizes and markers around it; an event that breaks
+// fails its own recording only; a thread that dies fails the recordings it held (their sessions end as policy
+// says), and the next recording gets a new thread.
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { ChunkClaims } from "../../protocol/index.ts";
 import { gunzip } from "../../recording/chain.ts";
@@ -112,6 +113,24 @@ describe("RecorderThread", () => {
       ["m", "end: user_exit"],
     ]);
     expect(chunks.at(-1)!.claims).toMatchObject({ out: 14, in: 1, final: true });
+  });
+
+  it("fails only the recording whose event breaks on the thread; the others go on", async () => {
+    const own = new RecorderThread();
+    const onFailure = vi.fn();
+    const broken = await recorder({ openTrack: own.open, onFailure });
+    const healthy = await recorder({ openTrack: own.open });
+    // The first track opened on a new thread is number 1: an event it cannot take (no bytes at all).
+    const worker = (own as unknown as { worker: { postMessage(msg: unknown): void } }).worker;
+    worker.postMessage({ op: "output", id: 1, bytes: null, now: Date.now() });
+    await broken.rec.closed;
+    expect(onFailure).toHaveBeenCalledWith("spool_error");
+    healthy.rec.output(utf8.encode("still recorded"));
+    healthy.rec.end("user_exit");
+    await healthy.rec.closed;
+    expect(await text(healthy.chunks)).toContain("still recorded");
+    expect(healthy.chunks.at(-1)!.claims.final).toBe(true);
+    await own.close();
   });
 
   it("fails the recordings of a thread that dies, and starts a new thread for the next", async () => {

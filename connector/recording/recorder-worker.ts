@@ -28,20 +28,36 @@ port.on("message", (msg: ToRecorder) => {
   }
   const track = tracks.get(msg.id);
   if (!track) return;
+  try {
+    apply(track, msg);
+  } catch (err) {
+    // One recording's fault fails that recording, not the thread and every other session's.
+    track.stop();
+    tracks.delete(msg.id);
+    send({ op: "failed", id: msg.id, message: err instanceof Error ? err.message : String(err) });
+  }
+});
+
+function apply(track: RecordingTrack, msg: Exclude<ToRecorder, { op: "open" }>): void {
   switch (msg.op) {
     case "output":
-      return track.output(msg.bytes, msg.now);
+      track.output(msg.bytes, msg.now);
+      break;
     case "input":
-      return track.input(msg.bytes, msg.now);
+      track.input(msg.bytes, msg.now);
+      break;
     case "resize":
-      return track.resize(msg.cols, msg.rows, msg.now);
+      track.resize(msg.cols, msg.rows, msg.now);
+      break;
     case "marker":
-      return track.marker(msg.label, msg.now);
+      track.marker(msg.label, msg.now);
+      break;
     case "end":
-      return track.end(msg.reason, msg.now);
+      track.end(msg.reason, msg.now);
+      break;
     case "stop":
       track.stop();
       tracks.delete(msg.id);
-      return;
+      break;
   }
-});
+}
