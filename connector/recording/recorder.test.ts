@@ -1,5 +1,5 @@
 // The session recorder: cuts by size and time, the chain, signed claims, byte totals, the final
-// chunk, input redaction through it, markers in order, a refusing spool, and the backlog bound.
+// chunk, input redaction through it, markers in order, a refusing spool, and the backlog bounds.
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { CHUNK_TYP, ChunkClaims } from "../../protocol/index.ts";
@@ -286,7 +286,30 @@ describe("SessionRecorder", () => {
     expect(groups[2]![0]).toBe(5);
   });
 
-  it("is behind while cut chunks wait for a slow spool, and says when it catches up", async () => {
+  it("is behind while more sealed chunks than its bound wait for a slow spool, and says when they are in", async () => {
+    const waiting: (() => void)[] = [];
+    const sink: ChunkSink = { add: () => new Promise<void>((resolve) => waiting.push(resolve)) };
+    const onDrain = vi.fn();
+    const { recorder } = await harness({
+      spool: sink,
+      chunkBytes: 100,
+      backlogBytes: 1 << 20,
+      backlogChunks: 2,
+      onDrain,
+    });
+    for (let i = 0; i < 4; i++) recorder.output(utf8.encode("x".repeat(90)));
+    // Few relayed bytes, but the chunks pile up behind the first write once sealed.
+    await vi.waitFor(() => expect(recorder.behind).toBe(true));
+    expect(onDrain).not.toHaveBeenCalled();
+    while (waiting.length > 0 || recorder.behind) {
+      await vi.waitFor(() => expect(waiting.length).toBeGreaterThan(0));
+      waiting.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    expect(onDrain).toHaveBeenCalledTimes(1);
+  });
+
+  it("is behind while relayed bytes wait to be sealed, and says when it catches up", async () => {
     const waiting: (() => void)[] = [];
     const sink: ChunkSink = { add: () => new Promise<void>((resolve) => waiting.push(resolve)) };
     const onDrain = vi.fn();

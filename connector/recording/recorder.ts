@@ -42,11 +42,17 @@ export type ChunkSign = (claims: ChunkClaims) => Promise<string>;
 export type OpenTrack = (options: TrackOptions, events: TrackEvents) => Track;
 
 /**
- * Relayed bytes not yet in the spool: 4 MiB (the open chunk and about three cut ones of plain text). Past it the
- * recorder is `behind` and the session pauses its target until the spool catches up, so a disk (or a recorder
- * thread) slower than the relay slows the remote program instead of growing memory.
+ * The backlog bounds. Past either the recorder is `behind` and the session pauses its target until the recording
+ * catches up, so a disk (or a recorder thread) slower than the relay slows the remote program instead of growing
+ * memory:
+ * - RECORDER_BACKLOG_BYTES, relayed bytes not yet in a sealed chunk (on their way to the recorder thread, in the open
+ *   chunk, being sealed): 4 MiB;
+ * - RECORDER_BACKLOG_CHUNKS, sealed chunks not yet in the spool: 16, at most 4 MiB stored each. A group commit's
+ *   fsyncs took 10–50 ms here; at bulk speed a chunk is sealed every 20 ms, and a bound of 4 chunks paused a bulk
+ *   stream about 40 times a second.
  */
 export const RECORDER_BACKLOG_BYTES = 4 * RECORDING_CHUNK_BYTES;
+export const RECORDER_BACKLOG_CHUNKS = 16;
 
 export type SessionRecorderOptions = {
   recordingId: string;
@@ -61,8 +67,9 @@ export type SessionRecorderOptions = {
   /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-16 units), RECORDING_CHUNK_MS after the first line. */
   chunkBytes?: number;
   chunkMs?: number;
-  /** The backlog bound, in relayed bytes (RECORDER_BACKLOG_BYTES). */
+  /** The backlog bounds (RECORDER_BACKLOG_BYTES, RECORDER_BACKLOG_CHUNKS). */
   backlogBytes?: number;
+  backlogChunks?: number;
   /** Where the text is made: the recorder thread's `open` in the connector; by default a track on this thread. */
   openTrack?: OpenTrack;
   /** For a track on this thread: runs `fn` after `ms` (setTimeout, unref'd, unless a test drives time). */
@@ -94,8 +101,11 @@ export class SessionRecorder {
   /** Relayed bytes so far: output (the session's output offset) and input. */
   private outBytes = 0;
   private inBytes = 0;
-  /** Relayed bytes covered by the chunks in the spool. */
-  private spooledBytes = 0;
+  /** Relayed bytes covered by the chunks sealed so far. */
+  private sealedBytes = 0;
+  /** Sealed chunks not yet in the spool. */
+  private unspooled = 0;
+  private wasBehind = false;
   /** Spool writes run in order, one group at a time. */
   private spooling: Promise<void> = Promise.resolve();
   /**
@@ -143,7 +153,10 @@ export class SessionRecorder {
 
   /** The relayed bytes not yet in the spool are past the backlog bound: pause the target. */
   get behind(): boolean {
-    return this.outBytes + this.inBytes - this.spooledBytes > (this.options.backlogBytes ?? RECORDER_BACKLOG_BYTES);
+    return (
+      this.outBytes + this.inBytes - this.sealedBytes > (this.options.backlogBytes ?? RECORDER_BACKLOG_BYTES) ||
+      this.unspooled > (this.options.backlogChunks ?? RECORDER_BACKLOG_CHUNKS)
+    );
   }
 
   /** Output read from the target, as read. */
@@ -151,6 +164,7 @@ export class SessionRecorder {
     if (this.state !== "recording") return;
     this.track.output(bytes, this.clock());
     this.outBytes += bytes.byteLength;
+    if (this.behind) this.wasBehind = true;
     this.options.noteOutput?.(bytes.byteLength);
   }
 
@@ -159,6 +173,7 @@ export class SessionRecorder {
     if (this.state !== "recording") return;
     this.track.input(bytes, this.clock());
     this.inBytes += bytes.byteLength;
+    if (this.behind) this.wasBehind = true;
   }
 
   resize(cols: number, rows: number): void {
@@ -186,6 +201,9 @@ export class SessionRecorder {
   /** A chunk sealed by the track (in cut order): its claims signed, then into the spool behind the ones before. */
   private sealed(cut: SealedCut): void {
     if (this.state === "failed") return;
+    this.sealedBytes = cut.out + cut.in;
+    this.unspooled++;
+    this.drained();
     const { recordingId: rid, sessionId: sid } = this.options;
     const { seq, size, sha256, rawSize, rawSha256, link } = cut.entry;
     const entry: Pending = { cut };
@@ -230,16 +248,19 @@ export class SessionRecorder {
     try {
       if (group.length > 0 && this.state !== "failed") await this.handOver(group);
       if (failed) throw new Error("signing failed");
-      const last = group.at(-1);
-      if (last) {
-        const wasBehind = this.behind;
-        this.spooledBytes = last.cut.out + last.cut.in;
-        if (wasBehind && !this.behind && this.state === "recording") this.options.onDrain?.();
-        if (last.cut.final) this.settle();
-      }
+      this.unspooled -= group.length;
+      this.drained();
+      if (group.at(-1)?.cut.final) this.settle();
     } catch (err) {
       this.fail(err instanceof SpoolFull ? "spool_full" : "spool_error");
     }
+  }
+
+  /** Tells the session when the backlog went back under its bounds (a paused target may run again). */
+  private drained(): void {
+    const behind = this.behind;
+    if (this.wasBehind && !behind && this.state === "recording") this.options.onDrain?.();
+    this.wasBehind = behind;
   }
 
   private async handOver(group: Pending[]): Promise<void> {

@@ -8,7 +8,8 @@
 // relay's clock reading, so a line's time is when the relay read the bytes, not when this thread got to them.
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
-import { gzip } from "node:zlib";
+import { gzip, gzipSync } from "node:zlib";
+import { isMainThread } from "node:worker_threads";
 import {
   type ChunkEntry,
   RECORDING_CHUNK_BYTES,
@@ -270,7 +271,8 @@ export async function sealChunkOffThread(
   raw: Uint8Array,
   prev: string,
 ): Promise<{ data: Uint8Array; entry: ChunkEntry }> {
-  const compressed = gzipAsync(raw, { chunkSize: GZIP_CHUNK_SIZE, level: gzipLevel(raw.byteLength) });
+  const opts = { chunkSize: GZIP_CHUNK_SIZE, level: gzipLevel(raw.byteLength) };
+  const compressed = isMainThread ? gzipAsync(raw, opts) : Promise.resolve(gzipSync(raw, opts));
   const rawSha256 = sha256(raw);
   const plain = await compressed;
   // ID1 ID2 CM=8 and no optional fields: zlib's own header.
