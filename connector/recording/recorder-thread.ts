@@ -1,9 +1,10 @@
 // The connector's recorder thread: every recorded session's track (track.ts) runs on one worker thread, so the
-// per-byte work of recording (decoding, JSON-escaping, hashing, cutting; gzip on libuv's pool) never holds up the
-// relay's event loop. Measured in `npm run bench`: with the track on the relay's thread, a recorded bulk stream
-// ran at 0.7–0.8× an unrecorded one on this machine's 2 cores; on its own thread it runs at about the same speed.
+// per-byte work of recording (decoding, JSON-escaping, cutting, hashing, gzip) never holds up the relay's event
+// loop, which is the connector's bottleneck on bulk output. The relay thread's recording cost per MB fell from 2.9
+// to 0.75 ms on bulk output and from 5.9 to 1.2 ms on mixed terminal text (`npm run bench:recorder`); the work
+// itself still needs a core (docs/benchmarks.md, "Why not 0.9 yet").
 //
-// The relay's side is thin: output read within a few ms goes over as one message (one copy, transferred),
+// The relay's side is thin: output read within 4 ms goes over as one message (one copy, transferred),
 // and every other event first sends the output before it, so the thread sees the session in the order it
 // happened. Each sealed chunk comes back to its SessionRecorder, which signs and spools it. A thread that dies
 // fails the recordings it held (their sessions end as policy says) and the next recording starts a new one.

@@ -4,8 +4,8 @@
 // the relay's event loop. Here each sealed chunk's claims are signed with the connector's key and the chunks are
 // written to the spool, in order, in groups (one fsync round for the chunks sealed meanwhile).
 //
-// Cost on the relay's thread (docs/benchmarks.md): a copy of the relayed bytes and one message per event-loop
-// turn; the text, hashes and gzip run on the recorder thread and libuv's pool.
+// Cost on the relay's thread (docs/benchmarks.md): a copy of the relayed bytes and one message per 4 ms of output;
+// the text, hashes and gzip run on the recorder thread; signing and the spool's writes run here.
 import { CompactSign, type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import {
   CHUNK_TYP,

@@ -260,10 +260,12 @@ export const gzipLevel = (rawBytes: number): number => (rawBytes >= RECORDING_CH
 const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
 /**
- * `sealChunk` of recording/chain.ts, with node:zlib's gzip on libuv's thread pool instead of web streams; the text
- * is hashed while it compresses. The gzip member gets the chunk's FNAME as `gzipNamed` writes it. At the default
- * level (small chunks) the bytes are `sealChunk`'s; a large chunk is compressed at `gzipLevel`'s faster level,
- * which any gzip reader (and the verifier) reads the same.
+ * `sealChunk` of recording/chain.ts, with node:zlib's gzip instead of web streams; the text is hashed while it
+ * compresses. On the recorder thread gzip runs inline (the thread exists for this work, and libuv's pool is left to
+ * the spool's fsyncs, which hold a pool thread 10–50 ms each); on the relay's thread (tests, tools) it runs on the
+ * pool. The gzip member gets the chunk's FNAME as `gzipNamed` writes it. At the default level (small chunks) the
+ * bytes are `sealChunk`'s; a large chunk is compressed at `gzipLevel`'s faster level, which any gzip reader (and the
+ * verifier) reads the same.
  */
 export async function sealChunkOffThread(
   recordingId: string,
