@@ -321,6 +321,11 @@ export class Utf8Stream {
       }
     }
     const n = src.length;
+    // The source as 32-bit words from its first 4-byte-aligned byte (`w0`), for scanning ASCII runs four bytes
+    // at a time (typed arrays read little-endian here; only which bytes are clean matters, not their order).
+    const w0 = (4 - (src.byteOffset & 3)) & 3;
+    const words = json && n - w0 >= 8 ? new Uint32Array(src.buffer, src.byteOffset + w0, (n - w0) >> 2) : null;
+    const wordsEnd = words ? w0 + words.length * 4 : 0;
     for (let i = 0; i < n; i++) {
       if (needed === 0) {
         // ASCII (most output): runs written as they are, scanned then copied in one go, and the bytes
@@ -328,7 +333,23 @@ export class Utf8Stream {
         while (i < n) {
           let end = i;
           if (json) {
-            while (end < n) {
+            for (;;) {
+              if (words && end >= w0 && ((end - w0) & 3) === 0) {
+                // Whole words with no byte JSON escapes and no non-ASCII byte: no byte ≥ 0x80, none < 0x20, no '"'
+                // and no '\\' (the classic has-less / has-zero tests; a false alarm only ends the word scan early).
+                while (end < wordsEnd) {
+                  const w = words[(end - w0) >> 2]!;
+                  const q = w ^ 0x22222222;
+                  const b = w ^ 0x5c5c5c5c;
+                  if (
+                    ((w | ((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) !==
+                    0
+                  )
+                    break;
+                  end += 4;
+                }
+              }
+              if (end >= n) break;
               const c = src[end]!;
               if (c >= 0x80 || c < 0x20 || c === 0x22 || c === 0x5c) break;
               end++;
