@@ -53,6 +53,12 @@ const DEFAULT_DENIAL = "This command is not allowed by the session's policy.";
 const PASTED_REVIEW =
   "This command needs a reviewer's approval: type or paste it on its own line, then press Enter to ask for it.";
 const WITHDRAWN = "You withdrew the command: it did not run.";
+/** What an event says of a line the screen did not show (it may be a password). */
+const NOT_SHOWN = "(typed with echo off: not shown)";
+const BLIND_EDITED =
+  "Command control cannot read this line: the terminal does not show what is typed, and it was edited. Turn echo back on (stty echo) or retype it.";
+const BLIND_REVIEW =
+  "This command needs review, which needs the line on screen: turn echo back on (stty echo) and retype it.";
 
 /** A line held for review, as the guard asks for it. */
 export type ReviewRequest = { line: string; rule: number; message: string; seconds: number };
@@ -117,6 +123,11 @@ export class CommandGuard {
   private feedTimer: NodeJS.Timeout | undefined;
   /** The hold of a line under review: aborted by Ctrl-C from the user, or by dispose. */
   private holding: AbortController | null = null;
+  /**
+   * What was typed on this line, as the shell holds it when only printable keys, Backspace and Ctrl-U were used
+   * (`exact`): read at Enter when the screen shows nothing of it (`stty -echo`, a prompt that does not echo).
+   */
+  private typed: { bytes: number[]; exact: boolean } = { bytes: [], exact: true };
 
   constructor(
     rules: readonly CommandRule[],
@@ -222,7 +233,7 @@ export class CommandGuard {
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i]!;
       if (token.kind === "bytes") this.sendKeys(token.bytes);
-      else if (token.kind === "paste") this.sendKeys(Buffer.concat([PASTE_START, token.text, PASTE_END]));
+      else if (token.kind === "paste") this.sendKeys(Buffer.concat([PASTE_START, token.text, PASTE_END]), token.text);
       else {
         const ran = await this.enter(token.key);
         if (!ran) return;
@@ -328,6 +339,8 @@ export class CommandGuard {
     await this.settle();
     if (this.disposed) return false;
     const shown = this.screenLine().text;
+    const typed = Buffer.from(this.typed.bytes).toString("utf8");
+    if (!shown.trim() && typed.trim()) return this.enterBlind(key, typed);
     const full = this.continued + shown;
     const verdict = this.decide(full);
     if (verdict.action === "deny") {
@@ -353,6 +366,34 @@ export class CommandGuard {
         rule: verdict.rule,
         message: verdict.message,
       });
+    return true;
+  }
+
+  /**
+   * Enter on a line the screen does not show (echo off: `stty -echo` at a shell prompt, or a password prompt). The
+   * keys typed are the line: checked as a shown line would be, but never written to an event or shown to reviewers
+   * (it may be a password). A line edited with keys the guard cannot follow is refused, and so is one a rule would
+   * hold for review.
+   */
+  private enterBlind(key: number, typed: string): boolean {
+    const full = this.continued + typed;
+    const verdict: CommandVerdict = this.typed.exact
+      ? this.decide(full)
+      : { action: "deny", rule: null, message: BLIND_EDITED };
+    if (verdict.action === "deny" || verdict.action === "review") {
+      this.deny(NOT_SHOWN, {
+        ...verdict,
+        action: "deny",
+        message: verdict.action === "review" ? BLIND_REVIEW : verdict.message,
+      });
+      return false;
+    }
+    this.io.send(Buffer.from([key]));
+    this.awaitingEcho = true;
+    this.editing = false;
+    this.continued = continuation(full);
+    if (verdict.action === "alert")
+      this.io.command({ line: NOT_SHOWN, action: "alert", rule: verdict.rule, message: verdict.message });
     return true;
   }
 
@@ -400,12 +441,14 @@ export class CommandGuard {
     return worst;
   }
 
-  private sendKeys(bytes: Buffer): void {
+  private sendKeys(bytes: Buffer, pasted?: Buffer): void {
     if (bytes.byteLength === 0) return;
     if (!this.editing) {
       this.editing = true;
       this.frozenAt = this.written;
+      this.typed = { bytes: [], exact: true };
     }
+    this.noteTyped(pasted ?? bytes);
     // Ctrl-C, Ctrl-D: the line is abandoned; the next prompt starts a new one.
     if (bytes.includes(0x03) || bytes.includes(0x04)) {
       this.editing = false;
@@ -413,6 +456,21 @@ export class CommandGuard {
     }
     this.awaitingEcho = true;
     this.io.send(bytes);
+  }
+
+  /** Follows the line's keys: Backspace takes back a character, Ctrl-U the line; any other control key or escape
+   * sequence (cursor moves, history, completion) makes the line unknowable from the keys alone. */
+  private noteTyped(bytes: Buffer): void {
+    const typed = this.typed;
+    for (const b of bytes) {
+      if (b === 0x7f || b === 0x08) {
+        // One character: its continuation bytes, then its first byte.
+        while (typed.bytes.length > 0 && ((typed.bytes.at(-1) ?? 0) & 0xc0) === 0x80) typed.bytes.pop();
+        typed.bytes.pop();
+      } else if (b === 0x15) typed.bytes.length = 0;
+      else if (b < 0x20) typed.exact = false;
+      else typed.bytes.push(b);
+    }
   }
 
   /** Waits for the echo of what was sent and for output to pause (bounded), then for the terminal to parse it. */

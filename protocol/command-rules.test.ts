@@ -74,6 +74,48 @@ describe("CommandMatcher", () => {
     expect(matcher.check("cd / && rm -rf /")).toMatchObject({ action: "deny", rule: 1 });
     expect(matcher.check("rm -rf /tmp/x")).toMatchObject({ action: "allow", rule: null });
   });
+  // Each of these lines runs `reboot` in bash; the guard claims to check every command of a line.
+  it("attack: a denied command behind a reserved word (if, then, do, else, !, while) still matches", () => {
+    for (const line of [
+      "if reboot; then :; fi",
+      "if true; then reboot; fi",
+      "if false; then :; else reboot; fi",
+      "for i in 1; do reboot; done",
+      "while reboot; do :; done",
+      "until /sbin/reboot; do :; done",
+      "! reboot",
+      "true && ! sudo reboot",
+      "coproc reboot",
+    ])
+      expect(matcher.check(line), line).toMatchObject({ action: "deny", rule: 0 });
+  });
+  it("attack: a denied command behind a leading redirection still matches", () => {
+    for (const line of [
+      ">/dev/null reboot",
+      "> /dev/null reboot",
+      "2>/dev/null reboot",
+      "2>&1 reboot",
+      "&>/dev/null reboot",
+      "</dev/null systemctl stop nginx",
+      "<<<x reboot",
+      "true; >x reboot",
+    ])
+      expect(matcher.check(line), line).toMatchObject({ action: "deny", rule: 0 });
+    expect(splitCommands("echo hi >out 2>&1; cat <in")).toEqual([["echo", "hi"], ["cat"]]);
+  });
+  it("attack: a denied command in ANSI-C quotes ($'…', $\"…\") still matches", () => {
+    for (const line of ["$'reboot'", "$'\\x72eboot'", "$'\\162eboot'", '$"reboot"', "systemctl $'stop' x"])
+      expect(matcher.check(line), line).toMatchObject({ action: "deny", rule: 0 });
+  });
+  it("attack: a denied command behind a wrapper's long option with a value still matches", () => {
+    for (const line of [
+      "sudo --user root reboot",
+      "sudo --user=root reboot",
+      "env --unset X reboot",
+      "nice --adjustment 5 reboot",
+    ])
+      expect(matcher.check(line), line).toMatchObject({ action: "deny", rule: 0 });
+  });
   it("denies a line too long to check when any rule denies; allows it otherwise", () => {
     expect(matcher.check(`echo ${"a".repeat(5000)}`)).toMatchObject({ action: "deny", rule: null });
     const alertOnly = new CommandMatcher(rules([{ kind: "regex", pattern: "x", action: "alert" }]) as CommandRule[]);

@@ -192,35 +192,92 @@ function startsWith(words: string[], name: string[]): boolean {
 }
 
 /** Prefixes that run the command after them; their options are skipped (those taking a value with it). */
-const WRAPPERS: Record<string, { withValue: string }> = {
-  sudo: { withValue: "-u-g-h-p-r-t-C-D-T-U" },
-  doas: { withValue: "-u-C" },
-  env: { withValue: "-u-C-S" },
-  command: { withValue: "" },
-  exec: { withValue: "-a" },
-  nohup: { withValue: "" },
-  time: { withValue: "" },
-  nice: { withValue: "-n" },
-  builtin: { withValue: "" },
+const WRAPPERS: Record<string, string[]> = {
+  sudo: [
+    ..."-u -g -h -p -r -t -C -D -T -U".split(" "),
+    ..."--user --group --host --prompt --role --type --close-from --chdir --command-timeout --other-user".split(" "),
+  ],
+  doas: ["-u", "-C"],
+  env: ["-u", "-C", "-S", "--unset", "--chdir", "--split-string"],
+  command: [],
+  exec: ["-a"],
+  nohup: [],
+  // The keyword takes -p; GNU time's program takes a format and an output file.
+  time: ["-f", "-o", "--format", "--output"],
+  nice: ["-n", "--adjustment"],
+  builtin: [],
 };
 
+/** Reserved words a command may follow (`if reboot; then …`, `! reboot`, `do reboot`). */
+const RESERVED = new Set(["!", "if", "then", "elif", "else", "do", "while", "until", "coproc"]);
+
+/** Bash's ANSI-C quoting (`$'…'`) from the opening quote at `start`: the text it stands for and its closing quote. */
+function ansiC(line: string, start: number): { text: string; end: number } {
+  const simple: Record<string, string> = {
+    a: "\x07",
+    b: "\b",
+    e: "\x1b",
+    E: "\x1b",
+    f: "\f",
+    n: "\n",
+    r: "\r",
+    t: "\t",
+    v: "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+  };
+  let text = "";
+  let i = start + 1;
+  for (; i < line.length && line[i] !== "'"; i++) {
+    if (line[i] !== "\\" || i + 1 >= line.length) {
+      text += line[i];
+      continue;
+    }
+    const rest = line.slice(i + 1);
+    const code =
+      /^[0-7]{1,3}/.exec(rest) ??
+      /^x([0-9a-fA-F]{1,2})/.exec(rest) ??
+      /^u([0-9a-fA-F]{1,4})/.exec(rest) ??
+      /^U([0-9a-fA-F]{1,8})/.exec(rest);
+    if (code) {
+      const value = code[1] === undefined ? Number.parseInt(code[0], 8) : Number.parseInt(code[1], 16);
+      text += value <= 0x10ffff ? String.fromCodePoint(value) : "";
+      i += code[0].length;
+    } else if (rest[0] === "c" && rest.length > 1) {
+      text += String.fromCharCode(rest.charCodeAt(1) & 0x1f);
+      i += 2;
+    } else {
+      text += simple[rest[0]!] ?? `\\${rest[0]}`;
+      i++;
+    }
+  }
+  return { text, end: i };
+}
+
 /**
- * The commands of a line, each as its words (quotes removed, `sudo`/`env`-style prefixes and `VAR=value`
- * assignments dropped): split at `;`, `&&`, `||`, `|`, `&`, newlines and parentheses, and the inside of `$(…)`
- * and backquotes counted as commands of their own. A shell-like reading for matching, not a shell parser.
+ * The commands of a line, each as its words (quotes removed, `$'…'` decoded, `sudo`/`env`-style prefixes, reserved
+ * words such as `if`, `then` and `!`, redirections and `VAR=value` assignments dropped): split at `;`, `&&`, `||`,
+ * `|`, `&`, newlines and parentheses, and the inside of `$(…)` and backquotes counted as commands of their own. A
+ * shell-like reading for matching, not a shell parser.
  */
 export function splitCommands(line: string): string[][] {
   const out: string[][] = [];
   let words: string[] = [];
   let word = "";
   let inWord = false;
+  /** A redirection's operator was read: the next word is its target, not a word of the command. */
+  let target = false;
   const endWord = () => {
-    if (inWord) words.push(word);
+    if (inWord && target) target = false;
+    else if (inWord) words.push(word);
     word = "";
     inWord = false;
   };
   const endCommand = () => {
     endWord();
+    target = false;
     const command = unwrap(words);
     if (command.length > 0) out.push(command);
     words = [];
@@ -246,9 +303,26 @@ export function splitCommands(line: string): string[][] {
       }
       inWord = true;
       i = j;
+    } else if (c === "$" && line[i + 1] === "'") {
+      const quoted = ansiC(line, i + 1);
+      word += quoted.text;
+      inWord = true;
+      i = quoted.end;
+    } else if (c === "$" && line[i + 1] === '"') {
+      // Locale quoting: read as the double quotes that follow.
+      inWord = true;
     } else if (c === "$" && line[i + 1] === "(") {
       endCommand();
       i++;
+    } else if (c === "<" || c === ">" || (c === "&" && line[i + 1] === ">")) {
+      // A redirection (`>x`, `2>&1`, `&>x`, `<<<x`) may come before the command: its file descriptor, operator and
+      // target are not the command's words.
+      if (inWord && /^\d+$/.test(word)) {
+        word = "";
+        inWord = false;
+      } else endWord();
+      while (i + 1 < line.length && "<>&|-".includes(line[i + 1]!)) i++;
+      target = true;
     } else if (";&|()\n`{}".includes(c)) {
       endCommand();
     } else if (c === " " || c === "\t") {
@@ -265,7 +339,7 @@ export function splitCommands(line: string): string[][] {
 function unwrap(words: string[]): string[] {
   let i = 0;
   for (;;) {
-    while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
+    while (i < words.length && (RESERVED.has(words[i]!) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!))) i++;
     const w = words[i];
     if (w === undefined) return [];
     const wrapper = WRAPPERS[w.slice(w.lastIndexOf("/") + 1)];
@@ -274,7 +348,7 @@ function unwrap(words: string[]): string[] {
     while (i < words.length && words[i]!.startsWith("-") && words[i] !== "--") {
       const option = words[i]!;
       i++;
-      if (option.length === 2 && wrapper.withValue.includes(option)) i++;
+      if (wrapper.includes(option)) i++;
     }
     if (words[i] === "--") i++;
   }
