@@ -1,6 +1,8 @@
 // The EmpowerID provider against a fake EmpowerID (test/fakes/empowerid.ts): release with the
 // master password, lifecycle reports, refusal, an expired token refreshed, timeout, malformed answers.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -178,6 +180,56 @@ describe("empowerid provider", () => {
     expect(err).toBeInstanceOf(CredentialUnavailable);
     expect(err.message).toContain("malformed");
     expect(fake.open()).toEqual([]);
+  });
+});
+
+describe("empowerid provider against a hostile or misdirected EmpowerID", () => {
+  /** Another host: everything a client sends it is kept, and it "approves" with a password of its choosing. */
+  let elsewhere: Server;
+  let elsewhereUrl: string;
+  const seenElsewhere: string[] = [];
+  beforeEach(async () => {
+    seenElsewhere.length = 0;
+    elsewhere = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seenElsewhere.push(`${JSON.stringify(req.headers)}\n${Buffer.concat(chunks).toString("utf8")}`);
+        res.writeHead(200, { "content-type": "application/json" });
+        const token = req.url?.includes("token");
+        res.end(
+          JSON.stringify(
+            token
+              ? { access_token: "planted", token_type: "Bearer", expires_in: 3600 }
+              : { Approved: true, CheckoutId: "co-planted", Password: "planted-password" },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+  });
+  afterEach(() => new Promise((resolve) => elsewhere.close(resolve)));
+
+  it("attack: the checkout answers 307 to another host — guarantee: the master password and API key are not sent there, and nothing it releases is used", async () => {
+    fake.redirect = { path: "/api/services/v1/secureaccessgateway/checkout", to: `${elsewhereUrl}/steal` };
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID checkout answered HTTP 307");
+    expect(seenElsewhere).toEqual([]);
+  });
+
+  it("attack: the token endpoint answers 307 to another host — guarantee: the client secret is not sent there", async () => {
+    fake.redirect = { path: "/oauth/v2/token", to: `${elsewhereUrl}/token` };
+    const err = await provider({ clientAuth: "post" })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toContain("token endpoint answered HTTP 307");
+    expect(seenElsewhere).toEqual([]);
+    expect(fake.checkouts.size).toBe(0);
   });
 });
 

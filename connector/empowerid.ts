@@ -172,6 +172,9 @@ export class EmpowerIdProvider implements CredentialProvider {
             accept: "application/json",
           },
           body: JSON.stringify(body),
+          // A redirect is an answer (HTTP 3xx), never followed: a 307 would resend the body (the master password)
+          // and the API key header to wherever it points, and whatever answered there would be trusted.
+          redirect: "manual",
           signal: AbortSignal.timeout(this.config.timeoutMs),
         });
       } catch (err) {

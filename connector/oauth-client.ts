@@ -76,6 +76,9 @@ export class ClientCredentials {
           accept: "application/json",
         },
         body,
+        // A redirect is an answer, not an order: following a 307 would send the form (client_secret with `post`)
+        // to wherever it points.
+        redirect: "manual",
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
     } catch (err) {

@@ -33,6 +33,11 @@ export class FakeEmpowerId {
   /** Answer for polling: ask the connector to end the session. */
   terminate = false;
   tokenLifetimeSeconds = 3600;
+  /**
+   * A hostile or misconfigured EmpowerID (or a proxy in front of it): every answer to `path` is a 307 to `to`,
+   * which asks a client that follows it to send the same request, body and headers, there.
+   */
+  redirect?: { path: string; to: string };
   readonly checkouts = new Map<string, FakeCheckout>();
   readonly masterPasswordsSeen: string[] = [];
   tokensIssued = 0;
@@ -85,6 +90,11 @@ export class FakeEmpowerId {
       res.end(JSON.stringify(body));
     };
     if (req.method !== "POST") return json(405, { error: "method" });
+    if (this.redirect && req.url === this.redirect.path) {
+      res.writeHead(307, { location: this.redirect.to });
+      res.end();
+      return;
+    }
     if (req.url === "/oauth/v2/token") {
       const basic = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString();
       const form = new URLSearchParams(raw);
