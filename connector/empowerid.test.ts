@@ -231,6 +231,27 @@ describe("empowerid provider against a hostile or misdirected EmpowerID", () => 
     expect(seenElsewhere).toEqual([]);
     expect(fake.checkouts.size).toBe(0);
   });
+
+  it("attack: the checkout answers an endless body — guarantee: the connector stops reading past 64 KiB instead of buffering it", async () => {
+    fake.flood = { path: "/api/services/v1/secureaccessgateway/checkout", bytes: 256 * 1024 * 1024 };
+    const err = await provider({ timeoutMs: 20_000 })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID checkout answer is malformed (not an object)");
+    // What the socket buffers hold at most, not the quarter GiB offered.
+    expect(fake.floodSent).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("attack: the token endpoint answers an endless body — guarantee: the connector stops reading past 64 KiB", async () => {
+    fake.flood = { path: "/oauth/v2/token", bytes: 256 * 1024 * 1024 };
+    const err = await provider({ timeoutMs: 20_000 })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID OAuth: token endpoint answer is malformed");
+    expect(fake.floodSent).toBeLessThan(32 * 1024 * 1024);
+  });
 });
 
 describe("empowerid over mutual TLS (a certificate-bound service account)", () => {
