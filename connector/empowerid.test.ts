@@ -252,6 +252,17 @@ describe("empowerid provider against a hostile or misdirected EmpowerID", () => 
     expect(err.message).toBe("EmpowerID OAuth: token endpoint answer is malformed");
     expect(fake.floodSent).toBeLessThan(32 * 1024 * 1024);
   });
+
+  it("attack: EmpowerID configured over plain HTTP on the network — guarantee: the config refuses it (loopback alone may be http, for a local test)", () => {
+    const base = { clientId: "c", clientSecret: "s" };
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://eid.example.com" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://10.0.0.7:8080" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "ftp://eid.example.com" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "https://eid.example.com" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://127.0.0.1:8080" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://[::1]:8080" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://localhost:8080" }).success).toBe(true);
+  });
 });
 
 describe("empowerid over mutual TLS (a certificate-bound service account)", () => {
