@@ -66,7 +66,15 @@ export async function loadConfig(stateDir: string): Promise<ConnectorConfig> {
     if (err.code === "ENOENT") return "{}";
     throw err;
   });
-  const parsed = ConnectorConfig.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Not the parser's message: V8 quotes the text around the fault, and this file holds the EmpowerID and cloud
+    // secrets (the message goes to stderr, so to the journal).
+    throw new Error(`${join(stateDir, CONFIG_FILE)} is not valid JSON`);
+  }
+  const parsed = ConnectorConfig.safeParse(json);
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
     throw new Error(`${join(stateDir, CONFIG_FILE)} is invalid: ${where}`);

@@ -2,6 +2,19 @@
 // field names of its PSM checkout API, so every path and field is here, with the defaults
 // docs/empowerid.md explains (what is known, what is assumed). Override any of them in config.json.
 import { z } from "zod";
+import { inCidr, parseCidr, parseIp } from "./target-policy.ts";
+
+const LOOPBACK = [parseCidr("127.0.0.0/8"), parseCidr("::1/128")];
+
+/** https, or http to this host only (a local test or a TLS-terminating sidecar): never plaintext over a network. */
+function tlsOrLoopback(text: string): boolean {
+  const url = new URL(text);
+  if (url.protocol === "https:") return true;
+  if (url.protocol !== "http:") return false;
+  if (url.hostname === "localhost") return true;
+  const ip = parseIp(url.hostname);
+  return ip !== undefined && LOOPBACK.some((range) => inCidr(ip, range));
+}
 
 /** Field names of the JSON bodies exchanged with EmpowerID (assumed; see docs/empowerid.md). */
 export const EmpowerIdFields = z.strictObject({
@@ -34,8 +47,8 @@ export type EmpowerIdFields = z.infer<typeof EmpowerIdFields>;
 
 export const EmpowerIdConfig = z
   .strictObject({
-    /** EmpowerID's base URL, e.g. https://eid.example.com */
-    baseUrl: z.url(),
+    /** EmpowerID's base URL, e.g. https://eid.example.com (http only to a loopback address). */
+    baseUrl: z.url().refine(tlsOrLoopback, "baseUrl must be https (http only to a loopback address)"),
     /** OAuth client registered in EmpowerID for the connector (client credentials grant). */
     clientId: z.string().min(1),
     /** The client secret; not needed when the client certificate authenticates the token request. */

@@ -1,6 +1,8 @@
 // The EmpowerID provider against a fake EmpowerID (test/fakes/empowerid.ts): release with the
 // master password, lifecycle reports, refusal, an expired token refreshed, timeout, malformed answers.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -178,6 +180,88 @@ describe("empowerid provider", () => {
     expect(err).toBeInstanceOf(CredentialUnavailable);
     expect(err.message).toContain("malformed");
     expect(fake.open()).toEqual([]);
+  });
+});
+
+describe("empowerid provider against a hostile or misdirected EmpowerID", () => {
+  /** Another host: everything a client sends it is kept, and it "approves" with a password of its choosing. */
+  let elsewhere: Server;
+  let elsewhereUrl: string;
+  const seenElsewhere: string[] = [];
+  beforeEach(async () => {
+    seenElsewhere.length = 0;
+    elsewhere = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seenElsewhere.push(`${JSON.stringify(req.headers)}\n${Buffer.concat(chunks).toString("utf8")}`);
+        res.writeHead(200, { "content-type": "application/json" });
+        const token = req.url?.includes("token");
+        res.end(
+          JSON.stringify(
+            token
+              ? { access_token: "planted", token_type: "Bearer", expires_in: 3600 }
+              : { Approved: true, CheckoutId: "co-planted", Password: "planted-password" },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+  });
+  afterEach(() => new Promise((resolve) => elsewhere.close(resolve)));
+
+  it("attack: the checkout answers 307 to another host — guarantee: the master password and API key are not sent there, and nothing it releases is used", async () => {
+    fake.redirect = { path: "/api/services/v1/secureaccessgateway/checkout", to: `${elsewhereUrl}/steal` };
+    const err = await provider()
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID checkout answered HTTP 307");
+    expect(seenElsewhere).toEqual([]);
+  });
+
+  it("attack: the token endpoint answers 307 to another host — guarantee: the client secret is not sent there", async () => {
+    fake.redirect = { path: "/oauth/v2/token", to: `${elsewhereUrl}/token` };
+    const err = await provider({ clientAuth: "post" })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toContain("token endpoint answered HTTP 307");
+    expect(seenElsewhere).toEqual([]);
+    expect(fake.checkouts.size).toBe(0);
+  });
+
+  it("attack: the checkout answers an endless body — guarantee: the connector stops reading past 64 KiB instead of buffering it", async () => {
+    fake.flood = { path: "/api/services/v1/secureaccessgateway/checkout", bytes: 256 * 1024 * 1024 };
+    const err = await provider({ timeoutMs: 20_000 })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID checkout answer is malformed (not an object)");
+    // What the socket buffers hold at most, not the quarter GiB offered.
+    expect(fake.floodSent).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("attack: the token endpoint answers an endless body — guarantee: the connector stops reading past 64 KiB", async () => {
+    fake.flood = { path: "/oauth/v2/token", bytes: 256 * 1024 * 1024 };
+    const err = await provider({ timeoutMs: 20_000 })
+      .release({ sessionId: "s1", grant: await grant(), terminate: () => {} })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialUnavailable);
+    expect(err.message).toBe("EmpowerID OAuth: token endpoint answer is malformed");
+    expect(fake.floodSent).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("attack: EmpowerID configured over plain HTTP on the network — guarantee: the config refuses it (loopback alone may be http, for a local test)", () => {
+    const base = { clientId: "c", clientSecret: "s" };
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://eid.example.com" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://10.0.0.7:8080" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "ftp://eid.example.com" }).success).toBe(false);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "https://eid.example.com" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://127.0.0.1:8080" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://[::1]:8080" }).success).toBe(true);
+    expect(EmpowerIdConfig.safeParse({ ...base, baseUrl: "http://localhost:8080" }).success).toBe(true);
   });
 });
 

@@ -17,7 +17,7 @@ import {
 import type { EmpowerIdConfig } from "./empowerid-config.ts";
 import { faultFields } from "./fault.ts";
 import type { Log } from "./log.ts";
-import { ClientCredentials } from "./oauth-client.ts";
+import { ClientCredentials, readCapped } from "./oauth-client.ts";
 import { openSealed } from "./seal.ts";
 
 /** Largest answer read from EmpowerID: 64 KiB (a private key is ~3 KiB). */
@@ -172,6 +172,9 @@ export class EmpowerIdProvider implements CredentialProvider {
             accept: "application/json",
           },
           body: JSON.stringify(body),
+          // A redirect is an answer (HTTP 3xx), never followed: a 307 would resend the body (the master password)
+          // and the API key header to wherever it points, and whatever answered there would be trusted.
+          redirect: "manual",
           signal: AbortSignal.timeout(this.config.timeoutMs),
         });
       } catch (err) {
@@ -187,8 +190,13 @@ export class EmpowerIdProvider implements CredentialProvider {
         this.oauth.invalidate();
         continue;
       }
-      const text = await res.text();
-      if (text.length > MAX_ANSWER_BYTES) return { status: res.status, body: undefined };
+      let text: string | undefined;
+      try {
+        text = await readCapped(res, MAX_ANSWER_BYTES);
+      } catch (err) {
+        throw new CredentialUnavailable(`EmpowerID answer cut short: ${(err as Error).name}`);
+      }
+      if (text === undefined) return { status: res.status, body: undefined };
       let parsed: unknown;
       try {
         parsed = text ? JSON.parse(text) : undefined;

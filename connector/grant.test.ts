@@ -2,7 +2,7 @@
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GRANT_TYP, grantAudience } from "../protocol/index.ts";
-import { GrantRejected, verifyGrant } from "./grant.ts";
+import { GrantRejected, GrantsSeen, verifyGrant } from "./grant.ts";
 
 const SITE = "site-1";
 const SESSION = "session-1";
@@ -88,6 +88,36 @@ describe("session grants", () => {
     ],
   ])("refuses a grant %s", async (_name, make) => {
     await expect(verify(await make())).rejects.toBeInstanceOf(GrantRejected);
+  });
+
+  it("attack: replay a session's grant (again after the session ended, or twice at once) — guarantee: one grant opens one session", async () => {
+    const seen = new GrantsSeen();
+    const once = (token: string) => verifyGrant(token, { edgeKey: edgePublic, siteId: SITE, sessionId: SESSION, seen });
+    const token = await grant();
+    expect((await once(token)).jti).toBe("j1");
+    await expect(once(token)).rejects.toThrow("grant already used");
+    // Two copies of one `open` verified concurrently: only one of them opens.
+    const other = await new SignJWT(claims())
+      .setProtectedHeader({ alg: "EdDSA", typ: GRANT_TYP })
+      .setIssuer("psm-edge")
+      .setAudience(grantAudience(SITE))
+      .setSubject(SESSION)
+      .setJti("j2")
+      .setIssuedAt()
+      .setExpirationTime("60s")
+      .sign(edgePrivate);
+    const both = await Promise.allSettled([once(other), once(other)]);
+    expect(both.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  });
+
+  it("forgets a grant once it has expired, and keeps a bounded number", () => {
+    const seen = new GrantsSeen();
+    expect(seen.claim("a", 100, 50)).toBe(true);
+    expect(seen.claim("a", 100, 99)).toBe(false);
+    expect(seen.claim("a", 200, 100)).toBe(true); // its grant expired at 100: forgotten (jose refuses an expired one first)
+    for (let i = 0; i < 10_001; i++) seen.claim(`g${i}`, 1_000, 150);
+    expect(seen.claim("g10000", 1_000, 150)).toBe(false);
+    expect(seen.claim("g0", 1_000, 150)).toBe(true); // the oldest was forgotten, not the newest
   });
 
   it("refuses an HS256 grant keyed with the public key (algorithm confusion)", async () => {

@@ -9,6 +9,9 @@ const TokenAnswer = z.object({
   expires_in: z.coerce.number().positive().optional(),
 });
 
+/** Largest token answer read: 64 KiB (a JWT access token is a few KiB); a longer one is cut off and malformed. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+
 /** Tokens are renewed this long before they expire: 30 s. */
 const EARLY_REFRESH_MS = 30_000;
 const DEFAULT_LIFETIME_MS = 5 * 60_000;
@@ -76,17 +79,53 @@ export class ClientCredentials {
           accept: "application/json",
         },
         body,
+        // A redirect is an answer, not an order: following a 307 would send the form (client_secret with `post`)
+        // to wherever it points.
+        redirect: "manual",
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
     } catch (err) {
       throw new OAuthError(`token endpoint unreachable: ${(err as Error).name}`);
     }
     // The token endpoint's error text may echo request data: only the status is kept.
-    if (!res.ok) throw new OAuthError(`token endpoint answered HTTP ${res.status}`);
-    const parsed = TokenAnswer.safeParse(await res.json().catch(() => undefined));
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw new OAuthError(`token endpoint answered HTTP ${res.status}`);
+    }
+    const text = await readCapped(res, MAX_TOKEN_ANSWER_BYTES).catch(() => undefined);
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    const parsed = TokenAnswer.safeParse(json);
     if (!parsed.success) throw new OAuthError("token endpoint answer is malformed");
     const lifetime = parsed.data.expires_in ? parsed.data.expires_in * 1000 : DEFAULT_LIFETIME_MS;
     this.token = { value: parsed.data.access_token, expiresAt: (this.opts.now ?? Date.now)() + lifetime };
     return this.token.value;
   }
+}
+
+/**
+ * A response body as text, read only up to `maxBytes`: a longer one is cancelled where it crosses the bound
+ * (undefined), so a hostile server's endless answer costs at most `maxBytes` of memory, not all it sends.
+ * Rejects when the body fails mid-read (the timeout, a reset).
+ */
+export async function readCapped(res: Response, maxBytes: number): Promise<string | undefined> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

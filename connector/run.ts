@@ -13,7 +13,7 @@ import { type CredentialProvider, SealedProvider } from "./credentials.ts";
 import { discoverOnce, reportInventory } from "./discovery/runner.ts";
 import { EmpowerIdProvider } from "./empowerid.ts";
 import { containProcessFaults } from "./fault.ts";
-import { GrantRejected, verifyGrant } from "./grant.ts";
+import { GrantRejected, GrantsSeen, verifyGrant } from "./grant.ts";
 import { Health } from "./health.ts";
 import { MailRelayer } from "./mail.ts";
 import { SyslogForwarder } from "./audit-syslog.ts";
@@ -89,6 +89,8 @@ export async function run(stateDir: string): Promise<void> {
     credentials,
   };
   const sessions = new Map<string, TargetSession>();
+  // A grant opens one session: an `open` replayed, or repeated while the first is verified, is refused.
+  const grantsSeen = new GrantsSeen();
   const mail = new MailRelayer({
     stateDir,
     sealKey: () => state.sealKey as JWK,
@@ -148,7 +150,12 @@ export async function run(stateDir: string): Promise<void> {
   const control = new ControlLink(state, log, {
     open: (open) => {
       if (sessions.has(open.sessionId)) return;
-      verifyGrant(open.grant, { edgeKey: trustedEdgeKeys(state), siteId: state.siteId, sessionId: open.sessionId })
+      verifyGrant(open.grant, {
+        edgeKey: trustedEdgeKeys(state),
+        siteId: state.siteId,
+        sessionId: open.sessionId,
+        seen: grantsSeen,
+      })
         .then((claims) => {
           const session = new TargetSession(
             state,

@@ -33,6 +33,15 @@ export class FakeEmpowerId {
   /** Answer for polling: ask the connector to end the session. */
   terminate = false;
   tokenLifetimeSeconds = 3600;
+  /**
+   * A hostile or misconfigured EmpowerID (or a proxy in front of it): every answer to `path` is a 307 to `to`,
+   * which asks a client that follows it to send the same request, body and headers, there.
+   */
+  redirect?: { path: string; to: string };
+  /** A hostile EmpowerID: every answer to `path` is 200 and a body of `bytes` that it streams as fast as it is read. */
+  flood?: { path: string; bytes: number };
+  /** Bytes of `flood` bodies written so far (what the client let in before it stopped reading). */
+  floodSent = 0;
   readonly checkouts = new Map<string, FakeCheckout>();
   readonly masterPasswordsSeen: string[] = [];
   tokensIssued = 0;
@@ -85,6 +94,12 @@ export class FakeEmpowerId {
       res.end(JSON.stringify(body));
     };
     if (req.method !== "POST") return json(405, { error: "method" });
+    if (this.redirect && req.url === this.redirect.path) {
+      res.writeHead(307, { location: this.redirect.to });
+      res.end();
+      return;
+    }
+    if (this.flood && req.url === this.flood.path) return this.streamFlood(res, this.flood.bytes);
     if (req.url === "/oauth/v2/token") {
       const basic = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString();
       const form = new URLSearchParams(raw);
@@ -135,6 +150,22 @@ export class FakeEmpowerId {
       default:
         return json(404, { Message: "no such endpoint" });
     }
+  }
+
+  /** A JSON string that never ends in time: written while the client reads, until `bytes` or the socket closes. */
+  private streamFlood(res: ServerResponse, bytes: number): void {
+    const chunk = Buffer.alloc(64 * 1024, "a");
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"Password":"');
+    const more = () => {
+      while (this.floodSent < bytes && !res.destroyed) {
+        this.floodSent += chunk.length;
+        if (!res.write(chunk)) return void res.once("drain", more);
+      }
+      if (!res.destroyed) res.end('"}');
+    };
+    res.on("close", () => res.removeAllListeners("drain"));
+    more();
   }
 
   private checkout(body: Record<string, string>, res: ServerResponse, json: (s: number, b: unknown) => void): unknown {
