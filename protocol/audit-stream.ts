@@ -79,7 +79,7 @@ const hecUrl = z
   .refine((u) => !new URL(u).username && !new URL(u).password, "no credentials in the URL");
 
 /**
- * Creating or replacing a sink. `token` (HEC): absent keeps the stored one on a replace. `from`: `start` sends the
+ * Creating or replacing a sink. `token` (HEC): absent keeps the stored one on a replace of the same URL. `from`: `start` sends the
  * whole ledger, `now` only entries written from now on.
  */
 export const AuditSinkInput = z.discriminatedUnion("kind", [

@@ -97,7 +97,10 @@ export const MailRelaySettings = z.strictObject({
 });
 export type MailRelaySettings = z.infer<typeof MailRelaySettings>;
 
-/** Saving the relay. `password`: sealed to the site in the browser; absent keeps the stored one, null clears it. */
+/**
+ * Saving the relay. `password`: sealed to the site in the browser; absent keeps the stored one (for the same site, host,
+ * port and TLS mode only), null clears it.
+ */
 export const MailRelayUpdate = z.strictObject({
   enabled: z.boolean(),
   siteId: z.string().min(1).max(64),

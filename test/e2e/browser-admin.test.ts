@@ -217,11 +217,16 @@ describeWithPeers("the admin console in Chromium", missingPeers() ?? chromiumMis
     expect(await page.getAttribute("#sink-token", "placeholder")).toContain("A token is set");
     expect(await page.isDisabled("#sink-kind")).toBe(true);
     expect(await page.isVisible("#sink-from")).toBe(false);
+    // A new URL needs the token again (the stored one goes only to the URL it was given for).
     await page.fill("#sink-url", "https://127.0.0.1:9/services/collector");
+    await page.click("#sink-submit");
+    await page.locator("#sink-message", { hasText: "a new URL needs it again" }).waitFor();
+    expect(await page.getAttribute("#sink-token", "aria-invalid")).toBe("true");
+    await page.fill("#sink-url", "https://127.0.0.1:9/services/collector/event");
     await page.click("#sink-submit");
     await page.locator("#sink-message", { hasText: "Sink siem e2e saved." }).waitFor();
     const edited = (await stack.admin.request<AuditSink[]>("GET", "/api/audit/sinks")).find((s) => s.id === id)!;
-    expect(edited).toMatchObject({ url: "https://127.0.0.1:9/services/collector", tokenSet: true });
+    expect(edited).toMatchObject({ url: "https://127.0.0.1:9/services/collector/event", tokenSet: true });
     expect(await page.content()).not.toContain(token);
 
     // Delete asks first; a dismissed question keeps the sink, an accepted one removes it.

@@ -148,7 +148,8 @@ auditSinks.openapi(
   route({
     method: "put",
     path: "/audit/sinks/{id}",
-    summary: "Change a sink; an HEC token left out is kept. Where it resumes does not change",
+    summary:
+      "Change a sink; an HEC token left out is kept (a new URL needs it again). Where it resumes does not change",
     tags,
     middleware,
     params: IdParam,
@@ -162,6 +163,10 @@ auditSinks.openapi(
     const before = await loadSink(c.env.DB, id);
     if (!before) throw new ApiFailure("not_found", `audit sink ${id}`);
     if (before.kind !== body.kind) throw new ApiFailure("bad_request", "audit sink: its kind cannot change");
+    // The stored token goes only to the URL it was given for: kept for another URL, it would be sent to whatever
+    // collector an admin names, and the write-only token read back there.
+    if (body.kind === "hec" && !body.token && body.url !== before.url)
+      throw new ApiFailure("bad_request", "audit sink: a new URL needs the token again");
     const now = Date.now();
     if (body.kind === "hec") {
       const token = body.token ? await sealAtRest(c.env.USER_TOKEN_SECRET, body.token, hecTokenContext(id)) : null;

@@ -88,6 +88,14 @@ notifications.openapi(
     // A password belongs to its site's key: moving the relay to another site needs the password sealed again.
     if (body.password === undefined && before?.password_sealed && before.site_id !== body.siteId)
       throw new ApiFailure("bad_request", "mail relay: a new site needs the password sealed to it");
+    // And to the relay it was given for: kept for another host or port (or without STARTTLS), the connector would
+    // log in with it wherever an admin points it, and the write-only password be read back there.
+    if (
+      body.password === undefined &&
+      before?.password_sealed &&
+      (before.host !== body.host || before.port !== body.port || before.tls !== body.tls)
+    )
+      throw new ApiFailure("bad_request", "mail relay: a new host, port or TLS mode needs the password again");
     if (body.password) await requireSealedToCurrent(key.json, body.password);
     const password = body.password === undefined ? (before?.password_sealed ?? null) : body.password;
     if (body.user && !password && body.enabled)

@@ -17,7 +17,7 @@ const DEFAULT_SYSLOG_PORT = 6514;
 const FIELD_TEXT: Record<string, string> = {
   name: "Name: enter a name (up to 64 characters).",
   url: "URL: enter the collector's https:// address, without a user or password in it.",
-  token: "Token: enter the collector's token (up to 256 characters).",
+  token: "Token: enter the collector's token (up to 256 characters); a new URL needs it again.",
   siteId: "Site: choose the site whose connectors reach the collector.",
   host: "Host: enter a host name or IP address.",
   port: "Port: enter a number from 1 to 65535.",
@@ -80,7 +80,11 @@ export function renderAuditSinks(container: HTMLElement, { data }: AdminContext)
 
   const hecFields = [
     field("Collector URL", url, "Where the edge posts the entries (HTTPS only)."),
-    field("Token", token, "Write-only: it is never shown again. On edit, leave it empty to keep the stored one."),
+    field(
+      "Token",
+      token,
+      "Write-only: it is never shown again. On edit, leave it empty to keep the stored one (a new URL needs it again).",
+    ),
   ];
   const syslogFields = [
     field("Site", site, "One of its connectors sends; the CA and client certificate are in its own config."),
@@ -242,7 +246,9 @@ export function renderAuditSinks(container: HTMLElement, { data }: AdminContext)
     clearInvalid();
     const current = editing;
     const parsed = AuditSinkInput.safeParse(input());
-    const missingToken = parsed.success && parsed.data.kind === "hec" && !current && !parsed.data.token;
+    // A new sink, or one moved to a new URL, needs the token: the stored one goes only to the URL it was given for.
+    const missingToken =
+      parsed.success && parsed.data.kind === "hec" && !parsed.data.token && parsed.data.url !== current?.url;
     if (!parsed.success || missingToken) {
       const key = parsed.success ? "token" : String(parsed.error.issues[0]?.path[0] ?? "name");
       const control = controls[key] ?? name;

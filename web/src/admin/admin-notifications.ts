@@ -147,7 +147,10 @@ export function renderAdminNotifications(container: HTMLElement, _context: Admin
         if (!disposed)
           say(
             status,
-            errorText(failure, { bad_request: "Check the fields: a user needs a password, a new site the password." }),
+            errorText(failure, {
+              bad_request:
+                "Check the fields: a user needs a password, a new site, host, port or TLS mode the password again.",
+            }),
           );
       }
     });
