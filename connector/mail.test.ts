@@ -1,6 +1,6 @@
 // The connector's mail relaying against a real SMTP server on loopback (smtp-server, STARTTLS with a test CA, AUTH):
 // accepted once, refused 4xx then accepted (one message), 5xx permanent, a job id accepted before never sent again.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,26 @@ describe("mail through the connector", () => {
     const answer = await relayer(join(dir, "state-2"), null).handle(job());
     expect(answer.result).toMatchObject({ outcome: "failed", retryable: true });
     expect(relay.delivered.length).toBe(delivered);
+  });
+
+  it("attack: STARTTLS stripped from an opportunistic relay: the password is never sent in the clear", async () => {
+    await mkdir(join(dir, "stripped"));
+    const stripped = await startSmtpRelay(
+      join(dir, "stripped"),
+      { user: "psm-relay", password: PASSWORD },
+      { stripped: true },
+    );
+    try {
+      const answer = await relayer(join(dir, "state-stripped")).handle(
+        job({ tls: "opportunistic", port: stripped.port }),
+      );
+      expect(answer.result.outcome).toBe("failed");
+      expect(stripped.clearAuths()).toBe(0);
+      expect(stripped.delivered).toHaveLength(0);
+      expect(JSON.stringify(answer)).not.toContain(PASSWORD);
+    } finally {
+      await stripped.stop();
+    }
   });
 
   it("a password sealed to another site's key is refused before any connection", async () => {

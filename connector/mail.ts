@@ -78,7 +78,9 @@ export class MailRelayer {
       host: job.relay.host.replace(/^\[|\]$/g, ""),
       port: job.relay.port,
       secure: job.relay.tls === "implicit",
-      requireTLS: job.relay.tls === "required",
+      // A password never crosses in the clear: with one, "STARTTLS when offered" becomes "STARTTLS or nothing" (a
+      // relay, or an attacker stripping STARTTLS from its greeting, that offers none gets no login).
+      requireTLS: job.relay.tls === "required" || (job.relay.tls === "opportunistic" && password !== undefined),
       ...(job.relay.user ? { auth: { user: job.relay.user, pass: password ?? "" } } : {}),
       tls: { ...(ca ? { ca } : {}), rejectUnauthorized: true, minVersion: "TLSv1.2" },
       connectionTimeout: MAIL_TIMEOUT_MS,

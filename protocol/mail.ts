@@ -29,7 +29,8 @@ const address = z
 
 /**
  * How the connector protects the connection to the relay: `required`: STARTTLS must succeed (a relay that does
- * not offer it fails the job); `opportunistic`: STARTTLS when offered; `implicit`: TLS from the first byte
+ * not offer it fails the job); `opportunistic`: STARTTLS when offered (with a password: required, so it never
+ * crosses in the clear); `implicit`: TLS from the first byte
  * (port 465). The relay's certificate is always verified (the connector's `mail.caFile` adds a private CA).
  */
 export const MailTls = z.enum(["required", "opportunistic", "implicit"]);

@@ -21,16 +21,24 @@ export type SmtpRelay = {
   script: (answers: DataAnswer[]) => void;
   /** Whether every session so far upgraded with STARTTLS before MAIL FROM. */
   allSecured: () => boolean;
+  /** AUTH commands seen on a connection that was not encrypted (the password crossed in the clear). */
+  clearAuths: () => number;
   stop: () => Promise<void>;
 };
 
-export async function startSmtpRelay(dir: string, creds: { user: string; password: string }): Promise<SmtpRelay> {
+export async function startSmtpRelay(
+  dir: string,
+  creds: { user: string; password: string },
+  /** `stripped`: offers no STARTTLS and takes AUTH in the clear, as a relay behind a STARTTLS-stripping attacker. */
+  opts: { stripped?: boolean } = {},
+): Promise<SmtpRelay> {
   const ca = testCa(dir, "smtp");
   const leaf = ca.server();
   const delivered: Delivered[] = [];
   let answers: DataAnswer[] = [];
   let attempts = 0;
   let insecure = 0;
+  let clearAuths = 0;
   let queue = 0;
   const server = new SMTPServer({
     secure: false,
@@ -38,9 +46,11 @@ export async function startSmtpRelay(dir: string, creds: { user: string; passwor
     cert: read(leaf.cert),
     authMethods: ["PLAIN", "LOGIN"],
     // AUTH only after STARTTLS (smtp-server's default for a plain port is to refuse it before).
-    allowInsecureAuth: false,
+    allowInsecureAuth: opts.stripped === true,
+    hideSTARTTLS: opts.stripped === true,
     logger: false,
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
+      if (!session.secure) clearAuths++;
       if (auth.username === creds.user && auth.password === creds.password) callback(null, { user: auth.username });
       else callback(Object.assign(new Error("Authentication credentials invalid"), { responseCode: 535 }));
     },
@@ -85,6 +95,7 @@ export async function startSmtpRelay(dir: string, creds: { user: string; passwor
       answers = [...next];
     },
     allSecured: () => insecure === 0,
+    clearAuths: () => clearAuths,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
