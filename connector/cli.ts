@@ -27,6 +27,7 @@ import {
 } from "./service.ts";
 import { backupSealKey, generateRecoveryKey, restoreSealKey, SealKeyBackup } from "./seal-backup.ts";
 import { loadState, saveState } from "./state.ts";
+import { readSecretJson } from "./json-file.ts";
 
 const USAGE = `usage:
   psm-connector install --url <edge url> --token <enrollment token> [--name <name>] [--seal-key <file>]
@@ -110,7 +111,7 @@ async function main(argv: string[]): Promise<void> {
     case "backup-seal-key": {
       if (!values["recovery-public"]) throw new UsageError("backup-seal-key needs --recovery-public");
       const state = await loadState(stateDir);
-      const recovery = JSON.parse(await readFile(values["recovery-public"], "utf8")) as JWK;
+      const recovery = (await readSecretJson(values["recovery-public"])) as JWK;
       const backup = `${JSON.stringify(await backupSealKey(state, recovery), null, 2)}\n`;
       if (values.out) await writeNew(values.out, backup);
       else process.stdout.write(backup);
@@ -119,8 +120,8 @@ async function main(argv: string[]): Promise<void> {
     case "restore-seal-key": {
       if (!values.backup || !values["recovery-key"] || !values.out)
         throw new UsageError("restore-seal-key needs --backup, --recovery-key and --out");
-      const backup = SealKeyBackup.parse(JSON.parse(await readFile(values.backup, "utf8")));
-      const recovery = JSON.parse(await readFile(values["recovery-key"], "utf8")) as JWK;
+      const backup = SealKeyBackup.parse(await readSecretJson(values.backup));
+      const recovery = (await readSecretJson(values["recovery-key"])) as JWK;
       await writeNew(values.out, `${JSON.stringify(await restoreSealKey(backup, recovery))}\n`);
       log("restore.done", { site: backup.siteId, out: values.out, next: "enroll --seal-key <out>" });
       return;
@@ -260,7 +261,7 @@ async function status(stateDir: string, json: boolean): Promise<void> {
 async function enroll(edgeUrl: string, token: string, name: string, sealKeyFile: string | undefined, stateDir: string) {
   const identityKey = await generateIdentityKey();
   // A site's connectors share one seal key: the first generates it, the others are given a copy.
-  const sealKey = sealKeyFile ? (JSON.parse(await readFile(sealKeyFile, "utf8")) as JWK) : await generateSealKey();
+  const sealKey = sealKeyFile ? ((await readSecretJson(sealKeyFile)) as JWK) : await generateSealKey();
   const res = await fetch(new URL("/api/connectors/enroll", edgeUrl), {
     method: "POST",
     headers: { "content-type": "application/json" },

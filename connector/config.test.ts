@@ -1,9 +1,12 @@
-// The connector's config.json as loadConfig reads it: what an invalid file's error says, and what it must not.
+// The connector's secret-bearing JSON files (config.json, connector.json with its private keys, seal-key files) as
+// the connector reads them: what an invalid file's error says, and what it must not.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_FILE, loadConfig } from "./config.ts";
+import { readSecretJson } from "./json-file.ts";
+import { loadState } from "./state.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -39,5 +42,17 @@ describe("config.json", () => {
     );
     const err = (await loadConfig(dir).catch((e) => e)) as Error;
     expect(err.message).toContain("empowerid.clientSecret");
+  });
+
+  it("attack: a connector.json broken next to its private key — guarantee: the error quotes none of the key", async () => {
+    const d = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    writeFileSync(join(dir, "connector.json"), `{"identityKey":{"kty":"OKP","crv":"Ed25519","d":"${d}",}}`);
+    const err = (await loadState(dir).catch((e) => e)) as Error;
+    expect(err.message).toContain("not valid JSON");
+    for (let i = 0; i + 4 <= d.length; i++) expect(err.message).not.toContain(d.slice(i, i + 4));
+    // A seal-key or recovery-key file handed to the CLI, the same way.
+    writeFileSync(join(dir, "seal.json"), `{"kty":"EC","d":${d}}`);
+    const keyErr = (await readSecretJson(join(dir, "seal.json")).catch((e) => e)) as Error;
+    expect(keyErr.message).toBe(`${join(dir, "seal.json")} is not valid JSON`);
   });
 });

@@ -10,6 +10,7 @@ import { DEFAULT_ENTERPRISE_NUMBER, DEFAULT_OVERLAP, MAX_OVERLAP } from "./audit
 import { DiscoveryConfig } from "./discovery/config.ts";
 import { EmpowerIdConfig } from "./empowerid-config.ts";
 import { DEFAULT_ALLOWED_RANGES, parseCidr } from "./target-policy.ts";
+import { parseSecretJson } from "./json-file.ts";
 
 const cidr = z.string().refine((s) => {
   try {
@@ -66,15 +67,8 @@ export async function loadConfig(stateDir: string): Promise<ConnectorConfig> {
     if (err.code === "ENOENT") return "{}";
     throw err;
   });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // Not the parser's message: V8 quotes the text around the fault, and this file holds the EmpowerID and cloud
-    // secrets (the message goes to stderr, so to the journal).
-    throw new Error(`${join(stateDir, CONFIG_FILE)} is not valid JSON`);
-  }
-  const parsed = ConnectorConfig.safeParse(json);
+  // This file holds the EmpowerID and cloud secrets: a parse error names it, never quotes it.
+  const parsed = ConnectorConfig.safeParse(parseSecretJson(text, join(stateDir, CONFIG_FILE)));
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
     throw new Error(`${join(stateDir, CONFIG_FILE)} is invalid: ${where}`);

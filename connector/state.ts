@@ -3,6 +3,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { parseSecretJson } from "./json-file.ts";
 
 const Jwk = z.record(z.string(), z.unknown());
 
@@ -49,5 +50,6 @@ export async function loadState(dir: string): Promise<ConnectorState> {
   const text = await readFile(join(dir, FILE), "utf8").catch(() => {
     throw new Error(`no connector state in ${dir}: run 'psm-connector enroll' first`);
   });
-  return ConnectorState.parse(JSON.parse(text));
+  // The state holds the connector's private keys: a parse error names the file, never quotes it.
+  return ConnectorState.parse(parseSecretJson(text, join(dir, FILE)));
 }
