@@ -263,6 +263,10 @@ export class TargetSession {
     this.ended = true;
     this.endReason = reason;
     this.log("session.end", { session: this.sessionId, reason });
+    // Output read in this turn (the shell's last words before it closed) goes before the end, so the room relays
+    // and witnesses it: it is already in the recording, and a recording holding bytes the room never saw from a
+    // session the connector ended reads as tampered.
+    this.flushOutput();
     this.sendControl({ type: "end", reason });
     this.teardown();
   }
@@ -572,12 +576,17 @@ export class TargetSession {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      if (this.pending.length === 0) return;
-      const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-      this.pending = [];
-      // With the socket down the bytes stay in `unacked`, and the resume resends them.
-      if (this.ws?.readyState === WebSocket.OPEN) for (const frame of encodeDataChunks(bytes)) this.ws.send(frame);
+      this.flushOutput();
     });
+  }
+
+  /** Sends the output queued so far (also at the end, before the `end` message: see `end`). */
+  private flushOutput(): void {
+    if (this.pending.length === 0) return;
+    const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending = [];
+    // With the socket down the bytes stay in `unacked`, and the resume resends them.
+    if (this.ws?.readyState === WebSocket.OPEN) for (const frame of encodeDataChunks(bytes)) this.ws.send(frame);
   }
 
   /** The room (re)attached a browser: open the window from `acked`, then resend from `from`. */
