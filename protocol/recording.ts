@@ -2,24 +2,20 @@
 import { z } from "zod";
 
 /**
- * The connector cuts a chunk once it holds 1 MiB of recording text, or 10 s after its first line.
- * Interactive sessions cut on time (10 s of typing is a few KiB); the size cut only matters for bulk
- * output, where every chunk costs the connector a fixed price (two fsynced files, a signature, an upload):
- * 1 MiB chunks cost it a third less CPU per MB of bulk than 512 KiB ones did (docs/recording.md).
+ * The connector cuts a chunk once it holds 3 MiB of recording text (UTF-8 bytes), or 10 s after its first line.
+ * Interactive sessions cut on time (10 s of typing is a few KiB); the size cut only matters for bulk output,
+ * where every chunk costs the connector a fixed price (two fsynced files, a signature, an upload): 3 MiB chunks
+ * cost it less than half the CPU per MB of bulk that 1 MiB ones did (docs/recording.md).
  * Bytes not yet in a cut chunk are what a crash of the connector loses: the honest gap.
  */
-export const RECORDING_CHUNK_BYTES = 1024 * 1024;
+export const RECORDING_CHUNK_BYTES = 3 * 1024 * 1024;
 export const RECORDING_CHUNK_MS = 10_000;
 /**
- * A stored chunk is at most 4 MiB: gzip of at most RECORDING_CHUNK_BYTES UTF-16 units of text (up to 3 bytes
- * each in UTF-8) plus one event, which does not shrink when the text does not compress.
+ * A stored chunk is at most 4 MiB: gzip of at most RECORDING_CHUNK_BYTES of text (a chunk passes the bound only
+ * when one event's text alone does, and the relay's events are far smaller), and gzip grows text that does not
+ * compress by a few bytes per 64 KiB.
  */
 export const RECORDING_CHUNK_MAX_STORED = 4 * 1024 * 1024;
-/**
- * The connector's spool holds at most this much by default (PSM_SPOOL_MAX_BYTES): 1 GiB, hours of
- * store outage for interactive sessions. Past 80 % an alert is raised; at the bound a required
- * recording ends its session with `recording_unavailable`, an optional one stops with an alert.
- */
 export const SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
 export const SPOOL_ALERT_FRACTION = 0.8;
 /**

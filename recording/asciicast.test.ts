@@ -213,7 +213,7 @@ describe("CastWriter.outputTo (lines written from the bytes)", () => {
     ]);
   });
 
-  it("hands out the text before a mark and keeps the rest, in a spare buffer when one is given", () => {
+  it("hands out the text before a mark and keeps the rest, in a spare buffer when one is given, else a small one", () => {
     const w = new CastWriter(0, false);
     const out = new LineBuffer(8);
     w.outputTo(enc("caf\u00e9"), 1000, out);
@@ -230,5 +230,11 @@ describe("CastWriter.outputTo (lines written from the bytes)", () => {
     out.take(undefined, new Uint8Array(1));
     expect(out.bytes).not.toBe(spare);
     expect([out.byteLength, out.units, out.lines]).toEqual([0, 0, 0]);
+    // Without one (a chunk cut by time: an interactive session), the next buffer is as small as the first was,
+    // whatever a bulk stream grew this one to.
+    w.outputTo(new Uint8Array(100).fill(0x78), 3000, out);
+    expect(out.bytes.length).toBeGreaterThan(100);
+    out.take();
+    expect(out.bytes.length).toBe(8);
   });
 });

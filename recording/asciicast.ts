@@ -218,7 +218,7 @@ export class LineBuffer {
   units = 0;
   lines = 0;
 
-  constructor(capacity = 64 * 1024) {
+  constructor(private readonly capacity = 64 * 1024) {
     this.bytes = new Uint8Array(capacity);
   }
 
@@ -256,14 +256,17 @@ export class LineBuffer {
 
   /**
    * The text before `upTo` (all of it by default), as a view this buffer no longer writes into; what
-   * follows `upTo` starts a new buffer of the same capacity: `spare` (a buffer taken before and no
-   * longer read) when it is big enough.
+   * follows `upTo` starts a new buffer: `spare` (a buffer taken before and no longer read) when one is
+   * given, of the same capacity as this one if it is not big enough; without one, of the first capacity.
    */
   take(upTo: { byteLength: number; units: number; lines: number } = this, spare?: Uint8Array): Uint8Array {
     const taken = this.bytes.subarray(0, upTo.byteLength);
     const rest = this.bytes.subarray(upTo.byteLength, this.byteLength);
-    const capacity = Math.max(this.bytes.length, rest.length);
-    this.bytes = spare && spare.length >= capacity ? spare : new Uint8Array(capacity);
+    if (!spare) this.bytes = new Uint8Array(Math.max(this.capacity, rest.length));
+    else {
+      const capacity = Math.max(this.bytes.length, rest.length);
+      this.bytes = spare.length >= capacity ? spare : new Uint8Array(capacity);
+    }
     this.bytes.set(rest);
     this.byteLength = rest.length;
     this.units -= upTo.units;

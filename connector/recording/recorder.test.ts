@@ -380,20 +380,30 @@ async function fixedSession(format: "asciicast-v2" | "guacamole" = "asciicast-v2
 }
 
 describe("SessionRecorder output, byte for byte", () => {
-  it("cuts, encodes and compresses a fixed session exactly as the string-built recorder did", async () => {
+  it("encodes a fixed session into the string-built recorder's text, cut by UTF-8 bytes", async () => {
     const chunks = await fixedSession();
-    // Every claim (gzip and text hashes, sizes, the chain, byte totals, times) of the chunks the recorder
-    // made before it wrote lines as bytes (commit 32167bc), for this input.
+    const texts = await Promise.all(chunks.map((c) => gunzip(c.data)));
+    // The recording's whole text, as the recorder made it before it wrote lines as bytes (commit 32167bc) and
+    // before chunks were cut by UTF-8 bytes rather than UTF-16 units, for this input.
+    expect(await sha256Hex(Buffer.concat(texts))).toBe(
+      "13699bbc52a1e6dc74fcbf2f01c06e5b14c59ef770c2de346d1d248745db4ff4",
+    );
+    // Chunks cut by size hold at most chunkBytes (4096) of UTF-8 unless one event's line alone is longer.
+    for (const text of texts) {
+      const lines = new TextDecoder().decode(text).split("\n").slice(0, -1);
+      if (lines.length > 1) expect(text.byteLength).toBeLessThanOrEqual(4096);
+    }
+    // Every claim (gzip and text hashes, sizes, the chain, byte totals, times), pinned.
     const claims = chunks.map(({ claims: { rid, sid, ...rest } }) => rest);
     expect(await sha256Hex(JSON.stringify(claims))).toBe(
-      "80472221a8022e359f4f39346de8741eee77ec85ee12112ad50fbf909db2961a",
+      "1c645176b9bb7facc161c90169d066c63439d5850f27207e02a91ad305b8fa64",
     );
     expect(claims.length).toBeGreaterThan(20);
   });
 
   it("seals off the relay's thread into the shared codec's bytes and entry (a flood's chunk: a valid faster one)", async () => {
     let seed = 3;
-    const noise = Uint8Array.from({ length: 700_000 }, () => {
+    const noise = Uint8Array.from({ length: 1_700_000 }, () => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed >>> 24;
     });

@@ -46,13 +46,13 @@ export type OpenTrack = (options: TrackOptions, events: TrackEvents) => Track;
  * catches up, so a disk (or a recorder thread) slower than the relay slows the remote program instead of growing
  * memory:
  * - RECORDER_BACKLOG_BYTES, relayed bytes not yet in a sealed chunk (on their way to the recorder thread, in the open
- *   chunk, being sealed): 4 MiB;
- * - RECORDER_BACKLOG_CHUNKS, sealed chunks not yet in the spool: 16, at most 4 MiB stored each. A group commit's
- *   fsyncs took 10–50 ms here; at bulk speed a chunk is sealed every 20 ms, and a bound of 4 chunks paused a bulk
- *   stream about 40 times a second.
+ *   chunk, being sealed): three chunks' worth, 9 MiB;
+ * - RECORDER_BACKLOG_CHUNKS, sealed chunks not yet in the spool: 8, at most 4 MiB stored each. A group commit's
+ *   fsyncs took 10–50 ms here; at bulk speed a chunk is sealed every 60 ms (every 20 ms with 1 MiB chunks, when a
+ *   bound of 4 chunks paused a bulk stream about 40 times a second).
  */
-export const RECORDER_BACKLOG_BYTES = 4 * RECORDING_CHUNK_BYTES;
-export const RECORDER_BACKLOG_CHUNKS = 16;
+export const RECORDER_BACKLOG_BYTES = 3 * RECORDING_CHUNK_BYTES;
+export const RECORDER_BACKLOG_CHUNKS = 8;
 
 export type SessionRecorderOptions = {
   recordingId: string;
@@ -64,7 +64,7 @@ export type SessionRecorderOptions = {
   spool: ChunkSink;
   sign: ChunkSign;
   now?: () => number;
-  /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-16 units), RECORDING_CHUNK_MS after the first line. */
+  /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-8 bytes), RECORDING_CHUNK_MS after the first line. */
   chunkBytes?: number;
   chunkMs?: number;
   /** The backlog bounds (RECORDER_BACKLOG_BYTES, RECORDER_BACKLOG_CHUNKS). */

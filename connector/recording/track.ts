@@ -29,7 +29,7 @@ export type TrackOptions = {
   rows: number;
   /** The recording's time zero, on the relay's clock. */
   startedAt: number;
-  /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-16 units), RECORDING_CHUNK_MS after the first line. */
+  /** Cut bounds: RECORDING_CHUNK_BYTES of text (UTF-8 bytes), RECORDING_CHUNK_MS after the first line. */
   chunkBytes?: number;
   chunkMs?: number;
 };
@@ -72,8 +72,13 @@ const defaultSchedule: Schedule = (fn, ms) => {
   return () => clearTimeout(timer);
 };
 
-/** Free text buffers kept for the next cuts (no 1 MiB allocation per chunk). */
+/**
+ * Text buffers of chunks cut by size, sealed and free again, kept for the next size cuts (no 4 MiB allocation per
+ * chunk of a bulk stream). One pool for every track on the thread, so memory does not grow with the sessions that
+ * once had bulk output; a chunk cut by time (an interactive session) starts its successor small.
+ */
 const SPARE_BUFFERS = 4;
+const spares: Uint8Array[] = [];
 
 /** A cut chunk: its text as UTF-8, and the relayed totals at its cut. */
 type Cut = { seq: number; raw: Uint8Array; out: number; in: number; final: boolean; at: number };
@@ -90,7 +95,6 @@ export class RecordingTrack implements Track {
   private state: "recording" | "ended" | "stopped" = "recording";
   /** The open chunk's text (UTF-8, its length in UTF-16 units, its lines); at most one call's text past chunkBytes. */
   private readonly open = new LineBuffer();
-  private readonly spares: Uint8Array[] = [];
   private openSince: number | null = null;
   private cancelTimer: (() => void) | null = null;
   private lastNow = 0;
@@ -191,7 +195,7 @@ export class RecordingTrack implements Track {
    */
   private makeRoom(mark: Mark, now: number): void {
     if (mark.lines === 0) return;
-    if (this.open.units > this.chunkBytes) this.cut(now, false, mark);
+    if (this.open.byteLength > this.chunkBytes) this.cut(now, false, mark);
   }
 
   private append(lines: string[], now: number): void {
@@ -207,7 +211,7 @@ export class RecordingTrack implements Track {
         if (this.state === "recording") this.cut(this.at(this.clock.now()), false);
       }, this.chunkMs);
     }
-    if (this.open.units >= this.chunkBytes || (this.openSince !== null && now - this.openSince >= this.chunkMs))
+    if (this.open.byteLength >= this.chunkBytes || (this.openSince !== null && now - this.openSince >= this.chunkMs))
       this.cut(now, false);
   }
 
@@ -220,7 +224,8 @@ export class RecordingTrack implements Track {
     this.cancelTimer = null;
     this.openSince = null;
     if (this.open.lines === 0 && !final) return;
-    const raw = this.open.take(upTo, this.spares.pop());
+    const bySize = upTo !== undefined || this.open.byteLength >= this.chunkBytes;
+    const raw = this.open.take(upTo, bySize ? (spares.pop() ?? new Uint8Array(this.open.bytes.length)) : undefined);
     // `at` never goes back within a recording, so upload order keeps seq order.
     this.lastAt = Math.max(this.lastAt, now);
     const cut: Cut = { seq: this.seq++, raw, out: this.outBytes, in: this.inBytes, final, at: this.lastAt };
@@ -233,7 +238,8 @@ export class RecordingTrack implements Track {
       const { data, entry } = await sealChunkOffThread(this.options.recordingId, cut.seq, cut.raw, await this.link);
       this.link = Promise.resolve(entry.link);
       // Compressed and hashed: the text's bytes are read no more.
-      if (this.spares.length < SPARE_BUFFERS) this.spares.push(new Uint8Array(cut.raw.buffer, cut.raw.byteOffset));
+      if (cut.raw.buffer.byteLength >= this.chunkBytes && spares.length < SPARE_BUFFERS)
+        spares.push(new Uint8Array(cut.raw.buffer, cut.raw.byteOffset));
       if (this.stopped) return;
       this.events.sealed({ seq: cut.seq, data, entry, out: cut.out, in: cut.in, final: cut.final, at: cut.at });
     } catch (err) {
