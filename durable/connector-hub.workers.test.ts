@@ -5,8 +5,16 @@ import { env } from "cloudflare:test";
 import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { connectorToken } from "../connector/keys.ts";
-import { encodeMessage } from "../protocol/index.ts";
-import { auditLog, type Client, connectControl, hasText, seedSite } from "../worker/test/harness.ts";
+import { CloseCode, connectorEndpoint, encodeData, encodeMessage, PROTOCOL_VERSION } from "../protocol/index.ts";
+import {
+  auditLog,
+  type Client,
+  connectControl,
+  hasText,
+  liveSession,
+  openSocket,
+  seedSite,
+} from "../worker/test/harness.ts";
 
 type Site = Awaited<ReturnType<typeof seedSite>>;
 
@@ -62,6 +70,40 @@ describe("ConnectorHub with several connectors", () => {
     expect(opens(silent)).toBe(1);
     await loaded.next(hasText("open", { sessionId: "session-b" }), "open on the answering connector");
   }, 30_000);
+
+  it("a connector that accepts late cannot take the session another serves: its data socket is refused and audited", async () => {
+    // The hub asked the next connector after ACCEPT_TIMEOUT_MS; the first accepting afterwards dials the room too.
+    const s = await liveSession();
+    const late = await secondConnector(s.site);
+    for (const resume of [undefined, { sent: 0 }]) {
+      const socket = await openSocket(`/connector/sessions/${s.id}`, {
+        Authorization: `Bearer ${await late.token(connectorEndpoint.session(s.id))}`,
+      });
+      socket.ws.send(
+        encodeMessage({ type: "hello", v: PROTOCOL_VERSION, sessionId: s.id, ...(resume ? { resume } : {}) }),
+      );
+      await socket.next((c) => c.closed !== undefined, "the late connector's socket closed");
+      expect(socket.closed?.code).toBe(CloseCode.Forbidden);
+      expect(socket.texts.some((m) => (m as { type: string }).type === "hello")).toBe(false);
+    }
+    // The session goes on with the connector that took it.
+    s.connector.ws.send(encodeData(new TextEncoder().encode("still mine")));
+    await s.user.next((c) => c.binaries.length > 0, "output after the refusal");
+    expect(s.connector.closed).toBeUndefined();
+    const refused = (await auditLog()).filter(
+      (e) => e.action === "session.protocol_violation" && e.refs.sessionId === s.id,
+    );
+    expect(refused.map((e) => e.data)).toEqual([
+      {
+        role: "connector",
+        detail: `connector ${late.connectorId} said hello for a session connector ${s.site.connectorId} serves`,
+      },
+      {
+        role: "connector",
+        detail: `connector ${late.connectorId} said hello for a session connector ${s.site.connectorId} serves`,
+      },
+    ]);
+  });
 
   it("fails the dispatch when no connector accepts", async () => {
     const site = await seedSite();

@@ -117,6 +117,59 @@ describe("RoomCore lifecycle", () => {
     expect(bench.core.state()).toBe("connected");
   });
 
+  it("the first connector to take the session keeps it: another's hello, fresh or resuming, is refused and audited", () => {
+    const { bench, connector, user } = started();
+    connector.prints(10);
+    // The hub asked c2 after c1 did not accept in time; c1 accepted late and took the session first.
+    const late = bench.open({ role: "connector", connectorId: "c2", state: "connecting" });
+    bench.text(late, { type: "hello", v: 1, sessionId: META.sessionId });
+    expect(bench.inbox(late).closed).toBe(CloseCode.Forbidden);
+    // A connector claiming to resume it (it holds no SSH session of it) is refused the same way.
+    const claim = bench.open({ role: "connector", connectorId: "c2", state: "connecting" });
+    bench.text(claim, { type: "hello", v: 1, sessionId: META.sessionId, resume: { sent: 10 } });
+    expect(bench.inbox(claim).closed).toBe(CloseCode.Forbidden);
+    expect(bench.effects.filter((a) => a.do === "audit").map((a) => a.entry)).toEqual([
+      expect.objectContaining({
+        action: "session.protocol_violation",
+        actor: null,
+        data: { role: "connector", detail: "connector c2 said hello for a session connector c1 serves" },
+      }),
+      expect.objectContaining({
+        data: { role: "connector", detail: "connector c2 said hello for a session connector c1 serves" },
+      }),
+    ]);
+    // c1 was never replaced: its output still reaches the user, and only it was named to upload chunks.
+    expect(bench.inbox(connector.socket!).closed).toBeUndefined();
+    connector.prints(5);
+    expect(bench.core.stream.witnessedEnd).toBe(15);
+    expect(bench.inbox(user).frames.length).toBeGreaterThan(0);
+    expect(bench.effects.filter((a) => a.do === "served")).toEqual([
+      { do: "served", connectorId: "c1", recordingId: META.recording!.recordingId },
+    ]);
+    // The binding outlives an eviction, and c1's own redial (a network blip) still replaces its old socket.
+    bench.evict();
+    const again = bench.open({ role: "connector", connectorId: "c2", state: "connecting" });
+    bench.text(again, { type: "hello", v: 1, sessionId: META.sessionId });
+    expect(bench.inbox(again).closed).toBe(CloseCode.Forbidden);
+    const old = connector.socket!;
+    connector.dial(true);
+    expect(bench.inbox(old).closed).toBe(CloseCode.Replaced);
+    expect(bench.inbox(connector.socket!).closed).toBeUndefined();
+    expect(bench.core.ended).toBeNull();
+  });
+
+  it("a resume hello for a session no connector took is refused", () => {
+    const bench = new RoomBench();
+    const socket = bench.open({ role: "connector", connectorId: "c1", state: "connecting" });
+    bench.text(socket, { type: "hello", v: 1, sessionId: META.sessionId, resume: { sent: 0 } });
+    expect(bench.inbox(socket).closed).toBe(CloseCode.Forbidden);
+    expect(bench.core.state()).toBe("waiting_for_connector");
+    // A fresh hello from a connector then takes it as usual.
+    const fresh = bench.open({ role: "connector", connectorId: "c1", state: "connecting" });
+    bench.text(fresh, { type: "hello", v: 1, sessionId: META.sessionId });
+    expect(bench.inbox(fresh).closed).toBeUndefined();
+  });
+
   it("a connector that breaks the protocol ends the session; a browser that does loses only its socket", () => {
     const { bench, user, connector } = started();
     bench.text(user, { type: "hello", v: 1, cols: 80, rows: 24 });

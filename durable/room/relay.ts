@@ -199,7 +199,13 @@ export class Relay {
     }
   }
 
-  /** A connector's first message: it must be this session's hello; the socket replaces any other. */
+  /**
+   * A connector's first message: it must be this session's hello. The first fresh hello binds the session to that
+   * connector; after it only the same connector is let in (a redial replaces its older socket). Another one's
+   * hello, fresh or resuming, is refused: a connector that accepted the start after the hub had asked the next
+   * one (ACCEPT_TIMEOUT_MS), or one claiming a session it does not hold. Its socket closes (4003), so it ends its
+   * target connection, and the attempt is audited; the session goes on with the connector that took it.
+   */
   private connectorHello(peer: PeerOf<"connector">, msg: ConnectorToRoom): void {
     const meta = this.core.meta!;
     if (msg.type !== "hello" || msg.sessionId !== meta.sessionId) throw new MessageError("first message must be hello");
@@ -208,6 +214,19 @@ export class Relay {
       // A connector redialling a session that ended while it was away.
       this.core.send(peer.id, { type: "end", reason: this.core.ended });
       this.core.close(peer.id, CloseCode.Ended, this.core.ended);
+      return;
+    }
+    const { servedBy, connectorSeen } = this.core.witness;
+    const refused =
+      servedBy !== null && servedBy !== peer.connectorId
+        ? `connector ${peer.connectorId} said hello for a session connector ${servedBy} serves`
+        : msg.resume && !connectorSeen
+          ? `connector ${peer.connectorId} resumed a session no connector took`
+          : null;
+    if (refused) {
+      this.core.emit({ do: "log", line: `room: ${refused}` });
+      this.core.close(peer.id, CloseCode.Forbidden, "not_this_connector");
+      this.core.auditSession(null, "session.protocol_violation", { role: "connector", detail: refused });
       return;
     }
     for (const other of [...this.core.peers.values()])
@@ -219,7 +238,7 @@ export class Relay {
     // A connector took the session: from here on its recording may have chunks to wait for, and only
     // this connector may upload them (worker/recording-chunks.ts).
     if (!msg.resume) {
-      this.core.witness.tookSession(this.core.outbox);
+      this.core.witness.tookSession(peer.connectorId, this.core.outbox);
       if (meta.recording)
         this.core.emit({ do: "served", connectorId: peer.connectorId, recordingId: meta.recording.recordingId });
     }

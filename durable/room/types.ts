@@ -96,6 +96,8 @@ export const KEYS = {
   idleWarned: "idleWarned",
   recordingFailed: "recordingFailed",
   connectorSeen: "connectorSeen",
+  /** The connector that took the session (its first fresh hello): no other connector's socket is let in. */
+  servedBy: "servedBy",
   /** Where the witnessed stream ended when last saved (with the viewers' snapshot and at every break). */
   witnessedEnd: "witnessedEnd",
   /** Set at the first witnessed output after the end was saved: the saved end may then be stale. */
@@ -124,6 +126,7 @@ export type Saved = {
   idleWarned?: boolean;
   recordingFailed?: string;
   connectorSeen?: boolean;
+  servedBy?: string;
   witnessedEnd?: number;
   witnessedPastSave?: boolean;
   witnessedInput?: number;

@@ -21,12 +21,15 @@ export class WitnessLog {
   failed: string | null;
   /** A connector took the session: its chunks may still be uploading when the session ends. */
   connectorSeen: boolean;
+  /** Which connector took it (unknown for a session taken before this was kept). */
+  servedBy: string | null;
 
   constructor(saved: Saved) {
     this.markers = saved.markers ?? [];
     this.inputBytes = saved.witnessedInput ?? 0;
     this.failed = saved.recordingFailed ?? null;
     this.connectorSeen = saved.connectorSeen ?? false;
+    this.servedBy = saved.servedBy ?? null;
   }
 
   /** Adds a marker; false when the list is full. */
@@ -70,9 +73,10 @@ export class WitnessLog {
     return this.failed;
   }
 
-  tookSession(out: Action[]): void {
+  tookSession(connectorId: string, out: Action[]): void {
     this.connectorSeen = true;
-    out.push({ do: "save", entries: { [KEYS.connectorSeen]: true } });
+    this.servedBy = connectorId;
+    out.push({ do: "save", entries: { [KEYS.connectorSeen]: true, [KEYS.servedBy]: connectorId } });
   }
 
   /** The session ended: the witness, with the input count saved for good. */
