@@ -19,7 +19,7 @@ import { verifyRecording } from "../../recording/verify.ts";
 import { type Fault, type FaultProxy, seeded, startFaultProxy } from "../support/fault-proxy.ts";
 
 const BUCKET = "psm-recordings";
-/** Small chunks here (the room cuts at RECORDING_CHUNK_BYTES): many objects, many chances to fail. */
+/** Small chunks here (the connector cuts at RECORDING_CHUNK_BYTES): many objects, many chances to fail. */
 const CHUNK_BYTES = 64 * 1024;
 const creds = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
