@@ -2,7 +2,7 @@
 // chunk, input redaction through it, markers in order, a refusing spool, and the backlog bounds.
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { describe, expect, it, vi } from "vitest";
-import { CHUNK_TYP, ChunkClaims } from "../../protocol/index.ts";
+import { CHUNK_TYP, ChunkClaims, RECORDING_CHUNK_BYTES, RECORDING_CHUNK_MAX_STORED } from "../../protocol/index.ts";
 import { genesis, gunzip, nextLink, sealChunk, sha256Hex } from "../../recording/chain.ts";
 import { generateIdentityKey, publicJwk } from "../keys.ts";
 import { type ChunkSink, chunkSigner, SessionRecorder, type SessionRecorderOptions } from "./recorder.ts";
@@ -378,6 +378,36 @@ async function fixedSession(format: "asciicast-v2" | "guacamole" = "asciicast-v2
   await h.recorder.closed;
   return h.chunks;
 }
+
+describe("SessionRecorder under hostile output", () => {
+  it("keeps every stored chunk within the bound the edge takes, however badly the output compresses", async () => {
+    // What a user on the target can print: random bytes (escapes and U+FFFD, 2-6 bytes of text each) and
+    // random text of 3-byte characters (CJK and others, hardly compressible). A chunk past RECORDING_CHUNK_MAX_STORED would be
+    // refused at upload, and the recording lost.
+    const { chunks, recorder } = await harness();
+    let seed = 11;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 8;
+    };
+    const random = Uint8Array.from({ length: 5 * 1024 * 1024 }, () => next() & 0xff);
+    const cjk = utf8.encode(
+      Array.from({ length: 1_500_000 }, () => String.fromCharCode(0x800 + (next() % 0xd000))).join(""),
+    );
+    for (const stream of [random, cjk])
+      for (let at = 0; at < stream.length; at += 64 * 1024) recorder.output(stream.subarray(at, at + 64 * 1024));
+    recorder.end("closed");
+    await recorder.closed;
+    for (const chunk of chunks) {
+      expect(chunk.data.byteLength).toBeLessThanOrEqual(RECORDING_CHUNK_MAX_STORED);
+      expect(ChunkClaims.safeParse(chunk.claims).success).toBe(true);
+      expect(chunk.claims.rawSize).toBeLessThanOrEqual(RECORDING_CHUNK_BYTES);
+    }
+    expect(chunks.length).toBeGreaterThanOrEqual(5);
+    // The text is cut by its UTF-8 bytes: full chunks of this output hold close to the bound.
+    expect(Math.max(...chunks.map((c) => c.claims.rawSize))).toBeGreaterThan(RECORDING_CHUNK_BYTES - 400 * 1024);
+  });
+});
 
 describe("SessionRecorder output, byte for byte", () => {
   it("encodes a fixed session into the string-built recorder's text, cut by UTF-8 bytes", async () => {
