@@ -117,6 +117,35 @@ describe("RecorderThread", () => {
     expect(chunks.at(-1)!.claims).toMatchObject({ out: 14, in: 1, final: true });
   });
 
+  it("gathers keystrokes and their echoes into one message per few ms, each event in order at its own time", async () => {
+    // One message per keystroke woke the recorder thread on the echo's path (CPU per keystroke, echo latency).
+    const own = new RecorderThread();
+    const { rec, chunks, clock } = await recorder({ openTrack: own.open, chunkBytes: 1 << 20 });
+    const worker = (own as unknown as { worker: { postMessage(...args: unknown[]): void } }).worker;
+    const posted = vi.spyOn(worker, "postMessage");
+    for (const key of "ls") {
+      rec.input(utf8.encode(key));
+      clock.t += 1;
+      rec.output(utf8.encode(key));
+      clock.t += 1;
+    }
+    await apart();
+    expect(posted).toHaveBeenCalledTimes(1);
+    rec.end("user_exit");
+    await rec.closed;
+    const typed = (await events(chunks)).filter(([, kind]) => kind === "i" || kind === "o");
+    expect(typed.map(([, kind, data]) => [kind, data])).toEqual([
+      ["i", "l"],
+      ["o", "l"],
+      ["i", "s"],
+      ["o", "s"],
+    ]);
+    // At the times they passed, not when the batch went: each echo 1 ms after its key, the next key 1 ms later (a
+    // keystroke held for its echo is written at the echo's time, as on the relay's thread).
+    expect(typed.map(([t]) => Math.round((t - typed[0]![0]) * 1000))).toEqual([0, 0, 2, 2]);
+    await own.close();
+  });
+
   it("fails only the recording whose event breaks on the thread; the others go on", async () => {
     const own = new RecorderThread();
     const onFailure = vi.fn();
@@ -124,7 +153,7 @@ describe("RecorderThread", () => {
     const healthy = await recorder({ openTrack: own.open });
     // The first track opened on a new thread is number 1: an event it cannot take (no bytes at all).
     const worker = (own as unknown as { worker: { postMessage(msg: unknown): void } }).worker;
-    worker.postMessage({ op: "output", id: 1, bytes: null, now: Date.now() });
+    worker.postMessage({ op: "bytes", id: 1, events: [{ op: "output", bytes: null, now: Date.now() }] });
     await broken.rec.closed;
     expect(onFailure).toHaveBeenCalledWith("spool_error");
     healthy.rec.output(utf8.encode("still recorded"));

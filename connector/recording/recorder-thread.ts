@@ -13,10 +13,13 @@ import { z } from "zod";
 import { ChunkEntry } from "../../protocol/index.ts";
 import type { SealedCut, Track, TrackEvents, TrackOptions } from "./track.ts";
 
+/** Relay's bytes, in the order they passed: output read from the target, input written to it. */
+export type BytesEvent = { op: "output" | "input"; bytes: Uint8Array; now: number };
+
 /** Relay → thread. */
 export type ToRecorder =
   | { op: "open"; id: number; options: TrackOptions }
-  | { op: "output" | "input"; id: number; bytes: Uint8Array; now: number }
+  | { op: "bytes"; id: number; events: BytesEvent[] }
   | { op: "resize"; id: number; cols: number; rows: number; now: number }
   | { op: "marker"; id: number; label: string; now: number }
   | { op: "end"; id: number; reason: string; now: number }
@@ -42,9 +45,10 @@ export const FromRecorder = z.discriminatedUnion("op", [
 export type FromRecorder = z.infer<typeof FromRecorder>;
 
 /**
- * Output goes over every BATCH_MS, or at once past BATCH_BYTES: one message per socket read cost the relay's thread
- * ≈ 28 µs each (0.8 ms per MB of bulk output in 32 KiB reads); lines 4 ms apart in time are merged into one, which
- * no replay can show.
+ * Output and input go over every BATCH_MS, in the order they passed, or at once past BATCH_BYTES: one message per
+ * socket read cost the relay's thread ≈ 28 µs each (0.8 ms per MB of bulk output in 32 KiB reads), and one per
+ * keystroke woke the recorder thread on the echo's path. Output reads with nothing between them are one event,
+ * stamped with the last read's time: lines 4 ms apart are merged, which no replay can show. Input keeps its own time.
  */
 const BATCH_BYTES = 256 * 1024;
 const BATCH_MS = 4;
@@ -133,11 +137,13 @@ export class RecorderThread {
   }
 }
 
-/** The relay's side of one track: output gathered for a few ms, every event in order. */
+/** The relay's bytes gathered for a few ms, in order: consecutive output reads make one event. */
+type Gathered = { op: "output" | "input"; pieces: Uint8Array[]; bytes: number; now: number };
+
+/** The relay's side of one track: output and input gathered for a few ms, every event in order. */
 class ThreadTrack implements Track {
-  private batch: Uint8Array[] = [];
+  private batch: Gathered[] = [];
   private batchBytes = 0;
-  private batchNow = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -147,16 +153,20 @@ class ThreadTrack implements Track {
 
   output(bytes: Uint8Array, now: number): void {
     if (bytes.byteLength === 0) return;
-    this.batch.push(bytes);
-    this.batchBytes += bytes.byteLength;
-    this.batchNow = now;
-    if (this.batchBytes >= BATCH_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
+    const last = this.batch.at(-1);
+    if (last?.op === "output") {
+      last.pieces.push(bytes);
+      last.bytes += bytes.byteLength;
+      last.now = now;
+    } else this.batch.push({ op: "output", pieces: [bytes], bytes: bytes.byteLength, now });
+    this.gathered(bytes.byteLength);
   }
 
   input(bytes: Uint8Array, now: number): void {
-    this.flush();
-    this.post({ op: "input", id: this.id, bytes: Uint8Array.from(bytes), now });
+    if (bytes.byteLength === 0) return;
+    // A copy: the frame's buffer is not ours to keep until the batch goes.
+    this.batch.push({ op: "input", pieces: [Uint8Array.from(bytes)], bytes: bytes.byteLength, now });
+    this.gathered(bytes.byteLength);
   }
 
   resize(cols: number, rows: number, now: number): void {
@@ -182,19 +192,32 @@ class ThreadTrack implements Track {
     this.post({ op: "stop", id: this.id });
   }
 
-  /** The output gathered so far, as one message: copied once into a buffer of its own, which is transferred. */
+  private gathered(bytes: number): void {
+    this.batchBytes += bytes;
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  /** What was gathered, as one message: each event's bytes copied once into a buffer of its own, transferred. */
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.batchBytes === 0) return;
-    const bytes = new Uint8Array(this.batchBytes);
-    let at = 0;
-    for (const piece of this.batch) {
-      bytes.set(piece, at);
-      at += piece.byteLength;
-    }
+    if (this.batch.length === 0) return;
+    const events: BytesEvent[] = this.batch.map(({ op, pieces, bytes, now }) => {
+      if (op === "input") return { op, bytes: pieces[0]!, now };
+      const joined = new Uint8Array(bytes);
+      let at = 0;
+      for (const piece of pieces) {
+        joined.set(piece, at);
+        at += piece.byteLength;
+      }
+      return { op, bytes: joined, now };
+    });
     this.batch = [];
     this.batchBytes = 0;
-    this.post({ op: "output", id: this.id, bytes, now: this.batchNow }, [bytes.buffer]);
+    this.post(
+      { op: "bytes", id: this.id, events },
+      events.map((e) => e.bytes.buffer as ArrayBuffer),
+    );
   }
 }

@@ -40,11 +40,10 @@ port.on("message", (msg: ToRecorder) => {
 
 function apply(track: RecordingTrack, msg: Exclude<ToRecorder, { op: "open" }>): void {
   switch (msg.op) {
-    case "output":
-      track.output(msg.bytes, msg.now);
-      break;
-    case "input":
-      track.input(msg.bytes, msg.now);
+    case "bytes":
+      for (const event of msg.events)
+        if (event.op === "output") track.output(event.bytes, event.now);
+        else track.input(event.bytes, event.now);
       break;
     case "resize":
       track.resize(msg.cols, msg.rows, msg.now);
