@@ -44,9 +44,11 @@ async function profiledConnector(stack: Stack, dir: string): Promise<Proc> {
     ],
     { name: "connector-profiled", cwd: ROOT },
   );
+  // Connected, and its recorder thread loaded (under tsx that is ≈ 1 s of CPU, which would fall into the echo).
   await waitFor("profiled connector", async () => {
     if (proc.child.exitCode !== null) throw new Error(`connector exited: ${proc.output()}`);
-    return proc.output().includes('"control.connected"') ? true : undefined;
+    const out = proc.output();
+    return out.includes('"control.connected"') && out.includes('"recording.thread_ready"') ? true : undefined;
   });
   return proc;
 }

@@ -146,6 +146,14 @@ describe("RecorderThread", () => {
     await own.close();
   });
 
+  it("says when a started thread has loaded its code", async () => {
+    const onReady = vi.fn();
+    const own = new RecorderThread(undefined, onReady);
+    own.start();
+    await vi.waitFor(() => expect(onReady).toHaveBeenCalledTimes(1), { timeout: 10_000 });
+    await own.close();
+  });
+
   it("fails only the recording whose event breaks on the thread; the others go on", async () => {
     const own = new RecorderThread();
     const onFailure = vi.fn();

@@ -41,6 +41,7 @@ export const FromRecorder = z.discriminatedUnion("op", [
     }),
   }),
   z.object({ op: z.literal("failed"), id: z.number().int(), message: z.string() }),
+  z.object({ op: z.literal("ready") }),
 ]);
 export type FromRecorder = z.infer<typeof FromRecorder>;
 
@@ -73,7 +74,11 @@ export class RecorderThread {
   private nextId = 1;
   private readonly tracks = new Map<number, TrackEvents>();
 
-  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onError: (err: unknown) => void = () => {},
+    /** The thread loaded its code (each time one starts). */
+    private readonly onReady: () => void = () => {},
+  ) {}
 
   /** Opens a track on the thread (starting the thread if none runs). */
   readonly open = (options: TrackOptions, events: TrackEvents): Track => {
@@ -115,6 +120,10 @@ export class RecorderThread {
       const msg = FromRecorder.safeParse(raw);
       if (!msg.success) {
         this.onError(new Error("recorder thread: unexpected message"));
+        return;
+      }
+      if (msg.data.op === "ready") {
+        this.onReady();
         return;
       }
       const events = this.tracks.get(msg.data.id);

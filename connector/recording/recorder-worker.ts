@@ -60,3 +60,6 @@ function apply(track: RecordingTrack, msg: Exclude<ToRecorder, { op: "open" }>):
       break;
   }
 }
+
+// Loaded: the connector logs that recording is ready to run off its relay's thread.
+send({ op: "ready" });

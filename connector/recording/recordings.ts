@@ -93,7 +93,10 @@ export class Recordings {
       shouldWait: () => uploadsWait(activity, spool.stats(), Date.now()),
     });
     // The per-byte work of recording runs on its own thread, off the relay's event loop (recorder-thread.ts).
-    const thread = new RecorderThread((err) => log("recording.thread_error", { error: String(err) }));
+    const thread = new RecorderThread(
+      (err) => log("recording.thread_error", { error: String(err) }),
+      () => log("recording.thread_ready"),
+    );
     return new Recordings(spool, uploader, chunkSigner(identityKey), settings, Date.now, activity, thread);
   }
 
