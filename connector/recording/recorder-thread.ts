@@ -2,12 +2,13 @@
 // per-byte work of recording (decoding, JSON-escaping, cutting, hashing, gzip) never holds up the relay's event
 // loop, which is the connector's bottleneck on bulk output. The relay thread's recording cost per MB fell from 2.9
 // to 0.75 ms on bulk output and from 5.9 to 1.2 ms on mixed terminal text (`npm run bench:recorder`); the work
-// itself still needs a core (docs/benchmarks.md, "Why not 0.9 yet").
+// itself still needs a core (docs/benchmarks.md, "Why it took larger chunks").
 //
-// The relay's side is thin: output read within 4 ms goes over as one message (one copy, transferred),
-// and every other event first sends the output before it, so the thread sees the session in the order it
-// happened. Each sealed chunk comes back to its SessionRecorder, which signs and spools it. A thread that dies
-// fails the recordings it held (their sessions end as policy says) and the next recording starts a new one.
+// The relay's side is thin: output and input that passed within 4 ms go over as one message, in order (one copy,
+// transferred), and every other event first sends what was gathered before it, so the thread sees the session in
+// the order it happened. Each sealed chunk comes back to its SessionRecorder, which signs and spools it. The
+// connector starts the thread when it starts; a thread that dies fails the recordings it held (their sessions end
+// as policy says) and the next recording starts a new one.
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { ChunkEntry } from "../../protocol/index.ts";
