@@ -6,9 +6,9 @@
 //
 // The relay's side is thin: output and input that passed within 4 ms go over as one message, in order (one copy,
 // transferred), and every other event first sends what was gathered before it, so the thread sees the session in
-// the order it happened. Each sealed chunk comes back to its SessionRecorder, which signs and spools it. The
-// connector starts the thread when it starts; a thread that dies fails the recordings it held (their sessions end
-// as policy says) and the next recording starts a new one.
+// the order it happened. Each sealed chunk comes back to its SessionRecorder, which signs and spools it. The first
+// recorded session starts the thread; a thread that dies fails the recordings it held (their sessions end as policy
+// says) and the next recording starts a new one.
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { ChunkEntry } from "../../protocol/index.ts";

@@ -91,15 +91,6 @@ describe("Recordings", () => {
     });
   });
 
-  it("starts the recorder thread with the connector, before any recorded session", async () => {
-    // Loading its code when the first session opened cost that session's first seconds of echo.
-    const { recordings } = await open("http://127.0.0.1:9");
-    const thread = (recordings as unknown as { thread: { worker: unknown } }).thread;
-    expect(thread.worker).toBeNull();
-    recordings.start();
-    expect(thread.worker).not.toBeNull();
-  });
-
   it("says why a session cannot be recorded: a full spool, or uploads failing past the outage bound", async () => {
     const one = fakeChunk(RID, 0, 1);
     const size = one.data.byteLength + one.jws.length;

@@ -100,14 +100,9 @@ export class Recordings {
     return new Recordings(spool, uploader, chunkSigner(identityKey), settings, Date.now, activity, thread);
   }
 
-  /**
-   * Starts uploading (what a previous run left in the spool first) and the recorder thread: loading its code when
-   * the first recorded session opened cost that session's first seconds of echo (the bundle's load, and under tsx
-   * the compile of its modules: ≈ 1 s of CPU beside the relay).
-   */
+  /** Starts uploading: what a previous run left in the spool first. */
   start(): void {
     this.uploader.start();
-    this.thread?.start();
   }
 
   stop(): void {
