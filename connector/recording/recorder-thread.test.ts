@@ -146,11 +146,13 @@ describe("RecorderThread", () => {
     await own.close();
   });
 
-  it("says when a started thread has loaded its code", async () => {
+  it("says when the thread the first recording started has loaded its code", async () => {
     const onReady = vi.fn();
     const own = new RecorderThread(undefined, onReady);
-    own.start();
+    const { rec } = await recorder({ openTrack: own.open });
     await vi.waitFor(() => expect(onReady).toHaveBeenCalledTimes(1), { timeout: 10_000 });
+    rec.end("user_exit");
+    await rec.closed;
     await own.close();
   });
 

@@ -94,11 +94,6 @@ export class RecorderThread {
     });
   };
 
-  /** Starts the thread now, so the first recorded session does not wait for its code to load. */
-  start(): void {
-    this.running();
-  }
-
   /** Open tracks (tests, health). */
   get size(): number {
     return this.tracks.size;
