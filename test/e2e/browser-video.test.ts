@@ -303,8 +303,8 @@ describeWithPeers(
       timeout: 300_000,
       retry: 2,
     }, async () => {
-      // A retry starts signed out (the page would skip the sign-in form).
-      await browser.clearCookies();
+      // A retry starts signed out in both profiles (a signed-in page skips the sign-in form).
+      await Promise.all([browser.clearCookies(), adminBrowser.clearCookies()]);
       const page = await browser.newPage();
       collectBrowserBound(page, []);
       await signInPage(page, rdp.stack.edge.url, "alice", "alice-password-1");
