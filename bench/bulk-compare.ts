@@ -33,7 +33,7 @@ type Figures = { bytes: number; ms: number; connectorMsPerMB: number; workerdMsP
 async function child(): Promise<void> {
   const { openOurs } = await import("./lib/clients.ts");
   const { cpuDuring, cpuPerMB } = await import("./lib/cpu.ts");
-  const { measureBulk } = await import("./lib/pipe.ts");
+  const { measureBulk, warmUpBulk } = await import("./lib/pipe.ts");
   const { spoolDrained } = await import("./lib/spool.ts");
   const { sleep } = await import("./lib/stats.ts");
   const { groupMembers } = await import("./lib/system.ts");
@@ -45,6 +45,12 @@ async function child(): Promise<void> {
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   try {
+    // As in `npm run bench`: one bulk run to warm the stack up, its recording uploaded, before any measured.
+    const warm = await openOurs(stack, stackTarget(stack));
+    await sleep(300);
+    await warmUpBulk(warm, 30_000);
+    await warm.close();
+    await spoolDrained(stack.connectorState);
     process.stdout.write("ready\n");
     for await (const line of createInterface({ input: process.stdin })) {
       if (line.trim() !== "go") break;

@@ -17,7 +17,7 @@ import { missingPeers, type Stack } from "../test/support/stack.ts";
 import { runChromium } from "./lib/chromium.ts";
 import { openDirect, openOurs, type Timed } from "./lib/clients.ts";
 import { guardedEcho, guardedTarget } from "./lib/guarded-echo.ts";
-import { measureBulk, measureEcho, type Pipe } from "./lib/pipe.ts";
+import { measureBulk, measureEcho, type Pipe, warmUpBulk } from "./lib/pipe.ts";
 import {
   chromiumLines,
   fanoutLines,
@@ -239,6 +239,9 @@ async function main(): Promise<void> {
       await stage(`bulk (${who})`, async () => {
         const pipe = await tracked(openers[who]);
         await sleep(300); // let the login banner and prompt pass
+        await warmUpBulk(pipe, 30_000);
+        // Its recording uploads before the measured run.
+        if (who === "ours") await spoolDrained(s.connectorState);
         const sampler = new MemorySampler({
           connector: () => (who === "ours" ? rss(connectorPid) : undefined),
           workerd: () => (who === "ours" ? rssSum(groupMembers(edgeGroup, "workerd")) : undefined),

@@ -5,7 +5,7 @@
 import { createInterface } from "node:readline";
 import { openOurs } from "./clients.ts";
 import { cpuDuring, cpuPerMB } from "./cpu.ts";
-import { measureBulk } from "./pipe.ts";
+import { measureBulk, warmUpBulk } from "./pipe.ts";
 import { groupMembers } from "./system.ts";
 import { sleep } from "./stats.ts";
 import { stackTarget, startStackRetrying } from "./target.ts";
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   try {
     const pipe = await openOurs(stack, stackTarget(stack));
     await sleep(300); // the login banner and prompt pass
+    await warmUpBulk(pipe, 30_000);
     process.stdout.write("ready\n");
     // One measurement per "go", on the same session, until stdin closes.
     for await (const line of createInterface({ input: process.stdin })) {

@@ -164,6 +164,14 @@ export async function measureEcho(
 export type BulkResult = { bytes: number; ms: number; mbPerS: number };
 
 /**
+ * A bulk run before the measured ones, on each client and stack alike: the first bulk output through a process pays
+ * its warm-up (code optimised for the bulk path, buffers grown, on our connector the recorder thread's bulk path),
+ * and in `npm run bench` it measured 15–30 % slower than the runs after it.
+ */
+export const WARMUP_BULK_BYTES = 10_000_000;
+export const warmUpBulk = (pipe: Pipe, maxMs: number) => measureBulk(pipe, WARMUP_BULK_BYTES, maxMs);
+
+/**
  * Bulk output: `bytes` of "x" printed by the remote shell and read by the client through its
  * flow control, timed from typing the command to the end marker.
  */

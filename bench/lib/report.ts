@@ -1,5 +1,5 @@
 // Turns one run's figures into the table printed on stdout and written to docs/benchmarks.md.
-import type { BulkResult, EchoResult } from "./pipe.ts";
+import { type BulkResult, type EchoResult, WARMUP_BULK_BYTES } from "./pipe.ts";
 import type { ChromiumResult } from "./chromium.ts";
 import type { FanoutResult } from "./fanout.ts";
 import type { GuardedEcho } from "./guarded-echo.ts";
@@ -332,6 +332,6 @@ export function header(r: Results): string[] {
     r.load
       ? `- Other work on the machine during the run: 1-min load average mean ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}) on ${m.cores} cores; processes not started by this run used at least ${r.load.othersCpuSeconds.toFixed(0)} CPU-seconds (${r.load.othersPercent.toFixed(0)}% of the machine).${r.load.othersPercent > 15 ? " The machine was shared: latency tails and throughput are worse than on an idle machine." : ""}`
       : "- Other work on the machine: not measured.",
-    `- Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk, ${r.config.starts} session starts per client, ${r.config.viewers} live viewers, scale up to ${r.config.idle} idle + ${r.config.active} active.`,
+    `- Config: ${r.config.keystrokes} keystrokes (+${r.config.warmup} warm-up) per client, ${mb(r.config.bulkBytes)} bulk (after a ${mb(WARMUP_BULK_BYTES)} warm-up run on each client), ${r.config.starts} session starts per client, ${r.config.viewers} live viewers, scale up to ${r.config.idle} idle + ${r.config.active} active.`,
   ];
 }
