@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { GrantRejected, verifyGrant } from "../connector/grant.ts";
 import { verifyRotationJob } from "../connector/rotation/verify.ts";
 import { connectorEndpoint, type CredentialRotationInfo, ROTATION_TYP } from "../protocol/index.ts";
-import { driveRotations, scheduleVerifications } from "./access/rotations.ts";
+import { applyAnswer, driveRotations, scheduleVerifications } from "./access/rotations.ts";
 import { edgeKey } from "../edge-shared/keys.ts";
 import {
   api,
@@ -70,6 +70,48 @@ async function checkIn(user: string, site: Site) {
   const res = await api(`/api/checkouts/${held.id}/check-in`, { method: "POST", cookie: user, body: {} });
   expect(res.status).toBe(200);
   return held;
+}
+
+/**
+ * D1 whose first `first()` (applyAnswer's read of the job) holds its result until `release()`; `reached` resolves once
+ * it holds. Statements prepared after that are D1's own (a batch takes only those).
+ */
+function pauseAfterFirstRead(db: D1Database) {
+  let held = false;
+  let release!: () => void;
+  let reached!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const reachedP = new Promise<void>((r) => {
+    reached = r;
+  });
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(stmt, {
+      get(target, prop) {
+        if (prop === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
+        if (prop === "first")
+          return async (column?: string) => {
+            const result = await (column === undefined ? target.first() : target.first(column));
+            if (!held) {
+              held = true;
+              reached();
+              await gate;
+            }
+            return result;
+          };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  const proxied = new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => (held ? target.prepare(sql) : wrap(target.prepare(sql)));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db: proxied, reached: reachedP, release };
 }
 
 describe("credential rotation at the edge", () => {
@@ -178,6 +220,30 @@ describe("credential rotation at the edge", () => {
       expect(after.state).toBe("failed");
       expect(stored?.sealed).toBe(OLD_SEALED);
     }
+    control.ws.close();
+  });
+
+  it("an answer that read its job open while its twin settled it changes nothing (the race, made to happen)", async () => {
+    // The interleaving the race above hits only sometimes (it failed a CI run): the late answer reads the job open,
+    // then waits while the other answer settles it, then goes on.
+    const { site, user, admin } = await setup();
+    const control = await connectControl(site);
+    await checkIn(user, site);
+    const jobId = (await claimsOn(control, site)).sub;
+    const connector = { id: site.connectorId, siteId: site.siteId };
+    const paused = pauseAfterFirstRead(env.DB);
+    const late = applyAnswer({ ...env, DB: paused.db }, connector, jobId, { outcome: "rotated", sealed: SEALED });
+    await paused.reached;
+    expect(await applyAnswer(env, connector, jobId, { outcome: "failed", error: "auth_failed" })).toBe("applied");
+    paused.release();
+    expect(await late).toBe("stale");
+    const after = await info(admin, site.credentialId);
+    expect(after.state).toBe("failed");
+    expect(after.history[0]?.outcome).toBe("failed:auth_failed");
+    const stored = await env.DB.prepare("SELECT sealed FROM credentials WHERE id = ?")
+      .bind(site.credentialId)
+      .first<{ sealed: string }>();
+    expect(stored?.sealed).toBe(OLD_SEALED);
     control.ws.close();
   });
 

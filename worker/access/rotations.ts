@@ -347,14 +347,43 @@ export async function applyAnswer(
     .bind(jobId)
     .first<RotationRow>())!;
   const event: RotationEvent = { type: "answer", job: jobId, issuedAt: job.requested_at, op: job.op, result, at: now };
-  const after = await step(env.DB, row, event, result.outcome === "rotated" ? result.sealed : undefined);
-  // A losing answer (a racing twin, or one a newer rotation made stale) writes nothing: the job's history keeps
-  // the outcome of the answer that took effect.
-  if (!after) return "stale";
+  // The job is claimed first, in one statement: of two answers that both read it open above (a connector's racing
+  // twins), one settles it and the other is stale. Checking the read alone let both through: the second then met a
+  // credential with no job in flight and counted as a late answer.
   const outcome = result.outcome === "failed" ? `failed:${result.error}` : result.outcome;
-  await env.DB.prepare("UPDATE credential_rotations SET finished_at = ?, outcome = ? WHERE id = ?")
-    .bind(now, outcome, jobId)
+  const claimed = await env.DB.prepare(
+    `UPDATE credential_rotations SET finished_at = ?, outcome = ?
+     WHERE id = ? AND (finished_at IS NULL OR (outcome = 'timeout' AND ? = 'rotated'))`,
+  )
+    .bind(now, outcome, jobId, result.outcome)
     .run();
+  if (claimed.meta.changes === 0) return "stale";
+  /**
+   * The answer did not take effect: the job's row says again what it said before the claim, unless the sweep timed
+   * the job out meanwhile (its credential holds it no more, and the sweep found the row claimed): then `timeout`.
+   */
+  const unclaim = () =>
+    env.DB.prepare(
+      `UPDATE credential_rotations SET
+         outcome = CASE WHEN ?1 IS NULL AND NOT EXISTS (SELECT 1 FROM credentials WHERE rotation_job = ?3) THEN 'timeout' ELSE ?2 END,
+         finished_at = CASE WHEN ?1 IS NULL AND NOT EXISTS (SELECT 1 FROM credentials WHERE rotation_job = ?3) THEN ?4 ELSE ?1 END
+       WHERE id = ?3 AND finished_at = ?4 AND outcome = ?5`,
+    )
+      .bind(job.finished_at, job.outcome, jobId, now, outcome)
+      .run();
+  let after: Rotation | null;
+  try {
+    // The credential changes only if it is still as read (saveRotation): the sweep may time the job out meanwhile.
+    after = await step(env.DB, row, event, result.outcome === "rotated" ? result.sealed : undefined);
+  } catch (err) {
+    await unclaim();
+    throw err;
+  }
+  // An answer a newer rotation made stale writes nothing: the job's history keeps what it said.
+  if (!after) {
+    await unclaim();
+    return "stale";
+  }
   const target = { type: "credential", id: row.id, name: row.name };
   const data = { job: jobId, connector: connector.id, op: job.op };
   if (result.outcome === "rotated") await record(env, { actor: null, action: "credential.rotated", target, data });
