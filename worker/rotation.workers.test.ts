@@ -291,6 +291,32 @@ describe("credential rotation at the edge", () => {
     control.ws.close();
   });
 
+  it("an answer that claims a job but does not apply (a new secret for a verification) leaves the job open for the right one", async () => {
+    const { site, admin } = await setup({});
+    const control = await connectControl(site);
+    expect(
+      (await api(`/api/credentials/${site.credentialId}/verify`, { method: "POST", cookie: admin, body: {} })).status,
+    ).toBe(200);
+    const job = await claimsOn(control, site);
+    const wrong = await answer(job.sub, await site.token(connectorEndpoint.rotation(job.sub)), {
+      outcome: "rotated",
+      sealed: SEALED,
+    });
+    expect(wrong.status).toBe(409);
+    const row = await env.DB.prepare("SELECT finished_at, outcome FROM credential_rotations WHERE id = ?")
+      .bind(job.sub)
+      .first<{ finished_at: number | null; outcome: string | null }>();
+    expect(row).toEqual({ finished_at: null, outcome: null });
+    const right = await answer(job.sub, await site.token(connectorEndpoint.rotation(job.sub)), {
+      outcome: "out_of_sync",
+    });
+    expect(right.status).toBe(200);
+    const after = await info(admin, site.credentialId);
+    expect(after.state).toBe("out_of_sync");
+    expect(after.history[0]?.outcome).toBe("out_of_sync");
+    control.ws.close();
+  });
+
   it("with no connector online the job waits; an unanswered job times out and is retried by the sweep", async () => {
     const { site, user, admin } = await setup();
     await checkIn(user, site);
